@@ -1,0 +1,5 @@
+import sys
+
+from kafka_eos.cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""The ``kafka-eos`` command line: one module per subcommand, dispatched by ``main``."""

@@ -1,0 +1,95 @@
+"""Producer sequence-number arithmetic: the one module the model and the reference share.
+
+Sequence numbers are int32 values in [0, 2147483647] that wrap to 0 (Kafka's
+``DefaultRecordBatch.incrementSequence``); one batch may straddle the wrap. Every function here
+is plain integer Python, fast enough for the model checker's successor function. The z3
+encodings beside them (``*_z3``) state the same rule over 32-bit bit-vectors so that
+``kafka-eos prove`` can check it for every value, and the tests check that each pair agrees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+#: Largest sequence number (Java's Integer.MAX_VALUE); the next one is 0.
+MAX_SEQUENCE = 2**31 - 1
+#: RecordBatch.NO_SEQUENCE: the sequence of a batch from a producer without idempotence.
+NO_SEQUENCE = -1
+#: Batches of metadata a leader keeps per producer (ProducerStateEntry.NUM_BATCHES_TO_RETAIN),
+#: equal to the client's max.in.flight.requests.per.connection limit under idempotence.
+NUM_BATCHES_TO_RETAIN = 5
+
+
+def next_sequence(sequence: int, increment: int = 1) -> int:
+    """The sequence ``increment`` after ``sequence``, wrapping past MAX_SEQUENCE to 0."""
+    if sequence > MAX_SEQUENCE - increment:
+        return increment - (MAX_SEQUENCE - sequence) - 1
+    return sequence + increment
+
+
+def last_sequence(first_sequence: int, record_count: int) -> int:
+    """Sequence of the last record of a batch of ``record_count`` records."""
+    return next_sequence(first_sequence, record_count - 1)
+
+
+def in_sequence(last_seq: int, first_seq: int) -> bool:
+    """Whether a batch starting at ``first_seq`` may follow one that ended at ``last_seq``.
+
+    Exactly one successor is accepted: ``last_seq + 1``, or 0 after MAX_SEQUENCE
+    (ProducerAppendInfo.inSequence).
+    """
+    return first_seq == last_seq + 1 or (first_seq == 0 and last_seq == MAX_SEQUENCE)
+
+
+def find_duplicate(
+    cached: Iterable[tuple[int, int, int]], first_seq: int, last_seq: int
+) -> int | None:
+    """Offset of the cached batch with this exact sequence range, or None.
+
+    ``cached`` holds (first_seq, last_seq, last_offset) of a producer's retained batches for one
+    epoch (ProducerStateEntry.findDuplicateBatch: both ends must match). Returns the cached
+    batch's last offset; the caller derives the base offset from the record count.
+    """
+    for cached_first, cached_last, last_offset in cached:
+        if cached_first == first_seq and cached_last == last_seq:
+            return last_offset
+    return None
+
+
+# --- z3 encodings --------------------------------------------------------------------------
+# Imported lazily: the model checker and the reference never need z3 at run time.
+
+
+def next_sequence_z3(sequence: Any, increment: Any) -> Any:
+    """z3 term for :func:`next_sequence` over 32-bit bit-vectors (signed comparison)."""
+    import z3
+
+    max_seq = z3.BitVecVal(MAX_SEQUENCE, 32)
+    return z3.If(
+        sequence > max_seq - increment,
+        increment - (max_seq - sequence) - 1,
+        sequence + increment,
+    )
+
+
+def last_sequence_z3(first_sequence: Any, record_count: Any) -> Any:
+    """z3 term for :func:`last_sequence`."""
+    return next_sequence_z3(first_sequence, record_count - 1)
+
+
+def in_sequence_z3(last_seq: Any, first_seq: Any) -> Any:
+    """z3 formula for :func:`in_sequence`."""
+    import z3
+
+    return z3.Or(
+        first_seq == last_seq + 1,
+        z3.And(first_seq == 0, last_seq == z3.BitVecVal(MAX_SEQUENCE, 32)),
+    )
+
+
+def is_duplicate_z3(cached: Iterable[tuple[Any, Any]], first_seq: Any, last_seq: Any) -> Any:
+    """z3 formula: some cached (first, last) range equals (first_seq, last_seq)."""
+    import z3
+
+    return z3.Or([z3.And(f == first_seq, lst == last_seq) for f, lst in cached] or [False])

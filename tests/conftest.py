@@ -1,0 +1,25 @@
+"""Test-suite settings shared by every test.
+
+Hypothesis profiles: ``dev`` (default), ``ci`` (chosen when CI=true: bounded examples, no
+deadline, so the suite stays well inside CI's time), ``thorough`` (HYPOTHESIS_PROFILE=thorough).
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=100, deadline=None)
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+
+_default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
