@@ -22,12 +22,11 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from kio.index import load_request_schema, load_response_schema
-from kio.serial import entity_reader, entity_writer
-
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire.entities import build, to_plain
 from kafka_eos.reference.wire.framing import frame
+from kio.index import load_request_schema, load_response_schema
+from kio.serial import entity_reader, entity_writer
 
 # Kafka API keys (org.apache.kafka.common.protocol.ApiKeys) of the APIs this broker serves.
 PRODUCE = 0
