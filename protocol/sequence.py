@@ -59,13 +59,35 @@ def find_duplicate(
 
 # --- z3 encodings --------------------------------------------------------------------------
 # Imported lazily: the model checker and the reference never need z3 at run time.
+# Sequences are 32-bit bit-vectors compared as signed ints (Java's int); the domain of a
+# sequence is [0, MAX_SEQUENCE] and of a record count [1, MAX_SEQUENCE] (a batch has at least
+# one record), which is where each encoding is proved to agree with its Python function.
+
+#: Bit width of a sequence number (Java int).
+SEQUENCE_BITS = 32
+#: What :func:`find_duplicate_z3` evaluates to when no cached batch matches (offsets are >= 0).
+NO_DUPLICATE_OFFSET = -1
+
+
+def sequence_z3(name: str) -> Any:
+    """A fresh symbolic sequence number (a 32-bit bit-vector constant)."""
+    import z3
+
+    return z3.BitVec(name, SEQUENCE_BITS)
+
+
+def valid_sequence_z3(sequence: Any) -> Any:
+    """z3 formula: ``sequence`` lies in [0, MAX_SEQUENCE]."""
+    import z3
+
+    return z3.And(sequence >= 0, sequence <= MAX_SEQUENCE)
 
 
 def next_sequence_z3(sequence: Any, increment: Any) -> Any:
     """z3 term for :func:`next_sequence` over 32-bit bit-vectors (signed comparison)."""
     import z3
 
-    max_seq = z3.BitVecVal(MAX_SEQUENCE, 32)
+    max_seq = z3.BitVecVal(MAX_SEQUENCE, SEQUENCE_BITS)
     return z3.If(
         sequence > max_seq - increment,
         increment - (max_seq - sequence) - 1,
@@ -84,7 +106,7 @@ def in_sequence_z3(last_seq: Any, first_seq: Any) -> Any:
 
     return z3.Or(
         first_seq == last_seq + 1,
-        z3.And(first_seq == 0, last_seq == z3.BitVecVal(MAX_SEQUENCE, 32)),
+        z3.And(first_seq == 0, last_seq == z3.BitVecVal(MAX_SEQUENCE, SEQUENCE_BITS)),
     )
 
 
@@ -93,3 +115,21 @@ def is_duplicate_z3(cached: Iterable[tuple[Any, Any]], first_seq: Any, last_seq:
     import z3
 
     return z3.Or([z3.And(f == first_seq, lst == last_seq) for f, lst in cached] or [False])
+
+
+def find_duplicate_z3(
+    cached: Iterable[tuple[Any, Any, Any]], first_seq: Any, last_seq: Any
+) -> Any:
+    """z3 integer term for :func:`find_duplicate`: the last offset of the FIRST cached batch
+    (in the given order) whose range equals (first_seq, last_seq), else NO_DUPLICATE_OFFSET.
+
+    First match, like the Python: if two cached batches had the same range (only possible when
+    the cache spans 2**31 sequence numbers), the answer is the older batch's offset.
+    """
+    import z3
+
+    term: Any = z3.IntVal(NO_DUPLICATE_OFFSET)
+    for cached_first, cached_last, last_offset in reversed(list(cached)):
+        match = z3.And(cached_first == first_seq, cached_last == last_seq)
+        term = z3.If(match, last_offset, term)
+    return term
