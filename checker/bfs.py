@@ -1,0 +1,302 @@
+"""Exhaustive breadth-first search: :func:`check`.
+
+The search keeps one dict, ``parent``, mapping every stored state to the state it was first
+reached from (None for an initial state). That dict is at once the visited set and the trace
+store: its values point to states that are already stored, so a state costs one dict entry
+and nothing else. Labels are not stored; a counterexample's labels are recovered by replaying
+the model along the parent path (see replay.py), which costs a few actions() calls once per
+run instead of a label per state.
+
+The frontier is explored level by level with two plain lists, so the depth of every state is
+known without storing it, and the first violation found is at the smallest depth: the trace is
+a shortest one. Everything per transition is kept to the bare minimum; clock reads, bounds and
+progress happen once every ``HOUSEKEEPING_EVERY`` expanded states.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from kafka_eos.errors import InputError
+
+from . import coverage as coverage_
+from .bounds import positive_int, positive_seconds
+from .interface import (
+    BoundModel,
+    bind,
+    explain_failure,
+    invariant_failure,
+    mutability_problem,
+    require_valid_state,
+    short_repr,
+)
+from .replay import extend_with_transition, path_to, replay
+from .result import (
+    CheckResult,
+    Progress,
+    ProgressCallback,
+    StopReason,
+    Trace,
+    Verdict,
+    ViolationKind,
+)
+
+# Expanded states between two looks at the clock (time budget, progress).
+HOUSEKEEPING_EVERY = 1024
+PROGRESS_EVERY_SECONDS = 0.2
+# How many states' successors are checked for immutability before the fast loop starts.
+VALIDATED_EXPANSIONS = 64
+
+
+def check(
+    model: object,
+    *,
+    max_states: int | None = None,
+    max_depth: int | None = None,
+    time_budget: float | None = None,
+    deadlock: bool | None = None,
+    progress: ProgressCallback | None = None,
+) -> CheckResult:
+    """Explore every reachable state of ``model`` breadth-first.
+
+    Invariants are checked on every new state, action properties on every transition, and,
+    when ``deadlock`` is true (default: the model's ``deadlock_is_error``), a state without
+    successors is a violation. A violation comes with a shortest trace to it. Bounds stop the
+    run early with verdict ``"incomplete"``: ``max_states`` distinct states, ``max_depth``
+    steps from an initial state, ``time_budget`` seconds.
+    """
+    search = _Search(
+        bind(model),
+        max_states=positive_int("max_states", max_states),
+        max_depth=positive_int("max_depth", max_depth, allow_zero=True),
+        time_budget=positive_seconds("time_budget", time_budget),
+        deadlock=deadlock,
+        progress=progress,
+    )
+    return search.run()
+
+
+@dataclass(slots=True)
+class _Found:
+    """The first violation: a stored state, or a transition out of one."""
+
+    kind: ViolationKind
+    name: str
+    state: Any
+    label: str | None = None
+    target: Any = None
+
+
+class _Search:
+    def __init__(
+        self,
+        bound: BoundModel,
+        *,
+        max_states: int | None,
+        max_depth: int | None,
+        time_budget: float | None,
+        deadlock: bool | None,
+        progress: ProgressCallback | None,
+    ) -> None:
+        self.bound = bound
+        self.max_states = max_states
+        self.max_depth = max_depth
+        self.time_budget = time_budget
+        self.deadlock = bound.deadlock_is_error if deadlock is None else bool(deadlock)
+        self.progress = progress
+        self.parent: dict[Any, Any] = {}
+        self.label_counts: dict[str, int] = {}
+        self.depth = 0
+        self.queue_peak = 0
+        self.found: _Found | None = None
+        self.stopped_by: StopReason | None = None
+        self.start = 0.0
+
+    def run(self) -> CheckResult:
+        self.start = time.perf_counter()
+        frontier = self._initial_level()
+        if self.found is None:
+            self._validate_successors(frontier[:VALIDATED_EXPANSIONS])
+            try:
+                self._explore(frontier)
+            except KeyboardInterrupt:
+                self.stopped_by = "interrupted"
+        return self._result(time.perf_counter() - self.start)
+
+    def _initial_level(self) -> list[Any]:
+        bound, parent, canon = self.bound, self.parent, self.bound.canonical
+        frontier: list[Any] = []
+        for state in bound.init_states():
+            require_valid_state(bound, state, "init_states()")
+            stored = state if canon is None else canon(state)
+            if stored in parent:
+                continue
+            parent[stored] = None
+            frontier.append(stored)
+            if (error := invariant_failure(bound, stored)) is not None:
+                raise error
+            if (name := _broken_invariant(bound, stored)) is not None:
+                self.found = _Found("invariant", name, stored)
+                break
+        if not parent:
+            raise InputError(f"{bound.name}.init_states() produced no states")
+        self.queue_peak = len(frontier)
+        return frontier
+
+    def _validate_successors(self, states: list[Any]) -> None:
+        """Check a sample of successors for immutability before the unchecked fast loop."""
+        for state in states:
+            for label, target in self.bound.actions(state):
+                require_valid_state(self.bound, target, f"actions() step {label}")
+                if self.bound.canonical is not None:
+                    canonical = self.bound.canonical(target)
+                    if (problem := mutability_problem(canonical)) is not None:
+                        raise InputError(
+                            f"{self.bound.name}.canonical() returned a state that is not "
+                            f"immutable: {problem}; state: {short_repr(canonical)}"
+                        )
+
+    def _explore(self, frontier: list[Any]) -> None:
+        # Everything the loop touches is a local variable: attribute and global look-ups
+        # would cost more than the work itself at millions of transitions.
+        bound = self.bound
+        parent = self.parent
+        counts = self.label_counts
+        actions = bound.actions
+        canon = bound.canonical
+        invariants = bound.invariants
+        properties = bound.action_properties
+        deadlock = self.deadlock
+        state_cap = self.max_states if self.max_states is not None else sys.maxsize
+        depth_cap = self.max_depth if self.max_depth is not None else sys.maxsize
+        deadline = (
+            self.start + self.time_budget if self.time_budget is not None else float("inf")
+        )
+        next_report = self.start + PROGRESS_EVERY_SECONDS
+        countdown = HOUSEKEEPING_EVERY
+        depth = 0
+        state: Any = None
+        label: Any = None
+        try:
+            while frontier:
+                self.depth = depth
+                at_depth_cap = depth >= depth_cap
+                successors: list[Any] = []
+                append = successors.append
+                for state in frontier:
+                    label = None
+                    for label, target in actions(state):
+                        try:
+                            counts[label] += 1
+                        except KeyError:
+                            counts[label] = 1
+                        if properties:
+                            for name, allows in properties:
+                                if not allows(state, label, target):
+                                    self.found = _Found(
+                                        "action_property", name, state, label, target
+                                    )
+                                    return
+                        stored = target if canon is None else canon(target)
+                        if stored in parent:
+                            continue
+                        if at_depth_cap:
+                            # A state beyond the bound exists: the run cannot say "ok".
+                            self.stopped_by = "max_depth"
+                            return
+                        parent[stored] = state
+                        for name, holds in invariants:
+                            if not holds(stored):
+                                self.found = _Found("invariant", name, stored)
+                                return
+                        append(stored)
+                    if label is None and deadlock:
+                        self.found = _Found("deadlock", "deadlock", state)
+                        return
+                    if len(parent) >= state_cap:
+                        self.stopped_by = "max_states"
+                        return
+                    countdown -= 1
+                    if not countdown:
+                        countdown = HOUSEKEEPING_EVERY
+                        now = time.perf_counter()
+                        if now >= deadline:
+                            self.stopped_by = "time_budget"
+                            return
+                        if self.progress is not None and now >= next_report:
+                            next_report = now + PROGRESS_EVERY_SECONDS
+                            self._report(now, depth, len(frontier) + len(successors))
+                if len(successors) > self.queue_peak:
+                    self.queue_peak = len(successors)
+                if successors:
+                    depth += 1
+                frontier = successors
+        except Exception as exc:
+            error = explain_failure(bound, state, exc)
+            if error is None:
+                raise
+            raise error from exc
+        finally:
+            self.depth = depth
+
+    def _report(self, now: float, depth: int, queue: int) -> None:
+        assert self.progress is not None
+        self.progress(
+            Progress(
+                distinct_states=len(self.parent),
+                transitions=sum(self.label_counts.values()),
+                depth=depth,
+                queue=queue,
+                seconds=now - self.start,
+            )
+        )
+
+    def _result(self, seconds: float) -> CheckResult:
+        found = self.found
+        coverage = coverage_.fold(self.label_counts, self.bound.action_names)
+        verdict: Verdict
+        if found is not None:
+            verdict = "violated"
+        elif self.stopped_by is not None:
+            verdict = "incomplete"
+        else:
+            verdict = "ok"
+        return CheckResult(
+            verdict=verdict,
+            violated=None if found is None else found.name,
+            violation_kind=None if found is None else found.kind,
+            trace=None if found is None else self._trace(found),
+            distinct_states=len(self.parent),
+            transitions=sum(self.label_counts.values()),
+            max_depth=self._deepest(found),
+            seconds=seconds,
+            coverage=coverage,
+            never_taken=coverage_.never_taken(coverage),
+            queue_peak=self.queue_peak,
+            stopped_by=self.stopped_by,
+            mode="check",
+            symmetry=self.bound.canonical is not None,
+        )
+
+    def _deepest(self, found: _Found | None) -> int:
+        if found is not None and found.kind == "invariant":
+            return len(path_to(self.parent, found.state)) - 1
+        return self.depth
+
+    def _trace(self, found: _Found) -> Trace:
+        trace = replay(self.bound, path_to(self.parent, found.state))
+        if found.kind != "action_property":
+            return trace
+        holds = dict(self.bound.action_properties)[found.name]
+        assert found.label is not None
+        return extend_with_transition(self.bound, trace, found.label, found.target, holds)
+
+
+def _broken_invariant(bound: BoundModel, state: Any) -> str | None:
+    for name, holds in bound.invariants:
+        if not holds(state):
+            return name
+    return None

@@ -1,0 +1,105 @@
+"""What a run of the checker returns: the verdict, the statistics and a counterexample."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["ok", "violated", "incomplete"]
+
+# What a violated property was: an invariant of a state, a property of a transition, or a
+# reachable state without successors.
+ViolationKind = Literal["invariant", "action_property", "deadlock"]
+
+# Why a run stopped before it could answer.
+StopReason = Literal["max_states", "max_depth", "time_budget", "walks", "interrupted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trace:
+    """A behaviour: ``states[0]`` is initial; ``labels[i]`` leads to ``states[i + 1]``."""
+
+    states: list[Any]
+    labels: list[str]
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.states) - 1:
+            raise ValueError("a trace has exactly one label fewer than states")
+
+    @property
+    def steps(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A snapshot handed to the ``progress`` callback while a run is going on."""
+
+    distinct_states: int
+    transitions: int
+    depth: int
+    queue: int
+    seconds: float
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The outcome of :func:`check` (exhaustive) or :func:`simulate` (random walks).
+
+    ``verdict`` is ``"ok"`` only when every reachable state was explored without a violation.
+    A run cut short by a bound, and every simulation that found nothing, is ``"incomplete"``:
+    "no violation up to depth N" is not a proof.
+    """
+
+    verdict: Verdict
+    violated: str | None
+    violation_kind: ViolationKind | None
+    trace: Trace | None
+    distinct_states: int
+    transitions: int
+    max_depth: int
+    seconds: float
+    coverage: dict[str, int]
+    never_taken: list[str]
+    queue_peak: int = 0
+    stopped_by: StopReason | None = None
+    mode: Literal["check", "simulate"] = "check"
+    walks: int | None = None
+    symmetry: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def states_per_second(self) -> float:
+        return self.distinct_states / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def transitions_per_second(self) -> float:
+        return self.transitions / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (the trace itself goes to ITF with ``--trace-out``)."""
+        return {
+            "mode": self.mode,
+            "verdict": self.verdict,
+            "violated": self.violated,
+            "violation_kind": self.violation_kind,
+            "trace_length": None if self.trace is None else self.trace.steps,
+            "trace_labels": None if self.trace is None else list(self.trace.labels),
+            "distinct_states": self.distinct_states,
+            "transitions": self.transitions,
+            "max_depth": self.max_depth,
+            "queue_peak": self.queue_peak,
+            "seconds": round(self.seconds, 3),
+            "states_per_second": round(self.states_per_second),
+            "transitions_per_second": round(self.transitions_per_second),
+            "stopped_by": self.stopped_by,
+            "walks": self.walks,
+            "symmetry": self.symmetry,
+            "coverage": dict(self.coverage),
+            "never_taken": list(self.never_taken),
+            **self.extra,
+        }
