@@ -1,0 +1,208 @@
+"""Assemble and run ``kafka-eos serve``: the core node, its storage and clock, the wire
+listener, the tick loop and the admin port for faults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kafka_eos.reference.wire.faults import Faults, parse_api
+from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
+from kafka_eos.reference.wire.history_log import HistoryLog
+from kafka_eos.reference.wire.server import WireBroker
+
+from kafka_eos.errors import InputError
+
+log = logging.getLogger("kafka_eos.wire")
+
+NODE_ID = "broker-0"
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 9092
+    data_dir: Path | None = None
+    partitions: int = 1
+    history: Path | None = None
+    admin_port: int | None = None
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    fsync: bool = True
+    #: BrokerConfig knobs, by name (e.g. transaction_version=1, producer_state_expiry_ms=...)
+    config: dict[str, Any] = field(default_factory=dict)
+    #: faults armed from the start, as admin commands (e.g. "drop-response Produce 1")
+    faults: list[str] = field(default_factory=list)
+    ready_file: Path | None = None
+
+
+class SkewableClock:
+    """The wall clock, plus an offset the admin port can move forward (expiry faults)."""
+
+    def __init__(self, base: Any) -> None:
+        self._base = base
+        self.skew_ms = 0
+
+    def now_ms(self) -> int:
+        return int(self._base.now_ms()) + self.skew_ms
+
+
+def _build_node(options: ServeOptions, clock: Any, storage: Any) -> Any:
+    from kafka_eos.reference import node as node_module
+
+    config_class = node_module.BrokerConfig
+    known = set(getattr(config_class, "__dataclass_fields__", {}))
+    knobs = dict(options.config)
+    if "default_partitions" in known:
+        knobs.setdefault("default_partitions", options.partitions)
+    elif "num_partitions" in known:
+        knobs.setdefault("num_partitions", options.partitions)
+    unknown = sorted(set(knobs) - known) if known else []
+    if unknown:
+        raise InputError(
+            f"unknown broker setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
+        )
+    try:
+        config = config_class(**knobs)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"bad broker settings: {exc}") from None
+    return node_module.BrokerNode(node_id=NODE_ID, config=config, clock=clock, storage=storage)
+
+
+def _make_storage(options: ServeOptions) -> Any:
+    from kafka_eos.reference.storage import FileStorage, MemoryStorage
+
+    if options.data_dir is None:
+        return MemoryStorage()
+    return FileStorage(options.data_dir, fsync=options.fsync)
+
+
+def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> str:
+    """Run one admin command (see :mod:`faults`); the one-line answer."""
+    words = line.split()
+    if not words:
+        return "error empty command"
+    command, args = words[0].lower(), words[1:]
+    faults: Faults = broker.faults
+    try:
+        if command == "drop-response" and 1 <= len(args) <= 2:
+            faults.drop_response(parse_api(args[0]), int(args[1]) if len(args) > 1 else 1)
+        elif command == "delay" and 2 <= len(args) <= 3:
+            faults.delay_requests(
+                parse_api(args[0]), int(args[1]), int(args[2]) if len(args) > 2 else None
+            )
+        elif command == "close-after" and 1 <= len(args) <= 2:
+            faults.close_after(parse_api(args[0]), int(args[1]) if len(args) > 1 else 1)
+        elif command == "close-connections" and not args:
+            return f"ok closed {broker.close_connections()} connections"
+        elif command == "fence-coordinator" and not args:
+            return broker.fail_over_coordinator()
+        elif command in ("advance-clock", "expire-producers") and len(args) <= 1:
+            if args:
+                step = int(args[0])
+            else:
+                config = getattr(broker.node, "config", None)
+                step = int(getattr(config, "producer_state_expiry_ms", 86_400_000)) + 1
+            clock.skew_ms += step
+            broker.tick()
+            return f"ok clock advanced {step} ms"
+        elif command == "status" and not args:
+            return f"ok {faults.describe()}"
+        elif command == "clear" and not args:
+            faults.drops.clear()
+            faults.delays.clear()
+            faults.closes.clear()
+        else:
+            return f"error unknown command or wrong arguments: {line.strip()}"
+    except (InputError, ValueError) as exc:
+        return f"error {exc}"
+    return "ok"
+
+
+async def _admin_connection(
+    broker: WireBroker,
+    clock: SkewableClock,
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+) -> None:
+    try:
+        while line := await reader.readline():
+            answer = apply_admin_command(broker, clock, line.decode("utf-8", "replace"))
+            writer.write((answer + "\n").encode())
+            await writer.drain()
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+
+
+async def serve(options: ServeOptions) -> None:
+    from kafka_eos.reference.clock import SystemClock
+
+    clock = SkewableClock(SystemClock())
+    storage = _make_storage(options)
+    node = _build_node(options, clock, storage)
+    history = HistoryLog(options.history)
+    broker = WireBroker(
+        node=node,
+        node_id=NODE_ID,
+        clock=clock,
+        host=options.host,
+        port=options.port,
+        history=history,
+        max_frame_size=options.max_frame_size,
+        default_partitions=options.partitions,
+        rebuild_node=lambda: _build_node(options, clock, storage),
+    )
+    for command in options.faults:
+        answer = apply_admin_command(broker, clock, command)
+        if not answer.startswith("ok"):
+            raise InputError(f"--fault {command!r}: {answer[len('error ') :]}")
+    try:
+        server = await asyncio.start_server(broker.handle_connection, options.host, options.port)
+    except OSError as exc:
+        raise InputError(
+            f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
+        ) from None
+    port = server.sockets[0].getsockname()[1]
+    broker.port = port
+    admin = None
+    admin_port = None
+    if options.admin_port is not None:
+        admin = await asyncio.start_server(
+            lambda r, w: _admin_connection(broker, clock, r, w), "127.0.0.1", options.admin_port
+        )
+        admin_port = admin.sockets[0].getsockname()[1]
+    ticker = asyncio.create_task(broker.tick_forever())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    ready = f"kafka-eos serve: listening on {options.host}:{port}"
+    if admin_port is not None:
+        ready += f" admin 127.0.0.1:{admin_port}"
+    print(ready, file=sys.stderr, flush=True)
+    if options.ready_file is not None:
+        options.ready_file.write_text(f"{port} {admin_port or 0}\n", encoding="utf-8")
+    try:
+        waiters = [asyncio.ensure_future(stop.wait()), ticker]
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        if ticker.done() and ticker.exception() is not None:
+            raise ticker.exception()  # type: ignore[misc]
+    finally:
+        ticker.cancel()
+        server.close()
+        if admin is not None:
+            admin.close()
+        broker.close_connections()
+        history.close()
+        close = getattr(storage, "close", None)
+        if close is not None:
+            close()

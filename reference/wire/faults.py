@@ -1,0 +1,119 @@
+"""Fault injection for ``kafka-eos serve``: what to break, set from the command line or at run
+time through the admin port.
+
+The admin port speaks one command per line on loopback and answers ``ok ...`` or
+``error ...``::
+
+    drop-response API [COUNT]   the next COUNT responses to API (e.g. Produce) are not sent
+                                 (the request IS processed: the client sees a lost response)
+    delay API|* MS [COUNT]       hold the next COUNT requests (default: all) to API for MS ms
+    close-connections            close every client connection now
+    close-after API [COUNT]      process the next COUNT requests to API, then close the
+                                 connection instead of answering
+    fence-coordinator            coordinator failover: the core reloads its state from its logs
+    expire-producers [MS]        advance the broker clock by MS (default: the expiry time + 1),
+                                 so the core's producer-state expiry and transaction timeouts fire
+    advance-clock MS             move the broker clock forward by MS
+    status                       the faults still armed
+
+Faults never change a protocol rule: they only lose, delay or cut the broker's I/O, or ask
+the core to do what it does on failover or on the passage of time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kafka_eos.reference.wire.codec import API_KEYS_BY_NAME, API_NAMES
+
+from kafka_eos.errors import InputError
+
+ANY_API = -1
+
+
+def parse_api(name: str) -> int:
+    """An API key from its Kafka name (``Produce``, ``EndTxn``...) or number; ``*`` for any."""
+    if name == "*":
+        return ANY_API
+    if name.lstrip("-").isdigit() and int(name) in API_NAMES:
+        return int(name)
+    by_lower = {key.lower(): value for key, value in API_KEYS_BY_NAME.items()}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    known = ", ".join(sorted(API_KEYS_BY_NAME))
+    raise InputError(f"unknown API {name!r}; use one of {known} or *")
+
+
+@dataclass
+class _Armed:
+    api_key: int
+    remaining: int | None  # None: forever
+    delay_ms: int = 0
+
+    def matches(self, api_key: int) -> bool:
+        return self.api_key in (ANY_API, api_key) and (self.remaining is None or self.remaining > 0)
+
+    def use(self) -> None:
+        if self.remaining is not None:
+            self.remaining -= 1
+
+
+@dataclass
+class Faults:
+    """The armed faults; the server asks before it handles a request and before it answers."""
+
+    drops: list[_Armed] = field(default_factory=list)
+    delays: list[_Armed] = field(default_factory=list)
+    closes: list[_Armed] = field(default_factory=list)
+
+    def drop_response(self, api_key: int, count: int = 1) -> None:
+        self.drops.append(_Armed(api_key, count))
+
+    def delay_requests(self, api_key: int, delay_ms: int, count: int | None = None) -> None:
+        self.delays.append(_Armed(api_key, count, delay_ms))
+
+    def close_after(self, api_key: int, count: int = 1) -> None:
+        self.closes.append(_Armed(api_key, count))
+
+    def take_delay_ms(self, api_key: int) -> int:
+        for armed in self.delays:
+            if armed.matches(api_key):
+                armed.use()
+                return armed.delay_ms
+        return 0
+
+    def take_drop(self, api_key: int) -> bool:
+        return self._take(self.drops, api_key)
+
+    def take_close(self, api_key: int) -> bool:
+        return self._take(self.closes, api_key)
+
+    @staticmethod
+    def _take(armed_list: list[_Armed], api_key: int) -> bool:
+        for armed in armed_list:
+            if armed.matches(api_key):
+                armed.use()
+                return True
+        return False
+
+    def describe(self) -> str:
+        parts = []
+        for kind, armed_list in (
+            ("drop", self.drops),
+            ("delay", self.delays),
+            ("close-after", self.closes),
+        ):
+            for armed in armed_list:
+                if armed.remaining is None or armed.remaining > 0:
+                    api = "*" if armed.api_key == ANY_API else API_NAMES[armed.api_key]
+                    left = "always" if armed.remaining is None else f"x{armed.remaining}"
+                    extra = f" {armed.delay_ms}ms" if kind == "delay" else ""
+                    parts.append(f"{kind} {api}{extra} {left}")
+        return "; ".join(parts) or "none"
+
+
+def parse_fault_option(text: str) -> tuple[str, list[str]]:
+    """``drop-response=Produce:2`` style command-line faults -> (command, arguments)."""
+    command, _, rest = text.partition("=")
+    arguments = [part for part in rest.split(":") if part] if rest else []
+    return command.strip(), arguments

@@ -1,0 +1,944 @@
+"""The reference broker on Kafka's wire protocol: asyncio sockets around the sans-I/O core.
+
+One process, one :class:`~kafka_eos.reference.node.BrokerNode`: leader of every partition and
+coordinator of every transactional.id and group. This module only moves bytes and translates:
+
+    socket -> FrameDecoder -> codec.decode_request -> handler -> core messages
+    node.receive(connection address, message) -> Outbounds
+        - addressed to the node itself (WriteTxnMarkers...): fed straight back to the node
+        - addressed to a connection: the response a handler awaits
+    handler -> response dict -> codec.encode_response (the version asked) -> socket
+
+Every Kafka rule (sequence checks, epochs, transaction states, LSO, fencing, group
+membership) is the core's; a handler splits a multi-partition request into the core's
+one-partition messages and merges the answers, and that is all it decides.
+
+Requests on one connection are handled one at a time and answered in order, as Kafka does
+(clients match responses to requests in order). Time-driven work (transaction timeouts,
+producer-state expiry, marker retries) runs from ``node.tick()`` on a real-time clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.history import Append as AppendEvent
+from kafka_eos.protocol.history import Marker as MarkerEvent
+from kafka_eos.protocol.history import OffsetCommit as OffsetCommitEvent
+from kafka_eos.protocol.history import ProduceAck, TxnEnd
+from kafka_eos.reference import messages as m
+from kafka_eos.reference.wire import codec
+from kafka_eos.reference.wire.faults import Faults
+from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError
+from kafka_eos.reference.wire.history_log import HistoryLog
+from kafka_eos.reference.wire.records import (
+    BatchError,
+    encode_batch,
+    encode_control_batch,
+    history_values,
+    read_batches,
+    rewrite_base_offset,
+)
+
+log = logging.getLogger("kafka_eos.wire")
+
+#: The wire node id of our one broker (the core names it by string, clients by int32).
+WIRE_NODE_ID = 0
+CLUSTER_ID = "kafka-eos"
+TICK_INTERVAL_S = 0.02
+
+
+class ConnectionClosed(Exception):
+    """A fault or a bad frame ends this connection."""
+
+
+@dataclass
+class Connection:
+    number: int
+    address: str
+    writer: asyncio.StreamWriter
+    client_id: str | None = None
+
+    @property
+    def client(self) -> str:
+        """The name the history uses: the client.id the client sent, or the connection."""
+        return self.client_id or self.address
+
+
+@dataclass
+class WireBroker:
+    """The adapter: owns the node, the connections, the history and the faults."""
+
+    node: Any
+    node_id: str
+    clock: Any
+    host: str = "127.0.0.1"
+    port: int = 9092
+    history: HistoryLog = field(default_factory=lambda: HistoryLog(None))
+    faults: Faults = field(default_factory=Faults)
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    default_partitions: int = 1
+    rebuild_node: Callable[[], Any] | None = (
+        None  # coordinator failover: a node reloaded from storage
+    )
+
+    def __post_init__(self) -> None:
+        self._correlation = itertools.count(1)
+        self._connection_numbers = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Any]] = {}
+        self._connections: dict[str, Connection] = {}
+        self._changed = asyncio.Event()
+        self._handlers: dict[int, Callable[[Connection, codec.Request], Awaitable[Any]]] = {
+            codec.API_VERSIONS: self._api_versions,
+            codec.METADATA: self._metadata,
+            codec.CREATE_TOPICS: self._create_topics,
+            codec.FIND_COORDINATOR: self._find_coordinator,
+            codec.INIT_PRODUCER_ID: self._init_producer_id,
+            codec.ADD_PARTITIONS_TO_TXN: self._add_partitions_to_txn,
+            codec.ADD_OFFSETS_TO_TXN: self._add_offsets_to_txn,
+            codec.TXN_OFFSET_COMMIT: self._txn_offset_commit,
+            codec.END_TXN: self._end_txn,
+            codec.PRODUCE: self._produce,
+            codec.FETCH: self._fetch,
+            codec.LIST_OFFSETS: self._list_offsets,
+            codec.OFFSET_COMMIT: self._offset_commit,
+            codec.OFFSET_FETCH: self._offset_fetch,
+            codec.JOIN_GROUP: self._join_group,
+            codec.SYNC_GROUP: self._sync_group,
+            codec.HEARTBEAT: self._heartbeat,
+            codec.LEAVE_GROUP: self._leave_group,
+        }
+        assert set(self._handlers) == set(codec.SUPPORTED_VERSIONS), "one handler per API"
+
+    # -- the core ----------------------------------------------------------------------------
+
+    def _next_id(self) -> int:
+        return next(self._correlation)
+
+    def _deliver(self, outbounds: list[Any]) -> None:
+        """Route the core's Outbounds: self-addressed ones back into the node, responses to
+        the handler awaiting them. Then record what the logs gained."""
+        queue = list(outbounds)
+        while queue:
+            outbound = queue.pop(0)
+            if outbound.destination == self.node_id:
+                queue.extend(self.node.receive(self.node_id, outbound.message))
+                continue
+            future = self._pending.pop(outbound.message.correlation_id, None)
+            if future is not None and not future.done():
+                future.set_result(outbound.message)
+        self._record_log_events()
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def call(self, connection: Connection, message: Any) -> Any:
+        """Send one request to the core as ``connection``; the core's response to it."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending[message.correlation_id] = future
+        self._deliver(self.node.receive(connection.address, message))
+        try:
+            return await future
+        finally:
+            self._pending.pop(message.correlation_id, None)
+
+    def tick(self) -> None:
+        self._deliver(self.node.tick())
+
+    def _record_log_events(self) -> None:
+        if not self.history.enabled:
+            return
+        events: list[Any] = []
+        for name, batches in _log_batches(self.node):
+            start = self.history.logged_end.get(name, 0)
+            first_new = len(batches)
+            while first_new > 0 and batches[first_new - 1].last_offset >= start:
+                first_new -= 1
+            for batch in batches[first_new:]:
+                if batch.is_control:
+                    events.append(
+                        MarkerEvent(
+                            partition=name,
+                            offset=batch.base_offset,
+                            producer_id=batch.producer_id,
+                            producer_epoch=batch.producer_epoch,
+                            commit=batch.is_commit,
+                            coordinator_epoch=batch.coordinator_epoch,
+                        )
+                    )
+                else:
+                    events.append(
+                        AppendEvent(
+                            partition=name,
+                            base_offset=batch.base_offset,
+                            producer_id=batch.producer_id,
+                            producer_epoch=batch.producer_epoch,
+                            base_sequence=batch.base_sequence,
+                            records=tuple(batch.records),
+                            transactional=batch.is_transactional,
+                        )
+                    )
+        self.history.write(events)
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def handle_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        number = next(self._connection_numbers)
+        connection = Connection(number=number, address=f"wire-{number}", writer=writer)
+        self._connections[connection.address] = connection
+        decoder = FrameDecoder(max_frame_size=self.max_frame_size)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                for payload in decoder.feed(data):
+                    await self._serve_frame(connection, payload)
+        except FrameError as exc:
+            log.warning("%s: %s; closing the connection", connection.address, exc)
+        except ConnectionClosed:
+            pass
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            self._connections.pop(connection.address, None)
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _serve_frame(self, connection: Connection, payload: bytes) -> None:
+        try:
+            request = codec.decode_request(payload)
+        except codec.RequestError as exc:
+            log.warning("%s: %s", connection.address, exc)
+            if exc.reply is None:
+                raise ConnectionClosed from None
+            connection.writer.write(exc.reply)
+            await connection.writer.drain()
+            return
+        if request.client_id:
+            connection.client_id = request.client_id
+        delay_ms = self.faults.take_delay_ms(request.api_key)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
+        body = await self._handlers[request.api_key](connection, request)
+        if self.faults.take_close(request.api_key):
+            log.info("fault: closing %s after %s", connection.address, request.api_name)
+            raise ConnectionClosed
+        if body is None:  # Produce with acks=0: no response
+            return
+        if self.faults.take_drop(request.api_key):
+            log.info("fault: dropping the %s response to %s", request.api_name, connection.address)
+            return
+        connection.writer.write(
+            codec.encode_response(
+                request.api_key, request.api_version, request.correlation_id, body
+            )
+        )
+        await connection.writer.drain()
+
+    def close_connections(self) -> int:
+        count = 0
+        for connection in list(self._connections.values()):
+            connection.writer.close()
+            count += 1
+        return count
+
+    # -- handlers: local ---------------------------------------------------------------------
+
+    async def _api_versions(self, connection: Connection, request: codec.Request) -> Any:
+        return codec.api_versions_body()
+
+    def _broker_entry(self) -> dict[str, Any]:
+        return {"node_id": WIRE_NODE_ID, "host": self.host, "port": self.port, "rack": None}
+
+    # -- handlers: metadata, topics, coordinators --------------------------------------------
+
+    async def _metadata(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        requested = body.get("topics")
+        if request.api_version == 0 and requested == []:
+            requested = None  # v0: an empty list meant "every topic"
+        names = None if requested is None else tuple(t["name"] for t in requested if t["name"])
+        response = await self.call(
+            connection,
+            m.MetadataRequest(
+                correlation_id=self._next_id(),
+                topics=names,
+                allow_auto_topic_creation=body.get("allow_auto_topic_creation", True),
+            ),
+        )
+        return {
+            "throttle_time": 0,
+            "brokers": [self._broker_entry()],
+            "cluster_id": CLUSTER_ID,
+            "controller_id": WIRE_NODE_ID,
+            "topics": [
+                {
+                    "error_code": topic.error_code,
+                    "name": topic.name,
+                    "topic_id": _topic_id(topic.name),
+                    "is_internal": False,
+                    "partitions": [
+                        {
+                            "error_code": ErrorCode.NONE,
+                            "partition_index": p.partition,
+                            "leader_id": WIRE_NODE_ID,
+                            "leader_epoch": 0,
+                            "replica_nodes": [WIRE_NODE_ID],
+                            "isr_nodes": [WIRE_NODE_ID],
+                            "offline_replicas": [],
+                        }
+                        for p in topic.partitions
+                    ],
+                    "topic_authorized_operations": -2147483648,
+                }
+                for topic in response.topics
+            ],
+            "cluster_authorized_operations": -2147483648,
+        }
+
+    async def _create_topics(self, connection: Connection, request: codec.Request) -> Any:
+        topics = request.body["topics"]
+        response = await self.call(
+            connection,
+            m.CreateTopicsRequest(
+                correlation_id=self._next_id(),
+                topics=tuple(
+                    m.CreatableTopic(name=t["name"], num_partitions=t["num_partitions"])
+                    for t in topics
+                ),
+            ),
+        )
+        return {
+            "throttle_time": 0,
+            "topics": [
+                {
+                    "name": result.name,
+                    "topic_id": _topic_id(result.name),
+                    "error_code": result.error_code,
+                    "error_message": None,
+                    "num_partitions": result.num_partitions,
+                    "replication_factor": 1,
+                    "configs": [],
+                }
+                for result in response.topics
+            ],
+        }
+
+    async def _find_coordinator(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        key_type = body.get("key_type", m.GROUP_KEY)
+        keys = body.get("coordinator_keys") or [body.get("key", "")]
+        answers = [
+            await self.call(
+                connection,
+                m.FindCoordinatorRequest(
+                    correlation_id=self._next_id(), key=key, key_type=key_type
+                ),
+            )
+            for key in keys
+        ]
+        entries = [
+            {
+                "key": key,
+                "node_id": WIRE_NODE_ID if answer.error_code == ErrorCode.NONE else -1,
+                "host": self.host if answer.error_code == ErrorCode.NONE else "",
+                "port": self.port if answer.error_code == ErrorCode.NONE else -1,
+                "error_code": answer.error_code,
+                "error_message": None,
+            }
+            for key, answer in zip(keys, answers, strict=True)
+        ]
+        return {"throttle_time": 0, **entries[0], "coordinators": entries}
+
+    # -- handlers: transactions --------------------------------------------------------------
+
+    async def _init_producer_id(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        response = await self.call(
+            connection,
+            m.InitProducerIdRequest(
+                correlation_id=self._next_id(),
+                transactional_id=body.get("transactional_id"),
+                transaction_timeout_ms=body.get("transaction_timeout", 60_000),
+                producer_id=body.get("producer_id", m.NO_PRODUCER_ID),
+                producer_epoch=body.get("producer_epoch", m.NO_PRODUCER_EPOCH),
+            ),
+        )
+        return {
+            "throttle_time": 0,
+            "error_code": response.error_code,
+            "producer_id": response.producer_id,
+            "producer_epoch": response.producer_epoch,
+        }
+
+    async def _add_partitions_to_txn(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        topics = body["v3_and_below_topics"]
+        partitions = tuple(m.TopicPartition(t["name"], p) for t in topics for p in t["partitions"])
+        response = await self.call(
+            connection,
+            m.AddPartitionsToTxnRequest(
+                correlation_id=self._next_id(),
+                transactional_id=body["v3_and_below_transactional_id"],
+                producer_id=body["v3_and_below_producer_id"],
+                producer_epoch=body["v3_and_below_producer_epoch"],
+                partitions=partitions,
+            ),
+        )
+        errors = {(r.topic, r.partition): r.error_code for r in response.results}
+        top_level = response.error_code
+        return {
+            "throttle_time": 0,
+            "results_by_topic_v3_and_below": [
+                {
+                    "name": t["name"],
+                    "results_by_partition": [
+                        {
+                            "partition_index": p,
+                            "partition_error_code": top_level
+                            if top_level != ErrorCode.NONE
+                            else errors.get((t["name"], p), ErrorCode.NONE),
+                        }
+                        for p in t["partitions"]
+                    ],
+                }
+                for t in topics
+            ],
+        }
+
+    async def _add_offsets_to_txn(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        response = await self.call(
+            connection,
+            m.AddOffsetsToTxnRequest(
+                correlation_id=self._next_id(),
+                transactional_id=body["transactional_id"],
+                producer_id=body["producer_id"],
+                producer_epoch=body["producer_epoch"],
+                group_id=body["group_id"],
+            ),
+        )
+        return {"throttle_time": 0, "error_code": response.error_code}
+
+    async def _txn_offset_commit(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        offsets = tuple(
+            m.CommittedOffset(
+                topic=t["name"],
+                partition=p["partition_index"],
+                committed_offset=p["committed_offset"],
+                committed_metadata=p.get("committed_metadata") or "",
+            )
+            for t in body["topics"]
+            for p in t["partitions"]
+        )
+        response = await self.call(
+            connection,
+            m.TxnOffsetCommitRequest(
+                correlation_id=self._next_id(),
+                transactional_id=body["transactional_id"],
+                group_id=body["group_id"],
+                producer_id=body["producer_id"],
+                producer_epoch=body["producer_epoch"],
+                offsets=offsets,
+                generation_id=body.get("generation_id", -1),
+                member_id=body.get("member_id", ""),
+                group_instance_id=body.get("group_instance_id"),
+            ),
+        )
+        self.history.write(
+            OffsetCommitEvent(
+                group=body["group_id"],
+                partition=f"{o.topic}-{o.partition}",
+                offset=o.committed_offset,
+                producer_id=body["producer_id"],
+                visible=False,
+            )
+            for o, r in zip(offsets, response.results, strict=False)
+            if r.error_code == ErrorCode.NONE
+        )
+        return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
+
+    async def _end_txn(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        response = await self.call(
+            connection,
+            m.EndTxnRequest(
+                correlation_id=self._next_id(),
+                transactional_id=body["transactional_id"],
+                producer_id=body["producer_id"],
+                producer_epoch=body["producer_epoch"],
+                committed=body["committed"],
+            ),
+        )
+        self.history.write(
+            [
+                TxnEnd(
+                    client=connection.client,
+                    transactional_id=body["transactional_id"],
+                    producer_id=body["producer_id"],
+                    producer_epoch=body["producer_epoch"],
+                    commit=body["committed"],
+                    error=ErrorCode(response.error_code).name,
+                )
+            ]
+        )
+        return {"throttle_time": 0, "error_code": response.error_code}
+
+    # -- handlers: data ----------------------------------------------------------------------
+
+    async def _produce(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        transactional_id = body.get("transactional_id")
+        acks = body.get("acks", -1)
+        calls = []
+        for topic in body["topic_data"]:
+            for data in topic["partition_data"]:
+                calls.append(
+                    self._produce_partition(
+                        connection,
+                        topic["name"],
+                        data["index"],
+                        data["records"] or b"",
+                        transactional_id,
+                        acks,
+                    )
+                )
+        results = await asyncio.gather(*calls)
+        if acks == 0:
+            return None
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for name, partition_response in results:
+            by_topic.setdefault(name, []).append(partition_response)
+        return {
+            "throttle_time": 0,
+            "responses": [
+                {"name": name, "partition_responses": partitions}
+                for name, partitions in by_topic.items()
+            ],
+        }
+
+    async def _produce_partition(
+        self,
+        connection: Connection,
+        topic: str,
+        partition: int,
+        records: bytes,
+        transactional_id: str | None,
+        acks: int,
+    ) -> tuple[str, dict[str, Any]]:
+        def answer(
+            error: ErrorCode,
+            base_offset: int = -1,
+            message: str | None = None,
+            log_start_offset: int = -1,
+        ) -> tuple[str, dict[str, Any]]:
+            return topic, {
+                "index": partition,
+                "error_code": error,
+                "base_offset": base_offset,
+                "log_append_time": -1,
+                "log_start_offset": log_start_offset,
+                "record_errors": [],
+                "error_message": message,
+            }
+
+        try:
+            batches = read_batches(records)
+            if len(batches) != 1:
+                raise BatchError(
+                    f"a produce request must carry exactly one record batch per partition, "
+                    f"not {len(batches)}",
+                    error=ErrorCode.INVALID_RECORD,
+                )
+        except BatchError as exc:
+            log.warning(
+                "%s: produce to %s-%d refused: %s", connection.address, topic, partition, exc
+            )
+            return answer(exc.error, message=str(exc))
+        batch = batches[0]
+        values = history_values(batch)
+        response = await self.call(
+            connection,
+            m.ProduceRequest(
+                correlation_id=self._next_id(),
+                topic=topic,
+                partition=partition,
+                producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch,
+                base_sequence=batch.base_sequence,
+                record_count=batch.record_count,
+                transactional=batch.is_transactional,
+                transactional_id=transactional_id,
+                payload=batch.raw,
+                records=values,
+                acks=acks,
+            ),
+        )
+        self.history.write(
+            [
+                ProduceAck(
+                    client=connection.client,
+                    partition=f"{topic}-{partition}",
+                    producer_id=batch.producer_id,
+                    producer_epoch=batch.producer_epoch,
+                    base_sequence=batch.base_sequence,
+                    records=values,
+                    error=ErrorCode(response.error_code).name,
+                    base_offset=response.base_offset,
+                )
+            ]
+        )
+        return answer(
+            response.error_code,
+            response.base_offset,
+            response.error_message,
+            response.log_start_offset,
+        )
+
+    async def _fetch(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        isolation = body.get("isolation_level", m.READ_UNCOMMITTED)
+        max_wait_s = max(body.get("max_wait", 0), 0) / 1000
+        deadline = asyncio.get_running_loop().time() + max_wait_s
+        wanted = [
+            (t["topic"], p["partition"], p["fetch_offset"], p.get("partition_max_bytes", 1 << 20))
+            for t in body["topics"]
+            for p in t["partitions"]
+        ]
+        while True:
+            changed = self._changed
+            responses = [
+                await self.call(
+                    connection,
+                    m.FetchRequest(
+                        correlation_id=self._next_id(),
+                        topic=topic,
+                        partition=partition,
+                        fetch_offset=offset,
+                        isolation_level=isolation,
+                    ),
+                )
+                for topic, partition, offset, _ in wanted
+            ]
+            has_data = any(r.batches or r.error_code != ErrorCode.NONE for r in responses)
+            remaining = deadline - asyncio.get_running_loop().time()
+            if has_data or remaining <= 0 or not wanted:
+                break
+            # Long poll: Kafka holds an empty fetch until data arrives or max_wait passes.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=remaining)
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for (topic, partition, _, max_bytes), response in zip(wanted, responses, strict=True):
+            by_topic.setdefault(topic, []).append(
+                {
+                    "partition_index": partition,
+                    "error_code": response.error_code,
+                    "high_watermark": response.high_watermark,
+                    "last_stable_offset": response.last_stable_offset,
+                    "log_start_offset": response.log_start_offset,
+                    "aborted_transactions": (
+                        [
+                            {"producer_id": a.producer_id, "first_offset": a.first_offset}
+                            for a in response.aborted_transactions
+                        ]
+                        if isolation == m.READ_COMMITTED
+                        else None
+                    ),
+                    "preferred_read_replica": -1,
+                    "records": _served_bytes(response.batches, max_bytes),
+                }
+            )
+        return {
+            "throttle_time": 0,
+            "error_code": ErrorCode.NONE,
+            "session_id": 0,  # no fetch sessions: every fetch is a full fetch
+            "responses": [
+                {"topic": topic, "partitions": partitions} for topic, partitions in by_topic.items()
+            ],
+        }
+
+    async def _list_offsets(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        isolation = body.get("isolation_level", m.READ_UNCOMMITTED)
+        topics = []
+        for topic in body["topics"]:
+            partitions = []
+            for p in topic["partitions"]:
+                response = await self.call(
+                    connection,
+                    m.ListOffsetsRequest(
+                        correlation_id=self._next_id(),
+                        topic=topic["name"],
+                        partition=p["partition_index"],
+                        timestamp=p["timestamp"],
+                        isolation_level=isolation,
+                    ),
+                )
+                partitions.append(
+                    {
+                        "partition_index": p["partition_index"],
+                        "error_code": response.error_code,
+                        "timestamp": response.timestamp,
+                        "offset": response.offset,
+                        "leader_epoch": 0,
+                    }
+                )
+            topics.append({"name": topic["name"], "partitions": partitions})
+        return {"throttle_time": 0, "topics": topics}
+
+    # -- handlers: group offsets -------------------------------------------------------------
+
+    async def _offset_commit(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        offsets = tuple(
+            m.CommittedOffset(
+                topic=t["name"],
+                partition=p["partition_index"],
+                committed_offset=p["committed_offset"],
+                committed_metadata=p.get("committed_metadata") or "",
+            )
+            for t in body["topics"]
+            for p in t["partitions"]
+        )
+        response = await self.call(
+            connection,
+            m.OffsetCommitRequest(
+                correlation_id=self._next_id(),
+                group_id=body["group_id"],
+                offsets=offsets,
+                generation_id=body.get("generation_id_or_member_epoch", -1),
+                member_id=body.get("member_id", ""),
+            ),
+        )
+        self.history.write(
+            OffsetCommitEvent(
+                group=body["group_id"],
+                partition=f"{o.topic}-{o.partition}",
+                offset=o.committed_offset,
+                producer_id=-1,
+                visible=True,
+            )
+            for o, r in zip(offsets, response.results, strict=False)
+            if r.error_code == ErrorCode.NONE
+        )
+        return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
+
+    async def _offset_fetch(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        topics = body.get("topics")
+        partitions = (
+            None
+            if topics is None
+            else tuple(
+                m.TopicPartition(t["name"], p) for t in topics for p in t["partition_indexes"]
+            )
+        )
+        response = await self.call(
+            connection,
+            m.OffsetFetchRequest(
+                correlation_id=self._next_id(),
+                group_id=body["group_id"],
+                partitions=partitions,
+                require_stable=body.get("require_stable", False),
+            ),
+        )
+        by_topic: dict[str, list[dict[str, Any]]] = {}
+        for offset in response.offsets:
+            by_topic.setdefault(offset.topic, []).append(
+                {
+                    "partition_index": offset.partition,
+                    "committed_offset": offset.committed_offset,
+                    "committed_leader_epoch": -1,
+                    "metadata": offset.metadata,
+                    "error_code": offset.error_code,
+                }
+            )
+        return {
+            "throttle_time": 0,
+            "error_code": response.error_code,
+            "topics": [{"name": name, "partitions": parts} for name, parts in by_topic.items()],
+        }
+
+    # -- handlers: group membership ----------------------------------------------------------
+
+    async def _join_group(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        session_timeout = body.get("session_timeout", 45_000)
+        response = await self.call(
+            connection,
+            m.JoinGroupRequest(
+                correlation_id=self._next_id(),
+                group_id=body["group_id"],
+                member_id=body.get("member_id", ""),
+                session_timeout_ms=session_timeout,
+                rebalance_timeout_ms=body.get("rebalance_timeout", session_timeout),
+                protocol_type=body.get("protocol_type", "consumer"),
+                protocols=tuple(
+                    m.JoinGroupProtocol(name=p["name"], metadata=p["metadata"])
+                    for p in body["protocols"]
+                ),
+                group_instance_id=body.get("group_instance_id"),
+            ),
+        )
+        return {
+            "throttle_time": 0,
+            "error_code": response.error_code,
+            "generation_id": response.generation_id,
+            "protocol_type": response.protocol_type,
+            "protocol_name": response.protocol_name,
+            "leader": response.leader,
+            "skip_assignment": False,
+            "member_id": response.member_id,
+            "members": [
+                {
+                    "member_id": member.member_id,
+                    "group_instance_id": member.group_instance_id,
+                    "metadata": member.metadata if member.metadata is not None else b"",
+                }
+                for member in response.members
+            ],
+        }
+
+    async def _sync_group(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        response = await self.call(
+            connection,
+            m.SyncGroupRequest(
+                correlation_id=self._next_id(),
+                group_id=body["group_id"],
+                generation_id=body["generation_id"],
+                member_id=body["member_id"],
+                assignments=tuple(
+                    m.SyncGroupAssignment(member_id=a["member_id"], assignment=a["assignment"])
+                    for a in body["assignments"]
+                ),
+                protocol_type=body.get("protocol_type"),
+                protocol_name=body.get("protocol_name"),
+            ),
+        )
+        return {
+            "throttle_time": 0,
+            "error_code": response.error_code,
+            "protocol_type": response.protocol_type,
+            "protocol_name": response.protocol_name,
+            "assignment": response.assignment if response.assignment is not None else b"",
+        }
+
+    async def _heartbeat(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        response = await self.call(
+            connection,
+            m.HeartbeatRequest(
+                correlation_id=self._next_id(),
+                group_id=body["group_id"],
+                generation_id=body["generation_id"],
+                member_id=body["member_id"],
+            ),
+        )
+        return {"throttle_time": 0, "error_code": response.error_code}
+
+    async def _leave_group(self, connection: Connection, request: codec.Request) -> Any:
+        body = request.body
+        members = body.get("members")
+        member_ids = [x["member_id"] for x in members] if members else [body.get("member_id", "")]
+        answers = [
+            await self.call(
+                connection,
+                m.LeaveGroupRequest(
+                    correlation_id=self._next_id(), group_id=body["group_id"], member_id=member
+                ),
+            )
+            for member in member_ids
+        ]
+        return {
+            "throttle_time": 0,
+            "error_code": answers[0].error_code if answers else ErrorCode.NONE,
+            "members": [
+                {"member_id": member, "group_instance_id": None, "error_code": answer.error_code}
+                for member, answer in zip(member_ids, answers, strict=True)
+            ],
+        }
+
+    # -- running -----------------------------------------------------------------------------
+
+    async def tick_forever(self) -> None:
+        while True:
+            await asyncio.sleep(TICK_INTERVAL_S)
+            try:
+                self.tick()
+            except Exception:  # a failing tick must not silently stop time
+                log.exception("node.tick() failed")
+                raise
+
+    def fail_over_coordinator(self) -> str:
+        """Replace the node by one rebuilt from its storage: what a new coordinator does."""
+        if self.rebuild_node is None:
+            return "error this broker cannot fail over (no rebuildable storage)"
+        for future in self._pending.values():
+            future.cancel()
+        self._pending.clear()
+        self.close_connections()
+        self.node = self.rebuild_node()
+        return "ok coordinator reloaded from its logs"
+
+
+def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:
+    by_topic: dict[str, list[dict[str, Any]]] = {}
+    for result in results:
+        by_topic.setdefault(result.topic, []).append(
+            {"partition_index": result.partition, "error_code": result.error_code}
+        )
+    return [{"name": name, "partitions": parts} for name, parts in by_topic.items()]
+
+
+def _topic_id(name: str) -> uuid.UUID:
+    """A stable topic id per name (Metadata v10+ carries one; clients here fetch by name)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"kafka-eos:{name}")
+
+
+def _served_bytes(batches: tuple[Any, ...], max_bytes: int) -> bytes:
+    """The fetched batches as wire bytes: stored bytes with the base offset rewritten, markers
+    and core-written batches encoded; at least one batch, then up to ``max_bytes``."""
+    out = bytearray()
+    for batch in batches:
+        if batch.is_control:
+            raw = encode_control_batch(
+                producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch,
+                commit=batch.is_commit,
+                coordinator_epoch=batch.coordinator_epoch,
+                base_offset=batch.base_offset,
+            )
+        elif isinstance(batch.payload, bytes | bytearray):
+            raw = rewrite_base_offset(bytes(batch.payload), batch.base_offset)
+        else:  # written by an in-process client of the core: no wire bytes were ever stored
+            raw = encode_batch(
+                [(None, value.encode("utf-8")) for value in batch.records],
+                base_offset=batch.base_offset,
+                producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch,
+                base_sequence=batch.base_sequence,
+                attributes=0x10 if batch.is_transactional else 0,
+            )
+        if out and len(out) + len(raw) > max_bytes:
+            break
+        out += raw
+    return bytes(out)
+
+
+def _log_batches(node: Any) -> list[tuple[str, list[Any]]]:
+    """Every partition log of the node as (name, batches) -- read-only inspection."""
+    partitions = getattr(node, "partitions", {})
+    return [(str(tp), partition.log.batches) for tp, partition in sorted(partitions.items())]
