@@ -1,0 +1,183 @@
+"""The Informal Trace Format (ITF), the JSON traces Apalache and Quint write and read.
+
+A trace is ``{"#meta": {...}, "vars": [names], "states": [{"#meta": {...}, name: value}]}``.
+Values are encoded as ITF says:
+
+====================================  =============================================
+Python                                ITF
+====================================  =============================================
+bool, str                             JSON boolean, string
+int                                   JSON number; ``{"#bigint": "digits"}`` beyond 2^53
+tuple                                 ``{"#tup": [...]}``
+list                                  JSON array (a TLA+/Quint sequence)
+frozenset, set                        ``{"#set": [...]}``
+dict with str keys, NamedTuple,       JSON object (a record)
+frozen dataclass
+dict with other keys                  ``{"#map": [[key, value], ...]}``
+enum member                           its name, a string
+None                                  JSON null (our one extension: ITF has no null)
+anything else                         ``{"#unserializable": "repr"}``
+====================================  =============================================
+
+Each state's ``#meta`` holds ``{"index": i, "action": label}`` (``"init"`` for the first), and
+the top-level ``#meta`` whatever the caller passes (the config or model that produced the
+trace, so it can be replayed). :func:`read_itf` reads traces written by us, Apalache or Quint.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kafka_eos.errors import InputError
+
+from .result import Trace
+from .values import fields_of, variables_of
+
+FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
+# Integers JSON numbers carry exactly (IEEE doubles); beyond that ITF uses #bigint.
+_SAFE_INT = 2**53 - 1
+
+
+def trace_to_itf(trace: Trace, model: object, *, meta: Mapping[str, Any] | None = None) -> dict[
+    str, Any
+]:
+    """The ITF document of ``trace``; the variables come from ``model.variables(state)``."""
+    states = []
+    names: list[str] = []
+    for index, state in enumerate(trace.states):
+        variables = variables_of(model, state)
+        if not names:
+            names = list(variables)
+        action = "init" if index == 0 else trace.labels[index - 1]
+        encoded = {name: encode(value) for name, value in variables.items()}
+        states.append({"#meta": {"index": index, "action": action}, **encoded})
+    return {
+        "#meta": {
+            "format": "ITF",
+            "format-description": FORMAT_DESCRIPTION,
+            "source": "kafka-eos",
+            **dict(meta or {}),
+        },
+        "vars": names,
+        "states": states,
+    }
+
+
+def write_itf(
+    path: str | Path, trace: Trace, model: object, *, meta: Mapping[str, Any] | None = None
+) -> None:
+    """Write ``trace`` as an ITF JSON file."""
+    document = trace_to_itf(trace, model, meta=meta)
+    Path(path).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def encode(value: Any) -> Any:
+    """One Python value as an ITF JSON value."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.name
+    if isinstance(value, int):
+        return value if -_SAFE_INT <= value <= _SAFE_INT else {"#bigint": str(value)}
+    if (fields := fields_of(value)) is not None:
+        return {name: encode(item) for name, item in fields.items()}
+    if isinstance(value, tuple):
+        return {"#tup": [encode(item) for item in value]}
+    if isinstance(value, list):
+        return [encode(item) for item in value]
+    if isinstance(value, frozenset | set):
+        return {"#set": _sorted(encode(item) for item in value)}
+    if isinstance(value, Mapping):
+        if all(isinstance(k, str) and not k.startswith("#") for k in value):
+            return {k: encode(v) for k, v in value.items()}
+        return {"#map": _sorted([encode(k), encode(v)] for k, v in value.items())}
+    return {"#unserializable": repr(value)}
+
+
+def _sorted(items: Iterator[Any]) -> list[Any]:
+    # Sets have no order; sorting by the JSON text makes a trace file byte-for-byte stable.
+    return sorted(items, key=lambda item: json.dumps(item, sort_keys=True))
+
+
+class FrozenDict(dict[Any, Any]):
+    """A decoded ITF record or map: a dict that can sit in a set or be a map key."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return hash(frozenset(self.items()))
+
+    def _immutable(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("a decoded ITF value is immutable")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _immutable  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, slots=True)
+class ItfTrace:
+    """A trace read from an ITF file: decoded values, one dict per state."""
+
+    meta: dict[str, Any]
+    vars: list[str]
+    labels: list[str]
+    states: list[dict[str, Any]]
+
+
+def read_itf(path: str | Path) -> ItfTrace:
+    """Read an ITF file (ours, Apalache's or Quint's); InputError if it is not one."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise InputError(f"trace file not found: {path}") from exc
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read {path} as JSON: {exc}") from exc
+    if not isinstance(document, dict) or not isinstance(document.get("states"), list):
+        raise InputError(f"{path} is not an ITF trace: no \"states\" list")
+    raw_states = document["states"]
+    try:
+        states = [
+            {k: decode(v) for k, v in state.items() if k != "#meta"} for state in raw_states
+        ]
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{path} is not a valid ITF trace: {exc}") from exc
+    labels = [
+        str(_state_meta(state).get("action", "")) for state in raw_states[1:]
+    ]
+    names = document.get("vars")
+    return ItfTrace(
+        meta=dict(document.get("#meta") or {}),
+        vars=list(names) if isinstance(names, list) else sorted(states[0]) if states else [],
+        labels=labels,
+        states=states,
+    )
+
+
+def _state_meta(state: Any) -> dict[str, Any]:
+    meta = state.get("#meta") if isinstance(state, dict) else None
+    return meta if isinstance(meta, dict) else {}
+
+
+def decode(value: Any) -> Any:
+    """One ITF JSON value as a hashable Python value."""
+    if isinstance(value, list):
+        return tuple(decode(item) for item in value)
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1:
+        ((key, inner),) = value.items()
+        if key == "#bigint":
+            return int(inner)
+        if key == "#tup":
+            return tuple(decode(item) for item in inner)
+        if key == "#set":
+            return frozenset(decode(item) for item in inner)
+        if key == "#map":
+            return FrozenDict((decode(k), decode(v)) for k, v in inner)
+        if key == "#unserializable":
+            return str(inner)
+    if any(key.startswith("#") for key in value):
+        raise ValueError(f"unknown ITF value {json.dumps(value)[:80]}")
+    return FrozenDict((key, decode(item)) for key, item in value.items())

@@ -1,0 +1,352 @@
+"""``kafka-eos check`` (exhaustive BFS) and ``kafka-eos simulate`` (seeded random walks).
+
+Which model: ``--model FILE.py:Class --param k=v`` (any model), ``--config NAME|FILE`` (a named
+Kafka check from spec/configs/), or neither (the default Kafka check). Exit codes: 0 every
+reachable state checked, 1 a property is violated, 2 a usage or input error, 3 stopped by a
+bound (or a simulation that found nothing) before the answer was complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka_eos.checker import CheckResult, Progress, check, simulate
+from kafka_eos.checker.interface import ModelError
+from kafka_eos.checker.itf import write_itf
+from kafka_eos.checker.loader import load_model, parse_params
+from kafka_eos.checker.text import format_trace
+from kafka_eos.errors import InputError
+
+EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
+# A progress display appears only for runs longer than this.
+PROGRESS_AFTER_SECONDS = 1.0
+
+
+def register(subparsers: Any) -> None:
+    checker = subparsers.add_parser(
+        "check",
+        help="model-check exhaustively (breadth-first; shortest counterexample)",
+        description="Explore every reachable state breadth-first and report a shortest "
+        "counterexample. Exit 0 ok, 1 violated, 2 usage error, 3 stopped by a bound.",
+    )
+    _model_options(checker)
+    checker.add_argument("--max-states", metavar="N", help="stop after N distinct states")
+    checker.add_argument("--max-depth", metavar="N", help="explore traces of at most N steps")
+    _common_options(checker)
+    checker.set_defaults(run=run_check)
+
+    walker = subparsers.add_parser(
+        "simulate",
+        help="seeded random walks for models too large to check exhaustively",
+        description="Run seeded random walks, checking every state and step on the way. "
+        "Same seed, same walks. Finding nothing is not a proof (exit 3).",
+    )
+    _model_options(walker)
+    walker.add_argument("--seed", default="0", help="random seed (default 0)")
+    walker.add_argument("--max-depth", metavar="N", default="100",
+                        help="steps per walk (default 100)")
+    walker.add_argument("--walks", metavar="N",
+                        help="number of walks (default 1000 unless --time-budget is given)")
+    walker.add_argument("--reference", action="store_true",
+                        help="simulate the reference implementation instead of the model")
+    walker.add_argument("--steps", metavar="K", help="steps of the reference simulation")
+    _common_options(walker)
+    walker.set_defaults(run=run_simulate)
+
+
+def _model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model (default: the default Kafka check)")
+    group.add_argument("--model", metavar="FILE.py:CLASS", help="check a model class from a file")
+    group.add_argument("--param", metavar="NAME=VALUE", action="append", default=[],
+                       help="constructor argument of --model, value read as YAML (repeatable)")
+    group.add_argument("--config", metavar="NAME|FILE", help="a named check from spec/configs/ "
+                       "or a .yaml file")
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--time-budget", metavar="SECONDS", help="stop after SECONDS")
+    parser.add_argument("--deadlock", action=argparse.BooleanOptionalAction, default=None,
+                        help="report states without successors (default: the model's "
+                        "deadlock_is_error)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--trace-out", metavar="FILE",
+                        help="write the counterexample: ITF when FILE ends in .json, else text")
+    parser.add_argument("--quiet", action="store_true", help="no progress display")
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an error raised by the model, show its Python traceback")
+
+
+@dataclass(slots=True)
+class Target:
+    """The model to check, with where it came from (for the ITF #meta) and its bounds."""
+
+    model: object
+    title: str
+    meta: dict[str, Any]
+    bounds: dict[str, Any] = field(default_factory=dict)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    target = resolve_target(args)
+    bounds = {
+        "max_states": _int_option("--max-states", args.max_states),
+        "max_depth": _int_option("--max-depth", args.max_depth, allow_zero=True),
+        "time_budget": _seconds_option("--time-budget", args.time_budget),
+    }
+    bounds = {**target.bounds, **{k: v for k, v in bounds.items() if v is not None}}
+    with _ProgressDisplay(enabled=_show_progress(args)) as display:
+        result = _run_model(args, lambda: check(
+            target.model, deadlock=args.deadlock, progress=display.update, **bounds
+        ))
+    return _report(args, target, result, bounds)
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    if args.reference:
+        from kafka_eos.cli.simulate_reference import run  # the reference layer's own module
+
+        result_code: int = run(args)
+        return result_code
+    if args.steps is not None:
+        raise InputError("--steps applies to --reference only; use --max-depth for the model")
+    target = resolve_target(args)
+    seed = _int_option("--seed", args.seed, allow_zero=True, signed=True)
+    options = {
+        "seed": seed,
+        "max_depth": _int_option("--max-depth", args.max_depth),
+        "walks": _int_option("--walks", args.walks),
+        "time_budget": _seconds_option("--time-budget", args.time_budget),
+    }
+    with _ProgressDisplay(enabled=_show_progress(args)) as display:
+        result = _run_model(args, lambda: simulate(
+            target.model, deadlock=args.deadlock, progress=display.update, **options
+        ))
+    target.meta["seed"] = seed
+    return _report(args, target, result, options)
+
+
+def resolve_target(args: argparse.Namespace) -> Target:
+    if args.model and args.config:
+        raise InputError("give either --model or --config, not both")
+    if args.param and not args.model:
+        raise InputError("--param applies to --model only")
+    if args.model:
+        params = parse_params(args.param)
+        model = _run_model(args, lambda: load_model(args.model, params))
+        shown = " ".join(f"{k}={v}" for k, v in params.items())
+        return Target(model, f"{args.model} {shown}".strip(),
+                      {"model": args.model, "params": params})
+    configs = _configs_module()
+    name = args.config or configs.DEFAULT_CONFIG
+    config = configs.load_check_config(name)
+    return Target(
+        config.model,
+        f"config {config.name}" + (f": {config.description}" if config.description else ""),
+        {"config": config.name},
+        {k: v for k, v in dict(config.bounds).items() if v is not None},
+    )
+
+
+def _configs_module() -> Any:
+    # Imported here, not at the top: the checker works without the Kafka model layer.
+    try:
+        from kafka_eos.model import configs
+    except ImportError as exc:
+        if exc.name not in ("kafka_eos.model.configs", "kafka_eos.model"):
+            raise
+        raise InputError(
+            "the Kafka model's named checks (kafka_eos.model.configs) do not exist yet; "
+            "check a model file with --model FILE.py:Class"
+        ) from exc
+    return configs
+
+
+def _run_model(args: argparse.Namespace, work: Any) -> Any:
+    """Run ``work``; with --traceback, show where in the model an error came from."""
+    try:
+        return work()
+    except ModelError as exc:
+        if args.traceback and exc.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(exc.__cause__, file=sys.stderr)
+        raise
+
+
+def _report(
+    args: argparse.Namespace, target: Target, result: CheckResult, bounds: dict[str, Any]
+) -> int:
+    written = _write_trace(args.trace_out, target, result) if args.trace_out else None
+    if args.json:
+        print(json.dumps({**result.to_json(), "target": target.meta, "trace_out": written}))
+    else:
+        print(summary(target, result, bounds, written, trace_out=args.trace_out))
+    return EXIT_CODES[result.verdict]
+
+
+def _write_trace(path: str, target: Target, result: CheckResult) -> str | None:
+    if result.trace is None:
+        return None
+    meta = {**target.meta, "verdict": result.verdict, "violated": result.violated}
+    try:
+        if path.endswith(".json"):
+            write_itf(path, result.trace, target.model, meta=meta)
+        else:
+            with open(path, "w", encoding="utf-8") as out:
+                out.write(format_trace(result.trace, target.model) + "\n")
+    except OSError as exc:
+        raise InputError(f"cannot write the trace to {path}: {exc.strerror}") from exc
+    return path
+
+
+def summary(
+    target: Target,
+    result: CheckResult,
+    bounds: dict[str, Any],
+    written: str | None,
+    *,
+    trace_out: str | None = None,
+) -> str:
+    """The human report: verdict, statistics, coverage and, on violation, the trace."""
+    lines = [f"{_mode_title(result)} {target.title}", _verdict_line(result, bounds), ""]
+    rate = f"{result.states_per_second:,.0f} states/s, {result.transitions_per_second:,.0f} " \
+           "transitions/s"
+    stats = [
+        ("distinct states", f"{result.distinct_states:,}"),
+        ("transitions", f"{result.transitions:,}"),
+        ("depth", f"{result.max_depth:,}"),
+    ]
+    if result.mode == "check":
+        stats.append(("queue peak", f"{result.queue_peak:,}"))
+    else:
+        stats.append(("walks", f"{result.walks:,}"))
+    stats.append(("time", f"{result.seconds:.2f} s ({rate})"))
+    lines += [f"  {name:<16} {value}" for name, value in stats]
+    lines += ["", *_coverage_table(result)]
+    if result.trace is not None:
+        lines += ["", f"Counterexample ({result.trace.steps} steps):",
+                  format_trace(result.trace, target.model)]
+    if written:
+        lines += ["", f"trace written to {written}"]
+    elif trace_out:
+        lines += ["", f"no counterexample, nothing written to {trace_out}"]
+    return "\n".join(lines)
+
+
+def _mode_title(result: CheckResult) -> str:
+    if result.mode == "simulate":
+        return "Simulated"
+    return "Checked (symmetry reduction)" if result.symmetry else "Checked"
+
+
+_BOUND_OPTIONS = {
+    "max_states": "--max-states",
+    "max_depth": "--max-depth",
+    "time_budget": "--time-budget",
+    "walks": "--walks",
+}
+
+
+def _verdict_line(result: CheckResult, bounds: dict[str, Any]) -> str:
+    if result.verdict == "violated":
+        what = {"invariant": "invariant", "action_property": "action property",
+                "deadlock": "deadlock:"}.get(result.violation_kind or "", "property")
+        name = "a state without successors" if result.violation_kind == "deadlock" \
+            else result.violated
+        shortest = "shortest " if result.mode == "check" else ""
+        steps = result.trace.steps if result.trace else 0
+        return f"VIOLATED: {what} {name} ({shortest}counterexample: {steps} steps)"
+    if result.verdict == "ok":
+        return f"OK: all {result.distinct_states:,} reachable states checked, no violation"
+    reason = result.stopped_by or "a bound"
+    option = _BOUND_OPTIONS.get(reason, reason)
+    limit = bounds.get(reason)
+    stopped = f"stopped by {option} {limit}" if limit is not None else f"stopped ({reason})"
+    if result.mode == "simulate":
+        return (f"INCOMPLETE: no violation in {result.walks:,} random walks of up to "
+                f"{result.max_depth} steps ({stopped}); random walks prove nothing")
+    return (f"INCOMPLETE: {stopped}; no violation in {result.distinct_states:,} states up to "
+            f"depth {result.max_depth}, but not every reachable state was checked")
+
+
+def _coverage_table(result: CheckResult) -> list[str]:
+    if not result.coverage:
+        return ["coverage: no action was taken"]
+    width = max(len(name) for name in result.coverage)
+    lines = [f"  {'action':<{width}}  {'taken':>12}"]
+    lines += [f"  {name:<{width}}  {count:>12,}" for name, count in result.coverage.items()]
+    if result.never_taken:
+        lines.append(
+            f"never taken: {', '.join(result.never_taken)} "
+            "(usually a modelling bug: a guard that never holds)"
+        )
+    return ["coverage:", *lines]
+
+
+def _int_option(
+    option: str, text: str | None, *, allow_zero: bool = False, signed: bool = False
+) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    lowest = None if signed else (0 if allow_zero else 1)
+    if value is None or (lowest is not None and value < lowest):
+        kind = "an integer" if signed else (
+            "a non-negative integer" if allow_zero else "a positive integer")
+        raise InputError(f"{option} must be {kind}, got {text!r}")
+    return value
+
+
+def _seconds_option(option: str, text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise InputError(f"{option} must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _show_progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and not args.json and sys.stderr.isatty()
+
+
+class _ProgressDisplay:
+    """A one-line rich status on stderr, shown only once a run has taken over a second."""
+
+    def __init__(self, *, enabled: bool) -> None:
+        self.enabled = enabled
+        self.status: Any = None
+        self.started = time.perf_counter()
+
+    def __enter__(self) -> _ProgressDisplay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+
+    def update(self, progress: Progress) -> None:
+        if not self.enabled or progress.seconds < PROGRESS_AFTER_SECONDS:
+            return
+        rate = progress.distinct_states / progress.seconds
+        text = (f"{progress.distinct_states:,} states  {rate:,.0f} states/s  "
+                f"{progress.transitions:,} transitions  depth {progress.depth}  "
+                f"queue {progress.queue:,}  {progress.seconds:.0f} s")
+        if self.status is None:
+            from rich.console import Console
+
+            self.status = Console(stderr=True).status(text)
+            self.status.start()
+        else:
+            self.status.update(text)
