@@ -1,0 +1,468 @@
+"""The group coordinator: committed offsets (plain and transactional) and group membership
+(Kafka's GroupCoordinator / GroupMetadataManager, classic protocol), sans-I/O.
+
+Offsets live in the ``__consumer_offsets-0`` partition, a real partition of the host node:
+a commit is a batch whose records are JSON commit entries; a transactional commit is a
+transactional batch with the producer's id and epoch (so the leader's producer-state checks
+fence zombies exactly as for data), made visible or dropped by the COMMIT / ABORT marker the
+transaction coordinator writes there. The materialized view is rebuilt by replaying that log.
+
+Inspectable state:
+
+* ``committed``: (group, TopicPartition) -> committed offset (visible to OffsetFetch);
+* ``pending``: producer id -> {(group, TopicPartition): offset}, transactional commits not yet
+  decided (OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them);
+* ``groups``: group id -> :class:`Group` (state, generation, leader, members).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.history import OffsetCommit as OffsetCommitEvent
+from kafka_eos.reference.messages import (
+    CommittedOffset,
+    FetchedOffset,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JoinGroupMember,
+    JoinGroupRequest,
+    JoinGroupResponse,
+    LeaveGroupRequest,
+    LeaveGroupResponse,
+    OffsetCommitRequest,
+    OffsetCommitResponse,
+    OffsetFetchRequest,
+    OffsetFetchResponse,
+    PartitionResult,
+    SyncGroupRequest,
+    SyncGroupResponse,
+    TopicPartition,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
+from kafka_eos.reference.producer_state import AppendOrigin
+
+if TYPE_CHECKING:
+    from kafka_eos.reference.log import LogBatch
+    from kafka_eos.reference.node import BrokerNode, Outbound
+
+Reply = Callable[[object], "list[Outbound]"]
+OffsetKey = tuple[str, TopicPartition]
+
+
+class GroupState(Enum):
+    EMPTY = "Empty"
+    PREPARING_REBALANCE = "PreparingRebalance"
+    COMPLETING_REBALANCE = "CompletingRebalance"
+    STABLE = "Stable"
+
+
+@dataclass(slots=True)
+class Member:
+    member_id: str
+    session_timeout_ms: int
+    rebalance_timeout_ms: int
+    protocols: tuple[Any, ...]
+    last_heartbeat_ms: int
+    assignment: Any = None
+    pending_join: tuple[str, int] | None = None  # (source, correlation id) of a waiting join
+    pending_sync: tuple[str, int] | None = None
+    metadata: Any = None
+
+
+@dataclass(slots=True)
+class Group:
+    group_id: str
+    state: GroupState = GroupState.EMPTY
+    generation_id: int = 0
+    protocol_type: str | None = None
+    protocol_name: str | None = None
+    leader_id: str = ""
+    members: dict[str, Member] = field(default_factory=dict)
+    pending_member_ids: set[str] = field(default_factory=set)
+    rebalance_deadline_ms: int = 0
+    next_member_number: int = 0
+
+
+def _entry(group: str, tp: TopicPartition, offset: int, metadata: str = "") -> str:
+    return json.dumps(
+        {
+            "group": group,
+            "topic": tp.topic,
+            "partition": tp.partition,
+            "offset": offset,
+            "metadata": metadata,
+        },
+        separators=(",", ":"),
+    )
+
+
+class GroupCoordinator:
+    def __init__(self, host: BrokerNode) -> None:
+        self.host = host
+        self.committed: dict[OffsetKey, int] = {}
+        self.pending: dict[int, dict[OffsetKey, int]] = {}
+        self.groups: dict[str, Group] = {}
+
+    @property
+    def now_ms(self) -> int:
+        return self.host.clock.now_ms()
+
+    def _group(self, group_id: str) -> Group:
+        if group_id not in self.groups:
+            self.groups[group_id] = Group(group_id)
+        return self.groups[group_id]
+
+    # -- the offsets log -------------------------------------------------------------------------
+
+    def replay(self, batch: LogBatch) -> None:
+        """Apply one batch of ``__consumer_offsets`` (at load, and after each replicated append)."""
+        if batch.is_control:
+            self.on_txn_marker(batch.producer_id, batch.is_commit)
+            return
+        for record in batch.records:
+            raw = json.loads(record)
+            key = (raw["group"], TopicPartition(raw["topic"], raw["partition"]))
+            if batch.is_transactional:
+                self.pending.setdefault(batch.producer_id, {})[key] = raw["offset"]
+            else:
+                self.committed[key] = raw["offset"]
+
+    def on_txn_marker(self, producer_id: int, commit: bool) -> None:
+        """A marker reached the offsets partition: the transaction's commits become visible
+        (COMMIT) or are dropped (ABORT)."""
+        offsets = self.pending.pop(producer_id, {})
+        if not commit:
+            return
+        for (group, tp), offset in sorted(offsets.items()):
+            self.committed[(group, tp)] = offset
+            self.host.record_event(OffsetCommitEvent(group, str(tp), offset, producer_id, True))
+
+    # -- OffsetCommit / TxnOffsetCommit ----------------------------------------------------------
+
+    def handle_offset_commit(self, request: OffsetCommitRequest, reply: Reply) -> list[Outbound]:
+        def answer(error: ErrorCode) -> list[Outbound]:
+            results = tuple(PartitionResult(o.topic, o.partition, error) for o in request.offsets)
+            return reply(OffsetCommitResponse(request.correlation_id, results))
+
+        error = self._validate_member(
+            request.group_id, request.member_id, request.generation_id, transactional=False
+        )
+        if error is not ErrorCode.NONE:
+            return answer(error)
+        return self._append(request.group_id, request.offsets, -1, -1, False, answer)
+
+    def handle_txn_offset_commit(
+        self, request: TxnOffsetCommitRequest, reply: Reply
+    ) -> list[Outbound]:
+        def answer(error: ErrorCode) -> list[Outbound]:
+            results = tuple(PartitionResult(o.topic, o.partition, error) for o in request.offsets)
+            return reply(TxnOffsetCommitResponse(request.correlation_id, results))
+
+        # KIP-447: a commit naming a member and generation is fenced if they are stale.
+        error = self._validate_member(
+            request.group_id, request.member_id, request.generation_id, transactional=True
+        )
+        if error is not ErrorCode.NONE:
+            return answer(error)
+        return self._append(
+            request.group_id,
+            request.offsets,
+            request.producer_id,
+            request.producer_epoch,
+            True,
+            answer,
+        )
+
+    def _validate_member(
+        self, group_id: str, member_id: str, generation_id: int, *, transactional: bool
+    ) -> ErrorCode:
+        group = self.groups.get(group_id)
+        if not member_id and generation_id < 0:
+            if group is not None and group.members and not transactional:
+                return ErrorCode.UNKNOWN_MEMBER_ID  # a simple commit to an active group
+            return ErrorCode.NONE
+        if group is None or member_id not in group.members:
+            return ErrorCode.UNKNOWN_MEMBER_ID
+        if generation_id != group.generation_id:
+            return ErrorCode.ILLEGAL_GENERATION
+        if not transactional and group.state is GroupState.PREPARING_REBALANCE:
+            return ErrorCode.REBALANCE_IN_PROGRESS
+        return ErrorCode.NONE
+
+    def _append(
+        self,
+        group_id: str,
+        offsets: tuple[CommittedOffset, ...],
+        producer_id: int,
+        producer_epoch: int,
+        transactional: bool,
+        answer: Callable[[ErrorCode], list[Outbound]],
+    ) -> list[Outbound]:
+        records = tuple(
+            _entry(
+                group_id,
+                TopicPartition(o.topic, o.partition),
+                o.committed_offset,
+                o.committed_metadata,
+            )
+            for o in offsets
+        )
+        partition = self.host.offsets_partition_for(group_id)
+        result = self.host.partition(partition).append_data(
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            base_sequence=-1,
+            records=records,
+            record_count=len(records),
+            transactional=transactional,
+            origin=AppendOrigin.COORDINATOR,
+            now_ms=self.now_ms,
+        )
+        if result.error is not ErrorCode.NONE or result.batch is None:
+            return answer(result.error)
+        batch = result.batch
+
+        def replicated() -> list[Outbound]:
+            self.replay(batch)
+            for o in offsets:
+                self.host.record_event(
+                    OffsetCommitEvent(
+                        group_id,
+                        f"{o.topic}-{o.partition}",
+                        o.committed_offset,
+                        producer_id,
+                        not transactional,
+                    )
+                )
+            return answer(ErrorCode.NONE)
+
+        return self.host.when_replicated(partition, batch.last_offset, replicated)
+
+    # -- OffsetFetch -----------------------------------------------------------------------------
+
+    def handle_offset_fetch(self, request: OffsetFetchRequest, reply: Reply) -> list[Outbound]:
+        if request.partitions is None:
+            wanted = sorted(tp for group, tp in self.committed if group == request.group_id)
+        else:
+            wanted = list(request.partitions)
+        unstable = (
+            {key for offsets in self.pending.values() for key in offsets}
+            if request.require_stable
+            else set()
+        )
+        fetched = []
+        for tp in wanted:
+            key = (request.group_id, tp)
+            if key in unstable:
+                fetched.append(
+                    FetchedOffset(tp.topic, tp.partition, -1, ErrorCode.UNSTABLE_OFFSET_COMMIT)
+                )
+            else:
+                fetched.append(FetchedOffset(tp.topic, tp.partition, self.committed.get(key, -1)))
+        return reply(OffsetFetchResponse(request.correlation_id, ErrorCode.NONE, tuple(fetched)))
+
+    # -- membership ------------------------------------------------------------------------------
+
+    def handle_join_group(
+        self, source: str, request: JoinGroupRequest, reply: Reply
+    ) -> list[Outbound]:
+        group = self._group(request.group_id)
+        if not request.member_id:
+            # JoinGroup v4+: hand out a member id and ask the client to rejoin with it.
+            member_id = f"{source}-{group.next_member_number}"
+            group.next_member_number += 1
+            group.pending_member_ids.add(member_id)
+            return reply(
+                JoinGroupResponse(
+                    request.correlation_id, ErrorCode.MEMBER_ID_REQUIRED, member_id=member_id
+                )
+            )
+        if (
+            request.member_id not in group.members
+            and request.member_id not in group.pending_member_ids
+        ):
+            return reply(JoinGroupResponse(request.correlation_id, ErrorCode.UNKNOWN_MEMBER_ID))
+        group.pending_member_ids.discard(request.member_id)
+        member = group.members.get(request.member_id)
+        if member is None:
+            member = Member(
+                request.member_id,
+                request.session_timeout_ms,
+                request.rebalance_timeout_ms,
+                request.protocols,
+                self.now_ms,
+            )
+            group.members[request.member_id] = member
+        member.protocols = request.protocols
+        member.pending_join = (source, request.correlation_id)
+        member.last_heartbeat_ms = self.now_ms
+        group.protocol_type = request.protocol_type
+        if group.state is not GroupState.PREPARING_REBALANCE:
+            self._prepare_rebalance(group)
+        return self._maybe_complete_join(group)
+
+    def _prepare_rebalance(self, group: Group) -> None:
+        group.state = GroupState.PREPARING_REBALANCE
+        timeout = max((m.rebalance_timeout_ms for m in group.members.values()), default=0)
+        group.rebalance_deadline_ms = self.now_ms + timeout
+        for member in group.members.values():
+            if member.pending_sync is not None:
+                member.pending_sync = None  # their SyncGroup is answered by the rejoin
+
+    def _maybe_complete_join(
+        self, group: Group, *, deadline_passed: bool = False
+    ) -> list[Outbound]:
+        waiting = [m for m in group.members.values() if m.pending_join is None]
+        if waiting and not deadline_passed:
+            return []
+        for member in waiting:
+            del group.members[member.member_id]
+        if not group.members:
+            group.state = GroupState.EMPTY
+            group.generation_id += 1
+            return []
+        group.generation_id += 1
+        group.state = GroupState.COMPLETING_REBALANCE
+        group.protocol_name = self._select_protocol(group)
+        if group.leader_id not in group.members:
+            group.leader_id = next(iter(group.members))
+        out: list[Outbound] = []
+        from kafka_eos.reference.node import Outbound
+
+        everyone = tuple(
+            JoinGroupMember(m.member_id, self._metadata_for(m, group.protocol_name))
+            for m in group.members.values()
+        )
+        for member in group.members.values():
+            assert member.pending_join is not None
+            source, correlation_id = member.pending_join
+            member.pending_join = None
+            member.assignment = None
+            response = JoinGroupResponse(
+                correlation_id,
+                ErrorCode.NONE,
+                group.generation_id,
+                group.protocol_type,
+                group.protocol_name,
+                group.leader_id,
+                member.member_id,
+                everyone if member.member_id == group.leader_id else (),
+            )
+            out.append(Outbound(source, response))
+        return out
+
+    @staticmethod
+    def _select_protocol(group: Group) -> str | None:
+        names = [p.name for p in next(iter(group.members.values())).protocols]
+        for name in names:
+            if all(any(p.name == name for p in m.protocols) for m in group.members.values()):
+                return name
+        return names[0] if names else None
+
+    @staticmethod
+    def _metadata_for(member: Member, protocol: str | None) -> Any:
+        for p in member.protocols:
+            if p.name == protocol:
+                return p.metadata
+        return None
+
+    def handle_sync_group(
+        self, source: str, request: SyncGroupRequest, reply: Reply
+    ) -> list[Outbound]:
+        def answer(error: ErrorCode, assignment: Any = None) -> list[Outbound]:
+            return reply(
+                SyncGroupResponse(
+                    request.correlation_id,
+                    error,
+                    assignment,
+                    group.protocol_type if group else None,
+                    group.protocol_name if group else None,
+                )
+            )
+
+        group = self.groups.get(request.group_id)
+        if group is None or request.member_id not in group.members:
+            return answer(ErrorCode.UNKNOWN_MEMBER_ID)
+        if request.generation_id != group.generation_id:
+            return answer(ErrorCode.ILLEGAL_GENERATION)
+        if group.state is GroupState.PREPARING_REBALANCE:
+            return answer(ErrorCode.REBALANCE_IN_PROGRESS)
+        member = group.members[request.member_id]
+        member.last_heartbeat_ms = self.now_ms
+        if group.state is GroupState.STABLE:
+            return answer(ErrorCode.NONE, member.assignment)
+        member.pending_sync = (source, request.correlation_id)
+        if request.member_id != group.leader_id:
+            return []
+        for assignment in request.assignments:
+            if assignment.member_id in group.members:
+                group.members[assignment.member_id].assignment = assignment.assignment
+        group.state = GroupState.STABLE
+        from kafka_eos.reference.node import Outbound
+
+        out = []
+        for m in group.members.values():
+            if m.pending_sync is not None:
+                src, correlation_id = m.pending_sync
+                m.pending_sync = None
+                out.append(
+                    Outbound(
+                        src,
+                        SyncGroupResponse(
+                            correlation_id,
+                            ErrorCode.NONE,
+                            m.assignment,
+                            group.protocol_type,
+                            group.protocol_name,
+                        ),
+                    )
+                )
+        return out
+
+    def handle_heartbeat(self, request: HeartbeatRequest, reply: Reply) -> list[Outbound]:
+        group = self.groups.get(request.group_id)
+        if group is None or request.member_id not in group.members:
+            error = ErrorCode.UNKNOWN_MEMBER_ID
+        elif request.generation_id != group.generation_id:
+            error = ErrorCode.ILLEGAL_GENERATION
+        else:
+            group.members[request.member_id].last_heartbeat_ms = self.now_ms
+            rebalancing = group.state is GroupState.PREPARING_REBALANCE
+            error = ErrorCode.REBALANCE_IN_PROGRESS if rebalancing else ErrorCode.NONE
+        return reply(HeartbeatResponse(request.correlation_id, error))
+
+    def handle_leave_group(self, request: LeaveGroupRequest, reply: Reply) -> list[Outbound]:
+        group = self.groups.get(request.group_id)
+        if group is None or request.member_id not in group.members:
+            return reply(LeaveGroupResponse(request.correlation_id, ErrorCode.UNKNOWN_MEMBER_ID))
+        out = self._remove_member(group, request.member_id)
+        return out + reply(LeaveGroupResponse(request.correlation_id, ErrorCode.NONE))
+
+    def _remove_member(self, group: Group, member_id: str) -> list[Outbound]:
+        del group.members[member_id]
+        if not group.members:
+            group.state = GroupState.EMPTY
+            group.generation_id += 1
+            return []
+        if group.state is not GroupState.PREPARING_REBALANCE:
+            self._prepare_rebalance(group)
+        return self._maybe_complete_join(group)
+
+    def tick(self) -> list[Outbound]:
+        out: list[Outbound] = []
+        now = self.now_ms
+        for group in self.groups.values():
+            if group.state is GroupState.PREPARING_REBALANCE and now >= group.rebalance_deadline_ms:
+                out += self._maybe_complete_join(group, deadline_passed=True)
+            for member in list(group.members.values()):
+                expired = now - member.last_heartbeat_ms > member.session_timeout_ms
+                if expired and member.pending_join is None and member.member_id in group.members:
+                    out += self._remove_member(group, member.member_id)
+        return out

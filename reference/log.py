@@ -1,0 +1,142 @@
+"""A partition's log: batches at leader-assigned offsets, the high watermark, the aborted index.
+
+This is the storage half of Kafka's UnifiedLog (LocalLog + the transaction index). It knows
+nothing of producers' rules: :mod:`~kafka_eos.reference.producer_state` decides what may be
+appended; :mod:`~kafka_eos.reference.partition` puts the two together.
+
+Inspectable state (plain attributes):
+
+* ``batches``: every batch in offset order (data and control), a list of :class:`LogBatch`;
+* ``log_end_offset``: the next offset to assign; offsets are contiguous from 0;
+* ``high_watermark``: offsets below it are replicated (on this single-replica core the node
+  advances it to the log end offset when it "replicates", see BrokerNode.replicate);
+* ``aborted``: the aborted-transaction index, a list of :class:`AbortedTxn` in marker order.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from typing import Any
+
+from kafka_eos.reference.storage import Stream, decode_value, encode_value
+
+
+@dataclass(frozen=True, slots=True)
+class LogBatch:
+    base_offset: int
+    last_offset: int
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+    is_transactional: bool
+    is_control: bool
+    records: tuple[str, ...]
+    payload: Any = None
+    is_commit: bool = False  # control batches: COMMIT (True) or ABORT (False)
+    coordinator_epoch: int = -1
+    append_time_ms: int = 0
+
+    @property
+    def record_count(self) -> int:
+        return self.last_offset - self.base_offset + 1
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "base_offset": self.base_offset,
+            "last_offset": self.last_offset,
+            "producer_id": self.producer_id,
+            "producer_epoch": self.producer_epoch,
+            "base_sequence": self.base_sequence,
+            "is_transactional": self.is_transactional,
+            "is_control": self.is_control,
+            "records": list(self.records),
+            "payload": encode_value(self.payload),
+            "is_commit": self.is_commit,
+            "coordinator_epoch": self.coordinator_epoch,
+            "append_time_ms": self.append_time_ms,
+        }
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> LogBatch:
+        fields = dict(record)
+        fields["records"] = tuple(fields["records"])
+        fields["payload"] = decode_value(fields["payload"])
+        return cls(**fields)
+
+
+@dataclass(frozen=True, slots=True)
+class AbortedTxn:
+    """An aborted transaction's range on this partition (Kafka's AbortedTxn in the .txnindex)."""
+
+    producer_id: int
+    first_offset: int
+    last_offset: int  # the offset of the ABORT marker
+
+
+class PartitionLog:
+    def __init__(self, name: str, stream: Stream) -> None:
+        self.name = name
+        self._stream = stream
+        self.batches: list[LogBatch] = []
+        self._base_offsets: list[int] = []  # parallel to batches, for bisect
+        self.log_start_offset = 0
+        self.log_end_offset = 0
+        self.high_watermark = 0
+        self.aborted: list[AbortedTxn] = []
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, batch: LogBatch) -> None:
+        """Write ``batch`` (its offsets already assigned from log_end_offset) durably, then
+        make it part of the log."""
+        assert batch.base_offset == self.log_end_offset, "offsets are assigned contiguously"
+        self._stream.append(batch.to_record())
+        self._add(batch)
+
+    def _add(self, batch: LogBatch) -> None:
+        self.batches.append(batch)
+        self._base_offsets.append(batch.base_offset)
+        self.log_end_offset = batch.last_offset + 1
+
+    def load(self) -> list[LogBatch]:
+        """Read the stored batches back (after a restart); everything stored was acknowledged
+        only once durable, so the high watermark is the log end offset."""
+        for record in self._stream.records():
+            self._add(LogBatch.from_record(record))
+        self.high_watermark = self.log_end_offset
+        return self.batches
+
+    def add_aborted(self, entry: AbortedTxn) -> None:
+        self.aborted.append(entry)
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def batch_at(self, offset: int) -> LogBatch | None:
+        """The batch holding ``offset``, or None when it is outside the log."""
+        index = bisect.bisect_right(self._base_offsets, offset) - 1
+        if index < 0 or offset >= self.log_end_offset:
+            return None
+        return self.batches[index]
+
+    def read(self, start: int, end: int, max_records: int) -> list[LogBatch]:
+        """Whole batches overlapping [start, end), at most about ``max_records`` records (at
+        least one batch, as Kafka always returns at least one batch to make progress)."""
+        index = max(bisect.bisect_right(self._base_offsets, start) - 1, 0)
+        out: list[LogBatch] = []
+        count = 0
+        while index < len(self.batches):
+            batch = self.batches[index]
+            if batch.base_offset >= end or batch.last_offset >= end:
+                break  # never hand out part of a batch beyond the visible end
+            if batch.last_offset >= start:
+                if out and count + batch.record_count > max_records:
+                    break
+                out.append(batch)
+                count += batch.record_count
+            index += 1
+        return out
+
+    def aborted_overlapping(self, start: int, end: int) -> list[AbortedTxn]:
+        """Aborted transactions whose range overlaps [start, end) (collectAbortedTxns)."""
+        return [t for t in self.aborted if t.first_offset < end and t.last_offset >= start]

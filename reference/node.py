@@ -1,0 +1,706 @@
+"""One broker process, sans-I/O: partition leader, transaction coordinator, group coordinator.
+
+    node = BrokerNode(node_id="broker-0", config=BrokerConfig(), clock=clock, storage=None)
+    outbounds = node.receive(source, message)   # one request, or a response to one it sent
+    outbounds = node.tick()                     # time-driven work at clock.now_ms()
+    outbounds = node.replicate()                # only with BrokerConfig(deferred_replication=True)
+
+Every call returns the messages to send, as :class:`Outbound` (destination, message): the
+response goes back to ``source``; requests the node itself originates (KIP-890 verification
+AddPartitionsToTxn to the transaction coordinator, WriteTxnMarkers to partition leaders) are
+addressed to a node id, which on a single node is this node's own id: the driver loops them
+back through ``receive``. There are no sockets, threads or real time here.
+
+Replication: a single node is its own only replica. By default an append is replicated at
+once (the high watermark reaches the log end before ``receive`` returns); with
+``deferred_replication`` the high watermark, produce acknowledgements and the completion of
+coordinator transitions wait for the driver's ``replicate()``: this exposes the window in which
+a coordinator transition is pending (CONCURRENT_TRANSACTIONS) and in which HW < log end.
+
+Inspectable state (plain attributes): ``partitions`` (TopicPartition -> Partition, internal
+ones included), ``topics`` (name -> partition count), ``txn_coordinator``,
+``group_coordinator``, ``events`` (history events not yet drained), ``pending_verifications``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.history import Append, Event, Marker
+from kafka_eos.reference.clock import Clock, VirtualClock
+from kafka_eos.reference.group_coordinator import GroupCoordinator
+from kafka_eos.reference.log import LogBatch
+from kafka_eos.reference.messages import (
+    EARLIEST_TIMESTAMP,
+    READ_COMMITTED,
+    AbortedTransaction,
+    AddOffsetsToTxnRequest,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    CreateTopicResult,
+    CreateTopicsRequest,
+    CreateTopicsResponse,
+    EndTxnRequest,
+    FetchedBatch,
+    FetchRequest,
+    FetchResponse,
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+    HeartbeatRequest,
+    InitProducerIdRequest,
+    JoinGroupRequest,
+    LeaveGroupRequest,
+    ListOffsetsRequest,
+    ListOffsetsResponse,
+    MetadataRequest,
+    MetadataResponse,
+    OffsetCommitRequest,
+    OffsetFetchRequest,
+    PartitionMetadata,
+    PartitionResult,
+    ProduceRequest,
+    ProduceResponse,
+    SyncGroupRequest,
+    TopicMetadata,
+    TopicPartition,
+    TxnMarkerResult,
+    TxnOffsetCommitRequest,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+)
+from kafka_eos.reference.partition import Partition
+from kafka_eos.reference.producer_state import AppendOrigin, ProducerChecks
+from kafka_eos.reference.storage import MemoryStorage, Storage
+from kafka_eos.reference.txn_coordinator import TransactionCoordinator
+from kafka_eos.reference.txn_metadata import TxnTransit
+
+TXN_STATE_TOPIC = "__transaction_state"
+OFFSETS_TOPIC = "__consumer_offsets"
+TOPICS_STREAM = "__topics"
+PRODUCER_IDS_STREAM = "__producer_ids"
+COORDINATOR_EPOCHS_STREAM = "__coordinator_epochs"
+TXN_STATE_PARTITION = TopicPartition(TXN_STATE_TOPIC, 0)
+OFFSETS_PARTITION = TopicPartition(OFFSETS_TOPIC, 0)
+
+# Codes Kafka has that protocol/errors.py may not list yet.
+TOPIC_ALREADY_EXISTS: ErrorCode = getattr(
+    ErrorCode, "TOPIC_ALREADY_EXISTS", ErrorCode.INVALID_TOPIC_EXCEPTION
+)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BrokerConfig:
+    """The protocol knobs (the model's names) and broker settings; defaults = Kafka 4.x."""
+
+    transaction_version: int = 2  # 1: classic; 2: KIP-890 part 2 (epoch bump per EndTxn)
+    partition_verification: bool = (
+        True  # KIP-890 part 1 (transaction.partition.verification.enable)
+    )
+    coordinator_epoch_check: bool = True  # leaders reject markers from a deposed coordinator
+    producer_epoch_check: bool = True  # leaders reject batches/markers from an older epoch
+    idempotence: bool = True  # leaders deduplicate and sequence-check client batches
+    batch_cache_size: int = 5  # ProducerStateEntry.NUM_BATCHES_TO_RETAIN
+    producer_state_expiry_ms: int | None = 86_400_000  # producer.id.expiration.ms; None: off
+    transaction_max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
+    marker_retry_backoff_ms: int = 200  # resend unacknowledged markers after this long
+    num_partitions: int = 1  # num.partitions, for auto-created topics
+    auto_create_topics: bool = True  # auto.create.topics.enable
+    deferred_replication: bool = False  # see the module docstring
+    producer_id_block_size: int = 1000  # producer ids are allocated in durable blocks
+
+    def __post_init__(self) -> None:
+        if self.transaction_version not in (1, 2):
+            raise ValueError("transaction_version must be 1 or 2")
+        if self.batch_cache_size < 1:
+            raise ValueError("batch_cache_size must be at least 1")
+        if self.num_partitions < 1:
+            raise ValueError("num_partitions must be at least 1")
+
+    @property
+    def producer_checks(self) -> ProducerChecks:
+        return ProducerChecks(
+            idempotence=self.idempotence,
+            producer_epoch_check=self.producer_epoch_check,
+            coordinator_epoch_check=self.coordinator_epoch_check,
+            transaction_version=self.transaction_version,
+            batch_cache_size=self.batch_cache_size,
+            producer_state_expiry_ms=self.producer_state_expiry_ms,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    destination: str
+    message: Any
+
+
+@dataclass(slots=True)
+class PendingVerification:
+    """A transactional Produce held while the coordinator verifies (or, TV2, adds) its partition."""
+
+    source: str
+    request: ProduceRequest
+    guard: int
+
+
+@dataclass(slots=True)
+class _Waiter:
+    tp: TopicPartition
+    offset: int
+    callback: Callable[[], list[Outbound]]
+
+
+@dataclass(slots=True)
+class _Counters:
+    correlation_id: int = 0
+    guard: int = 0
+    next_producer_id: int = 0
+    producer_id_block_end: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+class BrokerNode:
+    def __init__(
+        self,
+        *,
+        node_id: str = "broker-0",
+        config: BrokerConfig | None = None,
+        clock: Clock | None = None,
+        storage: Storage | None = None,
+    ) -> None:
+        self.node_id = node_id
+        self.config = config or BrokerConfig()
+        self.clock: Clock = clock or VirtualClock()
+        self.storage: Storage = storage if storage is not None else MemoryStorage()
+        self.topics: dict[str, int] = {}
+        self.partitions: dict[TopicPartition, Partition] = {}
+        self.events: list[Event] = []
+        self.pending_verifications: dict[int, PendingVerification] = {}
+        self._waiters: list[_Waiter] = []
+        self._counters = _Counters()
+        self.txn_coordinator = TransactionCoordinator(self)
+        self.group_coordinator = GroupCoordinator(self)
+        self._startup_outbounds = self._load()
+
+    # -- startup: rebuild everything from storage ------------------------------------------------
+
+    def _load(self) -> list[Outbound]:
+        for record in self.storage.stream(PRODUCER_IDS_STREAM).records():
+            self._counters.next_producer_id = record["block_end"]
+            self._counters.producer_id_block_end = record["block_end"]
+        for record in self.storage.stream(TOPICS_STREAM).records():
+            self._open_topic(record["name"], record["partitions"], load=True)
+        for tp in (TXN_STATE_PARTITION, OFFSETS_PARTITION):
+            self._open_partition(tp, load=True)
+        for batch in self.partitions[OFFSETS_PARTITION].log.batches:
+            self.group_coordinator.replay(batch)
+        return self._become_coordinator()
+
+    def _become_coordinator(self) -> list[Outbound]:
+        """Take the transaction log's leadership at a new coordinator epoch and load it."""
+        epochs = self.storage.stream(COORDINATOR_EPOCHS_STREAM)
+        previous = [record["epoch"] for record in epochs.records()]
+        epoch = previous[-1] + 1 if previous else 0
+        epochs.append({"epoch": epoch})
+        transits = [
+            TxnTransit.from_json(record)
+            for batch in self.partitions[TXN_STATE_PARTITION].log.batches
+            for record in batch.records
+        ]
+        return self.txn_coordinator.load(epoch, transits)
+
+    def startup(self) -> list[Outbound]:
+        """Messages due right after start (markers of transactions loaded in Prepare*)."""
+        out, self._startup_outbounds = self._startup_outbounds, []
+        return out
+
+    def fail_over_coordinator(self) -> list[Outbound]:
+        """Fault: the transaction coordinator moves (a new leader epoch of __transaction_state).
+        In-memory metadata is dropped and reloaded from the log; answers owed by the old epoch
+        are NOT_COORDINATOR; markers of Prepare* transactions are re-sent with the new epoch."""
+        return self._become_coordinator()
+
+    # -- topics and partitions -------------------------------------------------------------------
+
+    def _open_partition(self, tp: TopicPartition, *, load: bool) -> Partition:
+        partition = Partition(tp, self.storage.stream(str(tp)), self.config.producer_checks)
+        self.partitions[tp] = partition
+        if load:
+            partition.load()
+        return partition
+
+    def _open_topic(self, name: str, count: int, *, load: bool) -> None:
+        self.topics[name] = count
+        for index in range(count):
+            self._open_partition(TopicPartition(name, index), load=load)
+
+    def create_topic(self, name: str, num_partitions: int | None = None) -> ErrorCode:
+        if name in self.topics:
+            return TOPIC_ALREADY_EXISTS
+        if not name or name.startswith("__") or num_partitions == 0:
+            return ErrorCode.INVALID_TOPIC_EXCEPTION
+        count = num_partitions if num_partitions and num_partitions > 0 else None
+        count = count or self.config.num_partitions
+        self.storage.stream(TOPICS_STREAM).append({"name": name, "partitions": count})
+        self._open_topic(name, count, load=False)
+        return ErrorCode.NONE
+
+    def partition(self, tp: TopicPartition) -> Partition:
+        return self.partitions[tp]
+
+    def _client_partition(self, tp: TopicPartition, *, create: bool) -> Partition | None:
+        if tp.topic not in self.topics and not tp.topic.startswith("__"):
+            if not (create and self.config.auto_create_topics):
+                return None
+            self.create_topic(tp.topic)
+        return self.partitions.get(tp)
+
+    # -- services the coordinators use ----------------------------------------------------------
+
+    def next_correlation_id(self) -> int:
+        self._counters.correlation_id += 1
+        return self._counters.correlation_id
+
+    def allocate_producer_id(self) -> int:
+        counters = self._counters
+        if counters.next_producer_id >= counters.producer_id_block_end:
+            end = counters.next_producer_id + self.config.producer_id_block_size
+            self.storage.stream(PRODUCER_IDS_STREAM).append({"block_end": end})
+            counters.producer_id_block_end = end
+        pid = counters.next_producer_id
+        counters.next_producer_id += 1
+        return pid
+
+    def leader_of(self, tp: TopicPartition) -> str:
+        return self.node_id
+
+    def coordinator_of(self, key: str) -> str:
+        return self.node_id
+
+    def offsets_partition_for(self, group_id: str) -> TopicPartition:
+        return OFFSETS_PARTITION
+
+    def record_event(self, event: Event) -> None:
+        self.events.append(event)
+
+    def drain_events(self) -> list[Event]:
+        out, self.events = self.events, []
+        return out
+
+    def when_replicated(
+        self, tp: TopicPartition, offset: int, callback: Callable[[], list[Outbound]]
+    ) -> list[Outbound]:
+        """Run ``callback`` once ``offset`` of ``tp`` is below the high watermark."""
+        self._waiters.append(_Waiter(tp, offset, callback))
+        return []
+
+    def append_txn_log(
+        self, transit: TxnTransit, on_replicated: Callable[[], list[Outbound]]
+    ) -> list[Outbound]:
+        partition = self.partitions[TXN_STATE_PARTITION]
+        result = partition.append_data(
+            producer_id=-1,
+            producer_epoch=-1,
+            base_sequence=-1,
+            records=(transit.to_json(),),
+            record_count=1,
+            transactional=False,
+            origin=AppendOrigin.COORDINATOR,
+            now_ms=self.clock.now_ms(),
+        )
+        return self.when_replicated(TXN_STATE_PARTITION, result.last_offset, on_replicated)
+
+    # -- replication -----------------------------------------------------------------------------
+
+    def replicate(self, tp: TopicPartition | None = None) -> list[Outbound]:
+        """Followers caught up (on ``tp``, or everywhere): advance high watermarks and complete
+        what waited for them (produce acks, coordinator transitions, offset commits)."""
+        out: list[Outbound] = []
+        while True:
+            for partition in self.partitions.values():
+                if tp is None or partition.tp == tp:
+                    partition.replicate()
+            ready = [w for w in self._waiters if w.offset < self.partitions[w.tp].high_watermark]
+            if not ready:
+                return out
+            self._waiters = [w for w in self._waiters if w not in ready]
+            for waiter in ready:
+                out += waiter.callback()
+            if self.config.deferred_replication:
+                return out  # what those callbacks appended waits for the next replicate()
+
+    def _settle(self, out: list[Outbound]) -> list[Outbound]:
+        if not self.config.deferred_replication:
+            out += self.replicate()
+        return out
+
+    # -- the entry points ------------------------------------------------------------------------
+
+    def receive(self, source: str, message: Any) -> list[Outbound]:
+        """Handle one message from ``source`` and return what to send."""
+        handler = self._handlers.get(type(message))
+        if handler is None:
+            raise TypeError(f"{self.node_id} cannot handle {type(message).__name__}")
+        return self._settle(handler(self, source, message))
+
+    def tick(self) -> list[Outbound]:
+        """Time-driven work at clock.now_ms(): producer-state expiry, transaction timeouts,
+        marker retries, group session and rebalance timeouts."""
+        now = self.clock.now_ms()
+        for partition in self.partitions.values():
+            partition.producers.expire(now)
+        out = self.startup()
+        out += self.txn_coordinator.tick()
+        out += self.group_coordinator.tick()
+        return self._settle(out)
+
+    def expire_producer(self, tp: TopicPartition, producer_id: int) -> bool:
+        """Fault: the leader of ``tp`` forgets ``producer_id`` now, as producer-state expiry
+        would (not while its transaction is open)."""
+        return self.partitions[tp].producers.expire_now(producer_id)
+
+    # -- Produce ---------------------------------------------------------------------------------
+
+    def _on_produce(self, source: str, request: ProduceRequest) -> list[Outbound]:
+        tp = TopicPartition(request.topic, request.partition)
+        partition = self._client_partition(tp, create=True)
+        if partition is None:
+            return self._produce_answer(source, request, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if self._needs_coordinator(request, partition):
+            return self._start_verification(source, request, partition)
+        return self._append_produce(source, request, partition, guard=None)
+
+    def _needs_coordinator(self, request: ProduceRequest, partition: Partition) -> bool:
+        """KIP-890: before a producer's first transactional batch on a partition, the leader
+        asks the coordinator (part 1: verify; part 2, transaction version 2: add)."""
+        if not request.transactional or request.transactional_id is None:
+            return False
+        if not (self.config.partition_verification or self.config.transaction_version >= 2):
+            return False
+        return not partition.producers.has_ongoing_txn(request.producer_id)
+
+    def _start_verification(
+        self, source: str, request: ProduceRequest, partition: Partition
+    ) -> list[Outbound]:
+        guards = partition.producers.verification_guards
+        guard = guards.get(request.producer_id)
+        if guard is None:  # one guard per verification in progress, reused by its retries
+            self._counters.guard += 1
+            guard = guards[request.producer_id] = self._counters.guard
+        correlation_id = self.next_correlation_id()
+        self.pending_verifications[correlation_id] = PendingVerification(source, request, guard)
+        assert request.transactional_id is not None
+        ask = AddPartitionsToTxnRequest(
+            correlation_id,
+            request.transactional_id,
+            request.producer_id,
+            request.producer_epoch,
+            (partition.tp,),
+            verify_only=self.config.transaction_version < 2,
+        )
+        return [Outbound(self.coordinator_of(request.transactional_id), ask)]
+
+    def _on_verification_response(
+        self, source: str, response: AddPartitionsToTxnResponse
+    ) -> list[Outbound]:
+        pending = self.pending_verifications.pop(response.correlation_id, None)
+        if pending is None:
+            return []
+        request = pending.request
+        error = response.error_code
+        if error is ErrorCode.NONE:
+            errors = [r.error_code for r in response.results if r.error_code is not ErrorCode.NONE]
+            error = errors[0] if errors else ErrorCode.NONE
+        if error is ErrorCode.PRODUCER_FENCED:
+            error = ErrorCode.INVALID_PRODUCER_EPOCH  # KIP-588: Produce reports the abortable 47
+        if error is not ErrorCode.NONE:
+            return self._produce_answer(pending.source, request, error)
+        partition = self.partitions[TopicPartition(request.topic, request.partition)]
+        return self._append_produce(pending.source, request, partition, guard=pending.guard)
+
+    def _append_produce(
+        self, source: str, request: ProduceRequest, partition: Partition, *, guard: int | None
+    ) -> list[Outbound]:
+        result = partition.append_data(
+            producer_id=request.producer_id,
+            producer_epoch=request.producer_epoch,
+            base_sequence=request.base_sequence,
+            records=request.records,
+            record_count=request.record_count,
+            transactional=request.transactional,
+            origin=AppendOrigin.CLIENT,
+            now_ms=self.clock.now_ms(),
+            payload=request.payload,
+            verification_guard=guard,
+            verification_required=self.config.partition_verification
+            and request.transactional
+            and request.transactional_id is not None,
+        )
+        if result.error is not ErrorCode.NONE or result.batch is None:
+            return self._produce_answer(
+                source, request, result.error, result.base_offset, result.message or None
+            )
+        self._record_append(partition.tp, result.batch)
+        return self.when_replicated(
+            partition.tp,
+            result.last_offset,
+            lambda: self._produce_answer(source, request, ErrorCode.NONE, result.base_offset),
+        )
+
+    def _produce_answer(
+        self,
+        source: str,
+        request: ProduceRequest,
+        error: ErrorCode,
+        base_offset: int = -1,
+        message: str | None = None,
+    ) -> list[Outbound]:
+        response = ProduceResponse(
+            request.correlation_id,
+            request.topic,
+            request.partition,
+            error,
+            base_offset if error is ErrorCode.NONE else -1,
+            0,
+            message,
+        )
+        return [Outbound(source, response)]
+
+    def _record_append(self, tp: TopicPartition, batch: LogBatch) -> None:
+        if tp.topic.startswith("__"):
+            return
+        self.record_event(
+            Append(
+                str(tp),
+                batch.base_offset,
+                batch.producer_id,
+                batch.producer_epoch,
+                batch.base_sequence,
+                batch.records,
+                batch.is_transactional,
+            )
+        )
+
+    # -- WriteTxnMarkers (as partition leader) ---------------------------------------------------
+
+    def _on_write_txn_markers(self, source: str, request: WriteTxnMarkersRequest) -> list[Outbound]:
+        results = []
+        last: tuple[TopicPartition, int] | None = None
+        for marker in request.markers:
+            partition_results = []
+            for tp in marker.partitions:
+                error, offset = self.write_marker(
+                    tp,
+                    marker.producer_id,
+                    marker.producer_epoch,
+                    marker.transaction_result,
+                    marker.coordinator_epoch,
+                )
+                if offset >= 0:
+                    last = (tp, offset)
+                partition_results.append(PartitionResult(tp.topic, tp.partition, error))
+            results.append(TxnMarkerResult(marker.producer_id, tuple(partition_results)))
+        response = WriteTxnMarkersResponse(request.correlation_id, tuple(results))
+        if last is None:
+            return [Outbound(source, response)]
+        return self.when_replicated(last[0], last[1], lambda: [Outbound(source, response)])
+
+    def write_marker(
+        self,
+        tp: TopicPartition,
+        producer_id: int,
+        producer_epoch: int,
+        commit: bool,
+        coordinator_epoch: int,
+    ) -> tuple[ErrorCode, int]:
+        """Append one marker as leader of ``tp``; returns (error, offset or -1)."""
+        partition = self.partitions.get(tp)
+        if partition is None:
+            return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
+        result = partition.append_marker(
+            producer_id=producer_id,
+            producer_epoch=producer_epoch,
+            commit=commit,
+            coordinator_epoch=coordinator_epoch,
+            now_ms=self.clock.now_ms(),
+        )
+        if result.error is not ErrorCode.NONE or result.batch is None:
+            return result.error, -1
+        batch = result.batch
+        if tp == OFFSETS_PARTITION:
+
+            def apply() -> list[Outbound]:
+                self.group_coordinator.replay(batch)
+                return []
+
+            self.when_replicated(tp, batch.base_offset, apply)
+        elif not tp.topic.startswith("__"):
+            self.record_event(
+                Marker(
+                    str(tp),
+                    batch.base_offset,
+                    producer_id,
+                    producer_epoch,
+                    commit,
+                    coordinator_epoch,
+                )
+            )
+        return ErrorCode.NONE, batch.base_offset
+
+    # -- Fetch / ListOffsets / Metadata / CreateTopics / FindCoordinator -------------------------
+
+    def _on_fetch(self, source: str, request: FetchRequest) -> list[Outbound]:
+        tp = TopicPartition(request.topic, request.partition)
+        partition = self._client_partition(tp, create=False)
+
+        def answer(error: ErrorCode, **fields: Any) -> list[Outbound]:
+            return [
+                Outbound(
+                    source,
+                    FetchResponse(
+                        request.correlation_id, request.topic, request.partition, error, **fields
+                    ),
+                )
+            ]
+
+        if partition is None:
+            return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if not partition.log.log_start_offset <= request.fetch_offset <= partition.log_end_offset:
+            return answer(
+                ErrorCode.OFFSET_OUT_OF_RANGE,
+                high_watermark=partition.high_watermark,
+                last_stable_offset=partition.last_stable_offset,
+            )
+        read = partition.read(request.fetch_offset, request.isolation_level, request.max_records)
+        return answer(
+            ErrorCode.NONE,
+            high_watermark=read.high_watermark,
+            last_stable_offset=read.last_stable_offset,
+            log_start_offset=read.log_start_offset,
+            aborted_transactions=tuple(
+                AbortedTransaction(a.producer_id, a.first_offset) for a in read.aborted
+            ),
+            batches=tuple(_fetched(batch) for batch in read.batches),
+        )
+
+    def _on_list_offsets(self, source: str, request: ListOffsetsRequest) -> list[Outbound]:
+        tp = TopicPartition(request.topic, request.partition)
+        partition = self._client_partition(tp, create=False)
+        if partition is None:
+            error, offset = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
+        elif request.timestamp == EARLIEST_TIMESTAMP:
+            error, offset = ErrorCode.NONE, partition.log.log_start_offset
+        elif request.isolation_level == READ_COMMITTED:
+            error, offset = ErrorCode.NONE, partition.last_stable_offset
+        else:
+            error, offset = ErrorCode.NONE, partition.high_watermark
+        response = ListOffsetsResponse(
+            request.correlation_id, request.topic, request.partition, error, offset
+        )
+        return [Outbound(source, response)]
+
+    def _on_metadata(self, source: str, request: MetadataRequest) -> list[Outbound]:
+        names = sorted(self.topics) if request.topics is None else list(request.topics)
+        topics = []
+        for name in names:
+            auto_create = request.allow_auto_topic_creation and self.config.auto_create_topics
+            if name not in self.topics and auto_create:
+                self.create_topic(name)
+            count = self.topics.get(name)
+            if count is None:
+                topics.append(TopicMetadata(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                continue
+            partitions = tuple(
+                PartitionMetadata(index, self.leader_of(TopicPartition(name, index)))
+                for index in range(count)
+            )
+            topics.append(TopicMetadata(name, ErrorCode.NONE, partitions))
+        response = MetadataResponse(
+            request.correlation_id, (self.node_id,), self.node_id, tuple(topics)
+        )
+        return [Outbound(source, response)]
+
+    def _on_create_topics(self, source: str, request: CreateTopicsRequest) -> list[Outbound]:
+        results = []
+        for topic in request.topics:
+            error = self.create_topic(topic.name, topic.num_partitions)
+            results.append(CreateTopicResult(topic.name, error, self.topics.get(topic.name, -1)))
+        return [Outbound(source, CreateTopicsResponse(request.correlation_id, tuple(results)))]
+
+    def _on_find_coordinator(self, source: str, request: FindCoordinatorRequest) -> list[Outbound]:
+        response = FindCoordinatorResponse(
+            request.correlation_id, ErrorCode.NONE, self.coordinator_of(request.key)
+        )
+        return [Outbound(source, response)]
+
+    # -- coordinator requests --------------------------------------------------------------------
+
+    def _reply_to(self, source: str) -> Callable[[object], list[Outbound]]:
+        return lambda response: [Outbound(source, response)]
+
+    _handlers: ClassVar[dict[type, Callable[[BrokerNode, str, Any], list[Outbound]]]] = {}
+
+
+def _fetched(batch: LogBatch) -> FetchedBatch:
+    return FetchedBatch(
+        base_offset=batch.base_offset,
+        last_offset=batch.last_offset,
+        producer_id=batch.producer_id,
+        producer_epoch=batch.producer_epoch,
+        base_sequence=batch.base_sequence,
+        is_transactional=batch.is_transactional,
+        is_control=batch.is_control,
+        payload=batch.payload,
+        records=batch.records,
+        is_commit=batch.is_commit,
+        coordinator_epoch=batch.coordinator_epoch,
+    )
+
+
+def _coordinator(method: str) -> Callable[[BrokerNode, str, Any], list[Outbound]]:
+    def handle(node: BrokerNode, source: str, request: Any) -> list[Outbound]:
+        target = node.txn_coordinator
+        return getattr(target, method)(request, node._reply_to(source))  # type: ignore[no-any-return]
+
+    return handle
+
+
+def _group(
+    method: str, *, with_source: bool = False
+) -> Callable[[BrokerNode, str, Any], list[Outbound]]:
+    def handle(node: BrokerNode, source: str, request: Any) -> list[Outbound]:
+        target = getattr(node.group_coordinator, method)
+        if with_source:
+            return target(source, request, node._reply_to(source))  # type: ignore[no-any-return]
+        return target(request, node._reply_to(source))  # type: ignore[no-any-return]
+
+    return handle
+
+
+BrokerNode._handlers = {
+    ProduceRequest: BrokerNode._on_produce,
+    FetchRequest: BrokerNode._on_fetch,
+    ListOffsetsRequest: BrokerNode._on_list_offsets,
+    MetadataRequest: BrokerNode._on_metadata,
+    CreateTopicsRequest: BrokerNode._on_create_topics,
+    FindCoordinatorRequest: BrokerNode._on_find_coordinator,
+    WriteTxnMarkersRequest: BrokerNode._on_write_txn_markers,
+    AddPartitionsToTxnResponse: BrokerNode._on_verification_response,
+    WriteTxnMarkersResponse: lambda node, source, response: (
+        node.txn_coordinator.handle_markers_response(response)
+    ),
+    InitProducerIdRequest: _coordinator("handle_init_producer_id"),
+    AddPartitionsToTxnRequest: _coordinator("handle_add_partitions"),
+    AddOffsetsToTxnRequest: _coordinator("handle_add_offsets"),
+    EndTxnRequest: _coordinator("handle_end_txn"),
+    OffsetCommitRequest: _group("handle_offset_commit"),
+    TxnOffsetCommitRequest: _group("handle_txn_offset_commit"),
+    OffsetFetchRequest: _group("handle_offset_fetch"),
+    JoinGroupRequest: _group("handle_join_group", with_source=True),
+    SyncGroupRequest: _group("handle_sync_group", with_source=True),
+    HeartbeatRequest: _group("handle_heartbeat"),
+    LeaveGroupRequest: _group("handle_leave_group"),
+}

@@ -1,0 +1,465 @@
+"""The transaction coordinator (Kafka's TransactionCoordinator, TransactionStateManager and
+TransactionMarkerChannelManager), sans-I/O.
+
+Inspectable state:
+
+* ``coordinator_epoch``: the leader epoch of ``__transaction_state`` on this node; a failover
+  (:meth:`fail_over`) starts a new epoch and reloads every transactional.id from the log;
+* ``transactions``: transactional.id -> ``TransactionMetadata`` (txn_metadata.py);
+* ``marker_jobs``: transactional.id -> :class:`MarkerJob`, the markers of a decided
+  transaction not yet acknowledged by every partition leader.
+
+Each request handler validates, and either answers at once or prepares a transition, writes it
+to the transaction log through the host node (``host.append_txn_log``) and answers when the
+write is replicated. The host (BrokerNode) routes messages and owns the logs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.messages import (
+    AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    EndTxnRequest,
+    EndTxnResponse,
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    PartitionResult,
+    TopicPartition,
+    TxnMarker,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+)
+from kafka_eos.reference.txn_metadata import (
+    MAX_EPOCH_BEFORE_ROTATION,
+    TransactionMetadata,
+    TxnTransit,
+)
+
+if TYPE_CHECKING:
+    from kafka_eos.reference.node import BrokerNode, Outbound
+
+_E, _O, _PC, _PA, _CC, _CA, _D, _PEF = TxnState
+
+Reply = Callable[[object], "list[Outbound]"]
+
+
+@dataclass(slots=True)
+class MarkerJob:
+    """The markers of one decided transaction (TxnMarkerEntry / PendingCompleteTxn)."""
+
+    transactional_id: str
+    producer_id: int
+    producer_epoch: int
+    commit: bool
+    coordinator_epoch: int
+    remaining: set[TopicPartition]
+    sent_at_ms: int = -1
+    in_flight: dict[int, frozenset[TopicPartition]] = field(default_factory=dict)
+
+
+class TransactionCoordinator:
+    def __init__(self, host: BrokerNode) -> None:
+        self.host = host
+        self.config = host.config
+        self.coordinator_epoch = 0
+        self.transactions: dict[str, TransactionMetadata] = {}
+        self.marker_jobs: dict[str, MarkerJob] = {}
+        self._marker_requests: dict[int, str] = {}  # correlation id -> transactional.id
+
+    @property
+    def now_ms(self) -> int:
+        return self.host.clock.now_ms()
+
+    # -- loading and failover ----------------------------------------------------------------
+
+    def load(self, coordinator_epoch: int, transits: list[TxnTransit]) -> list[Outbound]:
+        """Become coordinator at ``coordinator_epoch`` with the transaction log's contents:
+        the last record of each transactional.id wins; decided transactions get their markers
+        re-sent (TransactionStateManager.loadTransactionsForTxnTopicPartition)."""
+        self.coordinator_epoch = coordinator_epoch
+        self.transactions = {}
+        self.marker_jobs = {}
+        self._marker_requests = {}
+        for transit in transits:
+            self.transactions[transit.transactional_id] = TransactionMetadata.from_transit(transit)
+        out: list[Outbound] = []
+        for metadata in self.transactions.values():
+            if metadata.state in (_PC, _PA):
+                out += self._start_markers(metadata)
+        return out
+
+    # -- InitProducerId ------------------------------------------------------------------------
+
+    def handle_init_producer_id(
+        self, request: InitProducerIdRequest, reply: Reply
+    ) -> list[Outbound]:
+        def answer(error: ErrorCode, pid: int = -1, epoch: int = -1) -> list[Outbound]:
+            return reply(InitProducerIdResponse(request.correlation_id, error, pid, epoch))
+
+        if request.transactional_id is None:
+            return answer(ErrorCode.NONE, self.host.allocate_producer_id(), 0)
+        if not 0 < request.transaction_timeout_ms <= self.config.transaction_max_timeout_ms:
+            return answer(ErrorCode.INVALID_TRANSACTION_TIMEOUT)
+        metadata = self.transactions.get(request.transactional_id)
+        if metadata is None:
+            metadata = TransactionMetadata(
+                request.transactional_id,
+                self.host.allocate_producer_id(),
+                txn_timeout_ms=request.transaction_timeout_ms,
+            )
+            self.transactions[request.transactional_id] = metadata
+        if metadata.pending_transition:
+            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        if request.producer_id >= 0 and not self._is_valid_producer_id(metadata, request):
+            return answer(ErrorCode.PRODUCER_FENCED)
+        if metadata.state in (_PC, _PA):
+            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        if metadata.state == _O:
+            # Fence the previous incarnation: bump its epoch and abort its transaction with the
+            # bumped epoch; the new incarnation retries once the abort is complete.
+            return self._fence_and_abort(metadata) + answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        if (
+            request.producer_id == metadata.producer_id
+            and request.producer_epoch == metadata.last_producer_epoch
+            and metadata.producer_epoch == request.producer_epoch + 1
+            and metadata.state == _E
+        ):
+            return answer(ErrorCode.NONE, metadata.producer_id, metadata.producer_epoch)  # retry
+        transit = self._prepare_epoch_bump(metadata, request.transaction_timeout_ms)
+
+        def done(ok: bool) -> list[Outbound]:
+            if not ok:
+                return answer(ErrorCode.NOT_COORDINATOR)
+            return answer(ErrorCode.NONE, transit.producer_id, transit.producer_epoch)
+
+        return self._write(metadata, transit, done)
+
+    @staticmethod
+    def _is_valid_producer_id(
+        metadata: TransactionMetadata, request: InitProducerIdRequest
+    ) -> bool:
+        """KIP-360: the caller's identity is the current one, or the one it had just before."""
+        if request.producer_id == metadata.producer_id:
+            return request.producer_epoch in (metadata.producer_epoch, metadata.last_producer_epoch)
+        return request.producer_id == metadata.previous_producer_id
+
+    def _prepare_epoch_bump(self, metadata: TransactionMetadata, timeout_ms: int) -> TxnTransit:
+        pid, previous, epoch = (
+            metadata.producer_id,
+            metadata.previous_producer_id,
+            metadata.producer_epoch,
+        )
+        if epoch >= MAX_EPOCH_BEFORE_ROTATION:
+            previous, pid, epoch = pid, self.host.allocate_producer_id(), -1
+        return metadata.prepare(
+            _E,
+            self.now_ms,
+            producer_id=pid,
+            previous_producer_id=previous,
+            producer_epoch=epoch + 1,
+            last_producer_epoch=metadata.producer_epoch if pid == metadata.producer_id else -1,
+            txn_timeout_ms=timeout_ms,
+            partitions=frozenset(),
+            txn_start_timestamp=-1,
+        )
+
+    def _fence_and_abort(self, metadata: TransactionMetadata) -> list[Outbound]:
+        """prepareFenceProducerEpoch + the abort that follows (PrepareEpochFence is never
+        written: the bumped epoch goes into the PrepareAbort record)."""
+        assert is_legal_transition(metadata.state, _PEF)
+        if metadata.producer_epoch >= MAX_EPOCH_BEFORE_ROTATION:
+            bumped = metadata.producer_epoch  # cannot bump further; the abort still fences
+        else:
+            bumped = metadata.producer_epoch + 1
+        transit = metadata.prepare(
+            _PA,
+            self.now_ms,
+            producer_epoch=bumped,
+            last_producer_epoch=metadata.producer_epoch,
+        )
+        return self._write(metadata, transit, lambda ok: self._after_prepare(metadata, ok))
+
+    # -- AddPartitionsToTxn / AddOffsetsToTxn --------------------------------------------------
+
+    def handle_add_partitions(
+        self, request: AddPartitionsToTxnRequest, reply: Reply
+    ) -> list[Outbound]:
+        def answer(error: ErrorCode, per_partition: dict[TopicPartition, ErrorCode] | None = None):
+            codes = per_partition or {tp: error for tp in request.partitions}
+            results = tuple(
+                PartitionResult(tp.topic, tp.partition, codes[tp]) for tp in request.partitions
+            )
+            top = error if per_partition is None else ErrorCode.NONE
+            return reply(AddPartitionsToTxnResponse(request.correlation_id, top, results))
+
+        metadata = self.transactions.get(request.transactional_id)
+        error = self._check_identity(metadata, request.producer_id, request.producer_epoch)
+        if error is not ErrorCode.NONE:
+            return answer(error)
+        assert metadata is not None
+        if request.verify_only:
+            # KIP-890 part 1: is each partition already in the ONGOING transaction?
+            ongoing = metadata.state == _O and not metadata.pending_transition
+            return answer(
+                ErrorCode.NONE,
+                {
+                    tp: ErrorCode.NONE
+                    if ongoing and tp in metadata.partitions
+                    else ErrorCode.INVALID_TXN_STATE
+                    for tp in request.partitions
+                },
+            )
+        return self._add_to_transaction(metadata, set(request.partitions), answer)
+
+    def handle_add_offsets(self, request: AddOffsetsToTxnRequest, reply: Reply) -> list[Outbound]:
+        def answer(error: ErrorCode) -> list[Outbound]:
+            return reply(AddOffsetsToTxnResponse(request.correlation_id, error))
+
+        metadata = self.transactions.get(request.transactional_id)
+        error = self._check_identity(metadata, request.producer_id, request.producer_epoch)
+        if error is not ErrorCode.NONE:
+            return answer(error)
+        assert metadata is not None
+        offsets_partition = self.host.offsets_partition_for(request.group_id)
+        return self._add_to_transaction(metadata, {offsets_partition}, lambda e, *_: answer(e))
+
+    @staticmethod
+    def _check_identity(
+        metadata: TransactionMetadata | None, producer_id: int, producer_epoch: int
+    ) -> ErrorCode:
+        if metadata is None or metadata.producer_id != producer_id:
+            return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+        if metadata.producer_epoch != producer_epoch:
+            return ErrorCode.PRODUCER_FENCED
+        return ErrorCode.NONE
+
+    def _add_to_transaction(
+        self,
+        metadata: TransactionMetadata,
+        partitions: set[TopicPartition],
+        answer: Callable[..., list[Outbound]],
+    ) -> list[Outbound]:
+        if metadata.pending_transition or metadata.state in (_PC, _PA):
+            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        if metadata.state == _O and partitions <= metadata.partitions:
+            return answer(ErrorCode.NONE)  # nothing new: no write (Kafka answers at once)
+        starting = metadata.state != _O
+        transit = metadata.prepare(
+            _O,
+            self.now_ms,
+            partitions=frozenset(metadata.partitions | partitions),
+            txn_start_timestamp=self.now_ms if starting else metadata.txn_start_timestamp,
+            client_transaction_version=self.config.transaction_version,
+        )
+        return self._write(
+            metadata,
+            transit,
+            lambda ok: answer(ErrorCode.NONE if ok else ErrorCode.NOT_COORDINATOR),
+        )
+
+    # -- EndTxn ----------------------------------------------------------------------------------
+
+    def handle_end_txn(self, request: EndTxnRequest, reply: Reply) -> list[Outbound]:
+        metadata = self.transactions.get(request.transactional_id)
+
+        def answer(error: ErrorCode) -> list[Outbound]:
+            pid = epoch = -1
+            if (
+                self.config.transaction_version >= 2
+                and metadata is not None
+                and error
+                in (
+                    ErrorCode.NONE,
+                    ErrorCode.CONCURRENT_TRANSACTIONS,
+                )
+            ):
+                pid, epoch = metadata.producer_id, metadata.producer_epoch
+            return reply(EndTxnResponse(request.correlation_id, error, pid, epoch))
+
+        if metadata is None or metadata.producer_id != request.producer_id:
+            return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        tv2 = self.config.transaction_version >= 2
+        # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
+        is_retry = (
+            tv2
+            and request.producer_epoch == metadata.producer_epoch - 1
+            and metadata.last_producer_epoch == request.producer_epoch
+            and metadata.state in (_PC, _PA, _CC, _CA)
+        )
+        if not is_retry and request.producer_epoch != metadata.producer_epoch:
+            return answer(ErrorCode.PRODUCER_FENCED)
+        if metadata.pending_transition:
+            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        wanted = _PC if request.committed else _PA
+        state = metadata.state
+        if state == _O:
+            return self._prepare_end(metadata, wanted, answer)
+        if state in (_CC, _CA):
+            if (state == _CC) == request.committed and (is_retry or not tv2):
+                return answer(ErrorCode.NONE)
+            if tv2 and not request.committed and not is_retry:
+                return self._prepare_end(metadata, _PA, answer)  # TV2: abort with no transaction
+            return answer(ErrorCode.INVALID_TXN_STATE)
+        if state in (_PC, _PA):
+            if state == wanted:
+                return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+            return answer(ErrorCode.INVALID_TXN_STATE)
+        if state == _E and tv2 and not request.committed:
+            return self._prepare_end(metadata, _PA, answer)
+        return answer(ErrorCode.INVALID_TXN_STATE)
+
+    def _prepare_end(
+        self,
+        metadata: TransactionMetadata,
+        target: TxnState,
+        answer: Callable[[ErrorCode], list[Outbound]],
+    ) -> list[Outbound]:
+        changes: dict[str, object] = {}
+        if self.config.transaction_version >= 2:
+            # KIP-890 part 2: every EndTxn bumps the epoch; the markers carry the bumped one.
+            pid, epoch, previous = (
+                metadata.producer_id,
+                metadata.producer_epoch,
+                metadata.previous_producer_id,
+            )
+            if epoch >= MAX_EPOCH_BEFORE_ROTATION:
+                previous, pid, epoch = pid, self.host.allocate_producer_id(), -1
+            changes = {
+                "producer_id": pid,
+                "previous_producer_id": previous,
+                "producer_epoch": epoch + 1,
+                "last_producer_epoch": metadata.producer_epoch,
+            }
+        transit = metadata.prepare(target, self.now_ms, **changes)
+
+        def done(ok: bool) -> list[Outbound]:
+            if not ok:
+                return answer(ErrorCode.NOT_COORDINATOR)
+            # Answer the client first, then send the markers (as Kafka does).
+            return answer(ErrorCode.NONE) + self._after_prepare(metadata, True)
+
+        return self._write(metadata, transit, done)
+
+    def _after_prepare(self, metadata: TransactionMetadata, ok: bool) -> list[Outbound]:
+        return self._start_markers(metadata) if ok else []
+
+    # -- markers ---------------------------------------------------------------------------------
+
+    def _start_markers(self, metadata: TransactionMetadata) -> list[Outbound]:
+        job = MarkerJob(
+            metadata.transactional_id,
+            metadata.producer_id,
+            metadata.producer_epoch,
+            commit=metadata.state == _PC,
+            coordinator_epoch=self.coordinator_epoch,
+            remaining=set(metadata.partitions),
+        )
+        self.marker_jobs[metadata.transactional_id] = job
+        if not job.remaining:
+            return self._complete(metadata)
+        return self._send_markers(job)
+
+    def _send_markers(self, job: MarkerJob) -> list[Outbound]:
+        from kafka_eos.reference.node import Outbound
+
+        job.sent_at_ms = self.now_ms
+        job.in_flight.clear()
+        by_leader: dict[str, list[TopicPartition]] = {}
+        for tp in sorted(job.remaining):
+            by_leader.setdefault(self.host.leader_of(tp), []).append(tp)
+        out = []
+        for leader, partitions in by_leader.items():
+            correlation_id = self.host.next_correlation_id()
+            marker = TxnMarker(
+                job.producer_id,
+                job.producer_epoch,
+                job.commit,
+                tuple(partitions),
+                job.coordinator_epoch,
+            )
+            self._marker_requests[correlation_id] = job.transactional_id
+            job.in_flight[correlation_id] = frozenset(partitions)
+            out.append(Outbound(leader, WriteTxnMarkersRequest(correlation_id, (marker,))))
+        return out
+
+    def handle_markers_response(self, response: WriteTxnMarkersResponse) -> list[Outbound]:
+        """A leader answered markers (TransactionMarkerRequestCompletionHandler)."""
+        transactional_id = self._marker_requests.pop(response.correlation_id, None)
+        job = self.marker_jobs.get(transactional_id) if transactional_id else None
+        if job is None or response.correlation_id not in job.in_flight:
+            return []  # an answer to a deposed coordinator epoch, or to a finished job
+        del job.in_flight[response.correlation_id]
+        for marker_result in response.markers:
+            for result in marker_result.results:
+                tp = TopicPartition(result.topic, result.partition)
+                if result.error_code in (ErrorCode.NONE, ErrorCode.INVALID_PRODUCER_EPOCH):
+                    # 47: the leader already holds this epoch's marker (a retried TV2 marker).
+                    job.remaining.discard(tp)
+                elif result.error_code is ErrorCode.TRANSACTION_COORDINATOR_FENCED:
+                    # A newer coordinator owns this transaction: stop (removeMarkersForTxn).
+                    del self.marker_jobs[job.transactional_id]
+                    return []
+        metadata = self.transactions[job.transactional_id]
+        if not job.remaining:
+            return self._complete(metadata)
+        return []  # the rest is retried by tick()
+
+    def _complete(self, metadata: TransactionMetadata) -> list[Outbound]:
+        job = self.marker_jobs.pop(metadata.transactional_id, None)
+        if metadata.pending_transition:
+            return []
+        target = _CC if metadata.state == _PC else _CA
+        transit = metadata.prepare(target, self.now_ms, partitions=frozenset())
+
+        def done(ok: bool) -> list[Outbound]:
+            if not ok and job is not None:
+                self.marker_jobs[metadata.transactional_id] = job
+            return []
+
+        return self._write(metadata, transit, done)
+
+    # -- time ------------------------------------------------------------------------------------
+
+    def tick(self) -> list[Outbound]:
+        out: list[Outbound] = []
+        now = self.now_ms
+        for metadata in list(self.transactions.values()):
+            if (
+                metadata.state == _O
+                and not metadata.pending_transition
+                and metadata.txn_start_timestamp + metadata.txn_timeout_ms < now
+            ):
+                out += self._fence_and_abort(metadata)  # abortTimedOutTransactions
+        for job in list(self.marker_jobs.values()):
+            if job.remaining and now - job.sent_at_ms >= self.config.marker_retry_backoff_ms:
+                out += self._send_markers(job)
+        return out
+
+    # -- the transaction log ---------------------------------------------------------------------
+
+    def _write(
+        self,
+        metadata: TransactionMetadata,
+        transit: TxnTransit,
+        on_done: Callable[[bool], list[Outbound]],
+    ) -> list[Outbound]:
+        """Append ``transit`` to the transaction log; when replicated, complete the transition
+        if this coordinator epoch is still current (else the write belongs to a deposed one)."""
+        epoch = self.coordinator_epoch
+
+        def replicated() -> list[Outbound]:
+            current = self.transactions.get(metadata.transactional_id)
+            if epoch != self.coordinator_epoch or current is not metadata:
+                return on_done(False)
+            metadata.complete(transit)
+            return on_done(True)
+
+        return self.host.append_txn_log(transit, replicated)
