@@ -59,9 +59,12 @@ def find_duplicate(
 
 # --- z3 encodings --------------------------------------------------------------------------
 # Imported lazily: the model checker and the reference never need z3 at run time.
-# Sequences are 32-bit bit-vectors compared as signed ints (Java's int); the domain of a
-# sequence is [0, MAX_SEQUENCE] and of a record count [1, MAX_SEQUENCE] (a batch has at least
-# one record), which is where each encoding is proved to agree with its Python function.
+# Each encoding is generic over the sort of its arguments: given 32-bit bit-vectors (compared
+# signed) it states the rule in Java's int arithmetic, where an overflow would wrap to a
+# negative number; given z3 Ints it states it in Python's unbounded integers, exactly what the
+# functions above compute. The domain of a sequence is [0, MAX_SEQUENCE] and of a record count
+# [1, MAX_SEQUENCE] (a batch has at least one record): there each encoding is proved (and
+# tested) to agree with its Python function.
 
 #: Bit width of a sequence number (Java int).
 SEQUENCE_BITS = 32
@@ -69,11 +72,12 @@ SEQUENCE_BITS = 32
 NO_DUPLICATE_OFFSET = -1
 
 
-def sequence_z3(name: str) -> Any:
-    """A fresh symbolic sequence number (a 32-bit bit-vector constant)."""
+def sequence_z3(name: str, *, bits: bool = True) -> Any:
+    """A fresh symbolic sequence number: a 32-bit bit-vector, or with ``bits=False`` an
+    unbounded integer (constrain it with :func:`valid_sequence_z3`)."""
     import z3
 
-    return z3.BitVec(name, SEQUENCE_BITS)
+    return z3.BitVec(name, SEQUENCE_BITS) if bits else z3.Int(name)
 
 
 def valid_sequence_z3(sequence: Any) -> Any:
@@ -84,13 +88,12 @@ def valid_sequence_z3(sequence: Any) -> Any:
 
 
 def next_sequence_z3(sequence: Any, increment: Any) -> Any:
-    """z3 term for :func:`next_sequence` over 32-bit bit-vectors (signed comparison)."""
+    """z3 term for :func:`next_sequence` (bit-vectors: signed comparison, like Java)."""
     import z3
 
-    max_seq = z3.BitVecVal(MAX_SEQUENCE, SEQUENCE_BITS)
     return z3.If(
-        sequence > max_seq - increment,
-        increment - (max_seq - sequence) - 1,
+        sequence > MAX_SEQUENCE - increment,
+        increment - (MAX_SEQUENCE - sequence) - 1,
         sequence + increment,
     )
 
@@ -106,7 +109,7 @@ def in_sequence_z3(last_seq: Any, first_seq: Any) -> Any:
 
     return z3.Or(
         first_seq == last_seq + 1,
-        z3.And(first_seq == 0, last_seq == z3.BitVecVal(MAX_SEQUENCE, SEQUENCE_BITS)),
+        z3.And(first_seq == 0, last_seq == MAX_SEQUENCE),
     )
 
 
@@ -117,9 +120,7 @@ def is_duplicate_z3(cached: Iterable[tuple[Any, Any]], first_seq: Any, last_seq:
     return z3.Or([z3.And(f == first_seq, lst == last_seq) for f, lst in cached] or [False])
 
 
-def find_duplicate_z3(
-    cached: Iterable[tuple[Any, Any, Any]], first_seq: Any, last_seq: Any
-) -> Any:
+def find_duplicate_z3(cached: Iterable[tuple[Any, Any, Any]], first_seq: Any, last_seq: Any) -> Any:
     """z3 integer term for :func:`find_duplicate`: the last offset of the FIRST cached batch
     (in the given order) whose range equals (first_seq, last_seq), else NO_DUPLICATE_OFFSET.
 

@@ -1,7 +1,8 @@
 """Each sequence function and its z3 encoding give the same answer on concrete values.
 
 The proofs in protocol/proofs.py are about the z3 encodings; these tests are what ties the
-proofs to the plain Python functions the model and the reference run.
+proofs to the plain Python functions the model and the reference run. Every encoding is
+evaluated twice: over 32-bit bit-vectors (Java's int) and over z3 Ints (Python's int).
 """
 
 from __future__ import annotations
@@ -34,8 +35,11 @@ near_wrap = st.integers(MAX_SEQUENCE - 20, MAX_SEQUENCE)
 small_counts = st.integers(1, 40)
 
 
-def bv(value: int) -> z3.BitVecRef:
-    return z3.BitVecVal(value, SEQUENCE_BITS)
+SORTS = ("int32", "int")
+
+
+def const(value: int, sort: str) -> z3.ExprRef:
+    return z3.BitVecVal(value, SEQUENCE_BITS) if sort == "int32" else z3.IntVal(value)
 
 
 def evaluate_int(term: z3.ExprRef) -> int:
@@ -58,15 +62,18 @@ def evaluate_bool(formula: z3.ExprRef) -> bool:
 @example(0, 0)
 def test_next_sequence_agrees(sequence: int, increment: int) -> None:
     expected = next_sequence(sequence, increment)
-    assert evaluate_int(next_sequence_z3(bv(sequence), bv(increment))) == expected
     assert expected == (sequence + increment) % 2**31
+    for sort in SORTS:
+        term = next_sequence_z3(const(sequence, sort), const(increment, sort))
+        assert evaluate_int(term) == expected, sort
 
 
 @given(near_wrap, small_counts)
 def test_batches_straddling_the_wrap_agree(first: int, count: int) -> None:
     expected = last_sequence(first, count)
-    assert evaluate_int(last_sequence_z3(bv(first), bv(count))) == expected
     assert expected == (first + count - 1) % 2**31
+    for sort in SORTS:
+        assert evaluate_int(last_sequence_z3(const(first, sort), const(count, sort))) == expected
 
 
 @given(sequences, record_counts)
@@ -75,7 +82,8 @@ def test_batches_straddling_the_wrap_agree(first: int, count: int) -> None:
 @example(0, 1)
 def test_last_sequence_agrees(first: int, count: int) -> None:
     expected = last_sequence(first, count)
-    assert evaluate_int(last_sequence_z3(bv(first), bv(count))) == expected
+    for sort in SORTS:
+        assert evaluate_int(last_sequence_z3(const(first, sort), const(count, sort))) == expected
 
 
 @given(
@@ -88,15 +96,19 @@ def test_last_sequence_agrees(first: int, count: int) -> None:
 @example(5, 6)
 @example(5, 5)
 def test_in_sequence_agrees(last_seq: int, first_seq: int) -> None:
-    assert evaluate_bool(in_sequence_z3(bv(last_seq), bv(first_seq))) == in_sequence(
-        last_seq, first_seq
-    )
+    expected = in_sequence(last_seq, first_seq)
+    for sort in SORTS:
+        assert evaluate_bool(in_sequence_z3(const(last_seq, sort), const(first_seq, sort))) == (
+            expected
+        ), sort
 
 
 @given(sequences)
 def test_in_sequence_accepts_the_next_sequence(last_seq: int) -> None:
     assert in_sequence(last_seq, next_sequence(last_seq, 1))
-    assert evaluate_bool(in_sequence_z3(bv(last_seq), next_sequence_z3(bv(last_seq), 1)))
+    for sort in SORTS:
+        last = const(last_seq, sort)
+        assert evaluate_bool(in_sequence_z3(last, next_sequence_z3(last, 1))), sort
 
 
 # A small pool of ranges so that lookups hit cached batches often, including equal ranges
@@ -112,8 +124,10 @@ caches = st.lists(st.tuples(ranges, st.integers(0, 10**6)), max_size=5).map(
 def test_find_duplicate_agrees(cached: list[tuple[int, int, int]], probe: tuple[int, int]) -> None:
     first, last = probe
     expected = find_duplicate(cached, first, last)
-    symbolic_cache = [(bv(f), bv(lst), offset) for f, lst, offset in cached]
-    found = evaluate_int(find_duplicate_z3(symbolic_cache, bv(first), bv(last)))
-    assert found == (NO_DUPLICATE_OFFSET if expected is None else expected)
-    pairs = [(bv(f), bv(lst)) for f, lst, _ in cached]
-    assert evaluate_bool(is_duplicate_z3(pairs, bv(first), bv(last))) == (expected is not None)
+    for sort in SORTS:
+        symbolic = [(const(f, sort), const(lst, sort), offset) for f, lst, offset in cached]
+        found = evaluate_int(find_duplicate_z3(symbolic, const(first, sort), const(last, sort)))
+        assert found == (NO_DUPLICATE_OFFSET if expected is None else expected), sort
+        pairs = [(f, lst) for f, lst, _ in symbolic]
+        duplicate = is_duplicate_z3(pairs, const(first, sort), const(last, sort))
+        assert evaluate_bool(duplicate) == (expected is not None), sort
