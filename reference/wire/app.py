@@ -59,10 +59,10 @@ def _build_node(options: ServeOptions, clock: Any, storage: Any) -> Any:
     config_class = node_module.BrokerConfig
     known = set(getattr(config_class, "__dataclass_fields__", {}))
     knobs = dict(options.config)
-    if "default_partitions" in known:
-        knobs.setdefault("default_partitions", options.partitions)
-    elif "num_partitions" in known:
-        knobs.setdefault("num_partitions", options.partitions)
+    knobs.setdefault("num_partitions", options.partitions)
+    # The clients this broker serves negotiate EndTxn v0-v3: transaction version 1. Kafka
+    # uses version 2 only with clients that negotiate EndTxn v5 once the feature is finalized.
+    knobs.setdefault("transaction_version", 1)
     unknown = sorted(set(knobs) - known) if known else []
     if unknown:
         raise InputError(
@@ -103,12 +103,12 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             return f"ok closed {broker.close_connections()} connections"
         elif command == "fence-coordinator" and not args:
             return broker.fail_over_coordinator()
-        elif command in ("advance-clock", "expire-producers") and len(args) <= 1:
-            if args:
-                step = int(args[0])
-            else:
-                config = getattr(broker.node, "config", None)
-                step = int(getattr(config, "producer_state_expiry_ms", 86_400_000)) + 1
+        elif command == "expire-producers" and not args:
+            return f"ok expired {broker.expire_producers()} producer states"
+        elif command == "advance-clock" and len(args) == 1:
+            step = int(args[0])
+            if step < 0:
+                return "error the clock never goes back"
             clock.skew_ms += step
             broker.tick()
             return f"ok clock advanced {step} ms"
@@ -148,6 +148,7 @@ async def serve(options: ServeOptions) -> None:
     clock = SkewableClock(SystemClock())
     storage = _make_storage(options)
     node = _build_node(options, clock, storage)
+    broker_outbounds = node.startup()
     history = HistoryLog(options.history)
     broker = WireBroker(
         node=node,
@@ -158,7 +159,6 @@ async def serve(options: ServeOptions) -> None:
         history=history,
         max_frame_size=options.max_frame_size,
         default_partitions=options.partitions,
-        rebuild_node=lambda: _build_node(options, clock, storage),
     )
     for command in options.faults:
         answer = apply_admin_command(broker, clock, command)
@@ -179,6 +179,7 @@ async def serve(options: ServeOptions) -> None:
             lambda r, w: _admin_connection(broker, clock, r, w), "127.0.0.1", options.admin_port
         )
         admin_port = admin.sockets[0].getsockname()[1]
+    broker.deliver(broker_outbounds)  # markers of transactions reloaded in Prepare*
     ticker = asyncio.create_task(broker.tick_forever())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

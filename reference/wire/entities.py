@@ -133,6 +133,10 @@ def _convert(shape: _FieldShape, value: Any) -> Any:
         return datetime.timedelta(milliseconds=int(value))
     if shape.kind == _ERROR:
         return KioErrorCode(int(value))
+    if shape.kind == _DATETIME and not isinstance(value, datetime.datetime):
+        if value < 0 and shape.optional:
+            return None  # Kafka's -1 "no timestamp"
+        return datetime.datetime.fromtimestamp(int(value) / 1000, datetime.UTC)
     if isinstance(value, list):
         return tuple(value)
     return value
@@ -157,6 +161,8 @@ def to_plain(entity: Any) -> Any:
         return {f.name: to_plain(getattr(entity, f.name)) for f in dataclasses.fields(entity)}
     if isinstance(entity, tuple):
         return [to_plain(item) for item in entity]
+    if isinstance(entity, datetime.datetime):
+        return round(entity.timestamp() * 1000)
     if isinstance(entity, datetime.timedelta):
         return int(entity / datetime.timedelta(milliseconds=1))
     if isinstance(entity, Enum):

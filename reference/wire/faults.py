@@ -10,10 +10,11 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
     close-connections            close every client connection now
     close-after API [COUNT]      process the next COUNT requests to API, then close the
                                  connection instead of answering
-    fence-coordinator            coordinator failover: the core reloads its state from its logs
-    expire-producers [MS]        advance the broker clock by MS (default: the expiry time + 1),
-                                 so the core's producer-state expiry and transaction timeouts fire
-    advance-clock MS             move the broker clock forward by MS
+    fence-coordinator            coordinator failover: a new coordinator epoch; the core reloads
+                                 transaction state from its log and re-sends pending markers
+    expire-producers             the core forgets every producer's state now (as expiry would;
+                                 not while a transaction is open)
+    advance-clock MS             move the broker clock forward by MS (timeouts, expiry fire)
     status                       the faults still armed
 
 Faults never change a protocol rule: they only lose, delay or cut the broker's I/O, or ask

@@ -30,9 +30,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_eos.protocol.errors import ErrorCode
-from kafka_eos.protocol.history import Append as AppendEvent
-from kafka_eos.protocol.history import Marker as MarkerEvent
-from kafka_eos.protocol.history import OffsetCommit as OffsetCommitEvent
 from kafka_eos.protocol.history import ProduceAck, TxnEnd
 from kafka_eos.reference import messages as m
 from kafka_eos.reference.wire import codec
@@ -86,9 +83,6 @@ class WireBroker:
     faults: Faults = field(default_factory=Faults)
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     default_partitions: int = 1
-    rebuild_node: Callable[[], Any] | None = (
-        None  # coordinator failover: a node reloaded from storage
-    )
 
     def __post_init__(self) -> None:
         self._correlation = itertools.count(1)
@@ -123,7 +117,7 @@ class WireBroker:
     def _next_id(self) -> int:
         return next(self._correlation)
 
-    def _deliver(self, outbounds: list[Any]) -> None:
+    def deliver(self, outbounds: list[Any]) -> None:
         """Route the core's Outbounds: self-addressed ones back into the node, responses to
         the handler awaiting them. Then record what the logs gained."""
         queue = list(outbounds)
@@ -143,49 +137,20 @@ class WireBroker:
         """Send one request to the core as ``connection``; the core's response to it."""
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[message.correlation_id] = future
-        self._deliver(self.node.receive(connection.address, message))
+        self.deliver(self.node.receive(connection.address, message))
         try:
             return await future
         finally:
             self._pending.pop(message.correlation_id, None)
 
     def tick(self) -> None:
-        self._deliver(self.node.tick())
+        self.deliver(self.node.tick())
 
     def _record_log_events(self) -> None:
-        if not self.history.enabled:
-            return
-        events: list[Any] = []
-        for name, batches in _log_batches(self.node):
-            start = self.history.logged_end.get(name, 0)
-            first_new = len(batches)
-            while first_new > 0 and batches[first_new - 1].last_offset >= start:
-                first_new -= 1
-            for batch in batches[first_new:]:
-                if batch.is_control:
-                    events.append(
-                        MarkerEvent(
-                            partition=name,
-                            offset=batch.base_offset,
-                            producer_id=batch.producer_id,
-                            producer_epoch=batch.producer_epoch,
-                            commit=batch.is_commit,
-                            coordinator_epoch=batch.coordinator_epoch,
-                        )
-                    )
-                else:
-                    events.append(
-                        AppendEvent(
-                            partition=name,
-                            base_offset=batch.base_offset,
-                            producer_id=batch.producer_id,
-                            producer_epoch=batch.producer_epoch,
-                            base_sequence=batch.base_sequence,
-                            records=tuple(batch.records),
-                            transactional=batch.is_transactional,
-                        )
-                    )
-        self.history.write(events)
+        """The core's own history events (appends, markers, visible offset commits)."""
+        events = self.node.drain_events()
+        if events:
+            self.history.write(events)
 
     # -- connections -------------------------------------------------------------------------
 
@@ -209,6 +174,8 @@ class WireBroker:
             pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except Exception:  # a bug must cost one connection, never the broker
+            log.exception("%s: request failed; closing the connection", connection.address)
         finally:
             self._connections.pop(connection.address, None)
             writer.close()
@@ -456,17 +423,6 @@ class WireBroker:
                 member_id=body.get("member_id", ""),
                 group_instance_id=body.get("group_instance_id"),
             ),
-        )
-        self.history.write(
-            OffsetCommitEvent(
-                group=body["group_id"],
-                partition=f"{o.topic}-{o.partition}",
-                offset=o.committed_offset,
-                producer_id=body["producer_id"],
-                visible=False,
-            )
-            for o, r in zip(offsets, response.results, strict=False)
-            if r.error_code == ErrorCode.NONE
         )
         return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
 
@@ -722,17 +678,6 @@ class WireBroker:
                 member_id=body.get("member_id", ""),
             ),
         )
-        self.history.write(
-            OffsetCommitEvent(
-                group=body["group_id"],
-                partition=f"{o.topic}-{o.partition}",
-                offset=o.committed_offset,
-                producer_id=-1,
-                visible=True,
-            )
-            for o, r in zip(offsets, response.results, strict=False)
-            if r.error_code == ErrorCode.NONE
-        )
         return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
 
     async def _offset_fetch(self, connection: Connection, request: codec.Request) -> Any:
@@ -883,15 +828,19 @@ class WireBroker:
                 raise
 
     def fail_over_coordinator(self) -> str:
-        """Replace the node by one rebuilt from its storage: what a new coordinator does."""
-        if self.rebuild_node is None:
-            return "error this broker cannot fail over (no rebuildable storage)"
-        for future in self._pending.values():
-            future.cancel()
-        self._pending.clear()
-        self.close_connections()
-        self.node = self.rebuild_node()
-        return "ok coordinator reloaded from its logs"
+        """Coordinator failover, done by the core (a new coordinator epoch, state reloaded
+        from the transaction log, markers of Prepare* transactions re-sent)."""
+        self.deliver(self.node.fail_over_coordinator())
+        return "ok coordinator failed over"
+
+    def expire_producers(self) -> int:
+        """Ask the core to expire every producer's state on every partition now (it keeps
+        the ones with an open transaction, as expiry does)."""
+        expired = 0
+        for tp, partition in list(self.node.partitions.items()):
+            for producer_id in list(partition.producers.entries):
+                expired += bool(self.node.expire_producer(tp, producer_id))
+        return expired
 
 
 def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:
@@ -936,9 +885,3 @@ def _served_bytes(batches: tuple[Any, ...], max_bytes: int) -> bytes:
             break
         out += raw
     return bytes(out)
-
-
-def _log_batches(node: Any) -> list[tuple[str, list[Any]]]:
-    """Every partition log of the node as (name, batches) -- read-only inspection."""
-    partitions = getattr(node, "partitions", {})
-    return [(str(tp), partition.log.batches) for tp, partition in sorted(partitions.items())]

@@ -1,0 +1,176 @@
+"""Bad input over a real socket: malformed, truncated and oversized frames, unknown APIs and
+versions, bad CRCs and compressed batches get an error response or a closed connection; the
+broker keeps serving other clients and loses nothing already stored."""
+
+from __future__ import annotations
+
+import socket
+import struct
+from typing import Any
+
+import pytest
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.wire import codec, records
+
+pytestmark = [pytest.mark.clients, pytest.mark.timeout(60)]
+
+
+class RawClient:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.correlation = 0
+
+    def send_raw(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_frame(self) -> bytes | None:
+        """The next response payload, or None when the broker closed the connection."""
+        header = self._read_exactly(4)
+        if header is None:
+            return None
+        (size,) = struct.unpack(">i", header)
+        return self._read_exactly(size)
+
+    def _read_exactly(self, count: int) -> bytes | None:
+        data = b""
+        while len(data) < count:
+            try:
+                chunk = self.sock.recv(count - len(data))
+            except ConnectionResetError:
+                return None
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def request(self, api_key: int, version: int, body: dict[str, Any]) -> dict[str, Any]:
+        self.correlation += 1
+        self.send_raw(codec.encode_request(api_key, version, self.correlation, body))
+        payload = self.read_frame()
+        assert payload is not None, "the broker closed the connection"
+        correlation_id, response = codec.decode_response(api_key, version, payload)
+        assert correlation_id == self.correlation
+        return response
+
+    def produce(self, topic: str, batch: bytes, version: int = 8) -> dict[str, Any]:
+        response = self.request(
+            codec.PRODUCE,
+            version,
+            {
+                "acks": -1,
+                "timeout": 5000,
+                "topic_data": [{"name": topic, "partition_data": [{"index": 0, "records": batch}]}],
+            },
+        )
+        return response["responses"][0]["partition_responses"][0]
+
+    def fetch(self, topic: str, offset: int = 0) -> dict[str, Any]:
+        response = self.request(
+            codec.FETCH,
+            11,
+            {
+                "replica_id": -1,
+                "max_wait": 0,
+                "min_bytes": 1,
+                "max_bytes": 1 << 20,
+                "isolation_level": 0,
+                "session_epoch": -1,
+                "topics": [
+                    {
+                        "topic": topic,
+                        "partitions": [
+                            {"partition": 0, "fetch_offset": offset, "partition_max_bytes": 1 << 20}
+                        ],
+                    }
+                ],
+            },
+        )
+        return response["responses"][0]["partitions"][0]
+
+    def assert_closed(self) -> None:
+        assert self.read_frame() is None, "expected the broker to close the connection"
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def _alive(port: int) -> None:
+    """Another connection is still served."""
+    client = RawClient(port)
+    response = client.request(codec.API_VERSIONS, 3, {})
+    assert response["error_code"] == ErrorCode.NONE
+    client.close()
+
+
+def _good_batch(values: list[bytes]) -> bytes:
+    return records.encode_batch([(None, v) for v in values])
+
+
+def test_api_versions_lists_every_api_and_unknown_versions_get_v0_error(serve: Any) -> None:
+    client = RawClient(serve.port)
+    response = client.request(codec.API_VERSIONS, 3, {})
+    ranges = {k["api_key"]: (k["min_version"], k["max_version"]) for k in response["api_keys"]}
+    assert ranges == codec.SUPPORTED_VERSIONS
+    request = bytearray(codec.encode_request(codec.API_VERSIONS, 3, 41, {}))
+    struct.pack_into(">h", request, 6, 99)  # after the size prefix and api key
+    client.send_raw(bytes(request))
+    correlation_id, body = codec.decode_response(codec.API_VERSIONS, 0, client.read_frame() or b"")
+    assert correlation_id == 41 and body["error_code"] == ErrorCode.UNSUPPORTED_VERSION
+    assert client.request(codec.API_VERSIONS, 0, {})["error_code"] == ErrorCode.NONE
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        struct.pack(">i", 200 * 1024 * 1024) + b"x" * 64,  # oversized
+        struct.pack(">i", -5),  # negative size
+        struct.pack(">i", 10) + struct.pack(">hhi", 9999, 0, 1) + b"\x00\x00",  # unknown API
+        struct.pack(">i", 10) + struct.pack(">hhi", codec.PRODUCE, 1, 1) + b"\x00\x00",  # old v
+        struct.pack(">i", 12) + struct.pack(">hhi", codec.METADATA, 9, 1) + b"\xff\xff\x7f\x7f",
+    ],
+    ids=["oversized", "negative-size", "unknown-api", "unsupported-version", "malformed-body"],
+)
+def test_bad_frames_close_only_their_connection(serve: Any, frame: bytes) -> None:
+    bystander = RawClient(serve.port)
+    assert bystander.request(codec.API_VERSIONS, 3, {})["error_code"] == ErrorCode.NONE
+    bad = RawClient(serve.port)
+    bad.send_raw(frame)
+    bad.assert_closed()
+    assert bystander.request(codec.API_VERSIONS, 3, {})["error_code"] == ErrorCode.NONE
+    _alive(serve.port)
+
+
+def test_a_truncated_frame_then_disconnect_leaves_the_broker_serving(serve: Any) -> None:
+    bad = RawClient(serve.port)
+    bad.send_raw(codec.encode_request(codec.METADATA, 9, 1, {"topics": None})[:9])
+    bad.close()
+    _alive(serve.port)
+
+
+def test_bad_crc_and_compression_are_refused_and_stored_data_survives(serve: Any) -> None:
+    client = RawClient(serve.port)
+    stored = client.produce("bad-input", _good_batch([b"kept-1", b"kept-2"]))
+    assert stored["error_code"] == ErrorCode.NONE and stored["base_offset"] == 0
+
+    corrupt = bytearray(_good_batch([b"lost"]))
+    corrupt[-1] ^= 0xFF
+    refused = client.produce("bad-input", bytes(corrupt))
+    assert refused["error_code"] == ErrorCode.CORRUPT_MESSAGE
+
+    compressed = bytearray(_good_batch([b"zipped"]))
+    compressed[22] |= 0x01  # gzip bit; the CRC is recomputed so only the codec is wrong
+    from crc32c import crc32c
+
+    struct.pack_into(">I", compressed, 17, crc32c(bytes(compressed[21:])))
+    refused = client.produce("bad-input", bytes(compressed))
+    assert refused["error_code"] == ErrorCode.UNSUPPORTED_COMPRESSION_TYPE
+    assert "compression.type" in (refused["error_message"] or "")
+
+    two_batches = _good_batch([b"a"]) + _good_batch([b"b"])
+    assert client.produce("bad-input", two_batches)["error_code"] == ErrorCode.INVALID_RECORD
+
+    fetched = client.fetch("bad-input")
+    assert fetched["high_watermark"] == 2
+    served = records.read_batches(fetched["records"])
+    assert [records.history_values(b) for b in served] == [("kept-1", "kept-2")]
+    _alive(serve.port)
