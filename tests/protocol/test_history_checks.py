@@ -1,0 +1,166 @@
+"""check_history catches each anomaly kind on a small hand-made history, and nothing else."""
+
+from __future__ import annotations
+
+from kafka_eos.protocol.history import Event, Read
+from kafka_eos.protocol.history_checks import PROPERTIES, Violation, check_history
+from sample_histories import ack, append, clean_history, end, marker, read
+
+
+def properties(violations: list[Violation]) -> set[str]:
+    return {v.property for v in violations}
+
+
+def only(history: list[Event], prop: str, term: str) -> Violation:
+    """The history has exactly one violation, of ``prop``, whose message starts with ``term``."""
+    violations = check_history(history)
+    assert [v.property for v in violations] == [prop], [str(v) for v in violations]
+    violation = violations[0]
+    assert violation.property in PROPERTIES
+    assert violation.message.startswith(term), violation.message
+    assert "\n" not in violation.message
+    assert violation.positions and all(f"#{p}" in violation.message for p in violation.positions)
+    assert tuple(history[p - 1] for p in violation.positions) == violation.events
+    return violation
+
+
+def test_a_clean_history_passes() -> None:
+    assert check_history(clean_history()) == []
+
+
+def test_an_empty_history_passes() -> None:
+    assert check_history([]) == []
+
+
+def test_a_batch_appended_twice_is_a_duplicate() -> None:
+    history = clean_history()
+    history.append(append("t-0", 7, 2, 1, "y", txn=False))  # the retry of x2, appended again
+    violation = only(history, "no_duplicates", "duplicate:")
+    assert violation.positions == (17, 22)
+
+
+def test_a_record_visible_twice_is_a_duplicate() -> None:
+    history = clean_history()
+    # after an epoch bump the producer re-sends "y" (already appended) with sequence 0
+    history.append(append("t-0", 7, 2, 0, "y", epoch=1, txn=False))
+    violation = only(history, "no_duplicates", "duplicate:")
+    assert "'y'" in violation.message and "visible twice" in violation.message
+
+
+def test_a_retry_in_an_aborted_transaction_is_not_a_duplicate() -> None:
+    history = clean_history()
+    # pid 1 retries the aborted "d" in a new, committed transaction
+    retry = append("t-0", 7, 1, 3, "d")
+    history += [retry, ack(retry), end(1, commit=True), marker("t-0", 8, 1, commit=True)]
+    assert check_history(history) == []
+
+
+def test_an_acknowledged_batch_missing_from_the_log_is_a_lost_write() -> None:
+    history = clean_history()
+    history.append(ack(append("t-1", 2, 2, 0, "z", txn=False)))
+    only(history, "no_lost_acks", "lost write:")
+
+
+def test_an_ack_at_another_offset_is_inconsistent() -> None:
+    history = clean_history()
+    history[15] = ack(history[14], offset=9)  # x1 was appended at 5
+    violation = only(history, "no_lost_acks", "inconsistent offsets:")
+    assert "t-0@9" in violation.message and "t-0@5" in violation.message
+
+
+def test_read_committed_reading_an_aborted_record_is_an_aborted_read() -> None:
+    history = clean_history()
+    history.append(read("t-0", 3, "d"))
+    violation = only(history, "read_committed_no_aborted", "aborted read:")
+    assert "ABORT marker t-0@4" in violation.message
+
+
+def test_a_commit_on_one_partition_and_abort_on_another_is_a_torn_transaction() -> None:
+    history = clean_history()
+    history[6] = marker("t-1", 1, 1, commit=False)
+    del history[9]  # the read of "c" (now an aborted read as well)
+    violation = only(history, "atomic_transactions", "torn transaction:")
+    assert "COMMIT marker t-0@2" in violation.message and "ABORT marker t-1@1" in violation.message
+
+
+def test_a_committed_transaction_aborted_everywhere_is_a_lost_write() -> None:
+    history = clean_history()
+    history[5] = marker("t-0", 2, 1, commit=False)
+    history[6] = marker("t-1", 1, 1, commit=False)
+    history = [e for e in history if not (isinstance(e, Read) and e.value in "abc")]
+    only(history, "atomic_transactions", "lost write:")
+
+
+def test_an_offset_gap_and_an_offset_reuse_are_caught() -> None:
+    history = clean_history()
+    history[14] = append("t-0", 6, 2, 0, "x", txn=False)  # gap: offset 5 skipped
+    history[15] = ack(history[14])
+    history[16] = append("t-0", 6, 2, 1, "y", txn=False)  # reuse of offset 6
+    del history[17]  # (its ack would point at "x")
+    history = [e for e in history if not (isinstance(e, Read) and e.value in "xy")]
+    violations = check_history(history)
+    assert [v.property for v in violations] == ["offsets_contiguous", "offsets_contiguous"]
+    assert violations[0].message.startswith("offset gap:")
+    assert violations[1].message.startswith("inconsistent offsets:")
+
+
+def test_a_sequence_gap_is_out_of_order() -> None:
+    history = clean_history()
+    history.append(append("t-0", 7, 2, 5, "z", txn=False))
+    violation = only(history, "per_producer_order", "out-of-order sequence:")
+    assert "expected seq 2" in violation.message
+
+
+def test_sequences_may_wrap() -> None:
+    first = append("t-2", 0, 3, 2147483646, "p", "q", txn=False)
+    second = append("t-2", 2, 3, 0, "r", txn=False)
+    assert check_history([first, ack(first), second, ack(second)]) == []
+    wrong = append("t-2", 2, 3, 1, "r", txn=False)
+    assert properties(check_history([first, wrong])) == {"per_producer_order"}
+
+
+def test_an_append_of_an_older_epoch_is_a_zombie_write() -> None:
+    history = clean_history()
+    history += [
+        append("t-1", 2, 1, 0, "new", epoch=1),
+        append("t-1", 3, 1, 1, "old", epoch=0),
+    ]
+    only(history, "no_zombie_appends", "zombie write:")
+
+
+def test_read_committed_before_the_commit_marker_is_a_dirty_read() -> None:
+    history = clean_history()
+    history.insert(5, read("t-0", 0, "a"))  # before COMMIT marker t-0@2
+    violation = only(history, "read_committed_below_lso", "dirty read:")
+    assert "COMMIT marker t-0@2" in violation.message
+
+
+def test_read_committed_above_an_open_transaction_is_above_the_lso() -> None:
+    history = clean_history()
+    # pid 3 opens a transaction at t-0@7; a non-transactional record after it is not stable
+    history += [
+        append("t-0", 7, 3, 0, "open"),
+        append("t-0", 8, 2, 2, "z", txn=False),
+        read("t-0", 8, "z"),
+    ]
+    violation = only(history, "read_committed_below_lso", "read above the LSO:")
+    assert "pid 3" in violation.message and "never ended" in violation.message
+    # read_uncommitted may read it
+    history[-1] = read("t-0", 8, "z", committed=False)
+    assert check_history(history) == []
+
+
+def test_a_read_of_a_marker_or_of_nothing_is_inconsistent() -> None:
+    history = clean_history()
+    history.append(read("t-0", 2, "a"))
+    only(history, "reads_match_log", "inconsistent offsets:")
+    history[-1] = read("t-0", 40, "a")
+    only(history, "reads_match_log", "inconsistent offsets:")
+    history[-1] = read("t-0", 0, "b")
+    only(history, "reads_match_log", "inconsistent offsets:")
+
+
+def test_a_consumer_only_history_catches_a_value_read_at_two_offsets() -> None:
+    history: list[Event] = [read("t-9", 0, "v"), read("t-9", 1, "w"), read("t-9", 4, "v")]
+    only(history, "no_duplicates", "duplicate:")
+    assert check_history(history[:2]) == []
