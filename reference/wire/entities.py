@@ -119,7 +119,8 @@ def _zero(shape: _FieldShape) -> Any:
 
 def _convert(shape: _FieldShape, value: Any) -> Any:
     if value is None:
-        return None
+        # A field nullable in later versions but not in this one: Kafka writes its default.
+        return None if shape.optional else _zero(shape)
     if shape.kind == _ENTITY_TUPLE:
         return tuple(
             item if dataclasses.is_dataclass(item) else build(shape.nested, item)  # type: ignore[arg-type]
