@@ -1,0 +1,108 @@
+"""The model's static parameters: protocol knobs, fault budgets and the bounded workload.
+
+Three frozen values describe one check. :class:`Knobs` are the protocol switches (defaults =
+Kafka 4.x); :class:`Faults` bound how many times each fault may happen in one run (the network
+may always delay and reorder: that needs no budget); :class:`Workload` says which producers
+exist, what each one writes and whether a read_committed (or read_uncommitted) consumer reads.
+The configuration files in spec/configs/ are these three values written as YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Producer kinds (ProducerSpec.kind).
+IDEMPOTENT = "idempotent"  # enable.idempotence=true, no transactional.id
+PLAIN = "plain"  # enable.idempotence=false: no producer id, no sequence numbers
+TRANSACTIONAL = "transactional"  # transactional.id set
+CTP = "ctp"  # consume-transform-produce application (transactional, sendOffsetsToTransaction)
+PRODUCER_KINDS = (IDEMPOTENT, PLAIN, TRANSACTIONAL, CTP)
+
+READ_COMMITTED = "read_committed"
+READ_UNCOMMITTED = "read_uncommitted"
+
+
+@dataclass(frozen=True, slots=True)
+class Knobs:
+    """Protocol switches; each default is Kafka 4.x behaviour."""
+
+    #: Producers use producer ids and sequence numbers (enable.idempotence).
+    idempotence: bool = True
+    #: Batches of metadata the leader keeps per producer (ProducerStateEntry.NUM_BATCHES_TO_RETAIN).
+    batch_cache_size: int = 5
+    #: max.in.flight.requests.per.connection: outstanding Produce requests per partition.
+    max_in_flight: int = 5
+    #: 1 = classic transactions; 2 = KIP-890 part 2 (epoch bump on every EndTxn, strict markers).
+    transaction_version: int = 2
+    #: KIP-890 part 1: the leader verifies with the coordinator before a transaction's first append.
+    partition_verification: bool = True
+    #: Leaders reject markers whose coordinator epoch is older than the one they stored.
+    coordinator_epoch_check: bool = True
+    #: Leaders reject data batches whose producer epoch is older than the one they stored.
+    producer_epoch_check: bool = True
+    #: Leaders may drop idle producer state (producer.id.expiration.ms), bounded by Faults.expiries.
+    producer_state_expiry: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """How many times each fault may happen in one run (delay and reordering are unbounded)."""
+
+    #: Messages (any request or response) dropped by the network.
+    losses: int = 0
+    #: Produce requests re-sent by a client while the original may still be in flight.
+    retries: int = 0
+    #: Batches a transactional client gives up on (delivery.timeout.ms), whatever the leader did.
+    batch_timeouts: int = 0
+    #: Ongoing transactions the coordinator aborts on timeout (transaction.timeout.ms).
+    txn_timeouts: int = 0
+    #: Coordinator failovers (a new leader of __transaction_state with a higher epoch).
+    failovers: int = 0
+    #: Producer-state entries a leader expires (only with Knobs.producer_state_expiry).
+    expiries: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TransactionSpec:
+    """One transaction: one single-record batch to each listed partition, then commit or abort."""
+
+    partitions: tuple[int, ...]
+    commit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerSpec:
+    """One producer process (a client instance).
+
+    Several transactional processes with the same ``transactional_id`` are incarnations of one
+    application instance: the second one's InitProducerId fences the first (a zombie).
+    """
+
+    kind: str
+    #: idempotent / plain: the partitions of the single-record batches, in send order.
+    batches: tuple[int, ...] = ()
+    #: transactional: the transactions, in order.
+    transactions: tuple[TransactionSpec, ...] = ()
+    transactional_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """What runs: data partitions, producer processes, a consumer and the CTP input."""
+
+    partitions: int = 1
+    producers: tuple[ProducerSpec, ...] = ()
+    #: Isolation level of the consumer reading every data partition, or None for no consumer.
+    consumer: str | None = None
+    #: Records in the consume-transform-produce application's input partition.
+    ctp_input: int = 0
+    #: The data partition a CTP application writes its output to.
+    ctp_output: int = 0
+    group: str = "group"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    knobs: Knobs = field(default_factory=Knobs)
+    faults: Faults = field(default_factory=Faults)
+    workload: Workload = field(default_factory=Workload)

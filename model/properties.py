@@ -1,0 +1,333 @@
+"""The properties of Kafka's exactly-once protocol, as predicates over model states.
+
+Invariants are checked on every reachable state, action properties on every transition. Each
+property's name is used everywhere (the checker's verdict, spec/SPEC.md, the verdict table, the
+history checks of contract D); its description names the Jepsen anomaly it rules out where one
+fits (duplicate, lost write, aborted read, torn transaction).
+
+Per-partition work is cached on the partition value: partitions repeat across many states.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from kafka_eos.protocol.client_states import is_legal_transition as client_transition_ok
+from kafka_eos.protocol.coordinator_states import TxnState
+from kafka_eos.protocol.coordinator_states import is_legal_transition as txn_transition_ok
+
+from .layout import (
+    B_ACKED,
+    C_BATCHES,
+    C_STATE,
+    E_TXN_FIRST,
+    ENTRY_DATA,
+    K_METADATA,
+    NO_METADATA,
+    O_ABORT,
+    O_COMMIT,
+    O_UNDECIDED,
+    P_LOG,
+    P_PRODUCERS,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_OUTCOMES,
+    S_PARTITIONS,
+    T_PARTITIONS,
+    T_STATE,
+)
+from .views import ABORTED, PENDING, VISIBLE, fates, high_watermark, last_stable_offset
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+#: One-line descriptions (the long form is in spec/SPEC.md).
+DESCRIPTIONS: dict[str, str] = {
+    "no_fenced_writes": "no partition accepts a batch from a producer epoch older than one it "
+    "already stored for that producer id (a zombie write)",
+    "no_duplicates": "no record is appended twice to a partition (Jepsen: duplicate)",
+    "no_lost_acks": "every acknowledged record is in the log at the acknowledged offset "
+    "(Jepsen: lost write)",
+    "per_producer_order": "each producer's records appear in a partition in the order it sent "
+    "them (Jepsen: nonmonotonic send)",
+    "open_txns_known": "every transaction open on a partition is ongoing or being completed at "
+    "the coordinator, with that partition in its set (otherwise: a hanging transaction, the LSO "
+    "is stuck)",
+    "atomic_transactions": "what read_committed readers can see of every partition (including "
+    "__consumer_offsets) agrees with the coordinator's decision: committed transactions' "
+    "records only, never an aborted or undecided one (Jepsen: torn transaction)",
+    "read_committed_no_aborted": "the consumer never returns a record of an aborted or "
+    "still-open transaction (Jepsen: aborted read)",
+    "read_committed_in_order": "the consumer returns exactly the committed records below its "
+    "position, in offset order, without gaps",
+    "exactly_once_ctp": "consume-transform-produce: each input record's output is visible at "
+    "most once, and every input below the committed group offset has its output visible or "
+    "committed (Jepsen: duplicate / lost write)",
+    "offsets_immutable": "logs only grow at the end, one batch at a time: offsets are "
+    "contiguous and an offset never changes its batch",
+    "lso_bounds": "LSO <= high watermark, and the LSO never decreases",
+    "coordinator_transitions_legal": "every transaction-coordinator state change is legal in "
+    "Kafka's TransactionState table",
+    "client_transitions_legal": "every client TransactionManager state change is legal in "
+    "Kafka's table",
+}
+
+INVARIANTS = (
+    "no_fenced_writes",
+    "no_duplicates",
+    "no_lost_acks",
+    "per_producer_order",
+    "open_txns_known",
+    "atomic_transactions",
+    "read_committed_no_aborted",
+    "read_committed_in_order",
+    "exactly_once_ctp",
+)
+ACTION_PROPERTIES = (
+    "offsets_immutable",
+    "lso_bounds",
+    "coordinator_transitions_legal",
+    "client_transitions_legal",
+)
+ALL_PROPERTIES = INVARIANTS + ACTION_PROPERTIES
+
+Predicate = Callable[..., bool]
+
+
+def invariants(model: KafkaEosModel) -> dict[str, Predicate]:
+    table = _invariant_table(model)
+    return {name: table[name] for name in INVARIANTS if name in model.checked}
+
+
+def action_properties(model: KafkaEosModel) -> dict[str, Predicate]:
+    table: dict[str, Predicate] = {
+        "offsets_immutable": _offsets_immutable,
+        "lso_bounds": _lso_bounds,
+        "coordinator_transitions_legal": _coordinator_transitions_legal,
+        "client_transitions_legal": _client_transitions_legal,
+    }
+    return {name: table[name] for name in ACTION_PROPERTIES if name in model.checked}
+
+
+# ---------------------------------------------------------------------- invariants
+@lru_cache(maxsize=1 << 16)
+def _epochs_never_decrease(partition: tuple) -> bool:  # type: ignore[type-arg]
+    highest: dict[int, int] = {}
+    for entry in partition[P_LOG]:
+        pid, epoch = entry[1], entry[2]
+        if pid < 0:
+            continue
+        if epoch < highest.get(pid, epoch):
+            return False
+        highest[pid] = epoch
+    return True
+
+
+def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
+    records = model.records
+    offsets_partition = model.offsets_partition
+    data_partitions = model.data_partitions
+    record_global = model.record_global
+    record_partition = model.record_partition
+
+    def no_fenced_writes(state: tuple) -> bool:  # type: ignore[type-arg]
+        return all(_epochs_never_decrease(p) for p in state[S_PARTITIONS])
+
+    @lru_cache(maxsize=1 << 16)
+    def partition_has_no_duplicates(partition: tuple) -> bool:  # type: ignore[type-arg]
+        seen = [e[4] for e in partition[P_LOG] if e[0] == ENTRY_DATA]
+        return len(seen) == len(set(seen))
+
+    def no_duplicates(state: tuple) -> bool:  # type: ignore[type-arg]
+        partitions = state[S_PARTITIONS]
+        return all(partition_has_no_duplicates(partitions[p]) for p in range(data_partitions))
+
+    def no_lost_acks(state: tuple) -> bool:  # type: ignore[type-arg]
+        partitions = state[S_PARTITIONS]
+        for proc, client in enumerate(state[S_CLIENTS]):
+            for rec, batch in enumerate(client[C_BATCHES]):
+                if batch[0] == B_ACKED:
+                    log = partitions[record_partition[proc][rec]][P_LOG]
+                    offset = batch[3]
+                    if offset >= len(log) or log[offset][4] != record_global[proc][rec]:
+                        return False
+        return True
+
+    @lru_cache(maxsize=1 << 16)
+    def partition_in_order(partition: tuple) -> bool:  # type: ignore[type-arg]
+        latest: dict[int, int] = {}
+        seen: set[int] = set()
+        for entry in partition[P_LOG]:
+            if entry[0] != ENTRY_DATA or entry[4] in seen:
+                continue
+            record = entry[4]
+            seen.add(record)
+            proc = records[record][0]
+            if record < latest.get(proc, -1):
+                return False
+            latest[proc] = record
+        return True
+
+    def per_producer_order(state: tuple) -> bool:  # type: ignore[type-arg]
+        partitions = state[S_PARTITIONS]
+        return all(partition_in_order(partitions[p]) for p in range(data_partitions))
+
+    def open_txns_known(state: tuple) -> bool:  # type: ignore[type-arg]
+        metadata = state[S_COORDINATOR][K_METADATA]
+        for part, partition in enumerate(state[S_PARTITIONS]):
+            for pid, entry in enumerate(partition[P_PRODUCERS]):
+                if entry and entry[E_TXN_FIRST] >= 0:
+                    txn = metadata[model.pid_tid[pid]]
+                    if txn[T_STATE] not in _OPEN_STATES or not txn[T_PARTITIONS] >> part & 1:
+                        return False
+        return True
+
+    @lru_cache(maxsize=1 << 16)
+    def partition_agrees(partition: tuple, outcomes: tuple) -> bool:  # type: ignore[type-arg]
+        kinds = fates(partition)
+        for offset, entry in enumerate(partition[P_LOG]):
+            if entry[0] != ENTRY_DATA or not entry[5]:
+                continue
+            outcome = outcomes[records[entry[4]][3]]
+            fate = kinds[offset]
+            if (fate == VISIBLE and outcome != O_COMMIT) or (fate == ABORTED and outcome == O_COMMIT):
+                return False
+        return True
+
+    def atomic_transactions(state: tuple) -> bool:  # type: ignore[type-arg]
+        outcomes = state[S_OUTCOMES]
+        return all(partition_agrees(p, outcomes) for p in state[S_PARTITIONS])
+
+    def read_committed_no_aborted(state: tuple) -> bool:  # type: ignore[type-arg]
+        outcomes = state[S_OUTCOMES]
+        partitions = state[S_PARTITIONS]
+        for part, (_, delivered) in enumerate(state[S_CONSUMER]):
+            log = partitions[part][P_LOG]
+            for offset in delivered:
+                entry = log[offset]
+                if entry[5] and outcomes[records[entry[4]][3]] != O_COMMIT:
+                    return False
+        return True
+
+    def read_committed_in_order(state: tuple) -> bool:  # type: ignore[type-arg]
+        outcomes = state[S_OUTCOMES]
+        partitions = state[S_PARTITIONS]
+        for part, (position, delivered) in enumerate(state[S_CONSUMER]):
+            log = partitions[part][P_LOG]
+            expected = []
+            for offset in range(position):
+                entry = log[offset]
+                if entry[0] != ENTRY_DATA:
+                    continue
+                if entry[5]:
+                    outcome = outcomes[records[entry[4]][3]]
+                    if outcome == O_UNDECIDED:
+                        return False  # the position passed still-open data
+                    if outcome != O_COMMIT:
+                        continue
+                expected.append(offset)
+            if tuple(expected) != delivered:
+                return False
+        return True
+
+    def exactly_once_ctp(state: tuple) -> bool:  # type: ignore[type-arg]
+        if offsets_partition < 0:
+            return True
+        partitions = state[S_PARTITIONS]
+        committed = model.committed_group_offset(partitions[offsets_partition])
+        output = partitions[model.ctp_output]
+        outcomes = state[S_OUTCOMES]
+        kinds = fates(output)
+        visible = [0] * model.ctp_input
+        alive = [False] * model.ctp_input
+        for offset, entry in enumerate(output[P_LOG]):
+            if entry[0] != ENTRY_DATA:
+                continue
+            record = records[entry[4]]
+            source = record[5]
+            if source < 0:
+                continue
+            if kinds[offset] == VISIBLE:
+                visible[source] += 1
+                alive[source] = True
+            elif kinds[offset] == PENDING and outcomes[record[3]] != O_ABORT:
+                alive[source] = True
+        if any(count > 1 for count in visible):
+            return False
+        return all(alive[k] for k in range(min(committed, model.ctp_input)))
+
+    return {
+        "no_fenced_writes": no_fenced_writes,
+        "no_duplicates": no_duplicates,
+        "no_lost_acks": no_lost_acks,
+        "per_producer_order": per_producer_order,
+        "open_txns_known": open_txns_known,
+        "atomic_transactions": atomic_transactions,
+        "read_committed_no_aborted": read_committed_no_aborted,
+        "read_committed_in_order": read_committed_in_order,
+        "exactly_once_ctp": exactly_once_ctp,
+    }
+
+
+_OPEN_STATES = frozenset(
+    int(s) for s in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
+)
+
+
+# ---------------------------------------------------------------------- action properties
+def _offsets_immutable(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    before, after = state[S_PARTITIONS], target[S_PARTITIONS]
+    if before is after:
+        return True
+    for old, new in zip(before, after, strict=True):
+        old_log, new_log = old[P_LOG], new[P_LOG]
+        if old_log is new_log:
+            continue
+        grown = len(new_log) - len(old_log)
+        if grown not in (0, 1) or new_log[: len(old_log)] != old_log:
+            return False
+    return True
+
+
+def _lso_bounds(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    before, after = state[S_PARTITIONS], target[S_PARTITIONS]
+    if before is after:
+        return True
+    for old, new in zip(before, after, strict=True):
+        if old is new:
+            continue
+        lso = last_stable_offset(new)
+        if lso > high_watermark(new) or lso < last_stable_offset(old):
+            return False
+    return True
+
+
+def _coordinator_transitions_legal(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    before, after = state[S_COORDINATOR], target[S_COORDINATOR]
+    if before is after:
+        return True
+    for old, new in zip(before[K_METADATA], after[K_METADATA], strict=True):
+        source, destination = old[T_STATE], new[T_STATE]
+        if source == destination or source == NO_METADATA:
+            continue
+        if destination == NO_METADATA or not txn_transition_ok(source, destination):
+            return False
+    return True
+
+
+def _client_transitions_legal(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    before, after = state[S_CLIENTS], target[S_CLIENTS]
+    for old, new in zip(before, after, strict=True):
+        if old is not new and old[C_STATE] != new[C_STATE]:
+            if not client_transition_ok(old[C_STATE], new[C_STATE]):
+                return False
+    return True
+
+
+def describe(name: str) -> str:
+    """The one-line description of property ``name``."""
+    return DESCRIPTIONS[name]
+

@@ -1,0 +1,69 @@
+"""What a partition looks like from outside: high watermark, LSO, and each offset's fate.
+
+These functions depend only on one partition tuple, and partitions repeat across millions of
+model states, so the results are cached per partition value.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from .layout import E_TXN_FIRST, ENTRY_DATA, P_ABORTED, P_LOG, P_PRODUCERS
+
+#: The fate of one log offset as a read_committed consumer sees it.
+VISIBLE, PENDING, ABORTED, CONTROL = range(4)
+
+
+def high_watermark(partition: tuple) -> int:  # type: ignore[type-arg]
+    """End of the log (a single replica: every append is immediately replicated)."""
+    return len(partition[P_LOG])
+
+
+@lru_cache(maxsize=1 << 16)
+def last_stable_offset(partition: tuple) -> int:  # type: ignore[type-arg]
+    """min(first offset of every open transaction, high watermark) (UnifiedLog's LSO)."""
+    lso = len(partition[P_LOG])
+    for entry in partition[P_PRODUCERS]:
+        if entry and 0 <= entry[E_TXN_FIRST] < lso:
+            lso = entry[E_TXN_FIRST]
+    return lso
+
+
+@lru_cache(maxsize=1 << 16)
+def fates(partition: tuple) -> tuple[int, ...]:  # type: ignore[type-arg]
+    """One fate per offset: VISIBLE (a read_committed fetch returns it), PENDING (at or above
+    the LSO), ABORTED (in the aborted-transaction index) or CONTROL (a marker)."""
+    log = partition[P_LOG]
+    aborted = partition[P_ABORTED]
+    lso = last_stable_offset(partition)
+    result = []
+    for offset, entry in enumerate(log):
+        if entry[0] != ENTRY_DATA:
+            result.append(CONTROL)
+        elif offset >= lso:
+            result.append(PENDING)
+        elif entry[5] and any(
+            pid == entry[1] and first <= offset <= last for pid, first, last in aborted
+        ):
+            result.append(ABORTED)
+        else:
+            result.append(VISIBLE)
+    return tuple(result)
+
+
+def fetch(partition: tuple, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:  # type: ignore[type-arg]
+    """A Fetch from ``position``: (new position, offsets of the data records returned).
+
+    read_committed reads up to the LSO and skips aborted data (the aborted transactions in the
+    response); read_uncommitted reads up to the high watermark. Control records are never
+    returned.
+    """
+    if read_committed:
+        limit = last_stable_offset(partition)
+        kinds = fates(partition)
+        returned = tuple(o for o in range(position, limit) if kinds[o] == VISIBLE)
+    else:
+        log = partition[P_LOG]
+        limit = len(log)
+        returned = tuple(o for o in range(position, limit) if log[o][0] == ENTRY_DATA)
+    return limit, returned
