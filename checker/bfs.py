@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,14 +162,13 @@ class _Search:
 
     def _explore(self, frontier: list[Any]) -> None:
         # Everything the loop touches is a local variable: attribute and global look-ups
-        # would cost more than the work itself at millions of transitions.
-        bound = self.bound
+        # would cost more than the work itself at millions of transitions. Action
+        # properties and symmetry live in wrappers around actions() (see _successors), so
+        # the loop has no branch for them.
         parent = self.parent
         counts = self.label_counts
-        actions = bound.actions
-        canon = bound.canonical
-        invariants = bound.invariants
-        properties = bound.action_properties
+        successors_of = _successors(self.bound)
+        invariants = self.bound.invariants
         deadlock = self.deadlock
         state_cap = self.max_states if self.max_states is not None else sys.maxsize
         depth_cap = self.max_depth if self.max_depth is not None else sys.maxsize
@@ -179,7 +179,6 @@ class _Search:
         countdown = HOUSEKEEPING_EVERY
         depth = 0
         state: Any = None
-        label: Any = None
         try:
             while frontier:
                 self.depth = depth
@@ -188,31 +187,23 @@ class _Search:
                 append = successors.append
                 for state in frontier:
                     label = None
-                    for label, target in actions(state):
+                    for label, target in successors_of(state):
                         try:
                             counts[label] += 1
                         except KeyError:
                             counts[label] = 1
-                        if properties:
-                            for name, allows in properties:
-                                if not allows(state, label, target):
-                                    self.found = _Found(
-                                        "action_property", name, state, label, target
-                                    )
-                                    return
-                        stored = target if canon is None else canon(target)
-                        if stored in parent:
+                        if target in parent:
                             continue
                         if at_depth_cap:
                             # A state beyond the bound exists: the run cannot say "ok".
                             self.stopped_by = "max_depth"
                             return
-                        parent[stored] = state
+                        parent[target] = state
                         for name, holds in invariants:
-                            if not holds(stored):
-                                self.found = _Found("invariant", name, stored)
+                            if not holds(target):
+                                self.found = _Found("invariant", name, target)
                                 return
-                        append(stored)
+                        append(target)
                     if label is None and deadlock:
                         self.found = _Found("deadlock", "deadlock", state)
                         return
@@ -234,8 +225,10 @@ class _Search:
                 if successors:
                     depth += 1
                 frontier = successors
+        except _PropertyBroken as broken:
+            self.found = _Found("action_property", *broken.args)
         except Exception as exc:
-            error = explain_failure(bound, state, exc)
+            error = explain_failure(self.bound, state, exc)
             if error is None:
                 raise
             raise error from exc
@@ -300,3 +293,45 @@ def _broken_invariant(bound: BoundModel, state: Any) -> str | None:
         if not holds(state):
             return name
     return None
+
+
+class _PropertyBroken(Exception):
+    """Raised out of the successor function: (property name, state, label, next state)."""
+
+
+def _successors(bound: BoundModel) -> Callable[[Any], Iterable[tuple[str, Any]]]:
+    """actions(), wrapped to check action properties and to map states to representatives.
+
+    The steps are checked on concrete states; the search then stores only representatives.
+    A model without either gets its own actions() back, with no wrapper cost.
+    """
+    successors_of: Callable[[Any], Iterable[tuple[str, Any]]] = bound.actions
+    if bound.action_properties:
+        successors_of = _checking_properties(successors_of, bound.action_properties)
+    if bound.canonical is not None:
+        successors_of = _to_representatives(successors_of, bound.canonical)
+    return successors_of
+
+
+def _checking_properties(
+    actions: Callable[[Any], Iterable[tuple[str, Any]]],
+    properties: tuple[tuple[str, Callable[[Any, str, Any], object]], ...],
+) -> Callable[[Any], list[tuple[str, Any]]]:
+    def checked(state: Any) -> list[tuple[str, Any]]:
+        steps = list(actions(state))
+        for label, target in steps:
+            for name, allows in properties:
+                if not allows(state, label, target):
+                    raise _PropertyBroken(name, state, label, target)
+        return steps
+
+    return checked
+
+
+def _to_representatives(
+    actions: Callable[[Any], Iterable[tuple[str, Any]]], canonical: Callable[[Any], Any]
+) -> Callable[[Any], list[tuple[str, Any]]]:
+    def represented(state: Any) -> list[tuple[str, Any]]:
+        return [(label, canonical(target)) for label, target in actions(state)]
+
+    return represented

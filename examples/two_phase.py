@@ -18,7 +18,7 @@ Check it with ``kafka-eos check --model examples/two_phase.py:TwoPhase --param r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 
@@ -39,6 +39,9 @@ State = tuple[tuple[str, ...], str, frozenset[str], frozenset[Prepared | Decisio
 
 COMMIT = Decision("Commit")
 ABORT = Decision("Abort")
+_COMMIT_SET = frozenset({COMMIT})
+_ABORT_SET = frozenset({ABORT})
+_RM_STATES = frozenset({"working", "prepared", "committed", "aborted"})
 
 
 class TwoPhase:
@@ -49,80 +52,104 @@ class TwoPhase:
             raise ValueError(f"rms must be a positive integer, got {rms!r}")
         self.rms: tuple[str, ...] = tuple(f"r{i}" for i in range(1, rms + 1))
         self._all_rms = frozenset(self.rms)
-        # Labels and messages are built once: the checker calls actions() millions of times.
         self._prepared_msg = tuple(Prepared("Prepared", rm) for rm in self.rms)
-        self._labels = {
-            name: tuple(f"{name}({rm})" for rm in self.rms)
-            for name in (
-                "TMRcvPrepared",
-                "RMPrepare",
-                "RMChooseToAbort",
-                "RMRcvCommitMsg",
-                "RMRcvAbortMsg",
+        # Messages == [type : {"Prepared"}, rm : RM] \cup [type : {"Commit", "Abort"}]
+        self._messages = frozenset(self._prepared_msg) | {COMMIT, ABORT}
+        # Everything actions() needs per RM is built once: the checker calls actions()
+        # millions of times, and label strings and singleton sets would be rebuilt each time.
+        self._per_rm = tuple(
+            (
+                i,
+                frozenset({rm}),
+                self._prepared_msg[i],
+                frozenset({self._prepared_msg[i]}),
+                f"TMRcvPrepared({rm})",
+                f"RMPrepare({rm})",
+                f"RMChooseToAbort({rm})",
+                f"RMRcvCommitMsg({rm})",
+                f"RMRcvAbortMsg({rm})",
             )
-        }
+            for i, rm in enumerate(self.rms)
+        )
 
-    # TPInit
+    # TPInit == /\ rmState = [rm \in RM |-> "working"] /\ tmState = "init"
+    #          /\ tmPrepared = {} /\ msgs = {}
     def init_states(self) -> list[State]:
         return [(("working",) * len(self.rms), "init", frozenset(), frozenset())]
 
-    # TPNext == TMCommit \/ TMAbort \/ \E rm \in RM : TMRcvPrepared(rm) \/ RMPrepare(rm) \/ ...
-    def actions(self, state: State) -> Iterator[tuple[str, State]]:
+    # TPNext == \/ TMCommit \/ TMAbort
+    #           \/ \E rm \in RM : TMRcvPrepared(rm) \/ RMPrepare(rm) \/ RMChooseToAbort(rm)
+    #                            \/ RMRcvCommitMsg(rm) \/ RMRcvAbortMsg(rm)
+    def actions(self, state: State) -> list[tuple[str, State]]:
         rm_state, tm_state, tm_prepared, msgs = state
-        labels = self._labels
-        # TMCommit
-        if tm_state == "init" and tm_prepared == self._all_rms:
-            yield "TMCommit", (rm_state, "done", tm_prepared, msgs | {COMMIT})
-        # TMAbort
-        if tm_state == "init":
-            yield "TMAbort", (rm_state, "done", tm_prepared, msgs | {ABORT})
-        for i, rm in enumerate(self.rms):
-            # TMRcvPrepared(rm)
-            if tm_state == "init" and self._prepared_msg[i] in msgs:
-                yield (
-                    labels["TMRcvPrepared"][i],
-                    (rm_state, tm_state, tm_prepared | {rm}, msgs),
-                )
+        steps: list[tuple[str, State]] = []
+        tm_init = tm_state == "init"
+        if tm_init:
+            # TMCommit == tmState = "init" /\ tmPrepared = RM /\ tmState' = "done"
+            #             /\ msgs' = msgs \cup {[type |-> "Commit"]}
+            if tm_prepared == self._all_rms:
+                steps.append(("TMCommit", (rm_state, "done", tm_prepared, msgs | _COMMIT_SET)))
+            # TMAbort == tmState = "init" /\ tmState' = "done"
+            #            /\ msgs' = msgs \cup {[type |-> "Abort"]}
+            steps.append(("TMAbort", (rm_state, "done", tm_prepared, msgs | _ABORT_SET)))
+        committed = COMMIT in msgs
+        aborted = ABORT in msgs
+        for i, rm_set, prepared, prepared_set, rcv, prepare, abort, rcv_commit, rcv_abort in (
+            self._per_rm
+        ):
+            # TMRcvPrepared(rm) == tmState = "init" /\ [type |-> "Prepared", rm |-> rm] \in msgs
+            #                      /\ tmPrepared' = tmPrepared \cup {rm}
+            if tm_init and prepared in msgs:
+                steps.append((rcv, (rm_state, tm_state, tm_prepared | rm_set, msgs)))
             if rm_state[i] == "working":
-                # RMPrepare(rm)
-                yield (
-                    labels["RMPrepare"][i],
-                    (_set(rm_state, i, "prepared"), tm_state, tm_prepared,
-                     msgs | {self._prepared_msg[i]}),
-                )
-                # RMChooseToAbort(rm)
-                yield (
-                    labels["RMChooseToAbort"][i],
-                    (_set(rm_state, i, "aborted"), tm_state, tm_prepared, msgs),
-                )
-            # RMRcvCommitMsg(rm)
-            if COMMIT in msgs:
-                yield (
-                    labels["RMRcvCommitMsg"][i],
-                    (_set(rm_state, i, "committed"), tm_state, tm_prepared, msgs),
-                )
-            # RMRcvAbortMsg(rm)
-            if ABORT in msgs:
-                yield (
-                    labels["RMRcvAbortMsg"][i],
-                    (_set(rm_state, i, "aborted"), tm_state, tm_prepared, msgs),
-                )
+                # RMPrepare(rm) == rmState[rm] = "working"
+                #   /\ rmState' = [rmState EXCEPT ![rm] = "prepared"]
+                #   /\ msgs' = msgs \cup {[type |-> "Prepared", rm |-> rm]}
+                steps.append((prepare, (
+                    _except(rm_state, i, "prepared"),
+                    tm_state, tm_prepared, msgs | prepared_set,
+                )))
+                # RMChooseToAbort(rm) == rmState[rm] = "working"
+                #   /\ rmState' = [rmState EXCEPT ![rm] = "aborted"]
+                steps.append((abort, (
+                    _except(rm_state, i, "aborted"), tm_state, tm_prepared, msgs,
+                )))
+            # RMRcvCommitMsg(rm) == [type |-> "Commit"] \in msgs
+            #   /\ rmState' = [rmState EXCEPT ![rm] = "committed"]
+            if committed:
+                steps.append((rcv_commit, (
+                    _except(rm_state, i, "committed"), tm_state, tm_prepared, msgs,
+                )))
+            # RMRcvAbortMsg(rm) == [type |-> "Abort"] \in msgs
+            #   /\ rmState' = [rmState EXCEPT ![rm] = "aborted"]
+            if aborted:
+                steps.append((rcv_abort, (
+                    _except(rm_state, i, "aborted"), tm_state, tm_prepared, msgs,
+                )))
+        return steps
 
     def invariants(self) -> Mapping[str, Callable[[State], bool]]:
         return {"TPTypeOK": self.type_ok, "TCConsistent": tc_consistent}
 
+    # TPTypeOK == /\ rmState \in [RM -> {"working", "prepared", "committed", "aborted"}]
+    #             /\ tmState \in {"init", "done"}
+    #             /\ tmPrepared \subseteq RM
+    #             /\ msgs \subseteq Messages
     def type_ok(self, state: State) -> bool:
         rm_state, tm_state, tm_prepared, msgs = state
         return (
             len(rm_state) == len(self.rms)
-            and all(s in ("working", "prepared", "committed", "aborted") for s in rm_state)
+            and _RM_STATES.issuperset(rm_state)
             and tm_state in ("init", "done")
             and tm_prepared <= self._all_rms
-            and all(m in (COMMIT, ABORT) or m in self._prepared_msg for m in msgs)
+            and msgs <= self._messages
         )
 
     def action_names(self) -> list[str]:
-        return ["TMCommit", "TMAbort", *self._labels]
+        return [
+            "TMCommit", "TMAbort", "TMRcvPrepared", "RMPrepare", "RMChooseToAbort",
+            "RMRcvCommitMsg", "RMRcvAbortMsg",
+        ]
 
     def variables(self, state: State) -> dict[str, Any]:
         rm_state, tm_state, tm_prepared, msgs = state
@@ -134,16 +161,16 @@ class TwoPhase:
         }
 
 
+def _except(values: tuple[str, ...], index: int, value: str) -> tuple[str, ...]:
+    """``[values EXCEPT ![index] = value]``; concatenation is the fastest way to build it."""
+    return values[:index] + (value,) + values[index + 1 :]  # noqa: RUF005
+
+
 # TCConsistent == \A rm1, rm2 \in RM : ~ /\ rmState[rm1] = "aborted"
 #                                        /\ rmState[rm2] = "committed"
 def tc_consistent(state: State) -> bool:
     rm_state = state[0]
     return not ("aborted" in rm_state and "committed" in rm_state)
-
-
-def _set(values: tuple[str, ...], index: int, value: str) -> tuple[str, ...]:
-    """``[values EXCEPT ![index] = value]`` for a tuple."""
-    return (*values[:index], value, *values[index + 1 :])
 
 
 class TwoPhaseSymmetric(TwoPhase):
