@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka_eos.protocol.history import Event, Read
 
 TXN_TIMEOUT_S = 20
@@ -113,6 +113,36 @@ def rd_consume(
     finally:
         consumer.close()
     return reads
+
+
+def run_transaction(
+    producer: Producer, topic: str, values: list[str], *, attempts: int = 3
+) -> None:
+    """What an application does: produce ``values`` in one transaction and commit; retry the
+    commit on a retriable error; abort and redo the transaction on an abortable one."""
+    for _ in range(attempts):
+        producer.begin_transaction()
+        try:
+            produce_values(producer, topic, values)
+            _commit(producer)
+            return
+        except (KafkaException, AssertionError) as exc:
+            error = exc.args[0] if isinstance(exc, KafkaException) else None
+            if error is not None and error.fatal():
+                raise
+            producer.abort_transaction(TXN_TIMEOUT_S)
+    raise AssertionError(f"transaction on {topic} did not commit in {attempts} attempts")
+
+
+def _commit(producer: Producer) -> None:
+    for _ in range(5):
+        try:
+            producer.commit_transaction(TXN_TIMEOUT_S)
+            return
+        except KafkaException as exc:
+            if not exc.args[0].retriable():
+                raise
+    producer.commit_transaction(TXN_TIMEOUT_S)
 
 
 def _read_event(message: Any, client_id: str, isolation: str) -> Read:

@@ -1,0 +1,129 @@
+"""The same client workloads with faults: lost responses, delayed requests, closed
+connections, coordinator failover, producer-state expiry, and kill -9 with a data dir.
+Whatever the fault, read_committed sees every committed record exactly once and nothing
+aborted, no acknowledged record is lost, and the history validates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from wire_clients import (
+    TXN_TIMEOUT_S,
+    assert_exactly_once,
+    produce_values,
+    rd_consume,
+    rd_producer,
+    rd_transactional,
+    run_transaction,
+    validate,
+    values_of,
+)
+
+pytestmark = [pytest.mark.clients, pytest.mark.timeout(120)]
+
+FAULTS = [
+    "drop-response EndTxn 1",
+    "drop-response AddPartitionsToTxn 1",
+    "drop-response Produce 1",
+    "drop-response InitProducerId 1",
+    "close-after Produce 1",
+    "close-after EndTxn 1",
+    "close-after AddPartitionsToTxn 1",
+    "delay * 150 10",
+]
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_transactions_survive(serve: Any, fault: str) -> None:
+    serve.admin(fault)
+    producer = rd_transactional(serve.bootstrap, "faulty", "tx-faults")
+    committed: list[str] = []
+    for number in range(3):
+        values = [f"t{number}-{i}" for i in range(5)]
+        run_transaction(producer, "faults", values)
+        committed += values
+    producer.begin_transaction()
+    produce_values(producer, "faults", ["aborted-1", "aborted-2"])
+    producer.abort_transaction(TXN_TIMEOUT_S)
+    reads = rd_consume(
+        serve.bootstrap, "faults", isolation="read_committed", client_id="rc", expect=len(committed)
+    )
+    assert_exactly_once(reads, committed)
+    assert serve.admin("status") == "ok none", "the fault never fired"
+    validate(serve.history() + reads)
+
+
+def test_coordinator_failover_in_the_middle_of_a_transaction(serve: Any) -> None:
+    producer = rd_transactional(serve.bootstrap, "failover", "tx-failover")
+    run_transaction(producer, "failover", ["before"])
+    producer.begin_transaction()
+    produce_values(producer, "failover", ["during-1", "during-2"])
+    serve.admin("fence-coordinator")
+    producer.commit_transaction(TXN_TIMEOUT_S)
+    run_transaction(producer, "failover", ["after"])
+    reads = rd_consume(
+        serve.bootstrap, "failover", isolation="read_committed", client_id="rc", expect=4
+    )
+    assert_exactly_once(reads, ["before", "during-1", "during-2", "after"])
+    validate(serve.history() + reads)
+
+
+def test_idempotent_producer_after_producer_state_expiry(serve: Any) -> None:
+    producer = rd_producer(serve.bootstrap, "expiring")
+    first = produce_values(producer, "expiry", [f"e{i}" for i in range(10)])
+    assert serve.admin("expire-producers").startswith("ok expired")
+    second = produce_values(producer, "expiry", [f"f{i}" for i in range(10)])
+    assert len(first) + len(second) == 20
+    reads = rd_consume(
+        serve.bootstrap, "expiry", isolation="read_uncommitted", client_id="r", expect=20
+    )
+    assert_exactly_once(reads, [f"e{i}" for i in range(10)] + [f"f{i}" for i in range(10)])
+    validate(serve.history() + reads)
+
+
+def test_kill_9_loses_no_acknowledged_record_of_an_idempotent_producer(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    producer = rd_producer(broker.bootstrap, "survivor")
+    acked = produce_values(producer, "durable", [f"d{i}" for i in range(50)])
+    for i in range(50, 100):
+        producer.produce("durable", value=f"d{i}".encode())
+    producer.poll(0)
+    broker.restart()  # kill -9 with requests in flight, then start on the same port
+    assert producer.flush(TXN_TIMEOUT_S) == 0
+    acked_values = {v for _, _, v in acked}
+    reads = rd_consume(
+        broker.bootstrap, "durable", isolation="read_uncommitted", client_id="r", expect=100
+    )
+    got = values_of(reads)
+    assert acked_values <= set(got), f"acknowledged but lost: {sorted(acked_values - set(got))}"
+    assert_exactly_once(reads, [f"d{i}" for i in range(100)])
+    validate(broker.history() + reads)
+
+
+def test_kill_9_in_the_middle_of_a_transaction(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    producer = rd_transactional(broker.bootstrap, "txn-survivor", "tx-kill")
+    run_transaction(producer, "durable-txn", ["t0-a", "t0-b"])
+    producer.begin_transaction()
+    produce_values(producer, "durable-txn", ["t1-a", "t1-b"])  # acknowledged, not committed
+    broker.restart()
+    try:
+        producer.commit_transaction(TXN_TIMEOUT_S)
+        t1_committed = True
+    except Exception as exc:  # an abortable error is a legitimate outcome of the crash
+        error = exc.args[0]
+        assert not error.fatal(), error
+        producer.abort_transaction(TXN_TIMEOUT_S)
+        t1_committed = False
+    run_transaction(producer, "durable-txn", ["t2-a"])
+    expected = ["t0-a", "t0-b", *(["t1-a", "t1-b"] if t1_committed else []), "t2-a"]
+    reads = rd_consume(
+        broker.bootstrap,
+        "durable-txn",
+        isolation="read_committed",
+        client_id="rc",
+        expect=len(expected),
+    )
+    assert_exactly_once(reads, expected)
+    validate(broker.history() + reads)
