@@ -187,7 +187,7 @@ class TwoPhaseSymmetric(TwoPhase):
             (rm_state[i], rm in tm_prepared, self._prepared_msg[i] in msgs)
             for i, rm in enumerate(self.rms)
         )
-        decisions = frozenset(m for m in msgs if type(m) is Decision)
+        decisions = frozenset(m for m in msgs if m.type != "Prepared")
         return (
             tuple(view[0] for view in views),
             tm_state,

@@ -108,8 +108,15 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     if args.reference:
-        from kafka_eos.cli.simulate_reference import run  # the reference layer's own module
-
+        try:
+            from kafka_eos.cli.simulate_reference import run  # the reference engineer's module
+        except ImportError as exc:
+            if exc.name != "kafka_eos.cli.simulate_reference":
+                raise
+            raise InputError("simulating the reference (--reference) is not available yet") from exc
+        # The reference simulation gets its options already checked and converted.
+        args.seed = _int_option("--seed", args.seed, allow_zero=True, signed=True)
+        args.steps = _int_option("--steps", args.steps)
         result_code: int = run(args)
         return result_code
     if args.steps is not None:

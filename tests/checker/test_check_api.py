@@ -1,0 +1,126 @@
+"""check(): verdicts, shortest traces, action properties, deadlocks, bounds and coverage."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from checker_examples import example
+from kafka_eos.checker import check
+from toy_models import Counter, DeadEnd, DeadEndIsError, MonotoneCounter
+
+
+def test_invariant_violation_comes_with_the_shortest_trace() -> None:
+    result = check(Counter(top=9, forbid=4))
+    assert result.verdict == "violated"
+    assert (result.violated, result.violation_kind) == ("NotForbidden", "invariant")
+    assert result.trace is not None
+    assert result.trace.states == [0, 1, 2, 3, 4]
+    assert result.trace.labels == ["Inc"] * 4
+
+
+def test_violation_in_an_initial_state_is_a_trace_of_zero_steps() -> None:
+    result = check(Counter(top=3, forbid=0))
+    assert result.verdict == "violated"
+    assert result.trace is not None
+    assert (result.trace.states, result.trace.labels) == ([0], [])
+
+
+def test_action_property_is_checked_on_every_transition() -> None:
+    result = check(MonotoneCounter(top=3))
+    assert (result.verdict, result.violated) == ("violated", "NeverDecreases")
+    assert result.violation_kind == "action_property"
+    assert result.trace is not None
+    # Reset from 0 to 0 does not decrease; the first decrease is Inc then Reset.
+    assert result.trace.labels == ["Inc", "Reset"]
+    assert result.trace.states == [0, 1, 0]
+
+
+def test_deadlock_is_reported_only_when_asked_for() -> None:
+    assert check(DeadEnd(top=3)).verdict == "ok"
+    result = check(DeadEnd(top=3), deadlock=True)
+    assert (result.verdict, result.violated, result.violation_kind) == (
+        "violated", "deadlock", "deadlock"
+    )
+    assert result.trace is not None
+    assert result.trace.states == [0, 1, 2, 3]
+
+
+def test_model_can_declare_deadlock_an_error_and_caller_can_override() -> None:
+    assert check(DeadEndIsError(top=2)).violated == "deadlock"
+    assert check(DeadEndIsError(top=2), deadlock=False).verdict == "ok"
+
+
+def test_max_states_stops_with_incomplete_not_ok() -> None:
+    result = check(example("two_phase.py:TwoPhase", rms=3), max_states=50)
+    assert result.verdict == "incomplete"
+    assert result.stopped_by == "max_states"
+    assert 50 <= result.distinct_states < 288
+    assert result.violated is None
+
+
+def test_max_depth_below_the_diameter_is_incomplete_and_at_it_is_ok() -> None:
+    # TwoPhase with 3 RMs: every state is within 10 steps of the initial state.
+    model = example("two_phase.py:TwoPhase", rms=3)
+    full = check(model)
+    assert full.max_depth == 10
+    shallow = check(model, max_depth=9)
+    assert (shallow.verdict, shallow.stopped_by) == ("incomplete", "max_depth")
+    assert shallow.distinct_states < 288
+    exact = check(model, max_depth=10)
+    assert (exact.verdict, exact.distinct_states) == ("ok", 288)
+
+
+def test_time_budget_stops_a_run() -> None:
+    result = check(example("two_phase.py:TwoPhase", rms=5), time_budget=1e-9)
+    assert (result.verdict, result.stopped_by) == ("incomplete", "time_budget")
+    assert result.distinct_states < 8832
+
+
+def test_coverage_counts_transitions_and_lists_never_taken_actions() -> None:
+    result = check(Counter(top=3))
+    # States 0..3: Reset from each (4), Inc from 0, 1, 2 (3).
+    assert result.coverage == {"Inc": 3, "Reset": 4, "Never": 0}
+    assert result.never_taken == ["Never"]
+    assert result.transitions == 7 == sum(result.coverage.values())
+
+
+def test_coverage_folds_labels_into_action_names() -> None:
+    result = check(example("two_phase.py:TwoPhase", rms=3))
+    assert set(result.coverage) == {
+        "TMCommit", "TMAbort", "TMRcvPrepared", "RMPrepare", "RMChooseToAbort",
+        "RMRcvCommitMsg", "RMRcvAbortMsg",
+    }
+    assert result.never_taken == []
+    assert result.transitions == sum(result.coverage.values())
+
+
+def test_progress_callback_sees_growing_counts() -> None:
+    seen = []
+    check(example("two_phase.py:TwoPhase", rms=5), progress=seen.append)
+    # 8,832 states in well under a second may give no report; if any, they are consistent.
+    for report in seen:
+        assert 0 < report.distinct_states <= 8832
+        assert report.depth <= 16
+
+
+def test_to_json_has_the_documented_fields() -> None:
+    document = check(example("die_hard.py:DieHard")).to_json()
+    assert json.loads(json.dumps(document)) == document
+    assert document["verdict"] == "violated"
+    assert document["violated"] == "NotSolved"
+    assert document["trace_length"] == 6
+    for key in ("distinct_states", "transitions", "max_depth", "seconds"):
+        assert isinstance(document[key], int | float)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_states", 0), ("max_states", -1), ("max_depth", -1), ("time_budget", 0),
+     ("max_states", 2.5), ("max_states", True)],
+)
+def test_bad_bounds_are_rejected(option: str, value: object) -> None:
+    from kafka_eos.errors import InputError
+
+    with pytest.raises(InputError, match=option):
+        check(Counter(), **{option: value})  # type: ignore[arg-type]
