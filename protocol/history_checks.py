@@ -24,20 +24,26 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from kafka_eos.errors import InputError
+
 from .history import Append, Event, Marker, OffsetCommit, ProduceAck, Read, TxnEnd
 from .sequence import NO_SEQUENCE, in_sequence, last_sequence, next_sequence
 
-#: property name -> what it means (the model uses the same names)
+#: property name -> what a history breaks when it violates it. The names are the model's
+#: (model/properties.py), so a verdict reads the same from the model, the reference and a wire run.
 PROPERTIES: dict[str, str] = {
-    "offsets_contiguous": "offsets in a partition are contiguous, strictly increasing, unique",
+    "offsets_immutable": "offsets in a partition are contiguous and unique, and an offset "
+    "holds one record: what is read there (Jepsen: inconsistent offsets)",
     "per_producer_order": "a producer's batches in a partition and epoch are in sequence",
-    "no_zombie_appends": "no batch of a fenced (older) producer epoch is appended",
-    "no_duplicates": "no producer record is appended twice or visible twice",
-    "no_lost_acks": "an acknowledged batch is in the log at the acknowledged offset",
-    "reads_match_log": "a read returns the data record the log holds at that offset",
-    "read_committed_no_aborted": "read_committed never returns aborted data",
-    "read_committed_below_lso": "read_committed returns only data below the last stable offset",
-    "atomic_transactions": "a transaction's records are all committed or all aborted",
+    "no_fenced_writes": "no batch of an older (fenced) producer epoch is appended (zombie write)",
+    "no_duplicates": "no producer record is appended twice or visible twice (Jepsen: duplicate)",
+    "no_lost_acks": "an acknowledged batch is in the log at the acknowledged offset "
+    "(Jepsen: lost write)",
+    "read_committed_no_aborted": "read_committed never returns a record of an aborted or still "
+    "open transaction (Jepsen: aborted read, dirty read)",
+    "lso_bounds": "read_committed returns nothing at or above the last stable offset",
+    "atomic_transactions": "a transaction's records are all committed or all aborted, as its "
+    "EndTxn asked (Jepsen: torn transaction)",
 }
 
 READ_COMMITTED = "read_committed"
@@ -55,6 +61,47 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.property}: {self.message}"
+
+
+# --- field types ----------------------------------------------------------------------------------
+
+
+def validate_events(events: Iterable[Event], *, where: str = "history") -> list[Event]:
+    """The events as a list; InputError naming the first event (1-based) whose fields have the
+    wrong JSON type (read_history checks the field names, not their types)."""
+    checked = list(events)
+    for number, event in enumerate(checked, start=1):
+        for name in event.__dataclass_fields__:
+            value = getattr(event, name)
+            expected = _FIELD_TYPES.get(name, str)
+            if expected is tuple:
+                ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+            elif expected is int:
+                ok = isinstance(value, int) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, expected)
+            if not ok:
+                kind = {tuple: "a list of strings", int: "an integer", bool: "true or false"}
+                wanted = kind.get(expected, "a string")
+                raise InputError(
+                    f"{where}: event {number} ({event.type}): {name!r} must be {wanted}, "
+                    f"not {value!r}"
+                )
+    return checked
+
+
+_FIELD_TYPES: dict[str, type] = {
+    "base_offset": int,
+    "offset": int,
+    "producer_id": int,
+    "producer_epoch": int,
+    "base_sequence": int,
+    "coordinator_epoch": int,
+    "records": tuple,
+    "transactional": bool,
+    "commit": bool,
+    "visible": bool,
+}
 
 
 # --- describing events in the history's own terms ------------------------------------------------
@@ -249,7 +296,7 @@ def _offsets_contiguous(index: HistoryIndex) -> Iterable[Violation]:
                 message = f"inconsistent offsets: {b} reuses offsets of {a}"
             else:
                 message = f"offset gap: {b} does not follow {a} (expected offset {prev_end + 1})"
-            yield _violation("offsets_contiguous", message, index, previous, current)
+            yield _violation("offsets_immutable", message, index, previous, current)
 
 
 def _producer_order(index: HistoryIndex) -> Iterable[Violation]:
@@ -273,7 +320,7 @@ def _producer_order(index: HistoryIndex) -> Iterable[Violation]:
             a, b = named(previous, before), named(position, event)
             if event.producer_epoch < before.producer_epoch:
                 message = f"zombie write: {b} has an older epoch than {a}"
-                yield _violation("no_zombie_appends", message, index, previous, position)
+                yield _violation("no_fenced_writes", message, index, previous, position)
             elif event.producer_epoch > before.producer_epoch:
                 if event.base_sequence != 0:
                     message = (
@@ -409,17 +456,17 @@ def _reads(index: HistoryIndex) -> Iterable[Violation]:
             if marker is not None:
                 control = named(marker, index.events[marker])
                 message = f"inconsistent offsets: {name} returned the control record {control}"
-                yield _violation("reads_match_log", message, index, marker, position)
+                yield _violation("offsets_immutable", message, index, marker, position)
             else:
                 message = f"inconsistent offsets: {name} but no record was appended there"
-                yield _violation("reads_match_log", message, index, position)
+                yield _violation("offsets_immutable", message, index, position)
             continue
         append = index.events[slot.append]
         assert isinstance(append, Append)
         if append.records[slot.index] != read.value or slot.append > position:
             problem = "holds another value" if slot.append < position else "came later"
             message = f"inconsistent offsets: {name} but {named(slot.append, append)} {problem}"
-            yield _violation("reads_match_log", message, index, slot.append, position)
+            yield _violation("offsets_immutable", message, index, slot.append, position)
             continue
         if read.isolation != READ_COMMITTED:
             continue
@@ -461,7 +508,8 @@ def _above_lso(
             f"{named(first, index.events[first])} was open ({later})"
         )
     positions = [first, position] + ([blocking.marker] if blocking.marker is not None else [])
-    return _violation("read_committed_below_lso", message, index, *positions)
+    prop = "read_committed_no_aborted" if blocking is own else "lso_bounds"
+    return _violation(prop, message, index, *positions)
 
 
 class _LastStableOffsets:

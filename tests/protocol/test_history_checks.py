@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 from kafka_eos.protocol.history import Event, Read
-from kafka_eos.protocol.history_checks import PROPERTIES, Violation, check_history
+from kafka_eos.protocol.history_checks import (
+    PROPERTIES,
+    Violation,
+    check_history,
+    validate_events,
+)
 from sample_histories import ack, append, clean_history, end, marker, read
+
+from kafka_eos.errors import InputError
 
 
 def properties(violations: list[Violation]) -> set[str]:
@@ -99,7 +106,7 @@ def test_an_offset_gap_and_an_offset_reuse_are_caught() -> None:
     del history[17]  # (its ack would point at "x")
     history = [e for e in history if not (isinstance(e, Read) and e.value in "xy")]
     violations = check_history(history)
-    assert [v.property for v in violations] == ["offsets_contiguous", "offsets_contiguous"]
+    assert [v.property for v in violations] == ["offsets_immutable", "offsets_immutable"]
     assert violations[0].message.startswith("offset gap:")
     assert violations[1].message.startswith("inconsistent offsets:")
 
@@ -125,13 +132,13 @@ def test_an_append_of_an_older_epoch_is_a_zombie_write() -> None:
         append("t-1", 2, 1, 0, "new", epoch=1),
         append("t-1", 3, 1, 1, "old", epoch=0),
     ]
-    only(history, "no_zombie_appends", "zombie write:")
+    only(history, "no_fenced_writes", "zombie write:")
 
 
 def test_read_committed_before_the_commit_marker_is_a_dirty_read() -> None:
     history = clean_history()
     history.insert(5, read("t-0", 0, "a"))  # before COMMIT marker t-0@2
-    violation = only(history, "read_committed_below_lso", "dirty read:")
+    violation = only(history, "read_committed_no_aborted", "dirty read:")
     assert "COMMIT marker t-0@2" in violation.message
 
 
@@ -143,7 +150,7 @@ def test_read_committed_above_an_open_transaction_is_above_the_lso() -> None:
         append("t-0", 8, 2, 2, "z", txn=False),
         read("t-0", 8, "z"),
     ]
-    violation = only(history, "read_committed_below_lso", "read above the LSO:")
+    violation = only(history, "lso_bounds", "read above the LSO:")
     assert "pid 3" in violation.message and "never ended" in violation.message
     # read_uncommitted may read it
     history[-1] = read("t-0", 8, "z", committed=False)
@@ -153,14 +160,29 @@ def test_read_committed_above_an_open_transaction_is_above_the_lso() -> None:
 def test_a_read_of_a_marker_or_of_nothing_is_inconsistent() -> None:
     history = clean_history()
     history.append(read("t-0", 2, "a"))
-    only(history, "reads_match_log", "inconsistent offsets:")
+    only(history, "offsets_immutable", "inconsistent offsets:")
     history[-1] = read("t-0", 40, "a")
-    only(history, "reads_match_log", "inconsistent offsets:")
+    only(history, "offsets_immutable", "inconsistent offsets:")
     history[-1] = read("t-0", 0, "b")
-    only(history, "reads_match_log", "inconsistent offsets:")
+    only(history, "offsets_immutable", "inconsistent offsets:")
 
 
 def test_a_consumer_only_history_catches_a_value_read_at_two_offsets() -> None:
     history: list[Event] = [read("t-9", 0, "v"), read("t-9", 1, "w"), read("t-9", 4, "v")]
     only(history, "no_duplicates", "duplicate:")
     assert check_history(history[:2]) == []
+
+
+def test_events_with_fields_of_the_wrong_type_are_an_input_error() -> None:
+    import pytest
+
+
+    assert validate_events(clean_history()) == clean_history()
+    bad = append("t-0", 0, 1, 0, "a")
+    for wrong in (
+        bad.__class__(*[("0" if f == "base_offset" else getattr(bad, f)) for f in bad.__slots__]),
+        bad.__class__(*[(1 if f == "transactional" else getattr(bad, f)) for f in bad.__slots__]),
+        bad.__class__(*[((1,) if f == "records" else getattr(bad, f)) for f in bad.__slots__]),
+    ):
+        with pytest.raises(InputError, match=r"h.jsonl: event 2 \(append\)"):
+            validate_events([clean_history()[0], wrong], where="h.jsonl")
