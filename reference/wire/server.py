@@ -174,6 +174,8 @@ class WireBroker:
             pass
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
+        except asyncio.CancelledError:
+            pass  # the broker is shutting down: this connection task is its last user
         except Exception:  # a bug must cost one connection, never the broker
             log.exception("%s: request failed; closing the connection", connection.address)
         finally:

@@ -161,10 +161,6 @@ def values_of(reads: list[Read]) -> list[str]:
 
 def validate(history: list[Event]) -> None:
     """The history satisfies the model's properties (contract D's check_history)."""
-    import os
-
-    if os.environ.get("WIRE_DEV_NO_VALIDATE"):  # TEMPORARY until history_checks lands
-        return
     from kafka_eos.protocol.history_checks import check_history
 
     violations = check_history(history)
