@@ -63,20 +63,16 @@ class Constraint:
 
 @dataclass(frozen=True, slots=True)
 class OrderingResult:
-    """``consistent`` (all constraints satisfiable), else a minimal unsatisfiable ``core``.
-    ``unknown`` when z3 gave up (timeout) before deciding."""
+    """``consistent`` (all constraints satisfiable), else a minimal unsatisfiable ``core``."""
 
     consistent: bool
     core: tuple[Constraint, ...]
     constraints: int
     seconds: float
-    unknown: bool = False
     #: how many rule instances the history breaks (the core explains one of them)
     violated: int = 0
 
     def lines(self) -> list[str]:
-        if self.unknown:
-            return [f"unknown: z3 gave up on {self.constraints} constraints"]
         if self.consistent:
             return [f"consistent ({self.constraints} ordering constraints)"]
         head = f"inconsistent: these {len(self.core)} constraints cannot all hold"
@@ -87,7 +83,6 @@ class OrderingResult:
     def to_json(self) -> dict[str, Any]:
         return {
             "consistent": self.consistent,
-            "unknown": self.unknown,
             "constraints": self.constraints,
             "violated": self.violated,
             "seconds": round(self.seconds, 4),
@@ -123,7 +118,6 @@ def check_ordering(
         if c.kind != OBSERVED and not z3.is_true(model.eval(c.formula, model_completion=True))
     ]
     core: list[Constraint] = []
-    unknown = False
     if violated:
         first = min(violated, key=_explanation_priority)
         candidate = _with_observations([first], constraints)
@@ -135,7 +129,6 @@ def check_ordering(
         core=tuple(core),
         constraints=len(constraints),
         seconds=time.perf_counter() - started,
-        unknown=unknown,
         violated=len(violated),
     )
 

@@ -176,7 +176,6 @@ def test_a_consumer_only_history_catches_a_value_read_at_two_offsets() -> None:
 def test_events_with_fields_of_the_wrong_type_are_an_input_error() -> None:
     import pytest
 
-
     assert validate_events(clean_history()) == clean_history()
     bad = append("t-0", 0, 1, 0, "a")
     for wrong in (

@@ -1,0 +1,190 @@
+"""``kafka-eos prove`` (z3 proofs of the sequence rules) and ``kafka-eos explain HISTORY``.
+
+``prove`` runs every claim of protocol/proofs.py and prints each with its result and time;
+claims meant to fail are expected to get a counterexample. Exit 0 when every claim has its
+expected outcome, 1 when one does not (a claim that should hold has a counterexample), 3 when
+z3 gave up on one (timeout) and none failed.
+
+``explain`` checks a history (JSON lines, or an ITF trace ``*.itf.json`` converted by the
+model's ``history_from_itf``): its EOS properties (check_history) and its ordering constraints
+(z3). Exit 0 "consistent", 1 with the violations and a minimal core of conflicting
+constraints in the history's own terms, 2 for a file that is not a history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from kafka_eos.errors import InputError
+
+EXIT_OK = 0
+EXIT_VIOLATED = 1
+EXIT_BOUNDED = 3
+
+
+def register(subparsers: Any) -> None:
+    prove = subparsers.add_parser(
+        "prove",
+        help="prove the sequence-number rules for every 32-bit value (z3)",
+        description="Prove with z3, for all sequence values, the wrap-around arithmetic, the "
+        "in-sequence test and duplicate detection of retries; claims meant to fail show their "
+        "counterexample. Exit 0 all as expected, 1 a claim failed, 3 z3 gave up.",
+    )
+    prove.add_argument("--json", action="store_true", help="print one JSON document")
+    prove.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=20.0,
+        help="give up on a claim after this long (default 20)",
+    )
+    prove.set_defaults(run=run_prove)
+
+    explain = subparsers.add_parser(
+        "explain",
+        help="check a history's EOS properties and ordering constraints; explain a conflict",
+        description="Check a history (JSON lines, or an ITF trace *.itf.json): the EOS "
+        "properties and the ordering constraints of offsets, sequences, markers, visibility "
+        "and consumer positions. Prints 'consistent' (exit 0) or the violations and a minimal "
+        "set of conflicting constraints (exit 1).",
+    )
+    explain.add_argument("history", metavar="HISTORY", help="history file (.jsonl or .itf.json)")
+    explain.add_argument("--json", action="store_true", help="print one JSON document")
+    explain.set_defaults(run=run_explain)
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+# --- prove ------------------------------------------------------------------------------------
+
+
+def run_prove(args: argparse.Namespace) -> int:
+    from kafka_eos.protocol.proofs import default_claims, prove
+
+    results = []
+    for claim in default_claims():
+        result = prove(claim, timeout_ms=int(args.timeout * 1000))
+        results.append(result)
+        if not args.json:
+            print(_prove_lines(result), flush=True)
+    failed = [r for r in results if not r.ok and r.outcome != "unknown"]
+    unknown = [r for r in results if r.outcome == "unknown"]
+    code = EXIT_VIOLATED if failed else EXIT_BOUNDED if unknown else EXIT_OK
+    if args.json:
+        document = {
+            "ok": code == EXIT_OK,
+            "claims": [r.to_json() for r in results],
+            "seconds": round(sum(r.seconds for r in results), 4),
+        }
+        print(json.dumps(document, indent=2))
+        return code
+    proved = sum(r.outcome == "proved" and r.ok for r in results)
+    expected = sum(r.outcome == "counterexample" and r.ok for r in results)
+    total = sum(r.seconds for r in results)
+    summary = f"{len(results)} claims: {proved} proved, {expected} counterexamples as expected"
+    if failed:
+        summary += f", {len(failed)} FAILED ({', '.join(r.claim for r in failed)})"
+    if unknown:
+        summary += f", {len(unknown)} undecided ({', '.join(r.claim for r in unknown)})"
+    print(f"{summary} in {total:.2f}s")
+    return code
+
+
+def _prove_lines(result: Any) -> str:
+    lines = [
+        f"{result.claim}: {result.verdict} in {result.seconds:.2f}s",
+        f"    {result.statement}",
+    ]
+    if result.counterexample is not None:
+        values = ", ".join(f"{k}={v}" for k, v in result.counterexample.items())
+        lines.append(f"    counterexample: {values}")
+        if result.replayed:
+            lines.append(f"    in Python: {result.replayed}")
+    return "\n".join(lines)
+
+
+# --- explain ----------------------------------------------------------------------------------
+
+
+def run_explain(args: argparse.Namespace) -> int:
+    from kafka_eos.protocol.history_checks import check_history, validate_events
+    from kafka_eos.protocol.ordering import check_ordering
+
+    path = Path(args.history)
+    events = validate_events(load_history(path), where=str(path))
+    violations = check_history(events)
+    ordering = check_ordering(events)
+    consistent = ordering.consistent and not violations
+    code = EXIT_OK if consistent else EXIT_VIOLATED
+    if args.json:
+        document = {
+            "history": str(path),
+            "events": len(events),
+            "consistent": consistent,
+            "ordering": ordering.to_json(),
+            "violations": [
+                {"property": v.property, "message": v.message, "events": list(v.positions)}
+                for v in violations
+            ],
+        }
+        print(json.dumps(document, indent=2))
+        return code
+    if consistent:
+        print(
+            f"consistent: {len(events)} events, {ordering.constraints} ordering constraints "
+            "hold, no EOS property violated"
+        )
+        return code
+    for line in ordering.lines():
+        print(line)
+    if violations:
+        print(f"{len(violations)} EOS property violation(s):")
+        for violation in violations:
+            print(f"  {violation}")
+    return code
+
+
+def load_history(path: Path) -> list[Any]:
+    """The events of a JSON-lines history or (``*.itf.json``) of an ITF trace."""
+    if path.name.endswith(".itf.json"):
+        return _history_from_itf(path)
+    from kafka_eos.protocol.history import read_history
+
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a history file")
+    try:
+        return read_history(path)
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a history: not UTF-8 text") from None
+
+
+def _history_from_itf(path: Path) -> list[Any]:
+    try:
+        from kafka_eos.model.history import history_from_itf
+    except ImportError:
+        raise InputError(
+            "cannot explain an ITF trace yet: kafka_eos.model.history.history_from_itf is "
+            "not available; pass a JSON-lines history"
+        ) from None
+    from kafka_eos.checker.itf import read_itf
+
+    try:
+        return list(history_from_itf(read_itf(path)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: not a trace of the Kafka model ({exc})") from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run as: kafka-eos prove | kafka-eos explain HISTORY")

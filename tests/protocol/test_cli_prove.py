@@ -1,0 +1,124 @@
+"""``kafka-eos prove`` and ``kafka-eos explain``: output, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import z3
+from kafka_eos.protocol import proofs
+from kafka_eos.protocol.history import write_history
+from sample_histories import clean_history, read
+
+from kafka_eos.cli.main import main
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_prove_proves_and_shows_the_expected_counterexamples(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "prove")
+    assert code == 0
+    for claim in proofs.default_claims():
+        assert f"{claim.name}: " in out
+    assert "retry_is_duplicate: proved in" in out
+    assert "retry_with_fewer_cached: counterexample found (as expected)" in out
+    assert "counterexample: start=" in out
+    assert out.rstrip().splitlines()[-1].startswith("10 claims: 6 proved, 4 counterexamples")
+
+
+def test_prove_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "prove", "--json")
+    document = json.loads(out)
+    assert code == 0 and document["ok"] is True
+    outcomes = {c["claim"]: c["outcome"] for c in document["claims"]}
+    assert outcomes["in_sequence_accepts_exactly_one_successor"] == "proved"
+    assert outcomes["naive_next_sequence_in_range"] == "counterexample"
+
+
+def test_prove_exits_1_when_a_claim_that_should_hold_fails(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = z3.Int("s")
+    broken = proofs.Claim(
+        "wrong_bound",
+        "every sequence is below 10",
+        "proved",
+        lambda: proofs.Query(z3.And(s >= 10, s <= 20), {"s": s}, lambda v: "too big"),
+    )
+    monkeypatch.setattr(proofs, "default_claims", lambda: [broken])
+    code, out, _ = run(capsys, "prove")
+    assert code == 1
+    assert "wrong_bound: counterexample found in" in out and "FAILED (wrong_bound)" in out
+
+
+def test_prove_rejects_a_bad_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["prove", "--timeout", "soon"])
+    assert exit_info.value.code == 2
+    assert "not a number of seconds" in capsys.readouterr().err
+
+
+def test_explain_a_consistent_history(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    write_history(path, clean_history())
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 0 and out.startswith("consistent")
+
+
+def test_explain_an_inconsistent_history_prints_the_core(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "h.jsonl"
+    write_history(path, [*clean_history(), read("t-0", 3, "d")])
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 1
+    assert out.startswith("inconsistent: these 4 constraints cannot all hold")
+    assert "observed: #14 ABORT marker t-0@4 (pid 1)" in out
+    assert "read_committed_no_aborted: aborted read:" in out
+
+    code, out, _ = run(capsys, "explain", str(path), "--json")
+    document = json.loads(out)
+    assert code == 1 and document["consistent"] is False
+    assert [c["kind"] for c in document["ordering"]["core"]].count("observed") == 3
+    assert document["violations"][0]["property"] == "read_committed_no_aborted"
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "problem"),
+    [
+        ("missing.jsonl", None, "cannot read history"),
+        ("bad.jsonl", "{not json\n", "not JSON"),
+        ("type.jsonl", '{"type": "nope"}\n', "'type' must be one of"),
+        (
+            "field.jsonl",
+            '{"type":"read","client":"c","isolation":"read_committed","partition":"t-0",'
+            '"offset":"3","value":"d"}\n',
+            "'offset' must be an integer",
+        ),
+        ("binary.jsonl", b"\xff\xfe\x00", "not UTF-8"),
+        ("trace.itf.json", "not json", ""),
+    ],
+)
+def test_explain_a_bad_file_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    name: str,
+    content: str | bytes | None,
+    problem: str,
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif content is not None:
+        path.write_text(content, encoding="utf-8")
+    code, out, err = run(capsys, "explain", str(path))
+    assert code == 2 and out == ""
+    assert err.startswith("kafka-eos: error: ") and err.count("\n") == 1, err
+    assert problem in err
