@@ -472,12 +472,12 @@ def _reads(index: HistoryIndex) -> Iterable[Violation]:
             continue
         txn = index.txn_of_append.get(slot.append)
         if txn is not None and txn.marker is not None and txn.marker < position:
-            marker = index.events[txn.marker]
-            assert isinstance(marker, Marker)
-            if not marker.commit:
+            abort = index.events[txn.marker]
+            assert isinstance(abort, Marker)
+            if not abort.commit:
                 message = (
                     f"aborted read: {name} of {named(slot.append, append)}, aborted by "
-                    f"{named(txn.marker, marker)}"
+                    f"{named(txn.marker, abort)}"
                 )
                 yield _violation(
                     "read_committed_no_aborted", message, index, slot.append, txn.marker, position

@@ -459,7 +459,7 @@ class _Builder:
                     f"{self.name(position)} below the LSO: pid {txn.producer_id}'s transaction "
                     f"from {self.name(first)} ended by {self.name(txn.marker)} before it"
                 )
-                positions = (position, first, txn.marker)
+                positions: tuple[int, ...] = (position, first, txn.marker)
             else:
                 ended = z3.BoolVal(False)
                 name = (

@@ -165,7 +165,7 @@ def load_history(path: Path) -> list[Any]:
     if path.is_dir():
         raise InputError(f"{path} is a directory, not a history file")
     try:
-        return read_history(path)
+        return list(read_history(path))
     except UnicodeDecodeError:
         raise InputError(f"{path} is not a history: not UTF-8 text") from None
 
