@@ -147,12 +147,18 @@ def run_explain(args: argparse.Namespace) -> int:
             "hold, no EOS property violated"
         )
         return code
-    for line in ordering.lines():
-        print(line)
-    if violations:
-        print(f"{len(violations)} EOS property violation(s):")
-        for violation in violations:
-            print(f"  {violation}")
+    if ordering.consistent:
+        print(
+            f"EOS properties violated ({len(violations)}), though the "
+            f"{ordering.constraints} ordering constraints hold:"
+        )
+    else:
+        for line in ordering.lines():
+            print(line)
+        if violations:
+            print(f"{len(violations)} EOS property violation(s):")
+    for violation in violations:
+        print(f"  {violation}")
     return code
 
 

@@ -9,7 +9,7 @@ import pytest
 import z3
 from kafka_eos.protocol import proofs
 from kafka_eos.protocol.history import write_history
-from sample_histories import clean_history, read
+from sample_histories import append, clean_history, read
 
 from kafka_eos.cli.main import main
 
@@ -88,6 +88,17 @@ def test_explain_an_inconsistent_history_prints_the_core(
     assert code == 1 and document["consistent"] is False
     assert [c["kind"] for c in document["ordering"]["core"]].count("observed") == 3
     assert document["violations"][0]["property"] == "read_committed_no_aborted"
+
+
+def test_explain_a_duplicate_that_breaks_no_ordering_constraint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "h.jsonl"
+    write_history(path, [*clean_history(), append("t-0", 7, 2, 1, "y", txn=False)])
+    code, out, _ = run(capsys, "explain", str(path))
+    assert code == 1
+    assert out.startswith("EOS properties violated (1), though the")
+    assert "no_duplicates: duplicate: #22 append t-0@7" in out
 
 
 @pytest.mark.parametrize(
