@@ -10,7 +10,8 @@ run instead of a label per state.
 The frontier is explored level by level with two plain lists, so the depth of every state is
 known without storing it, and the first violation found is at the smallest depth: the trace is
 a shortest one. Everything per transition is kept to the bare minimum; clock reads, bounds and
-progress happen once every ``HOUSEKEEPING_EVERY`` expanded states.
+progress happen once every so many expanded states, adapted so that the clock is read about
+every ``HOUSEKEEPING_SECONDS`` whether the model is fast or slow.
 """
 
 from __future__ import annotations
@@ -45,8 +46,10 @@ from .result import (
     ViolationKind,
 )
 
-# Expanded states between two looks at the clock (time budget, progress).
-HOUSEKEEPING_EVERY = 1024
+# Seconds between two looks at the clock (time budget, progress), and the bounds on how many
+# expanded states that may be.
+HOUSEKEEPING_SECONDS = 0.05
+HOUSEKEEPING_MIN, HOUSEKEEPING_MAX = 8, 8192
 PROGRESS_EVERY_SECONDS = 0.2
 # How many states' successors are checked for immutability before the fast loop starts.
 VALIDATED_EXPANSIONS = 64
@@ -176,7 +179,8 @@ class _Search:
             self.start + self.time_budget if self.time_budget is not None else float("inf")
         )
         next_report = self.start + PROGRESS_EVERY_SECONDS
-        countdown = HOUSEKEEPING_EVERY
+        interval = countdown = HOUSEKEEPING_MIN
+        last_look = self.start
         depth = 0
         state: Any = None
         try:
@@ -212,8 +216,9 @@ class _Search:
                         return
                     countdown -= 1
                     if not countdown:
-                        countdown = HOUSEKEEPING_EVERY
                         now = time.perf_counter()
+                        interval = _next_interval(interval, now - last_look)
+                        countdown, last_look = interval, now
                         if now >= deadline:
                             self.stopped_by = "time_budget"
                             return
@@ -293,6 +298,14 @@ def _broken_invariant(bound: BoundModel, state: Any) -> str | None:
         if not holds(state):
             return name
     return None
+
+
+def _next_interval(interval: int, elapsed: float) -> int:
+    """How many states to expand before the next look at the clock."""
+    if elapsed <= 0:
+        return HOUSEKEEPING_MAX
+    wanted = int(interval * HOUSEKEEPING_SECONDS / elapsed)
+    return max(HOUSEKEEPING_MIN, min(HOUSEKEEPING_MAX, wanted, interval * 2))
 
 
 class _PropertyBroken(Exception):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 Verdict = Literal["ok", "violated", "incomplete"]
@@ -70,7 +70,6 @@ class CheckResult:
     mode: Literal["check", "simulate"] = "check"
     walks: int | None = None
     symmetry: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def states_per_second(self) -> float:
@@ -101,5 +100,4 @@ class CheckResult:
             "symmetry": self.symmetry,
             "coverage": dict(self.coverage),
             "never_taken": list(self.never_taken),
-            **self.extra,
         }

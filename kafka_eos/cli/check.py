@@ -155,8 +155,12 @@ def resolve_target(args: argparse.Namespace) -> Target:
         config.model,
         f"config {config.name}" + (f": {config.description}" if config.description else ""),
         {"config": config.name},
-        {k: v for k, v in dict(config.bounds).items() if v is not None},
+        {k: v for k, v in dict(config.bounds).items() if k in _CONFIG_BOUNDS and v is not None},
     )
+
+
+# The bounds a named check may set; the command line overrides each.
+_CONFIG_BOUNDS = ("max_states", "max_depth", "time_budget")
 
 
 def _configs_module() -> Any:
