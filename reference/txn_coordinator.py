@@ -309,7 +309,9 @@ class TransactionCoordinator:
                 return self._prepare_end(metadata, _PA, answer)  # TV2: abort with no transaction
             return answer(ErrorCode.INVALID_TXN_STATE)
         if state in (_PC, _PA):
-            if state == wanted:
+            if state == wanted or (tv2 and not is_retry):
+                # TV2: an EndTxn of the NEXT transaction while the previous one's markers are
+                # still being written must wait, not fail (KAFKA-18575).
                 return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
             return answer(ErrorCode.INVALID_TXN_STATE)
         if state == _E and tv2 and not request.committed:
