@@ -105,6 +105,15 @@ def serve(tmp_path: Path) -> Iterator[ServeProcess]:
     broker.stop()
 
 
+@pytest.fixture(scope="module")
+def shared_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
+    """One broker for a whole module whose tests use their own topics, ids and groups
+    (starting a broker costs seconds; the module's history is validated test by test)."""
+    broker = ServeProcess(tmp_path_factory.mktemp("shared-broker")).start()
+    yield broker
+    broker.stop()
+
+
 @pytest.fixture
 def serve_factory(tmp_path: Path) -> Iterator[object]:
     """Start brokers with options: ``serve_factory(data_dir=True, args=(...))``."""

@@ -15,6 +15,12 @@ from kafka_eos.reference.wire import codec, records
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(60)]
 
 
+@pytest.fixture
+def serve(shared_serve: Any) -> Any:
+    """This module's tests share one broker (each uses its own topics and ids)."""
+    return shared_serve
+
+
 class RawClient:
     def __init__(self, port: int) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)

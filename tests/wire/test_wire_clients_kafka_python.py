@@ -16,6 +16,12 @@ from wire_clients import assert_exactly_once, validate, values_of
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 
 
+@pytest.fixture
+def serve(shared_serve: Any) -> Any:
+    """This module's tests share one broker (each uses its own topics and ids)."""
+    return shared_serve
+
+
 def _producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
     return KafkaProducer(
         bootstrap_servers=bootstrap,

@@ -22,6 +22,12 @@ from wire_clients import (
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 
 
+@pytest.fixture
+def serve(shared_serve: Any) -> Any:
+    """This module's tests share one broker (each uses its own topics and ids)."""
+    return shared_serve
+
+
 def test_idempotent_producer_retries_after_lost_responses(serve: Any) -> None:
     serve.admin("drop-response Produce 2")
     producer = rd_producer(serve.bootstrap, "idem", **{"linger.ms": 0})
