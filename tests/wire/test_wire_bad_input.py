@@ -180,3 +180,34 @@ def test_bad_crc_and_compression_are_refused_and_stored_data_survives(serve: Any
     served = records.read_batches(fetched["records"])
     assert [records.history_values(b) for b in served] == [("kept-1", "kept-2")]
     _alive(serve.port)
+
+
+def test_records_for_unknown_topics_or_partitions_are_refused(serve_factory: Any) -> None:
+    broker = serve_factory(args=("--set", "auto_create_topics=false"))
+    client = RawClient(broker.port)
+    refused = client.produce("never-created", _good_batch([b"x"]))
+    assert refused["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    created = client.request(
+        codec.CREATE_TOPICS,
+        5,
+        {"topics": [{"name": "made", "num_partitions": 1, "replication_factor": 1}]},
+    )
+    assert created["topics"][0]["error_code"] == ErrorCode.NONE
+    assert client.produce("made", _good_batch([b"ok"]))["error_code"] == ErrorCode.NONE
+    response = client.request(
+        codec.PRODUCE,
+        8,
+        {
+            "acks": -1,
+            "timeout": 5000,
+            "topic_data": [
+                {"name": "made", "partition_data": [{"index": 9, "records": _good_batch([b"y"])}]}
+            ],
+        },
+    )
+    assert response["responses"][0]["partition_responses"][0]["error_code"] == (
+        ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    )
+    metadata = client.request(codec.METADATA, 9, {"topics": [{"name": "never-created"}]})
+    assert metadata["topics"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+    assert client.fetch("made")["high_watermark"] == 1

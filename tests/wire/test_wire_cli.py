@@ -1,0 +1,93 @@
+"""``kafka-eos validate`` exit codes and ``kafka-eos serve`` usage errors: one line, exit 2,
+never a traceback."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from kafka_eos.protocol.history import Append, ProduceAck, Read, write_history
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "kafka_eos", *args], capture_output=True, text=True, timeout=30
+    )
+
+
+def _append(offset: int, sequence: int, value: str) -> Append:
+    return Append("t-0", offset, 7, 0, sequence, (value,), False)
+
+
+def test_validate_accepts_a_clean_history(tmp_path: Path) -> None:
+    history = tmp_path / "ok.jsonl"
+    write_history(history, [
+        _append(0, 0, "a"),
+        ProduceAck("p", "t-0", 7, 0, 0, ("a",), "NONE", 0),
+        Read("c", "read_committed", "t-0", 0, "a"),
+    ])  # fmt: skip
+    result = _cli("validate", str(history))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("ok")
+
+
+def test_validate_reports_a_duplicate_with_exit_1(tmp_path: Path) -> None:
+    history = tmp_path / "dup.jsonl"
+    write_history(history, [_append(0, 0, "a"), _append(1, 0, "a")])
+    result = _cli("validate", str(history))
+    assert result.returncode == 1
+    assert "no_duplicates" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("{not json\n", "not JSON"), ('{"type": "nope"}\n', "'type' must be one of")],
+)
+def test_validate_a_bad_history_is_a_one_line_error(
+    tmp_path: Path, content: str, expected: str
+) -> None:
+    history = tmp_path / "bad.jsonl"
+    history.write_text(content)
+    result = _cli("validate", str(history))
+    assert result.returncode == 2
+    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_validate_a_missing_file(tmp_path: Path) -> None:
+    result = _cli("validate", str(tmp_path / "missing.jsonl"))
+    assert result.returncode == 2 and "cannot read history" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--port", "70000"), "--port 70000"),
+        (("--partitions", "0"), "--partitions 0"),
+        (("--set", "no_such_knob=1"), "unknown broker setting 'no_such_knob'"),
+        (("--set", "transaction_version=7"), "bad broker settings"),
+        (("--set", "oops"), "expected KNOB=VALUE"),
+        (("--fault", "drop-response NoSuchApi"), "unknown API 'NoSuchApi'"),
+        (("--fault", "explode"), "unknown command"),
+    ],
+)
+def test_serve_usage_errors(args: tuple[str, ...], expected: str) -> None:
+    result = _cli("serve", "--port", "0", *args)
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "Traceback" not in result.stderr
+
+
+def test_serve_on_a_port_in_use_is_a_one_line_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _cli("serve", "--port", str(port))
+    assert result.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "Traceback" not in result.stderr
