@@ -67,6 +67,7 @@ from .layout import (
     O_COMMIT,
     O_UNDECIDED,
     P_LOG,
+    P_PRODUCERS,
     S_BUDGET,
     S_CLIENTS,
     S_CONSUMER,
@@ -143,8 +144,11 @@ ACTION_NAMES = (
 )
 
 
+_ERROR_NAMES = {int(code): code.name for code in ErrorCode}
+
+
 def _error_name(code: int) -> str:
-    return ErrorCode(code).name
+    return _ERROR_NAMES[code]
 
 
 class KafkaEosModel:
@@ -218,6 +222,7 @@ class KafkaEosModel:
         self.ctp_input = workload.ctp_input
         self.ctp_output = workload.ctp_output
         self.process_count = len(self.kinds)
+        self._message_names: dict[tuple, str] = {}  # type: ignore[type-arg]
         self._full_mask = (1 << self.partition_count) - 1
 
     def _add_process(
@@ -427,6 +432,12 @@ class KafkaEosModel:
     # ------------------------------------------------------------------ naming
     def describe_message(self, message: tuple) -> str:  # type: ignore[type-arg]
         """A short readable name of a network message (used in labels)."""
+        name = self._message_names.get(message)
+        if name is None:
+            name = self._message_names[message] = self._describe(message)
+        return name
+
+    def _describe(self, message: tuple) -> str:  # type: ignore[type-arg]
         kind = message[0]
         if kind == M_PRODUCE:
             _, proc, part, _pid, epoch, seq, rec, _txn, connection = message
@@ -442,7 +453,9 @@ class KafkaEosModel:
             return f"{API_NAMES[api]},{self.process_names[proc]},e{epoch}"
         if kind == M_COORDINATOR_RESPONSE:
             _, proc, api, err, epoch, _txn = message
-            return f"{API_NAMES[api]}Response,{self.process_names[proc]},{_error_name(err)},e{epoch}"
+            return (
+                f"{API_NAMES[api]}Response,{self.process_names[proc]},{_error_name(err)},e{epoch}"
+            )
         if kind == M_MARKER:
             _, part, tid, cepoch, epoch, commit = message
             return (
@@ -478,7 +491,9 @@ class KafkaEosModel:
                     out.append(
                         (
                             f"HandleProduce({self.partition_names[part]},{self.process_names[proc]},r{rec},e{epoch},s{seq},DUPLICATE)",
-                            state[:S_NETWORK] + (add_messages(rest, response),) + state[S_NETWORK + 1 :],
+                            state[:S_NETWORK]
+                            + (add_messages(rest, response),)
+                            + state[S_NETWORK + 1 :],
                         )
                     )
                     return
@@ -488,7 +503,9 @@ class KafkaEosModel:
             log = (*log, (ENTRY_DATA, pid, epoch, seq, gid, txn))
             if pid >= 0:
                 producers = replace(
-                    producers, pid, self._after_data(entry, epoch, seq, offset, txn, from_coordinator)
+                    producers,
+                    pid,
+                    self._after_data(entry, epoch, seq, offset, txn, from_coordinator),
                 )
             partitions = replace(partitions, part, (log, producers, aborted))
         response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset)
@@ -648,7 +665,12 @@ class KafkaEosModel:
             if previous < 0 or state[S_CLIENTS][previous][C_STATE] != _U:
                 request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
                 self._client_step(
-                    state, proc, (_I, *client[1:C_AWAITING], request), request, f"InitProducerId({name})", out
+                    state,
+                    proc,
+                    (_I, *client[1:C_AWAITING], request),
+                    request,
+                    f"InitProducerId({name})",
+                    out,
                 )
             return
         if awaiting:
@@ -660,11 +682,25 @@ class KafkaEosModel:
             elif current < len(self.txn_records[proc]):
                 mask = self.txn_mask[proc][current]
                 request = (
-                    M_COORDINATOR_REQUEST, proc, API_ADD_PARTITIONS, client[C_EPOCH], mask,
+                    M_COORDINATOR_REQUEST,
+                    proc,
+                    API_ADD_PARTITIONS,
+                    client[C_EPOCH],
+                    mask,
                     self.txn_global[proc][current],
                 )
-                new_client = (_T, client[C_EPOCH], current, client[C_BATCHES], client[C_SEQUENCES], 0, request)
-                self._client_step(state, proc, new_client, request, f"BeginTransaction({name},txn{current})", out)
+                new_client = (
+                    _T,
+                    client[C_EPOCH],
+                    current,
+                    client[C_BATCHES],
+                    client[C_SEQUENCES],
+                    0,
+                    request,
+                )
+                self._client_step(
+                    state, proc, new_client, request, f"BeginTransaction({name},txn{current})", out
+                )
             return
         if cstate in (_T, _AE):
             self._retry_actions(state, proc, client, out)
@@ -678,17 +714,34 @@ class KafkaEosModel:
                 offset_rec >= 0
                 and not awaiting
                 and not client[C_ADDED] & offsets_bit
-                and all(s != B_UNSENT for r, s in zip(records, statuses, strict=True) if r != offset_rec)
+                and all(
+                    s != B_UNSENT for r, s in zip(records, statuses, strict=True) if r != offset_rec
+                )
             ):
                 request = (
-                    M_COORDINATOR_REQUEST, proc, API_ADD_OFFSETS, client[C_EPOCH], offsets_bit,
+                    M_COORDINATOR_REQUEST,
+                    proc,
+                    API_ADD_OFFSETS,
+                    client[C_EPOCH],
+                    offsets_bit,
                     self.txn_global[proc][current],
                 )
-                self._client_step(state, proc, replace(client, C_AWAITING, request), request, f"AddOffsetsToTxn({name})", out)
+                self._client_step(
+                    state,
+                    proc,
+                    replace(client, C_AWAITING, request),
+                    request,
+                    f"AddOffsetsToTxn({name})",
+                    out,
+                )
             if not awaiting and all(s == B_ACKED for s in statuses):
                 commit = self.txn_commit[proc][current]
                 request = (
-                    M_COORDINATOR_REQUEST, proc, API_END_TXN, client[C_EPOCH], int(commit),
+                    M_COORDINATOR_REQUEST,
+                    proc,
+                    API_END_TXN,
+                    client[C_EPOCH],
+                    int(commit),
                     self.txn_global[proc][current],
                 )
                 new_state = _C if commit else _A
@@ -698,20 +751,37 @@ class KafkaEosModel:
         elif cstate == _AE:
             self._expire_actions(state, proc, client, out)
             batches = client[C_BATCHES]
-            if not awaiting and all(batches[r][0] != B_INFLIGHT for r in self.txn_records[proc][current]):
+            if not awaiting and all(
+                batches[r][0] != B_INFLIGHT for r in self.txn_records[proc][current]
+            ):
                 if client[C_ADDED]:
                     request = (
-                        M_COORDINATOR_REQUEST, proc, API_END_TXN, client[C_EPOCH], 0,
+                        M_COORDINATOR_REQUEST,
+                        proc,
+                        API_END_TXN,
+                        client[C_EPOCH],
+                        0,
                         self.txn_global[proc][current],
                     )
                     new_client = (_A, *client[1:C_AWAITING], request)
-                    self._client_step(state, proc, new_client, request, f"AbortTransaction({name})", out)
+                    self._client_step(
+                        state, proc, new_client, request, f"AbortTransaction({name})", out
+                    )
                 else:
-                    self._client_step(state, proc, replace(client, C_STATE, _A), None, f"AbortTransaction({name})", out)
+                    self._client_step(
+                        state,
+                        proc,
+                        replace(client, C_STATE, _A),
+                        None,
+                        f"AbortTransaction({name})",
+                        out,
+                    )
         elif cstate == _A and not awaiting and not client[C_ADDED]:
             # Nothing reached the coordinator: the client completes the abort by itself.
             done = self._transaction_done(proc, client, False)
-            self._client_step(state, proc, done, done[C_AWAITING] or None, f"CompleteLocalAbort({name})", out)
+            self._client_step(
+                state, proc, done, done[C_AWAITING] or None, f"CompleteLocalAbort({name})", out
+            )
         if cstate == _T:
             self._expire_actions(state, proc, client, out)
 
@@ -730,7 +800,12 @@ class KafkaEosModel:
         out.append(
             (
                 label,
-                (replace(state[S_CLIENTS], proc, client), state[S_PARTITIONS], state[S_COORDINATOR], network)
+                (
+                    replace(state[S_CLIENTS], proc, client),
+                    state[S_PARTITIONS],
+                    state[S_COORDINATOR],
+                    network,
+                )
                 + state[S_CONSUMER:],
             )
         )
@@ -755,7 +830,9 @@ class KafkaEosModel:
         part = partitions[rec]
         if not client[C_ADDED] >> part & 1 and self.kinds[proc] in (TRANSACTIONAL, CTP):
             return
-        in_flight = sum(1 for r, b in enumerate(batches) if b[0] == B_INFLIGHT and partitions[r] == part)
+        in_flight = sum(
+            1 for r, b in enumerate(batches) if b[0] == B_INFLIGHT and partitions[r] == part
+        )
         if in_flight >= self.knobs.max_in_flight:
             return
         pid = self.pid_of[proc]
@@ -773,11 +850,18 @@ class KafkaEosModel:
         connection = self.faults.retries - state[S_BUDGET][F_RETRIES]
         request = (M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection)
         new_client = (
-            client[C_STATE], epoch, client[C_CURRENT],
-            replace(batches, rec, (B_INFLIGHT, epoch, seq, -1)), sequences, client[C_ADDED], client[C_AWAITING],
+            client[C_STATE],
+            epoch,
+            client[C_CURRENT],
+            replace(batches, rec, (B_INFLIGHT, epoch, seq, -1)),
+            sequences,
+            client[C_ADDED],
+            client[C_AWAITING],
         )
         action = "TxnOffsetCommit" if part == self.offsets_partition else "Send"
-        label = f"Send({self.process_names[proc]},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
+        label = (
+            f"Send({self.process_names[proc]},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
+        )
         if action != "Send":
             label = f"Send({self.process_names[proc]},r{rec},TxnOffsetCommit,e{epoch})"
         self._client_step(state, proc, new_client, request, label, out)
@@ -797,14 +881,27 @@ class KafkaEosModel:
             if status == B_INFLIGHT:
                 part = self.record_partition[proc][rec]
                 by_partition.setdefault(part, []).append(
-                    (M_PRODUCE, proc, part, self.pid_of[proc], epoch, seq, rec, transactional, connection)
+                    (
+                        M_PRODUCE,
+                        proc,
+                        part,
+                        self.pid_of[proc],
+                        epoch,
+                        seq,
+                        rec,
+                        transactional,
+                        connection,
+                    )
                 )
         for part, requests in by_partition.items():
             shown = ",".join(f"r{r[6]}" for r in requests)
             out.append(
                 (
                     f"RetryProduce({self.process_names[proc]},{self.partition_names[part]},{shown})",
-                    state[:S_NETWORK] + (add_messages(state[S_NETWORK], *requests),) + state[S_NETWORK + 1 : S_BUDGET] + (new_budget,),
+                    state[:S_NETWORK]
+                    + (add_messages(state[S_NETWORK], *requests),)
+                    + state[S_NETWORK + 1 : S_BUDGET]
+                    + (new_budget,),
                 )
             )
 
@@ -821,14 +918,20 @@ class KafkaEosModel:
             if status != B_INFLIGHT:
                 continue
             new_client = (
-                _AE, client[C_EPOCH], client[C_CURRENT],
+                _AE,
+                client[C_EPOCH],
+                client[C_CURRENT],
                 replace(batches, rec, (B_FAILED, epoch, seq, int(ErrorCode.REQUEST_TIMED_OUT))),
-                client[C_SEQUENCES], client[C_ADDED], client[C_AWAITING],
+                client[C_SEQUENCES],
+                client[C_ADDED],
+                client[C_AWAITING],
             )
             out.append(
                 (
                     f"ExpireBatch({self.process_names[proc]},r{rec})",
-                    (replace(state[S_CLIENTS], proc, new_client),) + state[S_PARTITIONS:S_BUDGET] + (new_budget,),
+                    (replace(state[S_CLIENTS], proc, new_client),)
+                    + state[S_PARTITIONS:S_BUDGET]
+                    + (new_budget,),
                 )
             )
 
@@ -847,7 +950,12 @@ class KafkaEosModel:
         if pending and pending[4] and pending[4][0] == proc:
             return
         self._client_step(
-            state, proc, client, request, f"ResendCoordinatorRequest({self.process_names[proc]},{API_NAMES[request[2]]})", out
+            state,
+            proc,
+            client,
+            request,
+            f"ResendCoordinatorRequest({self.process_names[proc]},{API_NAMES[request[2]]})",
+            out,
         )
 
     def _fetch_committed_offset(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
@@ -859,8 +967,12 @@ class KafkaEosModel:
             return
         committed = self.committed_group_offset(partition)
         self._client_step(
-            state, proc, replace(client, C_CURRENT, committed), None,
-            f"FetchCommittedOffset({self.process_names[proc]},{committed})", out,
+            state,
+            proc,
+            replace(client, C_CURRENT, committed),
+            None,
+            f"FetchCommittedOffset({self.process_names[proc]},{committed})",
+            out,
         )
 
     def committed_group_offset(self, partition: tuple) -> int:  # type: ignore[type-arg]
@@ -874,7 +986,9 @@ class KafkaEosModel:
         return committed
 
     # ------------------------------------------------------------------ client: responses
-    def _receive_produce_response(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _receive_produce_response(
+        self, state: tuple, message: tuple, rest: tuple, out: list
+    ) -> None:  # type: ignore[type-arg]
         _, proc, part, epoch, seq, rec, error, offset = message
         clients = state[S_CLIENTS]
         client = clients[proc]
@@ -888,15 +1002,21 @@ class KafkaEosModel:
         batches = client[C_BATCHES]
         kind = self.kinds[proc]
         if error == _NONE:
-            client = replace(client, C_BATCHES, replace(batches, rec, (B_ACKED, epoch, seq, offset)))
+            client = replace(
+                client, C_BATCHES, replace(batches, rec, (B_ACKED, epoch, seq, offset))
+            )
         elif kind in (TRANSACTIONAL, CTP):
             new_state = _F if error in _FATAL else _AE
             if client[C_STATE] == _AE and new_state == _AE:
                 new_state = _AE
             client = (
-                new_state, client[C_EPOCH], client[C_CURRENT],
+                new_state,
+                client[C_EPOCH],
+                client[C_CURRENT],
                 replace(batches, rec, (B_FAILED, epoch, seq, error)),
-                client[C_SEQUENCES], client[C_ADDED], client[C_AWAITING],
+                client[C_SEQUENCES],
+                client[C_ADDED],
+                client[C_AWAITING],
             )
         elif error == _OUT_OF_ORDER and not self._is_oldest_in_flight(proc, batches, rec, part):
             # a later batch: the Sender retries it once the earlier ones resolve
@@ -905,7 +1025,11 @@ class KafkaEosModel:
         else:
             client = self._bump_idempotent_epoch(proc, client, rec, error)
         out.append(
-            (label, (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], rest) + state[S_CONSUMER:])
+            (
+                label,
+                (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], rest)
+                + state[S_CONSUMER:],
+            )
         )
 
     def _is_oldest_in_flight(self, proc: int, batches: tuple, rec: int, part: int) -> bool:  # type: ignore[type-arg]
@@ -925,11 +1049,18 @@ class KafkaEosModel:
             if batch[0] == B_INFLIGHT:
                 batches[r] = (B_UNSENT, -1, -1, -1)
         return (
-            client[C_STATE], client[C_EPOCH] + 1, client[C_CURRENT], tuple(batches),
-            (0,) * self.partition_count, client[C_ADDED], client[C_AWAITING],
+            client[C_STATE],
+            client[C_EPOCH] + 1,
+            client[C_CURRENT],
+            tuple(batches),
+            (0,) * self.partition_count,
+            client[C_ADDED],
+            client[C_AWAITING],
         )
 
-    def _receive_coordinator_response(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _receive_coordinator_response(
+        self, state: tuple, message: tuple, rest: tuple, out: list
+    ) -> None:  # type: ignore[type-arg]
         _, proc, api, error, epoch, txn = message
         clients = state[S_CLIENTS]
         client = clients[proc]
@@ -943,10 +1074,20 @@ class KafkaEosModel:
         if error == _CONCURRENT:
             # TransactionManager re-enqueues the request after a back-off
             network = add_messages(rest, awaiting)
-        elif error in _FATAL or (api != API_ADD_PARTITIONS and api != API_ADD_OFFSETS and error != _NONE):
+        elif error in _FATAL or (
+            api != API_ADD_PARTITIONS and api != API_ADD_OFFSETS and error != _NONE
+        ):
             client = (_F, *client[1:C_AWAITING], ())
         elif api == API_INIT_PRODUCER_ID:
-            client = (_R, epoch, client[C_CURRENT], client[C_BATCHES], (0,) * self.partition_count, 0, ())
+            client = (
+                _R,
+                epoch,
+                client[C_CURRENT],
+                client[C_BATCHES],
+                (0,) * self.partition_count,
+                0,
+                (),
+            )
         elif api in (API_ADD_PARTITIONS, API_ADD_OFFSETS):
             if error == _NONE:
                 client = (cstate, *client[1:C_ADDED], client[C_ADDED] | awaiting[4], ())
@@ -957,10 +1098,16 @@ class KafkaEosModel:
             if client[C_STATE] == _I:
                 network = add_messages(network, client[C_AWAITING])
         out.append(
-            (label, (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], network) + state[S_CONSUMER:])
+            (
+                label,
+                (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], network)
+                + state[S_CONSUMER:],
+            )
         )
 
-    def _transaction_done(self, proc: int, client: tuple, committed: bool, epoch: int = -1) -> tuple:  # type: ignore[type-arg]
+    def _transaction_done(
+        self, proc: int, client: tuple, committed: bool, epoch: int = -1
+    ) -> tuple:  # type: ignore[type-arg]
         """The client after its transaction completed: READY for the next one. TV2 adopts the
         bumped epoch EndTxn returned (sequences restart at 0); TV1 after an abort with failed
         batches asks InitProducerId for a bump (KIP-360); a CTP application stops after an
@@ -985,7 +1132,9 @@ class KafkaEosModel:
         return (_R, new_epoch, next_txn, batches, sequences, 0, ())
 
     # ------------------------------------------------------------------ coordinator
-    def _handle_coordinator_request(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _handle_coordinator_request(
+        self, state: tuple, message: tuple, rest: tuple, out: list
+    ) -> None:  # type: ignore[type-arg]
         """TransactionCoordinator.handle{InitProducerId, AddPartitionsToTransaction,
         EndTransaction}: either an immediate error, or a pending transition to write."""
         _, proc, api, epoch, argument, txn = message
@@ -1006,11 +1155,20 @@ class KafkaEosModel:
             elif status == NO_METADATA:
                 transition = (_EMPTY, 0, 0, -1, (proc, api, _NONE, 0, txn))
             elif status in _COMPLETED:
-                transition = (_EMPTY, current_epoch + 1, 0, -1, (proc, api, _NONE, current_epoch + 1, txn))
+                transition = (
+                    _EMPTY,
+                    current_epoch + 1,
+                    0,
+                    -1,
+                    (proc, api, _NONE, current_epoch + 1, txn),
+                )
             elif status == _ONGOING:
                 # fence the previous incarnation: bump the epoch and abort its transaction
                 transition = (
-                    _PA, current_epoch + 1, metadata[T_PARTITIONS], metadata[T_OWNER],
+                    _PA,
+                    current_epoch + 1,
+                    metadata[T_PARTITIONS],
+                    metadata[T_OWNER],
                     (proc, api, _CONCURRENT, current_epoch + 1, txn),
                 )
             else:
@@ -1027,18 +1185,32 @@ class KafkaEosModel:
             else:
                 ongoing = status == _ONGOING
                 transition = (
-                    _ONGOING, current_epoch, (metadata[T_PARTITIONS] if ongoing else 0) | argument,
-                    metadata[T_OWNER] if ongoing else txn, (proc, api, _NONE, current_epoch, txn),
+                    _ONGOING,
+                    current_epoch,
+                    (metadata[T_PARTITIONS] if ongoing else 0) | argument,
+                    metadata[T_OWNER] if ongoing else txn,
+                    (proc, api, _NONE, current_epoch, txn),
                 )
         else:
-            transition, error, reply_epoch = self._end_txn(metadata, proc, epoch, bool(argument), txn)
+            transition, error, reply_epoch = self._end_txn(
+                metadata, proc, epoch, bool(argument), txn
+            )
         if transition:
             metadata = replace(metadata, T_PENDING, transition)
-            coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
+            coordinator = replace(
+                coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
+            )
             network = rest
         else:
-            network = add_messages(rest, (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
-        action = ("HandleInitProducerId", "HandleAddPartitionsToTxn", "HandleAddOffsetsToTxn", "HandleEndTxn")[api]
+            network = add_messages(
+                rest, (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn)
+            )
+        action = (
+            "HandleInitProducerId",
+            "HandleAddPartitionsToTxn",
+            "HandleAddOffsetsToTxn",
+            "HandleEndTxn",
+        )[api]
         outcome = "WRITE" if transition else _error_name(error)
         if api == API_END_TXN:
             outcome = f"{'COMMIT' if argument else 'ABORT'},{outcome}"
@@ -1049,7 +1221,9 @@ class KafkaEosModel:
             )
         )
 
-    def _end_txn(self, metadata: tuple, proc: int, epoch: int, commit: bool, txn: int) -> tuple[tuple, int, int]:  # type: ignore[type-arg]
+    def _end_txn(
+        self, metadata: tuple, proc: int, epoch: int, commit: bool, txn: int
+    ) -> tuple[tuple, int, int]:  # type: ignore[type-arg]
         """EndTxn: (transition to write, immediate error, epoch in the response)."""
         status = metadata[T_STATE]
         current = metadata[T_EPOCH]
@@ -1066,7 +1240,13 @@ class KafkaEosModel:
                 return (), _CONCURRENT, current
             if status == _ONGOING and not retry:
                 return (
-                    (prepare, current + 1, metadata[T_PARTITIONS], metadata[T_OWNER], (proc, API_END_TXN, _NONE, current + 1, txn)),
+                    (
+                        prepare,
+                        current + 1,
+                        metadata[T_PARTITIONS],
+                        metadata[T_OWNER],
+                        (proc, API_END_TXN, _NONE, current + 1, txn),
+                    ),
                     _NONE,
                     current + 1,
                 )
@@ -1081,7 +1261,13 @@ class KafkaEosModel:
             return (), _CONCURRENT, current
         if status == _ONGOING:
             return (
-                (prepare, current, metadata[T_PARTITIONS], metadata[T_OWNER], (proc, API_END_TXN, _NONE, current, txn)),
+                (
+                    prepare,
+                    current,
+                    metadata[T_PARTITIONS],
+                    metadata[T_OWNER],
+                    (proc, API_END_TXN, _NONE, current, txn),
+                ),
                 _NONE,
                 current,
             )
@@ -1104,14 +1290,24 @@ class KafkaEosModel:
                 self._resend_markers(state, tid, metadata, out)
             elif status == _ONGOING and budget[F_TXN_TIMEOUTS]:
                 # transaction.timeout.ms: abort with a bumped epoch, which also fences
-                transition = (_PA, metadata[T_EPOCH] + 1, metadata[T_PARTITIONS], metadata[T_OWNER], ())
+                transition = (
+                    _PA,
+                    metadata[T_EPOCH] + 1,
+                    metadata[T_PARTITIONS],
+                    metadata[T_OWNER],
+                    (),
+                )
                 new_coordinator = replace(
-                    coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, replace(metadata, T_PENDING, transition))
+                    coordinator,
+                    K_METADATA,
+                    replace(coordinator[K_METADATA], tid, replace(metadata, T_PENDING, transition)),
                 )
                 out.append(
                     (
                         f"TimeoutTransaction({name},e{metadata[T_EPOCH]})",
-                        state[:S_COORDINATOR] + (new_coordinator,) + state[S_NETWORK:S_BUDGET]
+                        state[:S_COORDINATOR]
+                        + (new_coordinator,)
+                        + state[S_NETWORK:S_BUDGET]
                         + (replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1),),
                     )
                 )
@@ -1149,7 +1345,15 @@ class KafkaEosModel:
         out.append(
             (
                 label,
-                (state[S_CLIENTS], state[S_PARTITIONS], coordinator, add_messages(network, *messages), state[S_CONSUMER], outcomes, state[S_BUDGET]),
+                (
+                    state[S_CLIENTS],
+                    state[S_PARTITIONS],
+                    coordinator,
+                    add_messages(network, *messages),
+                    state[S_CONSUMER],
+                    outcomes,
+                    state[S_BUDGET],
+                ),
             )
         )
 
@@ -1166,7 +1370,8 @@ class KafkaEosModel:
                 continue
             marker = (M_MARKER, part, tid, cepoch, metadata[T_EPOCH], commit)
             if marker in network or any(
-                m[0] == M_MARKER_RESPONSE and m[1] == part and m[2] == tid and m[3] == cepoch for m in network
+                m[0] == M_MARKER_RESPONSE and m[1] == part and m[2] == tid and m[3] == cepoch
+                for m in network
             ):
                 continue
             out.append(
@@ -1200,8 +1405,12 @@ class KafkaEosModel:
         if acks & self._full_mask == metadata[T_PARTITIONS]:
             complete = _CC if metadata[T_STATE] == _PC else _CA
             metadata = replace(metadata, T_PENDING, (complete, metadata[T_EPOCH], 0, -1, ()))
-        coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
-        out.append((label, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest) + state[S_CONSUMER:]))
+        coordinator = replace(
+            coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
+        )
+        out.append(
+            (label, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest) + state[S_CONSUMER:])
+        )
 
     def _failover(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
         """A new leader of __transaction_state (coordinator epoch + 1) loads the durable
@@ -1225,8 +1434,12 @@ class KafkaEosModel:
             (
                 f"CoordinatorFailover(ce{cepoch})",
                 (
-                    state[S_CLIENTS], state[S_PARTITIONS], (cepoch, tuple(metadata), coordinator[K_LOG]),
-                    add_messages(state[S_NETWORK], *messages), state[S_CONSUMER], state[S_OUTCOMES],
+                    state[S_CLIENTS],
+                    state[S_PARTITIONS],
+                    (cepoch, tuple(metadata), coordinator[K_LOG]),
+                    add_messages(state[S_NETWORK], *messages),
+                    state[S_CONSUMER],
+                    state[S_OUTCOMES],
                     replace(budget, F_FAILOVERS, budget[F_FAILOVERS] - 1),
                 ),
             )
@@ -1238,15 +1451,23 @@ class KafkaEosModel:
         (read_committed, aborted data skipped) or the high watermark (read_uncommitted)."""
         consumer = state[S_CONSUMER]
         partitions = state[S_PARTITIONS]
+        read_committed = self.read_committed
         for part, (position, delivered) in enumerate(consumer):
-            limit, returned = fetch(partitions[part], position, self.read_committed)
+            partition = partitions[part]
+            # cheap test first: is there anything new below the LSO / high watermark?
+            limit = len(partition[P_LOG])
+            if read_committed:
+                for entry in partition[P_PRODUCERS]:
+                    if entry and 0 <= entry[E_TXN_FIRST] < limit:
+                        limit = entry[E_TXN_FIRST]
             if limit <= position:
                 continue
+            limit, returned = fetch(partition, position, read_committed)
             new_consumer = replace(consumer, part, (limit, delivered + returned))
-            shown = ",".join(f"o{o}" for o in returned)
+            shown = "".join(f",o{o}" for o in returned)
             out.append(
                 (
-                    f"Fetch({self.partition_names[part]},{position}..{limit}{',' if shown else ''}{shown})",
+                    f"Fetch({self.partition_names[part]},{position}..{limit}{shown})",
                     state[:S_CONSUMER] + (new_consumer,) + state[S_CONSUMER + 1 :],
                 )
             )

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.client_states import is_legal_transition as client_transition_ok
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.coordinator_states import is_legal_transition as txn_transition_ok
@@ -113,17 +114,7 @@ def action_properties(model: KafkaEosModel) -> dict[str, Predicate]:
 
 
 # ---------------------------------------------------------------------- invariants
-@lru_cache(maxsize=1 << 16)
-def _epochs_never_decrease(partition: tuple) -> bool:  # type: ignore[type-arg]
-    highest: dict[int, int] = {}
-    for entry in partition[P_LOG]:
-        pid, epoch = entry[1], entry[2]
-        if pid < 0:
-            continue
-        if epoch < highest.get(pid, epoch):
-            return False
-        highest[pid] = epoch
-    return True
+_FENCED, _DUPLICATE, _REORDERED = 1, 2, 4
 
 
 def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
@@ -133,17 +124,55 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
     record_global = model.record_global
     record_partition = model.record_partition
 
-    def no_fenced_writes(state: tuple) -> bool:  # type: ignore[type-arg]
-        return all(_epochs_never_decrease(p) for p in state[S_PARTITIONS])
+    @lru_cache(maxsize=1 << 17)
+    def summary(partition: tuple) -> tuple[int, tuple[tuple[int, int], ...]]:  # type: ignore[type-arg]
+        """Everything the invariants need from one partition, computed once per partition
+        value: a bitmask of log-local breaches, and (transaction, fate) of each transactional
+        data batch."""
+        flags = 0
+        highest_epoch: dict[int, int] = {}
+        latest_record: dict[int, int] = {}
+        seen: set[int] = set()
+        kinds = fates(partition)
+        txn_fates = []
+        for offset, entry in enumerate(partition[P_LOG]):
+            pid, epoch = entry[1], entry[2]
+            if pid >= 0:
+                if epoch < highest_epoch.get(pid, epoch):
+                    flags |= _FENCED
+                highest_epoch[pid] = epoch
+            if entry[0] != ENTRY_DATA:
+                continue
+            record = entry[4]
+            if entry[5]:
+                txn_fates.append((records[record][3], kinds[offset]))
+            if record in seen:
+                flags |= _DUPLICATE
+                continue
+            seen.add(record)
+            proc = records[record][0]
+            if record < latest_record.get(proc, -1):
+                flags |= _REORDERED
+            latest_record[proc] = record
+        return flags, tuple(txn_fates)
 
-    @lru_cache(maxsize=1 << 16)
-    def partition_has_no_duplicates(partition: tuple) -> bool:  # type: ignore[type-arg]
-        seen = [e[4] for e in partition[P_LOG] if e[0] == ENTRY_DATA]
-        return len(seen) == len(set(seen))
+    memo: list[object] = [None, ()]
+
+    def summaries(state: tuple) -> tuple:  # type: ignore[type-arg]
+        # every invariant is called on the same state in a row: summarise it once
+        if memo[0] is not state:
+            memo[0] = state
+            memo[1] = tuple(summary(p) for p in state[S_PARTITIONS])
+        return memo[1]  # type: ignore[return-value]
+
+    def no_fenced_writes(state: tuple) -> bool:  # type: ignore[type-arg]
+        return not any(flags & _FENCED for flags, _ in summaries(state))
 
     def no_duplicates(state: tuple) -> bool:  # type: ignore[type-arg]
-        partitions = state[S_PARTITIONS]
-        return all(partition_has_no_duplicates(partitions[p]) for p in range(data_partitions))
+        return not any(flags & _DUPLICATE for flags, _ in summaries(state)[:data_partitions])
+
+    def per_producer_order(state: tuple) -> bool:  # type: ignore[type-arg]
+        return not any(flags & _REORDERED for flags, _ in summaries(state)[:data_partitions])
 
     def no_lost_acks(state: tuple) -> bool:  # type: ignore[type-arg]
         partitions = state[S_PARTITIONS]
@@ -156,25 +185,6 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                         return False
         return True
 
-    @lru_cache(maxsize=1 << 16)
-    def partition_in_order(partition: tuple) -> bool:  # type: ignore[type-arg]
-        latest: dict[int, int] = {}
-        seen: set[int] = set()
-        for entry in partition[P_LOG]:
-            if entry[0] != ENTRY_DATA or entry[4] in seen:
-                continue
-            record = entry[4]
-            seen.add(record)
-            proc = records[record][0]
-            if record < latest.get(proc, -1):
-                return False
-            latest[proc] = record
-        return True
-
-    def per_producer_order(state: tuple) -> bool:  # type: ignore[type-arg]
-        partitions = state[S_PARTITIONS]
-        return all(partition_in_order(partitions[p]) for p in range(data_partitions))
-
     def open_txns_known(state: tuple) -> bool:  # type: ignore[type-arg]
         metadata = state[S_COORDINATOR][K_METADATA]
         for part, partition in enumerate(state[S_PARTITIONS]):
@@ -185,21 +195,16 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                         return False
         return True
 
-    @lru_cache(maxsize=1 << 16)
-    def partition_agrees(partition: tuple, outcomes: tuple) -> bool:  # type: ignore[type-arg]
-        kinds = fates(partition)
-        for offset, entry in enumerate(partition[P_LOG]):
-            if entry[0] != ENTRY_DATA or not entry[5]:
-                continue
-            outcome = outcomes[records[entry[4]][3]]
-            fate = kinds[offset]
-            if (fate == VISIBLE and outcome != O_COMMIT) or (fate == ABORTED and outcome == O_COMMIT):
-                return False
-        return True
-
     def atomic_transactions(state: tuple) -> bool:  # type: ignore[type-arg]
         outcomes = state[S_OUTCOMES]
-        return all(partition_agrees(p, outcomes) for p in state[S_PARTITIONS])
+        for _, txn_fates in summaries(state):
+            for txn, fate in txn_fates:
+                outcome = outcomes[txn]
+                if fate == VISIBLE and outcome != O_COMMIT:
+                    return False
+                if fate == ABORTED and outcome == O_COMMIT:
+                    return False
+        return True
 
     def read_committed_no_aborted(state: tuple) -> bool:  # type: ignore[type-arg]
         outcomes = state[S_OUTCOMES]
@@ -320,14 +325,22 @@ def _coordinator_transitions_legal(state: tuple, label: str, target: tuple) -> b
 
 def _client_transitions_legal(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     before, after = state[S_CLIENTS], target[S_CLIENTS]
+    if before is after:
+        return True
     for old, new in zip(before, after, strict=True):
-        if old is not new and old[C_STATE] != new[C_STATE]:
-            if not client_transition_ok(old[C_STATE], new[C_STATE]):
-                return False
+        if old[C_STATE] != new[C_STATE] and (old[C_STATE], new[C_STATE]) not in _LEGAL_CLIENT:
+            return False
     return True
+
+
+_LEGAL_CLIENT = frozenset(
+    (int(source), int(target))
+    for source in ClientState
+    for target in ClientState
+    if client_transition_ok(source, target)
+)
 
 
 def describe(name: str) -> str:
     """The one-line description of property ``name``."""
     return DESCRIPTIONS[name]
-

@@ -83,9 +83,7 @@ def _producers(model: KafkaEosModel, clients: tuple) -> dict[str, Any]:  # type:
             "epoch": epoch,
             "current": current,
             "batches": shown,
-            "next_sequence": {
-                model.partition_names[p]: s for p, s in enumerate(sequences)
-            },
+            "next_sequence": {model.partition_names[p]: s for p, s in enumerate(sequences)},
             "added": sorted(model.partition_names[p] for p in _bits(added)),
             "awaiting": model.describe_message(awaiting) if awaiting else "",
         }
