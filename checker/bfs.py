@@ -29,10 +29,11 @@ from .bounds import positive_int, positive_seconds
 from .interface import (
     BoundModel,
     bind,
-    explain_failure,
     invariant_failure,
+    model_error,
     mutability_problem,
     require_valid_state,
+    reraise_explained,
     short_repr,
 )
 from .replay import extend_with_transition, path_to, replay
@@ -132,10 +133,19 @@ class _Search:
 
     def _initial_level(self) -> list[Any]:
         bound, parent, canon = self.bound, self.parent, self.bound.canonical
+        try:
+            initial = list(bound.init_states())
+        except Exception as exc:
+            raise model_error(f"{bound.name}.init_states() raised", exc) from exc
         frontier: list[Any] = []
-        for state in bound.init_states():
+        for state in initial:
             require_valid_state(bound, state, "init_states()")
-            stored = state if canon is None else canon(state)
+            try:
+                stored = state if canon is None else canon(state)
+            except Exception as exc:
+                raise model_error(
+                    f"{bound.name}.canonical() raised", exc, f"on state {short_repr(state)}"
+                ) from exc
             if stored in parent:
                 continue
             parent[stored] = None
@@ -152,16 +162,28 @@ class _Search:
 
     def _validate_successors(self, states: list[Any]) -> None:
         """Check a sample of successors for immutability before the unchecked fast loop."""
+        bound = self.bound
         for state in states:
-            for label, target in self.bound.actions(state):
-                require_valid_state(self.bound, target, f"actions() step {label}")
-                if self.bound.canonical is not None:
-                    canonical = self.bound.canonical(target)
-                    if (problem := mutability_problem(canonical)) is not None:
-                        raise InputError(
-                            f"{self.bound.name}.canonical() returned a state that is not "
-                            f"immutable: {problem}; state: {short_repr(canonical)}"
-                        )
+            try:
+                successors = list(bound.actions(state))
+                representatives = [
+                    bound.canonical(target) for _, target in successors
+                ] if bound.canonical is not None else []
+            except Exception as exc:
+                reraise_explained(bound, state, exc)
+            for step in successors:
+                if not isinstance(step, tuple) or len(step) != 2:
+                    raise InputError(
+                        f"{bound.name}.actions() must yield (label, next_state) pairs, got "
+                        f"{short_repr(step)} from state {short_repr(state)}"
+                    )
+                require_valid_state(bound, step[1], f"actions() step {step[0]}")
+            for representative in representatives:
+                if (problem := mutability_problem(representative)) is not None:
+                    raise InputError(
+                        f"{bound.name}.canonical() returned a state that is not immutable: "
+                        f"{problem}; state: {short_repr(representative)}"
+                    )
 
     def _explore(self, frontier: list[Any]) -> None:
         # Everything the loop touches is a local variable: attribute and global look-ups
@@ -233,10 +255,7 @@ class _Search:
         except _PropertyBroken as broken:
             self.found = _Found("action_property", *broken.args)
         except Exception as exc:
-            error = explain_failure(self.bound, state, exc)
-            if error is None:
-                raise
-            raise error from exc
+            reraise_explained(self.bound, state, exc)
         finally:
             self.depth = depth
 

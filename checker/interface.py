@@ -13,7 +13,7 @@ import dataclasses
 import enum
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from kafka_eos.errors import InputError
 
@@ -169,7 +169,7 @@ def explain_failure(bound: BoundModel, state: Any, exc: BaseException) -> ModelE
     try:
         successors = list(bound.actions(state))
     except Exception as again:
-        return _model_error(f"{name}.actions() raised", again, f"on state {short_repr(state)}")
+        return model_error(f"{name}.actions() raised", again, f"on state {short_repr(state)}")
     for step in successors:
         if not isinstance(step, tuple) or len(step) != 2 or not isinstance(step[0], str):
             return ModelError(
@@ -186,7 +186,7 @@ def explain_failure(bound: BoundModel, state: Any, exc: BaseException) -> ModelE
             try:
                 holds(state, label, target)
             except Exception as again:
-                return _model_error(
+                return model_error(
                     f"action property {prop_name!r} raised", again,
                     f"on step {short_repr(state)} --{label}--> {short_repr(target)}",
                 )
@@ -194,12 +194,20 @@ def explain_failure(bound: BoundModel, state: Any, exc: BaseException) -> ModelE
             try:
                 target = bound.canonical(target)
             except Exception as again:
-                return _model_error(
+                return model_error(
                     f"{name}.canonical() raised", again, f"on state {short_repr(target)}"
                 )
         if (error := invariant_failure(bound, target)) is not None:
             return error
     return None
+
+
+def reraise_explained(bound: BoundModel, state: Any, exc: Exception) -> NoReturn:
+    """Raise the one-line ModelError for ``exc``, or ``exc`` itself if it is not the model's."""
+    error = explain_failure(bound, state, exc)
+    if error is None:
+        raise exc
+    raise error from exc
 
 
 def invariant_failure(bound: BoundModel, state: Any) -> ModelError | None:
@@ -208,13 +216,15 @@ def invariant_failure(bound: BoundModel, state: Any) -> ModelError | None:
         try:
             holds(state)
         except Exception as again:
-            return _model_error(
+            return model_error(
                 f"invariant {inv_name!r} raised", again, f"on state {short_repr(state)}"
             )
     return None
 
 
-def _model_error(what: str, exc: BaseException, where: str) -> ModelError:
-    error = ModelError(f"{what} {type(exc).__name__}: {str(exc) or '(no message)'} {where}")
+def model_error(what: str, exc: BaseException, where: str = "") -> ModelError:
+    """``what`` raised ``exc`` (at ``where``), as a one-line error keeping the cause."""
+    message = f"{what} {type(exc).__name__}: {str(exc) or '(no message)'} {where}"
+    error = ModelError(message.strip())
     error.__cause__ = exc
     return error

@@ -19,9 +19,10 @@ from .bounds import positive_int, positive_seconds
 from .interface import (
     BoundModel,
     bind,
-    explain_failure,
     invariant_failure,
+    model_error,
     require_valid_state,
+    reraise_explained,
 )
 from .result import (
     CheckResult,
@@ -88,7 +89,10 @@ class _Walker:
     ) -> CheckResult:
         start = time.perf_counter()
         deadline = start + time_budget if time_budget is not None else float("inf")
-        initial = list(self.bound.init_states())
+        try:
+            initial = list(self.bound.init_states())
+        except Exception as exc:
+            raise model_error(f"{self.bound.name}.init_states() raised", exc) from exc
         if not initial:
             raise InputError(f"{self.bound.name}.init_states() produced no states")
         for state in initial:
@@ -142,37 +146,38 @@ class _Walker:
 
     def _successors(self, state: Any) -> list[tuple[str, Any]]:
         try:
-            return list(self.bound.actions(state))
+            steps = list(self.bound.actions(state))
+            # Unpacking and hashing here makes a malformed step fail where it can be
+            # explained: while its source state is known.
+            for _label, target in steps:
+                hash(target)
         except Exception as exc:
-            raise self._explained(state, exc) from exc
+            reraise_explained(self.bound, state, exc)
+        return steps
 
     def _broken_property(self, state: Any, label: str, target: Any) -> str | None:
         for name, allows in self.bound.action_properties:
             try:
                 ok = allows(state, label, target)
             except Exception as exc:
-                raise self._explained(state, exc) from exc
+                reraise_explained(self.bound, state, exc)
             if not ok:
                 return name
         return None
 
-    def _explained(self, state: Any, exc: Exception) -> Exception:
-        return explain_failure(self.bound, state, exc) or exc
-
     def _visit(self, state: Any) -> str | None:
         """Check a state the first time a walk reaches it; the name of a broken invariant."""
-        try:
-            if state in self.seen:
-                return None
-        except TypeError:
-            require_valid_state(self.bound, state, "actions()")
-            raise
+        if state in self.seen:
+            return None
         self.seen.add(state)
         for name, holds in self.bound.invariants:
             try:
                 ok = holds(state)
             except Exception as exc:
-                raise (invariant_failure(self.bound, state) or exc) from exc
+                error = invariant_failure(self.bound, state)
+                if error is None:
+                    raise
+                raise error from exc
             if not ok:
                 return name
         return None

@@ -204,6 +204,31 @@ BAD_MODELS = {
             def actions(self, n): return [("Next", n + 1)] if n < 2 else [("Oops", {}["x"])]
             def invariants(self): return {}
     """, ["actions() raised KeyError", "on state 2"]),
+    "actions_raise_at_once": ("""
+        class BrokenAtOnce:
+            def init_states(self): return [0]
+            def actions(self, n): return [("Next", n + "1")]
+            def invariants(self): return {}
+    """, ["actions() raised TypeError", "on state 0"]),
+    "init_states_raise": ("""
+        class NoStart:
+            def init_states(self): raise RuntimeError("no start")
+            def actions(self, n): return []
+            def invariants(self): return {}
+    """, ["init_states() raised RuntimeError: no start"]),
+    "canonical_raises": ("""
+        class BadSymmetry:
+            def init_states(self): return [0]
+            def actions(self, n): return [("Inc", n + 1)] if n < 3 else []
+            def invariants(self): return {}
+            def canonical(self, n): return n if n < 2 else n.nope
+    """, ["canonical() raised AttributeError", "on state 2"]),
+    "not_pairs": ("""
+        class Singles:
+            def init_states(self): return [0]
+            def actions(self, n): return [n + 1]
+            def invariants(self): return {}
+    """, ["(label, next_state) pairs"]),
     "no_init_states": ("""
         class Empty:
             def init_states(self): return []
@@ -228,6 +253,17 @@ def test_bad_models_give_one_line_errors(capsys: Any, tmp_path: Path, case: str)
     path = write_model(tmp_path, source)
     class_name = source.split("class ")[-1].split(":")[0].strip()
     assert_one_line_error(capsys, ["check", "--model", f"{path}:{class_name}"], *words)
+    if case != "canonical_raises":  # simulation walks concrete states, without canonical()
+        assert_one_line_error(capsys, ["simulate", "--model", f"{path}:{class_name}"], *words)
+
+
+def test_traceback_option_shows_where_the_model_failed(capsys: Any, tmp_path: Path) -> None:
+    source, _ = BAD_MODELS["invariant_raises"]
+    path = write_model(tmp_path, source)
+    code, _, err = run(capsys, "check", "--model", f"{path}:Raises", "--traceback")
+    assert code == 2
+    assert "Traceback" in err and "ZeroDivisionError" in err
+    assert err.strip().splitlines()[-1].startswith("kafka-eos: error: invariant 'Inverse'")
 
 
 @pytest.mark.parametrize(
