@@ -108,15 +108,24 @@ def main() -> int:
     parser.add_argument("--txn-size", type=int, default=1_000)
     parser.add_argument("--data-dir", action="store_true", help="durable logs (fsync per append)")
     parser.add_argument("--history", action="store_true", help="write the history log")
+    parser.add_argument(
+        "--bootstrap", help="use this already running broker (e.g. one under a profiler)"
+    )
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-wire-") as tmp:
-        process, bootstrap = start_broker(Path(tmp), data_dir=args.data_dir, history=args.history)
-        try:
-            produce_s = produce(bootstrap, args.records, args.txn_size)
-            consume_s = consume(bootstrap, args.records)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    if args.bootstrap:
+        produce_s = produce(args.bootstrap, args.records, args.txn_size)
+        consume_s = consume(args.bootstrap, args.records)
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-wire-") as tmp:
+            process, bootstrap = start_broker(
+                Path(tmp), data_dir=args.data_dir, history=args.history
+            )
+            try:
+                produce_s = produce(bootstrap, args.records, args.txn_size)
+                consume_s = consume(bootstrap, args.records)
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
     storage = "data dir (fsync)" if args.data_dir else "memory"
     print(
         f"kafka-eos serve ({storage}{', history' if args.history else ''}): "

@@ -23,6 +23,7 @@ compressed batch is refused with UNSUPPORTED_COMPRESSION_TYPE and a message sayi
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass
 
@@ -75,6 +76,8 @@ class RecordBatch:
     producer_epoch: int
     base_sequence: int
     record_count: int
+    #: the records' values, parsed once when the batch was read (None: not parsed)
+    values: tuple[bytes | None, ...] | None = None
 
     @property
     def compression(self) -> int:
@@ -161,7 +164,7 @@ def read_batch(data: bytes | memoryview) -> RecordBatch:
             f"{last_offset_delta}",
             error=ErrorCode.INVALID_RECORD,
         )
-    batch = RecordBatch(
+    header = RecordBatch(
         raw=raw,
         base_offset=base_offset,
         partition_leader_epoch=leader_epoch,
@@ -174,20 +177,23 @@ def read_batch(data: bytes | memoryview) -> RecordBatch:
         base_sequence=base_sequence,
         record_count=record_count,
     )
-    record_values(batch)  # every record must be well framed before the batch is stored
-    return batch
+    # Every record must be well framed before the batch is stored; keep the values.
+    values = tuple(value for _, value in record_keys_and_values(header))
+    return dataclasses.replace(header, values=values)
 
 
 # --- records inside a batch ---------------------------------------------------------------
 
 
 def _read_varint(data: bytes, position: int) -> tuple[int, int]:
-    """A zigzag varint at ``position``: (value, next position). BatchError when truncated."""
-    shift = 0
-    raw = 0
+    """A zigzag varint at ``position``: (value, next position). IndexError when truncated."""
+    byte = data[position]
+    if byte < 0x80:  # the common case: one byte
+        return (byte >> 1) ^ -(byte & 1), position + 1
+    raw = byte & 0x7F
+    shift = 7
+    position += 1
     while True:
-        if position >= len(data):
-            raise BatchError("record truncated inside a varint", error=ErrorCode.CORRUPT_MESSAGE)
         byte = data[position]
         position += 1
         raw |= (byte & 0x7F) << shift
@@ -210,10 +216,18 @@ def _read_bytes(data: bytes, position: int) -> tuple[bytes | None, int]:
 
 def record_keys_and_values(batch: RecordBatch) -> list[tuple[bytes | None, bytes | None]]:
     """(key, value) of every record of an uncompressed batch, in offset order."""
-    data = batch.raw
+    try:
+        return _parse_records(batch.raw, batch.record_count)
+    except IndexError:
+        raise BatchError(
+            "record truncated inside a varint", error=ErrorCode.CORRUPT_MESSAGE
+        ) from None
+
+
+def _parse_records(data: bytes, count: int) -> list[tuple[bytes | None, bytes | None]]:
     position = BATCH_HEADER_SIZE
     pairs = []
-    for expected_delta in range(batch.record_count):
+    for expected_delta in range(count):
         length, position = _read_varint(data, position)
         end = position + length
         if length < 0 or end > len(data):
@@ -247,6 +261,8 @@ def record_keys_and_values(batch: RecordBatch) -> list[tuple[bytes | None, bytes
 
 
 def record_values(batch: RecordBatch) -> tuple[bytes | None, ...]:
+    if batch.values is not None:
+        return batch.values
     return tuple(value for _, value in record_keys_and_values(batch))
 
 

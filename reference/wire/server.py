@@ -130,8 +130,9 @@ class WireBroker:
             if future is not None and not future.done():
                 future.set_result(outbound.message)
         self._record_log_events()
-        self._changed.set()
-        self._changed = asyncio.Event()
+        if outbounds:  # something happened: wake long-polling fetches to look again
+            self._changed.set()
+            self._changed = asyncio.Event()
 
     async def call(self, connection: Connection, message: Any) -> Any:
         """Send one request to the core as ``connection``; the core's response to it."""
