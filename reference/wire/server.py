@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
 import uuid
@@ -724,22 +725,30 @@ class WireBroker:
     async def _join_group(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
         session_timeout = body.get("session_timeout", 45_000)
-        response = await self.call(
-            connection,
-            m.JoinGroupRequest(
-                correlation_id=self._next_id(),
-                group_id=body["group_id"],
-                member_id=body.get("member_id", ""),
-                session_timeout_ms=session_timeout,
-                rebalance_timeout_ms=body.get("rebalance_timeout", session_timeout),
-                protocol_type=body.get("protocol_type", "consumer"),
-                protocols=tuple(
-                    m.JoinGroupProtocol(name=p["name"], metadata=p["metadata"])
-                    for p in body["protocols"]
-                ),
-                group_instance_id=body.get("group_instance_id"),
+        join = m.JoinGroupRequest(
+            correlation_id=self._next_id(),
+            group_id=body["group_id"],
+            member_id=body.get("member_id", ""),
+            session_timeout_ms=session_timeout,
+            rebalance_timeout_ms=body.get("rebalance_timeout", session_timeout),
+            protocol_type=body.get("protocol_type", "consumer"),
+            protocols=tuple(
+                m.JoinGroupProtocol(name=p["name"], metadata=p["metadata"])
+                for p in body["protocols"]
             ),
+            group_instance_id=body.get("group_instance_id"),
         )
+        response = await self.call(connection, join)
+        if response.error_code == ErrorCode.MEMBER_ID_REQUIRED and request.api_version < 4:
+            # JoinGroup v0-v3 clients do not know MEMBER_ID_REQUIRED (KIP-394 is v4+): Kafka
+            # admits them with the id it generates at once. The core always asks for the
+            # two-step join, so the adapter takes the second step on the client's behalf.
+            response = await self.call(
+                connection,
+                dataclasses.replace(
+                    join, correlation_id=self._next_id(), member_id=response.member_id
+                ),
+            )
         return {
             "throttle_time": 0,
             "error_code": response.error_code,
