@@ -110,6 +110,7 @@ def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # t
                         "producer_epoch": epoch,
                         "base_sequence": seq,
                         "record": model.records[record][4],
+                        "group_offset": model.records[record][6],
                         "transactional": bool(transactional),
                         "commit": False,
                         "coordinator_epoch": -1,
@@ -125,6 +126,7 @@ def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # t
                         "producer_epoch": epoch,
                         "base_sequence": -1,
                         "record": "",
+                        "group_offset": -1,
                         "transactional": True,
                         "commit": bool(commit),
                         "coordinator_epoch": cepoch,
@@ -182,7 +184,12 @@ def _txn_state_name(code: int) -> str:
 
 
 def _consumer(model: KafkaEosModel, consumer: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+    if not consumer:
+        return {}
     return {
-        model.partition_names[part]: {"position": position, "delivered": list(delivered)}
-        for part, (position, delivered) in enumerate(consumer)
+        "isolation": model.workload.consumer,
+        "partitions": {
+            model.partition_names[part]: {"position": position, "delivered": list(delivered)}
+            for part, (position, delivered) in enumerate(consumer)
+        },
     }

@@ -1,0 +1,184 @@
+"""A model trace as a history (contract D), for ``kafka-eos explain`` and ``validate``.
+
+Both entry points read the named state variables of :mod:`.variables` — from an ITF trace
+(decoded by ``kafka_eos.checker.itf.read_itf``) or from raw model states with their model —
+and turn what changed between consecutive states into history events: appended data batches
+(Append), markers (Marker), produce responses the clients received (ProduceAck), completed
+EndTxn calls (TxnEnd), group offsets written and made visible (OffsetCommit) and records the
+consumer returned (Read).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from kafka_eos.errors import InputError
+from kafka_eos.protocol.history import (
+    Append,
+    Event,
+    Marker,
+    OffsetCommit,
+    ProduceAck,
+    Read,
+    TxnEnd,
+)
+
+#: The name the consume-transform-produce application's input partition has in histories.
+CTP_INPUT_PARTITION = "in-0"
+_OFFSETS_PARTITION = "__consumer_offsets-0"
+_ENDING = {"COMMITTING_TRANSACTION": True, "ABORTING_TRANSACTION": False}
+
+
+def history_from_itf(itf_trace: Any) -> list[Event]:
+    """The history of an ITF trace (an object with ``.states``, lists of variable mappings,
+    and ``.labels``, as returned by ``kafka_eos.checker.itf.read_itf``)."""
+    states = list(getattr(itf_trace, "states", ()))
+    labels = list(getattr(itf_trace, "labels", ()))
+    return history_from_states(states, labels=labels)
+
+
+def history_from_states(
+    states: Sequence[Any], *, model: Any = None, labels: Sequence[str] | None = None
+) -> list[Event]:
+    """The history of a trace given as its states, initial state first.
+
+    ``states`` are variable mappings (as ``model.variables(state)`` returns them, or as an ITF
+    trace holds them); with ``model`` they may be the model's raw states instead. ``labels``
+    (one per step) supply the error of a failed EndTxn.
+    """
+    snapshots = [model.variables(s) if model is not None else s for s in states]
+    for number, snapshot in enumerate(snapshots):
+        if not isinstance(snapshot, Mapping) or not {"producers", "partitions"} <= set(snapshot):
+            raise InputError(
+                f"state {number} is not a Kafka model state (no producers/partitions variables); "
+                "pass model= with raw states"
+            )
+    steps = list(labels) if labels is not None else []
+    events: list[Event] = []
+    for step in range(1, len(snapshots)):
+        label = steps[step - 1] if step - 1 < len(steps) else ""
+        events.extend(_step_events(snapshots[step - 1], snapshots[step], label))
+    return events
+
+
+def _step_events(
+    before: Mapping[str, Any], after: Mapping[str, Any], label: str
+) -> Iterable[Event]:
+    yield from _log_events(before, after)
+    yield from _client_events(before, after, label)
+    yield from _read_events(before, after)
+
+
+def _log_events(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterable[Event]:
+    for name, partition in after["partitions"].items():
+        old = before["partitions"][name]
+        log = partition["log"]
+        for entry in log[len(old["log"]) :]:
+            if entry["type"] == "data":
+                if name == _OFFSETS_PARTITION:
+                    yield OffsetCommit(
+                        group="group",
+                        partition=CTP_INPUT_PARTITION,
+                        offset=int(entry["group_offset"]),
+                        producer_id=int(entry["producer_id"]),
+                        visible=False,
+                    )
+                else:
+                    yield Append(
+                        partition=name,
+                        base_offset=int(entry["offset"]),
+                        producer_id=int(entry["producer_id"]),
+                        producer_epoch=int(entry["producer_epoch"]),
+                        base_sequence=int(entry["base_sequence"]),
+                        records=(str(entry["record"]),),
+                        transactional=bool(entry["transactional"]),
+                    )
+                continue
+            yield Marker(
+                partition=name,
+                offset=int(entry["offset"]),
+                producer_id=int(entry["producer_id"]),
+                producer_epoch=int(entry["producer_epoch"]),
+                commit=bool(entry["commit"]),
+                coordinator_epoch=int(entry["coordinator_epoch"]),
+            )
+            if name == _OFFSETS_PARTITION and entry["commit"]:
+                yield from _offsets_made_visible(old, entry)
+
+
+def _offsets_made_visible(old: Mapping[str, Any], marker: Mapping[str, Any]) -> Iterable[Event]:
+    """A COMMIT marker on __consumer_offsets makes the transaction's offset commits visible."""
+    pid = int(marker["producer_id"])
+    state = old["producer_state"].get(f"pid{pid}")
+    first = int(state["current_txn_first_offset"]) if state else -1
+    if first < 0:
+        return
+    for entry in old["log"][first:]:
+        if entry["type"] == "data" and int(entry["producer_id"]) == pid:
+            yield OffsetCommit(
+                group="group",
+                partition=CTP_INPUT_PARTITION,
+                offset=int(entry["group_offset"]),
+                producer_id=pid,
+                visible=True,
+            )
+
+
+def _client_events(
+    before: Mapping[str, Any], after: Mapping[str, Any], label: str
+) -> Iterable[Event]:
+    for name, client in after["producers"].items():
+        old = before["producers"][name]
+        for old_batch, batch in zip(old["batches"], client["batches"], strict=True):
+            if old_batch["status"] != "in_flight" or batch["status"] not in ("acked", "failed"):
+                continue
+            if batch["partition"] == _OFFSETS_PARTITION:
+                continue  # a TxnOffsetCommit response, not a Produce
+            yield ProduceAck(
+                client=name,
+                partition=str(batch["partition"]),
+                producer_id=int(client["producer_id"]),
+                producer_epoch=int(old_batch["epoch"]),
+                base_sequence=int(old_batch["sequence"]),
+                records=(str(batch["record"]),),
+                error=str(batch["error"]),
+                base_offset=int(batch["offset"]),
+            )
+        if old["state"] in _ENDING and client["state"] != old["state"]:
+            error = "NONE"
+            if client["state"] == "FATAL_ERROR":
+                error = _error_in(label)
+            yield TxnEnd(
+                client=name,
+                transactional_id=name.split("#", 1)[0],
+                producer_id=int(client["producer_id"]),
+                producer_epoch=int(old["epoch"]),
+                commit=_ENDING[old["state"]],
+                error=error,
+            )
+
+
+def _error_in(label: str) -> str:
+    """The error name a ReceiveCoordinatorResponse label ends with."""
+    inside = label[label.find("(") + 1 : label.rfind(")")] if "(" in label else ""
+    last = inside.rsplit(",", 1)[-1] if inside else ""
+    return last or "UNKNOWN"
+
+
+def _read_events(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterable[Event]:
+    consumer = after.get("consumer") or {}
+    if not consumer:
+        return
+    isolation = str(consumer["isolation"])
+    for name, view in consumer["partitions"].items():
+        old = before["consumer"]["partitions"][name]
+        log = after["partitions"][name]["log"]
+        for offset in view["delivered"][len(old["delivered"]) :]:
+            yield Read(
+                client="consumer",
+                isolation=isolation,
+                partition=name,
+                offset=int(offset),
+                value=str(log[int(offset)]["record"]),
+            )
