@@ -127,3 +127,29 @@ def test_kill_9_in_the_middle_of_a_transaction(serve_factory: Any) -> None:
     )
     assert_exactly_once(reads, expected)
     validate(broker.history() + reads)
+
+
+def test_faults_armed_from_the_command_line(serve_factory: Any) -> None:
+    broker = serve_factory(
+        args=("--fault", "close-after Produce 1", "--fault", "delay EndTxn 300 1")
+    )
+    producer = rd_transactional(broker.bootstrap, "cli-faults", "tx-cli-faults")
+    run_transaction(producer, "cli-faults", ["x1", "x2", "x3"])
+    reads = rd_consume(
+        broker.bootstrap, "cli-faults", isolation="read_committed", client_id="rc", expect=3
+    )
+    assert_exactly_once(reads, ["x1", "x2", "x3"])
+    assert broker.admin("status") == "ok none"
+    validate(broker.history() + reads)
+
+
+def test_closing_every_connection_mid_transaction(serve: Any) -> None:
+    producer = rd_transactional(serve.bootstrap, "cut", "tx-cut")
+    producer.begin_transaction()
+    produce_values(producer, "cut", ["cut-1", "cut-2"])
+    assert serve.admin("close-connections").startswith("ok closed")
+    produce_values(producer, "cut", ["cut-3"])
+    producer.commit_transaction(TXN_TIMEOUT_S)
+    reads = rd_consume(serve.bootstrap, "cut", isolation="read_committed", client_id="rc", expect=3)
+    assert_exactly_once(reads, ["cut-1", "cut-2", "cut-3"])
+    validate(serve.history() + reads)
