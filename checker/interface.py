@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from kafka_eos.errors import InputError
 
-State = Hashable
 Invariant = Callable[[Any], object]
 ActionProperty = Callable[[Any, str, Any], object]
 Successors = Callable[[Any], Iterable[tuple[str, Any]]]
@@ -45,13 +44,16 @@ def bind(model: object) -> BoundModel:
         attribute: _method(model, attribute, required=True)
         for attribute in ("init_states", "actions", "invariants")
     }
-    invariants = _predicates(model, "invariants", required["invariants"]())
+    invariants = _predicates(model, "invariants", _called(name, "invariants",
+                                                          required["invariants"]))
     action_properties: tuple[tuple[str, ActionProperty], ...] = ()
     if (getter := _method(model, "action_properties", required=False)) is not None:
-        action_properties = _predicates(model, "action_properties", getter())
+        action_properties = _predicates(
+            model, "action_properties", _called(name, "action_properties", getter)
+        )
     names: tuple[str, ...] | None = None
     if (getter := _method(model, "action_names", required=False)) is not None:
-        listed = getter()
+        listed = _called(name, "action_names", getter)
         if isinstance(listed, str) or not isinstance(listed, Iterable):
             raise InputError(f"{name}.action_names() must return a list of names, got {listed!r}")
         names = tuple(str(n) for n in listed)
@@ -66,6 +68,13 @@ def bind(model: object) -> BoundModel:
         action_names=names,
         deadlock_is_error=bool(getattr(model, "deadlock_is_error", False)),
     )
+
+
+def _called(name: str, attribute: str, method: Callable[[], Any]) -> Any:
+    try:
+        return method()
+    except Exception as exc:
+        raise model_error(f"{name}.{attribute}() raised", exc) from exc
 
 
 def _method(model: object, attribute: str, *, required: bool) -> Any:

@@ -7,7 +7,7 @@ Values are encoded as ITF says:
 Python                                ITF
 ====================================  =============================================
 bool, str                             JSON boolean, string
-int                                   JSON number; ``{"#bigint": "digits"}`` beyond 2^53
+int                                   ``{"#bigint": "digits"}`` (as Quint writes every int)
 tuple                                 ``{"#tup": [...]}``
 list                                  JSON array (a TLA+/Quint sequence)
 frozenset, set                        ``{"#set": [...]}``
@@ -21,7 +21,8 @@ anything else                         ``{"#unserializable": "repr"}``
 
 Each state's ``#meta`` holds ``{"index": i, "action": label}`` (``"init"`` for the first), and
 the top-level ``#meta`` whatever the caller passes (the config or model that produced the
-trace, so it can be replayed). :func:`read_itf` reads traces written by us, Apalache or Quint.
+trace, so it can be replayed). :func:`read_itf` reads traces written by us, Apalache or Quint
+(plain JSON numbers as well as ``#bigint``).
 """
 
 from __future__ import annotations
@@ -39,8 +40,6 @@ from .result import Trace
 from .values import fields_of, variables_of
 
 FORMAT_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
-# Integers JSON numbers carry exactly (IEEE doubles); beyond that ITF uses #bigint.
-_SAFE_INT = 2**53 - 1
 
 
 def trace_to_itf(trace: Trace, model: object, *, meta: Mapping[str, Any] | None = None) -> dict[
@@ -83,7 +82,9 @@ def encode(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, int):
-        return value if -_SAFE_INT <= value <= _SAFE_INT else {"#bigint": str(value)}
+        # ITF allows plain JSON numbers for small integers, but Quint and the Rust itf crate
+        # expect #bigint for every integer: writing it always keeps every reader happy.
+        return {"#bigint": str(value)}
     if (fields := fields_of(value)) is not None:
         return {name: encode(item) for name, item in fields.items()}
     if isinstance(value, tuple):

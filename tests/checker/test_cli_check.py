@@ -229,6 +229,12 @@ BAD_MODELS = {
             def actions(self, n): return [n + 1]
             def invariants(self): return {}
     """, ["(label, next_state) pairs"]),
+    "invariants_method_raises": ("""
+        class NoInvariants:
+            def init_states(self): return [0]
+            def actions(self, n): return []
+            def invariants(self): raise ValueError("not written yet")
+    """, ["NoInvariants.invariants() raised ValueError: not written yet"]),
     "no_init_states": ("""
         class Empty:
             def init_states(self): return []
