@@ -64,6 +64,9 @@ class Connection:
     address: str
     writer: asyncio.StreamWriter
     client_id: str | None = None
+    #: history events about the response being prepared (ProduceAck, TxnEnd): they happened
+    #: only if the client receives that response, so they are written when it is sent
+    unsent_events: list[Any] = field(default_factory=list)
 
     @property
     def client(self) -> str:
@@ -201,6 +204,7 @@ class WireBroker:
         delay_ms = self.faults.take_delay_ms(request.api_key)
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
+        connection.unsent_events = []
         body = await self._handlers[request.api_key](connection, request)
         if self.faults.take_close(request.api_key):
             log.info("fault: closing %s after %s", connection.address, request.api_name)
@@ -216,6 +220,7 @@ class WireBroker:
             )
         )
         await connection.writer.drain()
+        self.history.write(connection.unsent_events)
 
     def close_connections(self) -> int:
         count = 0
@@ -442,17 +447,15 @@ class WireBroker:
                 committed=body["committed"],
             ),
         )
-        self.history.write(
-            [
-                TxnEnd(
-                    client=connection.client,
-                    transactional_id=body["transactional_id"],
-                    producer_id=body["producer_id"],
-                    producer_epoch=body["producer_epoch"],
-                    commit=body["committed"],
-                    error=ErrorCode(response.error_code).name,
-                )
-            ]
+        connection.unsent_events.append(
+            TxnEnd(
+                client=connection.client,
+                transactional_id=body["transactional_id"],
+                producer_id=body["producer_id"],
+                producer_epoch=body["producer_epoch"],
+                commit=body["committed"],
+                error=ErrorCode(response.error_code).name,
+            )
         )
         return {"throttle_time": 0, "error_code": response.error_code}
 
@@ -546,19 +549,17 @@ class WireBroker:
                 acks=acks,
             ),
         )
-        self.history.write(
-            [
-                ProduceAck(
-                    client=connection.client,
-                    partition=f"{topic}-{partition}",
-                    producer_id=batch.producer_id,
-                    producer_epoch=batch.producer_epoch,
-                    base_sequence=batch.base_sequence,
-                    records=values,
-                    error=ErrorCode(response.error_code).name,
-                    base_offset=response.base_offset,
-                )
-            ]
+        connection.unsent_events.append(
+            ProduceAck(
+                client=connection.client,
+                partition=f"{topic}-{partition}",
+                producer_id=batch.producer_id,
+                producer_epoch=batch.producer_epoch,
+                base_sequence=batch.base_sequence,
+                records=values,
+                error=ErrorCode(response.error_code).name,
+                base_offset=response.base_offset,
+            )
         )
         return answer(
             response.error_code,
