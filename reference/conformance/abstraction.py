@@ -1,0 +1,181 @@
+"""The abstraction function: the reference's state as a model state (model/layout.py's tuple).
+
+Every component is read from the reference's inspectable state (the broker's partition logs,
+producer-state entries, aborted index, transaction metadata, marker jobs and
+``__transaction_state`` log; each producer's transaction state, epoch, sequence books and
+batches; the controlled network's envelopes), except the ghost variables the reference has no
+field for, which the driver recorded as it went (:class:`.world.Ghosts`).
+
+Identities are translated: the reference allocates producer ids, the model numbers them (a
+transactional.id's producer id is its index); a record is identified by its value, which the
+driver chose to be the model's record name; partitions ``t-i`` are topic ``t`` partition ``i``.
+"""
+
+from __future__ import annotations
+
+from kafka_eos.model import layout as L
+from kafka_eos.model.params import CTP, TRANSACTIONAL
+from kafka_eos.protocol.client_states import ClientState
+from kafka_eos.protocol.coordinator_states import TxnState
+from kafka_eos.protocol.errors import ErrorCode
+
+from .world import ConformanceWorld
+
+_PREPARE = (int(TxnState.PREPARE_COMMIT), int(TxnState.PREPARE_ABORT))
+_UNSENT = (L.B_UNSENT, -1, -1, -1)
+
+
+def abstract_state(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
+    model = world.model
+    budget = model.faults
+    limits = (
+        budget.losses,
+        budget.retries,
+        budget.batch_timeouts,
+        budget.txn_timeouts,
+        budget.failovers,
+        budget.expiries,
+    )
+    return (
+        tuple(_client(world, proc) for proc in range(model.process_count)),
+        tuple(_partition(world, part) for part in range(model.partition_count)),
+        _coordinator(world),
+        tuple(sorted(m for e in world.network for m in e.abstract)),
+        _consumer(world),
+        tuple(world.ghosts.outcomes),
+        tuple(limit - used for limit, used in zip(limits, world.ghosts.used, strict=True)),
+    )
+
+
+# ---------------------------------------------------------------------- producers
+def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-arg]
+    model = world.model
+    producer = world.producers[proc]
+    transactional = model.kinds[proc] in (TRANSACTIONAL, CTP)
+    if transactional:
+        client_state = int(producer.txn_state)
+        epoch = producer.producer_epoch
+    else:
+        client_state = int(ClientState.READY)
+        # the model's idempotent producer owns its producer id from the start (epoch 0); the
+        # reference asks InitProducerId before its first batch
+        epoch = -1 if model.pid_of[proc] < 0 else max(producer.producer_epoch, 0)
+    batches = tuple(_batch(world, proc, rec) for rec in range(len(model.record_partition[proc])))
+    sequences = tuple(
+        producer.books[tp].next_sequence if tp in producer.books else 0 for tp in world.tps
+    )
+    added = sum(1 << world.part_of[tp] for tp in producer.partitions_in_txn)
+    awaiting: tuple = ()  # type: ignore[type-arg]
+    if transactional and producer.txn_in_flight is not None:
+        awaiting = world.requests.get((producer.client_id, producer.txn_in_flight), ())
+    elif transactional:
+        awaiting = _queued_request(world, proc)
+    return (client_state, epoch, world.ghosts.current[proc], batches, sequences, added, awaiting)
+
+
+def _queued_request(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-arg]
+    """A coordinator request the transaction manager has queued but not sent (it re-sends
+    after a timeout or a retriable error): the model's client is still awaiting its answer."""
+    producer = world.producers[proc]
+    if any(r.kind in ("init", "add_partitions", "add_offsets", "end") for r in producer.txn_queue):
+        return world.last_coordinator_request.get(proc, ())
+    return ()
+
+
+def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: ignore[type-arg]
+    batch = world.batches[proc][rec]
+    if batch is None or not batch.attempts:
+        return _UNSENT  # not handed to the producer yet, or never sent
+    if batch.done:
+        future = batch.futures[0]
+        if future.succeeded:
+            return (L.B_ACKED, batch.producer_epoch, batch.base_sequence, future.value.offset)
+        error = future.error if future.error is not None else ErrorCode.UNKNOWN_SERVER_ERROR
+        return (L.B_FAILED, batch.producer_epoch, batch.base_sequence, int(error))
+    idempotent = world.model.pid_of[proc] >= 0
+    if idempotent and batch.base_sequence < 0:
+        return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
+    return (L.B_INFLIGHT, batch.producer_epoch, batch.base_sequence, -1)
+
+
+# ---------------------------------------------------------------------- partitions
+def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[type-arg]
+    model = world.model
+    partition = world.node.partitions[world.tps[part]]
+    log = []
+    for batch in partition.log.batches:
+        pid = world.model_pid(batch.producer_id)
+        if batch.is_control:
+            log.append(
+                (L.ENTRY_CONTROL, pid, batch.producer_epoch, int(batch.is_commit), batch.coordinator_epoch)
+            )
+        else:
+            record = world.record_of[batch.records[0]]
+            log.append(
+                (L.ENTRY_DATA, pid, batch.producer_epoch, batch.base_sequence, record, int(batch.is_transactional))
+            )
+    producers = []
+    for model_pid in range(model.pid_count):
+        entry = partition.producers.entries.get(world.reference_pid(model_pid))
+        if entry is None:
+            producers.append(())
+            continue
+        first = entry.current_txn_first_offset
+        producers.append(
+            (
+                entry.producer_epoch,
+                entry.coordinator_epoch,
+                tuple(entry.cached_ranges()),
+                -1 if first is None else first,
+            )
+        )
+    aborted = tuple(
+        (world.model_pid(a.producer_id), a.first_offset, a.last_offset) for a in partition.log.aborted
+    )
+    return (tuple(log), tuple(producers), aborted)
+
+
+# ---------------------------------------------------------------------- coordinator
+def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
+    coordinator = world.node.txn_coordinator
+    ghosts = world.ghosts
+    metadata = []
+    txn_log = []
+    for tid, name in enumerate(world.model.transactional_ids):
+        entry = coordinator.transactions.get(name)
+        if entry is None:
+            metadata.append((L.NO_METADATA, -1, 0, -1, 0, ()))
+        else:
+            state = int(entry.state)
+            acks = 0
+            if state in _PREPARE:
+                acks = ghosts.acked_markers[tid] | ghosts.fenced_markers[tid] << L.FAILED_SHIFT
+            pending: tuple = ()  # type: ignore[type-arg]
+            if entry.pending_state is not None:
+                # never seen with immediate replication; shown so a difference is visible
+                pending = (int(entry.pending_state), -1, -1, -1, ())
+            metadata.append(
+                (state, entry.producer_epoch, _mask(world, entry.partitions), ghosts.owner[tid], acks, pending)
+            )
+        records = world.txn_log_records(name)
+        if not records:
+            txn_log.append(())
+        else:
+            last = records[-1]
+            txn_log.append((int(last.state), last.producer_epoch, _mask(world, last.partitions), ghosts.log_owner[tid]))
+    return (coordinator.coordinator_epoch, tuple(metadata), tuple(txn_log))
+
+
+def _mask(world: ConformanceWorld, partitions: object) -> int:
+    return sum(1 << world.part_of[tp] for tp in partitions)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------------- consumer
+def _consumer(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
+    if not world.consumers:
+        return ()
+    out = []
+    for part, consumer in enumerate(world.consumers):
+        position = consumer.position(world.tps[part]) or 0
+        out.append((position, tuple(world.ghosts.delivered[part])))
+    return tuple(out)
