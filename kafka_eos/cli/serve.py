@@ -36,6 +36,9 @@ def register(subparsers: Any) -> None:
     )
     serve.add_argument("--history", type=Path, help="append the history (JSON lines) here")
     serve.add_argument(
+        "--request-log", type=Path, help="append every request and response (JSON lines) here"
+    )
+    serve.add_argument(
         "--admin-port", type=int, help="loopback port for fault commands (0: any free port)"
     )
     serve.add_argument(
@@ -104,6 +107,7 @@ def run_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         partitions=args.partitions,
         history=args.history,
+        request_log=args.request_log,
         admin_port=args.admin_port,
         max_frame_size=args.max_frame_size or DEFAULT_MAX_FRAME_SIZE,
         fsync=not args.no_fsync,

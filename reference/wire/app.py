@@ -15,7 +15,7 @@ from typing import Any
 
 from kafka_eos.reference.wire.faults import Faults, parse_api
 from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
-from kafka_eos.reference.wire.history_log import HistoryLog
+from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.server import WireBroker
 
 from kafka_eos.errors import InputError
@@ -32,6 +32,7 @@ class ServeOptions:
     data_dir: Path | None = None
     partitions: int = 1
     history: Path | None = None
+    request_log: Path | None = None
     admin_port: int | None = None
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     fsync: bool = True
@@ -150,6 +151,7 @@ async def serve(options: ServeOptions) -> None:
     node = _build_node(options, clock, storage)
     broker_outbounds = node.startup()
     history = HistoryLog(options.history)
+    request_log = RequestLog(options.request_log)
     broker = WireBroker(
         node=node,
         node_id=NODE_ID,
@@ -157,6 +159,7 @@ async def serve(options: ServeOptions) -> None:
         host=options.host,
         port=options.port,
         history=history,
+        request_log=request_log,
         max_frame_size=options.max_frame_size,
         default_partitions=options.partitions,
     )
@@ -204,6 +207,7 @@ async def serve(options: ServeOptions) -> None:
             admin.close()
         broker.close_connections()
         history.close()
+        request_log.close()
         close = getattr(storage, "close", None)
         if close is not None:
             close()

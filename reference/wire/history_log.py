@@ -15,9 +15,11 @@ A restarted broker appends to the same file (the core does not re-record what it
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from kafka_eos.protocol.history import Event, event_to_json
 
@@ -46,3 +48,37 @@ class HistoryLog:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+class RequestLog:
+    """Every request and response on the wire, in the order the broker handled them, as JSON
+    lines (``--request-log``): for debugging a client, next to the history the checker reads.
+    Byte fields (record batches, group metadata) are written as base64."""
+
+    def __init__(self, path: Path | str | None) -> None:
+        self._out: IO[str] | None = None
+        if path is not None:
+            self._out = open(path, "a", encoding="utf-8")  # noqa: SIM115 (append-only)
+
+    @property
+    def enabled(self) -> bool:
+        return self._out is not None
+
+    def write(self, **entry: Any) -> None:
+        if self._out is None:
+            return
+        self._out.write(json.dumps(entry, default=_jsonable, separators=(",", ":")) + "\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    if isinstance(value, tuple | frozenset | set):
+        return list(value)
+    return str(value)

@@ -36,7 +36,7 @@ from kafka_eos.reference import messages as m
 from kafka_eos.reference.wire import codec
 from kafka_eos.reference.wire.faults import Faults
 from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError
-from kafka_eos.reference.wire.history_log import HistoryLog
+from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.records import (
     BatchError,
     encode_batch,
@@ -84,6 +84,7 @@ class WireBroker:
     host: str = "127.0.0.1"
     port: int = 9092
     history: HistoryLog = field(default_factory=lambda: HistoryLog(None))
+    request_log: RequestLog = field(default_factory=lambda: RequestLog(None))
     faults: Faults = field(default_factory=Faults)
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     default_partitions: int = 1
@@ -205,7 +206,9 @@ class WireBroker:
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
         connection.unsent_events = []
+        self._log_request("request", connection, request, request.body)
         body = await self._handlers[request.api_key](connection, request)
+        self._log_request("response", connection, request, body)
         if self.faults.take_close(request.api_key):
             log.info("fault: closing %s after %s", connection.address, request.api_name)
             raise ConnectionClosed
@@ -221,6 +224,20 @@ class WireBroker:
         )
         await connection.writer.drain()
         self.history.write(connection.unsent_events)
+
+    def _log_request(
+        self, direction: str, connection: Connection, request: codec.Request, body: Any
+    ) -> None:
+        if self.request_log.enabled:
+            self.request_log.write(
+                direction=direction,
+                connection=connection.address,
+                client=connection.client,
+                api=request.api_name,
+                version=request.api_version,
+                correlation_id=request.correlation_id,
+                body=body,
+            )
 
     def close_connections(self) -> int:
         count = 0

@@ -3,13 +3,17 @@ never a traceback."""
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from kafka_eos.protocol.history import Append, ProduceAck, Read, write_history
+from kafka_eos.reference.wire import codec
+from wire_raw import RawClient
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -91,3 +95,23 @@ def test_serve_on_a_port_in_use_is_a_one_line_error() -> None:
     assert result.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.clients
+def test_request_log_records_every_request_and_response_in_order(
+    serve_factory: Any, tmp_path: Path
+) -> None:
+    log = tmp_path / "requests.jsonl"
+    broker = serve_factory(args=("--request-log", str(log)))
+    client = RawClient(broker.port)
+    client.request(codec.API_VERSIONS, 3, {})
+    client.request(codec.METADATA, 9, {"topics": [{"name": "logged"}]})
+    broker.stop()
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(e["direction"], e["api"], e["correlation_id"]) for e in entries] == [
+        ("request", "ApiVersions", 1),
+        ("response", "ApiVersions", 1),
+        ("request", "Metadata", 2),
+        ("response", "Metadata", 2),
+    ]
+    assert entries[3]["body"]["topics"][0]["name"] == "logged"

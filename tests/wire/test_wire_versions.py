@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire import codec, records
-from test_wire_bad_input import RawClient
+from wire_raw import RawClient
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(120)]
 
