@@ -50,12 +50,30 @@ DEFAULT_TIMEOUT_MS = 30_000
 @dataclass(frozen=True, slots=True)
 class Constraint:
     """One named constraint: ``kind`` (OBSERVED or a rule family), ``name`` in the history's
-    terms, the z3 ``formula``, and the 1-based ``positions`` of the events it is about."""
+    terms, the z3 ``formula``, and the 1-based ``positions`` of the events it is about.
+
+    An observation is stored as the values it ``pins`` (variable name -> int or bool) and its
+    formula is built only when asked for (:meth:`term`): on a long history most are never
+    needed, and building z3 terms one by one is what costs the time."""
 
     kind: str
     name: str
     formula: Any = field(repr=False, compare=False)
     positions: tuple[int, ...] = ()
+    pins: tuple[tuple[str, int | bool], ...] = field(default=(), repr=False, compare=False)
+
+    def term(self) -> Any:
+        """The z3 formula."""
+        if self.formula is not None:
+            return self.formula
+        import z3
+
+        return z3.And(
+            [
+                (z3.Bool(name) == value) if isinstance(value, bool) else (z3.Int(name) == value)
+                for name, value in self.pins
+            ]
+        )
 
     def __str__(self) -> str:
         return f"{self.kind}: {self.name}"
@@ -106,16 +124,15 @@ def check_ordering(
 
     started = time.perf_counter()
     constraints = ordering_constraints(events)
-    observations = [c for c in constraints if c.kind == OBSERVED]
     solver = z3.Solver()
-    solver.add([c.formula for c in observations])
+    solver.from_string(_pins_as_smtlib(c for c in constraints if c.kind == OBSERVED))
     if solver.check() != z3.sat:  # cannot happen: each observation fixes its own variables
         raise AssertionError("the observations of a history contradict each other")
     model = solver.model()
     violated = [
         c
         for c in constraints
-        if c.kind != OBSERVED and not z3.is_true(model.eval(c.formula, model_completion=True))
+        if c.kind != OBSERVED and not z3.is_true(model.eval(c.term(), model_completion=True))
     ]
     core: list[Constraint] = []
     if violated:
@@ -178,7 +195,7 @@ def minimal_core(
     solver.set(timeout=timeout_ms)
     literals = [z3.Bool(f"c{i}") for i in range(len(core))]
     for literal, constraint in zip(literals, core, strict=True):
-        solver.add(z3.Implies(literal, constraint.formula))
+        solver.add(z3.Implies(literal, constraint.term()))
 
     def priority(i: int) -> tuple[int, int]:
         kind = core[i].kind
@@ -196,6 +213,20 @@ def minimal_core(
             smaller = {str(lit) for lit in solver.unsat_core()}
             kept = {i for i in trial if str(literals[i]) in smaller}
     return [core[i] for i in sorted(kept)]
+
+
+def _pins_as_smtlib(observations: Iterable[Constraint]) -> str:
+    """The observations as SMT-LIB text: z3 parses thousands of them faster than Python
+    builds them term by term."""
+    lines = []
+    for observation in observations:
+        for name, value in observation.pins:
+            if isinstance(value, bool):
+                sort, literal = "Bool", str(value).lower()
+            else:
+                sort, literal = "Int", str(value) if value >= 0 else f"(- {-value})"
+            lines.append(f"(declare-const |{name}| {sort})(assert (= |{name}| {literal}))")
+    return "\n".join(lines)
 
 
 def _with_observations(core: list[Constraint], constraints: list[Constraint]) -> list[Constraint]:
@@ -217,7 +248,7 @@ def _solve(constraints: Sequence[Constraint], timeout_ms: int) -> tuple[str, lis
     solver.set(timeout=timeout_ms)
     literals = [z3.Bool(f"c{i}") for i in range(len(constraints))]
     for literal, constraint in zip(literals, constraints, strict=True):
-        solver.add(z3.Implies(literal, constraint.formula))
+        solver.add(z3.Implies(literal, constraint.term()))
     answer = solver.check(*literals)
     if answer == z3.sat:
         return "sat", []
@@ -297,16 +328,17 @@ class _Builder:
 
     # observations
     def observations(self) -> None:
-        z3 = self.z3
         for position, event in enumerate(self.events):
-            facts = [self.t(position) == position]
+            number = position + 1
+            pins: list[tuple[str, int | bool]] = [(f"t#{number}", position)]
             if isinstance(event, Append | ProduceAck):
-                facts.append(self.offset(position) == event.base_offset)
+                pins.append((f"offset#{number}", event.base_offset))
             elif isinstance(event, Marker | Read | OffsetCommit):
-                facts.append(self.offset(position) == event.offset)
+                pins.append((f"offset#{number}", event.offset))
             if isinstance(event, Marker | TxnEnd):
-                facts.append(self.committed(position) == event.commit)
-            self.add(OBSERVED, self.name(position), z3.And(facts), position)
+                pins.append((f"commit#{number}", event.commit))
+            name = self.name(position)
+            self.constraints.append(Constraint(OBSERVED, name, None, (number,), tuple(pins)))
 
     # rules
     def offsets_contiguous(self) -> None:
