@@ -185,3 +185,12 @@ def test_events_with_fields_of_the_wrong_type_are_an_input_error() -> None:
     ):
         with pytest.raises(InputError, match=r"h.jsonl: event 2 \(append\)"):
             validate_events([clean_history()[0], wrong], where="h.jsonl")
+
+
+def test_read_uncommitted_may_read_aborted_data_unless_held_to_read_committed() -> None:
+    history = clean_history()
+    history.append(read("t-0", 3, "d", committed=False, client="u2"))  # aborted record
+    assert check_history(history) == []
+    violations = check_history(history, every_read_committed=True)
+    # both read_uncommitted reads of the aborted "d" count, as the model's consumer property
+    assert [v.property for v in violations] == ["read_committed_no_aborted"] * 2
