@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,6 +53,9 @@ log = logging.getLogger("kafka_eos.wire")
 WIRE_NODE_ID = 0
 CLUSTER_ID = "kafka-eos"
 TICK_INTERVAL_S = 0.02
+MAX_PARTITIONS_PER_TOPIC = 1000
+#: Kafka's INVALID_PARTITIONS (37), which protocol/errors.py does not list.
+INVALID_PARTITIONS = 37
 
 
 class ConnectionClosed(Exception):
@@ -261,15 +265,17 @@ class WireBroker:
         requested = body.get("topics")
         if request.api_version == 0 and requested == []:
             requested = None  # v0: an empty list meant "every topic"
-        names = None if requested is None else tuple(t["name"] for t in requested if t["name"])
+        names = None if requested is None else [t["name"] for t in requested if t["name"]]
+        illegal = [] if names is None else [n for n in names if not legal_topic_name(n)]
         response = await self.call(
             connection,
             m.MetadataRequest(
                 correlation_id=self._next_id(),
-                topics=names,
+                topics=None if names is None else tuple(n for n in names if n not in illegal),
                 allow_auto_topic_creation=body.get("allow_auto_topic_creation", True),
             ),
         )
+        refused = [m.TopicMetadata(name, ErrorCode.INVALID_TOPIC_EXCEPTION) for name in illegal]
         return {
             "throttle_time": 0,
             "brokers": [self._broker_entry()],
@@ -295,36 +301,68 @@ class WireBroker:
                     ],
                     "topic_authorized_operations": -2147483648,
                 }
-                for topic in response.topics
+                for topic in (*response.topics, *refused)
             ],
             "cluster_authorized_operations": -2147483648,
         }
 
     async def _create_topics(self, connection: Connection, request: codec.Request) -> Any:
         topics = request.body["topics"]
+        # A resource guard of this process, not a Kafka rule: one request must not make the
+        # broker allocate millions of partitions.
+        too_many = [t for t in topics if t["num_partitions"] > MAX_PARTITIONS_PER_TOPIC]
+        illegal = [t for t in topics if not legal_topic_name(t["name"])]
+        allowed = [t for t in topics if t not in too_many and t not in illegal]
         response = await self.call(
             connection,
             m.CreateTopicsRequest(
                 correlation_id=self._next_id(),
                 topics=tuple(
                     m.CreatableTopic(name=t["name"], num_partitions=t["num_partitions"])
-                    for t in topics
+                    for t in allowed
                 ),
             ),
+        )
+        results = (
+            [
+                {
+                    "name": r.name,
+                    "error_code": r.error_code,
+                    "error_message": None,
+                    "num_partitions": r.num_partitions,
+                }
+                for r in response.topics
+            ]
+            + [
+                {
+                    "name": t["name"],
+                    "error_code": INVALID_PARTITIONS,
+                    "error_message": f"kafka-eos serve allows at most {MAX_PARTITIONS_PER_TOPIC} "
+                    "partitions per topic",
+                    "num_partitions": -1,
+                }
+                for t in too_many
+            ]
+            + [
+                {
+                    "name": t["name"],
+                    "error_code": ErrorCode.INVALID_TOPIC_EXCEPTION,
+                    "error_message": "topic names are 1-249 characters of a-z A-Z 0-9 . _ -",
+                    "num_partitions": -1,
+                }
+                for t in illegal
+            ]
         )
         return {
             "throttle_time": 0,
             "topics": [
                 {
-                    "name": result.name,
-                    "topic_id": _topic_id(result.name),
-                    "error_code": result.error_code,
-                    "error_message": None,
-                    "num_partitions": result.num_partitions,
+                    **result,
+                    "topic_id": _topic_id(result["name"]),
                     "replication_factor": 1,
                     "configs": [],
                 }
-                for result in response.topics
+                for result in results
             ],
         }
 
@@ -534,6 +572,8 @@ class WireBroker:
                 "error_message": message,
             }
 
+        if not legal_topic_name(topic):
+            return answer(ErrorCode.INVALID_TOPIC_EXCEPTION, message="illegal topic name")
         try:
             batches = read_batches(records)
             if len(batches) != 1:
@@ -871,6 +911,17 @@ class WireBroker:
             for producer_id in list(partition.producers.entries):
                 expired += bool(self.node.expire_producer(tp, producer_id))
         return expired
+
+
+_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
+
+
+def legal_topic_name(name: str) -> bool:
+    """Kafka's topic name rule (org.apache.kafka.common.internals.Topic.validate): 1-249
+    characters from a-z A-Z 0-9 . _ -, and not "." or "..". Checked here, before the core may
+    create the topic, because the name becomes a file name under --data-dir; the core's
+    create_topic does not check it yet."""
+    return bool(_LEGAL_TOPIC.fullmatch(name)) and name not in (".", "..")
 
 
 def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:

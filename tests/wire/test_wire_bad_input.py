@@ -8,6 +8,8 @@ import struct
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire import codec, records
 from wire_raw import RawClient
@@ -132,3 +134,63 @@ def test_records_for_unknown_topics_or_partitions_are_refused(serve_factory: Any
     metadata = client.request(codec.METADATA, 9, {"topics": [{"name": "never-created"}]})
     assert metadata["topics"][0]["error_code"] == ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
     assert client.fetch("made")["high_watermark"] == 1
+
+
+def test_too_many_partitions_is_refused_not_allocated(serve: Any) -> None:
+    client = RawClient(serve.port)
+    body = client.request(
+        codec.CREATE_TOPICS,
+        5,
+        {"topics": [{"name": "huge", "num_partitions": 2_000_000_000, "replication_factor": 1}]},
+    )
+    assert body["topics"][0]["error_code"] == 37  # INVALID_PARTITIONS
+    assert "at most" in body["topics"][0]["error_message"]
+    _alive(serve.port)
+
+
+_EVERY_VERSION = [
+    (key, version)
+    for key, (low, high) in sorted(codec.SUPPORTED_VERSIONS.items())
+    for version in range(low, high + 1)
+]
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(_EVERY_VERSION),
+    st.lists(st.tuples(st.integers(0, 400), st.integers(0, 255)), min_size=1, max_size=4),
+)
+def test_mutated_requests_over_a_socket_never_stop_the_broker(
+    shared_serve: Any, api: tuple[int, int], edits: list[tuple[int, int]]
+) -> None:
+    data = bytearray(codec.encode_request(api[0], api[1], 7, {}))
+    for position, byte in edits:
+        data[4 + position % (len(data) - 4)] = byte  # keep the size prefix: fuzz the content
+    attacker = RawClient(shared_serve.port)
+    attacker.send_raw(bytes(data))
+    attacker.close()  # whatever it triggered (an answer, a close, a pending join), go away
+    _alive(shared_serve.port)
+
+
+ILLEGAL_TOPIC_NAMES = ["../escape", "a/b", "sp ace", "x" * 250, "..", "\u00e9t\u00e9", ""]
+
+
+def test_illegal_topic_names_are_refused_and_never_touch_the_data_dir(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    client = RawClient(broker.port)
+    for name in ILLEGAL_TOPIC_NAMES:
+        if name:  # Metadata skips an empty name; the other APIs must refuse it
+            metadata = client.request(codec.METADATA, 9, {"topics": [{"name": name}]})
+            assert metadata["topics"][0]["error_code"] == ErrorCode.INVALID_TOPIC_EXCEPTION
+        produced = client.produce(name, _good_batch([b"x"]))
+        assert produced["error_code"] == ErrorCode.INVALID_TOPIC_EXCEPTION, name
+        created = client.request(
+            codec.CREATE_TOPICS,
+            5,
+            {"topics": [{"name": name, "num_partitions": 1, "replication_factor": 1}]},
+        )
+        assert created["topics"][0]["error_code"] == ErrorCode.INVALID_TOPIC_EXCEPTION, name
+    assert client.produce("legal.name_1-ok", _good_batch([b"x"]))["error_code"] == ErrorCode.NONE
+    topic_files = sorted(p.name for p in broker.data_dir.iterdir() if not p.name.startswith("__"))
+    assert topic_files == ["legal.name_1-ok-0.log"]
+    assert not (broker.workdir / "escape-0.log").exists()
