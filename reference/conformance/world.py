@@ -27,8 +27,9 @@ The mapping of the model's knobs onto the reference (:func:`broker_config`,
 :func:`producer_settings`):
 
 * ``transaction_version``, ``partition_verification``, ``coordinator_epoch_check``,
-  ``producer_epoch_check``, ``idempotence`` and ``batch_cache_size`` are BrokerConfig's fields
-  of the same name; ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock
+  ``producer_epoch_check`` and ``batch_cache_size`` are BrokerConfig's fields of the same
+  name; ``idempotence`` is the idempotent producers' enable.idempotence (the model's leaders
+  always deduplicate a producer id's batches, so BrokerConfig.idempotence stays on); ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock
   never moves on its own here: expiry happens when the driver injects it);
 * ``max_in_flight`` is the producer's max.in.flight.requests.per.connection;
 * the producers add partitions with AddPartitionsToTxn before sending (the client side of
@@ -65,7 +66,6 @@ from kafka_eos.reference.messages import (
     InitProducerIdRequest,
     InitProducerIdResponse,
     ProduceRequest,
-    ProduceResponse,
     TopicPartition,
     WriteTxnMarkersRequest,
     WriteTxnMarkersResponse,
@@ -98,7 +98,6 @@ def broker_config(model: KafkaEosModel) -> BrokerConfig:
         partition_verification=knobs.partition_verification,
         coordinator_epoch_check=knobs.coordinator_epoch_check,
         producer_epoch_check=knobs.producer_epoch_check,
-        idempotence=knobs.idempotence,
         batch_cache_size=knobs.batch_cache_size,
         producer_state_expiry_ms=86_400_000 if knobs.producer_state_expiry else None,
     )
@@ -468,21 +467,21 @@ class ConformanceWorld:
         return outcome
 
     # -- consumed messages
-    def _consumed(self, state: tuple, target: tuple) -> list[tuple]:  # type: ignore[type-arg]
+    def consumed(self, state: tuple, target: tuple) -> list[tuple]:  # type: ignore[type-arg]
         gone = Counter(state[L.S_NETWORK]) - Counter(target[L.S_NETWORK])
         return list(gone.elements())
 
-    def _envelope_for(self, message: tuple) -> Envelope | None:  # type: ignore[type-arg]
+    def envelope_for(self, message: tuple) -> Envelope | None:  # type: ignore[type-arg]
         for envelope in self.network:
             if message in envelope.abstract:
                 return envelope
         return None
 
     def _deliver_consumed(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        consumed = self._consumed(state, target)
+        consumed = self.consumed(state, target)
         if not consumed:
             raise NotEnabled("the model step consumes no message")
-        envelope = self._envelope_for(consumed[0])
+        envelope = self.envelope_for(consumed[0])
         if envelope is None:
             return self._ahead_or_missing(consumed[0])
         for message in envelope.abstract:
@@ -510,10 +509,10 @@ class ConformanceWorld:
         )
 
     def _do_LoseMessage(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        consumed = self._consumed(state, target)
+        consumed = self.consumed(state, target)
         if not consumed:
             raise NotEnabled("the model step loses no message")
-        envelope = self._envelope_for(consumed[0])
+        envelope = self.envelope_for(consumed[0])
         if envelope is None:
             return self._ahead_or_missing(consumed[0])
         budget = self.model.faults.losses - self.ghosts.used[L.F_LOSSES]
@@ -569,7 +568,7 @@ class ConformanceWorld:
                 self._hand_over(proc, rec)
                 batch = self.batches[proc][rec]
         assert batch is not None
-        if not batch.needs_send or batch.base_sequence >= 0 and batch.attempts:
+        if not batch.needs_send or (batch.base_sequence >= 0 and batch.attempts):
             return "already"
         self.released.add(id(batch))
         return "done"
