@@ -352,8 +352,7 @@ class _ProgressDisplay:
             return
         rate = progress.distinct_states / progress.seconds
         text = (f"{progress.distinct_states:,} states  {rate:,.0f} states/s  "
-                f"{progress.transitions:,} transitions  depth {progress.depth}  "
-                f"queue {progress.queue:,}  {progress.seconds:.0f} s")
+                f"depth {progress.depth}  queue {progress.queue:,}  {progress.seconds:.0f} s")
         if self.status is None:
             from rich.console import Console
 
