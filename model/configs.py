@@ -144,7 +144,7 @@ _StrictLoader.add_constructor(
 
 def _parse_yaml(text: str, where: str) -> object:
     try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(text, Loader=_StrictLoader)
     except _DuplicateKey as exc:
         raise InputError(f"{where}: {exc}") from None
     except yaml.YAMLError as exc:
@@ -351,7 +351,8 @@ def _properties(raw: object, where: str) -> tuple[str, ...]:
     for name in raw:
         if name not in ALL_PROPERTIES:
             raise InputError(
-                f"{where}: unknown property {name!r} in properties; known: {', '.join(ALL_PROPERTIES)}"
+                f"{where}: unknown property {name!r} in properties; "
+                f"known: {', '.join(ALL_PROPERTIES)}"
             )
     return tuple(name for name in ALL_PROPERTIES if name in raw)
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kafka_eos.errors import InputError
 from kafka_eos.protocol.history import (
     Append,
     Event,
@@ -23,6 +22,8 @@ from kafka_eos.protocol.history import (
     Read,
     TxnEnd,
 )
+
+from kafka_eos.errors import InputError
 
 #: The name the consume-transform-produce application's input partition has in histories.
 CTP_INPUT_PARTITION = "in-0"

@@ -144,6 +144,7 @@ ACTION_NAMES = (
 )
 
 
+_TXN_STATE_NAMES = {int(state): state.kafka_name for state in TxnState}
 _ERROR_NAMES = {int(code): code.name for code in ErrorCode}
 
 
@@ -422,10 +423,12 @@ class KafkaEosModel:
             out.append(
                 (
                     f"LoseMessage({self.describe_message(message)})",
-                    state[:S_NETWORK]
-                    + (rest,)
-                    + state[S_NETWORK + 1 : S_BUDGET]
-                    + (replace(budget, F_LOSSES, budget[F_LOSSES] - 1),),
+                    (
+                        *state[:S_NETWORK],
+                        rest,
+                        *state[S_NETWORK + 1 : S_BUDGET],
+                        replace(budget, F_LOSSES, budget[F_LOSSES] - 1),
+                    ),
                 )
             )
 
@@ -441,7 +444,10 @@ class KafkaEosModel:
         kind = message[0]
         if kind == M_PRODUCE:
             _, proc, part, _pid, epoch, seq, rec, _txn, connection = message
-            return f"Produce,{self.process_names[proc]},{self.partition_names[part]},r{rec},e{epoch},s{seq},c{connection}"
+            return (
+                f"Produce,{self.process_names[proc]},{self.partition_names[part]},"
+                f"r{rec},e{epoch},s{seq},c{connection}"
+            )
         if kind == M_PRODUCE_RESPONSE:
             _, proc, part, epoch, seq, rec, err, offset = message
             return (
@@ -476,7 +482,6 @@ class KafkaEosModel:
         partitions = state[S_PARTITIONS]
         partition = partitions[part]
         log, producers, aborted = partition
-        knobs = self.knobs
         gid = self.record_global[proc][rec]
         error = _NONE
         offset = -1
@@ -491,9 +496,11 @@ class KafkaEosModel:
                     out.append(
                         (
                             f"HandleProduce({self.partition_names[part]},{self.process_names[proc]},r{rec},e{epoch},s{seq},DUPLICATE)",
-                            state[:S_NETWORK]
-                            + (add_messages(rest, response),)
-                            + state[S_NETWORK + 1 :],
+                            (
+                                *state[:S_NETWORK],
+                                add_messages(rest, response),
+                                *state[S_NETWORK + 1 :],
+                            ),
                         )
                     )
                     return
@@ -516,8 +523,13 @@ class KafkaEosModel:
         out.append(
             (
                 label,
-                (state[S_CLIENTS], partitions, state[S_COORDINATOR], add_messages(rest, response))
-                + state[S_CONSUMER:],
+                (
+                    state[S_CLIENTS],
+                    partitions,
+                    state[S_COORDINATOR],
+                    add_messages(rest, response),
+                    *state[S_CONSUMER:],
+                ),
             )
         )
 
@@ -576,10 +588,7 @@ class KafkaEosModel:
     ) -> tuple:  # type: ignore[type-arg]
         """ProducerStateEntry after appending one data batch (addBatch: a new epoch clears
         the batch cache; the cache keeps the last batch_cache_size batches)."""
-        if entry and entry[E_EPOCH] == epoch:
-            batches = entry[E_BATCHES]
-        else:
-            batches = ()
+        batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
         if not from_coordinator:
             batches = (*batches, (seq, seq, offset))[-self.knobs.batch_cache_size :]
         coordinator_epoch = entry[E_COORDINATOR_EPOCH] if entry else -1
@@ -624,8 +633,13 @@ class KafkaEosModel:
         out.append(
             (
                 label,
-                (state[S_CLIENTS], partitions, state[S_COORDINATOR], add_messages(rest, response))
-                + state[S_CONSUMER:],
+                (
+                    state[S_CLIENTS],
+                    partitions,
+                    state[S_COORDINATOR],
+                    add_messages(rest, response),
+                    *state[S_CONSUMER:],
+                ),
             )
         )
 
@@ -641,9 +655,12 @@ class KafkaEosModel:
                     out.append(
                         (
                             f"ExpireProducerState({self.partition_names[part]},pid{pid})",
-                            (state[S_CLIENTS], replace(partitions, part, new_partition))
-                            + state[S_COORDINATOR:S_BUDGET]
-                            + (replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1),),
+                            (
+                                state[S_CLIENTS],
+                                replace(partitions, part, new_partition),
+                                *state[S_COORDINATOR:S_BUDGET],
+                                replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1),
+                            ),
                         )
                     )
 
@@ -673,7 +690,7 @@ class KafkaEosModel:
                     out,
                 )
             return
-        if awaiting:
+        if awaiting and self._something_was_lost(state):
             self._maybe_resend(state, proc, client, out)
         current = client[C_CURRENT]
         if cstate == _R:
@@ -805,8 +822,8 @@ class KafkaEosModel:
                     state[S_PARTITIONS],
                     state[S_COORDINATOR],
                     network,
-                )
-                + state[S_CONSUMER:],
+                    *state[S_CONSUMER:],
+                ),
             )
         )
 
@@ -898,10 +915,12 @@ class KafkaEosModel:
             out.append(
                 (
                     f"RetryProduce({self.process_names[proc]},{self.partition_names[part]},{shown})",
-                    state[:S_NETWORK]
-                    + (add_messages(state[S_NETWORK], *requests),)
-                    + state[S_NETWORK + 1 : S_BUDGET]
-                    + (new_budget,),
+                    (
+                        *state[:S_NETWORK],
+                        add_messages(state[S_NETWORK], *requests),
+                        *state[S_NETWORK + 1 : S_BUDGET],
+                        new_budget,
+                    ),
                 )
             )
 
@@ -929,11 +948,21 @@ class KafkaEosModel:
             out.append(
                 (
                     f"ExpireBatch({self.process_names[proc]},r{rec})",
-                    (replace(state[S_CLIENTS], proc, new_client),)
-                    + state[S_PARTITIONS:S_BUDGET]
-                    + (new_budget,),
+                    (
+                        replace(state[S_CLIENTS], proc, new_client),
+                        *state[S_PARTITIONS:S_BUDGET],
+                        new_budget,
+                    ),
                 )
             )
+
+    def _something_was_lost(self, state: tuple) -> bool:  # type: ignore[type-arg]
+        """Whether a message may have gone missing: only a loss, or a failover that dropped a
+        pending write's answer, can leave a request without an answer. (A cheap test that
+        spares the resend guards' scans of the network in every other state.)"""
+        budget = state[S_BUDGET]
+        faults = self.faults
+        return budget[F_LOSSES] != faults.losses or budget[F_FAILOVERS] != faults.failovers
 
     def _maybe_resend(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
         """A coordinator request (or its response) was lost: the client times out and sends it
@@ -997,7 +1026,7 @@ class KafkaEosModel:
         label = f"ReceiveProduceResponse({name},r{rec},{_error_name(error)})"
         if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq or client[C_STATE] == _F:
             # a response to a superseded request (or to a dead client): nothing to do
-            out.append((label, state[:S_NETWORK] + (rest,) + state[S_NETWORK + 1 :]))
+            out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         batches = client[C_BATCHES]
         kind = self.kinds[proc]
@@ -1020,15 +1049,20 @@ class KafkaEosModel:
             )
         elif error == _OUT_OF_ORDER and not self._is_oldest_in_flight(proc, batches, rec, part):
             # a later batch: the Sender retries it once the earlier ones resolve
-            out.append((label, state[:S_NETWORK] + (rest,) + state[S_NETWORK + 1 :]))
+            out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         else:
             client = self._bump_idempotent_epoch(proc, client, rec, error)
         out.append(
             (
                 label,
-                (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], rest)
-                + state[S_CONSUMER:],
+                (
+                    replace(clients, proc, client),
+                    state[S_PARTITIONS],
+                    state[S_COORDINATOR],
+                    rest,
+                    *state[S_CONSUMER:],
+                ),
             )
         )
 
@@ -1043,7 +1077,7 @@ class KafkaEosModel:
         """KIP-360 for an idempotent producer: fail the batch, bump the epoch locally, restart
         every partition's sequences at 0 and re-send the unresolved batches."""
         batches = list(client[C_BATCHES])
-        status, epoch, seq, _ = batches[rec]
+        _, epoch, seq, _ = batches[rec]
         batches[rec] = (B_FAILED, epoch, seq, error)
         for r, batch in enumerate(batches):
             if batch[0] == B_INFLIGHT:
@@ -1065,10 +1099,13 @@ class KafkaEosModel:
         clients = state[S_CLIENTS]
         client = clients[proc]
         awaiting = client[C_AWAITING]
-        label = f"ReceiveCoordinatorResponse({self.process_names[proc]},{API_NAMES[api]},{_error_name(error)})"
+        label = (
+            f"ReceiveCoordinatorResponse({self.process_names[proc]},{API_NAMES[api]},"
+            f"{_error_name(error)})"
+        )
         network = rest
         if not awaiting or awaiting[2] != api or awaiting[5] != txn or client[C_STATE] == _F:
-            out.append((label, state[:S_NETWORK] + (rest,) + state[S_NETWORK + 1 :]))
+            out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         cstate = client[C_STATE]
         if error == _CONCURRENT:
@@ -1100,8 +1137,13 @@ class KafkaEosModel:
         out.append(
             (
                 label,
-                (replace(clients, proc, client), state[S_PARTITIONS], state[S_COORDINATOR], network)
-                + state[S_CONSUMER:],
+                (
+                    replace(clients, proc, client),
+                    state[S_PARTITIONS],
+                    state[S_COORDINATOR],
+                    network,
+                    *state[S_CONSUMER:],
+                ),
             )
         )
 
@@ -1217,7 +1259,7 @@ class KafkaEosModel:
         out.append(
             (
                 f"{action}({self.transactional_ids[tid]},{self.process_names[proc]},e{epoch},{outcome})",
-                (state[S_CLIENTS], state[S_PARTITIONS], coordinator, network) + state[S_CONSUMER:],
+                (state[S_CLIENTS], state[S_PARTITIONS], coordinator, network, *state[S_CONSUMER:]),
             )
         )
 
@@ -1287,7 +1329,8 @@ class KafkaEosModel:
                 continue
             status = metadata[T_STATE]
             if status in _PREPARE:
-                self._resend_markers(state, tid, metadata, out)
+                if self._something_was_lost(state):
+                    self._resend_markers(state, tid, metadata, out)
             elif status == _ONGOING and budget[F_TXN_TIMEOUTS]:
                 # transaction.timeout.ms: abort with a bumped epoch, which also fences
                 transition = (
@@ -1305,10 +1348,12 @@ class KafkaEosModel:
                 out.append(
                     (
                         f"TimeoutTransaction({name},e{metadata[T_EPOCH]})",
-                        state[:S_COORDINATOR]
-                        + (new_coordinator,)
-                        + state[S_NETWORK:S_BUDGET]
-                        + (replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1),),
+                        (
+                            *state[:S_COORDINATOR],
+                            new_coordinator,
+                            *state[S_NETWORK:S_BUDGET],
+                            replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1),
+                        ),
                     )
                 )
         if budget[F_FAILOVERS]:
@@ -1341,7 +1386,10 @@ class KafkaEosModel:
             replace(coordinator[K_METADATA], tid, metadata),
             replace(coordinator[K_LOG], tid, record),
         )
-        label = f"CompleteTxnLogAppend({self.transactional_ids[tid]},{TxnState(new_state).kafka_name},e{epoch})"
+        label = (
+            f"CompleteTxnLogAppend({self.transactional_ids[tid]},"
+            f"{_TXN_STATE_NAMES[new_state]},e{epoch})"
+        )
         out.append(
             (
                 label,
@@ -1377,7 +1425,7 @@ class KafkaEosModel:
             out.append(
                 (
                     f"ResendTxnMarker({self.transactional_ids[tid]},{self.partition_names[part]})",
-                    state[:S_NETWORK] + (add_messages(network, marker),) + state[S_NETWORK + 1 :],
+                    (*state[:S_NETWORK], add_messages(network, marker), *state[S_NETWORK + 1 :]),
                 )
             )
 
@@ -1387,7 +1435,10 @@ class KafkaEosModel:
         _, part, tid, cepoch, error = message
         coordinator = state[S_COORDINATOR]
         metadata = coordinator[K_METADATA][tid]
-        label = f"HandleWriteTxnMarkersResponse({self.transactional_ids[tid]},{self.partition_names[part]},{_error_name(error)})"
+        label = (
+            f"HandleWriteTxnMarkersResponse({self.transactional_ids[tid]},"
+            f"{self.partition_names[part]},{_error_name(error)})"
+        )
         if (
             cepoch != coordinator[K_EPOCH]
             or metadata[T_STATE] not in _PREPARE
@@ -1395,7 +1446,7 @@ class KafkaEosModel:
             or not metadata[T_PARTITIONS] >> part & 1
             or (metadata[T_ACKS] | metadata[T_ACKS] >> FAILED_SHIFT) >> part & 1
         ):
-            out.append((label, state[:S_NETWORK] + (rest,) + state[S_NETWORK + 1 :]))
+            out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         if error == _NONE:
             acks = metadata[T_ACKS] | 1 << part
@@ -1409,7 +1460,7 @@ class KafkaEosModel:
             coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
         )
         out.append(
-            (label, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest) + state[S_CONSUMER:])
+            (label, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest, *state[S_CONSUMER:]))
         )
 
     def _failover(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
@@ -1468,6 +1519,6 @@ class KafkaEosModel:
             out.append(
                 (
                     f"Fetch({self.partition_names[part]},{position}..{limit}{shown})",
-                    state[:S_CONSUMER] + (new_consumer,) + state[S_CONSUMER + 1 :],
+                    (*state[:S_CONSUMER], new_consumer, *state[S_CONSUMER + 1 :]),
                 )
             )

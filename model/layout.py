@@ -51,7 +51,8 @@ which models delay and reordering across connections. Shapes (first element the 
     (M_MARKER_RESPONSE, partition, transactional_id, coordinator_epoch, error)
 
 ``connection`` numbers the client's connections (each retry opens a new one): requests of one
-(process, partition, connection) are delivered in send order, different connections interleave. ``record`` in a produce message is the process-local record index; in a log entry it is the
+(process, partition, connection) are delivered in send order, different connections interleave.
+``record`` in a produce message is the process-local record index; in a log entry it is the
 global record index (Workload order).
 
 ``consumer`` — one ``(position, delivered_offsets)`` per data partition (``()`` without a
@@ -118,7 +119,7 @@ BUDGET_NAMES = ("losses", "retries", "batch_timeouts", "txn_timeouts", "failover
 def replace(values: tuple, index: int, value: object) -> tuple:  # type: ignore[type-arg]
     """``values`` with position ``index`` set to ``value`` (tuples are the model's only
     containers, so this is how every action builds its successor)."""
-    return values[:index] + (value,) + values[index + 1 :]
+    return (*values[:index], value, *values[index + 1 :])
 
 
 def add_messages(network: tuple, *messages: tuple) -> tuple:  # type: ignore[type-arg]

@@ -316,7 +316,7 @@ def _coordinator_transitions_legal(state: tuple, label: str, target: tuple) -> b
         return True
     for old, new in zip(before[K_METADATA], after[K_METADATA], strict=True):
         source, destination = old[T_STATE], new[T_STATE]
-        if source == destination or source == NO_METADATA:
+        if source in (destination, NO_METADATA):
             continue
         if destination == NO_METADATA or not txn_transition_ok(source, destination):
             return False

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+
 import yaml
 
 from kafka_eos.errors import InputError

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from kafka_eos.errors import InputError
 from kafka_eos.model.configs import (
     DEFAULT_CONFIG,
     list_check_configs,
     load_check_config,
 )
+
+from kafka_eos.errors import InputError
 
 VALID = """\
 description: a small check
@@ -104,12 +104,12 @@ def test_transactions_need_idempotence(tmp_path: Path) -> None:
 
 
 def test_unknown_name_lists_the_known_ones() -> None:
-    with pytest.raises(InputError, match="known: .*default"):
+    with pytest.raises(InputError, match=r"known: .*default"):
         load_check_config("no-such-check")
 
 
 def test_not_yaml_is_an_input_error(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match="check.yaml"):
+    with pytest.raises(InputError, match=r"check\.yaml"):
         load_check_config(_write(tmp_path, "workload: [unclosed\n"))
 
 

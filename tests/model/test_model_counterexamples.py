@@ -32,13 +32,13 @@ def test_a_small_batch_cache_turns_a_retry_into_out_of_order_then_a_duplicate() 
     labels = _labels("small-batch-cache")
     out_of_order = labels.index(
         next(
-            l
-            for l in labels
-            if l.startswith("HandleProduce(") and "OUT_OF_ORDER_SEQUENCE_NUMBER" in l
+            label
+            for label in labels
+            if label.startswith("HandleProduce(") and "OUT_OF_ORDER_SEQUENCE_NUMBER" in label
         )
     )
     # after the error the client re-sends with a bumped epoch (e1) from sequence 0
-    assert any(l.startswith("Send(") and ",e1,s0" in l for l in labels[out_of_order:])
+    assert any(label.startswith("Send(") and ",e1,s0" in label for label in labels[out_of_order:])
 
 
 def test_the_default_cache_answers_the_same_retry_with_the_original_offset() -> None:
@@ -52,18 +52,22 @@ def test_the_default_cache_answers_the_same_retry_with_the_original_offset() -> 
 
 def test_expiry_lets_a_late_retry_in_again() -> None:
     labels = _labels("producer-state-expiry")
-    expiry = next(i for i, l in enumerate(labels) if l.startswith("ExpireProducerState("))
-    assert any(l.startswith("HandleProduce(") and ",o1)" in l for l in labels[expiry:])
+    expiry = next(i for i, label in enumerate(labels) if label.startswith("ExpireProducerState("))
+    assert any(label.startswith("HandleProduce(") and ",o1)" in label for label in labels[expiry:])
 
 
 def test_tv1_without_verification_hangs_a_transaction_after_its_abort_marker() -> None:
     labels = _labels("tv1-no-verification")
     marker = next(
-        i for i, l in enumerate(labels) if l.startswith("HandleWriteTxnMarkers(") and "ABORT" in l
+        i
+        for i, label in enumerate(labels)
+        if label.startswith("HandleWriteTxnMarkers(") and "ABORT" in label
     )
-    late = [i for i, l in enumerate(labels) if l.startswith("HandleProduce(") and ",o" in l]
+    late = [
+        i for i, label in enumerate(labels) if label.startswith("HandleProduce(") and ",o" in label
+    ]
     assert late and late[-1] > marker
-    assert any(l.startswith("ExpireBatch(") for l in labels)
+    assert any(label.startswith("ExpireBatch(") for label in labels)
 
 
 def test_a_zombie_write_needs_the_epoch_check_off() -> None:
@@ -74,7 +78,7 @@ def test_a_zombie_write_needs_the_epoch_check_off() -> None:
 
 def test_a_deposed_coordinators_marker_lands_without_the_coordinator_epoch_check() -> None:
     labels = _labels("no-coordinator-epoch-check")
-    failover = next(i for i, l in enumerate(labels) if l.startswith("CoordinatorFailover("))
+    failover = next(i for i, label in enumerate(labels) if label.startswith("CoordinatorFailover("))
     assert labels[-1].startswith("HandleWriteTxnMarkers(") and ",ce0," in labels[-1]
     assert failover < len(labels) - 1
     assert _result("coordinator-failover").verdict == "ok"
@@ -87,5 +91,8 @@ def test_read_uncommitted_returns_an_undecided_record() -> None:
 
 def test_ctp_zombie_output_is_committed_twice_without_the_epoch_check() -> None:
     labels = _labels("ctp-no-producer-epoch-check")
-    assert any(l.startswith("HandleProduce(") and "app#0" in l and ",o" in l for l in labels)
+    assert any(
+        label.startswith("HandleProduce(") and "app#0" in label and ",o" in label
+        for label in labels
+    )
     assert labels[-1].startswith("HandleWriteTxnMarkers(") and "COMMIT" in labels[-1]
