@@ -120,6 +120,12 @@ class SimNetwork:
             if notify is not None:
                 notify(peer)
 
+    def flush_one(self, name: str) -> None:
+        endpoint = self.endpoints.get(name)
+        poll = getattr(endpoint, "poll_outbound", None)
+        if poll is not None:
+            self.send(name, poll())
+
     def flush_outbound(self) -> None:
         """Collect what every client wants to send now."""
         for name, endpoint in list(self.endpoints.items()):
@@ -159,7 +165,7 @@ class SimNetwork:
         if self.on_deliver is not None:
             self.on_deliver(envelope)
         self.send(envelope.destination, endpoint.receive(envelope.source, envelope.message))
-        self.flush_outbound()
+        self.flush_one(envelope.destination)  # only the receiver's state changed
 
     def advance(self, ms: int) -> None:
         """Move time on and let every endpoint do its time-driven work."""

@@ -77,6 +77,7 @@ from kafka_eos.reference.storage import MemoryStorage, Storage
 from kafka_eos.reference.txn_coordinator import TransactionCoordinator
 from kafka_eos.reference.txn_metadata import TxnTransit
 
+BROKER_ID = "broker-0"
 TXN_STATE_TOPIC = "__transaction_state"
 OFFSETS_TOPIC = "__consumer_offsets"
 TOPICS_STREAM = "__topics"
@@ -166,7 +167,7 @@ class BrokerNode:
     def __init__(
         self,
         *,
-        node_id: str = "broker-0",
+        node_id: str = BROKER_ID,
         config: BrokerConfig | None = None,
         clock: Clock | None = None,
         storage: Storage | None = None,
@@ -380,7 +381,7 @@ class BrokerNode:
             return False
         if not (self.config.partition_verification or self.config.transaction_version >= 2):
             return False
-        return not partition.producers.has_ongoing_txn(request.producer_id)
+        return not partition.producers.has_ongoing_txn(request.producer_id, request.producer_epoch)
 
     def _start_verification(
         self, source: str, request: ProduceRequest, partition: Partition

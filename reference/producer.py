@@ -410,8 +410,10 @@ class KafkaProducer:
         for batch in book.batches:
             if in_flight >= self.max_in_flight:
                 break
-            if not batch.needs_send or batch.next_attempt_ms > now:
-                continue
+            if not batch.needs_send:
+                continue  # in flight
+            if batch.next_attempt_ms > now:
+                break  # never overtake a batch waiting to be retried: sequences go in order
             if batch.base_sequence < 0:
                 batch.producer_id, batch.producer_epoch = self.producer_id, self.producer_epoch
                 if self.idempotent:
@@ -559,8 +561,17 @@ class KafkaProducer:
             self.producer_id = -1  # InitProducerId for a fresh producer id
         else:
             self.producer_epoch += 1
+        self._fail_unresolved()
         self._reset_sequences()
         self.epoch_bump_required = False
+
+    def _fail_unresolved(self) -> None:
+        """Batches already sent under the old epoch may or may not be in the log: resending
+        them under the new epoch could write them twice, so they fail (outcome unknown)."""
+        for book in self.books.values():
+            for batch in list(book.batches):
+                if batch.attempts:
+                    self._fail_batch(batch, ErrorCode.REQUEST_TIMED_OUT)
 
     def _reset_sequences(self) -> None:
         for book in self.books.values():
@@ -655,10 +666,11 @@ class KafkaProducer:
     def _send_txn_request(self, now: int) -> list[Outbound]:
         if self.txn_in_flight is not None or not self.txn_queue:
             return []
-        ready = [r for r in self.txn_queue if r.next_attempt_ms <= now]
-        if not ready:
+        # The queue is a priority queue (FindCoordinator, InitProducerId, Add*, EndTxn): the
+        # head waits out its backoff, nothing overtakes it (EndTxn must follow every Add*).
+        request = min(self.txn_queue, key=lambda r: r.priority)
+        if request.next_attempt_ms > now:
             return []
-        request = min(ready, key=lambda r: r.priority)
         if request.kind == "end" and self._batches_outstanding():
             return []  # EndTxn only once every batch of the transaction is answered
         if request.kind == "add_partitions" and not self.pending_partitions:
@@ -675,11 +687,7 @@ class KafkaProducer:
                     request.data["group"].group_id if request.kind == "txn_offset_commit" else None
                 )
                 self._enqueue("find_coordinator", key=key)
-            if any(
-                r.kind == "find_coordinator" and r.next_attempt_ms <= now for r in self.txn_queue
-            ):
-                return self._send_txn_request(now)
-            return []
+            return self._send_txn_request(now)  # FindCoordinator is now the head
         self.txn_queue.remove(request)
         message = self._build_txn_message(request)
         outbound = self._request(destination, message)

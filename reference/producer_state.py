@@ -139,7 +139,8 @@ class ProducerStateManager:
             if last_offset is not None:
                 count = self._count_of(entry, last_offset)
                 return AppendCheck(duplicate_base_offset=last_offset - count + 1)
-        if transactional and verification_required and not self.has_ongoing_txn(producer_id):
+        ongoing = self.has_ongoing_txn(producer_id, producer_epoch)
+        if transactional and verification_required and not ongoing:
             stored = self.verification_guards.get(producer_id)
             if stored is None or stored != verification_guard:
                 return AppendCheck(ErrorCode.INVALID_TXN_STATE, message="transaction not verified")
@@ -215,9 +216,17 @@ class ProducerStateManager:
                 return first_offset
         return None
 
-    def has_ongoing_txn(self, producer_id: int) -> bool:
+    def has_ongoing_txn(self, producer_id: int, producer_epoch: int) -> bool:
+        """Whether this producer's transaction AT THIS EPOCH is open here. The epoch matters
+        (KIP-890 part 2): with transaction version 2 the next transaction's first batch carries
+        the bumped epoch and may arrive before the previous transaction's marker; it must be
+        verified (and wait), not slipped into the transaction that is being closed."""
         entry = self.entries.get(producer_id)
-        return entry is not None and entry.current_txn_first_offset is not None
+        return (
+            entry is not None
+            and entry.current_txn_first_offset is not None
+            and entry.producer_epoch == producer_epoch
+        )
 
     # -- markers ---------------------------------------------------------------------------
 

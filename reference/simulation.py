@@ -1,0 +1,470 @@
+"""The randomized, deterministic simulation of the reference: one broker, idempotent and
+transactional producers, a consume-transform-produce app, read_committed and read_uncommitted
+consumers, and faults (delays and reordering across connections, broken connections, delayed
+duplicates, producer crashes with a restart under the same transactional.id and zombies,
+coordinator failover, broker restart from its logs, producer-state expiry).
+
+    result = run_simulation(seed=7, steps=10_000, config="default")
+    result.violations   # [] when every property held
+    result.events       # the history (protocol/history.py events), same seed -> same history
+
+Each step is one action chosen by the seeded generator: deliver the next message, let an app
+call its client API, let time pass (every component's tick), replicate, or inject a fault.
+Internal invariants are checked after every step; the history checks (this module's own and
+``kafka_eos.protocol.history_checks.check_history`` when present) at the end, after the run
+settles (no new work, time passes until every transaction has ended).
+"""
+
+from __future__ import annotations
+
+import heapq
+import importlib
+import random
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from kafka_eos.protocol.history import Event, event_to_json
+from kafka_eos.reference.clock import VirtualClock
+from kafka_eos.reference.consumer import KafkaConsumer
+from kafka_eos.reference.invariants import (
+    NodeInvariants,
+    Violation,
+    exactly_once_copy,
+    history_violations,
+    settled_violations,
+)
+from kafka_eos.reference.messages import TopicPartition
+from kafka_eos.reference.network import Envelope, Faults, SimNetwork
+from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode
+from kafka_eos.reference.producer import KafkaProducer
+from kafka_eos.reference.storage import MemoryStorage
+from kafka_eos.reference.workload import (
+    CopyApp,
+    IdempotentWriter,
+    Reader,
+    TransactionalWriter,
+)
+
+from kafka_eos.errors import InputError
+
+PARTITIONS = 2
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SimulationConfig:
+    name: str
+    description: str
+    broker: BrokerConfig = field(
+        default_factory=lambda: BrokerConfig(
+            num_partitions=PARTITIONS,
+            deferred_replication=True,
+            marker_retry_backoff_ms=150,
+            transaction_max_timeout_ms=60_000,
+        )
+    )
+    faults: Faults = field(
+        default_factory=lambda: Faults(loss=0.01, duplicate=0.003, min_delay_ms=1, max_delay_ms=20)
+    )
+    duplicate_delay_ms: int = 400
+    transactional_writers: int = 2
+    copy_apps: int = 1
+    idempotent_writers: int = 1
+    crash_rate: float = 0.0005  # per step: a transactional app restarts
+    zombie_ratio: float = 0.5  # of crashes, the old incarnation keeps running
+    failover_rate: float = 0.0003
+    broker_restart_rate: float = 0.0002
+    expiry_rate: float = 0.0  # per step: the leader forgets an idle producer
+    transaction_timeout_ms: int = 3_000
+    request_timeout_ms: int = 1_000
+    expect_violation: bool = False  # a weakened protocol: finding a violation is the point
+
+
+def _weaken(base: SimulationConfig, name: str, description: str, **knobs: Any) -> SimulationConfig:
+    return replace(
+        base,
+        name=name,
+        description=description,
+        broker=replace(base.broker, **knobs),
+        expect_violation=True,
+    )
+
+
+_DEFAULT = SimulationConfig(
+    name="default", description="Kafka 4.x (transaction version 2, verification on), all faults"
+)
+SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
+    "default": _DEFAULT,
+    "no-faults": replace(
+        _DEFAULT,
+        name="no-faults",
+        description="Kafka 4.x, no faults at all",
+        faults=Faults(min_delay_ms=1, max_delay_ms=20),
+        crash_rate=0.0,
+        failover_rate=0.0,
+        broker_restart_rate=0.0,
+    ),
+    "tv1": replace(
+        _DEFAULT,
+        name="tv1",
+        description="transaction version 1 with KIP-890 part 1 verification (Kafka 3.6-3.9)",
+        broker=replace(_DEFAULT.broker, transaction_version=1),
+    ),
+    "no-producer-epoch-check": _weaken(
+        _DEFAULT,
+        "no-producer-epoch-check",
+        "leaders do not check producer epochs: zombies write",
+        producer_epoch_check=False,
+    ),
+    "tv1-no-verification": _weaken(
+        _DEFAULT,
+        "tv1-no-verification",
+        "transaction version 1 without verification (before KIP-890): hanging transactions",
+        transaction_version=1,
+        partition_verification=False,
+    ),
+    "no-idempotence": _weaken(
+        _DEFAULT,
+        "no-idempotence",
+        "leaders neither deduplicate nor sequence-check: retries duplicate",
+        idempotence=False,
+    ),
+}
+
+
+def load_simulation_config(name: str | None) -> SimulationConfig:
+    if name is None:
+        return _DEFAULT
+    if name not in SIMULATION_CONFIGS:
+        known = ", ".join(sorted(SIMULATION_CONFIGS))
+        raise InputError(f"unknown reference simulation config {name!r} (known: {known})")
+    return SIMULATION_CONFIGS[name]
+
+
+@dataclass(slots=True)
+class SimulationResult:
+    seed: int
+    steps: int
+    config: str
+    violations: list[Violation]
+    events: list[Event]
+    seconds: float
+    stats: dict[str, int]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def history_jsonl(self) -> str:
+        return "".join(event_to_json(event) + "\n" for event in self.events)
+
+
+class Simulation:
+    def __init__(self, *, seed: int, config: SimulationConfig | str | None = None) -> None:
+        self.config = (
+            config if isinstance(config, SimulationConfig) else load_simulation_config(config)
+        )
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.clock = VirtualClock()
+        self.network = SimNetwork(
+            clock=self.clock, seed=self.rng.getrandbits(32), faults=self._no_dup_faults()
+        )
+        self.storage = MemoryStorage()
+        self.broker = self._new_broker()
+        self.events: list[Event] = []
+        self.violations: list[Violation] = []
+        self.invariants = NodeInvariants()
+        self.stats: dict[str, int] = {
+            "crashes": 0,
+            "zombies": 0,
+            "failovers": 0,
+            "broker_restarts": 0,
+            "expiries": 0,
+        }
+        self.apps: list[Any] = []
+        self.zombies: list[Any] = []
+        self.copy_apps: list[CopyApp] = []
+        self._build_workload()
+
+    # -- construction ----------------------------------------------------------------------------
+
+    def _no_dup_faults(self) -> Faults:
+        # Duplicates are injected by this module (late, outside connection order), not by
+        # the network's in-order copies.
+        return replace(self.config.faults, duplicate=0.0)
+
+    def _new_broker(self) -> BrokerNode:
+        node = BrokerNode(
+            node_id=BROKER_ID, config=self.config.broker, clock=self.clock, storage=self.storage
+        )
+        self.network.register(BROKER_ID, node)
+        self.network.send(BROKER_ID, node.startup())
+        return node
+
+    def _producer(self, client_id: str, transactional_id: str | None) -> KafkaProducer:
+        producer = KafkaProducer(
+            client_id=client_id,
+            clock=self.clock,
+            bootstrap=BROKER_ID,
+            transactional_id=transactional_id,
+            batch_max_records=3,
+            transaction_timeout_ms=self.config.transaction_timeout_ms,
+            request_timeout_ms=self.config.request_timeout_ms,
+            retry_backoff_ms=20,
+            transaction_version=self.config.broker.transaction_version,
+            delivery_timeout_ms=10_000,
+        )
+        self.network.register(client_id, producer)
+        return producer
+
+    def _consumer(self, client_id: str, group_id: str | None, isolation: str) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            client_id=client_id,
+            clock=self.clock,
+            bootstrap=BROKER_ID,
+            group_id=group_id,
+            isolation_level=isolation,
+            request_timeout_ms=self.config.request_timeout_ms,
+            retry_backoff_ms=100,
+            fetch_max_wait_ms=100,
+            max_poll_records=5,
+        )
+        self.network.register(client_id, consumer)
+        return consumer
+
+    def _build_workload(self) -> None:
+        cfg = self.config
+        for index in range(cfg.idempotent_writers):
+            self.apps.append(IdempotentWriter(f"idem{index}", "idem", PARTITIONS, self._producer))
+        for index in range(cfg.transactional_writers):
+            self.apps.append(
+                TransactionalWriter(f"tx{index}", f"tx-{index}", "out", PARTITIONS, self._producer)
+            )
+        if cfg.copy_apps:
+            self.apps.append(IdempotentWriter("input", "in", PARTITIONS, self._producer))
+            source = [TopicPartition("in", p) for p in range(PARTITIONS)]
+            for index in range(cfg.copy_apps):
+                app = CopyApp(
+                    f"copy{index}",
+                    f"copy-{index}",
+                    "copy-group",
+                    source,
+                    "copied",
+                    PARTITIONS,
+                    self._producer,
+                    self._consumer,
+                )
+                self.copy_apps.append(app)
+                self.apps.append(app)
+        topics = ["out", "idem"] + (["copied"] if cfg.copy_apps else [])
+        for topic in [*topics, "in"]:
+            self.broker.create_topic(topic, PARTITIONS)  # as an operator would, up front
+        everything = [TopicPartition(t, p) for t in topics for p in range(PARTITIONS)]
+        for isolation in ("read_committed", "read_uncommitted"):
+            name = f"reader-{isolation}"
+            self.apps.append(Reader(name, self._consumer(name, None, isolation), everything))
+
+    # -- running ---------------------------------------------------------------------------------
+
+    def step(self) -> None:
+        roll = self.rng.random()
+        net = self.network
+        if roll < 0.62 and net.in_flight:
+            self._deliver()
+        elif roll < 0.82:
+            self._app_step()
+        elif roll < 0.87:
+            net.advance(self.rng.randint(1, 20))
+        elif roll < 0.97:
+            net.send(BROKER_ID, self.broker.replicate())
+            net.flush_outbound()
+        else:
+            self._maybe_fault()
+        self._collect()
+        found = self.invariants.check(self.broker)
+        if found:
+            self.violations.extend(found)
+
+    def _deliver(self) -> None:
+        envelope = self.network.deliver_next()
+        if envelope is None or not self.config.faults.duplicate:
+            return
+        if self.rng.random() < self.config.faults.duplicate:
+            # A late copy of this message, outside its connection's order: what a client
+            # retry on a new connection races with when the old one is still delivering.
+            late = self.rng.randint(1, self.config.duplicate_delay_ms)
+            self.network.duplicated += 1
+            copy = Envelope(
+                self.clock.now_ms() + late,
+                -envelope.sequence,
+                envelope.source,
+                envelope.destination,
+                envelope.message,
+            )
+            heapq.heappush(self.network.in_flight, copy)
+
+    def _app_step(self) -> None:
+        actors = self.apps + self.zombies
+        actor = actors[self.rng.randrange(len(actors))]
+        actor.step(self.rng)
+        if getattr(actor, "fenced", False):
+            self._retire(actor)
+            self.network.flush_outbound()
+        else:
+            for name, _ in actor.clients():
+                self.network.flush_one(name)
+
+    def _retire(self, app: Any) -> None:
+        """A fenced incarnation: a real application closes it and starts a new one."""
+        if app in self.zombies:
+            self.zombies.remove(app)
+            for name, _ in app.clients():
+                self.network.unregister(name)
+            return
+        self._restart(app, keep_zombie=False)
+
+    def _restart(self, app: Any, *, keep_zombie: bool) -> None:
+        index = self.apps.index(app)
+        successor = app.restart()
+        self.apps[index] = successor
+        if isinstance(app, CopyApp):
+            self.copy_apps[self.copy_apps.index(app)] = successor
+        if keep_zombie:
+            self.zombies.append(app)
+            self.stats["zombies"] += 1
+        else:
+            for name, _ in app.clients():
+                self.network.unregister(name)
+
+    def _maybe_fault(self) -> None:
+        cfg = self.config
+        roll = self.rng.random() * 0.03  # this branch is taken with probability 0.03
+        if roll < cfg.crash_rate:
+            restartable = [a for a in self.apps if hasattr(a, "restart")]
+            if restartable:
+                app = restartable[self.rng.randrange(len(restartable))]
+                keep = self.rng.random() < cfg.zombie_ratio and len(self.zombies) < 3
+                self.stats["crashes"] += 1
+                self._restart(app, keep_zombie=keep)
+        elif roll < cfg.crash_rate + cfg.failover_rate:
+            self.stats["failovers"] += 1
+            self.network.send(BROKER_ID, self.broker.fail_over_coordinator())
+        elif roll < cfg.crash_rate + cfg.failover_rate + cfg.broker_restart_rate:
+            self.stats["broker_restarts"] += 1
+            self.broker = self._new_broker()
+        elif roll < cfg.crash_rate + cfg.failover_rate + cfg.broker_restart_rate + cfg.expiry_rate:
+            self._expire_one()
+        self.network.flush_outbound()
+
+    def _expire_one(self) -> None:
+        candidates = [
+            (tp, pid)
+            for tp, partition in self.broker.partitions.items()
+            if not tp.topic.startswith("__")
+            for pid in partition.producers.entries
+        ]
+        if candidates:
+            tp, pid = candidates[self.rng.randrange(len(candidates))]
+            if self.broker.expire_producer(tp, pid):
+                self.stats["expiries"] += 1
+
+    def _collect(self) -> None:
+        self.events.extend(self.broker.drain_events())
+        for actor in self.apps + self.zombies:
+            for _, client in actor.clients():
+                self.events.extend(client.drain_events())
+
+    def settle(self, *, max_rounds: int = 400) -> None:
+        """Stop new work and let time pass until nothing is in flight and every transaction
+        has ended (timeouts abort what was left open)."""
+        net = self.network
+        for _ in range(max_rounds):
+            while net.in_flight:
+                net.deliver_next()
+            net.send(BROKER_ID, self.broker.replicate())
+            net.advance(100)
+            self._finish_app_transactions()
+            self._collect()
+            if not net.in_flight and self._all_transactions_ended():
+                break
+        self._collect()
+
+    def _finish_app_transactions(self) -> None:
+        from kafka_eos.protocol.client_states import ClientState
+
+        for app in self.apps:
+            producer = getattr(app, "producer", None)
+            if producer is None or producer.transactional_id is None:
+                continue
+            if producer.txn_state is ClientState.ABORTABLE_ERROR:
+                app._abort() if isinstance(app, CopyApp) else producer.abort_transaction()
+        self.network.flush_outbound()
+
+    def _all_transactions_ended(self) -> bool:
+        from kafka_eos.protocol.coordinator_states import TxnState
+
+        ended = {TxnState.EMPTY, TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT}
+        coordinator = self.broker.txn_coordinator
+        return (
+            all(
+                m.state in ended and m.pending_state is None
+                for m in coordinator.transactions.values()
+            )
+            and not self.broker.pending_verifications
+        )
+
+    def final_checks(self) -> list[Violation]:
+        readers = frozenset(a.name for a in self.apps if isinstance(a, Reader))
+        found = history_violations(self.events, self.broker, in_order_clients=readers)
+        found += settled_violations(self.broker)
+        if self.copy_apps:
+            found += exactly_once_copy(self.broker, "copy-group", "in", "copied")
+        found += _contract_d_checks(self.events)
+        return found
+
+
+def _contract_d_checks(events: list[Event]) -> list[Violation]:
+    """kafka_eos.protocol.history_checks.check_history, once another layer provides it."""
+    try:
+        module = importlib.import_module("kafka_eos.protocol.history_checks")
+    except ImportError:
+        return []
+    return [Violation(v.property, v.message, tuple(v.events)) for v in module.check_history(events)]
+
+
+def run_simulation(
+    *, seed: int, steps: int, config: SimulationConfig | str | None = None, settle: bool = True
+) -> SimulationResult:
+    """Run ``steps`` steps from ``seed``; stop at the first violated internal invariant."""
+    started = time.perf_counter()
+    simulation = Simulation(seed=seed, config=config)
+    done = 0
+    while done < steps:
+        simulation.step()
+        done += 1
+        if simulation.violations:
+            break
+    if not simulation.violations and settle:
+        simulation.settle()
+        simulation.violations += simulation.invariants.check(simulation.broker)
+        simulation.violations += simulation.final_checks()
+    net = simulation.network
+    stats = dict(simulation.stats)
+    stats.update(
+        messages_sent=net.sent,
+        messages_delivered=net.delivered,
+        messages_lost=net.lost,
+        messages_duplicated=net.duplicated,
+        events=len(simulation.events),
+        virtual_ms=simulation.clock.now_ms(),
+    )
+    return SimulationResult(
+        seed,
+        done,
+        simulation.config.name,
+        simulation.violations,
+        simulation.events,
+        time.perf_counter() - started,
+        stats,
+    )
