@@ -122,7 +122,6 @@ ACTION_NAMES = (
     "AddOffsetsToTxn",
     "CommitTransaction",
     "AbortTransaction",
-    "CompleteLocalAbort",
     "FetchCommittedOffset",
     "ResendCoordinatorRequest",
     "ReceiveProduceResponse",
@@ -771,34 +770,19 @@ class KafkaEosModel:
             if not awaiting and all(
                 batches[r][0] != B_INFLIGHT for r in self.txn_records[proc][current]
             ):
-                if client[C_ADDED]:
-                    request = (
-                        M_COORDINATOR_REQUEST,
-                        proc,
-                        API_END_TXN,
-                        client[C_EPOCH],
-                        0,
-                        self.txn_global[proc][current],
-                    )
-                    new_client = (_A, *client[1:C_AWAITING], request)
-                    self._client_step(
-                        state, proc, new_client, request, f"AbortTransaction({name})", out
-                    )
-                else:
-                    self._client_step(
-                        state,
-                        proc,
-                        replace(client, C_STATE, _A),
-                        None,
-                        f"AbortTransaction({name})",
-                        out,
-                    )
-        elif cstate == _A and not awaiting and not client[C_ADDED]:
-            # Nothing reached the coordinator: the client completes the abort by itself.
-            done = self._transaction_done(proc, client, False)
-            self._client_step(
-                state, proc, done, done[C_AWAITING] or None, f"CompleteLocalAbort({name})", out
-            )
+                # (partitions were added: a batch can only fail after its partition was)
+                request = (
+                    M_COORDINATOR_REQUEST,
+                    proc,
+                    API_END_TXN,
+                    client[C_EPOCH],
+                    0,
+                    self.txn_global[proc][current],
+                )
+                new_client = (_A, *client[1:C_AWAITING], request)
+                self._client_step(
+                    state, proc, new_client, request, f"AbortTransaction({name})", out
+                )
         if cstate == _T:
             self._expire_actions(state, proc, client, out)
 
@@ -1035,9 +1019,8 @@ class KafkaEosModel:
                 client, C_BATCHES, replace(batches, rec, (B_ACKED, epoch, seq, offset))
             )
         elif kind in (TRANSACTIONAL, CTP):
+            # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable; fencing is fatal
             new_state = _F if error in _FATAL else _AE
-            if client[C_STATE] == _AE and new_state == _AE:
-                new_state = _AE
             client = (
                 new_state,
                 client[C_EPOCH],
