@@ -292,10 +292,12 @@ def _coverage_table(result: CheckResult) -> list[str]:
     lines = [f"  {'action':<{width}}  {'taken':>12}"]
     lines += [f"  {name:<{width}}  {count:>12,}" for name, count in result.coverage.items()]
     if result.never_taken:
-        lines.append(
-            f"never taken: {', '.join(result.never_taken)} "
-            "(usually a modelling bug: a guard that never holds)"
+        why = (
+            "usually a modelling bug: a guard that never holds"
+            if result.verdict == "ok"
+            else "not reached before the run stopped"
         )
+        lines.append(f"never taken: {', '.join(result.never_taken)} ({why})")
     return ["coverage:", *lines]
 
 
