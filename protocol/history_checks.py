@@ -42,6 +42,8 @@ PROPERTIES: dict[str, str] = {
     "read_committed_no_aborted": "read_committed never returns a record of an aborted or still "
     "open transaction (Jepsen: aborted read, dirty read)",
     "lso_bounds": "read_committed returns nothing at or above the last stable offset",
+    "read_committed_in_order": "a read_committed consumer returns every visible record of a "
+    "partition in offset order, skipping none (after a rewind it starts again)",
     "atomic_transactions": "a transaction's records are all committed or all aborted, as its "
     "EndTxn asked (Jepsen: torn transaction)",
 }
@@ -233,6 +235,50 @@ class HistoryIndex:
                 if end is not None:
                     self.client_txn_end[position] = end
 
+    def forward_reads(self, *, every_read_committed: bool = False) -> Iterable[tuple[int, int]]:
+        """Consecutive reads (earlier, later) of one read_committed consumer and partition
+        where the later is at a higher offset. A read at a lower or equal offset is a rewind
+        (a seek, or the reset to the committed position after an abort): the history does not
+        record seeks, so a rewind starts the consumer's reads afresh and is not an error."""
+        last: dict[tuple[str, str], int] = {}
+        for position, read in enumerate(self.events):
+            if not isinstance(read, Read):
+                continue
+            if read.isolation != READ_COMMITTED and not every_read_committed:
+                continue
+            key = (read.client, read.partition)
+            previous = last.get(key)
+            last[key] = position
+            if previous is not None:
+                earlier = self.events[previous]
+                assert isinstance(earlier, Read)
+                if earlier.offset < read.offset:
+                    yield previous, position
+
+    def appends_between(self, partition: str, low: int, high: int) -> list[int]:
+        """Positions of the appends holding a record at an offset strictly between."""
+        slots = self.records.get(partition, {})
+        found: list[int] = []
+        for offset in range(low + 1, high):
+            slot = slots.get(offset)
+            if slot is not None and (not found or found[-1] != slot.append):
+                found.append(slot.append)
+        return found
+
+    def visible_at(self, append_position: int, when: int) -> bool:
+        """Whether read_committed may return the append's records at history position
+        ``when``: appended before it and, if transactional, committed before it."""
+        if append_position > when:
+            return False
+        txn = self.txn_of_append.get(append_position)
+        if txn is None:
+            return True
+        if txn.marker is None or txn.marker > when:
+            return False
+        marker = self.events[txn.marker]
+        assert isinstance(marker, Marker)
+        return marker.commit
+
     def visible(self, append_position: int) -> bool | None:
         """Whether read_committed may see the append's records: True, False (aborted) or
         None (its transaction is still open at the end of the history)."""
@@ -272,6 +318,7 @@ def check_history(
     violations.extend(_duplicates(index))
     violations.extend(_lost_acks(index))
     violations.extend(_reads(index, every_read_committed=every_read_committed))
+    violations.extend(_skipped_reads(index, every_read_committed=every_read_committed))
     violations.extend(_atomic_transactions(index))
     return violations
 
@@ -491,6 +538,23 @@ def _reads(index: HistoryIndex, *, every_read_committed: bool) -> Iterable[Viola
         blocking = lso.open_below(read.partition, read.offset, position)
         if blocking is not None:
             yield _above_lso(index, name, position, blocking, txn)
+
+
+def _skipped_reads(index: HistoryIndex, *, every_read_committed: bool) -> Iterable[Violation]:
+    for previous, position in index.forward_reads(every_read_committed=every_read_committed):
+        earlier, later = index.events[previous], index.events[position]
+        assert isinstance(earlier, Read) and isinstance(later, Read)
+        for append in index.appends_between(later.partition, earlier.offset, later.offset):
+            if index.visible_at(append, position):
+                message = (
+                    f"skipped records: {named(position, later)} follows "
+                    f"{named(previous, earlier)} but {named(append, index.events[append])} was "
+                    "visible in between"
+                )
+                yield _violation(
+                    "read_committed_in_order", message, index, previous, append, position
+                )
+                break
 
 
 def _above_lso(

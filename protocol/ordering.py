@@ -21,7 +21,8 @@ COMMIT/ABORT, an EndTxn its result), named by the event itself. Kafka's rules co
   after the COMMIT marker was written; ``lso``: and nothing at or above the first offset of a
   transaction still open at the time of the read;
 - ``transaction_outcome``: the partitions of one transaction end as its EndTxn asked, and alike;
-- ``consumer_position``: a consumer reads each partition in increasing offset order.
+- ``consumer_position``: a read_committed consumer moving forward in a partition skips no
+  record visible by then (moving back is a rewind: the history does not record seeks).
 
 When the constraints are unsatisfiable, :func:`check_ordering` shrinks z3's unsat core by
 deletion until it is minimal: every constraint in it is needed for the contradiction, so the
@@ -525,17 +526,37 @@ class _Builder:
                     self.add("transaction_outcome", name, formula, first, other)
 
     def consumer_positions(self) -> None:
-        last: dict[tuple[str, str], int] = {}
-        for position, read in enumerate(self.events):
-            if not isinstance(read, Read):
-                continue
-            key = (read.client, read.partition)
-            previous = last.get(key)
-            last[key] = position
-            if previous is not None:
-                name = f"{read.client} reads {self.name(previous)} before {self.name(position)}"
-                formula = self.offset(previous) < self.offset(position)
-                self.add("consumer_position", name, formula, previous, position)
+        """Between two reads of a read_committed consumer at increasing offsets, no record
+        visible by then lies in between (a rewind starts afresh: seeks are not recorded)."""
+        z3 = self.z3
+        for previous, position in self.index.forward_reads():
+            later = self.events[position]
+            earlier = self.events[previous]
+            assert isinstance(later, Read) and isinstance(earlier, Read)
+            between = self.index.appends_between(later.partition, earlier.offset, later.offset)
+            for append in between:
+                batch = self.events[append]
+                assert isinstance(batch, Append)
+                in_gap = z3.And(
+                    self.offset(append) + len(batch.records) - 1 > self.offset(previous),
+                    self.offset(append) < self.offset(position),
+                )
+                txn = self.index.txn_of_append.get(append)
+                if txn is None:
+                    visible = self.t(append) < self.t(position)
+                    positions: tuple[int, ...] = (previous, append, position)
+                elif txn.marker is not None:
+                    visible = z3.And(
+                        self.committed(txn.marker), self.t(txn.marker) < self.t(position)
+                    )
+                    positions = (previous, append, txn.marker, position)
+                else:
+                    continue  # never visible
+                name = (
+                    f"{later.client} reads {self.name(previous)} then {self.name(position)}, "
+                    f"skipping no visible record of {self.name(append)}"
+                )
+                self.add("consumer_position", name, z3.Not(z3.And(in_gap, visible)), *positions)
 
 
 def _straddling_transactions(index: HistoryIndex) -> dict[tuple[str, int], list[PartitionTxn]]:

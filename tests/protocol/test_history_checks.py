@@ -194,3 +194,16 @@ def test_read_uncommitted_may_read_aborted_data_unless_held_to_read_committed() 
     violations = check_history(history, every_read_committed=True)
     # both read_uncommitted reads of the aborted "d" count, as the model's consumer property
     assert [v.property for v in violations] == ["read_committed_no_aborted"] * 2
+
+
+def test_a_read_committed_consumer_skipping_a_visible_record() -> None:
+    history = clean_history()
+    del history[8]  # c reads t-0@0, then t-0@5: the committed "b" at t-0@1 was skipped
+    violation = only(history, "read_committed_in_order", "skipped records:")
+    assert "append t-0@0..1" in violation.message
+
+
+def test_skipping_aborted_records_and_markers_or_rewinding_is_fine() -> None:
+    history = clean_history()  # c reads t-0@1 then t-0@5, over two markers and an abort
+    history += [read("t-0", 0, "a"), read("t-0", 1, "b")]  # a rewind
+    assert check_history(history) == []
