@@ -661,6 +661,8 @@ class ConformanceWorld:
         return "done"
 
     def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        if self.node.config.producer_state_expiry_ms is None:
+            raise NotEnabled("producer-state expiry is off on this reference")
         tp = self.tps[self.model.partition_names.index(args[0])]
         ref_pid = self.reference_pid(int(args[1][3:]))
         if not self.node.expire_producer(tp, ref_pid):

@@ -1,0 +1,133 @@
+"""``kafka-eos replay TRACE.itf.json``: drive the reference implementation through a trace the
+checker wrote (``kafka-eos check --trace-out TRACE.itf.json``) and report the first step where
+the reference and the model disagree.
+
+The trace's top-level ``#meta`` names what produced it (``{"config": NAME}`` or ``{"model":
+"FILE.py:Class", "params": {...}}``); the reference is set up with the same workload, faults
+and protocol knobs. ``--knob NAME=VALUE`` runs the reference with other knobs (e.g. replay the
+counterexample of a weakened configuration on a correctly configured reference, to see it
+refuse the step the weakness allowed).
+
+Exit codes: 0 the reference agrees with the model at every step of the trace; 1 they disagree
+(at the step printed); 2 a bad file, configuration or option (one line). Whether the reference
+also violates the property the trace violates is printed on its own line (and in --json as
+``violation_reproduced``); it does not change the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from typing import Any
+
+from kafka_eos.errors import InputError
+
+EXIT_AGREE = 0
+EXIT_DISAGREE = 1
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="drive the reference implementation through a checker trace (ITF)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("trace", metavar="TRACE.itf.json", help="an ITF trace from kafka-eos check")
+    parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
+    parser.add_argument(
+        "--knob",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="run the reference with this protocol knob instead of the trace's (repeatable)",
+    )
+    parser.set_defaults(run=run_replay)
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from kafka_eos.checker.itf import read_itf
+    from kafka_eos.reference.conformance.replay import replay_labels
+
+    trace = read_itf(args.trace)
+    model = _model_of(trace.meta, args.trace)
+    reference = _with_knobs(model, args.knob) if args.knob else None
+    violated = trace.meta.get("violated")
+    report = replay_labels(
+        model,
+        list(trace.labels),
+        violated=violated if isinstance(violated, str) else None,
+        reference=reference,
+    )
+    if args.json:
+        print(json.dumps({"trace": args.trace, **report.to_json()}, default=str))
+    else:
+        print(_text(args.trace, report))
+    return EXIT_AGREE if report.agreed else EXIT_DISAGREE
+
+
+def _model_of(meta: dict[str, Any], path: str) -> Any:
+    from kafka_eos.model.kafka import KafkaEosModel
+
+    if "config" in meta:
+        from kafka_eos.model.configs import load_check_config
+
+        model = load_check_config(str(meta["config"])).model
+    elif "model" in meta:
+        from kafka_eos.checker.loader import load_model
+
+        params = meta.get("params") or {}
+        if not isinstance(params, dict):
+            raise InputError(f"{path}: #meta.params must be an object")
+        model = load_model(str(meta["model"]), params)
+    else:
+        raise InputError(
+            f"{path}: the trace's #meta names no config or model; write it with "
+            "kafka-eos check --trace-out FILE.itf.json"
+        )
+    if not isinstance(model, KafkaEosModel):
+        raise InputError(
+            f"{path}: the reference implements the Kafka model only, not {type(model).__name__}"
+        )
+    return model
+
+
+def _with_knobs(model: Any, pairs: list[str]) -> Any:
+    from kafka_eos.checker.loader import parse_params
+    from kafka_eos.model.kafka import KafkaEosModel
+    from kafka_eos.model.params import Knobs
+
+    wanted = parse_params(pairs)
+    names = {f.name for f in dataclasses.fields(Knobs)}
+    for name, value in wanted.items():
+        if name not in names:
+            raise InputError(f"--knob {name}: no such knob (knobs: {', '.join(sorted(names))})")
+        default = getattr(Knobs(), name)
+        if type(value) is not type(default):
+            raise InputError(f"--knob {name}: expected a {type(default).__name__}, got {value!r}")
+    return KafkaEosModel(
+        knobs=dataclasses.replace(model.knobs, **wanted),
+        faults=model.faults,
+        workload=model.workload,
+        checked=model.checked,
+    )
+
+
+def _text(path: str, report: Any) -> str:
+    lines = [f"replay of {path}: {report.steps} steps"]
+    if report.agreed:
+        lines.append("the reference agrees with the model at every step")
+    else:
+        lines.append(f"the reference disagrees at step {report.disagreement_step}: {report.label}")
+        lines.append(f"  {report.reason}")
+        for name, (mine, theirs) in report.differences.items():
+            lines.append(f"  {name}:")
+            lines.append(f"    reference: {mine}")
+            lines.append(f"    model:     {theirs}")
+    if report.violated:
+        verdict = "violates it too" if report.reproduced else "does not violate it"
+        lines.append(f"the trace violates {report.violated}; the reference {verdict}")
+    broken = ", ".join(report.reference_violates) or "none"
+    lines.append(f"properties the reference violated: {broken}")
+    return "\n".join(lines)
