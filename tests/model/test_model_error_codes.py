@@ -1,0 +1,61 @@
+"""Where a weakened variant breaks a property, the correct protocol answers with Kafka's error
+code instead: every protection shows up as its error in some reachable step."""
+
+from __future__ import annotations
+
+from collections import deque
+from functools import cache
+
+import pytest
+from kafka_eos.model.configs import load_check_config
+
+
+@cache
+def _labels(name: str) -> frozenset[str]:
+    """Every transition label of the configuration's reachable state space."""
+    model = load_check_config(name).model
+    start = list(model.init_states())
+    seen = set(start)
+    queue = deque(start)
+    labels: set[str] = set()
+    while queue:
+        for label, target in model.actions(queue.popleft()):
+            labels.add(label)
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return frozenset(labels)
+
+
+def _some(name: str, action: str, text: str) -> bool:
+    return any(label.startswith(action + "(") and text in label for label in _labels(name))
+
+
+@pytest.mark.parametrize(
+    ("name", "action", "text"),
+    [
+        # the leader's batch cache answers a retry with the original offset
+        ("idempotent", "HandleProduce", "DUPLICATE"),
+        # KIP-890 part 1: the late Produce after the abort is refused
+        ("tv1", "HandleProduce", "INVALID_TXN_STATE"),
+        # KIP-890 part 2: the late Produce carries the pre-abort epoch
+        ("tv2-no-verification", "HandleProduce", "INVALID_PRODUCER_EPOCH"),
+        # the zombie's Produce after the fence
+        ("zombie-fencing", "HandleProduce", "INVALID_PRODUCER_EPOCH"),
+        # the fenced incarnation learns it is fenced from the coordinator
+        ("zombie-fencing", "ReceiveCoordinatorResponse", "PRODUCER_FENCED"),
+        # InitProducerId while the old incarnation's transaction is open
+        ("zombie-fencing", "HandleInitProducerId", "WRITE"),
+        ("zombie-fencing", "ReceiveCoordinatorResponse", "CONCURRENT_TRANSACTIONS"),
+        # the deposed coordinator's marker
+        ("coordinator-failover", "HandleWriteTxnMarkers", "TRANSACTION_COORDINATOR_FENCED"),
+        # a sequence gap after a lost/reordered retry
+        ("small-batch-cache", "HandleProduce", "OUT_OF_ORDER_SEQUENCE_NUMBER"),
+    ],
+)
+def test_protection_answers_with_kafkas_error(name: str, action: str, text: str) -> None:
+    assert _some(name, action, text), f"{name}: no {action} step with {text}"
+
+
+def test_without_the_coordinator_epoch_check_no_marker_is_refused_as_fenced() -> None:
+    assert not _some("no-coordinator-epoch-check", "HandleWriteTxnMarkers", "COORDINATOR_FENCED")
