@@ -53,7 +53,8 @@ def simulate(
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise InputError(f"seed must be an integer, got {seed!r}")
     depth = positive_int("max_depth", max_depth)
-    assert depth is not None, "max_depth must be given for a simulation"
+    if depth is None:
+        raise InputError("max_depth must be a positive integer: a random walk needs an end")
     walks = positive_int("walks", walks)
     budget = positive_seconds("time_budget", time_budget)
     if walks is None and budget is None:
