@@ -54,6 +54,12 @@ def register(subparsers: Any) -> None:
     )
     explain.add_argument("history", metavar="HISTORY", help="history file (.jsonl or .itf.json)")
     explain.add_argument("--json", action="store_true", help="print one JSON document")
+    explain.add_argument(
+        "--every-read-committed",
+        action="store_true",
+        help="hold read_uncommitted reads to read_committed's rules too (as the model's "
+        "consumer properties do)",
+    )
     explain.set_defaults(run=run_explain)
 
 
@@ -124,7 +130,7 @@ def run_explain(args: argparse.Namespace) -> int:
 
     path = Path(args.history)
     events = validate_events(load_history(path), where=str(path))
-    violations = check_history(events)
+    violations = check_history(events, every_read_committed=args.every_read_committed)
     ordering = check_ordering(events)
     consistent = ordering.consistent and not violations
     code = EXIT_OK if consistent else EXIT_VIOLATED

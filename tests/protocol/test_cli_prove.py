@@ -101,6 +101,14 @@ def test_explain_a_duplicate_that_breaks_no_ordering_constraint(
     assert "no_duplicates: duplicate: #22 append t-0@7" in out
 
 
+def test_explain_every_read_committed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "h.jsonl"
+    write_history(path, clean_history())  # a read_uncommitted read of aborted "d"
+    assert run(capsys, "explain", str(path))[0] == 0
+    code, out, _ = run(capsys, "explain", str(path), "--every-read-committed")
+    assert code == 1 and "read_committed_no_aborted: aborted read:" in out
+
+
 @pytest.mark.parametrize(
     ("name", "content", "problem"),
     [
