@@ -98,14 +98,15 @@ class ProofResult:
         return f"counterexample found{suffix}"
 
     def summary(self) -> str:
-        """One line: claim, verdict, time; then the counterexample when there is one."""
-        line = f"{self.claim}: {self.verdict} in {self.seconds:.2f}s"
+        """The claim, its verdict and time; the statement; the counterexample if any, and
+        what the Python functions do on it."""
+        lines = [f"{self.claim}: {self.verdict} in {self.seconds:.2f}s", f"    {self.statement}"]
         if self.counterexample is not None:
             values = ", ".join(f"{k}={v}" for k, v in self.counterexample.items())
-            line += f"\n    {values}"
+            lines.append(f"    counterexample: {values}")
             if self.replayed:
-                line += f"\n    {self.replayed}"
-        return line
+                lines.append(f"    in Python: {self.replayed}")
+        return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -84,7 +84,7 @@ def run_prove(args: argparse.Namespace) -> int:
         result = prove(claim, timeout_ms=int(args.timeout * 1000))
         results.append(result)
         if not args.json:
-            print(_prove_lines(result), flush=True)
+            print(result.summary(), flush=True)
     failed = [r for r in results if not r.ok and r.outcome != "unknown"]
     unknown = [r for r in results if r.outcome == "unknown"]
     code = EXIT_VIOLATED if failed else EXIT_BOUNDED if unknown else EXIT_OK
@@ -106,19 +106,6 @@ def run_prove(args: argparse.Namespace) -> int:
         summary += f", {len(unknown)} undecided ({', '.join(r.claim for r in unknown)})"
     print(f"{summary} in {total:.2f}s")
     return code
-
-
-def _prove_lines(result: Any) -> str:
-    lines = [
-        f"{result.claim}: {result.verdict} in {result.seconds:.2f}s",
-        f"    {result.statement}",
-    ]
-    if result.counterexample is not None:
-        values = ", ".join(f"{k}={v}" for k, v in result.counterexample.items())
-        lines.append(f"    counterexample: {values}")
-        if result.replayed:
-            lines.append(f"    in Python: {result.replayed}")
-    return "\n".join(lines)
 
 
 # --- explain ----------------------------------------------------------------------------------
