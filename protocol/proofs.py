@@ -14,7 +14,16 @@ batches followed by ``in_flight`` unacknowledged ones, consecutive in sequence, 
 symbolic size, starting at a symbolic sequence. The leader has appended the earlier batches and
 the first ``appended`` in-flight ones; its cache holds the last ``cached`` appended batches. A
 retry of in-flight batch ``retry`` is answered as the leader does: the duplicate check first,
-then the in-sequence test (ProducerAppendInfo), else OUT_OF_ORDER_SEQUENCE_NUMBER.
+then the in-sequence test (ProducerAppendInfo), else OUT_OF_ORDER_SEQUENCE_NUMBER. Batch sizes
+are assumed to add up to fewer than 2**31 records over the window (claim
+``retry_without_span_bound`` shows why: otherwise two cached batches can share a range).
+
+Sorts: the arithmetic claims are proved over 32-bit bit-vectors (Java's int: they also show
+that no intermediate value overflows); the window claims over z3 Ints restricted to
+[0, 2**31-1], i.e. Python's integers, exactly what the shared functions compute (a SAT solver
+cannot show quickly that ten chained wrapping additions never come back to their start;
+linear arithmetic shows it in a tenth of a second). Both sorts run the same encodings, and the
+agreement tests check both against the Python functions.
 """
 
 from __future__ import annotations
