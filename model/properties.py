@@ -283,8 +283,11 @@ _OPEN_STATES = frozenset(
 
 
 # ---------------------------------------------------------------------- action properties
-def _offsets_immutable(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    before, after = state[S_PARTITIONS], target[S_PARTITIONS]
+# The action properties run on every transition; most transitions leave the component they
+# look at untouched (the same tuple object), so each starts with an identity test, with the
+# component's index bound as a default argument (a fast local).
+def _offsets_immutable(state: tuple, label: str, target: tuple, _at: int = S_PARTITIONS) -> bool:  # type: ignore[type-arg]
+    before, after = state[_at], target[_at]
     if before is after:
         return True
     for old, new in zip(before, after, strict=True):
@@ -297,8 +300,8 @@ def _offsets_immutable(state: tuple, label: str, target: tuple) -> bool:  # type
     return True
 
 
-def _lso_bounds(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    before, after = state[S_PARTITIONS], target[S_PARTITIONS]
+def _lso_bounds(state: tuple, label: str, target: tuple, _at: int = S_PARTITIONS) -> bool:  # type: ignore[type-arg]
+    before, after = state[_at], target[_at]
     if before is after:
         return True
     for old, new in zip(before, after, strict=True):
@@ -310,21 +313,31 @@ def _lso_bounds(state: tuple, label: str, target: tuple) -> bool:  # type: ignor
     return True
 
 
-def _coordinator_transitions_legal(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    before, after = state[S_COORDINATOR], target[S_COORDINATOR]
-    if before is after:
+def _coordinator_transitions_legal(
+    state: tuple,
+    label: str,
+    target: tuple,
+    _at: int = S_COORDINATOR,  # type: ignore[type-arg]
+) -> bool:
+    before, after = state[_at], target[_at]
+    if before is after or before[K_METADATA] is after[K_METADATA]:
         return True
     for old, new in zip(before[K_METADATA], after[K_METADATA], strict=True):
         source, destination = old[T_STATE], new[T_STATE]
         if source in (destination, NO_METADATA):
             continue
-        if destination == NO_METADATA or not txn_transition_ok(source, destination):
+        if (source, destination) not in _LEGAL_COORDINATOR:
             return False
     return True
 
 
-def _client_transitions_legal(state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    before, after = state[S_CLIENTS], target[S_CLIENTS]
+def _client_transitions_legal(
+    state: tuple,
+    label: str,
+    target: tuple,
+    _at: int = S_CLIENTS,  # type: ignore[type-arg]
+) -> bool:
+    before, after = state[_at], target[_at]
     if before is after:
         return True
     for old, new in zip(before, after, strict=True):
@@ -333,6 +346,12 @@ def _client_transitions_legal(state: tuple, label: str, target: tuple) -> bool: 
     return True
 
 
+_LEGAL_COORDINATOR = frozenset(
+    (int(source), int(target))
+    for source in TxnState
+    for target in TxnState
+    if txn_transition_ok(source, target)
+)
 _LEGAL_CLIENT = frozenset(
     (int(source), int(target))
     for source in ClientState
