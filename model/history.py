@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from kafka_eos.errors import InputError
+from kafka_eos.model.variables import PARTITION_PREFIX, PRODUCER_PREFIX, grouped
 from kafka_eos.protocol.history import (
     Append,
     Event,
@@ -22,8 +24,6 @@ from kafka_eos.protocol.history import (
     Read,
     TxnEnd,
 )
-
-from kafka_eos.errors import InputError
 
 #: The name the consume-transform-produce application's input partition has in histories.
 CTP_INPUT_PARTITION = "in-0"
@@ -48,13 +48,21 @@ def history_from_states(
     trace holds them); with ``model`` they may be the model's raw states instead. ``labels``
     (one per step) supply the error of a failed EndTxn.
     """
-    snapshots = [model.variables(s) if model is not None else s for s in states]
-    for number, snapshot in enumerate(snapshots):
-        if not isinstance(snapshot, Mapping) or not {"producers", "partitions"} <= set(snapshot):
+    snapshots = []
+    for number, state in enumerate(states):
+        variables = model.variables(state) if model is not None else state
+        if not isinstance(variables, Mapping) or "coordinator" not in variables:
             raise InputError(
-                f"state {number} is not a Kafka model state (no producers/partitions variables); "
-                "pass model= with raw states"
+                f"state {number} is not a Kafka model state (no producer:/partition: "
+                "variables); pass model= with raw states"
             )
+        snapshots.append(
+            {
+                "producers": grouped(variables, PRODUCER_PREFIX),
+                "partitions": grouped(variables, PARTITION_PREFIX),
+                "consumer": variables.get("consumer") or {},
+            }
+        )
     steps = list(labels) if labels is not None else []
     events: list[Event] = []
     for step in range(1, len(snapshots)):

@@ -8,6 +8,7 @@ file) to produce a history.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.client_states import ClientState
@@ -35,20 +36,32 @@ from .views import high_watermark, last_stable_offset
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
+PRODUCER_PREFIX = "producer:"
+PARTITION_PREFIX = "partition:"
+
 
 def state_variables(model: KafkaEosModel, state: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
-    return {
-        "producers": _producers(model, state[S_CLIENTS]),
-        "partitions": _partitions(model, state[S_PARTITIONS]),
-        "coordinator": _coordinator(model, state[S_COORDINATOR]),
-        "network": sorted(model.describe_message(m) for m in state[S_NETWORK]),
-        "consumer": _consumer(model, state[S_CONSUMER]),
-        "outcomes": {
-            _txn_name(model, index): OUTCOME_NAMES[code]
-            for index, code in enumerate(state[S_OUTCOMES])
-        },
-        "budget": dict(zip(BUDGET_NAMES, state[S_BUDGET], strict=True)),
+    """One variable per producer (``producer:NAME``) and per partition (``partition:NAME``)
+    so a trace step shows only the process or partition that changed; then the coordinator,
+    the network, the consumer, the transactions' outcomes and the remaining fault budget."""
+    variables: dict[str, Any] = {}
+    for name, producer in _producers(model, state[S_CLIENTS]).items():
+        variables[f"{PRODUCER_PREFIX}{name}"] = producer
+    for name, partition in _partitions(model, state[S_PARTITIONS]).items():
+        variables[f"{PARTITION_PREFIX}{name}"] = partition
+    variables["coordinator"] = _coordinator(model, state[S_COORDINATOR])
+    variables["network"] = sorted(model.describe_message(m) for m in state[S_NETWORK])
+    variables["consumer"] = _consumer(model, state[S_CONSUMER])
+    variables["outcomes"] = {
+        _txn_name(model, index): OUTCOME_NAMES[code] for index, code in enumerate(state[S_OUTCOMES])
     }
+    variables["budget"] = dict(zip(BUDGET_NAMES, state[S_BUDGET], strict=True))
+    return variables
+
+
+def grouped(variables: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+    """The variables named ``prefix + NAME``, as NAME -> value."""
+    return {key[len(prefix) :]: value for key, value in variables.items() if key.startswith(prefix)}
 
 
 def _txn_name(model: KafkaEosModel, index: int) -> str:
