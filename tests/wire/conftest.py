@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from kafka_eos.protocol.history import Event, read_history
 
 START_TIMEOUT_S = 20.0

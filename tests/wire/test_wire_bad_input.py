@@ -11,11 +11,12 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from kafka_eos.protocol.errors import ErrorCode
-from kafka_eos.reference.wire import codec, records
 from kio.index import load_request_schema
 from kio.static.primitive import Records
 from wire_raw import RawClient
+
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.wire import codec, records
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(60)]
 

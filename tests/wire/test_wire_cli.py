@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from wire_raw import RawClient
+
 from kafka_eos.protocol.history import Append, ProduceAck, Read, write_history
 from kafka_eos.reference.wire import codec
-from wire_raw import RawClient
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
-from kafka_eos.protocol.history import Read
 from wire_clients import assert_exactly_once, validate, values_of
+
+from kafka_eos.protocol.history import Read
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 

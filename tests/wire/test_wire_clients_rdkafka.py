@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from kafka_eos.protocol.history import Append, ProduceAck
 from wire_clients import (
     TXN_TIMEOUT_S,
     assert_exactly_once,
@@ -19,6 +18,8 @@ from wire_clients import (
     validate,
     values_of,
 )
+
+from kafka_eos.protocol.history import Append, ProduceAck
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 

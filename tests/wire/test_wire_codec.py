@@ -9,6 +9,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire import codec
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from confluent_kafka import KafkaException
 from wire_clients import (
     TXN_TIMEOUT_S,
     assert_exactly_once,
@@ -19,6 +20,8 @@ from wire_clients import (
     validate,
     values_of,
 )
+
+from kafka_eos.protocol.history import Marker
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(120)]
 
@@ -153,3 +156,30 @@ def test_closing_every_connection_mid_transaction(serve: Any) -> None:
     reads = rd_consume(serve.bootstrap, "cut", isolation="read_committed", client_id="rc", expect=3)
     assert_exactly_once(reads, ["cut-1", "cut-2", "cut-3"])
     validate(serve.history() + reads)
+
+
+def test_a_timed_out_transaction_is_aborted_by_the_coordinator(serve: Any) -> None:
+    producer = rd_transactional(
+        serve.bootstrap,
+        "slow",
+        "tx-slow",
+        **{"transaction.timeout.ms": 5000, "message.timeout.ms": 5000},
+    )
+    producer.begin_transaction()
+    produce_values(producer, "slow", ["late-1", "late-2"])
+    serve.admin("advance-clock 6000")  # the broker's clock passes the transaction timeout
+    with pytest.raises(KafkaException) as raised:
+        producer.commit_transaction(TXN_TIMEOUT_S)
+    error = raised.value.args[0]
+    assert error.fatal() or error.txn_requires_abort(), error
+    reads = rd_consume(
+        serve.bootstrap, "slow", isolation="read_committed", client_id="rc", timeout_s=2.0
+    )
+    assert reads == []
+    dirty = rd_consume(
+        serve.bootstrap, "slow", isolation="read_uncommitted", client_id="ru", expect=2
+    )
+    assert values_of(dirty) == ["late-1", "late-2"]
+    markers = [e for e in serve.history() if isinstance(e, Marker) and e.partition == "slow-0"]
+    assert [m.commit for m in markers] == [False]
+    validate(serve.history() + reads + dirty)

@@ -8,6 +8,7 @@ import struct
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kafka_eos.reference.wire.framing import FrameDecoder, FrameError, frame
 
 MAX = 4096

@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from kio.records.readers import read_batch as kio_read_batch
+
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire import records
-from kio.records.readers import read_batch as kio_read_batch
 
 
 def _client_batch(

@@ -7,9 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from wire_raw import RawClient
+
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire import codec, records
-from wire_raw import RawClient
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(120)]
 

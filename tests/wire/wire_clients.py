@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
 from kafka_eos.protocol.history import Event, Read
 
 TXN_TIMEOUT_S = 20
