@@ -50,7 +50,7 @@ from .sequence import (
     valid_sequence_z3,
 )
 
-Outcome = Literal["proved", "counterexample", "unknown"]
+Outcome = Literal["proved", "counterexample", "unknown", "vacuous"]
 Values = dict[str, int]
 
 #: An idempotent producer's max.in.flight.requests.per.connection limit.
@@ -67,6 +67,8 @@ class Query:
     variables: dict[str, Any]
     #: replays a counterexample on the Python functions: what goes wrong, or None if nothing
     replay: Callable[[Values], str | None]
+    #: the assumptions alone: if they cannot hold, "proved" would prove nothing (vacuous)
+    premise: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,8 @@ class ProofResult:
             return "proved" if self.ok else "proved (a counterexample was expected)"
         if self.outcome == "unknown":
             return "unknown (z3 gave up)"
+        if self.outcome == "vacuous":
+            return "vacuous (its assumptions cannot hold)"
         suffix = " (as expected)" if self.expected == "counterexample" else ""
         if self.replayed is None:
             suffix += " but the Python functions do not go wrong on it"
@@ -140,6 +144,12 @@ def prove(claim: Claim, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> ProofResult:
     solver.set(timeout=timeout_ms)
     solver.add(query.negation)
     answer = solver.check()
+    if answer == z3.unsat and query.premise is not None:
+        premise = z3.Solver()
+        premise.set(timeout=timeout_ms)
+        premise.add(query.premise)
+        if premise.check() != z3.sat:
+            answer = None
     counterexample = replayed = None
     if answer == z3.sat:
         model = solver.model()
@@ -149,7 +159,9 @@ def prove(claim: Claim, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> ProofResult:
         }
         replayed = query.replay(counterexample)
     outcome: Outcome = "unknown"
-    if answer == z3.unsat:
+    if answer is None:
+        outcome = "vacuous"
+    elif answer == z3.unsat:
         outcome = "proved"
     elif answer == z3.sat:
         outcome = "counterexample"
@@ -421,7 +433,7 @@ def _retry_is_duplicate(*, in_flight: int, cached: int, bounded_span: bool) -> Q
         return f"the retry of batch{v['retry']} is answered {kind.upper()}"
 
     variables = {**window.variables, "appended": appended, "retry": retry}
-    return Query(negation, variables, replay)
+    return Query(negation, variables, replay, premise=window.assumptions)
 
 
 def _next_batch_is_appended(*, in_flight: int, cached: int) -> Query:
@@ -442,7 +454,8 @@ def _next_batch_is_appended(*, in_flight: int, cached: int) -> Query:
         kind, _ = window.replay_answer(v, v["appended"], v["appended"] + 1)
         return None if kind == "append" else f"the next batch is answered {kind.upper()}"
 
-    return Query(negation, {**window.variables, "appended": appended}, replay)
+    variables = {**window.variables, "appended": appended}
+    return Query(negation, variables, replay, premise=window.assumptions)
 
 
 def retry_claim(

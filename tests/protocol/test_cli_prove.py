@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 import z3
-from kafka_eos.protocol import proofs
-from kafka_eos.protocol.history import write_history
 from sample_histories import append, clean_history, read
 
 from kafka_eos.cli.main import main
+from kafka_eos.protocol import proofs
+from kafka_eos.protocol.history import write_history
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from kafka_eos.protocol.history import Append, Event, Marker, ProduceAck, Read, TxnEnd
 from kafka_eos.protocol.history_checks import check_history
 from kafka_eos.protocol.ordering import check_ordering

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from sample_histories import ack, append, clean_history, end, marker, read
+
+from kafka_eos.errors import InputError
 from kafka_eos.protocol.history import Event, Read
 from kafka_eos.protocol.history_checks import (
     PROPERTIES,
@@ -9,9 +12,6 @@ from kafka_eos.protocol.history_checks import (
     check_history,
     validate_events,
 )
-from sample_histories import ack, append, clean_history, end, marker, read
-
-from kafka_eos.errors import InputError
 
 
 def properties(violations: list[Violation]) -> set[str]:

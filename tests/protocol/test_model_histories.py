@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 
 import pytest
+
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.history import history_from_states
 from kafka_eos.protocol.history import Event

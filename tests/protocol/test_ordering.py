@@ -4,6 +4,8 @@ names the conflicting records, offsets and markers in the history's own terms.""
 from __future__ import annotations
 
 import pytest
+from sample_histories import ack, append, clean_history, end, marker, read
+
 from kafka_eos.protocol.history import Event
 from kafka_eos.protocol.ordering import (
     OBSERVED,
@@ -13,7 +15,6 @@ from kafka_eos.protocol.ordering import (
     minimal_core,
     ordering_constraints,
 )
-from sample_histories import ack, append, clean_history, end, marker, read
 
 
 def inconsistent(history: list[Event]) -> OrderingResult:

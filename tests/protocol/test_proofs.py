@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 import z3
+
 from kafka_eos.protocol.proofs import (
     Claim,
     ProofResult,
@@ -157,3 +158,17 @@ def test_a_claim_that_should_hold_but_fails_is_not_ok() -> None:
 def test_claim_names_are_unique() -> None:
     names = [claim.name for claim in default_claims()]
     assert len(names) == len(set(names))
+
+
+def test_a_claim_whose_assumptions_cannot_hold_is_vacuous_not_proved() -> None:
+    s = z3.Int("s")
+    impossible = z3.And(s > 5, s < 3)
+    claim = Claim(
+        name="vacuous",
+        statement="every s with 5 < s < 3 is 4",
+        expect="proved",
+        build=lambda: Query(z3.And(impossible, s != 4), {"s": s}, lambda v: None, impossible),
+    )
+    result = prove(claim)
+    assert result.outcome == "vacuous" and not result.ok
+    assert result.verdict.startswith("vacuous")

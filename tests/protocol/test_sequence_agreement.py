@@ -10,6 +10,7 @@ from __future__ import annotations
 import z3
 from hypothesis import example, given
 from hypothesis import strategies as st
+
 from kafka_eos.protocol.sequence import (
     MAX_SEQUENCE,
     NO_DUPLICATE_OFFSET,
