@@ -1,0 +1,88 @@
+"""Every counterexample of the verdict table, replayed on the reference.
+
+With the same weakened knobs the reference follows the trace and shows the same violation;
+with the weakness undone (the knob back at Kafka's default, or a read_committed consumer) the
+reference refuses the bad step: the replay diverges, and the violation does not happen.
+Rows the reference cannot follow are listed with the reason (each a finding of this suite).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from functools import cache
+
+import pytest
+
+from kafka_eos.checker import check
+from kafka_eos.checker.result import CheckResult
+from kafka_eos.model.configs import load_check_config
+from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.params import READ_COMMITTED, READ_UNCOMMITTED, Knobs
+from kafka_eos.model.verdicts import load_verdicts
+from kafka_eos.reference.conformance.replay import replay_labels
+
+VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict == "violated")
+
+#: Rows whose counterexample the reference does not reproduce, and why.
+NOT_REPRODUCED = {
+    "ctp-no-producer-epoch-check": "consume-transform-produce workloads are not driven on the "
+    "reference yet (the driver has no TxnOffsetCommit/AddOffsetsToTxn mapping)",
+    "no-producer-epoch-check": "the reference's leader also verifies (KIP-890) a transactional "
+    "batch whose epoch is not that of the open transaction, which fences the zombie even "
+    "without the epoch check; the model verifies only a partition's first batch",
+    "small-batch-cache": "known disagreement superseded_attempt_error_ignored: the reference "
+    "producer ignores OUT_OF_ORDER_SEQUENCE_NUMBER answering a superseded attempt",
+}
+
+
+@cache
+def _counterexample(name: str) -> tuple[KafkaEosModel, CheckResult]:
+    config = load_check_config(name)
+    result = check(config.model)
+    assert result.verdict == "violated"
+    return config.model, result
+
+
+def _corrected(model: KafkaEosModel) -> KafkaEosModel:
+    """The same workload and faults with every knob at Kafka's default that keeps the
+    transaction version and a read_committed consumer."""
+    knobs = dataclasses.replace(Knobs(), transaction_version=model.knobs.transaction_version)
+    workload = model.workload
+    if workload.consumer == READ_UNCOMMITTED:
+        workload = dataclasses.replace(workload, consumer=READ_COMMITTED)
+    return KafkaEosModel(knobs=knobs, faults=model.faults, workload=workload)
+
+
+def test_the_table_has_counterexamples_to_replay() -> None:
+    assert len(VIOLATED) >= 5
+
+
+def _rows(skip: dict[str, str]) -> list[object]:
+    """Every violated row; the listed ones as strict xfails (fixing one shows up as XPASS)."""
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=skip[name]))
+        if name in skip
+        else name
+        for name in VIOLATED
+    ]
+
+
+@pytest.mark.parametrize("name", _rows(NOT_REPRODUCED))
+def test_the_reference_reproduces_the_counterexample(name: str) -> None:
+    model, result = _counterexample(name)
+    report = replay_labels(model, result.trace.labels, violated=result.violated)
+    assert report.agreed, f"step {report.disagreement_step} {report.label}: {report.differences}"
+    assert report.reproduced, f"the reference violated {report.reference_violates}"
+
+
+_CTP = {k: v for k, v in NOT_REPRODUCED.items() if k.startswith("ctp")}
+
+
+@pytest.mark.parametrize("name", _rows(_CTP))
+def test_the_correct_reference_refuses_the_bad_step(name: str) -> None:
+    model, result = _counterexample(name)
+    labels = result.trace.labels
+    report = replay_labels(model, labels, violated=result.violated, reference=_corrected(model))
+    assert not report.agreed, "the correctly configured reference followed the bad trace"
+    assert not report.reproduced
+    assert report.disagreement_step is not None and report.disagreement_step <= len(labels)
