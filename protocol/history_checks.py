@@ -196,6 +196,8 @@ class HistoryIndex:
     markers_at: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(dict))
     #: append position -> position of the TxnEnd that ended its client transaction
     client_txn_end: dict[int, int] = field(default_factory=dict)
+    #: partition -> offsets holding records, sorted (built on first use)
+    sorted_offsets: dict[str, list[int]] = field(default_factory=dict)
 
     @classmethod
     def build(cls, events: Sequence[Event]) -> HistoryIndex:
@@ -258,12 +260,12 @@ class HistoryIndex:
     def appends_between(self, partition: str, low: int, high: int) -> list[int]:
         """Positions of the appends holding a record at an offset strictly between."""
         slots = self.records.get(partition, {})
-        found: list[int] = []
-        for offset in range(low + 1, high):
-            slot = slots.get(offset)
-            if slot is not None and (not found or found[-1] != slot.append):
-                found.append(slot.append)
-        return found
+        if partition not in self.sorted_offsets:
+            self.sorted_offsets[partition] = sorted(slots)
+        offsets = self.sorted_offsets[partition]
+        start, stop = bisect.bisect_right(offsets, low), bisect.bisect_left(offsets, high)
+        # only offsets that hold records are visited: a gap in the offsets costs nothing
+        return list(dict.fromkeys(slots[offset].append for offset in offsets[start:stop]))
 
     def visible_at(self, append_position: int, when: int) -> bool:
         """Whether read_committed may return the append's records at history position

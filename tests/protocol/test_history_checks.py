@@ -12,6 +12,7 @@ from kafka_eos.protocol.history_checks import (
     check_history,
     validate_events,
 )
+from kafka_eos.protocol.ordering import check_ordering
 
 
 def properties(violations: list[Violation]) -> set[str]:
@@ -207,3 +208,11 @@ def test_skipping_aborted_records_and_markers_or_rewinding_is_fine() -> None:
     history = clean_history()  # c reads t-0@1 then t-0@5, over two markers and an abort
     history += [read("t-0", 0, "a"), read("t-0", 1, "b")]  # a rewind
     assert check_history(history) == []
+
+
+def test_a_far_jump_between_reads_costs_nothing_extra() -> None:
+    far = append("t-3", 10**15, 4, 0, "far", txn=False)
+    near = append("t-3", 0, 5, 0, "near", txn=False)
+    history: list[Event] = [near, far, read("t-3", 0, "near"), read("t-3", 10**15, "far")]
+    assert {v.property for v in check_history(history)} == {"offsets_immutable"}  # the gap
+    assert check_ordering(history).consistent is False
