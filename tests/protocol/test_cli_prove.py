@@ -141,3 +141,14 @@ def test_explain_a_bad_file_is_one_line_and_exit_2(
     assert code == 2 and out == ""
     assert err.startswith("kafka-eos: error: ") and err.count("\n") == 1, err
     assert problem in err
+
+
+def test_explain_a_model_counterexample_trace(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    trace = tmp_path / "dup.itf.json"
+    assert main(["check", "--config", "idempotence-off", "--trace-out", str(trace)]) == 1
+    capsys.readouterr()
+    code, out, _ = run(capsys, "explain", str(trace))
+    assert code == 1
+    assert "no_duplicates: duplicate:" in out  # what the model checker found, in history terms
