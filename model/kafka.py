@@ -14,7 +14,7 @@ request sets a pending transition, ``CompleteTxnLogAppend`` makes it durable and
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState
@@ -108,6 +108,7 @@ _INVALID_EPOCH = int(ErrorCode.INVALID_PRODUCER_EPOCH)
 _INVALID_TXN_STATE = int(ErrorCode.INVALID_TXN_STATE)
 _INVALID_MAPPING = int(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
 _CONCURRENT = int(ErrorCode.CONCURRENT_TRANSACTIONS)
+_REQUEST_TIMED_OUT = int(ErrorCode.REQUEST_TIMED_OUT)
 _COORDINATOR_FENCED = int(ErrorCode.TRANSACTION_COORDINATOR_FENCED)
 _PRODUCER_FENCED = int(ErrorCode.PRODUCER_FENCED)
 _FATAL = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER) | {_INVALID_MAPPING}
@@ -223,6 +224,7 @@ class KafkaEosModel:
         self.ctp_output = workload.ctp_output
         self.process_count = len(self.kinds)
         self._message_names: dict[tuple, str] = {}  # type: ignore[type-arg]
+        self._moves: dict[tuple, tuple] = {}  # type: ignore[type-arg]
         self._full_mask = (1 << self.partition_count) - 1
 
     def _add_process(
@@ -665,64 +667,99 @@ class KafkaEosModel:
 
     # ------------------------------------------------------------------ clients
     def _client_actions(self, state: tuple, proc: int, out: list) -> None:  # type: ignore[type-arg]
-        client = state[S_CLIENTS][proc]
+        """The steps a client takes by itself. They depend only on the client, two fault
+        budgets and whether its previous incarnation started, and client values repeat across
+        many states, so the moves are computed once per such key and then applied."""
+        clients = state[S_CLIENTS]
+        client = clients[proc]
         cstate = client[C_STATE]
-        kind = self.kinds[proc]
         if cstate == _F:
             return
+        budget = state[S_BUDGET]
+        previous = self.previous_incarnation[proc]
+        previous_started = previous < 0 or clients[previous][C_STATE] != _U
+        key = (proc, client, budget[F_RETRIES], budget[F_BATCH_TIMEOUTS], previous_started)
+        moves = self._moves.get(key)
+        if moves is None:
+            moves = self._moves[key] = tuple(self._client_moves(*key))
+        for label, new_client, messages, spent in moves:
+            network = state[S_NETWORK]
+            if messages:
+                network = add_messages(network, *messages)
+            new_budget = budget if spent < 0 else replace(budget, spent, budget[spent] - 1)
+            out.append(
+                (
+                    label,
+                    (
+                        replace(clients, proc, new_client),
+                        state[S_PARTITIONS],
+                        state[S_COORDINATOR],
+                        network,
+                        state[S_CONSUMER],
+                        state[S_OUTCOMES],
+                        new_budget,
+                    ),
+                )
+            )
+        if cstate in (_I, _U):
+            return
+        if client[C_AWAITING] and self._something_was_lost(state):
+            self._maybe_resend(state, proc, client, out)
+        if cstate == _R and self.kinds[proc] == CTP and client[C_CURRENT] < 0:
+            self._fetch_committed_offset(state, proc, client, out)
+
+    def _client_moves(
+        self,
+        proc: int,
+        client: tuple,  # type: ignore[type-arg]
+        retries: int,
+        timeouts: int,
+        previous_started: bool,
+    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
+        """(label, new client, messages sent, budget index spent or -1) for every step the
+        client may take on its own."""
+        cstate = client[C_STATE]
+        kind = self.kinds[proc]
         if kind in (IDEMPOTENT, PLAIN):
-            self._send_next(state, proc, client, tuple(range(len(client[C_BATCHES]))), out)
-            self._retry_actions(state, proc, client, out)
+            yield from self._send_next(proc, client, tuple(range(len(client[C_BATCHES]))), retries)
+            yield from self._retry_moves(proc, client, retries)
             return
         name = self.process_names[proc]
         awaiting = client[C_AWAITING]
         if cstate == _U:
-            previous = self.previous_incarnation[proc]
-            if previous < 0 or state[S_CLIENTS][previous][C_STATE] != _U:
+            if previous_started:
                 request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
-                self._client_step(
-                    state,
-                    proc,
-                    (_I, *client[1:C_AWAITING], request),
-                    request,
+                yield (
                     f"InitProducerId({name})",
-                    out,
+                    (_I, *client[1:C_AWAITING], request),
+                    (request,),
+                    -1,
                 )
             return
-        if awaiting and self._something_was_lost(state):
-            self._maybe_resend(state, proc, client, out)
         current = client[C_CURRENT]
         if cstate == _R:
-            if kind == CTP and current < 0:
-                self._fetch_committed_offset(state, proc, client, out)
-            elif current < len(self.txn_records[proc]):
+            if current >= 0 and current < len(self.txn_records[proc]):
                 mask = self.txn_mask[proc][current]
-                request = (
-                    M_COORDINATOR_REQUEST,
-                    proc,
-                    API_ADD_PARTITIONS,
-                    client[C_EPOCH],
-                    mask,
-                    self.txn_global[proc][current],
-                )
+                epoch = client[C_EPOCH]
+                txn = self.txn_global[proc][current]
+                request = (M_COORDINATOR_REQUEST, proc, API_ADD_PARTITIONS, epoch, mask, txn)
                 new_client = (
                     _T,
-                    client[C_EPOCH],
+                    epoch,
                     current,
                     client[C_BATCHES],
                     client[C_SEQUENCES],
                     0,
                     request,
                 )
-                self._client_step(
-                    state, proc, new_client, request, f"BeginTransaction({name},txn{current})", out
-                )
+                yield (f"BeginTransaction({name},txn{current})", new_client, (request,), -1)
             return
         if cstate in (_T, _AE):
-            self._retry_actions(state, proc, client, out)
+            yield from self._retry_moves(proc, client, retries)
+            yield from self._expire_moves(proc, client, timeouts)
         if cstate == _T:
             records = self.txn_records[proc][current]
-            self._send_next(state, proc, client, records, out)
+            yield from self._send_next(proc, client, records, retries)
             statuses = [client[C_BATCHES][r][0] for r in records]
             offset_rec = self.txn_offset_record[proc][current]
             offsets_bit = 1 << self.offsets_partition if offset_rec >= 0 else 0
@@ -742,13 +779,11 @@ class KafkaEosModel:
                     offsets_bit,
                     self.txn_global[proc][current],
                 )
-                self._client_step(
-                    state,
-                    proc,
-                    replace(client, C_AWAITING, request),
-                    request,
+                yield (
                     f"AddOffsetsToTxn({name})",
-                    out,
+                    replace(client, C_AWAITING, request),
+                    (request,),
+                    -1,
                 )
             if not awaiting and all(s == B_ACKED for s in statuses):
                 commit = self.txn_commit[proc][current]
@@ -760,12 +795,10 @@ class KafkaEosModel:
                     int(commit),
                     self.txn_global[proc][current],
                 )
-                new_state = _C if commit else _A
                 action = "CommitTransaction" if commit else "AbortTransaction"
-                new_client = (new_state, *client[1:C_AWAITING], request)
-                self._client_step(state, proc, new_client, request, f"{action}({name})", out)
+                new_client = (_C if commit else _A, *client[1:C_AWAITING], request)
+                yield (f"{action}({name})", new_client, (request,), -1)
         elif cstate == _AE:
-            self._expire_actions(state, proc, client, out)
             batches = client[C_BATCHES]
             if not awaiting and all(
                 batches[r][0] != B_INFLIGHT for r in self.txn_records[proc][current]
@@ -780,11 +813,7 @@ class KafkaEosModel:
                     self.txn_global[proc][current],
                 )
                 new_client = (_A, *client[1:C_AWAITING], request)
-                self._client_step(
-                    state, proc, new_client, request, f"AbortTransaction({name})", out
-                )
-        if cstate == _T:
-            self._expire_actions(state, proc, client, out)
+                yield (f"AbortTransaction({name})", new_client, (request,), -1)
 
     def _client_step(
         self,
@@ -813,14 +842,14 @@ class KafkaEosModel:
 
     def _send_next(
         self,
-        state: tuple,  # type: ignore[type-arg]
         proc: int,
         client: tuple,  # type: ignore[type-arg]
         records: tuple[int, ...],
-        out: list,  # type: ignore[type-arg]
-    ) -> None:
+        retries: int,
+    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
         """KafkaProducer.send + Sender: the next unsent batch in send order goes out with the
-        next sequence number of its partition, if fewer than max_in_flight are outstanding."""
+        next sequence number of its partition, if fewer than max_in_flight are outstanding,
+        on the newest connection."""
         batches = client[C_BATCHES]
         partitions = self.record_partition[proc]
         for rec in records:
@@ -838,17 +867,14 @@ class KafkaEosModel:
             return
         pid = self.pid_of[proc]
         epoch = client[C_EPOCH]
-        if pid < 0:
-            seq = NO_SEQUENCE
-            sequences = client[C_SEQUENCES]
+        sequences = client[C_SEQUENCES]
+        if pid < 0 or part == self.offsets_partition:
+            seq = NO_SEQUENCE  # no idempotence, or a TxnOffsetCommit: no sequence numbers
         else:
-            seq = client[C_SEQUENCES][part]
-            sequences = replace(client[C_SEQUENCES], part, seq + 1)
+            seq = sequences[part]
+            sequences = replace(sequences, part, seq + 1)
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
-        if part == self.offsets_partition:
-            seq = NO_SEQUENCE  # TxnOffsetCommit: no sequence numbers
-            sequences = client[C_SEQUENCES]
-        connection = self.faults.retries - state[S_BUDGET][F_RETRIES]
+        connection = self.faults.retries - retries
         request = (M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection)
         new_client = (
             client[C_STATE],
@@ -859,23 +885,25 @@ class KafkaEosModel:
             client[C_ADDED],
             client[C_AWAITING],
         )
-        action = "TxnOffsetCommit" if part == self.offsets_partition else "Send"
-        label = (
-            f"Send({self.process_names[proc]},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
-        )
-        if action != "Send":
-            label = f"Send({self.process_names[proc]},r{rec},TxnOffsetCommit,e{epoch})"
-        self._client_step(state, proc, new_client, request, label, out)
+        name = self.process_names[proc]
+        if part == self.offsets_partition:
+            label = f"Send({name},r{rec},TxnOffsetCommit,e{epoch})"
+        else:
+            label = f"Send({name},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
+        yield (label, new_client, (request,), -1)
 
-    def _retry_actions(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _retry_moves(
+        self,
+        proc: int,
+        client: tuple,  # type: ignore[type-arg]
+        retries: int,
+    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
         """Sender retry after a request timeout or disconnect: the client opens a new
         connection and re-sends every in-flight batch of the partition, in sequence order,
         with the same epoch and sequence; the first requests may still be delivered later."""
-        budget = state[S_BUDGET]
-        if not budget[F_RETRIES]:
+        if not retries:
             return
-        new_budget = replace(budget, F_RETRIES, budget[F_RETRIES] - 1)
-        connection = self.faults.retries - budget[F_RETRIES] + 1
+        connection = self.faults.retries - retries + 1
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
         by_partition: dict[int, list[tuple]] = {}  # type: ignore[type-arg]
         for rec, (status, epoch, seq, _) in enumerate(client[C_BATCHES]):
@@ -896,25 +924,23 @@ class KafkaEosModel:
                 )
         for part, requests in by_partition.items():
             shown = ",".join(f"r{r[6]}" for r in requests)
-            out.append(
-                (
-                    f"RetryProduce({self.process_names[proc]},{self.partition_names[part]},{shown})",
-                    (
-                        *state[:S_NETWORK],
-                        add_messages(state[S_NETWORK], *requests),
-                        *state[S_NETWORK + 1 : S_BUDGET],
-                        new_budget,
-                    ),
-                )
+            yield (
+                f"RetryProduce({self.process_names[proc]},{self.partition_names[part]},{shown})",
+                client,
+                tuple(requests),
+                F_RETRIES,
             )
 
-    def _expire_actions(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _expire_moves(
+        self,
+        proc: int,
+        client: tuple,  # type: ignore[type-arg]
+        timeouts: int,
+    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
         """delivery.timeout.ms expires an in-flight batch of a transactional producer: the
         batch fails (its request may still be in flight) and the transaction must abort."""
-        budget = state[S_BUDGET]
-        if not budget[F_BATCH_TIMEOUTS]:
+        if not timeouts:
             return
-        new_budget = replace(budget, F_BATCH_TIMEOUTS, budget[F_BATCH_TIMEOUTS] - 1)
         batches = client[C_BATCHES]
         for rec in self.txn_records[proc][client[C_CURRENT]]:
             status, epoch, seq, _ = batches[rec]
@@ -924,20 +950,16 @@ class KafkaEosModel:
                 _AE,
                 client[C_EPOCH],
                 client[C_CURRENT],
-                replace(batches, rec, (B_FAILED, epoch, seq, int(ErrorCode.REQUEST_TIMED_OUT))),
+                replace(batches, rec, (B_FAILED, epoch, seq, _REQUEST_TIMED_OUT)),
                 client[C_SEQUENCES],
                 client[C_ADDED],
                 client[C_AWAITING],
             )
-            out.append(
-                (
-                    f"ExpireBatch({self.process_names[proc]},r{rec})",
-                    (
-                        replace(state[S_CLIENTS], proc, new_client),
-                        *state[S_PARTITIONS:S_BUDGET],
-                        new_budget,
-                    ),
-                )
+            yield (
+                f"ExpireBatch({self.process_names[proc]},r{rec})",
+                new_client,
+                (),
+                F_BATCH_TIMEOUTS,
             )
 
     def _something_was_lost(self, state: tuple) -> bool:  # type: ignore[type-arg]
