@@ -171,14 +171,34 @@ class GroupCoordinator:
         )
         if error is not ErrorCode.NONE:
             return answer(error)
-        return self._append(
-            request.group_id,
-            request.offsets,
-            request.producer_id,
-            request.producer_epoch,
-            True,
-            answer,
-        )
+
+        def append(error: ErrorCode, guard: int | None) -> list[Outbound]:
+            if error is not ErrorCode.NONE:
+                return answer(error)
+            return self._append(
+                request.group_id,
+                request.offsets,
+                request.producer_id,
+                request.producer_epoch,
+                True,
+                answer,
+                guard=guard,
+            )
+
+        partition = self.host.partition(self.host.offsets_partition_for(request.group_id))
+        ongoing = partition.producers.has_ongoing_txn(request.producer_id, request.producer_epoch)
+        if self.host.config.partition_verification and not ongoing:
+            # KIP-890 part 1 covers transactional offset commits too: a late TxnOffsetCommit
+            # must not open a transaction the coordinator has already finished.
+            return self.host.verify_transaction(
+                request.transactional_id,
+                request.producer_id,
+                request.producer_epoch,
+                partition,
+                append,
+                add=False,
+            )
+        return append(ErrorCode.NONE, None)
 
     def _validate_member(
         self, group_id: str, member_id: str, generation_id: int, *, transactional: bool
@@ -204,6 +224,8 @@ class GroupCoordinator:
         producer_epoch: int,
         transactional: bool,
         answer: Callable[[ErrorCode], list[Outbound]],
+        *,
+        guard: int | None = None,
     ) -> list[Outbound]:
         records = tuple(
             _entry(
@@ -224,6 +246,8 @@ class GroupCoordinator:
             transactional=transactional,
             origin=AppendOrigin.COORDINATOR,
             now_ms=self.now_ms,
+            verification_guard=guard,
+            verification_required=transactional and self.host.config.partition_verification,
         )
         if result.error is not ErrorCode.NONE or result.batch is None:
             return answer(result.error)

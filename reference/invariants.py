@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.history import Event, ProduceAck, Read
 from kafka_eos.reference.log import LogBatch
-from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.node import BrokerNode
 
 OPEN_STATES = frozenset({TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT})

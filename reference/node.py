@@ -140,10 +140,10 @@ class Outbound:
 
 @dataclass(slots=True)
 class PendingVerification:
-    """A transactional Produce held while the coordinator verifies (or, TV2, adds) its partition."""
+    """A request held while the coordinator verifies (or, TV2, adds) its partition: ``then``
+    continues it with the coordinator's answer and the verification guard."""
 
-    source: str
-    request: ProduceRequest
+    then: Callable[[ErrorCode, int], list[Outbound]]
     guard: int
 
 
@@ -386,23 +386,55 @@ class BrokerNode:
     def _start_verification(
         self, source: str, request: ProduceRequest, partition: Partition
     ) -> list[Outbound]:
-        guards = partition.producers.verification_guards
-        guard = guards.get(request.producer_id)
-        if guard is None:  # one guard per verification in progress, reused by its retries
-            self._counters.guard += 1
-            guard = guards[request.producer_id] = self._counters.guard
-        correlation_id = self.next_correlation_id()
-        self.pending_verifications[correlation_id] = PendingVerification(source, request, guard)
         assert request.transactional_id is not None
-        ask = AddPartitionsToTxnRequest(
-            correlation_id,
+
+        def verified(error: ErrorCode, guard: int) -> list[Outbound]:
+            if error is ErrorCode.PRODUCER_FENCED:
+                error = ErrorCode.INVALID_PRODUCER_EPOCH  # KIP-588: Produce reports 47
+            if error is not ErrorCode.NONE:
+                return self._produce_answer(source, request, error)
+            return self._append_produce(source, request, partition, guard=guard)
+
+        return self.verify_transaction(
             request.transactional_id,
             request.producer_id,
             request.producer_epoch,
-            (partition.tp,),
-            verify_only=self.config.transaction_version < 2,
+            partition,
+            verified,
+            add=self.config.transaction_version >= 2,
         )
-        return [Outbound(self.coordinator_of(request.transactional_id), ask)]
+
+    def verify_transaction(
+        self,
+        transactional_id: str,
+        producer_id: int,
+        producer_epoch: int,
+        partition: Partition,
+        then: Callable[[ErrorCode, int], list[Outbound]],
+        *,
+        add: bool,
+    ) -> list[Outbound]:
+        """Ask the transaction coordinator whether ``partition`` is in the producer's ongoing
+        transaction (``add``: add it, transaction version 2) and continue with
+        ``then(error, verification_guard)`` when it answers. The guard is stored in the
+        partition's producer state now; an append checks it is still the same, so a marker that
+        closed the transaction meanwhile invalidates the verification (KIP-890 part 1)."""
+        guards = partition.producers.verification_guards
+        guard = guards.get(producer_id)
+        if guard is None:  # one guard per verification in progress, reused by its retries
+            self._counters.guard += 1
+            guard = guards[producer_id] = self._counters.guard
+        correlation_id = self.next_correlation_id()
+        self.pending_verifications[correlation_id] = PendingVerification(then, guard)
+        ask = AddPartitionsToTxnRequest(
+            correlation_id,
+            transactional_id,
+            producer_id,
+            producer_epoch,
+            (partition.tp,),
+            verify_only=not add,
+        )
+        return [Outbound(self.coordinator_of(transactional_id), ask)]
 
     def _on_verification_response(
         self, source: str, response: AddPartitionsToTxnResponse
@@ -410,17 +442,11 @@ class BrokerNode:
         pending = self.pending_verifications.pop(response.correlation_id, None)
         if pending is None:
             return []
-        request = pending.request
         error = response.error_code
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in response.results if r.error_code is not ErrorCode.NONE]
             error = errors[0] if errors else ErrorCode.NONE
-        if error is ErrorCode.PRODUCER_FENCED:
-            error = ErrorCode.INVALID_PRODUCER_EPOCH  # KIP-588: Produce reports the abortable 47
-        if error is not ErrorCode.NONE:
-            return self._produce_answer(pending.source, request, error)
-        partition = self.partitions[TopicPartition(request.topic, request.partition)]
-        return self._append_produce(pending.source, request, partition, guard=pending.guard)
+        return pending.then(error, pending.guard)
 
     def _append_produce(
         self, source: str, request: ProduceRequest, partition: Partition, *, guard: int | None

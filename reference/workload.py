@@ -157,7 +157,6 @@ class CopyApp:
         self.consumer: KafkaConsumer = self.make_consumer(
             f"{self.client_id}.in", self.group_id, "read_committed"
         )
-        self.consumer.assign(self.source)
         self.rewind: dict[TopicPartition, int] = {}
         self.ending = False
 
@@ -180,6 +179,12 @@ class CopyApp:
         if state is S.UNINITIALIZED:
             producer.init_transactions()
         elif state is S.READY:
+            if not consumer.assignment:
+                # Only now, after init_transactions fenced any previous incarnation and its
+                # open transaction is complete, are the committed offsets the ones to start
+                # from (fetching them earlier can read offsets a zombie is about to move).
+                consumer.assign(self.source)
+                return
             if not all(consumer.position(tp) is not None for tp in self.source):
                 return
             before = {tp: consumer.position(tp) for tp in self.source}

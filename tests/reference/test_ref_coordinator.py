@@ -1,0 +1,220 @@
+"""The transaction coordinator: state table, fencing, two-phase transitions, markers, timeouts,
+failover, and the transaction version 1 / 2 differences."""
+
+from __future__ import annotations
+
+from refdriver import Direct
+
+from kafka_eos.protocol.coordinator_states import TxnState
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.messages import (
+    AddPartitionsToTxnRequest,
+    EndTxnResponse,
+    InitProducerIdRequest,
+    ProduceResponse,
+    TopicPartition,
+    WriteTxnMarkersResponse,
+)
+from kafka_eos.reference.node import BrokerConfig
+
+TV1 = BrokerConfig(num_partitions=2, transaction_version=1)
+TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
+
+
+def add(d: Direct, tid: str, pid: int, epoch: int, *tps: TopicPartition):
+    return d.one(AddPartitionsToTxnRequest(d.cid(), tid, pid, epoch, tps or (TP0,)))
+
+
+def open_transaction(d: Direct, tid: str = "tx") -> tuple[int, int]:
+    init = d.init(tid)
+    pid, epoch = init.producer_id, init.producer_epoch
+    if d.config.transaction_version < 2:
+        assert add(d, tid, pid, epoch, TP0, TP1).error_code is ErrorCode.NONE
+    assert d.produce("t", 0, pid, epoch, 0, ("a",), tid=tid).error_code is ErrorCode.NONE
+    assert d.produce("t", 1, pid, epoch, 0, ("b",), tid=tid).error_code is ErrorCode.NONE
+    return pid, epoch
+
+
+def metadata(d: Direct, tid: str = "tx"):
+    return d.node.txn_coordinator.transactions[tid]
+
+
+def test_init_producer_id_allocates_then_bumps_the_epoch() -> None:
+    d = Direct()
+    first, second = d.init("tx"), d.init("tx")
+    assert (first.producer_id, first.producer_epoch) == (second.producer_id, 0)
+    assert second.producer_epoch == 1
+    assert d.init().producer_id != d.init().producer_id  # idempotent: a new id each time
+
+
+def test_a_new_incarnation_fences_the_old_one_and_aborts_its_transaction() -> None:
+    d = Direct(TV1)
+    pid, epoch = open_transaction(d)
+    fencing = d.init("tx")
+    assert fencing.error_code is ErrorCode.CONCURRENT_TRANSACTIONS
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    marker = d.partition("t", 0).log.batches[-1]
+    assert (marker.is_control, marker.is_commit, marker.producer_epoch) == (True, False, epoch + 1)
+    retry = d.init("tx")
+    assert (retry.error_code, retry.producer_epoch) == (ErrorCode.NONE, epoch + 2)
+    # The zombie is fenced everywhere: at the coordinator and at the leader.
+    assert add(d, "tx", pid, epoch).error_code is ErrorCode.PRODUCER_FENCED
+    zombie = d.produce("t", 0, pid, epoch, 1, ("late",), tid="tx")
+    assert zombie.error_code is ErrorCode.INVALID_PRODUCER_EPOCH
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
+
+
+def test_wrong_producer_id_is_invalid_producer_id_mapping() -> None:
+    d = Direct(TV1)
+    init = d.init("tx")
+    response = add(d, "tx", init.producer_id + 7, init.producer_epoch)
+    assert response.error_code is ErrorCode.INVALID_PRODUCER_ID_MAPPING
+
+
+def test_requests_during_a_pending_transition_get_concurrent_transactions() -> None:
+    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, deferred_replication=True))
+    d.call(InitProducerIdRequest(d.cid(), "tx"))
+    d.replicate()
+    meta = metadata(d)
+    pid, epoch = meta.producer_id, meta.producer_epoch
+    assert d.call(AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TP0,))) == []
+    assert meta.pending_state is TxnState.ONGOING  # written, not yet replicated
+    assert add(d, "tx", pid, epoch, TP1).error_code is ErrorCode.CONCURRENT_TRANSACTIONS
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.CONCURRENT_TRANSACTIONS
+    [answer] = d.replicate()
+    assert answer.error_code is ErrorCode.NONE and meta.state is TxnState.ONGOING
+
+
+def test_end_txn_state_rules_for_transaction_version_1() -> None:
+    d = Direct(TV1)
+    init = d.init("tx")
+    pid, epoch = init.producer_id, init.producer_epoch
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.INVALID_TXN_STATE  # Empty
+    pid, epoch = open_transaction(d)
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.NONE
+    assert metadata(d).state is TxnState.COMPLETE_COMMIT
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.NONE  # a retry
+    assert d.end("tx", pid, epoch, False).error_code is ErrorCode.INVALID_TXN_STATE  # mismatch
+    assert d.end("tx", pid, epoch + 1, True).error_code is ErrorCode.PRODUCER_FENCED
+
+
+def test_transaction_version_2_bumps_the_epoch_on_every_end_txn() -> None:
+    d = Direct()
+    pid, epoch = open_transaction(d)
+    response = d.end("tx", pid, epoch, True)
+    assert isinstance(response, EndTxnResponse)
+    assert (response.error_code, response.producer_epoch) == (ErrorCode.NONE, epoch + 1)
+    marker = d.partition("t", 1).log.batches[-1]
+    assert marker.is_commit and marker.producer_epoch == epoch + 1
+    retry = d.end("tx", pid, epoch, True)  # recognised: stored epoch == request epoch + 1
+    assert (retry.error_code, retry.producer_epoch) == (ErrorCode.NONE, epoch + 1)
+    # The next transaction uses the new epoch; its sequences restart at 0.
+    assert d.produce("t", 0, pid, epoch + 1, 0, ("c",), tid="tx").error_code is ErrorCode.NONE
+
+
+def test_transaction_version_2_marker_must_carry_a_higher_epoch() -> None:
+    d = Direct()
+    pid, epoch = open_transaction(d)
+    d.end("tx", pid, epoch, True)
+    partition = d.partition("t", 0)
+    appended = partition.log_end_offset
+    error, _ = d.node.write_marker(TP0, pid, epoch + 1, True, 0)  # the same marker again
+    assert error is ErrorCode.INVALID_PRODUCER_EPOCH
+    assert partition.log_end_offset == appended
+
+
+def test_a_marker_from_a_deposed_coordinator_is_fenced() -> None:
+    d = Direct(TV1)
+    pid, epoch = open_transaction(d)
+    d.hold = True
+    d.end("tx", pid, epoch, True)
+    [old_markers] = d.held
+    d.held.clear()
+    d.run(d.node.fail_over_coordinator())  # re-sends the markers with coordinator epoch 1
+    d.release()
+    assert metadata(d).state is TxnState.COMPLETE_COMMIT
+    before = d.partition("t", 0).log_end_offset
+    [reply] = d.node.receive(d.node.node_id, old_markers.message)
+    stale = reply.message
+    assert d.partition("t", 0).log_end_offset == before
+    assert isinstance(stale, WriteTxnMarkersResponse)
+    errors = {r.error_code for m in stale.markers for r in m.results}
+    assert errors == {ErrorCode.TRANSACTION_COORDINATOR_FENCED}
+
+
+def test_without_the_coordinator_epoch_check_a_stale_marker_is_appended() -> None:
+    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, coordinator_epoch_check=False))
+    pid, epoch = open_transaction(d)
+    d.hold = True
+    d.end("tx", pid, epoch, True)
+    [old_markers] = d.held
+    d.held.clear()
+    d.run(d.node.fail_over_coordinator())
+    d.release()
+    before = d.partition("t", 0).log_end_offset
+    d.node.receive(d.node.node_id, old_markers.message)
+    assert d.partition("t", 0).log_end_offset == before + 1
+
+
+def test_timeout_aborts_with_an_epoch_bump_that_fences_the_producer() -> None:
+    d = Direct(TV1)
+    init = d.init("tx", timeout=1_000)
+    pid, epoch = init.producer_id, init.producer_epoch
+    add(d, "tx", pid, epoch, TP0)
+    d.produce("t", 0, pid, epoch, 0, ("a",), tid="tx")
+    assert d.partition("t").last_stable_offset == 0
+    d.clock.advance(1_001)
+    d.tick()
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    assert metadata(d).producer_epoch == epoch + 1
+    assert d.partition("t").last_stable_offset == d.partition("t").high_watermark == 2
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
+
+
+def test_failover_reloads_the_log_and_completes_a_decided_transaction() -> None:
+    d = Direct(TV1)
+    pid, epoch = open_transaction(d)
+    d.hold = True
+    assert d.end("tx", pid, epoch, False).error_code is ErrorCode.NONE
+    assert metadata(d).state is TxnState.PREPARE_ABORT
+    d.held.clear()  # the old coordinator's markers are lost with it
+    d.hold = False
+    d.run(d.node.fail_over_coordinator())
+    assert d.node.txn_coordinator.coordinator_epoch == 1
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    for index in (0, 1):
+        partition = d.partition("t", index)
+        assert partition.log.aborted and partition.last_stable_offset == partition.high_watermark
+
+
+def test_a_restarted_node_rebuilds_transaction_state_from_the_log() -> None:
+    d = Direct(TV1)
+    pid, epoch = open_transaction(d)
+    d.restart()
+    meta = metadata(d)
+    assert (meta.state, meta.producer_id, meta.producer_epoch) == (TxnState.ONGOING, pid, epoch)
+    assert meta.partitions == {TP0, TP1}
+    assert d.node.txn_coordinator.coordinator_epoch == 1
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.NONE
+    assert d.partition("t", 0).last_stable_offset == d.partition("t", 0).high_watermark
+
+
+def test_verification_rejects_a_transactional_batch_for_a_partition_not_in_the_transaction() -> (
+    None
+):
+    d = Direct(TV1)
+    init = d.init("tx")
+    response = d.produce("t", 0, init.producer_id, init.producer_epoch, 0, tid="tx")
+    assert isinstance(response, ProduceResponse)
+    assert response.error_code is ErrorCode.INVALID_TXN_STATE
+    assert d.partition("t").log_end_offset == 0
+
+
+def test_without_verification_a_batch_outside_the_transaction_hangs_the_partition() -> None:
+    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, partition_verification=False))
+    init = d.init("tx")
+    d.produce("t", 0, init.producer_id, init.producer_epoch, 0, tid="tx")
+    assert d.partition("t").last_stable_offset == 0 < d.partition("t").high_watermark
+    d.clock.advance(120_000)
+    d.tick()  # nothing to time out: the coordinator never heard of this transaction
+    assert d.partition("t").last_stable_offset == 0
