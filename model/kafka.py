@@ -754,8 +754,11 @@ class KafkaEosModel:
                 )
                 yield (f"BeginTransaction({name},txn{current})", new_client, (request,), -1)
             return
-        if cstate in (_T, _AE):
+        if cstate == _T:
+            # In ABORTABLE_ERROR the Sender aborts re-enqueued batches instead of re-sending
+            # them (accumulator.abortUndrainedBatches): only IN_TRANSACTION retries.
             yield from self._retry_moves(proc, client, retries)
+        if cstate in (_T, _AE):
             yield from self._expire_moves(proc, client, timeouts)
         if cstate == _T:
             records = self.txn_records[proc][current]
