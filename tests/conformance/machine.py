@@ -23,7 +23,9 @@ def refinement_machine(model: KafkaEosModel) -> type[RuleBasedStateMachine]:
         def start(self) -> None:
             self.world = ConformanceWorld(model)
             self.state = abstract_state(self.world)
-            assert self.state == model.init_states()[0], "the fresh reference is not the model's initial state"
+            assert self.state == model.init_states()[0], (
+                "the fresh reference is not the model's initial state"
+            )
 
         @rule(data=st.data())
         def step(self, data: st.DataObject) -> None:

@@ -41,9 +41,10 @@ def test_the_refinement_machine_catches_a_leader_without_duplicate_check(
     _without_duplicate_check(monkeypatch)
     small = model(IDEMPOTENT_WRITES, faults=Faults(retries=1))
     machine = refinement_machine(small)
-    with pytest.raises(AssertionError, match="not a model step|breaks"):
+    with pytest.raises(AssertionError, match=r"not a model step|breaks"):
         run_state_machine_as_test(
-            machine, settings=settings(
+            machine,
+            settings=settings(
                 max_examples=200, stateful_step_count=12, database=None, phases=[Phase.generate]
             ),
         )

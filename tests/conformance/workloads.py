@@ -38,5 +38,7 @@ IDEMPOTENT_WRITES = Workload(
 )
 
 
-def model(workload: Workload, *, knobs: Knobs | None = None, faults: Faults = ALL_FAULTS) -> KafkaEosModel:
+def model(
+    workload: Workload, *, knobs: Knobs | None = None, faults: Faults = ALL_FAULTS
+) -> KafkaEosModel:
     return KafkaEosModel(knobs=knobs or Knobs(), faults=faults, workload=workload)
