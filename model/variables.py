@@ -115,20 +115,18 @@ def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # t
         for offset, entry in enumerate(log):
             if entry[0] == ENTRY_DATA:
                 _, pid, epoch, seq, record, transactional = entry
-                entries.append(
-                    {
-                        "offset": offset,
-                        "type": "data",
-                        "producer_id": pid,
-                        "producer_epoch": epoch,
-                        "base_sequence": seq,
-                        "record": model.records[record][4],
-                        "group_offset": model.records[record][6],
-                        "transactional": bool(transactional),
-                        "commit": False,
-                        "coordinator_epoch": -1,
-                    }
-                )
+                data: dict[str, Any] = {
+                    "offset": offset,
+                    "type": "data",
+                    "producer_id": pid,
+                    "producer_epoch": epoch,
+                    "base_sequence": seq,
+                    "record": model.records[record][4],
+                    "transactional": bool(transactional),
+                }
+                if part == model.offsets_partition:
+                    data["group_offset"] = model.records[record][6]
+                entries.append(data)
             else:
                 _, pid, epoch, commit, cepoch = entry
                 entries.append(
@@ -137,10 +135,6 @@ def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # t
                         "type": "control",
                         "producer_id": pid,
                         "producer_epoch": epoch,
-                        "base_sequence": -1,
-                        "record": "",
-                        "group_offset": -1,
-                        "transactional": True,
                         "commit": bool(commit),
                         "coordinator_epoch": cepoch,
                     }
