@@ -140,9 +140,9 @@ KNOWN: tuple[Disagreement, ...] = (
     ),
     Disagreement(
         "no_retry_in_abortable_error",
-        "a request timeout in ABORTABLE_ERROR: the reference fails the batch with the earlier "
-        "error instead of re-sending it; the model's client re-sends (RetryProduce) or expires "
-        "it with REQUEST_TIMED_OUT (ExpireBatch)",
+        "a timed-out batch in ABORTABLE_ERROR: the reference fails it with the earlier error "
+        "(the transaction's abortable error); the model's client expires it with "
+        "REQUEST_TIMED_OUT (ExpireBatch)",
         _retry_outside_transaction,
     ),
 )

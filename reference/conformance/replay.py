@@ -19,9 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka_eos.model.kafka import KafkaEosModel
-
 from kafka_eos.errors import InputError
+from kafka_eos.model.kafka import KafkaEosModel
 
 from .abstraction import abstract_state
 from .known import known_disagreement
