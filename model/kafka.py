@@ -701,8 +701,6 @@ class KafkaEosModel:
                     ),
                 )
             )
-        if cstate in (_I, _U):
-            return
         if client[C_AWAITING] and self._something_was_lost(state):
             self._maybe_resend(state, proc, client, out)
         if cstate == _R and self.kinds[proc] == CTP and client[C_CURRENT] < 0:

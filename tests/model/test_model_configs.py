@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
+from kafka_eos.errors import InputError
 from kafka_eos.model.configs import (
     DEFAULT_CONFIG,
     list_check_configs,
     load_check_config,
 )
-
-from kafka_eos.errors import InputError
 
 VALID = """\
 description: a small check

@@ -7,6 +7,7 @@ from collections import deque
 from functools import cache
 
 import pytest
+
 from kafka_eos.model.configs import load_check_config
 
 
@@ -59,3 +60,35 @@ def test_protection_answers_with_kafkas_error(name: str, action: str, text: str)
 
 def test_without_the_coordinator_epoch_check_no_marker_is_refused_as_fenced() -> None:
     assert not _some("no-coordinator-epoch-check", "HandleWriteTxnMarkers", "COORDINATOR_FENCED")
+
+
+def test_every_lost_coordinator_request_is_sent_again() -> None:
+    # A lost InitProducerId, AddPartitionsToTxn or EndTxn (or its answer) must not strand the
+    # client: each is re-sent (TxnRequestHandler retry), and so is a lost marker.
+    from kafka_eos.model.kafka import KafkaEosModel
+    from kafka_eos.model.params import Faults, ProducerSpec, TransactionSpec, Workload
+
+    model = KafkaEosModel(
+        faults=Faults(losses=1),
+        workload=Workload(
+            partitions=1,
+            producers=(
+                ProducerSpec(
+                    kind="transactional",
+                    transactional_id="app",
+                    transactions=(TransactionSpec(partitions=(0,)),),
+                ),
+            ),
+        ),
+    )
+    start = list(model.init_states())
+    seen, queue, labels = set(start), deque(start), set()
+    while queue:
+        for label, target in model.actions(queue.popleft()):
+            labels.add(label)
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+    for api in ("InitProducerId", "AddPartitionsToTxn", "EndTxn"):
+        assert f"ResendCoordinatorRequest(app#0,{api})" in labels
+    assert any(label.startswith("ResendTxnMarker(app,t-0)") for label in labels)

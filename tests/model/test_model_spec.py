@@ -7,6 +7,7 @@ import re
 from importlib import resources
 
 import pytest
+
 from kafka_eos.model.kafka import ACTION_NAMES, KafkaEosModel
 from kafka_eos.model.params import Faults, Knobs
 from kafka_eos.model.properties import ALL_PROPERTIES, DESCRIPTIONS

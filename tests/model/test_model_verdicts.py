@@ -8,6 +8,7 @@ count must all match. Rows the table marks ``slow`` run only with ``pytest -m sl
 from __future__ import annotations
 
 import pytest
+
 from kafka_eos.checker import check
 from kafka_eos.model.configs import DEFAULT_CONFIG, list_check_configs, load_check_config
 from kafka_eos.model.verdicts import load_verdicts
