@@ -5,7 +5,7 @@ Every row is written by measuring, never by hand::
     python -m kafka_eos.model.verdicts            # print the measured table
     python -m kafka_eos.model.verdicts --write    # and store it in spec/verdicts.yaml
 
-tests/model/test_verdicts.py checks every row against the checker again (rows marked ``slow``
+tests/model/test_model_verdicts.py checks every row against the checker again (rows marked ``slow``
 only with ``pytest -m slow``).
 """
 
@@ -76,7 +76,7 @@ def render(table: dict[str, Verdict]) -> str:
         "# Expected result of every named check in spec/configs/, as measured by\n"
         "# `python -m kafka_eos.model.verdicts --write` (never edited by hand).\n"
         "# seconds: wall time of that measurement (informative); slow: the test runs it only\n"
-        "# with `pytest -m slow`. tests/model/test_verdicts.py re-checks every row.\n"
+        "# with `pytest -m slow`. tests/model/test_model_verdicts.py re-checks every row.\n"
     )
     rows = {name: {field: getattr(row, field) for field in _FIELDS} for name, row in table.items()}
     return header + yaml.safe_dump(rows, sort_keys=False)
