@@ -81,6 +81,9 @@ from .layout import (
     T_PARTITIONS,
     T_PENDING,
     T_STATE,
+    Move,
+    Out,
+    Tup,
     add_messages,
     remove_message,
     replace,
@@ -223,8 +226,8 @@ class KafkaEosModel:
         self.ctp_input = workload.ctp_input
         self.ctp_output = workload.ctp_output
         self.process_count = len(self.kinds)
-        self._message_names: dict[tuple, str] = {}  # type: ignore[type-arg]
-        self._moves: dict[tuple, tuple] = {}  # type: ignore[type-arg]
+        self._message_names: dict[Tup, str] = {}
+        self._moves: dict[Tup, tuple[Move, ...]] = {}
         self._full_mask = (1 << self.partition_count) - 1
 
     def _add_process(
@@ -322,7 +325,7 @@ class KafkaEosModel:
         self.txn_offset_record.append(tuple(offset_recs))
 
     # ------------------------------------------------------------------ contract A
-    def init_states(self) -> list[tuple]:  # type: ignore[type-arg]
+    def init_states(self) -> list[Tup]:
         clients = []
         for i, kind in enumerate(self.kinds):
             transactional = kind in (TRANSACTIONAL, CTP)
@@ -364,13 +367,13 @@ class KafkaEosModel:
     def action_properties(self) -> Mapping[str, Any]:
         return properties.action_properties(self)
 
-    def variables(self, state: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+    def variables(self, state: Tup) -> dict[str, Any]:
         from .variables import state_variables
 
         return state_variables(self, state)
 
-    def actions(self, state: tuple) -> list[tuple[str, tuple]]:  # type: ignore[type-arg]
-        out: list[tuple[str, tuple]] = []  # type: ignore[type-arg]
+    def actions(self, state: Tup) -> Out:
+        out: Out = []
         network = state[S_NETWORK]
         budget = state[S_BUDGET]
         previous = None
@@ -417,7 +420,7 @@ class KafkaEosModel:
             self._consumer_actions(state, out)
         return out
 
-    def _lose(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _lose(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """The network drops ``message`` (a request or a response), within the loss budget."""
         budget = state[S_BUDGET]
         if budget[F_LOSSES]:
@@ -434,14 +437,14 @@ class KafkaEosModel:
             )
 
     # ------------------------------------------------------------------ naming
-    def describe_message(self, message: tuple) -> str:  # type: ignore[type-arg]
+    def describe_message(self, message: Tup) -> str:
         """A short readable name of a network message (used in labels)."""
         name = self._message_names.get(message)
         if name is None:
             name = self._message_names[message] = self._describe(message)
         return name
 
-    def _describe(self, message: tuple) -> str:  # type: ignore[type-arg]
+    def _describe(self, message: Tup) -> str:
         kind = message[0]
         if kind == M_PRODUCE:
             _, proc, part, _pid, epoch, seq, rec, _txn, connection = message
@@ -476,7 +479,7 @@ class KafkaEosModel:
         )
 
     # ------------------------------------------------------------------ leader: Produce
-    def _handle_produce(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _handle_produce(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """UnifiedLog.append for a client Produce (or the group coordinator's TxnOffsetCommit
         append to __consumer_offsets): the checks in Kafka's order, then the append."""
         _, proc, part, pid, epoch, seq, rec, txn, _retry = message
@@ -536,9 +539,9 @@ class KafkaEosModel:
 
     def _validate(
         self,
-        state: tuple,  # type: ignore[type-arg]
+        state: Tup,
         part: int,
-        entry: tuple,  # type: ignore[type-arg]
+        entry: Tup,
         pid: int,
         epoch: int,
         seq: int,
@@ -580,13 +583,13 @@ class KafkaEosModel:
 
     def _after_data(
         self,
-        entry: tuple,  # type: ignore[type-arg]
+        entry: Tup,
         epoch: int,
         seq: int,
         offset: int,
         txn: int,
         from_coordinator: bool,
-    ) -> tuple:  # type: ignore[type-arg]
+    ) -> Tup:
         """ProducerStateEntry after appending one data batch (addBatch: a new epoch clears
         the batch cache; the cache keeps the last batch_cache_size batches)."""
         batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
@@ -599,7 +602,7 @@ class KafkaEosModel:
         return (epoch, coordinator_epoch, batches, first)
 
     # ------------------------------------------------------------------ leader: markers
-    def _handle_marker(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _handle_marker(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """WriteTxnMarkers at a partition leader (ProducerAppendInfo.appendEndTxnMarker)."""
         _, part, tid, cepoch, epoch, commit = message
         partitions = state[S_PARTITIONS]
@@ -644,7 +647,7 @@ class KafkaEosModel:
             )
         )
 
-    def _expiry_actions(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _expiry_actions(self, state: Tup, out: Out) -> None:
         """ProducerStateManager.removeExpiredProducers: an idle entry (no open transaction)
         is dropped; afterwards the leader accepts any sequence from that producer."""
         partitions = state[S_PARTITIONS]
@@ -666,7 +669,7 @@ class KafkaEosModel:
                     )
 
     # ------------------------------------------------------------------ clients
-    def _client_actions(self, state: tuple, proc: int, out: list) -> None:  # type: ignore[type-arg]
+    def _client_actions(self, state: Tup, proc: int, out: Out) -> None:
         """The steps a client takes by itself. They depend only on the client, two fault
         budgets and whether its previous incarnation started, and client values repeat across
         many states, so the moves are computed once per such key and then applied."""
@@ -709,11 +712,11 @@ class KafkaEosModel:
     def _client_moves(
         self,
         proc: int,
-        client: tuple,  # type: ignore[type-arg]
+        client: Tup,
         retries: int,
         timeouts: int,
         previous_started: bool,
-    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
+    ) -> Iterator[Move]:
         """(label, new client, messages sent, budget index spent or -1) for every step the
         client may take on its own."""
         cstate = client[C_STATE]
@@ -818,12 +821,12 @@ class KafkaEosModel:
 
     def _client_step(
         self,
-        state: tuple,  # type: ignore[type-arg]
+        state: Tup,
         proc: int,
-        client: tuple,  # type: ignore[type-arg]
-        message: tuple | None,  # type: ignore[type-arg]
+        client: Tup,
+        message: Tup | None,
         label: str,
-        out: list,  # type: ignore[type-arg]
+        out: Out,
     ) -> None:
         network = state[S_NETWORK]
         if message is not None:
@@ -844,10 +847,10 @@ class KafkaEosModel:
     def _send_next(
         self,
         proc: int,
-        client: tuple,  # type: ignore[type-arg]
+        client: Tup,
         records: tuple[int, ...],
         retries: int,
-    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
+    ) -> Iterator[Move]:
         """KafkaProducer.send + Sender: the next unsent batch in send order goes out with the
         next sequence number of its partition, if fewer than max_in_flight are outstanding,
         on the newest connection."""
@@ -896,9 +899,9 @@ class KafkaEosModel:
     def _retry_moves(
         self,
         proc: int,
-        client: tuple,  # type: ignore[type-arg]
+        client: Tup,
         retries: int,
-    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
+    ) -> Iterator[Move]:
         """Sender retry after a request timeout or disconnect: the client opens a new
         connection and re-sends every in-flight batch of the partition, in sequence order,
         with the same epoch and sequence; the first requests may still be delivered later."""
@@ -906,7 +909,7 @@ class KafkaEosModel:
             return
         connection = self.faults.retries - retries + 1
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
-        by_partition: dict[int, list[tuple]] = {}  # type: ignore[type-arg]
+        by_partition: dict[int, list[Tup]] = {}
         for rec, (status, epoch, seq, _) in enumerate(client[C_BATCHES]):
             if status == B_INFLIGHT:
                 part = self.record_partition[proc][rec]
@@ -935,9 +938,9 @@ class KafkaEosModel:
     def _expire_moves(
         self,
         proc: int,
-        client: tuple,  # type: ignore[type-arg]
+        client: Tup,
         timeouts: int,
-    ) -> Iterator[tuple[str, tuple, tuple, int]]:  # type: ignore[type-arg]
+    ) -> Iterator[Move]:
         """delivery.timeout.ms expires an in-flight batch of a transactional producer: the
         batch fails (its request may still be in flight) and the transaction must abort."""
         if not timeouts:
@@ -963,7 +966,7 @@ class KafkaEosModel:
                 F_BATCH_TIMEOUTS,
             )
 
-    def _something_was_lost(self, state: tuple) -> bool:  # type: ignore[type-arg]
+    def _something_was_lost(self, state: Tup) -> bool:
         """Whether a message may have gone missing: only a loss, or a failover that dropped a
         pending write's answer, can leave a request without an answer. (A cheap test that
         spares the resend guards' scans of the network in every other state.)"""
@@ -971,7 +974,7 @@ class KafkaEosModel:
         faults = self.faults
         return budget[F_LOSSES] != faults.losses or budget[F_FAILOVERS] != faults.failovers
 
-    def _maybe_resend(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _maybe_resend(self, state: Tup, proc: int, client: Tup, out: Out) -> None:
         """A coordinator request (or its response) was lost: the client times out and sends it
         again. (Modelled only once nothing for it is in flight or being written.)"""
         request = client[C_AWAITING]
@@ -994,7 +997,7 @@ class KafkaEosModel:
             out,
         )
 
-    def _fetch_committed_offset(self, state: tuple, proc: int, client: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _fetch_committed_offset(self, state: Tup, proc: int, client: Tup, out: Out) -> None:
         """OffsetFetch(requireStable) by the CTP application at start-up: wait while
         transactional offsets are pending (UNSTABLE_OFFSET_COMMIT), then resume from the
         committed offset."""
@@ -1011,7 +1014,7 @@ class KafkaEosModel:
             out,
         )
 
-    def committed_group_offset(self, partition: tuple) -> int:  # type: ignore[type-arg]
+    def committed_group_offset(self, partition: Tup) -> int:
         """The group's committed input offset as read_committed readers of
         __consumer_offsets see it (0 before any commit)."""
         committed = 0
@@ -1022,9 +1025,7 @@ class KafkaEosModel:
         return committed
 
     # ------------------------------------------------------------------ client: responses
-    def _receive_produce_response(
-        self, state: tuple, message: tuple, rest: tuple, out: list
-    ) -> None:  # type: ignore[type-arg]
+    def _receive_produce_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         _, proc, part, epoch, seq, rec, error, offset = message
         clients = state[S_CLIENTS]
         client = clients[proc]
@@ -1072,14 +1073,14 @@ class KafkaEosModel:
             )
         )
 
-    def _is_oldest_in_flight(self, proc: int, batches: tuple, rec: int, part: int) -> bool:  # type: ignore[type-arg]
+    def _is_oldest_in_flight(self, proc: int, batches: Tup, rec: int, part: int) -> bool:
         partitions = self.record_partition[proc]
         for r, batch in enumerate(batches):
             if batch[0] == B_INFLIGHT and partitions[r] == part:
                 return r == rec
         return False
 
-    def _bump_idempotent_epoch(self, proc: int, client: tuple, rec: int, error: int) -> tuple:  # type: ignore[type-arg]
+    def _bump_idempotent_epoch(self, proc: int, client: Tup, rec: int, error: int) -> Tup:
         """KIP-360 for an idempotent producer: fail the batch, bump the epoch locally, restart
         every partition's sequences at 0 and re-send the unresolved batches."""
         batches = list(client[C_BATCHES])
@@ -1098,9 +1099,7 @@ class KafkaEosModel:
             client[C_AWAITING],
         )
 
-    def _receive_coordinator_response(
-        self, state: tuple, message: tuple, rest: tuple, out: list
-    ) -> None:  # type: ignore[type-arg]
+    def _receive_coordinator_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         _, proc, api, error, epoch, txn = message
         clients = state[S_CLIENTS]
         client = clients[proc]
@@ -1153,9 +1152,7 @@ class KafkaEosModel:
             )
         )
 
-    def _transaction_done(
-        self, proc: int, client: tuple, committed: bool, epoch: int = -1
-    ) -> tuple:  # type: ignore[type-arg]
+    def _transaction_done(self, proc: int, client: Tup, committed: bool, epoch: int = -1) -> Tup:
         """The client after its transaction completed: READY for the next one. TV2 adopts the
         bumped epoch EndTxn returned (sequences restart at 0); TV1 after an abort with failed
         batches asks InitProducerId for a bump (KIP-360); a CTP application stops after an
@@ -1180,9 +1177,7 @@ class KafkaEosModel:
         return (_R, new_epoch, next_txn, batches, sequences, 0, ())
 
     # ------------------------------------------------------------------ coordinator
-    def _handle_coordinator_request(
-        self, state: tuple, message: tuple, rest: tuple, out: list
-    ) -> None:  # type: ignore[type-arg]
+    def _handle_coordinator_request(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """TransactionCoordinator.handle{InitProducerId, AddPartitionsToTransaction,
         EndTransaction}: either an immediate error, or a pending transition to write."""
         _, proc, api, epoch, argument, txn = message
@@ -1192,7 +1187,7 @@ class KafkaEosModel:
         status = metadata[T_STATE]
         pending = metadata[T_PENDING]
         current_epoch = metadata[T_EPOCH]
-        transition: tuple = ()  # type: ignore[type-arg]
+        transition: Tup = ()
         error = _NONE
         reply_epoch = current_epoch
         if api == API_INIT_PRODUCER_ID:
@@ -1270,8 +1265,8 @@ class KafkaEosModel:
         )
 
     def _end_txn(
-        self, metadata: tuple, proc: int, epoch: int, commit: bool, txn: int
-    ) -> tuple[tuple, int, int]:  # type: ignore[type-arg]
+        self, metadata: Tup, proc: int, epoch: int, commit: bool, txn: int
+    ) -> tuple[Tup, int, int]:
         """EndTxn: (transition to write, immediate error, epoch in the response)."""
         status = metadata[T_STATE]
         current = metadata[T_EPOCH]
@@ -1325,7 +1320,7 @@ class KafkaEosModel:
             return (), _CONCURRENT, current
         return (), _INVALID_TXN_STATE, current
 
-    def _coordinator_actions(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _coordinator_actions(self, state: Tup, out: Out) -> None:
         coordinator = state[S_COORDINATOR]
         budget = state[S_BUDGET]
         for tid, metadata in enumerate(coordinator[K_METADATA]):
@@ -1365,7 +1360,7 @@ class KafkaEosModel:
         if budget[F_FAILOVERS]:
             self._failover(state, out)
 
-    def _complete_log_append(self, state: tuple, tid: int, metadata: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _complete_log_append(self, state: Tup, tid: int, metadata: Tup, out: Out) -> None:
         """The pending record is replicated in __transaction_state: the transition completes,
         the client gets its answer, and a Prepare* state sends WriteTxnMarkers everywhere."""
         new_state, epoch, partitions, owner, reply = metadata[T_PENDING]
@@ -1373,11 +1368,11 @@ class KafkaEosModel:
         cepoch = coordinator[K_EPOCH]
         network = state[S_NETWORK]
         outcomes = state[S_OUTCOMES]
-        messages: list[tuple] = []  # type: ignore[type-arg]
+        messages: list[Tup] = []
         if reply:
             proc, api, error, reply_epoch, txn = reply
             messages.append((M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
-        pending: tuple = ()  # type: ignore[type-arg]
+        pending: Tup = ()
         if new_state in _PREPARE:
             commit = new_state == _PC
             if owner >= 0 and outcomes[owner] == O_UNDECIDED:
@@ -1411,7 +1406,7 @@ class KafkaEosModel:
             )
         )
 
-    def _resend_markers(self, state: tuple, tid: int, metadata: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _resend_markers(self, state: Tup, tid: int, metadata: Tup, out: Out) -> None:
         """TransactionMarkerChannelManager retries a marker whose request or response was
         lost (one with nothing in flight that is neither acknowledged nor given up)."""
         cepoch = state[S_COORDINATOR][K_EPOCH]
@@ -1435,7 +1430,7 @@ class KafkaEosModel:
                 )
             )
 
-    def _handle_marker_response(self, state: tuple, message: tuple, rest: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _handle_marker_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """TransactionMarkerRequestCompletionHandler: once every partition acknowledged, write
         Complete*; an error (fenced epoch or coordinator) stops sending for that partition."""
         _, part, tid, cepoch, error = message
@@ -1469,7 +1464,7 @@ class KafkaEosModel:
             (label, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest, *state[S_CONSUMER:]))
         )
 
-    def _failover(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _failover(self, state: Tup, out: Out) -> None:
         """A new leader of __transaction_state (coordinator epoch + 1) loads the durable
         records: pending writes are lost, Prepare* transactions get their markers again."""
         coordinator = state[S_COORDINATOR]
@@ -1503,7 +1498,7 @@ class KafkaEosModel:
         )
 
     # ------------------------------------------------------------------ consumer
-    def _consumer_actions(self, state: tuple, out: list) -> None:  # type: ignore[type-arg]
+    def _consumer_actions(self, state: Tup, out: Out) -> None:
         """A Fetch by the consumer: everything from its position up to the LSO
         (read_committed, aborted data skipped) or the high watermark (read_uncommitted)."""
         consumer = state[S_CONSUMER]

@@ -63,6 +63,15 @@ fault budget, ``F_*`` positions.
 
 from __future__ import annotations
 
+from typing import Any
+
+#: A state or any component of one: tuples of small ints all the way down.
+Tup = tuple[Any, ...]
+#: The successors an action appends to: (label, next state).
+Out = list[tuple[str, Tup]]
+#: A client's own step: (label, new client, messages sent, budget index spent or -1).
+Move = tuple[str, Tup, Tup, int]
+
 # state components
 S_CLIENTS, S_PARTITIONS, S_COORDINATOR, S_NETWORK, S_CONSUMER, S_OUTCOMES, S_BUDGET = range(7)
 STATE_VARIABLES = (
@@ -116,19 +125,19 @@ F_LOSSES, F_RETRIES, F_BATCH_TIMEOUTS, F_TXN_TIMEOUTS, F_FAILOVERS, F_EXPIRIES =
 BUDGET_NAMES = ("losses", "retries", "batch_timeouts", "txn_timeouts", "failovers", "expiries")
 
 
-def replace(values: tuple, index: int, value: object) -> tuple:  # type: ignore[type-arg]
+def replace(values: Tup, index: int, value: object) -> Tup:
     """``values`` with position ``index`` set to ``value`` (tuples are the model's only
     containers, so this is how every action builds its successor)."""
     return (*values[:index], value, *values[index + 1 :])
 
 
-def add_messages(network: tuple, *messages: tuple) -> tuple:  # type: ignore[type-arg]
+def add_messages(network: Tup, *messages: Tup) -> Tup:
     """The multiset ``network`` with ``messages`` added, kept sorted so equal multisets are
     equal tuples."""
     return tuple(sorted(network + messages))
 
 
-def remove_message(network: tuple, message: tuple) -> tuple:  # type: ignore[type-arg]
+def remove_message(network: Tup, message: Tup) -> Tup:
     """The multiset ``network`` with one copy of ``message`` removed."""
     index = network.index(message)
     return network[:index] + network[index + 1 :]

@@ -39,6 +39,7 @@ from .layout import (
     S_PARTITIONS,
     T_PARTITIONS,
     T_STATE,
+    Tup,
 )
 from .views import ABORTED, PENDING, VISIBLE, fates, high_watermark, last_stable_offset
 
@@ -125,7 +126,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
     record_partition = model.record_partition
 
     @lru_cache(maxsize=1 << 17)
-    def summary(partition: tuple) -> tuple[int, tuple[tuple[int, int], ...]]:  # type: ignore[type-arg]
+    def summary(partition: Tup) -> tuple[int, tuple[tuple[int, int], ...]]:
         """Everything the invariants need from one partition, computed once per partition
         value: a bitmask of log-local breaches, and (transaction, fate) of each transactional
         data batch."""
@@ -158,23 +159,23 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
 
     memo: list[object] = [None, ()]
 
-    def summaries(state: tuple) -> tuple:  # type: ignore[type-arg]
+    def summaries(state: Tup) -> Tup:
         # every invariant is called on the same state in a row: summarise it once
         if memo[0] is not state:
             memo[0] = state
             memo[1] = tuple(summary(p) for p in state[S_PARTITIONS])
-        return memo[1]  # type: ignore[return-value]
+        return memo[1]
 
-    def no_fenced_writes(state: tuple) -> bool:  # type: ignore[type-arg]
+    def no_fenced_writes(state: Tup) -> bool:
         return not any(flags & _FENCED for flags, _ in summaries(state))
 
-    def no_duplicates(state: tuple) -> bool:  # type: ignore[type-arg]
+    def no_duplicates(state: Tup) -> bool:
         return not any(flags & _DUPLICATE for flags, _ in summaries(state)[:data_partitions])
 
-    def per_producer_order(state: tuple) -> bool:  # type: ignore[type-arg]
+    def per_producer_order(state: Tup) -> bool:
         return not any(flags & _REORDERED for flags, _ in summaries(state)[:data_partitions])
 
-    def no_lost_acks(state: tuple) -> bool:  # type: ignore[type-arg]
+    def no_lost_acks(state: Tup) -> bool:
         partitions = state[S_PARTITIONS]
         for proc, client in enumerate(state[S_CLIENTS]):
             for rec, batch in enumerate(client[C_BATCHES]):
@@ -185,7 +186,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                         return False
         return True
 
-    def open_txns_known(state: tuple) -> bool:  # type: ignore[type-arg]
+    def open_txns_known(state: Tup) -> bool:
         metadata = state[S_COORDINATOR][K_METADATA]
         for part, partition in enumerate(state[S_PARTITIONS]):
             for pid, entry in enumerate(partition[P_PRODUCERS]):
@@ -195,7 +196,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                         return False
         return True
 
-    def atomic_transactions(state: tuple) -> bool:  # type: ignore[type-arg]
+    def atomic_transactions(state: Tup) -> bool:
         outcomes = state[S_OUTCOMES]
         for _, txn_fates in summaries(state):
             for txn, fate in txn_fates:
@@ -206,7 +207,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                     return False
         return True
 
-    def read_committed_no_aborted(state: tuple) -> bool:  # type: ignore[type-arg]
+    def read_committed_no_aborted(state: Tup) -> bool:
         outcomes = state[S_OUTCOMES]
         partitions = state[S_PARTITIONS]
         for part, (_, delivered) in enumerate(state[S_CONSUMER]):
@@ -217,7 +218,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                     return False
         return True
 
-    def read_committed_in_order(state: tuple) -> bool:  # type: ignore[type-arg]
+    def read_committed_in_order(state: Tup) -> bool:
         outcomes = state[S_OUTCOMES]
         partitions = state[S_PARTITIONS]
         for part, (position, delivered) in enumerate(state[S_CONSUMER]):
@@ -238,7 +239,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
                 return False
         return True
 
-    def exactly_once_ctp(state: tuple) -> bool:  # type: ignore[type-arg]
+    def exactly_once_ctp(state: Tup) -> bool:
         if offsets_partition < 0:
             return True
         partitions = state[S_PARTITIONS]
@@ -286,7 +287,7 @@ _OPEN_STATES = frozenset(
 # The action properties run on every transition; most transitions leave the component they
 # look at untouched (the same tuple object), so each starts with an identity test, with the
 # component's index bound as a default argument (a fast local).
-def _offsets_immutable(state: tuple, label: str, target: tuple, _at: int = S_PARTITIONS) -> bool:  # type: ignore[type-arg]
+def _offsets_immutable(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) -> bool:
     before, after = state[_at], target[_at]
     if before is after:
         return True
@@ -300,7 +301,7 @@ def _offsets_immutable(state: tuple, label: str, target: tuple, _at: int = S_PAR
     return True
 
 
-def _lso_bounds(state: tuple, label: str, target: tuple, _at: int = S_PARTITIONS) -> bool:  # type: ignore[type-arg]
+def _lso_bounds(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) -> bool:
     before, after = state[_at], target[_at]
     if before is after:
         return True
@@ -314,10 +315,10 @@ def _lso_bounds(state: tuple, label: str, target: tuple, _at: int = S_PARTITIONS
 
 
 def _coordinator_transitions_legal(
-    state: tuple,
+    state: Tup,
     label: str,
-    target: tuple,
-    _at: int = S_COORDINATOR,  # type: ignore[type-arg]
+    target: Tup,
+    _at: int = S_COORDINATOR,
 ) -> bool:
     before, after = state[_at], target[_at]
     if before is after or before[K_METADATA] is after[K_METADATA]:
@@ -332,10 +333,10 @@ def _coordinator_transitions_legal(
 
 
 def _client_transitions_legal(
-    state: tuple,
+    state: Tup,
     label: str,
-    target: tuple,
-    _at: int = S_CLIENTS,  # type: ignore[type-arg]
+    target: Tup,
+    _at: int = S_CLIENTS,
 ) -> bool:
     before, after = state[_at], target[_at]
     if before is after:

@@ -30,6 +30,7 @@ from .layout import (
     S_NETWORK,
     S_OUTCOMES,
     S_PARTITIONS,
+    Tup,
 )
 from .views import high_watermark, last_stable_offset
 
@@ -40,7 +41,7 @@ PRODUCER_PREFIX = "producer:"
 PARTITION_PREFIX = "partition:"
 
 
-def state_variables(model: KafkaEosModel, state: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+def state_variables(model: KafkaEosModel, state: Tup) -> dict[str, Any]:
     """One variable per producer (``producer:NAME``) and per partition (``partition:NAME``)
     so a trace step shows only the process or partition that changed; then the coordinator,
     the network, the consumer, the transactions' outcomes and the remaining fault budget."""
@@ -69,7 +70,7 @@ def _txn_name(model: KafkaEosModel, index: int) -> str:
     return f"{model.process_names[proc]}.t{local}"
 
 
-def _producers(model: KafkaEosModel, clients: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+def _producers(model: KafkaEosModel, clients: Tup) -> dict[str, Any]:
     result = {}
     for proc, client in enumerate(clients):
         cstate, epoch, current, batches, sequences, added, awaiting = client
@@ -107,7 +108,7 @@ def _bits(mask: int) -> list[int]:
     return [bit for bit in range(mask.bit_length()) if mask >> bit & 1]
 
 
-def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+def _partitions(model: KafkaEosModel, partitions: Tup) -> dict[str, Any]:
     result = {}
     for part, partition in enumerate(partitions):
         log, producers, aborted = partition
@@ -159,7 +160,7 @@ def _partitions(model: KafkaEosModel, partitions: tuple) -> dict[str, Any]:  # t
     return result
 
 
-def _coordinator(model: KafkaEosModel, coordinator: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+def _coordinator(model: KafkaEosModel, coordinator: Tup) -> dict[str, Any]:
     cepoch, metadata, txn_log = coordinator
     transactions = {}
     for tid, (state, epoch, partitions, owner, acks, pending) in enumerate(metadata):
@@ -190,7 +191,7 @@ def _txn_state_name(code: int) -> str:
     return "" if code == NO_METADATA else TxnState(code).kafka_name
 
 
-def _consumer(model: KafkaEosModel, consumer: tuple) -> dict[str, Any]:  # type: ignore[type-arg]
+def _consumer(model: KafkaEosModel, consumer: Tup) -> dict[str, Any]:
     if not consumer:
         return {}
     return {

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .layout import E_TXN_FIRST, ENTRY_DATA, P_ABORTED, P_LOG, P_PRODUCERS
+from .layout import E_TXN_FIRST, ENTRY_DATA, P_ABORTED, P_LOG, P_PRODUCERS, Tup
 
 #: The fate of one log offset as a read_committed consumer sees it.
 VISIBLE, PENDING, ABORTED, CONTROL = range(4)
 
 
-def high_watermark(partition: tuple) -> int:  # type: ignore[type-arg]
+def high_watermark(partition: Tup) -> int:
     """End of the log (a single replica: every append is immediately replicated)."""
     return len(partition[P_LOG])
 
 
 @lru_cache(maxsize=1 << 16)
-def last_stable_offset(partition: tuple) -> int:  # type: ignore[type-arg]
+def last_stable_offset(partition: Tup) -> int:
     """min(first offset of every open transaction, high watermark) (UnifiedLog's LSO)."""
     lso = len(partition[P_LOG])
     for entry in partition[P_PRODUCERS]:
@@ -30,7 +30,7 @@ def last_stable_offset(partition: tuple) -> int:  # type: ignore[type-arg]
 
 
 @lru_cache(maxsize=1 << 16)
-def fates(partition: tuple) -> tuple[int, ...]:  # type: ignore[type-arg]
+def fates(partition: Tup) -> tuple[int, ...]:
     """One fate per offset: VISIBLE (a read_committed fetch returns it), PENDING (at or above
     the LSO), ABORTED (in the aborted-transaction index) or CONTROL (a marker)."""
     log = partition[P_LOG]
@@ -51,7 +51,7 @@ def fates(partition: tuple) -> tuple[int, ...]:  # type: ignore[type-arg]
     return tuple(result)
 
 
-def fetch(partition: tuple, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:  # type: ignore[type-arg]
+def fetch(partition: Tup, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:
     """A Fetch from ``position``: (new position, offsets of the data records returned).
 
     read_committed reads up to the LSO and skips aborted data (the aborted transactions in the
