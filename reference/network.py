@@ -81,10 +81,15 @@ class SimNetwork:
     # -- sending ---------------------------------------------------------------------------------
 
     def send(self, source: str, outbounds: list[Outbound] | None) -> None:
+        broken: set[str] = set()
         for outbound in outbounds or ():
             self.sent += 1
+            if outbound.destination in broken:
+                self.lost += 1  # written to the connection that just broke
+                continue
             if self.faults.loss and self.rng.random() < self.faults.loss:
                 self.break_connection(source, outbound.destination)
+                broken.add(outbound.destination)
                 continue
             copies = 1
             if self.faults.duplicate and self.rng.random() < self.faults.duplicate:

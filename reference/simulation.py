@@ -92,6 +92,15 @@ def _weaken(base: SimulationConfig, name: str, description: str, **knobs: Any) -
 _DEFAULT = SimulationConfig(
     name="default", description="Kafka 4.x (transaction version 2, verification on), all faults"
 )
+_ZOMBIES = replace(
+    _DEFAULT,
+    name="zombies",
+    description="Kafka 4.x; frequent producer crashes whose old incarnation keeps running, and "
+    "many late duplicates (stale markers, produce and offset commits)",
+    crash_rate=0.004,
+    zombie_ratio=1.0,
+    faults=replace(_DEFAULT.faults, duplicate=0.05),
+)
 SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
     "default": _DEFAULT,
     "no-faults": replace(
@@ -109,8 +118,9 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         description="transaction version 1 with KIP-890 part 1 verification (Kafka 3.6-3.9)",
         broker=replace(_DEFAULT.broker, transaction_version=1),
     ),
+    "zombies": _ZOMBIES,
     "no-producer-epoch-check": _weaken(
-        _DEFAULT,
+        _ZOMBIES,
         "no-producer-epoch-check",
         "leaders do not check producer epochs: zombies write",
         producer_epoch_check=False,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from refdriver import Direct
 
 from kafka_eos.protocol.errors import ErrorCode
@@ -103,4 +105,4 @@ def test_offsets_are_assigned_contiguously_by_the_leader() -> None:
     offsets = [d.produce("t", 0, pid, 0, seq * 2, ("x", "y")).base_offset for seq in range(4)]
     assert offsets == [0, 2, 4, 6]
     batches = d.partition("t").log.batches
-    assert all(b.base_offset == a.last_offset + 1 for a, b in zip(batches, batches[1:]))
+    assert all(b.base_offset == a.last_offset + 1 for a, b in itertools.pairwise(batches))

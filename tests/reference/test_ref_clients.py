@@ -1,0 +1,205 @@
+"""The clients: the transaction manager's state machine, fencing, abortable errors, idempotent
+retries over a lossy network, at most 5 in flight, KIP-360 epoch bumps, isolation levels."""
+
+from __future__ import annotations
+
+import pytest
+
+from kafka_eos.protocol.client_states import ClientState, is_legal_transition
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.clock import VirtualClock
+from kafka_eos.reference.consumer import KafkaConsumer
+from kafka_eos.reference.futures import IllegalStateError
+from kafka_eos.reference.messages import ProduceRequest, ProduceResponse, TopicPartition
+from kafka_eos.reference.network import Faults, SimNetwork
+from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode
+from kafka_eos.reference.producer import ConsumerGroupMetadata, KafkaProducer
+
+S = ClientState
+
+
+class World:
+    def __init__(self, *, faults: Faults | None = None, seed: int = 0, **knobs: object) -> None:
+        self.clock = VirtualClock()
+        self.net = SimNetwork(clock=self.clock, seed=seed, faults=faults or Faults(max_delay_ms=5))
+        config = BrokerConfig(num_partitions=2, **knobs)  # type: ignore[arg-type]
+        self.broker = BrokerNode(config=config, clock=self.clock)
+        self.net.register(BROKER_ID, self.broker)
+
+    def producer(self, name: str, tid: str | None = None, **options: object) -> KafkaProducer:
+        producer = KafkaProducer(
+            client_id=name,
+            clock=self.clock,
+            transactional_id=tid,
+            request_timeout_ms=200,
+            **options,  # type: ignore[arg-type]
+        )
+        self.net.register(name, producer)
+        return producer
+
+    def consumer(self, name: str, isolation: str) -> KafkaConsumer:
+        consumer = KafkaConsumer(
+            client_id=name, clock=self.clock, isolation_level=isolation, fetch_max_wait_ms=10
+        )
+        self.net.register(name, consumer)
+        return consumer
+
+    def wait(self, future) -> None:  # type: ignore[no-untyped-def]
+        assert self.net.run_until(lambda: future.done, max_steps=20_000), future
+
+    def read_all(self, consumer: KafkaConsumer, partitions: list[TopicPartition]) -> list[str]:
+        consumer.assign(partitions)
+        values: list[str] = []
+        for _ in range(60):
+            self.net.run_until(lambda: False, max_steps=200)
+            values += [r.value for r in consumer.poll()]
+        return values
+
+
+def test_transaction_manager_follows_the_state_table() -> None:
+    world = World()
+    producer = world.producer("p", "tx")
+    seen = [producer.txn_state]
+    with pytest.raises(IllegalStateError):
+        producer.begin_transaction()
+    init = producer.init_transactions()
+    seen.append(producer.txn_state)
+    world.wait(init)
+    seen.append(producer.txn_state)
+    with pytest.raises(IllegalStateError):
+        producer.commit_transaction()
+    for commit in (True, False):
+        producer.begin_transaction()
+        seen.append(producer.txn_state)
+        producer.send("t", "v", partition=0)
+        end = producer.commit_transaction() if commit else producer.abort_transaction()
+        seen.append(producer.txn_state)
+        world.wait(end)
+        assert end.succeeded
+        seen.append(producer.txn_state)
+    assert seen == [
+        S.UNINITIALIZED,
+        S.INITIALIZING,
+        S.READY,
+        S.IN_TRANSACTION,
+        S.COMMITTING_TRANSACTION,
+        S.READY,
+        S.IN_TRANSACTION,
+        S.ABORTING_TRANSACTION,
+        S.READY,
+    ]
+    assert all(is_legal_transition(a, b) for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_a_fenced_producer_becomes_fatal_and_its_records_stay_invisible() -> None:
+    world = World()
+    old = world.producer("old", "tx")
+    world.wait(old.init_transactions())
+    old.begin_transaction()
+    world.wait(old.send("t", "zombie", partition=0))
+    new = world.producer("new", "tx")
+    world.wait(new.init_transactions())  # fences old and aborts its transaction
+    commit = old.commit_transaction()
+    world.wait(commit)
+    assert commit.error in (ErrorCode.PRODUCER_FENCED, ErrorCode.INVALID_PRODUCER_EPOCH)
+    assert old.txn_state is S.FATAL_ERROR
+    with pytest.raises(IllegalStateError):
+        old.begin_transaction()
+    reader = world.consumer("r", "read_committed")
+    assert "zombie" not in world.read_all(reader, [TopicPartition("t", 0)])
+
+
+def test_an_abortable_error_is_recovered_by_aborting() -> None:
+    world = World()
+    producer = world.producer("p", "tx")
+    world.wait(producer.init_transactions())
+    producer.begin_transaction()
+    producer.send("t", "a", partition=0)
+    stale_member = ConsumerGroupMetadata("g", generation_id=3, member_id="gone")
+    offsets = producer.send_offsets_to_transaction({TopicPartition("in", 0): 1}, stale_member)
+    world.wait(offsets)
+    assert offsets.error is ErrorCode.UNKNOWN_MEMBER_ID
+    assert producer.txn_state is S.ABORTABLE_ERROR
+    with pytest.raises(IllegalStateError):
+        producer.commit_transaction()
+    abort = producer.abort_transaction()
+    world.wait(abort)
+    assert abort.succeeded and producer.txn_state is S.READY
+
+
+def test_idempotent_retries_over_a_lossy_network_write_each_record_once_in_order() -> None:
+    world = World(faults=Faults(loss=0.15, min_delay_ms=1, max_delay_ms=30), seed=3)
+    producer = world.producer("p", batch_max_records=2)
+    futures = [producer.send("t", f"v{i}", partition=i % 2) for i in range(60)]
+    world.wait(producer.flush())
+    assert world.net.lost > 0
+    assert all(f.succeeded for f in futures)
+    for index in (0, 1):
+        records = [
+            r
+            for b in world.broker.partitions[TopicPartition("t", index)].log.batches
+            for r in b.records
+        ]
+        assert records == [f"v{i}" for i in range(index, 60, 2)]
+
+
+def test_at_most_five_produce_requests_in_flight_per_partition() -> None:
+    world = World(faults=Faults(min_delay_ms=20, max_delay_ms=40))
+    producer = world.producer("p")
+    most = 0
+
+    def count(envelope) -> None:  # type: ignore[no-untyped-def]
+        nonlocal most
+        in_flight = sum(
+            1 for r in producer.in_flight.values() if isinstance(r.message, ProduceRequest)
+        )
+        most = max(most, in_flight)
+
+    world.net.on_deliver = count
+    for i in range(30):
+        producer.send("t", f"v{i}", partition=0)
+    world.wait(producer.flush())
+    assert most == 5
+
+
+def test_unresolvable_sequence_error_bumps_an_idempotent_producers_epoch() -> None:
+    world = World()
+    producer = world.producer("p")
+    world.wait(producer.send("t", "first", partition=0))
+    epoch = producer.producer_epoch
+    doomed = producer.send("t", "doomed", partition=0)
+    [outbound] = [o for o in producer.poll_outbound() if isinstance(o.message, ProduceRequest)]
+    request = outbound.message
+    producer.receive(
+        BROKER_ID,
+        ProduceResponse(request.correlation_id, "t", 0, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
+    )
+    assert doomed.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    after = producer.send("t", "after", partition=0)
+    [next_request] = [
+        o.message for o in producer.poll_outbound() if isinstance(o.message, ProduceRequest)
+    ]
+    assert (next_request.producer_epoch, next_request.base_sequence) == (epoch + 1, 0)
+    world.net.send("p", [type(outbound)(BROKER_ID, next_request)])
+    world.wait(after)
+    assert after.succeeded
+
+
+def test_read_committed_skips_aborted_and_open_data_and_never_returns_markers() -> None:
+    world = World()
+    producer = world.producer("p", "tx")
+    world.wait(producer.init_transactions())
+    for value, commit in (("c1", True), ("a1", False), ("c2", True)):
+        producer.begin_transaction()
+        producer.send("t", value, partition=0)
+        end = producer.commit_transaction() if commit else producer.abort_transaction()
+        if not commit:
+            world.wait(producer.flush())  # the aborted record reaches the log first
+        world.wait(end)
+    producer.begin_transaction()
+    world.wait(producer.send("t", "open", partition=0))
+    tp = [TopicPartition("t", 0)]
+    committed = world.read_all(world.consumer("rc", "read_committed"), tp)
+    uncommitted = world.read_all(world.consumer("ru", "read_uncommitted"), tp)
+    assert committed == ["c1", "c2"]
+    assert "open" in uncommitted and "c1" in uncommitted

@@ -1,0 +1,117 @@
+"""The randomized simulation: clean on Kafka 4.x across seeds, deterministic from its seed, and
+able to find an injected bug and the weakened protocols' anomalies."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from kafka_eos.cli.main import main
+from kafka_eos.reference.node import BrokerConfig
+from kafka_eos.reference.simulation import run_simulation
+
+#: Seconds of simulation the fast suite spends on fresh seeds (CI runs them all every time).
+SEED_BUDGET_SECONDS = 8.0
+
+
+def test_many_seeds_with_every_fault_run_clean_within_a_budget() -> None:
+    started = time.perf_counter()
+    seeds = 0
+    while seeds < 3 or time.perf_counter() - started < SEED_BUDGET_SECONDS:
+        result = run_simulation(seed=1000 + seeds, steps=1500)
+        assert result.ok, f"seed {1000 + seeds}: {result.violations[:3]}"
+        assert result.stats["messages_lost"] > 0
+        seeds += 1
+        if seeds >= 40:
+            break
+
+
+def test_the_same_seed_gives_the_same_history() -> None:
+    first = run_simulation(seed=5, steps=1500)
+    second = run_simulation(seed=5, steps=1500)
+    assert first.history_jsonl() == second.history_jsonl()
+    assert first.history_jsonl() != run_simulation(seed=6, steps=1500).history_jsonl()
+
+
+def test_the_history_does_not_depend_on_python_hash_randomization() -> None:
+    script = (
+        "from kafka_eos.reference.simulation import run_simulation;"
+        "import sys; sys.stdout.write(run_simulation(seed=7, steps=800).history_jsonl())"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run(
+            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True
+        )
+        outputs.add(done.stdout)
+    assert len(outputs) == 1 and next(iter(outputs))
+
+
+def _drop_the_producer_epoch_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The injected bug: the leader no longer compares producer epochs (whatever the config)."""
+    original = BrokerConfig.producer_checks
+
+    def weakened(self: BrokerConfig):  # type: ignore[no-untyped-def]
+        return dataclasses.replace(original.fget(self), producer_epoch_check=False)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(BrokerConfig, "producer_checks", property(weakened))
+
+
+def test_dropping_the_producer_epoch_check_at_the_leader_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Seed 2 of the zombies workload is clean with Kafka's checks (next assertion) ...
+    assert run_simulation(seed=2, steps=3000, config="zombies").ok
+    _drop_the_producer_epoch_check(monkeypatch)
+    # ... and without the epoch check a late, duplicated COMMIT marker of the previous
+    # transaction is accepted at the same (bumped) epoch and commits half of the next one.
+    result = run_simulation(seed=2, steps=3000, config="zombies")
+    assert "atomic_transactions" in {v.property for v in result.violations}
+
+
+def test_without_idempotence_retries_are_duplicates() -> None:
+    result = run_simulation(seed=0, steps=2000, config="no-idempotence")
+    assert "no_duplicates" in {v.property for v in result.violations}
+
+
+def test_cli_runs_the_reference_simulation_and_reports_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["simulate", "--reference", "--seed", "3", "--steps", "400", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["verdict"] == "ok" and report["steps"] == 400
+    assert report["reproduce"] == "kafka-eos simulate --reference --seed 3 --steps 400"
+
+
+def test_cli_exits_1_with_the_reproducing_command_on_a_violation(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = [
+        "simulate",
+        "--reference",
+        "--seed",
+        "0",
+        "--steps",
+        "2000",
+        "--config",
+        "no-idempotence",
+    ]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "no_duplicates" in out
+    assert (
+        "reproduce: kafka-eos simulate --reference --seed 0 --steps 2000 --config no-idempotence"
+        in out
+    )
+
+
+def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--reference", "--config", "nope"]) == 2
+    assert "unknown reference simulation config 'nope'" in capsys.readouterr().err
