@@ -52,8 +52,9 @@ class NodeInvariants:
             name = log.name
             seen = self._seen.get(name)
             old = seen.count if seen else 0
-            changed = old and seen and batches[old - 1] is not seen.last
-            if len(batches) < old or (changed and batches[old - 1] != seen.last):
+            last = seen.last if seen else None
+            changed = old and batches[old - 1] is not last
+            if len(batches) < old or (changed and batches[old - 1] != last):
                 out.append(Violation("logs_only_grow", f"{tp}: a stored batch changed or vanished"))
             for index in range(max(old, 1), len(batches)):
                 if batches[index].base_offset != batches[index - 1].last_offset + 1:
@@ -190,17 +191,18 @@ def history_violations(
     for event in events:
         if not isinstance(event, Read):
             continue
-        key = (event.client, event.partition)
+        reader = (event.client, event.partition)
         ordered = event.client in in_order_clients
-        if ordered and key in last_read and event.offset <= last_read[key]:
+        if ordered and reader in last_read and event.offset <= last_read[reader]:
             out.append(
                 Violation(
                     "reads_in_offset_order",
-                    f"{event.client} read {event.partition}@{event.offset} after @{last_read[key]}",
+                    f"{event.client} read {event.partition}@{event.offset} "
+                    f"after @{last_read[reader]}",
                     (event,),
                 )
             )
-        last_read[key] = event.offset
+        last_read[reader] = event.offset
         batch = logs[event.partition].batch_at(event.offset)
         if batch is None or batch.is_control:
             out.append(Violation("reads_exist", f"{event} reads no data record", (event,)))

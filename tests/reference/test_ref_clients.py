@@ -3,6 +3,8 @@ retries over a lossy network, at most 5 in flight, KIP-360 epoch bumps, isolatio
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
@@ -88,7 +90,7 @@ def test_transaction_manager_follows_the_state_table() -> None:
         S.ABORTING_TRANSACTION,
         S.READY,
     ]
-    assert all(is_legal_transition(a, b) for a, b in zip(seen, seen[1:], strict=False))
+    assert all(is_legal_transition(a, b) for a, b in itertools.pairwise(seen))
 
 
 def test_a_fenced_producer_becomes_fatal_and_its_records_stay_invisible() -> None:
