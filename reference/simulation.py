@@ -132,6 +132,14 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         transaction_version=1,
         partition_verification=False,
     ),
+    "producer-state-expiry": replace(
+        _DEFAULT,
+        name="producer-state-expiry",
+        description="leaders forget idle producers (producer.id.expiration.ms) often: a late "
+        "retry after expiry is appended again",
+        expiry_rate=0.01,
+        expect_violation=True,
+    ),
     "no-idempotence": _weaken(
         _DEFAULT,
         "no-idempotence",

@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
                     ],
                     "stats": result.stats,
                     "reproduce": reproduce,
+                    "expect_violation": config.expect_violation,
                 }
             )
         )
@@ -80,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  ... and {len(result.violations) - 20} more")
         if not result.ok:
             print(f"reproduce: {reproduce}")
+        if config.expect_violation:
+            print(f"  ({config.name} weakens the protocol: {config.description})")
     return 0 if result.ok else 1
 
 

@@ -205,3 +205,29 @@ def test_read_committed_skips_aborted_and_open_data_and_never_returns_markers() 
     uncommitted = world.read_all(world.consumer("ru", "read_uncommitted"), tp)
     assert committed == ["c1", "c2"]
     assert "open" in uncommitted and "c1" in uncommitted
+
+
+def test_subscribed_consumers_split_the_partitions_and_rebalance_when_one_leaves() -> None:
+    world = World()
+    world.broker.create_topic("t", 2)
+    consumers = []
+    for name in ("c1", "c2"):
+        consumer = KafkaConsumer(
+            client_id=name, clock=world.clock, group_id="g", heartbeat_interval_ms=50
+        )
+        world.net.register(name, consumer)
+        consumer.subscribe(["t"])
+        consumers.append(consumer)
+    c1, c2 = consumers
+
+    def assigned() -> list[list[TopicPartition]]:
+        return [c.assignment for c in consumers]
+
+    assert world.net.run_until(lambda: all(len(a) == 1 for a in assigned()), max_steps=5_000)
+    assert sorted(c1.assignment + c2.assignment) == [TopicPartition("t", 0), TopicPartition("t", 1)]
+    assert c1.generation_id == c2.generation_id == c1.group_metadata().generation_id
+    generation = c1.generation_id
+    world.net.send("c2", c2.unsubscribe())
+    world.net.unregister("c2")
+    assert world.net.run_until(lambda: len(c1.assignment) == 2, max_steps=5_000)
+    assert c1.generation_id > generation

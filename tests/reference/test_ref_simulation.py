@@ -115,3 +115,28 @@ def test_cli_exits_1_with_the_reproducing_command_on_a_violation(
 def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--reference", "--config", "nope"]) == 2
     assert "unknown reference simulation config 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("config", "seed", "steps", "property_name"),
+    [
+        ("producer-state-expiry", 1, 4000, "no_duplicates"),
+        pytest.param("tv1-no-verification", 5, 5000, "atomic_transactions", marks=pytest.mark.slow),
+        pytest.param(
+            "no-producer-epoch-check", 2, 3000, "atomic_transactions", marks=pytest.mark.slow
+        ),
+    ],
+)
+def test_weakened_protocols_show_their_anomaly(
+    config: str, seed: int, steps: int, property_name: str
+) -> None:
+    result = run_simulation(seed=seed, steps=steps, config=config)
+    assert property_name in {v.property for v in result.violations}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["default", "tv1", "zombies", "no-faults"])
+def test_long_runs_of_the_correct_protocols_stay_clean(config: str) -> None:
+    for seed in range(20):
+        result = run_simulation(seed=seed, steps=10_000, config=config)
+        assert result.ok, f"{config} seed {seed}: {result.violations[:3]}"
