@@ -107,12 +107,25 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
         pid = world.model_pid(batch.producer_id)
         if batch.is_control:
             log.append(
-                (L.ENTRY_CONTROL, pid, batch.producer_epoch, int(batch.is_commit), batch.coordinator_epoch)
+                (
+                    L.ENTRY_CONTROL,
+                    pid,
+                    batch.producer_epoch,
+                    int(batch.is_commit),
+                    batch.coordinator_epoch,
+                )
             )
         else:
             record = world.record_of[batch.records[0]]
             log.append(
-                (L.ENTRY_DATA, pid, batch.producer_epoch, batch.base_sequence, record, int(batch.is_transactional))
+                (
+                    L.ENTRY_DATA,
+                    pid,
+                    batch.producer_epoch,
+                    batch.base_sequence,
+                    record,
+                    int(batch.is_transactional),
+                )
             )
     producers = []
     for model_pid in range(model.pid_count):
@@ -130,7 +143,8 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
             )
         )
     aborted = tuple(
-        (world.model_pid(a.producer_id), a.first_offset, a.last_offset) for a in partition.log.aborted
+        (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
+        for a in partition.log.aborted
     )
     return (tuple(log), tuple(producers), aborted)
 
@@ -155,14 +169,28 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
                 # never seen with immediate replication; shown so a difference is visible
                 pending = (int(entry.pending_state), -1, -1, -1, ())
             metadata.append(
-                (state, entry.producer_epoch, _mask(world, entry.partitions), ghosts.owner[tid], acks, pending)
+                (
+                    state,
+                    entry.producer_epoch,
+                    _mask(world, entry.partitions),
+                    ghosts.owner[tid],
+                    acks,
+                    pending,
+                )
             )
         records = world.txn_log_records(name)
         if not records:
             txn_log.append(())
         else:
             last = records[-1]
-            txn_log.append((int(last.state), last.producer_epoch, _mask(world, last.partitions), ghosts.log_owner[tid]))
+            txn_log.append(
+                (
+                    int(last.state),
+                    last.producer_epoch,
+                    _mask(world, last.partitions),
+                    ghosts.log_owner[tid],
+                )
+            )
     return (coordinator.coordinator_epoch, tuple(metadata), tuple(txn_log))
 
 

@@ -46,7 +46,9 @@ def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target:
     return batch is not None and batch.correlation_id != envelope.message.correlation_id
 
 
-def _retry_outside_transaction(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+def _retry_outside_transaction(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
     if not label.startswith(("RetryProduce(", "ExpireBatch(")):
         return False
     producer = world.producers[_proc(world, label)]
@@ -56,7 +58,9 @@ def _retry_outside_transaction(world: ConformanceWorld, state: tuple, label: str
     )
 
 
-def _tv2_equal_epoch_marker(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+def _tv2_equal_epoch_marker(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
     if not label.startswith("HandleWriteTxnMarkers(") or not world.model.tv2:
         return False
     consumed = world.consumed(state, target)
@@ -69,7 +73,10 @@ def _tv2_equal_epoch_marker(world: ConformanceWorld, state: tuple, label: str, t
 
 
 def _marker_check_order(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("HandleWriteTxnMarkers(") or not world.model.knobs.coordinator_epoch_check:
+    if (
+        not label.startswith("HandleWriteTxnMarkers(")
+        or not world.model.knobs.coordinator_epoch_check
+    ):
         return False
     # the reference writes one WriteTxnMarkers for every partition: any of them counts
     consumed = world.consumed(state, target)
@@ -88,7 +95,9 @@ def _marker_check_order(world: ConformanceWorld, state: tuple, label: str, targe
     return False
 
 
-def _idempotent_bump_waits(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+def _idempotent_bump_waits(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
     if not label.startswith("ReceiveProduceResponse(") or label.endswith(",NONE)"):
         return False
     proc = _proc(world, label)
@@ -148,7 +157,9 @@ KNOWN: tuple[Disagreement, ...] = (
 )
 
 
-def known_disagreement(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> Disagreement | None:  # type: ignore[type-arg]
+def known_disagreement(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> Disagreement | None:  # type: ignore[type-arg]
     for disagreement in KNOWN:
         if disagreement.applies(world, state, label, target):
             return disagreement

@@ -100,7 +100,11 @@ def distance(state: tuple, goal: tuple) -> int:  # type: ignore[type-arg]
                 d += sum(1 for x, y in zip(have, want, strict=True) if x != y)
     coordinator, wanted = state[L.S_COORDINATOR], goal[L.S_COORDINATOR]
     if coordinator != wanted:
-        d += 1 + sum(1 for x, y in zip(coordinator[L.K_METADATA], wanted[L.K_METADATA], strict=True) if x != y)
+        d += 1 + sum(
+            1
+            for x, y in zip(coordinator[L.K_METADATA], wanted[L.K_METADATA], strict=True)
+            if x != y
+        )
     network = Counter(state[L.S_NETWORK])
     target = Counter(goal[L.S_NETWORK])
     d += sum(((network - target) + (target - network)).values())
@@ -153,12 +157,16 @@ def broken_invariants(model: KafkaEosModel, state: tuple) -> list[str]:  # type:
     return [name for name, holds in model.invariants().items() if not holds(state)]
 
 
-def broken_action_properties(model: KafkaEosModel, before: tuple, label: str, after: tuple) -> list[str]:  # type: ignore[type-arg]
+def broken_action_properties(
+    model: KafkaEosModel, before: tuple, label: str, after: tuple
+) -> list[str]:  # type: ignore[type-arg]
     properties: dict[str, Callable[..., Any]] = dict(model.action_properties())
     return [name for name, holds in properties.items() if not holds(before, label, after)]
 
 
-def differing_variables(model: KafkaEosModel, have: tuple, want: tuple) -> dict[str, tuple[Any, Any]]:  # type: ignore[type-arg]
+def differing_variables(
+    model: KafkaEosModel, have: tuple, want: tuple
+) -> dict[str, tuple[Any, Any]]:  # type: ignore[type-arg]
     """Readable variables (model.variables) that differ: name -> (have, want), narrowed to the
     differing entries of each variable's mapping."""
     mine, theirs = model.variables(have), model.variables(want)

@@ -55,7 +55,9 @@ class ReplayReport:
             "disagreement_step": self.disagreement_step,
             "label": self.label,
             "reason": self.reason,
-            "differences": {k: {"reference": r, "model": m} for k, (r, m) in self.differences.items()},
+            "differences": {
+                k: {"reference": r, "model": m} for k, (r, m) in self.differences.items()
+            },
             "violated": self.violated,
             "reference_violates": self.reference_violates,
             "violation_reproduced": self.reproduced,
@@ -119,7 +121,9 @@ def replay_labels(
         reached = abstract_state(world)
         broken.update(broken_invariants(model, reached))
         broken.update(broken_action_properties(model, current, label, reached))
-        later = [j for j in range(index + 1, min(index + 2 + AHEAD, len(states))) if states[j] == reached]
+        later = [
+            j for j in range(index + 1, min(index + 2 + AHEAD, len(states))) if states[j] == reached
+        ]
         if reached == after or later:
             position = later[0] if later else index + 1
         else:
@@ -128,7 +132,9 @@ def replay_labels(
                 reason = "the reference's state after this step is not the model's"
                 if known is not None:
                     reason += f" (known disagreement {known.name}: {known.explanation})"
-                return _stop(report, broken, index, label, reason, differing_variables(model, reached, after))
+                return _stop(
+                    report, broken, index, label, reason, differing_variables(model, reached, after)
+                )
             position = index + 1
         current = reached
     report.agreed = True

@@ -29,8 +29,9 @@ The mapping of the model's knobs onto the reference (:func:`broker_config`,
 * ``transaction_version``, ``partition_verification``, ``coordinator_epoch_check``,
   ``producer_epoch_check`` and ``batch_cache_size`` are BrokerConfig's fields of the same
   name; ``idempotence`` is the idempotent producers' enable.idempotence (the model's leaders
-  always deduplicate a producer id's batches, so BrokerConfig.idempotence stays on); ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock
-  never moves on its own here: expiry happens when the driver injects it);
+  always deduplicate a producer id's batches, so BrokerConfig.idempotence stays on);
+  ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock never moves on
+  its own here: expiry happens when the driver injects it, and only with the knob on);
 * ``max_in_flight`` is the producer's max.in.flight.requests.per.connection;
 * the producers add partitions with AddPartitionsToTxn before sending (the client side of
   transaction version 1), whatever the broker's transaction version: that is what the model's
@@ -77,7 +78,11 @@ NODE = "broker-0"
 TOPIC = "t"
 #: ``next_attempt_ms`` of a batch the driver holds back (the clock never gets there).
 HOLD_MS = 10**15
-_ONGOING, _PC, _PA = int(TxnState.ONGOING), int(TxnState.PREPARE_COMMIT), int(TxnState.PREPARE_ABORT)
+_ONGOING, _PC, _PA = (
+    int(TxnState.ONGOING),
+    int(TxnState.PREPARE_COMMIT),
+    int(TxnState.PREPARE_ABORT),
+)
 _OPEN = (_ONGOING, _PC, _PA)
 
 
@@ -217,7 +222,10 @@ class ConformanceWorld:
             return -1
         for tid, name in enumerate(self.model.transactional_ids):
             metadata = self.node.txn_coordinator.transactions.get(name)
-            if metadata is not None and ref_pid in (metadata.producer_id, metadata.previous_producer_id):
+            if metadata is not None and ref_pid in (
+                metadata.producer_id,
+                metadata.previous_producer_id,
+            ):
                 return tid
         for proc, producer in enumerate(self.producers):
             if producer.transactional_id is None and producer.producer_id == ref_pid:
@@ -309,8 +317,14 @@ class ConformanceWorld:
                 tid = self.model_pid(marker.producer_id)
                 for tp in marker.partitions:
                     markers.append(
-                        (L.M_MARKER, self.part_of[tp], tid, marker.coordinator_epoch,
-                         marker.producer_epoch, int(marker.transaction_result))
+                        (
+                            L.M_MARKER,
+                            self.part_of[tp],
+                            tid,
+                            marker.coordinator_epoch,
+                            marker.producer_epoch,
+                            int(marker.transaction_result),
+                        )
                     )
             self.requests[(NODE, message.correlation_id)] = tuple(markers)
             return tuple(markers)
@@ -323,7 +337,13 @@ class ConformanceWorld:
                 for partition_result in result.results:
                     tp = TopicPartition(partition_result.topic, partition_result.partition)
                     responses.append(
-                        (L.M_MARKER_RESPONSE, self.part_of[tp], tid, cepoch, int(partition_result.error_code))
+                        (
+                            L.M_MARKER_RESPONSE,
+                            self.part_of[tp],
+                            tid,
+                            cepoch,
+                            int(partition_result.error_code),
+                        )
                     )
             return tuple(responses)
         if outbound.destination in self.proc_of:
@@ -339,25 +359,59 @@ class ConformanceWorld:
             part = self.part_of[TopicPartition(message.topic, message.partition)]
             g = self.record_of[message.records[0]]
             return (
-                L.M_PRODUCE, proc, part, model.pid_of[proc] if message.producer_id >= 0 else -1,
-                message.producer_epoch, message.base_sequence, model.records[g][1],
-                int(message.transactional), self.ghosts.used[L.F_RETRIES],
+                L.M_PRODUCE,
+                proc,
+                part,
+                model.pid_of[proc] if message.producer_id >= 0 else -1,
+                message.producer_epoch,
+                message.base_sequence,
+                model.records[g][1],
+                int(message.transactional),
+                self.ghosts.used[L.F_RETRIES],
             )
         if self.producers[proc].transactional_id is None:
             return None
         txn = self._current_txn(proc)
         if isinstance(message, InitProducerIdRequest):
             if message.producer_id >= 0:
-                return (L.M_COORDINATOR_REQUEST, proc, L.API_INIT_PRODUCER_ID, message.producer_epoch, 1, -1)
+                return (
+                    L.M_COORDINATOR_REQUEST,
+                    proc,
+                    L.API_INIT_PRODUCER_ID,
+                    message.producer_epoch,
+                    1,
+                    -1,
+                )
             return (L.M_COORDINATOR_REQUEST, proc, L.API_INIT_PRODUCER_ID, -1, -1, -1)
         if isinstance(message, AddPartitionsToTxnRequest):
             mask = sum(1 << self.part_of[tp] for tp in set(message.partitions))
-            return (L.M_COORDINATOR_REQUEST, proc, L.API_ADD_PARTITIONS, message.producer_epoch, mask, txn)
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_ADD_PARTITIONS,
+                message.producer_epoch,
+                mask,
+                txn,
+            )
         if isinstance(message, AddOffsetsToTxnRequest):
             mask = 1 << model.offsets_partition
-            return (L.M_COORDINATOR_REQUEST, proc, L.API_ADD_OFFSETS, message.producer_epoch, mask, txn)
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_ADD_OFFSETS,
+                message.producer_epoch,
+                mask,
+                txn,
+            )
         if isinstance(message, EndTxnRequest):
-            return (L.M_COORDINATOR_REQUEST, proc, L.API_END_TXN, message.producer_epoch, int(message.committed), txn)
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_END_TXN,
+                message.producer_epoch,
+                int(message.committed),
+                txn,
+            )
         return None
 
     def _current_txn(self, proc: int) -> int:
@@ -376,7 +430,10 @@ class ConformanceWorld:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else error
         epoch = -1
-        if isinstance(message, InitProducerIdResponse | EndTxnResponse) and message.producer_epoch >= 0:
+        if (
+            isinstance(message, InitProducerIdResponse | EndTxnResponse)
+            and message.producer_epoch >= 0
+        ):
             epoch = message.producer_epoch
         else:
             # The reference's response carries no epoch here; the model's is the epoch the
@@ -391,7 +448,9 @@ class ConformanceWorld:
         out = []
         for name in self.model.transactional_ids:
             metadata = self.node.txn_coordinator.transactions.get(name)
-            out.append((-1, -1) if metadata is None else (int(metadata.state), metadata.producer_epoch))
+            out.append(
+                (-1, -1) if metadata is None else (int(metadata.state), metadata.producer_epoch)
+            )
         return out
 
     def _observe_coordinator(self, before: list[tuple[int, int]] | None) -> None:
@@ -419,7 +478,9 @@ class ConformanceWorld:
                 job = coordinator.marker_jobs.get(name)
                 if job is not None:
                     ghosts.acked_markers[tid] = sum(
-                        1 << self.part_of[tp] for tp in metadata.partitions if tp not in job.remaining
+                        1 << self.part_of[tp]
+                        for tp in metadata.partitions
+                        if tp not in job.remaining
                     )
 
     def txn_log_records(self, name: str) -> list[Any]:
@@ -486,7 +547,9 @@ class ConformanceWorld:
             return self._ahead_or_missing(consumed[0])
         for message in envelope.abstract:
             if message[0] == L.M_PRODUCE:
-                self._delivering_txn = self.model.records[self.model.record_global[message[1]][message[6]]][3]
+                self._delivering_txn = self.model.records[
+                    self.model.record_global[message[1]][message[6]]
+                ][3]
             elif message[0] == L.M_COORDINATOR_REQUEST:
                 self._delivering_txn = message[5]
         self._deliver(envelope)
@@ -678,6 +741,7 @@ class ConformanceWorld:
         for record in consumer.poll():
             self.ghosts.delivered[part].append(record.offset)
         return "done"
+
 
 __all__ = [
     "ConformanceWorld",
