@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka_eos.model import layout as L
-from kafka_eos.protocol.client_states import ClientState
 
 from .world import ConformanceWorld
 
@@ -44,18 +43,6 @@ def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target:
         return False
     batch = world.batches[consumed[0][1]][consumed[0][5]]
     return batch is not None and batch.correlation_id != envelope.message.correlation_id
-
-
-def _retry_outside_transaction(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    if not label.startswith(("RetryProduce(", "ExpireBatch(")):
-        return False
-    producer = world.producers[_proc(world, label)]
-    return producer.transactional_id is not None and producer.txn_state not in (
-        ClientState.IN_TRANSACTION,
-        ClientState.COMMITTING_TRANSACTION,
-    )
 
 
 def _tv2_equal_epoch_marker(
@@ -146,13 +133,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "reference producer waits until none of its requests is in flight, and takes their "
         "answers first",
         _idempotent_bump_waits,
-    ),
-    Disagreement(
-        "no_retry_in_abortable_error",
-        "a timed-out batch in ABORTABLE_ERROR: the reference fails it with the earlier error "
-        "(the transaction's abortable error); the model's client expires it with "
-        "REQUEST_TIMED_OUT (ExpireBatch)",
-        _retry_outside_transaction,
     ),
 )
 

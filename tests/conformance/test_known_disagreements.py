@@ -80,23 +80,6 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
             "HandleWriteTxnMarkers(t-0,tx,ABORT,e1,ce1,NONE)",
         ],
     ),
-    "no_retry_in_abortable_error": (
-        "txn2",
-        [
-            "InitProducerId(tx#0)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
-            "BeginTransaction(tx#0,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#0,e0,WRITE)",
-            "TimeoutTransaction(tx,e0)",
-            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
-            "Send(tx#0,r0,t-0,e0,s0)",
-            "Send(tx#0,r1,t-1,e0,s0)",
-            "HandleProduce(t-0,tx#0,r0,e0,s0,INVALID_PRODUCER_EPOCH)",
-            "ReceiveProduceResponse(tx#0,r0,INVALID_PRODUCER_EPOCH)",
-            "ExpireBatch(tx#0,r1)",
-        ],
-    ),
 }
 
 
