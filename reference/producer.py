@@ -333,7 +333,7 @@ class KafkaProducer:
                 continue
             del self.in_flight[correlation_id]
             if request.batch is not None:
-                self._retry_batch(request.batch, now)
+                self._retry_batch(request.batch, now, ErrorCode.REQUEST_TIMED_OUT)
             elif request.txn is not None:
                 self.txn_in_flight = None
                 self._requeue(request.txn, now)
@@ -482,7 +482,7 @@ class KafkaProducer:
                 else:
                     self._abortable(error)
 
-    def _retry_batch(self, batch: ProducerBatch, now: int) -> None:
+    def _retry_batch(self, batch: ProducerBatch, now: int, cause: ErrorCode | None = None) -> None:
         batch.correlation_id = None
         if batch.done:
             return
@@ -490,7 +490,9 @@ class KafkaProducer:
             S.IN_TRANSACTION,
             S.COMMITTING_TRANSACTION,
         ):
-            self._fail_batch(batch, self.last_error or ErrorCode.TRANSACTION_ABORTABLE)
+            # No retries once the transaction is doomed: the batch fails with what made it
+            # fail now (a timeout), else with the transaction's abortable error.
+            self._fail_batch(batch, cause or self.last_error or ErrorCode.TRANSACTION_ABORTABLE)
             return
         batch.needs_send = True
         batch.next_attempt_ms = now + self.retry_backoff_ms
@@ -647,6 +649,13 @@ class KafkaProducer:
         self.pending_partitions.clear()
         self.txn_started = False
         if self.txn_state is S.ABORTING_TRANSACTION and self.epoch_bump_required:
+            if self.transaction_version >= 2:
+                # The abort's EndTxn already bumped the epoch (KIP-890 part 2).
+                self.epoch_bump_required = False
+                self._transition(S.READY)
+                if future is not None:
+                    future.succeed()
+                return
             # KIP-360: after aborting, bump the epoch so the sequence state is clean again.
             self._transition(S.INITIALIZING)
             self._init_future = future or Future()

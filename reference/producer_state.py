@@ -233,14 +233,11 @@ class ProducerStateManager:
     def check_marker(
         self, *, producer_id: int, producer_epoch: int, coordinator_epoch: int, origin: AppendOrigin
     ) -> AppendCheck:
+        # Kafka's order (ProducerAppendInfo.appendEndTxnMarker): the producer epoch, then the
+        # coordinator epoch.
         entry = self.entries.get(producer_id)
         if entry is None or origin is AppendOrigin.REPLICATION:
             return ACCEPT
-        if self.checks.coordinator_epoch_check and entry.coordinator_epoch > coordinator_epoch:
-            return AppendCheck(
-                ErrorCode.TRANSACTION_COORDINATOR_FENCED,
-                message=f"coordinator epoch {coordinator_epoch} < {entry.coordinator_epoch}",
-            )
         if self.checks.producer_epoch_check:
             stale = producer_epoch < entry.producer_epoch or (
                 self.checks.transaction_version >= 2 and producer_epoch == entry.producer_epoch
@@ -250,6 +247,11 @@ class ProducerStateManager:
                     ErrorCode.INVALID_PRODUCER_EPOCH,
                     message=f"marker epoch {producer_epoch} not above {entry.producer_epoch}",
                 )
+        if self.checks.coordinator_epoch_check and entry.coordinator_epoch > coordinator_epoch:
+            return AppendCheck(
+                ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+                message=f"coordinator epoch {coordinator_epoch} < {entry.coordinator_epoch}",
+            )
         return ACCEPT
 
     def on_marker_appended(

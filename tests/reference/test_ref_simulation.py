@@ -118,20 +118,25 @@ def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]
 
 
 @pytest.mark.parametrize(
-    ("config", "seed", "steps", "property_name"),
+    ("config", "steps", "property_name"),
     [
-        ("producer-state-expiry", 1, 4000, "no_duplicates"),
-        pytest.param("tv1-no-verification", 5, 5000, "atomic_transactions", marks=pytest.mark.slow),
+        ("producer-state-expiry", 4000, "no_duplicates"),
+        pytest.param("tv1-no-verification", 5000, "atomic_transactions", marks=pytest.mark.slow),
         pytest.param(
-            "no-producer-epoch-check", 2, 3000, "atomic_transactions", marks=pytest.mark.slow
+            "no-producer-epoch-check", 3000, "atomic_transactions", marks=pytest.mark.slow
         ),
     ],
 )
-def test_weakened_protocols_show_their_anomaly(
-    config: str, seed: int, steps: int, property_name: str
-) -> None:
-    result = run_simulation(seed=seed, steps=steps, config=config)
-    assert property_name in {v.property for v in result.violations}
+def test_weakened_protocols_show_their_anomaly(config: str, steps: int, property_name: str) -> None:
+    """Within the first ten seeds (each run stops at its first internal violation)."""
+    found: set[str] = set()
+    for seed in range(10):
+        found |= {
+            v.property for v in run_simulation(seed=seed, steps=steps, config=config).violations
+        }
+        if property_name in found:
+            return
+    pytest.fail(f"{config}: no {property_name} in 10 seeds (found {sorted(found)})")
 
 
 @pytest.mark.slow
