@@ -167,6 +167,8 @@ class SimulationResult:
     events: list[Event]
     seconds: float
     stats: dict[str, int]
+    #: "MessageType" or "ResponseType:ERROR" -> deliveries: which protocol paths the run took
+    coverage: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -199,6 +201,8 @@ class Simulation:
             "broker_restarts": 0,
             "expiries": 0,
         }
+        self.coverage: dict[str, int] = {}
+        self.network.on_deliver = self._cover
         self.apps: list[Any] = []
         self.zombies: list[Any] = []
         self.copy_apps: list[CopyApp] = []
@@ -302,6 +306,20 @@ class Simulation:
         found = self.invariants.check(self.broker)
         if found:
             self.violations.extend(found)
+
+    def _cover(self, envelope: Envelope) -> None:
+        message = envelope.message
+        key = type(message).__name__
+        error = getattr(message, "error_code", None)
+        if error is None:
+            results = getattr(message, "results", None) or [
+                r for m in getattr(message, "markers", ()) for r in getattr(m, "results", ())
+            ]
+            errors = {r.error_code for r in results if hasattr(r, "error_code")}
+            error = max(errors) if errors else None
+        if error is not None:
+            key += f":{error.name}"
+        self.coverage[key] = self.coverage.get(key, 0) + 1
 
     def _deliver(self) -> None:
         envelope = self.network.deliver_next()
@@ -487,4 +505,5 @@ def run_simulation(
         simulation.events,
         time.perf_counter() - started,
         stats,
+        dict(sorted(simulation.coverage.items())),
     )

@@ -126,13 +126,13 @@ class TransactionCoordinator:
             # Fence the previous incarnation: bump its epoch and abort its transaction with the
             # bumped epoch; the new incarnation retries once the abort is complete.
             return self._fence_and_abort(metadata) + answer(ErrorCode.CONCURRENT_TRANSACTIONS)
-        if (
-            request.producer_id == metadata.producer_id
-            and request.producer_epoch == metadata.last_producer_epoch
-            and metadata.producer_epoch == request.producer_epoch + 1
-            and metadata.state == _E
-        ):
-            return answer(ErrorCode.NONE, metadata.producer_id, metadata.producer_epoch)  # retry
+        if request.producer_id == metadata.producer_id and request.producer_epoch >= 0:
+            # KIP-360 (prepareIncrementProducerEpoch): the current epoch is bumped; the epoch
+            # before the last bump is a retry whose answer was lost; anything else is fenced.
+            if request.producer_epoch == metadata.last_producer_epoch:
+                return answer(ErrorCode.NONE, metadata.producer_id, metadata.producer_epoch)
+            if request.producer_epoch != metadata.producer_epoch:
+                return answer(ErrorCode.PRODUCER_FENCED)
         transit = self._prepare_epoch_bump(metadata, request.transaction_timeout_ms)
 
         def done(ok: bool) -> list[Outbound]:
@@ -146,10 +146,15 @@ class TransactionCoordinator:
     def _is_valid_producer_id(
         metadata: TransactionMetadata, request: InitProducerIdRequest
     ) -> bool:
-        """KIP-360: the caller's identity is the current one, or the one it had just before."""
-        if request.producer_id == metadata.producer_id:
-            return request.producer_epoch in (metadata.producer_epoch, metadata.last_producer_epoch)
-        return request.producer_id == metadata.previous_producer_id
+        """KIP-360 (isValidProducerId): the caller names the current producer id (its epoch is
+        checked next), or the previous one whose epoch was exhausted (a retry of the bump
+        that rotated the id)."""
+        if metadata.producer_epoch < 0 or request.producer_id == metadata.producer_id:
+            return True
+        return (
+            request.producer_id == metadata.previous_producer_id
+            and request.producer_epoch >= MAX_EPOCH_BEFORE_ROTATION
+        )
 
     def _prepare_epoch_bump(self, metadata: TransactionMetadata, timeout_ms: int) -> TxnTransit:
         pid, previous, epoch = (
@@ -179,11 +184,13 @@ class TransactionCoordinator:
             bumped = metadata.producer_epoch  # cannot bump further; the abort still fences
         else:
             bumped = metadata.producer_epoch + 1
+        # lastProducerEpoch is cleared: the fenced epoch must not pass for a retry (of an
+        # InitProducerId or, with transaction version 2, of an EndTxn).
         transit = metadata.prepare(
             _PA,
             self.now_ms,
             producer_epoch=bumped,
-            last_producer_epoch=metadata.producer_epoch,
+            last_producer_epoch=-1,
         )
         return self._write(metadata, transit, lambda ok: self._after_prepare(metadata, ok))
 

@@ -57,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
                         {"property": v.property, "message": v.message} for v in result.violations
                     ],
                     "stats": result.stats,
+                    "coverage": result.coverage,
                     "reproduce": reproduce,
                     "expect_violation": config.expect_violation,
                 }
