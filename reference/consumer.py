@@ -187,13 +187,25 @@ class KafkaConsumer:
             tp = TopicPartition(record.topic, record.partition)
             self.positions[tp] = record.offset + 1
             self.events.append(
-                Read(self.client_id, self.isolation_level, str(tp), record.offset, record.value)
+                Read(self._reader, self.isolation_level, str(tp), record.offset, record.value)
             )
         buffered = {TopicPartition(r.topic, r.partition) for r in self.buffer}
         for tp, fetch_position in self.fetch_positions.items():
             if tp not in buffered:
                 self.positions[tp] = fetch_position  # past control and aborted batches too
         return records
+
+    @property
+    def subscription(self) -> tuple[str, ...]:
+        return self._group.subscription
+
+    @property
+    def _reader(self) -> str:
+        """The reader a history names: a group member is a new reader in each generation
+        (its partitions may have been consumed by others in between)."""
+        if self._group.subscription:
+            return f"{self.client_id}#generation-{self.generation_id}"
+        return self.client_id
 
     def position(self, tp: TopicPartition) -> int | None:
         return self.positions.get(tp)
@@ -430,6 +442,11 @@ class KafkaConsumer:
                 message = MetadataRequest(self._next_id(), tuple(missing))
                 destination = self.bootstrap
             else:
+                if self.assignment:
+                    # Eager rebalance (onJoinPrepare): give every partition up before joining,
+                    # so nothing is consumed or committed under the next generation with the
+                    # previous assignment.
+                    self._set_assignment([])
                 message = JoinGroupRequest(
                     self._next_id(),
                     self.group_id,

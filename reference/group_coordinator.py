@@ -31,6 +31,7 @@ from kafka_eos.reference.messages import (
     HeartbeatRequest,
     HeartbeatResponse,
     JoinGroupMember,
+    JoinGroupProtocol,
     JoinGroupRequest,
     JoinGroupResponse,
     LeaveGroupRequest,
@@ -128,11 +129,72 @@ class GroupCoordinator:
             return
         for record in batch.records:
             raw = json.loads(record)
+            if raw.get("kind") == "group":
+                self._restore_group(raw)
+                continue
             key = (raw["group"], TopicPartition(raw["topic"], raw["partition"]))
             if batch.is_transactional:
                 self.pending.setdefault(batch.producer_id, {})[key] = raw["offset"]
             else:
                 self.committed[key] = raw["offset"]
+
+    # -- group metadata in the log (GroupMetadataManager.storeGroup) ---------------------------
+
+    def _store_group(self, group: Group) -> None:
+        """Write the group's generation and members to the offsets log, so that a restarted
+        or failed-over coordinator never hands out a generation or member id twice (KIP-447
+        fencing relies on generations being unique)."""
+        members = [
+            {
+                "member_id": m.member_id,
+                "session_timeout_ms": m.session_timeout_ms,
+                "rebalance_timeout_ms": m.rebalance_timeout_ms,
+                "protocols": [[p.name, _plain(p.metadata)] for p in m.protocols],
+                "assignment": _plain(m.assignment),
+            }
+            for m in group.members.values()
+        ]
+        record = {
+            "kind": "group",
+            "group": group.group_id,
+            "generation": group.generation_id,
+            "protocol_type": group.protocol_type,
+            "protocol_name": group.protocol_name,
+            "leader": group.leader_id,
+            "next_member_number": group.next_member_number,
+            "members": members,
+        }
+        partition = self.host.partition(self.host.offsets_partition_for(group.group_id))
+        partition.append_data(
+            producer_id=-1,
+            producer_epoch=-1,
+            base_sequence=-1,
+            records=(json.dumps(record, separators=(",", ":")),),
+            record_count=1,
+            transactional=False,
+            origin=AppendOrigin.COORDINATOR,
+            now_ms=self.now_ms,
+        )
+
+    def _restore_group(self, raw: dict[str, Any]) -> None:
+        group = self._group(raw["group"])
+        group.generation_id = raw["generation"]
+        group.protocol_type = raw["protocol_type"]
+        group.protocol_name = raw["protocol_name"]
+        group.leader_id = raw["leader"]
+        group.next_member_number = raw["next_member_number"]
+        group.members = {}
+        for m in raw["members"]:
+            member = Member(
+                m["member_id"],
+                m["session_timeout_ms"],
+                m["rebalance_timeout_ms"],
+                tuple(JoinGroupProtocol(name, _tuple(meta)) for name, meta in m["protocols"]),
+                self.now_ms,  # members must heartbeat to the new coordinator in time
+                assignment=_tuple(m["assignment"]),
+            )
+            group.members[member.member_id] = member
+        group.state = GroupState.STABLE if group.members else GroupState.EMPTY
 
     def on_txn_marker(self, producer_id: int, commit: bool) -> None:
         """A marker reached the offsets partition: the transaction's commits become visible
@@ -302,6 +364,7 @@ class GroupCoordinator:
             # JoinGroup v4+: hand out a member id and ask the client to rejoin with it.
             member_id = f"{source}-{group.next_member_number}"
             group.next_member_number += 1
+            self._store_group(group)
             group.pending_member_ids.add(member_id)
             return reply(
                 JoinGroupResponse(
@@ -351,12 +414,14 @@ class GroupCoordinator:
         if not group.members:
             group.state = GroupState.EMPTY
             group.generation_id += 1
+            self._store_group(group)
             return []
         group.generation_id += 1
         group.state = GroupState.COMPLETING_REBALANCE
         group.protocol_name = self._select_protocol(group)
         if group.leader_id not in group.members:
             group.leader_id = next(iter(group.members))
+        self._store_group(group)
         out: list[Outbound] = []
         from kafka_eos.reference.node import Outbound
 
@@ -429,6 +494,7 @@ class GroupCoordinator:
             if assignment.member_id in group.members:
                 group.members[assignment.member_id].assignment = assignment.assignment
         group.state = GroupState.STABLE
+        self._store_group(group)  # with the assignments
         from kafka_eos.reference.node import Outbound
 
         out = []
@@ -474,6 +540,7 @@ class GroupCoordinator:
         if not group.members:
             group.state = GroupState.EMPTY
             group.generation_id += 1
+            self._store_group(group)
             return []
         if group.state is not GroupState.PREPARING_REBALANCE:
             self._prepare_rebalance(group)
@@ -490,3 +557,16 @@ class GroupCoordinator:
                 if expired and member.pending_join is None and member.member_id in group.members:
                     out += self._remove_member(group, member.member_id)
         return out
+
+
+def _plain(value: Any) -> Any:
+    """JSON form of member metadata and assignments (tuples become lists)."""
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _tuple(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_tuple(item) for item in value)
+    return value

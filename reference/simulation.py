@@ -75,6 +75,8 @@ class SimulationConfig:
     broker_restart_rate: float = 0.0002
     expiry_rate: float = 0.0  # per step: the leader forgets an idle producer
     transaction_timeout_ms: int = 3_000
+    subscribe: bool = False  # copy apps join a consumer group (KIP-447) instead of assign()
+    session_timeout_ms: int = 2_000
     request_timeout_ms: int = 1_000
     expect_violation: bool = False  # a weakened protocol: finding a violation is the point
 
@@ -119,6 +121,14 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         broker=replace(_DEFAULT.broker, transaction_version=1),
     ),
     "zombies": _ZOMBIES,
+    "groups": replace(
+        _DEFAULT,
+        name="groups",
+        description="Kafka 4.x; two copy apps share the input through a consumer group "
+        "(subscribe, rebalances, KIP-447 generation fencing of offset commits)",
+        copy_apps=2,
+        subscribe=True,
+    ),
     "no-producer-epoch-check": _weaken(
         _ZOMBIES,
         "no-producer-epoch-check",
@@ -250,6 +260,8 @@ class Simulation:
             retry_backoff_ms=100,
             fetch_max_wait_ms=100,
             max_poll_records=5,
+            session_timeout_ms=self.config.session_timeout_ms,
+            heartbeat_interval_ms=self.config.session_timeout_ms // 5,
         )
         self.network.register(client_id, consumer)
         return consumer
@@ -275,6 +287,7 @@ class Simulation:
                     PARTITIONS,
                     self._producer,
                     self._consumer,
+                    subscribe=cfg.subscribe,
                 )
                 self.copy_apps.append(app)
                 self.apps.append(app)

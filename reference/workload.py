@@ -137,8 +137,10 @@ class CopyApp:
         make_consumer: Any,
         *,
         abort_ratio: float = 0.1,
+        subscribe: bool = False,
     ) -> None:
         self.name = name
+        self.subscribe = subscribe
         self.transactional_id = transactional_id
         self.group_id = group_id
         self.source = source
@@ -183,11 +185,15 @@ class CopyApp:
                 # Only now, after init_transactions fenced any previous incarnation and its
                 # open transaction is complete, are the committed offsets the ones to start
                 # from (fetching them earlier can read offsets a zombie is about to move).
-                consumer.assign(self.source)
+                if not self.subscribe:
+                    consumer.assign(self.source)
+                elif not consumer.subscription:
+                    consumer.subscribe(sorted({tp.topic for tp in self.source}))
                 return
-            if not all(consumer.position(tp) is not None for tp in self.source):
+            owned = list(consumer.assignment)
+            if not all(consumer.position(tp) is not None for tp in owned):
                 return
-            before = {tp: consumer.position(tp) for tp in self.source}
+            before = {tp: consumer.position(tp) for tp in owned}
             records = consumer.poll()
             if not records:
                 return
@@ -196,7 +202,7 @@ class CopyApp:
             for record in records:
                 partition = record.partition % self.sink_partitions
                 producer.send(self.sink_topic, f"f:{record.value}", partition=partition)
-            offsets = {tp: consumer.position(tp) for tp in self.source}
+            offsets = {tp: consumer.position(tp) for tp in owned}
             producer.send_offsets_to_transaction(
                 {tp: o for tp, o in offsets.items() if o is not None}, consumer.group_metadata()
             )
@@ -210,7 +216,8 @@ class CopyApp:
     def _abort(self) -> None:
         self.producer.abort_transaction()
         for tp, offset in self.rewind.items():
-            self.consumer.seek(tp, offset)  # reprocess what the aborted transaction consumed
+            if tp in self.consumer.assignment:  # (a rebalance may have moved it elsewhere)
+                self.consumer.seek(tp, offset)  # reprocess what the aborted transaction consumed
 
 
 class Reader:

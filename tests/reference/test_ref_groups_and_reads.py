@@ -155,3 +155,24 @@ def test_membership_join_sync_heartbeat_and_kip_447_fencing() -> None:
     assert response.results[0].error_code is ErrorCode.ILLEGAL_GENERATION
     _, _, response = commit_offsets_in_transaction(d, 3, generation=1, member="nobody")
     assert response.results[0].error_code is ErrorCode.UNKNOWN_MEMBER_ID
+
+
+def test_group_generations_and_member_ids_survive_a_coordinator_restart() -> None:
+    d = Direct(TV1)
+    member = join(d).member_id
+    joined = join(d, member)
+    d.one(SyncGroupRequest(d.cid(), "g", joined.generation_id, member, ()), "c1")
+    d.restart()
+    beat = d.one(HeartbeatRequest(d.cid(), "g", joined.generation_id, member))
+    assert beat.error_code is ErrorCode.NONE  # the member carries on with the new coordinator
+    newcomer = join(d, source="c2").member_id
+    assert newcomer != member  # member ids are never reused
+    assert d.call(JoinGroupRequest(d.cid(), "g", newcomer), "c2") == []
+    rejoined = d.call(JoinGroupRequest(d.cid(), "g", member), "c1")
+    # Generations continue where they were: generation 1 is never handed out again, so a
+    # zombie of generation 1 stays fenced (KIP-447).
+    assert {r.generation_id for r in rejoined} == {joined.generation_id + 1}
+    _, _, response = commit_offsets_in_transaction(
+        d, 3, generation=joined.generation_id, member=member
+    )
+    assert response.results[0].error_code is ErrorCode.ILLEGAL_GENERATION

@@ -107,6 +107,13 @@ def test_the_simulation_finds_the_dropped_epoch_check(monkeypatch: pytest.Monkey
     pytest.fail("40 seeds of the zombies workload did not notice the missing epoch check")
 
 
+def test_consumer_group_copy_apps_stay_exactly_once() -> None:
+    for seed in (0, 1):
+        result = run_simulation(seed=seed, steps=3000, config="groups")
+        assert result.ok, result.violations[:3]
+        assert result.coverage.get("JoinGroupResponse:NONE", 0) >= 2
+
+
 def test_without_idempotence_retries_are_duplicates() -> None:
     result = run_simulation(seed=0, steps=2000, config="no-idempotence")
     assert "no_duplicates" in {v.property for v in result.violations}
@@ -171,7 +178,7 @@ def test_weakened_protocols_show_their_anomaly(config: str, steps: int, property
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["default", "tv1", "zombies", "no-faults"])
+@pytest.mark.parametrize("config", ["default", "tv1", "zombies", "groups", "no-faults"])
 def test_long_runs_of_the_correct_protocols_stay_clean(config: str) -> None:
     for seed in range(20):
         result = run_simulation(seed=seed, steps=10_000, config=config)
