@@ -552,7 +552,8 @@ class KafkaEosModel:
         knobs = self.knobs
         # 2. KIP-890 part 1: a transaction's first append needs the coordinator's word that
         # the partition is in the ongoing transaction of this producer epoch
-        verify = txn and knobs.partition_verification and not from_coordinator
+        # (TxnOffsetCommit appends to __consumer_offsets are verified as well)
+        verify = txn and knobs.partition_verification
         if verify and (not entry or entry[E_TXN_FIRST] < 0):
             metadata = state[S_COORDINATOR][K_METADATA][self.pid_tid[pid]]
             if metadata[T_EPOCH] != epoch:
@@ -688,6 +689,8 @@ class KafkaEosModel:
         for label, new_client, messages, spent in moves:
             network = state[S_NETWORK]
             if messages:
+                if messages[0][0] == M_PRODUCE and messages[0][8] < 0:
+                    messages = (self._on_current_connection(state, client, messages[0]),)
                 network = add_messages(network, *messages)
             new_budget = budget if spent < 0 else replace(budget, spent, budget[spent] - 1)
             out.append(
@@ -708,6 +711,24 @@ class KafkaEosModel:
             self._maybe_resend(state, proc, client, out)
         if cstate == _R and self.kinds[proc] == CTP and client[C_CURRENT] < 0:
             self._fetch_committed_offset(state, proc, client, out)
+
+    def _on_current_connection(self, state: Tup, client: Tup, request: Tup) -> Tup:
+        """``request`` on the connection its producer currently uses for that partition: the
+        one carrying the current attempts of its in-flight batches (so a new batch queues behind
+        them, as on one TCP connection), or the newest connection if none is in flight."""
+        proc, part = request[1], request[2]
+        batches = client[C_BATCHES]
+        connection = -1
+        for message in state[S_NETWORK]:
+            if message[0] != M_PRODUCE:
+                break  # the network is sorted: produce requests come first
+            if message[1] == proc and message[2] == part and message[8] > connection:
+                batch = batches[message[6]]
+                if batch[0] == B_INFLIGHT and batch[1] == message[4] and batch[2] == message[5]:
+                    connection = message[8]
+        if connection < 0:
+            connection = self.faults.retries - state[S_BUDGET][F_RETRIES]
+        return (*request[:8], connection)
 
     def _client_moves(
         self,
@@ -878,8 +899,8 @@ class KafkaEosModel:
             seq = sequences[part]
             sequences = replace(sequences, part, seq + 1)
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
-        connection = self.faults.retries - retries
-        request = (M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection)
+        # the connection is filled in when the move is applied (_on_current_connection)
+        request = (M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, -1)
         new_client = (
             client[C_STATE],
             epoch,
