@@ -136,7 +136,7 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         producer_epoch_check=False,
     ),
     "tv1-no-verification": _weaken(
-        _DEFAULT,
+        _ZOMBIES,
         "tv1-no-verification",
         "transaction version 1 without verification (before KIP-890): hanging transactions",
         transaction_version=1,
