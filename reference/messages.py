@@ -14,6 +14,9 @@ Conventions shared by the core and every driver:
   adapter keeps the RecordBatch bytes there); ``records`` are the record values as text, used
   for histories and by the in-process clients.
 * isolation levels: 0 = read_uncommitted, 1 = read_committed (Kafka's IsolationLevel ids).
+* the core answers every request at once or when its writes are replicated; it never waits on
+  a client's behalf: a Fetch's ``max_wait_ms`` long poll and ``acks=0`` (no response) are the
+  front end's business.
 """
 
 from __future__ import annotations
