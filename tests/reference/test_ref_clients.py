@@ -231,3 +231,27 @@ def test_subscribed_consumers_split_the_partitions_and_rebalance_when_one_leaves
     world.net.unregister("c2")
     assert world.net.run_until(lambda: len(c1.assignment) == 2, max_steps=5_000)
     assert c1.generation_id > generation
+
+
+def test_commit_sync_stores_the_positions_a_restarted_consumer_resumes_from() -> None:
+    world = World()
+    producer = world.producer("p")
+    for i in range(5):
+        producer.send("t", f"v{i}", partition=0)
+    world.wait(producer.flush())
+    tp = TopicPartition("t", 0)
+    first = KafkaConsumer(client_id="c1", clock=world.clock, group_id="g", fetch_max_wait_ms=10)
+    world.net.register("c1", first)
+    first.assign([tp])
+    assert world.net.run_until(lambda: first.position(tp) == 0, max_steps=2_000)
+    assert world.net.run_until(lambda: bool(first.buffer), max_steps=2_000)
+    first.max_poll_records = 3
+    assert [r.value for r in first.poll()] == ["v0", "v1", "v2"]
+    commit = first.commit_sync()
+    world.wait(commit)
+    assert commit.succeeded
+    second = KafkaConsumer(client_id="c2", clock=world.clock, group_id="g")
+    world.net.register("c2", second)
+    second.assign([tp])
+    assert world.net.run_until(lambda: second.position(tp) is not None, max_steps=2_000)
+    assert second.position(tp) == 3
