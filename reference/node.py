@@ -189,6 +189,11 @@ class BrokerNode:
     # -- startup: rebuild everything from storage ------------------------------------------------
 
     def _load(self) -> list[Outbound]:
+        # Requests this node sends to itself may still be in flight from its previous
+        # incarnation: number this incarnation's requests in a range of their own, so that a
+        # late answer to the old process is never taken for one to the new.
+        starts = len(self.storage.stream(COORDINATOR_EPOCHS_STREAM).records())
+        self._counters.correlation_id = starts << 32
         for record in self.storage.stream(PRODUCER_IDS_STREAM).records():
             self._counters.next_producer_id = record["block_end"]
             self._counters.producer_id_block_end = record["block_end"]
@@ -441,7 +446,7 @@ class BrokerNode:
     ) -> list[Outbound]:
         pending = self.pending_verifications.pop(response.correlation_id, None)
         if pending is None:
-            return []
+            return []  # an answer to a previous incarnation of this node, or a duplicate
         error = response.error_code
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in response.results if r.error_code is not ErrorCode.NONE]

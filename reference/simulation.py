@@ -22,6 +22,7 @@ import importlib
 import random
 import time
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
@@ -39,7 +40,7 @@ from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.network import Envelope, Faults, SimNetwork
 from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode
 from kafka_eos.reference.producer import KafkaProducer
-from kafka_eos.reference.storage import MemoryStorage
+from kafka_eos.reference.storage import FileStorage, MemoryStorage
 from kafka_eos.reference.workload import (
     CopyApp,
     IdempotentWriter,
@@ -121,6 +122,12 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         broker=replace(_DEFAULT.broker, transaction_version=1),
     ),
     "zombies": _ZOMBIES,
+    "restarts": replace(
+        _DEFAULT,
+        name="restarts",
+        description="Kafka 4.x; the broker is killed and restarted from its logs every ~100 steps",
+        broker_restart_rate=0.01,
+    ),
     "groups": replace(
         _DEFAULT,
         name="groups",
@@ -189,7 +196,15 @@ class SimulationResult:
 
 
 class Simulation:
-    def __init__(self, *, seed: int, config: SimulationConfig | str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        config: SimulationConfig | str | None = None,
+        data_dir: Path | str | None = None,
+    ) -> None:
+        """``data_dir``: keep the broker's logs in files there (a broker restart then reopens
+        them, as a new process would); by default they are in memory."""
         self.config = (
             config if isinstance(config, SimulationConfig) else load_simulation_config(config)
         )
@@ -199,7 +214,10 @@ class Simulation:
         self.network = SimNetwork(
             clock=self.clock, seed=self.rng.getrandbits(32), faults=self._no_dup_faults()
         )
-        self.storage = MemoryStorage()
+        self.data_dir = data_dir
+        self.storage: MemoryStorage | FileStorage = (
+            MemoryStorage() if data_dir is None else FileStorage(data_dir, fsync=False)
+        )
         self.broker = self._new_broker()
         self.events: list[Event] = []
         self.violations: list[Violation] = []
@@ -226,6 +244,9 @@ class Simulation:
         return replace(self.config.faults, duplicate=0.0)
 
     def _new_broker(self) -> BrokerNode:
+        if isinstance(self.storage, FileStorage) and getattr(self, "broker", None) is not None:
+            self.storage.close()  # the old process is gone; the new one opens the files
+            self.storage = FileStorage(self.storage.data_dir, fsync=False)
         node = BrokerNode(
             node_id=BROKER_ID, config=self.config.broker, clock=self.clock, storage=self.storage
         )
@@ -485,11 +506,16 @@ def _contract_d_checks(events: list[Event]) -> list[Violation]:
 
 
 def run_simulation(
-    *, seed: int, steps: int, config: SimulationConfig | str | None = None, settle: bool = True
+    *,
+    seed: int,
+    steps: int,
+    config: SimulationConfig | str | None = None,
+    settle: bool = True,
+    data_dir: Path | str | None = None,
 ) -> SimulationResult:
     """Run ``steps`` steps from ``seed``; stop at the first violated internal invariant."""
     started = time.perf_counter()
-    simulation = Simulation(seed=seed, config=config)
+    simulation = Simulation(seed=seed, config=config, data_dir=data_dir)
     done = 0
     while done < steps:
         simulation.step()

@@ -172,8 +172,15 @@ def test_weakened_protocols_are_caught(config: str, steps: int) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["default", "tv1", "zombies", "groups", "no-faults"])
+@pytest.mark.parametrize("config", ["default", "tv1", "zombies", "groups", "restarts", "no-faults"])
 def test_long_runs_of_the_correct_protocols_stay_clean(config: str) -> None:
     for seed in range(20):
         result = run_simulation(seed=seed, steps=10_000, config=config)
         assert result.ok, f"{config} seed {seed}: {result.violations[:3]}"
+
+
+def test_broker_restarts_from_files_keep_every_property(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = run_simulation(seed=9, steps=2500, config="restarts", data_dir=tmp_path)
+    assert result.stats["broker_restarts"] >= 2
+    assert result.ok, result.violations[:3]
+    assert (tmp_path / "__transaction_state-0.log").exists()
