@@ -18,6 +18,7 @@ from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.node import OFFSETS_PARTITION
 
 from .world import ConformanceWorld
 
@@ -65,9 +66,12 @@ def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-a
         producer.books[tp].next_sequence if tp in producer.books else 0 for tp in world.tps
     )
     added = sum(1 << world.part_of[tp] for tp in producer.partitions_in_txn)
+    if world.offsets_added[proc]:
+        added |= 1 << model.offsets_partition
     awaiting: tuple = ()  # type: ignore[type-arg]
-    if transactional and producer.txn_in_flight is not None:
-        awaiting = world.requests.get((producer.client_id, producer.txn_in_flight), ())
+    in_flight = world.requests.get((producer.client_id, producer.txn_in_flight or -1), ())
+    if transactional and in_flight and in_flight[0] == L.M_COORDINATOR_REQUEST:
+        awaiting = in_flight
     elif transactional:
         awaiting = _queued_request(world, proc)
     return (client_state, epoch, world.ghosts.current[proc], batches, sequences, added, awaiting)
@@ -82,7 +86,25 @@ def _queued_request(world: ConformanceWorld, proc: int) -> tuple:  # type: ignor
     return ()
 
 
+def _offset_commit(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: ignore[type-arg]
+    """The offset record of a consume-transform-produce transaction: its TxnOffsetCommit."""
+    attempts = world.offset_requests.get((proc, rec))
+    if not attempts:
+        return _UNSENT
+    future = world.offset_futures.get((proc, rec))
+    correlation_id, epoch = attempts[-1]
+    if future is not None and future.done:
+        if future.succeeded:
+            # the transaction manager takes only its latest attempt's answer
+            offset = world.offset_results.get((proc, correlation_id), -1)
+            return (L.B_ACKED, epoch, -1, offset)
+        return (L.B_FAILED, epoch, -1, int(future.error))
+    return (L.B_INFLIGHT, epoch, -1, -1)
+
+
 def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: ignore[type-arg]
+    if world.model.record_partition[proc][rec] == world.model.offsets_partition:
+        return _offset_commit(world, proc, rec)
     batch = world.batches[proc][rec]
     if batch is None or not batch.attempts:
         return _UNSENT  # not handed to the producer yet, or never sent
@@ -113,6 +135,18 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
                     batch.producer_epoch,
                     int(batch.is_commit),
                     batch.coordinator_epoch,
+                )
+            )
+        elif world.tps[part] == OFFSETS_PARTITION:
+            record = world.offset_batch_record.get(batch.base_offset, -1)
+            log.append(
+                (
+                    L.ENTRY_DATA,
+                    pid,
+                    batch.producer_epoch,
+                    batch.base_sequence,
+                    record,
+                    int(batch.is_transactional),
                 )
             )
         else:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka_eos.model import layout as L
+from kafka_eos.protocol.client_states import ClientState
 
 from .world import ConformanceWorld
 
@@ -35,11 +36,17 @@ def _tv2_abort_bump(world: ConformanceWorld, state: tuple, label: str, target: t
 
 
 def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveProduceResponse(") or label.endswith(",NONE)"):
+    if not label.startswith("ReceiveProduceResponse("):
         return False
     consumed = world.consumed(state, target)
     envelope = world.envelope_for(consumed[0]) if consumed else None
     if envelope is None:
+        return False
+    _, proc, part, *_ = consumed[0]
+    if part == world.model.offsets_partition:
+        attempts = world.offset_requests.get((proc, consumed[0][5]), [])
+        return bool(attempts) and attempts[-1][0] != envelope.message.correlation_id
+    if label.endswith(",NONE)"):
         return False
     batch = world.batches[consumed[0][1]][consumed[0][5]]
     return batch is not None and batch.correlation_id != envelope.message.correlation_id
@@ -59,29 +66,6 @@ def _tv2_equal_epoch_marker(
     return False
 
 
-def _marker_check_order(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if (
-        not label.startswith("HandleWriteTxnMarkers(")
-        or not world.model.knobs.coordinator_epoch_check
-    ):
-        return False
-    # the reference writes one WriteTxnMarkers for every partition: any of them counts
-    consumed = world.consumed(state, target)
-    envelope = world.envelope_for(consumed[0]) if consumed else None
-    if envelope is None:
-        return False
-    for _, part, tid, cepoch, epoch, _commit in envelope.abstract:
-        entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][tid]
-        if not entry or entry[L.E_COORDINATOR_EPOCH] <= cepoch:
-            continue
-        stale = epoch < entry[L.E_EPOCH] or (
-            world.model.tv2 and epoch == entry[L.E_EPOCH] and entry[L.E_TXN_FIRST] >= 0
-        )
-        if stale:
-            return True
-    return False
-
-
 def _idempotent_bump_waits(
     world: ConformanceWorld, state: tuple, label: str, target: tuple
 ) -> bool:  # type: ignore[type-arg]
@@ -95,6 +79,67 @@ def _idempotent_bump_waits(
     return bumped and any(b[0] == L.B_INFLIGHT for b in before[L.C_BATCHES] if b is not None)
 
 
+def _fatal_client_batches(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("ReceiveProduceResponse("):
+        return False
+    proc = _proc(world, label)
+    return state[L.S_CLIENTS][proc][L.C_STATE] == int(ClientState.FATAL_ERROR)
+
+
+def _tv2_end_txn_retry(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("HandleEndTxn(") or not world.model.tv2:
+        return False
+    consumed = world.consumed(state, target)
+    if not consumed:
+        return False
+    _, proc, _api, epoch, _commit, _txn = consumed[0]
+    name = world.model.transactional_ids[world.model.tid_of[proc]]
+    metadata = world.node.txn_coordinator.transactions.get(name)
+    return (
+        metadata is not None
+        and metadata.producer_epoch == epoch + 1
+        and metadata.last_producer_epoch != epoch
+    )
+
+
+def _offsets_in_abortable_error(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("ReceiveCoordinatorResponse(") or ",AddOffsetsToTxn,NONE)" not in label:
+        return False
+    return state[L.S_CLIENTS][_proc(world, label)][L.C_STATE] != int(ClientState.IN_TRANSACTION)
+
+
+def _offset_commit_fenced_code(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
+    offsets = (
+        world.model.partition_names[world.model.offsets_partition]
+        if world.model.offsets_partition >= 0
+        else None
+    )
+    return (
+        offsets is not None
+        and label.startswith(f"HandleProduce({offsets},")
+        and label.endswith(",INVALID_PRODUCER_EPOCH)")
+        and world.model.knobs.partition_verification
+    )
+
+
+def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("HandleProduce(") or not world.model.knobs.partition_verification:
+        return False
+    consumed = world.consumed(state, target)
+    if not consumed or not consumed[0][7]:
+        return False
+    part, pid, epoch = consumed[0][2], consumed[0][3], consumed[0][4]
+    entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][pid] if pid >= 0 else ()
+    if label.endswith(",DUPLICATE)"):
+        # a retried write of a transaction that is over on this partition
+        return not entry or entry[L.E_TXN_FIRST] < 0 or entry[L.E_EPOCH] != epoch
+    return bool(entry) and entry[L.E_TXN_FIRST] >= 0 and entry[L.E_EPOCH] != epoch
+
+
 KNOWN: tuple[Disagreement, ...] = (
     Disagreement(
         "tv2_abort_bumps_with_init_producer_id",
@@ -105,9 +150,9 @@ KNOWN: tuple[Disagreement, ...] = (
     ),
     Disagreement(
         "superseded_attempt_error_ignored",
-        "an error answering an earlier attempt of a batch that was re-sent is ignored by the "
-        "reference producer (it waits for the latest attempt); the model's client fails the "
-        "batch on it (same epoch and sequence)",
+        "an error answering an earlier attempt of a batch that was re-sent (and any answer to "
+        "an earlier TxnOffsetCommit attempt) is ignored by the reference producer: it waits "
+        "for the latest attempt; the model's client takes it (same epoch and sequence)",
         _superseded_error,
     ),
     Disagreement(
@@ -119,12 +164,46 @@ KNOWN: tuple[Disagreement, ...] = (
         _tv2_equal_epoch_marker,
     ),
     Disagreement(
-        "marker_checks_order",
-        "a marker both from a deposed coordinator epoch and with a stale producer epoch: the "
-        "model checks the producer epoch first (INVALID_PRODUCER_EPOCH, Kafka's "
-        "ProducerAppendInfo.appendEndTxnMarker order), the reference the coordinator epoch "
-        "(TRANSACTION_COORDINATOR_FENCED)",
-        _marker_check_order,
+        "txn_offset_commit_after_abortable_error",
+        "AddOffsetsToTxn acknowledged after the producer entered ABORTABLE_ERROR: the "
+        "reference's transaction manager still sends the TxnOffsetCommit, the model's client "
+        "sends nothing more in that transaction",
+        _offsets_in_abortable_error,
+    ),
+    Disagreement(
+        "verification_of_other_epochs",
+        "a transactional write (Produce or TxnOffsetCommit) whose epoch is not that of the "
+        "transaction open on the partition: the reference's leader verifies it with the "
+        "coordinator (KIP-890: ongoing means ongoing AT THIS EPOCH), which fences a zombie even "
+        "with the producer epoch check off; the model verifies only a producer's first write "
+        "on the partition, then relies on the epoch check alone. Likewise a retried write of a "
+        "transaction already ended there: the model answers DUPLICATE (its duplicate check "
+        "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
+        "first, as in Kafka's ReplicaManager)",
+        _verified_by_epoch,
+    ),
+    Disagreement(
+        "txn_offset_commit_fenced_error_code",
+        "a TxnOffsetCommit from a fenced epoch: the model's leader answers "
+        "INVALID_PRODUCER_EPOCH, the reference's group coordinator (which verifies it with the "
+        "transaction coordinator first, KIP-890) answers PRODUCER_FENCED",
+        _offset_commit_fenced_code,
+    ),
+    Disagreement(
+        "fatal_client_resolves_batches",
+        "a produce response reaching a transactional producer in FATAL_ERROR: the model's "
+        "client ignores it (the batch stays in flight), the reference producer still fails "
+        "(or acknowledges) the batch",
+        _fatal_client_batches,
+    ),
+    Disagreement(
+        "tv2_end_txn_retry_detection",
+        "transaction version 2: EndTxn with the epoch just below the coordinator's, after the "
+        "coordinator bumped it itself (timeout or fencing abort) and lost last_producer_epoch "
+        "(a later transition or a failover reload): the model takes it as a retry of a "
+        "completed EndTxn (NONE), the reference as a fenced producer (PRODUCER_FENCED), "
+        "because it also requires last_producer_epoch == the request's epoch",
+        _tv2_end_txn_retry,
     ),
     Disagreement(
         "idempotent_bump_waits_for_in_flight",

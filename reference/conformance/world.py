@@ -56,18 +56,23 @@ from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.sequence import NO_SEQUENCE
 from kafka_eos.reference.clock import VirtualClock
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.messages import (
     AddOffsetsToTxnRequest,
+    AddOffsetsToTxnResponse,
     AddPartitionsToTxnRequest,
     AddPartitionsToTxnResponse,
     EndTxnRequest,
     EndTxnResponse,
     InitProducerIdRequest,
     InitProducerIdResponse,
+    OffsetFetchRequest,
     ProduceRequest,
     TopicPartition,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
     WriteTxnMarkersRequest,
     WriteTxnMarkersResponse,
 )
@@ -76,6 +81,10 @@ from kafka_eos.reference.producer import KafkaProducer, ProducerBatch
 
 NODE = "broker-0"
 TOPIC = "t"
+#: The consume-transform-produce application's input (the model leaves it abstract: only the
+#: committed input offsets matter); the group commits offsets for its one partition.
+INPUT_TOPIC = "input"
+INPUT = TopicPartition(INPUT_TOPIC, 0)
 #: ``next_attempt_ms`` of a batch the driver holds back (the clock never gets there).
 HOLD_MS = 10**15
 _ONGOING, _PC, _PA = (
@@ -151,14 +160,12 @@ class Ghosts:
 
 class ConformanceWorld:
     def __init__(self, model: KafkaEosModel) -> None:
-        if any(kind == CTP for kind in model.kinds):
-            raise Unsupported(
-                "consume-transform-produce workloads are not driven on the reference yet"
-            )
         self.model = model
         self.clock = VirtualClock()
         self.node = BrokerNode(node_id=NODE, config=broker_config(model), clock=self.clock)
         self.node.create_topic(TOPIC, model.data_partitions)
+        if model.offsets_partition >= 0:
+            self.node.create_topic(INPUT_TOPIC, 1)
         self.tps = [TopicPartition(TOPIC, p) for p in range(model.data_partitions)]
         if model.offsets_partition >= 0:
             self.tps.append(OFFSETS_PARTITION)
@@ -179,6 +186,12 @@ class ConformanceWorld:
         self.last_coordinator_request: dict[int, tuple] = {}  # type: ignore[type-arg]
         self._numbers = 0
         self.ahead: Counter[tuple] = Counter()  # type: ignore[type-arg]
+        # consume-transform-produce: sendOffsetsToTransaction of each offset record
+        self.offset_futures: dict[tuple[int, int], Any] = {}  # (proc, rec) -> Future
+        self.offset_requests: dict[tuple[int, int], list[tuple[int, int]]] = {}  # -> (cid, epoch)
+        self.offset_batch_record: dict[int, int] = {}  # offsets-log base offset -> record
+        self.offset_results: dict[tuple[int, int], int] = {}  # (proc, cid) -> log offset
+        self.offsets_added = [False] * model.process_count  # AddOffsetsToTxn acknowledged
         tids = len(model.transactional_ids)
         self.ghosts = Ghosts(
             owner=[-1] * tids,
@@ -191,6 +204,7 @@ class ConformanceWorld:
             delivered=[[] for _ in range(model.data_partitions)],
         )
         self._delivering_txn = -1
+        self._retrying = False
         self.consumers: list[KafkaConsumer] = []
         if model.workload.consumer:
             for p in range(model.data_partitions):
@@ -272,7 +286,14 @@ class ConformanceWorld:
         if envelope.destination == NODE:
             self._post(NODE, endpoint.receive(envelope.source, envelope.message))
         else:
-            endpoint.receive(envelope.source, envelope.message)
+            message = envelope.message
+            if (
+                isinstance(message, AddOffsetsToTxnResponse)
+                and message.error_code is ErrorCode.NONE
+                and endpoint.txn_in_flight == message.correlation_id
+            ):
+                self.offsets_added[self.proc_of[envelope.destination]] = True
+            endpoint.receive(envelope.source, message)
 
     def settle(self) -> None:
         """Let every producer's Sender run (held batches stay), and deliver internal messages,
@@ -367,7 +388,7 @@ class ConformanceWorld:
                 message.base_sequence,
                 model.records[g][1],
                 int(message.transactional),
-                self.ghosts.used[L.F_RETRIES],
+                self._connection(proc, part),
             )
         if self.producers[proc].transactional_id is None:
             return None
@@ -403,6 +424,23 @@ class ConformanceWorld:
                 mask,
                 txn,
             )
+        if isinstance(message, TxnOffsetCommitRequest):
+            committed = message.offsets[0].committed_offset
+            rec = self._offset_record(proc, committed)
+            self.offset_requests.setdefault((proc, rec), []).append(
+                (message.correlation_id, message.producer_epoch)
+            )
+            return (
+                L.M_PRODUCE,
+                proc,
+                model.offsets_partition,
+                model.pid_of[proc],
+                message.producer_epoch,
+                NO_SEQUENCE,
+                rec,
+                1,
+                self._connection(proc, model.offsets_partition),
+            )
         if isinstance(message, EndTxnRequest):
             return (
                 L.M_COORDINATOR_REQUEST,
@@ -414,13 +452,71 @@ class ConformanceWorld:
             )
         return None
 
+    def _connection(self, proc: int, part: int) -> int:
+        """The connection a new produce request travels on (the model numbers connections;
+        the reference has none): a retry opens a new one; a first attempt queues behind the
+        current attempts of the partition's in-flight batches, else takes the newest."""
+        if self._retrying:
+            return self.ghosts.used[L.F_RETRIES]
+        connection = -1
+        for envelope in self.network:
+            for message in envelope.abstract:
+                if message[0] != L.M_PRODUCE or message[1] != proc or message[2] != part:
+                    continue
+                if message[8] > connection and self._current_attempt(proc, message):
+                    connection = message[8]
+        return connection if connection >= 0 else self.ghosts.used[L.F_RETRIES]
+
+    def _current_attempt(self, proc: int, message: tuple) -> bool:  # type: ignore[type-arg]
+        rec = message[6]
+        if message[2] == self.model.offsets_partition:
+            future = self.offset_futures.get((proc, rec))
+            attempts = self.offset_requests.get((proc, rec), [])
+            return bool(attempts) and attempts[-1][1] == message[4] and not (future and future.done)
+        batch = self.batches[proc][rec]
+        return (
+            batch is not None
+            and not batch.done
+            and batch.attempts > 0
+            and batch.producer_epoch == message[4]
+            and batch.base_sequence == message[5]
+        )
+
+    def _offset_record(self, proc: int, committed: int) -> int:
+        """The process-local record of the offset commit of input offset ``committed``."""
+        for rec, g in enumerate(self.model.record_global[proc]):
+            record = self.model.records[g]
+            if record[2] == self.model.offsets_partition and record[6] == committed:
+                return rec
+        raise NotEnabled(f"the workload commits no input offset {committed}")
+
     def _current_txn(self, proc: int) -> int:
         current = self.ghosts.current[proc]
         txns = self.model.txn_global[proc]
         return txns[current] if 0 <= current < len(txns) else -1
 
+    def _last_offsets_append(self, producer: KafkaProducer) -> int:
+        """Where the TxnOffsetCommit just answered was appended: the group coordinator's last
+        data batch of this producer id in __consumer_offsets (its response has no offset)."""
+        metadata = self.node.txn_coordinator.transactions.get(producer.transactional_id or "")
+        pid = metadata.producer_id if metadata is not None else producer.producer_id
+        for batch in reversed(self.node.partitions[OFFSETS_PARTITION].log.batches):
+            if not batch.is_control and batch.producer_id == pid:
+                return batch.base_offset
+        return -1
+
     def _abstract_response(self, request: tuple, message: Any) -> tuple:  # type: ignore[type-arg]
-        error = int(message.error_code)
+        error = int(getattr(message, "error_code", ErrorCode.NONE))
+        if request[0] == L.M_PRODUCE and isinstance(message, TxnOffsetCommitResponse):
+            _, proc, part, _pid, epoch, seq, rec, _txn, _conn = request
+            errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
+            error = int(errors[0]) if errors else int(ErrorCode.NONE)
+            offset = -1
+            if not errors:
+                offset = self._last_offsets_append(self.producers[proc])
+                self.offset_batch_record[offset] = self.model.record_global[proc][rec]
+                self.offset_results[(proc, message.correlation_id)] = offset
+            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset)
         if request[0] == L.M_PRODUCE:
             _, proc, part, _pid, epoch, seq, rec, _txn, _conn = request
             offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
@@ -500,7 +596,13 @@ class ConformanceWorld:
         after_ok = (int(ClientState.READY), int(ClientState.INITIALIZING))
         for proc, producer in enumerate(self.producers):
             if before[proc] in closing and int(producer.txn_state) in after_ok:
-                self.ghosts.current[proc] += 1
+                self.offsets_added[proc] = False
+                committed = before[proc] == int(ClientState.COMMITTING_TRANSACTION)
+                if self.model.kinds[proc] == CTP and not committed:
+                    # the application stops; a new incarnation resumes from the committed offset
+                    self.ghosts.current[proc] = len(self.model.txn_records[proc])
+                else:
+                    self.ghosts.current[proc] += 1
 
     # ------------------------------------------------------------------ driving
     def perform(self, state: tuple, label: str, target: tuple) -> str:  # type: ignore[type-arg]
@@ -602,8 +704,11 @@ class ConformanceWorld:
         producer = self.producers[proc]
         producer.begin_transaction()
         current = self.ghosts.current[proc]
+        self.offsets_added[proc] = False
+        offset_record = self.model.txn_offset_record[proc][current]
         for rec in self.model.txn_records[proc][current]:
-            self._hand_over(proc, rec)
+            if rec != offset_record:
+                self._hand_over(proc, rec)
         return "done"
 
     def _hand_over(self, proc: int, rec: int) -> None:
@@ -621,6 +726,8 @@ class ConformanceWorld:
     def _do_Send(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
         proc = self._proc(args[0])
         rec = int(args[1][1:])
+        if args[2] == "TxnOffsetCommit":
+            return self._send_offsets(proc, rec)
         if self.model.kinds[proc] in (TRANSACTIONAL, CTP):
             batch = self.batches[proc][rec]
             if batch is None:
@@ -634,6 +741,40 @@ class ConformanceWorld:
         if not batch.needs_send or (batch.base_sequence >= 0 and batch.attempts):
             return "already"
         self.released.add(id(batch))
+        return "done"
+
+    def _send_offsets(self, proc: int, rec: int) -> str:
+        # the reference's transaction manager sends TxnOffsetCommit as soon as AddOffsetsToTxn
+        # is acknowledged: the model's Send of the offset record is part of that step
+        if self.offset_requests.get((proc, rec)):
+            return "already"
+        raise NotEnabled("the producer has not sent its TxnOffsetCommit")
+
+    def _do_AddOffsetsToTxn(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(args[0])
+        current = self.ghosts.current[proc]
+        rec = self.model.txn_offset_record[proc][current]
+        committed = self.model.records[self.model.record_global[proc][rec]][6]
+        future = self.producers[proc].send_offsets_to_transaction(
+            {INPUT: committed}, self.model.workload.group
+        )
+        self.offset_futures[(proc, rec)] = future
+        return "done"
+
+    def _do_FetchCommittedOffset(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        """OffsetFetch(requireStable) at start-up, as the application's consumer does."""
+        proc = self._proc(args[0])
+        request = OffsetFetchRequest(
+            self.node.next_correlation_id(),
+            self.model.workload.group,
+            (INPUT,),
+            require_stable=True,
+        )
+        responses = [o.message for o in self.node.receive(f"{args[0]}.consumer", request)]
+        fetched = responses[0].offsets[0] if responses and responses[0].offsets else None
+        if fetched is None or fetched.error_code is not ErrorCode.NONE:
+            raise NotEnabled("the group's offsets are not stable (UNSTABLE_OFFSET_COMMIT)")
+        self.ghosts.current[proc] = max(fetched.committed_offset, 0)
         return "done"
 
     def _do_CommitTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
@@ -665,11 +806,19 @@ class ConformanceWorld:
         for request in producer.in_flight.values():
             if request.batch is not None and request.batch.tp == tp:
                 request.sent_at_ms = stale
+            offsets = isinstance(request.message, TxnOffsetCommitRequest)
+            if offsets and tp == OFFSETS_PARTITION:
+                request.sent_at_ms = stale
         self.ghosts.used[L.F_RETRIES] += 1
         producer.tick()
         for batch in batches:
             if batch.needs_send and batch.attempts:
                 self.released.add(id(batch))
+        self._retrying = True
+        try:
+            self.settle()
+        finally:
+            self._retrying = False
         return "done"
 
     def _do_ExpireBatch(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]

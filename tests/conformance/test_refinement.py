@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hypothesis import settings
 
+from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.params import Knobs
 
 from .machine import refinement_machine
@@ -22,3 +23,8 @@ TestTransactionsTV1 = TransactionsTV1.TestCase
 Idempotent = refinement_machine(model(IDEMPOTENT_WRITES, knobs=Knobs(producer_state_expiry=False)))
 Idempotent.TestCase.settings = _STEPS
 TestIdempotent = Idempotent.TestCase
+
+
+Ctp = refinement_machine(model(load_check_config("ctp").model.workload))
+Ctp.TestCase.settings = _STEPS
+TestConsumeTransformProduce = Ctp.TestCase
