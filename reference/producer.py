@@ -680,6 +680,16 @@ class KafkaProducer:
         request = min(self.txn_queue, key=lambda r: r.priority)
         if request.next_attempt_ms > now:
             return []
+        if self.txn_state is S.ABORTABLE_ERROR and request.kind not in (
+            "find_coordinator",
+            "init",
+            "end",
+        ):
+            # A doomed transaction sends nothing more but its EndTxn(abort).
+            self.txn_queue.remove(request)
+            if request.future is not None:
+                request.future.fail(self.last_error or ErrorCode.TRANSACTION_ABORTABLE)
+            return self._send_txn_request(now)
         if request.kind == "end" and self._batches_outstanding():
             return []  # EndTxn only once every batch of the transaction is answered
         if request.kind == "add_partitions" and not self.pending_partitions:
