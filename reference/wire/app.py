@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.errors import InputError
 from kafka_eos.reference.wire.faults import Faults, parse_api
 from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.server import WireBroker
-
-from kafka_eos.errors import InputError
 
 log = logging.getLogger("kafka_eos.wire")
 
@@ -100,6 +99,8 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             )
         elif command == "close-after" and 1 <= len(args) <= 2:
             faults.close_after(parse_api(args[0]), int(args[1]) if len(args) > 1 else 1)
+        elif command == "crash-after" and len(args) == 1:
+            faults.crash_after(parse_api(args[0]))
         elif command == "close-connections" and not args:
             return f"ok closed {broker.close_connections()} connections"
         elif command == "fence-coordinator" and not args:
@@ -119,6 +120,7 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             faults.drops.clear()
             faults.delays.clear()
             faults.closes.clear()
+            faults.crashes.clear()
         else:
             return f"error unknown command or wrong arguments: {line.strip()}"
     except (InputError, ValueError) as exc:

@@ -22,11 +22,12 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from kio.index import load_request_schema, load_response_schema
+from kio.serial import entity_reader, entity_writer
+
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.wire.entities import build, to_plain
 from kafka_eos.reference.wire.framing import frame
-from kio.index import load_request_schema, load_response_schema
-from kio.serial import entity_reader, entity_writer
 
 # Kafka API keys (org.apache.kafka.common.protocol.ApiKeys) of the APIs this broker serves.
 PRODUCE = 0
@@ -143,16 +144,13 @@ def decode_request(payload: bytes) -> Request:
     request_class = load_request_schema(api_key, api_version)
     try:
         header, offset = entity_reader(request_class.__header_schema__)(payload, 0)
-        body, size = entity_reader(request_class)(payload, offset)
+        body, _ = entity_reader(request_class)(payload, offset)
     except Exception as exc:  # kio raises several types (native decode errors, ValueError, ...)
         raise RequestError(
             f"malformed {API_NAMES[api_key]} v{api_version} request: {exc}"
         ) from None
-    if offset + size != len(payload):
-        raise RequestError(
-            f"malformed {API_NAMES[api_key]} v{api_version} request: "
-            f"{len(payload) - offset - size} bytes after the body"
-        )
+    # Bytes after the body are ignored, as Kafka's request parser ignores them: librdkafka
+    # 2.16 sends three such bytes after an all-topics Metadata v12 request.
     return Request(
         api_key=api_key,
         api_version=api_version,

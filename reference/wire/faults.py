@@ -10,6 +10,9 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
     close-connections            close every client connection now
     close-after API [COUNT]      process the next COUNT requests to API, then close the
                                  connection instead of answering
+    crash-after API              process the next request to API, then exit at once (like
+                                 kill -9: no response, no shutdown code); restart the broker
+                                 with the same --data-dir to see what survived
     fence-coordinator            coordinator failover: a new coordinator epoch; the core reloads
                                  transaction state from its log and re-sends pending markers
     expire-producers             the core forgets every producer's state now (as expiry would;
@@ -25,9 +28,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from kafka_eos.reference.wire.codec import API_KEYS_BY_NAME, API_NAMES
-
 from kafka_eos.errors import InputError
+from kafka_eos.reference.wire.codec import API_KEYS_BY_NAME, API_NAMES
 
 ANY_API = -1
 
@@ -66,6 +68,7 @@ class Faults:
     drops: list[_Armed] = field(default_factory=list)
     delays: list[_Armed] = field(default_factory=list)
     closes: list[_Armed] = field(default_factory=list)
+    crashes: list[_Armed] = field(default_factory=list)
 
     def drop_response(self, api_key: int, count: int = 1) -> None:
         self.drops.append(_Armed(api_key, count))
@@ -75,6 +78,12 @@ class Faults:
 
     def close_after(self, api_key: int, count: int = 1) -> None:
         self.closes.append(_Armed(api_key, count))
+
+    def crash_after(self, api_key: int) -> None:
+        self.crashes.append(_Armed(api_key, 1))
+
+    def take_crash(self, api_key: int) -> bool:
+        return self._take(self.crashes, api_key)
 
     def take_delay_ms(self, api_key: int) -> int:
         for armed in self.delays:

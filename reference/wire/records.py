@@ -28,6 +28,7 @@ import struct
 from dataclasses import dataclass
 
 from crc32c import crc32c
+
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.sequence import NO_SEQUENCE
 

@@ -25,6 +25,7 @@ import contextlib
 import dataclasses
 import itertools
 import logging
+import os
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -54,6 +55,8 @@ WIRE_NODE_ID = 0
 CLUSTER_ID = "kafka-eos"
 TICK_INTERVAL_S = 0.02
 MAX_PARTITIONS_PER_TOPIC = 1000
+#: exit status of the crash-after fault (128 + SIGKILL, what a shell reports for kill -9)
+CRASH_EXIT_CODE = 137
 #: Kafka's INVALID_PARTITIONS (37), which protocol/errors.py does not list.
 INVALID_PARTITIONS = 37
 
@@ -198,7 +201,7 @@ class WireBroker:
         try:
             request = codec.decode_request(payload)
         except codec.RequestError as exc:
-            log.warning("%s: %s", connection.address, exc)
+            log.warning("%s: %s (frame starts %s)", connection.address, exc, payload[:48].hex())
             if exc.reply is None:
                 raise ConnectionClosed from None
             connection.writer.write(exc.reply)
@@ -213,6 +216,9 @@ class WireBroker:
         self._log_request("request", connection, request, request.body)
         body = await self._handlers[request.api_key](connection, request)
         self._log_request("response", connection, request, body)
+        if self.faults.take_crash(request.api_key):
+            log.warning("fault: crashing after %s, before answering it", request.api_name)
+            os._exit(CRASH_EXIT_CODE)  # no cleanup at all, as with kill -9
         if self.faults.take_close(request.api_key):
             log.info("fault: closing %s after %s", connection.address, request.api_name)
             raise ConnectionClosed

@@ -85,6 +85,11 @@ class ServeProcess:
                 self.process.kill()
                 self.process.wait(timeout=10)
 
+    def wait_for_crash(self, timeout: float = 20.0) -> int:
+        """Wait until the broker process has exited by itself (a crash fault); its status."""
+        assert self.process is not None
+        return self.process.wait(timeout=timeout)
+
     def restart(self) -> ServeProcess:
         self.kill()
         return self.start()

@@ -21,7 +21,7 @@ from wire_clients import (
     values_of,
 )
 
-from kafka_eos.protocol.history import Marker
+from kafka_eos.protocol.history import Append, Marker
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(120)]
 
@@ -183,3 +183,55 @@ def test_a_timed_out_transaction_is_aborted_by_the_coordinator(serve: Any) -> No
     markers = [e for e in serve.history() if isinstance(e, Marker) and e.partition == "slow-0"]
     assert [m.commit for m in markers] == [False]
     validate(serve.history() + reads + dirty)
+
+
+def test_crash_between_append_and_ack_then_the_retry_is_deduplicated(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    producer = rd_producer(broker.bootstrap, "crash-produce")
+    producer.list_topics(timeout=10)  # connected before the fault is armed
+    broker.admin("crash-after Produce")  # armed in this process only, not after the restart
+    values = [f"cp-{i}" for i in range(10)]
+    for value in values:
+        producer.produce("crash-produce", value=value.encode())
+    producer.poll(0)
+    assert broker.wait_for_crash() == 137  # appended and fsynced, never answered
+    broker.start()  # same port, same data dir: producer state is rebuilt from the log
+    assert producer.flush(TXN_TIMEOUT_S) == 0  # the client retries the same batch
+    appends = [e for e in broker.history() if isinstance(e, Append)]
+    assert sum(len(a.records) for a in appends) == 10, "the retry was appended again"
+    reads = rd_consume(
+        broker.bootstrap, "crash-produce", isolation="read_uncommitted", client_id="r", expect=10
+    )
+    assert_exactly_once(reads, values)
+    validate(broker.history() + reads)
+
+
+def test_crash_after_end_txn_before_the_answer(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    producer = rd_transactional(broker.bootstrap, "crash-txn", "tx-crash")
+    broker.admin("crash-after EndTxn")
+    producer.begin_transaction()
+    produce_values(producer, "crash-txn", ["ct-1", "ct-2"])
+    import threading
+
+    outcome: list[BaseException | None] = []
+
+    def commit() -> None:
+        try:
+            producer.commit_transaction(TXN_TIMEOUT_S)
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    committer = threading.Thread(target=commit)
+    committer.start()
+    assert broker.wait_for_crash() == 137
+    broker.start()
+    committer.join(TXN_TIMEOUT_S + 5)
+    assert outcome == [None], outcome  # the retried EndTxn finds the decision made durably
+    run_transaction(producer, "crash-txn", ["ct-3"])
+    reads = rd_consume(
+        broker.bootstrap, "crash-txn", isolation="read_committed", client_id="rc", expect=3
+    )
+    assert_exactly_once(reads, ["ct-1", "ct-2", "ct-3"])
+    validate(broker.history() + reads)
