@@ -552,9 +552,11 @@ class KafkaEosModel:
         knobs = self.knobs
         # 2. KIP-890 part 1: a transaction's first append needs the coordinator's word that
         # the partition is in the ongoing transaction of this producer epoch
-        # (TxnOffsetCommit appends to __consumer_offsets are verified as well)
+        # (TxnOffsetCommit appends to __consumer_offsets are verified as well). Verification is
+        # skipped only inside a transaction already open here AT THIS EPOCH
+        # (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)).
         verify = txn and knobs.partition_verification
-        if verify and (not entry or entry[E_TXN_FIRST] < 0):
+        if verify and (not entry or entry[E_TXN_FIRST] < 0 or entry[E_EPOCH] != epoch):
             metadata = state[S_COORDINATOR][K_METADATA][self.pid_tid[pid]]
             if metadata[T_EPOCH] != epoch:
                 return _INVALID_EPOCH
