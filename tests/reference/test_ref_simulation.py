@@ -159,7 +159,7 @@ def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]
     ("config", "steps"),
     [
         ("producer-state-expiry", 4000),
-        ("tv1-no-verification", 4000),
+        pytest.param("tv1-no-verification", 4000, marks=pytest.mark.slow),
         pytest.param("no-producer-epoch-check", 4000, marks=pytest.mark.slow),
     ],
 )
