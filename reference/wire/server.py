@@ -21,6 +21,7 @@ producer-state expiry, marker retries) runs from ``node.tick()`` on a real-time 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import itertools
@@ -797,7 +798,7 @@ class WireBroker:
             rebalance_timeout_ms=body.get("rebalance_timeout", session_timeout),
             protocol_type=body.get("protocol_type", "consumer"),
             protocols=tuple(
-                m.JoinGroupProtocol(name=p["name"], metadata=p["metadata"])
+                m.JoinGroupProtocol(name=p["name"], metadata=_opaque_in(p["metadata"]))
                 for p in body["protocols"]
             ),
             group_instance_id=body.get("group_instance_id"),
@@ -826,7 +827,7 @@ class WireBroker:
                 {
                     "member_id": member.member_id,
                     "group_instance_id": member.group_instance_id,
-                    "metadata": member.metadata if member.metadata is not None else b"",
+                    "metadata": _opaque_out(member.metadata),
                 }
                 for member in response.members
             ],
@@ -842,7 +843,9 @@ class WireBroker:
                 generation_id=body["generation_id"],
                 member_id=body["member_id"],
                 assignments=tuple(
-                    m.SyncGroupAssignment(member_id=a["member_id"], assignment=a["assignment"])
+                    m.SyncGroupAssignment(
+                        member_id=a["member_id"], assignment=_opaque_in(a["assignment"])
+                    )
                     for a in body["assignments"]
                 ),
                 protocol_type=body.get("protocol_type"),
@@ -854,7 +857,7 @@ class WireBroker:
             "error_code": response.error_code,
             "protocol_type": response.protocol_type,
             "protocol_name": response.protocol_name,
-            "assignment": response.assignment if response.assignment is not None else b"",
+            "assignment": _opaque_out(response.assignment),
         }
 
     async def _heartbeat(self, connection: Connection, request: codec.Request) -> Any:
@@ -928,6 +931,21 @@ def legal_topic_name(name: str) -> bool:
     create the topic, because the name becomes a file name under --data-dir; the core's
     create_topic does not check it yet."""
     return bool(_LEGAL_TOPIC.fullmatch(name)) and name not in (".", "..")
+
+
+def _opaque_in(data: bytes | None) -> str | None:
+    """Group metadata and assignments (client-defined bytes) as the core receives them: the
+    core keeps them opaque but writes them into __consumer_offsets as JSON, so they cross
+    the boundary as base64 text and come back as the same bytes (:func:`_opaque_out`)."""
+    return None if data is None else base64.b64encode(data).decode("ascii")
+
+
+def _opaque_out(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return base64.b64decode(value)
 
 
 def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:

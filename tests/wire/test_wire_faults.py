@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from wire_clients import (
     TXN_TIMEOUT_S,
     assert_exactly_once,
@@ -234,4 +234,41 @@ def test_crash_after_end_txn_before_the_answer(serve_factory: Any) -> None:
         broker.bootstrap, "crash-txn", isolation="read_committed", client_id="rc", expect=3
     )
     assert_exactly_once(reads, ["ct-1", "ct-2", "ct-3"])
+    validate(broker.history() + reads)
+
+
+def test_committed_offsets_and_transactions_survive_kill_9(serve_factory: Any) -> None:
+    broker = serve_factory(data_dir=True)
+    produce_values(rd_producer(broker.bootstrap, "feeder"), "kept", [f"k{i}" for i in range(5)])
+    producer = rd_transactional(broker.bootstrap, "ctp-kill", "tx-ctp-kill")
+    producer.begin_transaction()
+    produce_values(producer, "kept-out", ["out-1"])
+    consumer = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "kept-group",
+            "enable.auto.commit": False,
+        }
+    )
+    producer.send_offsets_to_transaction(
+        [TopicPartition("kept", 0, 3)], consumer.consumer_group_metadata(), TXN_TIMEOUT_S
+    )
+    producer.commit_transaction(TXN_TIMEOUT_S)
+    consumer.commit(offsets=[TopicPartition("kept", 0, 4)], asynchronous=False)
+    consumer.close()
+    broker.restart()
+    checker = Consumer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "group.id": "kept-group",
+            "enable.auto.commit": False,
+        }
+    )
+    committed = checker.committed([TopicPartition("kept", 0)], timeout=10)
+    checker.close()
+    assert committed[0].offset == 4
+    reads = rd_consume(
+        broker.bootstrap, "kept-out", isolation="read_committed", client_id="rc", expect=1
+    )
+    assert values_of(reads) == ["out-1"]
     validate(broker.history() + reads)
