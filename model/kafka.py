@@ -1055,8 +1055,8 @@ class KafkaEosModel:
         status, b_epoch, b_seq, _ = client[C_BATCHES][rec]
         name = self.process_names[proc]
         label = f"ReceiveProduceResponse({name},r{rec},{_error_name(error)})"
-        if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq or client[C_STATE] == _F:
-            # a response to a superseded request (or to a dead client): nothing to do
+        if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq:
+            # a response to a superseded request: nothing to do
             out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         batches = client[C_BATCHES]
@@ -1066,8 +1066,10 @@ class KafkaEosModel:
                 client, C_BATCHES, replace(batches, rec, (B_ACKED, epoch, seq, offset))
             )
         elif kind in (TRANSACTIONAL, CTP):
-            # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable; fencing is fatal
-            new_state = _F if error in _FATAL else _AE
+            # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable; fencing is fatal. A
+            # client already in FATAL_ERROR still completes its batches (the Sender keeps
+            # handling responses) but stays fatal.
+            new_state = _F if error in _FATAL or client[C_STATE] == _F else _AE
             client = (
                 new_state,
                 client[C_EPOCH],
