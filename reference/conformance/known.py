@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kafka_eos.model import layout as L
 from kafka_eos.protocol.client_states import ClientState
+from kafka_eos.protocol.coordinator_states import TxnState
 
 from .world import ConformanceWorld
 
@@ -79,13 +80,6 @@ def _idempotent_bump_waits(
     return bumped and any(b[0] == L.B_INFLIGHT for b in before[L.C_BATCHES] if b is not None)
 
 
-def _fatal_client_batches(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveProduceResponse("):
-        return False
-    proc = _proc(world, label)
-    return state[L.S_CLIENTS][proc][L.C_STATE] == int(ClientState.FATAL_ERROR)
-
-
 def _tv2_end_txn_retry(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     if not label.startswith("HandleEndTxn(") or not world.model.tv2:
         return False
@@ -127,17 +121,45 @@ def _offset_commit_fenced_code(
 
 
 def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("HandleProduce(") or not world.model.knobs.partition_verification:
+    """The reference's leader asks the coordinator where the model's does not, and the
+    coordinator would refuse."""
+    if not label.startswith("HandleProduce("):
         return False
     consumed = world.consumed(state, target)
     if not consumed or not consumed[0][7]:
         return False
-    part, pid, epoch = consumed[0][2], consumed[0][3], consumed[0][4]
+    model = world.model
+    proc, part, pid, epoch = consumed[0][1], consumed[0][2], consumed[0][3], consumed[0][4]
     entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][pid] if pid >= 0 else ()
-    if label.endswith(",DUPLICATE)"):
-        # a retried write of a transaction that is over on this partition
-        return not entry or entry[L.E_TXN_FIRST] < 0 or entry[L.E_EPOCH] != epoch
-    return bool(entry) and entry[L.E_TXN_FIRST] >= 0 and entry[L.E_EPOCH] != epoch
+    open_here = bool(entry) and entry[L.E_TXN_FIRST] >= 0
+    ongoing_at_epoch = open_here and entry[L.E_EPOCH] == epoch
+    knobs = model.knobs
+    if part == model.offsets_partition:
+        reference_asks = knobs.partition_verification and not ongoing_at_epoch
+        model_asks = False
+    else:
+        reference_asks = (knobs.partition_verification or model.tv2) and not ongoing_at_epoch
+        model_asks = knobs.partition_verification and not open_here
+    if not reference_asks or (model_asks and not label.endswith(",DUPLICATE)")):
+        return False
+    name = model.transactional_ids[model.tid_of[proc]]
+    metadata = world.node.txn_coordinator.transactions.get(name)
+    tp = world.tps[part]
+    return (
+        metadata is None
+        or metadata.producer_epoch != epoch
+        or int(metadata.state) != int(TxnState.ONGOING)
+        or tp not in metadata.partitions
+    )
+
+
+def _resend_in_abortable_error(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("ResendCoordinatorRequest("):
+        return False
+    client_state = state[L.S_CLIENTS][_proc(world, label)][L.C_STATE]
+    return client_state == int(ClientState.ABORTABLE_ERROR) and not label.endswith(",EndTxn)")
 
 
 KNOWN: tuple[Disagreement, ...] = (
@@ -172,11 +194,14 @@ KNOWN: tuple[Disagreement, ...] = (
     ),
     Disagreement(
         "verification_of_other_epochs",
-        "a transactional write (Produce or TxnOffsetCommit) whose epoch is not that of the "
-        "transaction open on the partition: the reference's leader verifies it with the "
-        "coordinator (KIP-890: ongoing means ongoing AT THIS EPOCH), which fences a zombie even "
-        "with the producer epoch check off; the model verifies only a producer's first write "
-        "on the partition, then relies on the epoch check alone. Likewise a retried write of a "
+        "a transactional write the coordinator would refuse, where the reference's leader asks "
+        "it and the model's does not: the reference verifies every write whose epoch is not "
+        "that of the transaction open on the partition (KIP-890: ongoing means ongoing AT THIS "
+        "EPOCH), which fences a zombie even with the producer epoch check off; with transaction "
+        "version 2 it always asks (the leader adds the partition), even with "
+        "partition_verification off; and it verifies TxnOffsetCommit too. The model verifies "
+        "only a producer's first write on a partition, only with partition_verification, then "
+        "relies on the epoch check alone. Likewise a retried write of a "
         "transaction already ended there: the model answers DUPLICATE (its duplicate check "
         "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
         "first, as in Kafka's ReplicaManager)",
@@ -190,11 +215,11 @@ KNOWN: tuple[Disagreement, ...] = (
         _offset_commit_fenced_code,
     ),
     Disagreement(
-        "fatal_client_resolves_batches",
-        "a produce response reaching a transactional producer in FATAL_ERROR: the model's "
-        "client ignores it (the batch stays in flight), the reference producer still fails "
-        "(or acknowledges) the batch",
-        _fatal_client_batches,
+        "no_resend_in_abortable_error",
+        "a timed-out AddPartitionsToTxn / AddOffsetsToTxn in ABORTABLE_ERROR: the reference's "
+        "transaction manager drops it (the transaction is doomed), the model's client re-sends "
+        "it and keeps awaiting its answer",
+        _resend_in_abortable_error,
     ),
     Disagreement(
         "tv2_end_txn_retry_detection",
