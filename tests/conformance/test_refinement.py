@@ -43,3 +43,12 @@ def test_every_named_check_refines(name: str) -> None:
     run_state_machine_as_test(
         machine, settings=settings(max_examples=8, stateful_step_count=30, database=None)
     )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", [TransactionsTV2, TransactionsTV1, Ctp, Idempotent])
+def test_long_refinement_runs(machine: type) -> None:
+    """Longer programs, many more of them (pytest -m slow)."""
+    run_state_machine_as_test(
+        machine, settings=settings(max_examples=1000, stateful_step_count=80, database=None)
+    )
