@@ -41,7 +41,7 @@ def abstract_state(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
         tuple(_client(world, proc) for proc in range(model.process_count)),
         tuple(_partition(world, part) for part in range(model.partition_count)),
         _coordinator(world),
-        tuple(sorted(m for e in world.network for m in e.abstract)),
+        tuple(sorted(m for e in world.network if not e.held for m in e.abstract)),
         _consumer(world),
         tuple(world.ghosts.outcomes),
         tuple(limit - used for limit, used in zip(limits, world.ghosts.used, strict=True)),
@@ -191,27 +191,32 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     txn_log = []
     for tid, name in enumerate(world.model.transactional_ids):
         entry = coordinator.transactions.get(name)
+        records = world.txn_log_records(name)
         if entry is None:
             metadata.append((L.NO_METADATA, -1, 0, -1, 0, ()))
         else:
             state = int(entry.state)
+            epoch = entry.producer_epoch
+            partitions = _mask(world, entry.partitions)
+            if not records:
+                # created by its first InitProducerId, not yet written: the model's coordinator
+                # has no metadata until that record is durable
+                state, epoch, partitions = L.NO_METADATA, -1, 0
             acks = 0
             if state in _PREPARE:
                 acks = ghosts.acked_markers[tid] | ghosts.fenced_markers[tid] << L.FAILED_SHIFT
             pending: tuple = ()  # type: ignore[type-arg]
             if entry.pending_state is not None:
-                # never seen with immediate replication; shown so a difference is visible
-                pending = (int(entry.pending_state), -1, -1, -1, ())
-            metadata.append(
-                (
-                    state,
-                    entry.producer_epoch,
-                    _mask(world, entry.partitions),
-                    ghosts.owner[tid],
-                    acks,
-                    pending,
+                # the transition being written: the last record of the transaction log
+                transit = world.txn_log_records(name, durable=False)[-1]
+                pending = (
+                    int(transit.state),
+                    transit.producer_epoch,
+                    _mask(world, transit.partitions),
+                    world.pending_owner[tid],
+                    world.pending_reply[tid],
                 )
-            )
+            metadata.append((state, epoch, partitions, ghosts.owner[tid], acks, pending))
         records = world.txn_log_records(name)
         if not records:
             txn_log.append(())

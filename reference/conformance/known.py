@@ -140,13 +140,18 @@ def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target
     else:
         reference_asks = (knobs.partition_verification or model.tv2) and not ongoing_at_epoch
         model_asks = knobs.partition_verification and not open_here
-    if not reference_asks or (model_asks and not label.endswith(",DUPLICATE)")):
+    if not reference_asks:
         return False
     name = model.transactional_ids[model.tid_of[proc]]
     metadata = world.node.txn_coordinator.transactions.get(name)
     tp = world.tps[part]
+    if model_asks and not label.endswith(",DUPLICATE)"):
+        # both ask; the model's coordinator answers from its current state, the reference's
+        # refuses while a transition is being written
+        return metadata is not None and metadata.pending_state is not None
     return (
         metadata is None
+        or metadata.pending_state is not None  # CONCURRENT_TRANSACTIONS meanwhile
         or metadata.producer_epoch != epoch
         or int(metadata.state) != int(TxnState.ONGOING)
         or tp not in metadata.partitions
@@ -156,10 +161,25 @@ def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target
 def _resend_in_abortable_error(
     world: ConformanceWorld, state: tuple, label: str, target: tuple
 ) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ResendCoordinatorRequest("):
+    resend = label.startswith("ResendCoordinatorRequest(") and not label.endswith(",EndTxn)")
+    retry = label.startswith("ReceiveCoordinatorResponse(") and label.endswith(
+        ("AddPartitionsToTxn,CONCURRENT_TRANSACTIONS)", "AddOffsetsToTxn,CONCURRENT_TRANSACTIONS)")
+    )
+    if not resend and not retry:
         return False
     client_state = state[L.S_CLIENTS][_proc(world, label)][L.C_STATE]
-    return client_state == int(ClientState.ABORTABLE_ERROR) and not label.endswith(",EndTxn)")
+    return client_state == int(ClientState.ABORTABLE_ERROR)
+
+
+def _failover_with_pending_write(
+    world: ConformanceWorld, state: tuple, label: str, target: tuple
+) -> bool:  # type: ignore[type-arg]
+    if not label.startswith("CoordinatorFailover(") or not world.deferred:
+        return False
+    from kafka_eos.reference.node import TXN_STATE_PARTITION
+
+    partition = world.node.partitions[TXN_STATE_PARTITION]
+    return partition.high_watermark < partition.log_end_offset
 
 
 KNOWN: tuple[Disagreement, ...] = (
@@ -201,7 +221,9 @@ KNOWN: tuple[Disagreement, ...] = (
         "version 2 it always asks (the leader adds the partition), even with "
         "partition_verification off; and it verifies TxnOffsetCommit too. The model verifies "
         "only a producer's first write on a partition, only with partition_verification, then "
-        "relies on the epoch check alone. Likewise a retried write of a "
+        "relies on the epoch check alone; and its verification reads the coordinator's current "
+        "state while a transition is being written, where the reference's answers "
+        "INVALID_TXN_STATE / CONCURRENT_TRANSACTIONS. Likewise a retried write of a "
         "transaction already ended there: the model answers DUPLICATE (its duplicate check "
         "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
         "first, as in Kafka's ReplicaManager)",
@@ -215,10 +237,18 @@ KNOWN: tuple[Disagreement, ...] = (
         _offset_commit_fenced_code,
     ),
     Disagreement(
+        "failover_keeps_unreplicated_txn_log_records",
+        "a coordinator failover while a transaction-log write is not yet replicated: the new "
+        "reference coordinator loads every record of __transaction_state, the unreplicated one "
+        "included (and answers NOT_COORDINATOR to the request that wrote it); the model's new "
+        "coordinator loads only durable records, the pending transition is lost",
+        _failover_with_pending_write,
+    ),
+    Disagreement(
         "no_resend_in_abortable_error",
-        "a timed-out AddPartitionsToTxn / AddOffsetsToTxn in ABORTABLE_ERROR: the reference's "
-        "transaction manager drops it (the transaction is doomed), the model's client re-sends "
-        "it and keeps awaiting its answer",
+        "an AddPartitionsToTxn / AddOffsetsToTxn that timed out or got CONCURRENT_TRANSACTIONS "
+        "in ABORTABLE_ERROR: the reference's transaction manager drops it (the transaction is "
+        "doomed), the model's client re-sends it and keeps awaiting its answer",
         _resend_in_abortable_error,
     ),
     Disagreement(

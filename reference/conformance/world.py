@@ -46,6 +46,7 @@ and calling the component's ``tick()``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -141,6 +142,8 @@ class Envelope:
     message: Any
     abstract: tuple[tuple, ...]  # type: ignore[type-arg]
     internal: bool
+    #: an answer the driver holds until the transaction-log write it belongs to completes
+    held: bool = False
 
 
 @dataclass(slots=True)
@@ -159,10 +162,18 @@ class Ghosts:
 
 
 class ConformanceWorld:
-    def __init__(self, model: KafkaEosModel) -> None:
+    """``deferred=True`` runs the broker with deferred replication: a transaction-log write
+    stays pending (the coordinator answers CONCURRENT_TRANSACTIONS meanwhile) until the
+    driver performs the model's CompleteTxnLogAppend; data partitions are replicated at the
+    end of every step. ``deferred=False`` replicates everything at once: the coordinator
+    completes a transition with the request that started it."""
+
+    def __init__(self, model: KafkaEosModel, *, deferred: bool = True) -> None:
+        self.deferred = deferred
         self.model = model
         self.clock = VirtualClock()
-        self.node = BrokerNode(node_id=NODE, config=broker_config(model), clock=self.clock)
+        config = dataclasses.replace(broker_config(model), deferred_replication=deferred)
+        self.node = BrokerNode(node_id=NODE, config=config, clock=self.clock)
         self.node.create_topic(TOPIC, model.data_partitions)
         if model.offsets_partition >= 0:
             self.node.create_topic(INPUT_TOPIC, 1)
@@ -204,7 +215,13 @@ class ConformanceWorld:
             delivered=[[] for _ in range(model.data_partitions)],
         )
         self._delivering_txn = -1
+        self._delivering_request: tuple = ()  # type: ignore[type-arg]
         self._retrying = False
+        self._pending_before = [False] * len(model.transactional_ids)
+        # per transactional.id: the pending transaction-log write's owner and the answer the
+        # coordinator gives when it completes (the model's pending transition)
+        self.pending_owner = [-1] * len(model.transactional_ids)
+        self.pending_reply: list[tuple] = [()] * len(model.transactional_ids)  # type: ignore[type-arg]
         self.consumers: list[KafkaConsumer] = []
         if model.workload.consumer:
             for p in range(model.data_partitions):
@@ -267,8 +284,25 @@ class ConformanceWorld:
                     outbound.message,
                     abstract if abstract is not None else (),
                     abstract is None,
+                    self._owed_after_write(outbound),
                 )
             )
+
+    def _owed_after_write(self, outbound: Outbound) -> bool:
+        """The reference answers a fencing InitProducerId (CONCURRENT_TRANSACTIONS) while the
+        fence's PrepareAbort is still being written; the model answers once it is durable.
+        The driver holds the answer until then (a network delay)."""
+        message = outbound.message
+        if not self.deferred or not isinstance(message, InitProducerIdResponse):
+            return False
+        if message.error_code is not ErrorCode.CONCURRENT_TRANSACTIONS:
+            return False
+        producer = self.producers[self.proc_of[outbound.destination]]
+        name = producer.transactional_id or ""
+        metadata = self.node.txn_coordinator.transactions.get(name)
+        tid = self.model.transactional_ids.index(name)
+        fresh = not self._pending_before[tid]  # the write this very request started
+        return metadata is not None and metadata.pending_state is not None and fresh
 
     def _deliver_now(self, source: str, outbounds: list[Outbound]) -> None:
         """Send ``outbounds`` and deliver them (and what they cause) at once: internal traffic."""
@@ -302,10 +336,27 @@ class ConformanceWorld:
             for proc in range(len(self.producers)):
                 self._flush_producer(proc)
             internal = [e for e in self.network if e.internal]
-            if not internal:
+            if internal:
+                self._deliver(internal[0])
+            elif not (self.deferred and self._replicate_data()):
                 return
-            self._deliver(internal[0])
         raise RuntimeError("internal messages keep coming: the reference does not settle")
+
+    def _replicate_data(self) -> bool:
+        """Followers catch up on every partition but __transaction_state (whose writes
+        complete with the model's CompleteTxnLogAppend). True when anything happened."""
+        from kafka_eos.reference.node import TXN_STATE_PARTITION
+
+        happened = False
+        for tp, partition in list(self.node.partitions.items()):
+            if tp == TXN_STATE_PARTITION:
+                continue
+            behind = partition.high_watermark < partition.log_end_offset
+            out = self.node.replicate(tp)
+            if out or behind:
+                happened = True
+                self._post(NODE, out)
+        return happened
 
     def _flush_producer(self, proc: int) -> None:
         producer = self.producers[proc]
@@ -557,7 +608,9 @@ class ConformanceWorld:
             state = int(metadata.state) if metadata is not None else -1
             previous = before[tid][0] if before else -1
             if state == _ONGOING and previous != _ONGOING:
-                ghosts.owner[tid] = self._delivering_txn
+                ghosts.owner[tid] = (
+                    self.pending_owner[tid] if self.deferred else self._delivering_txn
+                )
             elif state not in _OPEN:
                 ghosts.owner[tid] = -1
             owner = ghosts.owner[tid]
@@ -572,19 +625,33 @@ class ConformanceWorld:
                 ghosts.acked_markers[tid] = 0
             else:
                 job = coordinator.marker_jobs.get(name)
-                if job is not None:
+                completing = metadata is not None and metadata.pending_state in (
+                    TxnState.COMPLETE_COMMIT,
+                    TxnState.COMPLETE_ABORT,
+                )
+                if job is None and completing:
+                    assert metadata is not None
+                    ghosts.acked_markers[tid] = sum(
+                        1 << self.part_of[tp] for tp in metadata.partitions
+                    )
+                elif job is not None:
                     ghosts.acked_markers[tid] = sum(
                         1 << self.part_of[tp]
                         for tp in metadata.partitions
                         if tp not in job.remaining
                     )
 
-    def txn_log_records(self, name: str) -> list[Any]:
+    def txn_log_records(self, name: str, *, durable: bool = True) -> list[Any]:
+        """The transaction log's records of ``name`` (durable: replicated, below the high
+        watermark; else every record written, the pending one included)."""
         from kafka_eos.reference.node import TXN_STATE_PARTITION
         from kafka_eos.reference.txn_metadata import TxnTransit
 
         out = []
-        for batch in self.node.partitions[TXN_STATE_PARTITION].log.batches:
+        partition = self.node.partitions[TXN_STATE_PARTITION]
+        for batch in partition.log.batches:
+            if durable and batch.base_offset >= partition.high_watermark:
+                break
             for record in batch.records:
                 transit = TxnTransit.from_json(record)
                 if transit.transactional_id == name:
@@ -622,12 +689,48 @@ class ConformanceWorld:
         before_clients = [int(p.txn_state) for p in self.producers]
         before_coordinator = self._coordinator_snapshot()
         self._delivering_txn = -1
+        self._delivering_request = ()
+        before_pending = self._pending_states()
+        self._pending_before = before_pending
         outcome: str = handler(state, args, target)
         if outcome == "done":
             self.settle()
+        self._observe_pending(before_pending)
         self._observe_clients(before_clients)
         self._observe_coordinator(before_coordinator)
         return outcome
+
+    def _pending_states(self) -> list[bool]:
+        coordinator = self.node.txn_coordinator
+        return [
+            (m := coordinator.transactions.get(name)) is not None and m.pending_state is not None
+            for name in self.model.transactional_ids
+        ]
+
+    def _observe_pending(self, before: list[bool]) -> None:
+        """A transition newly pending: whose transaction it carries, and the answer owed."""
+        coordinator = self.node.txn_coordinator
+        for tid, name in enumerate(self.model.transactional_ids):
+            metadata = coordinator.transactions.get(name)
+            if metadata is None or metadata.pending_state is None or before[tid]:
+                continue
+            target = int(metadata.pending_state)
+            state = int(metadata.state)
+            if target == _ONGOING and state != _ONGOING:
+                self.pending_owner[tid] = self._delivering_txn
+            elif target in _OPEN:
+                self.pending_owner[tid] = self.ghosts.owner[tid]
+            else:
+                self.pending_owner[tid] = -1
+            request = self._delivering_request
+            reply: tuple = ()  # type: ignore[type-arg]
+            if request and self.model.tid_of[request[1]] == tid:
+                transit = self.txn_log_records(name, durable=False)[-1]
+                error = int(ErrorCode.NONE)
+                if request[2] == L.API_INIT_PRODUCER_ID and state == _ONGOING:
+                    error = int(ErrorCode.CONCURRENT_TRANSACTIONS)  # the fence
+                reply = (request[1], request[2], error, transit.producer_epoch, request[5])
+            self.pending_reply[tid] = reply
 
     # -- consumed messages
     def consumed(self, state: tuple, target: tuple) -> list[tuple]:  # type: ignore[type-arg]
@@ -636,7 +739,7 @@ class ConformanceWorld:
 
     def envelope_for(self, message: tuple) -> Envelope | None:  # type: ignore[type-arg]
         for envelope in self.network:
-            if message in envelope.abstract:
+            if message in envelope.abstract and not envelope.held:
                 return envelope
         return None
 
@@ -654,6 +757,7 @@ class ConformanceWorld:
                 ][3]
             elif message[0] == L.M_COORDINATOR_REQUEST:
                 self._delivering_txn = message[5]
+                self._delivering_request = message
         self._deliver(envelope)
         self._take_envelope(envelope, consumed[0])
         return "done"
@@ -790,9 +894,21 @@ class ConformanceWorld:
         return "already"
 
     def _do_CompleteTxnLogAppend(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        # the reference replicates the transaction log at once: the transition completed with
-        # the request (or timeout, or marker response) that started it
-        return "already"
+        from kafka_eos.reference.node import TXN_STATE_PARTITION
+
+        partition = self.node.partitions[TXN_STATE_PARTITION]
+        if not self.deferred or partition.high_watermark >= partition.log_end_offset:
+            # immediate replication: the transition completed with the request (or timeout,
+            # or marker response) that started it
+            return "already"
+        self._post(NODE, self.node.replicate(TXN_STATE_PARTITION))
+        for envelope in self.network:
+            if envelope.held:
+                # the fencing InitProducerId's answer, now due, with the epoch now durable
+                envelope.held = False
+                request = self.requests[(envelope.destination, envelope.message.correlation_id)]
+                envelope.abstract = (self._abstract_response(request, envelope.message),)
+        return "done"
 
     def _do_RetryProduce(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
         """A request timeout: the client gives up on the partition's in-flight requests and
@@ -869,7 +985,8 @@ class ConformanceWorld:
     def _do_CoordinatorFailover(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
         self.ghosts.used[L.F_FAILOVERS] += 1
         self._post(NODE, self.node.fail_over_coordinator())
-        self._post(NODE, self.node.replicate())
+        if not self.deferred:
+            self._post(NODE, self.node.replicate())
         return "done"
 
     def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
