@@ -38,6 +38,19 @@ The mapping of the model's knobs onto the reference (:func:`broker_config`,
   clients do, and a transaction-version-2 coordinator still bumps the epoch on every EndTxn
   and answers with the new epoch, which the client adopts.
 
+Replication: by default (``deferred=True``) the broker runs with deferred replication. After
+every step the driver lets followers catch up on every partition except
+``__transaction_state``, whose writes stay pending (the coordinator answers
+CONCURRENT_TRANSACTIONS meanwhile) until the model's ``CompleteTxnLogAppend``: the model's
+pending transition is the record above that partition's high watermark, its durable log the
+records below it. The one answer the reference gives before the write it belongs to is durable
+(CONCURRENT_TRANSACTIONS to the InitProducerId that fences an open transaction) is held in the
+network until then.
+
+Batching: the producer's Sender sends whatever is ready when it runs; the driver holds every
+batch (as linger.ms would) and releases exactly the one the model's ``Send`` names, and the
+batches the model's ``RetryProduce`` re-sends.
+
 The virtual clock stays at 0: every time-driven event (request timeout, delivery timeout,
 transaction timeout, marker retry, producer-state expiry) is a fault the driver injects, on the
 one request, batch, transaction or producer the model names, by making exactly that one due
