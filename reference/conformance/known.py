@@ -96,30 +96,6 @@ def _tv2_end_txn_retry(world: ConformanceWorld, state: tuple, label: str, target
     )
 
 
-def _offsets_in_abortable_error(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveCoordinatorResponse(") or ",AddOffsetsToTxn,NONE)" not in label:
-        return False
-    return state[L.S_CLIENTS][_proc(world, label)][L.C_STATE] != int(ClientState.IN_TRANSACTION)
-
-
-def _offset_commit_fenced_code(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    offsets = (
-        world.model.partition_names[world.model.offsets_partition]
-        if world.model.offsets_partition >= 0
-        else None
-    )
-    return (
-        offsets is not None
-        and label.startswith(f"HandleProduce({offsets},")
-        and label.endswith(",INVALID_PRODUCER_EPOCH)")
-        and world.model.knobs.partition_verification
-    )
-
-
 def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     """The reference's leader asks the coordinator where the model's does not, and the
     coordinator would refuse."""
@@ -206,13 +182,6 @@ KNOWN: tuple[Disagreement, ...] = (
         _tv2_equal_epoch_marker,
     ),
     Disagreement(
-        "txn_offset_commit_after_abortable_error",
-        "AddOffsetsToTxn acknowledged after the producer entered ABORTABLE_ERROR: the "
-        "reference's transaction manager still sends the TxnOffsetCommit, the model's client "
-        "sends nothing more in that transaction",
-        _offsets_in_abortable_error,
-    ),
-    Disagreement(
         "verification_of_other_epochs",
         "a transactional write the coordinator would refuse, where the reference's leader asks "
         "it and the model's does not: the reference verifies every write whose epoch is not "
@@ -228,13 +197,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
         "first, as in Kafka's ReplicaManager)",
         _verified_by_epoch,
-    ),
-    Disagreement(
-        "txn_offset_commit_fenced_error_code",
-        "a TxnOffsetCommit from a fenced epoch: the model's leader answers "
-        "INVALID_PRODUCER_EPOCH, the reference's group coordinator (which verifies it with the "
-        "transaction coordinator first, KIP-890) answers PRODUCER_FENCED",
-        _offset_commit_fenced_code,
     ),
     Disagreement(
         "failover_keeps_unreplicated_txn_log_records",
