@@ -317,6 +317,7 @@ def check_history(
     violations: list[Violation] = []
     violations.extend(_offsets_contiguous(index))
     violations.extend(_producer_order(index))
+    violations.extend(_fenced_by_markers(index))
     violations.extend(_duplicates(index))
     violations.extend(_lost_acks(index))
     violations.extend(_reads(index, every_read_committed=every_read_committed))
@@ -351,6 +352,29 @@ def _offsets_contiguous(index: HistoryIndex) -> Iterable[Violation]:
             else:
                 message = f"offset gap: {b} does not follow {a} (expected offset {prev_end + 1})"
             yield _violation("offsets_immutable", message, index, previous, current)
+
+
+def _fenced_by_markers(index: HistoryIndex) -> Iterable[Violation]:
+    """A data batch below the epoch of its producer's last marker on that partition: the
+    marker (a fencing or timeout abort with a bumped epoch, or a TV2 marker) raised the
+    leader's epoch for the producer id, so the leader's epoch check must refuse the batch."""
+    last_marker: dict[tuple[str, int], int] = {}
+    for positions in index.log.values():
+        for position in positions:
+            event = index.events[position]
+            if isinstance(event, Marker):
+                last_marker[(event.partition, event.producer_id)] = position
+                continue
+            assert isinstance(event, Append)
+            fence = last_marker.get((event.partition, event.producer_id))
+            if fence is None:
+                continue
+            marker = index.events[fence]
+            assert isinstance(marker, Marker)
+            if event.producer_epoch < marker.producer_epoch:
+                a, b = named(fence, marker), named(position, event)
+                message = f"zombie write: {b} has an older epoch than {a}"
+                yield _violation("no_fenced_writes", message, index, fence, position)
 
 
 def _producer_order(index: HistoryIndex) -> Iterable[Violation]:

@@ -86,10 +86,6 @@ COORDINATOR_EPOCHS_STREAM = "__coordinator_epochs"
 TXN_STATE_PARTITION = TopicPartition(TXN_STATE_TOPIC, 0)
 OFFSETS_PARTITION = TopicPartition(OFFSETS_TOPIC, 0)
 
-# Codes Kafka has that protocol/errors.py may not list yet.
-TOPIC_ALREADY_EXISTS: ErrorCode = getattr(
-    ErrorCode, "TOPIC_ALREADY_EXISTS", ErrorCode.INVALID_TOPIC_EXCEPTION
-)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -245,7 +241,7 @@ class BrokerNode:
 
     def create_topic(self, name: str, num_partitions: int | None = None) -> ErrorCode:
         if name in self.topics:
-            return TOPIC_ALREADY_EXISTS
+            return ErrorCode.TOPIC_ALREADY_EXISTS
         if not name or name.startswith("__") or num_partitions == 0:
             return ErrorCode.INVALID_TOPIC_EXCEPTION
         count = num_partitions if num_partitions and num_partitions > 0 else None

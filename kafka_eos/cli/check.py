@@ -9,6 +9,7 @@ bound (or a simulation that found nothing) before the answer was complete.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import sys
 import time
@@ -165,8 +166,10 @@ _CONFIG_BOUNDS = ("max_states", "max_depth", "time_budget")
 
 def _configs_module() -> Any:
     # Imported here, not at the top: the checker works without the Kafka model layer.
+    # import_module, not "from ... import": it consults sys.modules even when the
+    # package already holds the attribute.
     try:
-        from kafka_eos.model import configs
+        configs = importlib.import_module("kafka_eos.model.configs")
     except ImportError as exc:
         if exc.name not in ("kafka_eos.model.configs", "kafka_eos.model"):
             raise

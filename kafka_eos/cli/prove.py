@@ -52,15 +52,20 @@ def register(subparsers: Any) -> None:
         "and consumer positions. Prints 'consistent' (exit 0) or the violations and a minimal "
         "set of conflicting constraints (exit 1).",
     )
-    explain.add_argument("history", metavar="HISTORY", help="history file (.jsonl or .itf.json)")
-    explain.add_argument("--json", action="store_true", help="print one JSON document")
-    explain.add_argument(
+    add_history_arguments(explain)
+    explain.set_defaults(run=run_explain)
+
+
+def add_history_arguments(parser: argparse.ArgumentParser) -> None:
+    """The history file and output options ``explain`` and ``validate`` share."""
+    parser.add_argument("history", metavar="HISTORY", help="history file (.jsonl or .itf.json)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    parser.add_argument(
         "--every-read-committed",
         action="store_true",
         help="hold read_uncommitted reads to read_committed's rules too (as the model's "
         "consumer properties do)",
     )
-    explain.set_defaults(run=run_explain)
 
 
 def _positive_seconds(text: str) -> float:

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.prove import add_history_arguments, load_history
 from kafka_eos.errors import InputError
 
 EXIT_OK = 0
@@ -67,9 +69,13 @@ def register(subparsers: Any) -> None:
     validate = subparsers.add_parser(
         "validate",
         help="check a history (JSON lines) against the model's properties",
-        description="Exit 0 when the history satisfies every property, 1 when one is violated.",
+        description=(
+            "Check a history (JSON lines written by serve --history or a test, or an ITF trace "
+            "*.itf.json) against the EOS properties. Exit 0 when it satisfies every one, 1 when "
+            "one is violated. 'kafka-eos explain' also checks its ordering constraints."
+        ),
     )
-    validate.add_argument("history", type=Path, help="history file written by serve or a test")
+    add_history_arguments(validate)
     validate.set_defaults(run=run_validate)
 
 
@@ -120,15 +126,27 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from kafka_eos.protocol.history import read_history
-    from kafka_eos.protocol.history_checks import check_history
+    from kafka_eos.protocol.history_checks import check_history, validate_events
 
-    events = read_history(args.history)
-    violations = check_history(events)
+    events = validate_events(load_history(Path(args.history)), where=args.history)
+    violations = check_history(events, every_read_committed=args.every_read_committed)
+    code = EXIT_VIOLATED if violations else EXIT_OK
+    if args.json:
+        document = {
+            "history": args.history,
+            "events": len(events),
+            "verdict": "violated" if violations else "ok",
+            "violations": [
+                {"property": v.property, "message": v.message, "events": list(v.positions)}
+                for v in violations
+            ],
+        }
+        print(json.dumps(document, indent=2))
+        return code
     for violation in violations:
         print(f"{violation.property}: {violation.message}")
     if violations:
         print(f"{len(violations)} violation(s) in {len(events)} events", file=sys.stderr)
-        return EXIT_VIOLATED
+        return code
     print(f"ok: {len(events)} events, no property violated")
-    return EXIT_OK
+    return code

@@ -58,8 +58,6 @@ TICK_INTERVAL_S = 0.02
 MAX_PARTITIONS_PER_TOPIC = 1000
 #: exit status of the crash-after fault (128 + SIGKILL, what a shell reports for kill -9)
 CRASH_EXIT_CODE = 137
-#: Kafka's INVALID_PARTITIONS (37), which protocol/errors.py does not list.
-INVALID_PARTITIONS = 37
 
 
 class ConnectionClosed(Exception):
@@ -343,7 +341,7 @@ class WireBroker:
             + [
                 {
                     "name": t["name"],
-                    "error_code": INVALID_PARTITIONS,
+                    "error_code": ErrorCode.INVALID_PARTITIONS,
                     "error_message": f"kafka-eos serve allows at most {MAX_PARTITIONS_PER_TOPIC} "
                     "partitions per topic",
                     "num_partitions": -1,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 from checker_examples import example
+
 from kafka_eos.checker import check
 
 

@@ -6,8 +6,9 @@ import json
 
 import pytest
 from checker_examples import example
-from kafka_eos.checker import check
 from toy_models import Counter, DeadEnd, DeadEndIsError, MonotoneCounter
+
+from kafka_eos.checker import check
 
 
 def test_invariant_violation_comes_with_the_shortest_trace() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 from checker_examples import EXAMPLES
-from kafka_eos.checker.itf import read_itf
 
+from kafka_eos.checker.itf import read_itf
 from kafka_eos.cli.main import main
 
 TWO_PHASE = f"{EXAMPLES / 'two_phase.py'}:TwoPhase"

@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 from checker_examples import example
-from kafka_eos.checker import Trace, check, simulate
 from toy_models import Counter, MonotoneCounter, Recording, faulty_two_phase
+
+from kafka_eos.checker import Trace, check, simulate
 
 
 def assert_real_behaviour(model: Any, trace: Trace) -> None:

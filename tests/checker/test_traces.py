@@ -10,10 +10,10 @@ from typing import NamedTuple
 
 import pytest
 from checker_examples import example
+
 from kafka_eos.checker import Trace, check
 from kafka_eos.checker.itf import decode, encode, read_itf, trace_to_itf, write_itf
 from kafka_eos.checker.text import format_trace
-
 from kafka_eos.errors import InputError
 
 

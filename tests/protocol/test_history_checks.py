@@ -136,6 +136,24 @@ def test_an_append_of_an_older_epoch_is_a_zombie_write() -> None:
     only(history, "no_fenced_writes", "zombie write:")
 
 
+def test_an_append_below_the_epoch_of_a_fencing_marker_is_a_zombie_write() -> None:
+    history = clean_history()
+    history += [
+        append("t-1", 2, 1, 0, "open", epoch=1),
+        marker("t-1", 3, 1, commit=False, epoch=2),  # the coordinator fenced epoch 1
+        append("t-1", 4, 1, 1, "zombie", epoch=1),
+    ]
+    violation = only(history, "no_fenced_writes", "zombie write:")
+    assert violation.message.endswith("than #23 ABORT marker t-1@3 (pid 1 epoch 2)")
+
+
+def test_a_new_transaction_at_the_markers_epoch_is_not_a_zombie_write() -> None:
+    history = clean_history()
+    # transaction version 2: the marker carries the bumped epoch the producer then uses
+    history += [marker("t-1", 2, 1, commit=False, epoch=1), append("t-1", 3, 1, 0, "n", epoch=1)]
+    assert check_history(history) == []
+
+
 def test_read_committed_before_the_commit_marker_is_a_dirty_read() -> None:
     history = clean_history()
     history.insert(5, read("t-0", 0, "a"))  # before COMMIT marker t-0@2

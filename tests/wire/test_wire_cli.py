@@ -49,6 +49,21 @@ def test_validate_reports_a_duplicate_with_exit_1(tmp_path: Path) -> None:
     assert "no_duplicates" in result.stdout
 
 
+def test_validate_holds_read_uncommitted_reads_to_read_committed_on_request(
+    tmp_path: Path,
+) -> None:
+    history = tmp_path / "dirty.jsonl"
+    open_write = Append("t-0", 0, 7, 0, 0, ("a",), True)  # its transaction never ends
+    write_history(history, [open_write, Read("c", "read_uncommitted", "t-0", 0, "a")])
+    assert _cli("validate", str(history)).returncode == 0  # Kafka allows a dirty read there
+    result = _cli("validate", "--json", "--every-read-committed", str(history))
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "violated"
+    assert [v["property"] for v in document["violations"]] == ["read_committed_no_aborted"]
+    assert document["violations"][0]["events"] == [1, 2]
+
+
 @pytest.mark.parametrize(
     ("content", "expected"),
     [("{not json\n", "not JSON"), ('{"type": "nope"}\n', "'type' must be one of")],
