@@ -145,7 +145,25 @@ ACTION_NAMES = (
     "LoseMessage",
     "Fetch",
 )
-
+#: What only transactional producers and the transaction coordinator do.
+_TRANSACTIONAL_ACTIONS = frozenset(
+    {
+        "InitProducerId",
+        "BeginTransaction",
+        "CommitTransaction",
+        "AbortTransaction",
+        "ResendCoordinatorRequest",
+        "ReceiveCoordinatorResponse",
+        "HandleWriteTxnMarkers",
+        "HandleInitProducerId",
+        "HandleAddPartitionsToTxn",
+        "HandleEndTxn",
+        "CompleteTxnLogAppend",
+        "HandleWriteTxnMarkersResponse",
+        "ResendTxnMarker",
+        "TimeoutTransaction",
+    }
+)
 
 _TXN_STATE_NAMES = {int(state): state.kafka_name for state in TxnState}
 _ERROR_NAMES = {int(code): code.name for code in ErrorCode}
@@ -359,7 +377,34 @@ class KafkaEosModel:
         ]
 
     def action_names(self) -> tuple[str, ...]:
-        return ACTION_NAMES
+        """The actions this configuration can take: a fault with no budget, or a part of the
+        workload that is absent, is left out, so that an action the checker reports as never
+        taken is a real surprise (usually a guard that never holds), not a switched-off one."""
+        return tuple(name for name in ACTION_NAMES if name not in self._switched_off())
+
+    def _switched_off(self) -> set[str]:
+        faults, workload = self.faults, self.workload
+        off = {
+            action
+            for action, budget in (
+                ("LoseMessage", faults.losses),
+                ("RetryProduce", faults.retries),
+                ("ExpireBatch", faults.batch_timeouts),
+                ("TimeoutTransaction", faults.txn_timeouts),
+                ("CoordinatorFailover", faults.failovers),
+                ("ExpireProducerState", faults.expiries),
+            )
+            if budget == 0
+        }
+        if faults.losses == 0 and faults.failovers == 0:  # nothing can go unanswered
+            off |= {"ResendCoordinatorRequest", "ResendTxnMarker"}
+        if not self.transactional_ids:
+            off |= _TRANSACTIONAL_ACTIONS
+        if self.offsets_partition < 0:  # no consume-transform-produce application
+            off |= {"AddOffsetsToTxn", "HandleAddOffsetsToTxn", "FetchCommittedOffset"}
+        if workload.consumer is None:
+            off.add("Fetch")
+        return off
 
     def invariants(self) -> Mapping[str, Any]:
         return properties.invariants(self)

@@ -68,7 +68,7 @@ def register(subparsers: Any) -> None:
 
     validate = subparsers.add_parser(
         "validate",
-        help="check a history (JSON lines) against the model's properties",
+        help="check a history (JSON lines or ITF) against the EOS properties",
         description=(
             "Check a history (JSON lines written by serve --history or a test, or an ITF trace "
             "*.itf.json) against the EOS properties. Exit 0 when it satisfies every one, 1 when "

@@ -61,3 +61,19 @@ def test_checker_reproduces_the_row(name: str) -> None:
     # exhaustive: an "ok" row explored everything, nothing was cut by a bound
     if expected.verdict == "ok":
         assert result.never_taken is not None
+
+
+@pytest.mark.parametrize("name", ["ctp", "tv1", "zombie-fencing", "txn-timeout", "idempotent"])
+def test_every_action_a_correct_configuration_can_take_is_taken(name: str) -> None:
+    # The model lists only the actions its configuration enables (a fault with a budget,
+    # a consumer, a CTP application...), so "never taken" flags a guard that never holds.
+    config = load_check_config(name)
+    result = check(config.model, **config.bounds)
+    assert result.never_taken == []
+    assert set(result.coverage) == set(config.model.action_names())
+
+
+def test_switched_off_actions_are_not_listed() -> None:
+    names = set(load_check_config("idempotent").model.action_names())
+    assert {"HandleProduce", "Send"} <= names
+    assert not names & {"HandleEndTxn", "CoordinatorFailover", "Fetch", "ExpireProducerState"}
