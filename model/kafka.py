@@ -19,6 +19,7 @@ from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
+from kafka_eos.protocol.epochs import marker_epoch_is_stale
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
@@ -659,11 +660,9 @@ class KafkaEosModel:
         entry = producers[pid]
         error = _NONE
         if entry:
-            current = entry[E_EPOCH]
-            if self.tv2:
-                stale = epoch < current or (epoch == current and entry[E_TXN_FIRST] >= 0)
-            else:
-                stale = epoch < current
+            stale = marker_epoch_is_stale(
+                epoch, entry[E_EPOCH], transaction_open=entry[E_TXN_FIRST] >= 0, tv2=self.tv2
+            )
             if stale:
                 error = _INVALID_EPOCH
             elif self.knobs.coordinator_epoch_check and entry[E_COORDINATOR_EPOCH] > cepoch:

@@ -4,6 +4,7 @@ Every row is written by measuring, never by hand::
 
     python -m kafka_eos.model.verdicts            # print the measured table
     python -m kafka_eos.model.verdicts --write    # and store it in spec/verdicts.yaml
+    python -m kafka_eos.model.verdicts --readme README.md   # the stored table, as Markdown
 
 tests/model/test_model_verdicts.py checks every row against the checker again (rows marked ``slow``
 only with ``pytest -m slow``).
@@ -82,11 +83,60 @@ def render(table: dict[str, Verdict]) -> str:
     return header + yaml.safe_dump(rows, sort_keys=False)
 
 
+README_BEGIN = "<!-- verdicts:begin -->"
+README_END = "<!-- verdicts:end -->"
+
+
+def markdown(table: dict[str, Verdict]) -> str:
+    """The table for humans: what each check changes from Kafka 4.x and what the checker found."""
+    from .params import Knobs
+
+    defaults = {name: getattr(Knobs(), name) for name in Knobs.__slots__}
+    lines = [
+        "| check | knobs (besides Kafka 4.x defaults) | fault budgets | verdict "
+        "| shortest counterexample | distinct states |",
+        "|---|---|---|---|---|---:|",
+    ]
+    for name, row in table.items():
+        config = load_check_config(name)
+        changed = [
+            f"{knob}={value}" for knob, value in config.knobs.items() if value != defaults[knob]
+        ]
+        if config.model.workload.consumer not in (None, "read_committed"):
+            changed.append(f"consumer {config.model.workload.consumer}")
+        knobs = ", ".join(changed)
+        faults = ", ".join(f"{fault} {count}" for fault, count in config.faults.items() if count)
+        verdict = "**ok**" if row.verdict == "ok" else row.verdict
+        found = f"`{row.violated}`, {row.trace_length} steps" if row.violated else ""
+        lines.append(
+            f"| `{name}` | {knobs} | {faults} | {verdict} | {found} | {row.distinct_states:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def with_readme_table(readme: str, table: dict[str, Verdict]) -> str:
+    """``readme`` with the Markdown table between its verdict markers replaced."""
+    begin, end = readme.find(README_BEGIN), readme.find(README_END)
+    if begin < 0 or end < begin:
+        raise InputError(f"the README has no {README_BEGIN} ... {README_END} block")
+    start = begin + len(README_BEGIN)
+    return readme[:start] + "\n" + markdown(table) + readme[end:]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--write", action="store_true", help="store the table in spec/")
+    parser.add_argument(
+        "--readme", type=Path, help="write the stored table, as Markdown, into this README"
+    )
     parser.add_argument("names", nargs="*", help="configurations (default: all)")
     args = parser.parse_args(argv)
+    if args.readme is not None:
+        args.readme.write_text(
+            with_readme_table(args.readme.read_text(encoding="utf-8"), load_verdicts()),
+            encoding="utf-8",
+        )
+        return 0
     names = args.names or list_check_configs()
     table = load_verdicts() if args.names and verdicts_path().exists() else {}
     for name in names:

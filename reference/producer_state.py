@@ -24,6 +24,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
+from kafka_eos.protocol.epochs import marker_epoch_is_stale
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
@@ -239,13 +240,16 @@ class ProducerStateManager:
         if entry is None or origin is AppendOrigin.REPLICATION:
             return ACCEPT
         if self.checks.producer_epoch_check:
-            stale = producer_epoch < entry.producer_epoch or (
-                self.checks.transaction_version >= 2 and producer_epoch == entry.producer_epoch
+            stale = marker_epoch_is_stale(
+                producer_epoch,
+                entry.producer_epoch,
+                transaction_open=entry.current_txn_first_offset is not None,
+                tv2=self.checks.transaction_version >= 2,
             )
             if stale:
                 return AppendCheck(
                     ErrorCode.INVALID_PRODUCER_EPOCH,
-                    message=f"marker epoch {producer_epoch} not above {entry.producer_epoch}",
+                    message=f"marker epoch {producer_epoch} stale against {entry.producer_epoch}",
                 )
         if self.checks.coordinator_epoch_check and entry.coordinator_epoch > coordinator_epoch:
             return AppendCheck(

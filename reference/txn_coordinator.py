@@ -409,11 +409,15 @@ class TransactionCoordinator:
         for marker_result in response.markers:
             for result in marker_result.results:
                 tp = TopicPartition(result.topic, result.partition)
-                if result.error_code in (ErrorCode.NONE, ErrorCode.INVALID_PRODUCER_EPOCH):
-                    # 47: the leader already holds this epoch's marker (a retried TV2 marker).
+                if result.error_code is ErrorCode.NONE:
                     job.remaining.discard(tp)
-                elif result.error_code is ErrorCode.TRANSACTION_COORDINATOR_FENCED:
-                    # A newer coordinator owns this transaction: stop (removeMarkersForTxn).
+                elif result.error_code in (
+                    ErrorCode.INVALID_PRODUCER_EPOCH,
+                    ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+                ):
+                    # The producer's epoch or the coordinator moved on: this transaction's
+                    # markers are obsolete. Stop sending them and do not complete it
+                    # (TransactionMarkerRequestCompletionHandler: removeMarkersForTxnId).
                     del self.marker_jobs[job.transactional_id]
                     return []
         metadata = self.transactions[job.transactional_id]

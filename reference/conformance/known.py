@@ -53,20 +53,6 @@ def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target:
     return batch is not None and batch.correlation_id != envelope.message.correlation_id
 
 
-def _tv2_equal_epoch_marker(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("HandleWriteTxnMarkers(") or not world.model.tv2:
-        return False
-    consumed = world.consumed(state, target)
-    envelope = world.envelope_for(consumed[0]) if consumed else None
-    for _, part, tid, _cepoch, epoch, _commit in envelope.abstract if envelope else ():
-        entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][tid]
-        if entry and entry[L.E_EPOCH] == epoch and entry[L.E_TXN_FIRST] < 0:
-            return True
-    return False
-
-
 def _idempotent_bump_waits(
     world: ConformanceWorld, state: tuple, label: str, target: tuple
 ) -> bool:  # type: ignore[type-arg]
@@ -172,14 +158,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "an earlier TxnOffsetCommit attempt) is ignored by the reference producer: it waits "
         "for the latest attempt; the model's client takes it (same epoch and sequence)",
         _superseded_error,
-    ),
-    Disagreement(
-        "tv2_marker_with_stored_epoch",
-        "transaction version 2: a marker whose epoch equals the leader's stored epoch, with no "
-        "transaction open there (a re-sent marker whose first copy was written): the model "
-        "appends a second marker, the reference answers INVALID_PRODUCER_EPOCH (the protocol "
-        "notes: TV2 markers need an epoch strictly greater than the stored one)",
-        _tv2_equal_epoch_marker,
     ),
     Disagreement(
         "verification_of_other_epochs",

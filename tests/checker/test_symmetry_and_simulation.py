@@ -49,7 +49,7 @@ def test_symmetry_finds_a_concrete_shortest_counterexample(rms: int) -> None:
     assert plain.trace.steps == reduced.trace.steps == 3
     # The reduced run's trace is a real behaviour, not a list of representatives.
     assert_real_behaviour(model, reduced.trace)
-    rm_state = reduced.trace.states[-1][0]
+    rm_state = model.variables(reduced.trace.states[-1])["rmState"].values()
     assert "aborted" in rm_state and "committed" in rm_state
 
 
@@ -57,7 +57,7 @@ def test_symmetry_concretises_an_action_property_violation() -> None:
     model = faulty_two_phase(3, symmetric=True)
 
     def no_commit_without_all_prepared(before: Any, label: str, after: Any) -> bool:
-        return label != "TMCommit" or len(before[2]) == 3
+        return label != "TMCommit" or len(model.variables(before)["tmPrepared"]) == 3
 
     model.action_properties = lambda: {"CommitNeedsAll": no_commit_without_all_prepared}
     result = check(model)

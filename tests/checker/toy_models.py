@@ -62,14 +62,17 @@ def faulty_two_phase(rms: int = 3, *, symmetric: bool = False) -> Any:
     Shortest violation: RMChooseToAbort(r1), TMCommit, RMRcvCommitMsg(r2): 3 steps.
     """
     base = type(example("two_phase.py:TwoPhaseSymmetric" if symmetric else "two_phase.py:TwoPhase"))
-    commit_set = frozenset({sys.modules[base.__module__].COMMIT})
+    two_phase = sys.modules[base.__module__]
 
     class FaultyTwoPhase(base):  # type: ignore[valid-type,misc]
         def actions(self, state: Any) -> list[tuple[str, Any]]:
             steps: list[tuple[str, Any]] = super().actions(state)
             rm_state, tm_state, tm_prepared, msgs = state
-            if tm_state == "init" and len(tm_prepared) < len(self.rms):
-                steps.append(("TMCommit", (rm_state, "done", tm_prepared, msgs | commit_set)))
+            # The packed state (see two_phase.py): tmPrepared is a bitmask over RMs.
+            if tm_state == two_phase.TM_INIT and tm_prepared != self.all_rms_mask:
+                steps.append(("TMCommit", (
+                    rm_state, two_phase.TM_DONE, tm_prepared, msgs | self.commit_msg_bit,
+                )))
             return steps
 
     return FaultyTwoPhase(rms=rms)

@@ -112,13 +112,28 @@ def test_transaction_version_2_bumps_the_epoch_on_every_end_txn() -> None:
     assert d.produce("t", 0, pid, epoch + 1, 0, ("c",), tid="tx").error_code is ErrorCode.NONE
 
 
-def test_transaction_version_2_marker_must_carry_a_higher_epoch() -> None:
+def test_transaction_version_2_marker_retry_is_written_again() -> None:
+    """KAFKA-19999: the same marker again (its response lost, or re-sent by a new coordinator)
+    with no transaction open is accepted, so the transaction does not hang in Prepare*."""
     d = Direct()
     pid, epoch = open_transaction(d)
     d.end("tx", pid, epoch, True)
     partition = d.partition("t", 0)
     appended = partition.log_end_offset
-    error, _ = d.node.write_marker(TP0, pid, epoch + 1, True, 0)  # the same marker again
+    error, offset = d.node.write_marker(TP0, pid, epoch + 1, True, 0)  # the same marker again
+    assert (error, offset) == (ErrorCode.NONE, appended)
+    assert partition.log.batches[-1].is_commit
+
+
+def test_transaction_version_2_marker_must_not_end_a_transaction_of_its_own_epoch() -> None:
+    d = Direct()
+    pid, epoch = open_transaction(d)
+    d.end("tx", pid, epoch, True)
+    # The next transaction runs at the bumped epoch the previous marker carried.
+    assert d.produce("t", 0, pid, epoch + 1, 0, ("c",), tid="tx").error_code is ErrorCode.NONE
+    partition = d.partition("t", 0)
+    appended = partition.log_end_offset
+    error, _ = d.node.write_marker(TP0, pid, epoch + 1, True, 0)  # a late copy of the old one
     assert error is ErrorCode.INVALID_PRODUCER_EPOCH
     assert partition.log_end_offset == appended
 

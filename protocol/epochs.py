@@ -1,0 +1,25 @@
+"""Producer-epoch rules the model and the reference share.
+
+Plain integer Python, cheap enough for the model checker's successor function.
+"""
+
+from __future__ import annotations
+
+
+def marker_epoch_is_stale(
+    marker_epoch: int, stored_epoch: int, *, transaction_open: bool, tv2: bool
+) -> bool:
+    """Whether a partition leader refuses a transaction marker with INVALID_PRODUCER_EPOCH
+    (ProducerAppendInfo.checkProducerEpoch for a control batch).
+
+    Before transaction version 2 a marker carries the transaction's own epoch, so any epoch
+    not below the stored one is accepted. With transaction version 2 the coordinator bumps
+    the epoch before writing the marker, so a valid marker's epoch is strictly greater than
+    the stored one, except one: exactly the stored epoch with no transaction open is a retry
+    of a marker already written (its response was lost, or a new coordinator re-sends the
+    markers of a loaded Prepare* state). Refusing it would leave the transaction in Prepare*
+    for ever (KAFKA-19999), so the leader writes it again.
+    """
+    if marker_epoch < stored_epoch:
+        return True
+    return tv2 and marker_epoch == stored_epoch and transaction_open
