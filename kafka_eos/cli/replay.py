@@ -31,7 +31,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "replay",
         help="drive the reference implementation through a checker trace (ITF)",
-        description=__doc__,
+        description=__doc__.replace("``", "'"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("trace", metavar="TRACE.itf.json", help="an ITF trace from kafka-eos check")
