@@ -11,8 +11,10 @@ from kafka_eos.reference.messages import (
     AddPartitionsToTxnRequest,
     EndTxnResponse,
     InitProducerIdRequest,
+    PartitionResult,
     ProduceResponse,
     TopicPartition,
+    TxnMarkerResult,
     WriteTxnMarkersResponse,
 )
 from kafka_eos.reference.node import BrokerConfig
@@ -155,6 +157,35 @@ def test_a_marker_from_a_deposed_coordinator_is_fenced() -> None:
     assert isinstance(stale, WriteTxnMarkersResponse)
     errors = {r.error_code for m in stale.markers for r in m.results}
     assert errors == {ErrorCode.TRANSACTION_COORDINATOR_FENCED}
+
+
+def test_a_marker_refused_for_its_producer_epoch_is_given_up() -> None:
+    """TransactionMarkerRequestCompletionHandler: INVALID_PRODUCER_EPOCH means the producer's
+    epoch moved on; the coordinator stops sending this transaction's markers and does not
+    complete it (a later coordinator reload re-sends them)."""
+    d = Direct(TV1)
+    pid, epoch = open_transaction(d)
+    d.hold = True
+    d.end("tx", pid, epoch, True)
+    [markers] = d.held
+    d.held.clear()
+    refused = WriteTxnMarkersResponse(
+        markers.message.correlation_id,
+        (
+            TxnMarkerResult(
+                pid,
+                (
+                    PartitionResult("t", 0, ErrorCode.INVALID_PRODUCER_EPOCH),
+                    PartitionResult("t", 1, ErrorCode.NONE),
+                ),
+            ),
+        ),
+    )
+    assert d.node.receive(d.node.node_id, refused) == []
+    d.clock.advance(10_000)
+    d.tick()
+    assert d.held == []  # nothing re-sent
+    assert metadata(d).state is TxnState.PREPARE_COMMIT
 
 
 def test_without_the_coordinator_epoch_check_a_stale_marker_is_appended() -> None:
