@@ -19,7 +19,7 @@ from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
-from kafka_eos.protocol.epochs import marker_epoch_is_stale
+from kafka_eos.protocol.epochs import end_txn_is_retry, marker_epoch_is_stale
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
@@ -1344,8 +1344,7 @@ class KafkaEosModel:
         if status == NO_METADATA:
             return (), _INVALID_MAPPING, current
         if self.tv2:
-            # KIP-890 part 2: a retry is recognised by the stored epoch being one higher
-            retry = current == epoch + 1 and status in (_PC, _PA, _CC, _CA)
+            retry = end_txn_is_retry(epoch, current, status)
             if not retry and epoch != current:
                 return (), _PRODUCER_FENCED, current
             if metadata[T_PENDING]:

@@ -5,6 +5,8 @@ Plain integer Python, cheap enough for the model checker's successor function.
 
 from __future__ import annotations
 
+from .coordinator_states import PREPARE_STATES, TxnState
+
 
 def marker_epoch_is_stale(
     marker_epoch: int, stored_epoch: int, *, transaction_open: bool, tv2: bool
@@ -23,3 +25,21 @@ def marker_epoch_is_stale(
     if marker_epoch < stored_epoch:
         return True
     return tv2 and marker_epoch == stored_epoch and transaction_open
+
+
+#: States in which a transaction-version-2 EndTxn may be a retry: its transaction was decided.
+_DECIDED = frozenset(
+    int(s) for s in (*PREPARE_STATES, TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT)
+)
+
+
+def end_txn_is_retry(request_epoch: int, stored_epoch: int, state: int) -> bool:
+    """Whether a transaction-version-2 EndTxn is a retry of the one that decided the
+    transaction (TransactionCoordinator.endTransaction, ``retryOnEpochBump``).
+
+    Deciding a transaction bumps the epoch, so a retry carries the epoch just below the
+    stored one. Kafka compares the epochs only, not lastProducerEpoch: after the coordinator
+    aborted on its own (a timeout or a fencing InitProducerId also bumps the epoch once), a
+    late EndTxn(ABORT) at the old epoch is answered as a retry of that abort.
+    """
+    return stored_epoch == request_epoch + 1 and state in _DECIDED

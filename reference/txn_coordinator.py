@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
+from kafka_eos.protocol.epochs import end_txn_is_retry
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.messages import (
     AddOffsetsToTxnRequest,
@@ -295,11 +296,8 @@ class TransactionCoordinator:
             return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         tv2 = self.config.transaction_version >= 2
         # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
-        is_retry = (
-            tv2
-            and request.producer_epoch == metadata.producer_epoch - 1
-            and metadata.last_producer_epoch == request.producer_epoch
-            and metadata.state in (_PC, _PA, _CC, _CA)
+        is_retry = tv2 and end_txn_is_retry(
+            request.producer_epoch, metadata.producer_epoch, metadata.state
         )
         if not is_retry and request.producer_epoch != metadata.producer_epoch:
             return answer(ErrorCode.PRODUCER_FENCED)

@@ -66,22 +66,6 @@ def _idempotent_bump_waits(
     return bumped and any(b[0] == L.B_INFLIGHT for b in before[L.C_BATCHES] if b is not None)
 
 
-def _tv2_end_txn_retry(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("HandleEndTxn(") or not world.model.tv2:
-        return False
-    consumed = world.consumed(state, target)
-    if not consumed:
-        return False
-    _, proc, _api, epoch, _commit, _txn = consumed[0]
-    name = world.model.transactional_ids[world.model.tid_of[proc]]
-    metadata = world.node.txn_coordinator.transactions.get(name)
-    return (
-        metadata is not None
-        and metadata.producer_epoch == epoch + 1
-        and metadata.last_producer_epoch != epoch
-    )
-
-
 def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     """The reference's leader asks the coordinator where the model's does not, and the
     coordinator would refuse."""
@@ -190,15 +174,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "in ABORTABLE_ERROR: the reference's transaction manager drops it (the transaction is "
         "doomed), the model's client re-sends it and keeps awaiting its answer",
         _resend_in_abortable_error,
-    ),
-    Disagreement(
-        "tv2_end_txn_retry_detection",
-        "transaction version 2: EndTxn with the epoch just below the coordinator's, after the "
-        "coordinator bumped it itself (timeout or fencing abort) and lost last_producer_epoch "
-        "(a later transition or a failover reload): the model takes it as a retry of a "
-        "completed EndTxn (NONE), the reference as a fenced producer (PRODUCER_FENCED), "
-        "because it also requires last_producer_epoch == the request's epoch",
-        _tv2_end_txn_retry,
     ),
     Disagreement(
         "idempotent_bump_waits_for_in_flight",

@@ -144,7 +144,31 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
             "ResendCoordinatorRequest(app#1,AddOffsetsToTxn)",
         ],
     ),
-    "tv2_end_txn_retry_detection": (
+    "idempotent_bump_waits_for_in_flight": (
+        "small-batch-cache",
+        [
+            "Send(idempotent0,r0,t-0,e0,s0)",
+            "Send(idempotent0,r1,t-0,e0,s1)",
+            "RetryProduce(idempotent0,t-0,r0,r1)",
+            "HandleProduce(t-0,idempotent0,r0,e0,s0,o0)",
+            "HandleProduce(t-0,idempotent0,r1,e0,s1,o1)",
+            "HandleProduce(t-0,idempotent0,r0,e0,s0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
+            "ReceiveProduceResponse(idempotent0,r0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
+        ],
+    ),
+}
+
+
+#: Disagreements fixed since, each as a regression test: its program (ending at the step the
+#: two sides used to take differently) must run without a disagreement.
+AGREED: dict[str, tuple[str, list[str]]] = {
+    # Kafka's ProducerAppendInfo (KAFKA-19999) writes a TV2 marker with exactly the stored
+    # epoch again when no transaction is open: the re-sent marker after a failover is written
+    # twice, and the deposed coordinator's copy is then fenced by its coordinator epoch.
+    # Kafka's TransactionCoordinator.endTransaction (TV2) recognises a retry by the stored
+    # epoch being the request's + 1 (retryOnEpochBump), not by lastProducerEpoch: after the
+    # coordinator's own timeout abort bumped the epoch, a late EndTxn(ABORT) gets NONE.
+    "tv2_end_txn_retry_after_timeout_abort": (
         "txn2",
         [
             "CoordinatorFailover(ce1)",
@@ -179,27 +203,6 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
             "HandleEndTxn(tx,tx#0,e2,ABORT,NONE)",
         ],
     ),
-    "idempotent_bump_waits_for_in_flight": (
-        "small-batch-cache",
-        [
-            "Send(idempotent0,r0,t-0,e0,s0)",
-            "Send(idempotent0,r1,t-0,e0,s1)",
-            "RetryProduce(idempotent0,t-0,r0,r1)",
-            "HandleProduce(t-0,idempotent0,r0,e0,s0,o0)",
-            "HandleProduce(t-0,idempotent0,r1,e0,s1,o1)",
-            "HandleProduce(t-0,idempotent0,r0,e0,s0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
-            "ReceiveProduceResponse(idempotent0,r0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
-        ],
-    ),
-}
-
-
-#: Disagreements fixed since, each as a regression test: its program (ending at the step the
-#: two sides used to take differently) must run without a disagreement.
-AGREED: dict[str, tuple[str, list[str]]] = {
-    # Kafka's ProducerAppendInfo (KAFKA-19999) writes a TV2 marker with exactly the stored
-    # epoch again when no transaction is open: the re-sent marker after a failover is written
-    # twice, and the deposed coordinator's copy is then fenced by its coordinator epoch.
     "tv2_marker_retry_after_failover": (
         "txn2",
         [

@@ -217,6 +217,22 @@ def test_timeout_aborts_with_an_epoch_bump_that_fences_the_producer() -> None:
     assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
 
 
+def test_transaction_version_2_abort_after_a_timeout_abort_is_answered_as_a_retry() -> None:
+    """TransactionCoordinator.endTransaction (TV2): retryOnEpochBump compares the epochs only,
+    so the producer's EndTxn(ABORT) at the epoch the timeout abort bumped past gets NONE (the
+    transaction is aborted, as it asked), with the bumped epoch to carry on."""
+    d = Direct()
+    init = d.init("tx", timeout=1_000)
+    pid, epoch = init.producer_id, init.producer_epoch
+    assert d.produce("t", 0, pid, epoch, 0, ("a",), tid="tx").error_code is ErrorCode.NONE
+    d.clock.advance(1_001)
+    d.tick()
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    assert metadata(d).producer_epoch == epoch + 1
+    late = d.end("tx", pid, epoch, False)
+    assert (late.error_code, late.producer_epoch) == (ErrorCode.NONE, epoch + 1)
+
+
 def test_failover_reloads_the_log_and_completes_a_decided_transaction() -> None:
     d = Direct(TV1)
     pid, epoch = open_transaction(d)
