@@ -642,15 +642,17 @@ class KafkaProducer:
         self._enqueue("end", commit=commit)
         return self._end_future
 
-    def _finish_transaction(self) -> None:
+    def _finish_transaction(self, *, coordinator_bumped_epoch: bool = False) -> None:
         future = self._end_future
         self._end_future = None
         self.partitions_in_txn.clear()
         self.pending_partitions.clear()
         self.txn_started = False
         if self.txn_state is S.ABORTING_TRANSACTION and self.epoch_bump_required:
-            if self.transaction_version >= 2:
-                # The abort's EndTxn already bumped the epoch (KIP-890 part 2).
+            if self.transaction_version >= 2 or coordinator_bumped_epoch:
+                # The abort's EndTxn already bumped the epoch (KIP-890 part 2): the client
+                # asks for no bump of its own (TransactionManager.needToTriggerEpochBumpFromClient
+                # is false with transaction version 2).
                 self.epoch_bump_required = False
                 self._transition(S.READY)
                 if future is not None:
@@ -835,11 +837,12 @@ class KafkaProducer:
                 "NONE",
             )
         )
-        if response.producer_epoch >= 0:
+        bumped = response.producer_epoch >= 0
+        if bumped:
             # Transaction version 2: the coordinator bumped the epoch; sequences restart.
             self.producer_id, self.producer_epoch = response.producer_id, response.producer_epoch
             self._reset_sequences()
-        self._finish_transaction()
+        self._finish_transaction(coordinator_bumped_epoch=bumped)
 
     def _on_txn_error(self, request: TxnRequest, error: ErrorCode) -> None:
         if request.kind == "end":

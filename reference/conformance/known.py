@@ -29,13 +29,6 @@ def _proc(world: ConformanceWorld, label: str) -> int:
     return world.model.process_names.index(label.split("(", 1)[1].split(",", 1)[0].rstrip(")"))
 
 
-def _tv2_abort_bump(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveCoordinatorResponse(") or ",EndTxn,NONE)" not in label:
-        return False
-    producer = world.producers[_proc(world, label)]
-    return world.model.tv2 and producer.epoch_bump_required
-
-
 def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     if not label.startswith("ReceiveProduceResponse("):
         return False
@@ -129,13 +122,6 @@ def _failover_with_pending_write(
 
 
 KNOWN: tuple[Disagreement, ...] = (
-    Disagreement(
-        "tv2_abort_bumps_with_init_producer_id",
-        "transaction version 2: after aborting a transaction with a failed batch the reference "
-        "producer still asks InitProducerId for an epoch bump (KIP-360); the model's client "
-        "takes the bumped epoch EndTxn returned and is READY",
-        _tv2_abort_bump,
-    ),
     Disagreement(
         "superseded_attempt_error_ignored",
         "an error answering an earlier attempt of a batch that was re-sent (and any answer to "

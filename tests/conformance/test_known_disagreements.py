@@ -29,36 +29,6 @@ _CONFIGS = {
 }
 
 PROGRAMS: dict[str, tuple[str, list[str]]] = {
-    "tv2_abort_bumps_with_init_producer_id": (
-        "txn2",
-        [
-            "InitProducerId(tx#0)",
-            "LoseMessage(InitProducerId,tx#0,e-1)",
-            "ResendCoordinatorRequest(tx#0,InitProducerId)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "InitProducerId(tx#1)",
-            "CompleteTxnLogAppend(tx,Empty,e0)",
-            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e0)",
-            "ResendCoordinatorRequest(tx#0,InitProducerId)",
-            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
-            "HandleInitProducerId(tx,tx#0,e-1,CONCURRENT_TRANSACTIONS)",
-            "CompleteTxnLogAppend(tx,Empty,e1)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,CONCURRENT_TRANSACTIONS)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e2)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
-            "BeginTransaction(tx#0,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#0,e2,WRITE)",
-            "CompleteTxnLogAppend(tx,Ongoing,e2)",
-            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
-            "Send(tx#0,r0,t-0,e2,s0)",
-            "ExpireBatch(tx#0,r0)",
-            "AbortTransaction(tx#0)",
-            "HandleEndTxn(tx,tx#0,e2,ABORT,WRITE)",
-            "CompleteTxnLogAppend(tx,PrepareAbort,e3)",
-            "ReceiveCoordinatorResponse(tx#0,EndTxn,NONE)",
-        ],
-    ),
     "superseded_attempt_error_ignored": (
         "txn2",
         [
@@ -201,6 +171,39 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "ReceiveProduceResponse(tx#0,r0,INVALID_PRODUCER_EPOCH)",
             "AbortTransaction(tx#0)",
             "HandleEndTxn(tx,tx#0,e2,ABORT,NONE)",
+        ],
+    ),
+    # Kafka's TransactionManager (TV2): needToTriggerEpochBumpFromClient is false, so after
+    # aborting a transaction with a failed batch the producer takes the bumped epoch EndTxn
+    # returned and is READY, without an InitProducerId of its own.
+    "tv2_abort_takes_the_epoch_end_txn_returned": (
+        "txn2",
+        [
+            "InitProducerId(tx#0)",
+            "LoseMessage(InitProducerId,tx#0,e-1)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "InitProducerId(tx#1)",
+            "CompleteTxnLogAppend(tx,Empty,e0)",
+            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e0)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "HandleInitProducerId(tx,tx#0,e-1,CONCURRENT_TRANSACTIONS)",
+            "CompleteTxnLogAppend(tx,Empty,e1)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,CONCURRENT_TRANSACTIONS)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e2)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+            "BeginTransaction(tx#0,txn0)",
+            "HandleAddPartitionsToTxn(tx,tx#0,e2,WRITE)",
+            "CompleteTxnLogAppend(tx,Ongoing,e2)",
+            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
+            "Send(tx#0,r0,t-0,e2,s0)",
+            "ExpireBatch(tx#0,r0)",
+            "AbortTransaction(tx#0)",
+            "HandleEndTxn(tx,tx#0,e2,ABORT,WRITE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e3)",
+            "ReceiveCoordinatorResponse(tx#0,EndTxn,NONE)",
         ],
     ),
     "tv2_marker_retry_after_failover": (
