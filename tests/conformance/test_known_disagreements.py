@@ -28,6 +28,17 @@ _CONFIGS = {
     "small-batch-cache": load_check_config("small-batch-cache").model,
 }
 
+#: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: the
+#: start of two shrunk programs.
+_TX0_OPENS_TXN0_AT_E2 = [
+    "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+    "CompleteTxnLogAppend(tx,Empty,e2)",
+    "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+    "BeginTransaction(tx#0,txn0)",
+    "HandleAddPartitionsToTxn(tx,tx#0,e2,WRITE)",
+    "CompleteTxnLogAppend(tx,Ongoing,e2)",
+]
+
 PROGRAMS: dict[str, tuple[str, list[str]]] = {
     "superseded_attempt_error_ignored": (
         "txn2",
@@ -154,12 +165,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "HandleInitProducerId(tx,tx#0,e-1,CONCURRENT_TRANSACTIONS)",
             "ReceiveCoordinatorResponse(tx#0,InitProducerId,CONCURRENT_TRANSACTIONS)",
             "CompleteTxnLogAppend(tx,Empty,e1)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e2)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
-            "BeginTransaction(tx#0,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#0,e2,WRITE)",
-            "CompleteTxnLogAppend(tx,Ongoing,e2)",
+            *_TX0_OPENS_TXN0_AT_E2,
             "TimeoutTransaction(tx,e2)",
             "CompleteTxnLogAppend(tx,PrepareAbort,e3)",
             "HandleWriteTxnMarkers(t-0,tx,ABORT,e3,ce1,NONE)",
@@ -191,12 +197,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "HandleInitProducerId(tx,tx#0,e-1,CONCURRENT_TRANSACTIONS)",
             "CompleteTxnLogAppend(tx,Empty,e1)",
             "ReceiveCoordinatorResponse(tx#0,InitProducerId,CONCURRENT_TRANSACTIONS)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e2)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
-            "BeginTransaction(tx#0,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#0,e2,WRITE)",
-            "CompleteTxnLogAppend(tx,Ongoing,e2)",
+            *_TX0_OPENS_TXN0_AT_E2,
             "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
             "Send(tx#0,r0,t-0,e2,s0)",
             "ExpireBatch(tx#0,r0)",
