@@ -301,7 +301,6 @@ def test_bad_options_give_one_line_errors(capsys: Any, argv: list[str], words: l
     assert_one_line_error(capsys, argv, *words)
 
 
-@pytest.mark.slow
 def test_two_phase_seven_rms_through_the_command_line(capsys: Any) -> None:
     code, document = run_json(capsys, "check", "--model", TWO_PHASE, "--param", "rms=7")
     assert (code, document["verdict"], document["distinct_states"]) == (0, "ok", 296_448)
