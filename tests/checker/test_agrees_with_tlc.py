@@ -1,8 +1,8 @@
 """The checker reproduces TLC's numbers on classic TLA+ specifications.
 
-TLC's figures: TwoPhase.tla (RM = r1..rN) has 288 distinct states for 3 RMs, 8,832 for 5 and
-296,448 for 7 and 1,745,408 for 8; DieHard.tla has 16 reachable states and its shortest solution (the violation of
-NotSolved == big /= 4) takes 6 steps.
+TLC's figures: TwoPhase.tla (RM = r1..rN) has 288 distinct states for 3 RMs, 8,832 for 5,
+296,448 for 7 and 1,745,408 for 8; DieHard.tla has 16 reachable states and its shortest
+solution (the violation of NotSolved == big /= 4) takes 6 steps.
 """
 
 from __future__ import annotations
