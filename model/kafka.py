@@ -1055,14 +1055,13 @@ class KafkaEosModel:
         pending = state[S_COORDINATOR][K_METADATA][tid][T_PENDING]
         if pending and pending[4] and pending[4][0] == proc:
             return
-        self._client_step(
-            state,
-            proc,
-            client,
-            request,
-            f"ResendCoordinatorRequest({self.process_names[proc]},{API_NAMES[request[2]]})",
-            out,
-        )
+        label = f"ResendCoordinatorRequest({self.process_names[proc]},{API_NAMES[request[2]]})"
+        if client[C_STATE] == _AE:
+            # the timed-out request is re-enqueued, then failed when dequeued: a doomed
+            # transaction sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
+            self._client_step(state, proc, (*client[:C_AWAITING], ()), None, label, out)
+        else:
+            self._client_step(state, proc, client, request, label, out)
 
     def _fetch_committed_offset(self, state: Tup, proc: int, client: Tup, out: Out) -> None:
         """OffsetFetch(requireStable) by the CTP application at start-up: wait while
@@ -1182,7 +1181,11 @@ class KafkaEosModel:
             out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         cstate = client[C_STATE]
-        if error == _CONCURRENT:
+        if error == _CONCURRENT and cstate == _AE:
+            # re-enqueued, then failed when dequeued: in ABORTABLE_ERROR the transaction
+            # manager sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
+            client = (*client[:C_AWAITING], ())
+        elif error == _CONCURRENT:
             # TransactionManager re-enqueues the request after a back-off
             network = add_messages(rest, awaiting)
         elif error in _FATAL or (

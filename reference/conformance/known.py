@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kafka_eos.model import layout as L
-from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 
 from .world import ConformanceWorld
@@ -97,19 +96,6 @@ def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target
     )
 
 
-def _resend_in_abortable_error(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    resend = label.startswith("ResendCoordinatorRequest(") and not label.endswith(",EndTxn)")
-    retry = label.startswith("ReceiveCoordinatorResponse(") and label.endswith(
-        ("AddPartitionsToTxn,CONCURRENT_TRANSACTIONS)", "AddOffsetsToTxn,CONCURRENT_TRANSACTIONS)")
-    )
-    if not resend and not retry:
-        return False
-    client_state = state[L.S_CLIENTS][_proc(world, label)][L.C_STATE]
-    return client_state == int(ClientState.ABORTABLE_ERROR)
-
-
 def _failover_with_pending_write(
     world: ConformanceWorld, state: tuple, label: str, target: tuple
 ) -> bool:  # type: ignore[type-arg]
@@ -153,13 +139,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "included (and answers NOT_COORDINATOR to the request that wrote it); the model's new "
         "coordinator loads only durable records, the pending transition is lost",
         _failover_with_pending_write,
-    ),
-    Disagreement(
-        "no_resend_in_abortable_error",
-        "an AddPartitionsToTxn / AddOffsetsToTxn that timed out or got CONCURRENT_TRANSACTIONS "
-        "in ABORTABLE_ERROR: the reference's transaction manager drops it (the transaction is "
-        "doomed), the model's client re-sends it and keeps awaiting its answer",
-        _resend_in_abortable_error,
     ),
     Disagreement(
         "idempotent_bump_waits_for_in_flight",
