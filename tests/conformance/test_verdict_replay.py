@@ -25,12 +25,6 @@ VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict =
 
 #: Rows whose counterexample the reference does not reproduce, and why.
 NOT_REPRODUCED = {
-    "no-producer-epoch-check": "the reference's leader also verifies (KIP-890) a transactional "
-    "batch whose epoch is not that of the open transaction, which fences the zombie even "
-    "without the epoch check; the model verifies only a partition's first batch",
-    "ctp-no-producer-epoch-check": "known disagreement verification_of_other_epochs: the "
-    "reference's leader verifies the zombie's output (its epoch is not that of the open "
-    "transaction) with the coordinator, which fences it even without the epoch check",
     "small-batch-cache": "known disagreement superseded_attempt_error_ignored: the reference "
     "producer ignores OUT_OF_ORDER_SEQUENCE_NUMBER answering a superseded attempt",
 }
