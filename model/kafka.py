@@ -174,6 +174,15 @@ def _error_name(code: int) -> str:
     return _ERROR_NAMES[code]
 
 
+def _sent_on(client: Tup, request: Tup) -> Tup:
+    """``client`` with the in-flight batch of the Produce ``request`` recording the request's
+    connection (an in-flight batch's last field: where its latest attempt travels)."""
+    batches = client[C_BATCHES]
+    rec = request[6]
+    batch = (*batches[rec][:3], request[8])
+    return replace(client, C_BATCHES, replace(batches, rec, batch))
+
+
 class KafkaEosModel:
     """Kafka's exactly-once protocol as a finite state machine (contract A).
 
@@ -499,10 +508,10 @@ class KafkaEosModel:
                 f"r{rec},e{epoch},s{seq},c{connection}"
             )
         if kind == M_PRODUCE_RESPONSE:
-            _, proc, part, epoch, seq, rec, err, offset = message
+            _, proc, part, epoch, seq, rec, err, offset, connection = message
             return (
                 f"ProduceResponse,{self.process_names[proc]},{self.partition_names[part]},"
-                f"r{rec},{_error_name(err)},o{offset}"
+                f"r{rec},c{connection},{_error_name(err)},o{offset}"
             )
         if kind == M_COORDINATOR_REQUEST:
             _, proc, api, epoch, _arg, _txn = message
@@ -528,7 +537,7 @@ class KafkaEosModel:
     def _handle_produce(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """UnifiedLog.append for a client Produce (or the group coordinator's TxnOffsetCommit
         append to __consumer_offsets): the checks in Kafka's order, then the append."""
-        _, proc, part, pid, epoch, seq, rec, txn, _retry = message
+        _, proc, part, pid, epoch, seq, rec, txn, connection = message
         partitions = state[S_PARTITIONS]
         partition = partitions[part]
         log, producers, aborted = partition
@@ -542,7 +551,17 @@ class KafkaEosModel:
             if entry and not from_coordinator and entry[E_EPOCH] == epoch:
                 found = find_duplicate(entry[E_BATCHES], seq, seq)
                 if found is not None:
-                    response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, _NONE, found)
+                    response = (
+                        M_PRODUCE_RESPONSE,
+                        proc,
+                        part,
+                        epoch,
+                        seq,
+                        rec,
+                        _NONE,
+                        found,
+                        connection,
+                    )
                     out.append(
                         (
                             f"HandleProduce({self.partition_names[part]},{self.process_names[proc]},r{rec},e{epoch},s{seq},DUPLICATE)",
@@ -565,7 +584,8 @@ class KafkaEosModel:
                     self._after_data(entry, epoch, seq, offset, txn, from_coordinator),
                 )
             partitions = replace(partitions, part, (log, producers, aborted))
-        response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset)
+        # the answer goes back on the request's connection
+        response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
         label = (
             f"HandleProduce({self.partition_names[part]},{self.process_names[proc]},r{rec},"
             f"e{epoch},s{seq},{_error_name(error) if error else f'o{offset}'})"
@@ -736,7 +756,9 @@ class KafkaEosModel:
             network = state[S_NETWORK]
             if messages:
                 if messages[0][0] == M_PRODUCE and messages[0][8] < 0:
-                    messages = (self._on_current_connection(state, client, messages[0]),)
+                    request = self._on_current_connection(state, client, messages[0])
+                    messages = (request,)
+                    new_client = _sent_on(new_client, request)
                 network = add_messages(network, *messages)
             new_budget = budget if spent < 0 else replace(budget, spent, budget[spent] - 1)
             out.append(
@@ -945,7 +967,8 @@ class KafkaEosModel:
             seq = sequences[part]
             sequences = replace(sequences, part, seq + 1)
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
-        # the connection is filled in when the move is applied (_on_current_connection)
+        # the connection is filled in when the move is applied (_on_current_connection), in
+        # the request and in the batch (_sent_on)
         request = (M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, -1)
         new_client = (
             client[C_STATE],
@@ -977,7 +1000,8 @@ class KafkaEosModel:
         connection = self.faults.retries - retries + 1
         transactional = int(self.kinds[proc] in (TRANSACTIONAL, CTP))
         by_partition: dict[int, list[Tup]] = {}
-        for rec, (status, epoch, seq, _) in enumerate(client[C_BATCHES]):
+        batches = client[C_BATCHES]
+        for rec, (status, epoch, seq, _) in enumerate(batches):
             if status == B_INFLIGHT:
                 part = self.record_partition[proc][rec]
                 by_partition.setdefault(part, []).append(
@@ -995,9 +1019,14 @@ class KafkaEosModel:
                 )
         for part, requests in by_partition.items():
             shown = ",".join(f"r{r[6]}" for r in requests)
+            # the batches' latest attempts are now these: the client closed the old connection
+            # and will not take an answer sent on it
+            retried = list(batches)
+            for request in requests:
+                retried[request[6]] = (*batches[request[6]][:3], connection)
             yield (
                 f"RetryProduce({self.process_names[proc]},{self.partition_names[part]},{shown})",
-                client,
+                replace(client, C_BATCHES, tuple(retried)),
                 tuple(requests),
                 F_RETRIES,
             )
@@ -1092,14 +1121,16 @@ class KafkaEosModel:
 
     # ------------------------------------------------------------------ client: responses
     def _receive_produce_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
-        _, proc, part, epoch, seq, rec, error, offset = message
+        _, proc, part, epoch, seq, rec, error, offset, connection = message
         clients = state[S_CLIENTS]
         client = clients[proc]
-        status, b_epoch, b_seq, _ = client[C_BATCHES][rec]
+        status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
         name = self.process_names[proc]
-        label = f"ReceiveProduceResponse({name},r{rec},{_error_name(error)})"
-        if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq:
-            # a response to a superseded request: nothing to do
+        label = f"ReceiveProduceResponse({name},r{rec},c{connection},{_error_name(error)})"
+        if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq or b_connection != connection:
+            # an answer to a superseded request (a batch re-sequenced after an epoch bump, or
+            # resolved already) or to an earlier attempt of the batch (its connection was
+            # closed by the retry, so the Java client never reads it): nothing to do
             out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         batches = client[C_BATCHES]

@@ -13,8 +13,10 @@ hashes fast and is immutable)::
     epoch           the producer epoch the client uses (-1 before InitProducerId)
     current         transactional: index of the current (or next) transaction;
                     ctp: the input offset being processed (-1 = not fetched yet)
-    batches         one (status, epoch, sequence, offset_or_error) per record of the
-                    process's workload, in send order; status is one of B_*
+    batches         one (status, epoch, sequence, extra) per record of the process's
+                    workload, in send order; status is one of B_*; extra is the offset
+                    (acked), the error (failed), the connection of the latest attempt (in
+                    flight: only that attempt's answer counts) or -1 (unsent)
     next_sequences  one next sequence number per partition (RecordAccumulator's sequence)
     added           bitmask of partitions the coordinator acknowledged in this transaction
     awaiting        the outstanding coordinator request (a network message) or ()
@@ -44,7 +46,7 @@ transaction the coordinator's open transaction belongs to (-1: none).
 which models delay and reordering across connections. Shapes (first element the M_* kind)::
 
     (M_PRODUCE, process, partition, pid, epoch, sequence, record, transactional, connection)
-    (M_PRODUCE_RESPONSE, process, partition, epoch, sequence, record, error, offset)
+    (M_PRODUCE_RESPONSE, process, partition, epoch, sequence, record, error, offset, connection)
     (M_COORDINATOR_REQUEST, process, api, epoch, argument, transaction)
     (M_COORDINATOR_RESPONSE, process, api, error, epoch, transaction)
     (M_MARKER, partition, transactional_id, coordinator_epoch, epoch, commit)
@@ -52,6 +54,7 @@ which models delay and reordering across connections. Shapes (first element the 
 
 ``connection`` numbers the client's connections (each retry opens a new one): requests of one
 (process, partition, connection) are delivered in send order, different connections interleave.
+A response travels on its request's connection.
 ``record`` in a produce message is the process-local record index; in a log entry it is the
 global record index (Workload order).
 

@@ -17,6 +17,7 @@ from kafka_eos.protocol.errors import ErrorCode
 
 from .layout import (
     B_FAILED,
+    B_INFLIGHT,
     BATCH_STATUS_NAMES,
     BUDGET_NAMES,
     ENTRY_DATA,
@@ -82,9 +83,14 @@ def _producers(model: KafkaEosModel, clients: Tup) -> dict[str, Any]:
                 "status": BATCH_STATUS_NAMES[status],
                 "epoch": b_epoch,
                 "sequence": seq,
+                # an in-flight batch: the connection its latest attempt travels on
+                "connection": extra if status == B_INFLIGHT else -1,
             }
             if status == B_FAILED:
                 batch["error"] = ErrorCode(extra).name
+                batch["offset"] = -1
+            elif status == B_INFLIGHT:
+                batch["error"] = "NONE"
                 batch["offset"] = -1
             else:
                 batch["error"] = "NONE"

@@ -99,7 +99,7 @@ def _offset_commit(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # ty
             offset = world.offset_results.get((proc, correlation_id), -1)
             return (L.B_ACKED, epoch, -1, offset)
         return (L.B_FAILED, epoch, -1, int(future.error))
-    return (L.B_INFLIGHT, epoch, -1, -1)
+    return (L.B_INFLIGHT, epoch, -1, world.latest_connection[(proc, rec)])
 
 
 def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: ignore[type-arg]
@@ -117,7 +117,8 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     idempotent = world.model.pid_of[proc] >= 0
     if idempotent and batch.base_sequence < 0:
         return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
-    return (L.B_INFLIGHT, batch.producer_epoch, batch.base_sequence, -1)
+    connection = world.latest_connection[(proc, rec)]  # where its latest attempt travels
+    return (L.B_INFLIGHT, batch.producer_epoch, batch.base_sequence, connection)
 
 
 # ---------------------------------------------------------------------- partitions

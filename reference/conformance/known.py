@@ -28,23 +28,6 @@ def _proc(world: ConformanceWorld, label: str) -> int:
     return world.model.process_names.index(label.split("(", 1)[1].split(",", 1)[0].rstrip(")"))
 
 
-def _superseded_error(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveProduceResponse("):
-        return False
-    consumed = world.consumed(state, target)
-    envelope = world.envelope_for(consumed[0]) if consumed else None
-    if envelope is None:
-        return False
-    _, proc, part, *_ = consumed[0]
-    if part == world.model.offsets_partition:
-        attempts = world.offset_requests.get((proc, consumed[0][5]), [])
-        return bool(attempts) and attempts[-1][0] != envelope.message.correlation_id
-    if label.endswith(",NONE)"):
-        return False
-    batch = world.batches[consumed[0][1]][consumed[0][5]]
-    return batch is not None and batch.correlation_id != envelope.message.correlation_id
-
-
 def _idempotent_bump_waits(
     world: ConformanceWorld, state: tuple, label: str, target: tuple
 ) -> bool:  # type: ignore[type-arg]
@@ -108,13 +91,6 @@ def _failover_with_pending_write(
 
 
 KNOWN: tuple[Disagreement, ...] = (
-    Disagreement(
-        "superseded_attempt_error_ignored",
-        "an error answering an earlier attempt of a batch that was re-sent (and any answer to "
-        "an earlier TxnOffsetCommit attempt) is ignored by the reference producer: it waits "
-        "for the latest attempt; the model's client takes it (same epoch and sequence)",
-        _superseded_error,
-    ),
     Disagreement(
         "verification_of_other_epochs",
         "a transactional write the coordinator would refuse, where the reference's leader asks "

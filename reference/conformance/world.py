@@ -216,6 +216,8 @@ class ConformanceWorld:
         self.offset_batch_record: dict[int, int] = {}  # offsets-log base offset -> record
         self.offset_results: dict[tuple[int, int], int] = {}  # (proc, cid) -> log offset
         self.offsets_added = [False] * model.process_count  # AddOffsetsToTxn acknowledged
+        # (proc, rec) -> the connection of the latest Produce / TxnOffsetCommit attempt
+        self.latest_connection: dict[tuple[int, int], int] = {}
         tids = len(model.transactional_ids)
         self.ghosts = Ghosts(
             owner=[-1] * tids,
@@ -443,16 +445,18 @@ class ConformanceWorld:
         if isinstance(message, ProduceRequest):
             part = self.part_of[TopicPartition(message.topic, message.partition)]
             g = self.record_of[message.records[0]]
-            return (
-                L.M_PRODUCE,
-                proc,
-                part,
-                model.pid_of[proc] if message.producer_id >= 0 else -1,
-                message.producer_epoch,
-                message.base_sequence,
-                model.records[g][1],
-                int(message.transactional),
-                self._connection(proc, part),
+            return self._attempt(
+                (
+                    L.M_PRODUCE,
+                    proc,
+                    part,
+                    model.pid_of[proc] if message.producer_id >= 0 else -1,
+                    message.producer_epoch,
+                    message.base_sequence,
+                    model.records[g][1],
+                    int(message.transactional),
+                    self._connection(proc, part),
+                )
             )
         if self.producers[proc].transactional_id is None:
             return None
@@ -494,16 +498,18 @@ class ConformanceWorld:
             self.offset_requests.setdefault((proc, rec), []).append(
                 (message.correlation_id, message.producer_epoch)
             )
-            return (
-                L.M_PRODUCE,
-                proc,
-                model.offsets_partition,
-                model.pid_of[proc],
-                message.producer_epoch,
-                NO_SEQUENCE,
-                rec,
-                1,
-                self._connection(proc, model.offsets_partition),
+            return self._attempt(
+                (
+                    L.M_PRODUCE,
+                    proc,
+                    model.offsets_partition,
+                    model.pid_of[proc],
+                    message.producer_epoch,
+                    NO_SEQUENCE,
+                    rec,
+                    1,
+                    self._connection(proc, model.offsets_partition),
+                )
             )
         if isinstance(message, EndTxnRequest):
             return (
@@ -515,6 +521,11 @@ class ConformanceWorld:
                 txn,
             )
         return None
+
+    def _attempt(self, request: tuple) -> tuple:  # type: ignore[type-arg]
+        """Record ``request`` (a model Produce) as the latest attempt of its record."""
+        self.latest_connection[(request[1], request[6])] = request[8]
+        return request
 
     def _connection(self, proc: int, part: int) -> int:
         """The connection a new produce request travels on (the model numbers connections;
@@ -572,7 +583,7 @@ class ConformanceWorld:
     def _abstract_response(self, request: tuple, message: Any) -> tuple:  # type: ignore[type-arg]
         error = int(getattr(message, "error_code", ErrorCode.NONE))
         if request[0] == L.M_PRODUCE and isinstance(message, TxnOffsetCommitResponse):
-            _, proc, part, _pid, epoch, seq, rec, _txn, _conn = request
+            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else int(ErrorCode.NONE)
             offset = -1
@@ -580,11 +591,11 @@ class ConformanceWorld:
                 offset = self._last_offsets_append(self.producers[proc])
                 self.offset_batch_record[offset] = self.model.record_global[proc][rec]
                 self.offset_results[(proc, message.correlation_id)] = offset
-            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset)
+            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
         if request[0] == L.M_PRODUCE:
-            _, proc, part, _pid, epoch, seq, rec, _txn, _conn = request
+            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
             offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
-            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset)
+            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
         _, proc, api, _epoch, _argument, txn = request
         if isinstance(message, AddPartitionsToTxnResponse) and message.error_code is ErrorCode.NONE:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
@@ -763,6 +774,10 @@ class ConformanceWorld:
         envelope = self.envelope_for(consumed[0])
         if envelope is None:
             return self._ahead_or_missing(consumed[0])
+        if self._on_closed_connection(consumed[0]):
+            self.network.remove(envelope)
+            self._take_envelope(envelope, consumed[0])
+            return "done"
         for message in envelope.abstract:
             if message[0] == L.M_PRODUCE:
                 self._delivering_txn = self.model.records[
@@ -774,6 +789,16 @@ class ConformanceWorld:
         self._deliver(envelope)
         self._take_envelope(envelope, consumed[0])
         return "done"
+
+    def _on_closed_connection(self, message: tuple) -> bool:  # type: ignore[type-arg]
+        """An answer to an earlier attempt of a Produce or TxnOffsetCommit: the producer's
+        retry closed the connection it travels on (as Kafka's NetworkClient does on a request
+        timeout), so it never reaches the producer. The reference has no connections: the
+        driver drops it."""
+        if message[0] != L.M_PRODUCE_RESPONSE:
+            return False
+        latest = self.latest_connection.get((message[1], message[5]), message[8])
+        return latest != message[8]
 
     def _take_envelope(self, envelope: Envelope, message: tuple) -> None:  # type: ignore[type-arg]
         # The reference sends one WriteTxnMarkers (and one response) for all partitions of a

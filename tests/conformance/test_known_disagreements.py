@@ -39,43 +39,21 @@ _TX0_OPENS_TXN0_AT_E2 = [
     "CompleteTxnLogAppend(tx,Ongoing,e2)",
 ]
 
+#: tx#0 is initialised (epoch 0) and tx#1's first InitProducerId is lost: the start of two
+#: shrunk programs.
+_TX1_INIT_LOST = [
+    "InitProducerId(tx#0)",
+    "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+    "CompleteTxnLogAppend(tx,Empty,e0)",
+    "InitProducerId(tx#1)",
+    "LoseMessage(InitProducerId,tx#1,e-1)",
+]
+
 PROGRAMS: dict[str, tuple[str, list[str]]] = {
-    "superseded_attempt_error_ignored": (
-        "txn2",
-        [
-            "InitProducerId(tx#0)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e0)",
-            "InitProducerId(tx#1)",
-            "LoseMessage(InitProducerId,tx#1,e-1)",
-            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e0)",
-            "ResendCoordinatorRequest(tx#1,InitProducerId)",
-            "ResendCoordinatorRequest(tx#0,InitProducerId)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e1)",
-            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e2)",
-            "ReceiveCoordinatorResponse(tx#1,InitProducerId,NONE)",
-            "BeginTransaction(tx#1,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#1,e2,WRITE)",
-            "CompleteTxnLogAppend(tx,Ongoing,e2)",
-            "TimeoutTransaction(tx,e2)",
-            "ReceiveCoordinatorResponse(tx#1,AddPartitionsToTxn,NONE)",
-            "CompleteTxnLogAppend(tx,PrepareAbort,e3)",
-            "Send(tx#1,r0,t-0,e2,s0)",
-            "RetryProduce(tx#1,t-0,r0)",
-            "HandleProduce(t-0,tx#1,r0,e2,s0,INVALID_PRODUCER_EPOCH)",
-            "ReceiveProduceResponse(tx#1,r0,INVALID_PRODUCER_EPOCH)",
-        ],
-    ),
     "verification_of_other_epochs": (
         "txn2",
         [
-            "InitProducerId(tx#0)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e0)",
-            "InitProducerId(tx#1)",
-            "LoseMessage(InitProducerId,tx#1,e-1)",
+            *_TX1_INIT_LOST,
             "ResendCoordinatorRequest(tx#1,InitProducerId)",
             "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
             "CompleteTxnLogAppend(tx,Empty,e1)",
@@ -109,7 +87,7 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
             "HandleProduce(t-0,idempotent0,r0,e0,s0,o0)",
             "HandleProduce(t-0,idempotent0,r1,e0,s1,o1)",
             "HandleProduce(t-0,idempotent0,r0,e0,s0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
-            "ReceiveProduceResponse(idempotent0,r0,OUT_OF_ORDER_SEQUENCE_NUMBER)",
+            "ReceiveProduceResponse(idempotent0,r0,c1,OUT_OF_ORDER_SEQUENCE_NUMBER)",
         ],
     ),
 }
@@ -149,7 +127,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
             "Send(tx#0,r0,t-0,e2,s0)",
             "HandleProduce(t-0,tx#0,r0,e2,s0,INVALID_PRODUCER_EPOCH)",
-            "ReceiveProduceResponse(tx#0,r0,INVALID_PRODUCER_EPOCH)",
+            "ReceiveProduceResponse(tx#0,r0,c0,INVALID_PRODUCER_EPOCH)",
             "AbortTransaction(tx#0)",
             "HandleEndTxn(tx,tx#0,e2,ABORT,NONE)",
         ],
@@ -208,6 +186,44 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "LoseMessage(AddOffsetsToTxn,app#1,e1)",
             "ExpireBatch(app#1,r0)",
             "ResendCoordinatorRequest(app#1,AddOffsetsToTxn)",
+        ],
+    ),
+    # Kafka's Sender closes the connection of a timed-out request (NetworkClient disconnects)
+    # and re-sends the batch on a new one: the answer to the earlier attempt never reaches the
+    # client, which waits for the latest attempt's.
+    "superseded_attempt_answer_ignored": (
+        "txn2",
+        [
+            *_TX1_INIT_LOST,
+            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e0)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e1)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e2)",
+            "ReceiveCoordinatorResponse(tx#1,InitProducerId,NONE)",
+            "BeginTransaction(tx#1,txn0)",
+            "HandleAddPartitionsToTxn(tx,tx#1,e2,WRITE)",
+            "CompleteTxnLogAppend(tx,Ongoing,e2)",
+            "TimeoutTransaction(tx,e2)",
+            "ReceiveCoordinatorResponse(tx#1,AddPartitionsToTxn,NONE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e3)",
+            "Send(tx#1,r0,t-0,e2,s0)",
+            "RetryProduce(tx#1,t-0,r0)",
+            "HandleProduce(t-0,tx#1,r0,e2,s0,INVALID_PRODUCER_EPOCH)",
+            "ReceiveProduceResponse(tx#1,r0,c0,INVALID_PRODUCER_EPOCH)",
+        ],
+    ),
+    # The same for an acknowledgement: the batch stays in flight until its latest attempt is
+    # answered (here DUPLICATE would follow, with the same offset).
+    "superseded_attempt_ack_ignored": (
+        "small-batch-cache",
+        [
+            "Send(idempotent0,r0,t-0,e0,s0)",
+            "RetryProduce(idempotent0,t-0,r0)",
+            "HandleProduce(t-0,idempotent0,r0,e0,s0,o0)",
+            "ReceiveProduceResponse(idempotent0,r0,c0,NONE)",
         ],
     ),
     "tv2_marker_retry_after_failover": (

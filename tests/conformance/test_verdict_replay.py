@@ -25,8 +25,9 @@ VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict =
 
 #: Rows whose counterexample the reference does not reproduce, and why.
 NOT_REPRODUCED = {
-    "small-batch-cache": "known disagreement superseded_attempt_error_ignored: the reference "
-    "producer ignores OUT_OF_ORDER_SEQUENCE_NUMBER answering a superseded attempt",
+    "small-batch-cache": "known disagreement idempotent_bump_waits_for_in_flight: the "
+    "reference producer takes the retried later batch's answer (DUPLICATE, acked) before it "
+    "bumps the epoch, so nothing is re-sent as new",
 }
 
 
