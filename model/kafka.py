@@ -1294,12 +1294,15 @@ class KafkaEosModel:
         error = _NONE
         reply_epoch = current_epoch
         if api == API_INIT_PRODUCER_ID:
+            # prepareInitProducerIdTransit: the state decides first; only a bump from a
+            # completed (or empty) state checks the expected epoch. In Ongoing the transaction
+            # is fenced whatever epoch the request names (same producer id).
             if pending:
                 error = _CONCURRENT
-            elif epoch >= 0 and status != NO_METADATA and epoch != current_epoch:
-                error = _PRODUCER_FENCED  # KIP-360: a bump request from a stale epoch
             elif status == NO_METADATA:
                 transition = (_EMPTY, 0, 0, -1, (proc, api, _NONE, 0, txn))
+            elif status in _COMPLETED and epoch >= 0 and epoch != current_epoch:
+                error = _PRODUCER_FENCED  # KIP-360 (prepareIncrementProducerEpoch): stale epoch
             elif status in _COMPLETED:
                 transition = (
                     _EMPTY,

@@ -28,8 +28,8 @@ _CONFIGS = {
     "small-batch-cache": load_check_config("small-batch-cache").model,
 }
 
-#: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: the
-#: start of two shrunk programs.
+#: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: part
+#: of several shrunk programs.
 _TX0_OPENS_TXN0_AT_E2 = [
     "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
     "CompleteTxnLogAppend(tx,Empty,e2)",
@@ -96,6 +96,50 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
 #: two sides used to take differently) must run without a disagreement.
 AGREED: dict[str, tuple[str, list[str]]] = {
+    # Kafka's prepareInitProducerIdTransit looks at the state first: in Ongoing it fences the
+    # transaction whatever epoch the request names (same producer id), so a zombie's KIP-360
+    # bump request (tx#1 at epoch 1, after it aborted a transaction with an expired batch)
+    # aborts the newer incarnation's ongoing transaction; the expected epoch is checked only
+    # for a bump from a completed or empty state.
+    "tv1_stale_bump_request_fences_ongoing": (
+        "txn1",
+        [
+            "InitProducerId(tx#0)",
+            "InitProducerId(tx#1)",
+            "CoordinatorFailover(ce1)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "HandleInitProducerId(tx,tx#1,e-1,CONCURRENT_TRANSACTIONS)",
+            "ReceiveCoordinatorResponse(tx#1,InitProducerId,CONCURRENT_TRANSACTIONS)",
+            "LoseMessage(InitProducerId,tx#1,e-1)",
+            "CompleteTxnLogAppend(tx,Empty,e0)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e1)",
+            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e0)",
+            "ReceiveCoordinatorResponse(tx#1,InitProducerId,NONE)",
+            "BeginTransaction(tx#1,txn0)",
+            "HandleAddPartitionsToTxn(tx,tx#1,e1,WRITE)",
+            "CompleteTxnLogAppend(tx,Ongoing,e1)",
+            "ReceiveCoordinatorResponse(tx#1,AddPartitionsToTxn,NONE)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "Send(tx#1,r0,t-0,e1,s0)",
+            "ExpireBatch(tx#1,r0)",
+            "AbortTransaction(tx#1)",
+            "HandleEndTxn(tx,tx#1,e1,ABORT,WRITE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e1)",
+            "HandleInitProducerId(tx,tx#0,e-1,CONCURRENT_TRANSACTIONS)",
+            "HandleProduce(t-0,tx#1,r0,e1,s0,INVALID_TXN_STATE)",
+            "HandleWriteTxnMarkers(t-0,tx,ABORT,e1,ce1,NONE)",
+            "Fetch(t-0,0..1)",
+            "HandleWriteTxnMarkersResponse(tx,t-0,NONE)",
+            "CompleteTxnLogAppend(tx,CompleteAbort,e1)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,CONCURRENT_TRANSACTIONS)",
+            *_TX0_OPENS_TXN0_AT_E2,
+            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
+            "ReceiveCoordinatorResponse(tx#1,EndTxn,NONE)",
+            "HandleInitProducerId(tx,tx#1,e1,WRITE)",
+        ],
+    ),
     # Kafka's ProducerAppendInfo (KAFKA-19999) writes a TV2 marker with exactly the stored
     # epoch again when no transaction is open: the re-sent marker after a failover is written
     # twice, and the deposed coordinator's copy is then fenced by its coordinator epoch.
