@@ -21,7 +21,13 @@ from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
 from kafka_eos.protocol.epochs import end_txn_is_retry, marker_epoch_is_stale
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
-from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
+from kafka_eos.protocol.sequence import (
+    NO_LAST_ACKED_SEQUENCE,
+    NO_SEQUENCE,
+    find_duplicate,
+    in_sequence,
+    out_of_order_is_gap,
+)
 
 from . import properties
 from .layout import (
@@ -792,7 +798,7 @@ class KafkaEosModel:
                 break  # the network is sorted: produce requests come first
             if message[1] == proc and message[2] == part and message[8] > connection:
                 batch = batches[message[6]]
-                if batch[0] == B_INFLIGHT and batch[1] == message[4] and batch[2] == message[5]:
+                if batch[0] == B_INFLIGHT and batch[3] == message[8]:
                     connection = message[8]
         if connection < 0:
             connection = self.faults.retries - state[S_BUDGET][F_RETRIES]
@@ -945,6 +951,8 @@ class KafkaEosModel:
         on the newest connection."""
         batches = client[C_BATCHES]
         partitions = self.record_partition[proc]
+        if self.kinds[proc] == IDEMPOTENT:
+            yield from self._resend_moves(proc, client)
         for rec in records:
             if batches[rec][0] == B_UNSENT:
                 break
@@ -952,6 +960,8 @@ class KafkaEosModel:
             return
         part = partitions[rec]
         if not client[C_ADDED] >> part & 1 and self.kinds[proc] in (TRANSACTIONAL, CTP):
+            return
+        if self._waits_behind_retries(proc, client, part):
             return
         in_flight = sum(
             1 for r, b in enumerate(batches) if b[0] == B_INFLIGHT and partitions[r] == part
@@ -985,6 +995,45 @@ class KafkaEosModel:
         else:
             label = f"Send({name},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
         yield (label, new_client, (request,), -1)
+
+    def _resend_moves(self, proc: int, client: Tup) -> Iterator[Move]:
+        """Sender.drain of re-enqueued batches (in flight without an attempt outstanding): on
+        each partition the retried batch with the lowest sequence goes out again, with its
+        epoch and sequence as they stand (a bump may have rewritten them), once no batch with
+        a lower sequence is in flight (RecordAccumulator.shouldStopDrainBatchesForPartition);
+        new batches of the partition queue behind it."""
+        batches = client[C_BATCHES]
+        partitions = self.record_partition[proc]
+        first: dict[int, int] = {}  # partition -> its in-flight batch with the lowest sequence
+        for rec, batch in enumerate(batches):
+            if batch[0] == B_INFLIGHT:
+                part = partitions[rec]
+                lowest = first.get(part)
+                if lowest is None or batch[2] < batches[lowest][2]:
+                    first[part] = rec
+        name = self.process_names[proc]
+        for part, rec in first.items():
+            _, epoch, seq, connection = batches[rec]
+            if connection >= 0:
+                continue  # its attempt is outstanding: the re-enqueued ones wait behind it
+            request = (M_PRODUCE, proc, part, self.pid_of[proc], epoch, seq, rec, 0, -1)
+            label = f"Send({name},r{rec},{self.partition_names[part]},e{epoch},s{seq})"
+            yield (label, client, (request,), -1)
+
+    def _waits_behind_retries(self, proc: int, client: Tup, part: int) -> bool:
+        """Whether a new batch of the partition must wait: a re-enqueued batch heads the
+        partition's queue, or a batch is still in flight under an epoch older than the
+        producer's (after a bump another partition asked for: a new batch at sequence 0 could
+        overtake it)."""
+        if self.kinds[proc] != IDEMPOTENT:
+            return False
+        epoch = client[C_EPOCH]
+        partitions = self.record_partition[proc]
+        for rec, batch in enumerate(client[C_BATCHES]):
+            in_flight_here = batch[0] == B_INFLIGHT and partitions[rec] == part
+            if in_flight_here and (batch[3] < 0 or batch[1] != epoch):
+                return True
+        return False
 
     def _retry_moves(
         self,
@@ -1127,18 +1176,22 @@ class KafkaEosModel:
         status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
         name = self.process_names[proc]
         label = f"ReceiveProduceResponse({name},r{rec},c{connection},{_error_name(error)})"
-        if status != B_INFLIGHT or b_epoch != epoch or b_seq != seq or b_connection != connection:
-            # an answer to a superseded request (a batch re-sequenced after an epoch bump, or
-            # resolved already) or to an earlier attempt of the batch (its connection was
-            # closed by the retry, so the Java client never reads it): nothing to do
+        if status != B_INFLIGHT or b_connection != connection:
+            # an answer to a batch resolved already, or to an earlier attempt of the batch (its
+            # connection was closed by the retry, so the Java client never reads it; or it was
+            # answered and re-enqueued since): nothing to do
             out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
         batches = client[C_BATCHES]
         kind = self.kinds[proc]
         if error == _NONE:
+            # an epoch bump may have rewritten the batch's epoch and sequence since it went out:
+            # it is acknowledged as it stands now (TransactionManager.handleCompletedBatch)
             client = replace(
-                client, C_BATCHES, replace(batches, rec, (B_ACKED, epoch, seq, offset))
+                client, C_BATCHES, replace(batches, rec, (B_ACKED, b_epoch, b_seq, offset))
             )
+            if kind == IDEMPOTENT and b_epoch != client[C_EPOCH]:
+                client = self._maybe_restart_sequences(proc, client, part)
         elif kind in (TRANSACTIONAL, CTP):
             # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable; fencing is fatal. A
             # client already in FATAL_ERROR still completes its batches (the Sender keeps
@@ -1153,12 +1206,24 @@ class KafkaEosModel:
                 client[C_ADDED],
                 client[C_AWAITING],
             )
-        elif error == _OUT_OF_ORDER and not self._is_oldest_in_flight(proc, batches, rec, part):
-            # a later batch: the Sender retries it once the earlier ones resolve
-            out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
-            return
+        elif error == _OUT_OF_ORDER:
+            # TransactionManager.canRetry: an idempotent producer retries the batch whatever
+            # the case (re-enqueued: in flight, no attempt outstanding); a real gap (the next
+            # expected batch, under the sequence it was sent with) also asks for an epoch bump
+            client = replace(
+                client, C_BATCHES, replace(batches, rec, (B_INFLIGHT, b_epoch, b_seq, -1))
+            )
+            gap = out_of_order_is_gap(
+                base_sequence=b_seq,
+                last_acked_sequence=self._last_acked_sequence(proc, batches, part, b_epoch),
+                reset=b_epoch != epoch,
+            )
+            if gap:
+                client = self._bump_idempotent_epoch(proc, client, part)
         else:
-            client = self._bump_idempotent_epoch(proc, client, rec, error)
+            # a non-retriable error: the batch fails and its sequence may be a gap now
+            failed = replace(batches, rec, (B_FAILED, b_epoch, b_seq, error))
+            client = self._bump_idempotent_epoch(proc, replace(client, C_BATCHES, failed), part)
         out.append(
             (
                 label,
@@ -1172,31 +1237,58 @@ class KafkaEosModel:
             )
         )
 
-    def _is_oldest_in_flight(self, proc: int, batches: Tup, rec: int, part: int) -> bool:
+    def _last_acked_sequence(self, proc: int, batches: Tup, part: int, epoch: int) -> int:
+        """TxnPartitionEntry.lastAckedSequence: the highest sequence acknowledged on the
+        partition under ``epoch`` (a bump resets it)."""
         partitions = self.record_partition[proc]
+        last = NO_LAST_ACKED_SEQUENCE
         for r, batch in enumerate(batches):
-            if batch[0] == B_INFLIGHT and partitions[r] == part:
-                return r == rec
-        return False
+            if batch[0] == B_ACKED and batch[1] == epoch and partitions[r] == part:
+                last = max(last, batch[2])
+        return last
 
-    def _bump_idempotent_epoch(self, proc: int, client: Tup, rec: int, error: int) -> Tup:
-        """KIP-360 for an idempotent producer: fail the batch, bump the epoch locally, restart
-        every partition's sequences at 0 and re-send the unresolved batches."""
+    def _bump_idempotent_epoch(self, proc: int, client: Tup, part: int) -> Tup:
+        """KIP-360 for an idempotent producer (Sender.bumpIdempotentEpochAndResetIdIfNeeded on
+        its next loop, which waits for nothing): epoch + 1, and on the partition that asked,
+        every unacknowledged batch that has a sequence, still in flight under the old epoch
+        or re-enqueued, takes the new epoch and a sequence from 0 in order
+        (TxnPartitionMap.startSequencesAtBeginning). Other partitions restart at 0 once their
+        old-epoch batches are resolved."""
+        epoch = client[C_EPOCH] + 1
         batches = list(client[C_BATCHES])
-        _, epoch, seq, _ = batches[rec]
-        batches[rec] = (B_FAILED, epoch, seq, error)
-        for r, batch in enumerate(batches):
-            if batch[0] == B_INFLIGHT:
-                batches[r] = (B_UNSENT, -1, -1, -1)
+        partitions = self.record_partition[proc]
+        unacked = sorted(
+            (batch[2], r)
+            for r, batch in enumerate(batches)
+            if batch[0] == B_INFLIGHT and partitions[r] == part
+        )
+        for seq, (_, r) in enumerate(unacked):
+            batches[r] = (B_INFLIGHT, epoch, seq, batches[r][3])
+        sequences = list(client[C_SEQUENCES])
+        sequences[part] = len(unacked)
+        for other in range(len(sequences)):
+            if other != part and not any(
+                b[0] == B_INFLIGHT and partitions[r] == other for r, b in enumerate(batches)
+            ):
+                sequences[other] = 0
         return (
             client[C_STATE],
-            client[C_EPOCH] + 1,
+            epoch,
             client[C_CURRENT],
             tuple(batches),
-            (0,) * self.partition_count,
+            tuple(sequences),
             client[C_ADDED],
             client[C_AWAITING],
         )
+
+    def _maybe_restart_sequences(self, proc: int, client: Tup, part: int) -> Tup:
+        """TransactionManager.maybeUpdateProducerIdAndEpoch: once a partition has no batch in
+        flight under an older epoch, its sequences restart at 0 under the current one."""
+        partitions = self.record_partition[proc]
+        for r, batch in enumerate(client[C_BATCHES]):
+            if batch[0] == B_INFLIGHT and partitions[r] == part:
+                return client
+        return replace(client, C_SEQUENCES, replace(client[C_SEQUENCES], part, 0))
 
     def _receive_coordinator_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         _, proc, api, error, epoch, txn = message

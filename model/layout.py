@@ -16,7 +16,8 @@ hashes fast and is immutable)::
     batches         one (status, epoch, sequence, extra) per record of the process's
                     workload, in send order; status is one of B_*; extra is the offset
                     (acked), the error (failed), the connection of the latest attempt (in
-                    flight: only that attempt's answer counts) or -1 (unsent)
+                    flight: only that attempt's answer counts; -1 while an idempotent
+                    batch is re-enqueued after an error, to go out again) or -1 (unsent)
     next_sequences  one next sequence number per partition (RecordAccumulator's sequence)
     added           bitmask of partitions the coordinator acknowledged in this transaction
     awaiting        the outstanding coordinator request (a network message) or ()

@@ -42,6 +42,23 @@ def in_sequence(last_seq: int, first_seq: int) -> bool:
     return first_seq == last_seq + 1 or (first_seq == 0 and last_seq == MAX_SEQUENCE)
 
 
+#: TxnPartitionEntry.lastAckedSequence before anything is acknowledged under an epoch.
+NO_LAST_ACKED_SEQUENCE = -1
+
+
+def out_of_order_is_gap(*, base_sequence: int, last_acked_sequence: int, reset: bool) -> bool:
+    """Whether an OUT_OF_ORDER_SEQUENCE_NUMBER answer for a batch means a real gap in the log
+    (TransactionManager.canRetry, with no unresolved sequence on the partition).
+
+    Only the next expected batch (``last_acked_sequence + 1``) can see a gap, and only under the
+    sequence it was sent with: a later batch, or one whose sequence was reset since it went out
+    (``reset``), gets the error because an earlier batch is being retried, and is simply
+    retried. For the next batch an idempotent producer bumps its epoch and retries the batch
+    (KIP-360); a transactional one fails it and aborts.
+    """
+    return not reset and in_sequence(last_acked_sequence, base_sequence)
+
+
 def find_duplicate(
     cached: Iterable[tuple[int, int, int]], first_seq: int, last_seq: int
 ) -> int | None:

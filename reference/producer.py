@@ -21,11 +21,17 @@ Inspectable state: ``txn_state`` (a :class:`~kafka_eos.protocol.client_states.Cl
 ``in_flight`` (correlation id -> request), ``events`` (history events not yet drained).
 
 Rules kept from Kafka: at most ``max_in_flight`` (5) produce requests per partition; a retried
-batch keeps its producer id, epoch and sequence; an OUT_OF_ORDER_SEQUENCE_NUMBER on a batch
-that is not the oldest unacknowledged one is retried (an earlier batch is being retried), on
-the oldest it is unresolvable: an idempotent producer bumps its epoch and restarts sequences at
-0 (KIP-360), a transactional one enters ABORTABLE_ERROR and bumps its epoch with
-InitProducerId after the abort. The transaction manager sends one request at a time.
+batch keeps its producer id, epoch and sequence (until an epoch bump rewrites them) and goes out
+again only once it is the first of its partition in flight. An OUT_OF_ORDER_SEQUENCE_NUMBER is
+a real gap only for the next expected batch (last acknowledged sequence + 1) under the sequence
+it was sent with (TransactionManager.canRetry); any other batch is retried (an earlier one is
+being retried). On a gap an idempotent producer retries the batch too and bumps its epoch on
+the Sender's next run without waiting for its requests in flight (KIP-360): every
+unacknowledged batch of the partition takes the new epoch and a sequence from 0 in order, the
+ones still in flight included, which complete if acknowledged and are retried as rewritten
+otherwise (startSequencesAtBeginning). A transactional producer fails the batch, enters
+ABORTABLE_ERROR and bumps its epoch with InitProducerId after the abort. The transaction
+manager sends one request at a time.
 """
 
 from __future__ import annotations
@@ -36,7 +42,13 @@ from typing import Any
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.history import Event, ProduceAck, TxnEnd
-from kafka_eos.protocol.sequence import next_sequence
+from kafka_eos.protocol.sequence import (
+    NO_LAST_ACKED_SEQUENCE,
+    in_sequence,
+    last_sequence,
+    next_sequence,
+    out_of_order_is_gap,
+)
 from kafka_eos.reference.clock import Clock
 from kafka_eos.reference.futures import Future, IllegalStateError, completed
 from kafka_eos.reference.messages import (
@@ -124,6 +136,8 @@ class PartitionBook:
 
     next_sequence: int = 0
     batches: list[ProducerBatch] = field(default_factory=list)  # unacknowledged, in order
+    last_acked_sequence: int = NO_LAST_ACKED_SEQUENCE
+    producer_epoch: int = -1  # the epoch next_sequence counts under (-1: not yet known)
 
     def in_flight(self) -> int:
         return sum(1 for b in self.batches if b.correlation_id is not None)
@@ -200,6 +214,11 @@ class KafkaProducer:
         self.pending_partitions: set[TopicPartition] = set()
         self.txn_started = False  # something was added or sent in the current transaction
         self.epoch_bump_required = False
+        #: partitions whose unacknowledged batches the next idempotent epoch bump re-sequences
+        self.partitions_to_rewrite: set[TopicPartition] = set()
+        #: idempotent: partitions where a batch expired once sent (it may or may not be in the
+        #: log) and the sequence state is unknown until their other batches resolve
+        self.unresolved_partitions: set[TopicPartition] = set()
         self.last_error: ErrorCode | None = None
         self.books: dict[TopicPartition, PartitionBook] = {}
         self.topic_partitions: dict[str, int] = {}
@@ -347,10 +366,14 @@ class KafkaProducer:
                 late = now - batch.created_ms >= self.delivery_timeout_ms
                 if late and batch.correlation_id is None:
                     self._fail_batch(batch, ErrorCode.REQUEST_TIMED_OUT)
-                    if batch.base_sequence >= 0:
-                        self.epoch_bump_required = True  # its sequence may be a gap now
                     if self.transactional_id is not None:
+                        if batch.base_sequence >= 0:
+                            self.epoch_bump_required = True  # its sequence may be a gap now
                         self._abortable(ErrorCode.REQUEST_TIMED_OUT)
+                    elif batch.base_sequence >= 0:
+                        # TransactionManager.markSequenceUnresolved: it may or may not be in
+                        # the log; resolved once the partition's other batches are
+                        self.unresolved_partitions.add(batch.tp)
 
     def drain_events(self) -> list[Event]:
         out, self.events = self.events, []
@@ -407,13 +430,19 @@ class KafkaProducer:
             return []  # AddPartitionsToTxn first
         out = []
         in_flight = book.in_flight()
+        earlier_in_flight = False
         for batch in book.batches:
             if in_flight >= self.max_in_flight:
                 break
             if not batch.needs_send:
-                continue  # in flight
+                earlier_in_flight = True
+                continue
             if batch.next_attempt_ms > now:
                 break  # never overtake a batch waiting to be retried: sequences go in order
+            if self._waits_for_earlier(batch, earlier_in_flight):
+                break  # a retried batch goes out again only once it is the first in flight
+            if batch.base_sequence < 0 and not self._sequences_current(book, earlier_in_flight):
+                break
             if batch.base_sequence < 0:
                 batch.producer_id, batch.producer_epoch = self.producer_id, self.producer_epoch
                 if self.idempotent:
@@ -443,6 +472,31 @@ class KafkaProducer:
             out.append(outbound)
         return out
 
+    def _waits_for_earlier(self, batch: ProducerBatch, earlier_in_flight: bool) -> bool:
+        """An idempotent producer's retried batch goes out again only once it is the first of
+        its partition in flight (RecordAccumulator.shouldStopDrainBatchesForPartition).
+        (Not applied to transactional producers yet: with it the tv1 simulation, seed 15,
+        loses exactly-once in a copy application; to be investigated.)"""
+        retried = batch.base_sequence >= 0
+        plain_idempotent = self.idempotent and self.transactional_id is None
+        return plain_idempotent and earlier_in_flight and retried
+
+    def _sequences_current(self, book: PartitionBook, earlier_in_flight: bool) -> bool:
+        """TransactionManager.maybeUpdateProducerIdAndEpoch for an idempotent producer: after
+        an epoch bump another partition asked for, this partition's sequences restart at 0
+        under the new epoch, but only once its batches in flight under the old one are
+        resolved (a new batch at sequence 0 must not overtake them)."""
+        if self.transactional_id is not None or not self.idempotent:
+            return True
+        if book.producer_epoch == self.producer_epoch:
+            return True
+        if earlier_in_flight:
+            return False
+        book.producer_epoch = self.producer_epoch
+        book.next_sequence = 0
+        book.last_acked_sequence = NO_LAST_ACKED_SEQUENCE
+        return True
+
     # == produce responses =====================================================================
 
     def _on_produce_response(self, response: ProduceResponse, request: _InFlight | None) -> None:
@@ -461,15 +515,36 @@ class KafkaProducer:
         book = self.books[batch.tp]
         if error in RETRIABLE:
             self._retry_batch(batch, now)
-        elif error in SEQUENCE_ERRORS:
-            oldest = book.batches[0] is batch
-            if not oldest and error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
-                self._retry_batch(batch, now)  # an earlier batch is being retried
+        elif error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
+            # TransactionManager.canRetry: only the next expected batch, under the sequence it
+            # was sent with, sees a real gap; any other gets the error because an earlier
+            # batch is being retried, and is retried too
+            sent_epoch = request.message.producer_epoch if request is not None else -1
+            # After an expired batch (an unresolved sequence) Kafka also bumps when this batch
+            # is the one right behind it; here the producer waits until the partition resolves
+            # (_maybe_resolve_sequences): an expired batch's successor may be in the log with
+            # its answer lost, and re-sequencing it would write it twice.
+            gap = batch.tp not in self.unresolved_partitions and out_of_order_is_gap(
+                base_sequence=batch.base_sequence,
+                last_acked_sequence=book.last_acked_sequence,
+                reset=sent_epoch != batch.producer_epoch,
+            )
+            if not gap:
+                self._retry_batch(batch, now)
             elif self.transactional_id is None:
-                self._fail_batch(batch, error)
-                self.epoch_bump_required = True
+                # KIP-360: retry the same batch; the Sender bumps the epoch on its next run
+                # and re-sequences the partition's unacknowledged batches, this one included
+                self._retry_batch(batch, now)
+                self._request_epoch_bump(batch.tp)
             else:
                 self._fail_batch(batch, error)
+                self.epoch_bump_required = True
+                self._abortable(error)
+        elif error in SEQUENCE_ERRORS:
+            self._fail_batch(batch, error)
+            if self.transactional_id is None:
+                self._request_epoch_bump(batch.tp)
+            else:
                 self.epoch_bump_required = True
                 self._abortable(error)
         elif error is ErrorCode.DUPLICATE_SEQUENCE_NUMBER:
@@ -500,6 +575,10 @@ class KafkaProducer:
     def _complete_batch(self, batch: ProducerBatch, base_offset: int) -> None:
         batch.done = True
         batch.correlation_id = None
+        book = self.books.get(batch.tp)
+        if book is not None and batch.base_sequence >= 0:
+            last = last_sequence(batch.base_sequence, len(batch.records))
+            book.last_acked_sequence = max(book.last_acked_sequence, last)
         self._remove_batch(batch)
         self._record_ack(batch, ErrorCode.NONE, base_offset)
         for index, future in enumerate(batch.futures):
@@ -552,32 +631,63 @@ class KafkaProducer:
         request = InitProducerIdRequest(self._next_id(), None, self.transaction_timeout_ms)
         return [self._request(self.bootstrap, request)]
 
+    def _request_epoch_bump(self, tp: TopicPartition) -> None:
+        """TransactionManager.requestIdempotentEpochBumpForPartition."""
+        self.epoch_bump_required = True
+        if self.transactional_id is None:
+            self.partitions_to_rewrite.add(tp)
+
     def _maybe_bump_idempotent_epoch(self) -> None:
-        """KIP-360 for an idempotent producer: once nothing is in flight, bump the epoch
-        locally and restart every partition's sequences at 0."""
-        if not self.epoch_bump_required or self.transactional_id is not None:
+        """KIP-360 for an idempotent producer, on the Sender's next run and without waiting
+        for the requests in flight (bumpIdempotentProducerEpoch): epoch + 1, and on each
+        partition that asked, every unacknowledged batch already sequenced takes the new epoch
+        and a sequence from 0 in order. A batch still in flight keeps waiting for its answer:
+        an acknowledgement completes it, an error retries it as rewritten."""
+        if self.transactional_id is not None:
             return
-        if any(book.in_flight() for book in self.books.values()):
+        self._maybe_resolve_sequences()
+        if not self.epoch_bump_required:
             return
         if self.producer_epoch >= MAX_EPOCH:
             self.producer_id = -1  # InitProducerId for a fresh producer id
         else:
             self.producer_epoch += 1
-        self._fail_unresolved()
-        self._reset_sequences()
+            for tp in sorted(self.partitions_to_rewrite):
+                self._start_sequences_at_beginning(self.books[tp])
+                self.unresolved_partitions.discard(tp)
+        self.partitions_to_rewrite.clear()
         self.epoch_bump_required = False
 
-    def _fail_unresolved(self) -> None:
-        """Batches already sent under the old epoch may or may not be in the log: resending
-        them under the new epoch could write them twice, so they fail (outcome unknown)."""
-        for book in self.books.values():
-            for batch in list(book.batches):
-                if batch.attempts:
-                    self._fail_batch(batch, ErrorCode.REQUEST_TIMED_OUT)
+    def _maybe_resolve_sequences(self) -> None:
+        """TransactionManager.maybeResolveSequences: once a partition with an expired batch
+        has no other batch sent and unresolved, it is resolved if what followed was
+        acknowledged in sequence, else it needs an epoch bump."""
+        for tp in sorted(self.unresolved_partitions):
+            book = self.books[tp]
+            if any(batch.base_sequence >= 0 for batch in book.batches):
+                continue
+            self.unresolved_partitions.discard(tp)
+            if not in_sequence(book.last_acked_sequence, book.next_sequence):
+                self._request_epoch_bump(tp)
+
+    def _start_sequences_at_beginning(self, book: PartitionBook) -> None:
+        """TxnPartitionMap.startSequencesAtBeginning."""
+        sequence = 0
+        for batch in book.batches:
+            if batch.base_sequence < 0:
+                continue  # not sent yet: it takes its sequence when drained
+            batch.producer_id, batch.producer_epoch = self.producer_id, self.producer_epoch
+            batch.base_sequence = sequence
+            sequence = next_sequence(sequence, len(batch.records))
+        book.next_sequence = sequence
+        book.last_acked_sequence = NO_LAST_ACKED_SEQUENCE
+        book.producer_epoch = self.producer_epoch
 
     def _reset_sequences(self) -> None:
         for book in self.books.values():
             book.next_sequence = 0
+            book.last_acked_sequence = NO_LAST_ACKED_SEQUENCE
+            book.producer_epoch = self.producer_epoch
             for batch in book.batches:
                 batch.base_sequence = -1
                 batch.needs_send = True

@@ -14,7 +14,7 @@ driver chose to be the model's record name; partitions ``t-i`` are topic ``t`` p
 from __future__ import annotations
 
 from kafka_eos.model import layout as L
-from kafka_eos.model.params import CTP, TRANSACTIONAL
+from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
@@ -118,6 +118,8 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     if idempotent and batch.base_sequence < 0:
         return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
     connection = world.latest_connection[(proc, rec)]  # where its latest attempt travels
+    if idempotent and batch.correlation_id is None and world.model.kinds[proc] == IDEMPOTENT:
+        connection = -1  # re-enqueued after an error: no attempt outstanding
     return (L.B_INFLIGHT, batch.producer_epoch, batch.base_sequence, connection)
 
 

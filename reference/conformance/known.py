@@ -28,19 +28,6 @@ def _proc(world: ConformanceWorld, label: str) -> int:
     return world.model.process_names.index(label.split("(", 1)[1].split(",", 1)[0].rstrip(")"))
 
 
-def _idempotent_bump_waits(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("ReceiveProduceResponse(") or label.endswith(",NONE)"):
-        return False
-    proc = _proc(world, label)
-    if world.producers[proc].transactional_id is not None:
-        return False
-    before, after = state[L.S_CLIENTS][proc], target[L.S_CLIENTS][proc]
-    bumped = after[L.C_EPOCH] != before[L.C_EPOCH]
-    return bumped and any(b[0] == L.B_INFLIGHT for b in before[L.C_BATCHES] if b is not None)
-
-
 def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
     """The reference's leader asks the coordinator where the model's does not, and the
     coordinator would refuse."""
@@ -115,14 +102,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "included (and answers NOT_COORDINATOR to the request that wrote it); the model's new "
         "coordinator loads only durable records, the pending transition is lost",
         _failover_with_pending_write,
-    ),
-    Disagreement(
-        "idempotent_bump_waits_for_in_flight",
-        "an idempotent producer's unresolvable sequence error (KIP-360): the model's client "
-        "bumps the epoch at once and re-sends its other in-flight batches as new ones; the "
-        "reference producer waits until none of its requests is in flight, and takes their "
-        "answers first",
-        _idempotent_bump_waits,
     ),
 )
 

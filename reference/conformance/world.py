@@ -549,12 +549,12 @@ class ConformanceWorld:
             attempts = self.offset_requests.get((proc, rec), [])
             return bool(attempts) and attempts[-1][1] == message[4] and not (future and future.done)
         batch = self.batches[proc][rec]
+        # (not by epoch and sequence: an epoch bump rewrites those of a batch in flight)
         return (
             batch is not None
             and not batch.done
-            and batch.attempts > 0
-            and batch.producer_epoch == message[4]
-            and batch.base_sequence == message[5]
+            and batch.correlation_id is not None
+            and self.latest_connection.get((proc, rec)) == message[8]
         )
 
     def _offset_record(self, proc: int, committed: int) -> int:
@@ -880,9 +880,9 @@ class ConformanceWorld:
                 self._hand_over(proc, rec)
                 batch = self.batches[proc][rec]
         assert batch is not None
-        if not batch.needs_send or (batch.base_sequence >= 0 and batch.attempts):
+        if not batch.needs_send:
             return "already"
-        self.released.add(id(batch))
+        self.released.add(id(batch))  # a new batch, or a re-enqueued one going out again
         return "done"
 
     def _send_offsets(self, proc: int, rec: int) -> str:

@@ -24,11 +24,7 @@ from kafka_eos.reference.conformance.replay import replay_labels
 VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict == "violated")
 
 #: Rows whose counterexample the reference does not reproduce, and why.
-NOT_REPRODUCED = {
-    "small-batch-cache": "known disagreement idempotent_bump_waits_for_in_flight: the "
-    "reference producer takes the retried later batch's answer (DUPLICATE, acked) before it "
-    "bumps the epoch, so nothing is re-sent as new",
-}
+NOT_REPRODUCED: dict[str, str] = {}
 
 
 @cache

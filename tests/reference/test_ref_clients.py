@@ -165,26 +165,31 @@ def test_at_most_five_produce_requests_in_flight_per_partition() -> None:
 
 
 def test_unresolvable_sequence_error_bumps_an_idempotent_producers_epoch() -> None:
+    # KIP-360 as Kafka's client does it: OUT_OF_ORDER on the next expected batch retries that
+    # batch under a bumped epoch from sequence 0, without failing it.
     world = World()
     producer = world.producer("p")
     world.wait(producer.send("t", "first", partition=0))
     epoch = producer.producer_epoch
-    doomed = producer.send("t", "doomed", partition=0)
+    retried = producer.send("t", "retried", partition=0)
     [outbound] = [o for o in producer.poll_outbound() if isinstance(o.message, ProduceRequest)]
     request = outbound.message
     producer.receive(
         BROKER_ID,
         ProduceResponse(request.correlation_id, "t", 0, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER),
     )
-    assert doomed.error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER
+    assert not retried.done
     after = producer.send("t", "after", partition=0)
-    [next_request] = [
+    world.clock.advance(producer.retry_backoff_ms)
+    requests = [
         o.message for o in producer.poll_outbound() if isinstance(o.message, ProduceRequest)
     ]
-    assert (next_request.producer_epoch, next_request.base_sequence) == (epoch + 1, 0)
-    world.net.send("p", [type(outbound)(BROKER_ID, next_request)])
+    shown = [(r.records, r.producer_epoch, r.base_sequence) for r in requests]
+    assert shown[0] == (("retried",), epoch + 1, 0)
+    assert shown[1:] == [(("after",), epoch + 1, 1)]
+    world.net.send("p", [type(outbound)(BROKER_ID, r) for r in requests])
     world.wait(after)
-    assert after.succeeded
+    assert retried.succeeded and after.succeeded
 
 
 def test_read_committed_skips_aborted_and_open_data_and_never_returns_markers() -> None:
