@@ -21,6 +21,9 @@ from typing import Any
 
 from kafka_eos.reference.storage import Stream, decode_value, encode_value
 
+#: A stored record that cuts the log back to an offset (the stream itself is append-only).
+_TRUNCATE_TO = "truncate_to"
+
 
 @dataclass(frozen=True, slots=True)
 class LogBatch:
@@ -99,11 +102,34 @@ class PartitionLog:
         self._base_offsets.append(batch.base_offset)
         self.log_end_offset = batch.last_offset + 1
 
+    def truncate_to(self, offset: int) -> list[LogBatch]:
+        """Drop the batches at ``offset`` and above (a new leader that never had them: Kafka's
+        truncation of unreplicated records on a leader change) and return them. Only records
+        above the high watermark may go: replicated records are never lost."""
+        assert self.high_watermark <= offset, "replicated records are never truncated"
+        cut = bisect.bisect_left(self._base_offsets, offset)
+        dropped = self.batches[cut:]
+        if not dropped:
+            return []
+        self._stream.append({_TRUNCATE_TO: offset})
+        self._cut(cut, offset)
+        return dropped
+
+    def _cut(self, cut: int, offset: int) -> None:
+        del self.batches[cut:]
+        del self._base_offsets[cut:]
+        self.log_end_offset = offset
+        self.aborted = [t for t in self.aborted if t.last_offset < offset]
+
     def load(self) -> list[LogBatch]:
         """Read the stored batches back (after a restart); everything stored was acknowledged
         only once durable, so the high watermark is the log end offset."""
         for record in self._stream.records():
-            self._add(LogBatch.from_record(record))
+            if _TRUNCATE_TO in record:
+                offset = record[_TRUNCATE_TO]
+                self._cut(bisect.bisect_left(self._base_offsets, offset), offset)
+            else:
+                self._add(LogBatch.from_record(record))
         self.high_watermark = self.log_end_offset
         return self.batches
 

@@ -87,7 +87,6 @@ TXN_STATE_PARTITION = TopicPartition(TXN_STATE_TOPIC, 0)
 OFFSETS_PARTITION = TopicPartition(OFFSETS_TOPIC, 0)
 
 
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerConfig:
     """The protocol knobs (the model's names) and broker settings; defaults = Kafka 4.x."""
@@ -222,8 +221,19 @@ class BrokerNode:
     def fail_over_coordinator(self) -> list[Outbound]:
         """Fault: the transaction coordinator moves (a new leader epoch of __transaction_state).
         In-memory metadata is dropped and reloaded from the log; answers owed by the old epoch
-        are NOT_COORDINATOR; markers of Prepare* transactions are re-sent with the new epoch."""
-        return self._become_coordinator()
+        are NOT_COORDINATOR; markers of Prepare* transactions are re-sent with the new epoch.
+
+        The new leader is a follower that had fetched only up to the high watermark: a
+        transition still being written is lost with its unreplicated record (the old leader
+        truncates it when it becomes a follower), and its writer learns NOT_COORDINATOR."""
+        partition = self.partitions[TXN_STATE_PARTITION]
+        partition.truncate_to(partition.high_watermark)
+        lost = [w for w in self._waiters if w.tp == TXN_STATE_PARTITION]
+        self._waiters = [w for w in self._waiters if w.tp != TXN_STATE_PARTITION]
+        out = self._become_coordinator()
+        for waiter in lost:
+            out += waiter.callback()  # the coordinator epoch moved on: answered NOT_COORDINATOR
+        return out
 
     # -- topics and partitions -------------------------------------------------------------------
 

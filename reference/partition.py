@@ -205,6 +205,20 @@ class Partition:
         """Rebuild producer state and the aborted index by replaying the stored log (Kafka's
         log recovery / loadProducerState)."""
         batches = self.log.load()
+        self._track_all(batches)
+        return batches
+
+    def truncate_to(self, offset: int) -> list[LogBatch]:
+        """Drop the unreplicated batches at ``offset`` and above (a new leader that never had
+        them) and rebuild producer state from what is left, as Kafka does after truncation."""
+        dropped = self.log.truncate_to(offset)
+        if any(batch.producer_id >= 0 for batch in dropped):
+            self.producers = ProducerStateManager(self.producers.checks)
+            self.log.aborted = []
+            self._track_all(self.log.batches)
+        return dropped
+
+    def _track_all(self, batches: list[LogBatch]) -> None:
         for batch in batches:
             if batch.producer_id < 0:
                 continue
@@ -212,7 +226,6 @@ class Partition:
                 self._track_marker(batch)
             else:
                 self._track_data(batch)
-        return batches
 
     # -- reads -----------------------------------------------------------------------------
 

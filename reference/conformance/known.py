@@ -66,17 +66,6 @@ def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target
     )
 
 
-def _failover_with_pending_write(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> bool:  # type: ignore[type-arg]
-    if not label.startswith("CoordinatorFailover(") or not world.deferred:
-        return False
-    from kafka_eos.reference.node import TXN_STATE_PARTITION
-
-    partition = world.node.partitions[TXN_STATE_PARTITION]
-    return partition.high_watermark < partition.log_end_offset
-
-
 KNOWN: tuple[Disagreement, ...] = (
     Disagreement(
         "verification_of_other_epochs",
@@ -94,14 +83,6 @@ KNOWN: tuple[Disagreement, ...] = (
         "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
         "first, as in Kafka's ReplicaManager)",
         _verified_by_epoch,
-    ),
-    Disagreement(
-        "failover_keeps_unreplicated_txn_log_records",
-        "a coordinator failover while a transaction-log write is not yet replicated: the new "
-        "reference coordinator loads every record of __transaction_state, the unreplicated one "
-        "included (and answers NOT_COORDINATOR to the request that wrote it); the model's new "
-        "coordinator loads only durable records, the pending transition is lost",
-        _failover_with_pending_write,
     ),
 )
 

@@ -208,6 +208,8 @@ class ConformanceWorld:
         self.network: list[Envelope] = []
         self.requests: dict[tuple[str, int], tuple] = {}  # type: ignore[type-arg]
         self.last_coordinator_request: dict[int, tuple] = {}  # type: ignore[type-arg]
+        # per process: a NOT_COORDINATOR answer held back (see _set_aside_deposed_answers)
+        self.deposed_answers: dict[int, Envelope] = {}
         self._numbers = 0
         self.ahead: Counter[tuple] = Counter()  # type: ignore[type-arg]
         # consume-transform-produce: sendOffsetsToTransaction of each offset record
@@ -992,7 +994,13 @@ class ConformanceWorld:
         return "done"
 
     def _do_ResendCoordinatorRequest(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        producer = self.producers[self._proc(args[0])]
+        proc = self._proc(args[0])
+        producer = self.producers[proc]
+        deposed = self.deposed_answers.pop(proc, None)
+        if deposed is not None:
+            # NOT_COORDINATOR: the client finds the coordinator and re-sends
+            producer.receive(deposed.source, deposed.message)
+            return "done"
         if producer.txn_in_flight is None or producer.txn_in_flight not in producer.in_flight:
             raise NotEnabled("the producer has no coordinator request outstanding")
         producer.in_flight[producer.txn_in_flight].sent_at_ms = -producer.request_timeout_ms - 1
@@ -1025,7 +1033,23 @@ class ConformanceWorld:
         self._post(NODE, self.node.fail_over_coordinator())
         if not self.deferred:
             self._post(NODE, self.node.replicate())
+        self._set_aside_deposed_answers()
         return "done"
+
+    def _set_aside_deposed_answers(self) -> None:
+        """The reference answers NOT_COORDINATOR to a request whose transaction-log write the
+        failover lost; the model's request is simply lost with the old coordinator. The client
+        retries either way, so the driver holds the answer back and delivers it when the
+        model's client re-sends (ResendCoordinatorRequest)."""
+        for envelope in list(self.network):
+            message = envelope.message
+            if (
+                envelope.source == NODE
+                and envelope.destination in self.proc_of
+                and getattr(message, "error_code", None) is ErrorCode.NOT_COORDINATOR
+            ):
+                self.network.remove(envelope)
+                self.deposed_answers[self.proc_of[envelope.destination]] = envelope
 
     def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
         if self.node.config.producer_state_expiry_ms is None:

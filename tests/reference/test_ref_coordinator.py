@@ -17,7 +17,7 @@ from kafka_eos.reference.messages import (
     TxnMarkerResult,
     WriteTxnMarkersResponse,
 )
-from kafka_eos.reference.node import BrokerConfig
+from kafka_eos.reference.node import TXN_STATE_PARTITION, BrokerConfig
 
 TV1 = BrokerConfig(num_partitions=2, transaction_version=1)
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -35,6 +35,19 @@ def open_transaction(d: Direct, tid: str = "tx") -> tuple[int, int]:
     assert d.produce("t", 0, pid, epoch, 0, ("a",), tid=tid).error_code is ErrorCode.NONE
     assert d.produce("t", 1, pid, epoch, 0, ("b",), tid=tid).error_code is ErrorCode.NONE
     return pid, epoch
+
+
+def deferred_with_add_pending() -> tuple[Direct, int, int]:
+    """A deferred-replication node whose AddPartitionsToTxn (-> Ongoing) is written, not yet
+    replicated."""
+    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, deferred_replication=True))
+    d.call(InitProducerIdRequest(d.cid(), "tx"))
+    d.replicate()
+    meta = d.node.txn_coordinator.transactions["tx"]
+    pid, epoch = meta.producer_id, meta.producer_epoch
+    assert d.call(AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TP0,))) == []
+    assert meta.pending_state is TxnState.ONGOING
+    return d, pid, epoch
 
 
 def metadata(d: Direct, tid: str = "tx"):
@@ -74,13 +87,8 @@ def test_wrong_producer_id_is_invalid_producer_id_mapping() -> None:
 
 
 def test_requests_during_a_pending_transition_get_concurrent_transactions() -> None:
-    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, deferred_replication=True))
-    d.call(InitProducerIdRequest(d.cid(), "tx"))
-    d.replicate()
+    d, pid, epoch = deferred_with_add_pending()
     meta = metadata(d)
-    pid, epoch = meta.producer_id, meta.producer_epoch
-    assert d.call(AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TP0,))) == []
-    assert meta.pending_state is TxnState.ONGOING  # written, not yet replicated
     assert add(d, "tx", pid, epoch, TP1).error_code is ErrorCode.CONCURRENT_TRANSACTIONS
     assert d.end("tx", pid, epoch, True).error_code is ErrorCode.CONCURRENT_TRANSACTIONS
     [answer] = d.replicate()
@@ -247,6 +255,20 @@ def test_failover_reloads_the_log_and_completes_a_decided_transaction() -> None:
     for index in (0, 1):
         partition = d.partition("t", index)
         assert partition.log.aborted and partition.last_stable_offset == partition.high_watermark
+
+
+def test_failover_loses_a_transition_still_being_written_and_answers_not_coordinator() -> None:
+    d, pid, epoch = deferred_with_add_pending()
+    txn_log = d.node.partitions[TXN_STATE_PARTITION]
+    assert txn_log.log_end_offset == txn_log.high_watermark + 1  # the Ongoing record, pending
+    [answer] = d.run(d.node.fail_over_coordinator())
+    assert answer.error_code is ErrorCode.NOT_COORDINATOR  # the client finds it and retries
+    assert txn_log.log_end_offset == txn_log.high_watermark  # the new leader never had it
+    assert metadata(d).state is TxnState.EMPTY and not metadata(d).partitions
+    assert d.replicate() == []  # nothing left waiting on the lost record
+    assert d.call(AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TP0,))) == []  # retry
+    [answer] = d.replicate()
+    assert answer.error_code is ErrorCode.NONE and metadata(d).state is TxnState.ONGOING
 
 
 def test_a_restarted_node_rebuilds_transaction_state_from_the_log() -> None:

@@ -55,6 +55,22 @@ def test_transaction_state_and_the_open_transaction_survive_a_restart(tmp_path: 
     assert [(a.producer_id, a.first_offset) for a in fetch.aborted_transactions] == [(pid, 0)]
 
 
+def test_a_truncated_log_stays_truncated_after_a_restart(tmp_path: Path) -> None:
+    d = Direct(TV1, storage=FileStorage(tmp_path, fsync=False))
+    pid = d.init().producer_id
+    d.produce("t", 0, pid, 0, 0, ("a",))
+    partition = d.partition("t")
+    d.produce("t", 0, pid, 0, 1, ("b",))
+    partition.log.high_watermark = 1  # "b" not yet replicated
+    dropped = partition.truncate_to(1)
+    assert [b.records for b in dropped] == [("b",)]
+    crash_and_restart(d, tmp_path)
+    assert [b.records for b in d.partition("t").log.batches] == [("a",)]
+    # producer state was rebuilt from what is left: "b" is not a duplicate, it is appended again
+    again = d.produce("t", 0, pid, 0, 1, ("b",))
+    assert again.error_code is ErrorCode.NONE and again.base_offset == 1
+
+
 def test_a_torn_last_line_is_ignored_and_cut_off(tmp_path: Path) -> None:
     d = Direct(TV1, storage=FileStorage(tmp_path, fsync=False))
     pid = d.init().producer_id
