@@ -32,8 +32,8 @@ class Violation:
 
 @dataclass(slots=True)
 class _Seen:
-    count: int
-    last: LogBatch | None
+    count: int  # batches below the high watermark
+    last: LogBatch | None  # the last of them
     high_watermark: int
     last_stable_offset: int
 
@@ -51,11 +51,15 @@ class NodeInvariants:
             batches = log.batches
             name = log.name
             seen = self._seen.get(name)
+            # only the replicated prefix is immutable: a new leader may truncate what was
+            # above the high watermark (Kafka's truncation on a leader change)
             old = seen.count if seen else 0
             last = seen.last if seen else None
-            changed = old and batches[old - 1] is not last
+            changed = old and len(batches) >= old and batches[old - 1] is not last
             if len(batches) < old or (changed and batches[old - 1] != last):
-                out.append(Violation("logs_only_grow", f"{tp}: a stored batch changed or vanished"))
+                out.append(
+                    Violation("logs_only_grow", f"{tp}: a replicated batch changed or vanished")
+                )
             for index in range(max(old, 1), len(batches)):
                 if batches[index].base_offset != batches[index - 1].last_offset + 1:
                     out.append(
@@ -74,7 +78,8 @@ class NodeInvariants:
                         f"LSO {seen.last_stable_offset}->{lso}",
                     )
                 )
-            self._seen[name] = _Seen(len(batches), batches[-1] if batches else None, hw, lso)
+            durable = log.count_below(hw)
+            self._seen[name] = _Seen(durable, batches[durable - 1] if durable else None, hw, lso)
         out += open_transactions_known(node)
         return out
 

@@ -138,6 +138,11 @@ class PartitionLog:
 
     # -- reading ---------------------------------------------------------------------------
 
+    def count_below(self, offset: int) -> int:
+        """How many batches start below ``offset`` (below the high watermark: the replicated
+        prefix, which no truncation may touch)."""
+        return bisect.bisect_left(self._base_offsets, offset)
+
     def batch_at(self, offset: int) -> LogBatch | None:
         """The batch holding ``offset``, or None when it is outside the log."""
         index = bisect.bisect_right(self._base_offsets, offset) - 1

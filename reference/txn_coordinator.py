@@ -214,8 +214,11 @@ class TransactionCoordinator:
             return answer(error)
         assert metadata is not None
         if request.verify_only:
-            # KIP-890 part 1: is each partition already in the ONGOING transaction?
-            ongoing = metadata.state == _O and not metadata.pending_transition
+            # KIP-890 part 1: is each partition already in the ONGOING transaction? A pending
+            # transition is not looked at (as in Kafka's handleVerifyPartitionsInTransaction):
+            # partitions join the metadata only once their write is durable, and the leader's
+            # append is checked again against the producer state anyway.
+            ongoing = metadata.state == _O
             return answer(
                 ErrorCode.NONE,
                 {

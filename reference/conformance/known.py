@@ -29,8 +29,8 @@ def _proc(world: ConformanceWorld, label: str) -> int:
 
 
 def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    """The reference's leader asks the coordinator where the model's does not, and the
-    coordinator would refuse."""
+    """The reference's leader asks the coordinator where the model's does not, or asks it to
+    add the partition where the model's only verifies, and the coordinator would refuse."""
     if not label.startswith("HandleProduce("):
         return False
     consumed = world.consumed(state, target)
@@ -39,30 +39,25 @@ def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target
     model = world.model
     proc, part, pid, epoch = consumed[0][1], consumed[0][2], consumed[0][3], consumed[0][4]
     entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][pid] if pid >= 0 else ()
-    open_here = bool(entry) and entry[L.E_TXN_FIRST] >= 0
-    ongoing_at_epoch = open_here and entry[L.E_EPOCH] == epoch
-    knobs = model.knobs
-    if part == model.offsets_partition:
-        reference_asks = knobs.partition_verification and not ongoing_at_epoch
-        model_asks = False
-    else:
-        reference_asks = (knobs.partition_verification or model.tv2) and not ongoing_at_epoch
-        model_asks = knobs.partition_verification and not open_here
-    if not reference_asks:
+    ongoing_at_epoch = bool(entry) and entry[L.E_TXN_FIRST] >= 0 and entry[L.E_EPOCH] == epoch
+    if ongoing_at_epoch:
+        return False  # neither asks
+    verification = model.knobs.partition_verification
+    adds = model.tv2 and part != model.offsets_partition  # the reference's TV2 leader adds
+    if not (verification or adds):
         return False
     name = model.transactional_ids[model.tid_of[proc]]
     metadata = world.node.txn_coordinator.transactions.get(name)
-    tp = world.tps[part]
-    if model_asks and not label.endswith(",DUPLICATE)"):
-        # both ask; the model's coordinator answers from its current state, the reference's
-        # refuses while a transition is being written
-        return metadata is not None and metadata.pending_state is not None
+    pending = metadata is not None and metadata.pending_state is not None
+    if verification and not label.endswith(",DUPLICATE)"):
+        # both ask; only the reference's add is refused while a transition is being written
+        return adds and pending
     return (
         metadata is None
-        or metadata.pending_state is not None  # CONCURRENT_TRANSACTIONS meanwhile
+        or (adds and pending)  # CONCURRENT_TRANSACTIONS meanwhile
         or metadata.producer_epoch != epoch
         or int(metadata.state) != int(TxnState.ONGOING)
-        or tp not in metadata.partitions
+        or world.tps[part] not in metadata.partitions
     )
 
 
@@ -70,18 +65,14 @@ KNOWN: tuple[Disagreement, ...] = (
     Disagreement(
         "verification_of_other_epochs",
         "a transactional write the coordinator would refuse, where the reference's leader asks "
-        "it and the model's does not: the reference verifies every write whose epoch is not "
-        "that of the transaction open on the partition (KIP-890: ongoing means ongoing AT THIS "
-        "EPOCH), which fences a zombie even with the producer epoch check off; with transaction "
-        "version 2 it always asks (the leader adds the partition), even with "
-        "partition_verification off; and it verifies TxnOffsetCommit too. The model verifies "
-        "only a producer's first write on a partition, only with partition_verification, then "
-        "relies on the epoch check alone; and its verification reads the coordinator's current "
-        "state while a transition is being written, where the reference's answers "
-        "INVALID_TXN_STATE / CONCURRENT_TRANSACTIONS. Likewise a retried write of a "
-        "transaction already ended there: the model answers DUPLICATE (its duplicate check "
-        "comes first), the reference INVALID_TXN_STATE (the coordinator's verification comes "
-        "first, as in Kafka's ReplicaManager)",
+        "it and the model's does not. With transaction version 2 the reference's leader adds "
+        "the partition to the transaction (Kafka 4.x): it asks even with partition_verification "
+        "off, and the coordinator answers CONCURRENT_TRANSACTIONS while a transition is being "
+        "written; the model's clients add partitions themselves (a simplification, spec/SPEC.md) "
+        "and its leader only verifies, against the coordinator's durable state. And a retried "
+        "write of a transaction already ended there: the model answers DUPLICATE (its duplicate "
+        "check comes first), the reference INVALID_TXN_STATE (the coordinator's verification "
+        "comes first, as in Kafka's ReplicaManager)",
         _verified_by_epoch,
     ),
 )

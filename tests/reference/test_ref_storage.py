@@ -10,6 +10,7 @@ from refdriver import Direct
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.invariants import NodeInvariants
 from kafka_eos.reference.messages import AddPartitionsToTxnRequest, FetchRequest, TopicPartition
 from kafka_eos.reference.node import BrokerConfig
 from kafka_eos.reference.storage import FileStorage
@@ -109,3 +110,21 @@ def test_bytes_payloads_are_stored_as_received(tmp_path: Path) -> None:
     crash_and_restart(d, tmp_path)
     [batch] = d.one(FetchRequest(d.cid(), "t", 0, 0)).batches
     assert batch.payload == payload
+
+
+def test_only_the_replicated_prefix_of_a_log_is_immutable() -> None:
+    d = Direct(TV1)
+    pid = d.init().producer_id
+    invariants = NodeInvariants()
+    d.produce("t", 0, pid, 0, 0, ("a",))
+    partition = d.partition("t")
+    assert invariants.check(d.node) == []
+    d.produce("t", 0, pid, 0, 1, ("b",))
+    partition.log.high_watermark = 1  # "b" not yet replicated
+    assert invariants.check(d.node) == []
+    partition.truncate_to(1)  # a new leader never had it: allowed
+    assert invariants.check(d.node) == []
+    partition.log.high_watermark = 0  # a broken leader election: replicated "a" goes too
+    partition.truncate_to(0)
+    found = {v.property for v in invariants.check(d.node)}
+    assert found == {"logs_only_grow", "lso_monotonic"}
