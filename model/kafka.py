@@ -552,8 +552,16 @@ class KafkaEosModel:
         offset = -1
         entry = producers[pid] if pid >= 0 else ()
         from_coordinator = part == self.offsets_partition
-        if pid >= 0:
-            # 1. duplicate of a cached batch: answer with the original offset, append nothing
+        asks = txn and self._asks_coordinator(entry, epoch, from_coordinator)
+        if asks:
+            # 1. KIP-890: the coordinator's word comes before the append and its duplicate
+            # check (ReplicaManager verifies, then UnifiedLog appends)
+            answer = self._coordinator_answer(state, part, pid, epoch, from_coordinator)
+            if answer is None:
+                return  # the leader's add waits for the coordinator (see _coordinator_answer)
+            error = answer
+        if pid >= 0 and error == _NONE:
+            # 2. duplicate of a cached batch: answer with the original offset, append nothing
             if entry and not from_coordinator and entry[E_EPOCH] == epoch:
                 found = find_duplicate(entry[E_BATCHES], seq, seq)
                 if found is not None:
@@ -579,7 +587,7 @@ class KafkaEosModel:
                         )
                     )
                     return
-            error = self._validate(state, part, entry, pid, epoch, seq, txn, from_coordinator)
+            error = self._validate(entry, epoch, seq, txn, asks, from_coordinator)
         if error == _NONE:
             offset = len(log)
             log = (*log, (ENTRY_DATA, pid, epoch, seq, gid, txn))
@@ -609,39 +617,56 @@ class KafkaEosModel:
             )
         )
 
+    def _asks_coordinator(self, entry: Tup, epoch: int, from_coordinator: bool) -> bool:
+        """KIP-890: a transactional append outside a transaction open here AT THIS EPOCH
+        (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator:
+        part 1 verifies (partition_verification; TxnOffsetCommit appends to
+        __consumer_offsets too), part 2 (transaction version 2) has the leader add the
+        partition, whatever partition_verification says."""
+        if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
+            return False
+        return self.knobs.partition_verification or (self.tv2 and not from_coordinator)
+
+    def _coordinator_answer(
+        self, state: Tup, part: int, pid: int, epoch: int, from_coordinator: bool
+    ) -> int | None:
+        """The coordinator's answer to the leader (handleVerifyPartitionsInTransaction, or
+        under transaction version 2 handleAddPartitionsToTransaction), in its order: epoch,
+        then state. The add is refused with CONCURRENT_TRANSACTIONS while a transition is
+        being written or the transaction is in Prepare*, and the client retries the batch as
+        it was: here the Produce waits instead (None), which has the same outcomes. Partitions
+        are added by the clients themselves (spec/SPEC.md §8), so the add finds them there."""
+        metadata = state[S_COORDINATOR][K_METADATA][self.pid_tid[pid]]
+        if metadata[T_EPOCH] != epoch:
+            return _INVALID_EPOCH
+        adds = self.tv2 and not from_coordinator
+        if adds and (metadata[T_PENDING] or metadata[T_STATE] in _PREPARE):
+            return None
+        if metadata[T_STATE] != _ONGOING or not metadata[T_PARTITIONS] >> part & 1:
+            return _INVALID_TXN_STATE
+        return _NONE
+
     def _validate(
         self,
-        state: Tup,
-        part: int,
         entry: Tup,
-        pid: int,
         epoch: int,
         seq: int,
         txn: int,
+        asks: bool,
         from_coordinator: bool,
     ) -> int:
-        """Checks 2-5 of a Produce (the duplicate check came first); NONE or Kafka's error."""
+        """Checks 3-5 of a Produce (the coordinator and the duplicate check came first); NONE
+        or Kafka's error."""
         knobs = self.knobs
-        # 2. KIP-890 part 1: a transaction's first append needs the coordinator's word that
-        # the partition is in the ongoing transaction of this producer epoch
-        # (TxnOffsetCommit appends to __consumer_offsets are verified as well). Verification is
-        # skipped only inside a transaction already open here AT THIS EPOCH
-        # (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)).
-        verify = txn and knobs.partition_verification
-        if verify and (not entry or entry[E_TXN_FIRST] < 0 or entry[E_EPOCH] != epoch):
-            metadata = state[S_COORDINATOR][K_METADATA][self.pid_tid[pid]]
-            if metadata[T_EPOCH] != epoch:
-                return _INVALID_EPOCH
-            if metadata[T_STATE] != _ONGOING or not metadata[T_PARTITIONS] >> part & 1:
-                return _INVALID_TXN_STATE
         # 3. producer epoch: an older epoch is a fenced (zombie) producer
         if knobs.producer_epoch_check and entry and epoch < entry[E_EPOCH]:
             return _INVALID_EPOCH
         # 4. sequence number
         if not from_coordinator:
             if not entry:
-                # TV2 with verification: a producer the leader has no state for starts at 0
-                if verify and self.tv2 and seq != 0:
+                # TV2 (the coordinator was asked): a producer the leader has no state for
+                # starts at 0
+                if asks and self.tv2 and seq != 0:
                     return _OUT_OF_ORDER
             elif epoch != entry[E_EPOCH]:
                 if seq != 0:

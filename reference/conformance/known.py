@@ -11,9 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from kafka_eos.model import layout as L
-from kafka_eos.protocol.coordinator_states import TxnState
-
 from .world import ConformanceWorld
 
 
@@ -24,58 +21,10 @@ class Disagreement:
     applies: Callable[[ConformanceWorld, tuple, str, tuple], bool]  # type: ignore[type-arg]
 
 
-def _proc(world: ConformanceWorld, label: str) -> int:
-    return world.model.process_names.index(label.split("(", 1)[1].split(",", 1)[0].rstrip(")"))
-
-
-def _verified_by_epoch(world: ConformanceWorld, state: tuple, label: str, target: tuple) -> bool:  # type: ignore[type-arg]
-    """The reference's leader asks the coordinator where the model's does not, or asks it to
-    add the partition where the model's only verifies, and the coordinator would refuse."""
-    if not label.startswith("HandleProduce("):
-        return False
-    consumed = world.consumed(state, target)
-    if not consumed or not consumed[0][7]:
-        return False
-    model = world.model
-    proc, part, pid, epoch = consumed[0][1], consumed[0][2], consumed[0][3], consumed[0][4]
-    entry = state[L.S_PARTITIONS][part][L.P_PRODUCERS][pid] if pid >= 0 else ()
-    ongoing_at_epoch = bool(entry) and entry[L.E_TXN_FIRST] >= 0 and entry[L.E_EPOCH] == epoch
-    if ongoing_at_epoch:
-        return False  # neither asks
-    verification = model.knobs.partition_verification
-    adds = model.tv2 and part != model.offsets_partition  # the reference's TV2 leader adds
-    if not (verification or adds):
-        return False
-    name = model.transactional_ids[model.tid_of[proc]]
-    metadata = world.node.txn_coordinator.transactions.get(name)
-    pending = metadata is not None and metadata.pending_state is not None
-    if verification and not label.endswith(",DUPLICATE)"):
-        # both ask; only the reference's add is refused while a transition is being written
-        return adds and pending
-    return (
-        metadata is None
-        or (adds and pending)  # CONCURRENT_TRANSACTIONS meanwhile
-        or metadata.producer_epoch != epoch
-        or int(metadata.state) != int(TxnState.ONGOING)
-        or world.tps[part] not in metadata.partitions
-    )
-
-
-KNOWN: tuple[Disagreement, ...] = (
-    Disagreement(
-        "verification_of_other_epochs",
-        "a transactional write the coordinator would refuse, where the reference's leader asks "
-        "it and the model's does not. With transaction version 2 the reference's leader adds "
-        "the partition to the transaction (Kafka 4.x): it asks even with partition_verification "
-        "off, and the coordinator answers CONCURRENT_TRANSACTIONS while a transition is being "
-        "written; the model's clients add partitions themselves (a simplification, spec/SPEC.md) "
-        "and its leader only verifies, against the coordinator's durable state. And a retried "
-        "write of a transaction already ended there: the model answers DUPLICATE (its duplicate "
-        "check comes first), the reference INVALID_TXN_STATE (the coordinator's verification "
-        "comes first, as in Kafka's ReplicaManager)",
-        _verified_by_epoch,
-    ),
-)
+#: None today: the last ones were resolved by making the reference (coordinator failover,
+#: verify-only) or the model (the TV2 leader-side add, the coordinator before the duplicate
+#: check) do what Kafka does; their programs are regressions in AGREED there.
+KNOWN: tuple[Disagreement, ...] = ()
 
 
 def known_disagreement(
