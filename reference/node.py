@@ -400,8 +400,6 @@ class BrokerNode:
         assert request.transactional_id is not None
 
         def verified(error: ErrorCode, guard: int) -> list[Outbound]:
-            if error is ErrorCode.PRODUCER_FENCED:
-                error = ErrorCode.INVALID_PRODUCER_EPOCH  # KIP-588: Produce reports 47
             if error is not ErrorCode.NONE:
                 return self._produce_answer(source, request, error)
             return self._append_produce(source, request, partition, guard=guard)
@@ -457,6 +455,10 @@ class BrokerNode:
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in response.results if r.error_code is not ErrorCode.NONE]
             error = errors[0] if errors else ErrorCode.NONE
+        if error is ErrorCode.PRODUCER_FENCED:
+            # what producers expect here, for Produce and TxnOffsetCommit alike (Kafka's
+            # AddPartitionsToTxnManager; KIP-588)
+            error = ErrorCode.INVALID_PRODUCER_EPOCH
         return pending.then(error, pending.guard)
 
     def _append_produce(

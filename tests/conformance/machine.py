@@ -28,6 +28,7 @@ def refinement_machine(
         def start(self) -> None:
             self.world = ConformanceWorld(model)
             self.state = abstract_state(self.world)
+            self.labels: list[str] = []  # the program so far, for a failure's report
             assert self.state == model.init_states()[0], (
                 "the fresh reference is not the model's initial state"
             )
@@ -53,11 +54,12 @@ def refinement_machine(
                 differences = differing_variables(model, after, target)
                 raise AssertionError(
                     f"{label}: the reference's step is not a model step; vs the model's "
-                    f"successor: {differences}"
+                    f"successor: {differences}; the program: {[*self.labels, label]}"
                 )
             if properties:
                 assert not result.broken, f"{label}: the reference breaks {result.broken}"
             self.state = after
+            self.labels.append(label)
 
         @invariant()
         def properties_hold(self) -> None:

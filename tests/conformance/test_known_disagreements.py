@@ -56,6 +56,46 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {}
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
 #: two sides used to take differently) must run without a disagreement.
 AGREED: dict[str, tuple[str, list[str]]] = {
+    # A TxnOffsetCommit at the epoch a timeout abort has just fenced: the coordinator's
+    # verification says PRODUCER_FENCED, which the leader reports as INVALID_PRODUCER_EPOCH for
+    # TxnOffsetCommit as for Produce (Kafka's AddPartitionsToTxnManager).
+    "txn_offset_commit_verification_reports_invalid_producer_epoch": (
+        "ctp",
+        [
+            "InitProducerId(app#0)",
+            "HandleInitProducerId(app,app#0,e-1,WRITE)",
+            "CompleteTxnLogAppend(app,Empty,e0)",
+            "InitProducerId(app#1)",
+            "HandleInitProducerId(app,app#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(app,Empty,e1)",
+            "LoseMessage(InitProducerIdResponse,app#1,NONE,e1)",
+            "ReceiveCoordinatorResponse(app#0,InitProducerId,NONE)",
+            "FetchCommittedOffset(app#0,0)",
+            "BeginTransaction(app#0,txn0)",
+            "HandleAddPartitionsToTxn(app,app#0,e0,PRODUCER_FENCED)",
+            "LoseMessage(AddPartitionsToTxnResponse,app#0,PRODUCER_FENCED,e1)",
+            "ResendCoordinatorRequest(app#0,AddPartitionsToTxn)",
+            "HandleAddPartitionsToTxn(app,app#0,e0,PRODUCER_FENCED)",
+            "ResendCoordinatorRequest(app#1,InitProducerId)",
+            "HandleInitProducerId(app,app#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(app,Empty,e2)",
+            "ReceiveCoordinatorResponse(app#1,InitProducerId,NONE)",
+            "FetchCommittedOffset(app#1,0)",
+            "BeginTransaction(app#1,txn0)",
+            "HandleAddPartitionsToTxn(app,app#1,e2,WRITE)",
+            "CompleteTxnLogAppend(app,Ongoing,e2)",
+            "ReceiveCoordinatorResponse(app#1,AddPartitionsToTxn,NONE)",
+            "Send(app#1,r0,t-0,e2,s0)",
+            "AddOffsetsToTxn(app#1)",
+            "HandleProduce(t-0,app#1,r0,e2,s0,o0)",
+            "HandleAddOffsetsToTxn(app,app#1,e2,WRITE)",
+            "CompleteTxnLogAppend(app,Ongoing,e2)",
+            "TimeoutTransaction(app,e2)",
+            "CompleteTxnLogAppend(app,PrepareAbort,e3)",
+            "ReceiveCoordinatorResponse(app#1,AddOffsetsToTxn,NONE)",
+            "HandleProduce(__consumer_offsets-0,app#1,r1,e2,s-1,INVALID_PRODUCER_EPOCH)",
+        ],
+    ),
     # A transaction-timeout abort is being written when tx#1's first write reaches the leader:
     # with transaction version 2 the leader's AddPartitionsToTxn is refused
     # (CONCURRENT_TRANSACTIONS) and the batch retried; in the model the write waits. Once the
