@@ -1218,10 +1218,13 @@ class KafkaEosModel:
             if kind == IDEMPOTENT and b_epoch != client[C_EPOCH]:
                 client = self._maybe_restart_sequences(proc, client, part)
         elif kind in (TRANSACTIONAL, CTP):
-            # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable; fencing is fatal. A
+            # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing
+            # is fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is
+            # fatal (TxnOffsetCommitHandler: only group-membership errors are abortable). A
             # client already in FATAL_ERROR still completes its batches (the Sender keeps
             # handling responses) but stays fatal.
-            new_state = _F if error in _FATAL or client[C_STATE] == _F else _AE
+            fatal = error in _FATAL or part == self.offsets_partition
+            new_state = _F if fatal or client[C_STATE] == _F else _AE
             client = (
                 new_state,
                 client[C_EPOCH],
