@@ -1,0 +1,375 @@
+"""What each model action does on the reference (a mixin of :class:`~.world.ConformanceWorld`).
+
+:meth:`~.world.ConformanceWorld.perform` calls ``_do_<Action>`` for the model's action of that
+name, and :meth:`ActionHandlers._deliver_consumed` for every ``Handle*`` / ``Receive*`` action
+(delivering the one in-flight message the model consumes). A handler returns ``"done"`` or
+``"already"`` (the reference did this step as part of an earlier one), or raises
+:class:`~.common.Unsupported` or :class:`~.common.NotEnabled`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.model import layout as L
+from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.params import CTP, TRANSACTIONAL
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.consumer import KafkaConsumer
+from kafka_eos.reference.messages import OffsetFetchRequest, TopicPartition, TxnOffsetCommitRequest
+from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
+from kafka_eos.reference.producer import KafkaProducer, ProducerBatch
+
+from .common import HOLD_MS, INPUT, NODE, Envelope, Ghosts, NotEnabled, Unsupported
+
+
+class ActionHandlers:
+    """The per-label handlers of :meth:`~.world.ConformanceWorld.perform`. The attributes are
+    ConformanceWorld's (set in its ``__init__``)."""
+
+    deferred: bool
+    model: KafkaEosModel
+    node: BrokerNode
+    producers: list[KafkaProducer]
+    consumers: list[KafkaConsumer]
+    proc_of: dict[str, int]
+    tps: list[TopicPartition]
+    batches: list[list[ProducerBatch | None]]
+    released: set[int]
+    network: list[Envelope]
+    requests: dict[tuple[str, int], tuple]  # type: ignore[type-arg]
+    deposed_answers: dict[int, Envelope]
+    ahead: Counter[tuple]  # type: ignore[type-arg]
+    offset_futures: dict[tuple[int, int], Any]
+    offset_requests: dict[tuple[int, int], list[tuple[int, int]]]
+    offsets_added: list[bool]
+    latest_connection: dict[tuple[int, int], int]
+    ghosts: Ghosts
+    _delivering_txn: int
+    _delivering_request: tuple  # type: ignore[type-arg]
+    _retrying: bool
+
+    if TYPE_CHECKING:
+
+        def reference_pid(self, model_pid: int) -> int: ...
+        def _post(self, source: str, outbounds: list[Outbound] | None) -> None: ...
+        def _deliver_now(self, source: str, outbounds: list[Outbound]) -> None: ...
+        def _deliver(self, envelope: Envelope) -> None: ...
+        def settle(self) -> None: ...
+        def _abstract_response(self, request: tuple, message: Any) -> tuple: ...  # type: ignore[type-arg]
+
+    # -- consumed messages
+    def consumed(self, state: tuple, target: tuple) -> list[tuple]:  # type: ignore[type-arg]
+        gone = Counter(state[L.S_NETWORK]) - Counter(target[L.S_NETWORK])
+        return list(gone.elements())
+
+    def envelope_for(self, message: tuple) -> Envelope | None:  # type: ignore[type-arg]
+        for envelope in self.network:
+            if message in envelope.abstract and not envelope.held:
+                return envelope
+        return None
+
+    def _deliver_consumed(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        consumed = self.consumed(state, target)
+        if not consumed:
+            raise NotEnabled("the model step consumes no message")
+        envelope = self.envelope_for(consumed[0])
+        if envelope is None:
+            return self._ahead_or_missing(consumed[0])
+        if self._on_closed_connection(consumed[0]):
+            self.network.remove(envelope)
+            self._take_envelope(envelope, consumed[0])
+            return "done"
+        for message in envelope.abstract:
+            if message[0] == L.M_PRODUCE:
+                self._delivering_txn = self.model.records[
+                    self.model.record_global[message[1]][message[6]]
+                ][3]
+            elif message[0] == L.M_COORDINATOR_REQUEST:
+                self._delivering_txn = message[5]
+                self._delivering_request = message
+        self._deliver(envelope)
+        self._take_envelope(envelope, consumed[0])
+        return "done"
+
+    def _on_closed_connection(self, message: tuple) -> bool:  # type: ignore[type-arg]
+        """An answer to an earlier attempt of a Produce or TxnOffsetCommit: the producer's
+        retry closed the connection it travels on (as Kafka's NetworkClient does on a request
+        timeout), so it never reaches the producer. The reference has no connections: the
+        driver drops it."""
+        if message[0] != L.M_PRODUCE_RESPONSE:
+            return False
+        latest = self.latest_connection.get((message[1], message[5]), message[8])
+        return latest != message[8]
+
+    def _take_envelope(self, envelope: Envelope, message: tuple) -> None:  # type: ignore[type-arg]
+        # The reference sends one WriteTxnMarkers (and one response) for all partitions of a
+        # transaction on one leader, where the model has one message per partition: the
+        # model's steps on the siblings are already done.
+        self.ahead.update(envelope.abstract)
+        self.ahead[message] -= 1
+
+    def _ahead_or_missing(self, message: tuple) -> str:  # type: ignore[type-arg]
+        if self.ahead[message] > 0:
+            self.ahead[message] -= 1
+            return "already"
+        raise NotEnabled(
+            f"the reference has no such message in flight: {self.model.describe_message(message)}"
+        )
+
+    def _do_LoseMessage(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        consumed = self.consumed(state, target)
+        if not consumed:
+            raise NotEnabled("the model step loses no message")
+        envelope = self.envelope_for(consumed[0])
+        if envelope is None:
+            return self._ahead_or_missing(consumed[0])
+        budget = self.model.faults.losses - self.ghosts.used[L.F_LOSSES]
+        if len(envelope.abstract) > budget:
+            raise Unsupported(
+                f"the reference carries {len(envelope.abstract)} model messages in this one "
+                f"request; losing it needs a loss budget of {len(envelope.abstract)}"
+            )
+        self.network.remove(envelope)
+        self.ghosts.used[L.F_LOSSES] += len(envelope.abstract)
+        self._take_envelope(envelope, consumed[0])
+        return "done"
+
+    # -- client operations
+    def _proc(self, name: str) -> int:
+        return self.model.process_names.index(name)
+
+    def _do_InitProducerId(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(args[0])].init_transactions()
+        return "done"
+
+    def _do_BeginTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(args[0])
+        producer = self.producers[proc]
+        producer.begin_transaction()
+        current = self.ghosts.current[proc]
+        self.offsets_added[proc] = False
+        offset_record = self.model.txn_offset_record[proc][current]
+        for rec in self.model.txn_records[proc][current]:
+            if rec != offset_record:
+                self._hand_over(proc, rec)
+        return "done"
+
+    def _hand_over(self, proc: int, rec: int) -> None:
+        """KafkaProducer.send of one record of the workload; the driver holds its batch until
+        the model's Send."""
+        producer = self.producers[proc]
+        part = self.model.record_partition[proc][rec]
+        tp = self.tps[part]
+        value = self.model.records[self.model.record_global[proc][rec]][4]
+        producer.send(tp.topic, value, partition=tp.partition)
+        batch = producer.books[tp].batches[-1]
+        batch.next_attempt_ms = HOLD_MS
+        self.batches[proc][rec] = batch
+
+    def _do_Send(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(args[0])
+        rec = int(args[1][1:])
+        if args[2] == "TxnOffsetCommit":
+            return self._send_offsets(proc, rec)
+        if self.model.kinds[proc] in (TRANSACTIONAL, CTP):
+            batch = self.batches[proc][rec]
+            if batch is None:
+                raise NotEnabled(f"record r{rec} was never handed to the producer")
+        else:
+            batch = self.batches[proc][rec]
+            if batch is None or batch.done:
+                self._hand_over(proc, rec)
+                batch = self.batches[proc][rec]
+        assert batch is not None
+        if not batch.needs_send:
+            return "already"
+        self.released.add(id(batch))  # a new batch, or a re-enqueued one going out again
+        return "done"
+
+    def _send_offsets(self, proc: int, rec: int) -> str:
+        # the reference's transaction manager sends TxnOffsetCommit as soon as AddOffsetsToTxn
+        # is acknowledged: the model's Send of the offset record is part of that step
+        if self.offset_requests.get((proc, rec)):
+            return "already"
+        raise NotEnabled("the producer has not sent its TxnOffsetCommit")
+
+    def _do_AddOffsetsToTxn(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(args[0])
+        current = self.ghosts.current[proc]
+        rec = self.model.txn_offset_record[proc][current]
+        committed = self.model.records[self.model.record_global[proc][rec]][6]
+        future = self.producers[proc].send_offsets_to_transaction(
+            {INPUT: committed}, self.model.workload.group
+        )
+        self.offset_futures[(proc, rec)] = future
+        return "done"
+
+    def _do_FetchCommittedOffset(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        """OffsetFetch(requireStable) at start-up, as the application's consumer does."""
+        proc = self._proc(args[0])
+        request = OffsetFetchRequest(
+            self.node.next_correlation_id(),
+            self.model.workload.group,
+            (INPUT,),
+            require_stable=True,
+        )
+        responses = [o.message for o in self.node.receive(f"{args[0]}.consumer", request)]
+        fetched = responses[0].offsets[0] if responses and responses[0].offsets else None
+        if fetched is None or fetched.error_code is not ErrorCode.NONE:
+            raise NotEnabled("the group's offsets are not stable (UNSTABLE_OFFSET_COMMIT)")
+        self.ghosts.current[proc] = max(fetched.committed_offset, 0)
+        return "done"
+
+    def _do_CommitTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(args[0])].commit_transaction()
+        return "done"
+
+    def _do_AbortTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(args[0])].abort_transaction()
+        return "done"
+
+    def _do_CompleteLocalAbort(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        # the reference's transaction manager completes an abort with nothing to end at once
+        return "already"
+
+    def _do_CompleteTxnLogAppend(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        from kafka_eos.reference.node import TXN_STATE_PARTITION
+
+        partition = self.node.partitions[TXN_STATE_PARTITION]
+        if not self.deferred or partition.high_watermark >= partition.log_end_offset:
+            # immediate replication: the transition completed with the request (or timeout,
+            # or marker response) that started it
+            return "already"
+        self._post(NODE, self.node.replicate(TXN_STATE_PARTITION))
+        for envelope in self.network:
+            if envelope.held:
+                # the fencing InitProducerId's answer, now due, with the epoch now durable
+                envelope.held = False
+                request = self.requests[(envelope.destination, envelope.message.correlation_id)]
+                envelope.abstract = (self._abstract_response(request, envelope.message),)
+        return "done"
+
+    def _do_RetryProduce(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        """A request timeout: the client gives up on the partition's in-flight requests and
+        re-sends their batches (same epoch and sequence) on a new connection."""
+        proc = self._proc(args[0])
+        producer = self.producers[proc]
+        tp = self.tps[self.model.partition_names.index(args[1])]
+        stale = -producer.request_timeout_ms - 1
+        book = producer.books.get(tp)
+        batches = list(book.batches) if book else []
+        for request in producer.in_flight.values():
+            if request.batch is not None and request.batch.tp == tp:
+                request.sent_at_ms = stale
+            offsets = isinstance(request.message, TxnOffsetCommitRequest)
+            if offsets and tp == OFFSETS_PARTITION:
+                request.sent_at_ms = stale
+        self.ghosts.used[L.F_RETRIES] += 1
+        producer.tick()
+        for batch in batches:
+            if batch.needs_send and batch.attempts:
+                self.released.add(id(batch))
+        self._retrying = True
+        try:
+            self.settle()
+        finally:
+            self._retrying = False
+        return "done"
+
+    def _do_ExpireBatch(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        """delivery.timeout.ms: the reference expires a batch only once no request of it is in
+        flight, so its in-flight request times out first (request.timeout.ms), then the batch."""
+        proc = self._proc(args[0])
+        producer = self.producers[proc]
+        batch = self.batches[proc][int(args[1][1:])]
+        if batch is None or batch.done:
+            raise NotEnabled("no such batch in flight on the reference")
+        for request in producer.in_flight.values():
+            if request.batch is batch:
+                request.sent_at_ms = -producer.request_timeout_ms - 1
+        batch.created_ms = -producer.delivery_timeout_ms - 1
+        self.ghosts.used[L.F_BATCH_TIMEOUTS] += 1
+        producer.tick()
+        return "done"
+
+    def _do_ResendCoordinatorRequest(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(args[0])
+        producer = self.producers[proc]
+        deposed = self.deposed_answers.pop(proc, None)
+        if deposed is not None:
+            # NOT_COORDINATOR: the client finds the coordinator and re-sends
+            producer.receive(deposed.source, deposed.message)
+            return "done"
+        if producer.txn_in_flight is None or producer.txn_in_flight not in producer.in_flight:
+            raise NotEnabled("the producer has no coordinator request outstanding")
+        producer.in_flight[producer.txn_in_flight].sent_at_ms = -producer.request_timeout_ms - 1
+        producer.tick()
+        return "done"
+
+    # -- coordinator and leader faults
+    def _do_ResendTxnMarker(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        job = self.node.txn_coordinator.marker_jobs.get(args[0])
+        if job is None:
+            raise NotEnabled(f"the coordinator has no markers to send for {args[0]}")
+        tp = self.tps[self.model.partition_names.index(args[1])]
+        if tp not in job.remaining:
+            return "already"
+        job.sent_at_ms = -(10**12)
+        self._post(NODE, self.node.tick())
+        return "done"
+
+    def _do_TimeoutTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        metadata = self.node.txn_coordinator.transactions.get(args[0])
+        if metadata is None:
+            raise NotEnabled(f"the coordinator has no transaction for {args[0]}")
+        metadata.txn_start_timestamp = -metadata.txn_timeout_ms - 1
+        self.ghosts.used[L.F_TXN_TIMEOUTS] += 1
+        self._post(NODE, self.node.tick())
+        return "done"
+
+    def _do_CoordinatorFailover(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        self.ghosts.used[L.F_FAILOVERS] += 1
+        self._post(NODE, self.node.fail_over_coordinator())
+        if not self.deferred:
+            self._post(NODE, self.node.replicate())
+        self._set_aside_deposed_answers()
+        return "done"
+
+    def _set_aside_deposed_answers(self) -> None:
+        """The reference answers NOT_COORDINATOR to a request whose transaction-log write the
+        failover lost; the model's request is simply lost with the old coordinator. The client
+        retries either way, so the driver holds the answer back and delivers it when the
+        model's client re-sends (ResendCoordinatorRequest)."""
+        for envelope in list(self.network):
+            message = envelope.message
+            if (
+                envelope.source == NODE
+                and envelope.destination in self.proc_of
+                and getattr(message, "error_code", None) is ErrorCode.NOT_COORDINATOR
+            ):
+                self.network.remove(envelope)
+                self.deposed_answers[self.proc_of[envelope.destination]] = envelope
+
+    def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        if self.node.config.producer_state_expiry_ms is None:
+            raise NotEnabled("producer-state expiry is off on this reference")
+        tp = self.tps[self.model.partition_names.index(args[0])]
+        ref_pid = self.reference_pid(int(args[1][3:]))
+        if not self.node.expire_producer(tp, ref_pid):
+            raise NotEnabled(f"the leader of {tp} cannot expire producer {ref_pid} now")
+        self.ghosts.used[L.F_EXPIRIES] += 1
+        return "done"
+
+    # -- the consumer
+    def _do_Fetch(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+        part = self.model.partition_names.index(args[0])
+        consumer = self.consumers[part]
+        self._deliver_now(consumer.client_id, consumer.poll_outbound())
+        for record in consumer.poll():
+            self.ghosts.delivered[part].append(record.offset)
+        return "done"
+
+
+__all__ = ["ActionHandlers"]

@@ -1,0 +1,118 @@
+"""What the parts of the conformance driver share: the reference set up like one model
+configuration (:func:`broker_config`, :func:`producer_settings`), the names it is set up with,
+the driver's two refusals (:class:`Unsupported`, :class:`NotEnabled`), and what it keeps as it
+goes (:class:`Envelope`, :class:`Ghosts`).
+
+The mapping of the model's knobs onto the reference:
+
+* ``transaction_version``, ``partition_verification``, ``coordinator_epoch_check``,
+  ``producer_epoch_check`` and ``batch_cache_size`` are BrokerConfig's fields of the same
+  name; ``idempotence`` is the idempotent producers' enable.idempotence (the model's leaders
+  always deduplicate a producer id's batches, so BrokerConfig.idempotence stays on);
+  ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock never moves on
+  its own here: expiry happens when the driver injects it, and only with the knob on);
+* ``max_in_flight`` is the producer's max.in.flight.requests.per.connection;
+* the producers add partitions with AddPartitionsToTxn before sending (the client side of
+  transaction version 1), whatever the broker's transaction version: that is what the model's
+  clients do, and a transaction-version-2 coordinator still bumps the epoch on every EndTxn
+  and answers with the new epoch, which the client adopts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
+from kafka_eos.reference.messages import TopicPartition
+from kafka_eos.reference.node import BrokerConfig
+
+NODE = "broker-0"
+TOPIC = "t"
+#: The consume-transform-produce application's input (the model leaves it abstract: only the
+#: committed input offsets matter); the group commits offsets for its one partition.
+INPUT_TOPIC = "input"
+INPUT = TopicPartition(INPUT_TOPIC, 0)
+#: ``next_attempt_ms`` of a batch the driver holds back (the clock never gets there).
+HOLD_MS = 10**15
+
+
+class Unsupported(Exception):
+    """The reference has no way to do what this model action does (reported, not a failure
+    of refinement: the reference may do less than the model allows)."""
+
+
+class NotEnabled(Exception):
+    """The reference cannot take this step now: it is not in a state where the action exists
+    (during a replay: the reference refuses the step the model took)."""
+
+
+def broker_config(model: KafkaEosModel) -> BrokerConfig:
+    knobs = model.knobs
+    return BrokerConfig(
+        transaction_version=knobs.transaction_version,
+        partition_verification=knobs.partition_verification,
+        coordinator_epoch_check=knobs.coordinator_epoch_check,
+        producer_epoch_check=knobs.producer_epoch_check,
+        batch_cache_size=knobs.batch_cache_size,
+        producer_state_expiry_ms=86_400_000 if knobs.producer_state_expiry else None,
+    )
+
+
+def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:
+    kind = model.kinds[proc]
+    transactional = kind in (TRANSACTIONAL, CTP)
+    return {
+        "client_id": model.process_names[proc],
+        "transactional_id": model.transactional_ids[model.tid_of[proc]] if transactional else None,
+        "enable_idempotence": transactional or (kind == IDEMPOTENT and model.knobs.idempotence),
+        "max_in_flight": model.knobs.max_in_flight,
+        "retry_backoff_ms": 0,
+        # the model's clients add partitions explicitly (see the module docstring)
+        "transaction_version": 1,
+    }
+
+
+@dataclass(slots=True)
+class Envelope:
+    """One message in flight, with the model messages it stands for (none: internal)."""
+
+    number: int
+    source: str
+    destination: str
+    message: Any
+    abstract: tuple[tuple, ...]  # type: ignore[type-arg]
+    internal: bool
+    #: an answer the driver holds until the transaction-log write it belongs to completes
+    held: bool = False
+
+
+@dataclass(slots=True)
+class Ghosts:
+    """What the model tracks that the reference has no field for."""
+
+    owner: list[int]  # per transactional.id: the transaction its open entry belongs to
+    log_owner: list[int]  # per transactional.id: owner at its last transaction-log record
+    log_records: list[int]  # per transactional.id: records seen in __transaction_state
+    outcomes: list[int]  # per transaction: O_*
+    current: list[int]  # per process: index of the current / next transaction
+    fenced_markers: list[int]  # per transactional.id: partitions whose marker came back fenced
+    acked_markers: list[int]  # per transactional.id: partitions acknowledged (last seen)
+    used: list[int] = field(default_factory=lambda: [0] * 6)  # fault budget used, F_* order
+    delivered: list[list[int]] = field(default_factory=list)  # per data partition
+
+
+__all__ = [
+    "HOLD_MS",
+    "INPUT",
+    "INPUT_TOPIC",
+    "NODE",
+    "TOPIC",
+    "Envelope",
+    "Ghosts",
+    "NotEnabled",
+    "Unsupported",
+    "broker_config",
+    "producer_settings",
+]

@@ -1,0 +1,306 @@
+"""How the reference's messages stand for the model's (a mixin of
+:class:`~.world.ConformanceWorld`).
+
+Each message a component sends is mapped, as it is sent, onto the model messages it stands for:
+
+* a producer's Produce and TxnOffsetCommit are the model's produce request (the offset commit
+  one to the offsets partition, with no sequence), with the connection it travels on (the model
+  numbers connections; the reference has none, so the driver keeps the latest attempt of each
+  record); InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn and EndTxn of a transactional
+  producer are the model's coordinator requests, with the transaction they belong to;
+* the coordinator's WriteTxnMarkers to a leader, and the leader's response, are one model
+  message per partition;
+* an answer to a producer is the model's response to the request it answers (found by
+  correlation id), with what the reference's response leaves out (the epoch the coordinator
+  holds, the offset a TxnOffsetCommit was appended at) read off the broker.
+
+Everything else (FindCoordinator, Metadata, the idempotent producer's InitProducerId, the
+leader's KIP-890 verification round trip, the consumers' traffic) stands for nothing: it is
+internal, and the driver delivers it at once.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.model import layout as L
+from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.sequence import NO_SEQUENCE
+from kafka_eos.reference.messages import (
+    AddOffsetsToTxnRequest,
+    AddPartitionsToTxnRequest,
+    AddPartitionsToTxnResponse,
+    EndTxnRequest,
+    EndTxnResponse,
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    ProduceRequest,
+    TopicPartition,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+    WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
+)
+from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
+from kafka_eos.reference.producer import KafkaProducer, ProducerBatch
+
+from .common import NODE, Envelope, Ghosts, NotEnabled
+
+
+class MessageMapping:
+    """The mapping of reference messages onto model messages. The attributes are
+    ConformanceWorld's (set in its ``__init__``)."""
+
+    model: KafkaEosModel
+    node: BrokerNode
+    producers: list[KafkaProducer]
+    proc_of: dict[str, int]
+    part_of: dict[TopicPartition, int]
+    record_of: dict[str, int]
+    batches: list[list[ProducerBatch | None]]
+    network: list[Envelope]
+    requests: dict[tuple[str, int], tuple]  # type: ignore[type-arg]
+    last_coordinator_request: dict[int, tuple]  # type: ignore[type-arg]
+    offset_futures: dict[tuple[int, int], Any]
+    offset_requests: dict[tuple[int, int], list[tuple[int, int]]]
+    offset_batch_record: dict[int, int]
+    offset_results: dict[tuple[int, int], int]
+    latest_connection: dict[tuple[int, int], int]
+    ghosts: Ghosts
+    _retrying: bool
+
+    if TYPE_CHECKING:
+
+        def model_pid(self, ref_pid: int) -> int: ...
+
+    def _abstract_message(self, source: str, outbound: Outbound) -> tuple[tuple, ...] | None:  # type: ignore[type-arg]
+        message = outbound.message
+        if source in self.proc_of:
+            request = self._abstract_request(self.proc_of[source], message)
+            if request is not None:
+                self.requests[(source, message.correlation_id)] = request
+                if request[0] == L.M_COORDINATOR_REQUEST:
+                    self.last_coordinator_request[self.proc_of[source]] = request
+                return (request,)
+            return None
+        if source != NODE:
+            return None  # consumers: fetched atomically by the Fetch action
+        if isinstance(message, WriteTxnMarkersRequest):
+            markers = []
+            for marker in message.markers:
+                tid = self.model_pid(marker.producer_id)
+                for tp in marker.partitions:
+                    markers.append(
+                        (
+                            L.M_MARKER,
+                            self.part_of[tp],
+                            tid,
+                            marker.coordinator_epoch,
+                            marker.producer_epoch,
+                            int(marker.transaction_result),
+                        )
+                    )
+            self.requests[(NODE, message.correlation_id)] = tuple(markers)
+            return tuple(markers)
+        if isinstance(message, WriteTxnMarkersResponse):
+            sent = self.requests.get((NODE, message.correlation_id), ())
+            cepoch = sent[0][3] if sent else -1
+            responses = []
+            for result in message.markers:
+                tid = self.model_pid(result.producer_id)
+                for partition_result in result.results:
+                    tp = TopicPartition(partition_result.topic, partition_result.partition)
+                    responses.append(
+                        (
+                            L.M_MARKER_RESPONSE,
+                            self.part_of[tp],
+                            tid,
+                            cepoch,
+                            int(partition_result.error_code),
+                        )
+                    )
+            return tuple(responses)
+        if outbound.destination in self.proc_of:
+            request = self.requests.get((outbound.destination, message.correlation_id))
+            if request is None:
+                return None
+            return (self._abstract_response(request, message),)
+        return None  # node to node: the KIP-890 verification round trip
+
+    def _abstract_request(self, proc: int, message: Any) -> tuple | None:  # type: ignore[type-arg]
+        model = self.model
+        if isinstance(message, ProduceRequest):
+            part = self.part_of[TopicPartition(message.topic, message.partition)]
+            g = self.record_of[message.records[0]]
+            return self._attempt(
+                (
+                    L.M_PRODUCE,
+                    proc,
+                    part,
+                    model.pid_of[proc] if message.producer_id >= 0 else -1,
+                    message.producer_epoch,
+                    message.base_sequence,
+                    model.records[g][1],
+                    int(message.transactional),
+                    self._connection(proc, part),
+                )
+            )
+        if self.producers[proc].transactional_id is None:
+            return None
+        txn = self._current_txn(proc)
+        if isinstance(message, InitProducerIdRequest):
+            if message.producer_id >= 0:
+                return (
+                    L.M_COORDINATOR_REQUEST,
+                    proc,
+                    L.API_INIT_PRODUCER_ID,
+                    message.producer_epoch,
+                    1,
+                    -1,
+                )
+            return (L.M_COORDINATOR_REQUEST, proc, L.API_INIT_PRODUCER_ID, -1, -1, -1)
+        if isinstance(message, AddPartitionsToTxnRequest):
+            mask = sum(1 << self.part_of[tp] for tp in set(message.partitions))
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_ADD_PARTITIONS,
+                message.producer_epoch,
+                mask,
+                txn,
+            )
+        if isinstance(message, AddOffsetsToTxnRequest):
+            mask = 1 << model.offsets_partition
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_ADD_OFFSETS,
+                message.producer_epoch,
+                mask,
+                txn,
+            )
+        if isinstance(message, TxnOffsetCommitRequest):
+            committed = message.offsets[0].committed_offset
+            rec = self._offset_record(proc, committed)
+            self.offset_requests.setdefault((proc, rec), []).append(
+                (message.correlation_id, message.producer_epoch)
+            )
+            return self._attempt(
+                (
+                    L.M_PRODUCE,
+                    proc,
+                    model.offsets_partition,
+                    model.pid_of[proc],
+                    message.producer_epoch,
+                    NO_SEQUENCE,
+                    rec,
+                    1,
+                    self._connection(proc, model.offsets_partition),
+                )
+            )
+        if isinstance(message, EndTxnRequest):
+            return (
+                L.M_COORDINATOR_REQUEST,
+                proc,
+                L.API_END_TXN,
+                message.producer_epoch,
+                int(message.committed),
+                txn,
+            )
+        return None
+
+    def _attempt(self, request: tuple) -> tuple:  # type: ignore[type-arg]
+        """Record ``request`` (a model Produce) as the latest attempt of its record."""
+        self.latest_connection[(request[1], request[6])] = request[8]
+        return request
+
+    def _connection(self, proc: int, part: int) -> int:
+        """The connection a new produce request travels on (the model numbers connections;
+        the reference has none): a retry opens a new one; a first attempt queues behind the
+        current attempts of the partition's in-flight batches, else takes the newest."""
+        if self._retrying:
+            return self.ghosts.used[L.F_RETRIES]
+        connection = -1
+        for envelope in self.network:
+            for message in envelope.abstract:
+                if message[0] != L.M_PRODUCE or message[1] != proc or message[2] != part:
+                    continue
+                if message[8] > connection and self._current_attempt(proc, message):
+                    connection = message[8]
+        return connection if connection >= 0 else self.ghosts.used[L.F_RETRIES]
+
+    def _current_attempt(self, proc: int, message: tuple) -> bool:  # type: ignore[type-arg]
+        rec = message[6]
+        if message[2] == self.model.offsets_partition:
+            future = self.offset_futures.get((proc, rec))
+            attempts = self.offset_requests.get((proc, rec), [])
+            return bool(attempts) and attempts[-1][1] == message[4] and not (future and future.done)
+        batch = self.batches[proc][rec]
+        # (not by epoch and sequence: an epoch bump rewrites those of a batch in flight)
+        return (
+            batch is not None
+            and not batch.done
+            and batch.correlation_id is not None
+            and self.latest_connection.get((proc, rec)) == message[8]
+        )
+
+    def _offset_record(self, proc: int, committed: int) -> int:
+        """The process-local record of the offset commit of input offset ``committed``."""
+        for rec, g in enumerate(self.model.record_global[proc]):
+            record = self.model.records[g]
+            if record[2] == self.model.offsets_partition and record[6] == committed:
+                return rec
+        raise NotEnabled(f"the workload commits no input offset {committed}")
+
+    def _current_txn(self, proc: int) -> int:
+        current = self.ghosts.current[proc]
+        txns = self.model.txn_global[proc]
+        return txns[current] if 0 <= current < len(txns) else -1
+
+    def _last_offsets_append(self, producer: KafkaProducer) -> int:
+        """Where the TxnOffsetCommit just answered was appended: the group coordinator's last
+        data batch of this producer id in __consumer_offsets (its response has no offset)."""
+        metadata = self.node.txn_coordinator.transactions.get(producer.transactional_id or "")
+        pid = metadata.producer_id if metadata is not None else producer.producer_id
+        for batch in reversed(self.node.partitions[OFFSETS_PARTITION].log.batches):
+            if not batch.is_control and batch.producer_id == pid:
+                return batch.base_offset
+        return -1
+
+    def _abstract_response(self, request: tuple, message: Any) -> tuple:  # type: ignore[type-arg]
+        error = int(getattr(message, "error_code", ErrorCode.NONE))
+        if request[0] == L.M_PRODUCE and isinstance(message, TxnOffsetCommitResponse):
+            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
+            errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
+            error = int(errors[0]) if errors else int(ErrorCode.NONE)
+            offset = -1
+            if not errors:
+                offset = self._last_offsets_append(self.producers[proc])
+                self.offset_batch_record[offset] = self.model.record_global[proc][rec]
+                self.offset_results[(proc, message.correlation_id)] = offset
+            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
+        if request[0] == L.M_PRODUCE:
+            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
+            offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
+            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
+        _, proc, api, _epoch, _argument, txn = request
+        if isinstance(message, AddPartitionsToTxnResponse) and message.error_code is ErrorCode.NONE:
+            errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
+            error = int(errors[0]) if errors else error
+        epoch = -1
+        if (
+            isinstance(message, InitProducerIdResponse | EndTxnResponse)
+            and message.producer_epoch >= 0
+        ):
+            epoch = message.producer_epoch
+        else:
+            # The reference's response carries no epoch here; the model's is the epoch the
+            # coordinator holds when it answers (the client ignores it).
+            name = self.producers[proc].transactional_id
+            metadata = self.node.txn_coordinator.transactions.get(name or "")
+            epoch = metadata.producer_epoch if metadata is not None else -1
+        return (L.M_COORDINATOR_RESPONSE, proc, api, error, epoch, txn)
+
+
+__all__ = ["MessageMapping"]
