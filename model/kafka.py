@@ -70,6 +70,7 @@ from .layout import (
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
     NO_METADATA,
+    NO_METADATA_ENTRY,
     O_ABORT,
     O_COMMIT,
     O_UNDECIDED,
@@ -84,6 +85,7 @@ from .layout import (
     S_PARTITIONS,
     T_ACKS,
     T_EPOCH,
+    T_LAST_EPOCH,
     T_OWNER,
     T_PARTITIONS,
     T_PENDING,
@@ -375,7 +377,7 @@ class KafkaEosModel:
                 )
             )
         partition = ((), ((),) * self.pid_count, ())
-        metadata = ((NO_METADATA, -1, 0, -1, 0, ()),) * len(self.transactional_ids)
+        metadata = (NO_METADATA_ENTRY,) * len(self.transactional_ids)
         coordinator = (0, metadata, ((),) * len(self.transactional_ids))
         consumer = ((0, ()),) * self.data_partitions if self.workload.consumer else ()
         f = self.faults
@@ -1420,16 +1422,23 @@ class KafkaEosModel:
             if pending:
                 error = _CONCURRENT
             elif status == NO_METADATA:
-                transition = (_EMPTY, 0, 0, -1, (proc, api, _NONE, 0, txn))
-            elif status in _COMPLETED and epoch >= 0 and epoch != current_epoch:
-                error = _PRODUCER_FENCED  # KIP-360 (prepareIncrementProducerEpoch): stale epoch
+                transition = (_EMPTY, 0, 0, -1, (proc, api, _NONE, 0, txn), -1)
+            elif status in _COMPLETED and 0 <= epoch != current_epoch:
+                # KIP-360 (prepareIncrementProducerEpoch): the epoch the last bump request
+                # bumped is that request's retry (its answer was lost): the current epoch,
+                # nothing written; any other stale epoch is fenced
+                if epoch != metadata[T_LAST_EPOCH]:
+                    error = _PRODUCER_FENCED
             elif status in _COMPLETED:
+                # a bump request remembers the epoch it bumped; a new incarnation's request
+                # (no epoch) clears it, which fences the old incarnation's bump
                 transition = (
                     _EMPTY,
                     current_epoch + 1,
                     0,
                     -1,
                     (proc, api, _NONE, current_epoch + 1, txn),
+                    current_epoch if epoch >= 0 else -1,
                 )
             elif status == _ONGOING:
                 # fence the previous incarnation: bump the epoch and abort its transaction
@@ -1439,6 +1448,7 @@ class KafkaEosModel:
                     metadata[T_PARTITIONS],
                     metadata[T_OWNER],
                     (proc, api, _CONCURRENT, current_epoch + 1, txn),
+                    -1,
                 )
             else:
                 error = _CONCURRENT
@@ -1459,6 +1469,7 @@ class KafkaEosModel:
                     (metadata[T_PARTITIONS] if ongoing else 0) | argument,
                     metadata[T_OWNER] if ongoing else txn,
                     (proc, api, _NONE, current_epoch, txn),
+                    metadata[T_LAST_EPOCH],
                 )
         else:
             transition, error, reply_epoch = self._end_txn(
@@ -1514,6 +1525,7 @@ class KafkaEosModel:
                         metadata[T_PARTITIONS],
                         metadata[T_OWNER],
                         (proc, API_END_TXN, _NONE, current + 1, txn),
+                        current,  # prepareAbortOrCommit with an epoch bump
                     ),
                     _NONE,
                     current + 1,
@@ -1535,6 +1547,7 @@ class KafkaEosModel:
                     metadata[T_PARTITIONS],
                     metadata[T_OWNER],
                     (proc, API_END_TXN, _NONE, current, txn),
+                    metadata[T_LAST_EPOCH],
                 ),
                 _NONE,
                 current,
@@ -1565,6 +1578,7 @@ class KafkaEosModel:
                     metadata[T_PARTITIONS],
                     metadata[T_OWNER],
                     (),
+                    -1,  # an epoch fence clears lastProducerEpoch
                 )
                 new_coordinator = replace(
                     coordinator,
@@ -1588,7 +1602,7 @@ class KafkaEosModel:
     def _complete_log_append(self, state: Tup, tid: int, metadata: Tup, out: Out) -> None:
         """The pending record is replicated in __transaction_state: the transition completes,
         the client gets its answer, and a Prepare* state sends WriteTxnMarkers everywhere."""
-        new_state, epoch, partitions, owner, reply = metadata[T_PENDING]
+        new_state, epoch, partitions, owner, reply, last_epoch = metadata[T_PENDING]
         coordinator = state[S_COORDINATOR]
         cepoch = coordinator[K_EPOCH]
         network = state[S_NETWORK]
@@ -1605,8 +1619,8 @@ class KafkaEosModel:
             for part in range(self.partition_count):
                 if partitions >> part & 1:
                     messages.append((M_MARKER, part, tid, cepoch, epoch, int(commit)))
-        record = (new_state, epoch, partitions, owner)
-        metadata = (new_state, epoch, partitions, owner, 0, pending)
+        record = (new_state, epoch, partitions, owner, last_epoch)
+        metadata = (new_state, epoch, partitions, owner, 0, pending, last_epoch)
         coordinator = (
             cepoch,
             replace(coordinator[K_METADATA], tid, metadata),
@@ -1681,7 +1695,11 @@ class KafkaEosModel:
         metadata = replace(metadata, T_ACKS, acks)
         if acks & self._full_mask == metadata[T_PARTITIONS]:
             complete = _CC if metadata[T_STATE] == _PC else _CA
-            metadata = replace(metadata, T_PENDING, (complete, metadata[T_EPOCH], 0, -1, ()))
+            metadata = replace(
+                metadata,
+                T_PENDING,
+                (complete, metadata[T_EPOCH], 0, -1, (), metadata[T_LAST_EPOCH]),
+            )
         coordinator = replace(
             coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
         )
@@ -1698,10 +1716,10 @@ class KafkaEosModel:
         messages = []
         for tid, record in enumerate(coordinator[K_LOG]):
             if not record:
-                metadata.append((NO_METADATA, -1, 0, -1, 0, ()))
+                metadata.append(NO_METADATA_ENTRY)
                 continue
-            status, epoch, partitions, owner = record
-            metadata.append((status, epoch, partitions, owner, 0, ()))
+            status, epoch, partitions, owner, last_epoch = record
+            metadata.append((status, epoch, partitions, owner, 0, (), last_epoch))
             if status in _PREPARE:
                 for part in range(self.partition_count):
                     if partitions >> part & 1:

@@ -169,7 +169,7 @@ def _partitions(model: KafkaEosModel, partitions: Tup) -> dict[str, Any]:
 def _coordinator(model: KafkaEosModel, coordinator: Tup) -> dict[str, Any]:
     cepoch, metadata, txn_log = coordinator
     transactions = {}
-    for tid, (state, epoch, partitions, owner, acks, pending) in enumerate(metadata):
+    for tid, (state, epoch, partitions, owner, acks, pending, last_epoch) in enumerate(metadata):
         transactions[model.transactional_ids[tid]] = {
             "state": _txn_state_name(state),
             "producer_id": tid,
@@ -180,11 +180,12 @@ def _coordinator(model: KafkaEosModel, coordinator: Tup) -> dict[str, Any]:
                 model.partition_names[p] for p in _bits(acks & ((1 << FAILED_SHIFT) - 1))
             ),
             "pending_state": _txn_state_name(pending[0]) if pending else "",
+            "last_producer_epoch": last_epoch,
         }
     log = {}
     for tid, record in enumerate(txn_log):
         if record:
-            state, epoch, partitions, _owner = record
+            state, epoch, partitions, _owner, _last_epoch = record
             log[model.transactional_ids[tid]] = {
                 "state": _txn_state_name(state),
                 "epoch": epoch,

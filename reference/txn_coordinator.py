@@ -127,14 +127,21 @@ class TransactionCoordinator:
             # Fence the previous incarnation: bump its epoch and abort its transaction with the
             # bumped epoch; the new incarnation retries once the abort is complete.
             return self._fence_and_abort(metadata) + answer(ErrorCode.CONCURRENT_TRANSACTIONS)
-        if request.producer_id == metadata.producer_id and request.producer_epoch >= 0:
+        bump_request = request.producer_id >= 0 and request.producer_epoch >= 0
+        if bump_request:
             # KIP-360 (prepareIncrementProducerEpoch): the current epoch is bumped; the epoch
-            # before the last bump is a retry whose answer was lost; anything else is fenced.
+            # before the last bump is a retry whose answer was lost (also when that bump
+            # rotated the producer id); anything else is fenced.
             if request.producer_epoch == metadata.last_producer_epoch:
                 return answer(ErrorCode.NONE, metadata.producer_id, metadata.producer_epoch)
-            if request.producer_epoch != metadata.producer_epoch:
+            if (request.producer_id, request.producer_epoch) != (
+                metadata.producer_id,
+                metadata.producer_epoch,
+            ):
                 return answer(ErrorCode.PRODUCER_FENCED)
-        transit = self._prepare_epoch_bump(metadata, request.transaction_timeout_ms)
+        transit = self._prepare_epoch_bump(
+            metadata, request.transaction_timeout_ms, bump_request=bump_request
+        )
 
         def done(ok: bool) -> list[Outbound]:
             if not ok:
@@ -157,7 +164,12 @@ class TransactionCoordinator:
             and request.producer_epoch >= MAX_EPOCH_BEFORE_ROTATION
         )
 
-    def _prepare_epoch_bump(self, metadata: TransactionMetadata, timeout_ms: int) -> TxnTransit:
+    def _prepare_epoch_bump(
+        self, metadata: TransactionMetadata, timeout_ms: int, *, bump_request: bool
+    ) -> TxnTransit:
+        """The next epoch (a new producer id once the epoch is exhausted). Only a KIP-360 bump
+        request remembers the epoch it bumped, so that its retry is recognised: a new
+        incarnation's InitProducerId clears it, which fences the old one's bump."""
         pid, previous, epoch = (
             metadata.producer_id,
             metadata.previous_producer_id,
@@ -171,7 +183,7 @@ class TransactionCoordinator:
             producer_id=pid,
             previous_producer_id=previous,
             producer_epoch=epoch + 1,
-            last_producer_epoch=metadata.producer_epoch if pid == metadata.producer_id else -1,
+            last_producer_epoch=metadata.producer_epoch if bump_request else -1,
             txn_timeout_ms=timeout_ms,
             partitions=frozenset(),
             txn_start_timestamp=-1,

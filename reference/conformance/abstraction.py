@@ -196,15 +196,16 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
         entry = coordinator.transactions.get(name)
         records = world.txn_log_records(name)
         if entry is None:
-            metadata.append((L.NO_METADATA, -1, 0, -1, 0, ()))
+            metadata.append(L.NO_METADATA_ENTRY)
         else:
             state = int(entry.state)
             epoch = entry.producer_epoch
             partitions = _mask(world, entry.partitions)
+            last_epoch = entry.last_producer_epoch
             if not records:
                 # created by its first InitProducerId, not yet written: the model's coordinator
                 # has no metadata until that record is durable
-                state, epoch, partitions = L.NO_METADATA, -1, 0
+                state, epoch, partitions, last_epoch = L.NO_METADATA, -1, 0, -1
             acks = 0
             if state in _PREPARE:
                 acks = ghosts.acked_markers[tid] | ghosts.fenced_markers[tid] << L.FAILED_SHIFT
@@ -218,8 +219,10 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
                     _mask(world, transit.partitions),
                     world.pending_owner[tid],
                     world.pending_reply[tid],
+                    transit.last_producer_epoch,
                 )
-            metadata.append((state, epoch, partitions, ghosts.owner[tid], acks, pending))
+            owner = ghosts.owner[tid]
+            metadata.append((state, epoch, partitions, owner, acks, pending, last_epoch))
         records = world.txn_log_records(name)
         if not records:
             txn_log.append(())
@@ -231,6 +234,7 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
                     last.producer_epoch,
                     _mask(world, last.partitions),
                     ghosts.log_owner[tid],
+                    last.last_producer_epoch,
                 )
             )
     return (coordinator.coordinator_epoch, tuple(metadata), tuple(txn_log))

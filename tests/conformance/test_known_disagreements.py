@@ -29,6 +29,17 @@ _CONFIGS = {
     "small-batch-cache": load_check_config("small-batch-cache").model,
 }
 
+#: tx#0 is initialised (epoch 0) and opens txn0: the start of several programs.
+_TX0_OPENS_TXN0_AT_E0 = [
+    "InitProducerId(tx#0)",
+    "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+    "CompleteTxnLogAppend(tx,Empty,e0)",
+    "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+    "BeginTransaction(tx#0,txn0)",
+    "HandleAddPartitionsToTxn(tx,tx#0,e0,WRITE)",
+    "CompleteTxnLogAppend(tx,Ongoing,e0)",
+]
+
 #: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: part
 #: of several shrunk programs.
 _TX0_OPENS_TXN0_AT_E2 = [
@@ -56,6 +67,65 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {}
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
 #: two sides used to take differently) must run without a disagreement.
 AGREED: dict[str, tuple[str, list[str]]] = {
+    # KIP-360 lastProducerEpoch: tx#0 bumps its epoch after an expired batch, the answer is
+    # lost, and the retry (naming the epoch it bumped) gets the current epoch, not FENCED.
+    "tv1_retried_bump_gets_the_current_epoch": (
+        "txn1",
+        [
+            *_TX0_OPENS_TXN0_AT_E0,
+            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
+            "Send(tx#0,r0,t-0,e0,s0)",
+            "ExpireBatch(tx#0,r0)",
+            "AbortTransaction(tx#0)",
+            "HandleEndTxn(tx,tx#0,e0,ABORT,WRITE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e0)",
+            "HandleWriteTxnMarkers(t-0,tx,ABORT,e0,ce0,NONE)",
+            "HandleWriteTxnMarkersResponse(tx,t-0,NONE)",
+            "CompleteTxnLogAppend(tx,CompleteAbort,e0)",
+            "ReceiveCoordinatorResponse(tx#0,EndTxn,NONE)",
+            "HandleInitProducerId(tx,tx#0,e0,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e1)",
+            "LoseMessage(InitProducerIdResponse,tx#0,NONE,e1)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "HandleInitProducerId(tx,tx#0,e0,NONE)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+        ],
+    ),
+    # ... while a new incarnation's InitProducerId (no epoch) clears lastProducerEpoch, so the
+    # old incarnation's bump, naming the epoch before, is fenced.
+    "tv1_new_incarnation_fences_the_old_bump": (
+        "txn1",
+        [
+            "CoordinatorFailover(ce1)",
+            "InitProducerId(tx#0)",
+            "LoseMessage(InitProducerId,tx#0,e-1)",
+            "ResendCoordinatorRequest(tx#0,InitProducerId)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e0)",
+            "InitProducerId(tx#1)",
+            "LoseMessage(InitProducerId,tx#1,e-1)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+            "BeginTransaction(tx#0,txn0)",
+            "HandleAddPartitionsToTxn(tx,tx#0,e0,WRITE)",
+            "CompleteTxnLogAppend(tx,Ongoing,e0)",
+            "ReceiveCoordinatorResponse(tx#0,AddPartitionsToTxn,NONE)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "Send(tx#0,r0,t-0,e0,s0)",
+            "ExpireBatch(tx#0,r0)",
+            "AbortTransaction(tx#0)",
+            "HandleEndTxn(tx,tx#0,e0,ABORT,WRITE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e0)",
+            "HandleInitProducerId(tx,tx#1,e-1,CONCURRENT_TRANSACTIONS)",
+            "HandleWriteTxnMarkers(t-0,tx,ABORT,e0,ce1,NONE)",
+            "HandleWriteTxnMarkersResponse(tx,t-0,NONE)",
+            "CompleteTxnLogAppend(tx,CompleteAbort,e0)",
+            "ReceiveCoordinatorResponse(tx#0,EndTxn,NONE)",
+            "ReceiveCoordinatorResponse(tx#1,InitProducerId,CONCURRENT_TRANSACTIONS)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e1)",
+            "HandleInitProducerId(tx,tx#0,e0,PRODUCER_FENCED)",
+        ],
+    ),
     # A TxnOffsetCommit at the epoch a timeout abort has just fenced: the coordinator's
     # verification says PRODUCER_FENCED, which the leader reports as INVALID_PRODUCER_EPOCH for
     # TxnOffsetCommit as for Produce (Kafka's AddPartitionsToTxnManager), and which is fatal
@@ -335,13 +405,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
     "tv2_marker_retry_after_failover": (
         "txn2",
         [
-            "InitProducerId(tx#0)",
-            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
-            "CompleteTxnLogAppend(tx,Empty,e0)",
-            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
-            "BeginTransaction(tx#0,txn0)",
-            "HandleAddPartitionsToTxn(tx,tx#0,e0,WRITE)",
-            "CompleteTxnLogAppend(tx,Ongoing,e0)",
+            *_TX0_OPENS_TXN0_AT_E0,
             "TimeoutTransaction(tx,e0)",
             "CompleteTxnLogAppend(tx,PrepareAbort,e1)",
             "CoordinatorFailover(ce1)",
