@@ -1647,11 +1647,14 @@ class KafkaEosModel:
 
     def _resend_markers(self, state: Tup, tid: int, metadata: Tup, out: Out) -> None:
         """TransactionMarkerChannelManager retries a marker whose request or response was
-        lost (one with nothing in flight that is neither acknowledged nor given up)."""
+        lost (one with nothing in flight and not acknowledged), unless the transaction's
+        markers were given up."""
         cepoch = state[S_COORDINATOR][K_EPOCH]
         network = state[S_NETWORK]
         acks = metadata[T_ACKS]
-        done = acks | acks >> FAILED_SHIFT
+        if acks >> FAILED_SHIFT:
+            return  # removeMarkersForTxnId: nothing is sent for it until a failover
+        done = acks
         commit = int(metadata[T_STATE] == _PC)
         for part in range(self.partition_count):
             if not metadata[T_PARTITIONS] >> part & 1 or done >> part & 1:
@@ -1671,7 +1674,9 @@ class KafkaEosModel:
 
     def _handle_marker_response(self, state: Tup, message: Tup, rest: Tup, out: Out) -> None:
         """TransactionMarkerRequestCompletionHandler: once every partition acknowledged, write
-        Complete*; an error (fenced epoch or coordinator) stops sending for that partition."""
+        Complete*; an error (fenced epoch or coordinator) gives up the transaction's markers
+        (removeMarkersForTxnId): it stays in Prepare* until a failover reloads it, and later
+        answers are not looked at."""
         _, part, tid, cepoch, error = message
         coordinator = state[S_COORDINATOR]
         metadata = coordinator[K_METADATA][tid]
@@ -1684,7 +1689,8 @@ class KafkaEosModel:
             or metadata[T_STATE] not in _PREPARE
             or metadata[T_PENDING]
             or not metadata[T_PARTITIONS] >> part & 1
-            or (metadata[T_ACKS] | metadata[T_ACKS] >> FAILED_SHIFT) >> part & 1
+            or metadata[T_ACKS] >> part & 1
+            or metadata[T_ACKS] >> FAILED_SHIFT  # given up
         ):
             out.append((label, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])))
             return
