@@ -341,13 +341,18 @@ class ActionHandlers:
         """The reference answers NOT_COORDINATOR to a request whose transaction-log write the
         failover lost; the model's request is simply lost with the old coordinator. The client
         retries either way, so the driver holds the answer back and delivers it when the
-        model's client re-sends (ResendCoordinatorRequest)."""
+        model's client re-sends (ResendCoordinatorRequest). The same goes for an answer held
+        until its write is durable (the fencing InitProducerId's CONCURRENT_TRANSACTIONS):
+        that write is lost too."""
         for envelope in list(self.network):
             message = envelope.message
             if (
                 envelope.source == NODE
                 and envelope.destination in self.proc_of
-                and getattr(message, "error_code", None) is ErrorCode.NOT_COORDINATOR
+                and (
+                    envelope.held
+                    or getattr(message, "error_code", None) is ErrorCode.NOT_COORDINATOR
+                )
             ):
                 self.network.remove(envelope)
                 self.deposed_answers[self.proc_of[envelope.destination]] = envelope

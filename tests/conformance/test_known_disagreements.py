@@ -67,6 +67,30 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {}
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
 #: two sides used to take differently) must run without a disagreement.
 AGREED: dict[str, tuple[str, list[str]]] = {
+    # A failover loses tx#1's fencing write; the CONCURRENT_TRANSACTIONS answered with it (held
+    # by the driver until the write is durable) is delivered when tx#1 re-sends, not twice.
+    "failover_loses_the_fence_and_its_held_answer": (
+        "txn1",
+        [
+            "InitProducerId(tx#0)",
+            "HandleInitProducerId(tx,tx#0,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,Empty,e0)",
+            "InitProducerId(tx#1)",
+            "ReceiveCoordinatorResponse(tx#0,InitProducerId,NONE)",
+            "LoseMessage(InitProducerId,tx#1,e-1)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "LoseMessage(InitProducerId,tx#1,e-1)",
+            "BeginTransaction(tx#0,txn0)",
+            "HandleAddPartitionsToTxn(tx,tx#0,e0,WRITE)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "CompleteTxnLogAppend(tx,Ongoing,e0)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "CoordinatorFailover(ce1)",
+            "ResendCoordinatorRequest(tx#1,InitProducerId)",
+            "HandleInitProducerId(tx,tx#1,e-1,WRITE)",
+            "CompleteTxnLogAppend(tx,PrepareAbort,e1)",
+        ],
+    ),
     # KIP-360 lastProducerEpoch: tx#0 bumps its epoch after an expired batch, the answer is
     # lost, and the retry (naming the epoch it bumped) gets the current epoch, not FENCED.
     "tv1_retried_bump_gets_the_current_epoch": (
