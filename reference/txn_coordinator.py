@@ -446,8 +446,10 @@ class TransactionCoordinator:
         transit = metadata.prepare(target, self.now_ms, partitions=frozenset())
 
         def done(ok: bool) -> list[Outbound]:
-            if not ok and job is not None:
-                self.marker_jobs[metadata.transactional_id] = job
+            # a failed write keeps the markers' job for a retry, unless the coordinator moved
+            # on: the new epoch reloaded the transaction and runs a job of its own
+            if not ok and job is not None and job.coordinator_epoch == self.coordinator_epoch:
+                self.marker_jobs.setdefault(metadata.transactional_id, job)
             return []
 
         return self._write(metadata, transit, done)

@@ -67,6 +67,31 @@ PROGRAMS: dict[str, tuple[str, list[str]]] = {}
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
 #: two sides used to take differently) must run without a disagreement.
 AGREED: dict[str, tuple[str, list[str]]] = {
+    # A failover while the Complete* record is being written: the new coordinator epoch
+    # reloads the prepared transaction and sends its markers again; the old epoch's failed
+    # write must not put its finished markers' job back.
+    "failover_during_the_complete_write_restarts_the_markers": (
+        "ctp",
+        [
+            "InitProducerId(app#0)",
+            "HandleInitProducerId(app,app#0,e-1,WRITE)",
+            "InitProducerId(app#1)",
+            "LoseMessage(InitProducerId,app#1,e-1)",
+            "CompleteTxnLogAppend(app,Empty,e0)",
+            "ReceiveCoordinatorResponse(app#0,InitProducerId,NONE)",
+            "FetchCommittedOffset(app#0,0)",
+            "BeginTransaction(app#0,txn0)",
+            "HandleAddPartitionsToTxn(app,app#0,e0,WRITE)",
+            "ResendCoordinatorRequest(app#1,InitProducerId)",
+            "CompleteTxnLogAppend(app,Ongoing,e0)",
+            "TimeoutTransaction(app,e0)",
+            "ReceiveCoordinatorResponse(app#0,AddPartitionsToTxn,NONE)",
+            "CompleteTxnLogAppend(app,PrepareAbort,e1)",
+            "HandleWriteTxnMarkers(t-0,app,ABORT,e1,ce0,NONE)",
+            "HandleWriteTxnMarkersResponse(app,t-0,NONE)",
+            "CoordinatorFailover(ce1)",
+        ],
+    ),
     # A failover loses tx#1's fencing write; the CONCURRENT_TRANSACTIONS answered with it (held
     # by the driver until the write is durable) is delivered when tx#1 re-sends, not twice.
     "failover_loses_the_fence_and_its_held_answer": (
