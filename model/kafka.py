@@ -19,7 +19,12 @@ from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
-from kafka_eos.protocol.epochs import end_txn_is_retry, marker_epoch_is_stale
+from kafka_eos.protocol.epochs import (
+    BumpRequest,
+    bump_request,
+    end_txn_is_retry,
+    marker_epoch_is_stale,
+)
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.sequence import (
     NO_LAST_ACKED_SEQUENCE,
@@ -1423,23 +1428,25 @@ class KafkaEosModel:
                 error = _CONCURRENT
             elif status == NO_METADATA:
                 transition = (_EMPTY, 0, 0, -1, (proc, api, _NONE, 0, txn), -1)
-            elif status in _COMPLETED and 0 <= epoch != current_epoch:
-                # KIP-360 (prepareIncrementProducerEpoch): the epoch the last bump request
-                # bumped is that request's retry (its answer was lost): the current epoch,
-                # nothing written; any other stale epoch is fenced
-                if epoch != metadata[T_LAST_EPOCH]:
-                    error = _PRODUCER_FENCED
             elif status in _COMPLETED:
-                # a bump request remembers the epoch it bumped; a new incarnation's request
-                # (no epoch) clears it, which fences the old incarnation's bump
-                transition = (
-                    _EMPTY,
-                    current_epoch + 1,
-                    0,
-                    -1,
-                    (proc, api, _NONE, current_epoch + 1, txn),
-                    current_epoch if epoch >= 0 else -1,
+                # a new incarnation (no epoch) always bumps; a KIP-360 bump request may be
+                # a retry (answered with the current epoch, nothing written) or fenced
+                outcome = (
+                    BumpRequest.BUMP
+                    if epoch < 0
+                    else bump_request(epoch, current_epoch, metadata[T_LAST_EPOCH])
                 )
+                if outcome is BumpRequest.BUMP:
+                    transition = (
+                        _EMPTY,
+                        current_epoch + 1,
+                        0,
+                        -1,
+                        (proc, api, _NONE, current_epoch + 1, txn),
+                        current_epoch if epoch >= 0 else -1,  # lastProducerEpoch
+                    )
+                elif outcome is BumpRequest.FENCED:
+                    error = _PRODUCER_FENCED
             elif status == _ONGOING:
                 # fence the previous incarnation: bump the epoch and abort its transaction
                 transition = (
@@ -1654,10 +1661,9 @@ class KafkaEosModel:
         acks = metadata[T_ACKS]
         if acks >> FAILED_SHIFT:
             return  # removeMarkersForTxnId: nothing is sent for it until a failover
-        done = acks
         commit = int(metadata[T_STATE] == _PC)
         for part in range(self.partition_count):
-            if not metadata[T_PARTITIONS] >> part & 1 or done >> part & 1:
+            if not metadata[T_PARTITIONS] >> part & 1 or acks >> part & 1:
                 continue
             marker = (M_MARKER, part, tid, cepoch, metadata[T_EPOCH], commit)
             if marker in network or any(

@@ -103,9 +103,9 @@ E_EPOCH, E_COORDINATOR_EPOCH, E_BATCHES, E_TXN_FIRST = range(4)
 # coordinator
 K_EPOCH, K_METADATA, K_LOG = range(3)
 T_STATE, T_EPOCH, T_PARTITIONS, T_OWNER, T_ACKS, T_PENDING, T_LAST_EPOCH = range(7)
-#: metadata of a transactional.id the coordinator has no record of
-NO_METADATA_ENTRY = (-1, -1, 0, -1, 0, (), -1)
 NO_METADATA = -1
+#: metadata of a transactional.id the coordinator has no record of
+NO_METADATA_ENTRY = (NO_METADATA, -1, 0, -1, 0, (), -1)
 #: marker_acks: the low bits acknowledge a partition, these bits record one given up on.
 FAILED_SHIFT = 16
 

@@ -5,6 +5,8 @@ Plain integer Python, cheap enough for the model checker's successor function.
 
 from __future__ import annotations
 
+from enum import IntEnum
+
 from .coordinator_states import PREPARE_STATES, TxnState
 
 
@@ -31,6 +33,26 @@ def marker_epoch_is_stale(
 _DECIDED = frozenset(
     int(s) for s in (*PREPARE_STATES, TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT)
 )
+
+
+class BumpRequest(IntEnum):
+    """What the coordinator makes of a KIP-360 InitProducerId that names an epoch."""
+
+    BUMP = 0  # bump the current epoch, remembering it as lastProducerEpoch
+    RETRY = 1  # a retry of the last bump, whose answer was lost: the current epoch, no write
+    FENCED = 2  # PRODUCER_FENCED
+
+
+def bump_request(request_epoch: int, current_epoch: int, last_epoch: int) -> BumpRequest:
+    """TransactionMetadata.prepareIncrementProducerEpoch with an expected epoch, from Empty or
+    Complete*. ``last_epoch`` is lastProducerEpoch: the epoch the last bump request bumped,
+    -1 once a new incarnation's InitProducerId (no epoch) or an epoch fence cleared it, which
+    is what fences the old incarnation's bump."""
+    if current_epoch < 0 or request_epoch == current_epoch:
+        return BumpRequest.BUMP
+    if request_epoch == last_epoch:
+        return BumpRequest.RETRY
+    return BumpRequest.FENCED
 
 
 def end_txn_is_retry(request_epoch: int, stored_epoch: int, state: int) -> bool:

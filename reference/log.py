@@ -107,7 +107,7 @@ class PartitionLog:
         truncation of unreplicated records on a leader change) and return them. Only records
         above the high watermark may go: replicated records are never lost."""
         assert self.high_watermark <= offset, "replicated records are never truncated"
-        cut = bisect.bisect_left(self._base_offsets, offset)
+        cut = self.count_below(offset)
         dropped = self.batches[cut:]
         if not dropped:
             return []
@@ -127,7 +127,7 @@ class PartitionLog:
         for record in self._stream.records():
             if _TRUNCATE_TO in record:
                 offset = record[_TRUNCATE_TO]
-                self._cut(bisect.bisect_left(self._base_offsets, offset), offset)
+                self._cut(self.count_below(offset), offset)
             else:
                 self._add(LogBatch.from_record(record))
         self.high_watermark = self.log_end_offset

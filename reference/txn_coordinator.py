@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
-from kafka_eos.protocol.epochs import end_txn_is_retry
+from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.messages import (
     AddOffsetsToTxnRequest,
@@ -127,20 +127,19 @@ class TransactionCoordinator:
             # Fence the previous incarnation: bump its epoch and abort its transaction with the
             # bumped epoch; the new incarnation retries once the abort is complete.
             return self._fence_and_abort(metadata) + answer(ErrorCode.CONCURRENT_TRANSACTIONS)
-        bump_request = request.producer_id >= 0 and request.producer_epoch >= 0
-        if bump_request:
-            # KIP-360 (prepareIncrementProducerEpoch): the current epoch is bumped; the epoch
-            # before the last bump is a retry whose answer was lost (also when that bump
-            # rotated the producer id); anything else is fenced.
-            if request.producer_epoch == metadata.last_producer_epoch:
+        is_bump = request.producer_id >= 0 and request.producer_epoch >= 0
+        if is_bump:
+            # KIP-360: a retry of the last bump (also one that rotated the producer id) gets
+            # the current epoch; a stale epoch is fenced
+            outcome = bump_request(
+                request.producer_epoch, metadata.producer_epoch, metadata.last_producer_epoch
+            )
+            if outcome is BumpRequest.RETRY:
                 return answer(ErrorCode.NONE, metadata.producer_id, metadata.producer_epoch)
-            if (request.producer_id, request.producer_epoch) != (
-                metadata.producer_id,
-                metadata.producer_epoch,
-            ):
+            if outcome is BumpRequest.FENCED:
                 return answer(ErrorCode.PRODUCER_FENCED)
         transit = self._prepare_epoch_bump(
-            metadata, request.transaction_timeout_ms, bump_request=bump_request
+            metadata, request.transaction_timeout_ms, remember_epoch=is_bump
         )
 
         def done(ok: bool) -> list[Outbound]:
@@ -165,7 +164,7 @@ class TransactionCoordinator:
         )
 
     def _prepare_epoch_bump(
-        self, metadata: TransactionMetadata, timeout_ms: int, *, bump_request: bool
+        self, metadata: TransactionMetadata, timeout_ms: int, *, remember_epoch: bool
     ) -> TxnTransit:
         """The next epoch (a new producer id once the epoch is exhausted). Only a KIP-360 bump
         request remembers the epoch it bumped, so that its retry is recognised: a new
@@ -183,7 +182,7 @@ class TransactionCoordinator:
             producer_id=pid,
             previous_producer_id=previous,
             producer_epoch=epoch + 1,
-            last_producer_epoch=metadata.producer_epoch if bump_request else -1,
+            last_producer_epoch=metadata.producer_epoch if remember_epoch else -1,
             txn_timeout_ms=timeout_ms,
             partitions=frozenset(),
             txn_start_timestamp=-1,

@@ -29,6 +29,16 @@ _CONFIGS = {
     "small-batch-cache": load_check_config("small-batch-cache").model,
 }
 
+#: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
+_APP1_OPENS_TXN0_AT_E1 = [
+    "ReceiveCoordinatorResponse(app#1,InitProducerId,NONE)",
+    "FetchCommittedOffset(app#1,0)",
+    "BeginTransaction(app#1,txn0)",
+    "HandleAddPartitionsToTxn(app,app#1,e1,WRITE)",
+    "CompleteTxnLogAppend(app,Ongoing,e1)",
+    "ReceiveCoordinatorResponse(app#1,AddPartitionsToTxn,NONE)",
+]
+
 #: tx#0 is initialised (epoch 0) and opens txn0: the start of several programs.
 _TX0_OPENS_TXN0_AT_E0 = [
     "InitProducerId(tx#0)",
@@ -197,12 +207,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "FetchCommittedOffset(app#0,0)",
             "BeginTransaction(app#0,txn0)",
             "HandleAddPartitionsToTxn(app,app#0,e0,PRODUCER_FENCED)",
-            "ReceiveCoordinatorResponse(app#1,InitProducerId,NONE)",
-            "FetchCommittedOffset(app#1,0)",
-            "BeginTransaction(app#1,txn0)",
-            "HandleAddPartitionsToTxn(app,app#1,e1,WRITE)",
-            "CompleteTxnLogAppend(app,Ongoing,e1)",
-            "ReceiveCoordinatorResponse(app#1,AddPartitionsToTxn,NONE)",
+            *_APP1_OPENS_TXN0_AT_E1,
             "Send(app#1,r0,t-0,e1,s0)",
             "AddOffsetsToTxn(app#1)",
             "HandleProduce(t-0,app#1,r0,e1,s0,o0)",
@@ -397,12 +402,7 @@ AGREED: dict[str, tuple[str, list[str]]] = {
             "InitProducerId(app#1)",
             "HandleInitProducerId(app,app#1,e-1,WRITE)",
             "CompleteTxnLogAppend(app,Empty,e1)",
-            "ReceiveCoordinatorResponse(app#1,InitProducerId,NONE)",
-            "FetchCommittedOffset(app#1,0)",
-            "BeginTransaction(app#1,txn0)",
-            "HandleAddPartitionsToTxn(app,app#1,e1,WRITE)",
-            "CompleteTxnLogAppend(app,Ongoing,e1)",
-            "ReceiveCoordinatorResponse(app#1,AddPartitionsToTxn,NONE)",
+            *_APP1_OPENS_TXN0_AT_E1,
             "TimeoutTransaction(app,e1)",
             "Send(app#1,r0,t-0,e1,s0)",
             "AddOffsetsToTxn(app#1)",

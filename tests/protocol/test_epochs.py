@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kafka_eos.protocol.epochs import marker_epoch_is_stale
+from kafka_eos.protocol.epochs import BumpRequest, bump_request, marker_epoch_is_stale
 
 
 @pytest.mark.parametrize(
@@ -20,3 +20,19 @@ from kafka_eos.protocol.epochs import marker_epoch_is_stale
 )
 def test_marker_epoch_rule(marker: int, stored: int, open_: bool, tv2: bool, stale: bool) -> None:
     assert marker_epoch_is_stale(marker, stored, transaction_open=open_, tv2=tv2) is stale
+
+
+@pytest.mark.parametrize(
+    ("request_epoch", "current", "last", "outcome"),
+    [
+        (3, 3, -1, BumpRequest.BUMP),  # names the current epoch
+        (2, 3, 2, BumpRequest.RETRY),  # names the epoch its lost-answer bump bumped
+        (2, 3, -1, BumpRequest.FENCED),  # a new incarnation cleared lastProducerEpoch
+        (1, 3, 2, BumpRequest.FENCED),  # older still
+        (5, -1, -1, BumpRequest.BUMP),  # no epoch yet: whatever it names
+    ],
+)
+def test_bump_request_rule(
+    request_epoch: int, current: int, last: int, outcome: BumpRequest
+) -> None:
+    assert bump_request(request_epoch, current, last) is outcome
