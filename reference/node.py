@@ -28,8 +28,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from kafka_eos.errors import InputError
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
+from kafka_eos.protocol.topics import (
+    CONSUMER_OFFSETS_TOPIC,
+    TRANSACTION_STATE_TOPIC,
+    is_internal_topic,
+    topic_name_problem,
+)
 from kafka_eos.reference.clock import Clock, VirtualClock
 from kafka_eos.reference.group_coordinator import GroupCoordinator
 from kafka_eos.reference.log import LogBatch
@@ -78,8 +85,8 @@ from kafka_eos.reference.txn_coordinator import TransactionCoordinator
 from kafka_eos.reference.txn_metadata import TxnTransit
 
 BROKER_ID = "broker-0"
-TXN_STATE_TOPIC = "__transaction_state"
-OFFSETS_TOPIC = "__consumer_offsets"
+TXN_STATE_TOPIC = TRANSACTION_STATE_TOPIC
+OFFSETS_TOPIC = CONSUMER_OFFSETS_TOPIC
 TOPICS_STREAM = "__topics"
 PRODUCER_IDS_STREAM = "__producer_ids"
 COORDINATOR_EPOCHS_STREAM = "__coordinator_epochs"
@@ -193,7 +200,7 @@ class BrokerNode:
             self._counters.next_producer_id = record["block_end"]
             self._counters.producer_id_block_end = record["block_end"]
         for record in self.storage.stream(TOPICS_STREAM).records():
-            self._open_topic(record["name"], record["partitions"], load=True)
+            self._open_topic(*_stored_topic(record), load=True)
         for tp in (TXN_STATE_PARTITION, OFFSETS_PARTITION):
             self._open_partition(tp, load=True)
         for batch in self.partitions[OFFSETS_PARTITION].log.batches:
@@ -252,7 +259,7 @@ class BrokerNode:
     def create_topic(self, name: str, num_partitions: int | None = None) -> ErrorCode:
         if name in self.topics:
             return ErrorCode.TOPIC_ALREADY_EXISTS
-        if not name or name.startswith("__") or num_partitions == 0:
+        if topic_name_problem(name) or name.startswith("__") or num_partitions == 0:
             return ErrorCode.INVALID_TOPIC_EXCEPTION
         count = num_partitions if num_partitions and num_partitions > 0 else None
         count = count or self.config.num_partitions
@@ -378,6 +385,13 @@ class BrokerNode:
 
     def _on_produce(self, source: str, request: ProduceRequest) -> list[Outbound]:
         tp = TopicPartition(request.topic, request.partition)
+        if is_internal_topic(tp.topic):  # ReplicaManager.appendToLocalLog
+            message = f"Cannot append to internal topic {tp.topic}"
+            return self._produce_answer(
+                source, request, ErrorCode.INVALID_TOPIC_EXCEPTION, message=message
+            )
+        if topic_name_problem(tp.topic):
+            return self._produce_answer(source, request, ErrorCode.INVALID_TOPIC_EXCEPTION)
         partition = self._client_partition(tp, create=True)
         if partition is None:
             return self._produce_answer(source, request, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
@@ -651,7 +665,11 @@ class BrokerNode:
                 self.create_topic(name)
             count = self.topics.get(name)
             if count is None:
-                topics.append(TopicMetadata(name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+                # KafkaApis.getTopicMetadata: an illegal name is INVALID_TOPIC_EXCEPTION
+                error = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
+                if topic_name_problem(name):
+                    error = ErrorCode.INVALID_TOPIC_EXCEPTION
+                topics.append(TopicMetadata(name, error))
                 continue
             partitions = tuple(
                 PartitionMetadata(index, self.leader_of(TopicPartition(name, index)))
@@ -682,6 +700,18 @@ class BrokerNode:
         return lambda response: [Outbound(source, response)]
 
     _handlers: ClassVar[dict[type, Callable[[BrokerNode, str, Any], list[Outbound]]]] = {}
+
+
+def _stored_topic(record: dict[str, Any]) -> tuple[str, int]:
+    """A record of the topic log, checked before its name becomes file names: a name that
+    breaks Kafka's rule (``../../x``) would open files outside the data directory."""
+    name, count = record.get("name"), record.get("partitions")
+    if not isinstance(name, str) or type(count) is not int or count < 1:
+        raise InputError(f"{TOPICS_STREAM}: malformed topic record {record!r}")
+    problem = topic_name_problem(name)
+    if problem is not None or is_internal_topic(name):
+        raise InputError(f"{TOPICS_STREAM}: refusing topic {name!r}: {problem or 'internal'}")
+    return name, count
 
 
 def _fetched(batch: LogBatch) -> FetchedBatch:

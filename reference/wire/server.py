@@ -27,7 +27,6 @@ import dataclasses
 import itertools
 import logging
 import os
-import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import Any
 
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import ProduceAck, TxnEnd
+from kafka_eos.protocol.topics import legal_topic_name, topic_name_problem
 from kafka_eos.reference import messages as m
 from kafka_eos.reference.wire import codec
 from kafka_eos.reference.wire.faults import Faults
@@ -352,7 +352,7 @@ class WireBroker:
                 {
                     "name": t["name"],
                     "error_code": ErrorCode.INVALID_TOPIC_EXCEPTION,
-                    "error_message": "topic names are 1-249 characters of a-z A-Z 0-9 . _ -",
+                    "error_message": topic_name_problem(t["name"]),
                     "num_partitions": -1,
                 }
                 for t in illegal
@@ -918,17 +918,6 @@ class WireBroker:
             for producer_id in list(partition.producers.entries):
                 expired += bool(self.node.expire_producer(tp, producer_id))
         return expired
-
-
-_LEGAL_TOPIC = re.compile(r"[a-zA-Z0-9._-]{1,249}")
-
-
-def legal_topic_name(name: str) -> bool:
-    """Kafka's topic name rule (org.apache.kafka.common.internals.Topic.validate): 1-249
-    characters from a-z A-Z 0-9 . _ -, and not "." or "..". Checked here, before the core may
-    create the topic, because the name becomes a file name under --data-dir; the core's
-    create_topic does not check it yet."""
-    return bool(_LEGAL_TOPIC.fullmatch(name)) and name not in (".", "..")
 
 
 def _opaque_in(data: bytes | None) -> str | None:
