@@ -40,6 +40,19 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
     return params
 
 
+def scalar_params(raw: object, *, where: str) -> dict[str, Any]:
+    """``raw`` (e.g. a trace's recorded parameters) as constructor arguments: an object of
+    identifier names to scalars, as :func:`parse_params` makes; InputError naming ``where``."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(key, str) and key.isidentifier() and isinstance(value, _SCALARS)
+        for key, value in raw.items()
+    ):
+        raise InputError(f"{where} must be an object of parameter names to scalars")
+    return dict(raw)
+
+
 def load_model(spec: str, params: Mapping[str, Any] | None = None) -> object:
     """Import ``FILE.py:Class`` and build ``Class(**params)``."""
     path_text, sep, class_name = spec.rpartition(":")

@@ -4,7 +4,9 @@ the reference and the model disagree.
 
 The trace's top-level ``#meta`` names what produced it (``{"config": NAME}`` or ``{"model":
 "FILE.py:Class", "params": {...}}``); the reference is set up with the same workload, faults
-and protocol knobs. ``--knob NAME=VALUE`` runs the reference with other knobs (e.g. replay the
+and protocol knobs. A trace is data: replay never imports code it names. A trace of a model
+file replays only with ``--model FILE.py:Class`` (and ``--param``), a file the user trusts.
+``--knob NAME=VALUE`` runs the reference with other knobs (e.g. replay the
 counterexample of a weakened configuration on a correctly configured reference, to see it
 refuse the step the weakness allowed).
 
@@ -21,7 +23,7 @@ import dataclasses
 import json
 from typing import Any
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 
 EXIT_AGREE = 0
 EXIT_DISAGREE = 1
@@ -37,6 +39,18 @@ def register(subparsers: Any) -> None:
     parser.add_argument("trace", metavar="TRACE.itf.json", help="an ITF trace from kafka-eos check")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
     parser.add_argument(
+        "--model",
+        metavar="FILE.py:CLASS",
+        help="the Kafka model class to replay against (a trace never names code to run)",
+    )
+    parser.add_argument(
+        "--param",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="constructor argument of --model, value read as YAML (default: the trace's params)",
+    )
+    parser.add_argument(
         "--knob",
         metavar="NAME=VALUE",
         action="append",
@@ -51,7 +65,7 @@ def run_replay(args: argparse.Namespace) -> int:
     from kafka_eos.reference.conformance.replay import replay_labels
 
     trace = read_itf(args.trace)
-    model = _model_of(trace.meta, args.trace)
+    model = _model_of(trace.meta, args)
     reference = _with_knobs(model, args.knob) if args.knob else None
     violated = trace.meta.get("violated")
     report = replay_labels(
@@ -67,20 +81,25 @@ def run_replay(args: argparse.Namespace) -> int:
     return EXIT_AGREE if report.agreed else EXIT_DISAGREE
 
 
-def _model_of(meta: dict[str, Any], path: str) -> Any:
+def _model_of(meta: dict[str, Any], args: argparse.Namespace) -> Any:
     from kafka_eos.model.kafka import KafkaEosModel
 
-    if "config" in meta:
+    path = args.trace
+    if args.param and not args.model:
+        raise InputError("--param applies to --model only")
+    if args.model:
+        model = _model_named_by_user(args.model, args.param, meta, path)
+    elif "config" in meta:
         from kafka_eos.model.configs import load_check_config
 
         model = load_check_config(str(meta["config"])).model
     elif "model" in meta:
-        from kafka_eos.checker.loader import load_model
-
-        params = meta.get("params") or {}
-        if not isinstance(params, dict):
-            raise InputError(f"{path}: #meta.params must be an object")
-        model = load_model(str(meta["model"]), params)
+        # Importing the file a trace names would run a stranger's code: a downloaded trace
+        # must be as harmless to replay as it is to read.
+        raise InputError(
+            f"{path}: the trace was written from the model file {shown(meta['model'])}; replay "
+            "never runs code a trace names: give --model FILE.py:Class for a file you trust"
+        )
     else:
         raise InputError(
             f"{path}: the trace's #meta names no config or model; write it with "
@@ -93,21 +112,32 @@ def _model_of(meta: dict[str, Any], path: str) -> Any:
     return model
 
 
+def _model_named_by_user(
+    spec: str, pairs: list[str], meta: dict[str, Any], path: str
+) -> object:
+    from kafka_eos.checker.loader import load_model, parse_params, scalar_params
+
+    if pairs:
+        return load_model(spec, parse_params(pairs))
+    return load_model(spec, scalar_params(meta.get("params"), where=f"{path}: #meta.params"))
+
+
 def _with_knobs(model: Any, pairs: list[str]) -> Any:
     from kafka_eos.checker.loader import parse_params
+    from kafka_eos.model.configs import _knobs as validated_knobs
     from kafka_eos.model.kafka import KafkaEosModel
     from kafka_eos.model.params import Knobs
 
     wanted = parse_params(pairs)
     names = {f.name for f in dataclasses.fields(Knobs)}
-    for name, value in wanted.items():
+    for name in wanted:
         if name not in names:
             raise InputError(f"--knob {name}: no such knob (knobs: {', '.join(sorted(names))})")
-        default = getattr(Knobs(), name)
-        if type(value) is not type(default):
-            raise InputError(f"--knob {name}: expected a {type(default).__name__}, got {value!r}")
+    # The configuration loader's rules (types, transaction_version 1 or 2, sizes at least 1),
+    # so a knob the reference cannot run with is a one-line error, not its ValueError.
+    knobs = validated_knobs({**dataclasses.asdict(model.knobs), **wanted}, "--knob")
     return KafkaEosModel(
-        knobs=dataclasses.replace(model.knobs, **wanted),
+        knobs=knobs,
         faults=model.faults,
         workload=model.workload,
         checked=model.checked,

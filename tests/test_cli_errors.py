@@ -1,0 +1,69 @@
+"""Every command's user errors are one line ``kafka-eos: error: ...`` with exit 2, never a
+traceback; a reader that goes away (``kafka-eos check | head``) ends the command quietly."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from kafka_eos.cli.main import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DIE_HARD = f"{ROOT / 'examples' / 'die_hard.py'}:DieHard"
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    """Run the command in-process; assert exit 2 and one error line; return that line."""
+    try:
+        code = main(argv)
+    except SystemExit as exit_info:  # argparse's usage errors leave through SystemExit
+        code = int(exit_info.code or 0)
+    err = capsys.readouterr().err
+    assert code == 2, (argv, err)
+    assert err.startswith("kafka-eos: error: ") and err.count("\n") == 1, (argv, err)
+    assert "Traceback" not in err
+    return err.strip()
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["check", "--no-such-option"], ["unrecognized arguments", "--no-such-option"]),
+        (["no-such-command"], ["invalid choice", "no-such-command"]),
+        (["validate"], ["validate:", "required", "HISTORY"]),
+        (["prove", "--timeout", "soon"], ["prove:", "--timeout", "kafka-eos prove --help"]),
+        (["replay"], ["replay:", "required"]),
+    ],
+)
+def test_usage_errors_are_one_line_naming_the_command(
+    capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
+) -> None:
+    err = one_line_error(capsys, argv)
+    assert all(word in err for word in words), err
+
+
+def test_a_usage_error_does_not_echo_a_megabyte_of_argument(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = one_line_error(capsys, ["no-such-command" + "x" * 1_000_000])
+    assert len(err) < 500
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> None:
+    # `kafka-eos check ... | head -1`: the pipe closes after the first line; Unix tools end
+    # quietly (the shell's SIGPIPE status 141), never with a BrokenPipeError traceback.
+    command = [sys.executable, "-m", "kafka_eos", "check", "--model", DIE_HARD, "--json"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path
+    ) as process:
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.close()  # the reader is gone before the command writes a byte
+        err = process.stderr.read().decode()
+        code = process.wait(timeout=60)
+    assert err == ""
+    assert code == 141
