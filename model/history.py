@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 from kafka_eos.model.variables import PARTITION_PREFIX, PRODUCER_PREFIX, grouped
 from kafka_eos.protocol.history import (
     Append,
@@ -31,12 +31,22 @@ _OFFSETS_PARTITION = "__consumer_offsets-0"
 _ENDING = {"COMMITTING_TRANSACTION": True, "ABORTING_TRANSACTION": False}
 
 
-def history_from_itf(itf_trace: Any) -> list[Event]:
+def history_from_itf(itf_trace: Any, *, where: str = "the trace") -> list[Event]:
     """The history of an ITF trace (an object with ``.states``, lists of variable mappings,
-    and ``.labels``, as returned by ``kafka_eos.checker.itf.read_itf``)."""
+    and ``.labels``, as returned by ``kafka_eos.checker.itf.read_itf``); InputError naming
+    ``where`` when its states are not the Kafka model's."""
     states = list(getattr(itf_trace, "states", ()))
     labels = list(getattr(itf_trace, "labels", ()))
-    return history_from_states(states, labels=labels)
+    try:
+        return history_from_states(states, labels=labels)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        # An ITF file is anyone's JSON: a variable of another shape than the model writes
+        # fails somewhere in the conversion; say which file, and what was missing or odd.
+        problem = shown(exc.args[0]) if isinstance(exc, KeyError) and exc.args else shown(str(exc))
+        what = f"no {problem}" if isinstance(exc, KeyError) else problem
+        raise InputError(f"{where}: not a trace of the Kafka model ({what})") from None
 
 
 def history_from_states(

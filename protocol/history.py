@@ -12,12 +12,13 @@ as UTF-8, or written as hex with a ``hex:`` prefix when they are not text).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,24 +117,75 @@ def event_to_json(event: Event) -> str:
 
 
 def event_from_json(line: str, *, where: str = "history") -> Event:
-    """Parse one JSON line; raise InputError naming ``where`` when it is not a valid event."""
+    """Parse one JSON line; raise InputError naming ``where`` when it is not a valid event
+    (not JSON, an unknown type, a missing or unknown field, a field of the wrong type)."""
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not JSON ({exc.msg})") from None
-    if not isinstance(raw, dict) or raw.get("type") not in EVENT_TYPES:
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting 10,000 deep
+        raise InputError(f"{where}: not a history event ({shown(str(exc))})") from None
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         known = ", ".join(sorted(EVENT_TYPES))
         raise InputError(f"{where}: 'type' must be one of {known}")
-    cls = EVENT_TYPES[raw.pop("type")]
-    names = {f.name for f in fields(cls)}
+    cls = EVENT_TYPES[kind]
+    del raw["type"]
+    names = _FIELD_NAMES[cls]
     unknown = sorted(set(raw) - names)
     missing = sorted(names - set(raw))
     if unknown or missing:
-        problem = f"unknown field {unknown[0]!r}" if unknown else f"missing field {missing[0]!r}"
-        raise InputError(f"{where}: {cls.type} event has {problem}")
+        problem = (
+            f"unknown field {shown(unknown[0])}" if unknown else f"missing field {missing[0]!r}"
+        )
+        raise InputError(f"{where}: {kind} event has {problem}")
+    for name, value in raw.items():
+        wrong = field_problem(name, value)
+        if wrong is not None:
+            raise InputError(f"{where}: {kind} event: {name!r} must be {wrong}, not {shown(value)}")
+        if isinstance(value, str):
+            raw[name] = sys.intern(value) if name in _REPEATED else value
     if "records" in raw:
         raw["records"] = tuple(raw["records"])
     return cls(**raw)  # type: ignore[no-any-return]
+
+
+# --- field types: Kafka's wire types, so a history cannot hold what Kafka cannot send ----------
+
+_INT64 = (-(2**63), 2**63 - 1)
+_INT32 = (-(2**31), 2**31 - 1)
+_INT16 = (-(2**15), 2**15 - 1)
+#: integer field -> (lowest, highest): offsets and producer ids are int64, producer epochs int16,
+#: sequences and coordinator epochs int32 (Kafka's RecordBatch and WriteTxnMarkers fields).
+_INTEGERS: dict[str, tuple[int, int]] = {
+    "base_offset": _INT64,
+    "offset": _INT64,
+    "producer_id": _INT64,
+    "producer_epoch": _INT16,
+    "base_sequence": _INT32,
+    "coordinator_epoch": _INT32,
+}
+_BOOLEANS = frozenset({"transactional", "commit", "visible"})
+#: string fields whose values repeat on every line: one copy each in memory
+_REPEATED = frozenset({"partition", "client", "transactional_id", "isolation", "error", "group"})
+_FIELD_NAMES: dict[type[Any], frozenset[str]] = {
+    cls: frozenset(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()
+}
+
+
+def field_problem(name: str, value: object) -> str | None:
+    """What field ``name`` must be when ``value`` is not that (None when it is)."""
+    if name in _INTEGERS:
+        low, high = _INTEGERS[name]
+        ok = type(value) is int and low <= value <= high
+        return None if ok else f"an integer from {low} to {high}"
+    if name in _BOOLEANS:
+        return None if isinstance(value, bool) else "true or false"
+    if name == "records":
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+            return None
+        return "a non-empty list of strings"
+    return None if isinstance(value, str) else "a string"
 
 
 def write_history(path: Path | str, events: Iterable[Event]) -> None:
@@ -144,14 +196,30 @@ def write_history(path: Path | str, events: Iterable[Event]) -> None:
 
 def read_history(path: Path | str) -> list[Event]:
     """All events of a history file; InputError (file and line) on the first bad line."""
+    return list(iter_history(path))
+
+
+def iter_history(
+    path: Path | str, *, on_line: Callable[[int], None] | None = None
+) -> Iterator[Event]:
+    """The events of a history file one at a time, reading it line by line (a history of any
+    size needs memory for its events only, never for its text); InputError naming the file and
+    line of the first bad one. ``on_line(bytes_read)`` is called every 4,096 lines."""
+    name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        source = open(path, "rb")  # noqa: SIM115 - closed below, after the last line
     except OSError as exc:
-        raise InputError(f"cannot read history {path}: {exc.strerror}") from None
-    return list(_parse_lines(text.splitlines(), str(path)))
-
-
-def _parse_lines(lines: list[str], name: str) -> Iterator[Event]:
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            yield event_from_json(line, where=f"{name}:{number}")
+        raise InputError(f"cannot read history {name}: {exc.strerror}") from None
+    with source:
+        number = 0
+        try:
+            for number, data in enumerate(source, start=1):
+                if on_line is not None and number % 4096 == 0:
+                    on_line(source.tell())
+                line = data.decode("utf-8")
+                if line.strip():
+                    yield event_from_json(line, where=f"{name}:{number}")
+        except UnicodeDecodeError:
+            raise InputError(f"{name}:{number}: not UTF-8 text") from None
+        except OSError as exc:  # a directory, a file that went away mid-read
+            raise InputError(f"cannot read history {name}: {exc.strerror}") from None

@@ -24,9 +24,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 
-from .history import Append, Event, Marker, OffsetCommit, ProduceAck, Read, TxnEnd
+from .history import (
+    Append,
+    Event,
+    Marker,
+    OffsetCommit,
+    ProduceAck,
+    Read,
+    TxnEnd,
+    field_problem,
+)
 from .sequence import NO_SEQUENCE, in_sequence, last_sequence, next_sequence
 
 #: property name -> what a history breaks when it violates it. The names are the model's
@@ -45,7 +54,9 @@ PROPERTIES: dict[str, str] = {
     "read_committed_in_order": "a read_committed consumer returns every visible record of a "
     "partition in offset order, skipping none (after a rewind it starts again)",
     "atomic_transactions": "a transaction's records are all committed or all aborted, as its "
-    "EndTxn asked (Jepsen: torn transaction)",
+    "EndTxn asked, by markers of its current coordinator (Jepsen: torn transaction)",
+    "open_txns_known": "no transactional batch lands after its transaction was ended (a hanging "
+    "transaction no coordinator knows about: the LSO stays below it)",
 }
 
 READ_COMMITTED = "read_committed"
@@ -70,40 +81,18 @@ class Violation:
 
 def validate_events(events: Iterable[Event], *, where: str = "history") -> list[Event]:
     """The events as a list; InputError naming the first event (1-based) whose fields have the
-    wrong JSON type (read_history checks the field names, not their types)."""
+    wrong type (events built in code: read_history checks each line as it reads it)."""
     checked = list(events)
     for number, event in enumerate(checked, start=1):
         for name in event.__dataclass_fields__:
             value = getattr(event, name)
-            expected = _FIELD_TYPES.get(name, str)
-            if expected is tuple:
-                ok = isinstance(value, tuple) and all(isinstance(v, str) for v in value)
-            elif expected is int:
-                ok = isinstance(value, int) and not isinstance(value, bool)
-            else:
-                ok = isinstance(value, expected)
-            if not ok:
-                kind = {tuple: "a list of strings", int: "an integer", bool: "true or false"}
-                wanted = kind.get(expected, "a string")
+            wanted = field_problem(name, value)
+            if wanted is not None:
                 raise InputError(
                     f"{where}: event {number} ({event.type}): {name!r} must be {wanted}, "
-                    f"not {value!r}"
+                    f"not {shown(value)}"
                 )
     return checked
-
-
-_FIELD_TYPES: dict[str, type] = {
-    "base_offset": int,
-    "offset": int,
-    "producer_id": int,
-    "producer_epoch": int,
-    "base_sequence": int,
-    "coordinator_epoch": int,
-    "records": tuple,
-    "transactional": bool,
-    "commit": bool,
-    "visible": bool,
-}
 
 
 # --- describing events in the history's own terms ------------------------------------------------
@@ -323,7 +312,14 @@ def check_history(
     violations.extend(_reads(index, every_read_committed=every_read_committed))
     violations.extend(_skipped_reads(index, every_read_committed=every_read_committed))
     violations.extend(_atomic_transactions(index))
+    violations.extend(_fenced_coordinator_markers(index))
+    violations.extend(_hanging_transactions(index))
     return violations
+
+
+def _batch(event: Append | ProduceAck) -> tuple[str, int, int, int]:
+    """A batch's identity: partition, producer id, epoch and base sequence."""
+    return event.partition, event.producer_id, event.producer_epoch, event.base_sequence
 
 
 def _violation(prop: str, message: str, index: HistoryIndex, *positions: int) -> Violation:
@@ -422,12 +418,7 @@ def _duplicates(index: HistoryIndex) -> Iterable[Violation]:
             event = index.events[position]
             if not isinstance(event, Append):
                 continue
-            identity = (
-                event.partition,
-                event.producer_id,
-                event.producer_epoch,
-                event.base_sequence,
-            )
+            identity = _batch(event)
             same_batch = None
             if event.base_sequence != NO_SEQUENCE:
                 same_batch = first_append.setdefault(identity, position)
@@ -484,18 +475,12 @@ def _lost_acks(index: HistoryIndex) -> Iterable[Violation]:
         for position in positions:
             event = index.events[position]
             if isinstance(event, Append):
-                identity = (
-                    event.partition,
-                    event.producer_id,
-                    event.producer_epoch,
-                    event.base_sequence,
-                )
-                by_identity.setdefault(identity, position)
+                by_identity.setdefault(_batch(event), position)
     for position, ack in enumerate(index.events):
         if not isinstance(ack, ProduceAck) or ack.error != "NONE":
             continue
         name = named(position, ack)
-        identity = (ack.partition, ack.producer_id, ack.producer_epoch, ack.base_sequence)
+        identity = _batch(ack)
         slot = index.records.get(ack.partition, {}).get(ack.base_offset)
         holder = index.events[slot.append] if slot is not None else None
         if (
@@ -525,12 +510,14 @@ def _lost_acks(index: HistoryIndex) -> Iterable[Violation]:
 def _reads(index: HistoryIndex, *, every_read_committed: bool) -> Iterable[Violation]:
     lso = _LastStableOffsets(index)
     for position, read in enumerate(index.events):
-        if not isinstance(read, Read) or read.partition not in index.log:
+        if not isinstance(read, Read) or not index.log:
             continue  # a consumer-only history says nothing about the log
         name = named(position, read)
-        slot = index.records[read.partition].get(read.offset)
+        slot = index.records.get(read.partition, {}).get(read.offset)
         if slot is None:
-            marker = index.markers_at[read.partition].get(read.offset)
+            # a history that records the log records every append: a partition without
+            # any is one nothing was written to, and a read from it returned invented data
+            marker = index.markers_at.get(read.partition, {}).get(read.offset)
             if marker is not None:
                 control = named(marker, index.events[marker])
                 message = f"inconsistent offsets: {name} returned the control record {control}"
@@ -684,3 +671,60 @@ def _atomic_transactions(index: HistoryIndex) -> Iterable[Violation]:
                 f"{term}: {named(end, txn_end)} but {named(marker, index.events[marker])} ended it"
             )
             yield _violation("atomic_transactions", message, index, end, marker)
+
+
+def _fenced_coordinator_markers(index: HistoryIndex) -> Iterable[Violation]:
+    """A marker whose coordinator epoch is below one the partition already took for the same
+    producer comes from a deposed coordinator: Kafka's leader refuses it
+    (ProducerStateManager.ProducerAppendInfo.appendEndTxnMarker throws
+    TransactionCoordinatorFencedException). Appended anyway, it ends whatever transaction is
+    open there, one the current coordinator has not decided."""
+    ended_by = {txn.marker: txn for txn in index.txns if txn.marker is not None}
+    latest: dict[tuple[str, int], int] = {}
+    for positions in index.log.values():
+        for position in positions:
+            marker = index.events[position]
+            if not isinstance(marker, Marker):
+                continue
+            key = (marker.partition, marker.producer_id)
+            previous = latest.get(key)
+            newer = index.events[previous] if previous is not None else None
+            assert newer is None or isinstance(newer, Marker)
+            if newer is None or marker.coordinator_epoch >= newer.coordinator_epoch:
+                latest[key] = position
+                continue
+            txn = ended_by.get(position)
+            if previous is None or txn is None:
+                continue  # a late marker that ends nothing changes no record's fate
+            first = txn.appends[0]
+            message = (
+                f"torn transaction: {named(position, marker)} of coordinator epoch "
+                f"{marker.coordinator_epoch}, deposed before {named(previous, newer)} (coordinator "
+                f"epoch {newer.coordinator_epoch}), ends the transaction of "
+                f"{named(first, index.events[first])} that its coordinator never decided"
+            )
+            yield _violation("atomic_transactions", message, index, previous, first, position)
+
+
+def _hanging_transactions(index: HistoryIndex) -> Iterable[Violation]:
+    """A transactional batch appended after its client was told it failed and after a marker
+    of its producer ended the transaction it was sent in: it opens a transaction no
+    coordinator knows about (KAFKA-14402, closed by KIP-890's partition verification)."""
+    failed: dict[tuple[str, int, int, int], int] = {}
+    last_marker: dict[tuple[str, int], int] = {}
+    for position, event in enumerate(index.events):
+        if isinstance(event, ProduceAck) and event.error != "NONE":
+            failed.setdefault(_batch(event), position)
+        elif isinstance(event, Marker):
+            last_marker[(event.partition, event.producer_id)] = position
+        elif isinstance(event, Append) and event.transactional:
+            answer = failed.get(_batch(event))
+            ended = last_marker.get((event.partition, event.producer_id))
+            if answer is None or ended is None or ended < answer:
+                continue
+            told, marker = named(answer, index.events[answer]), named(ended, index.events[ended])
+            message = (
+                f"hanging transaction: {named(position, event)} lands after {told} and after "
+                f"{marker} ended its transaction: no coordinator knows the transaction it opens"
+            )
+            yield _violation("open_txns_known", message, index, answer, ended, position)

@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kafka_eos.errors import InputError
+from kafka_eos.cli.validate import add_history_arguments, every_read_committed, load_history
 
 EXIT_OK = 0
 EXIT_VIOLATED = 1
@@ -54,18 +54,6 @@ def register(subparsers: Any) -> None:
     )
     add_history_arguments(explain)
     explain.set_defaults(run=run_explain)
-
-
-def add_history_arguments(parser: argparse.ArgumentParser) -> None:
-    """The history file and output options ``explain`` and ``validate`` share."""
-    parser.add_argument("history", metavar="HISTORY", help="history file (.jsonl or .itf.json)")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
-    parser.add_argument(
-        "--every-read-committed",
-        action="store_true",
-        help="hold read_uncommitted reads to read_committed's rules too (as the model's "
-        "consumer properties do)",
-    )
 
 
 def _positive_seconds(text: str) -> float:
@@ -117,12 +105,12 @@ def run_prove(args: argparse.Namespace) -> int:
 
 
 def run_explain(args: argparse.Namespace) -> int:
-    from kafka_eos.protocol.history_checks import check_history, validate_events
+    from kafka_eos.protocol.history_checks import check_history
     from kafka_eos.protocol.ordering import check_ordering
 
     path = Path(args.history)
-    events = validate_events(load_history(path), where=str(path))
-    violations = check_history(events, every_read_committed=args.every_read_committed)
+    events = load_history(path)
+    violations = check_history(events, every_read_committed=every_read_committed(args))
     ordering = check_ordering(events)
     consistent = ordering.consistent and not violations
     code = EXIT_OK if consistent else EXIT_VIOLATED
@@ -158,36 +146,6 @@ def run_explain(args: argparse.Namespace) -> int:
     for violation in violations:
         print(f"  {violation}")
     return code
-
-
-def load_history(path: Path) -> list[Any]:
-    """The events of a JSON-lines history or (``*.itf.json``) of an ITF trace."""
-    if path.name.endswith(".itf.json"):
-        return _history_from_itf(path)
-    from kafka_eos.protocol.history import read_history
-
-    if path.is_dir():
-        raise InputError(f"{path} is a directory, not a history file")
-    try:
-        return list(read_history(path))
-    except UnicodeDecodeError:
-        raise InputError(f"{path} is not a history: not UTF-8 text") from None
-
-
-def _history_from_itf(path: Path) -> list[Any]:
-    try:
-        from kafka_eos.model.history import history_from_itf
-    except ImportError:
-        raise InputError(
-            "cannot explain an ITF trace yet: kafka_eos.model.history.history_from_itf is "
-            "not available; pass a JSON-lines history"
-        ) from None
-    from kafka_eos.checker.itf import read_itf
-
-    try:
-        return list(history_from_itf(read_itf(path)))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: not a trace of the Kafka model ({exc})") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,21 +1,17 @@
-"""``kafka-eos serve`` (the reference broker on Kafka's wire protocol) and ``kafka-eos validate``
-(check a history against the model's properties)."""
+"""``kafka-eos serve``: the reference broker on Kafka's wire protocol."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 from pathlib import Path
 from typing import Any
 
-from kafka_eos.cli.prove import add_history_arguments, load_history
 from kafka_eos.errors import InputError
 
 EXIT_OK = 0
-EXIT_VIOLATED = 1
 
 
 def register(subparsers: Any) -> None:
@@ -66,18 +62,6 @@ def register(subparsers: Any) -> None:
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
     serve.set_defaults(run=run_serve)
 
-    validate = subparsers.add_parser(
-        "validate",
-        help="check a history (JSON lines or ITF) against the EOS properties",
-        description=(
-            "Check a history (JSON lines written by serve --history or a test, or an ITF trace "
-            "*.itf.json) against the EOS properties. Exit 0 when it satisfies every one, 1 when "
-            "one is violated. 'kafka-eos explain' also checks its ordering constraints."
-        ),
-    )
-    add_history_arguments(validate)
-    validate.set_defaults(run=run_validate)
-
 
 def _parse_knob(text: str) -> tuple[str, Any]:
     name, sep, raw = text.partition("=")
@@ -123,30 +107,3 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     asyncio.run(serve(options))
     return EXIT_OK
-
-
-def run_validate(args: argparse.Namespace) -> int:
-    from kafka_eos.protocol.history_checks import check_history, validate_events
-
-    events = validate_events(load_history(Path(args.history)), where=args.history)
-    violations = check_history(events, every_read_committed=args.every_read_committed)
-    code = EXIT_VIOLATED if violations else EXIT_OK
-    if args.json:
-        document = {
-            "history": args.history,
-            "events": len(events),
-            "verdict": "violated" if violations else "ok",
-            "violations": [
-                {"property": v.property, "message": v.message, "events": list(v.positions)}
-                for v in violations
-            ],
-        }
-        print(json.dumps(document, indent=2))
-        return code
-    for violation in violations:
-        print(f"{violation.property}: {violation.message}")
-    if violations:
-        print(f"{len(violations)} violation(s) in {len(events)} events", file=sys.stderr)
-        return code
-    print(f"ok: {len(events)} events, no property violated")
-    return code
