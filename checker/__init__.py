@@ -2,9 +2,11 @@
 
 A model is a plain object with ``init_states()``, ``actions(state)`` (pairs of label and next
 state) and ``invariants()`` (name -> predicate), optionally ``action_properties()``,
-``canonical(state)`` (symmetry), ``variables(state)``, ``action_names()`` and
-``deadlock_is_error``. :func:`check` explores every reachable state breadth-first and returns
-a shortest counterexample; :func:`simulate` runs seeded random walks.
+``canonical(state)`` (symmetry), ``variables(state)``, ``action_names()``,
+``deadlock_is_error``, and ``temporal_properties()`` with ``fairness()`` (see temporal.py).
+:func:`check` explores every reachable state breadth-first and returns a shortest
+counterexample (for a temporal property, a lasso: see liveness.py); :func:`simulate` runs
+seeded random walks.
 
     from kafka_eos.checker import check
     result = check(MyModel(), max_states=1_000_000)

@@ -25,7 +25,9 @@ from typing import Any
 from kafka_eos.errors import InputError
 
 from . import coverage as coverage_
+from . import liveness as liveness_
 from .bounds import positive_int, positive_seconds
+from .graph import StateGraph
 from .interface import (
     BoundModel,
     bind,
@@ -93,6 +95,7 @@ class _Found:
     state: Any
     label: str | None = None
     target: Any = None
+    lasso: liveness_.Lasso | None = None
 
 
 class _Search:
@@ -119,6 +122,10 @@ class _Search:
         self.found: _Found | None = None
         self.stopped_by: StopReason | None = None
         self.start = 0.0
+        # Temporal properties need the graph, so it is recorded only when there are some.
+        self.temporal = liveness_.declared(bound)
+        self.graph = StateGraph() if self.temporal is not None else None
+        self.liveness_seconds = 0.0
 
     def run(self) -> CheckResult:
         self.start = time.perf_counter()
@@ -127,6 +134,7 @@ class _Search:
             self._validate_successors(frontier[:VALIDATED_EXPANSIONS])
             try:
                 self._explore(frontier)
+                self._check_temporal()
             except KeyboardInterrupt:
                 self.stopped_by = "interrupted"
         return self._result(time.perf_counter() - self.start)
@@ -194,6 +202,9 @@ class _Search:
         counts = self.label_counts
         count_of = counts.get
         successors_of = _successors(self.bound)
+        if self.graph is not None:
+            self.graph.add_initial(frontier)
+            successors_of = self.graph.recording(successors_of)
         invariants = self.bound.invariants
         deadlock = self.deadlock
         state_cap = self.max_states if self.max_states is not None else sys.maxsize
@@ -257,6 +268,17 @@ class _Search:
         finally:
             self.depth = depth
 
+    def _check_temporal(self) -> None:
+        if self.graph is None or self.found is not None or self.stopped_by is not None:
+            return
+        assert self.temporal is not None
+        checker = liveness_.LivenessChecker(self.graph, self.temporal)
+        outcome = checker.check(self.graph.states())
+        self.liveness_seconds = outcome.seconds
+        if outcome.lasso is not None:
+            self.found = _Found("temporal", outcome.lasso.property_name, None,
+                                lasso=outcome.lasso)
+
     def _report(self, now: float, depth: int, queue: int) -> None:
         assert self.progress is not None
         self.progress(
@@ -294,6 +316,11 @@ class _Search:
             stopped_by=self.stopped_by,
             mode="check",
             symmetry=self.bound.canonical is not None,
+            temporal_properties=tuple(
+                name for name, _ in (self.temporal.properties if self.temporal else ())
+            ),
+            liveness_seconds=self.liveness_seconds,
+            graph_bytes=self.graph.nbytes() if self.graph is not None else 0,
         )
 
     def _deepest(self, found: _Found | None) -> int:
@@ -302,6 +329,9 @@ class _Search:
         return self.depth
 
     def _trace(self, found: _Found) -> Trace:
+        if found.lasso is not None:
+            assert self.graph is not None
+            return liveness_.lasso_trace(self.bound, self.graph, found.lasso)
         trace = replay(self.bound, path_to(self.parent, found.state))
         if found.kind != "action_property":
             return trace

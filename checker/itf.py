@@ -21,8 +21,10 @@ anything else                         ``{"#unserializable": "repr"}``
 
 Each state's ``#meta`` holds ``{"index": i, "action": label}`` (``"init"`` for the first), and
 the top-level ``#meta`` whatever the caller passes (the config or model that produced the
-trace, so it can be replayed). :func:`read_itf` reads traces written by us, Apalache or Quint
-(plain JSON numbers as well as ``#bigint``).
+trace, so it can be replayed). A lasso is written as ITF writes one: its states up to the last
+distinct one and ``"loop"``, the index of the state the last one steps back to; the label of
+that closing step goes into the top-level ``#meta`` as ``loop_action``. :func:`read_itf` reads
+traces written by us, Apalache or Quint (plain JSON numbers as well as ``#bigint``).
 """
 
 from __future__ import annotations
@@ -48,14 +50,16 @@ def trace_to_itf(trace: Trace, model: object, *, meta: Mapping[str, Any] | None 
     """The ITF document of ``trace``; the variables come from ``model.variables(state)``."""
     states = []
     names: list[str] = []
-    for index, state in enumerate(trace.states):
+    # A lasso's last state repeats states[loop]: ITF says so with "loop" instead.
+    shown = trace.states if trace.loop is None else trace.states[:-1]
+    for index, state in enumerate(shown):
         variables = variables_of(model, state)
         if not names:
             names = list(variables)
         action = "init" if index == 0 else trace.labels[index - 1]
         encoded = {name: encode(value) for name, value in variables.items()}
         states.append({"#meta": {"index": index, "action": action}, **encoded})
-    return {
+    document: dict[str, Any] = {
         "#meta": {
             "format": "ITF",
             "format-description": FORMAT_DESCRIPTION,
@@ -65,6 +69,10 @@ def trace_to_itf(trace: Trace, model: object, *, meta: Mapping[str, Any] | None 
         "vars": names,
         "states": states,
     }
+    if trace.loop is not None:
+        document["#meta"]["loop_action"] = trace.labels[-1]
+        document["loop"] = trace.loop
+    return document
 
 
 def write_itf(
@@ -125,6 +133,8 @@ class ItfTrace:
     vars: list[str]
     labels: list[str]
     states: list[dict[str, Any]]
+    #: a lasso's loop index: the last state steps back to ``states[loop]``
+    loop: int | None = None
 
 
 def read_itf(path: str | Path) -> ItfTrace:
@@ -148,11 +158,17 @@ def read_itf(path: str | Path) -> ItfTrace:
         str(_state_meta(state).get("action", "")) for state in raw_states[1:]
     ]
     names = document.get("vars")
+    loop = document.get("loop")
+    if loop is not None and (
+        not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop < len(states)
+    ):
+        raise InputError(f"{path}: \"loop\" must be the index of one of its states, got {loop!r}")
     return ItfTrace(
         meta=dict(document.get("#meta") or {}),
         vars=list(names) if isinstance(names, list) else sorted(states[0]) if states else [],
         labels=labels,
         states=states,
+        loop=loop,
     )
 
 

@@ -8,9 +8,12 @@ from typing import Any, Literal
 
 Verdict = Literal["ok", "violated", "incomplete"]
 
-# What a violated property was: an invariant of a state, a property of a transition, or a
-# reachable state without successors.
-ViolationKind = Literal["invariant", "action_property", "deadlock"]
+# What a violated property was: an invariant of a state, a property of a transition, a
+# reachable state without successors, or a temporal property (the trace is then a lasso).
+ViolationKind = Literal["invariant", "action_property", "deadlock", "temporal"]
+
+# The label of the last step of a lasso that stays in its last state for ever.
+STUTTERING = "(stuttering)"
 
 # Why a run stopped before it could answer.
 StopReason = Literal["max_states", "max_depth", "time_budget", "walks", "interrupted"]
@@ -18,14 +21,21 @@ StopReason = Literal["max_states", "max_depth", "time_budget", "walks", "interru
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """A behaviour: ``states[0]`` is initial; ``labels[i]`` leads to ``states[i + 1]``."""
+    """A behaviour: ``states[0]`` is initial; ``labels[i]`` leads to ``states[i + 1]``.
+
+    A lasso (an infinite behaviour) has ``loop``: its last step returns to ``states[loop]``
+    (so the last state repeats that one) and the steps from there on repeat for ever.
+    """
 
     states: list[Any]
     labels: list[str]
+    loop: int | None = None
 
     def __post_init__(self) -> None:
         if len(self.labels) != len(self.states) - 1:
             raise ValueError("a trace has exactly one label fewer than states")
+        if self.loop is not None and not 0 <= self.loop < len(self.states) - 1:
+            raise ValueError("a lasso loops back to a state before its last")
 
     @property
     def steps(self) -> int:
@@ -70,6 +80,10 @@ class CheckResult:
     mode: Literal["check", "simulate"] = "check"
     walks: int | None = None
     symmetry: bool = False
+    #: the temporal properties checked on the explored graph (when the model declares some)
+    temporal_properties: tuple[str, ...] = ()
+    liveness_seconds: float = 0.0
+    graph_bytes: int = 0
 
     @property
     def states_per_second(self) -> float:
@@ -88,6 +102,7 @@ class CheckResult:
             "violation_kind": self.violation_kind,
             "trace_length": None if self.trace is None else self.trace.steps,
             "trace_labels": None if self.trace is None else list(self.trace.labels),
+            "trace_loop": None if self.trace is None else self.trace.loop,
             "distinct_states": self.distinct_states,
             "transitions": self.transitions,
             "max_depth": self.max_depth,
@@ -98,6 +113,9 @@ class CheckResult:
             "stopped_by": self.stopped_by,
             "walks": self.walks,
             "symmetry": self.symmetry,
+            "temporal_properties": list(self.temporal_properties),
+            "liveness_seconds": round(self.liveness_seconds, 3),
+            "graph_bytes": self.graph_bytes,
             "coverage": dict(self.coverage),
             "never_taken": list(self.never_taken),
         }

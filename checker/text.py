@@ -11,6 +11,14 @@
 
 A variable that is a mapping shows only the keys that changed (``rmState[r1] = prepared``), a
 set only what was added and removed, anything else its new value.
+
+A lasso (a trace with a ``loop``) is marked before the first step that repeats, and its last
+step says where it goes back to::
+
+    -- loop starts here --
+    Step 2: Request(p1)
+      ...
+    Step 4: Release(p1)  (back to the state after step 1: the loop repeats for ever)
 """
 
 from __future__ import annotations
@@ -25,11 +33,15 @@ from .values import fields_of, variables_of
 
 def format_trace(trace: Trace, model: object) -> str:
     """The whole trace as text, one line per changed variable."""
+    loop = trace.loop
     lines = ["State 0 (initial)"]
     previous = variables_of(model, trace.states[0])
     lines += [f"  {name} = {render(value)}" for name, value in previous.items()]
     for step, (label, state) in enumerate(zip(trace.labels, trace.states[1:], strict=True), 1):
-        lines.append(f"Step {step}: {label}")
+        if loop is not None and step == loop + 1:
+            lines.append(LOOP_MARK)
+        closing = loop is not None and step == trace.steps
+        lines.append(f"Step {step}: {label}" + (_closing_note(loop) if closing else ""))
         current = variables_of(model, state)
         changes = [
             line
@@ -42,6 +54,12 @@ def format_trace(trace: Trace, model: object) -> str:
 
 
 _ABSENT = object()
+LOOP_MARK = "-- loop starts here --"
+
+
+def _closing_note(loop: int | None) -> str:
+    back = "State 0" if loop == 0 else f"the state after step {loop}"
+    return f"  (back to {back}: the loop repeats for ever)"
 
 
 def _changes(name: str, before: Any, after: Any) -> list[str]:

@@ -240,10 +240,14 @@ def summary(
     else:
         stats.append(("walks", f"{result.walks:,}"))
     stats.append(("time", f"{result.seconds:.2f} s ({rate})"))
+    if result.temporal_properties:
+        stats.append(("liveness", f"{result.liveness_seconds:.2f} s of it, on a graph of "
+                                  f"{result.graph_bytes / 1024:,.0f} KiB of edge arrays"))
     lines += [f"  {name:<16} {value}" for name, value in stats]
     lines += ["", *_coverage_table(result)]
     if result.trace is not None:
-        lines += ["", f"Counterexample ({result.trace.steps} steps):",
+        kind = "lasso, " if result.trace.loop is not None else ""
+        lines += ["", f"Counterexample ({kind}{result.trace.steps} steps):",
                   format_trace(result.trace, target.model)]
     if written:
         lines += ["", f"trace written to {written}"]
@@ -269,14 +273,21 @@ _BOUND_OPTIONS = {
 def _verdict_line(result: CheckResult, bounds: dict[str, Any]) -> str:
     if result.verdict == "violated":
         what = {"invariant": "invariant", "action_property": "action property",
-                "deadlock": "deadlock:"}.get(result.violation_kind or "", "property")
+                "deadlock": "deadlock:", "temporal": "temporal property"}.get(
+            result.violation_kind or "", "property")
         name = "a state without successors" if result.violation_kind == "deadlock" \
             else result.violated
         shortest = "shortest " if result.mode == "check" else ""
         steps = result.trace.steps if result.trace else 0
+        if result.trace is not None and result.trace.loop is not None:
+            return (f"VIOLATED: {what} {name} (a fair behaviour that never satisfies it: "
+                    f"{steps} steps, the last {steps - result.trace.loop} repeating for ever)")
         return f"VIOLATED: {what} {name} ({shortest}counterexample: {steps} steps)"
     if result.verdict == "ok":
-        return f"OK: all {result.distinct_states:,} reachable states checked, no violation"
+        holding = (f"; temporal properties hold: {', '.join(result.temporal_properties)}"
+                   if result.temporal_properties else "")
+        return (f"OK: all {result.distinct_states:,} reachable states checked, no "
+                f"violation{holding}")
     reason = result.stopped_by or "a bound"
     option = _BOUND_OPTIONS.get(reason, reason)
     limit = bounds.get(reason)
