@@ -145,15 +145,21 @@ def read_itf(path: str | Path) -> ItfTrace:
         raise InputError(f"trace file not found: {path}") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot read {path} as JSON: {exc}") from exc
+    return itf_from_document(document, where=str(path))
+
+
+def itf_from_document(document: Any, *, where: str = "trace") -> ItfTrace:
+    """An ITF document already parsed from JSON (or made by :func:`trace_to_itf`) as a trace;
+    InputError naming ``where`` if it is not one."""
     if not isinstance(document, dict) or not isinstance(document.get("states"), list):
-        raise InputError(f"{path} is not an ITF trace: no \"states\" list")
+        raise InputError(f"{where} is not an ITF trace: no \"states\" list")
     raw_states = document["states"]
     try:
         states = [
             {k: decode(v) for k, v in state.items() if k != "#meta"} for state in raw_states
         ]
     except (ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"{path} is not a valid ITF trace: {exc}") from exc
+        raise InputError(f"{where} is not a valid ITF trace: {exc}") from exc
     labels = [
         str(_state_meta(state).get("action", "")) for state in raw_states[1:]
     ]

@@ -46,7 +46,7 @@ def format_trace(trace: Trace, model: object) -> str:
         changes = [
             line
             for name, value in current.items()
-            for line in _changes(name, previous.get(name, _ABSENT), value)
+            for line in variable_changes(name, previous.get(name, _ABSENT), value)
         ]
         lines += changes or ["  (no variable changed)"]
         previous = current
@@ -62,7 +62,9 @@ def _closing_note(loop: int | None) -> str:
     return f"  (back to {back}: the loop repeats for ever)"
 
 
-def _changes(name: str, before: Any, after: Any) -> list[str]:
+def variable_changes(name: str, before: Any, after: Any) -> list[str]:
+    """The lines (indented two spaces) saying how variable ``name`` changed; none when it
+    did not."""
     if before is not _ABSENT and before == after:
         return []
     if isinstance(before, Mapping) and isinstance(after, Mapping):

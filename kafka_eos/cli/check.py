@@ -18,9 +18,10 @@ from typing import Any
 
 from kafka_eos.checker import CheckResult, Progress, check, simulate
 from kafka_eos.checker.interface import ModelError
-from kafka_eos.checker.itf import write_itf
+from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
 from kafka_eos.checker.text import format_trace
+from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.errors import InputError
 
 EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
@@ -77,6 +78,7 @@ def _common_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--trace-out", metavar="FILE",
                         help="write the counterexample: ITF when FILE ends in .json, else text")
+    add_html_option(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress display")
     parser.add_argument("--traceback", action="store_true",
                         help="on an error raised by the model, show its Python traceback")
@@ -196,11 +198,23 @@ def _report(
     args: argparse.Namespace, target: Target, result: CheckResult, bounds: dict[str, Any]
 ) -> int:
     written = _write_trace(args.trace_out, target, result) if args.trace_out else None
+    viewed = _write_view(args.html, target, result) if args.html else None
     if args.json:
-        print(json.dumps({**result.to_json(), "target": target.meta, "trace_out": written}))
+        print(json.dumps({**result.to_json(), "target": target.meta, "trace_out": written,
+                          "html": viewed}))  # fmt: skip
     else:
         print(summary(target, result, bounds, written, trace_out=args.trace_out))
+        if viewed:
+            print(f"view written to {viewed}")
     return EXIT_CODES[result.verdict]
+
+
+def _write_view(path: str, target: Target, result: CheckResult) -> str | None:
+    if result.trace is None:
+        return None
+    meta = {**target.meta, "verdict": result.verdict, "violated": result.violated}
+    trace = itf_from_document(trace_to_itf(result.trace, target.model, meta=meta))
+    return str(write_itf_view(path, trace, title=itf_title(meta, target.title)))
 
 
 def _write_trace(path: str, target: Target, result: CheckResult) -> str | None:

@@ -23,6 +23,7 @@ import dataclasses
 import json
 from typing import Any
 
+from kafka_eos.cli.view import add_html_option, write_replay_view
 from kafka_eos.errors import InputError, shown
 
 EXIT_AGREE = 0
@@ -57,6 +58,7 @@ def register(subparsers: Any) -> None:
         default=[],
         help="run the reference with this protocol knob instead of the trace's (repeatable)",
     )
+    add_html_option(parser)
     parser.set_defaults(run=run_replay)
 
 
@@ -74,10 +76,14 @@ def run_replay(args: argparse.Namespace) -> int:
         violated=violated if isinstance(violated, str) else None,
         reference=reference,
     )
+    viewed = write_replay_view(args.html, trace, report, name=args.trace) if args.html else None
     if args.json:
-        print(json.dumps({"trace": args.trace, **report.to_json()}, default=str))
+        html = str(viewed) if viewed else None
+        print(json.dumps({"trace": args.trace, **report.to_json(), "html": html}, default=str))
     else:
         print(_text(args.trace, report))
+        if viewed:
+            print(f"view written to {viewed}")
     return EXIT_AGREE if report.agreed else EXIT_DISAGREE
 
 

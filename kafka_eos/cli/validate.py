@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.view import add_html_option, write_history_view
+
 EXIT_OK = 0
 EXIT_VIOLATED = 1
 ITF_SUFFIX = ".itf.json"
@@ -32,6 +34,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     add_history_arguments(validate)
+    add_html_option(validate)
     validate.set_defaults(run=run_validate)
 
 
@@ -59,6 +62,8 @@ def run_validate(args: argparse.Namespace) -> int:
     events = load_history(Path(args.history))
     violations = check_history(events, every_read_committed=every_read_committed(args))
     code = EXIT_VIOLATED if violations else EXIT_OK
+    if args.html:
+        write_history_view(args.html, events, title=args.history, violations=violations)
     if args.json:
         document = {
             "history": args.history,
@@ -68,9 +73,12 @@ def run_validate(args: argparse.Namespace) -> int:
                 {"property": v.property, "message": v.message, "events": list(v.positions)}
                 for v in violations
             ],
+            "html": args.html,
         }
         print(json.dumps(document, indent=2))
         return code
+    if args.html:
+        print(f"view written to {args.html}")
     for violation in violations:
         print(f"{violation.property}: {violation.message}")
     if violations:

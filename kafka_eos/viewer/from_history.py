@@ -1,0 +1,218 @@
+"""A history (JSON lines from ``kafka-eos serve --history``, a test or a simulation) as a
+diagram: one step per event, numbered as ``kafka-eos validate`` numbers them (#1 is step 1).
+
+A history records what the broker and the clients saw, not the messages in between, so the
+arrows are the ones it implies: a producer's batch into the partition at its append, the
+acknowledgement from that append to the client that received it, the coordinator's marker
+into the partition, an EndTxn's answer to its client, and each read from the append that
+holds the record to the consumer that returned it. The high watermark is not recorded; the
+last stable offset is the first offset of the earliest transaction still open on the
+partition (markers close them), else the log end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from kafka_eos.protocol.history import (
+    Append,
+    Event,
+    Marker,
+    OffsetCommit,
+    ProduceAck,
+    Read,
+    TxnEnd,
+)
+from kafka_eos.protocol.history_checks import (
+    PROPERTIES,
+    HistoryIndex,
+    PartitionTxn,
+    Violation,
+    check_history,
+    describe,
+    named,
+)
+
+from .diagram import (
+    Arrow,
+    Diagram,
+    Highlight,
+    Lane,
+    LogEntry,
+    PartitionLog,
+    SpecLink,
+    Step,
+    ordered_lanes,
+)
+from .spec_index import SpecIndex, spec_index
+
+#: The model action that produces each kind of event (its SPEC.md row is the step's link).
+EVENT_ACTIONS = {
+    "append": "HandleProduce",
+    "marker": "HandleWriteTxnMarkers",
+    "ack": "ReceiveProduceResponse",
+    "txn_end": "HandleEndTxn",
+    "offset_commit": "HandleAddOffsetsToTxn",
+    "read": "Fetch",
+}
+#: The latest batches shown per partition and step (a long history's logs stay readable).
+SHOWN_BATCHES = 40
+COORDINATOR = "coordinator"
+
+
+def diagram_from_history(
+    events: Sequence[Event],
+    *,
+    title: str,
+    violations: Sequence[Violation] | None = None,
+    spec: SpecIndex | None = None,
+) -> Diagram:
+    spec = spec or spec_index()
+    found = check_history(events) if violations is None else violations
+    builder = _Builder(events)
+    steps = [Step(0, "start", "start", None, (), (), None)]
+    for position, event in enumerate(events, start=1):
+        steps.append(builder.step(position, event, spec))
+    return Diagram(
+        title=title,
+        source="history",
+        lanes=ordered_lanes(list(builder.lanes.values())),
+        steps=tuple(steps),
+        arrows=tuple(builder.arrows),
+        highlights=tuple(_highlight(violation, events) for violation in found),
+    )
+
+
+def _highlight(violation: Violation, events: Sequence[Event]) -> Highlight:
+    """At the last event the violation names: by then the property is broken."""
+    positions = violation.positions or (len(events),)
+    details = tuple(named(p - 1, events[p - 1]) for p in positions if 0 < p <= len(events))
+    explanation = violation.message
+    if violation.property in PROPERTIES:
+        explanation += f" (the property: {PROPERTIES[violation.property]})"
+    return Highlight(max(positions), "violation", f"{violation.property} violated", explanation,
+                     details)  # fmt: skip
+
+
+@dataclass(slots=True)
+class _Builder:
+    events: Sequence[Event]
+    lanes: dict[str, Lane] = field(default_factory=dict)
+    arrows: list[Arrow] = field(default_factory=list)
+    logs: dict[str, list[LogEntry]] = field(default_factory=dict)
+    #: (partition, offset) -> the step of the append holding it, for acks and reads
+    record_step: dict[tuple[str, int], int] = field(default_factory=dict)
+    client_of: dict[tuple[int, int], str] = field(default_factory=dict)
+    log_end: dict[str, int] = field(default_factory=dict)
+    index: HistoryIndex = field(init=False)
+    opening: dict[int, list[PartitionTxn]] = field(default_factory=dict)
+    closing: dict[int, list[PartitionTxn]] = field(default_factory=dict)
+    #: (partition, position of its first append) -> first offset, of transactions open now
+    open_txns: dict[tuple[str, int], int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.index = HistoryIndex.build(self.events)
+        for event in self.events:  # who each producer id and epoch is, from what clients saw
+            if isinstance(event, ProduceAck | TxnEnd):
+                self.client_of.setdefault((event.producer_id, event.producer_epoch), event.client)
+
+    def step(self, position: int, event: Event, spec: SpecIndex) -> Step:
+        lane = self._act(position, event)
+        action = EVENT_ACTIONS[event.type]
+        row = spec.actions.get(action)
+        link = None if row is None else SpecLink(
+            action, row.section, spec.link(row.anchor), row.guard, row.effect, row.kafka
+        )
+        return Step(position, f"#{position} {describe(event)}", event.type, lane,
+                    (describe(event),), self._logs(position), link)  # fmt: skip
+
+    def _act(self, position: int, event: Event) -> str:
+        """Record the event's lanes, arrows and log entry; the lane that took the step."""
+        if isinstance(event, Append):
+            partition = self._lane("partition", event.partition)
+            producer = self._producer(event.producer_id, event.producer_epoch)
+            self._arrow(producer, partition, position, position, f"Produce {describe(event)}")
+            for offset in range(event.base_offset, event.last_offset + 1):
+                self.record_step[(event.partition, offset)] = position
+            self._log(event.partition).append(_batch_entry(event))
+            self.log_end[event.partition] = event.last_offset + 1
+            return partition
+        if isinstance(event, Marker):
+            partition = self._lane("partition", event.partition)
+            coordinator = self._lane("coordinator", COORDINATOR)
+            self._arrow(coordinator, partition, position, position, describe(event))
+            producer = f"pid {event.producer_id} e{event.producer_epoch}"
+            text = "COMMIT" if event.commit else "ABORT"
+            self._log(event.partition).append(LogEntry(event.offset, "control", text, producer,
+                                                       True))  # fmt: skip
+            self.log_end[event.partition] = event.offset + 1
+            return partition
+        if isinstance(event, ProduceAck | Read):
+            # from the append holding the batch (or record) to the client that received it
+            ack = isinstance(event, ProduceAck)
+            receiver = self._lane("producer" if ack else "consumer", event.client)
+            offset = event.base_offset if isinstance(event, ProduceAck) else event.offset
+            sent = self.record_step.get((event.partition, offset), position)
+            partition = self._lane("partition", event.partition)
+            self._arrow(partition, receiver, sent, position, describe(event))
+            return receiver
+        if isinstance(event, TxnEnd):
+            client = self._lane("producer", event.client)
+            coordinator = self._lane("coordinator", COORDINATOR)
+            self._arrow(coordinator, client, position, position, describe(event))
+            return client
+        assert isinstance(event, OffsetCommit)
+        return self._lane("coordinator", COORDINATOR)
+
+    def _lane(self, role: str, name: str) -> str:
+        lane_id = COORDINATOR if role == "coordinator" else f"{role}:{name}"
+        if lane_id not in self.lanes:
+            title = "transaction coordinator" if role == "coordinator" else name
+            self.lanes[lane_id] = Lane(lane_id, title, role)  # type: ignore[arg-type]
+        return lane_id
+
+    def _producer(self, producer_id: int, epoch: int) -> str:
+        client = self.client_of.get((producer_id, epoch))
+        return self._lane("producer", client or f"pid {producer_id} e{epoch}")
+
+    def _arrow(self, source: str, target: str, sent: int, delivered: int, text: str) -> None:
+        self.arrows.append(Arrow(len(self.arrows), text, source, target, sent, delivered))
+
+    def _log(self, partition: str) -> list[LogEntry]:
+        return self.logs.setdefault(partition, [])
+
+    def _logs(self, position: int) -> tuple[PartitionLog, ...]:
+        self._track_open_transactions(position - 1)
+        return tuple(
+            PartitionLog(
+                name=name,
+                entries=tuple(entries[-SHOWN_BATCHES:]),
+                high_watermark=None,
+                last_stable_offset=min(
+                    (first for (part, _), first in self.open_txns.items() if part == name),
+                    default=self.log_end.get(name, 0),
+                ),
+            )
+            for name, entries in self.logs.items()
+        )
+
+    def _track_open_transactions(self, event_position: int) -> None:
+        """The index's partition transactions open and close at their first append and their
+        marker (``event_position`` is 0-based, as the index counts)."""
+        if not self.opening:
+            for txn in self.index.txns:
+                self.opening.setdefault(txn.appends[0], []).append(txn)
+                if txn.marker is not None:
+                    self.closing.setdefault(txn.marker, []).append(txn)
+        for txn in self.opening.get(event_position, ()):
+            self.open_txns[(txn.partition, txn.appends[0])] = self.index.first_offset(txn)
+        for txn in self.closing.get(event_position, ()):
+            self.open_txns.pop((txn.partition, txn.appends[0]), None)
+
+
+def _batch_entry(event: Append) -> LogEntry:
+    records = event.records
+    text = records[0] if len(records) == 1 else f"{records[0]} … {records[-1]} ({len(records)})"
+    producer = f"pid {event.producer_id} e{event.producer_epoch} seq {event.base_sequence}"
+    return LogEntry(event.base_offset, "data", text, producer, event.transactional)

@@ -1,0 +1,213 @@
+"""The viewer's data, without a browser: lanes, arrows (delivered, lost, re-sent, in flight),
+steps with their SPEC.md action, partition logs and the highlighted step, from checker traces,
+hand-made ITF traces and histories."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from kafka_eos.checker.itf import ItfTrace, itf_from_document, read_itf
+from kafka_eos.cli.main import main
+from kafka_eos.model import ACTION_NAMES
+from kafka_eos.model.properties import ALL_PROPERTIES
+from kafka_eos.protocol.history import Append, Marker, ProduceAck, Read, TxnEnd
+from kafka_eos.viewer.diagram import to_json
+from kafka_eos.viewer.from_history import diagram_from_history
+from kafka_eos.viewer.from_itf import diagram_from_itf
+from kafka_eos.viewer.page import render_page
+from kafka_eos.viewer.spec_index import spec_index
+
+
+@pytest.fixture(scope="module")
+def duplicate_trace(tmp_path_factory: pytest.TempPathFactory) -> ItfTrace:
+    path = tmp_path_factory.mktemp("traces") / "idempotence-off.itf.json"
+    assert main(["check", "--config", "idempotence-off", "--quiet", "--trace-out", str(path)]) == 1
+    return read_itf(path)
+
+
+def test_every_model_action_and_property_is_found_in_spec_md() -> None:
+    spec = spec_index()
+    assert set(ACTION_NAMES) <= set(spec.actions)
+    assert all(spec.properties.get(name) for name in ALL_PROPERTIES)
+    headings = {
+        _anchor(line) for line in spec.path.read_text(encoding="utf-8").splitlines()
+        if line.startswith("#")
+    }  # fmt: skip
+    assert {action.anchor for action in spec.actions.values()} <= headings
+
+
+def _anchor(heading: str) -> str:
+    # GitHub's rule, written out independently of spec_index.github_anchor
+    text = heading.lstrip("#").strip().replace("`", "").lower()
+    return "".join(c for c in text if c.isalnum() or c in "-_ ").replace(" ", "-")
+
+
+def test_a_counterexample_has_a_lane_per_process_and_links_the_retried_copy(
+    duplicate_trace: ItfTrace,
+) -> None:
+    diagram = diagram_from_itf(duplicate_trace, title="idempotence-off")
+    assert [lane.id for lane in diagram.lanes] == [
+        "producer:idempotent0", "coordinator", "partition:t-0",
+    ]  # no consumer in this configuration: no consumer lane  # fmt: skip
+    produce = [a for a in diagram.arrows if a.text.startswith("Produce,")]
+    assert len(produce) == 2
+    first, retry = produce
+    assert first.from_lane == retry.from_lane == "producer:idempotent0"
+    assert first.to_lane == retry.to_lane == "partition:t-0"
+    assert retry.resend_of == first.id and first.resend_of is None
+    assert diagram.steps[retry.sent].action == "RetryProduce"
+    # both copies were appended: the partition's log at the last step holds the record twice
+    log = diagram.steps[-1].partitions[0]
+    assert [e.text for e in log.entries] == ["idempotent0.r0.p0", "idempotent0.r0.p0"]
+    assert log.high_watermark == 2
+
+
+def test_the_violation_is_the_last_step_with_the_property_explained(
+    duplicate_trace: ItfTrace,
+) -> None:
+    diagram = diagram_from_itf(duplicate_trace, title="idempotence-off")
+    (highlight,) = diagram.highlights
+    assert highlight.step == len(diagram.steps) - 1 == diagram.focus
+    assert highlight.title == "no_duplicates violated"
+    assert "No record is appended twice" in highlight.explanation
+    for step in diagram.steps[1:]:
+        assert step.spec is not None and step.spec.action == step.action
+        assert step.spec.url.endswith("#" + spec_index().actions[step.action].anchor)
+        assert step.lane is not None
+
+
+def _state(network: list[str], log: list[dict[str, object]]) -> dict[str, object]:
+    return {
+        "producer:p": {"state": "READY"},
+        "partition:t-0": {"log": log, "high_watermark": {"#bigint": str(len(log))},
+                          "last_stable_offset": {"#bigint": str(len(log))}},
+        "coordinator": {},
+        "network": network,
+    }  # fmt: skip
+
+
+def _data(offset: int, record: str) -> dict[str, object]:
+    return {"offset": {"#bigint": str(offset)}, "type": "data", "record": record,
+            "producer_id": {"#bigint": "0"}, "producer_epoch": {"#bigint": "0"},
+            "transactional": False}  # fmt: skip
+
+
+def test_a_lost_message_ends_where_it_was_lost_and_an_undelivered_one_stays_in_flight() -> None:
+    request, answer = "Produce,p,t-0,r0,e0,s0,c0", "ProduceResponse,p,t-0,r0,c0,NONE,o0"
+    document = {
+        "#meta": {"verdict": "ok"},
+        "states": [
+            {"#meta": {"index": 0, "action": "init"}, **_state([], [])},
+            {"#meta": {"action": "Send(p,r0,t-0,e0,s0)"}, **_state([request], [])},
+            {"#meta": {"action": "HandleProduce(t-0,p,r0,e0,s0,o0)"},
+             **_state([answer], [_data(0, "v")])},
+            {"#meta": {"action": "LoseMessage(ProduceResponse)"}, **_state([], [_data(0, "v")])},
+            {"#meta": {"action": "RetryProduce(p,t-0,r0)"},
+             **_state([request.replace("c0", "c1")], [_data(0, "v")])},
+        ],
+    }  # fmt: skip
+    diagram = diagram_from_itf(itf_from_document(document), title="hand-made")
+    sent, answered, copy = diagram.arrows
+    assert (sent.from_lane, sent.to_lane, sent.sent, sent.delivered) == (
+        "producer:p", "partition:t-0", 1, 2)
+    assert answered.from_lane == "partition:t-0"
+    assert answered.lost and answered.delivered == 3 and answered.to_lane is None
+    assert diagram.steps[3].lane is None  # the network took that step
+    assert copy.resend_of == sent.id and copy.delivered is None
+    assert copy.to_lane == "partition:t-0"  # whom it is for, though not delivered yet
+    assert diagram.highlights == ()
+
+
+def test_a_history_shows_acks_from_their_append_and_reads_from_the_record() -> None:
+    events = [
+        Append("t-0", 0, 7, 0, 0, ("a",), True),
+        ProduceAck("app", "t-0", 7, 0, 0, ("a",), "NONE", 0),
+        Append("t-0", 1, 7, 0, 1, ("b",), True),
+        Marker("t-0", 2, 7, 0, True, 0),
+        TxnEnd("app", "tx", 7, 0, True, "NONE"),
+        Read("reader", "read_committed", "t-0", 0, "a"),
+    ]
+    diagram = diagram_from_history(events, title="history")
+    assert {lane.id for lane in diagram.lanes} == {
+        "producer:app", "coordinator", "partition:t-0", "consumer:reader"}
+    ack = next(a for a in diagram.arrows if a.to_lane == "producer:app" and "ack" in a.text)
+    assert (ack.from_lane, ack.sent, ack.delivered) == ("partition:t-0", 1, 2)
+    read = next(a for a in diagram.arrows if a.to_lane == "consumer:reader")
+    assert (read.sent, read.delivered) == (1, 6)
+    lso = [step.partitions[0].last_stable_offset for step in diagram.steps[1:]]
+    assert lso == [0, 0, 0, 3, 3, 3]  # the open transaction holds it at 0 until its marker
+    assert diagram.highlights == ()
+
+
+def test_a_history_violation_is_highlighted_where_it_happens() -> None:
+    events = [
+        Append("t-0", 0, 7, 0, 0, ("a",), False),
+        Append("t-0", 1, 7, 0, 0, ("a",), False),  # the same batch again: a duplicate
+    ]
+    diagram = diagram_from_history(events, title="duplicate")
+    (highlight,) = diagram.highlights
+    assert highlight.title == "no_duplicates violated" and highlight.step == 2
+    assert highlight.details[0].startswith("#1 append t-0@0")
+
+
+def test_the_page_is_self_contained_and_embeds_the_diagram(duplicate_trace: ItfTrace) -> None:
+    diagram = diagram_from_itf(duplicate_trace, title="a </script> title")
+    page = render_page(diagram)
+    assert not re.search(r"<(script|link|img)[^>]+(src|href)=", page)
+    # the only address in the page is the SVG namespace's name (nothing is loaded from it)
+    assert set(re.findall(r"https?://[^\s\"'<>]+", page)) == {"http://www.w3.org/2000/svg"}
+    embedded = re.search(
+        r'<script type="application/json" id="trace-data">(.*?)</script>', page, re.S
+    )
+    assert embedded is not None
+    assert json.loads(embedded.group(1)) == json.loads(json.dumps(to_json(diagram)))
+    assert "a &lt;/script&gt; title" in page
+
+
+@pytest.mark.parametrize("command", ["view", "check", "validate"])
+def test_the_commands_write_a_view(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    trace, page = tmp_path / "t.itf.json", tmp_path / "out.html"
+    assert main(["check", "--config", "idempotence-off", "--quiet", "--trace-out",
+                 str(trace)]) == 1  # fmt: skip
+    if command == "view":
+        assert main(["view", str(trace), "-o", str(page)]) == 0
+    elif command == "check":
+        assert main(["check", "--config", "idempotence-off", "--quiet", "--html",
+                     str(page)]) == 1  # fmt: skip
+    else:
+        assert main(["validate", str(trace), "--html", str(page)]) == 1
+    assert f"view written to {page}" in capsys.readouterr().out
+    assert "no_duplicates violated" in page.read_text(encoding="utf-8")
+
+
+def test_view_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["view", str(tmp_path / "missing.jsonl")]) == 2
+    assert main(["view", str(tmp_path / "missing.itf.json")]) == 2
+    history = tmp_path / "h.jsonl"
+    history.write_text('{"type": "append"}\n', encoding="utf-8")
+    assert main(["view", str(history), "-o", str(tmp_path / "no" / "such" / "dir.html")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith("kafka-eos: error:") for line in lines)
+
+
+def test_a_replay_highlights_the_step_where_the_reference_disagrees(tmp_path: Path) -> None:
+    trace, page = tmp_path / "tv1.itf.json", tmp_path / "replay.html"
+    assert main(["check", "--config", "tv1-no-verification", "--quiet", "--trace-out",
+                 str(trace)]) == 1  # fmt: skip
+    assert main(["replay", str(trace), "--knob", "partition_verification=true", "--json",
+                 "--html", str(page)]) == 1  # fmt: skip
+    data = json.loads(
+        re.search(r'id="trace-data">(.*?)</script>', page.read_text(encoding="utf-8"), re.S)
+        .group(1)  # type: ignore[union-attr]
+    )
+    first, violation = data["highlights"]
+    assert first["kind"] == "disagreement" and data["focus"] == first["step"]
+    assert first["title"].startswith("the reference disagrees at HandleProduce")
+    assert violation == {**violation, "kind": "violation", "title": "open_txns_known violated",
+                         "step": len(data["steps"]) - 1}  # fmt: skip
