@@ -227,14 +227,19 @@ class GroupCoordinator:
             results = tuple(PartitionResult(o.topic, o.partition, error) for o in request.offsets)
             return reply(TxnOffsetCommitResponse(request.correlation_id, results))
 
-        # KIP-447: a commit naming a member and generation is fenced if they are stale.
-        error = self._validate_member(
-            request.group_id, request.member_id, request.generation_id, transactional=True
-        )
-        if error is not ErrorCode.NONE:
-            return answer(error)
-
         def append(error: ErrorCode, guard: int | None) -> list[Outbound]:
+            if error is not ErrorCode.NONE:
+                return answer(error)
+            # KIP-447: a commit naming a member and generation is fenced if they are stale.
+            # Checked in the write itself, after the verification round trip, as Kafka does
+            # (GroupCoordinatorService.commitTransactionalOffsets: CoordinatorRuntime.
+            # scheduleTransactionalWriteOperation verifies first, then runs the write event,
+            # OffsetMetadataManager.commitTransactionalOffset, which validates the member).
+            # Validated before the round trip, a rebalance completing during it let a stale
+            # member's offsets in after the new owner had fetched the old ones.
+            error = self._validate_member(
+                request.group_id, request.member_id, request.generation_id, transactional=True
+            )
             if error is not ErrorCode.NONE:
                 return answer(error)
             return self._append(
@@ -314,9 +319,17 @@ class GroupCoordinator:
         if result.error is not ErrorCode.NONE or result.batch is None:
             return answer(result.error)
         batch = result.batch
+        if transactional:
+            # Pending transactional offsets count from the write on, not from replication:
+            # Kafka's OffsetFetch with require_stable reads the coordinator's latest state,
+            # uncommitted records included (GroupCoordinatorService.fetchOffsets runs it as a
+            # write operation), so a new owner of the partition gets UNSTABLE_OFFSET_COMMIT
+            # and waits, instead of reading offsets this transaction is about to move.
+            self.replay(batch)
 
         def replicated() -> list[Outbound]:
-            self.replay(batch)
+            if not transactional:
+                self.replay(batch)
             for o in offsets:
                 self.host.record_event(
                     OffsetCommitEvent(

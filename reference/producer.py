@@ -473,14 +473,11 @@ class KafkaProducer:
         return out
 
     def _waits_for_earlier(self, batch: ProducerBatch, earlier_in_flight: bool) -> bool:
-        """An idempotent producer's retried batch goes out again only once it is the first of
-        its partition in flight (RecordAccumulator.shouldStopDrainBatchesForPartition).
-        (Not applied to transactional producers yet: with it, `kafka-eos simulate --reference
-        --config groups --seed 6 --steps 4000` commits a copy application's outputs twice;
-        to be investigated.)"""
+        """A retried batch goes out again only once it is the first of its partition in flight
+        (RecordAccumulator.shouldStopDrainBatchesForPartition), for idempotent and
+        transactional producers alike."""
         retried = batch.base_sequence >= 0
-        plain_idempotent = self.idempotent and self.transactional_id is None
-        return plain_idempotent and earlier_in_flight and retried
+        return self.idempotent and earlier_in_flight and retried
 
     def _sequences_current(self, book: PartitionBook, earlier_in_flight: bool) -> bool:
         """TransactionManager.maybeUpdateProducerIdAndEpoch for an idempotent producer: after

@@ -77,15 +77,15 @@ def test_abort_fills_the_aborted_index_and_read_committed_skips_the_aborted_batc
 
 
 def commit_offsets_in_transaction(
-    d: Direct, offset: int, *, generation: int = -1, member: str = ""
+    d: Direct, offset: int, *, generation: int = -1, member: str = "", tid: str = "copy"
 ):
-    init = d.init("copy")
+    init = d.init(tid)
     pid, epoch = init.producer_id, init.producer_epoch
-    d.one(AddOffsetsToTxnRequest(d.cid(), "copy", pid, epoch, "g"))
+    d.one(AddOffsetsToTxnRequest(d.cid(), tid, pid, epoch, "g"))
     response = d.one(
         TxnOffsetCommitRequest(
             d.cid(),
-            "copy",
+            tid,
             "g",
             pid,
             epoch,
@@ -153,7 +153,9 @@ def test_membership_join_sync_heartbeat_and_kip_447_fencing() -> None:
     # A zombie with the old generation cannot commit offsets in a transaction (KIP-447).
     _, _, response = commit_offsets_in_transaction(d, 3, generation=0, member=first.member_id)
     assert response.results[0].error_code is ErrorCode.ILLEGAL_GENERATION
-    _, _, response = commit_offsets_in_transaction(d, 3, generation=1, member="nobody")
+    _, _, response = commit_offsets_in_transaction(
+        d, 3, generation=1, member="nobody", tid="copy2"
+    )
     assert response.results[0].error_code is ErrorCode.UNKNOWN_MEMBER_ID
 
 
@@ -176,3 +178,32 @@ def test_group_generations_and_member_ids_survive_a_coordinator_restart() -> Non
         d, 3, generation=joined.generation_id, member=member
     )
     assert response.results[0].error_code is ErrorCode.ILLEGAL_GENERATION
+
+
+def test_kip_447_fencing_is_checked_when_the_verified_commit_is_written() -> None:
+    """A TxnOffsetCommit is validated against the group's generation in the write that
+    follows its KIP-890 verification round trip, not before it (Kafka's CoordinatorRuntime.
+    scheduleTransactionalWriteOperation verifies, then runs OffsetMetadataManager.
+    commitTransactionalOffset). A rebalance that completes during the round trip fences it:
+    the partitions' new owner may already have fetched the old committed offsets."""
+    d = Direct(BrokerConfig(num_partitions=1, partition_verification=True))
+    member = join(d, join(d).member_id)
+    d.one(SyncGroupRequest(d.cid(), "g", 1, member.member_id, ()), "c1")
+    init = d.init("copy")
+    pid, epoch = init.producer_id, init.producer_epoch
+    d.one(AddOffsetsToTxnRequest(d.cid(), "copy", pid, epoch, "g"))
+    d.hold = True  # the leader's verification request waits in the network
+    commit = TxnOffsetCommitRequest(
+        d.cid(), "copy", "g", pid, epoch, (CommittedOffset("in", 0, 3),), 1, member.member_id
+    )
+    assert d.call(commit) == []
+    assert d.held, "the commit should be waiting for its verification"
+    d.hold = False
+    # Meanwhile a second member joins and the group moves to generation 2.
+    second = join(d, source="c2").member_id
+    d.call(JoinGroupRequest(d.cid(), "g", second), "c2")
+    rejoined = d.call(JoinGroupRequest(d.cid(), "g", member.member_id), "c1")
+    assert {r.generation_id for r in rejoined} == {2}
+    (response,) = d.release()
+    assert response.results[0].error_code is ErrorCode.ILLEGAL_GENERATION
+    assert offset_fetch(d, stable=True).error_code is ErrorCode.NONE  # nothing pending
