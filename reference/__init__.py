@@ -16,7 +16,7 @@ finds real disagreements. One concept per module:
 ``txn_coordinator``    InitProducerId, AddPartitionsToTxn (+verify), AddOffsetsToTxn, EndTxn
                        (TV1/TV2), markers, timeouts, failover
 ``group_coordinator``  offsets (plain and transactional), OffsetFetch, Join/Sync/Heartbeat/Leave
-``storage``            ``MemoryStorage`` / ``FileStorage`` (JSON lines, torn tail cut off)
+``storage``            ``MemoryStorage`` / ``FileStorage`` (checksummed lines, MANIFEST)
 ``clock``              ``VirtualClock`` / ``SystemClock``
 ``producer``           ``KafkaProducer`` (Java API shape; transaction manager; idempotent retries)
 ``consumer``           ``KafkaConsumer`` (assign/subscribe, poll, position, isolation levels)

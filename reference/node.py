@@ -80,7 +80,7 @@ from kafka_eos.reference.messages import (
 )
 from kafka_eos.reference.partition import Partition
 from kafka_eos.reference.producer_state import AppendOrigin, ProducerChecks
-from kafka_eos.reference.storage import MemoryStorage, Storage
+from kafka_eos.reference.storage import MemoryStorage, Storage, refuse_malformed
 from kafka_eos.reference.txn_coordinator import TransactionCoordinator
 from kafka_eos.reference.txn_metadata import TxnTransit
 
@@ -92,6 +92,16 @@ PRODUCER_IDS_STREAM = "__producer_ids"
 COORDINATOR_EPOCHS_STREAM = "__coordinator_epochs"
 TXN_STATE_PARTITION = TopicPartition(TXN_STATE_TOPIC, 0)
 OFFSETS_PARTITION = TopicPartition(OFFSETS_TOPIC, 0)
+#: The streams every node keeps besides its topics' partitions.
+_BROKER_STREAMS = frozenset(
+    {
+        TOPICS_STREAM,
+        PRODUCER_IDS_STREAM,
+        COORDINATOR_EPOCHS_STREAM,
+        str(TXN_STATE_PARTITION),
+        str(OFFSETS_PARTITION),
+    }
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -191,21 +201,70 @@ class BrokerNode:
     # -- startup: rebuild everything from storage ------------------------------------------------
 
     def _load(self) -> list[Outbound]:
+        storage = self.storage
+        with refuse_malformed(storage, COORDINATOR_EPOCHS_STREAM):
+            epochs = storage.stream(COORDINATOR_EPOCHS_STREAM).records()
+            starts = len([_int_field(record, "epoch") for record in epochs])
         # Requests this node sends to itself may still be in flight from its previous
         # incarnation: number this incarnation's requests in a range of their own, so that a
         # late answer to the old process is never taken for one to the new.
-        starts = len(self.storage.stream(COORDINATOR_EPOCHS_STREAM).records())
         self._counters.correlation_id = starts << 32
-        for record in self.storage.stream(PRODUCER_IDS_STREAM).records():
-            self._counters.next_producer_id = record["block_end"]
-            self._counters.producer_id_block_end = record["block_end"]
-        for record in self.storage.stream(TOPICS_STREAM).records():
-            self._open_topic(*_stored_topic(record), load=True)
+        with refuse_malformed(storage, PRODUCER_IDS_STREAM):
+            for record in storage.stream(PRODUCER_IDS_STREAM).records():
+                self._counters.next_producer_id = _int_field(record, "block_end")
+                self._counters.producer_id_block_end = self._counters.next_producer_id
+        with refuse_malformed(storage, TOPICS_STREAM):
+            topics = [_stored_topic(record) for record in storage.stream(TOPICS_STREAM).records()]
+        self._check_partition_streams(topics)
+        for name, count in topics:
+            self._open_topic(name, count, load=True)
         for tp in (TXN_STATE_PARTITION, OFFSETS_PARTITION):
             self._open_partition(tp, load=True)
-        for batch in self.partitions[OFFSETS_PARTITION].log.batches:
-            self.group_coordinator.replay(batch)
-        return self._become_coordinator()
+        with refuse_malformed(storage, str(OFFSETS_PARTITION)):
+            for batch in self.partitions[OFFSETS_PARTITION].log.batches:
+                self.group_coordinator.replay(batch)
+        with refuse_malformed(storage, str(TXN_STATE_PARTITION)):
+            out = self._become_coordinator()
+        self._check_producer_ids()
+        return out
+
+    def _check_partition_streams(self, topics: list[tuple[str, int]]) -> None:
+        """Every partition of a stored topic has its stream, and every stream holding records
+        belongs to a stored topic: a data dir that lost a partition log or topic records is
+        refused, never started with less data. (create_topic opens the partitions before it
+        writes the topic record, so a crash in between leaves only empty streams behind.)"""
+        storage = self.storage
+        existing = set(storage.stream_names())
+        expected = {str(TopicPartition(name, i)) for name, count in topics for i in range(count)}
+        missing = sorted(expected - existing)
+        if missing:
+            raise InputError(
+                f"{storage.location(missing[0])}: missing, but "
+                f"{storage.location(TOPICS_STREAM)} names its topic: refusing to start"
+            )
+        orphans = sorted(existing - expected - _BROKER_STREAMS)
+        holding = [name for name in orphans if storage.stream(name).records()]
+        if holding:
+            raise InputError(
+                f"{storage.location(TOPICS_STREAM)}: names no topic of stream {holding[0]}, "
+                "which holds records: the topic log lost records: refusing to start"
+            )
+
+    def _check_producer_ids(self) -> None:
+        """Producer ids are handed out from blocks the producer-id log records: every id in
+        use must lie below the last block's end, or an emptied or cut producer-id log would
+        hand an id out a second time (to another transactional.id)."""
+        in_use = {pid for p in self.partitions.values() for pid in p.producers.entries}
+        for metadata in self.txn_coordinator.transactions.values():
+            in_use |= {metadata.producer_id, metadata.previous_producer_id}
+        highest = max(in_use, default=-1)
+        end = self._counters.producer_id_block_end
+        if highest >= end:
+            raise InputError(
+                f"{self.storage.location(PRODUCER_IDS_STREAM)}: allocates producer ids below "
+                f"{end}, but producer id {highest} is in use: the producer-id log lost "
+                "records: refusing to start"
+            )
 
     def _become_coordinator(self) -> list[Outbound]:
         """Take the transaction log's leadership at a new coordinator epoch and load it."""
@@ -248,7 +307,8 @@ class BrokerNode:
         partition = Partition(tp, self.storage.stream(str(tp)), self.config.producer_checks)
         self.partitions[tp] = partition
         if load:
-            partition.load()
+            with refuse_malformed(self.storage, str(tp)):
+                partition.load()
         return partition
 
     def _open_topic(self, name: str, count: int, *, load: bool) -> None:
@@ -263,8 +323,8 @@ class BrokerNode:
             return ErrorCode.INVALID_TOPIC_EXCEPTION
         count = num_partitions if num_partitions and num_partitions > 0 else None
         count = count or self.config.num_partitions
+        self._open_topic(name, count, load=False)  # partitions first: see _check_partition_streams
         self.storage.stream(TOPICS_STREAM).append({"name": name, "partitions": count})
-        self._open_topic(name, count, load=False)
         return ErrorCode.NONE
 
     def partition(self, tp: TopicPartition) -> Partition:
@@ -705,13 +765,20 @@ class BrokerNode:
 def _stored_topic(record: dict[str, Any]) -> tuple[str, int]:
     """A record of the topic log, checked before its name becomes file names: a name that
     breaks Kafka's rule (``../../x``) would open files outside the data directory."""
-    name, count = record.get("name"), record.get("partitions")
-    if not isinstance(name, str) or type(count) is not int or count < 1:
-        raise InputError(f"{TOPICS_STREAM}: malformed topic record {record!r}")
+    name, count = record.get("name"), _int_field(record, "partitions")
+    if not isinstance(name, str) or count < 1:
+        raise ValueError(f"topic record {record!r}"[:120])
     problem = topic_name_problem(name)
     if problem is not None or is_internal_topic(name):
-        raise InputError(f"{TOPICS_STREAM}: refusing topic {name!r}: {problem or 'internal'}")
+        raise ValueError(f"topic {name!r}: {problem or 'an internal topic'}")
     return name, count
+
+
+def _int_field(record: dict[str, Any], key: str) -> int:
+    value = record[key]
+    if type(value) is not int:
+        raise TypeError(f"{key} is {value!r}, not an integer")
+    return value
 
 
 def _fetched(batch: LogBatch) -> FetchedBatch:

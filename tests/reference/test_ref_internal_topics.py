@@ -90,4 +90,3 @@ def _append_record(data_dir: Path, stream: str, record: dict[str, object]) -> No
     storage = FileStorage(data_dir, fsync=False)
     storage.stream(stream).append(record)
     storage.close()
-

@@ -195,7 +195,7 @@ def test_illegal_topic_names_are_refused_and_never_touch_the_data_dir(serve_fact
         )
         assert created["topics"][0]["error_code"] == ErrorCode.INVALID_TOPIC_EXCEPTION, name
     assert client.produce("legal.name_1-ok", _good_batch([b"x"]))["error_code"] == ErrorCode.NONE
-    topic_files = sorted(p.name for p in broker.data_dir.iterdir() if not p.name.startswith("__"))
+    topic_files = sorted(p.name for p in broker.data_dir.glob("*.log") if p.name[:2] != "__")
     assert topic_files == ["legal.name_1-ok-0.log"]
     assert not (broker.workdir / "escape-0.log").exists()
 
