@@ -5,7 +5,7 @@
   "use strict";
   const data = JSON.parse(document.getElementById("trace-data").textContent);
   const SVG = "http://www.w3.org/2000/svg";
-  const GUTTER = 240, LANE_W = 128, ROW_H = 26, TOP = 8, PAD = 20, HEAD_H = 42;
+  const GUTTER = 220, LANE_W = 112, ROW_H = 26, TOP = 8, PAD = 20, HEAD_H = 42;
   const laneX = {};
   data.lanes.forEach((lane, i) => { laneX[lane.id] = GUTTER + i * LANE_W + LANE_W / 2; });
   const rowY = (step) => TOP + step * ROW_H + ROW_H / 2;
@@ -71,7 +71,7 @@
     el("rect", { class: "row", x: 0, y: rowY(step.index) - ROW_H / 2,
       width: GUTTER + data.lanes.length * LANE_W + PAD, height: ROW_H }, g);
     el("text", { class: "num", x: 26, y: rowY(step.index) + 4 }, g, String(step.index));
-    const label = step.label.length > 40 ? step.label.slice(0, 39) + "…" : step.label;
+    const label = step.label.length > 34 ? step.label.slice(0, 33) + "…" : step.label;
     el("text", { class: "label", x: 32, y: rowY(step.index) + 4 }, g, label);
     el("title", {}, g, step.label);
     g.addEventListener("click", () => select(step.index));
@@ -156,19 +156,9 @@
         h.details.forEach((line) => html("li", {}, list, line));
       }
     }
-    if (step.spec) {
-      const spec = html("div", { class: "spec" }, pane);
-      const link = html("a", { href: step.spec.url, class: "spec-link", target: "_blank" }, spec,
-        `SPEC.md §2 ${step.spec.section}: ${step.spec.action}`);
-      link.title = "the action in spec/SPEC.md";
-      const list = html("dl", {}, spec);
-      for (const [term, text] of [["guard", step.spec.guard], ["effect", step.spec.effect],
-        ["Kafka", step.spec.kafka]]) {
-        if (!text) continue;
-        html("dt", {}, list, term);
-        html("dd", {}, list, text);
-      }
-    }
+    if (step.spec) drawSpec(pane, step.spec);
+    html("h3", {}, pane, "partitions");
+    step.partitions.forEach((p) => drawPartition(pane, p));
     html("h3", {}, pane, "changed");
     const changes = html("ul", { class: "changes" }, pane);
     if (!step.changes.length) html("li", { class: "empty" }, changes, "no variable changed");
@@ -188,8 +178,22 @@
         html("li", { "data-arrow": a.id }, list, text);
       });
     }
-    html("h3", {}, pane, "partitions");
-    step.partitions.forEach((p) => drawPartition(pane, p));
+  }
+
+  function drawSpec(parent, action) {
+    // The action's row of SPEC.md, folded: the link is always there, the text on request.
+    const spec = html("details", { class: "spec" }, parent);
+    const summary = html("summary", {}, spec);
+    const link = html("a", { href: action.url, class: "spec-link", target: "_blank" }, summary,
+      `SPEC.md §2 ${action.section}: ${action.action}`);
+    link.title = "the action in spec/SPEC.md";
+    const list = html("dl", {}, spec);
+    for (const [term, text] of [["guard", action.guard], ["effect", action.effect],
+      ["Kafka", action.kafka]]) {
+      if (!text) continue;
+      html("dt", {}, list, term);
+      html("dd", {}, list, text);
+    }
   }
 
   function drawPartition(parent, partition) {
