@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.knobs import KNOBS, make_knobs
 
 from .kafka import KafkaEosModel
 from .params import (
@@ -191,23 +192,10 @@ def _at_least(value: int, minimum: int, where: str, key: str) -> int:
 
 
 def _knobs(raw: object, where: str) -> Knobs:
+    """The ``knobs:`` mapping, each value checked against its declaration (protocol/knobs.py)."""
     mapping = _mapping(raw, where, "knobs")
-    defaults = Knobs()
-    names = tuple(f.name for f in dataclasses.fields(Knobs))
-    _only_keys(mapping, names, where, "knobs.")
-    values: dict[str, Any] = {}
-    for name in names:
-        if name in mapping:
-            kind = type(getattr(defaults, name))
-            values[name] = _typed(mapping[name], kind, where, f"knobs.{name}")
-    knobs = Knobs(**values)
-    _at_least(knobs.batch_cache_size, 1, where, "knobs.batch_cache_size")
-    _at_least(knobs.max_in_flight, 1, where, "knobs.max_in_flight")
-    if knobs.transaction_version not in (1, 2):
-        raise InputError(
-            f"{where}: knobs.transaction_version must be 1 or 2, got {knobs.transaction_version}"
-        )
-    return knobs
+    _only_keys(mapping, tuple(KNOBS), where, "knobs.")
+    return make_knobs(mapping, where=f"{where}: knobs.")
 
 
 def _faults(raw: object, where: str) -> Faults:

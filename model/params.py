@@ -1,8 +1,9 @@
 """The model's static parameters: protocol knobs, fault budgets and the bounded workload.
 
 Three frozen values describe one check. :class:`Knobs` are the protocol switches (defaults =
-Kafka 4.x); :class:`Faults` bound how many times each fault may happen in one run (the network
-may always delay and reorder: that needs no budget); :class:`Workload` says which producers
+Kafka 4.x), declared once in protocol/knobs.py for the model and the reference alike;
+:class:`Faults` bound how many times each fault may happen in one run (the network may always
+delay and reorder: that needs no budget); :class:`Workload` says which producers
 exist, what each one writes and whether a read_committed (or read_uncommitted) consumer reads.
 The configuration files in spec/configs/ are these three values written as YAML.
 """
@@ -10,6 +11,24 @@ The configuration files in spec/configs/ are these three values written as YAML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from kafka_eos.protocol.knobs import Knobs
+
+__all__ = [
+    "CTP",
+    "IDEMPOTENT",
+    "PLAIN",
+    "PRODUCER_KINDS",
+    "READ_COMMITTED",
+    "READ_UNCOMMITTED",
+    "TRANSACTIONAL",
+    "Faults",
+    "Knobs",
+    "ModelParams",
+    "ProducerSpec",
+    "TransactionSpec",
+    "Workload",
+]
 
 #: Producer kinds (ProducerSpec.kind).
 IDEMPOTENT = "idempotent"  # enable.idempotence=true, no transactional.id
@@ -20,28 +39,6 @@ PRODUCER_KINDS = (IDEMPOTENT, PLAIN, TRANSACTIONAL, CTP)
 
 READ_COMMITTED = "read_committed"
 READ_UNCOMMITTED = "read_uncommitted"
-
-
-@dataclass(frozen=True, slots=True)
-class Knobs:
-    """Protocol switches; each default is Kafka 4.x behaviour."""
-
-    #: Producers use producer ids and sequence numbers (enable.idempotence).
-    idempotence: bool = True
-    #: Batches of metadata the leader keeps per producer (ProducerStateEntry.NUM_BATCHES_TO_RETAIN).
-    batch_cache_size: int = 5
-    #: max.in.flight.requests.per.connection: outstanding Produce requests per partition.
-    max_in_flight: int = 5
-    #: 1 = classic transactions; 2 = KIP-890 part 2 (epoch bump on every EndTxn, strict markers).
-    transaction_version: int = 2
-    #: KIP-890 part 1: the leader verifies with the coordinator before a transaction's first append.
-    partition_verification: bool = True
-    #: Leaders reject markers whose coordinator epoch is older than the one they stored.
-    coordinator_epoch_check: bool = True
-    #: Leaders reject data batches whose producer epoch is older than the one they stored.
-    producer_epoch_check: bool = True
-    #: Leaders may drop idle producer state (producer.id.expiration.ms), bounded by Faults.expiries.
-    producer_state_expiry: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from enum import IntEnum
 
 from .coordinator_states import PREPARE_STATES, TxnState
+from .errors import ErrorCode
+from .knobs import Knobs
 
 
 def marker_epoch_is_stale(
@@ -27,6 +29,52 @@ def marker_epoch_is_stale(
     if marker_epoch < stored_epoch:
         return True
     return tv2 and marker_epoch == stored_epoch and transaction_open
+
+
+class MarkerRefusal(IntEnum):
+    """Why a partition leader refuses a transaction marker (or that it does not)."""
+
+    NONE = 0
+    PRODUCER_EPOCH = 1
+    COORDINATOR_EPOCH = 2
+
+    @property
+    def error(self) -> ErrorCode:
+        """The error the leader answers the WriteTxnMarkers request with."""
+        return _REFUSAL_ERRORS[self]
+
+
+_REFUSAL_ERRORS = {
+    MarkerRefusal.NONE: ErrorCode.NONE,
+    MarkerRefusal.PRODUCER_EPOCH: ErrorCode.INVALID_PRODUCER_EPOCH,
+    MarkerRefusal.COORDINATOR_EPOCH: ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+}
+
+
+def marker_refusal(
+    *,
+    marker_epoch: int,
+    stored_epoch: int,
+    marker_coordinator_epoch: int,
+    stored_coordinator_epoch: int,
+    transaction_open: bool,
+    knobs: Knobs,
+) -> MarkerRefusal:
+    """ProducerAppendInfo.appendEndTxnMarker's checks on a marker for a producer the leader has
+    state for, in Kafka's order: the producer epoch (checkProducerEpoch), then the coordinator
+    epoch (checkCoordinatorEpoch). ``producer_epoch_check`` off drops checkProducerEpoch, the
+    one method Kafka calls for data batches and markers alike; ``coordinator_epoch_check`` off
+    drops checkCoordinatorEpoch."""
+    if knobs.producer_epoch_check and marker_epoch_is_stale(
+        marker_epoch,
+        stored_epoch,
+        transaction_open=transaction_open,
+        tv2=knobs.transaction_version >= 2,
+    ):
+        return MarkerRefusal.PRODUCER_EPOCH
+    if knobs.coordinator_epoch_check and stored_coordinator_epoch > marker_coordinator_epoch:
+        return MarkerRefusal.COORDINATOR_EPOCH
+    return MarkerRefusal.NONE
 
 
 #: States in which a transaction-version-2 EndTxn may be a retry: its transaction was decided.

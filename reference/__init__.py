@@ -7,8 +7,8 @@ finds real disagreements. One concept per module:
 ====================== =========================================================================
 ``messages``           one frozen dataclass per request/response (contract E)
 ``node``               ``BrokerNode`` (receive / tick / replicate / fail_over_coordinator /
-                       expire_producer / startup), ``BrokerConfig`` (the protocol knobs),
-                       ``Outbound``
+                       expire_producer / startup), ``BrokerConfig`` (the protocol knobs
+                       of protocol/knobs.py and the broker's settings), ``Outbound``
 ``partition``          a partition as its leader sees it: log + producer state, LSO
 ``log``                batches at leader-assigned offsets, high watermark, aborted index
 ``producer_state``     per-producer state and the Produce checks in Kafka's order

@@ -254,7 +254,7 @@ class GroupCoordinator:
 
         partition = self.host.partition(self.host.offsets_partition_for(request.group_id))
         ongoing = partition.producers.has_ongoing_txn(request.producer_id, request.producer_epoch)
-        if self.host.config.partition_verification and not ongoing:
+        if self.host.config.knobs.partition_verification and not ongoing:
             # KIP-890 part 1 covers transactional offset commits too: a late TxnOffsetCommit
             # must not open a transaction the coordinator has already finished.
             return self.host.verify_transaction(
@@ -314,7 +314,7 @@ class GroupCoordinator:
             origin=AppendOrigin.COORDINATOR,
             now_ms=self.now_ms,
             verification_guard=guard,
-            verification_required=transactional and self.host.config.partition_verification,
+            verification_required=transactional and self.host.config.knobs.partition_verification,
         )
         if result.error is not ErrorCode.NONE or result.batch is None:
             return answer(result.error)

@@ -31,6 +31,7 @@ from typing import Any, ClassVar
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.topics import (
     CONSUMER_OFFSETS_TOPIC,
     TRANSACTION_STATE_TOPIC,
@@ -106,17 +107,12 @@ _BROKER_STREAMS = frozenset(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BrokerConfig:
-    """The protocol knobs (the model's names) and broker settings; defaults = Kafka 4.x."""
+    """The protocol knobs (declared once, in protocol/knobs.py) and the broker's settings."""
 
-    transaction_version: int = 2  # 1: classic; 2: KIP-890 part 2 (epoch bump per EndTxn)
-    partition_verification: bool = (
-        True  # KIP-890 part 1 (transaction.partition.verification.enable)
-    )
-    coordinator_epoch_check: bool = True  # leaders reject markers from a deposed coordinator
-    producer_epoch_check: bool = True  # leaders reject batches/markers from an older epoch
-    idempotence: bool = True  # leaders deduplicate and sequence-check client batches
-    batch_cache_size: int = 5  # ProducerStateEntry.NUM_BATCHES_TO_RETAIN
-    producer_state_expiry_ms: int | None = 86_400_000  # producer.id.expiration.ms; None: off
+    knobs: Knobs = field(default_factory=Knobs)
+    #: producer.id.expiration.ms: how long an idle producer's state lives when
+    #: knobs.producer_state_expiry is on
+    producer_state_expiry_ms: int = 86_400_000
     transaction_max_timeout_ms: int = 900_000  # transaction.max.timeout.ms
     marker_retry_backoff_ms: int = 200  # resend unacknowledged markers after this long
     num_partitions: int = 1  # num.partitions, for auto-created topics
@@ -125,22 +121,15 @@ class BrokerConfig:
     producer_id_block_size: int = 1000  # producer ids are allocated in durable blocks
 
     def __post_init__(self) -> None:
-        if self.transaction_version not in (1, 2):
-            raise ValueError("transaction_version must be 1 or 2")
-        if self.batch_cache_size < 1:
-            raise ValueError("batch_cache_size must be at least 1")
         if self.num_partitions < 1:
             raise ValueError("num_partitions must be at least 1")
+        if self.producer_state_expiry_ms < 1:
+            raise ValueError("producer_state_expiry_ms must be at least 1")
 
     @property
     def producer_checks(self) -> ProducerChecks:
         return ProducerChecks(
-            idempotence=self.idempotence,
-            producer_epoch_check=self.producer_epoch_check,
-            coordinator_epoch_check=self.coordinator_epoch_check,
-            transaction_version=self.transaction_version,
-            batch_cache_size=self.batch_cache_size,
-            producer_state_expiry_ms=self.producer_state_expiry_ms,
+            knobs=self.knobs, producer_state_expiry_ms=self.producer_state_expiry_ms
         )
 
 
@@ -464,7 +453,8 @@ class BrokerNode:
         asks the coordinator (part 1: verify; part 2, transaction version 2: add)."""
         if not request.transactional or request.transactional_id is None:
             return False
-        if not (self.config.partition_verification or self.config.transaction_version >= 2):
+        knobs = self.config.knobs
+        if not (knobs.partition_verification or knobs.transaction_version >= 2):
             return False
         return not partition.producers.has_ongoing_txn(request.producer_id, request.producer_epoch)
 
@@ -484,7 +474,7 @@ class BrokerNode:
             request.producer_epoch,
             partition,
             verified,
-            add=self.config.transaction_version >= 2,
+            add=self.config.knobs.transaction_version >= 2,
         )
 
     def verify_transaction(
@@ -549,7 +539,7 @@ class BrokerNode:
             now_ms=self.clock.now_ms(),
             payload=request.payload,
             verification_guard=guard,
-            verification_required=self.config.partition_verification
+            verification_required=self.config.knobs.partition_verification
             and request.transactional
             and request.transactional_id is not None,
         )

@@ -24,8 +24,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-from kafka_eos.protocol.epochs import marker_epoch_is_stale
+from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
 NO_PRODUCER_EPOCH = -1
@@ -103,14 +104,11 @@ class CompletedTxn:
 
 @dataclass(frozen=True, slots=True)
 class ProducerChecks:
-    """The protocol knobs the producer state manager obeys (a slice of BrokerConfig)."""
+    """What the producer state manager obeys: the protocol knobs (protocol/knobs.py) and how
+    long an idle producer's state lives when ``knobs.producer_state_expiry`` is on."""
 
-    idempotence: bool = True
-    producer_epoch_check: bool = True
-    coordinator_epoch_check: bool = True
-    transaction_version: int = 2
-    batch_cache_size: int = 5
-    producer_state_expiry_ms: int | None = 86_400_000
+    knobs: Knobs = field(default_factory=Knobs)
+    producer_state_expiry_ms: int = 86_400_000
 
 
 class ProducerStateManager:
@@ -134,7 +132,7 @@ class ProducerStateManager:
         verification_required: bool = False,
     ) -> AppendCheck:
         entry = self.entries.get(producer_id)
-        client = origin is AppendOrigin.CLIENT and self.checks.idempotence
+        client = origin is AppendOrigin.CLIENT and self.checks.knobs.idempotence
         if entry is not None and client and entry.producer_epoch == producer_epoch:
             last_offset = find_duplicate(entry.cached_ranges(), first_seq, last_seq)
             if last_offset is not None:
@@ -147,7 +145,7 @@ class ProducerStateManager:
                 return AppendCheck(ErrorCode.INVALID_TXN_STATE, message="transaction not verified")
         if entry is None:
             return ACCEPT  # no state (never seen, or expired): any sequence is accepted
-        if self.checks.producer_epoch_check and producer_epoch < entry.producer_epoch:
+        if self.checks.knobs.producer_epoch_check and producer_epoch < entry.producer_epoch:
             return AppendCheck(
                 ErrorCode.INVALID_PRODUCER_EPOCH,
                 message=f"epoch {producer_epoch} is older than {entry.producer_epoch}",
@@ -207,7 +205,7 @@ class ProducerStateManager:
             entry.batches.append(
                 BatchMetadata(first_seq, last_seq, last_offset, last_offset - first_offset)
             )
-            while len(entry.batches) > self.checks.batch_cache_size:
+            while len(entry.batches) > self.checks.knobs.batch_cache_size:
                 entry.batches.popleft()
         entry.last_timestamp_ms = now_ms
         if transactional:
@@ -239,21 +237,22 @@ class ProducerStateManager:
         entry = self.entries.get(producer_id)
         if entry is None or origin is AppendOrigin.REPLICATION:
             return ACCEPT
-        if self.checks.producer_epoch_check:
-            stale = marker_epoch_is_stale(
-                producer_epoch,
-                entry.producer_epoch,
-                transaction_open=entry.current_txn_first_offset is not None,
-                tv2=self.checks.transaction_version >= 2,
-            )
-            if stale:
-                return AppendCheck(
-                    ErrorCode.INVALID_PRODUCER_EPOCH,
-                    message=f"marker epoch {producer_epoch} stale against {entry.producer_epoch}",
-                )
-        if self.checks.coordinator_epoch_check and entry.coordinator_epoch > coordinator_epoch:
+        refusal = marker_refusal(
+            marker_epoch=producer_epoch,
+            stored_epoch=entry.producer_epoch,
+            marker_coordinator_epoch=coordinator_epoch,
+            stored_coordinator_epoch=entry.coordinator_epoch,
+            transaction_open=entry.current_txn_first_offset is not None,
+            knobs=self.checks.knobs,
+        )
+        if refusal is MarkerRefusal.PRODUCER_EPOCH:
             return AppendCheck(
-                ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+                refusal.error,
+                message=f"marker epoch {producer_epoch} stale against {entry.producer_epoch}",
+            )
+        if refusal is MarkerRefusal.COORDINATOR_EPOCH:
+            return AppendCheck(
+                refusal.error,
                 message=f"coordinator epoch {coordinator_epoch} < {entry.coordinator_epoch}",
             )
         return ACCEPT
@@ -284,9 +283,9 @@ class ProducerStateManager:
     def expire(self, now_ms: int) -> list[int]:
         """Remove producers idle longer than producer.id.expiration.ms with no open transaction
         (removeExpiredProducers); returns the removed producer ids."""
-        limit = self.checks.producer_state_expiry_ms
-        if limit is None:
+        if not self.checks.knobs.producer_state_expiry:
             return []
+        limit = self.checks.producer_state_expiry_ms
         expired = [
             pid
             for pid, entry in self.entries.items()

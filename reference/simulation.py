@@ -11,14 +11,13 @@ coordinator failover, broker restart from its logs, producer-state expiry).
 Each step is one action chosen by the seeded generator: deliver the next message, let an app
 call its client API, let time pass (every component's tick), replicate, or inject a fault.
 Internal invariants are checked after every step; the history checks (this module's own and
-``kafka_eos.protocol.history_checks.check_history`` when present) at the end, after the run
+``kafka_eos.protocol.history_checks.check_history``) at the end, after the run
 settles (no new work, time passes until every transaction has ended).
 """
 
 from __future__ import annotations
 
 import heapq
-import importlib
 import random
 import time
 from dataclasses import dataclass, field, replace
@@ -27,6 +26,8 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.history import Event, event_to_json
+from kafka_eos.protocol.history_checks import check_history
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.clock import VirtualClock
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.invariants import (
@@ -87,7 +88,7 @@ def _weaken(base: SimulationConfig, name: str, description: str, **knobs: Any) -
         base,
         name=name,
         description=description,
-        broker=replace(base.broker, **knobs),
+        broker=replace(base.broker, knobs=replace(base.broker.knobs, **knobs)),
         expect_violation=True,
     )
 
@@ -119,7 +120,7 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         _DEFAULT,
         name="tv1",
         description="transaction version 1 with KIP-890 part 1 verification (Kafka 3.6-3.9)",
-        broker=replace(_DEFAULT.broker, transaction_version=1),
+        broker=replace(_DEFAULT.broker, knobs=Knobs(transaction_version=1)),
     ),
     "zombies": _ZOMBIES,
     "restarts": replace(
@@ -264,7 +265,7 @@ class Simulation:
             transaction_timeout_ms=self.config.transaction_timeout_ms,
             request_timeout_ms=self.config.request_timeout_ms,
             retry_backoff_ms=20,
-            transaction_version=self.config.broker.transaction_version,
+            transaction_version=self.config.broker.knobs.transaction_version,
             delivery_timeout_ms=10_000,
         )
         self.network.register(client_id, producer)
@@ -489,19 +490,12 @@ class Simulation:
         found += settled_violations(self.broker)
         if self.copy_apps:
             found += exactly_once_copy(self.broker, "copy-group", "in", "copied")
-        found += _contract_d_checks(self.events)
+        found += _history_checks(self.events)
         return found
 
 
-def _contract_d_checks(events: list[Event]) -> list[Violation]:
-    """kafka_eos.protocol.history_checks.check_history, once another layer provides it."""
-    try:
-        module = importlib.import_module("kafka_eos.protocol.history_checks")
-    except ImportError:
-        return []
-    check_history = getattr(module, "check_history", None)
-    if check_history is None:  # being written by another engineer right now
-        return []
+def _history_checks(events: list[Event]) -> list[Violation]:
+    """The EOS properties of protocol/history_checks.py, on the whole history."""
     return [Violation(v.property, v.message, tuple(v.events)) for v in check_history(events)]
 
 

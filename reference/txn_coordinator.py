@@ -279,7 +279,7 @@ class TransactionCoordinator:
             self.now_ms,
             partitions=frozenset(metadata.partitions | partitions),
             txn_start_timestamp=self.now_ms if starting else metadata.txn_start_timestamp,
-            client_transaction_version=self.config.transaction_version,
+            client_transaction_version=self.config.knobs.transaction_version,
         )
         return self._write(
             metadata,
@@ -295,7 +295,7 @@ class TransactionCoordinator:
         def answer(error: ErrorCode) -> list[Outbound]:
             pid = epoch = -1
             if (
-                self.config.transaction_version >= 2
+                self.config.knobs.transaction_version >= 2
                 and metadata is not None
                 and error
                 in (
@@ -308,7 +308,7 @@ class TransactionCoordinator:
 
         if metadata is None or metadata.producer_id != request.producer_id:
             return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
-        tv2 = self.config.transaction_version >= 2
+        tv2 = self.config.knobs.transaction_version >= 2
         # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
         is_retry = tv2 and end_txn_is_retry(
             request.producer_epoch, metadata.producer_epoch, metadata.state
@@ -344,7 +344,7 @@ class TransactionCoordinator:
         answer: Callable[[ErrorCode], list[Outbound]],
     ) -> list[Outbound]:
         changes: dict[str, object] = {}
-        if self.config.transaction_version >= 2:
+        if self.config.knobs.transaction_version >= 2:
             # KIP-890 part 2: every EndTxn bumps the epoch; the markers carry the bumped one.
             pid, epoch, previous = (
                 metadata.producer_id,

@@ -129,21 +129,11 @@ def _model_named_by_user(
 
 
 def _with_knobs(model: Any, pairs: list[str]) -> Any:
-    from kafka_eos.checker.loader import parse_params
-    from kafka_eos.model.configs import _knobs as validated_knobs
     from kafka_eos.model.kafka import KafkaEosModel
-    from kafka_eos.model.params import Knobs
+    from kafka_eos.protocol.knobs import parse_knobs
 
-    wanted = parse_params(pairs)
-    names = {f.name for f in dataclasses.fields(Knobs)}
-    for name in wanted:
-        if name not in names:
-            raise InputError(f"--knob {name}: no such knob (knobs: {', '.join(sorted(names))})")
-    # The configuration loader's rules (types, transaction_version 1 or 2, sizes at least 1),
-    # so a knob the reference cannot run with is a one-line error, not its ValueError.
-    knobs = validated_knobs({**dataclasses.asdict(model.knobs), **wanted}, "--knob")
     return KafkaEosModel(
-        knobs=knobs,
+        knobs=dataclasses.replace(model.knobs, **parse_knobs(pairs, option="--knob")),
         faults=model.faults,
         workload=model.workload,
         checked=model.checked,

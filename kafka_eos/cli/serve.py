@@ -51,8 +51,9 @@ def register(subparsers: Any) -> None:
         "--set",
         action="append",
         default=[],
-        metavar="KNOB=VALUE",
-        help="a broker protocol knob, e.g. transaction_version=1",
+        metavar="NAME=VALUE",
+        help="a protocol knob (e.g. transaction_version=1; see spec/SPEC.md §4) or a broker "
+        "setting (e.g. auto_create_topics=false)",
     )
     serve.add_argument("--max-frame-size", type=int, default=None, help="largest request, bytes")
     serve.add_argument(
@@ -63,10 +64,14 @@ def register(subparsers: Any) -> None:
     serve.set_defaults(run=run_serve)
 
 
-def _parse_knob(text: str) -> tuple[str, Any]:
-    name, sep, raw = text.partition("=")
-    if not sep or not name:
-        raise InputError(f"--set {text!r}: expected KNOB=VALUE")
+def _parse_setting(text: str) -> tuple[str, Any]:
+    """``--set NAME=VALUE``: a protocol knob (checked against protocol/knobs.py) or one of the
+    broker's settings (BrokerConfig's other fields, checked when the broker is built)."""
+    from kafka_eos.protocol.knobs import KNOBS, parse_assignment, parse_knob_text
+
+    name, raw = parse_assignment(text, option="--set")
+    if name in KNOBS:
+        return name, parse_knob_text(name, raw, where=f"--set {name}")
     value: Any = raw
     if raw.lower() in ("true", "false"):
         value = raw.lower() == "true"
@@ -75,7 +80,7 @@ def _parse_knob(text: str) -> tuple[str, Any]:
             value = int(raw)
         except ValueError:
             value = raw
-    return name.strip(), value
+    return name, value
 
 
 def run_serve(args: argparse.Namespace) -> int:
@@ -101,7 +106,7 @@ def run_serve(args: argparse.Namespace) -> int:
         admin_port=args.admin_port,
         max_frame_size=args.max_frame_size or DEFAULT_MAX_FRAME_SIZE,
         fsync=not args.no_fsync,
-        config=dict(_parse_knob(k) for k in args.set),
+        config=dict(_parse_setting(k) for k in args.set),
         faults=list(args.fault),
         ready_file=args.ready_file,
     )

@@ -358,7 +358,7 @@ class ActionHandlers:
                 self.deposed_answers[self.proc_of[envelope.destination]] = envelope
 
     def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        if self.node.config.producer_state_expiry_ms is None:
+        if not self.node.config.knobs.producer_state_expiry:
             raise NotEnabled("producer-state expiry is off on this reference")
         tp = self.tps[self.model.partition_names.index(args[0])]
         ref_pid = self.reference_pid(int(args[1][3:]))

@@ -3,19 +3,16 @@ configuration (:func:`broker_config`, :func:`producer_settings`), the names it i
 the driver's two refusals (:class:`Unsupported`, :class:`NotEnabled`), and what it keeps as it
 goes (:class:`Envelope`, :class:`Ghosts`).
 
-The mapping of the model's knobs onto the reference:
+The model's knobs are the reference's: both read the one declaration in protocol/knobs.py.
+The broker takes them whole (``BrokerConfig.knobs``); the knobs a client obeys (its ``roles``
+include ``client``: ``idempotence``, ``max_in_flight``) also become the producers' settings
+(enable.idempotence, max.in.flight.requests.per.connection). Producer-state expiry happens here
+only when the driver injects it (the clock never moves on its own), and only with its knob on.
 
-* ``transaction_version``, ``partition_verification``, ``coordinator_epoch_check``,
-  ``producer_epoch_check`` and ``batch_cache_size`` are BrokerConfig's fields of the same
-  name; ``idempotence`` is the idempotent producers' enable.idempotence (the model's leaders
-  always deduplicate a producer id's batches, so BrokerConfig.idempotence stays on);
-  ``producer_state_expiry`` turns ``producer_state_expiry_ms`` on (the clock never moves on
-  its own here: expiry happens when the driver injects it, and only with the knob on);
-* ``max_in_flight`` is the producer's max.in.flight.requests.per.connection;
-* the producers add partitions with AddPartitionsToTxn before sending (the client side of
-  transaction version 1), whatever the broker's transaction version: that is what the model's
-  clients do, and a transaction-version-2 coordinator still bumps the epoch on every EndTxn
-  and answers with the new epoch, which the client adopts.
+The producers add partitions with AddPartitionsToTxn before sending (the client side of
+transaction version 1), whatever the broker's transaction version: that is what the model's
+clients do, and a transaction-version-2 coordinator still bumps the epoch on every EndTxn and
+answers with the new epoch, which the client adopts.
 """
 
 from __future__ import annotations
@@ -49,25 +46,18 @@ class NotEnabled(Exception):
 
 
 def broker_config(model: KafkaEosModel) -> BrokerConfig:
-    knobs = model.knobs
-    return BrokerConfig(
-        transaction_version=knobs.transaction_version,
-        partition_verification=knobs.partition_verification,
-        coordinator_epoch_check=knobs.coordinator_epoch_check,
-        producer_epoch_check=knobs.producer_epoch_check,
-        batch_cache_size=knobs.batch_cache_size,
-        producer_state_expiry_ms=86_400_000 if knobs.producer_state_expiry else None,
-    )
+    return BrokerConfig(knobs=model.knobs)
 
 
 def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:
     kind = model.kinds[proc]
     transactional = kind in (TRANSACTIONAL, CTP)
+    knobs = model.knobs
     return {
         "client_id": model.process_names[proc],
         "transactional_id": model.transactional_ids[model.tid_of[proc]] if transactional else None,
-        "enable_idempotence": transactional or (kind == IDEMPOTENT and model.knobs.idempotence),
-        "max_in_flight": model.knobs.max_in_flight,
+        "enable_idempotence": transactional or (kind == IDEMPOTENT and knobs.idempotence),
+        "max_in_flight": knobs.max_in_flight,
         "retry_backoff_ms": 0,
         # the model's clients add partitions explicitly (see the module docstring)
         "transaction_version": 1,

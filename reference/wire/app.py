@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.knobs import KNOBS, make_knobs
 from kafka_eos.reference.wire.faults import Faults, parse_api
 from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
@@ -35,7 +36,8 @@ class ServeOptions:
     admin_port: int | None = None
     max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
     fsync: bool = True
-    #: BrokerConfig knobs, by name (e.g. transaction_version=1, producer_state_expiry_ms=...)
+    #: protocol knobs and BrokerConfig settings, by name (e.g. transaction_version=1,
+    #: producer_state_expiry_ms=...)
     config: dict[str, Any] = field(default_factory=dict)
     #: faults armed from the start, as admin commands (e.g. "drop-response Produce 1")
     faults: list[str] = field(default_factory=list)
@@ -57,19 +59,23 @@ def _build_node(options: ServeOptions, clock: Any, storage: Any) -> Any:
     from kafka_eos.reference import node as node_module
 
     config_class = node_module.BrokerConfig
-    known = set(getattr(config_class, "__dataclass_fields__", {}))
-    knobs = dict(options.config)
-    knobs.setdefault("num_partitions", options.partitions)
+    settings = {name for name in config_class.__dataclass_fields__ if name != "knobs"}
+    chosen = dict(options.config)
     # The clients this broker serves negotiate EndTxn v0-v3: transaction version 1. Kafka
     # uses version 2 only with clients that negotiate EndTxn v5 once the feature is finalized.
-    knobs.setdefault("transaction_version", 1)
-    unknown = sorted(set(knobs) - known) if known else []
+    chosen.setdefault("transaction_version", 1)
+    chosen.setdefault("num_partitions", options.partitions)
+    unknown = sorted(set(chosen) - settings - set(KNOBS))
     if unknown:
         raise InputError(
-            f"unknown broker setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
+            f"unknown broker setting {unknown[0]!r}; knobs: {', '.join(KNOBS)}; "
+            f"settings: {', '.join(sorted(settings))}"
         )
+    knobs = make_knobs(
+        {name: value for name, value in chosen.items() if name in KNOBS}, where="--set "
+    )
     try:
-        config = config_class(**knobs)
+        config = config_class(knobs=knobs, **{k: v for k, v in chosen.items() if k not in KNOBS})
     except (TypeError, ValueError) as exc:
         raise InputError(f"bad broker settings: {exc}") from None
     return node_module.BrokerNode(node_id=NODE_ID, config=config, clock=clock, storage=storage)

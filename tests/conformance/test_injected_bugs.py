@@ -35,7 +35,10 @@ def _without_epoch_check(monkeypatch: pytest.MonkeyPatch) -> None:
     original = BrokerConfig.producer_checks.fget  # type: ignore[attr-defined]
 
     def checks(config: BrokerConfig) -> producer_state.ProducerChecks:
-        return dataclasses.replace(original(config), producer_epoch_check=False)
+        checks = original(config)
+        return dataclasses.replace(
+            checks, knobs=dataclasses.replace(checks.knobs, producer_epoch_check=False)
+        )
 
     monkeypatch.setattr(BrokerConfig, "producer_checks", property(checks))
 

@@ -9,6 +9,7 @@ import pytest
 
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.clock import VirtualClock
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.futures import IllegalStateError
@@ -24,7 +25,7 @@ class World:
     def __init__(self, *, faults: Faults | None = None, seed: int = 0, **knobs: object) -> None:
         self.clock = VirtualClock()
         self.net = SimNetwork(clock=self.clock, seed=seed, faults=faults or Faults(max_delay_ms=5))
-        config = BrokerConfig(num_partitions=2, **knobs)  # type: ignore[arg-type]
+        config = BrokerConfig(num_partitions=2, knobs=Knobs(**knobs))
         self.broker = BrokerNode(config=config, clock=self.clock)
         self.net.register(BROKER_ID, self.broker)
 

@@ -7,6 +7,7 @@ from refdriver import Direct
 
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.messages import (
     AddPartitionsToTxnRequest,
     EndTxnResponse,
@@ -19,7 +20,7 @@ from kafka_eos.reference.messages import (
 )
 from kafka_eos.reference.node import TXN_STATE_PARTITION, BrokerConfig
 
-TV1 = BrokerConfig(num_partitions=2, transaction_version=1)
+TV1 = BrokerConfig(num_partitions=2, knobs=Knobs(transaction_version=1))
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
 
 
@@ -30,7 +31,7 @@ def add(d: Direct, tid: str, pid: int, epoch: int, *tps: TopicPartition):
 def open_transaction(d: Direct, tid: str = "tx") -> tuple[int, int]:
     init = d.init(tid)
     pid, epoch = init.producer_id, init.producer_epoch
-    if d.config.transaction_version < 2:
+    if d.config.knobs.transaction_version < 2:
         assert add(d, tid, pid, epoch, TP0, TP1).error_code is ErrorCode.NONE
     assert d.produce("t", 0, pid, epoch, 0, ("a",), tid=tid).error_code is ErrorCode.NONE
     assert d.produce("t", 1, pid, epoch, 0, ("b",), tid=tid).error_code is ErrorCode.NONE
@@ -40,7 +41,7 @@ def open_transaction(d: Direct, tid: str = "tx") -> tuple[int, int]:
 def deferred_with_add_pending() -> tuple[Direct, int, int]:
     """A deferred-replication node whose AddPartitionsToTxn (-> Ongoing) is written, not yet
     replicated."""
-    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, deferred_replication=True))
+    d = Direct(BrokerConfig(num_partitions=2, knobs=TV1.knobs, deferred_replication=True))
     d.call(InitProducerIdRequest(d.cid(), "tx"))
     d.replicate()
     meta = d.node.txn_coordinator.transactions["tx"]
@@ -197,7 +198,10 @@ def test_a_marker_refused_for_its_producer_epoch_is_given_up() -> None:
 
 
 def test_without_the_coordinator_epoch_check_a_stale_marker_is_appended() -> None:
-    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, coordinator_epoch_check=False))
+    d = Direct(BrokerConfig(
+            num_partitions=2,
+            knobs=Knobs(transaction_version=1, coordinator_epoch_check=False),
+        ))
     pid, epoch = open_transaction(d)
     d.hold = True
     d.end("tx", pid, epoch, True)
@@ -295,7 +299,10 @@ def test_verification_rejects_a_transactional_batch_for_a_partition_not_in_the_t
 
 
 def test_without_verification_a_batch_outside_the_transaction_hangs_the_partition() -> None:
-    d = Direct(BrokerConfig(num_partitions=2, transaction_version=1, partition_verification=False))
+    d = Direct(BrokerConfig(
+            num_partitions=2,
+            knobs=Knobs(transaction_version=1, partition_verification=False),
+        ))
     init = d.init("tx")
     d.produce("t", 0, init.producer_id, init.producer_epoch, 0, tid="tx")
     assert d.partition("t").last_stable_offset == 0 < d.partition("t").high_watermark

@@ -6,6 +6,7 @@ from __future__ import annotations
 from refdriver import Direct
 
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.messages import (
     READ_COMMITTED,
     READ_UNCOMMITTED,
@@ -24,7 +25,7 @@ from kafka_eos.reference.messages import (
 )
 from kafka_eos.reference.node import BrokerConfig
 
-TV1 = BrokerConfig(num_partitions=1, transaction_version=1)
+TV1 = BrokerConfig(num_partitions=1, knobs=Knobs(transaction_version=1))
 TP = TopicPartition("t", 0)
 IN = TopicPartition("in", 0)
 
@@ -186,7 +187,7 @@ def test_kip_447_fencing_is_checked_when_the_verified_commit_is_written() -> Non
     scheduleTransactionalWriteOperation verifies, then runs OffsetMetadataManager.
     commitTransactionalOffset). A rebalance that completes during the round trip fences it:
     the partitions' new owner may already have fetched the old committed offsets."""
-    d = Direct(BrokerConfig(num_partitions=1, partition_verification=True))
+    d = Direct(BrokerConfig(num_partitions=1, knobs=Knobs(partition_verification=True)))
     member = join(d, join(d).member_id)
     d.one(SyncGroupRequest(d.cid(), "g", 1, member.member_id, ()), "c1")
     init = d.init("copy")

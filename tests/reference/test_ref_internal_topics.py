@@ -12,6 +12,7 @@ from refdriver import Direct
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.messages import (
     CreatableTopic,
     CreateTopicsRequest,
@@ -21,7 +22,7 @@ from kafka_eos.reference.messages import (
 from kafka_eos.reference.node import BrokerConfig
 from kafka_eos.reference.storage import FileStorage
 
-TV1 = BrokerConfig(num_partitions=1, transaction_version=1)
+TV1 = BrokerConfig(num_partitions=1, knobs=Knobs(transaction_version=1))
 INTERNAL = ["__consumer_offsets", "__transaction_state"]
 ILLEGAL = ["../../escaped", "a/b", "sp ace", "x" * 250, ".", "..", "\u00e9t\u00e9", ""]
 

@@ -7,6 +7,7 @@ import itertools
 from refdriver import Direct
 
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.sequence import MAX_SEQUENCE
 from kafka_eos.reference.node import BrokerConfig
 
@@ -47,13 +48,13 @@ def test_older_epoch_is_rejected_with_invalid_producer_epoch() -> None:
 
 
 def test_without_the_epoch_check_an_older_epoch_is_appended() -> None:
-    d, pid = idempotent(BrokerConfig(producer_epoch_check=False))
+    d, pid = idempotent(BrokerConfig(knobs=Knobs(producer_epoch_check=False)))
     d.produce("t", 0, pid, 1, 0)
     assert d.produce("t", 0, pid, 0, 0).error_code is ErrorCode.NONE
 
 
 def test_a_duplicate_older_than_the_batch_cache_is_out_of_order() -> None:
-    d, pid = idempotent(BrokerConfig(batch_cache_size=2))
+    d, pid = idempotent(BrokerConfig(knobs=Knobs(batch_cache_size=2)))
     for seq in range(3):
         d.produce("t", 0, pid, 0, seq, (f"v{seq}",))
     assert d.produce("t", 0, pid, 0, 1, ("v1",)).base_offset == 1  # still cached
@@ -76,7 +77,8 @@ def test_sequences_wrap_from_max_to_zero_even_inside_a_batch() -> None:
 
 
 def test_after_producer_state_expiry_any_sequence_is_accepted_so_a_late_retry_duplicates() -> None:
-    d, pid = idempotent(BrokerConfig(producer_state_expiry_ms=1_000))
+    config = BrokerConfig(knobs=Knobs(producer_state_expiry=True), producer_state_expiry_ms=1_000)
+    d, pid = idempotent(config)
     d.produce("t", 0, pid, 0, 0, ("a",))
     d.clock.advance(1_000)
     d.tick()
@@ -86,7 +88,7 @@ def test_after_producer_state_expiry_any_sequence_is_accepted_so_a_late_retry_du
 
 
 def test_non_transactional_batch_while_a_transaction_is_open_is_invalid_txn_state() -> None:
-    d = Direct(BrokerConfig(transaction_version=1, partition_verification=False))
+    d = Direct(BrokerConfig(knobs=Knobs(transaction_version=1, partition_verification=False)))
     init = d.init("tx")
     pid, epoch = init.producer_id, init.producer_epoch
     assert d.produce("t", 0, pid, epoch, 0, tid="tx").error_code is ErrorCode.NONE
@@ -95,7 +97,7 @@ def test_non_transactional_batch_while_a_transaction_is_open_is_invalid_txn_stat
 
 
 def test_without_idempotence_the_leader_appends_every_retry() -> None:
-    d, pid = idempotent(BrokerConfig(idempotence=False))
+    d, pid = idempotent(BrokerConfig(knobs=Knobs(idempotence=False)))
     d.produce("t", 0, pid, 0, 0, ("a",))
     assert d.produce("t", 0, pid, 0, 0, ("a",)).base_offset == 1
 

@@ -23,11 +23,12 @@ import pytest
 from refdriver import Direct
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.messages import AddPartitionsToTxnRequest, TopicPartition
 from kafka_eos.reference.node import BrokerConfig
 from kafka_eos.reference.storage import FileStorage
 
-TV1 = BrokerConfig(num_partitions=1, transaction_version=1)
+TV1 = BrokerConfig(num_partitions=1, knobs=Knobs(transaction_version=1))
 ACKNOWLEDGED = [("a",), ("b",), ("x",), ()]  # two batches, a transaction's batch, its COMMIT
 
 

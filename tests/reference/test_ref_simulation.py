@@ -61,7 +61,10 @@ def _drop_the_producer_epoch_check(monkeypatch: pytest.MonkeyPatch) -> None:
     original = BrokerConfig.producer_checks
 
     def weakened(self: BrokerConfig):  # type: ignore[no-untyped-def]
-        return dataclasses.replace(original.fget(self), producer_epoch_check=False)  # type: ignore[attr-defined]
+        checks = original.fget(self)  # type: ignore[attr-defined]
+        return dataclasses.replace(
+            checks, knobs=dataclasses.replace(checks.knobs, producer_epoch_check=False)
+        )
 
     monkeypatch.setattr(BrokerConfig, "producer_checks", property(weakened))
 

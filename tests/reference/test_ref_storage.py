@@ -10,12 +10,13 @@ from refdriver import Direct
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.invariants import NodeInvariants
 from kafka_eos.reference.messages import AddPartitionsToTxnRequest, FetchRequest, TopicPartition
 from kafka_eos.reference.node import BrokerConfig
 from kafka_eos.reference.storage import FileStorage
 
-TV1 = BrokerConfig(num_partitions=1, transaction_version=1)
+TV1 = BrokerConfig(num_partitions=1, knobs=Knobs(transaction_version=1))
 
 
 def crash_and_restart(d: Direct, data_dir: Path) -> None:
