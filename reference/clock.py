@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 
@@ -30,11 +31,20 @@ class VirtualClock:
 
 
 class SystemClock:
-    """Wall-clock milliseconds, for the wire adapter."""
+    """Wall-clock milliseconds since the epoch, for the wire adapter.
 
-    __slots__ = ()
+    The core saves these times in a data directory (transaction start and update times, batch
+    append times), so they must mean the same after a restart or a reboot, as Kafka's
+    txnStartTimestamp and txnLastUpdateTimestamp do (Time.SYSTEM.milliseconds(), the wall
+    clock): a boot-relative clock would leave a transaction abandoned before a reboot open for
+    ever. Unlike the raw wall clock, it never goes back: when the system clock is stepped back
+    it holds still until the system clock catches up, so a deadline is never moved away."""
+
+    __slots__ = ("_last_ms",)
+
+    def __init__(self) -> None:
+        self._last_ms = 0
 
     def now_ms(self) -> int:
-        import time
-
-        return time.monotonic_ns() // 1_000_000
+        self._last_ms = max(self._last_ms, time.time_ns() // 1_000_000)
+        return self._last_ms

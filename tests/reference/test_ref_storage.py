@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from kafka_eos.errors import InputError
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.knobs import Knobs
+from kafka_eos.reference.clock import SystemClock, VirtualClock
 from kafka_eos.reference.invariants import NodeInvariants
 from kafka_eos.reference.messages import AddPartitionsToTxnRequest, FetchRequest, TopicPartition
 from kafka_eos.reference.node import BrokerConfig
@@ -129,3 +131,35 @@ def test_only_the_replicated_prefix_of_a_log_is_immutable() -> None:
     partition.truncate_to(0)
     found = {v.property for v in invariants.check(d.node)}
     assert found == {"logs_only_grow", "lso_monotonic"}
+
+
+def test_the_system_clock_is_the_wall_clock_so_saved_times_mean_the_same_after_a_reboot() -> None:
+    """The data dir keeps transaction start times; a clock that restarts at boot (monotonic)
+    would leave an abandoned transaction open for ever after a reboot."""
+    before = time.time_ns() // 1_000_000
+    now = SystemClock().now_ms()
+    assert before <= now <= time.time_ns() // 1_000_000
+
+
+def test_the_system_clock_never_goes_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = SystemClock()
+    first = clock.now_ms()
+    monkeypatch.setattr(time, "time_ns", lambda: (first - 60_000) * 1_000_000)  # NTP steps back
+    assert clock.now_ms() == first
+
+
+def test_an_abandoned_transaction_times_out_after_a_restart(tmp_path: Path) -> None:
+    wall = VirtualClock(1_760_000_000_000)  # wall-clock milliseconds, as SystemClock reads them
+    d = Direct(TV1, storage=FileStorage(tmp_path, fsync=False), clock=wall)
+    init = d.init("tx", timeout=10_000)
+    pid, epoch = init.producer_id, init.producer_epoch
+    d.one(AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TopicPartition("t", 0),)))
+    d.produce("t", 0, pid, epoch, 0, ("abandoned",), tid="tx")
+    crash_and_restart(d, tmp_path)
+    wall.advance(5_000)
+    d.tick()
+    assert d.partition("t").last_stable_offset == 0  # still within its timeout
+    wall.advance(5_001)  # down, or rebooted: the wall clock went on
+    d.tick()
+    partition = d.partition("t")
+    assert partition.last_stable_offset == partition.high_watermark == 2  # aborted
