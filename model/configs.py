@@ -55,6 +55,9 @@ class CheckConfig:
     faults: dict[str, int]
     properties: tuple[str, ...]
     path: str
+    #: the configuration as written (parsed YAML): a trace's #meta carries it, and
+    #: build_check_config rebuilds this check from it
+    source: dict[str, Any]
 
 
 def list_check_configs() -> list[str]:
@@ -114,6 +117,7 @@ def build_check_config(raw: object, *, name: str, where: str) -> CheckConfig:
         faults=dataclasses.asdict(faults),
         properties=checked,
         path=where,
+        source=top,
     )
 
 

@@ -9,7 +9,6 @@ bound (or a simulation that found nothing) before the answer was complete.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 import time
@@ -111,12 +110,8 @@ def run_check(args: argparse.Namespace) -> int:
 
 def run_simulate(args: argparse.Namespace) -> int:
     if args.reference:
-        try:
-            from kafka_eos.cli.simulate_reference import run  # the reference engineer's module
-        except ImportError as exc:
-            if exc.name != "kafka_eos.cli.simulate_reference":
-                raise
-            raise InputError("simulating the reference (--reference) is not available yet") from exc
+        from kafka_eos.cli.simulate_reference import run
+
         # The reference simulation gets its options already checked and converted.
         args.seed = _int_option("--seed", args.seed, allow_zero=True, signed=True)
         args.steps = _int_option("--steps", args.steps)
@@ -151,35 +146,20 @@ def resolve_target(args: argparse.Namespace) -> Target:
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         return Target(model, f"{args.model} {shown}".strip(),
                       {"model": args.model, "params": params})
-    configs = _configs_module()
-    name = args.config or configs.DEFAULT_CONFIG
-    config = configs.load_check_config(name)
+    from kafka_eos.model.configs import DEFAULT_CONFIG, load_check_config
+
+    config = load_check_config(args.config or DEFAULT_CONFIG)
     return Target(
         config.model,
         f"config {config.name}" + (f": {config.description}" if config.description else ""),
-        {"config": config.name},
+        # the configuration itself, so that replay rebuilds the model from the trace alone
+        {"config": config.name, "configuration": config.source},
         {k: v for k, v in dict(config.bounds).items() if k in _CONFIG_BOUNDS and v is not None},
     )
 
 
 # The bounds a named check may set; the command line overrides each.
 _CONFIG_BOUNDS = ("max_states", "max_depth", "time_budget")
-
-
-def _configs_module() -> Any:
-    # Imported here, not at the top: the checker works without the Kafka model layer.
-    # import_module, not "from ... import": it consults sys.modules even when the
-    # package already holds the attribute.
-    try:
-        configs = importlib.import_module("kafka_eos.model.configs")
-    except ImportError as exc:
-        if exc.name not in ("kafka_eos.model.configs", "kafka_eos.model"):
-            raise
-        raise InputError(
-            "the Kafka model's named checks (kafka_eos.model.configs) do not exist yet; "
-            "check a model file with --model FILE.py:Class"
-        ) from exc
-    return configs
 
 
 def _run_model(args: argparse.Namespace, work: Any) -> Any:

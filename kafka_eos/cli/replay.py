@@ -2,13 +2,14 @@
 checker wrote (``kafka-eos check --trace-out TRACE.itf.json``) and report the first step where
 the reference and the model disagree.
 
-The trace's top-level ``#meta`` names what produced it (``{"config": NAME}`` or ``{"model":
-"FILE.py:Class", "params": {...}}``); the reference is set up with the same workload, faults
-and protocol knobs. A trace is data: replay never imports code it names. A trace of a model
-file replays only with ``--model FILE.py:Class`` (and ``--param``), a file the user trusts.
-``--knob NAME=VALUE`` runs the reference with other knobs (e.g. replay the
-counterexample of a weakened configuration on a correctly configured reference, to see it
-refuse the step the weakness allowed).
+The trace's top-level ``#meta`` says what produced it: ``{"config": NAME, "configuration":
+{...}}`` (the configuration itself, named or from ``--config FILE.yaml``; a trace written before
+it was recorded names the shipped configuration only) or ``{"model": "FILE.py:Class",
+"params": {...}}``; the reference is set up with the same workload, faults and protocol knobs.
+A trace is data: replay never imports code it names. A trace of a model file replays only with
+``--model FILE.py:Class`` (and ``--param``), a file the user trusts. ``--knob NAME=VALUE`` runs
+the reference with other knobs (e.g. replay the counterexample of a weakened configuration on a
+correctly configured reference, to see it refuse the step the weakness allowed).
 
 Exit codes: 0 the reference agrees with the model at every step of the trace; 1 they disagree
 (at the step printed); 2 a bad file, configuration or option (one line). Whether the reference
@@ -95,6 +96,15 @@ def _model_of(meta: dict[str, Any], args: argparse.Namespace) -> Any:
         raise InputError("--param applies to --model only")
     if args.model:
         model = _model_named_by_user(args.model, args.param, meta, path)
+    elif "configuration" in meta:
+        # The configuration itself (plain data, validated like a file): the trace replays
+        # on any machine, whether its check was a named one or a user's --config file.
+        from kafka_eos.model.configs import build_check_config
+
+        name = str(meta.get("config", "trace"))
+        model = build_check_config(
+            meta["configuration"], name=name, where=f"{path}: #meta.configuration"
+        ).model
     elif "config" in meta:
         from kafka_eos.model.configs import load_check_config
 

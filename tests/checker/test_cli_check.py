@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -131,11 +130,6 @@ def test_simulate_finds_die_hard_solution(capsys: Any, tmp_path: Path) -> None:
                               "--trace-out", str(path))
     assert (code, document["violated"]) == (1, "NotSolved")
     assert read_itf(path).meta["seed"] == 3
-
-
-def test_no_model_and_no_kafka_configs_is_a_one_line_error(capsys: Any, monkeypatch: Any) -> None:
-    monkeypatch.setitem(sys.modules, "kafka_eos.model.configs", None)
-    assert_one_line_error(capsys, ["check"], "kafka_eos.model.configs")
 
 
 def write_model(tmp_path: Path, source: str, name: str = "user_model.py") -> Path:
