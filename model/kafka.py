@@ -21,9 +21,10 @@ from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
 from kafka_eos.protocol.epochs import (
     BumpRequest,
+    MarkerRefusal,
     bump_request,
     end_txn_is_retry,
-    marker_epoch_is_stale,
+    marker_refusal,
 )
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.sequence import (
@@ -126,9 +127,9 @@ _INVALID_TXN_STATE = int(ErrorCode.INVALID_TXN_STATE)
 _INVALID_MAPPING = int(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
 _CONCURRENT = int(ErrorCode.CONCURRENT_TRANSACTIONS)
 _REQUEST_TIMED_OUT = int(ErrorCode.REQUEST_TIMED_OUT)
-_COORDINATOR_FENCED = int(ErrorCode.TRANSACTION_COORDINATOR_FENCED)
 _PRODUCER_FENCED = int(ErrorCode.PRODUCER_FENCED)
 _FATAL = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER) | {_INVALID_MAPPING}
+_MARKER_ERRORS = {refusal: int(refusal.error) for refusal in MarkerRefusal}
 
 #: Every action the model can take (the label prefix), for coverage reports.
 ACTION_NAMES = (
@@ -718,13 +719,15 @@ class KafkaEosModel:
         entry = producers[pid]
         error = _NONE
         if entry:
-            stale = marker_epoch_is_stale(
-                epoch, entry[E_EPOCH], transaction_open=entry[E_TXN_FIRST] >= 0, tv2=self.tv2
+            refusal = marker_refusal(
+                marker_epoch=epoch,
+                stored_epoch=entry[E_EPOCH],
+                marker_coordinator_epoch=cepoch,
+                stored_coordinator_epoch=entry[E_COORDINATOR_EPOCH],
+                transaction_open=entry[E_TXN_FIRST] >= 0,
+                knobs=self.knobs,
             )
-            if stale:
-                error = _INVALID_EPOCH
-            elif self.knobs.coordinator_epoch_check and entry[E_COORDINATOR_EPOCH] > cepoch:
-                error = _COORDINATOR_FENCED
+            error = _MARKER_ERRORS[refusal]
         if error == _NONE:
             offset = len(log)
             log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
