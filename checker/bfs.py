@@ -44,10 +44,12 @@ from .result import (
     Progress,
     ProgressCallback,
     StopReason,
+    StoreKind,
     Trace,
     Verdict,
     ViolationKind,
 )
+from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, store_kind
 
 # Seconds between two looks at the clock (time budget, progress), and the bounds on how many
 # expanded states that may be.
@@ -66,6 +68,7 @@ def check(
     time_budget: float | None = None,
     deadlock: bool | None = None,
     progress: ProgressCallback | None = None,
+    store: str = "auto",
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -74,6 +77,11 @@ def check(
     successors is a violation. A violation comes with a shortest trace to it. Bounds stop the
     run early with verdict ``"incomplete"``: ``max_states`` distinct states, ``max_depth``
     steps from an initial state, ``time_budget`` seconds.
+
+    ``store`` is how visited states are kept: ``"states"`` (a dict of the states themselves),
+    ``"fingerprints"`` (64-bit fingerprints and parent numbers, about 30 bytes a state; see
+    store.py) or ``"auto"``: states until ``AUTO_FINGERPRINTS_AFTER`` states are stored, then
+    fingerprints from the next depth on. Verdicts, counts and trace lengths are the same.
     """
     search = _Search(
         bind(model),
@@ -82,6 +90,7 @@ def check(
         time_budget=positive_seconds("time_budget", time_budget),
         deadlock=deadlock,
         progress=progress,
+        store=store_kind(store),
     )
     return search.run()
 
@@ -108,6 +117,7 @@ class _Search:
         time_budget: float | None,
         deadlock: bool | None,
         progress: ProgressCallback | None,
+        store: str,
     ) -> None:
         self.bound = bound
         self.max_states = max_states
@@ -115,7 +125,9 @@ class _Search:
         self.time_budget = time_budget
         self.deadlock = bound.deadlock_is_error if deadlock is None else bool(deadlock)
         self.progress = progress
-        self.parent: dict[Any, Any] = {}
+        # The visited set and parent links: a dict, or fingerprints (which behave alike).
+        self.parent: Any = FingerprintStore() if store == "fingerprints" else {}
+        self.auto_store = store == "auto"
         self.label_counts: dict[str, int] = {}
         self.depth = 0
         self.queue_peak = 0
@@ -205,6 +217,8 @@ class _Search:
         if self.graph is not None:
             self.graph.add_initial(frontier)
             successors_of = self.graph.recording(successors_of)
+        if isinstance(parent, FingerprintStore):
+            successors_of = parent.expanding(successors_of)
         invariants = self.bound.invariants
         deadlock = self.deadlock
         state_cap = self.max_states if self.max_states is not None else sys.maxsize
@@ -261,12 +275,26 @@ class _Search:
                 if successors:
                     depth += 1
                 frontier = successors
+                if self._time_for_fingerprints():
+                    parent = self.parent = FingerprintStore.from_dict(
+                        parent, expanded=len(parent) - len(frontier))
+                    successors_of = parent.expanding(successors_of)
         except _PropertyBroken as broken:
             self.found = _Found("action_property", *broken.args)
         except Exception as exc:
             reraise_explained(self.bound, state, exc)
         finally:
             self.depth = depth
+
+    def _time_for_fingerprints(self) -> bool:
+        """Whether the "auto" store switches from states to fingerprints now."""
+        return (self.auto_store and self.graph is None and isinstance(self.parent, dict)
+                and len(self.parent) >= AUTO_FINGERPRINTS_AFTER)
+
+    def _path(self, state: Any) -> list[Any]:
+        if isinstance(self.parent, FingerprintStore):
+            return self.parent.path_to(self.bound, state)
+        return path_to(self.parent, state)
 
     def _check_temporal(self) -> None:
         if self.graph is None or self.found is not None or self.stopped_by is not None:
@@ -321,18 +349,26 @@ class _Search:
             ),
             liveness_seconds=self.liveness_seconds,
             graph_bytes=self.graph.nbytes() if self.graph is not None else 0,
+            **self._store_figures(),
         )
+
+    def _store_figures(self) -> dict[str, Any]:
+        kind: StoreKind = "states"
+        if isinstance(self.parent, FingerprintStore):
+            kind = "fingerprints"
+        nbytes = self.parent.nbytes() if kind == "fingerprints" else 0
+        return {"store": kind, "store_bytes": nbytes}
 
     def _deepest(self, found: _Found | None) -> int:
         if found is not None and found.kind == "invariant":
-            return len(path_to(self.parent, found.state)) - 1
+            return len(self._path(found.state)) - 1
         return self.depth
 
     def _trace(self, found: _Found) -> Trace:
         if found.lasso is not None:
             assert self.graph is not None
             return liveness_.lasso_trace(self.bound, self.graph, found.lasso)
-        trace = replay(self.bound, path_to(self.parent, found.state))
+        trace = replay(self.bound, self._path(found.state))
         if found.kind != "action_property":
             return trace
         holds = dict(self.bound.action_properties)[found.name]

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from .fingerprint import collision_probability, tlc_optimistic_probability
+
 Verdict = Literal["ok", "violated", "incomplete"]
 
 # What a violated property was: an invariant of a state, a property of a transition, a
@@ -14,6 +16,9 @@ ViolationKind = Literal["invariant", "action_property", "deadlock", "temporal"]
 
 # The label of the last step of a lasso that stays in its last state for ever.
 STUTTERING = "(stuttering)"
+
+# How the visited states were kept (see store.py).
+StoreKind = Literal["states", "fingerprints"]
 
 # Why a run stopped before it could answer.
 StopReason = Literal["max_states", "max_depth", "time_budget", "walks", "interrupted"]
@@ -84,6 +89,16 @@ class CheckResult:
     temporal_properties: tuple[str, ...] = ()
     liveness_seconds: float = 0.0
     graph_bytes: int = 0
+    store: StoreKind = "states"
+    #: the bytes of the fingerprint store's arrays (0 for the plain store)
+    store_bytes: int = 0
+
+    @property
+    def collision_probability(self) -> float | None:
+        """With fingerprints, the chance two stored states shared one (None without)."""
+        if self.store != "fingerprints":
+            return None
+        return collision_probability(self.distinct_states)
 
     @property
     def states_per_second(self) -> float:
@@ -116,6 +131,11 @@ class CheckResult:
             "temporal_properties": list(self.temporal_properties),
             "liveness_seconds": round(self.liveness_seconds, 3),
             "graph_bytes": self.graph_bytes,
+            "store": self.store,
+            "store_bytes": self.store_bytes,
+            "collision_probability": self.collision_probability,
+            "collision_probability_tlc_optimistic": None if self.store != "fingerprints"
+            else tlc_optimistic_probability(self.distinct_states, self.transitions),
             "coverage": dict(self.coverage),
             "never_taken": list(self.never_taken),
         }

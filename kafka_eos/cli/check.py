@@ -19,6 +19,7 @@ from kafka_eos.checker import CheckResult, Progress, check, simulate
 from kafka_eos.checker.interface import ModelError
 from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
+from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
 from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.errors import InputError
@@ -38,6 +39,10 @@ def register(subparsers: Any) -> None:
     _model_options(checker)
     checker.add_argument("--max-states", metavar="N", help="stop after N distinct states")
     checker.add_argument("--max-depth", metavar="N", help="explore traces of at most N steps")
+    checker.add_argument("--store", choices=STORES, default="auto",
+                         help="keep visited states as states (fastest), 64-bit fingerprints "
+                         "(about 30 bytes a state), or auto: fingerprints past "
+                         f"{AUTO_FINGERPRINTS_AFTER:,} states (default)")
     _common_options(checker)
     checker.set_defaults(run=run_check)
 
@@ -103,7 +108,8 @@ def run_check(args: argparse.Namespace) -> int:
     bounds = {**target.bounds, **{k: v for k, v in bounds.items() if v is not None}}
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
-            target.model, deadlock=args.deadlock, progress=display.update, **bounds
+            target.model, deadlock=args.deadlock, progress=display.update, store=args.store,
+            **bounds,
         ))
     return _report(args, target, result, bounds)
 
@@ -234,6 +240,10 @@ def summary(
     else:
         stats.append(("walks", f"{result.walks:,}"))
     stats.append(("time", f"{result.seconds:.2f} s ({rate})"))
+    if result.store == "fingerprints":
+        per_state = result.store_bytes / max(result.distinct_states, 1)
+        stats.append(("store", f"fingerprints, {per_state:.1f} bytes/state; collision "
+                               f"probability {result.collision_probability:.1e} (n²/2⁶⁵)"))
     if result.temporal_properties:
         stats.append(("liveness", f"{result.liveness_seconds:.2f} s of it, on a graph of "
                                   f"{result.graph_bytes / 1024:,.0f} KiB of edge arrays"))

@@ -1,0 +1,119 @@
+"""A state's 64-bit fingerprint: BLAKE2b of a canonical, deterministic encoding.
+
+Python's ``hash()`` will not do: a str's hash changes with PYTHONHASHSEED (so a checkpoint
+written by one process would not match the next), and an int's hash is the int itself modulo
+2**61 - 1, so structured states collide in structured ways. A fingerprint instead hashes bytes
+that depend on the state's value only:
+
+- the fast path is ``marshal`` format 2, which writes ints, floats, strs, bytes, None, bools
+  and exact tuples as the same bytes whatever objects hold them (format 3 and later write a
+  back-reference for an object seen twice in the state, which depends on object sharing, not
+  value; format 2 has no references);
+- marshal writes a set or frozenset in iteration order, which depends on hash seeds and
+  insertion history, and refuses NamedTuples, dataclasses and enums: such a state is encoded
+  by :func:`canonical_bytes` instead, which sorts set members' encodings and names types. The
+  choice depends on the value only: a state whose marshal bytes contain a set's type code (or
+  a byte that looks like one) always takes the slow path.
+
+Values that are equal across types (``1 == 1.0 == True``) get different fingerprints; a model
+that mixes them at the same place of a state should use one type there.
+
+Measured on the default Kafka configuration (545 bytes a state in format 2): the fast path is
+about 1.6 times the cost of ``hash()`` of the same nested tuple.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import marshal
+from hashlib import blake2b
+from typing import Any
+
+# marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
+# '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
+_SET_CODE, _FROZENSET_CODE = ord("<"), ord(">")
+MARSHAL_VERSION = 2
+# 0 marks an empty slot in the fingerprint table, so no fingerprint is 0.
+_ZERO_STANDS_FOR = 1
+
+
+def fingerprint(
+    state: Any,
+    _dumps: Any = marshal.dumps,
+    _blake2b: Any = blake2b,
+    _from_bytes: Any = int.from_bytes,
+) -> int:
+    """The state's 64-bit fingerprint (never 0), stable across processes and runs.
+
+    (The keyword defaults bind the functions once: this runs once per transition.)
+    """
+    try:
+        data = _dumps(state, MARSHAL_VERSION)
+    except ValueError:
+        data = canonical_bytes(state)
+    else:
+        if _SET_CODE in data or _FROZENSET_CODE in data:
+            data = canonical_bytes(state)
+    return _from_bytes(_blake2b(data, digest_size=8).digest(), "little") or _ZERO_STANDS_FOR
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """An encoding of ``value`` that equal values share, whatever their sets' orders."""
+    parts: list[bytes] = []
+    _encode(value, parts)
+    return b"".join(parts)
+
+
+def _encode(value: Any, out: list[bytes]) -> None:
+    kind = type(value)
+    if kind is tuple:
+        out.append(b"(%d:" % len(value))
+        for item in value:
+            _encode(item, out)
+        out.append(b")")
+    elif isinstance(value, frozenset | set):
+        members = sorted(canonical_bytes(member) for member in value)
+        out.append(b"{%d:" % len(members))
+        out.extend(members)
+        out.append(b"}")
+    elif isinstance(value, enum.Enum):
+        out.append(b"E%s.%s;" % (_type_name(kind), value.name.encode()))
+    elif isinstance(value, tuple):  # a NamedTuple or another tuple subclass
+        out.append(b"T%s" % _type_name(kind))
+        _encode(tuple(value), out)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out.append(b"D%s" % _type_name(kind))
+        _encode(tuple(getattr(value, f.name) for f in dataclasses.fields(value)), out)
+    else:
+        # An atom: its type and marshal bytes, or its repr for what marshal cannot write.
+        try:
+            atom = marshal.dumps(value, MARSHAL_VERSION)
+        except ValueError:
+            atom = repr(value).encode()
+        out.append(b"A%s%d:%s" % (_type_name(kind), len(atom), atom))
+
+
+def _type_name(kind: type) -> bytes:
+    return f"{kind.__module__}.{kind.__qualname__}".encode()
+
+
+def collision_probability(distinct_states: int) -> float:
+    """The chance that two of ``distinct_states`` states share a fingerprint: n(n-1)/2**65.
+
+    The birthday bound for 64-bit fingerprints. When it happens, the second state is taken for
+    the first and not explored, so a verdict "ok" could miss states; TLC prints the same kind
+    of estimate with its result.
+    """
+    n = distinct_states
+    return n * (n - 1) / 2.0**65
+
+
+def tlc_optimistic_probability(distinct_states: int, transitions: int) -> float:
+    """TLC's "calculated (optimistic)" estimate: n * (t - n) / 2**64.
+
+    Each of the t - n successors that matched a stored fingerprint could have matched one of
+    the n stored fingerprints by accident; TLC prints this figure as its optimistic estimate.
+    """
+    n = distinct_states
+    return n * max(transitions - n, 0) / 2.0**64

@@ -1,0 +1,197 @@
+"""The visited set as 64-bit fingerprints: about 25-35 bytes per state, parent links included.
+
+The plain store (bfs.py) is a dict state -> parent state: 350-450 bytes a Kafka state. This
+one keeps, per state, its fingerprint twice and its parent once, in three flat arrays:
+
+- ``table``: an open-addressing hash table of fingerprints (linear probing, 0 = empty, at most
+  3/4 full, so 10.7-21 bytes a state);
+- ``fingerprints``: state number -> fingerprint (8 bytes), states numbered in the order they
+  are stored;
+- ``parents``: state number -> the number of the state it was first reached from (4 bytes;
+  ``NO_PARENT`` for an initial state).
+
+The breadth-first search expands states in the order it stores them, so the parent of a new
+state is the state being expanded: :meth:`FingerprintStore.expanding` wraps the successor
+function to count expansions. A counterexample is rebuilt as TLC does: follow the parent
+numbers to an initial state, then re-execute the model from an initial state with the first
+fingerprint, at each step taking a successor whose fingerprint is the next one.
+
+The store behaves like the plain dict where the search touches it (``state in store``,
+``store[state] = parent``, ``len(store)``), so the search loop is the same for both.
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kafka_eos.errors import InputError
+
+from .fingerprint import fingerprint
+from .interface import BoundModel, short_repr
+
+NO_PARENT = 0xFFFFFFFF
+STORES = ("auto", "states", "fingerprints")
+# The "auto" store keeps states (fastest) up to this many, then fingerprints: a million Kafka
+# states are about 400 MB as a dict and 30 MB as fingerprints.
+AUTO_FINGERPRINTS_AFTER = 1_000_000
+_INITIAL_CAPACITY = 1 << 6
+Successors = Callable[[Any], Iterable[tuple[str, Any]]]
+
+
+class FingerprintStore:
+    """Fingerprints of the stored states and each one's parent, in flat arrays."""
+
+    __slots__ = ("_limit", "_mask", "_pending", "_slot", "expanded", "fingerprints", "parents",
+                 "table")
+
+    def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
+        size = _INITIAL_CAPACITY
+        while size * 3 // 4 < capacity:
+            size *= 2
+        self.table = array("Q", [0]) * size
+        self._mask = size - 1
+        self._limit = size * 3 // 4
+        self.fingerprints = array("Q")
+        self.parents = array("I")
+        self.expanded = -1  # the number of the state being expanded
+        self._pending = 0  # the fingerprint and free slot of the last state looked up
+        self._slot = 0
+
+    def __len__(self) -> int:
+        return len(self.fingerprints)
+
+    def __contains__(self, state: Any) -> bool:
+        fp = self._pending = fingerprint(state)
+        table, mask = self.table, self._mask
+        slot = fp & mask
+        while True:
+            held = table[slot]
+            if held == fp:
+                return True
+            if not held:
+                self._slot = slot
+                return False
+            slot = (slot + 1) & mask
+
+    def __setitem__(self, state: Any, parent: Any) -> None:
+        """Store ``state`` (just looked up and not found), reached from the state expanded."""
+        self.table[self._slot] = self._pending
+        self.fingerprints.append(self._pending)
+        self.parents.append(NO_PARENT if parent is None else self.expanded)
+        if len(self.fingerprints) > self._limit:
+            self._grow()
+
+    def add(self, fp: int, parent_number: int) -> bool:
+        """Store the fingerprint ``fp`` with its parent's number; False if already stored."""
+        table, mask = self.table, self._mask
+        slot = fp & mask
+        while (held := table[slot]) != fp:
+            if not held:
+                table[slot] = fp
+                self.fingerprints.append(fp)
+                self.parents.append(parent_number)
+                if len(self.fingerprints) > self._limit:
+                    self._grow()
+                return True
+            slot = (slot + 1) & mask
+        return False
+
+    def _grow(self) -> None:
+        size = len(self.table) * 2
+        table = array("Q", [0]) * size
+        mask = size - 1
+        for fp in self.fingerprints:
+            slot = fp & mask
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = fp
+        self.table, self._mask, self._limit = table, mask, size * 3 // 4
+
+    def expanding(self, successors_of: Successors) -> Callable[[Any], Iterable[tuple[str, Any]]]:
+        """``successors_of``, counting expansions so new states know their parent's number."""
+
+        def counted(state: Any) -> Iterable[tuple[str, Any]]:
+            self.expanded += 1
+            return successors_of(state)
+
+        return counted
+
+    def nbytes(self) -> int:
+        return sum(a.itemsize * len(a) for a in (self.table, self.fingerprints, self.parents))
+
+    def path_fingerprints(self, state: Any) -> list[int]:
+        """The fingerprints from an initial state to the stored ``state``."""
+        number = self.fingerprints.index(fingerprint(state))
+        path = [self.fingerprints[number]]
+        while (number := self.parents[number]) != NO_PARENT:
+            path.append(self.fingerprints[number])
+        path.reverse()
+        return path
+
+    def path_to(self, bound: BoundModel, state: Any) -> list[Any]:
+        """The stored states (representatives) from an initial state to ``state``."""
+        return rebuild_path(bound, self.path_fingerprints(state))
+
+    @classmethod
+    def from_dict(cls, parent: dict[Any, Any], expanded: int) -> FingerprintStore:
+        """The plain store ``parent`` (state -> parent state) as fingerprints.
+
+        ``expanded`` is the number of states the search has expanded so far.
+        """
+        store = cls(len(parent))
+        numbers: dict[Any, int] = {}
+        for number, (state, source) in enumerate(parent.items()):
+            numbers[state] = number
+            if not store.add(fingerprint(state), NO_PARENT if source is None else numbers[source]):
+                raise InputError(
+                    f"two distinct states share a fingerprint: {short_repr(state)}; "
+                    "use --store states"
+                )
+        store.expanded = expanded - 1
+        return store
+
+
+def store_kind(value: object) -> str:
+    """``value`` checked as the ``store`` option."""
+    if value not in STORES:
+        raise InputError(f"store must be one of {', '.join(STORES)}, got {value!r}")
+    return str(value)
+
+
+def rebuild_path(bound: BoundModel, fingerprints: list[int]) -> list[Any]:
+    """Re-execute the model along ``fingerprints``: the representatives of the path's states."""
+    canon: Callable[[Any], Any] = bound.canonical or _identity
+    current = next(
+        (canon(s) for s in bound.init_states() if fingerprint(canon(s)) == fingerprints[0]), None
+    )
+    if current is None:
+        raise _not_replayable(bound, "no initial state has the first fingerprint of the path")
+    path = [current]
+    for wanted in fingerprints[1:]:
+        current = next(
+            (t for _, t in _represented(bound, current, canon) if fingerprint(t) == wanted), None
+        )
+        if current is None:
+            raise _not_replayable(
+                bound, f"no successor of {short_repr(path[-1])} has the next fingerprint"
+            )
+        path.append(current)
+    return path
+
+
+def _represented(bound: BoundModel, state: Any, canon: Callable[[Any], Any]) -> list[Any]:
+    return [(label, canon(target)) for label, target in bound.actions(state)]
+
+
+def _identity(state: Any) -> Any:
+    return state
+
+
+def _not_replayable(bound: BoundModel, what: str) -> InputError:
+    return InputError(
+        f"{bound.name} could not be re-executed along the stored path: {what}; init_states() "
+        "and actions() must return the same values each time (use --store states to keep "
+        "the states themselves)"
+    )

@@ -1,0 +1,164 @@
+"""The fingerprint store: same answers as the plain store in a tenth of the memory.
+
+Every named Kafka check gives its verdict-table row (verdict, violated property, shortest
+trace length, distinct states) with fingerprints too; the large rows run under ``-m slow``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any, NamedTuple
+
+import pytest
+from checker_examples import example
+from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
+
+from kafka_eos.checker import bfs, check
+from kafka_eos.checker.fingerprint import canonical_bytes, collision_probability, fingerprint
+from kafka_eos.checker.store import FingerprintStore
+from kafka_eos.errors import InputError
+from kafka_eos.model.configs import load_check_config
+from kafka_eos.model.verdicts import load_verdicts
+
+TABLE = load_verdicts()
+
+
+class Point(NamedTuple):
+    x: int
+    y: str
+
+
+def test_fingerprints_are_the_same_under_every_hash_seed() -> None:
+    # str hashes change with PYTHONHASHSEED, and so does the order of a frozenset of strs.
+    program = (
+        "from typing import NamedTuple\n"
+        "from kafka_eos.checker.fingerprint import fingerprint\n"
+        "class Point(NamedTuple):\n    x: int\n    y: str\n"
+        "print(fingerprint((1, 'a', frozenset({'x', 'y', 'zz', 'w'}), Point(2, 'b'))))\n"
+    )
+    seen = {
+        subprocess.run([sys.executable, "-c", program], check=True, capture_output=True,
+                       text=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
+        for seed in ("1", "2", "3", "4")
+    }
+    assert len(seen) == 1
+
+
+def test_equal_states_share_a_fingerprint_whatever_their_sets_order() -> None:
+    # 1, 9 and 17 share a slot of a small set's table: the first one added gets it.
+    forwards = frozenset([1, 9, 17])
+    backwards = frozenset([17, 9, 1])
+    assert list(forwards) != list(backwards)  # iteration orders differ, values are equal
+    assert fingerprint((forwards, 1)) == fingerprint((backwards, 1))
+    shared = (1, 2)
+    assert fingerprint((shared, shared)) == fingerprint(((1, 2), (1, 2)))  # sharing ignored
+
+
+def test_different_states_get_different_fingerprints() -> None:
+    states = [(a, b, frozenset({a})) for a in range(100) for b in range(100)]
+    states += [Point(1, "a"), (1, "a"), Point(1, "b")]
+    assert len({fingerprint(s) for s in states}) == len(states)
+    assert canonical_bytes(Point(1, "a")) != canonical_bytes((1, "a"))
+
+
+def test_the_store_grows_without_losing_a_state() -> None:
+    store = FingerprintStore()
+    numbers = list(range(1, 20_000))
+    for n in numbers:
+        assert n not in store
+        store[n] = None
+    assert len(store) == len(numbers)
+    assert all(n in store for n in numbers)
+    assert 0 not in store and 20_000 not in store
+
+
+@pytest.mark.parametrize("rms", [3, 5, 6])
+def test_two_phase_counts_match_tlc_with_fingerprints(rms: int) -> None:
+    expected = {3: 288, 5: 8832, 6: 50816}[rms]
+    result = check(example("two_phase.py:TwoPhase", rms=rms), store="fingerprints")
+    assert (result.verdict, result.distinct_states, result.store) == ("ok", expected,
+                                                                      "fingerprints")
+    assert result.store_bytes / result.distinct_states <= 64
+
+
+@pytest.mark.parametrize("model", [
+    Counter(top=9, forbid=4), MonotoneCounter(top=3), faulty_two_phase(4),
+    faulty_two_phase(4, symmetric=True), example("die_hard.py:DieHard"),
+], ids=["invariant", "action_property", "faulty_two_phase", "symmetric", "die_hard"])
+def test_fingerprints_find_the_same_concrete_trace(model: Any) -> None:
+    plain = check(model, store="states")
+    fingerprints = check(model, store="fingerprints")
+    assert plain.verdict == fingerprints.verdict == "violated"
+    assert (fingerprints.violated, fingerprints.distinct_states) == (plain.violated,
+                                                                      plain.distinct_states)
+    assert fingerprints.trace == plain.trace
+    assert fingerprints.max_depth == plain.max_depth
+
+
+def test_deadlock_and_bounds_stop_at_the_same_place() -> None:
+    for options in ({"deadlock": True}, {"max_states": 100}, {"max_depth": 5}):
+        model = DeadEnd(top=3) if "deadlock" in options else example(
+            "two_phase.py:TwoPhase", rms=5)
+        plain = check(model, store="states", **options)
+        fingerprints = check(model, store="fingerprints", **options)
+        assert (fingerprints.verdict, fingerprints.distinct_states, fingerprints.max_depth,
+                fingerprints.trace) == (plain.verdict, plain.distinct_states, plain.max_depth,
+                                        plain.trace), options
+
+
+def test_auto_switches_to_fingerprints_past_its_threshold(monkeypatch: Any) -> None:
+    model = faulty_two_phase(7)
+    plain = check(model, store="states")
+    monkeypatch.setattr(bfs, "AUTO_FINGERPRINTS_AFTER", 100)
+    auto = check(model)
+    assert (auto.store, plain.store) == ("fingerprints", "states")
+    assert auto.trace == plain.trace and auto.distinct_states == plain.distinct_states
+    ok = check(example("two_phase.py:TwoPhase", rms=5))
+    assert (ok.store, ok.distinct_states) == ("fingerprints", 8832)
+
+
+def test_an_unknown_store_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="store must be one of auto, states, fingerprints"):
+        check(Counter(top=3), store="bits")
+
+
+def test_collision_probability_is_the_birthday_bound() -> None:
+    assert collision_probability(2**32) == pytest.approx(0.5, rel=1e-6)
+    result = check(example("two_phase.py:TwoPhase", rms=3), store="fingerprints")
+    assert result.collision_probability == 288 * 287 / 2**65
+    assert check(Counter(top=3), store="states").collision_probability is None
+
+
+def test_the_cli_reports_the_store_and_the_collision_probability() -> None:
+    command = [sys.executable, "-m", "kafka_eos", "check", "--model",
+               str(example_path()), "--param", "rms=3", "--store", "fingerprints"]
+    shown = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True,
+                                      check=True).stdout)
+    assert (shown["store"], shown["distinct_states"]) == ("fingerprints", 288)
+    assert shown["collision_probability"] == pytest.approx(288 * 287 / 2**65)
+    text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert "collision probability 2.2e-15" in text
+
+
+def example_path() -> Any:
+    from checker_examples import EXAMPLES
+
+    return f"{EXAMPLES / 'two_phase.py'}:TwoPhase"
+
+
+def _rows() -> list[Any]:
+    return [pytest.param(name, marks=pytest.mark.slow) if row.slow else name
+            for name, row in sorted(TABLE.items())]
+
+
+@pytest.mark.parametrize("name", _rows())
+def test_every_named_check_gives_its_row_with_fingerprints(name: str) -> None:
+    expected = TABLE[name]
+    config = load_check_config(name)
+    result = check(config.model, store="fingerprints", **config.bounds)
+    trace_length = result.trace.steps if result.trace is not None else None
+    assert (result.verdict, result.violated, trace_length, result.distinct_states) == (
+        expected.verdict, expected.violated, expected.trace_length, expected.distinct_states)
