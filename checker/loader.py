@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml  # type: ignore[import-untyped]
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 
 from .interface import ModelError
 
@@ -28,12 +28,15 @@ def parse_params(pairs: Iterable[str]) -> dict[str, Any]:
             raise InputError(f"--param must be NAME=VALUE with NAME an identifier, got {pair!r}")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as exc:
-            problem = str(exc).splitlines()[0]
-            raise InputError(f"--param {key}: {text!r} is not a YAML scalar ({problem})") from exc
+        except (yaml.YAMLError, ValueError, RecursionError) as exc:
+            # ValueError: an integer of more digits than Python converts (4,300)
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(
+                f"--param {key}: {shown(text)} is not a YAML scalar ({shown(problem)[1:-1]})"
+            ) from None
         if not isinstance(value, _SCALARS):
             raise InputError(
-                f"--param {key}: {text!r} is a {type(value).__name__}, not a scalar "
+                f"--param {key}: {shown(text)} is a {type(value).__name__}, not a scalar "
                 "(give a number, true/false, null or text)"
             )
         params[key] = value

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
 
 from .kafka import KafkaEosModel
@@ -81,7 +81,7 @@ def config_path(name_or_path: str | Path) -> Path:
     candidate = resources.files("kafka_eos.spec") / "configs" / f"{text}.yaml"
     if not candidate.is_file():
         known = ", ".join(list_check_configs())
-        raise InputError(f"no configuration named {text!r}; known: {known}")
+        raise InputError(f"no configuration named {shown(text)}; known: {known}")
     return Path(str(candidate))
 
 
@@ -89,11 +89,7 @@ def load_check_config(name_or_path: str | Path) -> CheckConfig:
     """Load and validate a configuration by name (spec/configs/NAME.yaml) or path."""
     path = config_path(name_or_path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read {where}: {exc.strerror}") from None
-    raw = _parse_yaml(text, where)
+    raw = _parse_yaml(_read_config_text(path, where), where)
     return build_check_config(raw, name=path.stem, where=where)
 
 
@@ -122,23 +118,69 @@ def build_check_config(raw: object, *, name: str, where: str) -> CheckConfig:
 
 
 # ---------------------------------------------------------------------- YAML
+#: The most values a configuration may hold once its aliases are expanded. A real check holds a
+#: few dozen; a "billion laughs" file of a few hundred bytes holds billions.
+MAX_YAML_VALUES = 10_000
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last)."""
+    """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last), a
+    key that is not a scalar, and a document whose aliases expand past MAX_YAML_VALUES."""
+
+    def compose_document(self) -> Any:
+        document = super().compose_document()
+        if document is not None:
+            _refuse_alias_bombs(document)
+        return document
+
+
+def _refuse_alias_bombs(root: yaml.Node) -> None:
+    """Count the values ``root`` expands to, each node once (aliases share nodes), so the
+    count costs as little as the file, whatever its expansion would."""
+    expanded: dict[int, int] = {}
+    # Post-order without recursion: a node is counted once its children are.
+    pending: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while pending:
+        node, children_done = pending.pop()
+        if id(node) in expanded:
+            continue
+        children = _children(node)
+        if not children_done and any(id(child) not in expanded for child in children):
+            pending.append((node, True))
+            pending.extend((child, False) for child in children if id(child) not in expanded)
+            continue
+        expanded[id(node)] = 1 + sum(expanded.get(id(child), 1) for child in children)
+        if expanded[id(node)] > MAX_YAML_VALUES:
+            line = node.start_mark.line + 1
+            raise _Refused(
+                f"the value at line {line} expands to more than {MAX_YAML_VALUES:,} values "
+                "through its aliases; write the values out"
+            )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: set[object] = set()
     for key_node, _ in node.value:
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise _Refused(f"a mapping key must be a name, not a {key_node.id} (line {line})")
         key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
         if key in seen:
-            line = key_node.start_mark.line + 1
-            raise _DuplicateKey(f"duplicate key {key!r} (line {line})")
+            raise _Refused(f"duplicate key {shown(key)} (line {line})")
         seen.add(key)
     return loader.construct_mapping(node, deep=deep)
 
 
-class _DuplicateKey(Exception):
-    pass
+class _Refused(Exception):
+    """YAML the loader refuses (its message names the line)."""
 
 
 _StrictLoader.add_constructor(
@@ -147,16 +189,39 @@ _StrictLoader.add_constructor(
 )
 
 
+def _read_config_text(path: Path, where: str) -> str:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"cannot read {where}: {exc.strerror}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise InputError(f"{where}: not UTF-8 text (line {line}); is it a YAML file?") from None
+
+
 def _parse_yaml(text: str, where: str) -> object:
     try:
         return yaml.load(text, Loader=_StrictLoader)
-    except _DuplicateKey as exc:
+    except _Refused as exc:
         raise InputError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{where}: nested too deeply to be a configuration") from None
+    except ValueError as exc:  # an integer of more digits than Python converts (4,300)
+        raise InputError(f"{where}: a value PyYAML cannot read ({shown(str(exc))[1:-1]})") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" (line {mark.line + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "not valid YAML"
-        raise InputError(f"{where}: {problem}{at}") from None
+        raise InputError(f"{where}: {_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's error as one line: the problem and its line."""
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character, e.g. a binary file
+        return f"not a YAML text file (character {exc.character!r} at byte {exc.position})"
+    mark = getattr(exc, "problem_mark", None)
+    at = f" (line {mark.line + 1})" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or "not valid YAML"
+    return f"{shown(problem, limit=160)[1:-1]}{at}"
 
 
 # ---------------------------------------------------------------------- validation helpers
@@ -171,7 +236,9 @@ def _mapping(value: object, where: str, what: str) -> dict[str, Any]:
 def _only_keys(mapping: dict[str, Any], allowed: tuple[str, ...], where: str, prefix: str) -> None:
     for key in mapping:
         if key not in allowed:
-            raise InputError(f"{where}: unknown key {prefix}{key!r}; allowed: {', '.join(allowed)}")
+            raise InputError(
+                f"{where}: unknown key {prefix}{shown(key)}; allowed: {', '.join(allowed)}"
+            )
 
 
 def _typed(value: object, kind: type, where: str, key: str) -> Any:
@@ -179,7 +246,7 @@ def _typed(value: object, kind: type, where: str, key: str) -> Any:
         return float(value)
     ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     if not ok:
-        raise InputError(f"{where}: {key} must be {_type_name(kind)}, got {value!r}")
+        raise InputError(f"{where}: {key} must be {_type_name(kind)}, got {shown(value)}")
     return value
 
 
@@ -191,7 +258,7 @@ def _type_name(kind: type) -> str:
 
 def _at_least(value: int, minimum: int, where: str, key: str) -> int:
     if value < minimum:
-        raise InputError(f"{where}: {key} must be at least {minimum}, got {value}")
+        raise InputError(f"{where}: {key} must be at least {minimum}, got {shown(value)}")
     return value
 
 
@@ -235,7 +302,7 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
     if consumer is not None and consumer not in (READ_COMMITTED, READ_UNCOMMITTED):
         raise InputError(
             f"{where}: workload.consumer must be {READ_COMMITTED}, {READ_UNCOMMITTED} or null, "
-            f"got {consumer!r}"
+            f"got {shown(consumer)}"
         )
     ctp = _mapping(mapping.get("ctp", {}), where, "workload.ctp")
     _only_keys(ctp, ("input", "output"), where, "workload.ctp.")
@@ -266,7 +333,9 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
 
 def _partition(value: int, partitions: int, where: str, key: str) -> int:
     if not 0 <= value < partitions:
-        raise InputError(f"{where}: {key} must be a partition in 0..{partitions - 1}, got {value}")
+        raise InputError(
+            f"{where}: {key} must be a partition in 0..{partitions - 1}, got {shown(value)}"
+        )
     return value
 
 
@@ -277,7 +346,7 @@ def _producer(raw: object, index: int, partitions: int, knobs: Knobs, where: str
     kind = mapping.get("kind")
     if kind not in PRODUCER_KINDS:
         raise InputError(
-            f"{where}: {key}.kind must be one of {', '.join(PRODUCER_KINDS)}, got {kind!r}"
+            f"{where}: {key}.kind must be one of {', '.join(PRODUCER_KINDS)}, got {shown(kind)}"
         )
     if kind in (IDEMPOTENT, PLAIN):
         if "transactions" in mapping or "transactional_id" in mapping:
@@ -343,7 +412,7 @@ def _properties(raw: object, where: str) -> tuple[str, ...]:
     for name in raw:
         if name not in ALL_PROPERTIES:
             raise InputError(
-                f"{where}: unknown property {name!r} in properties; "
+                f"{where}: unknown property {shown(name)} in properties; "
                 f"known: {', '.join(ALL_PROPERTIES)}"
             )
     return tuple(name for name in ALL_PROPERTIES if name in raw)
@@ -357,6 +426,6 @@ def _bounds(raw: object, where: str) -> dict[str, Any]:
         if key in mapping:
             value = _typed(mapping[key], kind, where, f"bounds.{key}")
             if value <= 0:
-                raise InputError(f"{where}: bounds.{key} must be positive, got {value}")
+                raise InputError(f"{where}: bounds.{key} must be positive, got {shown(value)}")
             bounds[key] = value
     return bounds

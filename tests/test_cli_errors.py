@@ -47,6 +47,16 @@ def test_usage_errors_are_one_line_naming_the_command(
     assert all(word in err for word in words), err
 
 
+@pytest.mark.parametrize(
+    "value", ["9" * 5000, "[" * 5000, "[&a [1, 1], *a, *a]"], ids=["digits", "nested", "alias"]
+)
+def test_a_param_value_yaml_cannot_take_is_one_short_line(
+    capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    err = one_line_error(capsys, ["check", "--model", DIE_HARD, "--param", f"big={value}"])
+    assert "--param big" in err and len(err) < 400
+
+
 def test_a_usage_error_does_not_echo_a_megabyte_of_argument(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
