@@ -50,6 +50,8 @@ from kafka_eos.reference.workload import (
 )
 
 PARTITIONS = 2
+#: how often (in steps) a run with a time budget looks at the clock
+TIME_CHECK_STEPS = 64
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,6 +189,9 @@ class SimulationResult:
     stats: dict[str, int]
     #: "MessageType" or "ResponseType:ERROR" -> deliveries: which protocol paths the run took
     coverage: dict[str, int] = field(default_factory=dict)
+    #: "time_budget" when the run stopped before its steps were done (then settled and
+    #: checked as usual), else None
+    stopped_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -506,15 +511,23 @@ def run_simulation(
     config: SimulationConfig | str | None = None,
     settle: bool = True,
     data_dir: Path | str | None = None,
+    time_budget_s: float | None = None,
 ) -> SimulationResult:
-    """Run ``steps`` steps from ``seed``; stop at the first violated internal invariant."""
+    """Run ``steps`` steps from ``seed``; stop at the first violated internal invariant, or
+    once ``time_budget_s`` seconds have passed (``stopped_by``; the steps done are the
+    same as a run of that many steps, so the seed and step count still reproduce it)."""
     started = time.perf_counter()
+    deadline = None if time_budget_s is None else started + time_budget_s
     simulation = Simulation(seed=seed, config=config, data_dir=data_dir)
     done = 0
+    stopped_by = None
     while done < steps:
         simulation.step()
         done += 1
         if simulation.violations:
+            break
+        if deadline is not None and done % TIME_CHECK_STEPS == 0 and time.perf_counter() > deadline:
+            stopped_by = "time_budget"
             break
     if not simulation.violations and settle:
         simulation.settle()
@@ -539,4 +552,5 @@ def run_simulation(
         time.perf_counter() - started,
         stats,
         dict(sorted(simulation.coverage.items())),
+        stopped_by,
     )
