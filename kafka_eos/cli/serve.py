@@ -10,6 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
+from kafka_eos.reference.wire.limits import (
+    DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+    DEFAULT_FRAME_READ_TIMEOUT_MS,
+    DEFAULT_MAX_FRAME_SIZE,
+)
 
 EXIT_OK = 0
 
@@ -55,7 +60,42 @@ def register(subparsers: Any) -> None:
         help="a protocol knob (e.g. transaction_version=1; see spec/SPEC.md §4) or a broker "
         "setting (e.g. auto_create_topics=false)",
     )
-    serve.add_argument("--max-frame-size", type=int, default=None, help="largest request, bytes")
+    limits = serve.add_argument_group(
+        "client limits (Kafka's broker settings of the same names, where Kafka has one)"
+    )
+    limits.add_argument(
+        "--max-frame-size",
+        type=int,
+        default=DEFAULT_MAX_FRAME_SIZE,
+        metavar="BYTES",
+        help="largest request; a larger frame closes the connection (socket.request.max.bytes,"
+        " default 104857600)",
+    )
+    limits.add_argument(
+        "--connections-max-idle-ms",
+        type=int,
+        default=DEFAULT_CONNECTIONS_MAX_IDLE_MS,
+        metavar="MS",
+        help="close a connection with no request for this long (connections.max.idle.ms, "
+        "default 600000)",
+    )
+    limits.add_argument(
+        "--frame-read-timeout-ms",
+        type=int,
+        default=DEFAULT_FRAME_READ_TIMEOUT_MS,
+        metavar="MS",
+        help="close a connection whose request takes longer than this to arrive (no Kafka "
+        "equivalent; default 30000, the clients' request.timeout.ms)",
+    )
+    limits.add_argument(
+        "--queued-max-request-bytes",
+        type=int,
+        default=DEFAULT_MAX_FRAME_SIZE,
+        metavar="BYTES",
+        help="memory the requests being read may hold together; beyond it the broker stops "
+        "reading from clients until memory is free (queued.max.request.bytes; -1 unbounded; "
+        "default 104857600)",
+    )
     serve.add_argument(
         "--no-fsync", action="store_true", help="do not fsync each append (faster, not kill-safe)"
     )
@@ -66,31 +106,38 @@ def register(subparsers: Any) -> None:
 
 def _parse_setting(text: str) -> tuple[str, Any]:
     """``--set NAME=VALUE``: a protocol knob (checked against protocol/knobs.py) or one of the
-    broker's settings (BrokerConfig's other fields, checked when the broker is built)."""
+    broker's settings (BrokerConfig's other fields: the text, converted by the field's type
+    when the broker is built)."""
     from kafka_eos.protocol.knobs import KNOBS, parse_assignment, parse_knob_text
 
     name, raw = parse_assignment(text, option="--set")
     if name in KNOBS:
         return name, parse_knob_text(name, raw, where=f"--set {name}")
-    value: Any = raw
-    if raw.lower() in ("true", "false"):
-        value = raw.lower() == "true"
-    else:
-        try:
-            value = int(raw)
-        except ValueError:
-            value = raw
-    return name, value
+    return name, raw.strip()
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from kafka_eos.reference.wire.app import ServeOptions, serve
-    from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
+    from kafka_eos.reference.wire.limits import ConnectionLimits
+    from kafka_eos.reference.wire.server import MAX_PARTITIONS_PER_TOPIC
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0-65535")
-    if args.partitions < 1:
-        raise InputError(f"--partitions {args.partitions}: must be at least 1")
+    if args.admin_port is not None and not 0 <= args.admin_port <= 65535:
+        raise InputError(f"--admin-port {args.admin_port}: must be 0-65535")
+    if not 1 <= args.partitions <= MAX_PARTITIONS_PER_TOPIC:
+        raise InputError(
+            f"--partitions {args.partitions}: must be at least 1"
+            if args.partitions < 1
+            else f"--partitions {args.partitions}: at most {MAX_PARTITIONS_PER_TOPIC} "
+            "(the largest topic serve creates)"
+        )
+    limits = ConnectionLimits(
+        max_frame_size=args.max_frame_size,
+        connections_max_idle_ms=args.connections_max_idle_ms,
+        frame_read_timeout_ms=args.frame_read_timeout_ms,
+        queued_max_request_bytes=args.queued_max_request_bytes,
+    )
     logging.basicConfig(
         level=logging.WARNING if args.quiet else logging.INFO,
         format="kafka-eos serve: %(message)s",
@@ -104,7 +151,7 @@ def run_serve(args: argparse.Namespace) -> int:
         history=args.history,
         request_log=args.request_log,
         admin_port=args.admin_port,
-        max_frame_size=args.max_frame_size or DEFAULT_MAX_FRAME_SIZE,
+        limits=limits,
         fsync=not args.no_fsync,
         config=dict(_parse_setting(k) for k in args.set),
         faults=list(args.fault),

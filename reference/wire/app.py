@@ -9,16 +9,17 @@ import contextlib
 import logging
 import signal
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
-from kafka_eos.reference.wire.faults import Faults, parse_api
-from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE
+from kafka_eos.reference.wire.faults import Faults, parse_api, parse_count, parse_milliseconds
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
-from kafka_eos.reference.wire.server import WireBroker
+from kafka_eos.reference.wire.limits import ConnectionLimits
+from kafka_eos.reference.wire.server import MAX_PARTITIONS_PER_TOPIC, WireBroker
 
 log = logging.getLogger("kafka_eos.wire")
 
@@ -34,10 +35,10 @@ class ServeOptions:
     history: Path | None = None
     request_log: Path | None = None
     admin_port: int | None = None
-    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
     fsync: bool = True
-    #: protocol knobs and BrokerConfig settings, by name (e.g. transaction_version=1,
-    #: producer_state_expiry_ms=...)
+    #: protocol knobs (values checked against protocol/knobs.py) and BrokerConfig settings
+    #: (the command line's text, converted by the field's type), by name
     config: dict[str, Any] = field(default_factory=dict)
     #: faults armed from the start, as admin commands (e.g. "drop-response Produce 1")
     faults: list[str] = field(default_factory=list)
@@ -74,11 +75,38 @@ def _build_node(options: ServeOptions, clock: Any, storage: Any) -> Any:
     knobs = make_knobs(
         {name: value for name, value in chosen.items() if name in KNOBS}, where="--set "
     )
+    declared = typing.get_type_hints(config_class)
+    settings_chosen = {
+        name: setting_value(name, value, declared[name]) if isinstance(value, str) else value
+        for name, value in chosen.items()
+        if name not in KNOBS
+    }
+    if settings_chosen["num_partitions"] > MAX_PARTITIONS_PER_TOPIC:
+        raise InputError(
+            f"--set num_partitions={settings_chosen['num_partitions']}: at most "
+            f"{MAX_PARTITIONS_PER_TOPIC} (the largest topic serve creates)"
+        )
     try:
-        config = config_class(knobs=knobs, **{k: v for k, v in chosen.items() if k not in KNOBS})
+        config = config_class(knobs=knobs, **settings_chosen)
     except (TypeError, ValueError) as exc:
         raise InputError(f"bad broker settings: {exc}") from None
     return node_module.BrokerNode(node_id=NODE_ID, config=config, clock=clock, storage=storage)
+
+
+def setting_value(name: str, text: str, declared: Any) -> Any:
+    """A broker setting's ``text`` as a value of its declared type (bool or int); anything
+    else is refused, naming the option."""
+    lowered = text.strip().lower()
+    if declared is bool:
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        raise InputError(f"--set {name}={text}: expected true or false")
+    if declared is int:
+        try:
+            return int(lowered)
+        except ValueError:
+            raise InputError(f"--set {name}={text}: expected an integer") from None
+    return text
 
 
 def _make_storage(options: ServeOptions) -> Any:
@@ -90,7 +118,8 @@ def _make_storage(options: ServeOptions) -> Any:
 
 
 def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> str:
-    """Run one admin command (see :mod:`faults`); the one-line answer."""
+    """Run one admin command (see :mod:`faults`); the one-line answer. A command whose
+    arguments do not parse arms nothing."""
     words = line.split()
     if not words:
         return "error empty command"
@@ -98,13 +127,14 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
     faults: Faults = broker.faults
     try:
         if command == "drop-response" and 1 <= len(args) <= 2:
-            faults.drop_response(parse_api(args[0]), int(args[1]) if len(args) > 1 else 1)
+            api = parse_api(args[0])
+            faults.drop_response(api, parse_count(args[1]) if len(args) > 1 else 1)
         elif command == "delay" and 2 <= len(args) <= 3:
-            faults.delay_requests(
-                parse_api(args[0]), int(args[1]), int(args[2]) if len(args) > 2 else None
-            )
+            api, delay_ms = parse_api(args[0]), parse_milliseconds(args[1])
+            faults.delay_requests(api, delay_ms, parse_count(args[2]) if len(args) > 2 else None)
         elif command == "close-after" and 1 <= len(args) <= 2:
-            faults.close_after(parse_api(args[0]), int(args[1]) if len(args) > 1 else 1)
+            api = parse_api(args[0])
+            faults.close_after(api, parse_count(args[1]) if len(args) > 1 else 1)
         elif command == "crash-after" and len(args) == 1:
             faults.crash_after(parse_api(args[0]))
         elif command == "close-connections" and not args:
@@ -114,14 +144,16 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
         elif command == "expire-producers" and not args:
             return f"ok expired {broker.expire_producers()} producer states"
         elif command == "advance-clock" and len(args) == 1:
-            step = int(args[0])
-            if step < 0:
+            if args[0].startswith("-"):
                 return "error the clock never goes back"
+            step = parse_milliseconds(args[0])
             clock.skew_ms += step
             broker.tick()
             return f"ok clock advanced {step} ms"
         elif command == "status" and not args:
             return f"ok {faults.describe()}"
+        elif command == "connections" and not args:
+            return f"ok {broker.describe_connections()}"
         elif command == "clear" and not args:
             faults.drops.clear()
             faults.delays.clear()
@@ -129,7 +161,7 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             faults.crashes.clear()
         else:
             return f"error unknown command or wrong arguments: {line.strip()}"
-    except (InputError, ValueError) as exc:
+    except InputError as exc:
         return f"error {exc}"
     return "ok"
 
@@ -151,15 +183,50 @@ async def _admin_connection(
         writer.close()
 
 
+def _check_output_paths(options: ServeOptions) -> None:
+    """Refuse, before anything starts, a file serve could not write later."""
+    for flag, path in (
+        ("--history", options.history),
+        ("--request-log", options.request_log),
+        ("--ready-file", options.ready_file),
+    ):
+        if path is None:
+            continue
+        if not path.parent.is_dir():
+            raise InputError(f"{flag} {path}: the folder {path.parent} does not exist")
+        if path.is_dir():
+            raise InputError(f"{flag} {path}: is a folder, not a file")
+
+
+def _open_logs(options: ServeOptions) -> tuple[HistoryLog, RequestLog]:
+    flag = "--history"
+    try:
+        history = HistoryLog(options.history)
+        flag = "--request-log"
+        return history, RequestLog(options.request_log)
+    except OSError as exc:
+        path = options.history if flag == "--history" else options.request_log
+        raise InputError(f"{flag} {path}: cannot open: {exc.strerror}") from None
+
+
+async def _listen(flag: str, handler: Any, host: str, port: int) -> tuple[asyncio.Server, int]:
+    """A listening server and the port it got; a port in use is a usage error."""
+    try:
+        server = await asyncio.start_server(handler, host, port)
+    except OSError as exc:
+        raise InputError(f"{flag} {port}: cannot listen on {host}:{port}: {exc.strerror}") from None
+    return server, server.sockets[0].getsockname()[1]
+
+
 async def serve(options: ServeOptions) -> None:
     from kafka_eos.reference.clock import SystemClock
 
+    _check_output_paths(options)
     clock = SkewableClock(SystemClock())
+    history, request_log = _open_logs(options)
     storage = _make_storage(options)
     node = _build_node(options, clock, storage)
     broker_outbounds = node.startup()
-    history = HistoryLog(options.history)
-    request_log = RequestLog(options.request_log)
     broker = WireBroker(
         node=node,
         node_id=NODE_ID,
@@ -168,28 +235,23 @@ async def serve(options: ServeOptions) -> None:
         port=options.port,
         history=history,
         request_log=request_log,
-        max_frame_size=options.max_frame_size,
-        default_partitions=options.partitions,
+        limits=options.limits,
     )
     for command in options.faults:
         answer = apply_admin_command(broker, clock, command)
         if not answer.startswith("ok"):
             raise InputError(f"--fault {command!r}: {answer[len('error ') :]}")
-    try:
-        server = await asyncio.start_server(broker.handle_connection, options.host, options.port)
-    except OSError as exc:
-        raise InputError(
-            f"cannot listen on {options.host}:{options.port}: {exc.strerror}"
-        ) from None
-    port = server.sockets[0].getsockname()[1]
+    server, port = await _listen("--port", broker.handle_connection, options.host, options.port)
     broker.port = port
     admin = None
     admin_port = None
     if options.admin_port is not None:
-        admin = await asyncio.start_server(
-            lambda r, w: _admin_connection(broker, clock, r, w), "127.0.0.1", options.admin_port
+        admin, admin_port = await _listen(
+            "--admin-port",
+            lambda r, w: _admin_connection(broker, clock, r, w),
+            "127.0.0.1",
+            options.admin_port,
         )
-        admin_port = admin.sockets[0].getsockname()[1]
     broker.deliver(broker_outbounds)  # markers of transactions reloaded in Prepare*
     ticker = asyncio.create_task(broker.tick_forever())
     stop = asyncio.Event()
@@ -201,9 +263,9 @@ async def serve(options: ServeOptions) -> None:
     if admin_port is not None:
         ready += f" admin 127.0.0.1:{admin_port}"
     print(ready, file=sys.stderr, flush=True)
-    if options.ready_file is not None:
-        options.ready_file.write_text(f"{port} {admin_port or 0}\n", encoding="utf-8")
     try:
+        if options.ready_file is not None:
+            _write_ready_file(options.ready_file, f"{port} {admin_port or 0}\n")
         waiters = [asyncio.ensure_future(stop.wait()), ticker]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if ticker.done() and ticker.exception() is not None:
@@ -219,3 +281,10 @@ async def serve(options: ServeOptions) -> None:
         close = getattr(storage, "close", None)
         if close is not None:
             close()
+
+
+def _write_ready_file(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--ready-file {path}: cannot write: {exc.strerror}") from None

@@ -19,6 +19,12 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
                                  not while a transaction is open)
     advance-clock MS             move the broker clock forward by MS (timeouts, expiry fire)
     status                       the faults still armed
+    clear                        disarm every fault
+    connections                  open connections and the request memory they hold
+                                 (see :mod:`limits`)
+
+A malformed command (an unknown API, a COUNT below 1, a negative MS) is answered
+``error ...`` and arms nothing.
 
 Faults never change a protocol rule: they only lose, delay or cut the broker's I/O, or ask
 the core to do what it does on failover or on the passage of time.
@@ -45,6 +51,20 @@ def parse_api(name: str) -> int:
         return by_lower[name.lower()]
     known = ", ".join(sorted(API_KEYS_BY_NAME))
     raise InputError(f"unknown API {name!r}; use one of {known} or *")
+
+
+def parse_count(text: str) -> int:
+    """A fault's COUNT: how many requests it applies to, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"COUNT must be a whole number of requests, at least 1, not {text!r}")
+    return int(text)
+
+
+def parse_milliseconds(text: str) -> int:
+    """A fault's MS: a delay or a clock step, 0 or more milliseconds."""
+    if not text.isdigit():
+        raise InputError(f"MS must be a whole number of milliseconds, 0 or more, not {text!r}")
+    return int(text)
 
 
 @dataclass

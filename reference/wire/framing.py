@@ -48,6 +48,22 @@ class FrameDecoder:
         """Bytes received but not yet part of a complete frame."""
         return len(self._buffer)
 
+    @property
+    def frame_size(self) -> int | None:
+        """The size of the frame being read, once its size prefix is in (``feed`` has
+        checked it), else None."""
+        if len(self._buffer) < _SIZE.size:
+            return None
+        return int(_SIZE.unpack_from(self._buffer, 0)[0])
+
+    def wanted(self) -> int:
+        """How many more bytes complete the frame being read (its size prefix first): a
+        reader that asks for no more than this holds at most one frame."""
+        size = self.frame_size
+        if size is None:
+            return _SIZE.size - len(self._buffer)
+        return _SIZE.size + size - len(self._buffer)
+
     def feed(self, data: bytes) -> list[bytes]:
         """Add ``data``; return every frame now complete (possibly none).
 

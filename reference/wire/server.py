@@ -38,8 +38,9 @@ from kafka_eos.protocol.topics import legal_topic_name, topic_name_problem
 from kafka_eos.reference import messages as m
 from kafka_eos.reference.wire import codec
 from kafka_eos.reference.wire.faults import Faults
-from kafka_eos.reference.wire.framing import DEFAULT_MAX_FRAME_SIZE, FrameDecoder, FrameError
+from kafka_eos.reference.wire.framing import FrameDecoder, FrameError
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
+from kafka_eos.reference.wire.limits import ConnectionLimits, RequestMemoryPool
 from kafka_eos.reference.wire.records import (
     BatchError,
     encode_batch,
@@ -55,6 +56,8 @@ log = logging.getLogger("kafka_eos.wire")
 WIRE_NODE_ID = 0
 CLUSTER_ID = "kafka-eos"
 TICK_INTERVAL_S = 0.02
+#: the most a connection reads from its socket at once
+READ_CHUNK = 65536
 MAX_PARTITIONS_PER_TOPIC = 1000
 #: exit status of the crash-after fault (128 + SIGKILL, what a shell reports for kill -9)
 CRASH_EXIT_CODE = 137
@@ -64,11 +67,16 @@ class ConnectionClosed(Exception):
     """A fault or a bad frame ends this connection."""
 
 
+class FrameTimeout(Exception):
+    """A frame did not arrive within --frame-read-timeout-ms; the connection is closed."""
+
+
 @dataclass
 class Connection:
     number: int
     address: str
     writer: asyncio.StreamWriter
+    decoder: FrameDecoder
     client_id: str | None = None
     #: history events about the response being prepared (ProduceAck, TxnEnd): they happened
     #: only if the client receives that response, so they are written when it is sent
@@ -92,10 +100,10 @@ class WireBroker:
     history: HistoryLog = field(default_factory=lambda: HistoryLog(None))
     request_log: RequestLog = field(default_factory=lambda: RequestLog(None))
     faults: Faults = field(default_factory=Faults)
-    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE
-    default_partitions: int = 1
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
     def __post_init__(self) -> None:
+        self.memory = RequestMemoryPool(limit=self.limits.queued_max_request_bytes)
         self._correlation = itertools.count(1)
         self._connection_numbers = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
@@ -170,17 +178,24 @@ class WireBroker:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         number = next(self._connection_numbers)
-        connection = Connection(number=number, address=f"wire-{number}", writer=writer)
+        decoder = FrameDecoder(max_frame_size=self.limits.max_frame_size)
+        connection = Connection(
+            number=number, address=f"wire-{number}", writer=writer, decoder=decoder
+        )
         self._connections[connection.address] = connection
-        decoder = FrameDecoder(max_frame_size=self.max_frame_size)
         try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    break
-                for payload in decoder.feed(data):
-                    await self._serve_frame(connection, payload)
-        except FrameError as exc:
+            while (payload := await self._next_frame(connection, reader)) is not None:
+                try:
+                    request = await self._decode(connection, payload)
+                finally:
+                    # Kafka releases a request's pool memory once the API has handled it
+                    # locally (RequestChannel.Request.releaseBuffer), not while it waits in
+                    # a purgatory: here, once decoded, before a long poll or a join waits.
+                    self.memory.release(len(payload))
+                del payload
+                if request is not None:
+                    await self._serve_request(connection, request)
+        except (FrameError, FrameTimeout) as exc:
             log.warning("%s: %s; closing the connection", connection.address, exc)
         except ConnectionClosed:
             pass
@@ -196,16 +211,76 @@ class WireBroker:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _serve_frame(self, connection: Connection, payload: bytes) -> None:
+    async def _next_frame(
+        self, connection: Connection, reader: asyncio.StreamReader
+    ) -> bytes | None:
+        """The connection's next frame, its size reserved from the memory pool (the caller
+        releases it); None when the client closed the connection or stayed idle longer
+        than connections.max.idle.ms. Never reads past the frame, so what a connection
+        buffers is at most the frame it is reading."""
+        decoder = connection.decoder
         try:
-            request = codec.decode_request(payload)
+            async with asyncio.timeout(self.limits.connections_max_idle_ms / 1000):
+                first = await reader.read(decoder.wanted())
+        except TimeoutError:
+            log.info(
+                "%s: idle for %d ms (connections.max.idle.ms); closing the connection",
+                connection.address,
+                self.limits.connections_max_idle_ms,
+            )
+            return None
+        if not first:
+            return None
+        frames = decoder.feed(first)
+        loop = asyncio.get_running_loop()
+        timeout_s = self.limits.frame_read_timeout_ms / 1000
+        deadline = loop.time() + timeout_s
+        while (size := decoder.frame_size) is None:
+            frames = decoder.feed(await self._read_before(reader, decoder, deadline))
+        await self.memory.reserve(size)
+        try:
+            deadline = loop.time() + timeout_s  # the deadline runs while memory is held
+            while not frames:
+                frames = decoder.feed(await self._read_before(reader, decoder, deadline))
+        except BaseException:
+            self.memory.release(size)
+            raise
+        return frames[0]
+
+    async def _read_before(
+        self, reader: asyncio.StreamReader, decoder: FrameDecoder, deadline: float
+    ) -> bytes:
+        """More of the frame being read, by ``deadline`` (FrameTimeout) or ConnectionClosed
+        when the client goes away mid-frame."""
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            async with asyncio.timeout(max(remaining, 0)):
+                data = await reader.read(min(decoder.wanted(), READ_CHUNK))
+        except TimeoutError:
+            size = decoder.frame_size
+            total = "?" if size is None else size + 4
+            raise FrameTimeout(
+                f"frame not complete within {self.limits.frame_read_timeout_ms} ms "
+                f"({decoder.pending} of {total} bytes received)"
+            ) from None
+        if not data:
+            raise ConnectionClosed
+        return data
+
+    async def _decode(self, connection: Connection, payload: bytes) -> codec.Request | None:
+        """The request in ``payload``; None when the codec answered it with an error
+        response; ConnectionClosed when it cannot be answered at all."""
+        try:
+            return codec.decode_request(payload)
         except codec.RequestError as exc:
             log.warning("%s: %s (frame starts %s)", connection.address, exc, payload[:48].hex())
             if exc.reply is None:
                 raise ConnectionClosed from None
             connection.writer.write(exc.reply)
             await connection.writer.drain()
-            return
+            return None
+
+    async def _serve_request(self, connection: Connection, request: codec.Request) -> None:
         if request.client_id:
             connection.client_id = request.client_id
         delay_ms = self.faults.take_delay_ms(request.api_key)
@@ -233,6 +308,14 @@ class WireBroker:
         )
         await connection.writer.drain()
         self.history.write(connection.unsent_events)
+
+    def describe_connections(self) -> str:
+        """For the admin port: open connections and the memory their frames hold."""
+        buffered = sum(c.decoder.pending for c in self._connections.values())
+        return (
+            f"{len(self._connections)} connections, {self.memory.describe()}, "
+            f"{buffered} bytes buffered in partial frames"
+        )
 
     def _log_request(
         self, direction: str, connection: Connection, request: codec.Request, body: Any
