@@ -89,7 +89,9 @@ def _properties(lines: list[str]) -> Iterator[tuple[str, str]]:
 
 def _cells(row: str) -> list[str]:
     """The cells of a markdown table row; a ``|`` inside backticks does not split."""
-    cells, current, quoted = [], [], False
+    cells: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in row.strip().strip("|"):
         if char == "`":
             quoted = not quoted

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from kafka_eos.protocol.history import Event, read_history
+from kafka_eos.pytest_plugin import admin_command
 
 START_TIMEOUT_S = 20.0
 
@@ -64,9 +64,7 @@ class ServeProcess:
 
     def admin(self, command: str) -> str:
         """Send one admin command; its one-line answer (AssertionError unless it starts 'ok')."""
-        with socket.create_connection(("127.0.0.1", self.admin_port), timeout=10) as sock:
-            sock.sendall(command.encode() + b"\n")
-            answer = sock.makefile("r").readline().strip()
+        answer = admin_command(self.admin_port, command)
         assert answer.startswith("ok"), f"admin {command!r}: {answer}"
         return answer
 
