@@ -1,4 +1,4 @@
-"""Producer sequence-number arithmetic: the one module the model and the reference share.
+"""Producer sequence-number arithmetic, which the model and the reference both import.
 
 Sequence numbers are int32 values in [0, 2147483647] that wrap to 0 (Kafka's
 ``DefaultRecordBatch.incrementSequence``); one batch may straddle the wrap. Every function here

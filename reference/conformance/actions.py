@@ -230,10 +230,6 @@ class ActionHandlers:
         self.producers[self._proc(args[0])].abort_transaction()
         return "done"
 
-    def _do_CompleteLocalAbort(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        # the reference's transaction manager completes an abort with nothing to end at once
-        return "already"
-
     def _do_CompleteTxnLogAppend(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
         from kafka_eos.reference.node import TXN_STATE_PARTITION
 

@@ -15,6 +15,11 @@ from kafka_eos.model.verdicts import load_verdicts
 
 TABLE = load_verdicts()
 
+#: Actions a correct named check lists but never takes. coordinator-failover lists
+#: ResendTxnMarker because a failover may leave a marker unanswered, but the new coordinator
+#: re-sends the loaded Prepare* markers itself and nothing is lost there.
+NEVER_TAKEN: dict[str, set[str]] = {"coordinator-failover": {"ResendTxnMarker"}}
+
 
 def _rows() -> list[object]:
     return [
@@ -58,9 +63,10 @@ def test_checker_reproduces_the_row(name: str) -> None:
     trace_length = len(result.trace.labels) if result.trace is not None else None
     assert trace_length == expected.trace_length
     assert result.distinct_states == expected.distinct_states
-    # exhaustive: an "ok" row explored everything, nothing was cut by a bound
+    # a correct configuration explored everything, so an action it lists but never takes is
+    # a guard that never holds (or an action listed for nothing): only the known ones here
     if expected.verdict == "ok":
-        assert result.never_taken is not None
+        assert set(result.never_taken) == NEVER_TAKEN.get(name, set()), result.never_taken
 
 
 @pytest.mark.parametrize("name", ["ctp", "tv1", "zombie-fencing", "txn-timeout", "idempotent"])
