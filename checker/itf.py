@@ -168,7 +168,7 @@ def itf_from_document(document: Any, *, where: str = "trace") -> ItfTrace:
     if loop is not None and (
         not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop < len(states)
     ):
-        raise InputError(f"{path}: \"loop\" must be the index of one of its states, got {loop!r}")
+        raise InputError(f"{where}: \"loop\" must be the index of one of its states, got {loop!r}")
     return ItfTrace(
         meta=dict(document.get("#meta") or {}),
         vars=list(names) if isinstance(names, list) else sorted(states[0]) if states else [],

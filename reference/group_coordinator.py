@@ -462,7 +462,7 @@ class GroupCoordinator:
 
     @staticmethod
     def _select_protocol(group: Group) -> str | None:
-        names = [p.name for p in next(iter(group.members.values())).protocols]
+        names: list[str] = [p.name for p in next(iter(group.members.values())).protocols]
         for name in names:
             if all(any(p.name == name for p in m.protocols) for m in group.members.values()):
                 return name

@@ -17,6 +17,7 @@ from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.history import Event, ProduceAck, Read
 from kafka_eos.reference.log import LogBatch
 from kafka_eos.reference.node import BrokerNode
+from kafka_eos.reference.txn_metadata import TransactionMetadata
 
 OPEN_STATES = frozenset({TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT})
 
@@ -87,7 +88,7 @@ class NodeInvariants:
 def open_transactions_known(node: BrokerNode) -> list[Violation]:
     """Every transaction open on a partition is one the coordinator is still completing
     (else the partition's LSO is stuck forever: a hanging transaction)."""
-    by_pid: dict[int, object] = {}
+    by_pid: dict[int, TransactionMetadata] = {}
     for metadata in node.txn_coordinator.transactions.values():
         by_pid[metadata.producer_id] = metadata
         if metadata.previous_producer_id >= 0:
@@ -99,11 +100,11 @@ def open_transactions_known(node: BrokerNode) -> list[Violation]:
         for pid, entry in partition.producers.entries.items():
             if entry.current_txn_first_offset is None:
                 continue
-            metadata = by_pid.get(pid)
+            owner = by_pid.get(pid)
             known = (
-                metadata is not None
-                and (metadata.state in OPEN_STATES or metadata.pending_state in OPEN_STATES)  # type: ignore[attr-defined]
-                and tp in metadata.partitions  # type: ignore[attr-defined]
+                owner is not None
+                and (owner.state in OPEN_STATES or owner.pending_state in OPEN_STATES)
+                and tp in owner.partitions
             )
             if not known:
                 out.append(
@@ -232,7 +233,7 @@ def history_violations(
 
 def committed_values(node: BrokerNode, topic: str) -> list[str]:
     """Every value a read_committed consumer can see in ``topic``, in partition order."""
-    values = []
+    values: list[str] = []
     for tp, partition in node.partitions.items():
         if tp.topic != topic:
             continue

@@ -986,9 +986,9 @@ class KafkaProducer:
 
     def _on_metadata(self, response: MetadataResponse) -> None:
         self._metadata_requested = False
-        for topic in response.topics:
-            if topic.error_code is ErrorCode.NONE and topic.partitions:
-                self.topic_partitions[topic.name] = len(topic.partitions)
+        for answered in response.topics:
+            if answered.error_code is ErrorCode.NONE and answered.partitions:
+                self.topic_partitions[answered.name] = len(answered.partitions)
         waiting, self._waiting_for_metadata = self._waiting_for_metadata, []
         for topic, value, future in waiting:
             count = self.topic_partitions.get(topic)

@@ -211,7 +211,9 @@ class TransactionCoordinator:
     def handle_add_partitions(
         self, request: AddPartitionsToTxnRequest, reply: Reply
     ) -> list[Outbound]:
-        def answer(error: ErrorCode, per_partition: dict[TopicPartition, ErrorCode] | None = None):
+        def answer(
+            error: ErrorCode, per_partition: dict[TopicPartition, ErrorCode] | None = None
+        ) -> list[Outbound]:
             codes = per_partition or {tp: error for tp in request.partitions}
             results = tuple(
                 PartitionResult(tp.topic, tp.partition, codes[tp]) for tp in request.partitions

@@ -13,11 +13,15 @@ driver chose to be the model's record name; partitions ``t-i`` are topic ``t`` p
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from kafka_eos.model import layout as L
 from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.node import OFFSETS_PARTITION
 
 from .world import ConformanceWorld
@@ -127,7 +131,7 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
 def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[type-arg]
     model = world.model
     partition = world.node.partitions[world.tps[part]]
-    log = []
+    log: list[tuple[Any, ...]] = []
     for batch in partition.log.batches:
         pid = world.model_pid(batch.producer_id)
         if batch.is_control:
@@ -164,7 +168,7 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
                     int(batch.is_transactional),
                 )
             )
-    producers = []
+    producers: list[tuple[Any, ...]] = []
     for model_pid in range(model.pid_count):
         entry = partition.producers.entries.get(world.reference_pid(model_pid))
         if entry is None:
@@ -191,7 +195,7 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     coordinator = world.node.txn_coordinator
     ghosts = world.ghosts
     metadata = []
-    txn_log = []
+    txn_log: list[tuple[Any, ...]] = []
     for tid, name in enumerate(world.model.transactional_ids):
         entry = coordinator.transactions.get(name)
         records = world.txn_log_records(name)
@@ -240,8 +244,8 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     return (coordinator.coordinator_epoch, tuple(metadata), tuple(txn_log))
 
 
-def _mask(world: ConformanceWorld, partitions: object) -> int:
-    return sum(1 << world.part_of[tp] for tp in partitions)  # type: ignore[attr-defined]
+def _mask(world: ConformanceWorld, partitions: Iterable[TopicPartition]) -> int:
+    return sum(1 << world.part_of[tp] for tp in partitions)
 
 
 # ---------------------------------------------------------------------- consumer

@@ -101,7 +101,7 @@ class ActionHandlers:
         if message[0] != L.M_PRODUCE_RESPONSE:
             return False
         latest = self.latest_connection.get((message[1], message[5]), message[8])
-        return latest != message[8]
+        return bool(latest != message[8])
 
     def _take_envelope(self, envelope: Envelope, message: tuple) -> None:  # type: ignore[type-arg]
         # The reference sends one WriteTxnMarkers (and one response) for all partitions of a

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .world import ConformanceWorld
 
@@ -28,8 +29,8 @@ KNOWN: tuple[Disagreement, ...] = ()
 
 
 def known_disagreement(
-    world: ConformanceWorld, state: tuple, label: str, target: tuple
-) -> Disagreement | None:  # type: ignore[type-arg]
+    world: ConformanceWorld, state: tuple[Any, ...], label: str, target: tuple[Any, ...]
+) -> Disagreement | None:
     for disagreement in KNOWN:
         if disagreement.applies(world, state, label, target):
             return disagreement

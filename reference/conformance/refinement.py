@@ -158,15 +158,15 @@ def broken_invariants(model: KafkaEosModel, state: tuple) -> list[str]:  # type:
 
 
 def broken_action_properties(
-    model: KafkaEosModel, before: tuple, label: str, after: tuple
-) -> list[str]:  # type: ignore[type-arg]
+    model: KafkaEosModel, before: tuple[Any, ...], label: str, after: tuple[Any, ...]
+) -> list[str]:
     properties: dict[str, Callable[..., Any]] = dict(model.action_properties())
     return [name for name, holds in properties.items() if not holds(before, label, after)]
 
 
 def differing_variables(
-    model: KafkaEosModel, have: tuple, want: tuple
-) -> dict[str, tuple[Any, Any]]:  # type: ignore[type-arg]
+    model: KafkaEosModel, have: tuple[Any, ...], want: tuple[Any, ...]
+) -> dict[str, tuple[Any, Any]]:
     """Readable variables (model.variables) that differ: name -> (have, want), narrowed to the
     differing entries of each variable's mapping."""
     mine, theirs = model.variables(have), model.variables(want)

@@ -350,7 +350,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                     ghosts.acked_markers[tid] = sum(
                         1 << self.part_of[tp] for tp in metadata.partitions
                     )
-                elif job is not None:
+                elif job is not None and metadata is not None:
                     ghosts.acked_markers[tid] = sum(
                         1 << self.part_of[tp]
                         for tp in metadata.partitions

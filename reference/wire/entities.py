@@ -20,7 +20,6 @@ import datetime
 import uuid
 from collections.abc import Mapping
 from enum import Enum
-from functools import cache
 from types import NoneType, UnionType
 from typing import Any, Union, get_args, get_origin
 
@@ -50,8 +49,17 @@ def _strip_optional(annotation: Any) -> tuple[Any, bool]:
     return annotation, False
 
 
-@cache
+#: kio class -> the shapes of its fields, worked out once per class.
+_SHAPES: dict[type[Any], tuple[_FieldShape, ...]] = {}
+
+
 def _shapes(cls: type[Any]) -> tuple[_FieldShape, ...]:
+    if cls not in _SHAPES:
+        _SHAPES[cls] = _field_shapes(cls)
+    return _SHAPES[cls]
+
+
+def _field_shapes(cls: type[Any]) -> tuple[_FieldShape, ...]:
     shapes = []
     for field in dataclasses.fields(cls):
         annotation, optional = _strip_optional(field.type)

@@ -119,7 +119,15 @@ def test_reads_a_trace_with_plain_json_numbers(tmp_path: Path) -> None:
     assert trace.labels == [""]
 
 
-@pytest.mark.parametrize("content", ["not json", "[1, 2]", '{"states": [{"x": {"#what": 1}}]}'])
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        "[1, 2]",
+        '{"states": [{"x": {"#what": 1}}]}',
+        '{"states": [{"x": 1}], "loop": 3}',  # a lasso's loop index past its states
+    ],
+)
 def test_read_itf_rejects_what_is_not_a_trace(tmp_path: Path, content: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content)
