@@ -27,6 +27,8 @@ from kafka_eos.errors import InputError
 from . import coverage as coverage_
 from . import liveness as liveness_
 from .bounds import positive_int, positive_seconds
+from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
+from .checkpoint import identity as search_identity
 from .graph import StateGraph
 from .interface import (
     BoundModel,
@@ -56,6 +58,8 @@ from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, store_kind
 HOUSEKEEPING_SECONDS = 0.05
 HOUSEKEEPING_MIN, HOUSEKEEPING_MAX = 8, 8192
 PROGRESS_EVERY_SECONDS = 0.2
+# The stops after which a checkpoint can go on: each leaves the search at a state boundary.
+RESUMABLE_STOPS = ("max_states", "time_budget", "interrupted")
 # How many states' successors are checked for immutability before the fast loop starts.
 VALIDATED_EXPANSIONS = 64
 
@@ -69,6 +73,9 @@ def check(
     deadlock: bool | None = None,
     progress: ProgressCallback | None = None,
     store: str = "auto",
+    checkpoint: str | None = None,
+    checkpoint_every: float | None = None,
+    checkpoint_of: str = "",
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -82,6 +89,13 @@ def check(
     ``"fingerprints"`` (64-bit fingerprints and parent numbers, about 30 bytes a state; see
     store.py) or ``"auto"``: states until ``AUTO_FINGERPRINTS_AFTER`` states are stored, then
     fingerprints from the next depth on. Verdicts, counts and trace lengths are the same.
+
+    ``checkpoint`` is a directory: the search (with fingerprints) is written there every
+    ``checkpoint_every`` seconds and when a bound or the first Ctrl-C stops it, and a search
+    started with a directory holding a checkpoint of the same model goes on from it to the
+    figures of a run never stopped (see checkpoint.py). A checkpoint is resumed only by a
+    search of the same model class, initial states, deadlock and symmetry settings and
+    ``checkpoint_of`` (say which configuration of the model this is: its parameters).
     """
     search = _Search(
         bind(model),
@@ -91,6 +105,9 @@ def check(
         deadlock=deadlock,
         progress=progress,
         store=store_kind(store),
+        checkpointer=None if checkpoint is None else Checkpointer(
+            checkpoint, every=positive_seconds("checkpoint_every", checkpoint_every),
+            of=checkpoint_of),
     )
     return search.run()
 
@@ -118,6 +135,7 @@ class _Search:
         deadlock: bool | None,
         progress: ProgressCallback | None,
         store: str,
+        checkpointer: Checkpointer | None = None,
     ) -> None:
         self.bound = bound
         self.max_states = max_states
@@ -138,18 +156,65 @@ class _Search:
         self.temporal = liveness_.declared(bound)
         self.graph = StateGraph() if self.temporal is not None else None
         self.liveness_seconds = 0.0
+        self.checkpointer = checkpointer
+        self.stop_request = StopRequest()
+        # A resumed search's next-depth states found before it stopped; where a stop left off.
+        self.carried: list[Any] = []
+        self.left_off: tuple[list[Any], list[Any]] = ([], [])
+        self.earlier_seconds = 0.0
+        self.identity: Identity | None = None
+        if checkpointer is not None:
+            if store == "states" or self.graph is not None:
+                raise InputError("a checkpoint keeps fingerprints: it cannot be used with "
+                                 "store='states' or with temporal properties")
+            self.parent = FingerprintStore()
 
     def run(self) -> CheckResult:
         self.start = time.perf_counter()
         frontier = self._initial_level()
+        if self.found is None and self.checkpointer is not None:
+            frontier = self._resume(frontier)
         if self.found is None:
             self._validate_successors(frontier[:VALIDATED_EXPANSIONS])
             try:
-                self._explore(frontier)
+                with self.stop_request.on_interrupt():
+                    self._explore(frontier)
                 self._check_temporal()
             except KeyboardInterrupt:
                 self.stopped_by = "interrupted"
-        return self._result(time.perf_counter() - self.start)
+            else:
+                if self.stopped_by in RESUMABLE_STOPS and self.checkpointer is not None:
+                    self.checkpointer.write(self._snapshot(*self.left_off))
+        return self._result(self._seconds(time.perf_counter()))
+
+    def _resume(self, frontier: list[Any]) -> list[Any]:
+        """The frontier to start from: the checkpoint's if there is one, else ``frontier``."""
+        assert self.checkpointer is not None
+        self.identity = search_identity(self.bound, self.checkpointer.of, deadlock=self.deadlock)
+        snapshot = self.checkpointer.read(self.identity)
+        if snapshot is None:
+            return frontier
+        self.parent, self.carried = snapshot.store, snapshot.successors
+        self.depth, self.queue_peak = snapshot.depth, snapshot.queue_peak
+        self.label_counts = dict(snapshot.label_counts)
+        self.earlier_seconds = snapshot.seconds
+        return snapshot.frontier
+
+    def _snapshot(self, frontier: list[Any], successors: list[Any]) -> Snapshot:
+        """The search now: ``frontier`` is the current depth's states, the expanded included."""
+        store: FingerprintStore = self.parent
+        assert self.identity is not None
+        first = len(store) - len(successors) - len(frontier)  # the number of frontier[0]
+        return Snapshot(
+            identity=self.identity, store=store,
+            frontier=frontier[store.expanded + 1 - first:], successors=list(successors),
+            depth=self.depth, label_counts=dict(self.label_counts),
+            queue_peak=self.queue_peak, seconds=self._seconds(time.perf_counter()),
+        )
+
+    def _seconds(self, now: float) -> float:
+        """Seconds of search, those before the checkpoint it resumed from included."""
+        return now - self.start + self.earlier_seconds
 
     def _initial_level(self) -> list[Any]:
         bound, parent, canon = self.bound, self.parent, self.bound.canonical
@@ -229,13 +294,15 @@ class _Search:
         next_report = self.start + PROGRESS_EVERY_SECONDS
         interval = countdown = HOUSEKEEPING_MIN
         last_look = self.start
-        depth = 0
+        depth = self.depth
         state: Any = None
+        successors: list[Any] = []
+        stop_request, checkpointer = self.stop_request, self.checkpointer
         try:
             while frontier:
                 self.depth = depth
                 at_depth_cap = depth >= depth_cap
-                successors: list[Any] = []
+                successors, self.carried = self.carried, []
                 append = successors.append
                 for state in frontier:
                     label = None
@@ -270,6 +337,11 @@ class _Search:
                         if self.progress is not None and now >= next_report:
                             next_report = now + PROGRESS_EVERY_SECONDS
                             self._report(now, depth, len(frontier) + len(successors))
+                        if checkpointer is not None and checkpointer.due(now):
+                            checkpointer.write(self._snapshot(frontier, successors))
+                        if stop_request.requested:
+                            self.stopped_by = "interrupted"
+                            return
                 if len(successors) > self.queue_peak:
                     self.queue_peak = len(successors)
                 if successors:
@@ -285,6 +357,7 @@ class _Search:
             reraise_explained(self.bound, state, exc)
         finally:
             self.depth = depth
+            self.left_off = (frontier, successors)
 
     def _time_for_fingerprints(self) -> bool:
         """Whether the "auto" store switches from states to fingerprints now."""
@@ -315,7 +388,7 @@ class _Search:
                 transitions=sum(self.label_counts.values()),
                 depth=depth,
                 queue=queue,
-                seconds=now - self.start,
+                seconds=self._seconds(now),
             )
         )
 

@@ -13,9 +13,12 @@ import json
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from kafka_eos.checker import CheckResult, Progress, check, simulate
+from kafka_eos.checker.bfs import RESUMABLE_STOPS
+from kafka_eos.checker.checkpoint import FILE_NAME as CHECKPOINT_FILE
 from kafka_eos.checker.interface import ModelError
 from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
@@ -43,6 +46,13 @@ def register(subparsers: Any) -> None:
                          help="keep visited states as states (fastest), 64-bit fingerprints "
                          "(about 30 bytes a state), or auto: fingerprints past "
                          f"{AUTO_FINGERPRINTS_AFTER:,} states (default)")
+    checker.add_argument("--checkpoint", metavar="DIR",
+                         help="write the search to DIR periodically and when a bound or Ctrl-C "
+                         "stops it; if DIR holds a checkpoint of this check, go on from it")
+    checker.add_argument("--checkpoint-every", metavar="SECONDS",
+                         help="seconds between two checkpoints (default 300)")
+    checker.add_argument("--resume", metavar="DIR",
+                         help="go on from the checkpoint in DIR (which must hold one)")
     _common_options(checker)
     checker.set_defaults(run=run_check)
 
@@ -106,12 +116,30 @@ def run_check(args: argparse.Namespace) -> int:
         "time_budget": _seconds_option("--time-budget", args.time_budget),
     }
     bounds = {**target.bounds, **{k: v for k, v in bounds.items() if v is not None}}
+    saving = _checkpoint_options(args, target)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
             target.model, deadlock=args.deadlock, progress=display.update, store=args.store,
-            **bounds,
+            **saving, **bounds,
         ))
-    return _report(args, target, result, bounds)
+    code = _report(args, target, result, bounds)
+    if saving["checkpoint"] and result.stopped_by in RESUMABLE_STOPS and not args.json:
+        print(f"checkpoint written to {saving['checkpoint']}; go on with --resume "
+              f"{saving['checkpoint']}")
+    return code
+
+
+def _checkpoint_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
+    if args.resume and args.checkpoint:
+        raise InputError("give either --checkpoint DIR or --resume DIR, not both")
+    if args.resume and not (Path(args.resume) / CHECKPOINT_FILE).is_file():
+        raise InputError(f"--resume {args.resume}: no checkpoint in that directory")
+    directory = args.resume or args.checkpoint
+    every = _seconds_option("--checkpoint-every", args.checkpoint_every)
+    if every is not None and directory is None:
+        raise InputError("--checkpoint-every applies to --checkpoint DIR only")
+    return {"checkpoint": directory, "checkpoint_every": every,
+            "checkpoint_of": json.dumps(target.meta, sort_keys=True, default=str)}
 
 
 def run_simulate(args: argparse.Namespace) -> int:
@@ -371,8 +399,13 @@ class _ProgressDisplay:
         if not self.enabled or progress.seconds < PROGRESS_AFTER_SECONDS:
             return
         rate = progress.distinct_states / progress.seconds
+        # Expanded states per second: the queue's states take about queue / that to expand
+        # (a lower bound on what is left: they will find new states too).
+        expanded = (progress.distinct_states - progress.queue) / progress.seconds
+        queue_seconds = f"  queue ~{progress.queue / expanded:,.0f} s" if expanded > 0 else ""
         text = (f"{progress.distinct_states:,} states  {rate:,.0f} states/s  "
-                f"depth {progress.depth}  queue {progress.queue:,}  {progress.seconds:.0f} s")
+                f"depth {progress.depth}  queue {progress.queue:,}{queue_seconds}  "
+                f"{progress.seconds:.0f} s")
         if self.status is None:
             from rich.console import Console
 
