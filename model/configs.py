@@ -20,6 +20,7 @@ from kafka_eos.errors import InputError, shown
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
 
 from .kafka import KafkaEosModel
+from .liveness import TEMPORAL_PROPERTIES, KafkaEosLivenessModel
 from .params import (
     CTP,
     IDEMPOTENT,
@@ -37,7 +38,9 @@ from .params import (
 from .properties import ALL_PROPERTIES
 
 DEFAULT_CONFIG = "default"
-_TOP_KEYS = ("description", "knobs", "faults", "workload", "properties", "bounds")
+_TOP_KEYS = (
+    "description", "knobs", "faults", "workload", "properties", "temporal_properties", "bounds"
+)
 _BOUND_KEYS = {"max_states": int, "max_depth": int, "time_budget": float}
 
 
@@ -58,6 +61,8 @@ class CheckConfig:
     #: the configuration as written (parsed YAML): a trace's #meta carries it, and
     #: build_check_config rebuilds this check from it
     source: dict[str, Any]
+    #: the temporal properties checked under fairness (model/liveness.py), empty for none
+    temporal_properties: tuple[str, ...] = ()
 
 
 def list_check_configs() -> list[str]:
@@ -103,7 +108,14 @@ def build_check_config(raw: object, *, name: str, where: str) -> CheckConfig:
     workload = _workload(top.get("workload"), knobs, where)
     checked = _properties(top.get("properties"), where)
     bounds = _bounds(top.get("bounds", {}), where)
-    model = KafkaEosModel(knobs=knobs, faults=faults, workload=workload, checked=checked)
+    temporal = _temporal_properties(top.get("temporal_properties"), where)
+    model = (
+        KafkaEosLivenessModel(
+            temporal=temporal, knobs=knobs, faults=faults, workload=workload, checked=checked
+        )
+        if temporal
+        else KafkaEosModel(knobs=knobs, faults=faults, workload=workload, checked=checked)
+    )
     return CheckConfig(
         name=name,
         description=description,
@@ -114,6 +126,7 @@ def build_check_config(raw: object, *, name: str, where: str) -> CheckConfig:
         properties=checked,
         path=where,
         source=top,
+        temporal_properties=temporal,
     )
 
 
@@ -407,15 +420,30 @@ def _producer(raw: object, index: int, partitions: int, knobs: Knobs, where: str
 def _properties(raw: object, where: str) -> tuple[str, ...]:
     if raw is None:
         return ALL_PROPERTIES
+    return _names(raw, where, key="properties", known=ALL_PROPERTIES, what="property")
+
+
+def _temporal_properties(raw: object, where: str) -> tuple[str, ...]:
+    """The listed temporal properties (none when the key is absent: they cost a graph)."""
+    if raw is None:
+        return ()
+    return _names(
+        raw, where, key="temporal_properties", known=TEMPORAL_PROPERTIES, what="temporal property"
+    )
+
+
+def _names(
+    raw: object, where: str, *, key: str, known: tuple[str, ...], what: str
+) -> tuple[str, ...]:
+    """A non-empty list of names from ``known``, returned in ``known``'s order."""
     if not isinstance(raw, list) or not raw:
-        raise InputError(f"{where}: properties must be a non-empty list of property names")
+        raise InputError(f"{where}: {key} must be a non-empty list of {what} names")
     for name in raw:
-        if name not in ALL_PROPERTIES:
+        if name not in known:
             raise InputError(
-                f"{where}: unknown property {shown(name)} in properties; "
-                f"known: {', '.join(ALL_PROPERTIES)}"
+                f"{where}: unknown {what} {shown(name)} in {key}; known: {', '.join(known)}"
             )
-    return tuple(name for name in ALL_PROPERTIES if name in raw)
+    return tuple(name for name in known if name in raw)
 
 
 def _bounds(raw: object, where: str) -> dict[str, Any]:

@@ -1,0 +1,272 @@
+"""Kafka's liveness: what must eventually happen, under fairness on Kafka's own steps.
+
+Fairness. Every step Kafka's servers and client libraries take by themselves is weakly fair,
+each label on its own (each message, each partition, each transactional.id): a message in
+flight that stays deliverable is eventually delivered (``Handle*``, ``Receive*``, ``Fetch``),
+the coordinator eventually writes what it decided (``CompleteTxnLogAppend``), retries a marker
+or a request whose answer was lost (``ResendTxnMarker``, ``ResendCoordinatorRequest``: the
+client library's own retry), and aborts a transaction left open when
+``transaction.timeout.ms`` may fire (``TimeoutTransaction``, only where the configuration's
+``txn_timeouts`` budget allows it). Faults are never fair (``LoseMessage``,
+``CoordinatorFailover``, ``ExpireProducerState``, ``ExpireBatch``, ``RetryProduce``), nor is an
+application's choice to start or end work (``InitProducerId``, ``BeginTransaction``, ``Send``,
+``AddOffsetsToTxn``, ``CommitTransaction``, ``AbortTransaction``, ``FetchCommittedOffset``):
+a producer that stops for ever is a crashed one.
+
+Properties (spec/SPEC.md has the long form), each checked per transaction where it names one:
+
+- ``ended_transactions_complete``: a transaction whose client sent EndTxn is eventually decided
+  at the coordinator and closed everywhere: out of PrepareCommit/PrepareAbort (CompleteCommit
+  or CompleteAbort written) and its marker written on every partition it wrote to;
+- ``lso_reaches_high_watermark``: once no producer is mid-transaction (a fenced incarnation,
+  one another incarnation's newer epoch supersedes, does not count: its transaction is the
+  coordinator's to abort), every partition's LSO
+  eventually reaches its high watermark (KIP-664's hanging transaction pins it for ever);
+- ``committed_records_delivered``: a read_committed consumer eventually returns every record of
+  every committed transaction;
+- ``abandoned_transactions_abort``: an open transaction whose producer was fenced (another
+  incarnation holds a newer epoch, or the client is in FATAL_ERROR) is eventually closed
+  everywhere; where
+  a transaction timeout is left in the budget, so is one whose producer simply stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from kafka_eos.checker.temporal import Fairness, TemporalProperty, leads_to, weakly_fair
+from kafka_eos.errors import InputError
+from kafka_eos.protocol.client_states import ClientState
+from kafka_eos.protocol.coordinator_states import TxnState
+
+from .kafka import KafkaEosModel
+from .layout import (
+    C_CURRENT,
+    C_EPOCH,
+    C_STATE,
+    E_TXN_FIRST,
+    F_TXN_TIMEOUTS,
+    K_METADATA,
+    O_COMMIT,
+    O_UNDECIDED,
+    P_LOG,
+    P_PRODUCERS,
+    S_BUDGET,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_OUTCOMES,
+    S_PARTITIONS,
+    T_OWNER,
+    T_STATE,
+    Tup,
+)
+from .params import CTP, TRANSACTIONAL
+from .views import high_watermark, last_stable_offset
+
+#: The steps Kafka takes by itself (servers, the network, the client library's own retries).
+FAIR_ACTIONS = (
+    "HandleProduce",
+    "HandleWriteTxnMarkers",
+    "HandleInitProducerId",
+    "HandleAddPartitionsToTxn",
+    "HandleAddOffsetsToTxn",
+    "HandleEndTxn",
+    "CompleteTxnLogAppend",
+    "HandleWriteTxnMarkersResponse",
+    "ResendTxnMarker",
+    "TimeoutTransaction",
+    "ReceiveProduceResponse",
+    "ReceiveCoordinatorResponse",
+    "ResendCoordinatorRequest",
+    "Fetch",
+)
+
+DESCRIPTIONS: dict[str, str] = {
+    "ended_transactions_complete": "a transaction whose client sent EndTxn eventually leaves "
+    "PrepareCommit/PrepareAbort with its marker written on every partition it wrote to "
+    "(KAFKA-19999, KAFKA-16352: stuck in Prepare*)",
+    "lso_reaches_high_watermark": "once no producer is mid-transaction, every partition's LSO "
+    "eventually reaches its high watermark (KIP-664: a hanging transaction pins the LSO)",
+    "committed_records_delivered": "a read_committed consumer eventually returns every record "
+    "of every committed transaction",
+    "abandoned_transactions_abort": "an open transaction of a fenced producer (or, with a "
+    "transaction timeout in the budget, of one that stopped) is eventually closed everywhere",
+}
+TEMPORAL_PROPERTIES = tuple(DESCRIPTIONS)
+
+_MID_TRANSACTION = frozenset(
+    int(s)
+    for s in (
+        ClientState.IN_TRANSACTION,
+        ClientState.COMMITTING_TRANSACTION,
+        ClientState.ABORTING_TRANSACTION,
+        ClientState.ABORTABLE_ERROR,
+    )
+)
+_ENDING = frozenset(
+    int(s) for s in (ClientState.COMMITTING_TRANSACTION, ClientState.ABORTING_TRANSACTION)
+)
+_FATAL = int(ClientState.FATAL_ERROR)
+_OPEN_AT_COORDINATOR = frozenset(
+    int(s) for s in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
+)
+
+Predicate = Callable[[Tup], bool]
+
+
+class KafkaEosLivenessModel(KafkaEosModel):
+    """The Kafka model with temporal properties to check (names from
+    :data:`TEMPORAL_PROPERTIES`) and Kafka's fairness."""
+
+    def __init__(self, *, temporal: Iterable[str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.temporal = tuple(temporal)
+        unknown = [name for name in self.temporal if name not in TEMPORAL_PROPERTIES]
+        if unknown:
+            raise InputError(f"unknown temporal property {unknown[0]!r}; known: "
+                             f"{', '.join(TEMPORAL_PROPERTIES)}")
+
+    def temporal_properties(self) -> dict[str, TemporalProperty]:
+        return temporal_properties(self, self.temporal)
+
+    def fairness(self) -> list[Fairness]:
+        switched_on = set(self.action_names())
+        return [weakly_fair(name, per_label=True) for name in FAIR_ACTIONS if name in switched_on]
+
+
+def temporal_properties(model: KafkaEosModel, names: Iterable[str]) -> dict[str, TemporalProperty]:
+    """The named properties, one instance per transaction where they name one
+    (``ended_transactions_complete[app#0.txn0]``)."""
+    facts = _Transactions(model)
+    wanted = set(names)
+    checked: dict[str, TemporalProperty] = {}
+    for g, title in enumerate(facts.titles):
+        if "ended_transactions_complete" in wanted:
+            checked[f"ended_transactions_complete[{title}]"] = leads_to(
+                facts.ended(g), facts.closed(g, decided=True)
+            )
+        if "committed_records_delivered" in wanted and model.read_committed:
+            checked[f"committed_records_delivered[{title}]"] = leads_to(
+                facts.committed(g), facts.delivered(g)
+            )
+        if "abandoned_transactions_abort" in wanted:
+            checked[f"abandoned_transactions_abort[{title}]"] = leads_to(
+                facts.abandoned(g), facts.closed(g, decided=False)
+            )
+    if "lso_reaches_high_watermark" in wanted and facts.titles:
+        checked["lso_reaches_high_watermark"] = leads_to(facts.quiet, _lso_at_high_watermark)
+    return checked
+
+
+def _lso_at_high_watermark(state: Tup) -> bool:
+    return all(last_stable_offset(p) == high_watermark(p) for p in state[S_PARTITIONS])
+
+
+class _Transactions:
+    """Per transaction of the workload: the state predicates the properties are made of."""
+
+    def __init__(self, model: KafkaEosModel) -> None:
+        self.model = model
+        self.titles: list[str] = []
+        self.where: list[tuple[int, int, int, int]] = []  # (process, local txn, tid, pid)
+        self.partitions: list[tuple[int, ...]] = []
+        self.data_records: list[tuple[tuple[int, int], ...]] = []  # (partition, global record)
+        # (only transactional producers have transactions)
+        for proc, t, _commit in model.transactions:
+            self.titles.append(f"{model.process_names[proc]}.txn{t}")
+            self.where.append((proc, t, model.tid_of[proc], model.pid_of[proc]))
+            records = [model.record_global[proc][r] for r in model.txn_records[proc][t]]
+            self.partitions.append(tuple(sorted({model.records[r][2] for r in records})))
+            self.data_records.append(tuple(
+                (model.records[r][2], r) for r in records
+                if model.records[r][2] < model.data_partitions
+            ))
+        # The other incarnations of each process's transactional.id.
+        self.siblings = [
+            tuple(q for q in range(model.process_count)
+                  if q != proc and model.tid_of[q] == model.tid_of[proc] >= 0)
+            for proc in range(model.process_count)
+        ]
+
+    def superseded(self, state: Tup, proc: int) -> bool:
+        """Fenced: another incarnation of the transactional.id holds a newer epoch (its
+        InitProducerId came later, whatever the workload's order), or the client has failed
+        for good."""
+        clients = state[S_CLIENTS]
+        epoch = clients[proc][C_EPOCH]
+        return clients[proc][C_STATE] == _FATAL or any(
+            clients[q][C_EPOCH] > epoch for q in self.siblings[proc]
+        )
+
+    def is_open(self, state: Tup, g: int) -> bool:
+        """Open at the coordinator (Ongoing or Prepare*, owned by ``g``), or on a partition (its
+        producer's open transaction there begins with a record of ``g``)."""
+        _proc, _t, tid, pid = self.where[g]
+        metadata = state[S_COORDINATOR][K_METADATA][tid]
+        if metadata[T_OWNER] == g and metadata[T_STATE] in _OPEN_AT_COORDINATOR:
+            return True
+        records = self.model.records
+        for part in self.partitions[g]:
+            partition = state[S_PARTITIONS][part]
+            entry = partition[P_PRODUCERS][pid]
+            if entry and entry[E_TXN_FIRST] >= 0:
+                first = partition[P_LOG][entry[E_TXN_FIRST]]
+                if records[first[4]][3] == g:
+                    return True
+        return False
+
+    def ended(self, g: int) -> Predicate:
+        proc, t, _, _ = self.where[g]
+
+        def ended(state: Tup) -> bool:
+            client = state[S_CLIENTS][proc]
+            return client[C_CURRENT] == t and client[C_STATE] in _ENDING
+
+        return ended
+
+    def closed(self, g: int, *, decided: bool) -> Predicate:
+        def closed(state: Tup) -> bool:
+            if decided and state[S_OUTCOMES][g] == O_UNDECIDED:
+                return False
+            return not self.is_open(state, g)
+
+        return closed
+
+    def committed(self, g: int) -> Predicate:
+        return lambda state: state[S_OUTCOMES][g] == O_COMMIT
+
+    def delivered(self, g: int) -> Predicate:
+        records = self.data_records[g]
+
+        def delivered(state: Tup) -> bool:
+            partitions, consumer = state[S_PARTITIONS], state[S_CONSUMER]
+            for part, record in records:
+                log = partitions[part][P_LOG]
+                if not any(log[offset][4] == record for offset in consumer[part][1]):
+                    return False
+            return True
+
+        return delivered
+
+    def abandoned(self, g: int) -> Predicate:
+        proc = self.where[g][0]
+
+        def abandoned(state: Tup) -> bool:
+            stopped_may_time_out = state[S_BUDGET][F_TXN_TIMEOUTS] > 0
+            return (stopped_may_time_out or self.superseded(state, proc)) and self.is_open(
+                state, g
+            )
+
+        return abandoned
+
+    def quiet(self, state: Tup) -> bool:
+        """No producer is mid-transaction (superseded incarnations aside)."""
+        clients = state[S_CLIENTS]
+        return not any(
+            clients[proc][C_STATE] in _MID_TRANSACTION and not self.superseded(state, proc)
+            for proc in range(self.model.process_count)
+            if self.model.kinds[proc] in (TRANSACTIONAL, CTP)
+        )
+
