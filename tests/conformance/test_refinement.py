@@ -1,4 +1,8 @@
-"""Stateful refinement tests with every fault on: the reference refines the model."""
+"""Stateful refinement tests with every fault on: the reference refines the model.
+
+Fixed configurations (the named checks, and a few workloads with every fault) and drawn ones:
+:data:`Drawn` draws the knobs, the fault budgets and the workload's shape for each program, so
+every knob meets every fault (a few programs in CI, a long hunt with ``pytest -m slow``)."""
 
 from __future__ import annotations
 
@@ -10,8 +14,8 @@ from kafka_eos.model.configs import list_check_configs, load_check_config
 from kafka_eos.model.params import Knobs
 from kafka_eos.model.verdicts import load_verdicts
 
-from .machine import refinement_machine
-from .workloads import IDEMPOTENT_WRITES, TRANSACTIONS, model
+from .machine import drawn_refinement_machine, refinement_machine
+from .workloads import IDEMPOTENT_WRITES, TRANSACTIONS, drawn_checks, model
 
 _STEPS = settings(stateful_step_count=40)
 
@@ -33,6 +37,17 @@ Ctp.TestCase.settings = _STEPS
 TestConsumeTransformProduce = Ctp.TestCase
 
 
+Drawn = drawn_refinement_machine(drawn_checks())
+
+
+def test_drawn_configurations_refine() -> None:
+    """Knobs, fault budgets and workload drawn per program; the properties asserted where
+    the drawn configuration is Kafka's correct protocol."""
+    run_state_machine_as_test(
+        Drawn, settings=settings(max_examples=25, stateful_step_count=30, database=None)
+    )
+
+
 @pytest.mark.parametrize("name", list_check_configs())
 def test_every_named_check_refines(name: str) -> None:
     """Every configuration of spec/configs/ (its knobs, faults and workload), a few programs
@@ -46,7 +61,7 @@ def test_every_named_check_refines(name: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("machine", [TransactionsTV2, TransactionsTV1, Ctp, Idempotent])
+@pytest.mark.parametrize("machine", [TransactionsTV2, TransactionsTV1, Ctp, Idempotent, Drawn])
 def test_long_refinement_runs(machine: type) -> None:
     """Longer programs, many more of them (pytest -m slow)."""
     run_state_machine_as_test(
