@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from kafka_eos.errors import InputError
@@ -40,6 +41,7 @@ from .interface import (
     reraise_explained,
     short_repr,
 )
+from .queue import SpillingQueue, spilled
 from .replay import extend_with_transition, path_to, replay
 from .result import (
     CheckResult,
@@ -76,6 +78,7 @@ def check(
     checkpoint: str | None = None,
     checkpoint_every: float | None = None,
     checkpoint_of: str = "",
+    queue_limit: int | None = None,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -96,6 +99,9 @@ def check(
     figures of a run never stopped (see checkpoint.py). A checkpoint is resumed only by a
     search of the same model class, initial states, deadlock and symmetry settings and
     ``checkpoint_of`` (say which configuration of the model this is: its parameters).
+
+    ``queue_limit`` bounds the states of the next depth kept in memory; past it they go to a
+    temporary file in chunks of that many (see queue.py). Results are the same.
     """
     search = _Search(
         bind(model),
@@ -108,6 +114,7 @@ def check(
         checkpointer=None if checkpoint is None else Checkpointer(
             checkpoint, every=positive_seconds("checkpoint_every", checkpoint_every),
             of=checkpoint_of),
+        queue_limit=positive_int("queue_limit", queue_limit),
     )
     return search.run()
 
@@ -136,6 +143,7 @@ class _Search:
         progress: ProgressCallback | None,
         store: str,
         checkpointer: Checkpointer | None = None,
+        queue_limit: int | None = None,
     ) -> None:
         self.bound = bound
         self.max_states = max_states
@@ -162,6 +170,8 @@ class _Search:
         self.carried: list[Any] = []
         self.left_off: tuple[list[Any], list[Any]] = ([], [])
         self.earlier_seconds = 0.0
+        self.queue_limit = queue_limit
+        self.queue_spilled = 0
         self.identity: Identity | None = None
         if checkpointer is not None:
             if store == "states" or self.graph is not None:
@@ -207,7 +217,8 @@ class _Search:
         first = len(store) - len(successors) - len(frontier)  # the number of frontier[0]
         return Snapshot(
             identity=self.identity, store=store,
-            frontier=frontier[store.expanded + 1 - first:], successors=list(successors),
+            frontier=list(islice(frontier, store.expanded + 1 - first, None)),
+            successors=list(successors),
             depth=self.depth, label_counts=dict(self.label_counts),
             queue_peak=self.queue_peak, seconds=self._seconds(time.perf_counter()),
         )
@@ -302,7 +313,7 @@ class _Search:
             while frontier:
                 self.depth = depth
                 at_depth_cap = depth >= depth_cap
-                successors, self.carried = self.carried, []
+                successors = self._next_queue()
                 append = successors.append
                 for state in frontier:
                     label = None
@@ -346,6 +357,7 @@ class _Search:
                     self.queue_peak = len(successors)
                 if successors:
                     depth += 1
+                self.queue_spilled += spilled(successors)
                 frontier = successors
                 if self._time_for_fingerprints():
                     parent = self.parent = FingerprintStore.from_dict(
@@ -358,6 +370,16 @@ class _Search:
         finally:
             self.depth = depth
             self.left_off = (frontier, successors)
+            self.queue_spilled += spilled(successors)
+
+    def _next_queue(self) -> Any:
+        """The queue of the next depth's states: a list, or one that spills past the limit."""
+        carried, self.carried = self.carried, []
+        if self.queue_limit is None:
+            return carried
+        queue = SpillingQueue(self.queue_limit)
+        queue.extend(carried)
+        return queue
 
     def _time_for_fingerprints(self) -> bool:
         """Whether the "auto" store switches from states to fingerprints now."""
@@ -430,7 +452,7 @@ class _Search:
         if isinstance(self.parent, FingerprintStore):
             kind = "fingerprints"
         nbytes = self.parent.nbytes() if kind == "fingerprints" else 0
-        return {"store": kind, "store_bytes": nbytes}
+        return {"store": kind, "store_bytes": nbytes, "queue_spilled": self.queue_spilled}
 
     def _deepest(self, found: _Found | None) -> int:
         if found is not None and found.kind == "invariant":

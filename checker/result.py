@@ -92,6 +92,8 @@ class CheckResult:
     store: StoreKind = "states"
     #: the bytes of the fingerprint store's arrays (0 for the plain store)
     store_bytes: int = 0
+    #: how many queued states went through a temporary file (``queue_limit``)
+    queue_spilled: int = 0
 
     @property
     def collision_probability(self) -> float | None:
@@ -133,6 +135,7 @@ class CheckResult:
             "graph_bytes": self.graph_bytes,
             "store": self.store,
             "store_bytes": self.store_bytes,
+            "queue_spilled": self.queue_spilled,
             "collision_probability": self.collision_probability,
             "collision_probability_tlc_optimistic": None if self.store != "fingerprints"
             else tlc_optimistic_probability(self.distinct_states, self.transitions),

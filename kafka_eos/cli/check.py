@@ -46,6 +46,9 @@ def register(subparsers: Any) -> None:
                          help="keep visited states as states (fastest), 64-bit fingerprints "
                          "(about 30 bytes a state), or auto: fingerprints past "
                          f"{AUTO_FINGERPRINTS_AFTER:,} states (default)")
+    checker.add_argument("--queue-limit", metavar="N",
+                         help="keep at most N queued states in memory, the rest in a "
+                         "temporary file")
     checker.add_argument("--checkpoint", metavar="DIR",
                          help="write the search to DIR periodically and when a bound or Ctrl-C "
                          "stops it; if DIR holds a checkpoint of this check, go on from it")
@@ -117,6 +120,7 @@ def run_check(args: argparse.Namespace) -> int:
     }
     bounds = {**target.bounds, **{k: v for k, v in bounds.items() if v is not None}}
     saving = _checkpoint_options(args, target)
+    saving["queue_limit"] = _int_option("--queue-limit", args.queue_limit)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
             target.model, deadlock=args.deadlock, progress=display.update, store=args.store,
@@ -272,6 +276,9 @@ def summary(
         per_state = result.store_bytes / max(result.distinct_states, 1)
         stats.append(("store", f"fingerprints, {per_state:.1f} bytes/state; collision "
                                f"probability {result.collision_probability:.1e} (n²/2⁶⁵)"))
+    if result.queue_spilled:
+        stats.append(("queue on disk", f"{result.queue_spilled:,} states went through a "
+                                       "temporary file"))
     if result.temporal_properties:
         stats.append(("liveness", f"{result.liveness_seconds:.2f} s of it, on a graph of "
                                   f"{result.graph_bytes / 1024:,.0f} KiB of edge arrays"))

@@ -1,0 +1,67 @@
+"""The queue spilled to disk past --queue-limit: the same results, fewer states in memory."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from checker_examples import EXAMPLES, example
+
+from kafka_eos.checker import CheckResult, check
+from kafka_eos.checker.queue import SpillingQueue
+from kafka_eos.errors import InputError
+from kafka_eos.model.configs import load_check_config
+
+
+def figures(result: CheckResult) -> tuple[Any, ...]:
+    return (result.verdict, result.violated, result.distinct_states, result.transitions,
+            result.max_depth, result.queue_peak, result.coverage, result.trace)
+
+
+def test_a_spilled_queue_gives_back_its_states_in_order_to_each_reader() -> None:
+    queue = SpillingQueue(limit=3)
+    queue.extend(list(range(10)))
+    assert (len(queue), queue.spilled, queue.tail) == (10, 9, [9])
+    first = iter(queue)
+    assert [next(first) for _ in range(4)] == [0, 1, 2, 3]
+    assert list(queue) == list(range(10))  # a second reader, while the first is halfway
+    assert list(first) == list(range(4, 10))
+    queue.close()
+
+
+@pytest.mark.parametrize("store", ["states", "fingerprints"])
+def test_same_figures_with_the_queue_on_disk(store: str) -> None:
+    for model in (example("two_phase.py:TwoPhase", rms=6),
+                  load_check_config("ctp-no-producer-epoch-check").model):
+        in_memory = check(model, store=store)
+        on_disk = check(model, store=store, queue_limit=50)
+        assert figures(on_disk) == figures(in_memory)
+        assert on_disk.queue_spilled > in_memory.queue_peak  # every depth went through files
+        assert in_memory.queue_spilled == 0
+
+
+def test_a_checkpoint_resumes_with_the_queue_on_disk(tmp_path: Path) -> None:
+    model = load_check_config("ctp-no-producer-epoch-check").model
+    for cap in (2000, 4000):
+        check(model, checkpoint=str(tmp_path), queue_limit=30, max_states=cap)
+    resumed = check(model, checkpoint=str(tmp_path), queue_limit=30)
+    assert figures(resumed) == figures(check(model))
+
+
+def test_the_limit_is_checked() -> None:
+    with pytest.raises(InputError, match="queue_limit must be a positive integer, got 0"):
+        check(example("two_phase.py:TwoPhase", rms=3), queue_limit=0)
+
+
+def test_the_cli_option() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kafka_eos", "check", "--model",
+         f"{EXAMPLES / 'two_phase.py'}:TwoPhase", "--param", "rms=5", "--queue-limit", "100",
+         "--json"], capture_output=True, text=True, check=True)
+    shown = json.loads(done.stdout)
+    assert (shown["distinct_states"], shown["verdict"]) == (8832, "ok")
+    assert shown["queue_spilled"] > 0
