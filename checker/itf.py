@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kafka_eos.errors import InputError
+from kafka_eos.errors import InputError, shown
 
 from .result import Trace
 from .values import fields_of, variables_of
@@ -141,10 +142,16 @@ def read_itf(path: str | Path) -> ItfTrace:
     """Read an ITF file (ours, Apalache's or Quint's); InputError if it is not one."""
     try:
         document = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise InputError(f"trace file not found: {path}") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read {path} as JSON: {exc}") from exc
+    except FileNotFoundError:
+        raise InputError(f"trace file not found: {path}") from None
+    except OSError as exc:  # a directory, no permission
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise InputError(f"cannot read {path} as JSON: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"cannot read {path} as JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:  # 5,000-digit numbers, nesting 10,000 deep
+        raise InputError(f"cannot read {path} as JSON: {shown(str(exc))[1:-1]}") from None
     return itf_from_document(document, where=str(path))
 
 
@@ -154,12 +161,15 @@ def itf_from_document(document: Any, *, where: str = "trace") -> ItfTrace:
     if not isinstance(document, dict) or not isinstance(document.get("states"), list):
         raise InputError(f"{where} is not an ITF trace: no \"states\" list")
     raw_states = document["states"]
+    for number, state in enumerate(raw_states):
+        if not isinstance(state, dict):
+            raise InputError(f"{where} is not a valid ITF trace: state {number} is not an object")
     try:
         states = [
             {k: decode(v) for k, v in state.items() if k != "#meta"} for state in raw_states
         ]
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise InputError(f"{where} is not a valid ITF trace: {exc}") from exc
+    except (ValueError, TypeError, RecursionError) as exc:
+        raise InputError(f"{where} is not a valid ITF trace: {shown(str(exc))[1:-1]}") from None
     labels = [
         str(_state_meta(state).get("action", "")) for state in raw_states[1:]
     ]
@@ -168,9 +178,14 @@ def itf_from_document(document: Any, *, where: str = "trace") -> ItfTrace:
     if loop is not None and (
         not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop < len(states)
     ):
-        raise InputError(f"{where}: \"loop\" must be the index of one of its states, got {loop!r}")
+        raise InputError(
+            f"{where}: \"loop\" must be the index of one of its states, got {shown(loop)}"
+        )
+    meta = document.get("#meta") or {}
+    if not isinstance(meta, dict):
+        raise InputError(f"{where} is not a valid ITF trace: \"#meta\" is not an object")
     return ItfTrace(
-        meta=dict(document.get("#meta") or {}),
+        meta=dict(meta),
         vars=list(names) if isinstance(names, list) else sorted(states[0]) if states else [],
         labels=labels,
         states=states,
@@ -183,6 +198,9 @@ def _state_meta(state: Any) -> dict[str, Any]:
     return meta if isinstance(meta, dict) else {}
 
 
+_DIGITS = re.compile(r"-?[0-9]+")
+
+
 def decode(value: Any) -> Any:
     """One ITF JSON value as a hashable Python value."""
     if isinstance(value, list):
@@ -192,6 +210,8 @@ def decode(value: Any) -> Any:
     if len(value) == 1:
         ((key, inner),) = value.items()
         if key == "#bigint":
+            if not isinstance(inner, str) or not _DIGITS.fullmatch(inner):
+                raise ValueError(f"#bigint must be a string of digits, got {shown(inner)}")
             return int(inner)
         if key == "#tup":
             return tuple(decode(item) for item in inner)
@@ -202,5 +222,5 @@ def decode(value: Any) -> Any:
         if key == "#unserializable":
             return str(inner)
     if any(key.startswith("#") for key in value):
-        raise ValueError(f"unknown ITF value {json.dumps(value)[:80]}")
+        raise ValueError(f"unknown ITF value {shown(value)}")
     return FrozenDict((key, decode(item)) for key, item in value.items())

@@ -3,6 +3,7 @@ traceback; a reader that goes away (``kafka-eos check | head``) ends the command
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,23 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path: Path) -> Non
         code = process.wait(timeout=60)
     assert err == ""
     assert code == 141
+
+
+@pytest.mark.parametrize(
+    ("document", "words"),
+    [
+        ({"states": [{}], "loop": "x"}, ['"loop" must be the index']),
+        ({"states": [{}], "#meta": [1, 2]}, ['"#meta" is not an object']),
+        ({"states": [5]}, ["state 0 is not an object"]),
+        ({"states": [{"x": {"#bigint": " 12"}}]}, ["#bigint must be a string of digits"]),
+        ({"states": [{"x": {"#frob": 1}}]}, ["unknown ITF value"]),
+    ],
+)
+def test_a_malformed_itf_trace_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, document: object, words: list[str]
+) -> None:
+    path = tmp_path / "t.itf.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    for command in ("validate", "replay"):
+        err = one_line_error(capsys, [command, str(path)])
+        assert str(path) in err and all(word in err for word in words), err
