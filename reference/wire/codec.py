@@ -17,8 +17,12 @@ Decoding fails in two ways the server treats differently (:class:`RequestError`)
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import io
 import struct
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +153,12 @@ def decode_request(payload: bytes) -> Request:
         raise RequestError(
             f"malformed {API_NAMES[api_key]} v{api_version} request: {exc}"
         ) from None
+    null = _null_field(body)
+    if null is not None:
+        raise RequestError(
+            f"malformed {API_NAMES[api_key]} v{api_version} request: non-nullable field "
+            f"{null} was serialized as null"
+        )
     # Bytes after the body are ignored, as Kafka's request parser ignores them: librdkafka
     # 2.16 sends three such bytes after an all-topics Metadata v12 request.
     return Request(
@@ -158,6 +168,39 @@ def decode_request(payload: bytes) -> Request:
         client_id=header.client_id,
         body=to_plain(body),
     )
+
+
+def _null_field(entity: Any, path: str = "") -> str | None:
+    """The first field of ``entity`` (recursively) that its schema says cannot be null but
+    holds null, or None. kio reads a -1 array length as null whatever the field; Kafka's
+    generated readers refuse it ("non-nullable field ... was serialized as null"), and so do
+    we: the handlers rely on the schema."""
+    for name, nullable in _field_nullability(type(entity)):
+        value = getattr(entity, name)
+        if value is None:
+            if not nullable:
+                return f"{path}{name}"
+            continue
+        items = value if isinstance(value, tuple) else (value,)
+        for item in items:
+            if dataclasses.is_dataclass(item):
+                inner = _null_field(item, f"{path}{name}.")
+                if inner is not None:
+                    return inner
+    return None
+
+
+@functools.cache
+def _field_nullability(entity_class: type) -> tuple[tuple[str, bool], ...]:
+    return tuple(
+        (field.name, _allows_none(field.type)) for field in dataclasses.fields(entity_class)
+    )
+
+
+def _allows_none(declared: Any) -> bool:
+    if isinstance(declared, types.UnionType) or typing.get_origin(declared) is typing.Union:
+        return type(None) in typing.get_args(declared)
+    return declared is None or declared is type(None) or declared is Any
 
 
 def encode_response(api_key: int, api_version: int, correlation_id: int, body: Any) -> bytes:
