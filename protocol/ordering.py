@@ -24,10 +24,21 @@ COMMIT/ABORT, an EndTxn its result), named by the event itself. Kafka's rules co
 - ``consumer_position``: a read_committed consumer moving forward in a partition skips no
   record visible by then (moving back is a rewind: the history does not record seeks).
 
-When the constraints are unsatisfiable, :func:`check_ordering` shrinks z3's unsat core by
-deletion until it is minimal: every constraint in it is needed for the contradiction, so the
-core names exactly the conflicting records, offsets and markers.
+Every variable is pinned by an observation, so the constraints split into independent pieces:
+each rule instance together with the observations of the events it mentions (a piece of one
+partition, or of one producer's transaction across its partitions). :func:`check_ordering`
+decides each piece by evaluating the rule's formula on the observed values (the same code
+builds the z3 formula, so the rule is written once) and gives z3 only the piece that explains
+a violation: the z3 problem is bounded by one rule's events, never the whole history. A piece
+above :data:`MAX_PIECE_CONSTRAINTS` is reported as found, without minimizing, and the result
+says so. Otherwise z3's unsat core is shrunk by deletion until it is minimal: every constraint
+in it is needed for the contradiction, so the core names exactly the conflicting records,
+offsets and markers.
 """
+
+# The rule closures passed to _Builder.add are called inside add(), in the loop iteration
+# that made them, so binding the loop variables late is what is meant.
+# ruff: noqa: B023
 
 from __future__ import annotations
 
@@ -35,7 +46,7 @@ import heapq
 import itertools
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +57,11 @@ from .sequence import NO_SEQUENCE, last_sequence, next_sequence
 #: The kind of an observation (one per event); the other kinds are rules.
 OBSERVED = "observed"
 DEFAULT_TIMEOUT_MS = 30_000
+#: the most constraints one z3 problem (a violated rule and its observations) may hold: a
+#: larger piece is reported unminimized
+MAX_PIECE_CONSTRAINTS = 2_000
+#: progress(rule family, families done, families): called as each family starts
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +106,9 @@ class OrderingResult:
     seconds: float
     #: how many rule instances the history breaks (the core explains one of them)
     violated: int = 0
+    #: False when the explaining piece was above MAX_PIECE_CONSTRAINTS: ``core`` is the
+    #: violated rule with its observations, not shrunk
+    minimized: bool = True
 
     def lines(self) -> list[str]:
         if self.consistent:
@@ -97,13 +116,20 @@ class OrderingResult:
         head = f"inconsistent: these {len(self.core)} constraints cannot all hold"
         if self.violated > 1:
             head += f" ({self.violated} rule instances are broken; this explains one)"
-        return [head, *(f"  {c}" for c in self.core)]
+        lines = [head, *(f"  {c}" for c in self.core)]
+        if not self.minimized:
+            lines.append(
+                f"  (not minimized: this piece has {len(self.core)} constraints, above the "
+                f"bound of {MAX_PIECE_CONSTRAINTS} for one z3 problem)"
+            )
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         return {
             "consistent": self.consistent,
             "constraints": self.constraints,
             "violated": self.violated,
+            "minimized": self.minimized,
             "seconds": round(self.seconds, 4),
             "core": [
                 {"kind": c.kind, "name": c.name, "events": list(c.positions)} for c in self.core
@@ -112,42 +138,40 @@ class OrderingResult:
 
 
 def check_ordering(
-    events: Iterable[Event], *, timeout_ms: int = DEFAULT_TIMEOUT_MS
+    events: Iterable[Event],
+    *,
+    timeout_ms: int = DEFAULT_TIMEOUT_MS,
+    progress: Progress | None = None,
 ) -> OrderingResult:
     """Check the history's ordering constraints; explain an inconsistency by a minimal core.
 
     Every variable is fixed by an observation, so the observed values are the only candidate
-    solution: z3 evaluates each rule on them (much faster than one solver call over
-    thousands of tracked assertions). A violated rule with the observations of the events it
-    mentions is unsatisfiable; that set is then shrunk by deletion to a minimal core.
+    solution: each rule instance is evaluated on them, one at a time, and kept only when it
+    is the best violated one to explain so far (memory does not grow with the history). That
+    rule with the observations of the events it mentions is unsatisfiable; z3 shrinks it by
+    deletion to a minimal core, unless it is above MAX_PIECE_CONSTRAINTS.
     """
-    import z3
-
     started = time.perf_counter()
-    constraints = ordering_constraints(events)
-    solver = z3.Solver()
-    solver.from_string(_pins_as_smtlib(c for c in constraints if c.kind == OBSERVED))
-    if solver.check() != z3.sat:  # cannot happen: each observation fixes its own variables
-        raise AssertionError("the observations of a history contradict each other")
-    model = solver.model()
-    violated = [
-        c
-        for c in constraints
-        if c.kind != OBSERVED and not z3.is_true(model.eval(c.term(), model_completion=True))
-    ]
+    builder = _Builder(HistoryIndex.build(list(events)))
+    builder.evaluate_rules(progress)
     core: list[Constraint] = []
-    if violated:
-        first = min(violated, key=_explanation_priority)
-        candidate = _with_observations([first], constraints)
-        if is_satisfiable(candidate, timeout_ms=timeout_ms):
-            raise AssertionError(f"a rule mentions an event it does not list: {first}")
-        core = minimal_core(candidate, timeout_ms=timeout_ms)
+    minimized = True
+    first = builder.best_violation
+    if first is not None:
+        candidate = [*builder.observations_of(first.positions), first]
+        if len(candidate) > MAX_PIECE_CONSTRAINTS:
+            core, minimized = candidate, False
+        else:
+            if is_satisfiable(candidate, timeout_ms=timeout_ms):
+                raise AssertionError(f"a rule mentions an event it does not list: {first}")
+            core = minimal_core(candidate, timeout_ms=timeout_ms)
     return OrderingResult(
-        consistent=not violated,
+        consistent=first is None,
         core=tuple(core),
-        constraints=len(constraints),
+        constraints=builder.count + len(builder.events),
         seconds=time.perf_counter() - started,
-        violated=len(violated),
+        violated=builder.violated,
+        minimized=minimized,
     )
 
 
@@ -166,10 +190,9 @@ EXPLANATION_ORDER = (
 )
 
 
-def _explanation_priority(constraint: Constraint) -> tuple[int, tuple[int, ...]]:
-    kind = constraint.kind
+def _explanation_rank(kind: str, positions: tuple[int, ...]) -> tuple[int, tuple[int, ...]]:
     rank = EXPLANATION_ORDER.index(kind) if kind in EXPLANATION_ORDER else len(EXPLANATION_ORDER)
-    return (rank, constraint.positions)
+    return (rank, positions)
 
 
 def is_satisfiable(
@@ -216,32 +239,6 @@ def minimal_core(
     return [core[i] for i in sorted(kept)]
 
 
-def _pins_as_smtlib(observations: Iterable[Constraint]) -> str:
-    """The observations as SMT-LIB text: z3 parses thousands of them faster than Python
-    builds them term by term."""
-    lines = []
-    for observation in observations:
-        for name, value in observation.pins:
-            if isinstance(value, bool):
-                sort, literal = "Bool", str(value).lower()
-            else:
-                sort, literal = "Int", str(value) if value >= 0 else f"(- {-value})"
-            lines.append(f"(declare-const |{name}| {sort})(assert (= |{name}| {literal}))")
-    return "\n".join(lines)
-
-
-def _with_observations(core: list[Constraint], constraints: list[Constraint]) -> list[Constraint]:
-    """The core plus the observations of every event it mentions (a shorter explanation may
-    use them instead of a chain of rules), in the constraints' order."""
-    mentioned = {p for c in core for p in c.positions}
-    chosen = {id(c) for c in core}
-    return [
-        c
-        for c in constraints
-        if id(c) in chosen or (c.kind == OBSERVED and c.positions[0] in mentioned)
-    ]
-
-
 def _solve(constraints: Sequence[Constraint], timeout_ms: int) -> tuple[str, list[Constraint]]:
     import z3
 
@@ -265,29 +262,46 @@ def _solve(constraints: Sequence[Constraint], timeout_ms: int) -> tuple[str, lis
 
 
 def ordering_constraints(events: Iterable[Event]) -> list[Constraint]:
-    """All observations and rule instances of a history, in a stable order."""
-    builder = _Builder(HistoryIndex.build(list(events)))
-    builder.observations()
-    builder.offsets_contiguous()
-    builder.sequence_order()
-    builder.txn_before_marker()
-    builder.ack_offsets()
-    builder.reads()
-    builder.transaction_outcomes()
-    builder.consumer_positions()
-    return builder.constraints
+    """All observations and rule instances of a history as z3 constraints, in a stable order
+    (for small histories and tests: :func:`check_ordering` never builds them all)."""
+    builder = _Builder(HistoryIndex.build(list(events)), collect=True)
+    builder.evaluate_rules(None)
+    observations = builder.observations_of(range(1, len(builder.events) + 1))
+    return [*observations, *builder.collected]
+
+
+#: The rule families, in the order they are built.
+RULE_FAMILIES = (
+    "offsets_contiguous",
+    "sequence_order",
+    "txn_before_marker",
+    "ack_offset",
+    "reads",
+    "transaction_outcome",
+    "consumer_position",
+)
 
 
 class _Builder:
-    def __init__(self, index: HistoryIndex) -> None:
+    """Builds every rule instance of a history once, through :meth:`add`. A rule's formula is
+    a function of the variables ``t``, ``offset`` and ``committed``: evaluated on the observed
+    values (``symbolic`` False) it says whether the rule holds; built symbolically it is the
+    z3 formula. With ``collect`` every instance is kept as a z3 constraint; without, only the
+    best violated one to explain (EXPLANATION_ORDER) is."""
+
+    def __init__(self, index: HistoryIndex, *, collect: bool = False) -> None:
         import z3
 
         self.z3 = z3
         self.index = index
         self.events = index.events
-        self.constraints: list[Constraint] = []
-        self._t: dict[int, Any] = {}
-        self._offset: dict[int, Any] = {}
+        self.symbolic = collect
+        self.collected: list[Constraint] = []
+        self._collect = collect
+        self.count = 0
+        self.violated = 0
+        self.best_violation: Constraint | None = None
+        self._best_rank: tuple[int, tuple[int, ...]] | None = None
         self._names: dict[int, str] = {}
         # (partition, value) -> [(append position, record index)]
         self.holders: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
@@ -299,19 +313,38 @@ class _Builder:
                         self.holders[(event.partition, value)].append((position, i))
         self.straddling = _straddling_transactions(index)
 
-    # variables (cached: building z3 terms dominates the time on long histories)
+    def evaluate_rules(self, progress: Progress | None) -> None:
+        steps = (
+            self.offsets_contiguous,
+            self.sequence_order,
+            self.txn_before_marker,
+            self.ack_offsets,
+            self.reads,
+            self.transaction_outcomes,
+            self.consumer_positions,
+        )
+        for done, (family, step) in enumerate(zip(RULE_FAMILIES, steps, strict=True)):
+            if progress is not None:
+                progress(family, done, len(steps))
+            step()
+        if progress is not None:
+            progress("done", len(steps), len(steps))
+
+    # variables: z3 terms when symbolic, else the observed values (an event without such a
+    # value reads 0 or False, as z3's model completion gave the unpinned variable)
     def t(self, position: int) -> Any:
-        if position not in self._t:
-            self._t[position] = self.z3.Int(f"t#{position + 1}")
-        return self._t[position]
+        return self.z3.Int(f"t#{position + 1}") if self.symbolic else position
 
     def offset(self, position: int) -> Any:
-        if position not in self._offset:
-            self._offset[position] = self.z3.Int(f"offset#{position + 1}")
-        return self._offset[position]
+        if self.symbolic:
+            return self.z3.Int(f"offset#{position + 1}")
+        return _observed_offset(self.events[position])
 
     def committed(self, position: int) -> Any:
-        return self.z3.Bool(f"commit#{position + 1}")
+        if self.symbolic:
+            return self.z3.Bool(f"commit#{position + 1}")
+        event = self.events[position]
+        return event.commit if isinstance(event, Marker | TxnEnd) else False
 
     def end(self, position: int) -> Any:
         """The offset just past a log entry."""
@@ -319,35 +352,75 @@ class _Builder:
         size = len(event.records) if isinstance(event, Append) else 1
         return self.offset(position) + size
 
+    # connectives of the same two worlds
+    def all_of(self, *terms: Any) -> Any:
+        return self.z3.And(*terms) if self.symbolic else all(terms)
+
+    def any_of(self, terms: Iterable[Any]) -> Any:
+        return self.z3.Or(list(terms)) if self.symbolic else any(terms)
+
+    def negation(self, term: Any) -> Any:
+        return self.z3.Not(term) if self.symbolic else not term
+
+    def implies(self, condition: Any, consequence: Any) -> Any:
+        if self.symbolic:
+            return self.z3.Implies(condition, consequence)
+        return not condition or consequence
+
+    def never(self) -> Any:
+        return self.z3.BoolVal(False) if self.symbolic else False
+
     def name(self, position: int) -> str:
         if position not in self._names:
             self._names[position] = named(position, self.events[position])
         return self._names[position]
 
-    def add(self, kind: str, name: str, formula: Any, *positions: int) -> None:
-        self.constraints.append(Constraint(kind, name, formula, tuple(p + 1 for p in positions)))
+    def add(
+        self, kind: str, name: Callable[[], str], formula: Callable[[], Any], *positions: int
+    ) -> None:
+        """One rule instance; ``name`` and ``formula`` are built only when needed."""
+        self.count += 1
+        numbers = tuple(p + 1 for p in positions)
+        if self._collect:
+            self.collected.append(Constraint(kind, name(), formula(), numbers))
+            return
+        if formula():
+            return
+        self.violated += 1
+        rank = _explanation_rank(kind, numbers)
+        if self._best_rank is not None and rank >= self._best_rank:
+            return
+        self._best_rank = rank
+        self.symbolic = True
+        try:
+            self.best_violation = Constraint(kind, name(), formula(), numbers)
+        finally:
+            self.symbolic = False
 
     # observations
-    def observations(self) -> None:
-        for position, event in enumerate(self.events):
-            number = position + 1
+    def observations_of(self, numbers: Iterable[int]) -> Iterator[Constraint]:
+        """The observation of each event (1-based ``numbers``), in history order."""
+        for number in sorted(set(numbers)):
+            position = number - 1
+            event = self.events[position]
             pins: list[tuple[str, int | bool]] = [(f"t#{number}", position)]
-            if isinstance(event, Append | ProduceAck):
-                pins.append((f"offset#{number}", event.base_offset))
-            elif isinstance(event, Marker | Read | OffsetCommit):
-                pins.append((f"offset#{number}", event.offset))
+            if isinstance(event, Append | ProduceAck | Marker | Read | OffsetCommit):
+                pins.append((f"offset#{number}", _observed_offset(event)))
             if isinstance(event, Marker | TxnEnd):
                 pins.append((f"commit#{number}", event.commit))
-            name = self.name(position)
-            self.constraints.append(Constraint(OBSERVED, name, None, (number,), tuple(pins)))
+            yield Constraint(OBSERVED, self.name(position), None, (number,), tuple(pins))
 
     # rules
     def offsets_contiguous(self) -> None:
         for positions in self.index.log.values():
             for previous, current in itertools.pairwise(positions):
-                name = f"{self.name(current)} directly follows {self.name(previous)}"
-                formula = self.offset(current) == self.end(previous)
-                self.add("offsets_contiguous", name, formula, previous, current)
+                self.add(
+                    "offsets_contiguous",
+                    lambda: f"{self.name(current)} directly follows {self.name(previous)}",
+                    lambda: self.offset(current) == self.end(previous),
+                    previous,
+                    current,
+                )
 
     def sequence_order(self) -> None:
         batches: dict[tuple[str, int, int, int], list[int]] = defaultdict(list)
@@ -378,23 +451,31 @@ class _Builder:
             for successor in batches.get(key, ()):
                 if successor == position:
                     continue
-                name = f"{self.name(position)} before {self.name(successor)}"
-                formula = self.end(position) <= self.offset(successor)
-                self.add("sequence_order", name, formula, position, successor)
+                self.add(
+                    "sequence_order",
+                    lambda: f"{self.name(position)} before {self.name(successor)}",
+                    lambda: self.end(position) <= self.offset(successor),
+                    position,
+                    successor,
+                )
 
     def txn_before_marker(self) -> None:
         for txn in self.index.txns:
-            if txn.marker is None:
+            marker = txn.marker
+            if marker is None:
                 continue
             for append in txn.appends:
-                name = f"{self.name(append)} before its marker {self.name(txn.marker)}"
-                formula = self.z3.And(
-                    self.end(append) <= self.offset(txn.marker), self.t(append) < self.t(txn.marker)
+                self.add(
+                    "txn_before_marker",
+                    lambda: f"{self.name(append)} before its marker {self.name(marker)}",
+                    lambda: self.all_of(
+                        self.end(append) <= self.offset(marker), self.t(append) < self.t(marker)
+                    ),
+                    append,
+                    marker,
                 )
-                self.add("txn_before_marker", name, formula, append, txn.marker)
 
     def ack_offsets(self) -> None:
-        z3 = self.z3
         batches: dict[tuple[str, int, int, int, tuple[str, ...]], list[int]] = defaultdict(list)
         for positions in self.index.log.values():
             for p in positions:
@@ -415,13 +496,21 @@ class _Builder:
                 ack.records,
             )
             candidates = batches.get(key, [])
-            options = [
-                z3.And(self.offset(position) == self.offset(c), self.t(c) < self.t(position))
-                for c in candidates
-            ]
-            where = ", ".join(self.name(c) for c in candidates) or "no append of that batch"
-            name = f"{self.name(position)} acknowledges an append of its batch ({where})"
-            self.add("ack_offset", name, z3.Or(options), position, *candidates)
+            self.add(
+                "ack_offset",
+                lambda: (
+                    f"{self.name(position)} acknowledges an append of its batch "
+                    f"({', '.join(self.name(c) for c in candidates) or 'no append of that batch'})"
+                ),
+                lambda: self.any_of(
+                    self.all_of(
+                        self.offset(position) == self.offset(c), self.t(c) < self.t(position)
+                    )
+                    for c in candidates
+                ),
+                position,
+                *candidates,
+            )
 
     def reads(self) -> None:
         for position, read in enumerate(self.events):
@@ -431,44 +520,58 @@ class _Builder:
                     self._read_committed(position, read)
 
     def _read_source(self, position: int, read: Read) -> None:
-        z3 = self.z3
         candidates = self.holders.get((read.partition, read.value), [])
-        options = [
-            z3.And(self.offset(position) == self.offset(a) + i, self.t(a) < self.t(position))
-            for a, i in candidates
-        ]
-        where = ", ".join(self.name(a) for a, _ in candidates) or f"no append in {read.partition}"
-        name = f"{self.name(position)} returns {read.value!r} appended before it ({where})"
-        self.add("read_source", name, z3.Or(options), position, *(a for a, _ in candidates))
+
+        def name() -> str:
+            where = ", ".join(self.name(a) for a, _ in candidates)
+            where = where or f"no append in {read.partition}"
+            return f"{self.name(position)} returns {read.value!r} appended before it ({where})"
+
+        self.add(
+            "read_source",
+            name,
+            lambda: self.any_of(
+                self.all_of(
+                    self.offset(position) == self.offset(a) + i, self.t(a) < self.t(position)
+                )
+                for a, i in candidates
+            ),
+            position,
+            *(a for a, _ in candidates),
+        )
 
     def _read_committed(self, position: int, read: Read) -> None:
-        z3 = self.z3
         for append, i in self.holders.get((read.partition, read.value), []):
-            is_source = self.offset(position) == self.offset(append) + i
             txn = self.index.txn_of_append.get(append)
             if txn is None:
                 continue
-            if txn.marker is None:
-                name = (
-                    f"{self.name(position)} of {self.name(append)} needs its transaction "
-                    "committed, but it was never ended"
-                )
-                self.add("read_committed_visibility", name, z3.Not(is_source), position, append)
-                continue
             marker = txn.marker
-            visible = z3.And(
-                self.committed(marker),
-                self.t(marker) < self.t(position),
-                self.offset(position) < self.offset(marker),
-            )
-            name = (
-                f"{self.name(position)} of {self.name(append)} needs its marker "
-                f"{self.name(marker)} to be a COMMIT written before the read, above the record"
-            )
+            if marker is None:
+                self.add(
+                    "read_committed_visibility",
+                    lambda: (
+                        f"{self.name(position)} of {self.name(append)} needs its "
+                        "transaction committed, but it was never ended"
+                    ),
+                    lambda: self.negation(self.offset(position) == self.offset(append) + i),
+                    position,
+                    append,
+                )
+                continue
             self.add(
                 "read_committed_visibility",
-                name,
-                z3.Implies(is_source, visible),
+                lambda: (
+                    f"{self.name(position)} of {self.name(append)} needs its marker "
+                    f"{self.name(marker)} to be a COMMIT written before the read, above the record"
+                ),
+                lambda: self.implies(
+                    self.offset(position) == self.offset(append) + i,
+                    self.all_of(
+                        self.committed(marker),
+                        self.t(marker) < self.t(position),
+                        self.offset(position) < self.offset(marker),
+                    ),
+                ),
                 position,
                 append,
                 marker,
@@ -479,29 +582,39 @@ class _Builder:
         """Other transactions that straddle the read's offset (by the recorded offsets) must
         have ended before the read: it is below the LSO only then. (Transactions entirely
         below the offset ended before the record was appended, those above cannot matter.)"""
-        z3 = self.z3
         slot = self.index.records[read.partition].get(read.offset)
         own = self.index.txn_of_append.get(slot.append) if slot is not None else None
         for txn in self.straddling.get((read.partition, read.offset), ()):
             if txn is own:
                 continue
-            first = txn.appends[0]
-            if txn.marker is not None:
-                ended = self.t(txn.marker) < self.t(position)
-                name = (
-                    f"{self.name(position)} below the LSO: pid {txn.producer_id}'s transaction "
-                    f"from {self.name(first)} ended by {self.name(txn.marker)} before it"
+            first, marker = txn.appends[0], txn.marker
+            producer = txn.producer_id
+            if marker is not None:
+                self.add(
+                    "lso",
+                    lambda: (
+                        f"{self.name(position)} below the LSO: pid {producer}'s transaction "
+                        f"from {self.name(first)} ended by {self.name(marker)} before it"
+                    ),
+                    lambda: self.implies(
+                        self.offset(first) <= self.offset(position),
+                        self.t(marker) < self.t(position),
+                    ),
+                    position,
+                    first,
+                    marker,
                 )
-                positions: tuple[int, ...] = (position, first, txn.marker)
             else:
-                ended = z3.BoolVal(False)
-                name = (
-                    f"{self.name(position)} below the LSO: pid {txn.producer_id}'s transaction "
-                    f"from {self.name(first)} (never ended)"
+                self.add(
+                    "lso",
+                    lambda: (
+                        f"{self.name(position)} below the LSO: pid {producer}'s transaction "
+                        f"from {self.name(first)} (never ended)"
+                    ),
+                    lambda: self.implies(self.offset(first) <= self.offset(position), self.never()),
+                    position,
+                    first,
                 )
-                positions = (position, first)
-            formula = z3.Implies(self.offset(first) <= self.offset(position), ended)
-            self.add("lso", name, formula, *positions)
 
     def transaction_outcomes(self) -> None:
         groups: dict[tuple[int, int, int | None], list[int]] = defaultdict(list)
@@ -516,19 +629,30 @@ class _Builder:
         for (_, _, end), markers in groups.items():
             if end is not None:
                 for marker in markers:
-                    name = f"{self.name(marker)} ends the transaction as {self.name(end)} asked"
-                    formula = self.committed(marker) == self.committed(end)
-                    self.add("transaction_outcome", name, formula, marker, end)
+                    self.add(
+                        "transaction_outcome",
+                        lambda: (
+                            f"{self.name(marker)} ends the transaction as {self.name(end)} asked"
+                        ),
+                        lambda: self.committed(marker) == self.committed(end),
+                        marker,
+                        end,
+                    )
             else:
                 for first, other in itertools.pairwise(markers):
-                    name = f"{self.name(first)} and {self.name(other)} end one transaction alike"
-                    formula = self.committed(first) == self.committed(other)
-                    self.add("transaction_outcome", name, formula, first, other)
+                    self.add(
+                        "transaction_outcome",
+                        lambda: (
+                            f"{self.name(first)} and {self.name(other)} end one transaction alike"
+                        ),
+                        lambda: self.committed(first) == self.committed(other),
+                        first,
+                        other,
+                    )
 
     def consumer_positions(self) -> None:
         """Between two reads of a read_committed consumer at increasing offsets, no record
         visible by then lies in between (a rewind starts afresh: seeks are not recorded)."""
-        z3 = self.z3
         for previous, position in self.index.forward_reads():
             later = self.events[position]
             earlier = self.events[previous]
@@ -537,26 +661,46 @@ class _Builder:
             for append in between:
                 batch = self.events[append]
                 assert isinstance(batch, Append)
-                in_gap = z3.And(
-                    self.offset(append) + len(batch.records) - 1 > self.offset(previous),
-                    self.offset(append) < self.offset(position),
-                )
                 txn = self.index.txn_of_append.get(append)
-                if txn is None:
-                    visible = self.t(append) < self.t(position)
-                    positions: tuple[int, ...] = (previous, append, position)
-                elif txn.marker is not None:
-                    visible = z3.And(
-                        self.committed(txn.marker), self.t(txn.marker) < self.t(position)
-                    )
-                    positions = (previous, append, txn.marker, position)
-                else:
+                marker = None if txn is None else txn.marker
+                if txn is not None and marker is None:
                     continue  # never visible
-                name = (
-                    f"{later.client} reads {self.name(previous)} then {self.name(position)}, "
-                    f"skipping no visible record of {self.name(append)}"
+                size = len(batch.records)
+
+                def in_gap() -> Any:
+                    return self.all_of(
+                        self.offset(append) + size - 1 > self.offset(previous),
+                        self.offset(append) < self.offset(position),
+                    )
+
+                def visible() -> Any:
+                    if marker is None:
+                        return self.t(append) < self.t(position)
+                    return self.all_of(self.committed(marker), self.t(marker) < self.t(position))
+
+                positions = (
+                    (previous, append, position)
+                    if marker is None
+                    else (previous, append, marker, position)
                 )
-                self.add("consumer_position", name, z3.Not(z3.And(in_gap, visible)), *positions)
+                self.add(
+                    "consumer_position",
+                    lambda: (
+                        f"{later.client} reads {self.name(previous)} then "
+                        f"{self.name(position)}, skipping no visible record of {self.name(append)}"
+                    ),
+                    lambda: self.negation(self.all_of(in_gap(), visible())),
+                    *positions,
+                )
+
+
+def _observed_offset(event: Event | None) -> int:
+    """The offset an event records (0 for one that records none)."""
+    if isinstance(event, Append | ProduceAck):
+        return event.base_offset
+    if isinstance(event, Marker | Read | OffsetCommit):
+        return event.offset
+    return 0
 
 
 def _straddling_transactions(index: HistoryIndex) -> dict[tuple[str, int], list[PartitionTxn]]:
