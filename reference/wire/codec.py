@@ -175,7 +175,7 @@ def _null_field(entity: Any, path: str = "") -> str | None:
     holds null, or None. kio reads a -1 array length as null whatever the field; Kafka's
     generated readers refuse it ("non-nullable field ... was serialized as null"), and so do
     we: the handlers rely on the schema."""
-    for name, nullable in _field_nullability(type(entity)):
+    for name, nullable in _field_nullability(entity.__class__):
         value = getattr(entity, name)
         if value is None:
             if not nullable:
