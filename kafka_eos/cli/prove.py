@@ -8,7 +8,10 @@ z3 gave up on one (timeout) and none failed.
 ``explain`` checks a history (JSON lines, or an ITF trace ``*.itf.json`` converted by the
 model's ``history_from_itf``): its EOS properties (check_history) and its ordering constraints
 (z3). Exit 0 "consistent", 1 with the violations and a minimal core of conflicting
-constraints in the history's own terms, 2 for a file that is not a history.
+constraints in the history's own terms, 2 for a file that is not a history. A JSON-lines
+history is read line by line; on a terminal a progress bar follows the reading and the rule
+families (protocol/ordering.py decides each rule on the observed values and gives z3 only the
+piece that explains a violation, so a 100 MB history needs no more than its events' memory).
 """
 
 from __future__ import annotations
@@ -109,9 +112,11 @@ def run_explain(args: argparse.Namespace) -> int:
     from kafka_eos.protocol.ordering import check_ordering
 
     path = Path(args.history)
-    events = load_history(path)
-    violations = check_history(events, every_read_committed=every_read_committed(args))
-    ordering = check_ordering(events)
+    with _ExplainProgress(enabled=not args.json and sys.stderr.isatty(), path=path) as shown:
+        events = _read_events(path, shown)
+        shown.stage("checking the EOS properties")
+        violations = check_history(events, every_read_committed=every_read_committed(args))
+        ordering = check_ordering(events, progress=shown.rule_family)
     consistent = ordering.consistent and not violations
     code = EXIT_OK if consistent else EXIT_VIOLATED
     if args.json:
@@ -146,6 +151,63 @@ def run_explain(args: argparse.Namespace) -> int:
     for violation in violations:
         print(f"  {violation}")
     return code
+
+
+def _read_events(path: Path, shown: _ExplainProgress) -> list[Any]:
+    """The history's events; a JSON-lines file is read line by line, showing progress."""
+    from kafka_eos.cli.validate import ITF_SUFFIX
+    from kafka_eos.protocol.history import iter_history
+
+    if path.name.endswith(ITF_SUFFIX):
+        return load_history(path)
+    return list(iter_history(path, on_line=shown.bytes_read))
+
+
+class _ExplainProgress:
+    """explain's progress on a terminal (rich, on stderr, gone when done): the bytes of the
+    history read, then the EOS checks, then each family of ordering rules."""
+
+    def __init__(self, *, enabled: bool, path: Path) -> None:
+        self.enabled = enabled
+        self.path = path
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _ExplainProgress:
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("explain: {task.description}"),
+                BarColumn(),
+                TextColumn("{task.percentage:>3.0f}%"),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+            self.bar.start()
+            try:
+                size: int | None = self.path.stat().st_size
+            except OSError:
+                size = None
+            self.task = self.bar.add_task(f"reading {self.path.name}", total=size)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def bytes_read(self, done: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done)
+
+    def stage(self, description: str, done: int = 0, total: int = 1) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, description=description, completed=done, total=total)
+
+    def rule_family(self, family: str, done: int, total: int) -> None:
+        self.stage(f"ordering rules: {family}", done, total)
 
 
 if __name__ == "__main__":  # pragma: no cover
