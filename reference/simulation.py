@@ -163,7 +163,8 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
     "no-idempotence": _weaken(
         _DEFAULT,
         "no-idempotence",
-        "leaders neither deduplicate nor sequence-check: retries duplicate",
+        "enable.idempotence=false: idempotent writers send no producer id, and leaders "
+        "neither deduplicate nor sequence-check: retries duplicate",
         idempotence=False,
     ),
 }
@@ -261,16 +262,21 @@ class Simulation:
         return node
 
     def _producer(self, client_id: str, transactional_id: str | None) -> KafkaProducer:
+        # The client-side knobs (protocol/knobs.py) reach the producers; transactions need
+        # idempotence whatever the knob says (Kafka refuses a transactional.id without it).
+        knobs = self.config.broker.knobs
         producer = KafkaProducer(
             client_id=client_id,
             clock=self.clock,
             bootstrap=BROKER_ID,
             transactional_id=transactional_id,
+            enable_idempotence=transactional_id is not None or knobs.idempotence,
+            max_in_flight=knobs.max_in_flight,
             batch_max_records=3,
             transaction_timeout_ms=self.config.transaction_timeout_ms,
             request_timeout_ms=self.config.request_timeout_ms,
             retry_backoff_ms=20,
-            transaction_version=self.config.broker.knobs.transaction_version,
+            transaction_version=knobs.transaction_version,
             delivery_timeout_ms=10_000,
         )
         self.network.register(client_id, producer)
