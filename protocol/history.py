@@ -199,12 +199,25 @@ def read_history(path: Path | str) -> list[Event]:
     return list(iter_history(path))
 
 
+def _torn(last_line: bytes) -> bool:
+    """Is this last line (without its newline) the start of an event line a crash cut short?"""
+    if not last_line.startswith(b"{"):
+        return False
+    try:
+        json.loads(last_line)
+    except ValueError:  # JSONDecodeError, or UnicodeDecodeError for a character cut in two
+        return True
+    return False
+
+
 def iter_history(
     path: Path | str, *, on_line: Callable[[int], None] | None = None
 ) -> Iterator[Event]:
     """The events of a history file one at a time, reading it line by line (a history of any
     size needs memory for its events only, never for its text); InputError naming the file and
-    line of the first bad one. ``on_line(bytes_read)`` is called every 4,096 lines."""
+    line of the first bad one. ``on_line(bytes_read)`` is called every 4,096 lines. A last
+    line without its newline that starts an event but is not JSON is skipped: a crash cut
+    that write short, and an event whose line never finished never happened."""
     name = str(path)
     try:
         source = open(path, "rb")  # noqa: SIM115 - closed below, after the last line
@@ -216,6 +229,8 @@ def iter_history(
             for number, data in enumerate(source, start=1):
                 if on_line is not None and number % 4096 == 0:
                     on_line(source.tell())
+                if not data.endswith(b"\n") and _torn(data):
+                    return
                 line = data.decode("utf-8")
                 if line.strip():
                     yield event_from_json(line, where=f"{name}:{number}")

@@ -574,19 +574,8 @@ class BrokerNode:
         return [Outbound(source, response)]
 
     def _record_append(self, tp: TopicPartition, batch: LogBatch) -> None:
-        if tp.topic.startswith("__"):
-            return
-        self.record_event(
-            Append(
-                str(tp),
-                batch.base_offset,
-                batch.producer_id,
-                batch.producer_epoch,
-                batch.base_sequence,
-                batch.records,
-                batch.is_transactional,
-            )
-        )
+        if not tp.topic.startswith("__"):
+            self.record_event(batch_event(tp, batch))
 
     # -- WriteTxnMarkers (as partition leader) ---------------------------------------------------
 
@@ -642,16 +631,7 @@ class BrokerNode:
 
             self.when_replicated(tp, batch.base_offset, apply)
         elif not tp.topic.startswith("__"):
-            self.record_event(
-                Marker(
-                    str(tp),
-                    batch.base_offset,
-                    producer_id,
-                    producer_epoch,
-                    commit,
-                    coordinator_epoch,
-                )
-            )
+            self.record_event(batch_event(tp, batch))
         return ErrorCode.NONE, batch.base_offset
 
     # -- Fetch / ListOffsets / Metadata / CreateTopics / FindCoordinator -------------------------
@@ -750,6 +730,29 @@ class BrokerNode:
         return lambda response: [Outbound(source, response)]
 
     _handlers: ClassVar[dict[type, Callable[[BrokerNode, str, Any], list[Outbound]]]] = {}
+
+
+def batch_event(tp: TopicPartition, batch: LogBatch) -> Append | Marker:
+    """The history event of a batch in a client topic's log: what the core records as it
+    appends, and what a restarted wire broker records for the batches its history missed."""
+    if batch.is_control:
+        return Marker(
+            str(tp),
+            batch.base_offset,
+            batch.producer_id,
+            batch.producer_epoch,
+            batch.is_commit,
+            batch.coordinator_epoch,
+        )
+    return Append(
+        str(tp),
+        batch.base_offset,
+        batch.producer_id,
+        batch.producer_epoch,
+        batch.base_sequence,
+        batch.records,
+        batch.is_transactional,
+    )
 
 
 def _stored_topic(record: dict[str, Any]) -> tuple[str, int]:

@@ -227,6 +227,9 @@ async def serve(options: ServeOptions) -> None:
     storage = _make_storage(options)
     node = _build_node(options, clock, storage)
     broker_outbounds = node.startup()
+    missed = history.record_unrecorded(node)
+    if missed:
+        log.warning("history: recorded %d logged batches a crash kept out of it", missed)
     broker = WireBroker(
         node=node,
         node_id=NODE_ID,

@@ -9,19 +9,36 @@ Where each event comes from:
 - ``Read``: only a consumer knows which records its poll returned (it filters aborted data
   itself), so tests add Read events from what the client observed.
 
-Each event is flushed as it is written, so a kill -9 keeps everything the broker had sent.
-A restarted broker appends to the same file (the core does not re-record what it reloads).
+Crash safety (kill -9):
+
+- the adapter writes a response's events (ProduceAck, TxnEnd) before the response leaves, and
+  every write is flushed at once: whatever a client was told is in the history;
+- a crash can cut the last write short: a restarted broker cuts that torn last line (with a
+  one-line warning) before it appends, and the reader skips it
+  (:func:`~kafka_eos.protocol.history.iter_history`);
+- a crash while an append is being fsynced leaves the batch in the log (the page cache
+  outlives the process) but not in the history, which would then show an offset gap: a
+  restarted broker first records the batches its logs hold beyond the last Append or Marker
+  the history holds for their partition (:meth:`HistoryLog.record_unrecorded`). The core does
+  not re-record what it reloads.
+
+The file is flushed, not fsynced: after a power failure the history may lack its last events
+(and a restarted broker records again the log's batches among them).
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from kafka_eos.protocol.history import Event, event_to_json
+from kafka_eos.protocol.history import Append, Event, Marker, event_to_json, iter_history
+from kafka_eos.reference.node import batch_event
+
+log = logging.getLogger("kafka_eos.wire")
 
 
 class HistoryLog:
@@ -31,6 +48,7 @@ class HistoryLog:
         self.path = Path(path) if path is not None else None
         self._out: IO[str] | None = None
         if self.path is not None:
+            _cut_torn_tail(self.path)
             self._out = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (append-only)
 
     @property
@@ -40,14 +58,62 @@ class HistoryLog:
     def write(self, events: Iterable[Event]) -> None:
         if self._out is None:
             return
-        for event in events:
-            self._out.write(event_to_json(event) + "\n")
+        self._out.write("".join(event_to_json(event) + "\n" for event in events))
         self._out.flush()
+
+    def record_unrecorded(self, node: Any) -> int:
+        """At startup, before serving: record the batches of the client topics' logs that this
+        history misses (offsets above the last Append or Marker it holds for their
+        partition); how many. Those batches are durable, so they are in the log for good,
+        though a crash kept their answers from being sent and their events from being written."""
+        if self.path is None:
+            return 0
+        recorded: dict[str, int] = {}
+        for event in iter_history(self.path):
+            if isinstance(event, Append | Marker):
+                offset = event.base_offset if isinstance(event, Append) else event.offset
+                recorded[event.partition] = max(recorded.get(event.partition, -1), offset)
+        partitions = sorted(
+            node.partitions.items(), key=lambda item: (item[0].topic, item[0].partition)
+        )
+        missed = [
+            batch_event(tp, batch)
+            for tp, partition in partitions
+            if tp.topic in node.topics
+            for batch in partition.log.batches
+            if batch.base_offset > recorded.get(str(tp), -1)
+        ]
+        self.write(missed)
+        return len(missed)
 
     def close(self) -> None:
         if self._out is not None:
             self._out.close()
             self._out = None
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line without its newline (a write a kill -9 cut short), so that the next
+    event starts a line of its own: an event whose line never finished never happened."""
+    try:
+        handle = open(path, "r+b")  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        return
+    with handle:
+        end = handle.seek(0, 2)
+        keep = end
+        while keep > 0:
+            start = max(keep - 65536, 0)
+            handle.seek(start)
+            chunk = handle.read(keep - start)
+            newline = chunk.rfind(b"\n")
+            if newline >= 0:
+                keep = start + newline + 1
+                break
+            keep = start
+        if keep < end:
+            handle.truncate(keep)
+            log.warning("%s: cut a torn last line (%d bytes) a crash left", path, end - keep)
 
 
 class RequestLog:

@@ -79,7 +79,8 @@ class Connection:
     decoder: FrameDecoder
     client_id: str | None = None
     #: history events about the response being prepared (ProduceAck, TxnEnd): they happened
-    #: only if the client receives that response, so they are written when it is sent
+    #: only if the response is sent, so they are written just before it leaves (never after:
+    #: a client must not learn what a crash could keep out of the history)
     unsent_events: list[Any] = field(default_factory=list)
 
     @property
@@ -301,13 +302,13 @@ class WireBroker:
         if self.faults.take_drop(request.api_key):
             log.info("fault: dropping the %s response to %s", request.api_name, connection.address)
             return
+        self.history.write(connection.unsent_events)
         connection.writer.write(
             codec.encode_response(
                 request.api_key, request.api_version, request.correlation_id, body
             )
         )
         await connection.writer.drain()
-        self.history.write(connection.unsent_events)
 
     def describe_connections(self) -> str:
         """For the admin port: open connections and the memory their frames hold."""
