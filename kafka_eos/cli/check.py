@@ -224,6 +224,8 @@ def _report(
         print(summary(target, result, bounds, written, trace_out=args.trace_out))
         if viewed:
             print(f"view written to {viewed}")
+        elif args.html:
+            print(f"no counterexample, nothing written to {args.html}")
     return EXIT_CODES[result.verdict]
 
 

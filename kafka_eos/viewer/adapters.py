@@ -60,7 +60,7 @@ def label_text(label: Any) -> str:
 
 def lanes_of(variables: Mapping[str, Any]) -> list[Lane]:
     lanes = [Lane(f"producer:{n}", n, "producer") for n in grouped(variables, PRODUCER_PREFIX)]
-    lanes.append(Lane(COORDINATOR, "transaction coordinator", "coordinator"))
+    lanes.append(Lane(COORDINATOR, COORDINATOR, "coordinator"))
     lanes += [Lane(f"partition:{n}", n, "partition") for n in grouped(variables, PARTITION_PREFIX)]
     if _consumer_partitions(variables):
         lanes.append(Lane(CONSUMER, CONSUMER, "consumer"))

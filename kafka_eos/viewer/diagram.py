@@ -31,6 +31,7 @@ class Arrow:
     delivered: int | None  # None: still in flight when the trace ends
     lost: bool = False
     resend_of: int | None = None  # the arrow this one is a re-sent copy of
+    kind: str = ""  # a short label: the message kind ("Produce"), or what a history implies
 
 
 @dataclass(frozen=True, slots=True)

@@ -132,7 +132,7 @@ class _Builder:
         if isinstance(event, Append):
             partition = self._lane("partition", event.partition)
             producer = self._producer(event.producer_id, event.producer_epoch)
-            self._arrow(producer, partition, position, position, f"Produce {describe(event)}")
+            self._arrow(producer, partition, position, position, describe(event), "Produce")
             for offset in range(event.base_offset, event.last_offset + 1):
                 self.record_step[(event.partition, offset)] = position
             self._log(event.partition).append(_batch_entry(event))
@@ -141,43 +141,54 @@ class _Builder:
         if isinstance(event, Marker):
             partition = self._lane("partition", event.partition)
             coordinator = self._lane("coordinator", COORDINATOR)
-            self._arrow(coordinator, partition, position, position, describe(event))
+            kind = "COMMIT" if event.commit else "ABORT"
+            self._arrow(coordinator, partition, position, position, describe(event), kind)
             producer = f"pid {event.producer_id} e{event.producer_epoch}"
-            text = "COMMIT" if event.commit else "ABORT"
-            self._log(event.partition).append(LogEntry(event.offset, "control", text, producer,
+            self._log(event.partition).append(LogEntry(event.offset, "control", kind, producer,
                                                        True))  # fmt: skip
             self.log_end[event.partition] = event.offset + 1
             return partition
-        if isinstance(event, ProduceAck | Read):
-            # from the append holding the batch (or record) to the client that received it
-            ack = isinstance(event, ProduceAck)
-            receiver = self._lane("producer" if ack else "consumer", event.client)
-            offset = event.base_offset if isinstance(event, ProduceAck) else event.offset
-            sent = self.record_step.get((event.partition, offset), position)
-            partition = self._lane("partition", event.partition)
-            self._arrow(partition, receiver, sent, position, describe(event))
-            return receiver
+        if isinstance(event, ProduceAck):
+            kind = "ack" if event.error == "NONE" else event.error
+            receiver = self._lane("producer", event.client)
+            return self._delivery(event.partition, event.base_offset, receiver, position, kind)
+        if isinstance(event, Read):
+            receiver = self._lane("consumer", event.client)
+            return self._delivery(event.partition, event.offset, receiver, position, "read")
         if isinstance(event, TxnEnd):
             client = self._lane("producer", event.client)
             coordinator = self._lane("coordinator", COORDINATOR)
-            self._arrow(coordinator, client, position, position, describe(event))
+            self._arrow(coordinator, client, position, position, describe(event),
+                        f"EndTxn {event.error}")  # fmt: skip
             return client
         assert isinstance(event, OffsetCommit)
         return self._lane("coordinator", COORDINATOR)
 
+    def _delivery(
+        self, partition: str, offset: int, receiver: str, position: int, kind: str
+    ) -> str:
+        """An arrow from the append holding ``offset`` to the client that received it."""
+        sent = self.record_step.get((partition, offset), position)
+        text = describe(self.events[position - 1])
+        self._arrow(self._lane("partition", partition), receiver, sent, position, text, kind)
+        return receiver
+
     def _lane(self, role: str, name: str) -> str:
         lane_id = COORDINATOR if role == "coordinator" else f"{role}:{name}"
         if lane_id not in self.lanes:
-            title = "transaction coordinator" if role == "coordinator" else name
-            self.lanes[lane_id] = Lane(lane_id, title, role)  # type: ignore[arg-type]
+            self.lanes[lane_id] = Lane(lane_id, name, role)  # type: ignore[arg-type]
         return lane_id
 
     def _producer(self, producer_id: int, epoch: int) -> str:
         client = self.client_of.get((producer_id, epoch))
         return self._lane("producer", client or f"pid {producer_id} e{epoch}")
 
-    def _arrow(self, source: str, target: str, sent: int, delivered: int, text: str) -> None:
-        self.arrows.append(Arrow(len(self.arrows), text, source, target, sent, delivered))
+    def _arrow(
+        self, source: str, target: str, sent: int, delivered: int, text: str, kind: str
+    ) -> None:
+        self.arrows.append(
+            Arrow(len(self.arrows), text, source, target, sent, delivered, kind=kind)
+        )
 
     def _log(self, partition: str) -> list[LogEntry]:
         return self.logs.setdefault(partition, [])

@@ -39,7 +39,7 @@ class _OpenArrow:
     def frozen(self) -> Arrow:
         return Arrow(
             self.id, self.text, self.from_lane, self.to_lane, self.sent, self.delivered,
-            self.lost, self.resend_of,
+            self.lost, self.resend_of, adapters.message_kind(self.text),
         )  # fmt: skip
 
 

@@ -36,7 +36,9 @@
     const head = el("svg", { id: "lane-heads", width: width, height: HEAD_H });
     data.lanes.forEach((lane) => {
       const g = el("g", { class: "lane " + lane.role, "data-lane": lane.id, "data-role": lane.role }, head);
-      el("text", { class: "lane-title", x: laneX[lane.id], y: 18 }, g, lane.name);
+      const title = lane.name.length > 16 ? lane.name.slice(0, 15) + "…" : lane.name;
+      el("text", { class: "lane-title", x: laneX[lane.id], y: 18 }, g, title);
+      el("title", {}, g, lane.name);
       el("text", { class: "lane-role", x: laneX[lane.id], y: 32 }, g, lane.role);
     });
     const svg = el("svg", { id: "diagram", width: width, height: bottom + PAD });
@@ -81,7 +83,7 @@
     const classes = ["arrow"];
     if (arrow.lost) classes.push("lost");
     if (arrow.delivered === null) classes.push("inflight");
-    if (arrow.sent === arrow.delivered) classes.push("read");
+    if (arrow.sent === arrow.delivered) classes.push("instant");
     const g = el("g", { class: classes.join(" "), "data-arrow": arrow.id,
       "data-from": arrow.from_lane || "", "data-to": arrow.to_lane || "",
       "data-sent": arrow.sent, "data-delivered": arrow.delivered === null ? "" : arrow.delivered,
@@ -103,7 +105,7 @@
     el("line", { x1: x1, y1: y1, x2: x2, y2: y2,
       "marker-end": arrow.lost ? "" : "url(#head)" }, g);
     if (arrow.lost) el("text", { class: "cross", x: x2 - 5, y: y2 + 5 }, g, "✕");
-    el("text", { x: (x1 + x2) / 2 + 3, y: (y1 + y2) / 2 - 3 }, g, arrow.text.split(",")[0]);
+    el("text", { x: (x1 + x2) / 2 + 3, y: (y1 + y2) / 2 - 3 }, g, arrow.kind || arrow.text);
     if (arrow.resend_of !== null) {
       const original = data.arrows[arrow.resend_of];
       const ox = original.from_lane ? laneX[original.from_lane] : x1;

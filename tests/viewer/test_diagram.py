@@ -211,3 +211,12 @@ def test_a_replay_highlights_the_step_where_the_reference_disagrees(tmp_path: Pa
     assert first["title"].startswith("the reference disagrees at HandleProduce")
     assert violation == {**violation, "kind": "violation", "title": "open_txns_known violated",
                          "step": len(data["steps"]) - 1}  # fmt: skip
+
+
+def test_check_html_without_a_counterexample_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    page = tmp_path / "ok.html"
+    assert main(["check", "--config", "tv1", "--quiet", "--html", str(page)]) == 0
+    assert f"no counterexample, nothing written to {page}" in capsys.readouterr().out
+    assert not page.exists()
