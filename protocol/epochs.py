@@ -13,7 +13,12 @@ from .knobs import Knobs
 
 
 def marker_epoch_is_stale(
-    marker_epoch: int, stored_epoch: int, *, transaction_open: bool, tv2: bool
+    marker_epoch: int,
+    stored_epoch: int,
+    *,
+    transaction_open: bool,
+    tv2: bool,
+    retry_accepted: bool = True,
 ) -> bool:
     """Whether a partition leader refuses a transaction marker with INVALID_PRODUCER_EPOCH
     (ProducerAppendInfo.checkProducerEpoch for a control batch).
@@ -24,11 +29,12 @@ def marker_epoch_is_stale(
     the stored one, except one: exactly the stored epoch with no transaction open is a retry
     of a marker already written (its response was lost, or a new coordinator re-sends the
     markers of a loaded Prepare* state). Refusing it would leave the transaction in Prepare*
-    for ever (KAFKA-19999), so the leader writes it again.
+    for ever (KAFKA-19999), so the leader writes it again; ``retry_accepted`` off is the strict
+    check from before that fix (knob ``marker_retry_accepted``).
     """
     if marker_epoch < stored_epoch:
         return True
-    return tv2 and marker_epoch == stored_epoch and transaction_open
+    return tv2 and marker_epoch == stored_epoch and (transaction_open or not retry_accepted)
 
 
 class MarkerRefusal(IntEnum):
@@ -70,6 +76,7 @@ def marker_refusal(
         stored_epoch,
         transaction_open=transaction_open,
         tv2=knobs.transaction_version >= 2,
+        retry_accepted=knobs.marker_retry_accepted,
     ):
         return MarkerRefusal.PRODUCER_EPOCH
     if knobs.coordinator_epoch_check and stored_coordinator_epoch > marker_coordinator_epoch:

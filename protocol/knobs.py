@@ -93,6 +93,16 @@ class Knobs:
         "idempotent retry, KAFKA-19999), retries recognised by epoch + 1",
         allowed=(1, 2),
     )
+    marker_retry_accepted: bool = _knob(
+        True,
+        roles=("leader",),
+        kafka="ProducerAppendInfo.checkProducerEpoch's idempotent marker retry (KAFKA-19999)",
+        doc="under transaction version 2 a leader writes a marker with exactly the stored epoch "
+        "when no transaction is open (a retry of a marker already written: its response was "
+        "lost, or a new coordinator re-sends a loaded Prepare*); off: the strict TV2 check "
+        "before that fix refuses it with INVALID_PRODUCER_EPOCH, the coordinator gives up the "
+        "transaction's markers and it stays in Prepare* until a failover",
+    )
     partition_verification: bool = _knob(
         True,
         roles=("leader",),

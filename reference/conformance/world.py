@@ -66,6 +66,7 @@ from kafka_eos.reference.messages import (
     AddOffsetsToTxnResponse,
     InitProducerIdResponse,
     TopicPartition,
+    WriteTxnMarkersResponse,
 )
 from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
 from kafka_eos.reference.producer import KafkaProducer, ProducerBatch
@@ -91,6 +92,11 @@ _ONGOING, _PC, _PA = (
     int(TxnState.PREPARE_ABORT),
 )
 _OPEN = (_ONGOING, _PC, _PA)
+#: A marker answer that makes the coordinator give up the transaction's markers.
+_MARKER_FENCING_ERRORS = (
+    ErrorCode.INVALID_PRODUCER_EPOCH,
+    ErrorCode.TRANSACTION_COORDINATOR_FENCED,
+)
 
 
 class ConformanceWorld(MessageMapping, ActionHandlers):
@@ -254,7 +260,10 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self.network.remove(envelope)
         endpoint = self.endpoint(envelope.destination)
         if envelope.destination == NODE:
+            jobs = set(self.node.txn_coordinator.marker_jobs)
             self._post(NODE, endpoint.receive(envelope.source, envelope.message))
+            if isinstance(envelope.message, WriteTxnMarkersResponse):
+                self._note_given_up_markers(envelope.message, jobs)
         else:
             message = envelope.message
             if (
@@ -264,6 +273,22 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             ):
                 self.offsets_added[self.proc_of[envelope.destination]] = True
             endpoint.receive(envelope.source, message)
+
+    def _note_given_up_markers(self, response: WriteTxnMarkersResponse, jobs: set[str]) -> None:
+        """The model's marker_acks ghost of a refused marker: the coordinator dropped a job
+        still in Prepare* (removeMarkersForTxnId), so the partitions answered with a fencing
+        error are the ones given up on."""
+        coordinator = self.node.txn_coordinator
+        for name in jobs - set(coordinator.marker_jobs):
+            metadata = coordinator.transactions.get(name)
+            if metadata is None or metadata.state not in (_PC, _PA) or metadata.pending_state:
+                continue  # completed, or completing: not given up
+            tid = self.model.transactional_ids.index(name)
+            for marker in response.markers:
+                for result in marker.results:
+                    if result.error_code in _MARKER_FENCING_ERRORS:
+                        tp = TopicPartition(result.topic, result.partition)
+                        self.ghosts.fenced_markers[tid] |= 1 << self.part_of[tp]
 
     def settle(self) -> None:
         """Let every producer's Sender run (held batches stay), and deliver internal messages,

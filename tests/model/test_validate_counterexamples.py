@@ -19,8 +19,16 @@ from kafka_eos.model.properties import ALL_PROPERTIES
 from kafka_eos.model.verdicts import load_verdicts
 from kafka_eos.protocol.history_checks import PROPERTIES
 
+#: Liveness violations no history shows: a transaction stuck in Prepare* after its marker was
+#: written looks, from the clients and the logs, like one that completed (its records are
+#: visible); only the coordinator's state says it never will.
+NOT_IN_A_HISTORY = {"ended_transactions_complete"}
 VIOLATED_ROWS = sorted(
-    name for name, row in load_verdicts().items() if row.verdict == "violated" and not row.slow
+    name
+    for name, row in load_verdicts().items()
+    if row.verdict == "violated"
+    and not row.slow
+    and str(row.violated).split("[")[0] not in NOT_IN_A_HISTORY
 )
 #: A model property a history cannot state, and the history property its counterexample breaks:
 #: exactly_once_ctp needs which output record came from which input record, which a history

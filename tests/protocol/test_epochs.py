@@ -22,6 +22,13 @@ def test_marker_epoch_rule(marker: int, stored: int, open_: bool, tv2: bool, sta
     assert marker_epoch_is_stale(marker, stored, transaction_open=open_, tv2=tv2) is stale
 
 
+def test_the_strict_check_before_kafka_19999_refuses_a_retried_marker() -> None:
+    # marker_retry_accepted off: TV2 requires marker epoch > stored, a retry included.
+    assert marker_epoch_is_stale(3, 3, transaction_open=False, tv2=True, retry_accepted=False)
+    assert not marker_epoch_is_stale(3, 3, transaction_open=False, tv2=False, retry_accepted=False)
+    assert not marker_epoch_is_stale(4, 3, transaction_open=True, tv2=True, retry_accepted=False)
+
+
 @pytest.mark.parametrize(
     ("request_epoch", "current", "last", "outcome"),
     [
