@@ -15,7 +15,7 @@ from typing import Any
 from kafka_eos.checker.text import render
 from kafka_eos.model.variables import PARTITION_PREFIX, PRODUCER_PREFIX, grouped
 
-from .diagram import Lane, LogEntry, PartitionLog, Role
+from .diagram import Lane, LogEntry, Role
 from .spec_index import SpecIndex
 
 COORDINATOR = "coordinator"
@@ -125,16 +125,18 @@ def handler_of(kind: str, spec: SpecIndex) -> Role | None:
     return "producer" if kind.endswith("Response") else None
 
 
-def partition_logs(variables: Mapping[str, Any]) -> tuple[PartitionLog, ...]:
-    return tuple(
-        PartitionLog(
-            name=name,
-            entries=tuple(_log_entry(entry) for entry in value.get("log", ())),
-            high_watermark=_int_or_none(value.get("high_watermark")),
-            last_stable_offset=_int_or_none(value.get("last_stable_offset")),
+def partition_logs(
+    variables: Mapping[str, Any],
+) -> dict[str, tuple[tuple[LogEntry, ...], int | None, int | None]]:
+    """Each partition's log, high watermark and last stable offset."""
+    return {
+        name: (
+            tuple(_log_entry(entry) for entry in value.get("log", ())),
+            _int_or_none(value.get("high_watermark")),
+            _int_or_none(value.get("last_stable_offset")),
         )
         for name, value in grouped(variables, PARTITION_PREFIX).items()
-    )
+    }
 
 
 def _log_entry(entry: Mapping[str, Any]) -> LogEntry:

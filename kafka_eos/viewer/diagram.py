@@ -36,21 +36,29 @@ class Arrow:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
+    """A batch in a partition's log, from the step that appended it to the step that removed
+    it (a failover's truncation), if any."""
+
     offset: int
     kind: Literal["data", "control"]
     text: str  # the record's value, or COMMIT/ABORT
     producer: str  # e.g. "pid 0 e1"
     transactional: bool
+    added: int = 0
+    removed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
-class PartitionLog:
-    """A partition's log at one step."""
+class PartitionTimeline:
+    """A partition's log over the whole trace: its entries with the steps they lived, and its
+    high watermark and last stable offset at each step (None where the trace has none: a
+    history does not record the high watermark). Stored once, not once per step, so a long
+    history's page stays small."""
 
     name: str
     entries: tuple[LogEntry, ...]
-    high_watermark: int | None  # None where the trace does not record it (a history)
-    last_stable_offset: int | None
+    high_watermark: tuple[int | None, ...]
+    last_stable_offset: tuple[int | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +78,6 @@ class Step:
     action: str  # the action's name ("init" for step 0)
     lane: str | None  # the lane that took the step; None for the network (a loss)
     changes: tuple[str, ...]  # one line per changed variable
-    partitions: tuple[PartitionLog, ...]
-    spec: SpecLink | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +97,8 @@ class Diagram:
     steps: tuple[Step, ...]
     arrows: tuple[Arrow, ...]
     highlights: tuple[Highlight, ...]
+    partitions: tuple[PartitionTimeline, ...]
+    actions: dict[str, SpecLink]  # the SPEC.md row of each action the steps take
 
     @property
     def focus(self) -> int:

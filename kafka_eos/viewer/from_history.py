@@ -40,12 +40,11 @@ from .diagram import (
     Highlight,
     Lane,
     LogEntry,
-    PartitionLog,
-    SpecLink,
     Step,
     ordered_lanes,
 )
-from .spec_index import SpecIndex, spec_index
+from .spec_index import SpecIndex, spec_index, spec_links
+from .timeline import TimelineBuilder
 
 #: The model action that produces each kind of event (its SPEC.md row is the step's link).
 EVENT_ACTIONS = {
@@ -56,8 +55,6 @@ EVENT_ACTIONS = {
     "offset_commit": "HandleAddOffsetsToTxn",
     "read": "Fetch",
 }
-#: The latest batches shown per partition and step (a long history's logs stay readable).
-SHOWN_BATCHES = 40
 COORDINATOR = "coordinator"
 
 
@@ -71,9 +68,9 @@ def diagram_from_history(
     spec = spec or spec_index()
     found = check_history(events) if violations is None else violations
     builder = _Builder(events)
-    steps = [Step(0, "start", "start", None, (), (), None)]
+    steps = [Step(0, "start", "start", None, ())]
     for position, event in enumerate(events, start=1):
-        steps.append(builder.step(position, event, spec))
+        steps.append(builder.step(position, event))
     return Diagram(
         title=title,
         source="history",
@@ -81,6 +78,8 @@ def diagram_from_history(
         steps=tuple(steps),
         arrows=tuple(builder.arrows),
         highlights=tuple(_highlight(violation, events) for violation in found),
+        partitions=builder.logs.timelines(),
+        actions=spec_links(EVENT_ACTIONS.values(), spec),
     )
 
 
@@ -100,7 +99,7 @@ class _Builder:
     events: Sequence[Event]
     lanes: dict[str, Lane] = field(default_factory=dict)
     arrows: list[Arrow] = field(default_factory=list)
-    logs: dict[str, list[LogEntry]] = field(default_factory=dict)
+    logs: TimelineBuilder = field(default_factory=TimelineBuilder)
     #: (partition, offset) -> the step of the append holding it, for acks and reads
     record_step: dict[tuple[str, int], int] = field(default_factory=dict)
     client_of: dict[tuple[int, int], str] = field(default_factory=dict)
@@ -117,15 +116,11 @@ class _Builder:
             if isinstance(event, ProduceAck | TxnEnd):
                 self.client_of.setdefault((event.producer_id, event.producer_epoch), event.client)
 
-    def step(self, position: int, event: Event, spec: SpecIndex) -> Step:
+    def step(self, position: int, event: Event) -> Step:
         lane = self._act(position, event)
-        action = EVENT_ACTIONS[event.type]
-        row = spec.actions.get(action)
-        link = None if row is None else SpecLink(
-            action, row.section, spec.link(row.anchor), row.guard, row.effect, row.kafka
-        )
-        return Step(position, f"#{position} {describe(event)}", event.type, lane,
-                    (describe(event),), self._logs(position), link)  # fmt: skip
+        self._marks(position)
+        return Step(position, f"#{position} {describe(event)}", EVENT_ACTIONS[event.type], lane,
+                    (describe(event),))  # fmt: skip
 
     def _act(self, position: int, event: Event) -> str:
         """Record the event's lanes, arrows and log entry; the lane that took the step."""
@@ -135,7 +130,7 @@ class _Builder:
             self._arrow(producer, partition, position, position, describe(event), "Produce")
             for offset in range(event.base_offset, event.last_offset + 1):
                 self.record_step[(event.partition, offset)] = position
-            self._log(event.partition).append(_batch_entry(event))
+            self.logs.append(event.partition, position, _batch_entry(event))
             self.log_end[event.partition] = event.last_offset + 1
             return partition
         if isinstance(event, Marker):
@@ -144,8 +139,8 @@ class _Builder:
             kind = "COMMIT" if event.commit else "ABORT"
             self._arrow(coordinator, partition, position, position, describe(event), kind)
             producer = f"pid {event.producer_id} e{event.producer_epoch}"
-            self._log(event.partition).append(LogEntry(event.offset, "control", kind, producer,
-                                                       True))  # fmt: skip
+            entry = LogEntry(event.offset, "control", kind, producer, True)
+            self.logs.append(event.partition, position, entry)
             self.log_end[event.partition] = event.offset + 1
             return partition
         if isinstance(event, ProduceAck):
@@ -190,23 +185,12 @@ class _Builder:
             Arrow(len(self.arrows), text, source, target, sent, delivered, kind=kind)
         )
 
-    def _log(self, partition: str) -> list[LogEntry]:
-        return self.logs.setdefault(partition, [])
-
-    def _logs(self, position: int) -> tuple[PartitionLog, ...]:
+    def _marks(self, position: int) -> None:
+        """Each partition's LSO after this step (a history has no high watermark)."""
         self._track_open_transactions(position - 1)
-        return tuple(
-            PartitionLog(
-                name=name,
-                entries=tuple(entries[-SHOWN_BATCHES:]),
-                high_watermark=None,
-                last_stable_offset=min(
-                    (first for (part, _), first in self.open_txns.items() if part == name),
-                    default=self.log_end.get(name, 0),
-                ),
-            )
-            for name, entries in self.logs.items()
-        )
+        for name, log_end in self.log_end.items():
+            firsts = [first for (part, _), first in self.open_txns.items() if part == name]
+            self.logs.marks(name, position, None, min(firsts, default=log_end))
 
     def _track_open_transactions(self, event_position: int) -> None:
         """The index's partition transactions open and close at their first append and their

@@ -19,8 +19,9 @@ from kafka_eos.checker.itf import ItfTrace
 from kafka_eos.checker.text import variable_changes
 
 from . import adapters
-from .diagram import Arrow, Diagram, Highlight, Lane, Role, SpecLink, Step, ordered_lanes
-from .spec_index import SpecIndex, spec_index
+from .diagram import Arrow, Diagram, Highlight, Lane, Role, Step, ordered_lanes
+from .spec_index import SpecIndex, spec_index, spec_links
+from .timeline import TimelineBuilder
 
 
 @dataclass(slots=True)
@@ -55,7 +56,7 @@ def diagram_from_itf(
     spec = spec or spec_index()
     lanes = ordered_lanes(adapters.lanes_of(trace.states[0]) if trace.states else [])
     reader = _TraceReader(lanes, spec)
-    steps = [reader.step(index, trace, spec) for index in range(len(trace.states))]
+    steps = [reader.step(index, trace) for index in range(len(trace.states))]
     return Diagram(
         title=title,
         source=source,  # type: ignore[arg-type]
@@ -63,6 +64,8 @@ def diagram_from_itf(
         steps=tuple(steps),
         arrows=reader.arrows(),
         highlights=tuple(violation_highlights(trace, spec) if highlights is None else highlights),
+        partitions=reader.logs.timelines(),
+        actions=spec_links((step.action for step in steps), spec),
     )
 
 
@@ -86,16 +89,19 @@ class _TraceReader:
         self.in_flight: dict[str, deque[_OpenArrow]] = {}
         self.last_of_key: dict[str, int] = {}
         self.last_key_of_lane: dict[str | None, str] = {}
+        self.logs = TimelineBuilder()
 
-    def step(self, index: int, trace: ItfTrace, spec: SpecIndex) -> Step:
+    def step(self, index: int, trace: ItfTrace) -> Step:
         state = trace.states[index]
+        for name, (entries, high_watermark, lso) in adapters.partition_logs(state).items():
+            self.logs.observe(name, index, entries)
+            self.logs.marks(name, index, high_watermark, lso)
         if index == 0:
             for text in adapters.messages_of(state):
                 self._open(text, None, 0)
             changes = [line.strip() for name in state for line in
                        variable_changes(name, _NEW, state[name])]  # fmt: skip
-            return Step(0, "init", "init", None, tuple(changes),
-                        adapters.partition_logs(state), None)  # fmt: skip
+            return Step(0, "init", "init", None, tuple(changes))
         before = trace.states[index - 1]
         label = trace.labels[index - 1]
         action, args = adapters.label_parts(label)
@@ -106,10 +112,7 @@ class _TraceReader:
             self._read_arrow(index, args, lane, adapters.label_text(label))
         changes = [line.strip() for name in state for line in
                    variable_changes(name, before.get(name, _NEW), state[name])]  # fmt: skip
-        return Step(
-            index, adapters.label_text(label), action, lane, tuple(changes),
-            adapters.partition_logs(state), _spec_link(action, spec),
-        )  # fmt: skip
+        return Step(index, adapters.label_text(label), action, lane, tuple(changes))
 
     def arrows(self) -> tuple[Arrow, ...]:
         for arrow in self.all:
@@ -179,12 +182,3 @@ class _TraceReader:
 
 
 _NEW = object()  # a variable the previous state did not have
-
-
-def _spec_link(action: str, spec: SpecIndex) -> SpecLink | None:
-    row = spec.actions.get(action)
-    if row is None:
-        return None
-    return SpecLink(
-        action, row.section, spec.link(row.anchor), row.guard, row.effect, row.kafka
-    )

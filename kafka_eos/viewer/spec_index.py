@@ -10,11 +10,13 @@ explains each step offline.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+
+from .diagram import SpecLink
 
 _ACTION_ROW = re.compile(r"^\|\s*`(?P<name>[A-Za-z]+)`\s*\|")
 _PROPERTY_BULLET = re.compile(
@@ -49,6 +51,15 @@ def spec_index() -> SpecIndex:
     """The installed SPEC.md, parsed once."""
     path = Path(str(resources.files("kafka_eos.spec") / "SPEC.md"))
     return parse_spec(path.read_text(encoding="utf-8"), path=path)
+
+
+def spec_links(actions: Iterable[str], spec: SpecIndex) -> dict[str, SpecLink]:
+    """The SPEC.md row of each of ``actions`` that SPEC.md has, with the link to its table."""
+    return {
+        name: SpecLink(name, row.section, spec.link(row.anchor), row.guard, row.effect, row.kafka)
+        for name in sorted(set(actions))
+        if (row := spec.actions.get(name)) is not None
+    }
 
 
 def parse_spec(text: str, *, path: Path) -> SpecIndex:

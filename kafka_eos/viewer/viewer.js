@@ -6,6 +6,7 @@
   const data = JSON.parse(document.getElementById("trace-data").textContent);
   const SVG = "http://www.w3.org/2000/svg";
   const GUTTER = 220, LANE_W = 112, ROW_H = 26, TOP = 8, PAD = 20, HEAD_H = 42;
+  const SHOWN = 24;  // batches shown per partition (the latest)
   const laneX = {};
   data.lanes.forEach((lane, i) => { laneX[lane.id] = GUTTER + i * LANE_W + LANE_W / 2; });
   const rowY = (step) => TOP + step * ROW_H + ROW_H / 2;
@@ -72,9 +73,9 @@
       "data-action": step.action, "data-lane": step.lane || "" }, parent);
     el("rect", { class: "row", x: 0, y: rowY(step.index) - ROW_H / 2,
       width: GUTTER + data.lanes.length * LANE_W + PAD, height: ROW_H }, g);
-    el("text", { class: "num", x: 26, y: rowY(step.index) + 4 }, g, String(step.index));
-    const label = step.label.length > 34 ? step.label.slice(0, 33) + "…" : step.label;
-    el("text", { class: "label", x: 32, y: rowY(step.index) + 4 }, g, label);
+    el("text", { class: "num", x: 34, y: rowY(step.index) + 4 }, g, String(step.index));
+    const label = step.label.length > 32 ? step.label.slice(0, 31) + "…" : step.label;
+    el("text", { class: "label", x: 40, y: rowY(step.index) + 4 }, g, label);
     el("title", {}, g, step.label);
     g.addEventListener("click", () => select(step.index));
   }
@@ -158,9 +159,9 @@
         h.details.forEach((line) => html("li", {}, list, line));
       }
     }
-    if (step.spec) drawSpec(pane, step.spec);
+    if (data.actions[step.action]) drawSpec(pane, data.actions[step.action]);
     html("h3", {}, pane, "partitions");
-    step.partitions.forEach((p) => drawPartition(pane, p));
+    data.partitions.forEach((p) => drawPartition(pane, p, step.index));
     html("h3", {}, pane, "changed");
     const changes = html("ul", { class: "changes" }, pane);
     if (!step.changes.length) html("li", { class: "empty" }, changes, "no variable changed");
@@ -198,23 +199,32 @@
     }
   }
 
-  function drawPartition(parent, partition) {
+  // The partition's log at step `index`: the entries that lived then, the last SHOWN of them.
+  function drawPartition(parent, partition, index) {
+    const alive = partition.entries
+      .filter((e) => e.added <= index && (e.removed === null || e.removed > index))
+      .sort((a, b) => a.offset - b.offset);
+    const hw = partition.high_watermark[index] ?? null;
+    const lso = partition.last_stable_offset[index] ?? null;
+    if (!alive.length && hw === null && lso === null) return;  // not there yet
     const box = html("div", { class: "partition", "data-partition": partition.name }, parent);
     html("span", { class: "name" }, box, partition.name + " ");
+    const end = alive.length ? alive[alive.length - 1].offset + 1 : 0;
     const marks = [];
-    if (partition.high_watermark !== null) marks.push(`high watermark ${partition.high_watermark}`);
-    if (partition.last_stable_offset !== null) marks.push(`LSO ${partition.last_stable_offset}`);
-    if (!marks.length) marks.push(`log end ${partition.entries.length ? partition.entries[partition.entries.length - 1].offset + 1 : 0}`);
+    if (hw !== null) marks.push(`high watermark ${hw}`);
+    if (lso !== null) marks.push(`LSO ${lso}`);
+    if (hw === null) marks.push(`log end ${end}`);
     html("span", { class: "offsets" }, box, marks.join(" · "));
     const log = html("div", { class: "log" }, box);
-    const hw = partition.high_watermark, lso = partition.last_stable_offset;
     const markAt = (offset) => {
       if (lso !== null && offset === lso) html("span", { class: "mark lso", title: "last stable offset" }, log, "LSO");
       if (hw !== null && offset === hw) html("span", { class: "mark hw", title: "high watermark" }, log, "HW");
     };
-    if (!partition.entries.length) html("span", { class: "empty" }, log, "empty");
-    let end = 0;
-    partition.entries.forEach((entry) => {
+    if (!alive.length) html("span", { class: "empty" }, log, "empty");
+    if (alive.length > SHOWN) {
+      html("span", { class: "empty" }, log, `… ${alive.length - SHOWN} earlier batches`);
+    }
+    alive.slice(-SHOWN).forEach((entry) => {
       markAt(entry.offset);
       const classes = ["entry", entry.kind];
       if (entry.transactional) classes.push("txn");
@@ -224,7 +234,6 @@
         title: entry.producer }, log);
       html("div", { class: "offset" }, cell, `@${entry.offset} ${entry.producer}`);
       html("div", {}, cell, entry.text);
-      end = entry.offset + 1;
     });
     markAt(end);
   }

@@ -15,7 +15,7 @@ from kafka_eos.cli.main import main
 from kafka_eos.model import ACTION_NAMES
 from kafka_eos.model.properties import ALL_PROPERTIES
 from kafka_eos.protocol.history import Append, Marker, ProduceAck, Read, TxnEnd
-from kafka_eos.viewer.diagram import to_json
+from kafka_eos.viewer.diagram import LogEntry, PartitionTimeline, to_json
 from kafka_eos.viewer.from_history import diagram_from_history
 from kafka_eos.viewer.from_itf import diagram_from_itf
 from kafka_eos.viewer.page import render_page
@@ -61,9 +61,11 @@ def test_a_counterexample_has_a_lane_per_process_and_links_the_retried_copy(
     assert retry.resend_of == first.id and first.resend_of is None
     assert diagram.steps[retry.sent].action == "RetryProduce"
     # both copies were appended: the partition's log at the last step holds the record twice
-    log = diagram.steps[-1].partitions[0]
-    assert [e.text for e in log.entries] == ["idempotent0.r0.p0", "idempotent0.r0.p0"]
-    assert log.high_watermark == 2
+    (log,) = diagram.partitions
+    last = len(diagram.steps) - 1
+    assert [e.text for e in _alive(log, last)] == ["idempotent0.r0.p0", "idempotent0.r0.p0"]
+    assert [e.added for e in log.entries] == [2, 4]
+    assert log.high_watermark[last] == 2 and log.high_watermark[0] == 0
 
 
 def test_the_violation_is_the_last_step_with_the_property_explained(
@@ -75,8 +77,8 @@ def test_the_violation_is_the_last_step_with_the_property_explained(
     assert highlight.title == "no_duplicates violated"
     assert "No record is appended twice" in highlight.explanation
     for step in diagram.steps[1:]:
-        assert step.spec is not None and step.spec.action == step.action
-        assert step.spec.url.endswith("#" + spec_index().actions[step.action].anchor)
+        link = diagram.actions[step.action]
+        assert link.url.endswith("#" + spec_index().actions[step.action].anchor)
         assert step.lane is not None
 
 
@@ -138,9 +140,30 @@ def test_a_history_shows_acks_from_their_append_and_reads_from_the_record() -> N
     assert (ack.from_lane, ack.sent, ack.delivered) == ("partition:t-0", 1, 2)
     read = next(a for a in diagram.arrows if a.to_lane == "consumer:reader")
     assert (read.sent, read.delivered) == (1, 6)
-    lso = [step.partitions[0].last_stable_offset for step in diagram.steps[1:]]
-    assert lso == [0, 0, 0, 3, 3, 3]  # the open transaction holds it at 0 until its marker
+    (log,) = diagram.partitions
+    # the open transaction holds the LSO at 0 until its marker
+    assert list(log.last_stable_offset[1:]) == [0, 0, 0, 3, 3, 3]
+    assert set(log.high_watermark) == {None}  # a history does not record it
     assert diagram.highlights == ()
+
+
+def test_a_truncated_log_entry_ends_where_it_was_removed() -> None:
+    document = {
+        "states": [
+            {"#meta": {"action": "init"}, **_state([], [])},
+            {"#meta": {"action": "HandleProduce(t-0,p,r0)"}, **_state([], [_data(0, "v")])},
+            {"#meta": {"action": "CoordinatorFailover(ce1)"}, **_state([], [])},
+            {"#meta": {"action": "HandleProduce(t-0,p,r1)"}, **_state([], [_data(0, "w")])},
+        ],
+    }  # fmt: skip
+    (log,) = diagram_from_itf(itf_from_document(document), title="truncated").partitions
+    assert [(e.text, e.added, e.removed) for e in log.entries] == [("v", 1, 2), ("w", 3, None)]
+    assert [e.text for e in _alive(log, 1)] == ["v"] and _alive(log, 2) == []
+
+
+def _alive(log: PartitionTimeline, step: int) -> list[LogEntry]:
+    """The entries in the log at ``step``, as the page shows them."""
+    return [e for e in log.entries if e.added <= step and (e.removed is None or e.removed > step)]
 
 
 def test_a_history_violation_is_highlighted_where_it_happens() -> None:
