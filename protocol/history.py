@@ -118,7 +118,10 @@ def event_to_json(event: Event) -> str:
 
 def event_from_json(line: str, *, where: str = "history") -> Event:
     """Parse one JSON line; raise InputError naming ``where`` when it is not a valid event
-    (not JSON, an unknown type, a missing or unknown field, a field of the wrong type)."""
+    (not JSON, an unknown type, a missing or unknown field, a field of the wrong type).
+
+    Strings are interned: names repeat on every line, and a record's value is in its append,
+    its ack and every read of it, so a long history holds each once."""
     try:
         raw = json.loads(line)
     except json.JSONDecodeError as exc:
@@ -144,9 +147,9 @@ def event_from_json(line: str, *, where: str = "history") -> Event:
         if wrong is not None:
             raise InputError(f"{where}: {kind} event: {name!r} must be {wrong}, not {shown(value)}")
         if isinstance(value, str):
-            raw[name] = sys.intern(value) if name in _REPEATED else value
+            raw[name] = sys.intern(value)
     if "records" in raw:
-        raw["records"] = tuple(raw["records"])
+        raw["records"] = tuple(sys.intern(value) for value in raw["records"])
     return cls(**raw)  # type: ignore[no-any-return]
 
 
@@ -166,8 +169,6 @@ _INTEGERS: dict[str, tuple[int, int]] = {
     "coordinator_epoch": _INT32,
 }
 _BOOLEANS = frozenset({"transactional", "commit", "visible"})
-#: string fields whose values repeat on every line: one copy each in memory
-_REPEATED = frozenset({"partition", "client", "transactional_id", "isolation", "error", "group"})
 _FIELD_NAMES: dict[type[Any], frozenset[str]] = {
     cls: frozenset(f.name for f in fields(cls)) for cls in EVENT_TYPES.values()
 }

@@ -411,9 +411,11 @@ def _producer_order(index: HistoryIndex) -> Iterable[Violation]:
 
 
 def _duplicates(index: HistoryIndex) -> Iterable[Violation]:
-    first_append: dict[tuple[str, int, int, int], int] = {}
-    first_visible: dict[tuple[str, int, str], tuple[int, int]] = {}
     for positions in index.log.values():
+        # One partition at a time: what is remembered is one partition's, and it is a value's
+        # first append position only (its index there is found again when it is reported).
+        first_append: dict[tuple[str, int, int, int], int] = {}
+        first_visible: dict[tuple[int, str], int] = {}
         for position in positions:
             event = index.events[position]
             if not isinstance(event, Append):
@@ -431,19 +433,18 @@ def _duplicates(index: HistoryIndex) -> Iterable[Violation]:
             if not index.visible(position):
                 continue
             for i, value in enumerate(event.records):
-                key = (event.partition, event.producer_id, value)
-                first = first_visible.setdefault(key, (position, i))
-                if first[0] == position or first[0] == same_batch:
+                first = first_visible.setdefault((event.producer_id, value), position)
+                if first in (position, same_batch):
                     continue
-                earlier = index.events[first[0]]
+                earlier = index.events[first]
                 assert isinstance(earlier, Append)
                 message = (
                     f"duplicate: {value!r} of pid {event.producer_id} is visible twice in "
-                    f"{event.partition}, at {earlier.base_offset + first[1]} "
-                    f"({named(first[0], earlier)}) "
+                    f"{event.partition}, at {earlier.base_offset + earlier.records.index(value)} "
+                    f"({named(first, earlier)}) "
                     f"and {event.base_offset + i} ({named(position, event)})"
                 )
-                yield _violation("no_duplicates", message, index, first[0], position)
+                yield _violation("no_duplicates", message, index, first, position)
     yield from _duplicate_reads(index)
 
 

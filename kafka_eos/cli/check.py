@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,12 +23,11 @@ from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
 from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
+from kafka_eos.cli.progress import PROGRESS_AFTER_SECONDS, StatusLine
 from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.errors import InputError
 
 EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
-# A progress display appears only for runs longer than this.
-PROGRESS_AFTER_SECONDS = 1.0
 
 
 def register(subparsers: Any) -> None:
@@ -389,20 +387,8 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and not args.json and sys.stderr.isatty()
 
 
-class _ProgressDisplay:
-    """A one-line rich status on stderr, shown only once a run has taken over a second."""
-
-    def __init__(self, *, enabled: bool) -> None:
-        self.enabled = enabled
-        self.status: Any = None
-        self.started = time.perf_counter()
-
-    def __enter__(self) -> _ProgressDisplay:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.status is not None:
-            self.status.stop()
+class _ProgressDisplay(StatusLine):
+    """The checker's progress: states, rate, depth and queue."""
 
     def update(self, progress: Progress) -> None:
         if not self.enabled or progress.seconds < PROGRESS_AFTER_SECONDS:
@@ -415,10 +401,4 @@ class _ProgressDisplay:
         text = (f"{progress.distinct_states:,} states  {rate:,.0f} states/s  "
                 f"depth {progress.depth}  queue {progress.queue:,}{queue_seconds}  "
                 f"{progress.seconds:.0f} s")
-        if self.status is None:
-            from rich.console import Console
-
-            self.status = Console(stderr=True).status(text)
-            self.status.start()
-        else:
-            self.status.update(text)
+        self.show(text, seconds=progress.seconds)

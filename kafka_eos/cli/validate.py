@@ -1,7 +1,8 @@
 """``kafka-eos validate HISTORY``: check a history against the EOS properties; and the history
 input ``validate`` and ``explain`` share (JSON lines, or an ITF trace ``*.itf.json``).
 
-A JSON-lines history is read line by line, each line type-checked as it is read; an ITF trace is
+A JSON-lines history is read line by line, each line type-checked as it is read (memory holds the
+events, never the file's text; a terminal shows how much is read); an ITF trace is
 turned into a history by the model's ``history_from_itf`` and its reads are held to
 read_committed's rules whatever their isolation, as the model's consumer properties are (so a
 counterexample of the checker is a violation here too). Exit 0 when the history satisfies every
@@ -16,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.progress import StatusLine
 from kafka_eos.cli.view import add_html_option, write_history_view
 
 EXIT_OK = 0
@@ -35,6 +37,7 @@ def register(subparsers: Any) -> None:
     )
     add_history_arguments(validate)
     add_html_option(validate)
+    validate.add_argument("--quiet", action="store_true", help="no progress display")
     validate.set_defaults(run=run_validate)
 
 
@@ -57,10 +60,14 @@ def every_read_committed(args: argparse.Namespace) -> bool:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    from kafka_eos.protocol.history_checks import check_history
+    from kafka_eos.protocol.history_checks import PROPERTIES, check_history
 
-    events = load_history(Path(args.history))
-    violations = check_history(events, every_read_committed=every_read_committed(args))
+    path = Path(args.history)
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+    with StatusLine(enabled=show) as status:
+        events = load_history(path, status=status)
+        status.show(f"checking {len(events):,} events against {len(PROPERTIES)} properties")
+        violations = check_history(events, every_read_committed=every_read_committed(args))
     code = EXIT_VIOLATED if violations else EXIT_OK
     if args.html:
         write_history_view(args.html, events, title=args.history, violations=violations)
@@ -88,13 +95,25 @@ def run_validate(args: argparse.Namespace) -> int:
     return code
 
 
-def load_history(path: Path) -> list[Any]:
-    """The events of a JSON-lines history or (``*.itf.json``) of an ITF trace."""
+def load_history(path: Path, *, status: StatusLine | None = None) -> list[Any]:
+    """The events of a JSON-lines history or (``*.itf.json``) of an ITF trace; a JSON-lines
+    history is read line by line, with how much is read on ``status``."""
     if path.name.endswith(ITF_SUFFIX):
         return _history_from_itf(path)
-    from kafka_eos.protocol.history import read_history
+    from kafka_eos.protocol.history import iter_history
 
-    return read_history(path)
+    if status is None:
+        return list(iter_history(path))
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # iter_history says why it cannot read the file
+
+    def read_so_far(done: int) -> None:
+        share = f" ({done / size:.0%})" if size else ""
+        status.show(f"reading {path.name}: {done / 1e6:,.0f} of {size / 1e6:,.0f} MB{share}")
+
+    return list(iter_history(path, on_line=read_so_far))
 
 
 def _history_from_itf(path: Path) -> list[Any]:
