@@ -79,6 +79,7 @@ def check(
     checkpoint_every: float | None = None,
     checkpoint_of: str = "",
     queue_limit: int | None = None,
+    workers: int = 1,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -102,14 +103,29 @@ def check(
 
     ``queue_limit`` bounds the states of the next depth kept in memory; past it they go to a
     temporary file in chunks of that many (see queue.py). Results are the same.
+
+    ``workers`` > 1 explores in that many processes, each owning a share of the states by
+    fingerprint (see parallel.py): the same verdicts, distinct-state counts and shortest
+    counterexamples; bounds other than ``max_depth`` then stop at a depth boundary.
     """
+    options: dict[str, Any] = {
+        "max_states": positive_int("max_states", max_states),
+        "max_depth": positive_int("max_depth", max_depth, allow_zero=True),
+        "time_budget": positive_seconds("time_budget", time_budget),
+        "deadlock": deadlock,
+        "progress": progress,
+    }
+    workers = positive_int("workers", workers) or 1
+    if workers > 1:
+        if checkpoint is not None or queue_limit is not None or store == "states":
+            raise InputError("several workers keep fingerprints in memory: they cannot be "
+                             "combined with a checkpoint, a queue limit or store='states'")
+        from .parallel import ParallelSearch  # parallel.py builds on this module
+
+        return ParallelSearch(bind(model), workers=workers, **options).run()
     search = _Search(
         bind(model),
-        max_states=positive_int("max_states", max_states),
-        max_depth=positive_int("max_depth", max_depth, allow_zero=True),
-        time_budget=positive_seconds("time_budget", time_budget),
-        deadlock=deadlock,
-        progress=progress,
+        **options,
         store=store_kind(store),
         checkpointer=None if checkpoint is None else Checkpointer(
             checkpoint, every=positive_seconds("checkpoint_every", checkpoint_every),
@@ -387,8 +403,9 @@ class _Search:
                 and len(self.parent) >= AUTO_FINGERPRINTS_AFTER)
 
     def _path(self, state: Any) -> list[Any]:
-        if isinstance(self.parent, FingerprintStore):
-            return self.parent.path_to(self.bound, state)
+        if not isinstance(self.parent, dict):  # fingerprints, in one store or in workers
+            path: list[Any] = self.parent.path_to(self.bound, state)
+            return path
         return path_to(self.parent, state)
 
     def _check_temporal(self) -> None:
@@ -449,7 +466,7 @@ class _Search:
 
     def _store_figures(self) -> dict[str, Any]:
         kind: StoreKind = "states"
-        if isinstance(self.parent, FingerprintStore):
+        if not isinstance(self.parent, dict):
             kind = "fingerprints"
         nbytes = self.parent.nbytes() if kind == "fingerprints" else 0
         return {"store": kind, "store_bytes": nbytes, "queue_spilled": self.queue_spilled}

@@ -38,24 +38,32 @@ MARSHAL_VERSION = 2
 _ZERO_STANDS_FOR = 1
 
 
-def fingerprint(
-    state: Any,
-    _dumps: Any = marshal.dumps,
-    _blake2b: Any = blake2b,
-    _from_bytes: Any = int.from_bytes,
-) -> int:
-    """The state's 64-bit fingerprint (never 0), stable across processes and runs.
+def fingerprint(state: Any) -> int:
+    """The state's 64-bit fingerprint (never 0), stable across processes and runs."""
+    data = marshal_bytes(state)
+    return fingerprint_of_marshalled(canonical_bytes(state) if data is None else data)
 
-    (The keyword defaults bind the functions once: this runs once per transition.)
+
+def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
+    """The state in marshal format 2 when those bytes depend on its value only, else None.
+
+    (The keyword default binds the function once: this runs once per transition.)
     """
     try:
-        data = _dumps(state, MARSHAL_VERSION)
+        data: bytes = _dumps(state, MARSHAL_VERSION)
     except ValueError:
-        data = canonical_bytes(state)
-    else:
-        if _SET_CODE in data or _FROZENSET_CODE in data:
-            data = canonical_bytes(state)
-    return _from_bytes(_blake2b(data, digest_size=8).digest(), "little") or _ZERO_STANDS_FOR
+        return None
+    if _SET_CODE in data or _FROZENSET_CODE in data:
+        return None
+    return data
+
+
+def fingerprint_of_marshalled(
+    data: bytes, _blake2b: Any = blake2b, _from_bytes: Any = int.from_bytes
+) -> int:
+    """The fingerprint of a state encoded as ``data``."""
+    value: int = _from_bytes(_blake2b(data, digest_size=8).digest(), "little")
+    return value or _ZERO_STANDS_FOR
 
 
 def canonical_bytes(value: Any) -> bytes:

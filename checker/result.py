@@ -94,6 +94,9 @@ class CheckResult:
     store_bytes: int = 0
     #: how many queued states went through a temporary file (``queue_limit``)
     queue_spilled: int = 0
+    #: worker processes, and the seconds they spent pickling and unpickling what they exchanged
+    workers: int = 1
+    transfer_seconds: float = 0.0
 
     @property
     def collision_probability(self) -> float | None:
@@ -136,6 +139,8 @@ class CheckResult:
             "store": self.store,
             "store_bytes": self.store_bytes,
             "queue_spilled": self.queue_spilled,
+            "workers": self.workers,
+            "transfer_seconds": round(self.transfer_seconds, 3),
             "collision_probability": self.collision_probability,
             "collision_probability_tlc_optimistic": None if self.store != "fingerprints"
             else tlc_optimistic_probability(self.distinct_states, self.transitions),

@@ -46,7 +46,7 @@ class FingerprintStore:
     __slots__ = ("_limit", "_mask", "_pending", "_slot", "expanded", "fingerprints", "parents",
                  "table")
 
-    def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
+    def __init__(self, capacity: int = _INITIAL_CAPACITY, *, parent_code: str = "I") -> None:
         size = _INITIAL_CAPACITY
         while size * 3 // 4 < capacity:
             size *= 2
@@ -54,7 +54,9 @@ class FingerprintStore:
         self._mask = size - 1
         self._limit = size * 3 // 4
         self.fingerprints = array("Q")
-        self.parents = array("I")
+        # Parent numbers (uint32), or parent fingerprints ("Q") when states are spread over
+        # several stores (parallel.py).
+        self.parents = array(parent_code)
         self.expanded = -1  # the number of the state being expanded
         self._pending = 0  # the fingerprint and free slot of the last state looked up
         self._slot = 0
@@ -82,6 +84,16 @@ class FingerprintStore:
         self.parents.append(NO_PARENT if parent is None else self.expanded)
         if len(self.fingerprints) > self._limit:
             self._grow()
+
+    def has(self, fp: int) -> bool:
+        """Whether the fingerprint ``fp`` is stored."""
+        table, mask = self.table, self._mask
+        slot = fp & mask
+        while (held := table[slot]) != fp:
+            if not held:
+                return False
+            slot = (slot + 1) & mask
+        return True
 
     def add(self, fp: int, parent_number: int) -> bool:
         """Store the fingerprint ``fp`` with its parent's number; False if already stored."""

@@ -44,6 +44,9 @@ def register(subparsers: Any) -> None:
                          help="keep visited states as states (fastest), 64-bit fingerprints "
                          "(about 30 bytes a state), or auto: fingerprints past "
                          f"{AUTO_FINGERPRINTS_AFTER:,} states (default)")
+    checker.add_argument("--workers", metavar="N", default="1",
+                         help="explore in N processes, each owning a share of the states "
+                         "(fingerprints; same counts and shortest traces; default 1)")
     checker.add_argument("--queue-limit", metavar="N",
                          help="keep at most N queued states in memory, the rest in a "
                          "temporary file")
@@ -119,6 +122,7 @@ def run_check(args: argparse.Namespace) -> int:
     bounds = {**target.bounds, **{k: v for k, v in bounds.items() if v is not None}}
     saving = _checkpoint_options(args, target)
     saving["queue_limit"] = _int_option("--queue-limit", args.queue_limit)
+    saving["workers"] = _int_option("--workers", args.workers)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
             target.model, deadlock=args.deadlock, progress=display.update, store=args.store,

@@ -6,7 +6,6 @@ trace length, distinct states) with fingerprints too; the large rows run under `
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from typing import Any, NamedTuple
 
 import pytest
 from checker_examples import example
+from named_checks import TWO_PHASE, assert_gives_row, check_two_phase_json, verdict_rows
 from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
 
 from kafka_eos.checker import bfs, check
@@ -21,9 +21,6 @@ from kafka_eos.checker.fingerprint import canonical_bytes, collision_probability
 from kafka_eos.checker.store import FingerprintStore
 from kafka_eos.errors import InputError
 from kafka_eos.model.configs import load_check_config
-from kafka_eos.model.verdicts import load_verdicts
-
-TABLE = load_verdicts()
 
 
 class Point(NamedTuple):
@@ -133,32 +130,16 @@ def test_collision_probability_is_the_birthday_bound() -> None:
 
 
 def test_the_cli_reports_the_store_and_the_collision_probability() -> None:
-    command = [sys.executable, "-m", "kafka_eos", "check", "--model",
-               str(example_path()), "--param", "rms=3", "--store", "fingerprints"]
-    shown = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True,
-                                      check=True).stdout)
+    shown = check_two_phase_json(3, "--store", "fingerprints")
     assert (shown["store"], shown["distinct_states"]) == ("fingerprints", 288)
     assert shown["collision_probability"] == pytest.approx(288 * 287 / 2**65)
+    command = [sys.executable, "-m", "kafka_eos", "check", "--model", TWO_PHASE, "--param",
+               "rms=3", "--store", "fingerprints"]
     text = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     assert "collision probability 2.2e-15" in text
 
 
-def example_path() -> Any:
-    from checker_examples import EXAMPLES
-
-    return f"{EXAMPLES / 'two_phase.py'}:TwoPhase"
-
-
-def _rows() -> list[Any]:
-    return [pytest.param(name, marks=pytest.mark.slow) if row.slow else name
-            for name, row in sorted(TABLE.items())]
-
-
-@pytest.mark.parametrize("name", _rows())
+@pytest.mark.parametrize("name", verdict_rows())
 def test_every_named_check_gives_its_row_with_fingerprints(name: str) -> None:
-    expected = TABLE[name]
     config = load_check_config(name)
-    result = check(config.model, store="fingerprints", **config.bounds)
-    trace_length = result.trace.steps if result.trace is not None else None
-    assert (result.verdict, result.violated, trace_length, result.distinct_states) == (
-        expected.verdict, expected.violated, expected.trace_length, expected.distinct_states)
+    assert_gives_row(name, check(config.model, store="fingerprints", **config.bounds))

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from checker_examples import EXAMPLES, example
+from checker_examples import example
+from named_checks import check_two_phase_json
 
 from kafka_eos.checker import CheckResult, check
 from kafka_eos.checker.queue import SpillingQueue
@@ -58,10 +56,6 @@ def test_the_limit_is_checked() -> None:
 
 
 def test_the_cli_option() -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "kafka_eos", "check", "--model",
-         f"{EXAMPLES / 'two_phase.py'}:TwoPhase", "--param", "rms=5", "--queue-limit", "100",
-         "--json"], capture_output=True, text=True, check=True)
-    shown = json.loads(done.stdout)
+    shown = check_two_phase_json(5, "--queue-limit", "100")
     assert (shown["distinct_states"], shown["verdict"]) == (8832, "ok")
     assert shown["queue_spilled"] > 0

@@ -1,0 +1,79 @@
+"""--workers N: the same verdicts, distinct-state counts and shortest traces as one process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from checker_examples import example
+from named_checks import assert_gives_row, check_two_phase_json, verdict_rows
+from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
+
+from kafka_eos.checker import CheckResult, check, liveness
+from kafka_eos.checker.interface import bind
+from kafka_eos.errors import InputError
+from kafka_eos.model.configs import load_check_config
+
+
+def figures(result: CheckResult) -> tuple[Any, ...]:
+    shown = (result.verdict, result.violated, result.violation_kind, result.distinct_states,
+             result.max_depth, result.trace)
+    if result.verdict == "ok":  # a violated run counts every step of its last depth
+        shown += (result.transitions, result.coverage, result.queue_peak)
+    return shown
+
+
+# Factories: a model file loaded anew replaces its module, and with it the classes a
+# worker's pickled states name, so each test loads its model itself.
+@pytest.mark.parametrize(("make", "options"), [
+    (lambda: example("two_phase.py:TwoPhase", rms=5), {}),
+    (lambda: faulty_two_phase(5), {}),
+    (lambda: faulty_two_phase(5, symmetric=True), {}),
+    (lambda: Counter(top=9, forbid=4), {}),
+    (lambda: MonotoneCounter(top=3), {}),
+    (lambda: DeadEnd(top=3), {"deadlock": True}),
+    (lambda: example("two_phase.py:TwoPhase", rms=5), {"max_depth": 5}),
+    (lambda: example("die_hard.py:DieHard"), {}),
+], ids=["ok", "invariant", "symmetry", "counter", "action_property", "deadlock", "max_depth",
+        "namedtuple_states"])
+def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any]) -> None:
+    model = make()
+    sequential = check(model, **options)
+    for workers in (2, 3):
+        parallel = check(model, workers=workers, **options)
+        assert figures(parallel) == figures(sequential), workers
+        assert (parallel.workers, parallel.store) == (workers, "fingerprints")
+
+
+@pytest.mark.parametrize("name", verdict_rows())
+def test_every_named_check_gives_its_row_with_two_workers(name: str) -> None:
+    config = load_check_config(name)
+    if liveness.declared(bind(config.model)) is not None:
+        with pytest.raises(InputError, match="temporal properties are not checked with several"):
+            check(config.model, workers=2, **config.bounds)
+        return
+    assert_gives_row(name, check(config.model, workers=2, **config.bounds))
+
+
+def test_an_error_in_a_worker_is_the_one_line_model_error() -> None:
+    class Breaks(Counter):
+        def actions(self, state: int) -> list[tuple[str, int]]:
+            if state == 3:
+                raise KeyError("no such partition")
+            return list(super().actions(state))
+
+    with pytest.raises(InputError, match=r"Breaks.actions\(\) raised KeyError.*on state 3"):
+        check(Breaks(top=9, forbid=8), workers=2)
+
+
+def test_workers_refuse_what_they_cannot_combine_with(tmp_path: Any) -> None:
+    with pytest.raises(InputError, match="cannot be combined with a checkpoint"):
+        check(Counter(top=3), workers=2, checkpoint=str(tmp_path))
+    with pytest.raises(InputError, match="workers must be a positive integer"):
+        check(Counter(top=3), workers=0)
+
+
+def test_the_cli_option() -> None:
+    shown = check_two_phase_json(5, "--workers", "2")
+    assert (shown["distinct_states"], shown["transitions"], shown["workers"]) == (
+        8832, 58145, 2)
