@@ -303,15 +303,30 @@ class _Builder:
         self.best_violation: Constraint | None = None
         self._best_rank: tuple[int, tuple[int, ...]] | None = None
         self._names: dict[int, str] = {}
-        # (partition, value) -> [(append position, record index)]
-        self.holders: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-        for positions in index.log.values():
+        # partition -> value -> (append position, record index), or a list of them when the
+        # value was appended more than once (rare: one tuple per record keeps this small)
+        self._holders: dict[str, dict[str, Any]] = defaultdict(dict)
+        for partition, positions in index.log.items():
+            by_value = self._holders[partition]
             for position in positions:
                 event = self.events[position]
                 if isinstance(event, Append):
                     for i, value in enumerate(event.records):
-                        self.holders[(event.partition, value)].append((position, i))
+                        held = by_value.get(value)
+                        if held is None:
+                            by_value[value] = (position, i)
+                        elif isinstance(held, list):
+                            held.append((position, i))
+                        else:
+                            by_value[value] = [held, (position, i)]
         self.straddling = _straddling_transactions(index)
+
+    def holders(self, partition: str, value: str) -> list[tuple[int, int]]:
+        """Where ``value`` was appended in ``partition``: (append position, record index)."""
+        held = self._holders.get(partition, {}).get(value)
+        if held is None:
+            return []
+        return held if isinstance(held, list) else [held]
 
     def evaluate_rules(self, progress: Progress | None) -> None:
         steps = (
@@ -520,7 +535,7 @@ class _Builder:
                     self._read_committed(position, read)
 
     def _read_source(self, position: int, read: Read) -> None:
-        candidates = self.holders.get((read.partition, read.value), [])
+        candidates = self.holders(read.partition, read.value)
 
         def name() -> str:
             where = ", ".join(self.name(a) for a, _ in candidates)
@@ -541,7 +556,7 @@ class _Builder:
         )
 
     def _read_committed(self, position: int, read: Read) -> None:
-        for append, i in self.holders.get((read.partition, read.value), []):
+        for append, i in self.holders(read.partition, read.value):
             txn = self.index.txn_of_append.get(append)
             if txn is None:
                 continue
