@@ -39,9 +39,15 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
         (["validate"], ["validate:", "required", "HISTORY"]),
         (["prove", "--timeout", "soon"], ["prove:", "--timeout", "kafka-eos prove --help"]),
         (["replay"], ["replay:", "required"]),
+        (["prove", "--timeout", "nan"], ["--timeout", "more than 0"]),
+        (["prove", "--timeout", "inf"], ["--timeout", "at most"]),
+        (["prove", "--timeout", "1e30"], ["--timeout", "at most 4,294,967 seconds"]),
+        (["check", "--config", ""], ["no configuration named ''"]),
+        (["check", "--model", DIE_HARD, "--max-states", "9" * 5000], ["--max-states"]),
+        (["simulate", "--model", DIE_HARD, "--walks", "-5"], ["--walks"]),
     ],
 )
-def test_usage_errors_are_one_line_naming_the_command(
+def test_bad_commands_and_options_are_one_line(
     capsys: pytest.CaptureFixture[str], argv: list[str], words: list[str]
 ) -> None:
     err = one_line_error(capsys, argv)

@@ -188,7 +188,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
                       {"model": args.model, "params": params})
     from kafka_eos.model.configs import DEFAULT_CONFIG, load_check_config
 
-    config = load_check_config(args.config or DEFAULT_CONFIG)
+    config = load_check_config(DEFAULT_CONFIG if args.config is None else args.config)
     return Target(
         config.model,
         f"config {config.name}" + (f": {config.description}" if config.description else ""),

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_eos.cli.validate import add_history_arguments, every_read_committed, load_history
+from kafka_eos.errors import shown
 
 EXIT_OK = 0
 EXIT_VIOLATED = 1
@@ -63,10 +64,17 @@ def _positive_seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {shown(text)}") from None
+    if not 0 < value <= _Z3_LONGEST_TIMEOUT_SECONDS:  # also refuses nan
+        raise argparse.ArgumentTypeError(
+            f"must be more than 0 and at most {_Z3_LONGEST_TIMEOUT_SECONDS:,} seconds, "
+            f"got {shown(text)}"
+        )
     return value
+
+
+# z3 takes its timeout in milliseconds as an unsigned 32-bit integer (about 49 days).
+_Z3_LONGEST_TIMEOUT_SECONDS = (2**32 - 1) // 1000
 
 
 # --- prove ------------------------------------------------------------------------------------
