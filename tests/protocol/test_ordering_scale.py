@@ -97,4 +97,4 @@ def test_explain_on_a_100_mb_history_stays_within_a_few_hundred_mb(tmp_path: Pat
     peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["consistent"] is True
-    assert peak_mb < 700, f"explain peaked at {peak_mb:.0f} MB"  # 509 MB measured
+    assert peak_mb < 700, f"explain peaked at {peak_mb:.0f} MB"  # 422 MB measured
