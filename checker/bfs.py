@@ -89,6 +89,10 @@ def check(
     run early with verdict ``"incomplete"``: ``max_states`` distinct states, ``max_depth``
     steps from an initial state, ``time_budget`` seconds.
 
+    When the model declares ``temporal_properties()`` (see temporal.py), the graph is
+    recorded and, once every state is explored, each property is checked under the model's
+    ``fairness()``; a violation's trace is then a lasso (see liveness.py).
+
     ``store`` is how visited states are kept: ``"states"`` (a dict of the states themselves),
     ``"fingerprints"`` (64-bit fingerprints and parent numbers, about 30 bytes a state; see
     store.py) or ``"auto"``: states until ``AUTO_FINGERPRINTS_AFTER`` states are stored, then

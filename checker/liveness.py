@@ -32,7 +32,7 @@ import time
 from array import array
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kafka_eos.errors import InputError
 
@@ -425,7 +425,8 @@ def lasso_trace(bound: BoundModel, graph: StateGraph, lasso: Lasso) -> Trace:
         concrete, labels = trace.states, trace.labels
     else:
         concrete = walked
-        labels = [str(label_list[i]) for i in lasso.steps[: len(walked) - 1]]
+        # the model's own label objects, as the search and replay keep them
+        labels = cast(list[str], [label_list[i] for i in lasso.steps[: len(walked) - 1]])
     if closing_stutters:
         concrete, labels = [*concrete, concrete[-1]], [*labels, STUTTERING]
     return Trace(states=concrete, labels=labels, loop=lasso.loop)

@@ -109,3 +109,19 @@ def test_a_wrong_temporal_property_list_is_one_line_naming_the_file(
     with pytest.raises(InputError, match=message) as raised:
         build_check_config(raw, name="tv1", where="my.yaml")
     assert str(raised.value).startswith("my.yaml: ") and "\n" not in str(raised.value)
+
+
+def test_a_lasso_written_as_itf_replays_on_the_reference_to_its_loop(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kafka_eos.cli.main import main
+
+    trace = tmp_path / "stall.itf.json"
+    assert main(["check", "--config", "tv2-strict-marker-retry", "--quiet",
+                 "--trace-out", str(trace)]) == 1
+    capsys.readouterr()
+    main(["replay", str(trace)])
+    out = capsys.readouterr().out
+    assert "the reference agrees with the model at every step" in out
+    assert "a lasso violating ended_transactions_complete[app#0.txn0]; the reference followed " \
+           "it to the loop" in out
