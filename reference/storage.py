@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, Protocol
@@ -227,16 +227,34 @@ def _truncate(path: Path, size: int, *, fsync: bool) -> None:
             os.fsync(handle.fileno())
 
 
-class FileStream:
-    __slots__ = ("_fsync", "_handle", "_path", "_records")
+def _fsync_path(path: Path) -> None:
+    """fsync a file or a directory (which makes the names in it durable) by its path."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
-    def __init__(self, path: Path, *, fsync: bool, records: list[dict[str, Any]]) -> None:
+
+class FileStream:
+    __slots__ = ("_before_append", "_fsync", "_handle", "_path", "_records")
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        fsync: bool,
+        records: list[dict[str, Any]],
+        before_append: Callable[[], None],
+    ) -> None:
         self._path = path
         self._fsync = fsync
         self._records = records
+        self._before_append = before_append
         self._handle = open(path, "ab")  # noqa: SIM115 (kept open: append-only)
 
     def append(self, record: dict[str, Any]) -> None:
+        self._before_append()
         self._handle.write(encode_line(record))
         self._handle.flush()
         if self._fsync:
@@ -265,6 +283,7 @@ class FileStorage:
         self._fsync = fsync
         self._streams: dict[str, FileStream] = {}
         self._listed = self._read_manifest()
+        self._unlisted: list[str] = []  # created, not yet in the MANIFEST (see _create)
         for name in self._listed:
             path = self._path(name)
             if not path.is_file():
@@ -314,35 +333,42 @@ class FileStorage:
             else:
                 self._create(name, path)
                 records = []
-            self._streams[name] = FileStream(path, fsync=self._fsync, records=records)
+            self._streams[name] = FileStream(
+                path, fsync=self._fsync, records=records, before_append=self._list_created
+            )
         return self._streams[name]
 
     def _create(self, name: str, path: Path) -> None:
-        """A new stream: its file with its header first, then the MANIFEST that lists it
-        (a crash in between leaves an unlisted file, which the next creation overwrites)."""
+        """A new stream: its file with its header. The MANIFEST lists it before the first
+        record is appended to any stream (:meth:`_list_created`), so a topic's partitions
+        cost one MANIFEST write, not one each; a crash before that leaves an unlisted file,
+        which is not part of the data and which the next creation overwrites."""
         with open(path, "wb") as handle:
             handle.write(STREAM_HEADER)
-            handle.flush()
-            if self._fsync:
-                os.fsync(handle.fileno())
-        self._listed.append(name)
-        manifest = {"format": _MANIFEST_FORMAT, "streams": self._listed}
+        self._unlisted.append(name)
+
+    def _list_created(self) -> None:
+        """Make the streams created since the last append durable and list them in the
+        MANIFEST: headers fsynced, then the MANIFEST replaced atomically."""
+        if not self._unlisted:
+            return
+        if self._fsync:
+            for name in self._unlisted:
+                _fsync_path(self._path(name))
+        listed = [*self._listed, *self._unlisted]
         temporary = self.data_dir / f"{MANIFEST}.tmp"
         with open(temporary, "w", encoding="ascii") as handle:
-            json.dump(manifest, handle, indent=0)
+            json.dump({"format": _MANIFEST_FORMAT, "streams": listed}, handle, indent=0)
             handle.flush()
             if self._fsync:
                 os.fsync(handle.fileno())
         os.replace(temporary, self.data_dir / MANIFEST)
         if self._fsync:
-            directory = os.open(self.data_dir, os.O_RDONLY)
-            try:
-                os.fsync(directory)
-            finally:
-                os.close(directory)
+            _fsync_path(self.data_dir)
+        self._listed, self._unlisted = listed, []
 
     def stream_names(self) -> list[str]:
-        return sorted(self._listed)
+        return sorted([*self._listed, *self._unlisted])
 
     def location(self, name: str) -> str:
         return str(self._path(name))
