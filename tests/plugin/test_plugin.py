@@ -64,6 +64,14 @@ def test_a_producer_without_idempotence_retries(kafka_eos_broker):
     assert producer.flush(10) == 0
 
 
+@pytest.mark.kafka_eos_broker(data_dir=True, partitions=2)
+def test_a_durable_broker(kafka_eos_broker):
+    producer = Producer({"bootstrap.servers": kafka_eos_broker.bootstrap})
+    producer.produce("kept", value=b"on disk", partition=1)
+    assert producer.flush(10) == 0
+    assert any((kafka_eos_broker.workdir / "data").iterdir())
+
+
 def test_a_recorded_read_of_a_record_never_written(kafka_eos_broker):
     producer = Producer({"bootstrap.servers": kafka_eos_broker.bootstrap})
     producer.produce("real", value=b"written")
@@ -93,6 +101,7 @@ def test_the_plugin_gates_clients_and_models(pytester: pytest.Pytester) -> None:
     }
     assert_a_zombie_write_fails_the_test_with_the_property_and_the_view(reports)
     assert reports["test_zombie_on_kafkas_rules"].passed  # the same client on Kafka's rules
+    assert reports["test_a_durable_broker"].passed
     assert_a_lost_response_retried_without_idempotence_is_a_duplicate(reports)
     assert_what_the_test_records_is_validated_too(reports)
     assert_a_model_check_fails_with_the_property_and_its_counterexample(reports)
