@@ -83,7 +83,7 @@ class Step:
 @dataclass(frozen=True, slots=True)
 class Highlight:
     step: int
-    kind: Literal["violation", "disagreement"]
+    kind: Literal["violation", "disagreement", "loop"]
     title: str  # e.g. "invariant exactly_once_ctp violated"
     explanation: str
     details: tuple[str, ...] = ()
@@ -102,8 +102,11 @@ class Diagram:
 
     @property
     def focus(self) -> int:
-        """The step the page opens at: the first highlighted one, else the last."""
-        return min((h.step for h in self.highlights), default=len(self.steps) - 1)
+        """The step the page opens at: the first violation or disagreement, else the last (a
+        lasso's loop mark only annotates the steps that repeat)."""
+        return min(
+            (h.step for h in self.highlights if h.kind != "loop"), default=len(self.steps) - 1
+        )
 
 
 def to_json(diagram: Diagram) -> dict[str, Any]:

@@ -75,8 +75,25 @@ def violation_highlights(trace: ItfTrace, spec: SpecIndex) -> list[Highlight]:
         return []
     violated = trace.meta.get("violated")
     name = str(violated) if violated else "deadlock"
-    explanation = spec.properties.get(name, "a state from which no action is enabled")
-    return [Highlight(len(trace.states) - 1, "violation", f"{name} violated", explanation)]
+    property_name = name.split("[", 1)[0]  # a temporal property per transaction: name[txn]
+    explanation = spec.properties.get(property_name, "a state from which no action is enabled")
+    last = len(trace.states) - 1
+    if trace.loop is None:
+        return [Highlight(last, "violation", f"{name} violated", explanation)]
+    # A lasso: the run goes on for ever through steps loop..last, never meeting the property.
+    if trace.loop == last:
+        stays = "nothing fair is left to do and the property never holds"
+        return [Highlight(last, "violation", f"{name} violated: the run stays here for ever",
+                          explanation, (stays,))]
+    closing = trace.meta.get("loop_action", "a step")
+    repeats = f"after step {last}, {closing} leads back to step {trace.loop}"
+    return [
+        Highlight(last, "violation", f"{name} violated: steps {trace.loop}-{last} repeat for ever",
+                  explanation, (repeats,)),
+        Highlight(trace.loop, "loop", "the loop starts here",
+                  f"{repeats}; the run repeats steps {trace.loop}-{last} for ever, every fair "
+                  "action taken or disabled on the way"),
+    ]  # fmt: skip
 
 
 class _TraceReader:

@@ -20,7 +20,8 @@ from .diagram import SpecLink
 
 _ACTION_ROW = re.compile(r"^\|\s*`(?P<name>[A-Za-z]+)`\s*\|")
 _PROPERTY_BULLET = re.compile(
-    r"^- \*\*`(?P<name>[a-z_]+)`\*\* \((?P<kind>[^)]*)\)\.\s*(?P<text>.*)"
+    # safety properties say their kind, "(invariant)"; the temporal ones of §3 do not
+    r"^- \*\*`(?P<name>[a-z_]+)`\*\*(?: \((?P<kind>[^)]*)\))?\.\s*(?P<text>.*)"
 )
 
 
@@ -93,7 +94,8 @@ def _properties(lines: list[str]) -> Iterator[tuple[str, str]]:
             yield name, plain(" ".join(parts))
             name = None
         if bullet is not None:
-            name, parts = bullet["name"], [f"({bullet['kind']}) {bullet['text']}"]
+            kind = f"({bullet['kind']}) " if bullet["kind"] else "(temporal) "
+            name, parts = bullet["name"], [kind + bullet["text"]]
         elif name is not None:
             parts.append(line.strip())
 

@@ -108,7 +108,8 @@ def test_every_violated_verdict_row_in_the_browser(
     page = tmp_path / f"{row}.html"
     assert main(["check", "--config", row, "--quiet", "--html", str(page)]) == 1
     data = open_page(browser, page)
-    assert data["highlights"][0]["title"] == f"{load_verdicts()[row].violated} violated"
+    # a lasso's title goes on to say which steps repeat for ever
+    assert data["highlights"][0]["title"].startswith(f"{load_verdicts()[row].violated} violated")
     assert_drawn(browser, data)
     assert press(browser, "n") == str(len(data["steps"]) - 1)
     browser.save_screenshot(str(tmp_path / f"{row}.png"))

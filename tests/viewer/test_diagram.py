@@ -17,7 +17,7 @@ from kafka_eos.model.properties import ALL_PROPERTIES
 from kafka_eos.protocol.history import Append, Marker, ProduceAck, Read, TxnEnd
 from kafka_eos.viewer.diagram import LogEntry, PartitionTimeline, to_json
 from kafka_eos.viewer.from_history import diagram_from_history
-from kafka_eos.viewer.from_itf import diagram_from_itf
+from kafka_eos.viewer.from_itf import diagram_from_itf, violation_highlights
 from kafka_eos.viewer.page import render_page
 from kafka_eos.viewer.spec_index import spec_index
 
@@ -80,6 +80,39 @@ def test_the_violation_is_the_last_step_with_the_property_explained(
         link = diagram.actions[step.action]
         assert link.url.endswith("#" + spec_index().actions[step.action].anchor)
         assert step.lane is not None
+
+
+def _lasso(tmp_path: Path, *args: str) -> ItfTrace:
+    path = tmp_path / "lasso.itf.json"
+    assert main(["check", *args, "--quiet", "--trace-out", str(path)]) == 1
+    trace = read_itf(path)
+    assert trace.loop is not None
+    return trace
+
+
+def test_a_lasso_marks_where_its_loop_starts_and_opens_at_the_violation(tmp_path: Path) -> None:
+    # Mutex under weak fairness starves a process: a loop of several steps.
+    trace = _lasso(tmp_path, "--model", "examples/mutex.py:Mutex", "--param", "fairness=weak")
+    violation, loop = violation_highlights(trace, spec_index())
+    last = len(trace.states) - 1
+    assert trace.loop is not None and trace.loop < last
+    assert (violation.kind, violation.step) == ("violation", last)
+    assert violation.title.endswith(f"steps {trace.loop}-{last} repeat for ever")
+    assert (loop.kind, loop.step) == ("loop", trace.loop)
+    assert f"back to step {trace.loop}" in loop.explanation
+
+
+def test_a_kafka_stall_is_highlighted_with_its_property_explained(tmp_path: Path) -> None:
+    # KAFKA-19999: the coordinator gives up the markers and the run stays in PrepareCommit.
+    trace = _lasso(tmp_path, "--config", "tv2-strict-marker-retry")
+    diagram = diagram_from_itf(trace, title="tv2-strict-marker-retry")
+    (violation,) = diagram.highlights
+    last = len(diagram.steps) - 1
+    assert (violation.step, diagram.focus) == (last, last)
+    assert violation.title == (
+        "ended_transactions_complete[app#0.txn0] violated: the run stays here for ever"
+    )
+    assert "no action is enabled" not in violation.explanation  # SPEC.md names the property
 
 
 def _state(network: list[str], log: list[dict[str, object]]) -> dict[str, object]:
