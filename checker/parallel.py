@@ -47,6 +47,7 @@ from .store import FingerprintStore, rebuild_path
 
 LAST = 1 << 62  # a key position after every successor: the deadlock event of a state
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
+_ONLY_BYTES = object()  # stands for a state another worker sent as bytes
 
 Event = tuple[tuple[int, ...], str, str, bytes, Any]  # key, kind, name, state, (label, target)
 
@@ -71,18 +72,21 @@ class _Owner:
         self.bound, self.me, self.workers, self.deadlock = bound, me, workers, deadlock
         self.store = FingerprintStore(parent_code="Q")
         self.frontier: list[tuple[tuple[int, ...], Any, int]] = []  # key, state, fingerprint
-        self.new: dict[int, list[Any]] = {}  # fingerprint -> [key, parent fp, state or bytes]
+        # fingerprint -> [key, parent fp, state or None, its bytes]: this depth's new states
+        self.new: dict[int, list[Any]] = {}
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
 
-    def offer(self, fp: int, key: tuple[int, ...], parent: int, state: Any) -> None:
+    def offer(self, fp: int, key: tuple[int, ...], parent: int, state: Any,
+              data: bytes) -> None:
+        """A successor this worker owns: the state itself, or (from another worker) ``data``."""
         entry = self.new.get(fp)
         if entry is not None:
             if key < entry[0]:
                 entry[0], entry[1] = key, parent
         elif not self.store.has(fp):
-            self.new[fp] = [key, parent, state]
+            self.new[fp] = [key, parent, state, data]
 
     def expand(self) -> tuple[list[bytes], Event | None]:
         """Expand the frontier; the outboxes (pickled) and the first event of this worker."""
@@ -105,30 +109,32 @@ class _Owner:
                 fp, data = encoded(target)
                 owner = (fp >> 32) % workers  # the high bits: the low ones pick table slots
                 if owner == me:
-                    self.offer(fp, (*key, position), parent, data)
+                    self.offer(fp, (*key, position), parent, target, data)
                 else:
                     outboxes[owner].append((fp, data, (*key, position), parent))
             if position < 0 and self.deadlock:
                 first = _earlier(first, ((*key, LAST), "deadlock", "deadlock",
                                          encoded(state)[1], None))
-        started = time.perf_counter()
+        started = time.process_time()  # CPU: the machine may be shared
         blobs = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) for box in outboxes]
-        self.transfer_seconds += time.perf_counter() - started
+        self.transfer_seconds += time.process_time() - started
         return blobs, first
 
     def receive(self, blobs: list[bytes], *, check: bool) -> tuple[int, Event | None,
                                                                    tuple[int, ...] | None]:
         """Take the other workers' successors; store this depth's new states and check them."""
-        started = time.perf_counter()
         for blob in blobs:
-            for fp, data, key, parent in pickle.loads(blob):
-                self.offer(fp, key, parent, data)
-        self.transfer_seconds += time.perf_counter() - started
+            started = time.process_time()
+            items = pickle.loads(blob)
+            self.transfer_seconds += time.process_time() - started
+            for fp, data, key, parent in items:
+                self.offer(fp, key, parent, _ONLY_BYTES, data)
         first: Event | None = None
         first_new: tuple[int, ...] | None = None
         frontier = []
-        for fp, (key, parent, data) in self.new.items():
-            state = decoded(data)
+        for fp, (key, parent, state, data) in self.new.items():
+            if state is _ONLY_BYTES:  # sent by another worker: decoded now that it is new
+                state = decoded(data)
             self.store.add(fp, parent)
             frontier.append((key, state, fp))
             if first_new is None or key < first_new:
@@ -181,7 +187,8 @@ def _serve(owner: _Owner, connection: Connection) -> None:
             elif command == "parent_of":
                 answer = owner.parent_of(argument)
             else:  # "figures"
-                answer = (owner.counts, owner.store.nbytes(), owner.transfer_seconds)
+                answer = (owner.counts, owner.store.nbytes(), owner.transfer_seconds,
+                          time.process_time())
             connection.send(("ok", answer))
         except Exception as exc:
             message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
@@ -268,6 +275,7 @@ class ParallelSearch(bfs._Search):
             raise InputError("temporal properties are not checked with several workers yet")
         self.worker_count = workers
         self.transfer_seconds = 0.0
+        self.worker_cpu: list[float] = []
 
     def run(self) -> CheckResult:
         try:
@@ -349,7 +357,8 @@ class ParallelSearch(bfs._Search):
 
     def _gather(self, workers: _Workers) -> None:
         counts: dict[Any, int] = {}
-        for worker_counts, nbytes, seconds in workers.ask_all("figures"):
+        for worker_counts, nbytes, seconds, cpu in workers.ask_all("figures"):
+            self.worker_cpu.append(cpu)
             for label, count in worker_counts.items():
                 counts[label] = counts.get(label, 0) + count
             workers.bytes += nbytes
@@ -358,4 +367,5 @@ class ParallelSearch(bfs._Search):
 
     def _store_figures(self) -> dict[str, Any]:
         return {**super()._store_figures(), "workers": self.worker_count,
-                "transfer_seconds": self.transfer_seconds}
+                "transfer_seconds": self.transfer_seconds,
+                "worker_cpu_seconds": tuple(self.worker_cpu)}

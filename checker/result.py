@@ -94,9 +94,11 @@ class CheckResult:
     store_bytes: int = 0
     #: how many queued states went through a temporary file (``queue_limit``)
     queue_spilled: int = 0
-    #: worker processes, and the seconds they spent pickling and unpickling what they exchanged
+    #: worker processes, and the CPU seconds they spent pickling and unpickling what they sent
     workers: int = 1
     transfer_seconds: float = 0.0
+    #: each worker's CPU seconds: with the main process's, what an idle machine's wall takes
+    worker_cpu_seconds: tuple[float, ...] = ()
 
     @property
     def collision_probability(self) -> float | None:
@@ -141,6 +143,7 @@ class CheckResult:
             "queue_spilled": self.queue_spilled,
             "workers": self.workers,
             "transfer_seconds": round(self.transfer_seconds, 3),
+            "worker_cpu_seconds": [round(s, 3) for s in self.worker_cpu_seconds],
             "collision_probability": self.collision_probability,
             "collision_probability_tlc_optimistic": None if self.store != "fingerprints"
             else tlc_optimistic_probability(self.distinct_states, self.transitions),

@@ -43,6 +43,7 @@ def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any])
         parallel = check(model, workers=workers, **options)
         assert figures(parallel) == figures(sequential), workers
         assert (parallel.workers, parallel.store) == (workers, "fingerprints")
+        assert len(parallel.worker_cpu_seconds) == workers
 
 
 @pytest.mark.parametrize("name", verdict_rows())

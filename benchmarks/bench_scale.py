@@ -1,0 +1,143 @@
+"""Benchmark: each scale lever side by side (store, queue on disk, workers), on two models.
+
+    python benchmarks/bench_scale.py                      # default Kafka check and TwoPhase 8
+    python benchmarks/bench_scale.py --targets tp7        # TwoPhase with 7 RMs only
+    python benchmarks/bench_scale.py --levers states fingerprints
+
+A target is ``default`` (or any named check, its safety properties only: workers do not check
+temporal properties yet) or ``tpN`` (TwoPhase with N resource managers).
+The levers: ``states`` (the plain dict store), ``fingerprints`` (64-bit fingerprints and
+parent numbers), ``queue`` (fingerprints and at most 100,000 queued states in memory),
+``workers2`` (fingerprints in 2 worker processes). Each run is a subprocess of its own, so its
+peak RSS is its own (for workers: the main process's and the largest worker's). Time is CPU
+time of the run and its workers, plus wall time: on a shared machine wall time also counts
+the time spent waiting for a core. Every lever must find the same distinct states and
+transitions as the plain store, or the benchmark stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+EXAMPLES = HERE.parent / "examples"
+LEVERS: dict[str, dict[str, Any]] = {
+    "states": {"store": "states"},
+    "fingerprints": {"store": "fingerprints"},
+    "queue": {"store": "fingerprints", "queue_limit": 100_000},
+    "workers2": {"store": "fingerprints", "workers": 2},
+}
+
+
+def model_of(target: str) -> Any:
+    if target.startswith("tp"):
+        sys.path.insert(0, str(EXAMPLES))
+        from two_phase import TwoPhase
+
+        return TwoPhase(rms=int(target[2:]))
+    return safety_only(target).model
+
+
+def safety_only(name: str) -> Any:
+    """The named check without its temporal properties (workers do not check those yet)."""
+    import tempfile
+
+    import yaml
+
+    from kafka_eos.model.configs import config_path, load_check_config
+
+    mapping = yaml.safe_load(config_path(name).read_text(encoding="utf-8"))
+    mapping.pop("temporal_properties", None)
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+        return load_check_config(str(path))
+
+
+def run_lever(target: str, lever: str) -> dict[str, Any]:
+    """Run one lever on one target in this process and measure it."""
+    from kafka_eos.checker import check
+
+    model = model_of(target)
+    start = time.perf_counter()
+    result = check(model, **LEVERS[lever])
+    wall = time.perf_counter() - start
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+    return {
+        "target": target, "lever": lever, "verdict": result.verdict,
+        "states": result.distinct_states, "transitions": result.transitions,
+        "cpu_seconds": cpu, "wall_seconds": wall,
+        "peak_mb": own.ru_maxrss / 1024, "worker_peak_mb": workers.ru_maxrss / 1024,
+        "store_bytes": result.store_bytes, "transfer_seconds": result.transfer_seconds,
+        "queue_spilled": result.queue_spilled,
+        # On a machine with a core per process, the run's wall time is about the main
+        # process's CPU plus its busiest worker's (the main process waits while they work).
+        "critical_cpu_seconds": own.ru_utime + own.ru_stime
+        + max(result.worker_cpu_seconds, default=0.0),
+    }
+
+
+def measure(target: str, lever: str) -> dict[str, Any]:
+    output = subprocess.run(
+        [sys.executable, __file__, "--run", target, lever],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    figures: dict[str, Any] = json.loads(output)
+    return figures
+
+
+def compare(target: str, levers: list[str]) -> list[str]:
+    runs = [measure(target, lever) for lever in levers]
+    first = runs[0]
+    for run in runs[1:]:
+        if (run["states"], run["transitions"]) != (first["states"], first["transitions"]):
+            raise SystemExit(f"{run['lever']} disagrees with {first['lever']} on {target}")
+    lines = [
+        f"{target}: {first['states']:,} distinct states, {first['transitions']:,} transitions",
+        f"  {'lever':<13} {'CPU s':>7} {'wall s':>7} {'states/CPU s':>12} {'states/wall s':>13}"
+        f" {'peak MB':>8} {'store B/state':>13} {'vs first, CPU':>13}",
+    ]
+    for run in runs:
+        per_state = run["store_bytes"] / run["states"] if run["store_bytes"] else 0
+        peak = max(run["peak_mb"], run["worker_peak_mb"])
+        lines.append(
+            f"  {run['lever']:<13} {run['cpu_seconds']:>7.1f} {run['wall_seconds']:>7.1f} "
+            f"{run['states'] / run['cpu_seconds']:>12,.0f} "
+            f"{run['states'] / run['wall_seconds']:>13,.0f} {peak:>8.0f} "
+            f"{per_state or float('nan'):>13.1f} "
+            f"{first['cpu_seconds'] / run['cpu_seconds']:>12.2f}x"
+        )
+        if run["transfer_seconds"]:
+            lines.append(
+                f"  {'':<13} main + busiest worker: {run['critical_cpu_seconds']:.1f} CPU s "
+                f"({first['cpu_seconds'] / run['critical_cpu_seconds']:.2f}x the first lever's "
+                f"CPU: the speed-up on idle cores); pickling what workers exchanged: "
+                f"{run['transfer_seconds']:.1f} CPU s")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--targets", nargs="+", default=["default", "tp8"],
+                        help="named checks or tpN (default: default tp8)")
+    parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS))
+    parser.add_argument("--run", nargs=2, metavar=("TARGET", "LEVER"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.run:
+        print(json.dumps(run_lever(*args.run)))
+        return
+    for target in args.targets:
+        print("\n".join(compare(target, args.levers)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
