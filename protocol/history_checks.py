@@ -688,14 +688,14 @@ def _fenced_coordinator_markers(index: HistoryIndex) -> Iterable[Violation]:
             if not isinstance(marker, Marker):
                 continue
             key = (marker.partition, marker.producer_id)
-            previous = latest.get(key)
-            newer = index.events[previous] if previous is not None else None
-            assert newer is None or isinstance(newer, Marker)
-            if newer is None or marker.coordinator_epoch >= newer.coordinator_epoch:
+            previous = latest.setdefault(key, position)
+            newer = index.events[previous]
+            assert isinstance(newer, Marker)
+            if marker.coordinator_epoch >= newer.coordinator_epoch:
                 latest[key] = position
                 continue
             txn = ended_by.get(position)
-            if previous is None or txn is None:
+            if txn is None:
                 continue  # a late marker that ends nothing changes no record's fate
             first = txn.appends[0]
             message = (
