@@ -146,7 +146,7 @@ class _Found:
     kind: ViolationKind
     name: str
     state: Any
-    label: str | None = None
+    label: Any = None
     target: Any = None
     lasso: liveness_.Lasso | None = None
 
@@ -174,7 +174,7 @@ class _Search:
         # The visited set and parent links: a dict, or fingerprints (which behave alike).
         self.parent: Any = FingerprintStore() if store == "fingerprints" else {}
         self.auto_store = store == "auto"
-        self.label_counts: dict[str, int] = {}
+        self.label_counts: dict[Any, int] = {}
         self.depth = 0
         self.queue_peak = 0
         self.found: _Found | None = None
@@ -438,6 +438,7 @@ class _Search:
     def _result(self, seconds: float) -> CheckResult:
         found = self.found
         coverage = coverage_.fold(self.label_counts, self.bound.action_names)
+        outcomes = coverage_.fold_outcomes(self.label_counts, self.bound.action_outcomes)
         verdict: Verdict
         if found is not None:
             verdict = "violated"
@@ -456,6 +457,8 @@ class _Search:
             seconds=seconds,
             coverage=coverage,
             never_taken=coverage_.never_taken(coverage),
+            outcome_coverage=outcomes,
+            outcomes_never_taken=coverage_.outcomes_never_taken(outcomes),
             queue_peak=self.queue_peak,
             stopped_by=self.stopped_by,
             mode="check",
@@ -511,13 +514,13 @@ class _PropertyBroken(Exception):
     """Raised out of the successor function: (property name, state, label, next state)."""
 
 
-def _successors(bound: BoundModel) -> Callable[[Any], Iterable[tuple[str, Any]]]:
+def _successors(bound: BoundModel) -> Callable[[Any], Iterable[tuple[Any, Any]]]:
     """actions(), wrapped to check action properties and to map states to representatives.
 
     The steps are checked on concrete states; the search then stores only representatives.
     A model without either gets its own actions() back, with no wrapper cost.
     """
-    successors_of: Callable[[Any], Iterable[tuple[str, Any]]] = bound.actions
+    successors_of: Callable[[Any], Iterable[tuple[Any, Any]]] = bound.actions
     if bound.action_properties:
         successors_of = _checking_properties(successors_of, bound.action_properties)
     if bound.canonical is not None:
@@ -526,10 +529,10 @@ def _successors(bound: BoundModel) -> Callable[[Any], Iterable[tuple[str, Any]]]
 
 
 def _checking_properties(
-    actions: Callable[[Any], Iterable[tuple[str, Any]]],
-    properties: tuple[tuple[str, Callable[[Any, str, Any], object]], ...],
-) -> Callable[[Any], list[tuple[str, Any]]]:
-    def checked(state: Any) -> list[tuple[str, Any]]:
+    actions: Callable[[Any], Iterable[tuple[Any, Any]]],
+    properties: tuple[tuple[str, Callable[[Any, Any, Any], object]], ...],
+) -> Callable[[Any], list[tuple[Any, Any]]]:
+    def checked(state: Any) -> list[tuple[Any, Any]]:
         steps = list(actions(state))
         for label, target in steps:
             for name, allows in properties:
@@ -541,9 +544,9 @@ def _checking_properties(
 
 
 def _to_representatives(
-    actions: Callable[[Any], Iterable[tuple[str, Any]]], canonical: Callable[[Any], Any]
-) -> Callable[[Any], list[tuple[str, Any]]]:
-    def represented(state: Any) -> list[tuple[str, Any]]:
+    actions: Callable[[Any], Iterable[tuple[Any, Any]]], canonical: Callable[[Any], Any]
+) -> Callable[[Any], list[tuple[Any, Any]]]:
+    def represented(state: Any) -> list[tuple[Any, Any]]:
         return [(label, canonical(target)) for label, target in actions(state)]
 
     return represented

@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 from kafka_eos.errors import InputError
 
 Invariant = Callable[[Any], object]
-ActionProperty = Callable[[Any, str, Any], object]
-Successors = Callable[[Any], Iterable[tuple[str, Any]]]
+ActionProperty = Callable[[Any, Any, Any], object]
+Successors = Callable[[Any], Iterable[tuple[Any, Any]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,8 @@ class BoundModel:
     canonical: Callable[[Any], Any] | None
     action_names: tuple[str, ...] | None
     deadlock_is_error: bool
+    #: action name -> every outcome its labels can name (from ``action_outcomes()``)
+    action_outcomes: dict[str, tuple[str, ...]] | None = None
 
 
 def bind(model: object) -> BoundModel:
@@ -57,7 +59,17 @@ def bind(model: object) -> BoundModel:
         if isinstance(listed, str) or not isinstance(listed, Iterable):
             raise InputError(f"{name}.action_names() must return a list of names, got {listed!r}")
         names = tuple(str(n) for n in listed)
+    outcomes: dict[str, tuple[str, ...]] | None = None
+    if (getter := _method(model, "action_outcomes", required=False)) is not None:
+        listed = _called(name, "action_outcomes", getter)
+        if not isinstance(listed, Mapping):
+            raise InputError(
+                f"{name}.action_outcomes() must return a mapping action -> outcomes, got "
+                f"{short_repr(listed)}"
+            )
+        outcomes = {str(k): tuple(str(o) for o in v) for k, v in listed.items()}
     return BoundModel(
+        action_outcomes=outcomes,
         model=model,
         name=name,
         init_states=required["init_states"],
@@ -104,9 +116,27 @@ def _predicates(model: object, attribute: str, mapping: object) -> tuple[tuple[s
     return tuple((str(key), predicate) for key, predicate in mapping.items())
 
 
-def action_name(label: str) -> str:
-    """The action a label belongs to: the text before the first ``(``."""
-    return label.split("(", 1)[0]
+def action_name(label: object) -> str:
+    """The action a label belongs to: a structured label's ``name``, or the text of a plain
+    string label before the first ``(``."""
+    if isinstance(label, str):
+        return label.split("(", 1)[0]
+    name = getattr(label, "name", None)
+    return name if isinstance(name, str) else str(label).split("(", 1)[0]
+
+
+def label_outcome(label: object) -> str | None:
+    """The branch a structured label says its action took (its ``outcome``), if it has one."""
+    outcome = getattr(label, "outcome", None) if not isinstance(label, str) else None
+    return None if outcome is None else str(outcome)
+
+
+def is_label(label: object) -> bool:
+    """A label is a string, or a structured label: hashable, with a ``name`` (shown with
+    ``str()``)."""
+    if isinstance(label, str):
+        return True
+    return isinstance(getattr(label, "name", None), str) and type(label).__hash__ is not None
 
 
 # Values that are immutable and compare by value, so they may appear anywhere in a state.
@@ -180,9 +210,10 @@ def explain_failure(bound: BoundModel, state: Any, exc: BaseException) -> ModelE
     except Exception as again:
         return model_error(f"{name}.actions() raised", again, f"on state {short_repr(state)}")
     for step in successors:
-        if not isinstance(step, tuple) or len(step) != 2 or not isinstance(step[0], str):
+        if not isinstance(step, tuple) or len(step) != 2 or not is_label(step[0]):
             return ModelError(
-                f"{name}.actions() must yield (label, next_state) pairs with a str label, "
+                f"{name}.actions() must yield (label, next_state) pairs with a str label (or "
+                "a hashable label with a name), "
                 f"got {short_repr(step)} from state {short_repr(state)}"
             )
         label, target = step

@@ -57,7 +57,7 @@ def trace_to_itf(trace: Trace, model: object, *, meta: Mapping[str, Any] | None 
         variables = variables_of(model, state)
         if not names:
             names = list(variables)
-        action = "init" if index == 0 else trace.labels[index - 1]
+        action = "init" if index == 0 else str(trace.labels[index - 1])
         encoded = {name: encode(value) for name, value in variables.items()}
         states.append({"#meta": {"index": index, "action": action}, **encoded})
     document: dict[str, Any] = {

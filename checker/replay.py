@@ -50,9 +50,9 @@ def replay(bound: BoundModel, path: list[Any]) -> Trace:
 def extend_with_transition(
     bound: BoundModel,
     trace: Trace,
-    label: str,
+    label: Any,
     target: Any,
-    holds: Callable[[Any, str, Any], object],
+    holds: Callable[[Any, Any, Any], object],
 ) -> Trace:
     """``trace`` plus the step ``label -> target`` that broke an action property.
 

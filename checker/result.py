@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .fingerprint import collision_probability, tlc_optimistic_probability
@@ -26,14 +26,15 @@ StopReason = Literal["max_states", "max_depth", "time_budget", "walks", "interru
 
 @dataclass(frozen=True, slots=True)
 class Trace:
-    """A behaviour: ``states[0]`` is initial; ``labels[i]`` leads to ``states[i + 1]``.
+    """A behaviour: ``states[0]`` is initial; ``labels[i]`` leads to ``states[i + 1]``. A
+    label is the model's own: a string, or a structured label displayed with ``str()``.
 
     A lasso (an infinite behaviour) has ``loop``: its last step returns to ``states[loop]``
     (so the last state repeats that one) and the steps from there on repeat for ever.
     """
 
     states: list[Any]
-    labels: list[str]
+    labels: list[Any]
     loop: int | None = None
 
     def __post_init__(self) -> None:
@@ -99,6 +100,10 @@ class CheckResult:
     transfer_seconds: float = 0.0
     #: each worker's CPU seconds: with the main process's, what an idle machine's wall takes
     worker_cpu_seconds: tuple[float, ...] = ()
+    #: per action, transitions per outcome (models whose labels name the branch taken)
+    outcome_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: ``Action:OUTCOME`` for each declared outcome never taken
+    outcomes_never_taken: list[str] = field(default_factory=list)
 
     @property
     def collision_probability(self) -> float | None:
@@ -123,7 +128,7 @@ class CheckResult:
             "violated": self.violated,
             "violation_kind": self.violation_kind,
             "trace_length": None if self.trace is None else self.trace.steps,
-            "trace_labels": None if self.trace is None else list(self.trace.labels),
+            "trace_labels": None if self.trace is None else [str(x) for x in self.trace.labels],
             "trace_loop": None if self.trace is None else self.trace.loop,
             "distinct_states": self.distinct_states,
             "transitions": self.transitions,
@@ -149,4 +154,6 @@ class CheckResult:
             else tlc_optimistic_probability(self.distinct_states, self.transitions),
             "coverage": dict(self.coverage),
             "never_taken": list(self.never_taken),
+            "outcome_coverage": {name: dict(o) for name, o in self.outcome_coverage.items()},
+            "outcomes_never_taken": list(self.outcomes_never_taken),
         }

@@ -74,7 +74,7 @@ class _Walker:
         self.rng = rng
         self.deadlock = deadlock
         self.seen: set[Any] = set()
-        self.label_counts: dict[str, int] = {}
+        self.label_counts: dict[Any, int] = {}
         self.transitions = 0
         self.deepest = 0
         self.walks_done = 0
@@ -145,7 +145,7 @@ class _Walker:
             state = target
         return False
 
-    def _successors(self, state: Any) -> list[tuple[str, Any]]:
+    def _successors(self, state: Any) -> list[tuple[Any, Any]]:
         try:
             steps = list(self.bound.actions(state))
             # Unpacking and hashing here makes a malformed step fail where it can be
@@ -156,7 +156,7 @@ class _Walker:
             reraise_explained(self.bound, state, exc)
         return steps
 
-    def _broken_property(self, state: Any, label: str, target: Any) -> str | None:
+    def _broken_property(self, state: Any, label: Any, target: Any) -> str | None:
         for name, allows in self.bound.action_properties:
             try:
                 ok = allows(state, label, target)
@@ -185,6 +185,7 @@ class _Walker:
 
     def _result(self, seconds: float, stopped_by: StopReason) -> CheckResult:
         coverage = coverage_.fold(self.label_counts, self.bound.action_names)
+        outcomes = coverage_.fold_outcomes(self.label_counts, self.bound.action_outcomes)
         violation = self.violation
         return CheckResult(
             verdict="violated" if violation else "incomplete",
@@ -197,6 +198,8 @@ class _Walker:
             seconds=seconds,
             coverage=coverage,
             never_taken=coverage_.never_taken(coverage),
+            outcome_coverage=outcomes,
+            outcomes_never_taken=coverage_.outcomes_never_taken(outcomes),
             stopped_by=None if violation else stopped_by,
             mode="simulate",
             walks=self.walks_done + (1 if violation else 0),

@@ -50,7 +50,7 @@ def history_from_itf(itf_trace: Any, *, where: str = "the trace") -> list[Event]
 
 
 def history_from_states(
-    states: Sequence[Any], *, model: Any = None, labels: Sequence[str] | None = None
+    states: Sequence[Any], *, model: Any = None, labels: Sequence[object] | None = None
 ) -> list[Event]:
     """The history of a trace given as its states, initial state first.
 
@@ -82,7 +82,7 @@ def history_from_states(
 
 
 def _step_events(
-    before: Mapping[str, Any], after: Mapping[str, Any], label: str
+    before: Mapping[str, Any], after: Mapping[str, Any], label: object
 ) -> Iterable[Event]:
     yield from _log_events(before, after)
     yield from _client_events(before, after, label)
@@ -145,7 +145,7 @@ def _offsets_made_visible(old: Mapping[str, Any], marker: Mapping[str, Any]) -> 
 
 
 def _client_events(
-    before: Mapping[str, Any], after: Mapping[str, Any], label: str
+    before: Mapping[str, Any], after: Mapping[str, Any], label: object
 ) -> Iterable[Event]:
     for name, client in after["producers"].items():
         old = before["producers"][name]
@@ -178,9 +178,14 @@ def _client_events(
             )
 
 
-def _error_in(label: str) -> str:
-    """The error name a ReceiveCoordinatorResponse label ends with."""
-    inside = label[label.find("(") + 1 : label.rfind(")")] if "(" in label else ""
+def _error_in(label: object) -> str:
+    """The error a ReceiveCoordinatorResponse step answered with: its outcome, or (a label
+    read back from an ITF file, where steps are text) the last argument shown."""
+    outcome = getattr(label, "outcome", None)
+    if isinstance(outcome, str):
+        return outcome
+    text = str(label)
+    inside = text[text.find("(") + 1 : text.rfind(")")] if "(" in text else ""
     last = inside.rsplit(",", 1)[-1] if inside else ""
     return last or "UNKNOWN"
 

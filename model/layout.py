@@ -122,6 +122,28 @@ FAILED_SHIFT = 16
 API_INIT_PRODUCER_ID, API_ADD_PARTITIONS, API_ADD_OFFSETS, API_END_TXN = range(4)
 API_NAMES = ("InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn")
 
+
+def request_key(api: int) -> int:
+    """The dispatch key of a coordinator request of ``api``: each API has its handler."""
+    return M_MARKER_RESPONSE + 1 + api
+
+
+def dispatch_key(message: Tup) -> int:
+    """Which actions a delivered message goes to: its kind, and a coordinator request's API."""
+    kind: int = message[0]
+    return request_key(message[2]) if kind == M_COORDINATOR_REQUEST else kind
+
+
+#: every dispatch key
+MESSAGE_KEYS = (
+    M_PRODUCE,
+    M_PRODUCE_RESPONSE,
+    M_COORDINATOR_RESPONSE,
+    M_MARKER,
+    M_MARKER_RESPONSE,
+    *(request_key(api) for api in range(len(API_NAMES))),
+)
+
 # transaction outcomes (ghost)
 O_UNDECIDED, O_COMMIT, O_ABORT = range(3)
 OUTCOME_NAMES = ("undecided", "commit", "abort")

@@ -1,7 +1,8 @@
 """What each model action does on the reference (a mixin of :class:`~.world.ConformanceWorld`).
 
 :meth:`~.world.ConformanceWorld.perform` calls ``_do_<Action>`` for the model's action of that
-name, and :meth:`ActionHandlers._deliver_consumed` for every ``Handle*`` / ``Receive*`` action
+name with the step (its arguments read by parameter name, ``step.arg("process")``), and
+:meth:`ActionHandlers._deliver_consumed` for every other action that consumes a message
 (delivering the one in-flight message the model consumes). A handler returns ``"done"`` or
 ``"already"`` (the reference did this step as part of an earlier one), or raises
 :class:`~.common.Unsupported` or :class:`~.common.NotEnabled`.
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from kafka_eos.model import layout as L
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
+from kafka_eos.model.registry import Step
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.messages import OffsetFetchRequest, TopicPartition, TxnOffsetCommitRequest
@@ -70,7 +72,7 @@ class ActionHandlers:
                 return envelope
         return None
 
-    def _deliver_consumed(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _deliver_consumed(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         consumed = self.consumed(state, target)
         if not consumed:
             raise NotEnabled("the model step consumes no message")
@@ -118,7 +120,7 @@ class ActionHandlers:
             f"the reference has no such message in flight: {self.model.describe_message(message)}"
         )
 
-    def _do_LoseMessage(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_LoseMessage(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         consumed = self.consumed(state, target)
         if not consumed:
             raise NotEnabled("the model step loses no message")
@@ -137,15 +139,16 @@ class ActionHandlers:
         return "done"
 
     # -- client operations
-    def _proc(self, name: str) -> int:
-        return self.model.process_names.index(name)
+    def _proc(self, step: Step) -> int:
+        """The process a client step names."""
+        return self.model.process_names.index(step.arg("process"))
 
-    def _do_InitProducerId(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        self.producers[self._proc(args[0])].init_transactions()
+    def _do_InitProducerId(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(step)].init_transactions()
         return "done"
 
-    def _do_BeginTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        proc = self._proc(args[0])
+    def _do_BeginTransaction(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(step)
         producer = self.producers[proc]
         producer.begin_transaction()
         current = self.ghosts.current[proc]
@@ -168,10 +171,10 @@ class ActionHandlers:
         batch.next_attempt_ms = HOLD_MS
         self.batches[proc][rec] = batch
 
-    def _do_Send(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        proc = self._proc(args[0])
-        rec = int(args[1][1:])
-        if args[2] == "TxnOffsetCommit":
+    def _do_Send(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(step)
+        rec: int = step.arg("record")
+        if step.arg("request") == "TxnOffsetCommit":
             return self._send_offsets(proc, rec)
         if self.model.kinds[proc] in (TRANSACTIONAL, CTP):
             batch = self.batches[proc][rec]
@@ -195,8 +198,8 @@ class ActionHandlers:
             return "already"
         raise NotEnabled("the producer has not sent its TxnOffsetCommit")
 
-    def _do_AddOffsetsToTxn(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        proc = self._proc(args[0])
+    def _do_AddOffsetsToTxn(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(step)
         current = self.ghosts.current[proc]
         rec = self.model.txn_offset_record[proc][current]
         committed = self.model.records[self.model.record_global[proc][rec]][6]
@@ -206,31 +209,32 @@ class ActionHandlers:
         self.offset_futures[(proc, rec)] = future
         return "done"
 
-    def _do_FetchCommittedOffset(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_FetchCommittedOffset(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """OffsetFetch(requireStable) at start-up, as the application's consumer does."""
-        proc = self._proc(args[0])
+        proc = self._proc(step)
         request = OffsetFetchRequest(
             self.node.next_correlation_id(),
             self.model.workload.group,
             (INPUT,),
             require_stable=True,
         )
-        responses = [o.message for o in self.node.receive(f"{args[0]}.consumer", request)]
+        consumer = f"{step.arg('process')}.consumer"
+        responses = [o.message for o in self.node.receive(consumer, request)]
         fetched = responses[0].offsets[0] if responses and responses[0].offsets else None
         if fetched is None or fetched.error_code is not ErrorCode.NONE:
             raise NotEnabled("the group's offsets are not stable (UNSTABLE_OFFSET_COMMIT)")
         self.ghosts.current[proc] = max(fetched.committed_offset, 0)
         return "done"
 
-    def _do_CommitTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        self.producers[self._proc(args[0])].commit_transaction()
+    def _do_CommitTransaction(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(step)].commit_transaction()
         return "done"
 
-    def _do_AbortTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        self.producers[self._proc(args[0])].abort_transaction()
+    def _do_AbortTransaction(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        self.producers[self._proc(step)].abort_transaction()
         return "done"
 
-    def _do_CompleteTxnLogAppend(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_CompleteTxnLogAppend(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         from kafka_eos.reference.node import TXN_STATE_PARTITION
 
         partition = self.node.partitions[TXN_STATE_PARTITION]
@@ -247,12 +251,12 @@ class ActionHandlers:
                 envelope.abstract = (self._abstract_response(request, envelope.message),)
         return "done"
 
-    def _do_RetryProduce(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_RetryProduce(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """A request timeout: the client gives up on the partition's in-flight requests and
         re-sends their batches (same epoch and sequence) on a new connection."""
-        proc = self._proc(args[0])
+        proc = self._proc(step)
         producer = self.producers[proc]
-        tp = self.tps[self.model.partition_names.index(args[1])]
+        tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
         stale = -producer.request_timeout_ms - 1
         book = producer.books.get(tp)
         batches = list(book.batches) if book else []
@@ -274,12 +278,12 @@ class ActionHandlers:
             self._retrying = False
         return "done"
 
-    def _do_ExpireBatch(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_ExpireBatch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """delivery.timeout.ms: the reference expires a batch only once no request of it is in
         flight, so its in-flight request times out first (request.timeout.ms), then the batch."""
-        proc = self._proc(args[0])
+        proc = self._proc(step)
         producer = self.producers[proc]
-        batch = self.batches[proc][int(args[1][1:])]
+        batch = self.batches[proc][step.arg("record")]
         if batch is None or batch.done:
             raise NotEnabled("no such batch in flight on the reference")
         for request in producer.in_flight.values():
@@ -290,8 +294,8 @@ class ActionHandlers:
         producer.tick()
         return "done"
 
-    def _do_ResendCoordinatorRequest(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        proc = self._proc(args[0])
+    def _do_ResendCoordinatorRequest(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        proc = self._proc(step)
         producer = self.producers[proc]
         deposed = self.deposed_answers.pop(proc, None)
         if deposed is not None:
@@ -305,27 +309,29 @@ class ActionHandlers:
         return "done"
 
     # -- coordinator and leader faults
-    def _do_ResendTxnMarker(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        job = self.node.txn_coordinator.marker_jobs.get(args[0])
+    def _do_ResendTxnMarker(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        tid = step.arg("transactional_id")
+        job = self.node.txn_coordinator.marker_jobs.get(tid)
         if job is None:
-            raise NotEnabled(f"the coordinator has no markers to send for {args[0]}")
-        tp = self.tps[self.model.partition_names.index(args[1])]
+            raise NotEnabled(f"the coordinator has no markers to send for {tid}")
+        tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
         if tp not in job.remaining:
             return "already"
         job.sent_at_ms = -(10**12)
         self._post(NODE, self.node.tick())
         return "done"
 
-    def _do_TimeoutTransaction(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        metadata = self.node.txn_coordinator.transactions.get(args[0])
+    def _do_TimeoutTransaction(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        tid = step.arg("transactional_id")
+        metadata = self.node.txn_coordinator.transactions.get(tid)
         if metadata is None:
-            raise NotEnabled(f"the coordinator has no transaction for {args[0]}")
+            raise NotEnabled(f"the coordinator has no transaction for {tid}")
         metadata.txn_start_timestamp = -metadata.txn_timeout_ms - 1
         self.ghosts.used[L.F_TXN_TIMEOUTS] += 1
         self._post(NODE, self.node.tick())
         return "done"
 
-    def _do_CoordinatorFailover(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_CoordinatorFailover(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         self.ghosts.used[L.F_FAILOVERS] += 1
         self._post(NODE, self.node.fail_over_coordinator())
         if not self.deferred:
@@ -353,19 +359,19 @@ class ActionHandlers:
                 self.network.remove(envelope)
                 self.deposed_answers[self.proc_of[envelope.destination]] = envelope
 
-    def _do_ExpireProducerState(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
+    def _do_ExpireProducerState(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         if not self.node.config.knobs.producer_state_expiry:
             raise NotEnabled("producer-state expiry is off on this reference")
-        tp = self.tps[self.model.partition_names.index(args[0])]
-        ref_pid = self.reference_pid(int(args[1][3:]))
+        tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
+        ref_pid = self.reference_pid(step.arg("producer_id"))
         if not self.node.expire_producer(tp, ref_pid):
             raise NotEnabled(f"the leader of {tp} cannot expire producer {ref_pid} now")
         self.ghosts.used[L.F_EXPIRIES] += 1
         return "done"
 
     # -- the consumer
-    def _do_Fetch(self, state: tuple, args: list[str], target: tuple) -> str:  # type: ignore[type-arg]
-        part = self.model.partition_names.index(args[0])
+    def _do_Fetch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        part = self.model.partition_names.index(step.arg("partition"))
         consumer = self.consumers[part]
         self._deliver_now(consumer.client_id, consumer.poll_outbound())
         for record in consumer.poll():

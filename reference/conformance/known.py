@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from kafka_eos.model.registry import Step
+
 from .world import ConformanceWorld
 
 
@@ -19,7 +21,7 @@ from .world import ConformanceWorld
 class Disagreement:
     name: str
     explanation: str
-    applies: Callable[[ConformanceWorld, tuple, str, tuple], bool]  # type: ignore[type-arg]
+    applies: Callable[[ConformanceWorld, tuple, Step, tuple], bool]  # type: ignore[type-arg]
 
 
 #: None today: the last ones were resolved by making the reference (coordinator failover,
@@ -29,7 +31,7 @@ KNOWN: tuple[Disagreement, ...] = ()
 
 
 def known_disagreement(
-    world: ConformanceWorld, state: tuple[Any, ...], label: str, target: tuple[Any, ...]
+    world: ConformanceWorld, state: tuple[Any, ...], label: Step, target: tuple[Any, ...]
 ) -> Disagreement | None:
     for disagreement in KNOWN:
         if disagreement.applies(world, state, label, target):

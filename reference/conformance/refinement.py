@@ -23,12 +23,13 @@ from typing import Any
 
 from kafka_eos.model import layout as L
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.registry import Step
 
 
 @dataclass(slots=True)
 class StepResult:
     refines: bool
-    path: list[str] = field(default_factory=list)  # model labels from a to b
+    path: list[Step] = field(default_factory=list)  # model labels from a to b
     closest: tuple | None = None  # type: ignore[type-arg]
     broken: list[str] = field(default_factory=list)  # properties violated by b or the path
 
@@ -146,7 +147,7 @@ def check_step(
     return StepResult(True, [label for label, _ in path], after, sorted(set(broken)))
 
 
-def _labelled(model: KafkaEosModel, before: tuple, after: tuple) -> list[tuple[str, tuple]] | None:  # type: ignore[type-arg]
+def _labelled(model: KafkaEosModel, before: tuple, after: tuple) -> list[tuple[Step, tuple]] | None:  # type: ignore[type-arg]
     for label, successor in model.actions(before):
         if successor == after:
             return [(label, successor)]
@@ -158,7 +159,7 @@ def broken_invariants(model: KafkaEosModel, state: tuple) -> list[str]:  # type:
 
 
 def broken_action_properties(
-    model: KafkaEosModel, before: tuple[Any, ...], label: str, after: tuple[Any, ...]
+    model: KafkaEosModel, before: tuple[Any, ...], label: Step, after: tuple[Any, ...]
 ) -> list[str]:
     properties: dict[str, Callable[..., Any]] = dict(model.action_properties())
     return [name for name, holds in properties.items() if not holds(before, label, after)]

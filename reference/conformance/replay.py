@@ -16,11 +16,13 @@ its steps (action properties).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.registry import Step
 
 from .abstraction import abstract_state
 from .known import known_disagreement
@@ -64,35 +66,44 @@ class ReplayReport:
         }
 
 
-def model_states(model: KafkaEosModel, labels: list[str]) -> list[tuple]:  # type: ignore[type-arg]
-    """The model states along ``labels`` from the initial state. A label may name several
-    successors (two copies of a request on different connections): the first choice that lets
-    the rest of the trace replay wins (depth-first, with backtracking)."""
+def model_states(model: KafkaEosModel, labels: Sequence[object]) -> tuple[list[tuple], list[Step]]:  # type: ignore[type-arg]
+    """The model states along ``labels`` from the initial state, and the model's steps. A
+    label is a :class:`Step`, or its text as a trace file shows it (the model's step that
+    displays as that text). A label may name several successors (two copies of a request on
+    different connections): the first choice that lets the rest of the trace replay wins
+    (depth-first, with backtracking)."""
     path = [model.init_states()[0]]
-    choices: list[list[tuple]] = []  # type: ignore[type-arg]
+    steps: list[Step] = []
+    choices: list[list[tuple[Step, tuple]]] = []  # type: ignore[type-arg]
     deepest = 0
     while len(path) <= len(labels):
         index = len(path) - 1
         if len(choices) == index:
             label = labels[index]
-            choices.append([t for lbl, t in model.actions(path[-1]) if lbl == label])
+            choices.append(
+                [(s, t) for s, t in model.actions(path[-1]) if s == label or str(s) == label]
+            )
         if choices[index]:
-            path.append(choices[index].pop(0))
+            chosen, target = choices[index].pop(0)
+            path.append(target)
+            steps.append(chosen)
             deepest = max(deepest, len(path) - 1)
             continue
         choices.pop()
         path.pop()
+        if steps:
+            steps.pop()
         if not path:
             raise InputError(
                 f"step {deepest + 1} of the trace, {labels[deepest]}, is not an action of the "
                 "model in that state: the trace was written for another configuration"
             )
-    return path
+    return path, steps
 
 
 def replay_labels(
     model: KafkaEosModel,
-    labels: list[str],
+    labels: Sequence[object],
     *,
     violated: str | None = None,
     reference: KafkaEosModel | None = None,
@@ -100,13 +111,13 @@ def replay_labels(
     """Replay ``labels`` (a trace of ``model``) on the reference. ``reference``, when given, is
     the configuration the reference runs with instead (same workload and faults, other knobs:
     e.g. the correct protocol, to see the reference refuse the step a weakness allowed)."""
-    states = model_states(model, labels)
+    states, steps = model_states(model, labels)
     report = ReplayReport(steps=len(labels), agreed=False, violated=violated)
     world = ConformanceWorld(reference or model)
     current = abstract_state(world)
     broken: set[str] = set(broken_invariants(model, current))
     position = 0  # the trace state the reference is known to be at or ahead of
-    for index, label in enumerate(labels):
+    for index, label in enumerate(steps):
         if index < position:
             continue  # the reference did this step as part of an earlier one
         before, after = states[index], states[index + 1]
@@ -146,12 +157,12 @@ def _stop(
     report: ReplayReport,
     broken: set[str],
     index: int,
-    label: str,
+    label: Step,
     reason: str,
     differences: dict[str, tuple[Any, Any]],
 ) -> ReplayReport:
     report.disagreement_step = index + 1
-    report.label = label
+    report.label = str(label)
     report.reason = reason
     report.differences = differences
     _violations(report, broken)

@@ -55,8 +55,10 @@ from collections import Counter
 from typing import Any
 
 from kafka_eos.model import layout as L
+from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP
+from kafka_eos.model.registry import Step
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
@@ -413,18 +415,17 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                     self.ghosts.current[proc] += 1
 
     # ------------------------------------------------------------------ driving
-    def perform(self, state: tuple, label: str, target: tuple) -> str:  # type: ignore[type-arg]
+    def perform(self, state: tuple, label: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """Do on the reference what the model transition ``state --label--> target`` does.
 
         Returns ``"done"`` or ``"already"`` (the reference did this step as part of an
         earlier one, e.g. CompleteTxnLogAppend, which it does with the request that caused
         it). Raises :class:`Unsupported` or :class:`NotEnabled`.
         """
-        name = label.split("(", 1)[0]
-        args = label[len(name) + 1 : -1].split(",") if "(" in label else []
+        name = label.name
         handler = getattr(self, f"_do_{name}", None)
-        if handler is None:
-            handler = self._deliver_consumed if name.startswith(("Handle", "Receive")) else None
+        if handler is None and name in BY_NAME and BY_NAME[name].trigger == "message":
+            handler = self._deliver_consumed  # a message delivered: the reference handles it
         if handler is None:
             raise Unsupported(f"{name} has no counterpart in the reference driver")
         before_clients = [int(p.txn_state) for p in self.producers]
@@ -433,7 +434,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self._delivering_request = ()
         before_pending = self._pending_states()
         self._pending_before = before_pending
-        outcome: str = handler(state, args, target)
+        outcome: str = handler(state, label, target)
         if outcome == "done":
             self.settle()
         self._observe_pending(before_pending)

@@ -1,10 +1,11 @@
-"""Running a fixed program (a list of model labels) on the reference, step by step."""
+"""Running a fixed program (a list of model steps) on the reference, step by step."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.registry import Step
 from kafka_eos.reference.conformance.abstraction import abstract_state
 from kafka_eos.reference.conformance.refinement import check_step
 from kafka_eos.reference.conformance.world import ConformanceWorld
@@ -17,7 +18,7 @@ class ProgramResult:
     broken: tuple[str, ...] = ()
 
 
-def run_program(model: KafkaEosModel, labels: list[str]) -> ProgramResult:
+def run_program(model: KafkaEosModel, labels: list[Step]) -> ProgramResult:
     """Each label must be enabled in the model at the reference's abstract state (else the
     program stops there: it does not apply)."""
     world = ConformanceWorld(model)

@@ -1,0 +1,285 @@
+"""Producer clients: what a client does with an answer (a Produce response, a coordinator
+response).
+
+Kafka: ``Sender.completeBatch`` / ``TransactionManager.handleCompletedBatch``,
+``handleFailedBatch``, ``canRetry``, ``bumpIdempotentEpochAndResetIdIfNeeded`` (KIP-360),
+``TxnOffsetCommitHandler`` (KIP-588), and the coordinator handlers ``InitProducerIdHandler``,
+``AddPartitionsToTxnHandler``, ``AddOffsetsToTxnHandler``, ``EndTxnHandler``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kafka_eos.protocol.sequence import NO_LAST_ACKED_SEQUENCE, out_of_order_is_gap
+
+from .clients import client_step
+from .codes import (
+    ABORTABLE_ERROR,
+    COMMITTING,
+    CONCURRENT,
+    FATAL,
+    FATAL_ERROR,
+    INITIALIZING,
+    NONE,
+    OUT_OF_ORDER,
+    READY,
+    error_name,
+)
+from .layout import (
+    API_ADD_OFFSETS,
+    API_ADD_PARTITIONS,
+    API_INIT_PRODUCER_ID,
+    API_NAMES,
+    B_ACKED,
+    B_FAILED,
+    B_INFLIGHT,
+    C_ADDED,
+    C_AWAITING,
+    C_BATCHES,
+    C_CURRENT,
+    C_EPOCH,
+    C_SEQUENCES,
+    C_STATE,
+    M_COORDINATOR_REQUEST,
+    M_COORDINATOR_RESPONSE,
+    M_PRODUCE_RESPONSE,
+    S_CLIENTS,
+    S_NETWORK,
+    Tup,
+    replace,
+)
+from .params import CTP, IDEMPOTENT
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+
+# ---------------------------------------------------------------------- ReceiveProduceResponse
+def receive_produce_response(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """Sender.completeBatch: the answer to the batch's current attempt acks it, fails it or
+    re-enqueues it; an answer to a batch already resolved, or to an earlier attempt (its
+    connection was closed by the retry, or the batch was re-enqueued since), is not read."""
+    _, proc, part, epoch, seq, rec, error, offset, connection = message
+    step = Step(
+        ("ReceiveProduceResponse", (m.process_names[proc], rec, connection, error_name(error)))
+    )
+    client = state[S_CLIENTS][proc]
+    status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
+    if status != B_INFLIGHT or b_connection != connection:
+        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+    batches = client[C_BATCHES]
+    if error == NONE:
+        # an epoch bump may have rewritten the batch's epoch and sequence since it went out:
+        # it is acknowledged as it stands now (TransactionManager.handleCompletedBatch)
+        acked = replace(batches, rec, (B_ACKED, b_epoch, b_seq, offset))
+        client = replace(client, C_BATCHES, acked)
+        if m.kinds[proc] == IDEMPOTENT and b_epoch != client[C_EPOCH]:
+            client = _maybe_restart_sequences(m, proc, client, part)
+    elif m.transactional[proc]:
+        # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
+        # fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
+        # (TxnOffsetCommitHandler: only group-membership errors are abortable). A client
+        # already in FATAL_ERROR still completes its batches (the Sender keeps handling
+        # responses) but stays fatal.
+        fatal = error in FATAL or part == m.offsets_partition
+        new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
+        failed = replace(batches, rec, (B_FAILED, epoch, seq, error))
+        client = (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
+    elif error == OUT_OF_ORDER:
+        # TransactionManager.canRetry: an idempotent producer retries the batch whatever the
+        # case (re-enqueued: in flight, no attempt outstanding); a real gap (the next expected
+        # batch, under the sequence it was sent with) also asks for an epoch bump
+        requeued = replace(batches, rec, (B_INFLIGHT, b_epoch, b_seq, -1))
+        client = replace(client, C_BATCHES, requeued)
+        gap = out_of_order_is_gap(
+            base_sequence=b_seq,
+            last_acked_sequence=_last_acked_sequence(m, proc, batches, part, b_epoch),
+            reset=b_epoch != epoch,
+        )
+        if gap:
+            client = _bump_idempotent_epoch(m, proc, client, part)
+    else:
+        # a non-retriable error: the batch fails and its sequence may be a gap now
+        failed = replace(batches, rec, (B_FAILED, b_epoch, b_seq, error))
+        client = _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
+    next_state = (
+        replace(state[S_CLIENTS], proc, client),
+        *state[1:S_NETWORK],
+        rest,
+        *state[S_NETWORK + 1 :],
+    )
+    return step, next_state
+
+
+def _last_acked_sequence(m: KafkaEosModel, proc: int, batches: Tup, part: int, epoch: int) -> int:
+    """TxnPartitionEntry.lastAckedSequence: the highest sequence acknowledged on the
+    partition under ``epoch`` (a bump resets it)."""
+    partitions = m.record_partition[proc]
+    last = NO_LAST_ACKED_SEQUENCE
+    for r, batch in enumerate(batches):
+        if batch[0] == B_ACKED and batch[1] == epoch and partitions[r] == part:
+            last = max(last, batch[2])
+    return last
+
+
+def _bump_idempotent_epoch(m: KafkaEosModel, proc: int, client: Tup, part: int) -> Tup:
+    """KIP-360 for an idempotent producer (Sender.bumpIdempotentEpochAndResetIdIfNeeded on its
+    next loop, which waits for nothing): epoch + 1, and on the partition that asked, every
+    unacknowledged batch that has a sequence, still in flight under the old epoch or
+    re-enqueued, takes the new epoch and a sequence from 0 in order
+    (TxnPartitionMap.startSequencesAtBeginning). Other partitions restart at 0 once their
+    old-epoch batches are resolved."""
+    epoch = client[C_EPOCH] + 1
+    batches = list(client[C_BATCHES])
+    partitions = m.record_partition[proc]
+    unacked = sorted(
+        (batch[2], r)
+        for r, batch in enumerate(batches)
+        if batch[0] == B_INFLIGHT and partitions[r] == part
+    )
+    for seq, (_, r) in enumerate(unacked):
+        batches[r] = (B_INFLIGHT, epoch, seq, batches[r][3])
+    sequences = list(client[C_SEQUENCES])
+    sequences[part] = len(unacked)
+    for other in range(len(sequences)):
+        if other != part and not any(
+            b[0] == B_INFLIGHT and partitions[r] == other for r, b in enumerate(batches)
+        ):
+            sequences[other] = 0
+    return (
+        client[C_STATE],
+        epoch,
+        client[C_CURRENT],
+        tuple(batches),
+        tuple(sequences),
+        *client[C_ADDED:],
+    )
+
+
+def _maybe_restart_sequences(m: KafkaEosModel, proc: int, client: Tup, part: int) -> Tup:
+    """TransactionManager.maybeUpdateProducerIdAndEpoch: once a partition has no batch in
+    flight under an older epoch, its sequences restart at 0 under the current one."""
+    partitions = m.record_partition[proc]
+    for r, batch in enumerate(client[C_BATCHES]):
+        if batch[0] == B_INFLIGHT and partitions[r] == part:
+            return client
+    return replace(client, C_SEQUENCES, replace(client[C_SEQUENCES], part, 0))
+
+
+# ---------------------------------------------------------------------- ReceiveCoordinatorResponse
+def receive_coordinator_response(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """The TxnRequestHandler of the outstanding request: CONCURRENT_TRANSACTIONS re-enqueues
+    it; a fatal error (or any error but on an Add*) is FATAL_ERROR; InitProducerId makes the
+    client READY with its epoch; an Add* adds the partitions (an error is abortable); EndTxn
+    completes the transaction. An answer to another request, or to a fatal client, is not
+    read."""
+    _, proc, api, error, epoch, txn = message
+    step = Step(
+        ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], error_name(error)))
+    )
+    client = state[S_CLIENTS][proc]
+    awaiting = client[C_AWAITING]
+    cstate = client[C_STATE]
+    if not awaiting or awaiting[2] != api or awaiting[5] != txn or cstate == FATAL_ERROR:
+        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+    sent: tuple[Tup, ...] = ()
+    adds = api in (API_ADD_PARTITIONS, API_ADD_OFFSETS)
+    if error == CONCURRENT and cstate == ABORTABLE_ERROR:
+        # re-enqueued, then failed when dequeued: in ABORTABLE_ERROR the transaction manager
+        # sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
+        client = (*client[:C_AWAITING], ())
+    elif error == CONCURRENT:
+        sent = (awaiting,)  # TransactionManager re-enqueues the request after a back-off
+    elif error in FATAL or (not adds and error != NONE):
+        client = (FATAL_ERROR, *client[1:C_AWAITING], ())
+    elif api == API_INIT_PRODUCER_ID:
+        client = (
+            READY,
+            epoch,
+            client[C_CURRENT],
+            client[C_BATCHES],
+            (0,) * m.partition_count,
+            0,
+            (),
+        )
+    elif adds and error == NONE:
+        client = (cstate, *client[1:C_ADDED], client[C_ADDED] | awaiting[4], ())
+    elif adds:
+        client = (ABORTABLE_ERROR, *client[1:C_AWAITING], ())
+    else:  # EndTxn accepted
+        client = _transaction_done(m, proc, client, cstate == COMMITTING, epoch)
+        if client[C_STATE] == INITIALIZING:
+            sent = (client[C_AWAITING],)
+    return step, client_step(
+        (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :]), proc, client, sent
+    )
+
+
+def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool, epoch: int) -> Tup:
+    """The client after its transaction completed: READY for the next one. TV2 adopts the
+    bumped epoch EndTxn returned (sequences restart at 0); TV1 after an abort with failed
+    batches asks InitProducerId for a bump (KIP-360); a CTP application stops after an abort
+    (a new incarnation takes over from the committed offsets)."""
+    current = client[C_CURRENT]
+    next_txn = current + 1
+    if m.kinds[proc] == CTP and not committed:
+        next_txn = len(m.txn_records[proc])
+    sequences = client[C_SEQUENCES]
+    new_epoch = client[C_EPOCH]
+    if m.tv2 and epoch >= 0 and epoch != new_epoch:
+        new_epoch = epoch
+        sequences = (0,) * m.partition_count
+    batches = client[C_BATCHES]
+    failed = any(batches[r][0] == B_FAILED for r in m.txn_records[proc][current])
+    if not m.tv2 and not committed and failed:
+        request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, new_epoch, 1, -1)
+        return (INITIALIZING, new_epoch, next_txn, batches, sequences, 0, request)
+    return (READY, new_epoch, next_txn, batches, sequences, 0, ())
+
+
+_PRODUCE_ERRORS = (
+    "NONE",
+    "INVALID_PRODUCER_EPOCH",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    "INVALID_TXN_STATE",
+)
+_COORDINATOR_ERRORS = (
+    "NONE",
+    "CONCURRENT_TRANSACTIONS",
+    "PRODUCER_FENCED",
+    "INVALID_PRODUCER_ID_MAPPING",
+    "INVALID_TXN_STATE",
+)
+RESPONSE_ACTIONS = (
+    Action(
+        name="ReceiveProduceResponse",
+        role="client",
+        kafka="Sender.completeBatch, TransactionManager.handleCompletedBatch/handleFailedBatch",
+        params=("process", "record", "connection", "error"),
+        trigger="message",
+        consumes=(M_PRODUCE_RESPONSE,),
+        effect=receive_produce_response,
+        outcome="error",
+        outcomes=_PRODUCE_ERRORS,
+        show=lambda args: f"{args[0]},r{args[1]},c{args[2]},{args[3]}",
+    ),
+    Action(
+        name="ReceiveCoordinatorResponse",
+        role="client",
+        kafka="TransactionManager.TxnRequestHandler (InitProducerId, AddPartitionsToTxn, "
+        "AddOffsetsToTxn, EndTxn handlers)",
+        params=("process", "request", "error"),
+        trigger="message",
+        needs=("transactions",),
+        consumes=(M_COORDINATOR_RESPONSE,),
+        effect=receive_coordinator_response,
+        outcome="error",
+        outcomes=_COORDINATOR_ERRORS,
+    ),
+)

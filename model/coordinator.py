@@ -1,0 +1,279 @@
+"""The transaction coordinator's request handlers: each answers at once with an error, or sets
+a pending transition to be written to ``__transaction_state`` (``CompleteTxnLogAppend`` in
+:mod:`.transaction_log` makes it durable and answers).
+
+Kafka: ``TransactionCoordinator.handleInitProducerId``, ``handleAddPartitionsToTransaction``
+(AddOffsetsToTxn adds the group's ``__consumer_offsets`` partition the same way),
+``handleEndTransaction``; ``TransactionMetadata.prepare*`` for the transitions.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
+
+from .codes import (
+    COMPLETE_ABORT,
+    COMPLETE_COMMIT,
+    COMPLETED,
+    CONCURRENT,
+    EMPTY,
+    INVALID_MAPPING,
+    INVALID_TXN_STATE,
+    NONE,
+    ONGOING,
+    PREPARE,
+    PREPARE_ABORT,
+    PREPARE_COMMIT,
+    PRODUCER_FENCED,
+    error_name,
+)
+from .layout import (
+    API_ADD_OFFSETS,
+    API_ADD_PARTITIONS,
+    API_END_TXN,
+    API_INIT_PRODUCER_ID,
+    K_METADATA,
+    M_COORDINATOR_RESPONSE,
+    NO_METADATA,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_PARTITIONS,
+    T_EPOCH,
+    T_LAST_EPOCH,
+    T_OWNER,
+    T_PARTITIONS,
+    T_PENDING,
+    T_STATE,
+    Tup,
+    add_messages,
+    replace,
+    request_key,
+)
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+#: What a handler decides: a transition to write, or else an immediate error and the epoch to
+#: answer with.
+Decision = tuple[Tup, int, int]
+_WRITE = "WRITE"
+
+
+def _handled(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, decision: Decision, *shown: str
+) -> tuple[Step, Tup]:
+    """The successor of a request handled with ``decision``: the transition pending, or the
+    answer in the network."""
+    _, proc, api, epoch, _, txn = message
+    tid = m.tid_of[proc]
+    transition, error, reply_epoch = decision
+    coordinator = state[S_COORDINATOR]
+    network = rest
+    if transition:
+        metadata = replace(coordinator[K_METADATA][tid], T_PENDING, transition)
+        coordinator = replace(
+            coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
+        )
+    else:
+        network = add_messages(rest, (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
+    result = _WRITE if transition else error_name(error)
+    args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
+    step = Step((_HANDLER_NAMES[api], args))
+    return step, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, network, *state[S_CONSUMER:])
+
+
+def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
+    return state[S_COORDINATOR][K_METADATA][m.tid_of[message[1]]]
+
+
+# ---------------------------------------------------------------------- HandleInitProducerId
+def init_producer_id_decision(metadata: Tup, message: Tup) -> Decision:
+    """prepareInitProducerIdTransit: the state decides first; only a bump from a completed (or
+    empty) state checks the expected epoch. In Ongoing the transaction is fenced whatever
+    epoch the request names (same producer id)."""
+    _, proc, api, epoch, _, txn = message
+    status, current = metadata[T_STATE], metadata[T_EPOCH]
+    if metadata[T_PENDING]:
+        return (), CONCURRENT, current
+    if status == NO_METADATA:
+        return (EMPTY, 0, 0, -1, (proc, api, NONE, 0, txn), -1), NONE, current
+    if status in COMPLETED:
+        # a new incarnation (no epoch) always bumps; a KIP-360 bump request may be a retry
+        # (answered with the current epoch, nothing written) or fenced
+        outcome = (
+            BumpRequest.BUMP if epoch < 0 else bump_request(epoch, current, metadata[T_LAST_EPOCH])
+        )
+        if outcome is BumpRequest.FENCED:
+            return (), PRODUCER_FENCED, current
+        if outcome is not BumpRequest.BUMP:
+            return (), NONE, current
+        last_epoch = current if epoch >= 0 else -1  # lastProducerEpoch
+        return (
+            (EMPTY, current + 1, 0, -1, (proc, api, NONE, current + 1, txn), last_epoch),
+            NONE,
+            current,
+        )
+    if status == ONGOING:
+        # fence the previous incarnation: bump the epoch and abort its transaction
+        # (prepareFenceProducerEpoch); the client retries on CONCURRENT_TRANSACTIONS
+        reply = (proc, api, CONCURRENT, current + 1, txn)
+        return (
+            (PREPARE_ABORT, current + 1, metadata[T_PARTITIONS], metadata[T_OWNER], reply, -1),
+            NONE,
+            current,
+        )
+    return (), CONCURRENT, current
+
+
+def handle_init_producer_id(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """TransactionCoordinator.handleInitProducerId."""
+    decision = init_producer_id_decision(_metadata(m, state, message), message)
+    return _handled(m, state, message, rest, decision)
+
+
+# ---------------------------------------------------------------------- HandleAdd*ToTxn
+def add_partitions_decision(metadata: Tup, message: Tup) -> Decision:
+    """handleAddPartitionsToTransaction: unknown id, other epoch, a transition pending or
+    Prepare*, already added; else Ongoing with the partitions added (a new transaction
+    records its owner, the ghost)."""
+    _, proc, api, epoch, partitions, txn = message
+    status, current = metadata[T_STATE], metadata[T_EPOCH]
+    if status == NO_METADATA:
+        return (), INVALID_MAPPING, current
+    if epoch != current:
+        return (), PRODUCER_FENCED, current
+    if metadata[T_PENDING] or status in PREPARE:
+        return (), CONCURRENT, current
+    ongoing = status == ONGOING
+    if ongoing and not partitions & ~metadata[T_PARTITIONS]:
+        return (), NONE, current  # already in the transaction: nothing to write
+    transition = (
+        ONGOING,
+        current,
+        (metadata[T_PARTITIONS] if ongoing else 0) | partitions,
+        metadata[T_OWNER] if ongoing else txn,
+        (proc, api, NONE, current, txn),
+        metadata[T_LAST_EPOCH],
+    )
+    return transition, NONE, current
+
+
+def handle_add_partitions(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """TransactionCoordinator.handleAddPartitionsToTransaction."""
+    decision = add_partitions_decision(_metadata(m, state, message), message)
+    return _handled(m, state, message, rest, decision)
+
+
+# ---------------------------------------------------------------------- HandleEndTxn
+def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
+    """handleEndTransaction: PrepareCommit / PrepareAbort from Ongoing (TV2: with the epoch
+    bumped, and answered with it); a retry of a completed EndTxn is NONE, of one being
+    completed CONCURRENT_TRANSACTIONS; TV2 recognises a retry by stored epoch = request epoch
+    + 1 (KIP-890 part 2)."""
+    _, proc, _, epoch, commit, txn = message
+    status, current = metadata[T_STATE], metadata[T_EPOCH]
+    prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
+    complete = COMPLETE_COMMIT if commit else COMPLETE_ABORT
+    if status == NO_METADATA:
+        return (), INVALID_MAPPING, current
+    retry = tv2 and end_txn_is_retry(epoch, current, status)
+    if not retry and epoch != current:
+        return (), PRODUCER_FENCED, current
+    if metadata[T_PENDING]:
+        return (), CONCURRENT, current
+    if status == ONGOING and not retry:
+        bumped = current + 1 if tv2 else current
+        # prepareAbortOrCommit: with an epoch bump (TV2) it remembers the old epoch
+        last_epoch = current if tv2 else metadata[T_LAST_EPOCH]
+        reply = (proc, API_END_TXN, NONE, bumped, txn)
+        transition = (prepare, bumped, metadata[T_PARTITIONS], metadata[T_OWNER], reply, last_epoch)
+        return transition, NONE, bumped
+    if (retry or not tv2) and status == complete:
+        return (), NONE, current
+    if (retry or not tv2) and status == prepare:
+        return (), CONCURRENT, current
+    return (), INVALID_TXN_STATE, current
+
+
+def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """TransactionCoordinator.handleEndTransaction."""
+    decision = end_txn_decision(_metadata(m, state, message), message, m.tv2)
+    return _handled(m, state, message, rest, decision, "COMMIT" if message[4] else "ABORT")
+
+
+_HANDLER_NAMES = (
+    "HandleInitProducerId",
+    "HandleAddPartitionsToTxn",
+    "HandleAddOffsetsToTxn",
+    "HandleEndTxn",
+)
+_PARAMS = ("transactional_id", "process", "epoch", "result")
+_OUTCOMES = ("WRITE", "NONE", "CONCURRENT_TRANSACTIONS", "PRODUCER_FENCED")
+
+
+def _show(args: tuple[Any, ...]) -> str:
+    return f"{args[0]},{args[1]},e{args[2]}," + ",".join(str(a) for a in args[3:])
+
+
+COORDINATOR_ACTIONS = (
+    Action(
+        name="HandleInitProducerId",
+        role="coordinator",
+        kafka="TransactionCoordinator.handleInitProducerId",
+        params=_PARAMS,
+        trigger="message",
+        needs=("transactions",),
+        consumes=(request_key(API_INIT_PRODUCER_ID),),
+        effect=handle_init_producer_id,
+        outcome="result",
+        outcomes=_OUTCOMES,
+        show=_show,
+    ),
+    Action(
+        name="HandleAddPartitionsToTxn",
+        role="coordinator",
+        kafka="TransactionCoordinator.handleAddPartitionsToTransaction",
+        params=_PARAMS,
+        trigger="message",
+        needs=("transactions",),
+        consumes=(request_key(API_ADD_PARTITIONS),),
+        effect=handle_add_partitions,
+        outcome="result",
+        outcomes=(*_OUTCOMES, "INVALID_PRODUCER_ID_MAPPING"),
+        show=_show,
+    ),
+    Action(
+        name="HandleAddOffsetsToTxn",
+        role="coordinator",
+        kafka="TransactionCoordinator.handleAddPartitionsToTransaction (via AddOffsetsToTxn)",
+        params=_PARAMS,
+        trigger="message",
+        needs=("ctp",),
+        consumes=(request_key(API_ADD_OFFSETS),),
+        effect=handle_add_partitions,
+        outcome="result",
+        outcomes=_OUTCOMES,
+        show=_show,
+    ),
+    Action(
+        name="HandleEndTxn",
+        role="coordinator",
+        kafka="TransactionCoordinator.handleEndTransaction",
+        params=("transactional_id", "process", "epoch", "commit", "result"),
+        trigger="message",
+        needs=("transactions",),
+        consumes=(request_key(API_END_TXN),),
+        effect=handle_end_txn,
+        outcome="result",
+        outcomes=(*_OUTCOMES, "INVALID_TXN_STATE"),
+        show=_show,
+    ),
+)

@@ -1,0 +1,341 @@
+"""Partition leaders: a Produce (or the group coordinator's TxnOffsetCommit append to
+__consumer_offsets), a transaction marker, and the expiry of idle producer state.
+
+Kafka: ``UnifiedLog.append`` / ``UnifiedLog.analyzeAndValidateProducerState``,
+``ProducerAppendInfo.appendDataBatch`` / ``appendEndTxnMarker``,
+``ProducerStateManager.removeExpiredProducers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
+from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
+
+from .codes import (
+    INVALID_EPOCH,
+    INVALID_TXN_STATE,
+    NONE,
+    ONGOING,
+    OUT_OF_ORDER,
+    PREPARE,
+    error_name,
+)
+from .layout import (
+    E_BATCHES,
+    E_COORDINATOR_EPOCH,
+    E_EPOCH,
+    E_TXN_FIRST,
+    ENTRY_CONTROL,
+    ENTRY_DATA,
+    F_EXPIRIES,
+    K_METADATA,
+    M_MARKER,
+    M_MARKER_RESPONSE,
+    M_PRODUCE,
+    M_PRODUCE_RESPONSE,
+    P_PRODUCERS,
+    S_BUDGET,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_NETWORK,
+    S_PARTITIONS,
+    T_EPOCH,
+    T_PARTITIONS,
+    T_PENDING,
+    T_STATE,
+    Tup,
+    add_messages,
+    replace,
+)
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+#: The coordinator's answer to a leader that asked it, when the leader's add must wait.
+_WAIT = -1
+#: The error a leader answers a refused marker with.
+_MARKER_ERRORS = {refusal: int(refusal.error) for refusal in MarkerRefusal}
+
+
+# ---------------------------------------------------------------------- HandleProduce
+def produce_may_be_handled(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
+    """Guard (beyond the network's: the oldest request of its connection). Under transaction
+    version 2 a batch that asks the coordinator to add its partition waits while the
+    coordinator is writing a transition of its transactional.id or is in Prepare*: Kafka's
+    add is refused with CONCURRENT_TRANSACTIONS and the client retries the same batch, which
+    has the same outcomes."""
+    return _coordinator_word(m, state, message) != _WAIT
+
+
+def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """UnifiedLog.append for a Produce: the checks in Kafka's order, then the append; the
+    answer goes back on the request's connection."""
+    _, proc, part, pid, epoch, seq, rec, txn, connection = message
+    partitions = state[S_PARTITIONS]
+    log, producers, aborted = partitions[part]
+    entry = producers[pid] if pid >= 0 else ()
+    from_coordinator = part == m.offsets_partition
+    # 1. KIP-890: the coordinator's word comes before the append and its duplicate check
+    # (ReplicaManager verifies, then UnifiedLog appends)
+    error = _coordinator_word(m, state, message)
+    asks = error is not None
+    if error is None:
+        error = NONE
+    if pid >= 0 and error == NONE:
+        # 2. a duplicate of a cached batch: the original offset, nothing appended
+        # (ProducerStateEntry.findDuplicateBatch)
+        if entry and not from_coordinator and entry[E_EPOCH] == epoch:
+            found = find_duplicate(entry[E_BATCHES], seq, seq)
+            if found is not None:
+                response = (
+                    M_PRODUCE_RESPONSE,
+                    proc,
+                    part,
+                    epoch,
+                    seq,
+                    rec,
+                    NONE,
+                    found,
+                    connection,
+                )
+                step = _produce_step(m, message, "DUPLICATE", found)
+                return step, (
+                    *state[:S_NETWORK],
+                    add_messages(rest, response),
+                    *state[S_NETWORK + 1 :],
+                )
+        error = _validate(m, entry, epoch, seq, txn, asks, from_coordinator)
+    offset = -1
+    if error == NONE:
+        offset = len(log)
+        log = (*log, (ENTRY_DATA, pid, epoch, seq, m.record_global[proc][rec], txn))
+        if pid >= 0:
+            entry = _after_data(m, entry, epoch, seq, offset, txn, from_coordinator)
+            producers = replace(producers, pid, entry)
+        partitions = replace(partitions, part, (log, producers, aborted))
+    response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
+    step = _produce_step(m, message, error_name(error), offset)
+    next_state = (
+        state[S_CLIENTS],
+        partitions,
+        state[S_COORDINATOR],
+        add_messages(rest, response),
+        *state[S_CONSUMER:],
+    )
+    return step, next_state
+
+
+def _produce_step(m: KafkaEosModel, message: Tup, result: str, offset: int) -> Step:
+    _, proc, part, _, epoch, seq, rec, _, _ = message
+    names = (m.partition_names[part], m.process_names[proc])
+    return Step(("HandleProduce", (*names, rec, epoch, seq, result, offset)))
+
+
+def _show_produce(args: tuple[Any, ...]) -> str:
+    partition, process, rec, epoch, seq, result, offset = args
+    shown = f"o{offset}" if result == "NONE" else result
+    return f"{partition},{process},r{rec},e{epoch},s{seq},{shown}"
+
+
+def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
+    """None if the leader does not ask the coordinator; else the coordinator's answer, or
+    _WAIT.
+
+    KIP-890: a transactional append outside a transaction open here AT THIS EPOCH
+    (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator: part 1
+    verifies (partition_verification; TxnOffsetCommit appends to __consumer_offsets too), part
+    2 (transaction version 2) has the leader add the partition, whatever
+    partition_verification says. The coordinator answers in its order
+    (handleVerifyPartitionsInTransaction, or handleAddPartitionsToTransaction): epoch, then
+    state. Partitions are added by the clients themselves (spec/SPEC.md §8), so the add finds
+    them there."""
+    _, _, part, pid, epoch, _, _, txn, _ = message
+    if not txn:
+        return None
+    entry = state[S_PARTITIONS][part][P_PRODUCERS][pid]
+    if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
+        return None
+    from_coordinator = part == m.offsets_partition
+    if not (m.knobs.partition_verification or (m.tv2 and not from_coordinator)):
+        return None
+    metadata = state[S_COORDINATOR][K_METADATA][m.pid_tid[pid]]
+    if metadata[T_EPOCH] != epoch:
+        return INVALID_EPOCH
+    adds = m.tv2 and not from_coordinator
+    if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
+        return _WAIT
+    if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
+        return INVALID_TXN_STATE
+    return NONE
+
+
+def _validate(
+    m: KafkaEosModel, entry: Tup, epoch: int, seq: int, txn: int, asks: bool, from_coordinator: bool
+) -> int:
+    """Checks 3-5 of a Produce (ProducerAppendInfo.checkProducerEpoch, checkSequence, the
+    open-transaction check): NONE or Kafka's error."""
+    # 3. producer epoch: an older epoch is a fenced (zombie) producer
+    if m.knobs.producer_epoch_check and entry and epoch < entry[E_EPOCH]:
+        return INVALID_EPOCH
+    # 4. sequence number (a coordinator-origin append has none)
+    if not from_coordinator:
+        if not entry:
+            # TV2 (the coordinator was asked): a producer the leader has no state for starts at 0
+            if asks and m.tv2 and seq != 0:
+                return OUT_OF_ORDER
+        elif epoch != entry[E_EPOCH]:
+            if seq != 0:
+                return OUT_OF_ORDER
+        else:
+            batches = entry[E_BATCHES]
+            if not in_sequence(batches[-1][1] if batches else NO_SEQUENCE, seq):
+                return OUT_OF_ORDER
+    # 5. a non-transactional write while a transaction is open
+    if entry and entry[E_TXN_FIRST] >= 0 and not txn:
+        return INVALID_TXN_STATE
+    return NONE
+
+
+def _after_data(
+    m: KafkaEosModel,
+    entry: Tup,
+    epoch: int,
+    seq: int,
+    offset: int,
+    txn: int,
+    from_coordinator: bool,
+) -> Tup:
+    """ProducerStateEntry after appending one data batch (ProducerStateEntry.addBatch: a new
+    epoch clears the batch cache; the cache keeps the last batch_cache_size batches)."""
+    batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
+    if not from_coordinator:
+        batches = (*batches, (seq, seq, offset))[-m.knobs.batch_cache_size :]
+    coordinator_epoch = entry[E_COORDINATOR_EPOCH] if entry else -1
+    first = entry[E_TXN_FIRST] if entry else -1
+    if first < 0 and txn:
+        first = offset
+    return (epoch, coordinator_epoch, batches, first)
+
+
+# ---------------------------------------------------------------------- HandleWriteTxnMarkers
+def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """ProducerAppendInfo.appendEndTxnMarker: the producer-epoch check (stricter under
+    transaction version 2), checkCoordinatorEpoch, then the control batch; an ABORT over an
+    open transaction goes into the aborted-transaction index (TransactionIndex)."""
+    _, part, tid, cepoch, epoch, commit = message
+    partitions = state[S_PARTITIONS]
+    log, producers, aborted = partitions[part]
+    pid = tid  # a transactional.id's producer id is its index
+    entry = producers[pid]
+    error = NONE
+    if entry:
+        # checkProducerEpoch (stricter under transaction version 2), then checkCoordinatorEpoch
+        refusal = marker_refusal(
+            marker_epoch=epoch,
+            stored_epoch=entry[E_EPOCH],
+            marker_coordinator_epoch=cepoch,
+            stored_coordinator_epoch=entry[E_COORDINATOR_EPOCH],
+            transaction_open=entry[E_TXN_FIRST] >= 0,
+            knobs=m.knobs,
+        )
+        error = _MARKER_ERRORS[refusal]
+    if error == NONE:
+        offset = len(log)
+        log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
+        first = entry[E_TXN_FIRST] if entry else -1
+        if first >= 0 and not commit:
+            aborted = (*aborted, (pid, first, offset))
+        batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
+        producers = replace(producers, pid, (epoch, cepoch, batches, -1))
+        partitions = replace(partitions, part, (log, producers, aborted))
+    response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
+    marker = "COMMIT" if commit else "ABORT"
+    names = (m.partition_names[part], m.transactional_ids[tid])
+    step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, error_name(error))))
+    next_state = (
+        state[S_CLIENTS],
+        partitions,
+        state[S_COORDINATOR],
+        add_messages(rest, response),
+        *state[S_CONSUMER:],
+    )
+    return step, next_state
+
+
+def _show_marker(args: tuple[Any, ...]) -> str:
+    partition, tid, marker, epoch, cepoch, error = args
+    return f"{partition},{tid},{marker},e{epoch},ce{cepoch},{error}"
+
+
+# ---------------------------------------------------------------------- ExpireProducerState
+def expirable_producers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
+    """Guard: producer_state_expiry on, budget left, and an entry with no open transaction."""
+    if not m.knobs.producer_state_expiry or not state[S_BUDGET][F_EXPIRIES]:
+        return
+    for part, (_, producers, _) in enumerate(state[S_PARTITIONS]):
+        for pid, entry in enumerate(producers):
+            if entry and entry[E_TXN_FIRST] < 0:
+                yield part, pid
+
+
+def expire_producer_state(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
+    """ProducerStateManager.removeExpiredProducers: the idle entry is dropped; afterwards the
+    leader accepts any sequence from that producer."""
+    part, pid = args
+    partitions = state[S_PARTITIONS]
+    log, producers, aborted = partitions[part]
+    budget = state[S_BUDGET]
+    next_state = (
+        state[S_CLIENTS],
+        replace(partitions, part, (log, replace(producers, pid, ()), aborted)),
+        *state[S_COORDINATOR:S_BUDGET],
+        replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1),
+    )
+    return Step(("ExpireProducerState", (m.partition_names[part], pid))), next_state
+
+
+_PRODUCE_OUTCOMES = ("NONE", "DUPLICATE", "INVALID_PRODUCER_EPOCH", "OUT_OF_ORDER_SEQUENCE_NUMBER")
+LEADER_ACTIONS = (
+    Action(
+        name="HandleProduce",
+        role="leader",
+        kafka="UnifiedLog.append, ProducerAppendInfo.appendDataBatch",
+        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
+        trigger="message",
+        consumes=(M_PRODUCE,),
+        guard=produce_may_be_handled,
+        effect=handle_produce,
+        outcome="result",
+        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE"),
+        show=_show_produce,
+    ),
+    Action(
+        name="HandleWriteTxnMarkers",
+        role="leader",
+        kafka="ProducerAppendInfo.appendEndTxnMarker",
+        params=("partition", "transactional_id", "marker", "epoch", "coordinator_epoch", "error"),
+        trigger="message",
+        needs=("transactions",),
+        consumes=(M_MARKER,),
+        effect=handle_marker,
+        outcome="error",
+        outcomes=("NONE", "INVALID_PRODUCER_EPOCH", "TRANSACTION_COORDINATOR_FENCED"),
+        show=_show_marker,
+    ),
+    Action(
+        name="ExpireProducerState",
+        role="leader",
+        kafka="ProducerStateManager.removeExpiredProducers",
+        params=("partition", "producer_id"),
+        trigger="state",
+        guard=expirable_producers,
+        effect=expire_producer_state,
+        budget="expiries",
+        show=lambda args: f"{args[0]},pid{args[1]}",
+    ),
+)

@@ -1,0 +1,138 @@
+"""The transaction coordinator's markers: their answers, and their retries.
+
+Kafka: ``TransactionMarkerRequestCompletionHandler`` (an error gives the transaction's markers
+up: ``TransactionMarkerChannelManager.removeMarkersForTxnId``) and the
+``TransactionMarkerChannelManager`` retry of a marker whose request or answer was lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, NONE, PREPARE, PREPARE_COMMIT, error_name
+from .layout import (
+    FAILED_SHIFT,
+    K_EPOCH,
+    K_METADATA,
+    M_MARKER,
+    M_MARKER_RESPONSE,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_NETWORK,
+    S_PARTITIONS,
+    T_ACKS,
+    T_EPOCH,
+    T_LAST_EPOCH,
+    T_PARTITIONS,
+    T_PENDING,
+    T_STATE,
+    Tup,
+    add_messages,
+    replace,
+)
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+
+# ------------------------------------------------------------ HandleWriteTxnMarkersResponse
+def handle_marker_response(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """TransactionMarkerRequestCompletionHandler: once every partition acknowledged, write
+    Complete*; an error (a fenced epoch or coordinator) gives the transaction's markers up
+    (removeMarkersForTxnId): it stays in Prepare* until a failover reloads it. An answer to a
+    deposed coordinator, to a transaction no longer prepared, or after giving up, is not
+    looked at."""
+    _, part, tid, cepoch, error = message
+    names = (m.transactional_ids[tid], m.partition_names[part])
+    step = Step(("HandleWriteTxnMarkersResponse", (*names, error_name(error))))
+    coordinator = state[S_COORDINATOR]
+    metadata = coordinator[K_METADATA][tid]
+    acks = metadata[T_ACKS]
+    if (
+        cepoch != coordinator[K_EPOCH]
+        or metadata[T_STATE] not in PREPARE
+        or metadata[T_PENDING]
+        or not metadata[T_PARTITIONS] >> part & 1
+        or acks >> part & 1
+        or acks >> FAILED_SHIFT  # given up
+    ):
+        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+    acks |= 1 << part if error == NONE else 1 << (part + FAILED_SHIFT)
+    metadata = replace(metadata, T_ACKS, acks)
+    if acks & m.full_mask == metadata[T_PARTITIONS]:
+        complete = COMPLETE_COMMIT if metadata[T_STATE] == PREPARE_COMMIT else COMPLETE_ABORT
+        transition = (complete, metadata[T_EPOCH], 0, -1, (), metadata[T_LAST_EPOCH])
+        metadata = replace(metadata, T_PENDING, transition)
+    coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
+    return step, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest, *state[S_CONSUMER:])
+
+
+# ---------------------------------------------------------------------- ResendTxnMarker
+def lost_markers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
+    """A Prepare* transaction's partition not acknowledged, its markers not given up, with no
+    marker or answer in flight (it was lost). (Only a loss or a failover can lose one: a
+    cheap test first.)"""
+    if not m.something_was_lost(state):
+        return
+    coordinator = state[S_COORDINATOR]
+    cepoch = coordinator[K_EPOCH]
+    network = state[S_NETWORK]
+    for tid, metadata in enumerate(coordinator[K_METADATA]):
+        acks = metadata[T_ACKS]
+        if metadata[T_PENDING] or metadata[T_STATE] not in PREPARE or acks >> FAILED_SHIFT:
+            continue
+        for part in range(m.partition_count):
+            if not metadata[T_PARTITIONS] >> part & 1 or acks >> part & 1:
+                continue
+            if _marker(state, tid, part) in network or any(
+                n[0] == M_MARKER_RESPONSE and n[1] == part and n[2] == tid and n[3] == cepoch
+                for n in network
+            ):
+                continue
+            yield tid, part
+
+
+def _marker(state: Tup, tid: int, part: int) -> Tup:
+    coordinator = state[S_COORDINATOR]
+    metadata = coordinator[K_METADATA][tid]
+    commit = int(metadata[T_STATE] == PREPARE_COMMIT)
+    return (M_MARKER, part, tid, coordinator[K_EPOCH], metadata[T_EPOCH], commit)
+
+
+def resend_txn_marker(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
+    """TransactionMarkerChannelManager: the marker is sent again."""
+    tid, part = args
+    network = add_messages(state[S_NETWORK], _marker(state, tid, part))
+    step = Step(("ResendTxnMarker", (m.transactional_ids[tid], m.partition_names[part])))
+    return step, (*state[:S_NETWORK], network, *state[S_NETWORK + 1 :])
+
+
+MARKER_ACTIONS = (
+    Action(
+        name="HandleWriteTxnMarkersResponse",
+        role="coordinator",
+        kafka="TransactionMarkerRequestCompletionHandler",
+        params=("transactional_id", "partition", "error"),
+        trigger="message",
+        needs=("transactions",),
+        consumes=(M_MARKER_RESPONSE,),
+        effect=handle_marker_response,
+        outcome="error",
+        outcomes=("NONE", "INVALID_PRODUCER_EPOCH", "TRANSACTION_COORDINATOR_FENCED"),
+    ),
+    Action(
+        name="ResendTxnMarker",
+        role="coordinator",
+        kafka="TransactionMarkerChannelManager (retry)",
+        params=("transactional_id", "partition"),
+        trigger="state",
+        needs=("transactions", "unanswered"),
+        guard=lost_markers,
+        effect=resend_txn_marker,
+    ),
+)

@@ -1,0 +1,85 @@
+"""The network: every in-flight message may be delivered next (delay and reordering), and a
+message other than a Produce request may be lost.
+
+A Produce request is never lost: one that is never delivered is a delay for ever (TCP loses a
+connection's tail, not a request in the middle), and the client's retry does not depend on
+noticing the loss. Requests on one connection are handled in order (the broker mutes a
+connection while it handles one of its requests): :func:`deliverable` yields only the oldest
+Produce request of each (producer, partition, connection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .layout import (
+    API_NAMES,
+    F_LOSSES,
+    M_COORDINATOR_RESPONSE,
+    M_MARKER,
+    M_MARKER_RESPONSE,
+    M_PRODUCE,
+    M_PRODUCE_RESPONSE,
+    S_BUDGET,
+    S_NETWORK,
+    Tup,
+    remove_message,
+    replace,
+    request_key,
+)
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+
+def deliverable(network: Tup) -> Iterator[tuple[Tup, Tup]]:
+    """(message, the network without it) for every message that may be delivered next, each
+    distinct message once. In the sorted network the oldest request of a connection comes
+    first (the connection is the request's last field, its position in the connection's
+    order is its sort order)."""
+    previous = None
+    connections: set[tuple[int, int, int]] = set()
+    for message in network:
+        if message == previous:
+            continue
+        previous = message
+        if message[0] == M_PRODUCE:
+            connection = (message[1], message[2], message[8])
+            if connection in connections:
+                continue
+            connections.add(connection)
+        yield message, remove_message(network, message)
+
+
+def lose_message(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """A dropped connection or a timeout: the message disappears."""
+    budget = state[S_BUDGET]
+    next_state = (
+        *state[:S_NETWORK],
+        rest,
+        *state[S_NETWORK + 1 : S_BUDGET],
+        replace(budget, F_LOSSES, budget[F_LOSSES] - 1),
+    )
+    return Step(("LoseMessage", (m.describe_message(message),))), next_state
+
+
+NETWORK_ACTIONS = (
+    Action(
+        name="LoseMessage",
+        role="network",
+        kafka="a dropped connection or a request timeout",
+        params=("message",),
+        trigger="message",
+        consumes=(
+            M_PRODUCE_RESPONSE,
+            *(request_key(api) for api in range(len(API_NAMES))),
+            M_COORDINATOR_RESPONSE,
+            M_MARKER,
+            M_MARKER_RESPONSE,
+        ),
+        effect=lose_message,
+        budget="losses",
+    ),
+)

@@ -1,0 +1,219 @@
+"""The transaction coordinator and its log, ``__transaction_state``: a pending write becomes
+durable, a transaction times out, the log's leadership fails over.
+
+Kafka: ``TransactionStateManager.appendTransactionToLog`` (and its callback),
+``TransactionMarkerChannelManager.addTxnMarkersToSend``,
+``TransactionCoordinator.abortTimedOutTransactions``,
+``TransactionStateManager.loadTransactionsForTxnTopicPartition``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from .codes import ONGOING, PREPARE, PREPARE_ABORT, PREPARE_COMMIT, TXN_STATE_NAMES
+from .layout import (
+    F_FAILOVERS,
+    F_TXN_TIMEOUTS,
+    K_EPOCH,
+    K_LOG,
+    K_METADATA,
+    M_COORDINATOR_RESPONSE,
+    M_MARKER,
+    NO_METADATA_ENTRY,
+    O_ABORT,
+    O_COMMIT,
+    O_UNDECIDED,
+    S_BUDGET,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_NETWORK,
+    S_OUTCOMES,
+    S_PARTITIONS,
+    T_EPOCH,
+    T_OWNER,
+    T_PARTITIONS,
+    T_PENDING,
+    T_STATE,
+    Tup,
+    add_messages,
+    replace,
+)
+from .registry import Action, Step
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+
+def markers(
+    m: KafkaEosModel, tid: int, cepoch: int, epoch: int, partitions: int, commit: bool
+) -> list[Tup]:
+    """WriteTxnMarkers to every partition of a transaction (one message per partition)."""
+    return [
+        (M_MARKER, part, tid, cepoch, epoch, int(commit))
+        for part in range(m.partition_count)
+        if partitions >> part & 1
+    ]
+
+
+# ---------------------------------------------------------------------- CompleteTxnLogAppend
+def pending_writes(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
+    """A transactional.id with a transition being written."""
+    for tid, metadata in enumerate(state[S_COORDINATOR][K_METADATA]):
+        if metadata[T_PENDING]:
+            yield (tid,)
+
+
+def complete_txn_log_append(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:
+    """The pending record is replicated in __transaction_state: the transition completes, the
+    waiting client gets its answer, and a Prepare* state decides the outcome (the ghost) and
+    sends WriteTxnMarkers to every partition of the transaction."""
+    (tid,) = args
+    coordinator = state[S_COORDINATOR]
+    cepoch = coordinator[K_EPOCH]
+    new_state, epoch, partitions, owner, reply, last_epoch = coordinator[K_METADATA][tid][T_PENDING]
+    outcomes = state[S_OUTCOMES]
+    messages: list[Tup] = []
+    if reply:
+        proc, api, error, reply_epoch, txn = reply
+        messages.append((M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
+    if new_state in PREPARE:
+        commit = new_state == PREPARE_COMMIT
+        if owner >= 0 and outcomes[owner] == O_UNDECIDED:
+            outcomes = replace(outcomes, owner, O_COMMIT if commit else O_ABORT)
+        messages += markers(m, tid, cepoch, epoch, partitions, commit)
+    record = (new_state, epoch, partitions, owner, last_epoch)
+    metadata = (new_state, epoch, partitions, owner, 0, (), last_epoch)
+    coordinator = (
+        cepoch,
+        replace(coordinator[K_METADATA], tid, metadata),
+        replace(coordinator[K_LOG], tid, record),
+    )
+    next_state = (
+        state[S_CLIENTS],
+        state[S_PARTITIONS],
+        coordinator,
+        add_messages(state[S_NETWORK], *messages),
+        state[S_CONSUMER],
+        outcomes,
+        state[S_BUDGET],
+    )
+    step = Step(
+        ("CompleteTxnLogAppend", (m.transactional_ids[tid], TXN_STATE_NAMES[new_state], epoch))
+    )
+    return step, next_state
+
+
+# ---------------------------------------------------------------------- TimeoutTransaction
+def timed_out(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
+    """Budget left; an Ongoing transaction with nothing being written."""
+    if not state[S_BUDGET][F_TXN_TIMEOUTS]:
+        return
+    for tid, metadata in enumerate(state[S_COORDINATOR][K_METADATA]):
+        if not metadata[T_PENDING] and metadata[T_STATE] == ONGOING:
+            yield (tid,)
+
+
+def timeout_transaction(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:
+    """transaction.timeout.ms (abortTimedOutTransactions): write PrepareAbort with a bumped
+    epoch, which also fences the producer; an epoch fence clears lastProducerEpoch."""
+    (tid,) = args
+    coordinator = state[S_COORDINATOR]
+    metadata = coordinator[K_METADATA][tid]
+    epoch = metadata[T_EPOCH]
+    transition = (PREPARE_ABORT, epoch + 1, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
+    metadata = replace(metadata, T_PENDING, transition)
+    coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
+    budget = state[S_BUDGET]
+    next_state = (
+        *state[:S_COORDINATOR],
+        coordinator,
+        *state[S_NETWORK:S_BUDGET],
+        replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1),
+    )
+    return Step(("TimeoutTransaction", (m.transactional_ids[tid], epoch))), next_state
+
+
+# ---------------------------------------------------------------------- CoordinatorFailover
+def may_fail_over(m: KafkaEosModel, state: Tup) -> tuple[tuple[()], ...]:
+    """Budget left (and a transactional.id to coordinate)."""
+    return ((),) if m.transactional_ids and state[S_BUDGET][F_FAILOVERS] else ()
+
+
+def coordinator_failover(m: KafkaEosModel, state: Tup, args: tuple[()]) -> tuple[Step, Tup]:
+    """A new leader of __transaction_state (coordinator epoch + 1) loads the durable records:
+    pending writes are lost, Prepare* transactions get their markers again with the new
+    coordinator epoch; the deposed coordinator's messages in flight arrive later."""
+    coordinator = state[S_COORDINATOR]
+    cepoch = coordinator[K_EPOCH] + 1
+    metadata = []
+    messages: list[Tup] = []
+    for tid, record in enumerate(coordinator[K_LOG]):
+        if not record:
+            metadata.append(NO_METADATA_ENTRY)
+            continue
+        status, epoch, partitions, owner, last_epoch = record
+        metadata.append((status, epoch, partitions, owner, 0, (), last_epoch))
+        if status in PREPARE:
+            messages += markers(m, tid, cepoch, epoch, partitions, status == PREPARE_COMMIT)
+    budget = state[S_BUDGET]
+    next_state = (
+        state[S_CLIENTS],
+        state[S_PARTITIONS],
+        (cepoch, tuple(metadata), coordinator[K_LOG]),
+        add_messages(state[S_NETWORK], *messages),
+        state[S_CONSUMER],
+        state[S_OUTCOMES],
+        replace(budget, F_FAILOVERS, budget[F_FAILOVERS] - 1),
+    )
+    return Step(("CoordinatorFailover", (cepoch,))), next_state
+
+
+TRANSACTION_LOG_ACTIONS = (
+    Action(
+        name="CompleteTxnLogAppend",
+        role="coordinator",
+        kafka="TransactionStateManager.appendTransactionToLog (callback)",
+        params=("transactional_id", "state", "epoch"),
+        trigger="state",
+        needs=("transactions",),
+        guard=pending_writes,
+        effect=complete_txn_log_append,
+        outcome="state",
+        outcomes=(
+            "Empty",
+            "Ongoing",
+            "PrepareCommit",
+            "PrepareAbort",
+            "CompleteCommit",
+            "CompleteAbort",
+        ),
+        show=lambda args: f"{args[0]},{args[1]},e{args[2]}",
+    ),
+    Action(
+        name="TimeoutTransaction",
+        role="coordinator",
+        kafka="TransactionCoordinator.abortTimedOutTransactions",
+        params=("transactional_id", "epoch"),
+        trigger="state",
+        needs=("transactions",),
+        guard=timed_out,
+        effect=timeout_transaction,
+        budget="txn_timeouts",
+        show=lambda args: f"{args[0]},e{args[1]}",
+    ),
+    Action(
+        name="CoordinatorFailover",
+        role="coordinator",
+        kafka="TransactionStateManager.loadTransactionsForTxnTopicPartition",
+        params=("coordinator_epoch",),
+        trigger="state",
+        needs=("transactions",),
+        guard=may_fail_over,
+        effect=coordinator_failover,
+        budget="failovers",
+        show=lambda args: f"ce{args[0]}",
+    ),
+)
