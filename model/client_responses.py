@@ -13,18 +13,17 @@ from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.sequence import NO_LAST_ACKED_SEQUENCE, out_of_order_is_gap
 
-from .clients import client_step
 from .codes import (
     ABORTABLE_ERROR,
     COMMITTING,
     CONCURRENT,
+    ERROR_NAMES,
     FATAL,
     FATAL_ERROR,
     INITIALIZING,
     NONE,
     OUT_OF_ORDER,
     READY,
-    error_name,
 )
 from .layout import (
     API_ADD_OFFSETS,
@@ -46,7 +45,9 @@ from .layout import (
     M_PRODUCE_RESPONSE,
     S_CLIENTS,
     S_NETWORK,
+    S_PARTITIONS,
     Tup,
+    add_messages,
     replace,
 )
 from .params import CTP, IDEMPOTENT
@@ -65,7 +66,7 @@ def receive_produce_response(
     connection was closed by the retry, or the batch was re-enqueued since), is not read."""
     _, proc, part, epoch, seq, rec, error, offset, connection = message
     step = Step(
-        ("ReceiveProduceResponse", (m.process_names[proc], rec, connection, error_name(error)))
+        ("ReceiveProduceResponse", (m.process_names[proc], rec, connection, ERROR_NAMES[error]))
     )
     client = state[S_CLIENTS][proc]
     status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
@@ -181,7 +182,7 @@ def receive_coordinator_response(
     read."""
     _, proc, api, error, epoch, txn = message
     step = Step(
-        ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], error_name(error)))
+        ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], ERROR_NAMES[error]))
     )
     client = state[S_CLIENTS][proc]
     awaiting = client[C_AWAITING]
@@ -216,9 +217,9 @@ def receive_coordinator_response(
         client = _transaction_done(m, proc, client, cstate == COMMITTING, epoch)
         if client[C_STATE] == INITIALIZING:
             sent = (client[C_AWAITING],)
-    return step, client_step(
-        (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :]), proc, client, sent
-    )
+    clients = replace(state[S_CLIENTS], proc, client)
+    network = add_messages(rest, *sent) if sent else rest
+    return step, (clients, *state[S_PARTITIONS:S_NETWORK], network, *state[S_NETWORK + 1 :])
 
 
 def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool, epoch: int) -> Tup:

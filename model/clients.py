@@ -424,14 +424,18 @@ def abort_transaction(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) 
 
 
 # ---------------------------------------------------------------------- ResendCoordinatorRequest
+def awaits_answer(m: KafkaEosModel, view: ClientView) -> bool:
+    """A coordinator request is outstanding."""
+    return bool(view.client[C_AWAITING])
+
+
 def lost_request(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[()], ...]:
     """The outstanding coordinator request and any answer to it are gone (lost), and the
     coordinator is not writing its answer. (Only a loss, or a failover that dropped a pending
     write's answer, can leave a request unanswered: a cheap test first.)"""
-    client = state[S_CLIENTS][proc]
-    request = client[C_AWAITING]
-    if not request or not m.something_was_lost(state):
+    if not m.something_was_lost(state):
         return ()
+    request = state[S_CLIENTS][proc][C_AWAITING]
     network = state[S_NETWORK]
     if request in network:
         return ()
@@ -459,12 +463,15 @@ def resend_coordinator_request(
 
 
 # ---------------------------------------------------------------------- FetchCommittedOffset
+def starting(m: KafkaEosModel, view: ClientView) -> bool:
+    """A CTP application READY without a position (it has not fetched its offset yet)."""
+    client = view.client
+    return m.kinds[view.proc] == CTP and client[C_STATE] == READY and client[C_CURRENT] < 0
+
+
 def may_fetch_offset(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[int], ...]:
-    """A CTP application READY without a position; no transactional offset pending in
-    __consumer_offsets (else OffsetFetch answers UNSTABLE_OFFSET_COMMIT)."""
-    client = state[S_CLIENTS][proc]
-    if m.kinds[proc] != CTP or client[C_STATE] != READY or client[C_CURRENT] >= 0:
-        return ()
+    """No transactional offset is pending in __consumer_offsets (else OffsetFetch answers
+    UNSTABLE_OFFSET_COMMIT)."""
     partition = state[S_PARTITIONS][m.offsets_partition]
     if last_stable_offset(partition) != len(partition[P_LOG]):
         return ()
@@ -505,6 +512,16 @@ CLIENT_ACTIONS = (
         show=lambda args: f"{args[0]},txn{args[1]}",
     ),
     Action(
+        name="Send",
+        role="client",
+        kafka="KafkaProducer.send, Sender draining RecordAccumulator",
+        params=("process", "record", "partition", "epoch", "sequence", "request"),
+        trigger="local",
+        guard=may_send,
+        effect=send,
+        show=_show_send,
+    ),
+    Action(
         name="RetryProduce",
         role="client",
         kafka="Sender (retry after a request timeout or disconnect)",
@@ -525,16 +542,6 @@ CLIENT_ACTIONS = (
         effect=expire_batch,
         budget="batch_timeouts",
         show=lambda args: f"{args[0]},r{args[1]}",
-    ),
-    Action(
-        name="Send",
-        role="client",
-        kafka="KafkaProducer.send, Sender draining RecordAccumulator",
-        params=("process", "record", "partition", "epoch", "sequence", "request"),
-        trigger="local",
-        guard=may_send,
-        effect=send,
-        show=_show_send,
     ),
     Action(
         name="AddOffsetsToTxn",
@@ -567,23 +574,25 @@ CLIENT_ACTIONS = (
         effect=abort_transaction,
     ),
     Action(
-        name="ResendCoordinatorRequest",
-        role="client",
-        kafka="TransactionManager.TxnRequestHandler (retry after a timeout)",
-        params=("process", "request"),
-        trigger="client",
-        needs=("transactions", "unanswered"),
-        guard=lost_request,
-        effect=resend_coordinator_request,
-    ),
-    Action(
         name="FetchCommittedOffset",
         role="client",
         kafka="KafkaConsumer.committed (OffsetFetch, requireStable)",
         params=("process", "offset"),
         trigger="client",
         needs=("ctp",),
+        precondition=starting,
         guard=may_fetch_offset,
         effect=fetch_committed_offset,
+    ),
+    Action(
+        name="ResendCoordinatorRequest",
+        role="client",
+        kafka="TransactionManager.TxnRequestHandler (retry after a timeout)",
+        params=("process", "request"),
+        trigger="client",
+        needs=("transactions", "unanswered"),
+        precondition=awaits_answer,
+        guard=lost_request,
+        effect=resend_coordinator_request,
     ),
 )

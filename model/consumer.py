@@ -8,7 +8,6 @@ Kafka: ``KafkaConsumer`` with ``isolation.level``, ``FetchResponse.abortedTransa
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from .layout import E_TXN_FIRST, P_LOG, P_PRODUCERS, S_CONSUMER, S_PARTITIONS, Tup, replace
@@ -19,10 +18,11 @@ if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
 
-def fetchable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
+def fetchable(m: KafkaEosModel, state: Tup) -> list[tuple[int]]:
     """A partition with something new below the LSO (read_committed) or the high watermark
     (a cheap bound first: the log end, or the first offset of an open transaction)."""
     partitions = state[S_PARTITIONS]
+    found = []
     for part, (position, _) in enumerate(state[S_CONSUMER]):
         partition = partitions[part]
         limit = len(partition[P_LOG])
@@ -31,7 +31,8 @@ def fetchable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
                 if entry and 0 <= entry[E_TXN_FIRST] < limit:
                     limit = entry[E_TXN_FIRST]
         if limit > position:
-            yield (part,)
+            found.append((part,))
+    return found
 
 
 def fetch_records(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:

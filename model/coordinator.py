@@ -19,6 +19,7 @@ from .codes import (
     COMPLETED,
     CONCURRENT,
     EMPTY,
+    ERROR_NAMES,
     INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
@@ -27,7 +28,6 @@ from .codes import (
     PREPARE_ABORT,
     PREPARE_COMMIT,
     PRODUCER_FENCED,
-    error_name,
 )
 from .layout import (
     API_ADD_OFFSETS,
@@ -80,7 +80,7 @@ def _handled(
         )
     else:
         network = add_messages(rest, (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
-    result = _WRITE if transition else error_name(error)
+    result = _WRITE if transition else ERROR_NAMES[error]
     args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
     step = Step((_HANDLER_NAMES[api], args))
     return step, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, network, *state[S_CONSUMER:])

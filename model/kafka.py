@@ -25,16 +25,17 @@ from .layout import (
     F_FAILOVERS,
     F_LOSSES,
     F_RETRIES,
+    M_COORDINATOR_REQUEST,
     MESSAGE_KEYS,
     NO_METADATA_ENTRY,
     O_UNDECIDED,
     P_LOG,
+    REQUEST_KEYS,
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
     Out,
     Tup,
-    dispatch_key,
 )
 from .messages import describe
 from .network import deliverable
@@ -49,8 +50,10 @@ __all__ = ["ACTION_NAMES", "KafkaEosModel"]
 _Pair = tuple[Any, Callable[..., tuple[Step, Tup]]]
 #: A cached local step of a client: its effect and the arguments its guard gave.
 _LocalStep = tuple[Callable[..., tuple[Step, Tup]], Any]
+#: A client action: its precondition on the client, its guard and its effect.
+_Candidate = tuple[Any, Any, Callable[..., tuple[Step, Tup]]]
 #: The enabled actions of a fault budget: by message key, local, per client, global.
-_Tables = tuple[dict[int, list[_Pair]], list[_Pair], list[_Pair], list[_Pair]]
+_Tables = tuple[dict[int, list[_Pair]], list[_Pair], list[_Candidate], list[_Pair]]
 
 
 class KafkaEosModel(WorkloadTables):
@@ -80,7 +83,7 @@ class KafkaEosModel(WorkloadTables):
         self._build_static()
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
         self._tables: dict[Tup, _Tables] = {}
-        self._local_steps: dict[Tup, tuple[_LocalStep, ...]] = {}
+        self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
         self._message_names: dict[Tup, str] = {}
 
     def _present(self, action: Action) -> bool:
@@ -152,7 +155,10 @@ class KafkaEosModel(WorkloadTables):
             tables = self._tables[budget] = self._within(budget)
         on_message, local_actions, per_client, global_actions = tables
         for message, rest in deliverable(state[S_NETWORK]):
-            for guard, effect in on_message[dispatch_key(message)]:
+            kind = message[0]
+            # a coordinator request goes to its API's handler (see layout.dispatch_key)
+            key = kind if kind != M_COORDINATOR_REQUEST else REQUEST_KEYS[message[2]]
+            for guard, effect in on_message[key]:
                 if guard is None or guard(self, state, message):
                     out.append(effect(self, state, message, rest))
         clients = state[S_CLIENTS]
@@ -162,12 +168,13 @@ class KafkaEosModel(WorkloadTables):
             previous = self.previous_incarnation[proc]
             started = previous < 0 or clients[previous][C_STATE] != UNINITIALIZED
             key = (proc, client, budget[F_RETRIES], budget[F_BATCH_TIMEOUTS], started)
-            local = self._local_steps.get(key)
-            if local is None:
-                local = self._local_steps[key] = self._local_instances(local_actions, key)
+            cached = self._local_steps.get(key)
+            if cached is None:
+                cached = self._local_steps[key] = self._for_view(local_actions, per_client, key)
+            local, candidates = cached
             for effect, args in local:
                 out.append(effect(self, state, proc, args))
-            for guard, effect in per_client:
+            for guard, effect in candidates:
                 for args in guard(self, state, proc):
                     out.append(effect(self, state, proc, args))
         for guard, effect in global_actions:
@@ -188,15 +195,25 @@ class KafkaEosModel(WorkloadTables):
         def pairs(trigger: str) -> list[_Pair]:
             return [(a.guard, a.effect) for a in enabled if a.trigger == trigger]
 
-        return on_message, pairs("local"), pairs("client"), pairs("state")
+        per_client = [(a.precondition, a.guard, a.effect) for a in enabled if a.trigger == "client"]
+        return on_message, pairs("local"), per_client, pairs("state")
 
-    def _local_instances(self, local_actions: list[_Pair], key: Tup) -> tuple[_LocalStep, ...]:
-        """The enabled local steps of a client: their guards read only the client's view, and
-        client values repeat across many states, so they are evaluated once per view."""
+    def _for_view(
+        self, local_actions: list[_Pair], per_client: list[_Candidate], key: Tup
+    ) -> tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]:
+        """What a client's view decides, evaluated once per view (client values repeat across
+        many states): its enabled local steps, and the client actions whose precondition on
+        the client holds (their guards then look at the state)."""
         view = ClientView(*key)
-        return tuple(
+        local = tuple(
             (effect, args) for guard, effect in local_actions for args in guard(self, view)
         )
+        candidates = tuple(
+            (guard, effect)
+            for precondition, guard, effect in per_client
+            if precondition is None or precondition(self, view)
+        )
+        return local, candidates
 
     # ------------------------------------------------------------------ helpers of the actions
     def describe_message(self, message: Tup) -> str:

@@ -128,10 +128,14 @@ def request_key(api: int) -> int:
     return M_MARKER_RESPONSE + 1 + api
 
 
+#: the dispatch key of a coordinator request, by API
+REQUEST_KEYS = tuple(request_key(api) for api in range(len(API_NAMES)))
+
+
 def dispatch_key(message: Tup) -> int:
     """Which actions a delivered message goes to: its kind, and a coordinator request's API."""
     kind: int = message[0]
-    return request_key(message[2]) if kind == M_COORDINATOR_REQUEST else kind
+    return REQUEST_KEYS[message[2]] if kind == M_COORDINATOR_REQUEST else kind
 
 
 #: every dispatch key
@@ -141,7 +145,7 @@ MESSAGE_KEYS = (
     M_COORDINATOR_RESPONSE,
     M_MARKER,
     M_MARKER_RESPONSE,
-    *(request_key(api) for api in range(len(API_NAMES))),
+    *REQUEST_KEYS,
 )
 
 # transaction outcomes (ghost)

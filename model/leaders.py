@@ -15,13 +15,13 @@ from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
 from .codes import (
+    ERROR_NAMES,
     INVALID_EPOCH,
     INVALID_TXN_STATE,
     NONE,
     ONGOING,
     OUT_OF_ORDER,
     PREPARE,
-    error_name,
 )
 from .layout import (
     E_BATCHES,
@@ -119,7 +119,7 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
             producers = replace(producers, pid, entry)
         partitions = replace(partitions, part, (log, producers, aborted))
     response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
-    step = _produce_step(m, message, error_name(error), offset)
+    step = _produce_step(m, message, ERROR_NAMES[error], offset)
     next_state = (
         state[S_CLIENTS],
         partitions,
@@ -256,7 +256,7 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
     marker = "COMMIT" if commit else "ABORT"
     names = (m.partition_names[part], m.transactional_ids[tid])
-    step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, error_name(error))))
+    step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, ERROR_NAMES[error])))
     next_state = (
         state[S_CLIENTS],
         partitions,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, NONE, PREPARE, PREPARE_COMMIT, error_name
+from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, ERROR_NAMES, NONE, PREPARE, PREPARE_COMMIT
 from .layout import (
     FAILED_SHIFT,
     K_EPOCH,
@@ -49,7 +49,7 @@ def handle_marker_response(
     looked at."""
     _, part, tid, cepoch, error = message
     names = (m.transactional_ids[tid], m.partition_names[part])
-    step = Step(("HandleWriteTxnMarkersResponse", (*names, error_name(error))))
+    step = Step(("HandleWriteTxnMarkersResponse", (*names, ERROR_NAMES[error])))
     coordinator = state[S_COORDINATOR]
     metadata = coordinator[K_METADATA][tid]
     acks = metadata[T_ACKS]

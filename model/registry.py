@@ -18,10 +18,11 @@ How an action's instances are enumerated depends on its ``trigger``:
   ``guard(model, state, message) -> bool`` (None: always),
   ``effect(model, state, message, rest) -> (Step, next state)`` (``rest``: the network
   without the message);
-- ``"local"``: a client's own step that depends only on the client and the fault budgets
-  (:class:`ClientView`): ``guard(model, view) -> iterable of args`` is cached per view,
-  ``effect(model, state, view, args) -> (Step, next state)``;
-- ``"client"``: a client's step that looks at the rest of the state:
+- ``"local"``: a client's own step whose guard depends only on the client and the fault
+  budgets (:class:`ClientView`): ``guard(model, view) -> iterable of args`` is cached per
+  view, ``effect(model, state, proc, args) -> (Step, next state)``;
+- ``"client"``: a client's step whose guard looks at the rest of the state:
+  ``precondition(model, view) -> bool`` (optional, cached per view),
   ``guard(model, state, proc) -> iterable of args``,
   ``effect(model, state, proc, args) -> (Step, next state)``;
 - ``"state"``: any other step: ``guard(model, state) -> iterable of args``,
@@ -115,6 +116,9 @@ class Action:
     trigger: Trigger
     effect: Callable[..., tuple[Step, Any]]
     guard: Callable[..., Any] | None = None
+    #: a ``"client"`` action's condition on the client alone, ``(model, view) -> bool``
+    #: (cached per view, so the guard runs only for the clients it may hold for)
+    precondition: Callable[..., bool] | None = None
     #: message kinds a ``"message"`` action consumes
     consumes: tuple[int, ...] = ()
     #: the parameter naming the branch taken, and every branch there is

@@ -59,11 +59,10 @@ def markers(
 
 
 # ---------------------------------------------------------------------- CompleteTxnLogAppend
-def pending_writes(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
+def pending_writes(m: KafkaEosModel, state: Tup) -> list[tuple[int]]:
     """A transactional.id with a transition being written."""
-    for tid, metadata in enumerate(state[S_COORDINATOR][K_METADATA]):
-        if metadata[T_PENDING]:
-            yield (tid,)
+    metadata = state[S_COORDINATOR][K_METADATA]
+    return [(tid,) for tid, entry in enumerate(metadata) if entry[T_PENDING]]
 
 
 def complete_txn_log_append(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:

@@ -62,3 +62,31 @@ def test_the_model_lists_exactly_the_actions_it_takes() -> None:
         result = check(model)
         seen |= {action for action, count in result.coverage.items() if count}
     assert seen == set(ACTION_NAMES), f"listed, never taken: {set(ACTION_NAMES) - seen}"
+
+
+_SECTIONS = {
+    "Clients": ("client",),
+    "Partition leaders": ("leader",),
+    "Transaction coordinator": ("coordinator",),
+    "Network and consumer": ("network", "consumer"),
+}
+
+
+def _spec_tables() -> dict[str, list[str]]:
+    """The actions each role's table in SPEC.md §2 lists, in order."""
+    actions_part = SPEC.split("## 2. Actions", 1)[1].split("\n## ", 1)[0]
+    tables: dict[str, list[str]] = {}
+    for section in actions_part.split("\n### ")[1:]:
+        title = section.split(" (", 1)[0].split("\n", 1)[0].strip()
+        tables[title] = re.findall(r"^\| `(\w+)` \|", section, re.M)
+    return tables
+
+
+def test_spec_action_tables_list_the_registry_by_role() -> None:
+    from kafka_eos.model.actions import ACTIONS
+
+    tables = _spec_tables()
+    assert set(tables) == set(_SECTIONS)
+    for title, roles in _SECTIONS.items():
+        registered = [action.name for action in ACTIONS if action.role in roles]
+        assert tables[title] == registered, f"SPEC.md §2 {title} vs model/actions.py"
