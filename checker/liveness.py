@@ -129,7 +129,7 @@ class LivenessChecker:
     ) -> list[tuple[int, ...]]:
         """For each label id, the indices of the constraints it belongs to."""
         by_label: list[list[int]] = [[] for _ in labels]
-        names = [action_name(label) for label in labels]  # type: ignore[arg-type]
+        names = [action_name(label) for label in labels]
         for constraint in fairness:
             matching = [i for i, n in enumerate(names) if n == constraint.action]
             groups = [[i] for i in matching] if constraint.per_label else [matching]

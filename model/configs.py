@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from kafka_eos.errors import InputError, shown
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
@@ -136,7 +136,7 @@ def build_check_config(raw: object, *, name: str, where: str) -> CheckConfig:
 MAX_YAML_VALUES = 10_000
 
 
-class _StrictLoader(yaml.SafeLoader):
+class _StrictLoader(yaml.SafeLoader):  # type: ignore[misc]
     """A SafeLoader that refuses a mapping with the same key twice (PyYAML keeps the last), a
     key that is not a scalar, and a document whose aliases expand past MAX_YAML_VALUES."""
 
@@ -185,7 +185,7 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
         line = key_node.start_mark.line + 1
         if not isinstance(key_node, yaml.ScalarNode):
             raise _Refused(f"a mapping key must be a name, not a {key_node.id} (line {line})")
-        key = loader.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=deep)
         if key in seen:
             raise _Refused(f"duplicate key {shown(key)} (line {line})")
         seen.add(key)

@@ -87,7 +87,9 @@ def _handled(
 
 
 def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
-    return state[S_COORDINATOR][K_METADATA][m.tid_of[message[1]]]
+    """The coordinator's metadata of the requesting client's transactional.id."""
+    metadata: Tup = state[S_COORDINATOR][K_METADATA][m.tid_of[message[1]]]
+    return metadata
 
 
 # ---------------------------------------------------------------------- HandleInitProducerId

@@ -34,7 +34,6 @@ from .layout import (
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
-    Out,
     Tup,
 )
 from .messages import describe
@@ -46,6 +45,8 @@ from .views import VISIBLE, fates
 
 __all__ = ["ACTION_NAMES", "KafkaEosModel"]
 
+#: The successors of a state: (step, next state).
+Out = list[tuple[Step, Tup]]
 #: A guard and an effect (see registry for their signatures per trigger).
 _Pair = tuple[Any, Callable[..., tuple[Step, Tup]]]
 #: A cached local step of a client: its effect and the arguments its guard gave.
@@ -229,7 +230,7 @@ class KafkaEosModel(WorkloadTables):
         spares the resend guards' scans of the network in every other state.)"""
         budget = state[S_BUDGET]
         faults = self.faults
-        return budget[F_LOSSES] != faults.losses or budget[F_FAILOVERS] != faults.failovers
+        return bool(budget[F_LOSSES] != faults.losses or budget[F_FAILOVERS] != faults.failovers)
 
     def committed_group_offset(self, partition: Tup) -> int:
         """The group's committed input offset as read_committed readers of

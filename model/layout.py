@@ -71,11 +71,6 @@ from typing import Any
 
 #: A state or any component of one: tuples of small ints all the way down.
 Tup = tuple[Any, ...]
-#: The successors an action appends to: (label, next state).
-Out = list[tuple[str, Tup]]
-#: A client's own step: (label, new client, messages sent, budget index spent or -1).
-Move = tuple[str, Tup, Tup, int]
-
 # state components
 S_CLIENTS, S_PARTITIONS, S_COORDINATOR, S_NETWORK, S_CONSUMER, S_OUTCOMES, S_BUDGET = range(7)
 STATE_VARIABLES = (

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.client_states import is_legal_transition as client_transition_ok
@@ -164,7 +164,7 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         if memo[0] is not state:
             memo[0] = state
             memo[1] = tuple(summary(p) for p in state[S_PARTITIONS])
-        return memo[1]
+        return cast(Tup, memo[1])
 
     def no_fenced_writes(state: Tup) -> bool:
         return not any(flags & _FENCED for flags, _ in summaries(state))

@@ -141,18 +141,18 @@ class WorkloadTables:
         for t, commit in enumerate(commits):
             self.transactions.append((index, t, commit))
         globals_: list[int] = []
-        for local, partition in enumerate(parts):
+        for rec, partition in enumerate(parts):
             globals_.append(len(self.records))
-            t = txn_of_record[local]
+            t = txn_of_record[rec]
             self.records.append(
                 (
                     index,
-                    local,
+                    rec,
                     partition,
                     first_txn + t if t >= 0 else -1,
-                    values[local],
-                    extra[local][0],
-                    extra[local][1],
+                    values[rec],
+                    extra[rec][0],
+                    extra[rec][1],
                 )
             )
         self.record_partition.append(tuple(parts))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 from kafka_eos.errors import InputError
 
@@ -80,7 +80,7 @@ def render(table: dict[str, Verdict]) -> str:
         "# with `pytest -m slow`. tests/model/test_model_verdicts.py re-checks every row.\n"
     )
     rows = {name: {field: getattr(row, field) for field in _FIELDS} for name, row in table.items()}
-    return header + yaml.safe_dump(rows, sort_keys=False)
+    return header + str(yaml.safe_dump(rows, sort_keys=False))
 
 
 README_BEGIN = "<!-- verdicts:begin -->"
