@@ -45,13 +45,13 @@ def find_path(
     max_depth: int = 6,
     max_expansions: int = 5_000,
     hint: tuple | None = None,  # type: ignore[type-arg]
-) -> tuple[list[tuple[str, tuple]] | None, tuple]:  # type: ignore[type-arg]
+) -> tuple[list[tuple[Step, tuple]] | None, tuple]:  # type: ignore[type-arg]
     """A shortest-looking path of model steps from ``start`` to ``goal`` (None if not found
     within the bounds), and the closest state seen."""
     if start == goal:
         return [], start
     counter = 0
-    frontier: list[tuple[int, int, int, tuple, list[tuple[str, tuple]]]] = []  # type: ignore[type-arg]
+    frontier: list[tuple[int, int, int, tuple, list[tuple[Step, tuple]]]] = []  # type: ignore[type-arg]
     seen = {start}
     best = (distance(start, goal), start)
     if hint is not None:
@@ -126,13 +126,12 @@ def check_step(
 ) -> StepResult:
     """Refinement and properties of one reference step ``before -> after`` (abstract states).
     ``expected`` is the model successor of the action the driver performed (tried first)."""
-    path: list[tuple[str, tuple]] | None  # type: ignore[type-arg]
+    path: list[tuple[Step, tuple]] | None  # type: ignore[type-arg]
     closest: tuple = after  # type: ignore[type-arg]
     if after == before:
         path = []
     elif expected is not None and after == expected:
-        path = [("(the action performed)", expected)]
-        path = _labelled(model, before, expected) or path
+        path = _labelled(model, before, expected)  # the successor of the step performed
     else:
         path, closest = find_path(
             model, before, after, max_depth=max_depth, max_expansions=max_expansions, hint=expected
