@@ -13,11 +13,14 @@ from .leaders import LEADER_ACTIONS
 from .markers import MARKER_ACTIONS
 from .network import NETWORK_ACTIONS
 from .registry import Action, declare
+from .sender import SENDER_ACTIONS
 from .transaction_log import TRANSACTION_LOG_ACTIONS
 
 ACTIONS: tuple[Action, ...] = declare(
     (
-        *CLIENT_ACTIONS,
+        *CLIENT_ACTIONS[:2],  # InitProducerId, BeginTransaction
+        *SENDER_ACTIONS,  # Send, RetryProduce, ExpireBatch
+        *CLIENT_ACTIONS[2:],
         *RESPONSE_ACTIONS,
         *LEADER_ACTIONS,
         *COORDINATOR_ACTIONS,

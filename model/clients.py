@@ -1,9 +1,8 @@
-"""Producer clients: the steps a client takes by itself (its answers are in
-:mod:`.client_responses`).
+"""Producer clients: the transactional steps a client takes by itself (sending its batches is
+in :mod:`.sender`, its answers in :mod:`.client_responses`).
 
 Kafka: ``KafkaProducer`` / ``TransactionManager`` (initTransactions, beginTransaction,
-sendOffsetsToTransaction, commitTransaction, abortTransaction, the TxnRequestHandler retry),
-``Sender`` draining ``RecordAccumulator`` (send, retry, delivery timeout).
+sendOffsetsToTransaction, commitTransaction, abortTransaction, the TxnRequestHandler retry).
 
 Most of these steps depend only on the client and two fault budgets (a ``"local"`` trigger:
 their guards are cached per :class:`~.registry.ClientView`); the resend of a lost coordinator
@@ -12,10 +11,7 @@ request and the CTP application's offset fetch look at the rest of the state.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-from kafka_eos.protocol.sequence import NO_SEQUENCE
+from typing import TYPE_CHECKING
 
 from .codes import (
     ABORTABLE_ERROR,
@@ -24,7 +20,6 @@ from .codes import (
     IN_TRANSACTION,
     INITIALIZING,
     READY,
-    REQUEST_TIMED_OUT,
     UNINITIALIZED,
 )
 from .layout import (
@@ -34,7 +29,6 @@ from .layout import (
     API_INIT_PRODUCER_ID,
     API_NAMES,
     B_ACKED,
-    B_FAILED,
     B_INFLIGHT,
     B_UNSENT,
     C_ADDED,
@@ -44,12 +38,9 @@ from .layout import (
     C_EPOCH,
     C_SEQUENCES,
     C_STATE,
-    F_BATCH_TIMEOUTS,
-    F_RETRIES,
     K_METADATA,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
-    M_PRODUCE,
     P_LOG,
     S_BUDGET,
     S_CLIENTS,
@@ -61,7 +52,7 @@ from .layout import (
     add_messages,
     replace,
 )
-from .params import CTP, IDEMPOTENT
+from .params import CTP
 from .registry import Action, ClientView, Step
 from .views import last_stable_offset
 
@@ -145,193 +136,6 @@ def begin_transaction(
     )
     step = Step(("BeginTransaction", (m.process_names[proc], current)))
     return step, client_step(state, proc, new_client, (request,))
-
-
-# ---------------------------------------------------------------------- Send
-def may_send(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
-    """An idempotent client's re-enqueued batches that head their partitions, then the next
-    unsent batch in send order if it may go (see :func:`_may_send_new`)."""
-    proc, client = view.proc, view.client
-    kind = m.kinds[proc]
-    if m.transactional[proc]:
-        if client[C_STATE] != IN_TRANSACTION:
-            return
-        records = m.txn_records[proc][client[C_CURRENT]]
-    else:
-        records = m.all_records[proc]
-        if kind == IDEMPOTENT:
-            yield from _re_enqueued_heads(m, proc, client)
-    batches = client[C_BATCHES]
-    for rec in records:
-        if batches[rec][0] == B_UNSENT:
-            if _may_send_new(m, proc, client, rec):
-                yield (rec,)
-            return
-
-
-def _re_enqueued_heads(m: KafkaEosModel, proc: int, client: Tup) -> Iterator[tuple[int]]:
-    """Sender.drain of re-enqueued batches (in flight without an attempt outstanding): on each
-    partition the retried batch with the lowest sequence goes out again once no batch with a
-    lower sequence is in flight (RecordAccumulator.shouldStopDrainBatchesForPartition)."""
-    batches = client[C_BATCHES]
-    partitions = m.record_partition[proc]
-    first: dict[int, int] = {}  # partition -> its in-flight batch with the lowest sequence
-    for rec, batch in enumerate(batches):
-        if batch[0] == B_INFLIGHT:
-            part = partitions[rec]
-            lowest = first.get(part)
-            if lowest is None or batch[2] < batches[lowest][2]:
-                first[part] = rec
-    for rec in first.values():
-        if batches[rec][3] < 0:  # else its attempt is outstanding: the others wait behind it
-            yield (rec,)
-
-
-def _may_send_new(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> bool:
-    """A transactional batch's partition was added; an idempotent one does not queue behind a
-    re-enqueued batch or one in flight under an older epoch (a new batch at sequence 0 could
-    overtake it); fewer than max_in_flight batches are in flight to the partition."""
-    part = m.record_partition[proc][rec]
-    if m.transactional[proc] and not client[C_ADDED] >> part & 1:
-        return False
-    partitions = m.record_partition[proc]
-    in_flight = 0
-    for r, batch in enumerate(client[C_BATCHES]):
-        if batch[0] == B_INFLIGHT and partitions[r] == part:
-            in_flight += 1
-            waits = batch[3] < 0 or batch[1] != client[C_EPOCH]
-            if waits and m.kinds[proc] == IDEMPOTENT:
-                return False
-    return in_flight < m.knobs.max_in_flight
-
-
-def send(m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]) -> tuple[Step, Tup]:
-    """KafkaProducer.send + Sender: a new batch goes out with the client's epoch and its
-    partition's next sequence (TxnOffsetCommit: none), a re-enqueued one with its epoch and
-    sequence as they stand (a bump may have rewritten them); on the connection that carries
-    the current attempts of the partition's in-flight batches, which the batch records."""
-    client = state[S_CLIENTS][proc]
-    (rec,) = args
-    part = m.record_partition[proc][rec]
-    batches = client[C_BATCHES]
-    sequences = client[C_SEQUENCES]
-    connection = _current_connection(m, state, proc, part, batches)
-    if batches[rec][0] == B_UNSENT:
-        epoch = client[C_EPOCH]
-        if m.pid_of[proc] < 0 or part == m.offsets_partition:
-            seq = NO_SEQUENCE  # no idempotence, or a TxnOffsetCommit: no sequence numbers
-        else:
-            seq = sequences[part]
-            sequences = replace(sequences, part, seq + 1)
-        transactional = int(m.transactional[proc])
-    else:  # re-enqueued (idempotent)
-        _, epoch, seq, _ = batches[rec]
-        transactional = 0
-    request = (M_PRODUCE, proc, part, m.pid_of[proc], epoch, seq, rec, transactional, connection)
-    new_client = (
-        *client[:C_BATCHES],
-        replace(batches, rec, (B_INFLIGHT, epoch, seq, connection)),
-        sequences,
-        *client[C_ADDED:],
-    )
-    api = "TxnOffsetCommit" if part == m.offsets_partition else "Produce"
-    step = Step(("Send", (m.process_names[proc], rec, m.partition_names[part], epoch, seq, api)))
-    return step, client_step(state, proc, new_client, (request,))
-
-
-def _show_send(args: tuple[Any, ...]) -> str:
-    process, rec, partition, epoch, seq, api = args
-    if api == "TxnOffsetCommit":
-        return f"{process},r{rec},TxnOffsetCommit,e{epoch}"
-    return f"{process},r{rec},{partition},e{epoch},s{seq}"
-
-
-def _current_connection(m: KafkaEosModel, state: Tup, proc: int, part: int, batches: Tup) -> int:
-    """The connection the producer uses for the partition: the one carrying the current
-    attempts of its in-flight batches (so a new batch queues behind them, as on one TCP
-    connection), or the newest one if none is in flight."""
-    connection = -1
-    for message in state[S_NETWORK]:
-        if message[0] != M_PRODUCE:
-            break  # the network is sorted: produce requests come first
-        if message[1] == proc and message[2] == part and message[8] > connection:
-            batch = batches[message[6]]
-            if batch[0] == B_INFLIGHT and batch[3] == message[8]:
-                connection = message[8]
-    if connection < 0:
-        connection = m.faults.retries - state[S_BUDGET][F_RETRIES]
-    return connection
-
-
-# ---------------------------------------------------------------------- RetryProduce
-def may_retry(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int, tuple[int, ...]]]:
-    """Budget left; a partition with batches in flight. A transactional client retries only
-    IN_TRANSACTION: in ABORTABLE_ERROR the Sender aborts re-enqueued batches instead
-    (RecordAccumulator.abortUndrainedBatches)."""
-    proc, client = view.proc, view.client
-    if not view.retries or (m.transactional[proc] and client[C_STATE] != IN_TRANSACTION):
-        return
-    by_partition: dict[int, list[int]] = {}
-    for rec, batch in enumerate(client[C_BATCHES]):
-        if batch[0] == B_INFLIGHT:
-            by_partition.setdefault(m.record_partition[proc][rec], []).append(rec)
-    for part, records in by_partition.items():
-        yield part, tuple(records)
-
-
-def retry_produce(
-    m: KafkaEosModel, state: Tup, proc: int, args: tuple[int, tuple[int, ...]]
-) -> tuple[Step, Tup]:
-    """Sender retry after a request timeout or disconnect: a new connection, and every
-    in-flight batch of the partition goes out again on it, in order, with the same epoch and
-    sequence; the old requests may still be delivered, but their answers travel on the closed
-    connection and are not read."""
-    client = state[S_CLIENTS][proc]
-    part, records = args
-    connection = m.faults.retries - state[S_BUDGET][F_RETRIES] + 1
-    transactional = int(m.transactional[proc])
-    batches = list(client[C_BATCHES])
-    requests = []
-    for rec in records:
-        _, epoch, seq, _ = batches[rec]
-        pid = m.pid_of[proc]
-        requests.append((M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection))
-        batches[rec] = (*batches[rec][:3], connection)
-    new_client = replace(client, C_BATCHES, tuple(batches))
-    step = Step(("RetryProduce", (m.process_names[proc], m.partition_names[part], records)))
-    return step, client_step(state, proc, new_client, tuple(requests), F_RETRIES)
-
-
-def _show_retry(args: tuple[Any, ...]) -> str:
-    process, partition, records = args
-    return f"{process},{partition}," + ",".join(f"r{r}" for r in records)
-
-
-# ---------------------------------------------------------------------- ExpireBatch
-def may_expire(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
-    """Budget left; a transactional client IN_TRANSACTION or ABORTABLE_ERROR with a batch of
-    its transaction in flight."""
-    proc, client = view.proc, view.client
-    if not view.batch_timeouts or not m.transactional[proc]:
-        return
-    if client[C_STATE] not in (IN_TRANSACTION, ABORTABLE_ERROR):
-        return
-    batches = client[C_BATCHES]
-    for rec in m.txn_records[proc][client[C_CURRENT]]:
-        if batches[rec][0] == B_INFLIGHT:
-            yield (rec,)
-
-
-def expire_batch(m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]) -> tuple[Step, Tup]:
-    """delivery.timeout.ms (RecordAccumulator.expiredBatches): the batch fails although its
-    request may still be delivered, and the transaction must abort."""
-    client = state[S_CLIENTS][proc]
-    (rec,) = args
-    _, epoch, seq, _ = client[C_BATCHES][rec]
-    failed = replace(client[C_BATCHES], rec, (B_FAILED, epoch, seq, REQUEST_TIMED_OUT))
-    new_client = (ABORTABLE_ERROR, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
-    step = Step(("ExpireBatch", (m.process_names[proc], rec)))
-    return step, client_step(state, proc, new_client, (), F_BATCH_TIMEOUTS)
 
 
 # ---------------------------------------------------------------------- AddOffsetsToTxn
@@ -489,6 +293,8 @@ def fetch_committed_offset(
     )
 
 
+#: The TransactionManager's steps (the Sender's are in .sender), in SPEC.md's order:
+#: InitProducerId and BeginTransaction come before the Sender's, the rest after.
 CLIENT_ACTIONS = (
     Action(
         name="InitProducerId",
@@ -510,38 +316,6 @@ CLIENT_ACTIONS = (
         guard=may_begin,
         effect=begin_transaction,
         show=lambda args: f"{args[0]},txn{args[1]}",
-    ),
-    Action(
-        name="Send",
-        role="client",
-        kafka="KafkaProducer.send, Sender draining RecordAccumulator",
-        params=("process", "record", "partition", "epoch", "sequence", "request"),
-        trigger="local",
-        guard=may_send,
-        effect=send,
-        show=_show_send,
-    ),
-    Action(
-        name="RetryProduce",
-        role="client",
-        kafka="Sender (retry after a request timeout or disconnect)",
-        params=("process", "partition", "records"),
-        trigger="local",
-        guard=may_retry,
-        effect=retry_produce,
-        budget="retries",
-        show=_show_retry,
-    ),
-    Action(
-        name="ExpireBatch",
-        role="client",
-        kafka="RecordAccumulator.expiredBatches (delivery.timeout.ms)",
-        params=("process", "record"),
-        trigger="local",
-        guard=may_expire,
-        effect=expire_batch,
-        budget="batch_timeouts",
-        show=lambda args: f"{args[0]},r{args[1]}",
     ),
     Action(
         name="AddOffsetsToTxn",
