@@ -355,6 +355,9 @@ def _coverage_table(result: CheckResult) -> list[str]:
             else "not reached before the run stopped"
         )
         lines.append(f"never taken: {', '.join(result.never_taken)} ({why})")
+    if result.outcomes_never_taken:
+        # a branch of an action (an error a server answers with...) this run never took
+        lines.append(f"outcomes never taken: {', '.join(result.outcomes_never_taken)}")
     return ["coverage:", *lines]
 
 

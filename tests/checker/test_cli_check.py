@@ -37,6 +37,21 @@ def test_two_phase_ok_exits_zero_with_counts_and_coverage(capsys: Any) -> None:
     assert err == ""  # no progress display when stderr is not a terminal
 
 
+def test_coverage_names_each_outcome_the_run_never_took(capsys: Any) -> None:
+    # idempotent: one producer, a lost answer and a retry; no leader ever refuses its batch
+    code, out, _ = run(capsys, "check", "--config", "idempotent", "--quiet")
+    assert code == 0
+    line = next(x for x in out.splitlines() if x.startswith("outcomes never taken: "))
+    assert "HandleProduce:OUT_OF_ORDER_SEQUENCE_NUMBER" in line
+    assert "HandleProduce:DUPLICATE" not in line  # the retry is answered as a duplicate
+    code, document = run_json(capsys, "check", "--config", "idempotent", "--quiet")
+    assert document["outcome_coverage"]["HandleProduce"]["DUPLICATE"] > 0
+    assert "HandleProduce:OUT_OF_ORDER_SEQUENCE_NUMBER" in document["outcomes_never_taken"]
+    # a model whose labels are plain strings has no outcomes
+    code, document = run_json(capsys, "check", "--model", TWO_PHASE, "--param", "rms=3")
+    assert (document["outcome_coverage"], document["outcomes_never_taken"]) == ({}, [])
+
+
 def test_json_output_has_the_documented_fields(capsys: Any) -> None:
     code, document = run_json(capsys, "check", "--model", TWO_PHASE, "--param", "rms=3")
     assert code == 0
