@@ -40,6 +40,7 @@ from .messages import describe
 from .network import deliverable
 from .params import CTP, Faults, Knobs, ModelParams, Workload
 from .registry import Action, ClientView, Need, Step
+from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
 from .tables import WorkloadTables
 from .views import VISIBLE, fates
 
@@ -104,26 +105,36 @@ class KafkaEosModel(WorkloadTables):
         clients = []
         for proc, kind in enumerate(self.kinds):
             transactional = self.transactional[proc]
+            batch = BATCH.make(status=B_UNSENT, epoch=-1, sequence=-1, extra=-1)
             clients.append(
-                (
-                    UNINITIALIZED if transactional else READY,
-                    -1 if transactional or self.pid_of[proc] < 0 else 0,
-                    -1 if kind == CTP else 0,
-                    ((B_UNSENT, -1, -1, -1),) * len(self.record_partition[proc]),
-                    (0,) * self.partition_count,
-                    0,
-                    (),
+                CLIENT.make(
+                    state=UNINITIALIZED if transactional else READY,
+                    epoch=-1 if transactional or self.pid_of[proc] < 0 else 0,
+                    current=-1 if kind == CTP else 0,
+                    batches=(batch,) * len(self.record_partition[proc]),
+                    next_sequence=(0,) * self.partition_count,
+                    added=0,
+                    awaiting=(),
                 )
             )
-        partition = ((), ((),) * self.pid_count, ())
-        metadata = (NO_METADATA_ENTRY,) * len(self.transactional_ids)
-        coordinator = (0, metadata, ((),) * len(self.transactional_ids))
-        consumer = ((0, ()),) * self.data_partitions if self.workload.consumer else ()
-        f = self.faults
-        budget = (f.losses, f.retries, f.batch_timeouts, f.txn_timeouts, f.failovers, f.expiries)
-        outcomes = (O_UNDECIDED,) * len(self.transactions)
-        partitions = (partition,) * self.partition_count
-        return [(tuple(clients), partitions, coordinator, (), consumer, outcomes, budget)]
+        partition = PARTITION.make(log=(), producer_state=((),) * self.pid_count, aborted_index=())
+        coordinator = COORDINATOR.make(
+            coordinator_epoch=0,
+            transactions=(NO_METADATA_ENTRY,) * len(self.transactional_ids),
+            transaction_state_log=((),) * len(self.transactional_ids),
+        )
+        position = CONSUMER_PARTITION.make(position=0, delivered=())
+        state = STATE.make(
+            producers=tuple(clients),
+            partitions=(partition,) * self.partition_count,
+            coordinator=coordinator,
+            network=(),
+            consumer=(position,) * self.data_partitions if self.workload.consumer else (),
+            outcomes=(O_UNDECIDED,) * len(self.transactions),
+            # each fault's budget starts at its Faults value (the budget's fields are named so)
+            budget=tuple(getattr(self.faults, name) for name in BUDGET_NAMES),
+        )
+        return [state]
 
     def action_names(self) -> tuple[str, ...]:
         """The actions this configuration can take: one whose fault has no budget, or that

@@ -1,118 +1,212 @@
-"""The model state's layout: positions in the state tuple, codes, message shapes.
+"""The model state's layout: positions in the state tuple, codes, typed aliases.
 
-A model state is a plain tuple of seven components (tuples of small ints all the way down, so it
-hashes fast and is immutable)::
+A model state is a plain tuple of seven components, tuples of small ints all the way down, so it
+hashes fast and is immutable. Every position is declared once, with its name and meaning, in
+:mod:`.schema`; the position constants below are generated from it (``python -m
+kafka_eos.model.schema_texts --write``; a test checks they are current), and spec/SPEC.md §1 shows
+the same declaration as tables. ``schema.named(state)`` names every field of a raw state.
 
-    state = (clients, partitions, coordinator, network, consumer, outcomes, budget)
-
-``clients`` — one tuple per producer process (ProducerSpec), ``C_*`` positions::
-
-    (client_state, epoch, current, batches, next_sequences, added, awaiting)
-
-    client_state    protocol.client_states.ClientState (TransactionManager.State)
-    epoch           the producer epoch the client uses (-1 before InitProducerId)
-    current         transactional: index of the current (or next) transaction;
-                    ctp: the input offset being processed (-1 = not fetched yet)
-    batches         one (status, epoch, sequence, extra) per record of the process's
-                    workload, in send order; status is one of B_*; extra is the offset
-                    (acked), the error (failed), the connection of the latest attempt (in
-                    flight: only that attempt's answer counts; -1 while an idempotent
-                    batch is re-enqueued after an error, to go out again) or -1 (unsent)
-    next_sequences  one next sequence number per partition (RecordAccumulator's sequence)
-    added           bitmask of partitions the coordinator acknowledged in this transaction
-    awaiting        the outstanding coordinator request (a network message) or ()
-
-``partitions`` — one tuple per partition (data partitions, then __consumer_offsets if a CTP
-application runs), ``P_*`` positions::
-
-    (log, producer_state, aborted)
-
-    log             tuple of log entries, the offset is the index; a data entry is
-                    (ENTRY_DATA, pid, epoch, sequence, record, transactional) and a control
-                    entry (ENTRY_CONTROL, pid, epoch, commit, coordinator_epoch)
-    producer_state  one ProducerStateEntry per producer id, or () when the leader has none:
-                    (epoch, coordinator_epoch, batches, txn_first_offset) where batches holds
-                    the last batch_cache_size (first_seq, last_seq, last_offset)
-    aborted         the aborted-transaction index: (pid, first_offset, last_offset) entries
-
-``coordinator`` — ``(coordinator_epoch, metadata, txn_log)``: ``metadata`` has one
-``(state, epoch, partitions, owner, marker_acks, pending)`` per transactional.id (TxnState,
-``state == -1`` before the first InitProducerId); ``pending`` is ``()`` or the transition being
-written to ``__transaction_state``: ``(state, epoch, partitions, owner, reply)``. ``txn_log``
-holds the last durable record per transactional.id (``()`` or ``(state, epoch, partitions,
-owner)``), which a new coordinator reloads. ``owner`` is a ghost: the global index of the
-transaction the coordinator's open transaction belongs to (-1: none).
-
-``network`` — a sorted tuple (a multiset) of in-flight messages; any one may be delivered next,
-which models delay and reordering across connections. Shapes (first element the M_* kind)::
-
-    (M_PRODUCE, process, partition, pid, epoch, sequence, record, transactional, connection)
-    (M_PRODUCE_RESPONSE, process, partition, epoch, sequence, record, error, offset, connection)
-    (M_COORDINATOR_REQUEST, process, api, epoch, argument, transaction)
-    (M_COORDINATOR_RESPONSE, process, api, error, epoch, transaction)
-    (M_MARKER, partition, transactional_id, coordinator_epoch, epoch, commit)
-    (M_MARKER_RESPONSE, partition, transactional_id, coordinator_epoch, error)
-
-``connection`` numbers the client's connections (each retry opens a new one): requests of one
-(process, partition, connection) are delivered in send order, different connections interleave.
-A response travels on its request's connection.
 ``record`` in a produce message is the process-local record index; in a log entry it is the
-global record index (Workload order).
-
-``consumer`` — one ``(position, delivered_offsets)`` per data partition (``()`` without a
-consumer). ``outcomes`` — one code per transaction of the workload (O_*), set when the
-coordinator durably decides it (a ghost variable for the properties). ``budget`` — remaining
-fault budget, ``F_*`` positions.
+global record index (Workload order). ``connection`` numbers the client's connections (each
+retry opens a new one): requests of one (process, partition, connection) are delivered in send
+order, different connections interleave; a response travels on its request's connection.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
+
+from .schema import BUDGET, METADATA, STATE
 
 #: A state or any component of one: tuples of small ints all the way down.
 Tup = tuple[Any, ...]
-# state components
-S_CLIENTS, S_PARTITIONS, S_COORDINATOR, S_NETWORK, S_CONSUMER, S_OUTCOMES, S_BUDGET = range(7)
-STATE_VARIABLES = (
-    "producers",
-    "partitions",
-    "coordinator",
-    "network",
-    "consumer",
-    "outcomes",
-    "budget",
-)
+#: Named aliases of the components (plain tuples: see schema.py for their fields).
+State = Tup
+Client = Tup
+Batch = Tup
+Partition = Tup
+LogEntry = Tup
+ProducerEntry = Tup
+Coordinator = Tup
+Metadata = Tup
+Pending = Tup
+TxnLogRecord = Tup
+Message = Tup
+ConsumerPartition = tuple[int, tuple[int, ...]]
+Network = tuple[Message, ...]
+Outcomes = tuple[int, ...]
+Budget = tuple[int, ...]
 
-# client
-C_STATE, C_EPOCH, C_CURRENT, C_BATCHES, C_SEQUENCES, C_ADDED, C_AWAITING = range(7)
+#: the state's variables, in tuple order
+STATE_VARIABLES = tuple(field.name for field in STATE.stored)
+#: the fault budget's names (each the Faults field it starts from), in tuple order
+BUDGET_NAMES = tuple(field.name for field in BUDGET.stored)
+
+# --- generated by python -m kafka_eos.model.schema_texts --write: do not edit ---
+# state: a model state: seven components
+S_CLIENTS: Final = 0  # producers
+S_PARTITIONS: Final = 1  # partitions
+S_COORDINATOR: Final = 2  # coordinator
+S_NETWORK: Final = 3  # network
+S_CONSUMER: Final = 4  # consumer
+S_OUTCOMES: Final = 5  # outcomes
+S_BUDGET: Final = 6  # budget
+# client: one producer process (ProducerSpec)
+C_STATE: Final = 0  # state
+C_EPOCH: Final = 1  # epoch
+C_CURRENT: Final = 2  # current
+C_BATCHES: Final = 3  # batches
+C_SEQUENCES: Final = 4  # next_sequence
+C_ADDED: Final = 5  # added
+C_AWAITING: Final = 6  # awaiting
+# batch: one record's batch
+BT_STATUS: Final = 0  # status
+BT_EPOCH: Final = 1  # epoch
+BT_SEQUENCE: Final = 2  # sequence
+BT_EXTRA: Final = 3  # extra
+# partition: one partition and its leader
+P_LOG: Final = 0  # log
+P_PRODUCERS: Final = 1  # producer_state
+P_ABORTED: Final = 2  # aborted_index
+# producer entry: a leader's ProducerStateEntry
+E_EPOCH: Final = 0  # epoch
+E_COORDINATOR_EPOCH: Final = 1  # coordinator_epoch
+E_BATCHES: Final = 2  # batches
+E_TXN_FIRST: Final = 3  # current_txn_first_offset
+# cached batch: a batch in a ProducerStateEntry's cache
+CB_FIRST_SEQ: Final = 0  # first_seq
+CB_LAST_SEQ: Final = 1  # last_seq
+CB_LAST_OFFSET: Final = 2  # last_offset
+# aborted: an aborted-transaction index entry
+AB_PID: Final = 0  # pid
+AB_FIRST: Final = 1  # first_offset
+AB_LAST: Final = 2  # last_offset
+# coordinator: the transaction coordinator
+K_EPOCH: Final = 0  # coordinator_epoch
+K_METADATA: Final = 1  # transactions
+K_LOG: Final = 2  # transaction_state_log
+# metadata: a transactional.id's TransactionMetadata (state -1 before the first InitProducerId)
+T_STATE: Final = 0  # state
+T_EPOCH: Final = 1  # epoch
+T_PARTITIONS: Final = 2  # partitions
+T_OWNER: Final = 3  # transaction
+T_ACKS: Final = 4  # markers_acknowledged
+T_PENDING: Final = 5  # pending_state
+T_LAST_EPOCH: Final = 6  # last_producer_epoch
+# pending: a transition being written to __transaction_state
+PT_STATE: Final = 0  # state
+PT_EPOCH: Final = 1  # epoch
+PT_PARTITIONS: Final = 2  # partitions
+PT_OWNER: Final = 3  # owner
+PT_REPLY: Final = 4  # reply
+PT_LAST_EPOCH: Final = 5  # last_producer_epoch
+# reply: a coordinator response waiting for its transition (a response message without its kind)
+RP_PROCESS: Final = 0  # process
+RP_API: Final = 1  # api
+RP_ERROR: Final = 2  # error
+RP_EPOCH: Final = 3  # epoch
+RP_TRANSACTION: Final = 4  # transaction
+# txn log record: the last durable __transaction_state record of a transactional.id
+R_STATE: Final = 0  # state
+R_EPOCH: Final = 1  # epoch
+R_PARTITIONS: Final = 2  # partitions
+R_OWNER: Final = 3  # owner
+R_LAST_EPOCH: Final = 4  # last_producer_epoch
+# consumer partition: the consumer on one data partition
+CP_POSITION: Final = 0  # position
+CP_DELIVERED: Final = 1  # delivered
+# budget: the remaining fault budget (each starts at the Faults value of the same name)
+F_LOSSES: Final = 0  # losses
+F_RETRIES: Final = 1  # retries
+F_BATCH_TIMEOUTS: Final = 2  # batch_timeouts
+F_TXN_TIMEOUTS: Final = 3  # txn_timeouts
+F_FAILOVERS: Final = 4  # failovers
+F_EXPIRIES: Final = 5  # expiries
+# data entry: a data batch in a log (one record)
+ENTRY_DATA: Final = 0
+ENTRY_KIND: Final = 0  # type
+D_PID: Final = 1  # producer_id
+D_EPOCH: Final = 2  # producer_epoch
+D_SEQUENCE: Final = 3  # base_sequence
+D_RECORD: Final = 4  # record
+D_TRANSACTIONAL: Final = 5  # transactional
+# control entry: a control batch (a transaction marker) in a log
+ENTRY_CONTROL: Final = 1
+X_PID: Final = 1  # producer_id
+X_EPOCH: Final = 2  # producer_epoch
+X_COMMIT: Final = 3  # commit
+X_COORDINATOR_EPOCH: Final = 4  # coordinator_epoch
+# Produce: a Produce request (or a TxnOffsetCommit, to the offsets partition, with no sequence)
+M_PRODUCE: Final = 0
+M_KIND: Final = 0  # kind
+PR_PROCESS: Final = 1  # process
+PR_PARTITION: Final = 2  # partition
+PR_PID: Final = 3  # pid
+PR_EPOCH: Final = 4  # epoch
+PR_SEQUENCE: Final = 5  # sequence
+PR_RECORD: Final = 6  # record
+PR_TRANSACTIONAL: Final = 7  # transactional
+PR_CONNECTION: Final = 8  # connection
+# ProduceResponse: the answer to a Produce, on its connection
+M_PRODUCE_RESPONSE: Final = 1
+PRR_PROCESS: Final = 1  # process
+PRR_PARTITION: Final = 2  # partition
+PRR_EPOCH: Final = 3  # epoch
+PRR_SEQUENCE: Final = 4  # sequence
+PRR_RECORD: Final = 5  # record
+PRR_ERROR: Final = 6  # error
+PRR_OFFSET: Final = 7  # offset
+PRR_CONNECTION: Final = 8  # connection
+# CoordinatorRequest: InitProducerId, AddPartitionsToTxn, AddOffsetsToTxn or EndTxn (its text
+# starts with the API's name)
+M_COORDINATOR_REQUEST: Final = 2
+CQ_PROCESS: Final = 1  # process
+CQ_API: Final = 2  # api
+CQ_EPOCH: Final = 3  # epoch
+CQ_ARGUMENT: Final = 4  # argument
+CQ_TRANSACTION: Final = 5  # transaction
+# CoordinatorResponse: the coordinator's answer (its text starts with the API's name and Response)
+M_COORDINATOR_RESPONSE: Final = 3
+CR_PROCESS: Final = 1  # process
+CR_API: Final = 2  # api
+CR_ERROR: Final = 3  # error
+CR_EPOCH: Final = 4  # epoch
+CR_TRANSACTION: Final = 5  # transaction
+# WriteTxnMarkers: one partition's transaction marker
+M_MARKER: Final = 4
+MK_PARTITION: Final = 1  # partition
+MK_TID: Final = 2  # transactional_id
+MK_COORDINATOR_EPOCH: Final = 3  # coordinator_epoch
+MK_EPOCH: Final = 4  # epoch
+MK_COMMIT: Final = 5  # commit
+# WriteTxnMarkersResponse: a leader's answer to a marker
+M_MARKER_RESPONSE: Final = 5
+MR_PARTITION: Final = 1  # partition
+MR_TID: Final = 2  # transactional_id
+MR_COORDINATOR_EPOCH: Final = 3  # coordinator_epoch
+MR_ERROR: Final = 4  # error
+# --- end of generated positions ---
+
+
 # batch status
 B_UNSENT, B_INFLIGHT, B_ACKED, B_FAILED = range(4)
 BATCH_STATUS_NAMES = ("unsent", "in_flight", "acked", "failed")
 
-# partition
-P_LOG, P_PRODUCERS, P_ABORTED = range(3)
-ENTRY_DATA, ENTRY_CONTROL = 0, 1
-# producer state entry
-E_EPOCH, E_COORDINATOR_EPOCH, E_BATCHES, E_TXN_FIRST = range(4)
 
-# coordinator
-K_EPOCH, K_METADATA, K_LOG = range(3)
-T_STATE, T_EPOCH, T_PARTITIONS, T_OWNER, T_ACKS, T_PENDING, T_LAST_EPOCH = range(7)
 NO_METADATA = -1
 #: metadata of a transactional.id the coordinator has no record of
-NO_METADATA_ENTRY = (NO_METADATA, -1, 0, -1, 0, (), -1)
+NO_METADATA_ENTRY = METADATA.make(
+    state=NO_METADATA,
+    epoch=-1,
+    partitions=0,
+    transaction=-1,
+    markers_acknowledged=0,
+    pending_state=(),
+    last_producer_epoch=-1,
+)
 #: marker_acks: the low bits acknowledge a partition, these bits record one given up on.
 FAILED_SHIFT = 16
 
-# messages
-(
-    M_PRODUCE,
-    M_PRODUCE_RESPONSE,
-    M_COORDINATOR_REQUEST,
-    M_COORDINATOR_RESPONSE,
-    M_MARKER,
-    M_MARKER_RESPONSE,
-) = range(6)
 # coordinator APIs
 API_INIT_PRODUCER_ID, API_ADD_PARTITIONS, API_ADD_OFFSETS, API_END_TXN = range(4)
 API_NAMES = ("InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn")
@@ -146,10 +240,6 @@ MESSAGE_KEYS = (
 # transaction outcomes (ghost)
 O_UNDECIDED, O_COMMIT, O_ABORT = range(3)
 OUTCOME_NAMES = ("undecided", "commit", "abort")
-
-# fault budget
-F_LOSSES, F_RETRIES, F_BATCH_TIMEOUTS, F_TXN_TIMEOUTS, F_FAILOVERS, F_EXPIRIES = range(6)
-BUDGET_NAMES = ("losses", "retries", "batch_timeouts", "txn_timeouts", "failovers", "expiries")
 
 
 def replace(values: Tup, index: int, value: object) -> Tup:

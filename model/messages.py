@@ -1,53 +1,45 @@
-"""Network messages as readable text (for labels, traces and error messages)."""
+"""Network messages as readable text (for labels, traces and error messages), from the schema:
+the message's kind, then the fields its text shows (with their tags), then any other field
+that is not hidden, as ``name=value``."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .codes import error_name
-from .layout import (
-    API_NAMES,
-    M_COORDINATOR_REQUEST,
-    M_COORDINATOR_RESPONSE,
-    M_MARKER,
-    M_PRODUCE,
-    M_PRODUCE_RESPONSE,
-    Tup,
-)
+from .layout import API_NAMES, M_COORDINATOR_REQUEST, M_COORDINATOR_RESPONSE, Tup
+from .schema import SCHEMA, Schema
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
+#: How a message field's value reads in the text, by its ``show``.
+_TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
+    "value": lambda m, v: str(v),
+    "process": lambda m, v: m.process_names[v],
+    "partition": lambda m, v: m.partition_names[v],
+    "transactional_id": lambda m, v: m.transactional_ids[v],
+    "error": lambda m, v: error_name(v),
+    "commit": lambda m, v: "COMMIT" if v else "ABORT",
+}
 
-def describe(m: KafkaEosModel, message: Tup) -> str:
+
+def describe(m: KafkaEosModel, message: Tup, schema: Schema = SCHEMA) -> str:
     """A short readable name of ``message``: its kind, then its fields."""
-    kind = message[0]
-    if kind == M_PRODUCE:
-        _, proc, part, _pid, epoch, seq, rec, _txn, connection = message
-        return (
-            f"Produce,{m.process_names[proc]},{m.partition_names[part]},"
-            f"r{rec},e{epoch},s{seq},c{connection}"
-        )
-    if kind == M_PRODUCE_RESPONSE:
-        _, proc, part, epoch, seq, rec, err, offset, connection = message
-        return (
-            f"ProduceResponse,{m.process_names[proc]},{m.partition_names[part]},"
-            f"r{rec},c{connection},{error_name(err)},o{offset}"
-        )
-    if kind == M_COORDINATOR_REQUEST:
-        _, proc, api, epoch, _arg, _txn = message
-        return f"{API_NAMES[api]},{m.process_names[proc]},e{epoch}"
-    if kind == M_COORDINATOR_RESPONSE:
-        _, proc, api, err, epoch, _txn = message
-        return f"{API_NAMES[api]}Response,{m.process_names[proc]},{error_name(err)},e{epoch}"
-    if kind == M_MARKER:
-        _, part, tid, cepoch, epoch, commit = message
-        return (
-            f"WriteTxnMarkers,{m.partition_names[part]},{m.transactional_ids[tid]},"
-            f"{'COMMIT' if commit else 'ABORT'},e{epoch},ce{cepoch}"
-        )
-    _, part, tid, cepoch, err = message
-    return (
-        f"WriteTxnMarkersResponse,{m.partition_names[part]},"
-        f"{m.transactional_ids[tid]},{error_name(err)},ce{cepoch}"
-    )
+    component = schema.of("message", message)
+    values = component.named(message)
+    if component.code_value == M_COORDINATOR_REQUEST:
+        title = API_NAMES[values["api"]]  # the request's own name: one kind, four APIs
+    elif component.code_value == M_COORDINATOR_RESPONSE:
+        title = f"{API_NAMES[values['api']]}Response"
+    else:
+        title = component.name
+    parts = [title]
+    for name in component.text:
+        field = component.field(name)
+        parts.append(f"{field.tag}{_TEXT[field.show](m, values[name])}")
+    for field in component.stored:
+        if field.name not in component.text and field.show != "hidden":
+            parts.append(f"{field.name}={values[field.name]}")
+    return ",".join(parts)

@@ -1,14 +1,17 @@
 """Named, readable state variables for traces and ITF (contract A's optional ``variables``).
 
-The raw state is tuples of small ints (see :mod:`.layout`); here each component becomes a
-record with Kafka's names: client states and coordinator states by name, log entries as
-records, error codes by name. :mod:`.history` reads these records back (from a trace or an ITF
-file) to produce a history.
+The raw state is tuples of small ints; :mod:`.schema` names every position and says how a
+trace shows it (``Field.show``). Here each component becomes a record of its fields, in the
+schema's order, with Kafka's names: client and coordinator states by name, partitions and
+transactions by name, log entries as records, error codes by name. A field added to the schema
+shows up here (and so in ITF) without an edit; :mod:`.history` reads these records back (from
+a trace or an ITF file) to produce a history.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.client_states import ClientState
@@ -19,20 +22,17 @@ from .layout import (
     B_FAILED,
     B_INFLIGHT,
     BATCH_STATUS_NAMES,
-    BUDGET_NAMES,
+    BT_STATUS,
+    D_RECORD,
     ENTRY_DATA,
     FAILED_SHIFT,
     NO_METADATA,
     OUTCOME_NAMES,
-    S_BUDGET,
-    S_CLIENTS,
-    S_CONSUMER,
-    S_COORDINATOR,
-    S_NETWORK,
-    S_OUTCOMES,
-    S_PARTITIONS,
+    PT_STATE,
     Tup,
 )
+from .messages import describe
+from .schema import SCHEMA, STATE, Component, Schema
 from .views import high_watermark, last_stable_offset
 
 if TYPE_CHECKING:
@@ -42,23 +42,63 @@ PRODUCER_PREFIX = "producer:"
 PARTITION_PREFIX = "partition:"
 
 
-def state_variables(model: KafkaEosModel, state: Tup) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class At:
+    """Where a value sits: the model, the schema, the enclosing record and owner indices."""
+
+    model: KafkaEosModel
+    schema: Schema
+    record: Tup = ()
+    proc: int = -1
+    rec: int = -1
+    part: int = -1
+    index: int = -1
+
+
+class _Absent:
+    """A derived field that does not apply here (e.g. group_offset outside __consumer_offsets)."""
+
+
+ABSENT = _Absent()
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """A field shown as several keys of its record (or several variables of the state)."""
+
+    values: dict[str, Any]
+
+
+Renderer = Callable[[Any, At], Any]
+
+
+def state_variables(model: KafkaEosModel, state: Tup, schema: Schema = SCHEMA) -> dict[str, Any]:
     """One variable per producer (``producer:NAME``) and per partition (``partition:NAME``)
     so a trace step shows only the process or partition that changed; then the coordinator,
     the network, the consumer, the transactions' outcomes and the remaining fault budget."""
-    variables: dict[str, Any] = {}
-    for name, producer in _producers(model, state[S_CLIENTS]).items():
-        variables[f"{PRODUCER_PREFIX}{name}"] = producer
-    for name, partition in _partitions(model, state[S_PARTITIONS]).items():
-        variables[f"{PARTITION_PREFIX}{name}"] = partition
-    variables["coordinator"] = _coordinator(model, state[S_COORDINATOR])
-    variables["network"] = sorted(model.describe_message(m) for m in state[S_NETWORK])
-    variables["consumer"] = _consumer(model, state[S_CONSUMER])
-    variables["outcomes"] = {
-        _txn_name(model, index): OUTCOME_NAMES[code] for index, code in enumerate(state[S_OUTCOMES])
-    }
-    variables["budget"] = dict(zip(BUDGET_NAMES, state[S_BUDGET], strict=True))
-    return variables
+    return record(schema.components[STATE.name], state, At(model, schema))
+
+
+def record(component: Component, value: Tup, at: At) -> dict[str, Any]:
+    """``value`` as a record: each field of ``component`` under its name, shown by its
+    ``show`` (derived fields computed from the model and the record)."""
+    at = replace(at, record=value)
+    result: dict[str, Any] = {}
+    position = 0
+    for f in component.fields:
+        if f.stored:
+            part = value[position]
+            position += 1
+            if f.show == "hidden":
+                continue
+            shown = RENDERERS[f.show](part, at)
+        else:
+            shown = RENDERERS[f.show](value, at)
+        if isinstance(shown, Spread):
+            result.update(shown.values)
+        elif shown is not ABSENT:
+            result[f.name] = shown
+    return result
 
 
 def grouped(variables: Mapping[str, Any], prefix: str) -> dict[str, Any]:
@@ -66,145 +106,137 @@ def grouped(variables: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     return {key[len(prefix) :]: value for key, value in variables.items() if key.startswith(prefix)}
 
 
+# ---------------------------------------------------------------------- the renderers
 def _txn_name(model: KafkaEosModel, index: int) -> str:
     proc, local, _ = model.transactions[index]
     return f"{model.process_names[proc]}.t{local}"
-
-
-def _producers(model: KafkaEosModel, clients: Tup) -> dict[str, Any]:
-    result = {}
-    for proc, client in enumerate(clients):
-        cstate, epoch, current, batches, sequences, added, awaiting = client
-        shown = []
-        for rec, (status, b_epoch, seq, extra) in enumerate(batches):
-            batch: dict[str, Any] = {
-                "record": model.records[model.record_global[proc][rec]][4],
-                "partition": model.partition_names[model.record_partition[proc][rec]],
-                "status": BATCH_STATUS_NAMES[status],
-                "epoch": b_epoch,
-                "sequence": seq,
-                # an in-flight batch: the connection its latest attempt travels on
-                "connection": extra if status == B_INFLIGHT else -1,
-            }
-            if status == B_FAILED:
-                batch["error"] = ErrorCode(extra).name
-                batch["offset"] = -1
-            elif status == B_INFLIGHT:
-                batch["error"] = "NONE"
-                batch["offset"] = -1
-            else:
-                batch["error"] = "NONE"
-                batch["offset"] = extra
-            shown.append(batch)
-        result[model.process_names[proc]] = {
-            "kind": model.kinds[proc],
-            "state": ClientState(cstate).name,
-            "producer_id": model.pid_of[proc],
-            "epoch": epoch,
-            "current": current,
-            "batches": shown,
-            "next_sequence": {model.partition_names[p]: s for p, s in enumerate(sequences)},
-            "added": sorted(model.partition_names[p] for p in _bits(added)),
-            "awaiting": model.describe_message(awaiting) if awaiting else "",
-        }
-    return result
 
 
 def _bits(mask: int) -> list[int]:
     return [bit for bit in range(mask.bit_length()) if mask >> bit & 1]
 
 
-def _partitions(model: KafkaEosModel, partitions: Tup) -> dict[str, Any]:
-    result = {}
-    for part, partition in enumerate(partitions):
-        log, producers, aborted = partition
-        entries = []
-        for offset, entry in enumerate(log):
-            if entry[0] == ENTRY_DATA:
-                _, pid, epoch, seq, record, transactional = entry
-                data: dict[str, Any] = {
-                    "offset": offset,
-                    "type": "data",
-                    "producer_id": pid,
-                    "producer_epoch": epoch,
-                    "base_sequence": seq,
-                    "record": model.records[record][4],
-                    "transactional": bool(transactional),
-                }
-                if part == model.offsets_partition:
-                    data["group_offset"] = model.records[record][6]
-                entries.append(data)
-            else:
-                _, pid, epoch, commit, cepoch = entry
-                entries.append(
-                    {
-                        "offset": offset,
-                        "type": "control",
-                        "producer_id": pid,
-                        "producer_epoch": epoch,
-                        "commit": bool(commit),
-                        "coordinator_epoch": cepoch,
-                    }
-                )
-        state = {}
-        for pid, entry in enumerate(producers):
-            if entry:
-                epoch, cepoch, batches, first = entry
-                state[f"pid{pid}"] = {
-                    "epoch": epoch,
-                    "coordinator_epoch": cepoch,
-                    "batches": [list(b) for b in batches],
-                    "current_txn_first_offset": first,
-                }
-        result[model.partition_names[part]] = {
-            "log": entries,
-            "producer_state": state,
-            "aborted_index": [list(a) for a in aborted],
-            "high_watermark": high_watermark(partition),
-            "last_stable_offset": last_stable_offset(partition),
-        }
-    return result
-
-
-def _coordinator(model: KafkaEosModel, coordinator: Tup) -> dict[str, Any]:
-    cepoch, metadata, txn_log = coordinator
-    transactions = {}
-    for tid, (state, epoch, partitions, owner, acks, pending, last_epoch) in enumerate(metadata):
-        transactions[model.transactional_ids[tid]] = {
-            "state": _txn_state_name(state),
-            "producer_id": tid,
-            "epoch": epoch,
-            "partitions": sorted(model.partition_names[p] for p in _bits(partitions)),
-            "transaction": _txn_name(model, owner) if owner >= 0 else "",
-            "markers_acknowledged": sorted(
-                model.partition_names[p] for p in _bits(acks & ((1 << FAILED_SHIFT) - 1))
-            ),
-            "pending_state": _txn_state_name(pending[0]) if pending else "",
-            "last_producer_epoch": last_epoch,
-        }
-    log = {}
-    for tid, record in enumerate(txn_log):
-        if record:
-            state, epoch, partitions, _owner, _last_epoch = record
-            log[model.transactional_ids[tid]] = {
-                "state": _txn_state_name(state),
-                "epoch": epoch,
-                "partitions": sorted(model.partition_names[p] for p in _bits(partitions)),
-            }
-    return {"coordinator_epoch": cepoch, "transactions": transactions, "transaction_state_log": log}
+def _partition_names(mask: int, at: At) -> list[str]:
+    return sorted(at.model.partition_names[p] for p in _bits(mask))
 
 
 def _txn_state_name(code: int) -> str:
     return "" if code == NO_METADATA else TxnState(code).kafka_name
 
 
-def _consumer(model: KafkaEosModel, consumer: Tup) -> dict[str, Any]:
-    if not consumer:
+def _each(item: str, key: Callable[[int, At], str], prefix: str = "") -> Renderer:
+    """A tuple of components shown as one record each, keyed by ``key`` (and ``prefix``);
+    empty items (``()``) are left out."""
+
+    def render(value: Tup, at: At) -> Any:
+        out: dict[str, Any] = {}
+        for index, part in enumerate(value):
+            if part == ():
+                continue
+            inner = _owned(item, index, at)
+            out[prefix + key(index, inner)] = record(at.schema.of(item, part), part, inner)
+        return Spread(out) if prefix else out
+
+    return render
+
+
+def _owned(item: str, index: int, at: At) -> At:
+    """``at`` inside element ``index`` of a tuple of ``item``."""
+    if item == "client":
+        return replace(at, proc=index)
+    if item == "partition":
+        return replace(at, part=index)
+    if item == "batch":
+        return replace(at, rec=index)
+    return replace(at, index=index)
+
+
+def _list_of(item: str) -> Renderer:
+    def render(value: Tup, at: At) -> list[dict[str, Any]]:
+        return [record(at.schema.of(item, p), p, _owned(item, i, at)) for i, p in enumerate(value)]
+
+    return render
+
+
+def _message(message: Tup, at: At) -> str:
+    """A message's text (the model caches the text of its own schema's messages)."""
+    if at.schema is SCHEMA:
+        return at.model.describe_message(message)
+    return describe(at.model, message, at.schema)
+
+
+def _batch_extra(extra: int, at: At) -> Spread:
+    status = at.record[BT_STATUS]
+    connection = extra if status == B_INFLIGHT else -1
+    if status == B_FAILED:
+        error, offset = ErrorCode(extra).name, -1
+    elif status == B_INFLIGHT:
+        error, offset = "NONE", -1
+    else:
+        error, offset = "NONE", extra
+    # an in-flight batch: the connection its latest attempt travels on
+    return Spread({"connection": connection, "error": error, "offset": offset})
+
+
+def _group_offset(entry: Tup, at: At) -> Any:
+    if at.part != at.model.offsets_partition:
+        return ABSENT
+    return at.model.records[entry[D_RECORD]][6]
+
+
+def _consumer(value: Tup, at: At) -> Any:
+    if not value:
         return {}
-    return {
-        "isolation": model.workload.consumer,
-        "partitions": {
-            model.partition_names[part]: {"position": position, "delivered": list(delivered)}
-            for part, (position, delivered) in enumerate(consumer)
-        },
+    item = STATE.field("consumer").item
+    partitions = {
+        at.model.partition_names[part]: record(at.schema.of(item, p), p, replace(at, part=part))
+        for part, p in enumerate(value)
     }
+    return {"isolation": at.model.workload.consumer, "partitions": partitions}
+
+
+RENDERERS: dict[str, Renderer] = {
+    "value": lambda v, at: v,
+    "bool": lambda v, at: bool(v),
+    "list": lambda v, at: list(v),
+    "lists": lambda v, at: [list(p) for p in v],
+    "client_state": lambda v, at: ClientState(v).name,
+    "txn_state": lambda v, at: _txn_state_name(v),
+    "batch_status": lambda v, at: BATCH_STATUS_NAMES[v],
+    "batch_extra": _batch_extra,
+    "partition_map": lambda v, at: {at.model.partition_names[p]: s for p, s in enumerate(v)},
+    "partition_mask": _partition_names,
+    "acked_mask": lambda v, at: _partition_names(v & ((1 << FAILED_SHIFT) - 1), at),
+    "message": lambda v, at: _message(v, at) if v else "",
+    "transaction": lambda v, at: _txn_name(at.model, v) if v >= 0 else "",
+    "pending_state": lambda v, at: _txn_state_name(v[PT_STATE]) if v else "",
+    "record": lambda v, at: at.model.records[v][4],
+    "entry_type": lambda v, at: "data" if v == ENTRY_DATA else "control",
+    # derived fields: computed from the enclosing record and where it sits
+    "process_kind": lambda v, at: at.model.kinds[at.proc],
+    "process_pid": lambda v, at: at.model.pid_of[at.proc],
+    "batch_record": lambda v, at: at.model.records[at.model.record_global[at.proc][at.rec]][4],
+    "batch_partition": lambda v, at: at.model.partition_names[
+        at.model.record_partition[at.proc][at.rec]
+    ],
+    "entry_offset": lambda v, at: at.index,
+    "group_offset": _group_offset,
+    "high_watermark": lambda v, at: high_watermark(v),
+    "last_stable_offset": lambda v, at: last_stable_offset(v),
+    "tid": lambda v, at: at.index,
+    # the state's components
+    "producers": _each("client", lambda i, at: at.model.process_names[i], PRODUCER_PREFIX),
+    "partitions": _each("partition", lambda i, at: at.model.partition_names[i], PARTITION_PREFIX),
+    "coordinator": lambda v, at: record(at.schema.components["coordinator"], v, at),
+    "metadata": _each("metadata", lambda i, at: at.model.transactional_ids[i]),
+    "txn_log": _each("txn log record", lambda i, at: at.model.transactional_ids[i]),
+    "batches": _list_of("batch"),
+    "log": _list_of("log entry"),
+    "producer_state": _each("producer entry", lambda i, at: f"pid{i}"),
+    "network": lambda v, at: sorted(_message(m, at) for m in v),
+    "consumer": _consumer,
+    "outcomes": lambda v, at: {
+        _txn_name(at.model, i): OUTCOME_NAMES[code] for i, code in enumerate(v)
+    },
+    "budget": lambda v, at: record(at.schema.components["budget"], v, at),
+}

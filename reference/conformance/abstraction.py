@@ -1,4 +1,5 @@
-"""The abstraction function: the reference's state as a model state (model/layout.py's tuple).
+"""The abstraction function: the reference's state as a model state (model/schema.py's tuple,
+each component built by field name, so a field the schema gains cannot be left out here).
 
 Every component is read from the reference's inspectable state (the broker's partition logs,
 producer-state entries, aborted index, transaction metadata, marker jobs and
@@ -17,38 +18,33 @@ from collections.abc import Iterable
 from typing import Any
 
 from kafka_eos.model import layout as L
+from kafka_eos.model import schema as S
 from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.node import OFFSETS_PARTITION
+from kafka_eos.reference.producer import ProducerBatch
 
 from .world import ConformanceWorld
 
 _PREPARE = (int(TxnState.PREPARE_COMMIT), int(TxnState.PREPARE_ABORT))
-_UNSENT = (L.B_UNSENT, -1, -1, -1)
+_UNSENT = S.BATCH.make(status=L.B_UNSENT, epoch=-1, sequence=-1, extra=-1)
 
 
 def abstract_state(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     model = world.model
-    budget = model.faults
-    limits = (
-        budget.losses,
-        budget.retries,
-        budget.batch_timeouts,
-        budget.txn_timeouts,
-        budget.failovers,
-        budget.expiries,
-    )
-    return (
-        tuple(_client(world, proc) for proc in range(model.process_count)),
-        tuple(_partition(world, part) for part in range(model.partition_count)),
-        _coordinator(world),
-        tuple(sorted(m for e in world.network if not e.held for m in e.abstract)),
-        _consumer(world),
-        tuple(world.ghosts.outcomes),
-        tuple(limit - used for limit, used in zip(limits, world.ghosts.used, strict=True)),
+    # each fault's budget starts at its Faults value (the budget's fields are named so)
+    limits = tuple(getattr(model.faults, name) for name in L.BUDGET_NAMES)
+    return S.STATE.make(
+        producers=tuple(_client(world, proc) for proc in range(model.process_count)),
+        partitions=tuple(_partition(world, part) for part in range(model.partition_count)),
+        coordinator=_coordinator(world),
+        network=tuple(sorted(m for e in world.network if not e.held for m in e.abstract)),
+        consumer=_consumer(world),
+        outcomes=tuple(world.ghosts.outcomes),
+        budget=tuple(limit - used for limit, used in zip(limits, world.ghosts.used, strict=True)),
     )
 
 
@@ -78,7 +74,15 @@ def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-a
         awaiting = in_flight
     elif transactional:
         awaiting = _queued_request(world, proc)
-    return (client_state, epoch, world.ghosts.current[proc], batches, sequences, added, awaiting)
+    return S.CLIENT.make(
+        state=client_state,
+        epoch=epoch,
+        current=world.ghosts.current[proc],
+        batches=batches,
+        next_sequence=sequences,
+        added=added,
+        awaiting=awaiting,
+    )
 
 
 def _queued_request(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-arg]
@@ -101,9 +105,10 @@ def _offset_commit(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # ty
         if future.succeeded:
             # the transaction manager takes only its latest attempt's answer
             offset = world.offset_results.get((proc, correlation_id), -1)
-            return (L.B_ACKED, epoch, -1, offset)
-        return (L.B_FAILED, epoch, -1, int(future.error))
-    return (L.B_INFLIGHT, epoch, -1, world.latest_connection[(proc, rec)])
+            return S.BATCH.make(status=L.B_ACKED, epoch=epoch, sequence=-1, extra=offset)
+        return S.BATCH.make(status=L.B_FAILED, epoch=epoch, sequence=-1, extra=int(future.error))
+    connection = world.latest_connection[(proc, rec)]
+    return S.BATCH.make(status=L.B_INFLIGHT, epoch=epoch, sequence=-1, extra=connection)
 
 
 def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: ignore[type-arg]
@@ -115,16 +120,22 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     if batch.done:
         future = batch.futures[0]
         if future.succeeded:
-            return (L.B_ACKED, batch.producer_epoch, batch.base_sequence, future.value.offset)
+            return _batch_of(batch, L.B_ACKED, future.value.offset)
         error = future.error if future.error is not None else ErrorCode.UNKNOWN_SERVER_ERROR
-        return (L.B_FAILED, batch.producer_epoch, batch.base_sequence, int(error))
+        return _batch_of(batch, L.B_FAILED, int(error))
     idempotent = world.model.pid_of[proc] >= 0
     if idempotent and batch.base_sequence < 0:
         return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
     connection = world.latest_connection[(proc, rec)]  # where its latest attempt travels
     if idempotent and batch.correlation_id is None and world.model.kinds[proc] == IDEMPOTENT:
         connection = -1  # re-enqueued after an error: no attempt outstanding
-    return (L.B_INFLIGHT, batch.producer_epoch, batch.base_sequence, connection)
+    return _batch_of(batch, L.B_INFLIGHT, connection)
+
+
+def _batch_of(batch: ProducerBatch, status: int, extra: int) -> tuple:  # type: ignore[type-arg]
+    return S.BATCH.make(
+        status=status, epoch=batch.producer_epoch, sequence=batch.base_sequence, extra=extra
+    )
 
 
 # ---------------------------------------------------------------------- partitions
@@ -136,38 +147,29 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
         pid = world.model_pid(batch.producer_id)
         if batch.is_control:
             log.append(
-                (
-                    L.ENTRY_CONTROL,
-                    pid,
-                    batch.producer_epoch,
-                    int(batch.is_commit),
-                    batch.coordinator_epoch,
+                S.CONTROL_ENTRY.make(
+                    type=L.ENTRY_CONTROL,
+                    producer_id=pid,
+                    producer_epoch=batch.producer_epoch,
+                    commit=int(batch.is_commit),
+                    coordinator_epoch=batch.coordinator_epoch,
                 )
             )
-        elif world.tps[part] == OFFSETS_PARTITION:
+            continue
+        if world.tps[part] == OFFSETS_PARTITION:
             record = world.offset_batch_record.get(batch.base_offset, -1)
-            log.append(
-                (
-                    L.ENTRY_DATA,
-                    pid,
-                    batch.producer_epoch,
-                    batch.base_sequence,
-                    record,
-                    int(batch.is_transactional),
-                )
-            )
         else:
             record = world.record_of[batch.records[0]]
-            log.append(
-                (
-                    L.ENTRY_DATA,
-                    pid,
-                    batch.producer_epoch,
-                    batch.base_sequence,
-                    record,
-                    int(batch.is_transactional),
-                )
+        log.append(
+            S.DATA_ENTRY.make(
+                type=L.ENTRY_DATA,
+                producer_id=pid,
+                producer_epoch=batch.producer_epoch,
+                base_sequence=batch.base_sequence,
+                record=record,
+                transactional=int(batch.is_transactional),
             )
+        )
     producers: list[tuple[Any, ...]] = []
     for model_pid in range(model.pid_count):
         entry = partition.producers.entries.get(world.reference_pid(model_pid))
@@ -176,18 +178,18 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
             continue
         first = entry.current_txn_first_offset
         producers.append(
-            (
-                entry.producer_epoch,
-                entry.coordinator_epoch,
-                tuple(entry.cached_ranges()),
-                -1 if first is None else first,
+            S.PRODUCER_ENTRY.make(
+                epoch=entry.producer_epoch,
+                coordinator_epoch=entry.coordinator_epoch,
+                batches=tuple(entry.cached_ranges()),
+                current_txn_first_offset=-1 if first is None else first,
             )
         )
     aborted = tuple(
         (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
         for a in partition.log.aborted
     )
-    return (tuple(log), tuple(producers), aborted)
+    return S.PARTITION.make(log=tuple(log), producer_state=tuple(producers), aborted_index=aborted)
 
 
 # ---------------------------------------------------------------------- coordinator
@@ -217,31 +219,45 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
             if entry.pending_state is not None:
                 # the transition being written: the last record of the transaction log
                 transit = world.txn_log_records(name, durable=False)[-1]
-                pending = (
-                    int(transit.state),
-                    transit.producer_epoch,
-                    _mask(world, transit.partitions),
-                    world.pending_owner[tid],
-                    world.pending_reply[tid],
-                    transit.last_producer_epoch,
+                pending = S.PENDING.make(
+                    state=int(transit.state),
+                    epoch=transit.producer_epoch,
+                    partitions=_mask(world, transit.partitions),
+                    owner=world.pending_owner[tid],
+                    reply=world.pending_reply[tid],
+                    last_producer_epoch=transit.last_producer_epoch,
                 )
             owner = ghosts.owner[tid]
-            metadata.append((state, epoch, partitions, owner, acks, pending, last_epoch))
+            metadata.append(
+                S.METADATA.make(
+                    state=state,
+                    epoch=epoch,
+                    partitions=partitions,
+                    transaction=owner,
+                    markers_acknowledged=acks,
+                    pending_state=pending,
+                    last_producer_epoch=last_epoch,
+                )
+            )
         records = world.txn_log_records(name)
         if not records:
             txn_log.append(())
         else:
             last = records[-1]
             txn_log.append(
-                (
-                    int(last.state),
-                    last.producer_epoch,
-                    _mask(world, last.partitions),
-                    ghosts.log_owner[tid],
-                    last.last_producer_epoch,
+                S.TXN_LOG_RECORD.make(
+                    state=int(last.state),
+                    epoch=last.producer_epoch,
+                    partitions=_mask(world, last.partitions),
+                    owner=ghosts.log_owner[tid],
+                    last_producer_epoch=last.last_producer_epoch,
                 )
             )
-    return (coordinator.coordinator_epoch, tuple(metadata), tuple(txn_log))
+    return S.COORDINATOR.make(
+        coordinator_epoch=coordinator.coordinator_epoch,
+        transactions=tuple(metadata),
+        transaction_state_log=tuple(txn_log),
+    )
 
 
 def _mask(world: ConformanceWorld, partitions: Iterable[TopicPartition]) -> int:
@@ -255,5 +271,6 @@ def _consumer(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     out = []
     for part, consumer in enumerate(world.consumers):
         position = consumer.position(world.tps[part]) or 0
-        out.append((position, tuple(world.ghosts.delivered[part])))
+        delivered = tuple(world.ghosts.delivered[part])
+        out.append(S.CONSUMER_PARTITION.make(position=position, delivered=delivered))
     return tuple(out)

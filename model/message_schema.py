@@ -1,0 +1,126 @@
+"""The schema of the network's messages (part of :mod:`.schema`): one component per kind, its
+code stored first; ``text`` lists the fields a message's text shows (:mod:`.messages`)."""
+
+from __future__ import annotations
+
+from .fields import Component, Field, field
+
+_KIND = field("kind", "the message kind (M_*)", "M_KIND", show="hidden")
+_PROCESS = ("process", "the producer process", "process")
+_PARTITION_DOC = "the partition"
+
+
+def _message(
+    name: str, code: str, value: int, doc: str, fields: tuple[Field, ...], text: tuple[str, ...]
+) -> Component:
+    return Component(name, doc, (_KIND, *fields), code=code, code_value=value, text=text)
+
+
+PRODUCE = _message(
+    "Produce",
+    "M_PRODUCE",
+    0,
+    "a Produce request (or a TxnOffsetCommit, to the offsets partition, with no sequence)",
+    (
+        field("process", "", "PR_PROCESS", show="process"),
+        field("partition", "", "PR_PARTITION", show="partition"),
+        field("pid", "", "PR_PID", show="hidden"),
+        field("epoch", "", "PR_EPOCH", tag="e"),
+        field("sequence", "", "PR_SEQUENCE", tag="s"),
+        field("record", "the process-local record index", "PR_RECORD", tag="r"),
+        field("transactional", "", "PR_TRANSACTIONAL", show="hidden"),
+        field(
+            "connection",
+            "the client's connection it travels on (each retry opens a new one: "
+            "requests of one (process, partition, connection) are delivered in send order)",
+            "PR_CONNECTION",
+            tag="c",
+        ),
+    ),
+    ("process", "partition", "record", "epoch", "sequence", "connection"),
+)
+
+PRODUCE_RESPONSE = _message(
+    "ProduceResponse",
+    "M_PRODUCE_RESPONSE",
+    1,
+    "the answer to a Produce, on its connection",
+    (
+        field("process", "", "PRR_PROCESS", show="process"),
+        field("partition", "", "PRR_PARTITION", show="partition"),
+        field("epoch", "", "PRR_EPOCH", show="hidden"),
+        field("sequence", "", "PRR_SEQUENCE", show="hidden"),
+        field("record", "", "PRR_RECORD", tag="r"),
+        field("error", "", "PRR_ERROR", show="error"),
+        field("offset", "", "PRR_OFFSET", tag="o"),
+        field("connection", "", "PRR_CONNECTION", tag="c"),
+    ),
+    ("process", "partition", "record", "connection", "error", "offset"),
+)
+
+COORDINATOR_REQUEST = _message(
+    "CoordinatorRequest",
+    "M_COORDINATOR_REQUEST",
+    2,
+    "InitProducerId, AddPartitionsToTxn, "
+    "AddOffsetsToTxn or EndTxn (its text starts with the API's name)",
+    (
+        field("process", "", "CQ_PROCESS", show="process"),
+        field("api", "API_*", "CQ_API", show="hidden"),
+        field("epoch", "", "CQ_EPOCH", tag="e"),
+        field(
+            "argument",
+            "the partitions' bitmask (Add*), commit (EndTxn), or 0",
+            "CQ_ARGUMENT",
+            show="hidden",
+        ),
+        field(
+            "transaction", "ghost: the transaction it belongs to", "CQ_TRANSACTION", show="hidden"
+        ),
+    ),
+    ("process", "epoch"),
+)
+
+COORDINATOR_RESPONSE = _message(
+    "CoordinatorResponse",
+    "M_COORDINATOR_RESPONSE",
+    3,
+    "the coordinator's answer (its text starts with the API's name and Response)",
+    (
+        field("process", "", "CR_PROCESS", show="process"),
+        field("api", "", "CR_API", show="hidden"),
+        field("error", "", "CR_ERROR", show="error"),
+        field("epoch", "", "CR_EPOCH", tag="e"),
+        field("transaction", "", "CR_TRANSACTION", show="hidden"),
+    ),
+    ("process", "error", "epoch"),
+)
+
+MARKER = _message(
+    "WriteTxnMarkers",
+    "M_MARKER",
+    4,
+    "one partition's transaction marker",
+    (
+        field("partition", "", "MK_PARTITION", show="partition"),
+        field("transactional_id", "", "MK_TID", show="transactional_id"),
+        field("coordinator_epoch", "", "MK_COORDINATOR_EPOCH", tag="ce"),
+        field("epoch", "", "MK_EPOCH", tag="e"),
+        field("commit", "", "MK_COMMIT", show="commit"),
+    ),
+    ("partition", "transactional_id", "commit", "epoch", "coordinator_epoch"),
+)
+
+MARKER_RESPONSE = _message(
+    "WriteTxnMarkersResponse",
+    "M_MARKER_RESPONSE",
+    5,
+    "a leader's answer to a marker",
+    (
+        field("partition", "", "MR_PARTITION", show="partition"),
+        field("transactional_id", "", "MR_TID", show="transactional_id"),
+        field("coordinator_epoch", "", "MR_COORDINATOR_EPOCH", tag="ce"),
+        field("error", "", "MR_ERROR", show="error"),
+    ),
+    ("partition", "transactional_id", "error", "coordinator_epoch"),
+)
