@@ -27,6 +27,7 @@ from kafka_eos.errors import InputError
 
 from . import coverage as coverage_
 from . import liveness as liveness_
+from . import reduction as reduction_
 from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
@@ -42,6 +43,7 @@ from .interface import (
     short_repr,
 )
 from .queue import SpillingQueue, spilled
+from .reduction import REDUCTIONS, AmpleSets
 from .replay import extend_with_transition, path_to, replay
 from .result import (
     CheckResult,
@@ -80,6 +82,7 @@ def check(
     checkpoint_of: str = "",
     queue_limit: int | None = None,
     workers: int = 1,
+    reduce: str = "none",
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -111,6 +114,11 @@ def check(
     ``workers`` > 1 explores in that many processes, each owning a share of the states by
     fingerprint (see parallel.py): the same verdicts, distinct-state counts and shortest
     counterexamples; bounds other than ``max_depth`` then stop at a depth boundary.
+
+    ``reduce="por"`` explores only ample sets of steps, from the footprints the model declares
+    in ``partial_order()`` (see reduction.py): the same invariant and action-property verdicts
+    with fewer states, but a counterexample may be longer than the shortest one. Temporal
+    properties are not checked under it (``temporal_skipped`` names them).
     """
     options: dict[str, Any] = {
         "max_states": positive_int("max_states", max_states),
@@ -120,6 +128,11 @@ def check(
         "progress": progress,
     }
     workers = positive_int("workers", workers) or 1
+    if reduce not in REDUCTIONS:
+        raise InputError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
+    if reduce != "none" and (workers > 1 or checkpoint is not None):
+        raise InputError("partial-order reduction runs in one process without checkpoints: "
+                         "it cannot be combined with workers or a checkpoint")
     if workers > 1:
         if checkpoint is not None or queue_limit is not None or store == "states":
             raise InputError("several workers keep fingerprints in memory: they cannot be "
@@ -135,6 +148,7 @@ def check(
             checkpoint, every=positive_seconds("checkpoint_every", checkpoint_every),
             of=checkpoint_of),
         queue_limit=positive_int("queue_limit", queue_limit),
+        reduce=reduce,
     )
     return search.run()
 
@@ -164,6 +178,7 @@ class _Search:
         store: str,
         checkpointer: Checkpointer | None = None,
         queue_limit: int | None = None,
+        reduce: str = "none",
     ) -> None:
         self.bound = bound
         self.max_states = max_states
@@ -182,6 +197,14 @@ class _Search:
         self.start = 0.0
         # Temporal properties need the graph, so it is recorded only when there are some.
         self.temporal = liveness_.declared(bound)
+        self.ample: AmpleSets | None = None
+        self.temporal_skipped: tuple[str, ...] = ()
+        if reduce == "por":
+            names = [name for name, _ in (*bound.invariants, *bound.action_properties)]
+            self.ample = reduction_.declared(bound.model, names)
+            if self.temporal is not None:  # ample sets here keep safety verdicts only
+                self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
+                self.temporal = None
         self.graph = StateGraph() if self.temporal is not None else None
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
@@ -309,7 +332,7 @@ class _Search:
         parent = self.parent
         counts = self.label_counts
         count_of = counts.get
-        successors_of = _successors(self.bound)
+        successors_of = _successors(self.bound, self.ample, self._seen)
         if self.graph is not None:
             self.graph.add_initial(frontier)
             successors_of = self.graph.recording(successors_of)
@@ -392,6 +415,11 @@ class _Search:
             self.left_off = (frontier, successors)
             self.queue_spilled += spilled(successors)
 
+    def _seen(self, target: Any) -> bool:
+        """Whether ``target`` (a concrete successor) is stored already."""
+        canon = self.bound.canonical
+        return (target if canon is None else canon(target)) in self.parent
+
     def _next_queue(self) -> Any:
         """The queue of the next depth's states: a list, or one that spills past the limit."""
         carried, self.carried = self.carried, []
@@ -463,6 +491,9 @@ class _Search:
             stopped_by=self.stopped_by,
             mode="check",
             symmetry=self.bound.canonical is not None,
+            reduction="none" if self.ample is None else "por",
+            reduced_states=0 if self.ample is None else self.ample.reduced_states,
+            temporal_skipped=self.temporal_skipped,
             temporal_properties=tuple(
                 name for name, _ in (self.temporal.properties if self.temporal else ())
             ),
@@ -514,15 +545,22 @@ class _PropertyBroken(Exception):
     """Raised out of the successor function: (property name, state, label, next state)."""
 
 
-def _successors(bound: BoundModel) -> Callable[[Any], Iterable[tuple[Any, Any]]]:
-    """actions(), wrapped to check action properties and to map states to representatives.
+def _successors(
+    bound: BoundModel, ample: AmpleSets | None = None, seen: Callable[[Any], bool] | None = None
+) -> Callable[[Any], Iterable[tuple[Any, Any]]]:
+    """actions(), wrapped to check action properties, to keep an ample set of the steps
+    (partial-order reduction) and to map states to representatives.
 
-    The steps are checked on concrete states; the search then stores only representatives.
-    A model without either gets its own actions() back, with no wrapper cost.
+    The steps are checked on concrete states (every enabled step, also those the ample set
+    leaves out); the search then stores only representatives. A model without any of these
+    gets its own actions() back, with no wrapper cost.
     """
     successors_of: Callable[[Any], Iterable[tuple[Any, Any]]] = bound.actions
     if bound.action_properties:
         successors_of = _checking_properties(successors_of, bound.action_properties)
+    if ample is not None:
+        assert seen is not None
+        successors_of = ample.reducing(successors_of, seen)
     if bound.canonical is not None:
         successors_of = _to_representatives(successors_of, bound.canonical)
     return successors_of

@@ -104,6 +104,12 @@ class CheckResult:
     outcome_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
     #: ``Action:OUTCOME`` for each declared outcome never taken
     outcomes_never_taken: list[str] = field(default_factory=list)
+    #: "por" when only ample sets of steps were explored (see reduction.py), and in how many
+    #: states fewer steps were expanded than were enabled
+    reduction: str = "none"
+    reduced_states: int = 0
+    #: temporal properties the model declares that a reduced search did not check
+    temporal_skipped: tuple[str, ...] = ()
 
     @property
     def collision_probability(self) -> float | None:
@@ -156,4 +162,7 @@ class CheckResult:
             "never_taken": list(self.never_taken),
             "outcome_coverage": {name: dict(o) for name, o in self.outcome_coverage.items()},
             "outcomes_never_taken": list(self.outcomes_never_taken),
+            "reduction": self.reduction,
+            "reduced_states": self.reduced_states,
+            "temporal_skipped": list(self.temporal_skipped),
         }
