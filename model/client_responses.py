@@ -33,6 +33,10 @@ from .layout import (
     B_ACKED,
     B_FAILED,
     B_INFLIGHT,
+    BT_EPOCH,
+    BT_EXTRA,
+    BT_SEQUENCE,
+    BT_STATUS,
     C_ADDED,
     C_AWAITING,
     C_BATCHES,
@@ -40,6 +44,9 @@ from .layout import (
     C_EPOCH,
     C_SEQUENCES,
     C_STATE,
+    CQ_API,
+    CQ_ARGUMENT,
+    CQ_TRANSACTION,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
     M_PRODUCE_RESPONSE,
@@ -122,8 +129,8 @@ def _last_acked_sequence(m: KafkaEosModel, proc: int, batches: Tup, part: int, e
     partitions = m.record_partition[proc]
     last = NO_LAST_ACKED_SEQUENCE
     for r, batch in enumerate(batches):
-        if batch[0] == B_ACKED and batch[1] == epoch and partitions[r] == part:
-            last = max(last, batch[2])
+        if batch[BT_STATUS] == B_ACKED and batch[BT_EPOCH] == epoch and partitions[r] == part:
+            last = max(last, batch[BT_SEQUENCE])
     return last
 
 
@@ -138,17 +145,17 @@ def _bump_idempotent_epoch(m: KafkaEosModel, proc: int, client: Tup, part: int) 
     batches = list(client[C_BATCHES])
     partitions = m.record_partition[proc]
     unacked = sorted(
-        (batch[2], r)
+        (batch[BT_SEQUENCE], r)
         for r, batch in enumerate(batches)
-        if batch[0] == B_INFLIGHT and partitions[r] == part
+        if batch[BT_STATUS] == B_INFLIGHT and partitions[r] == part
     )
     for seq, (_, r) in enumerate(unacked):
-        batches[r] = (B_INFLIGHT, epoch, seq, batches[r][3])
+        batches[r] = (B_INFLIGHT, epoch, seq, batches[r][BT_EXTRA])
     sequences = list(client[C_SEQUENCES])
     sequences[part] = len(unacked)
     for other in range(len(sequences)):
         if other != part and not any(
-            b[0] == B_INFLIGHT and partitions[r] == other for r, b in enumerate(batches)
+            b[BT_STATUS] == B_INFLIGHT and partitions[r] == other for r, b in enumerate(batches)
         ):
             sequences[other] = 0
     return (
@@ -166,7 +173,7 @@ def _maybe_restart_sequences(m: KafkaEosModel, proc: int, client: Tup, part: int
     flight under an older epoch, its sequences restart at 0 under the current one."""
     partitions = m.record_partition[proc]
     for r, batch in enumerate(client[C_BATCHES]):
-        if batch[0] == B_INFLIGHT and partitions[r] == part:
+        if batch[BT_STATUS] == B_INFLIGHT and partitions[r] == part:
             return client
     return replace(client, C_SEQUENCES, replace(client[C_SEQUENCES], part, 0))
 
@@ -187,7 +194,12 @@ def receive_coordinator_response(
     client = state[S_CLIENTS][proc]
     awaiting = client[C_AWAITING]
     cstate = client[C_STATE]
-    if not awaiting or awaiting[2] != api or awaiting[5] != txn or cstate == FATAL_ERROR:
+    if (
+        not awaiting
+        or awaiting[CQ_API] != api
+        or awaiting[CQ_TRANSACTION] != txn
+        or cstate == FATAL_ERROR
+    ):
         return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
     sent: tuple[Tup, ...] = ()
     adds = api in (API_ADD_PARTITIONS, API_ADD_OFFSETS)
@@ -198,7 +210,7 @@ def receive_coordinator_response(
     elif error == CONCURRENT:
         sent = (awaiting,)  # TransactionManager re-enqueues the request after a back-off
     elif error in FATAL or (not adds and error != NONE):
-        client = (FATAL_ERROR, *client[1:C_AWAITING], ())
+        client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], ())
     elif api == API_INIT_PRODUCER_ID:
         client = (
             READY,
@@ -210,9 +222,9 @@ def receive_coordinator_response(
             (),
         )
     elif adds and error == NONE:
-        client = (cstate, *client[1:C_ADDED], client[C_ADDED] | awaiting[4], ())
+        client = (cstate, *client[C_EPOCH:C_ADDED], client[C_ADDED] | awaiting[CQ_ARGUMENT], ())
     elif adds:
-        client = (ABORTABLE_ERROR, *client[1:C_AWAITING], ())
+        client = (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], ())
     else:  # EndTxn accepted
         client = _transaction_done(m, proc, client, cstate == COMMITTING, epoch)
         if client[C_STATE] == INITIALIZING:
@@ -237,7 +249,7 @@ def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool,
         new_epoch = epoch
         sequences = (0,) * m.partition_count
     batches = client[C_BATCHES]
-    failed = any(batches[r][0] == B_FAILED for r in m.txn_records[proc][current])
+    failed = any(batches[r][BT_STATUS] == B_FAILED for r in m.txn_records[proc][current])
     if not m.tv2 and not committed and failed:
         request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, new_epoch, 1, -1)
         return (INITIALIZING, new_epoch, next_txn, batches, sequences, 0, request)

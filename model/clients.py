@@ -31,6 +31,7 @@ from .layout import (
     B_ACKED,
     B_INFLIGHT,
     B_UNSENT,
+    BT_STATUS,
     C_ADDED,
     C_AWAITING,
     C_BATCHES,
@@ -38,10 +39,15 @@ from .layout import (
     C_EPOCH,
     C_SEQUENCES,
     C_STATE,
+    CQ_API,
+    CR_PROCESS,
     K_METADATA,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
+    M_KIND,
     P_LOG,
+    PT_REPLY,
+    RP_PROCESS,
     S_BUDGET,
     S_CLIENTS,
     S_COORDINATOR,
@@ -151,7 +157,7 @@ def may_add_offsets(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]
         return ()
     batches = client[C_BATCHES]
     records = m.txn_records[proc][current]
-    sent = all(batches[r][0] != B_UNSENT for r in records if r != offset_rec)
+    sent = all(batches[r][BT_STATUS] != B_UNSENT for r in records if r != offset_rec)
     return _ONE if sent else ()
 
 
@@ -187,10 +193,10 @@ def _ends(m: KafkaEosModel, view: ClientView, commit: bool) -> tuple[tuple[()], 
     if client[C_STATE] == IN_TRANSACTION:
         if m.txn_commit[proc][client[C_CURRENT]] != commit:
             return ()
-        return _ONE if all(batches[r][0] == B_ACKED for r in records) else ()
+        return _ONE if all(batches[r][BT_STATUS] == B_ACKED for r in records) else ()
     if client[C_STATE] == ABORTABLE_ERROR and not commit:
         # (partitions were added: a batch can only fail after its partition was)
-        return _ONE if all(batches[r][0] != B_INFLIGHT for r in records) else ()
+        return _ONE if all(batches[r][BT_STATUS] != B_INFLIGHT for r in records) else ()
     return ()
 
 
@@ -244,10 +250,10 @@ def lost_request(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[()], ..
     if request in network:
         return ()
     for message in network:
-        if message[0] == M_COORDINATOR_RESPONSE and message[1] == proc:
+        if message[M_KIND] == M_COORDINATOR_RESPONSE and message[CR_PROCESS] == proc:
             return ()
     pending = state[S_COORDINATOR][K_METADATA][m.tid_of[proc]][T_PENDING]
-    if pending and pending[4] and pending[4][0] == proc:
+    if pending and pending[PT_REPLY] and pending[PT_REPLY][RP_PROCESS] == proc:
         return ()
     return _ONE
 
@@ -260,7 +266,7 @@ def resend_coordinator_request(
     transaction sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)."""
     client = state[S_CLIENTS][proc]
     request = client[C_AWAITING]
-    step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[2]])))
+    step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
         return step, client_step(state, proc, (*client[:C_AWAITING], ()))
     return step, client_step(state, proc, client, (request,))

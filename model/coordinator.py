@@ -34,6 +34,8 @@ from .layout import (
     API_ADD_PARTITIONS,
     API_END_TXN,
     API_INIT_PRODUCER_ID,
+    CQ_ARGUMENT,
+    CQ_PROCESS,
     K_METADATA,
     M_COORDINATOR_RESPONSE,
     NO_METADATA,
@@ -88,7 +90,7 @@ def _handled(
 
 def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
     """The coordinator's metadata of the requesting client's transactional.id."""
-    metadata: Tup = state[S_COORDINATOR][K_METADATA][m.tid_of[message[1]]]
+    metadata: Tup = state[S_COORDINATOR][K_METADATA][m.tid_of[message[CQ_PROCESS]]]
     return metadata
 
 
@@ -208,7 +210,9 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
 def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleEndTransaction."""
     decision = end_txn_decision(_metadata(m, state, message), message, m.tv2)
-    return _handled(m, state, message, rest, decision, "COMMIT" if message[4] else "ABORT")
+    return _handled(
+        m, state, message, rest, decision, "COMMIT" if message[CQ_ARGUMENT] else "ABORT"
+    )
 
 
 _HANDLER_NAMES = (

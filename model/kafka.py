@@ -21,11 +21,14 @@ from .layout import (
     B_UNSENT,
     BUDGET_NAMES,
     C_STATE,
+    CQ_API,
+    D_RECORD,
     F_BATCH_TIMEOUTS,
     F_FAILOVERS,
     F_LOSSES,
     F_RETRIES,
     M_COORDINATOR_REQUEST,
+    M_KIND,
     MESSAGE_KEYS,
     NO_METADATA_ENTRY,
     O_UNDECIDED,
@@ -41,7 +44,7 @@ from .network import deliverable
 from .params import CTP, Faults, Knobs, ModelParams, Workload
 from .registry import Action, ClientView, Need, Step
 from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
-from .tables import WorkloadTables
+from .tables import REC_GROUP_OFFSET, WorkloadTables
 from .views import VISIBLE, fates
 
 __all__ = ["ACTION_NAMES", "KafkaEosModel"]
@@ -167,9 +170,9 @@ class KafkaEosModel(WorkloadTables):
             tables = self._tables[budget] = self._within(budget)
         on_message, local_actions, per_client, global_actions = tables
         for message, rest in deliverable(state[S_NETWORK]):
-            kind = message[0]
+            kind = message[M_KIND]
             # a coordinator request goes to its API's handler (see layout.dispatch_key)
-            key = kind if kind != M_COORDINATOR_REQUEST else REQUEST_KEYS[message[2]]
+            key = kind if kind != M_COORDINATOR_REQUEST else REQUEST_KEYS[message[CQ_API]]
             for guard, effect in on_message[key]:
                 if guard is None or guard(self, state, message):
                     out.append(effect(self, state, message, rest))
@@ -250,5 +253,5 @@ class KafkaEosModel(WorkloadTables):
         kinds = fates(partition)
         for offset, entry in enumerate(partition[P_LOG]):
             if kinds[offset] == VISIBLE:
-                committed = self.records[entry[4]][6]
+                committed = self.records[entry[D_RECORD]][REC_GROUP_OFFSET]
         return committed

@@ -125,15 +125,13 @@ F_EXPIRIES: Final = 5  # expiries
 # data entry: a data batch in a log (one record)
 ENTRY_DATA: Final = 0
 ENTRY_KIND: Final = 0  # type
-D_PID: Final = 1  # producer_id
-D_EPOCH: Final = 2  # producer_epoch
+ENTRY_PID: Final = 1  # producer_id
+ENTRY_EPOCH: Final = 2  # producer_epoch
 D_SEQUENCE: Final = 3  # base_sequence
 D_RECORD: Final = 4  # record
 D_TRANSACTIONAL: Final = 5  # transactional
 # control entry: a control batch (a transaction marker) in a log
 ENTRY_CONTROL: Final = 1
-X_PID: Final = 1  # producer_id
-X_EPOCH: Final = 2  # producer_epoch
 X_COMMIT: Final = 3  # commit
 X_COORDINATOR_EPOCH: Final = 4  # coordinator_epoch
 # Produce: a Produce request (or a TxnOffsetCommit, to the offsets partition, with no sequence)
@@ -223,8 +221,8 @@ REQUEST_KEYS = tuple(request_key(api) for api in range(len(API_NAMES)))
 
 def dispatch_key(message: Tup) -> int:
     """Which actions a delivered message goes to: its kind, and a coordinator request's API."""
-    kind: int = message[0]
-    return REQUEST_KEYS[message[2]] if kind == M_COORDINATOR_REQUEST else kind
+    kind: int = message[M_KIND]
+    return REQUEST_KEYS[message[CQ_API]] if kind == M_COORDINATOR_REQUEST else kind
 
 
 #: every dispatch key

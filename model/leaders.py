@@ -24,6 +24,7 @@ from .codes import (
     PREPARE,
 )
 from .layout import (
+    CB_LAST_SEQ,
     E_BATCHES,
     E_COORDINATOR_EPOCH,
     E_EPOCH,
@@ -193,7 +194,7 @@ def _validate(
                 return OUT_OF_ORDER
         else:
             batches = entry[E_BATCHES]
-            if not in_sequence(batches[-1][1] if batches else NO_SEQUENCE, seq):
+            if not in_sequence(batches[-1][CB_LAST_SEQ] if batches else NO_SEQUENCE, seq):
                 return OUT_OF_ORDER
     # 5. a non-transactional write while a transaction is open
     if entry and entry[E_TXN_FIRST] >= 0 and not txn:

@@ -45,6 +45,8 @@ from .layout import (
     C_CURRENT,
     C_EPOCH,
     C_STATE,
+    CP_DELIVERED,
+    D_RECORD,
     E_TXN_FIRST,
     F_TXN_TIMEOUTS,
     K_METADATA,
@@ -63,6 +65,7 @@ from .layout import (
     Tup,
 )
 from .params import CTP, TRANSACTIONAL
+from .tables import REC_PARTITION, REC_TXN
 from .views import high_watermark, last_stable_offset
 
 #: The steps Kafka takes by itself (servers, the network, the client library's own retries).
@@ -178,10 +181,11 @@ class _Transactions:
             self.titles.append(f"{model.process_names[proc]}.txn{t}")
             self.where.append((proc, t, model.tid_of[proc], model.pid_of[proc]))
             records = [model.record_global[proc][r] for r in model.txn_records[proc][t]]
-            self.partitions.append(tuple(sorted({model.records[r][2] for r in records})))
+            parts = [model.records[r][REC_PARTITION] for r in records]
+            self.partitions.append(tuple(sorted(set(parts))))
             self.data_records.append(tuple(
-                (model.records[r][2], r) for r in records
-                if model.records[r][2] < model.data_partitions
+                (part, r) for part, r in zip(parts, records, strict=True)
+                if part < model.data_partitions
             ))
         # The other incarnations of each process's transactional.id.
         self.siblings = [
@@ -213,7 +217,7 @@ class _Transactions:
             entry = partition[P_PRODUCERS][pid]
             if entry and entry[E_TXN_FIRST] >= 0:
                 first = partition[P_LOG][entry[E_TXN_FIRST]]
-                if records[first[4]][3] == g:
+                if records[first[D_RECORD]][REC_TXN] == g:
                     return True
         return False
 
@@ -244,7 +248,8 @@ class _Transactions:
             partitions, consumer = state[S_PARTITIONS], state[S_CONSUMER]
             for part, record in records:
                 log = partitions[part][P_LOG]
-                if not any(log[offset][4] == record for offset in consumer[part][1]):
+                delivered = consumer[part][CP_DELIVERED]
+                if not any(log[offset][D_RECORD] == record for offset in delivered):
                     return False
             return True
 

@@ -15,8 +15,12 @@ from .layout import (
     FAILED_SHIFT,
     K_EPOCH,
     K_METADATA,
+    M_KIND,
     M_MARKER,
     M_MARKER_RESPONSE,
+    MR_COORDINATOR_EPOCH,
+    MR_PARTITION,
+    MR_TID,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -90,7 +94,10 @@ def lost_markers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
             if not metadata[T_PARTITIONS] >> part & 1 or acks >> part & 1:
                 continue
             if _marker(state, tid, part) in network or any(
-                n[0] == M_MARKER_RESPONSE and n[1] == part and n[2] == tid and n[3] == cepoch
+                n[M_KIND] == M_MARKER_RESPONSE
+                and n[MR_PARTITION] == part
+                and n[MR_TID] == tid
+                and n[MR_COORDINATOR_EPOCH] == cepoch
                 for n in network
             ):
                 continue

@@ -17,10 +17,14 @@ from .layout import (
     API_NAMES,
     F_LOSSES,
     M_COORDINATOR_RESPONSE,
+    M_KIND,
     M_MARKER,
     M_MARKER_RESPONSE,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
+    PR_CONNECTION,
+    PR_PARTITION,
+    PR_PROCESS,
     S_BUDGET,
     S_NETWORK,
     Tup,
@@ -45,8 +49,8 @@ def deliverable(network: Tup) -> Iterator[tuple[Tup, Tup]]:
         if message == previous:
             continue
         previous = message
-        if message[0] == M_PRODUCE:
-            connection = (message[1], message[2], message[8])
+        if message[M_KIND] == M_PRODUCE:
+            connection = (message[PR_PROCESS], message[PR_PARTITION], message[PR_CONNECTION])
             if connection in connections:
                 continue
             connections.add(connection)

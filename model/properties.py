@@ -21,10 +21,17 @@ from kafka_eos.protocol.coordinator_states import is_legal_transition as txn_tra
 
 from .layout import (
     B_ACKED,
+    BT_EXTRA,
+    BT_STATUS,
     C_BATCHES,
     C_STATE,
+    D_RECORD,
+    D_TRANSACTIONAL,
     E_TXN_FIRST,
     ENTRY_DATA,
+    ENTRY_EPOCH,
+    ENTRY_KIND,
+    ENTRY_PID,
     K_METADATA,
     NO_METADATA,
     O_ABORT,
@@ -41,6 +48,7 @@ from .layout import (
     T_STATE,
     Tup,
 )
+from .tables import REC_PROCESS, REC_SOURCE, REC_TXN
 from .views import ABORTED, PENDING, VISIBLE, fates, high_watermark, last_stable_offset
 
 if TYPE_CHECKING:
@@ -137,21 +145,21 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         kinds = fates(partition)
         txn_fates = []
         for offset, entry in enumerate(partition[P_LOG]):
-            pid, epoch = entry[1], entry[2]
+            pid, epoch = entry[ENTRY_PID], entry[ENTRY_EPOCH]  # data or control
             if pid >= 0:
                 if epoch < highest_epoch.get(pid, epoch):
                     flags |= _FENCED
                 highest_epoch[pid] = epoch
-            if entry[0] != ENTRY_DATA:
+            if entry[ENTRY_KIND] != ENTRY_DATA:
                 continue
-            record = entry[4]
-            if entry[5]:
-                txn_fates.append((records[record][3], kinds[offset]))
+            record = entry[D_RECORD]
+            if entry[D_TRANSACTIONAL]:
+                txn_fates.append((records[record][REC_TXN], kinds[offset]))
             if record in seen:
                 flags |= _DUPLICATE
                 continue
             seen.add(record)
-            proc = records[record][0]
+            proc = records[record][REC_PROCESS]
             if record < latest_record.get(proc, -1):
                 flags |= _REORDERED
             latest_record[proc] = record
@@ -179,10 +187,10 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         partitions = state[S_PARTITIONS]
         for proc, client in enumerate(state[S_CLIENTS]):
             for rec, batch in enumerate(client[C_BATCHES]):
-                if batch[0] == B_ACKED:
+                if batch[BT_STATUS] == B_ACKED:
                     log = partitions[record_partition[proc][rec]][P_LOG]
-                    offset = batch[3]
-                    if offset >= len(log) or log[offset][4] != record_global[proc][rec]:
+                    offset = batch[BT_EXTRA]
+                    if offset >= len(log) or log[offset][D_RECORD] != record_global[proc][rec]:
                         return False
         return True
 
@@ -214,7 +222,10 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
             log = partitions[part][P_LOG]
             for offset in delivered:
                 entry = log[offset]
-                if entry[5] and outcomes[records[entry[4]][3]] != O_COMMIT:
+                if (
+                    entry[D_TRANSACTIONAL]
+                    and outcomes[records[entry[D_RECORD]][REC_TXN]] != O_COMMIT
+                ):
                     return False
         return True
 
@@ -226,10 +237,10 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
             expected = []
             for offset in range(position):
                 entry = log[offset]
-                if entry[0] != ENTRY_DATA:
+                if entry[ENTRY_KIND] != ENTRY_DATA:
                     continue
-                if entry[5]:
-                    outcome = outcomes[records[entry[4]][3]]
+                if entry[D_TRANSACTIONAL]:
+                    outcome = outcomes[records[entry[D_RECORD]][REC_TXN]]
                     if outcome == O_UNDECIDED:
                         return False  # the position passed still-open data
                     if outcome != O_COMMIT:
@@ -250,16 +261,16 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         visible = [0] * model.ctp_input
         alive = [False] * model.ctp_input
         for offset, entry in enumerate(output[P_LOG]):
-            if entry[0] != ENTRY_DATA:
+            if entry[ENTRY_KIND] != ENTRY_DATA:
                 continue
-            record = records[entry[4]]
-            source = record[5]
+            record = records[entry[D_RECORD]]
+            source = record[REC_SOURCE]
             if source < 0:
                 continue
             if kinds[offset] == VISIBLE:
                 visible[source] += 1
                 alive[source] = True
-            elif kinds[offset] == PENDING and outcomes[record[3]] != O_ABORT:
+            elif kinds[offset] == PENDING and outcomes[record[REC_TXN]] != O_ABORT:
                 alive[source] = True
         if any(count > 1 for count in visible):
             return False

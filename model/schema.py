@@ -206,8 +206,8 @@ DATA_ENTRY = Component(
     (
         _ENTRY_OFFSET,
         _ENTRY_TYPE,
-        field("producer_id", "", "D_PID"),
-        field("producer_epoch", "", "D_EPOCH"),
+        field("producer_id", "", "ENTRY_PID"),
+        field("producer_epoch", "", "ENTRY_EPOCH"),
         field("base_sequence", "", "D_SEQUENCE"),
         field("record", "the global record index (Workload order)", "D_RECORD", show="record"),
         field("transactional", "1 for a transactional batch", "D_TRANSACTIONAL", show="bool"),
@@ -228,8 +228,8 @@ CONTROL_ENTRY = Component(
     (
         _ENTRY_OFFSET,
         _ENTRY_TYPE,
-        field("producer_id", "", "X_PID"),
-        field("producer_epoch", "", "X_EPOCH"),
+        field("producer_id", "", "ENTRY_PID"),
+        field("producer_epoch", "", "ENTRY_EPOCH"),
         field("commit", "1: COMMIT, 0: ABORT", "X_COMMIT", show="bool"),
         field("coordinator_epoch", "", "X_COORDINATOR_EPOCH"),
     ),

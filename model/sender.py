@@ -20,6 +20,10 @@ from .layout import (
     B_FAILED,
     B_INFLIGHT,
     B_UNSENT,
+    BT_EPOCH,
+    BT_EXTRA,
+    BT_SEQUENCE,
+    BT_STATUS,
     C_ADDED,
     C_BATCHES,
     C_CURRENT,
@@ -28,7 +32,12 @@ from .layout import (
     C_STATE,
     F_BATCH_TIMEOUTS,
     F_RETRIES,
+    M_KIND,
     M_PRODUCE,
+    PR_CONNECTION,
+    PR_PARTITION,
+    PR_PROCESS,
+    PR_RECORD,
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
@@ -58,7 +67,7 @@ def may_send(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
             yield from _re_enqueued_heads(m, proc, client)
     batches = client[C_BATCHES]
     for rec in records:
-        if batches[rec][0] == B_UNSENT:
+        if batches[rec][BT_STATUS] == B_UNSENT:
             if _may_send_new(m, proc, client, rec):
                 yield (rec,)
             return
@@ -72,13 +81,13 @@ def _re_enqueued_heads(m: KafkaEosModel, proc: int, client: Tup) -> Iterator[tup
     partitions = m.record_partition[proc]
     first: dict[int, int] = {}  # partition -> its in-flight batch with the lowest sequence
     for rec, batch in enumerate(batches):
-        if batch[0] == B_INFLIGHT:
+        if batch[BT_STATUS] == B_INFLIGHT:
             part = partitions[rec]
             lowest = first.get(part)
-            if lowest is None or batch[2] < batches[lowest][2]:
+            if lowest is None or batch[BT_SEQUENCE] < batches[lowest][BT_SEQUENCE]:
                 first[part] = rec
     for rec in first.values():
-        if batches[rec][3] < 0:  # else its attempt is outstanding: the others wait behind it
+        if batches[rec][BT_EXTRA] < 0:  # else its attempt is outstanding: the others wait behind it
             yield (rec,)
 
 
@@ -92,9 +101,9 @@ def _may_send_new(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> bool:
     partitions = m.record_partition[proc]
     in_flight = 0
     for r, batch in enumerate(client[C_BATCHES]):
-        if batch[0] == B_INFLIGHT and partitions[r] == part:
+        if batch[BT_STATUS] == B_INFLIGHT and partitions[r] == part:
             in_flight += 1
-            waits = batch[3] < 0 or batch[1] != client[C_EPOCH]
+            waits = batch[BT_EXTRA] < 0 or batch[BT_EPOCH] != client[C_EPOCH]
             if waits and m.kinds[proc] == IDEMPOTENT:
                 return False
     return in_flight < m.knobs.max_in_flight
@@ -111,7 +120,7 @@ def send(m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]) -> tuple[Ste
     batches = client[C_BATCHES]
     sequences = client[C_SEQUENCES]
     connection = _current_connection(m, state, proc, part, batches)
-    if batches[rec][0] == B_UNSENT:
+    if batches[rec][BT_STATUS] == B_UNSENT:
         epoch = client[C_EPOCH]
         if m.pid_of[proc] < 0 or part == m.offsets_partition:
             seq = NO_SEQUENCE  # no idempotence, or a TxnOffsetCommit: no sequence numbers
@@ -147,12 +156,13 @@ def _current_connection(m: KafkaEosModel, state: Tup, proc: int, part: int, batc
     connection), or the newest one if none is in flight."""
     connection = -1
     for message in state[S_NETWORK]:
-        if message[0] != M_PRODUCE:
+        if message[M_KIND] != M_PRODUCE:
             break  # the network is sorted: produce requests come first
-        if message[1] == proc and message[2] == part and message[8] > connection:
-            batch = batches[message[6]]
-            if batch[0] == B_INFLIGHT and batch[3] == message[8]:
-                connection = message[8]
+        on = message[PR_CONNECTION]
+        if message[PR_PROCESS] == proc and message[PR_PARTITION] == part and on > connection:
+            batch = batches[message[PR_RECORD]]
+            if batch[BT_STATUS] == B_INFLIGHT and batch[BT_EXTRA] == on:
+                connection = on
     if connection < 0:
         connection = m.faults.retries - state[S_BUDGET][F_RETRIES]
     return connection
@@ -168,7 +178,7 @@ def may_retry(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int, tuple[i
         return
     by_partition: dict[int, list[int]] = {}
     for rec, batch in enumerate(client[C_BATCHES]):
-        if batch[0] == B_INFLIGHT:
+        if batch[BT_STATUS] == B_INFLIGHT:
             by_partition.setdefault(m.record_partition[proc][rec], []).append(rec)
     for part, records in by_partition.items():
         yield part, tuple(records)
@@ -213,7 +223,7 @@ def may_expire(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
         return
     batches = client[C_BATCHES]
     for rec in m.txn_records[proc][client[C_CURRENT]]:
-        if batches[rec][0] == B_INFLIGHT:
+        if batches[rec][BT_STATUS] == B_INFLIGHT:
             yield (rec,)
 
 

@@ -13,6 +13,9 @@ from typing import Any
 
 from .params import CTP, IDEMPOTENT, READ_COMMITTED, TRANSACTIONAL, Knobs, Workload
 
+#: positions in a ``records`` entry (a workload record, global numbering)
+REC_PROCESS, REC_LOCAL, REC_PARTITION, REC_TXN, REC_VALUE, REC_SOURCE, REC_GROUP_OFFSET = range(7)
+
 
 class WorkloadTables:
     """The tables (a base class of the model: the actions read them as its attributes)."""
@@ -53,6 +56,7 @@ class WorkloadTables:
         self.txn_mask: list[tuple[int, ...]] = []
         self.txn_offset_record: list[tuple[int, ...]] = []
         # global tables: record -> (process, local, partition, txn, value, ctp input, offset)
+        # (REC_* positions)
         self.records: list[tuple[int, int, int, int, str, int, int]] = []
         self.transactions: list[tuple[int, int, bool]] = []
         incarnation_count: dict[str, int] = {}

@@ -33,6 +33,7 @@ from .layout import (
 )
 from .messages import describe
 from .schema import SCHEMA, STATE, Component, Schema
+from .tables import REC_GROUP_OFFSET, REC_VALUE
 from .views import high_watermark, last_stable_offset
 
 if TYPE_CHECKING:
@@ -181,7 +182,7 @@ def _batch_extra(extra: int, at: At) -> Spread:
 def _group_offset(entry: Tup, at: At) -> Any:
     if at.part != at.model.offsets_partition:
         return ABSENT
-    return at.model.records[entry[D_RECORD]][6]
+    return at.model.records[entry[D_RECORD]][REC_GROUP_OFFSET]
 
 
 def _consumer(value: Tup, at: At) -> Any:
@@ -210,12 +211,14 @@ RENDERERS: dict[str, Renderer] = {
     "message": lambda v, at: _message(v, at) if v else "",
     "transaction": lambda v, at: _txn_name(at.model, v) if v >= 0 else "",
     "pending_state": lambda v, at: _txn_state_name(v[PT_STATE]) if v else "",
-    "record": lambda v, at: at.model.records[v][4],
+    "record": lambda v, at: at.model.records[v][REC_VALUE],
     "entry_type": lambda v, at: "data" if v == ENTRY_DATA else "control",
     # derived fields: computed from the enclosing record and where it sits
     "process_kind": lambda v, at: at.model.kinds[at.proc],
     "process_pid": lambda v, at: at.model.pid_of[at.proc],
-    "batch_record": lambda v, at: at.model.records[at.model.record_global[at.proc][at.rec]][4],
+    "batch_record": lambda v, at: at.model.records[at.model.record_global[at.proc][at.rec]][
+        REC_VALUE
+    ],
     "batch_partition": lambda v, at: at.model.partition_names[
         at.model.record_partition[at.proc][at.rec]
     ],

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from .layout import E_TXN_FIRST, ENTRY_DATA, P_ABORTED, P_LOG, P_PRODUCERS, Tup
+from .layout import (
+    D_TRANSACTIONAL,
+    E_TXN_FIRST,
+    ENTRY_DATA,
+    ENTRY_KIND,
+    ENTRY_PID,
+    P_ABORTED,
+    P_LOG,
+    P_PRODUCERS,
+    Tup,
+)
 
 #: The fate of one log offset as a read_committed consumer sees it.
 VISIBLE, PENDING, ABORTED, CONTROL = range(4)
@@ -38,12 +48,12 @@ def fates(partition: Tup) -> tuple[int, ...]:
     lso = last_stable_offset(partition)
     result = []
     for offset, entry in enumerate(log):
-        if entry[0] != ENTRY_DATA:
+        if entry[ENTRY_KIND] != ENTRY_DATA:
             result.append(CONTROL)
         elif offset >= lso:
             result.append(PENDING)
-        elif entry[5] and any(
-            pid == entry[1] and first <= offset <= last for pid, first, last in aborted
+        elif entry[D_TRANSACTIONAL] and any(
+            pid == entry[ENTRY_PID] and first <= offset <= last for pid, first, last in aborted
         ):
             result.append(ABORTED)
         else:
@@ -65,5 +75,5 @@ def fetch(partition: Tup, position: int, read_committed: bool) -> tuple[int, tup
     else:
         log = partition[P_LOG]
         limit = len(log)
-        returned = tuple(o for o in range(position, limit) if log[o][0] == ENTRY_DATA)
+        returned = tuple(o for o in range(position, limit) if log[o][ENTRY_KIND] == ENTRY_DATA)
     return limit, returned
