@@ -1,7 +1,10 @@
 """The Kafka exactly-once model and its named checks.
 
 - :mod:`.kafka` — :class:`~kafka_eos.model.kafka.KafkaEosModel`, the state machine (contract A).
-- :mod:`.layout` — the state layout (what every position of the state tuple holds).
+- :mod:`.schema` — the state declared once: every component's named fields, in tuple order
+  (:mod:`.fields` its vocabulary, :mod:`.message_schema` the messages, :mod:`.schema_texts`
+  the texts generated from it).
+- :mod:`.layout` — the position constants generated from the schema, codes, typed aliases.
 - :mod:`.params` — knobs, fault budgets and the workload a model is built from.
 - :mod:`.properties` — the invariants and action properties, by name.
 - :mod:`.views` — high watermark, last stable offset and what read_committed readers see.
