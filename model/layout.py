@@ -20,18 +20,21 @@ from .schema import BUDGET, METADATA, STATE
 
 #: A state or any component of one: tuples of small ints all the way down.
 Tup = tuple[Any, ...]
-#: Named aliases of the components (plain tuples: see schema.py for their fields).
+#: Named aliases of the components: plain tuples at run time (schema.py names their fields);
+#: the all-int ones are typed exactly, the others are tuples of mixed values.
 State = Tup
 Client = Tup
-Batch = Tup
+Batch = tuple[int, int, int, int]
 Partition = Tup
-LogEntry = Tup
+LogEntry = tuple[int, ...]
 ProducerEntry = Tup
+CachedBatch = tuple[int, int, int]
+AbortedTxn = tuple[int, int, int]
 Coordinator = Tup
 Metadata = Tup
 Pending = Tup
-TxnLogRecord = Tup
-Message = Tup
+TxnLogRecord = tuple[int, ...]
+Message = tuple[int, ...]
 ConsumerPartition = tuple[int, tuple[int, ...]]
 Network = tuple[Message, ...]
 Outcomes = tuple[int, ...]

@@ -17,20 +17,20 @@ from .layout import (
     P_ABORTED,
     P_LOG,
     P_PRODUCERS,
-    Tup,
+    Partition,
 )
 
 #: The fate of one log offset as a read_committed consumer sees it.
 VISIBLE, PENDING, ABORTED, CONTROL = range(4)
 
 
-def high_watermark(partition: Tup) -> int:
+def high_watermark(partition: Partition) -> int:
     """End of the log (a single replica: every append is immediately replicated)."""
     return len(partition[P_LOG])
 
 
 @lru_cache(maxsize=1 << 16)
-def last_stable_offset(partition: Tup) -> int:
+def last_stable_offset(partition: Partition) -> int:
     """min(first offset of every open transaction, high watermark) (UnifiedLog's LSO)."""
     lso = len(partition[P_LOG])
     for entry in partition[P_PRODUCERS]:
@@ -40,7 +40,7 @@ def last_stable_offset(partition: Tup) -> int:
 
 
 @lru_cache(maxsize=1 << 16)
-def fates(partition: Tup) -> tuple[int, ...]:
+def fates(partition: Partition) -> tuple[int, ...]:
     """One fate per offset: VISIBLE (a read_committed fetch returns it), PENDING (at or above
     the LSO), ABORTED (in the aborted-transaction index) or CONTROL (a marker)."""
     log = partition[P_LOG]
@@ -61,7 +61,7 @@ def fates(partition: Tup) -> tuple[int, ...]:
     return tuple(result)
 
 
-def fetch(partition: Tup, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:
+def fetch(partition: Partition, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:
     """A Fetch from ``position``: (new position, offsets of the data records returned).
 
     read_committed reads up to the LSO and skips aborted data (the aborted transactions in the
