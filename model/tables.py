@@ -9,12 +9,19 @@ index of its first appearance; records and transactions are numbered per process
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from .params import CTP, IDEMPOTENT, READ_COMMITTED, TRANSACTIONAL, Knobs, Workload
 
-#: positions in a ``records`` entry (a workload record, global numbering)
-REC_PROCESS, REC_LOCAL, REC_PARTITION, REC_TXN, REC_VALUE, REC_SOURCE, REC_GROUP_OFFSET = range(7)
+# positions in a ``records`` entry (a workload record, global numbering); Final, so that the
+# type checker knows each position's type
+REC_PROCESS: Final = 0
+REC_LOCAL: Final = 1
+REC_PARTITION: Final = 2
+REC_TXN: Final = 3
+REC_VALUE: Final = 4  # the record's value, e.g. app#0.t0.p1
+REC_SOURCE: Final = 5  # CTP output: the input offset it transforms (-1: none)
+REC_GROUP_OFFSET: Final = 6  # CTP offsets record: the group offset it commits
 
 
 class WorkloadTables:
