@@ -194,17 +194,30 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
     if metadata[T_PENDING]:
         return (), CONCURRENT, current
     if status == ONGOING and not retry:
-        bumped = current + 1 if tv2 else current
-        # prepareAbortOrCommit: with an epoch bump (TV2) it remembers the old epoch
-        last_epoch = current if tv2 else metadata[T_LAST_EPOCH]
-        reply = (proc, API_END_TXN, NONE, bumped, txn)
-        transition = (prepare, bumped, metadata[T_PARTITIONS], metadata[T_OWNER], reply, last_epoch)
-        return transition, NONE, bumped
+        transition = prepare_end_transition(metadata, prepare, tv2, reply=(proc, API_END_TXN, txn))
+        return transition, NONE, transition[1]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
     if (retry or not tv2) and status == prepare:
         return (), CONCURRENT, current
     return (), INVALID_TXN_STATE, current
+
+
+def prepare_end_transition(
+    metadata: Tup, prepare: int, tv2: bool, *, reply: tuple[int, int, int] | None
+) -> Tup:
+    """prepareAbortOrCommit from Ongoing: PrepareCommit / PrepareAbort, under transaction
+    version 2 with the epoch bumped and the old one remembered as lastProducerEpoch. ``reply``
+    is the waiting client's (process, api, transaction), None for the coordinator's own abort
+    (a timeout without the KAFKA-6119 fence)."""
+    current = metadata[T_EPOCH]
+    bumped = current + 1 if tv2 else current
+    last_epoch = current if tv2 else metadata[T_LAST_EPOCH]
+    answer: Tup = ()
+    if reply is not None:
+        proc, api, txn = reply
+        answer = (proc, api, NONE, bumped, txn)
+    return (prepare, bumped, metadata[T_PARTITIONS], metadata[T_OWNER], answer, last_epoch)
 
 
 def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:

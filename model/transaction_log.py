@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .codes import ONGOING, PREPARE, PREPARE_ABORT, PREPARE_COMMIT, TXN_STATE_NAMES
+from .coordinator import prepare_end_transition
 from .layout import (
     F_FAILOVERS,
     F_TXN_TIMEOUTS,
@@ -116,13 +117,18 @@ def timed_out(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int]]:
 
 
 def timeout_transaction(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:
-    """transaction.timeout.ms (abortTimedOutTransactions): write PrepareAbort with a bumped
-    epoch, which also fences the producer; an epoch fence clears lastProducerEpoch."""
+    """transaction.timeout.ms (abortTimedOutTransactions): fence (prepareFenceProducerEpoch:
+    epoch + 1, lastProducerEpoch cleared), then write PrepareAbort with the bumped epoch, so
+    the producer is refused everywhere. ``timeout_epoch_bump`` off (before KAFKA-6119): the
+    abort an EndTxn(abort) would write, at the transaction's own epoch under version 1."""
     (tid,) = args
     coordinator = state[S_COORDINATOR]
     metadata = coordinator[K_METADATA][tid]
     epoch = metadata[T_EPOCH]
-    transition = (PREPARE_ABORT, epoch + 1, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
+    if m.knobs.timeout_epoch_bump:
+        transition = (PREPARE_ABORT, epoch + 1, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
+    else:
+        transition = prepare_end_transition(metadata, PREPARE_ABORT, m.tv2, reply=None)
     metadata = replace(metadata, T_PENDING, transition)
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
     budget = state[S_BUDGET]

@@ -128,6 +128,18 @@ class Knobs:
         "ctp-no-producer-epoch-check run transaction version 1 without verification: the "
         "epoch check is what protected Kafka before 3.6",
     )
+    timeout_epoch_bump: bool = _knob(
+        True,
+        roles=("coordinator",),
+        kafka="TransactionCoordinator.abortTimedOutTransactions, "
+        "TransactionMetadata.prepareFenceProducerEpoch (KAFKA-6119, Kafka 1.0.1)",
+        doc="the coordinator fences before it aborts a timed-out transaction: the PrepareAbort "
+        "and its markers carry epoch + 1, so the producer that kept going is refused "
+        "(PRODUCER_FENCED) instead of adding partitions to a new transaction at its old epoch; "
+        "off: the abort at the transaction's own epoch, as an EndTxn(abort) from the client "
+        "(under transaction version 2 that abort bumps the epoch anyway, so the knob changes "
+        "only lastProducerEpoch there)",
+    )
     producer_state_expiry: bool = _knob(
         False,
         roles=("leader",),

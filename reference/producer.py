@@ -553,6 +553,10 @@ class KafkaProducer:
                 if error in FATAL_TO_TRANSACTIONAL_PRODUCER:
                     self._fatal(error)
                 else:
+                    # TransactionManager.maybeTransitionToErrorState: any failed batch asks
+                    # for an epoch bump after the abort (transaction version 1; the EndTxn
+                    # bumps it under version 2), e.g. INVALID_TXN_STATE from a verification
+                    self.epoch_bump_required = True
                     self._abortable(error)
 
     def _retry_batch(self, batch: ProducerBatch, now: int, cause: ErrorCode | None = None) -> None:

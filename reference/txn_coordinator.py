@@ -206,6 +206,14 @@ class TransactionCoordinator:
         )
         return self._write(metadata, transit, lambda ok: self._after_prepare(metadata, ok))
 
+    def _abort_timed_out(self, metadata: TransactionMetadata) -> list[Outbound]:
+        """abortTimedOutTransactions: fence, then abort with the bumped epoch (KAFKA-6119).
+        ``timeout_epoch_bump`` off is the coordinator before that fix: it ended the transaction
+        as a client's EndTxn(abort) would, at the transaction's own epoch under version 1."""
+        if self.config.knobs.timeout_epoch_bump:
+            return self._fence_and_abort(metadata)
+        return self._prepare_end(metadata, _PA, lambda error: [])
+
     # -- AddPartitionsToTxn / AddOffsetsToTxn --------------------------------------------------
 
     def handle_add_partitions(
@@ -466,7 +474,7 @@ class TransactionCoordinator:
                 and not metadata.pending_transition
                 and metadata.txn_start_timestamp + metadata.txn_timeout_ms < now
             ):
-                out += self._fence_and_abort(metadata)  # abortTimedOutTransactions
+                out += self._abort_timed_out(metadata)
         for job in list(self.marker_jobs.values()):
             if job.remaining and now - job.sent_at_ms >= self.config.marker_retry_backoff_ms:
                 out += self._send_markers(job)

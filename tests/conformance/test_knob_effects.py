@@ -34,6 +34,7 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "producer_epoch_check": ("no-producer-epoch-check", True),
     "producer_state_expiry": ("producer-state-expiry", False),
     "marker_retry_accepted": ("tv2-strict-marker-retry", True),
+    "timeout_epoch_bump": ("ctp-timeout-no-epoch-bump", True),
 }
 
 

@@ -52,7 +52,27 @@ def test_there_are_counterexamples_to_validate() -> None:
     )
 
 
-@pytest.mark.parametrize("name", VIOLATED_ROWS)
+#: Rows whose counterexample a history does not show yet, and why (strict xfails: a history
+#: check that starts to see one shows up as XPASS).
+NOT_SHOWN_BY_A_HISTORY = {
+    "ctp-timeout-no-epoch-bump": "the torn transaction is an aborted output and a committed "
+    "input offset: a history's OffsetCommit carries no producer epoch, so nothing ties the "
+    "offset to the output's transaction, and the trace stops before the client is told its "
+    "commit succeeded (the client-view properties of issue 11 would judge that answer)",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(
+            name, marks=pytest.mark.xfail(strict=True, reason=NOT_SHOWN_BY_A_HISTORY[name])
+        )
+        if name in NOT_SHOWN_BY_A_HISTORY
+        else name
+        for name in VIOLATED_ROWS
+    ],
+)
 def test_a_counterexample_validated_is_the_same_violation(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
