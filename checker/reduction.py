@@ -16,8 +16,9 @@ steps that are not enabled yet (``enablers``); without it this is read off the f
 The ample set of a state is the enabled part of a stubborn set (Godefroid, "Partial-Order
 Methods for the Verification of Concurrent Systems", LNCS 1032, 1996, ch. 4: persistent sets
 computed from necessary enabling sets), grown from one enabled class by adding every class
-dependent on a class in the set and every class that may enable a not-yet-enabled step of a
-class in the set. The conditions (Clarke, Grumberg, Peled, "Model Checking", ch. 10):
+dependent on a class in the set that is enabled, and every class that may enable a step not
+enabled yet of any class in the set. The conditions (Clarke, Grumberg, Peled, "Model
+Checking", ch. 10):
 
 - C0: the ample set is empty only when nothing is enabled (it grows from an enabled class);
 - C1: no step outside it that depends on it can happen first (the closure above);
@@ -180,8 +181,9 @@ class AmpleSets:
         }
         self._visible = self._visible_classes(properties)
         self._context = spec.context
-        # (context, seed class) -> the stubborn set grown from the seed
-        self._cache: dict[tuple[Hashable, ClassKey], frozenset[ClassKey]] = {}
+        # (context, enabled classes, seed class) -> the stubborn set grown from the seed
+        self._cache: dict[tuple[Hashable, frozenset[ClassKey], ClassKey],
+                          frozenset[ClassKey]] = {}
         #: how many states were expanded with fewer steps than were enabled
         self.reduced_states = 0
 
@@ -226,10 +228,11 @@ class AmpleSets:
         visible = self._visible
         best: list[Any] | None = None
         tried: set[frozenset[ClassKey]] = set()
+        keys = frozenset(enabled)
         for seed in enabled:
             if seed in visible:
                 continue
-            stubborn = self._stubborn(state, context, seed)
+            stubborn = self._stubborn(state, context, keys, seed)
             part = frozenset(key for key in enabled if key in stubborn)
             if len(part) == len(enabled) or part in tried or part & visible:
                 continue  # C2: a reduced set must not hold a visible step
@@ -242,8 +245,11 @@ class AmpleSets:
             best = steps
         return best
 
-    def _stubborn(self, state: Any, context: Hashable, seed: ClassKey) -> frozenset[ClassKey]:
-        cached = self._cache.get((context, seed))
+    def _stubborn(self, state: Any, context: Hashable, enabled: frozenset[ClassKey],
+                  seed: ClassKey) -> frozenset[ClassKey]:
+        """The stubborn set grown from ``seed``: with each class enabled here, every class
+        depending on it; with each class, what could enable its steps not enabled yet."""
+        cached = self._cache.get((context, enabled, seed))
         if cached is not None:
             return cached
         stubborn = {seed}
@@ -251,14 +257,13 @@ class AmpleSets:
         enablers = self._spec.enablers
         while work:
             key = work.pop()
-            grown = self._dependents[key]
-            # the class's steps not enabled yet, and what could enable them
+            grown = self._dependents[key] if key in enabled else ()
             more = self._enablers[key] if enablers is None else self._narrowed(state, key)
             for other in (*grown, *more):
                 if other not in stubborn:
                     stubborn.add(other)
                     work.append(other)
-        result = self._cache[(context, seed)] = frozenset(stubborn)
+        result = self._cache[(context, enabled, seed)] = frozenset(stubborn)
         return result
 
     def _narrowed(self, state: Any, key: ClassKey) -> frozenset[ClassKey]:

@@ -58,7 +58,7 @@ from .layout import (
     replace,
 )
 from .params import CTP, IDEMPOTENT
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -272,6 +272,11 @@ _COORDINATOR_ERRORS = (
 RESPONSE_ACTIONS = (
     Action(
         name="ReceiveProduceResponse",
+        touches=Touches(
+            reads=("own", "previous"),
+            writes=("own",),
+            takes=("inbox",),
+        ),
         role="client",
         kafka="Sender.completeBatch, TransactionManager.handleCompletedBatch/handleFailedBatch",
         params=("process", "record", "connection", "error"),
@@ -284,6 +289,12 @@ RESPONSE_ACTIONS = (
     ),
     Action(
         name="ReceiveCoordinatorResponse",
+        touches=Touches(
+            reads=("own", "previous"),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+            takes=("inbox",),
+        ),
         role="client",
         kafka="TransactionManager.TxnRequestHandler (InitProducerId, AddPartitionsToTxn, "
         "AddOffsetsToTxn, EndTxn handlers)",

@@ -59,7 +59,7 @@ from .layout import (
     replace,
 )
 from .params import CTP
-from .registry import Action, ClientView, Step
+from .registry import Action, ClientView, Step, Touches
 from .views import last_stable_offset
 
 if TYPE_CHECKING:
@@ -304,6 +304,11 @@ def fetch_committed_offset(
 CLIENT_ACTIONS = (
     Action(
         name="InitProducerId",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="KafkaProducer.initTransactions",
         params=("process",),
@@ -314,6 +319,11 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="BeginTransaction",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="KafkaProducer.beginTransaction",
         params=("process", "transaction"),
@@ -325,6 +335,11 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="AddOffsetsToTxn",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="KafkaProducer.sendOffsetsToTransaction",
         params=("process",),
@@ -335,6 +350,11 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="CommitTransaction",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="KafkaProducer.commitTransaction",
         params=("process",),
@@ -345,6 +365,11 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="AbortTransaction",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="KafkaProducer.abortTransaction",
         params=("process",),
@@ -355,6 +380,10 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="FetchCommittedOffset",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts", "offsets"),
+            writes=("own",),
+        ),
         role="client",
         kafka="KafkaConsumer.committed (OffsetFetch, requireStable)",
         params=("process", "offset"),
@@ -366,6 +395,14 @@ CLIENT_ACTIONS = (
     ),
     Action(
         name="ResendCoordinatorRequest",
+        touches=Touches(
+            reads=(
+                "own", "previous", "budget:retries", "budget:batch_timeouts", "coordinator",
+                "inbox", "inbox:coordinator", "budget:losses", "budget:failovers",
+            ),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+        ),
         role="client",
         kafka="TransactionManager.TxnRequestHandler (retry after a timeout)",
         params=("process", "request"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .layout import E_TXN_FIRST, P_LOG, P_PRODUCERS, S_CONSUMER, S_PARTITIONS, Tup, replace
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 from .views import fetch
 
 if TYPE_CHECKING:
@@ -54,6 +54,10 @@ def _show_fetch(args: tuple[Any, ...]) -> str:
 CONSUMER_ACTIONS = (
     Action(
         name="Fetch",
+        touches=Touches(
+            reads=("partition",),
+            writes=("own",),
+        ),
         role="consumer",
         kafka="KafkaConsumer.poll (Fetch, CompletedFetch)",
         params=("partition", "position", "limit", "offsets"),

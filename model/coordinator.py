@@ -54,7 +54,7 @@ from .layout import (
     replace,
     request_key,
 )
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -245,6 +245,12 @@ def _show(args: tuple[Any, ...]) -> str:
 COORDINATOR_ACTIONS = (
     Action(
         name="HandleInitProducerId",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+            takes=("inbox",),
+        ),
         role="coordinator",
         kafka="TransactionCoordinator.handleInitProducerId",
         params=_PARAMS,
@@ -258,6 +264,12 @@ COORDINATOR_ACTIONS = (
     ),
     Action(
         name="HandleAddPartitionsToTxn",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+            takes=("inbox",),
+        ),
         role="coordinator",
         kafka="TransactionCoordinator.handleAddPartitionsToTransaction",
         params=_PARAMS,
@@ -271,6 +283,12 @@ COORDINATOR_ACTIONS = (
     ),
     Action(
         name="HandleAddOffsetsToTxn",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+            takes=("inbox",),
+        ),
         role="coordinator",
         kafka="TransactionCoordinator.handleAddPartitionsToTransaction (via AddOffsetsToTxn)",
         params=_PARAMS,
@@ -284,6 +302,12 @@ COORDINATOR_ACTIONS = (
     ),
     Action(
         name="HandleEndTxn",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+            takes=("inbox",),
+        ),
         role="coordinator",
         kafka="TransactionCoordinator.handleEndTransaction",
         params=("transactional_id", "process", "epoch", "commit", "result"),

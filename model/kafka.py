@@ -14,9 +14,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from . import properties
+from kafka_eos.checker.reduction import PartialOrder
+
+from . import footprints, properties
 from .actions import ACTION_NAMES, ACTIONS
 from .codes import FATAL_ERROR, READY, UNINITIALIZED
+from .footprints import inbox_of
 from .layout import (
     B_UNSENT,
     BUDGET_NAMES,
@@ -90,6 +93,8 @@ class KafkaEosModel(WorkloadTables):
         self._tables: dict[Tup, _Tables] = {}
         self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
         self._message_names: dict[Tup, str] = {}
+        #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
+        self.message_inboxes: dict[str, Any] = {}
 
     def _present(self, action: Action) -> bool:
         """Whether the configuration has what ``action`` needs (see registry.Need)."""
@@ -154,6 +159,10 @@ class KafkaEosModel(WorkloadTables):
 
     def action_properties(self) -> Mapping[str, Any]:
         return properties.action_properties(self)
+
+    def partial_order(self) -> PartialOrder:
+        """Step classes and footprints for partial-order reduction (see :mod:`.footprints`)."""
+        return footprints.partial_order(self)
 
     def variables(self, state: Tup) -> dict[str, Any]:
         from .variables import state_variables
@@ -236,6 +245,9 @@ class KafkaEosModel(WorkloadTables):
         name = self._message_names.get(message)
         if name is None:
             name = self._message_names[message] = describe(self, message)
+            inbox = inbox_of(message)
+            if self.message_inboxes.setdefault(name, inbox) != inbox:
+                self.message_inboxes[name] = None
         return name
 
     def something_was_lost(self, state: Tup) -> bool:

@@ -52,7 +52,7 @@ from .layout import (
     add_messages,
     replace,
 )
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -304,6 +304,12 @@ _PRODUCE_OUTCOMES = ("NONE", "DUPLICATE", "INVALID_PRODUCER_EPOCH", "OUT_OF_ORDE
 LEADER_ACTIONS = (
     Action(
         name="HandleProduce",
+        touches=Touches(
+            reads=("own", "coordinator"),
+            writes=("own",),
+            adds=("inbox:clients",),
+            takes=("inbox",),
+        ),
         role="leader",
         kafka="UnifiedLog.append, ProducerAppendInfo.appendDataBatch",
         params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
@@ -317,6 +323,12 @@ LEADER_ACTIONS = (
     ),
     Action(
         name="HandleWriteTxnMarkers",
+        touches=Touches(
+            reads=("own", "coordinator"),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+            takes=("inbox",),
+        ),
         role="leader",
         kafka="ProducerAppendInfo.appendEndTxnMarker",
         params=("partition", "transactional_id", "marker", "epoch", "coordinator_epoch", "error"),
@@ -330,6 +342,10 @@ LEADER_ACTIONS = (
     ),
     Action(
         name="ExpireProducerState",
+        touches=Touches(
+            reads=("own", "budget:expiries"),
+            writes=("own", "budget:expiries"),
+        ),
         role="leader",
         kafka="ProducerStateManager.removeExpiredProducers",
         params=("partition", "producer_id"),

@@ -36,7 +36,7 @@ from .layout import (
     add_messages,
     replace,
 )
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -122,6 +122,12 @@ def resend_txn_marker(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tu
 MARKER_ACTIONS = (
     Action(
         name="HandleWriteTxnMarkersResponse",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+            takes=("inbox",),
+        ),
         role="coordinator",
         kafka="TransactionMarkerRequestCompletionHandler",
         params=("transactional_id", "partition", "error"),
@@ -134,6 +140,10 @@ MARKER_ACTIONS = (
     ),
     Action(
         name="ResendTxnMarker",
+        touches=Touches(
+            reads=("own", "inbox", "inbox:partitions", "budget:losses", "budget:failovers"),
+            adds=("inbox:partitions",),
+        ),
         role="coordinator",
         kafka="TransactionMarkerChannelManager (retry)",
         params=("transactional_id", "partition"),

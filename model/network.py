@@ -32,7 +32,7 @@ from .layout import (
     replace,
     request_key,
 )
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -72,6 +72,11 @@ def lose_message(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple
 NETWORK_ACTIONS = (
     Action(
         name="LoseMessage",
+        touches=Touches(
+            reads=("budget:losses",),
+            writes=("budget:losses",),
+            takes=("inbox",),
+        ),
         role="network",
         kafka="a dropped connection or a request timeout",
         params=("message",),

@@ -103,6 +103,27 @@ def step(name: str, *args: Any) -> Step:
 
 
 @dataclass(frozen=True, slots=True)
+class Touches:
+    """What every step of an action may look at and change, for partial-order reduction (see
+    :mod:`.footprints`, which resolves these names for each process, partition or inbox the
+    action belongs to). ``reads``/``writes``: parts of the state; ``adds``: inboxes a message
+    is added to; ``takes``: the inbox the delivered (or lost) message is taken from.
+
+    Names: ``own`` (the action's own client, partition leader, coordinator or consumer
+    position), ``previous`` (a client's previous incarnation), ``partition`` (the consumer's
+    partition), ``offsets`` (__consumer_offsets), ``coordinator``, ``outcomes``, ``clients``,
+    ``partitions``, ``budget:NAME``; inboxes ``inbox`` (the action's own), ``inbox:clients``,
+    ``inbox:partitions``, ``inbox:coordinator``, ``inbox:all``. An action without one
+    touches everything: it is never reduced away.
+    """
+
+    reads: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    adds: tuple[str, ...] = ()
+    takes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Action:
     """One action of the model (see the module docstring for the guard and effect
     signatures of each ``trigger``)."""
@@ -130,6 +151,8 @@ class Action:
     needs: tuple[Need, ...] = ()
     #: how the arguments are displayed (default: joined with commas)
     show: Callable[[tuple[Any, ...]], str] | None = None
+    #: what its steps may read and change (partial-order reduction); None: everything
+    touches: Touches | None = None
 
     def __post_init__(self) -> None:
         if self.outcome is not None and self.outcome not in self.params:

@@ -45,7 +45,7 @@ from .layout import (
     replace,
 )
 from .params import IDEMPOTENT
-from .registry import Action, ClientView, Step
+from .registry import Action, ClientView, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -242,6 +242,10 @@ def expire_batch(m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]) -> t
 SENDER_ACTIONS = (
     Action(
         name="Send",
+        touches=Touches(
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            writes=("own", "inbox:partitions"),
+        ),
         role="client",
         kafka="KafkaProducer.send, Sender draining RecordAccumulator",
         params=("process", "record", "partition", "epoch", "sequence", "request"),
@@ -252,6 +256,13 @@ SENDER_ACTIONS = (
     ),
     Action(
         name="RetryProduce",
+        touches=Touches(
+            reads=(
+                "own", "previous", "budget:retries", "budget:batch_timeouts", "inbox",
+                "budget:losses", "budget:failovers",
+            ),
+            writes=("own", "budget:retries", "inbox:partitions"),
+        ),
         role="client",
         kafka="Sender (retry after a request timeout or disconnect)",
         params=("process", "partition", "records"),
@@ -263,6 +274,13 @@ SENDER_ACTIONS = (
     ),
     Action(
         name="ExpireBatch",
+        touches=Touches(
+            reads=(
+                "own", "previous", "budget:retries", "budget:batch_timeouts", "inbox",
+                "inbox:partitions",
+            ),
+            writes=("own", "budget:batch_timeouts"),
+        ),
         role="client",
         kafka="RecordAccumulator.expiredBatches (delivery.timeout.ms)",
         params=("process", "record"),

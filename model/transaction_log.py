@@ -42,7 +42,7 @@ from .layout import (
     add_messages,
     replace,
 )
-from .registry import Action, Step
+from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -179,6 +179,11 @@ def coordinator_failover(m: KafkaEosModel, state: Tup, args: tuple[()]) -> tuple
 TRANSACTION_LOG_ACTIONS = (
     Action(
         name="CompleteTxnLogAppend",
+        touches=Touches(
+            reads=("own",),
+            writes=("own", "outcomes"),
+            adds=("inbox:clients", "inbox:partitions"),
+        ),
         role="coordinator",
         kafka="TransactionStateManager.appendTransactionToLog (callback)",
         params=("transactional_id", "state", "epoch"),
@@ -199,6 +204,11 @@ TRANSACTION_LOG_ACTIONS = (
     ),
     Action(
         name="TimeoutTransaction",
+        touches=Touches(
+            reads=("own", "budget:txn_timeouts"),
+            writes=("own", "outcomes", "budget:txn_timeouts"),
+            adds=("inbox:clients", "inbox:partitions"),
+        ),
         role="coordinator",
         kafka="TransactionCoordinator.abortTimedOutTransactions",
         params=("transactional_id", "epoch"),
@@ -211,6 +221,10 @@ TRANSACTION_LOG_ACTIONS = (
     ),
     Action(
         name="CoordinatorFailover",
+        touches=Touches(
+            reads=("own", "budget:failovers"),
+            writes=("own", "outcomes", "budget:failovers", "inbox:all"),
+        ),
         role="coordinator",
         kafka="TransactionStateManager.loadTransactionsForTxnTopicPartition",
         params=("coordinator_epoch",),

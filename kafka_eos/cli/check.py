@@ -21,6 +21,7 @@ from kafka_eos.checker.checkpoint import FILE_NAME as CHECKPOINT_FILE
 from kafka_eos.checker.interface import ModelError
 from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
+from kafka_eos.checker.shortest import shortest_counterexample
 from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
 from kafka_eos.cli.progress import PROGRESS_AFTER_SECONDS, StatusLine
@@ -28,6 +29,7 @@ from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.errors import InputError
 
 EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
+REDUCE_OPTIONS = ("none", "por", "symmetry")
 
 
 def register(subparsers: Any) -> None:
@@ -57,6 +59,14 @@ def register(subparsers: Any) -> None:
                          help="seconds between two checkpoints (default 300)")
     checker.add_argument("--resume", metavar="DIR",
                          help="go on from the checkpoint in DIR (which must hold one)")
+    checker.add_argument("--reduce", choices=REDUCE_OPTIONS, default="none",
+                         help="por: partial-order reduction from the footprints the model "
+                         "declares (invariants and action properties only; a counterexample "
+                         "may be longer than the shortest); symmetry: require the model's "
+                         "canonical() (default none)")
+    checker.add_argument("--shortest", action="store_true",
+                         help="with --reduce por: when a violation is found at depth d, search "
+                         "again unreduced up to depth d for a shortest counterexample")
     _common_options(checker)
     checker.set_defaults(run=run_check)
 
@@ -123,16 +133,33 @@ def run_check(args: argparse.Namespace) -> int:
     saving = _checkpoint_options(args, target)
     saving["queue_limit"] = _int_option("--queue-limit", args.queue_limit)
     saving["workers"] = _int_option("--workers", args.workers)
+    saving["reduce"] = _reduction(args, target.model)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
             target.model, deadlock=args.deadlock, progress=display.update, store=args.store,
             **saving, **bounds,
         ))
+        if args.shortest and result.verdict == "violated":
+            result = _run_model(args, lambda: shortest_counterexample(
+                target.model, result, deadlock=args.deadlock, store=args.store))
     code = _report(args, target, result, bounds)
     if saving["checkpoint"] and result.stopped_by in RESUMABLE_STOPS and not args.json:
         print(f"checkpoint written to {saving['checkpoint']}; go on with --resume "
               f"{saving['checkpoint']}")
     return code
+
+
+def _reduction(args: argparse.Namespace, model: object) -> str:
+    """The checker's ``reduce`` for ``--reduce`` (symmetry is the model's own canonical())."""
+    if args.shortest and args.reduce != "por":
+        raise InputError("--shortest applies to --reduce por only (without it every "
+                         "counterexample is a shortest one)")
+    if args.reduce == "symmetry":
+        if not callable(getattr(model, "canonical", None)):
+            raise InputError(f"--reduce symmetry: {type(model).__name__} declares no symmetry "
+                             "(a canonical(state) method) for this configuration")
+        return "none"  # the checker maps every state to the model's representative
+    return str(args.reduce)
 
 
 def _checkpoint_options(args: argparse.Namespace, target: Target) -> dict[str, Any]:
@@ -283,6 +310,13 @@ def summary(
     if result.queue_spilled:
         stats.append(("queue on disk", f"{result.queue_spilled:,} states went through a "
                                        "temporary file"))
+    if result.reduction == "por":
+        stats.append(("reduction", f"partial-order: {result.reduced_states:,} states expanded "
+                                   "fewer steps than they enabled"))
+    if result.temporal_skipped:
+        skipped = ", ".join(result.temporal_skipped)
+        stats.append(("not checked", "temporal properties (partial-order reduction keeps "
+                                     f"safety verdicts only): {skipped}"))
     if result.temporal_properties:
         stats.append(("liveness", f"{result.liveness_seconds:.2f} s of it, on a graph of "
                                   f"{result.graph_bytes / 1024:,.0f} KiB of edge arrays"))
@@ -302,6 +336,8 @@ def summary(
 def _mode_title(result: CheckResult) -> str:
     if result.mode == "simulate":
         return "Simulated"
+    if result.reduction == "por":
+        return "Checked (partial-order reduction)"
     return "Checked (symmetry reduction)" if result.symmetry else "Checked"
 
 
@@ -320,7 +356,7 @@ def _verdict_line(result: CheckResult, bounds: dict[str, Any]) -> str:
             result.violation_kind or "", "property")
         name = "a state without successors" if result.violation_kind == "deadlock" \
             else result.violated
-        shortest = "shortest " if result.mode == "check" else ""
+        shortest = "shortest " if result.mode == "check" and result.reduction == "none" else ""
         steps = result.trace.steps if result.trace else 0
         if result.trace is not None and result.trace.loop is not None:
             return (f"VIOLATED: {what} {name} (a fair behaviour that never satisfies it: "

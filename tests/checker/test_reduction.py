@@ -14,6 +14,7 @@ from test_symmetry_and_simulation import assert_real_behaviour
 
 from kafka_eos.checker import check
 from kafka_eos.checker.reduction import EVERYTHING, Footprint, PartialOrder
+from kafka_eos.checker.shortest import shortest_counterexample
 from kafka_eos.errors import InputError
 
 SEEDS = range(300)
@@ -126,3 +127,38 @@ def test_bad_requests_are_one_line_errors(model: Any, message: str) -> None:
 def test_reduction_refuses_workers() -> None:
     with pytest.raises(InputError, match="cannot be combined with workers"):
         check(Counters(), reduce="por", workers=2)
+
+
+def test_a_reduced_trace_can_be_longer_and_the_shortest_is_found_again() -> None:
+    """The reduced search increments the unwatched counters first (the watched one's steps
+    are visible), so it meets the violation late; re-running unreduced to that depth finds
+    the 2-step one."""
+    model = Counters(3, 3, forbid=2)
+    reduced = check(model, reduce="por")
+    assert reduced.trace is not None and reduced.trace.steps > 2
+    shortest = shortest_counterexample(model, reduced)
+    assert shortest.trace is not None and shortest.trace.steps == 2
+    assert shortest.violated == "LastNotForbidden"
+    assert_real_behaviour(model, shortest.trace)
+
+
+def test_cli_reduce_por_names_what_it_did_not_check(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "kafka_eos", "check", "--config",
+                           "tv2-strict-marker-retry", "--reduce", "por"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Checked (partial-order reduction) config")
+    assert "not checked      temporal properties" in done.stdout
+    for options, message in [
+        (["--reduce", "fast"], "argument --reduce: invalid choice: 'fast'"),
+        (["--reduce", "symmetry"], "--reduce symmetry: KafkaEosLivenessModel declares no "
+                                   "symmetry"),
+        (["--shortest"], "--shortest applies to --reduce por only"),
+    ]:
+        done = subprocess.run([sys.executable, "-m", "kafka_eos", "check", *options],
+                              capture_output=True, text=True)
+        assert done.returncode == 2
+        assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr

@@ -1,0 +1,106 @@
+"""The Kafka model's footprints (model/footprints.py) hold on every step of the named checks.
+
+Partial-order reduction is only as sound as the footprints it is given: a step that changes
+something its action does not declare, two steps declared independent that do not commute,
+or a step enabling another that is not among that one's declared enablers, can make a
+reduced search skip a violation. Each is checked here on every reachable state of the named
+checks small enough to walk in a test.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from kafka_eos.checker.reduction import Footprint
+from kafka_eos.model import layout
+from kafka_eos.model.configs import load_check_config
+from kafka_eos.model.footprints import inbox_of
+
+SMALL_CHECKS = ["coordinator-failover", "ctp", pytest.param("ctp-no-producer-epoch-check",
+                                                 marks=pytest.mark.slow), "idempotence-off",
+                "idempotent", "no-coordinator-epoch-check", "no-producer-epoch-check",
+                "producer-state-expiry", "read-uncommitted", "small-batch-cache", "tv1",
+                "tv1-hanging-transaction", "tv1-no-verification", "tv2-no-verification",
+                "tv2-strict-marker-retry", "txn-timeout", "zombie-fencing"]
+
+
+def parts(state: Any) -> dict[Any, Any]:
+    """Every location of ``state`` and its value (an inbox: a multiset of messages)."""
+    found: dict[Any, Any] = {("coordinator",): state[layout.S_COORDINATOR],
+                             ("outcomes",): state[layout.S_OUTCOMES]}
+    for c, client in enumerate(state[layout.S_CLIENTS]):
+        found["client", c] = client
+        found["inbox", "client", c] = Counter()
+    for p, partition in enumerate(state[layout.S_PARTITIONS]):
+        found["partition", p] = partition
+        found["inbox", "partition", p] = Counter()
+    for p, position in enumerate(state[layout.S_CONSUMER]):
+        found["consumer", p] = position
+    for name, left in zip(layout.BUDGET_NAMES, state[layout.S_BUDGET], strict=True):
+        found["budget", name] = left
+    found["inbox", "coordinator"] = Counter()
+    for message in state[layout.S_NETWORK]:
+        found[inbox_of(message)][message] += 1
+    return found
+
+
+def assert_changes_declared(before: Any, after: Any, label: Any, footprint: Footprint) -> None:
+    old, new = parts(before), parts(after)
+    for location, value in old.items():
+        if location[0] != "inbox":
+            if new[location] != value:
+                assert location in footprint.writes, (label, location)
+            continue
+        removed, added = value - new[location], new[location] - value
+        if removed:
+            assert location in footprint.writes or (
+                location in footprint.takes and sum(removed.values()) == 1), (label, location)
+        if added:
+            assert location in footprint.writes | footprint.adds, (label, location)
+
+
+@pytest.mark.parametrize("name", SMALL_CHECKS)
+def test_every_step_keeps_to_its_footprint(name: str) -> None:
+    model = load_check_config(name).model
+    order = model.partial_order()
+    classes, class_of = order.classes, order.class_of
+    assert order.enablers is not None
+    successors: dict[Any, list[Any]] = {}
+    frontier = list(model.init_states())
+    for state in frontier:
+        successors[state] = list(model.actions(state))
+    while frontier:
+        following = []
+        for state in frontier:
+            steps = successors[state]
+            for _label, target in steps:
+                if target not in successors:
+                    successors[target] = list(model.actions(target))
+                    following.append(target)
+            assert_steps_keep_footprints(state, steps, successors, classes, class_of,
+                                         order.enablers)
+        frontier = following
+
+
+def assert_steps_keep_footprints(state: Any, steps: list[Any], successors: dict[Any, Any],
+                                 classes: Any, class_of: Any, enablers: Any) -> None:
+    labels = {label for label, _ in steps}
+    for label, target in steps:
+        key = class_of(label)
+        assert_changes_declared(state, target, label, classes[key])
+        # a step of another class that this step enabled names this class as an enabler
+        for later, _ in successors[target]:
+            if later not in labels:
+                assert key in set(enablers(state, class_of(later))), (label, later)
+    # two enabled steps declared independent neither disable nor fail to commute (labels
+    # may repeat: two copies of a request on different connections have one label)
+    for i, (first, after_first) in enumerate(steps):
+        for second, after_second in steps[i + 1:]:
+            if classes[class_of(first)].depends_on(classes[class_of(second)]):
+                continue
+            then_second = {t for label, t in successors[after_first] if label == second}
+            then_first = {t for label, t in successors[after_second] if label == first}
+            assert then_second & then_first, (first, second)
