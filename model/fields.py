@@ -66,8 +66,11 @@ class Component:
 
     def make(self, **values: Any) -> tuple[Any, ...]:
         """The tuple of this component with every stored field given by name (a field
-        missing or unknown is an error, so a field added here cannot be forgotten)."""
+        missing or unknown is an error, so a field added here cannot be forgotten); a
+        variant's code field may be left out: it is the variant's code."""
         names = [f.name for f in self.stored]
+        if self.code and names[0] not in values:
+            values[names[0]] = self.code_value
         missing = [n for n in names if n not in values]
         unknown = [n for n in values if n not in names]
         if missing or unknown:

@@ -456,12 +456,11 @@ def named(value: Any, item: str = "state", schema: Schema = SCHEMA) -> Any:
     if not value:
         return None
     component = schema.of(item, value)
-    result: dict[str, Any] = {}
-    for declared, part in zip(component.stored, value, strict=True):
+    result = component.named(value)  # refuses a value of the wrong length
+    for declared in component.stored:
+        part = result[declared.name]
         if declared.item:
             result[declared.name] = [named(p, declared.item, schema) for p in part]
         elif declared.record:
             result[declared.name] = named(part, declared.record, schema)
-        else:
-            result[declared.name] = part
     return result

@@ -70,7 +70,7 @@ def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-a
         added |= 1 << model.offsets_partition
     awaiting: tuple = ()  # type: ignore[type-arg]
     in_flight = world.requests.get((producer.client_id, producer.txn_in_flight or -1), ())
-    if transactional and in_flight and in_flight[0] == L.M_COORDINATOR_REQUEST:
+    if transactional and in_flight and in_flight[L.M_KIND] == L.M_COORDINATOR_REQUEST:
         awaiting = in_flight
     elif transactional:
         awaiting = _queued_request(world, proc)

@@ -17,6 +17,7 @@ from kafka_eos.model import layout as L
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.model.registry import Step
+from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_TXN, REC_VALUE
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.messages import OffsetFetchRequest, TopicPartition, TxnOffsetCommitRequest
@@ -84,12 +85,11 @@ class ActionHandlers:
             self._take_envelope(envelope, consumed[0])
             return "done"
         for message in envelope.abstract:
-            if message[0] == L.M_PRODUCE:
-                self._delivering_txn = self.model.records[
-                    self.model.record_global[message[1]][message[6]]
-                ][3]
-            elif message[0] == L.M_COORDINATOR_REQUEST:
-                self._delivering_txn = message[5]
+            if message[L.M_KIND] == L.M_PRODUCE:
+                g = self.model.record_global[message[L.PR_PROCESS]][message[L.PR_RECORD]]
+                self._delivering_txn = self.model.records[g][REC_TXN]
+            elif message[L.M_KIND] == L.M_COORDINATOR_REQUEST:
+                self._delivering_txn = message[L.CQ_TRANSACTION]
                 self._delivering_request = message
         self._deliver(envelope)
         self._take_envelope(envelope, consumed[0])
@@ -100,10 +100,11 @@ class ActionHandlers:
         retry closed the connection it travels on (as Kafka's NetworkClient does on a request
         timeout), so it never reaches the producer. The reference has no connections: the
         driver drops it."""
-        if message[0] != L.M_PRODUCE_RESPONSE:
+        if message[L.M_KIND] != L.M_PRODUCE_RESPONSE:
             return False
-        latest = self.latest_connection.get((message[1], message[5]), message[8])
-        return bool(latest != message[8])
+        connection = message[L.PRR_CONNECTION]
+        key = (message[L.PRR_PROCESS], message[L.PRR_RECORD])
+        return bool(self.latest_connection.get(key, connection) != connection)
 
     def _take_envelope(self, envelope: Envelope, message: tuple) -> None:  # type: ignore[type-arg]
         # The reference sends one WriteTxnMarkers (and one response) for all partitions of a
@@ -165,7 +166,7 @@ class ActionHandlers:
         producer = self.producers[proc]
         part = self.model.record_partition[proc][rec]
         tp = self.tps[part]
-        value = self.model.records[self.model.record_global[proc][rec]][4]
+        value = self.model.records[self.model.record_global[proc][rec]][REC_VALUE]
         producer.send(tp.topic, value, partition=tp.partition)
         batch = producer.books[tp].batches[-1]
         batch.next_attempt_ms = HOLD_MS
@@ -202,7 +203,7 @@ class ActionHandlers:
         proc = self._proc(step)
         current = self.ghosts.current[proc]
         rec = self.model.txn_offset_record[proc][current]
-        committed = self.model.records[self.model.record_global[proc][rec]][6]
+        committed = self.model.records[self.model.record_global[proc][rec]][REC_GROUP_OFFSET]
         future = self.producers[proc].send_offsets_to_transaction(
             {INPUT: committed}, self.model.workload.group
         )

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.layout import BUDGET_NAMES
 from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.node import BrokerConfig
@@ -89,7 +90,8 @@ class Ghosts:
     current: list[int]  # per process: index of the current / next transaction
     fenced_markers: list[int]  # per transactional.id: partitions whose marker came back fenced
     acked_markers: list[int]  # per transactional.id: partitions acknowledged (last seen)
-    used: list[int] = field(default_factory=lambda: [0] * 6)  # fault budget used, F_* order
+    # fault budget used, in the budget's order (F_* positions)
+    used: list[int] = field(default_factory=lambda: [0] * len(BUDGET_NAMES))
     delivered: list[list[int]] = field(default_factory=list)  # per data partition
 
 

@@ -24,7 +24,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
+from kafka_eos.model import schema as S
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_LOCAL, REC_PARTITION
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.sequence import NO_SEQUENCE
 from kafka_eos.reference.messages import (
@@ -80,7 +82,7 @@ class MessageMapping:
             request = self._abstract_request(self.proc_of[source], message)
             if request is not None:
                 self.requests[(source, message.correlation_id)] = request
-                if request[0] == L.M_COORDINATOR_REQUEST:
+                if request[L.M_KIND] == L.M_COORDINATOR_REQUEST:
                     self.last_coordinator_request[self.proc_of[source]] = request
                 return (request,)
             return None
@@ -92,32 +94,30 @@ class MessageMapping:
                 tid = self.model_pid(marker.producer_id)
                 for tp in marker.partitions:
                     markers.append(
-                        (
-                            L.M_MARKER,
-                            self.part_of[tp],
-                            tid,
-                            marker.coordinator_epoch,
-                            marker.producer_epoch,
-                            int(marker.transaction_result),
+                        S.MARKER.make(
+                            partition=self.part_of[tp],
+                            transactional_id=tid,
+                            coordinator_epoch=marker.coordinator_epoch,
+                            epoch=marker.producer_epoch,
+                            commit=int(marker.transaction_result),
                         )
                     )
             self.requests[(NODE, message.correlation_id)] = tuple(markers)
             return tuple(markers)
         if isinstance(message, WriteTxnMarkersResponse):
             sent = self.requests.get((NODE, message.correlation_id), ())
-            cepoch = sent[0][3] if sent else -1
+            cepoch = sent[0][L.MK_COORDINATOR_EPOCH] if sent else -1
             responses = []
             for result in message.markers:
                 tid = self.model_pid(result.producer_id)
                 for partition_result in result.results:
                     tp = TopicPartition(partition_result.topic, partition_result.partition)
                     responses.append(
-                        (
-                            L.M_MARKER_RESPONSE,
-                            self.part_of[tp],
-                            tid,
-                            cepoch,
-                            int(partition_result.error_code),
+                        S.MARKER_RESPONSE.make(
+                            partition=self.part_of[tp],
+                            transactional_id=tid,
+                            coordinator_epoch=cepoch,
+                            error=int(partition_result.error_code),
                         )
                     )
             return tuple(responses)
@@ -134,52 +134,37 @@ class MessageMapping:
             part = self.part_of[TopicPartition(message.topic, message.partition)]
             g = self.record_of[message.records[0]]
             return self._attempt(
-                (
-                    L.M_PRODUCE,
-                    proc,
-                    part,
-                    model.pid_of[proc] if message.producer_id >= 0 else -1,
-                    message.producer_epoch,
-                    message.base_sequence,
-                    model.records[g][1],
-                    int(message.transactional),
-                    self._connection(proc, part),
+                S.PRODUCE.make(
+                    process=proc,
+                    partition=part,
+                    pid=model.pid_of[proc] if message.producer_id >= 0 else -1,
+                    epoch=message.producer_epoch,
+                    sequence=message.base_sequence,
+                    record=model.records[g][REC_LOCAL],
+                    transactional=int(message.transactional),
+                    connection=self._connection(proc, part),
                 )
             )
         if self.producers[proc].transactional_id is None:
             return None
         txn = self._current_txn(proc)
         if isinstance(message, InitProducerIdRequest):
-            if message.producer_id >= 0:
-                return (
-                    L.M_COORDINATOR_REQUEST,
-                    proc,
-                    L.API_INIT_PRODUCER_ID,
-                    message.producer_epoch,
-                    1,
-                    -1,
-                )
-            return (L.M_COORDINATOR_REQUEST, proc, L.API_INIT_PRODUCER_ID, -1, -1, -1)
+            bump = message.producer_id >= 0  # KIP-360: a bump names its current epoch
+            return _coordinator_request(
+                proc,
+                L.API_INIT_PRODUCER_ID,
+                message.producer_epoch if bump else -1,
+                1 if bump else -1,
+                -1,
+            )
         if isinstance(message, AddPartitionsToTxnRequest):
             mask = sum(1 << self.part_of[tp] for tp in set(message.partitions))
-            return (
-                L.M_COORDINATOR_REQUEST,
-                proc,
-                L.API_ADD_PARTITIONS,
-                message.producer_epoch,
-                mask,
-                txn,
+            return _coordinator_request(
+                proc, L.API_ADD_PARTITIONS, message.producer_epoch, mask, txn
             )
         if isinstance(message, AddOffsetsToTxnRequest):
             mask = 1 << model.offsets_partition
-            return (
-                L.M_COORDINATOR_REQUEST,
-                proc,
-                L.API_ADD_OFFSETS,
-                message.producer_epoch,
-                mask,
-                txn,
-            )
+            return _coordinator_request(proc, L.API_ADD_OFFSETS, message.producer_epoch, mask, txn)
         if isinstance(message, TxnOffsetCommitRequest):
             committed = message.offsets[0].committed_offset
             rec = self._offset_record(proc, committed)
@@ -187,32 +172,27 @@ class MessageMapping:
                 (message.correlation_id, message.producer_epoch)
             )
             return self._attempt(
-                (
-                    L.M_PRODUCE,
-                    proc,
-                    model.offsets_partition,
-                    model.pid_of[proc],
-                    message.producer_epoch,
-                    NO_SEQUENCE,
-                    rec,
-                    1,
-                    self._connection(proc, model.offsets_partition),
+                S.PRODUCE.make(
+                    process=proc,
+                    partition=model.offsets_partition,
+                    pid=model.pid_of[proc],
+                    epoch=message.producer_epoch,
+                    sequence=NO_SEQUENCE,
+                    record=rec,
+                    transactional=1,
+                    connection=self._connection(proc, model.offsets_partition),
                 )
             )
         if isinstance(message, EndTxnRequest):
-            return (
-                L.M_COORDINATOR_REQUEST,
-                proc,
-                L.API_END_TXN,
-                message.producer_epoch,
-                int(message.committed),
-                txn,
+            return _coordinator_request(
+                proc, L.API_END_TXN, message.producer_epoch, int(message.committed), txn
             )
         return None
 
     def _attempt(self, request: tuple) -> tuple:  # type: ignore[type-arg]
         """Record ``request`` (a model Produce) as the latest attempt of its record."""
-        self.latest_connection[(request[1], request[6])] = request[8]
+        key = (request[L.PR_PROCESS], request[L.PR_RECORD])
+        self.latest_connection[key] = request[L.PR_CONNECTION]
         return request
 
     def _connection(self, proc: int, part: int) -> int:
@@ -224,32 +204,41 @@ class MessageMapping:
         connection = -1
         for envelope in self.network:
             for message in envelope.abstract:
-                if message[0] != L.M_PRODUCE or message[1] != proc or message[2] != part:
+                if (
+                    message[L.M_KIND] != L.M_PRODUCE
+                    or message[L.PR_PROCESS] != proc
+                    or message[L.PR_PARTITION] != part
+                ):
                     continue
-                if message[8] > connection and self._current_attempt(proc, message):
-                    connection = message[8]
+                on = message[L.PR_CONNECTION]
+                if on > connection and self._current_attempt(proc, message):
+                    connection = on
         return connection if connection >= 0 else self.ghosts.used[L.F_RETRIES]
 
     def _current_attempt(self, proc: int, message: tuple) -> bool:  # type: ignore[type-arg]
-        rec = message[6]
-        if message[2] == self.model.offsets_partition:
+        rec = message[L.PR_RECORD]
+        if message[L.PR_PARTITION] == self.model.offsets_partition:
             future = self.offset_futures.get((proc, rec))
             attempts = self.offset_requests.get((proc, rec), [])
-            return bool(attempts) and attempts[-1][1] == message[4] and not (future and future.done)
+            epoch = message[L.PR_EPOCH]
+            return bool(attempts) and attempts[-1][1] == epoch and not (future and future.done)
         batch = self.batches[proc][rec]
         # (not by epoch and sequence: an epoch bump rewrites those of a batch in flight)
         return (
             batch is not None
             and not batch.done
             and batch.correlation_id is not None
-            and self.latest_connection.get((proc, rec)) == message[8]
+            and self.latest_connection.get((proc, rec)) == message[L.PR_CONNECTION]
         )
 
     def _offset_record(self, proc: int, committed: int) -> int:
         """The process-local record of the offset commit of input offset ``committed``."""
         for rec, g in enumerate(self.model.record_global[proc]):
             record = self.model.records[g]
-            if record[2] == self.model.offsets_partition and record[6] == committed:
+            if (
+                record[REC_PARTITION] == self.model.offsets_partition
+                and record[REC_GROUP_OFFSET] == committed
+            ):
                 return rec
         raise NotEnabled(f"the workload commits no input offset {committed}")
 
@@ -270,8 +259,8 @@ class MessageMapping:
 
     def _abstract_response(self, request: tuple, message: Any) -> tuple:  # type: ignore[type-arg]
         error = int(getattr(message, "error_code", ErrorCode.NONE))
-        if request[0] == L.M_PRODUCE and isinstance(message, TxnOffsetCommitResponse):
-            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
+        if request[L.M_KIND] == L.M_PRODUCE and isinstance(message, TxnOffsetCommitResponse):
+            proc, rec = request[L.PR_PROCESS], request[L.PR_RECORD]
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else int(ErrorCode.NONE)
             offset = -1
@@ -279,12 +268,11 @@ class MessageMapping:
                 offset = self._last_offsets_append(self.producers[proc])
                 self.offset_batch_record[offset] = self.model.record_global[proc][rec]
                 self.offset_results[(proc, message.correlation_id)] = offset
-            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
-        if request[0] == L.M_PRODUCE:
-            _, proc, part, _pid, epoch, seq, rec, _txn, connection = request
+            return _produce_response(request, error, offset)
+        if request[L.M_KIND] == L.M_PRODUCE:
             offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
-            return (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
-        _, proc, api, _epoch, _argument, txn = request
+            return _produce_response(request, error, offset)
+        proc, api, txn = request[L.CQ_PROCESS], request[L.CQ_API], request[L.CQ_TRANSACTION]
         if isinstance(message, AddPartitionsToTxnResponse) and message.error_code is ErrorCode.NONE:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else error
@@ -300,7 +288,29 @@ class MessageMapping:
             name = self.producers[proc].transactional_id
             metadata = self.node.txn_coordinator.transactions.get(name or "")
             epoch = metadata.producer_epoch if metadata is not None else -1
-        return (L.M_COORDINATOR_RESPONSE, proc, api, error, epoch, txn)
+        return S.COORDINATOR_RESPONSE.make(
+            process=proc, api=api, error=error, epoch=epoch, transaction=txn
+        )
+
+
+def _coordinator_request(proc: int, api: int, epoch: int, argument: int, txn: int) -> tuple:  # type: ignore[type-arg]
+    return S.COORDINATOR_REQUEST.make(
+        process=proc, api=api, epoch=epoch, argument=argument, transaction=txn
+    )
+
+
+def _produce_response(request: tuple, error: int, offset: int) -> tuple:  # type: ignore[type-arg]
+    """The answer to model Produce ``request``: on its connection, for its record."""
+    return S.PRODUCE_RESPONSE.make(
+        process=request[L.PR_PROCESS],
+        partition=request[L.PR_PARTITION],
+        epoch=request[L.PR_EPOCH],
+        sequence=request[L.PR_SEQUENCE],
+        record=request[L.PR_RECORD],
+        error=error,
+        offset=offset,
+        connection=request[L.PR_CONNECTION],
+    )
 
 
 __all__ = ["MessageMapping"]

@@ -55,10 +55,12 @@ from collections import Counter
 from typing import Any
 
 from kafka_eos.model import layout as L
+from kafka_eos.model import schema as S
 from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP
 from kafka_eos.model.registry import Step
+from kafka_eos.model.tables import REC_VALUE
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
@@ -126,7 +128,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             for proc in range(model.process_count)
         ]
         self.proc_of = {p.client_id: proc for proc, p in enumerate(self.producers)}
-        self.record_of = {record[4]: g for g, record in enumerate(model.records)}
+        self.record_of = {record[REC_VALUE]: g for g, record in enumerate(model.records)}
         # per process, per local record: the batch the driver handed to the producer
         self.batches: list[list[ProducerBatch | None]] = [
             [None] * len(model.record_partition[proc]) for proc in range(model.process_count)
@@ -466,12 +468,19 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 self.pending_owner[tid] = -1
             request = self._delivering_request
             reply: tuple = ()  # type: ignore[type-arg]
-            if request and self.model.tid_of[request[1]] == tid:
+            if request and self.model.tid_of[request[L.CQ_PROCESS]] == tid:
                 transit = self.txn_log_records(name, durable=False)[-1]
                 error = int(ErrorCode.NONE)
-                if request[2] == L.API_INIT_PRODUCER_ID and state == _ONGOING:
+                api = request[L.CQ_API]
+                if api == L.API_INIT_PRODUCER_ID and state == _ONGOING:
                     error = int(ErrorCode.CONCURRENT_TRANSACTIONS)  # the fence
-                reply = (request[1], request[2], error, transit.producer_epoch, request[5])
+                reply = S.REPLY.make(
+                    process=request[L.CQ_PROCESS],
+                    api=api,
+                    error=error,
+                    epoch=transit.producer_epoch,
+                    transaction=request[L.CQ_TRANSACTION],
+                )
             self.pending_reply[tid] = reply
 
 

@@ -225,3 +225,28 @@ def test_the_budget_is_the_faults_by_name() -> None:
     state = config.model.init_states()[0]
     faults = config.model.faults
     assert state[layout.S_BUDGET] == tuple(getattr(faults, n) for n in layout.BUDGET_NAMES)
+
+
+@pytest.mark.parametrize("name", ["ctp", "zombie-fencing", "txn-timeout", "coordinator-failover"])
+def test_every_reachable_state_has_the_schemas_shape(name: str) -> None:
+    """Every component the actions build has the schema's fields (a field added to the schema
+    but not to one of the places that build its component fails here), and every code names
+    a variant."""
+    model = load_check_config(name).model
+    seen = set(model.init_states())
+    frontier = list(seen)
+    while frontier and len(seen) < 4000:
+        state = frontier.pop()
+        named(state)  # raises on a component of the wrong length or an unknown code
+        for _, successor in model.actions(state):
+            if successor not in seen:
+                seen.add(successor)
+                frontier.append(successor)
+    assert len(seen) > 500
+
+
+def test_a_component_of_the_wrong_length_is_refused() -> None:
+    _model, states = _model_and_states("idempotence-off")
+    broken = _extend(states[-1], "state", "batch", 0)
+    with pytest.raises(ValueError, match="batch has 4 fields, the value 5"):
+        named(broken)
