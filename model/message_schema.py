@@ -22,13 +22,13 @@ PRODUCE = _message(
     0,
     "a Produce request (or a TxnOffsetCommit, to the offsets partition, with no sequence)",
     (
-        field("process", "", "PR_PROCESS", show="process"),
-        field("partition", "", "PR_PARTITION", show="partition"),
-        field("pid", "", "PR_PID", show="hidden"),
-        field("epoch", "", "PR_EPOCH", tag="e"),
-        field("sequence", "", "PR_SEQUENCE", tag="s"),
+        field("process", "the sending producer process", "PR_PROCESS", show="process"),
+        field("partition", "the destination partition", "PR_PARTITION", show="partition"),
+        field("pid", "the producer id (-1: no idempotence)", "PR_PID", show="hidden"),
+        field("epoch", "the producer epoch", "PR_EPOCH", tag="e"),
+        field("sequence", "the first sequence number (-1: none)", "PR_SEQUENCE", tag="s"),
         field("record", "the process-local record index", "PR_RECORD", tag="r"),
-        field("transactional", "", "PR_TRANSACTIONAL", show="hidden"),
+        field("transactional", "1 for a transactional batch", "PR_TRANSACTIONAL", show="hidden"),
         field(
             "connection",
             "the client's connection it travels on (each retry opens a new one: "
@@ -46,14 +46,26 @@ PRODUCE_RESPONSE = _message(
     1,
     "the answer to a Produce, on its connection",
     (
-        field("process", "", "PRR_PROCESS", show="process"),
-        field("partition", "", "PRR_PARTITION", show="partition"),
-        field("epoch", "", "PRR_EPOCH", show="hidden"),
-        field("sequence", "", "PRR_SEQUENCE", show="hidden"),
-        field("record", "", "PRR_RECORD", tag="r"),
-        field("error", "", "PRR_ERROR", show="error"),
-        field("offset", "", "PRR_OFFSET", tag="o"),
-        field("connection", "", "PRR_CONNECTION", tag="c"),
+        field("process", "the producer process answered", "PRR_PROCESS", show="process"),
+        field("partition", "the partition that answers", "PRR_PARTITION", show="partition"),
+        field("epoch", "the epoch of the request answered", "PRR_EPOCH", show="hidden"),
+        field(
+            "sequence", "the sequence number of the request answered", "PRR_SEQUENCE", show="hidden"
+        ),
+        field(
+            "record",
+            "the process-local record index of the request answered",
+            "PRR_RECORD",
+            tag="r",
+        ),
+        field("error", "the error code (NONE, DUPLICATE...)", "PRR_ERROR", show="error"),
+        field(
+            "offset",
+            "the offset it was appended at (-1 on an error; the original one for a duplicate)",
+            "PRR_OFFSET",
+            tag="o",
+        ),
+        field("connection", "the connection of the request answered", "PRR_CONNECTION", tag="c"),
     ),
     ("process", "partition", "record", "connection", "error", "offset"),
 )
@@ -65,9 +77,14 @@ COORDINATOR_REQUEST = _message(
     "InitProducerId, AddPartitionsToTxn, "
     "AddOffsetsToTxn or EndTxn (its text starts with the API's name)",
     (
-        field("process", "", "CQ_PROCESS", show="process"),
+        field("process", "the requesting producer process", "CQ_PROCESS", show="process"),
         field("api", "API_*", "CQ_API", show="hidden"),
-        field("epoch", "", "CQ_EPOCH", tag="e"),
+        field(
+            "epoch",
+            "the producer epoch it names (-1: none, a new incarnation's InitProducerId)",
+            "CQ_EPOCH",
+            tag="e",
+        ),
         field(
             "argument",
             "the partitions' bitmask (Add*), commit (EndTxn), or 0",
@@ -87,11 +104,21 @@ COORDINATOR_RESPONSE = _message(
     3,
     "the coordinator's answer (its text starts with the API's name and Response)",
     (
-        field("process", "", "CR_PROCESS", show="process"),
-        field("api", "", "CR_API", show="hidden"),
-        field("error", "", "CR_ERROR", show="error"),
-        field("epoch", "", "CR_EPOCH", tag="e"),
-        field("transaction", "", "CR_TRANSACTION", show="hidden"),
+        field("process", "the producer process answered", "CR_PROCESS", show="process"),
+        field("api", "the API answered (API_*)", "CR_API", show="hidden"),
+        field("error", "the error code", "CR_ERROR", show="error"),
+        field(
+            "epoch",
+            "the epoch it carries (InitProducerId, TV2 EndTxn: the client's new epoch)",
+            "CR_EPOCH",
+            tag="e",
+        ),
+        field(
+            "transaction",
+            "ghost: the transaction of the request answered",
+            "CR_TRANSACTION",
+            show="hidden",
+        ),
     ),
     ("process", "error", "epoch"),
 )
@@ -102,11 +129,21 @@ MARKER = _message(
     4,
     "one partition's transaction marker",
     (
-        field("partition", "", "MK_PARTITION", show="partition"),
-        field("transactional_id", "", "MK_TID", show="transactional_id"),
-        field("coordinator_epoch", "", "MK_COORDINATOR_EPOCH", tag="ce"),
-        field("epoch", "", "MK_EPOCH", tag="e"),
-        field("commit", "", "MK_COMMIT", show="commit"),
+        field("partition", "the partition the marker goes to", "MK_PARTITION", show="partition"),
+        field(
+            "transactional_id",
+            "the transactional.id (its index = its producer id)",
+            "MK_TID",
+            show="transactional_id",
+        ),
+        field(
+            "coordinator_epoch",
+            "the coordinator epoch of the coordinator that sends it",
+            "MK_COORDINATOR_EPOCH",
+            tag="ce",
+        ),
+        field("epoch", "the producer epoch it carries", "MK_EPOCH", tag="e"),
+        field("commit", "1: COMMIT, 0: ABORT", "MK_COMMIT", show="commit"),
     ),
     ("partition", "transactional_id", "commit", "epoch", "coordinator_epoch"),
 )
@@ -117,10 +154,15 @@ MARKER_RESPONSE = _message(
     5,
     "a leader's answer to a marker",
     (
-        field("partition", "", "MR_PARTITION", show="partition"),
-        field("transactional_id", "", "MR_TID", show="transactional_id"),
-        field("coordinator_epoch", "", "MR_COORDINATOR_EPOCH", tag="ce"),
-        field("error", "", "MR_ERROR", show="error"),
+        field("partition", "the partition that answers", "MR_PARTITION", show="partition"),
+        field("transactional_id", "the transactional.id", "MR_TID", show="transactional_id"),
+        field(
+            "coordinator_epoch",
+            "the coordinator epoch of the marker answered",
+            "MR_COORDINATOR_EPOCH",
+            tag="ce",
+        ),
+        field("error", "the error code", "MR_ERROR", show="error"),
     ),
     ("partition", "transactional_id", "error", "coordinator_epoch"),
 )

@@ -31,7 +31,37 @@ from .message_schema import (
     PRODUCE_RESPONSE,
 )
 
-__all__ = ["SCHEMA", "Component", "Field", "Schema", "named"]
+__all__ = [
+    "ABORTED",
+    "BATCH",
+    "BUDGET",
+    "CACHED_BATCH",
+    "CLIENT",
+    "COMPONENTS",
+    "CONSUMER_PARTITION",
+    "CONTROL_ENTRY",
+    "COORDINATOR",
+    "COORDINATOR_REQUEST",
+    "COORDINATOR_RESPONSE",
+    "DATA_ENTRY",
+    "MARKER",
+    "MARKER_RESPONSE",
+    "METADATA",
+    "PARTITION",
+    "PENDING",
+    "PRODUCE",
+    "PRODUCER_ENTRY",
+    "PRODUCE_RESPONSE",
+    "REPLY",
+    "SCHEMA",
+    "STATE",
+    "TXN_LOG_RECORD",
+    "VARIANTS",
+    "Component",
+    "Field",
+    "Schema",
+    "named",
+]
 
 # ---------------------------------------------------------------------- the state
 STATE = Component(
@@ -206,9 +236,9 @@ DATA_ENTRY = Component(
     (
         _ENTRY_OFFSET,
         _ENTRY_TYPE,
-        field("producer_id", "", "ENTRY_PID"),
-        field("producer_epoch", "", "ENTRY_EPOCH"),
-        field("base_sequence", "", "D_SEQUENCE"),
+        field("producer_id", "the batch's producer id (-1: no idempotence)", "ENTRY_PID"),
+        field("producer_epoch", "the batch's producer epoch", "ENTRY_EPOCH"),
+        field("base_sequence", "its first sequence number (-1: none)", "D_SEQUENCE"),
         field("record", "the global record index (Workload order)", "D_RECORD", show="record"),
         field("transactional", "1 for a transactional batch", "D_TRANSACTIONAL", show="bool"),
         derived(
@@ -228,10 +258,12 @@ CONTROL_ENTRY = Component(
     (
         _ENTRY_OFFSET,
         _ENTRY_TYPE,
-        field("producer_id", "", "ENTRY_PID"),
-        field("producer_epoch", "", "ENTRY_EPOCH"),
+        field("producer_id", "the transaction's producer id", "ENTRY_PID"),
+        field("producer_epoch", "the marker's producer epoch", "ENTRY_EPOCH"),
         field("commit", "1: COMMIT, 0: ABORT", "X_COMMIT", show="bool"),
-        field("coordinator_epoch", "", "X_COORDINATOR_EPOCH"),
+        field(
+            "coordinator_epoch", "the epoch of the coordinator that wrote it", "X_COORDINATOR_EPOCH"
+        ),
     ),
     kafka="EndTransactionMarker",
     code="ENTRY_CONTROL",
@@ -242,8 +274,12 @@ PRODUCER_ENTRY = Component(
     "producer entry",
     "a leader's ProducerStateEntry",
     (
-        field("epoch", "", "E_EPOCH"),
-        field("coordinator_epoch", "", "E_COORDINATOR_EPOCH"),
+        field("epoch", "the producer epoch the leader last stored (checkProducerEpoch)", "E_EPOCH"),
+        field(
+            "coordinator_epoch",
+            "the highest coordinator epoch of a marker it appended (checkCoordinatorEpoch)",
+            "E_COORDINATOR_EPOCH",
+        ),
         field(
             "batches",
             "the last batch_cache_size batches",
@@ -264,9 +300,9 @@ CACHED_BATCH = Component(
     "cached batch",
     "a batch in a ProducerStateEntry's cache",
     (
-        field("first_seq", "", "CB_FIRST_SEQ"),
-        field("last_seq", "", "CB_LAST_SEQ"),
-        field("last_offset", "", "CB_LAST_OFFSET"),
+        field("first_seq", "the batch's first sequence number", "CB_FIRST_SEQ"),
+        field("last_seq", "the batch's last sequence number", "CB_LAST_SEQ"),
+        field("last_offset", "the offset it was appended at", "CB_LAST_OFFSET"),
     ),
     kafka="BatchMetadata",
 )
@@ -275,8 +311,8 @@ ABORTED = Component(
     "aborted",
     "an aborted-transaction index entry",
     (
-        field("pid", "", "AB_PID"),
-        field("first_offset", "", "AB_FIRST"),
+        field("pid", "the aborted transaction's producer id", "AB_PID"),
+        field("first_offset", "the transaction's first offset (currentTxnFirstOffset)", "AB_FIRST"),
         field("last_offset", "the ABORT marker's offset", "AB_LAST"),
     ),
     kafka="AbortedTxn",
@@ -286,7 +322,7 @@ COORDINATOR = Component(
     "coordinator",
     "the transaction coordinator",
     (
-        field("coordinator_epoch", "", "K_EPOCH"),
+        field("coordinator_epoch", "the coordinator epoch (bumped by each failover)", "K_EPOCH"),
         field(
             "transactions",
             "one metadata per transactional.id",
@@ -317,7 +353,7 @@ METADATA = Component(
     (
         field("state", "TxnState", "T_STATE", show="txn_state"),
         derived("producer_id", "the transactional.id's producer id (its index)", "tid"),
-        field("epoch", "", "T_EPOCH"),
+        field("epoch", "the producer epoch", "T_EPOCH"),
         field(
             "partitions",
             "bitmask of the transaction's partitions",
@@ -349,8 +385,13 @@ PENDING = Component(
     "a transition being written to __transaction_state",
     (
         field("state", "TxnState", "PT_STATE", show="txn_state"),
-        field("epoch", "", "PT_EPOCH"),
-        field("partitions", "", "PT_PARTITIONS", show="partition_mask"),
+        field("epoch", "the producer epoch it writes", "PT_EPOCH"),
+        field(
+            "partitions",
+            "the transaction's partitions it writes (bitmask)",
+            "PT_PARTITIONS",
+            show="partition_mask",
+        ),
         field("owner", _OWNER, "PT_OWNER", show="transaction"),
         field(
             "reply",
@@ -358,7 +399,7 @@ PENDING = Component(
             "PT_REPLY",
             record="reply",
         ),
-        field("last_producer_epoch", "", "PT_LAST_EPOCH"),
+        field("last_producer_epoch", "the lastProducerEpoch it writes (KIP-360)", "PT_LAST_EPOCH"),
     ),
     kafka="TxnTransitMetadata",
 )
@@ -367,11 +408,11 @@ REPLY = Component(
     "reply",
     "a coordinator response waiting for its transition (a response message without its kind)",
     (
-        field("process", "", "RP_PROCESS"),
-        field("api", "", "RP_API"),
-        field("error", "", "RP_ERROR"),
-        field("epoch", "", "RP_EPOCH"),
-        field("transaction", "", "RP_TRANSACTION"),
+        field("process", "the producer process to answer", "RP_PROCESS"),
+        field("api", "the request's API (API_*)", "RP_API"),
+        field("error", "the error code of the answer", "RP_ERROR"),
+        field("epoch", "the epoch the answer carries", "RP_EPOCH"),
+        field("transaction", "ghost: the transaction the request belongs to", "RP_TRANSACTION"),
     ),
 )
 
@@ -380,10 +421,15 @@ TXN_LOG_RECORD = Component(
     "the last durable __transaction_state record of a transactional.id",
     (
         field("state", "TxnState", "R_STATE", show="txn_state"),
-        field("epoch", "", "R_EPOCH"),
-        field("partitions", "", "R_PARTITIONS", show="partition_mask"),
+        field("epoch", "the producer epoch", "R_EPOCH"),
+        field(
+            "partitions",
+            "the transaction's partitions (bitmask)",
+            "R_PARTITIONS",
+            show="partition_mask",
+        ),
         field("owner", _OWNER, "R_OWNER", show="hidden"),
-        field("last_producer_epoch", "", "R_LAST_EPOCH", show="hidden"),
+        field("last_producer_epoch", "lastProducerEpoch (KIP-360)", "R_LAST_EPOCH", show="hidden"),
     ),
     kafka="TransactionLogValue",
 )
@@ -402,12 +448,16 @@ BUDGET = Component(
     "budget",
     "the remaining fault budget (each starts at the Faults value of the same name)",
     (
-        field("losses", "", "F_LOSSES"),
-        field("retries", "", "F_RETRIES"),
-        field("batch_timeouts", "", "F_BATCH_TIMEOUTS"),
-        field("txn_timeouts", "", "F_TXN_TIMEOUTS"),
-        field("failovers", "", "F_FAILOVERS"),
-        field("expiries", "", "F_EXPIRIES"),
+        field("losses", "message losses (LoseMessage) left", "F_LOSSES"),
+        field("retries", "produce retries (RetryProduce) left", "F_RETRIES"),
+        field(
+            "batch_timeouts",
+            "batch expiries (ExpireBatch, delivery.timeout.ms) left",
+            "F_BATCH_TIMEOUTS",
+        ),
+        field("txn_timeouts", "transaction timeouts (TimeoutTransaction) left", "F_TXN_TIMEOUTS"),
+        field("failovers", "coordinator failovers (CoordinatorFailover) left", "F_FAILOVERS"),
+        field("expiries", "producer-state expiries (ExpireProducerState) left", "F_EXPIRIES"),
     ),
 )
 

@@ -250,3 +250,13 @@ def test_a_component_of_the_wrong_length_is_refused() -> None:
     broken = _extend(states[-1], "state", "batch", 0)
     with pytest.raises(ValueError, match="batch has 4 fields, the value 5"):
         named(broken)
+
+
+def test_every_field_says_what_it_holds() -> None:
+    undocumented = [
+        f"{component.name}.{field.name}"
+        for component in SCHEMA.all()
+        for field in component.fields
+        if not field.doc.strip()
+    ]
+    assert not undocumented, f"fields without a doc in model/schema.py: {undocumented}"
