@@ -39,6 +39,7 @@ from .layout import (
     K_METADATA,
     M_COORDINATOR_RESPONSE,
     NO_METADATA,
+    PT_EPOCH,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -195,7 +196,7 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
         return (), CONCURRENT, current
     if status == ONGOING and not retry:
         transition = prepare_end_transition(metadata, prepare, tv2, reply=(proc, API_END_TXN, txn))
-        return transition, NONE, transition[1]
+        return transition, NONE, transition[PT_EPOCH]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
     if (retry or not tv2) and status == prepare:
