@@ -64,13 +64,15 @@ PROPERTY_READS: dict[str, tuple[str, ...]] = {
 
 def inbox_of(message: Tup) -> Location:
     """The inbox a network message is delivered from: its destination."""
-    kind = message[0]
-    if kind in (layout.M_PRODUCE_RESPONSE, layout.M_COORDINATOR_RESPONSE):
-        return ("inbox", "client", message[1])
+    kind = message[layout.M_KIND]
+    if kind == layout.M_PRODUCE_RESPONSE:
+        return ("inbox", "client", message[layout.PRR_PROCESS])
+    if kind == layout.M_COORDINATOR_RESPONSE:
+        return ("inbox", "client", message[layout.CR_PROCESS])
     if kind == layout.M_PRODUCE:
-        return ("inbox", "partition", message[2])
+        return ("inbox", "partition", message[layout.PR_PARTITION])
     if kind == layout.M_MARKER:
-        return ("inbox", "partition", message[1])
+        return ("inbox", "partition", message[layout.MK_PARTITION])
     if kind in (layout.M_COORDINATOR_REQUEST, layout.M_MARKER_RESPONSE):
         return COORDINATOR_INBOX
     raise ValueError(f"no inbox for message kind {kind}")
