@@ -68,14 +68,17 @@ def marker_refusal(
 ) -> MarkerRefusal:
     """ProducerAppendInfo.appendEndTxnMarker's checks on a marker for a producer the leader has
     state for, in Kafka's order: the producer epoch (checkProducerEpoch), then the coordinator
-    epoch (checkCoordinatorEpoch). ``producer_epoch_check`` off drops checkProducerEpoch, the
+    epoch (checkCoordinatorEpoch); the strict transaction-version-2 epoch rule applies when
+    the marker says it is a version-2 marker (``marker_transaction_version``, KIP-1228).
+    ``producer_epoch_check`` off drops checkProducerEpoch, the
     one method Kafka calls for data batches and markers alike; ``coordinator_epoch_check`` off
     drops checkCoordinatorEpoch."""
     if knobs.producer_epoch_check and marker_epoch_is_stale(
         marker_epoch,
         stored_epoch,
         transaction_open=transaction_open,
-        tv2=knobs.transaction_version >= 2,
+        # KIP-1228: the leader knows a marker's transaction version only from the request
+        tv2=knobs.transaction_version >= 2 and knobs.marker_transaction_version,
         retry_accepted=knobs.marker_retry_accepted,
     ):
         return MarkerRefusal.PRODUCER_EPOCH

@@ -103,6 +103,16 @@ class Knobs:
         "before that fix refuses it with INVALID_PRODUCER_EPOCH, the coordinator gives up the "
         "transaction's markers and it stays in Prepare* until a failover",
     )
+    marker_transaction_version: bool = _knob(
+        True,
+        roles=("coordinator", "leader"),
+        kafka="WriteTxnMarkers' TransactionVersion (KIP-1228, KAFKA-19446, Kafka 4.2)",
+        doc="a marker tells the leader its transaction version, so the leader holds a "
+        "transaction-version-2 marker to the strict epoch rule (above the stored epoch); off: "
+        "the leader cannot tell, and checks every marker with the version-1 rule (not below the "
+        "stored epoch, Kafka 4.0 and 4.1), which takes a late marker of the previous "
+        "transaction (same epoch as the open one under version 2) for the open transaction's",
+    )
     partition_verification: bool = _knob(
         True,
         roles=("leader",),

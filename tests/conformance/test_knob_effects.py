@@ -35,6 +35,7 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "producer_state_expiry": ("producer-state-expiry", False),
     "marker_retry_accepted": ("tv2-strict-marker-retry", True),
     "timeout_epoch_bump": ("ctp-timeout-no-epoch-bump", True),
+    "marker_transaction_version": ("tv2-marker-without-version", True),
 }
 
 
