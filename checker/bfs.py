@@ -35,6 +35,9 @@ from .graph import StateGraph
 from .interface import (
     BoundModel,
     bind,
+    fast_path_disagrees,
+    first_broken_action_property,
+    first_broken_invariant,
     invariant_failure,
     model_error,
     mutability_problem,
@@ -291,7 +294,7 @@ class _Search:
             frontier.append(stored)
             if (error := invariant_failure(bound, stored)) is not None:
                 raise error
-            if (name := _broken_invariant(bound, stored)) is not None:
+            if (name := first_broken_invariant(bound, stored)) is not None:
                 self.found = _Found("invariant", name, stored)
                 break
         if not parent:
@@ -339,6 +342,8 @@ class _Search:
         if isinstance(parent, FingerprintStore):
             successors_of = parent.expanding(successors_of)
         invariants = self.bound.invariants
+        # the model's fast path: all invariants at once, from what the step changed
+        invariants_hold_after = self.bound.invariants_hold_after
         deadlock = self.deadlock
         state_cap = self.max_states if self.max_states is not None else sys.maxsize
         depth_cap = self.max_depth if self.max_depth is not None else sys.maxsize
@@ -369,10 +374,14 @@ class _Search:
                             self.stopped_by = "max_depth"
                             return
                         parent[target] = state
-                        for name, holds in invariants:
-                            if not holds(target):
-                                self.found = _Found("invariant", name, target)
-                                return
+                        if invariants_hold_after is None:
+                            for name, holds in invariants:
+                                if not holds(target):
+                                    self.found = _Found("invariant", name, target)
+                                    return
+                        elif not invariants_hold_after(state, label, target):
+                            self.found = _Found("invariant", self._named(target), target)
+                            return
                         append(target)
                     if label is None and deadlock:
                         self.found = _Found("deadlock", "deadlock", state)
@@ -419,6 +428,13 @@ class _Search:
         """Whether ``target`` (a concrete successor) is stored already."""
         canon = self.bound.canonical
         return (target if canon is None else canon(target)) in self.parent
+
+    def _named(self, state: Any) -> str:
+        """The first invariant ``state`` breaks, once the model's fast path said one does."""
+        name = first_broken_invariant(self.bound, state)
+        if name is None:
+            raise fast_path_disagrees(self.bound, "invariants_hold_after", state)
+        return name
 
     def _next_queue(self) -> Any:
         """The queue of the next depth's states: a list, or one that spills past the limit."""
@@ -526,13 +542,6 @@ class _Search:
         return extend_with_transition(self.bound, trace, found.label, found.target, holds)
 
 
-def _broken_invariant(bound: BoundModel, state: Any) -> str | None:
-    for name, holds in bound.invariants:
-        if not holds(state):
-            return name
-    return None
-
-
 def _next_interval(interval: int, elapsed: float) -> int:
     """How many states to expand before the next look at the clock."""
     if elapsed <= 0:
@@ -556,7 +565,9 @@ def _successors(
     gets its own actions() back, with no wrapper cost.
     """
     successors_of: Callable[[Any], Iterable[tuple[Any, Any]]] = bound.actions
-    if bound.action_properties:
+    if bound.action_properties and bound.action_properties_hold is not None:
+        successors_of = _checking_properties_at_once(successors_of, bound)
+    elif bound.action_properties:
         successors_of = _checking_properties(successors_of, bound.action_properties)
     if ample is not None:
         assert seen is not None
@@ -576,6 +587,26 @@ def _checking_properties(
             for name, allows in properties:
                 if not allows(state, label, target):
                     raise _PropertyBroken(name, state, label, target)
+        return steps
+
+    return checked
+
+
+def _checking_properties_at_once(
+    actions: Callable[[Any], Iterable[tuple[Any, Any]]], bound: BoundModel
+) -> Callable[[Any], list[tuple[Any, Any]]]:
+    """Like _checking_properties, with the model's one call per step (its fast path)."""
+    all_hold = bound.action_properties_hold
+    assert all_hold is not None
+
+    def checked(state: Any) -> list[tuple[Any, Any]]:
+        steps = list(actions(state))
+        for label, target in steps:
+            if not all_hold(state, label, target):
+                name = first_broken_action_property(bound, state, label, target)
+                if name is None:
+                    raise fast_path_disagrees(bound, "action_properties_hold", state)
+                raise _PropertyBroken(name, state, label, target)
         return steps
 
     return checked

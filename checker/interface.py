@@ -5,6 +5,14 @@ optionally ``action_properties()``, ``canonical(state)``, ``variables(state)``,
 ``action_names()`` and ``deadlock_is_error``. :func:`bind` checks that shape once, before the
 search, so a mistake in a model is reported as one line naming it instead of a traceback from
 deep inside the search loop.
+
+Two optional methods are fast paths for the properties, and change no verdict:
+``invariants_hold_after(state, label, next)`` says whether every invariant holds on ``next``,
+a new state reached from ``state`` (on which they all hold), and
+``action_properties_hold(state, label, next)`` whether every action property holds on the
+step. A model that knows what each property reads can answer from what the step changed and
+skip the rest. The checker calls them instead of each predicate, and only when one says no
+does it call the predicates in order to name the first broken one.
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ from kafka_eos.errors import InputError
 
 Invariant = Callable[[Any], object]
 ActionProperty = Callable[[Any, Any, Any], object]
+#: ``invariants_hold_after`` and ``action_properties_hold``: (state, label, next) -> bool
+StepCheck = Callable[[Any, Any, Any], object]
 Successors = Callable[[Any], Iterable[tuple[Any, Any]]]
 
 
@@ -37,6 +47,9 @@ class BoundModel:
     deadlock_is_error: bool
     #: action name -> every outcome its labels can name (from ``action_outcomes()``)
     action_outcomes: dict[str, tuple[str, ...]] | None = None
+    #: the model's fast paths for its properties (see the module's docstring), or None
+    invariants_hold_after: StepCheck | None = None
+    action_properties_hold: StepCheck | None = None
 
 
 def bind(model: object) -> BoundModel:
@@ -79,6 +92,8 @@ def bind(model: object) -> BoundModel:
         canonical=_method(model, "canonical", required=False),
         action_names=names,
         deadlock_is_error=bool(getattr(model, "deadlock_is_error", False)),
+        invariants_hold_after=_method(model, "invariants_hold_after", required=False),
+        action_properties_hold=_method(model, "action_properties_hold", required=False),
     )
 
 
@@ -260,6 +275,32 @@ def invariant_failure(bound: BoundModel, state: Any) -> ModelError | None:
                 f"invariant {inv_name!r} raised", again, f"on state {short_repr(state)}"
             )
     return None
+
+
+def first_broken_invariant(bound: BoundModel, state: Any) -> str | None:
+    """The name of the first invariant (in declaration order) that ``state`` breaks."""
+    for name, holds in bound.invariants:
+        if not holds(state):
+            return name
+    return None
+
+
+def first_broken_action_property(
+    bound: BoundModel, state: Any, label: Any, target: Any
+) -> str | None:
+    """The name of the first action property (in declaration order) the step breaks."""
+    for name, allows in bound.action_properties:
+        if not allows(state, label, target):
+            return name
+    return None
+
+
+def fast_path_disagrees(bound: BoundModel, method: str, state: Any) -> ModelError:
+    """A fast path (see the module's docstring) said no where every predicate says yes."""
+    return ModelError(
+        f"{bound.name}.{method}() says a property is broken but every predicate holds, "
+        f"on state {short_repr(state)}"
+    )
 
 
 def model_error(what: str, exc: BaseException, where: str = "") -> ModelError:

@@ -89,6 +89,13 @@ class KafkaEosModel(WorkloadTables):
         self.workload = self.params.workload
         self.checked = tuple(checked) if checked is not None else properties.ALL_PROPERTIES
         self._build_static()
+        # Built once: the predicates cache per-partition work, and the fast paths the
+        # checker calls instead of each predicate (see checker/interface.py) call them.
+        self._invariants = properties.invariants(self)
+        self._action_properties = properties.action_properties(self)
+        self.invariants_hold_after = properties.invariants_hold_after(self._invariants)
+        self.action_properties_hold = properties.action_properties_hold(
+            self._action_properties)
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
         self._tables: dict[Tup, _Tables] = {}
         self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
@@ -155,10 +162,10 @@ class KafkaEosModel(WorkloadTables):
         return {a.name: a.outcomes for a in self.active if a.outcomes}
 
     def invariants(self) -> Mapping[str, Any]:
-        return properties.invariants(self)
+        return self._invariants
 
     def action_properties(self) -> Mapping[str, Any]:
-        return properties.action_properties(self)
+        return self._action_properties
 
     def partial_order(self) -> PartialOrder:
         """Step classes and footprints for partial-order reduction (see :mod:`.footprints`)."""

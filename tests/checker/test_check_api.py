@@ -6,9 +6,10 @@ import json
 
 import pytest
 from checker_examples import example
-from toy_models import Counter, DeadEnd, DeadEndIsError, MonotoneCounter
+from toy_models import Counter, DeadEnd, DeadEndIsError, FastPathCounter, MonotoneCounter
 
 from kafka_eos.checker import check
+from kafka_eos.errors import InputError
 
 
 def test_invariant_violation_comes_with_the_shortest_trace() -> None:
@@ -35,6 +36,32 @@ def test_action_property_is_checked_on_every_transition() -> None:
     # Reset from 0 to 0 does not decrease; the first decrease is Inc then Reset.
     assert result.trace.labels == ["Inc", "Reset"]
     assert result.trace.states == [0, 1, 0]
+
+
+def test_model_fast_paths_replace_the_predicates_and_change_no_verdict() -> None:
+    model = FastPathCounter(top=6)
+    result = check(model)
+    assert (result.verdict, result.distinct_states, result.transitions) == ("ok", 7, 13)
+    assert model.fast_path_calls == 6 + 13  # once per new state, once per step
+    # the two invariants on the initial state only (once for an exception, once for a verdict)
+    assert model.predicate_calls == 4
+
+
+def test_a_fast_path_that_says_no_gets_the_first_broken_property_named() -> None:
+    result = check(FastPathCounter(top=6, bad=4))
+    assert (result.verdict, result.violated, result.violation_kind) == (
+        "violated", "NotIntoBad", "action_property")
+    assert result.trace is not None and result.trace.states == [0, 1, 2, 3, 4]
+    result = check(FastPathCounter(top=6, bad=4, into_bad_allowed=True))
+    assert (result.verdict, result.violated, result.violation_kind) == (
+        "violated", "NotBad", "invariant")
+    assert result.trace is not None and result.trace.states == [0, 1, 2, 3, 4]
+
+
+def test_a_fast_path_that_disagrees_with_every_predicate_is_a_model_error() -> None:
+    with pytest.raises(InputError, match=r"FastPathCounter.invariants_hold_after\(\) says a "
+                       "property is broken but every predicate holds, on state 1"):
+        check(FastPathCounter(top=6, lying=True))
 
 
 def test_deadlock_is_reported_only_when_asked_for() -> None:

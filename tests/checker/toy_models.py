@@ -45,6 +45,44 @@ class MonotoneCounter(Counter):
         return {"NeverDecreases": lambda before, label, after: after >= before}
 
 
+class FastPathCounter(Counter):
+    """Counter with two invariants and two action properties, and the fast paths that answer
+    for all of each at once (``lying``: they answer no where every predicate says yes).
+    Counts the predicates' calls, to show the checker calls them only to name a violation."""
+
+    def __init__(self, top: int = 5, *, bad: int | None = None, lying: bool = False,
+                 into_bad_allowed: bool = False) -> None:
+        super().__init__(top)
+        self.bad, self.lying, self.into_bad_allowed = bad, lying, into_bad_allowed
+        self.predicate_calls = 0
+        self.fast_path_calls = 0
+
+    def _counted(self, holds: Callable[..., bool]) -> Callable[..., bool]:
+        def counted(*args: Any) -> bool:
+            self.predicate_calls += 1
+            return holds(*args)
+
+        return counted
+
+    def invariants(self) -> Mapping[str, Callable[[int], bool]]:
+        # both break at ``bad``: the first one declared is the one reported
+        return {"NotBad": self._counted(lambda n: n != self.bad),
+                "AlsoNotBad": self._counted(lambda n: n != self.bad)}
+
+    def action_properties(self) -> Mapping[str, Callable[[int, str, int], bool]]:
+        return {"StepsByOne": self._counted(lambda n, label, m: m <= n + 1),
+                "NotIntoBad": self._counted(
+                    lambda n, label, m: self.into_bad_allowed or m != self.bad)}
+
+    def invariants_hold_after(self, state: int, label: str, target: int) -> bool:
+        self.fast_path_calls += 1
+        return not self.lying and target != self.bad
+
+    def action_properties_hold(self, state: int, label: str, target: int) -> bool:
+        self.fast_path_calls += 1
+        return target <= state + 1 and (self.into_bad_allowed or target != self.bad)
+
+
 class DeadEnd(Counter):
     """A counter without Reset: ``top`` has no successor (a deadlock)."""
 

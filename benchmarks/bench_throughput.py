@@ -1,0 +1,142 @@
+"""Benchmark: per-core throughput of a named check, this tree against an earlier revision.
+
+    python benchmarks/bench_throughput.py --against f5e37b9             # default, 3 pairs
+    python benchmarks/bench_throughput.py --against HEAD~1 --repeat 5 --modes safety
+    python benchmarks/bench_throughput.py                                # this tree only
+
+Each run is a subprocess of its own: ``safety`` checks the configuration's invariants and
+action properties only, ``full`` adds its temporal properties (graph recording and the
+fair-cycle search). The earlier revision is extracted with ``git archive`` into a temporary
+directory and imported from there by the same worker code, and the two trees run
+alternately (earlier, this, earlier, this...): the machine is shared, so only figures of
+one invocation compare, and the best run of each is kept. Time is the worker's CPU time.
+Both trees must find the same states, transitions and verdict, or the benchmark stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def worker(config: str, mode: str) -> dict[str, Any]:
+    """Check ``config`` in this process (its safety properties only for ``safety``)."""
+    from kafka_eos.checker import check
+    from kafka_eos.model.configs import load_check_config
+    from kafka_eos.model.kafka import KafkaEosModel
+
+    model: Any = load_check_config(config).model
+    if mode == "safety":
+        model = KafkaEosModel(knobs=model.knobs, faults=model.faults, workload=model.workload,
+                              checked=model.checked)
+    cpu_start = time.process_time()
+    result = check(model, store="states")
+    cpu_seconds = time.process_time() - cpu_start
+    return {
+        "verdict": result.verdict,
+        "states": result.distinct_states,
+        "transitions": result.transitions,
+        "seconds": cpu_seconds,
+        "liveness_seconds": result.liveness_seconds,
+        "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def use_tree(packages: str) -> None:
+    """Import kafka_eos from ``packages`` instead of this tree's editable install."""
+    sys.meta_path[:] = [f for f in sys.meta_path if "__editable__" not in f.__module__]
+    sys.path.insert(0, packages)
+
+
+def extract(revision: str, into: Path) -> Path:
+    """``revision`` of this repository as an importable kafka_eos package under ``into``."""
+    source = into / "tree"
+    source.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", revision], check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+    setup = tomllib.loads((source / "pyproject.toml").read_text(encoding="utf-8"))
+    package_dirs: dict[str, str] = setup["tool"]["setuptools"]["package-dir"]
+    packages = into / "packages"
+    shutil.copytree(source / package_dirs["kafka_eos"], packages / "kafka_eos")
+    for name, folder in package_dirs.items():
+        if name != "kafka_eos":
+            (packages / name.replace(".", "/")).symlink_to(source / folder)
+    return packages
+
+
+def measure(config: str, mode: str, packages: str | None) -> dict[str, Any]:
+    command = [sys.executable, __file__, "--worker", mode, "--configs", config]
+    if packages is not None:
+        command += ["--packages", packages]
+    figures: dict[str, Any] = json.loads(
+        subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    return figures
+
+
+def compare(config: str, mode: str, trees: dict[str, str | None], repeat: int) -> list[str]:
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
+    for _ in range(repeat):
+        for name, packages in trees.items():
+            runs[name].append(measure(config, mode, packages))
+    best = {name: min(done, key=lambda run: run["seconds"]) for name, done in runs.items()}
+    shapes = {(run["states"], run["transitions"], run["verdict"]) for run in best.values()}
+    if len(shapes) != 1:
+        raise SystemExit(f"the trees disagree on {config} ({mode}): {best}")
+    first = next(iter(best.values()))
+    lines = [
+        f"{config} ({mode}): {first['states']:,} states, {first['transitions']:,} transitions, "
+        f"{first['verdict']}; CPU s of {repeat} alternating runs, best kept",
+        f"  {'tree':<14} {'runs':<24} {'best':>6} {'states/s':>9} {'liveness s':>10} "
+        f"{'peak MB':>8} {'speed-up':>8}",
+    ]
+    reference = best[next(iter(trees))]["seconds"]
+    for name, run in best.items():
+        shown = " ".join(f"{r['seconds']:.2f}" for r in runs[name])
+        lines.append(
+            f"  {name:<14} {shown:<24} {run['seconds']:>6.2f} "
+            f"{run['states'] / run['seconds']:>9,.0f} {run['liveness_seconds']:>10.2f} "
+            f"{run['peak_mb']:>8.0f} {reference / run['seconds']:>7.2f}x"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--configs", nargs="+", default=["default"], help="named checks")
+    parser.add_argument("--modes", nargs="+", choices=["safety", "full"],
+                        default=["safety", "full"])
+    parser.add_argument("--against", help="a git revision to compare with (e.g. HEAD~1)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each tree; best kept")
+    parser.add_argument("--worker", choices=["safety", "full"], help=argparse.SUPPRESS)
+    parser.add_argument("--packages", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        if args.packages:
+            use_tree(args.packages)
+        print(json.dumps(worker(args.configs[0], args.worker)))
+        return
+    with tempfile.TemporaryDirectory() as directory:
+        trees: dict[str, str | None] = {}
+        if args.against:
+            trees[args.against] = str(extract(args.against, Path(directory)))
+        trees["this tree"] = None
+        for config in args.configs:
+            for mode in args.modes:
+                print("\n".join(compare(config, mode, trees, args.repeat)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
