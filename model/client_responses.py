@@ -273,7 +273,7 @@ RESPONSE_ACTIONS = (
     Action(
         name="ReceiveProduceResponse",
         touches=Touches(
-            reads=("own", "previous"),
+            reads=("own",),
             writes=("own",),
             takes=("inbox",),
         ),
@@ -290,7 +290,7 @@ RESPONSE_ACTIONS = (
     Action(
         name="ReceiveCoordinatorResponse",
         touches=Touches(
-            reads=("own", "previous"),
+            reads=("own",),
             writes=("own",),
             adds=("inbox:coordinator",),
             takes=("inbox",),

@@ -305,8 +305,8 @@ CLIENT_ACTIONS = (
     Action(
         name="InitProducerId",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
-            writes=("own",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
+            writes=("own", "started"),
             adds=("inbox:coordinator",),
         ),
         role="client",
@@ -320,7 +320,7 @@ CLIENT_ACTIONS = (
     Action(
         name="BeginTransaction",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
             writes=("own",),
             adds=("inbox:coordinator",),
         ),
@@ -336,7 +336,7 @@ CLIENT_ACTIONS = (
     Action(
         name="AddOffsetsToTxn",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
             writes=("own",),
             adds=("inbox:coordinator",),
         ),
@@ -351,7 +351,7 @@ CLIENT_ACTIONS = (
     Action(
         name="CommitTransaction",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
             writes=("own",),
             adds=("inbox:coordinator",),
         ),
@@ -366,7 +366,7 @@ CLIENT_ACTIONS = (
     Action(
         name="AbortTransaction",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
             writes=("own",),
             adds=("inbox:coordinator",),
         ),

@@ -8,7 +8,10 @@ coordinator, or for a lost message the inbox it was in). Locations::
 
     ("client", process)  ("partition", p)  ("coordinator",)  ("outcomes",)  ("consumer", p)
     ("budget", name)     ("inbox", "client", process)  ("inbox", "partition", p)
-    ("inbox", "coordinator")
+    ("inbox", "coordinator")  ("started", process)
+
+``("started", process)`` is whether a client has left UNINITIALIZED: all that a later
+incarnation of its transactional.id looks at (it waits for the previous one to start).
 
 The network is one multiset, but each message goes to one destination (its inbox): a step
 that delivers (or loses) a message takes it from that inbox, and the messages it sends are
@@ -179,8 +182,10 @@ class _Names:
         def one(name: str) -> tuple[Location, ...]:
             if name == "own":
                 return () if own is None else (own,)
-            if name == "previous":
-                return (("client", previous),) if previous >= 0 else ()
+            if name == "previous":  # all a later incarnation asks: has the previous started?
+                return (("started", previous),) if previous >= 0 else ()
+            if name == "started":
+                return (("started", agent),)
             if name == "partition":
                 return (("partition", agent),)
             if name == "offsets":

@@ -110,7 +110,8 @@ class Touches:
     is added to; ``takes``: the inbox the delivered (or lost) message is taken from.
 
     Names: ``own`` (the action's own client, partition leader, coordinator or consumer
-    position), ``previous`` (a client's previous incarnation), ``partition`` (the consumer's
+    position), ``previous`` (whether a client's previous incarnation has started),
+    ``started`` (whether the client itself has), ``partition`` (the consumer's
     partition), ``offsets`` (__consumer_offsets), ``coordinator``, ``outcomes``, ``clients``,
     ``partitions``, ``budget:NAME``; inboxes ``inbox`` (the action's own), ``inbox:clients``,
     ``inbox:partitions``, ``inbox:coordinator``, ``inbox:all``. An action without one
@@ -121,6 +122,11 @@ class Touches:
     writes: tuple[str, ...] = ()
     adds: tuple[str, ...] = ()
     takes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for field in (self.reads, self.writes, self.adds, self.takes):
+            if not isinstance(field, tuple):  # ("own") is a string, not a tuple of names
+                raise ValueError(f"Touches takes tuples of names, got {field!r}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -243,7 +243,7 @@ SENDER_ACTIONS = (
     Action(
         name="Send",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts",),
+            reads=("own", "previous", "budget:retries", "budget:batch_timeouts"),
             writes=("own", "inbox:partitions"),
         ),
         role="client",

@@ -16,6 +16,7 @@ import pytest
 
 from kafka_eos.checker.reduction import Footprint
 from kafka_eos.model import layout
+from kafka_eos.model.codes import UNINITIALIZED
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.footprints import inbox_of
 
@@ -33,6 +34,7 @@ def parts(state: Any) -> dict[Any, Any]:
                              ("outcomes",): state[layout.S_OUTCOMES]}
     for c, client in enumerate(state[layout.S_CLIENTS]):
         found["client", c] = client
+        found["started", c] = client[layout.C_STATE] != UNINITIALIZED
         found["inbox", "client", c] = Counter()
     for p, partition in enumerate(state[layout.S_PARTITIONS]):
         found["partition", p] = partition
