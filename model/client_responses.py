@@ -116,7 +116,7 @@ def receive_produce_response(
         client = _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
     next_state = (
         replace(state[S_CLIENTS], proc, client),
-        *state[1:S_NETWORK],
+        *state[S_PARTITIONS:S_NETWORK],
         rest,
         *state[S_NETWORK + 1 :],
     )

@@ -104,7 +104,7 @@ def init_producer_id(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -
     """KafkaProducer.initTransactions: INITIALIZING, and InitProducerId goes out."""
     client = state[S_CLIENTS][proc]
     request = _request(m, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
-    new_client = (INITIALIZING, *client[1:C_AWAITING], request)
+    new_client = (INITIALIZING, *client[C_EPOCH:C_AWAITING], request)
     return Step(("InitProducerId", (m.process_names[proc],))), client_step(
         state, proc, new_client, (request,)
     )
@@ -215,7 +215,7 @@ def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> t
     client = state[S_CLIENTS][proc]
     txn = m.txn_global[proc][client[C_CURRENT]]
     request = _request(m, proc, API_END_TXN, client[C_EPOCH], int(commit), txn)
-    new_client = (COMMITTING if commit else ABORTING, *client[1:C_AWAITING], request)
+    new_client = (COMMITTING if commit else ABORTING, *client[C_EPOCH:C_AWAITING], request)
     name = "CommitTransaction" if commit else "AbortTransaction"
     return Step((name, (m.process_names[proc],))), client_step(state, proc, new_client, (request,))
 

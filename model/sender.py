@@ -201,7 +201,7 @@ def retry_produce(
         _, epoch, seq, _ = batches[rec]
         pid = m.pid_of[proc]
         requests.append((M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection))
-        batches[rec] = (*batches[rec][:3], connection)
+        batches[rec] = (*batches[rec][:BT_EXTRA], connection)
     new_client = replace(client, C_BATCHES, tuple(batches))
     step = Step(("RetryProduce", (m.process_names[proc], m.partition_names[part], records)))
     return step, client_step(state, proc, new_client, tuple(requests), F_RETRIES)
