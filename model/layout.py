@@ -222,7 +222,7 @@ def request_key(api: int) -> int:
 REQUEST_KEYS = tuple(request_key(api) for api in range(len(API_NAMES)))
 
 
-def dispatch_key(message: Tup) -> int:
+def dispatch_key(message: Message) -> int:
     """Which actions a delivered message goes to: its kind, and a coordinator request's API."""
     kind: int = message[M_KIND]
     return REQUEST_KEYS[message[CQ_API]] if kind == M_COORDINATOR_REQUEST else kind
@@ -249,13 +249,13 @@ def replace(values: Tup, index: int, value: object) -> Tup:
     return (*values[:index], value, *values[index + 1 :])
 
 
-def add_messages(network: Tup, *messages: Tup) -> Tup:
+def add_messages(network: Network, *messages: Message) -> Network:
     """The multiset ``network`` with ``messages`` added, kept sorted so equal multisets are
     equal tuples."""
     return tuple(sorted(network + messages))
 
 
-def remove_message(network: Tup, message: Tup) -> Tup:
+def remove_message(network: Network, message: Message) -> Network:
     """The multiset ``network`` with one copy of ``message`` removed."""
     index = network.index(message)
     return network[:index] + network[index + 1 :]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .codes import error_name
-from .layout import API_NAMES, M_COORDINATOR_REQUEST, M_COORDINATOR_RESPONSE, Tup
+from .layout import API_NAMES, M_COORDINATOR_REQUEST, M_COORDINATOR_RESPONSE, Message
 from .schema import SCHEMA, Schema
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ _TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
 }
 
 
-def describe(m: KafkaEosModel, message: Tup, schema: Schema = SCHEMA) -> str:
+def describe(m: KafkaEosModel, message: Message, schema: Schema = SCHEMA) -> str:
     """A short readable name of ``message``: its kind, then its fields."""
     component = schema.of("message", message)
     values = component.named(message)
