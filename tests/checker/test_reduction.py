@@ -162,3 +162,14 @@ def test_cli_reduce_por_names_what_it_did_not_check(tmp_path: Any) -> None:
                               capture_output=True, text=True)
         assert done.returncode == 2
         assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_fingerprints_and_a_queue_on_disk_change_nothing_under_reduction(seed: int) -> None:
+    """The cycle proviso asks the visited set, whichever store keeps it."""
+    model = RandomModel(seed)
+    states = check(model, reduce="por", store="states")
+    for options in ({"store": "fingerprints"}, {"store": "fingerprints", "queue_limit": 2}):
+        other = check(model, reduce="por", **options)
+        assert (other.verdict, other.violated, other.distinct_states, other.reduced_states) == (
+            states.verdict, states.violated, states.distinct_states, states.reduced_states)
