@@ -30,13 +30,11 @@ def record(model: Any) -> StateGraph:
     initial = list(model.init_states())
     graph.add_initial(initial)
     successors = graph.recording(model.actions)
-    queue = list(graph.ids)
-    for state in queue:  # breadth-first: new states are numbered, and expanded, in order
-        known = len(graph.ids)
-        for _, target in successors(state):
-            if graph.ids[target] == known:
-                queue.append(target)
-                known += 1
+    # breadth-first: new states are numbered, and expanded, in order; the recorder gives
+    # KNOWN in place of a successor numbered before
+    queue = graph.states()
+    for state in queue:
+        successors(state)
     return graph
 
 

@@ -31,7 +31,7 @@ from . import reduction as reduction_
 from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
-from .graph import StateGraph
+from .graph import KNOWN, StateGraph
 from .interface import (
     BoundModel,
     bind,
@@ -341,6 +341,8 @@ class _Search:
             successors_of = self.graph.recording(successors_of)
         if isinstance(parent, FingerprintStore):
             successors_of = parent.expanding(successors_of)
+        # a recorded graph numbers every successor: it says which are new (see graph.py)
+        unnumbered = self.graph is None
         invariants = self.bound.invariants
         # the model's fast path: all invariants at once, from what the step changed
         invariants_hold_after = self.bound.invariants_hold_after
@@ -367,7 +369,7 @@ class _Search:
                     label = None
                     for label, target in successors_of(state):
                         counts[label] = count_of(label, 0) + 1  # twice as fast as try/+=
-                        if target in parent:
+                        if target is KNOWN or (unnumbered and target in parent):
                             continue
                         if at_depth_cap:
                             # A state beyond the bound exists: the run cannot say "ok".
