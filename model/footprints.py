@@ -45,6 +45,8 @@ COORDINATOR: Location = ("coordinator",)
 OUTCOMES: Location = ("outcomes",)
 COORDINATOR_INBOX: Location = ("inbox", "coordinator")
 
+#: What a client view is built from (model/client_view.py).
+_CLIENT_VIEW = ("clients", "consumer", "outcomes", "partitions")
 #: What each property reads, as location kinds: ``clients``, ``partitions``, ``consumer``
 #: (every position), ``coordinator``, ``outcomes``.
 PROPERTY_READS: dict[str, tuple[str, ...]] = {
@@ -62,6 +64,14 @@ PROPERTY_READS: dict[str, tuple[str, ...]] = {
     "lso_bounds": ("partitions",),
     "coordinator_transitions_legal": ("coordinator",),
     "client_transitions_legal": ("clients",),
+    # the client-view properties (model/client_view.py): Elle's anomalies, and the decisions
+    "duplicate": _CLIENT_VIEW,
+    "lost-write": _CLIENT_VIEW,
+    "G1a": _CLIENT_VIEW,
+    "torn-transaction": _CLIENT_VIEW,
+    "nonmonotonic-send": _CLIENT_VIEW,
+    "poll-skip": _CLIENT_VIEW,
+    "decisions_asked": ("clients", "coordinator", "outcomes"),
 }
 
 

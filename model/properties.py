@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, cast
 
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.client_states import is_legal_transition as client_transition_ok
+from kafka_eos.protocol.client_view import ANOMALIES
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.coordinator_states import is_legal_transition as txn_transition_ok
 
+from .client_view import CLIENT_VIEW_PROPERTIES, client_view_invariants, decisions_asked
 from .footprints import PROPERTY_READS
 from .layout import (
     B_ACKED,
@@ -84,6 +86,11 @@ DESCRIPTIONS: dict[str, str] = {
     "Kafka's TransactionState table",
     "client_transitions_legal": "every client TransactionManager state change is legal in "
     "Kafka's table",
+    "decisions_asked": "every commit or abort decision at the coordinator was asked for by "
+    "the client for that same transaction (or is a fencing or timeout abort), and a client "
+    "told its EndTxn succeeded was told the decision",
+    # judged by what the clients were told, by Elle's names (model/client_view.py)
+    **ANOMALIES,
 }
 
 INVARIANTS = (
@@ -96,12 +103,14 @@ INVARIANTS = (
     "read_committed_no_aborted",
     "read_committed_in_order",
     "exactly_once_ctp",
+    *CLIENT_VIEW_PROPERTIES,
 )
 ACTION_PROPERTIES = (
     "offsets_immutable",
     "lso_bounds",
     "coordinator_transitions_legal",
     "client_transitions_legal",
+    "decisions_asked",
 )
 ALL_PROPERTIES = INVARIANTS + ACTION_PROPERTIES
 
@@ -125,7 +134,7 @@ READS: dict[str, tuple[int, ...]] = {
 
 
 def invariants(model: KafkaEosModel) -> dict[str, Predicate]:
-    table = _invariant_table(model)
+    table = {**_invariant_table(model), **client_view_invariants(model)}
     return {name: table[name] for name in INVARIANTS if name in model.checked}
 
 
@@ -135,6 +144,7 @@ def action_properties(model: KafkaEosModel) -> dict[str, Predicate]:
         "lso_bounds": _lso_bounds,
         "coordinator_transitions_legal": _coordinator_transitions_legal,
         "client_transitions_legal": _client_transitions_legal,
+        "decisions_asked": decisions_asked(model),
     }
     return {name: table[name] for name in ACTION_PROPERTIES if name in model.checked}
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 from kafka_eos.errors import InputError, shown
 
+from .client_view import ANOMALIES, anomalies
 from .history import (
     Append,
     Event,
@@ -36,6 +37,7 @@ from .history import (
     TxnEnd,
     field_problem,
 )
+from .history_view import client_view
 from .sequence import NO_SEQUENCE, in_sequence, last_sequence, next_sequence
 
 #: property name -> what a history breaks when it violates it. The names are the model's
@@ -57,6 +59,8 @@ PROPERTIES: dict[str, str] = {
     "EndTxn asked, by markers of its current coordinator (Jepsen: torn transaction)",
     "open_txns_known": "no transactional batch lands after its transaction was ended (a hanging "
     "transaction no coordinator knows about: the LSO stays below it)",
+    # judged by what the clients were told, by Elle's names (protocol/client_view.py)
+    **ANOMALIES,
 }
 
 READ_COMMITTED = "read_committed"
@@ -314,7 +318,18 @@ def check_history(
     violations.extend(_atomic_transactions(index))
     violations.extend(_fenced_coordinator_markers(index))
     violations.extend(_hanging_transactions(index))
+    violations.extend(_client_view_anomalies(index, every_read_committed=every_read_committed))
     return violations
+
+
+def _client_view_anomalies(
+    index: HistoryIndex, *, every_read_committed: bool
+) -> Iterable[Violation]:
+    """The anomalies of what the clients were told, each under Elle's name."""
+    view = client_view(index, every_read_committed=every_read_committed)
+    for anomaly in anomalies(view):
+        positions = sorted(set(anomaly.refs))
+        yield _violation(anomaly.name, anomaly.detail, index, *positions)
 
 
 def _batch(event: Append | ProduceAck) -> tuple[str, int, int, int]:

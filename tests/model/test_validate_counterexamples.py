@@ -35,9 +35,13 @@ VIOLATED_ROWS = sorted(
 #: does not say; the zombie's output written under a fenced epoch is what the history shows.
 #: A liveness violation is a lasso: what a finite history shows of a hanging transaction's stuck
 #: LSO is the transaction no coordinator knows.
+#: decisions_asked needs the requests a client sent, which a history does not hold; what it
+#: shows of a client told its commit succeeded while its transaction was aborted is an EndTxn
+#: that returned success followed by ABORT markers.
 HISTORY_TERMS = {
     "exactly_once_ctp": "no_fenced_writes",
     "lso_reaches_high_watermark": "open_txns_known",
+    "decisions_asked": "atomic_transactions",
 }
 
 
@@ -54,11 +58,10 @@ def test_there_are_counterexamples_to_validate() -> None:
 
 #: Rows whose counterexample a history does not show yet, and why (strict xfails: a history
 #: check that starts to see one shows up as XPASS).
-NOT_SHOWN_BY_A_HISTORY = {
-    "ctp-timeout-no-epoch-bump": "the torn transaction is an aborted output and a committed "
-    "input offset: a history's OffsetCommit carries no producer epoch, so nothing ties the "
-    "offset to the output's transaction, and the trace stops before the client is told its "
-    "commit succeeded (the client-view properties of issue 11 would judge that answer)",
+NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
+    # (ctp-timeout-no-epoch-bump was one until the client-view judgement: its trace ends with
+    # the client told its commit succeeded, which decisions_asked names and a history shows
+    # as an EndTxn that returned success followed by the ABORT markers of its transaction)
     "txn-timeout-no-epoch-bump": "the hanging transaction is a batch landing after an ABORT "
     "marker of its own epoch that the coordinator wrote on a timeout: the history has no event "
     "telling the client of it (the hanging-transaction check starts from a failed batch the "
