@@ -118,7 +118,8 @@ class PartialOrder:
     ``classes`` is every step class there is, with its footprint; ``class_of(label)`` the
     class of a step (a key of ``classes``). ``property_reads`` maps each invariant and action
     property name to the locations it reads: a property not listed reads everything, so every
-    step is visible and nothing is reduced. ``enablers(state, key)``, if given, returns classes
+    step is visible and nothing is reduced (an action property must hold on every step that
+    leaves its locations unchanged). ``enablers(state, key)``, if given, returns classes
     one of which must take a step before any step of class ``key`` that is not enabled in
     ``state`` can become enabled (Godefroid's necessary enabling set; an empty one says none
     ever will); it must depend on ``state`` only through ``context(state)``, a hashable the

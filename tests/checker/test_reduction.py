@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from named_checks import TWO_PHASE
 from reduction_models import Counters, Ignoring, RandomModel
 from test_symmetry_and_simulation import assert_real_behaviour
 
@@ -157,6 +158,7 @@ def test_cli_reduce_por_names_what_it_did_not_check(tmp_path: Any) -> None:
         (["--reduce", "symmetry"], "--reduce symmetry: KafkaEosLivenessModel declares no "
                                    "symmetry"),
         (["--shortest"], "--shortest applies to --reduce por only"),
+        (["--model", TWO_PHASE, "--reduce", "por"], "TwoPhase declares no partial_order()"),
     ]:
         done = subprocess.run([sys.executable, "-m", "kafka_eos", "check", *options],
                               capture_output=True, text=True)
@@ -173,3 +175,16 @@ def test_fingerprints_and_a_queue_on_disk_change_nothing_under_reduction(seed: i
         other = check(model, reduce="por", **options)
         assert (other.verdict, other.violated, other.distinct_states, other.reduced_states) == (
             states.verdict, states.violated, states.distinct_states, states.reduced_states)
+
+
+def test_cli_reduce_symmetry_uses_the_models_canonical() -> None:
+    import subprocess
+    import sys
+
+    symmetric = TWO_PHASE.replace(":TwoPhase", ":TwoPhaseSymmetric")
+    done = subprocess.run([sys.executable, "-m", "kafka_eos", "check", "--model", symmetric,
+                           "--param", "rms=3", "--reduce", "symmetry"],
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("Checked (symmetry reduction)")
+    assert "OK: all 80 reachable states checked" in done.stdout
