@@ -94,7 +94,7 @@ T_EPOCH: Final = 1  # epoch
 T_PARTITIONS: Final = 2  # partitions
 T_OWNER: Final = 3  # transaction
 T_ACKS: Final = 4  # markers_acknowledged
-T_PENDING: Final = 5  # pending_state
+T_PENDING: Final = 5  # pending
 T_LAST_EPOCH: Final = 6  # last_producer_epoch
 # pending: a transition being written to __transaction_state
 PT_STATE: Final = 0  # state
@@ -202,7 +202,7 @@ NO_METADATA_ENTRY = METADATA.make(
     partitions=0,
     transaction=-1,
     markers_acknowledged=0,
-    pending_state=(),
+    pending=(),
     last_producer_epoch=-1,
 )
 #: marker_acks: the low bits acknowledge a partition, these bits record one given up on.

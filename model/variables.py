@@ -28,7 +28,6 @@ from .layout import (
     FAILED_SHIFT,
     NO_METADATA,
     OUTCOME_NAMES,
-    PT_STATE,
     Tup,
 )
 from .messages import describe
@@ -185,6 +184,17 @@ def _group_offset(entry: Tup, at: At) -> Any:
     return at.model.records[entry[D_RECORD]][REC_GROUP_OFFSET]
 
 
+def _pending(value: Tup, at: At) -> Spread:
+    """The transition being written, its shown fields as ``pending_NAME`` keys of the
+    metadata (each "" while nothing is pending)."""
+    component = at.schema.components["pending"]
+    if value:
+        shown = record(component, value, at)
+    else:
+        shown = {f.name: "" for f in component.fields if f.show != "hidden"}
+    return Spread({f"pending_{name}": v for name, v in shown.items()})
+
+
 def _consumer(value: Tup, at: At) -> Any:
     if not value:
         return {}
@@ -200,7 +210,6 @@ RENDERERS: dict[str, Renderer] = {
     "value": lambda v, at: v,
     "bool": lambda v, at: bool(v),
     "list": lambda v, at: list(v),
-    "lists": lambda v, at: [list(p) for p in v],
     "client_state": lambda v, at: ClientState(v).name,
     "txn_state": lambda v, at: _txn_state_name(v),
     "batch_status": lambda v, at: BATCH_STATUS_NAMES[v],
@@ -210,7 +219,7 @@ RENDERERS: dict[str, Renderer] = {
     "acked_mask": lambda v, at: _partition_names(v & ((1 << FAILED_SHIFT) - 1), at),
     "message": lambda v, at: _message(v, at) if v else "",
     "transaction": lambda v, at: _txn_name(at.model, v) if v >= 0 else "",
-    "pending_state": lambda v, at: _txn_state_name(v[PT_STATE]) if v else "",
+    "pending": _pending,
     "record": lambda v, at: at.model.records[v][REC_VALUE],
     "entry_type": lambda v, at: "data" if v == ENTRY_DATA else "control",
     # derived fields: computed from the enclosing record and where it sits
@@ -235,6 +244,8 @@ RENDERERS: dict[str, Renderer] = {
     "txn_log": _each("txn log record", lambda i, at: at.model.transactional_ids[i]),
     "batches": _list_of("batch"),
     "log": _list_of("log entry"),
+    "aborted_index": _list_of("aborted"),
+    "cached_batches": _list_of("cached batch"),
     "producer_state": _each("producer entry", lambda i, at: f"pid{i}"),
     "network": lambda v, at: sorted(_message(m, at) for m in v),
     "consumer": _consumer,

@@ -235,7 +235,7 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
                     partitions=partitions,
                     transaction=owner,
                     markers_acknowledged=acks,
-                    pending_state=pending,
+                    pending=pending,
                     last_producer_epoch=last_epoch,
                 )
             )
