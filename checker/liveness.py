@@ -20,6 +20,11 @@ states are removed and the rest is decomposed again. Every state can stutter, so
 component, even one state without a self-loop, is a cycle: a state where no fair action is
 enabled (a deadlock included) is a fair place to stay for ever, as in TLC.
 
+The trigger is evaluated on every state, the goal only where the search asks (the trigger
+states and the stay-subgraph they reach) until a violation needs it everywhere for the lasso;
+a component of one state is judged by its out-edges alone (no fairness-constrained edge
+leaves it), without the tallies a larger one needs.
+
 The counterexample is a lasso: a shortest path from an initial state to the nearest state of
 a fair component (through a trigger state), then a cycle from there through the component
 that takes each action and visits each state the fairness constraints ask for, back to where
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -150,25 +155,35 @@ class LivenessChecker:
     # -- one property ----------------------------------------------------------------------
 
     def _violation(self, name: str, prop: TemporalProperty, states: Sequence[Any]) -> Lasso | None:
-        stay = _holding(states, prop.goal, name, negate=True)
+        # The goal is evaluated only where the search needs it (trigger states and the
+        # region it reaches): most states are never asked. A lasso needs it everywhere.
+        stay = _Lazily(states, prop.goal, name)
+        trigger = None
         if prop.kind == "eventually":
-            switch = bytearray(self.size)
-            switch[: self.initial] = stay[: self.initial]
+            sources = [v for v in range(self.initial) if stay(v)]
         elif prop.kind == "always_eventually":
-            switch = stay
+            sources = [v for v in range(self.size) if stay(v)]
         else:
             assert prop.trigger is not None
             trigger = _holding(states, prop.trigger, name, negate=False)
-            switch = bytearray(a & b for a, b in zip(trigger, stay, strict=True))
-        region = self._closure([v for v in range(self.size) if switch[v]], stay)
+            sources = [v for v in range(self.size) if trigger[v] and stay(v)]
+        region = self._closure(sources, stay)
         if not region:
             return None
         fair = self._fair_components(region)
         if not fair:
             return None
         component_of = {v: number for number, c in enumerate(fair) for v in c}
+        stays = stay.everywhere()
+        if prop.kind == "eventually":
+            switch = bytearray(self.size)
+            switch[: self.initial] = stays[: self.initial]
+        elif trigger is None:
+            switch = stays
+        else:
+            switch = bytearray(a & b for a, b in zip(trigger, stays, strict=True))
         prefix_path, prefix_steps = self._shortest_prefix(
-            switch, stay, component_of, from_trigger_only=prop.kind == "eventually"
+            switch, stays, component_of, from_trigger_only=prop.kind == "eventually"
         )
         entry = prefix_path[-1]
         cycle_path, cycle_steps = self._fair_cycle(fair[component_of[entry]], entry)
@@ -182,7 +197,7 @@ class LivenessChecker:
             member[v] = stamp
         return stamp
 
-    def _closure(self, sources: list[int], stay: bytearray) -> list[int]:
+    def _closure(self, sources: list[int], stay: Callable[[int], bool]) -> list[int]:
         """The states reachable from ``sources`` through states where ``stay`` holds."""
         offsets, targets = self.offsets, self.targets
         seen = bytearray(self.size)
@@ -192,7 +207,7 @@ class LivenessChecker:
         for v in queue:
             for edge in range(offsets[v], offsets[v + 1]):
                 t = targets[edge]
-                if stay[t] and not seen[t]:
+                if not seen[t] and stay(t):
                     seen[t] = 1
                     queue.append(t)
         return queue
@@ -204,6 +219,12 @@ class LivenessChecker:
         fair: list[list[int]] = []
         while pending:
             component = pending.pop()
+            if len(component) == 1:
+                # most components are one state: it stutters for ever, a fair run only where
+                # no constrained action can leave it (what _tally finds, without its sets)
+                if not self._constrained_exit(component[0]):
+                    fair.append(component)
+                continue
             stamp = self._new_stamp(component)
             enabled_count, taken = self._tally(component, stamp)
             if any(
@@ -243,6 +264,14 @@ class LivenessChecker:
             for c in enabled:
                 enabled_count[c] = enabled_count.get(c, 0) + 1
         return enabled_count, taken
+
+    def _constrained_exit(self, v: int) -> bool:
+        """Whether an edge out of ``v`` to another state belongs to a fairness constraint."""
+        by_label, labels, targets = self.by_label, self.labels, self.targets
+        for edge in range(self.offsets[v], self.offsets[v + 1]):
+            if targets[edge] != v and by_label[labels[edge]]:
+                return True
+        return False
 
     def _enabled_at(self, v: int) -> set[int]:
         by_label, labels, targets = self.by_label, self.labels, self.targets
@@ -398,6 +427,30 @@ class LivenessChecker:
                     return path[::-1], steps[::-1]
                 queue.append(t)
         raise AssertionError("a strongly connected component is connected")
+
+
+class _Lazily:
+    """Whether a state stays (the goal does not hold), evaluated once per state on demand."""
+
+    __slots__ = ("known", "name", "predicate", "states")
+
+    def __init__(self, states: Sequence[Any], goal: Any, name: str) -> None:
+        self.states, self.predicate, self.name = states, goal, name
+        self.known = bytearray(len(states))  # 0: not evaluated, 1: stays, 2: goal holds
+
+    def __call__(self, v: int) -> bool:
+        known = self.known[v]
+        if not known:
+            try:
+                known = 2 if self.predicate(self.states[v]) else 1
+            except Exception as exc:
+                raise model_error(f"temporal property {self.name!r} raised", exc) from exc
+            self.known[v] = known
+        return known == 1
+
+    def everywhere(self) -> bytearray:
+        """One byte per state: 1 where it stays."""
+        return bytearray(self(v) for v in range(len(self.known)))
 
 
 def _holding(states: Sequence[Any], predicate: Any, name: str, *, negate: bool) -> bytearray:
