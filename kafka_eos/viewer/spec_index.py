@@ -21,7 +21,7 @@ from .diagram import SpecLink
 _ACTION_ROW = re.compile(r"^\|\s*`(?P<name>[A-Za-z]+)`\s*\|")
 _PROPERTY_BULLET = re.compile(
     # safety properties say their kind, "(invariant)"; the temporal ones of §3 do not
-    r"^- \*\*`(?P<name>[a-z_]+)`\*\*(?: \((?P<kind>[^)]*)\))?\.\s*(?P<text>.*)"
+    r"^- \*\*`(?P<name>[A-Za-z0-9_-]+)`\*\*(?: \((?P<kind>[^)]*)\))?\.\s*(?P<text>.*)"
 )
 
 
