@@ -511,6 +511,8 @@ class _Search:
             symmetry=self.bound.canonical is not None,
             reduction="none" if self.ample is None else "por",
             reduced_states=0 if self.ample is None else self.ample.reduced_states,
+            step_classes=0 if self.ample is None else self.ample.class_count,
+            visible_classes=0 if self.ample is None else self.ample.visible_count,
             temporal_skipped=self.temporal_skipped,
             temporal_properties=tuple(
                 name for name, _ in (self.temporal.properties if self.temporal else ())

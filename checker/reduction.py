@@ -161,7 +161,7 @@ class AmpleSets:
     """Chooses, per state, the steps the reduced search expands."""
 
     __slots__ = ("_cache", "_classes", "_context", "_dependents", "_enablers", "_model_name",
-                 "_spec", "_visible", "reduced_states")
+                 "_spec", "_visible", "class_count", "reduced_states", "visible_count")
 
     def __init__(self, spec: PartialOrder, properties: tuple[str, ...], *, model_name: str
                  ) -> None:
@@ -187,6 +187,7 @@ class AmpleSets:
                           frozenset[ClassKey]] = {}
         #: how many states were expanded with fewer steps than were enabled
         self.reduced_states = 0
+        self.class_count, self.visible_count = len(self._classes), len(self._visible)
 
     def _visible_classes(self, properties: tuple[str, ...]) -> frozenset[ClassKey]:
         reads = self._spec.property_reads

@@ -108,6 +108,9 @@ class CheckResult:
     #: states fewer steps were expanded than were enabled
     reduction: str = "none"
     reduced_states: int = 0
+    #: the model's step classes, and how many of them the checked properties see
+    step_classes: int = 0
+    visible_classes: int = 0
     #: temporal properties the model declares that a reduced search did not check
     temporal_skipped: tuple[str, ...] = ()
 
@@ -164,5 +167,7 @@ class CheckResult:
             "outcomes_never_taken": list(self.outcomes_never_taken),
             "reduction": self.reduction,
             "reduced_states": self.reduced_states,
+            "step_classes": self.step_classes,
+            "visible_classes": self.visible_classes,
             "temporal_skipped": list(self.temporal_skipped),
         }

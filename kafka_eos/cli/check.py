@@ -312,7 +312,10 @@ def summary(
                                        "temporary file"))
     if result.reduction == "por":
         stats.append(("reduction", f"partial-order: {result.reduced_states:,} states expanded "
-                                   "fewer steps than they enabled"))
+                                   "fewer steps than they enabled; "
+                                   f"{result.visible_classes} of {result.step_classes} step "
+                                   "classes change what a checked property reads (never "
+                                   "deferred)"))
     if result.temporal_skipped:
         skipped = ", ".join(result.temporal_skipped)
         stats.append(("not checked", "temporal properties (partial-order reduction keeps "

@@ -85,6 +85,7 @@ def test_a_visible_step_is_never_deferred() -> None:
     model.invariants = lambda: {"Sum": lambda s: sum(s) < 9}  # type: ignore[method-assign]
     reduced = check(model, reduce="por")
     assert reduced.distinct_states == 27 and reduced.reduced_states == 0
+    assert (reduced.visible_classes, reduced.step_classes) == (3, 3)
 
 
 def test_a_property_without_declared_reads_sees_every_step() -> None:
@@ -153,6 +154,7 @@ def test_cli_reduce_por_names_what_it_did_not_check(tmp_path: Any) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("Checked (partial-order reduction) config")
     assert "not checked      temporal properties" in done.stdout
+    assert "classes change what a checked property reads" in done.stdout
     for options, message in [
         (["--reduce", "fast"], "argument --reduce: invalid choice: 'fast'"),
         (["--reduce", "symmetry"], "--reduce symmetry: KafkaEosLivenessModel declares no "
