@@ -61,12 +61,15 @@ def fates(partition: Partition) -> tuple[int, ...]:
     return tuple(result)
 
 
+@lru_cache(maxsize=1 << 16)
 def fetch(partition: Partition, position: int, read_committed: bool) -> tuple[int, tuple[int, ...]]:
     """A Fetch from ``position``: (new position, offsets of the data records returned).
 
     read_committed reads up to the LSO and skips aborted data (the aborted transactions in the
     response); read_uncommitted reads up to the high watermark. Control records are never
-    returned.
+    returned. (Cached: a Fetch is a quarter of the default check's transitions and a partition
+    and position repeat across many states; one look-up hashes the partition once, where the
+    LSO and the fates took a look-up each.)
     """
     if read_committed:
         limit = last_stable_offset(partition)
