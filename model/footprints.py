@@ -134,7 +134,9 @@ class _Names:
             *(("inbox", "partition", p) for p in range(m.partition_count)),
             COORDINATOR_INBOX,
         )
-        self.role_of = {action.name: action.role for action in m.active}
+        # an action without a declaration is one class, touching everything
+        self.role_of = {action.name: action.role if action.touches is not None else "undeclared"
+                        for action in m.active}
 
     def agents(self, action: Action) -> tuple[Any, ...]:
         """Whose steps an action's steps are: its step classes."""

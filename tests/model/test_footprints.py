@@ -9,12 +9,14 @@ checks small enough to walk in a test.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from typing import Any
 
 import pytest
 
-from kafka_eos.checker.reduction import Footprint
+from kafka_eos.checker import check
+from kafka_eos.checker.reduction import EVERYTHING, Footprint
 from kafka_eos.model import layout
 from kafka_eos.model.codes import UNINITIALIZED
 from kafka_eos.model.configs import load_check_config
@@ -50,6 +52,8 @@ def parts(state: Any) -> dict[Any, Any]:
 
 
 def assert_changes_declared(before: Any, after: Any, label: Any, footprint: Footprint) -> None:
+    if footprint.everything:
+        return  # an action without a declaration may change anything
     old, new = parts(before), parts(after)
     for location, value in old.items():
         if location[0] != "inbox":
@@ -106,3 +110,17 @@ def assert_steps_keep_footprints(state: Any, steps: list[Any], successors: dict[
             then_second = {t for label, t in successors[after_first] if label == second}
             then_first = {t for label, t in successors[after_second] if label == first}
             assert then_second & then_first, (first, second)
+
+
+def test_an_action_without_a_declaration_touches_everything() -> None:
+    """An action added without ``touches`` is one step class that depends on every other:
+    no state where it could be deferred is reduced, and the verdict stays."""
+    model = load_check_config("txn-timeout").model
+    model.active = tuple(dataclasses.replace(a, touches=None) if a.name == "Send" else a
+                         for a in model.active)
+    order = model.partial_order()
+    assert order.classes["Send", None] is EVERYTHING
+    assert all(key[0] != "Send" or key[1] is None for key in order.classes)
+    reduced, plain = check(model, reduce="por"), check(model)
+    assert reduced.verdict == plain.verdict == "ok"
+    assert reduced.distinct_states == plain.distinct_states
