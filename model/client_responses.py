@@ -20,10 +20,13 @@ from .codes import (
     ERROR_NAMES,
     FATAL,
     FATAL_ERROR,
+    IN_TRANSACTION,
     INITIALIZING,
     NONE,
     OUT_OF_ORDER,
     READY,
+    RETRIABLE_PRODUCE_ERRORS,
+    TRANSACTION_ABORTABLE,
 )
 from .layout import (
     API_ADD_OFFSETS,
@@ -87,6 +90,8 @@ def receive_produce_response(
         client = replace(client, C_BATCHES, acked)
         if m.kinds[proc] == IDEMPOTENT and b_epoch != client[C_EPOCH]:
             client = _maybe_restart_sequences(m, proc, client, part)
+    elif error in RETRIABLE_PRODUCE_ERRORS:
+        client = retry_batch(m, proc, client, rec)
     elif m.transactional[proc]:
         # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
         # fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
@@ -121,6 +126,33 @@ def receive_produce_response(
         *state[S_NETWORK + 1 :],
     )
     return step, next_state
+
+
+def retry_batch(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> Tup:
+    """Sender.completeBatch when Sender.canRetry holds (a RetriableException: the leader
+    appended nothing): RecordAccumulator.reenqueue puts the batch back at the head of its
+    partition with its epoch and sequence, in flight with no attempt outstanding, and Send
+    drains it again before any later batch. NOT_LEADER_OR_FOLLOWER also asks for a metadata
+    update (Metadata.requestUpdate), which here finds the partition's one leader again. A
+    transactional client no longer IN_TRANSACTION aborts its undrained batches instead
+    (Sender.maybeSendAndPollTransactionalRequest: RecordAccumulator.abortUndrainedBatches)."""
+    batches = client[C_BATCHES]
+    _, epoch, seq, _ = batches[rec]
+    if m.transactional[proc] and client[C_STATE] != IN_TRANSACTION:
+        retried = (B_FAILED, epoch, seq, last_error(m, proc, client))
+    else:
+        retried = (B_INFLIGHT, epoch, seq, -1)
+    return replace(client, C_BATCHES, replace(batches, rec, retried))
+
+
+def last_error(m: KafkaEosModel, proc: int, client: Tup) -> int:
+    """TransactionManager.lastError, which aborted undrained batches fail with: the error of
+    a failed batch of the current transaction (what made it abortable), else
+    TRANSACTION_ABORTABLE (Kafka's TransactionAbortedException)."""
+    batches = client[C_BATCHES]
+    records = m.txn_records[proc][client[C_CURRENT]]
+    errors = [batches[r][BT_EXTRA] for r in records if batches[r][BT_STATUS] == B_FAILED]
+    return errors[-1] if errors else TRANSACTION_ABORTABLE
 
 
 def _last_acked_sequence(m: KafkaEosModel, proc: int, batches: Tup, part: int, epoch: int) -> int:
@@ -258,6 +290,8 @@ def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool,
 
 _PRODUCE_ERRORS = (
     "NONE",
+    "NOT_ENOUGH_REPLICAS",
+    "NOT_LEADER_OR_FOLLOWER",
     "INVALID_PRODUCER_EPOCH",
     "OUT_OF_ORDER_SEQUENCE_NUMBER",
     "INVALID_TXN_STATE",

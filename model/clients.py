@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .client_responses import last_error
 from .codes import (
     ABORTABLE_ERROR,
     ABORTING,
@@ -29,8 +30,10 @@ from .layout import (
     API_INIT_PRODUCER_ID,
     API_NAMES,
     B_ACKED,
+    B_FAILED,
     B_INFLIGHT,
     B_UNSENT,
+    BT_EXTRA,
     BT_STATUS,
     C_ADDED,
     C_AWAITING,
@@ -195,8 +198,10 @@ def _ends(m: KafkaEosModel, view: ClientView, commit: bool) -> tuple[tuple[()], 
             return ()
         return _ONE if all(batches[r][BT_STATUS] == B_ACKED for r in records) else ()
     if client[C_STATE] == ABORTABLE_ERROR and not commit:
-        # (partitions were added: a batch can only fail after its partition was)
-        return _ONE if all(batches[r][BT_STATUS] != B_INFLIGHT for r in records) else ()
+        # (partitions were added: a batch can only fail after its partition was); a batch
+        # re-enqueued after a retriable error has no attempt outstanding: the abort fails it
+        in_flight = (batches[r] for r in records if batches[r][BT_STATUS] == B_INFLIGHT)
+        return () if any(batch[BT_EXTRA] >= 0 for batch in in_flight) else _ONE
     return ()
 
 
@@ -215,9 +220,23 @@ def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> t
     client = state[S_CLIENTS][proc]
     txn = m.txn_global[proc][client[C_CURRENT]]
     request = _request(m, proc, API_END_TXN, client[C_EPOCH], int(commit), txn)
+    if not commit:
+        client = _abort_undrained(m, proc, client)
     new_client = (COMMITTING if commit else ABORTING, *client[C_EPOCH:C_AWAITING], request)
     name = "CommitTransaction" if commit else "AbortTransaction"
     return Step((name, (m.process_names[proc],))), client_step(state, proc, new_client, (request,))
+
+
+def _abort_undrained(m: KafkaEosModel, proc: int, client: Tup) -> Tup:
+    """RecordAccumulator.abortUndrainedBatches before EndTxn(abort): a batch re-enqueued after
+    a retriable error fails with the transaction manager's last error."""
+    batches = client[C_BATCHES]
+    error = last_error(m, proc, client)
+    for r in m.txn_records[proc][client[C_CURRENT]]:
+        status, epoch, seq, connection = batches[r]
+        if status == B_INFLIGHT and connection < 0:
+            batches = replace(batches, r, (B_FAILED, epoch, seq, error))
+    return replace(client, C_BATCHES, batches)
 
 
 def commit_transaction(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
+from kafka_eos.protocol.errors import RETRIABLE_PRODUCE_ERRORS as RETRIABLE_PRODUCE_ERRORS_
 
 # TransactionManager.State
 UNINITIALIZED = int(ClientState.UNINITIALIZED)
@@ -38,6 +39,11 @@ CONCURRENT = int(ErrorCode.CONCURRENT_TRANSACTIONS)
 REQUEST_TIMED_OUT = int(ErrorCode.REQUEST_TIMED_OUT)
 COORDINATOR_FENCED = int(ErrorCode.TRANSACTION_COORDINATOR_FENCED)
 PRODUCER_FENCED = int(ErrorCode.PRODUCER_FENCED)
+TRANSACTION_ABORTABLE = int(ErrorCode.TRANSACTION_ABORTABLE)
+NOT_ENOUGH_REPLICAS = int(ErrorCode.NOT_ENOUGH_REPLICAS)
+NOT_LEADER_OR_FOLLOWER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+#: Produce errors a client retries with the same batch (nothing was appended)
+RETRIABLE_PRODUCE_ERRORS = frozenset(int(e) for e in RETRIABLE_PRODUCE_ERRORS_)
 #: errors after which a transactional producer can only be closed
 FATAL = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER) | {INVALID_MAPPING}
 ERROR_NAMES = {int(code): code.name for code in ErrorCode}

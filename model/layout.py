@@ -125,6 +125,7 @@ F_BATCH_TIMEOUTS: Final = 2  # batch_timeouts
 F_TXN_TIMEOUTS: Final = 3  # txn_timeouts
 F_FAILOVERS: Final = 4  # failovers
 F_EXPIRIES: Final = 5  # expiries
+F_RETRIABLE_ERRORS: Final = 6  # retriable_errors
 # data entry: a data batch in a log (one record)
 ENTRY_DATA: Final = 0
 ENTRY_KIND: Final = 0  # type

@@ -57,6 +57,9 @@ class Faults:
     failovers: int = 0
     #: Producer-state entries a leader expires (only with Knobs.producer_state_expiry).
     expiries: int = 0
+    #: Produce requests a leader answers with a retriable error (NOT_ENOUGH_REPLICAS,
+    #: NOT_LEADER_OR_FOLLOWER) without appending; the client retries the batch.
+    retriable_errors: int = 0
 
 
 @dataclass(frozen=True, slots=True)

@@ -465,6 +465,11 @@ BUDGET = Component(
         field("txn_timeouts", "transaction timeouts (TimeoutTransaction) left", "F_TXN_TIMEOUTS"),
         field("failovers", "coordinator failovers (CoordinatorFailover) left", "F_FAILOVERS"),
         field("expiries", "producer-state expiries (ExpireProducerState) left", "F_EXPIRIES"),
+        field(
+            "retriable_errors",
+            "retriable Produce errors (NotEnoughReplicas, NotLeaderOrFollower) left",
+            "F_RETRIABLE_ERRORS",
+        ),
     ),
 )
 

@@ -61,6 +61,7 @@ def may_send(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
         if client[C_STATE] != IN_TRANSACTION:
             return
         records = m.txn_records[proc][client[C_CURRENT]]
+        yield from _re_enqueued_heads(m, proc, client)
     else:
         records = m.all_records[proc]
         if kind == IDEMPOTENT:
@@ -92,9 +93,11 @@ def _re_enqueued_heads(m: KafkaEosModel, proc: int, client: Tup) -> Iterator[tup
 
 
 def _may_send_new(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> bool:
-    """A transactional batch's partition was added; an idempotent one does not queue behind a
-    re-enqueued batch or one in flight under an older epoch (a new batch at sequence 0 could
-    overtake it); fewer than max_in_flight batches are in flight to the partition."""
+    """A transactional batch's partition was added; an idempotent or transactional one does
+    not overtake a re-enqueued batch (it is back at the head of the partition's queue), nor
+    may an idempotent one go out while one is in flight under an older epoch (a new batch at
+    sequence 0 could overtake it); fewer than max_in_flight batches are in flight to the
+    partition."""
     part = m.record_partition[proc][rec]
     if m.transactional[proc] and not client[C_ADDED] >> part & 1:
         return False
@@ -103,8 +106,9 @@ def _may_send_new(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> bool:
     for r, batch in enumerate(client[C_BATCHES]):
         if batch[BT_STATUS] == B_INFLIGHT and partitions[r] == part:
             in_flight += 1
-            waits = batch[BT_EXTRA] < 0 or batch[BT_EPOCH] != client[C_EPOCH]
-            if waits and m.kinds[proc] == IDEMPOTENT:
+            if batch[BT_EXTRA] < 0 and m.pid_of[proc] >= 0:
+                return False
+            if batch[BT_EPOCH] != client[C_EPOCH] and m.kinds[proc] == IDEMPOTENT:
                 return False
     return in_flight < m.knobs.max_in_flight
 
@@ -128,9 +132,9 @@ def send(m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]) -> tuple[Ste
             seq = sequences[part]
             sequences = replace(sequences, part, seq + 1)
         transactional = int(m.transactional[proc])
-    else:  # re-enqueued (idempotent)
+    else:  # re-enqueued after an error (as it stands: a KIP-360 bump may have rewritten it)
         _, epoch, seq, _ = batches[rec]
-        transactional = 0
+        transactional = int(m.transactional[proc])
     request = (M_PRODUCE, proc, part, m.pid_of[proc], epoch, seq, rec, transactional, connection)
     new_client = (
         *client[:C_BATCHES],

@@ -57,3 +57,12 @@ FATAL_TO_TRANSACTIONAL_PRODUCER = frozenset(
         ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
     }
 )
+
+#: Errors a leader answers a Produce with before appending anything, which a producer retries
+#: with the same batch (Kafka's RetriableException family as Sender.canRetry reads them):
+#: NOT_ENOUGH_REPLICAS (Partition.appendRecordsToLeader: the ISR is below
+#: min.insync.replicas with acks=all), NOT_LEADER_OR_FOLLOWER (ReplicaManager: leadership
+#: moved; the producer also refreshes its metadata).
+RETRIABLE_PRODUCE_ERRORS = frozenset(
+    {ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_LEADER_OR_FOLLOWER}
+)

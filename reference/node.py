@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kafka_eos.errors import InputError
-from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.errors import RETRIABLE_PRODUCE_ERRORS, ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.topics import (
@@ -181,6 +181,8 @@ class BrokerNode:
         self.partitions: dict[TopicPartition, Partition] = {}
         self.events: list[Event] = []
         self.pending_verifications: dict[int, PendingVerification] = {}
+        #: Fault: retriable errors the next Produce requests are answered with, in order.
+        self.produce_refusals: list[ErrorCode] = []
         self._waiters: list[_Waiter] = []
         self._counters = _Counters()
         self.txn_coordinator = TransactionCoordinator(self)
@@ -425,6 +427,13 @@ class BrokerNode:
         out += self.group_coordinator.tick()
         return self._settle(out)
 
+    def refuse_next_produce(self, error: ErrorCode) -> None:
+        """Fault: answer the next Produce to a data partition with the retriable ``error``
+        (NOT_ENOUGH_REPLICAS or NOT_LEADER_OR_FOLLOWER) without appending it."""
+        if error not in RETRIABLE_PRODUCE_ERRORS:
+            raise ValueError(f"{error.name} is not a retriable Produce error")
+        self.produce_refusals.append(error)
+
     def expire_producer(self, tp: TopicPartition, producer_id: int) -> bool:
         """Fault: the leader of ``tp`` forgets ``producer_id`` now, as producer-state expiry
         would (not while its transaction is open)."""
@@ -444,6 +453,10 @@ class BrokerNode:
         partition = self._client_partition(tp, create=True)
         if partition is None:
             return self._produce_answer(source, request, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
+        if self.produce_refusals:
+            # fault: the ISR fell below min.insync.replicas (Partition.appendRecordsToLeader)
+            # or leadership moved (ReplicaManager): a retriable error, nothing appended
+            return self._produce_answer(source, request, self.produce_refusals.pop(0))
         if self._needs_coordinator(request, partition):
             return self._start_verification(source, request, partition)
         return self._append_produce(source, request, partition, guard=None)

@@ -279,6 +279,22 @@ class ActionHandlers:
             self._retrying = False
         return "done"
 
+    def _do_NotEnoughReplicas(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        return self._refuse_produce(state, step, target, ErrorCode.NOT_ENOUGH_REPLICAS)
+
+    def _do_NotLeaderOrFollower(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        return self._refuse_produce(state, step, target, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+
+    def _refuse_produce(self, state: tuple, step: Step, target: tuple, error: ErrorCode) -> str:  # type: ignore[type-arg]
+        """The leader answers the Produce the model consumes with a retriable error."""
+        self.node.refuse_next_produce(error)
+        try:
+            outcome = self._deliver_consumed(state, step, target)
+        finally:
+            self.node.produce_refusals.clear()
+        self.ghosts.used[L.F_RETRIABLE_ERRORS] += 1
+        return outcome
+
     def _do_ExpireBatch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """delivery.timeout.ms: the reference expires a batch only once no request of it is in
         flight, so its in-flight request times out first (request.timeout.ms), then the batch."""

@@ -90,6 +90,7 @@ _FAULTS = st.fixed_dictionaries(
         "txn_timeouts": st.integers(0, 1),
         "failovers": st.integers(0, 1),
         "expiries": st.integers(0, 1),
+        "retriable_errors": st.integers(0, 1),
     }
 )
 

@@ -48,7 +48,10 @@ def test_the_model_lists_exactly_the_actions_it_takes() -> None:
         load_check_config(name).model
         for name in ("ctp", "txn-timeout", "coordinator-failover", "producer-state-expiry")
     ]
-    models += [load_check_config(name).model for name in ("idempotent", "read-uncommitted")]
+    models += [
+        load_check_config(name).model
+        for name in ("idempotent", "read-uncommitted", "idempotent-retriable-reorder")
+    ]
     tv1 = load_check_config("tv1").model  # with a lost marker: ResendTxnMarker
     models.append(
         KafkaEosModel(

@@ -67,6 +67,9 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "telling the client of it (the hanging-transaction check starts from a failed batch the "
     "client was told of), and under transaction version 2 an append at the marker's epoch is "
     "the next transaction's, so the epoch alone cannot tell",
+    "idempotent-retriable-reorder": "the history judges a producer's order by sequence within "
+    "an epoch; this reorder crosses a KIP-360 epoch bump and shows only against the "
+    "application's send order (Elle's nonmonotonic-send, issue 11's client-view properties)",
 }
 
 

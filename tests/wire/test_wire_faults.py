@@ -34,6 +34,8 @@ FAULTS = [
     "close-after EndTxn 1",
     "close-after AddPartitionsToTxn 1",
     "delay * 150 10",
+    "refuse-produce NOT_ENOUGH_REPLICAS 2",
+    "refuse-produce NOT_LEADER_OR_FOLLOWER 1",
 ]
 
 

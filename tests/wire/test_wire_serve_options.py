@@ -110,6 +110,8 @@ MALFORMED_ADMIN_COMMANDS = [
     "crash-after NoSuchApi",
     "advance-clock -1",
     "advance-clock soon",
+    "refuse-produce UNKNOWN_SERVER_ERROR",
+    "refuse-produce NOT_ENOUGH_REPLICAS 0",
     "explode",
     "",
 ]
