@@ -66,6 +66,13 @@ def may_send(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int]]:
         records = m.all_records[proc]
         if kind == IDEMPOTENT:
             yield from _re_enqueued_heads(m, proc, client)
+        else:
+            # without idempotence nothing keeps a partition's order: a re-enqueued batch goes
+            # out again at once (no TransactionManager, so no shouldStopDrainBatchesForPartition)
+            batches = client[C_BATCHES]
+            for rec, batch in enumerate(batches):
+                if batch[BT_STATUS] == B_INFLIGHT and batch[BT_EXTRA] < 0:
+                    yield (rec,)
     batches = client[C_BATCHES]
     for rec in records:
         if batches[rec][BT_STATUS] == B_UNSENT:

@@ -127,8 +127,8 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     if idempotent and batch.base_sequence < 0:
         return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
     connection = world.latest_connection[(proc, rec)]  # where its latest attempt travels
-    re_enqueued = world.model.kinds[proc] == IDEMPOTENT or batch.needs_send
-    if idempotent and batch.correlation_id is None and re_enqueued:
+    re_enqueued = (idempotent and world.model.kinds[proc] == IDEMPOTENT) or batch.needs_send
+    if batch.correlation_id is None and re_enqueued:
         connection = -1  # re-enqueued after an error: no attempt outstanding
     return _batch_of(batch, L.B_INFLIGHT, connection)
 
