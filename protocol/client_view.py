@@ -89,7 +89,7 @@ class Sent:
     (producer id, producer epoch, sequence: sends of different producer ids are not
     compared), or None when the client gives no order (no sequences).
     ``transaction`` groups the records of one client transaction (None: not transactional).
-    ``name`` and ``ref`` say how a report names it (``ref``: the 0-based history position of
+    ``value`` and ``ref`` say how a report names it (``ref``: the 0-based history position of
     the answer that told the client, or of its append; -1 for none)."""
 
     client: str
@@ -98,7 +98,7 @@ class Sent:
     told: Told
     order: tuple[int, int, int] | None = None
     transaction: Hashable | None = None
-    name: str = ""
+    value: str = ""
     ref: int = -1
 
 
@@ -111,7 +111,6 @@ class Polled:
     partition: str
     offset: int
     sent: int
-    name: str = ""
     ref: int = -1
 
 
@@ -132,9 +131,11 @@ class Anomaly:
     refs: tuple[int, ...]
 
 
-def anomalies(view: ClientView) -> list[Anomaly]:
-    """Every client-view anomaly of ``view``, grouped by name in the order of ANOMALIES."""
-    facts = _Facts(view)
+def anomalies(view: ClientView, *, polled_transactions: Iterable[Hashable] = ()) -> list[Anomaly]:
+    """Every client-view anomaly of ``view``, grouped by name in the order of ANOMALIES.
+    ``polled_transactions`` adds transactions polled outside the view (a view of one
+    partition of a run: a transaction polled on another is torn if this one skipped it)."""
+    facts = _Facts(view, polled_transactions)
     found: list[Anomaly] = []
     found.extend(_duplicates(facts))
     found.extend(_lost_and_torn(facts))
@@ -151,11 +152,11 @@ class _Facts:
     offset polled per partition, the transactions polled in part, and where each record is
     known to be."""
 
-    def __init__(self, view: ClientView) -> None:
+    def __init__(self, view: ClientView, polled_transactions: Iterable[Hashable]) -> None:
         self.view = view
         self.polls_of: dict[int, list[int]] = defaultdict(list)
         self.highest: dict[str, int] = {}
-        self.polled_transactions: set[Hashable] = set()
+        self.polled_transactions: set[Hashable] = set(polled_transactions)
         for number, poll in enumerate(view.polled):
             self.polls_of[poll.sent].append(number)
             if poll.offset > self.highest.get(poll.partition, -1):
@@ -195,8 +196,12 @@ class _Facts:
 
 
 def _named(sent: Sent) -> str:
-    name = sent.name or f"{sent.client}'s record"
+    name = repr(sent.value) if sent.value else f"{sent.client}'s record"
     return f"{name} (#{sent.ref + 1})" if sent.ref >= 0 else name
+
+
+def _poll_named(poll: Polled) -> str:
+    return f"#{poll.ref + 1} read by {poll.reader}" if poll.ref >= 0 else poll.reader
 
 
 def _refs(*refs: int) -> tuple[int, ...]:
@@ -245,7 +250,7 @@ def _aborted_reads(facts: _Facts) -> Iterable[Anomaly]:
         if sent.told == Told.FAILED:
             yield Anomaly(
                 "G1a",
-                f"{poll.name or poll.reader} returned {_named(sent)}, whose "
+                f"{_poll_named(poll)} returned {_named(sent)}, whose "
                 f"{'transaction' if sent.transaction is not None else 'send'} was told it failed",
                 _refs(sent.ref, poll.ref),
             )
@@ -306,7 +311,7 @@ def _poll_skips(facts: _Facts) -> Iterable[Anomaly]:
             skipped = facts.view.sent[pairs[start][1]]
             yield Anomaly(
                 "poll-skip",
-                f"{poll.name or poll.reader} follows {previous.name or previous.reader} but "
+                f"{_poll_named(poll)} follows {_poll_named(previous)} but "
                 f"skips {_named(skipped)} at {poll.partition}@{pairs[start][0]}",
                 _refs(previous.ref, skipped.ref, poll.ref),
             )

@@ -37,7 +37,7 @@ from .history import (
     TxnEnd,
     field_problem,
 )
-from .history_view import client_view
+from .history_view import client_views
 from .sequence import NO_SEQUENCE, in_sequence, last_sequence, next_sequence
 
 #: property name -> what a history breaks when it violates it. The names are the model's
@@ -326,8 +326,13 @@ def _client_view_anomalies(
     index: HistoryIndex, *, every_read_committed: bool
 ) -> Iterable[Violation]:
     """The anomalies of what the clients were told, each under Elle's name."""
-    view = client_view(index, every_read_committed=every_read_committed)
-    for anomaly in anomalies(view):
+    found = [
+        anomaly
+        for view, polled in client_views(index, every_read_committed=every_read_committed)
+        for anomaly in anomalies(view, polled_transactions=polled)
+    ]
+    order = list(ANOMALIES)
+    for anomaly in sorted(found, key=lambda anomaly: order.index(anomaly.name)):
         positions = sorted(set(anomaly.refs))
         yield _violation(anomaly.name, anomaly.detail, index, *positions)
 

@@ -15,8 +15,10 @@ has no other identity than its value. What its client was told:
 
 from __future__ import annotations
 
+import bisect
+from array import array
+from collections import defaultdict
 from collections.abc import Hashable, Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from .client_view import ClientView, Polled, Sent, Told, told_by_error
@@ -30,10 +32,17 @@ READ_COMMITTED = "read_committed"
 _Identity = tuple[Hashable, ...]
 
 
-def client_view(index: HistoryIndex, *, every_read_committed: bool = False) -> ClientView:
-    """The client view of the indexed history; reads count when read_committed (or all of
-    them with ``every_read_committed``, as the model's consumer properties do)."""
-    return _Builder(index).build(every_read_committed=every_read_committed)
+def client_views(
+    index: HistoryIndex, *, every_read_committed: bool = False
+) -> Iterator[tuple[ClientView, frozenset[Hashable]]]:
+    """The client view of the indexed history, one partition at a time (so a long history
+    needs memory for one partition's records only), each with the transactions polled on any
+    partition (what torn-transaction compares with). Reads count when read_committed (or all
+    of them with ``every_read_committed``, as the model's consumer properties do)."""
+    builder = _Builder(index, every_read_committed=every_read_committed)
+    polled = builder.polled_transactions()
+    for partition in builder.partitions():
+        yield builder.build(partition), polled
 
 
 def _identities(batch: Append | ProduceAck) -> Iterator[tuple[int, _Identity]]:
@@ -47,35 +56,72 @@ def _identities(batch: Append | ProduceAck) -> Iterator[tuple[int, _Identity]]:
 
 
 class _Builder:
-    def __init__(self, index: HistoryIndex) -> None:
+    def __init__(self, index: HistoryIndex, *, every_read_committed: bool) -> None:
         self.index = index
         self.events = index.events
+        self.every_read_committed = every_read_committed
         self.slots: dict[_Identity, int] = {}
         self.sent: list[Sent] = []
-        self.ends = self._next_txn_ends()
-        self.transactional_pids = {e.producer_id for e in self.events if isinstance(e, TxnEnd)}
-        self.clients = {
-            e.producer_id: e.client for e in self.events if isinstance(e, ProduceAck | TxnEnd)
-        }
-
-    def _next_txn_ends(self) -> dict[int, int]:
-        """History position -> the position of the next TxnEnd (any answer) of the producer id
-        and epoch of the append or acknowledgement there."""
-        following: dict[tuple[int, int], int] = {}
-        ends: dict[int, int] = {}
-        for position in range(len(self.events) - 1, -1, -1):
-            event = self.events[position]
-            if isinstance(event, TxnEnd):
-                following[(event.producer_id, event.producer_epoch)] = position
-            elif isinstance(event, Append | ProduceAck):
-                end = following.get((event.producer_id, event.producer_epoch))
-                if end is not None:
-                    ends[position] = end
-        return ends
-
-    def build(self, *, every_read_committed: bool) -> ClientView:
-        acks: dict[_Identity, list[tuple[int, int, str]]] = {}  # -> (position, offset, error)
+        #: (producer id, epoch) -> positions of its TxnEnds, in history order
+        self.txn_ends: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self.transactional_pids: set[int] = set()
+        self.clients: dict[int, str] = {}
+        #: partition -> positions of its appends, acknowledgements and reads (8 bytes each)
+        self.positions: dict[str, array[int]] = {}
         for position, event in enumerate(self.events):
+            if isinstance(event, Append | ProduceAck | Read):
+                at = self.positions.get(event.partition)
+                if at is None:
+                    at = self.positions[event.partition] = array("q")
+                at.append(position)
+            if isinstance(event, TxnEnd):
+                self.txn_ends[(event.producer_id, event.producer_epoch)].append(position)
+                self.transactional_pids.add(event.producer_id)
+            if isinstance(event, ProduceAck | TxnEnd):
+                self.clients[event.producer_id] = event.client
+
+    def partitions(self) -> list[str]:
+        return list(self.positions)
+
+    def _next_end(self, position: int, producer_id: int, epoch: int) -> int:
+        """The position of the next TxnEnd (any answer) of the producer id and epoch after
+        ``position``, or -1."""
+        ends = self.txn_ends.get((producer_id, epoch))
+        if not ends:
+            return -1
+        at = bisect.bisect_right(ends, position)
+        return ends[at] if at < len(ends) else -1
+
+    def _counts(self, read: Read) -> bool:
+        return read.isolation == READ_COMMITTED or self.every_read_committed
+
+    def polled_transactions(self) -> frozenset[Hashable]:
+        """The transactions some counted read returned a record of, on any partition."""
+        polled: set[Hashable] = set()
+        for event in self.events:
+            if isinstance(event, Read) and self._counts(event):
+                append = self._append_read(event)
+                if append is not None and append[1].transactional:
+                    position, batch = append
+                    end = self._next_end(position, batch.producer_id, batch.producer_epoch)
+                    polled.add((batch.producer_id, batch.producer_epoch, end))
+        return frozenset(polled)
+
+    def _append_read(self, read: Read) -> tuple[int, Append] | None:
+        """The append holding the record a read returned (same value), with its position."""
+        slot = self.index.records.get(read.partition, {}).get(read.offset)
+        if slot is None:
+            return None
+        append = self.events[slot.append]
+        assert isinstance(append, Append)
+        return (slot.append, append) if append.records[slot.index] == read.value else None
+
+    def build(self, partition: str) -> ClientView:
+        self.slots = {}
+        self.sent = []
+        acks: dict[_Identity, list[tuple[int, int, str]]] = {}  # -> (position, offset, error)
+        for position in self.positions[partition]:
+            event = self.events[position]
             if isinstance(event, Append):
                 for i, identity in _identities(event):
                     self._slot(identity, position, event.producer_id, event.transactional, i, event)
@@ -86,7 +132,7 @@ class _Builder:
                     offset = event.base_offset + i if event.error == "NONE" else -1
                     acks.setdefault(identity, []).append((position, offset, event.error))
         self._apply_acks(acks)
-        polled = list(self._polls(every_read_committed=every_read_committed))
+        polled = list(self._polls(partition))
         return ClientView(sent=self.sent, polled=polled)
 
     def _slot(
@@ -101,7 +147,6 @@ class _Builder:
         known = self.slots.get(identity)
         if known is not None:
             return known
-        value = event.records[i]
         client = self.clients.get(producer_id, f"pid {producer_id}")
         if isinstance(event, ProduceAck):
             client = event.client
@@ -111,7 +156,7 @@ class _Builder:
         transaction: Hashable | None = None
         told = Told.INDEFINITE
         if transactional:
-            end = self.ends.get(position, -1)
+            end = self._next_end(position, producer_id, event.producer_epoch)
             transaction = (producer_id, event.producer_epoch, end)
             if end >= 0:
                 told = self._told_by_end(end)
@@ -124,7 +169,7 @@ class _Builder:
                 told=told,
                 order=order,
                 transaction=transaction,
-                name=repr(value),
+                value=event.records[i],
                 ref=position,
             )
         )
@@ -151,22 +196,27 @@ class _Builder:
             elif told == Told.INDEFINITE and failed and not ok:
                 told = Told.FAILED
             position, offset = ok[0] if ok else (sent.ref, -1)
-            self.sent[number] = replace(sent, offset=offset, told=told, ref=position)
+            self.sent[number] = Sent(
+                client=sent.client,
+                partition=sent.partition,
+                offset=offset,
+                told=told,
+                order=sent.order,
+                transaction=sent.transaction,
+                value=sent.value,
+                ref=position,
+            )
 
-    def _polls(self, *, every_read_committed: bool) -> Iterator[Polled]:
-        records = self.index.records
-        for position, event in enumerate(self.events):
-            if not isinstance(event, Read):
-                continue
-            if event.isolation != READ_COMMITTED and not every_read_committed:
+    def _polls(self, partition: str) -> Iterator[Polled]:
+        for position in self.positions[partition]:
+            event = self.events[position]
+            if not isinstance(event, Read) or not self._counts(event):
                 continue
             identity: _Identity = (event.partition, event.value)
-            slot = records.get(event.partition, {}).get(event.offset)
-            if slot is not None:
-                append = self.events[slot.append]
-                assert isinstance(append, Append)
-                if append.records[slot.index] == event.value:
-                    identity = next(key for i, key in _identities(append) if i == slot.index)
+            append = self._append_read(event)
+            if append is not None:
+                slot = self.index.records[event.partition][event.offset]
+                identity = next(key for i, key in _identities(append[1]) if i == slot.index)
             number = self.slots.get(identity)
             if number is None:  # a record the history never saw sent: its writer is unknown
                 number = len(self.sent)
@@ -177,7 +227,7 @@ class _Builder:
                         partition=event.partition,
                         offset=-1,
                         told=Told.INDEFINITE,
-                        name=f"{event.value!r}",
+                        value=event.value,
                     )
                 )
             yield Polled(
@@ -185,6 +235,5 @@ class _Builder:
                 partition=event.partition,
                 offset=event.offset,
                 sent=number,
-                name=f"#{position + 1} read by {event.client}",
                 ref=position,
             )
