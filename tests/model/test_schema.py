@@ -5,6 +5,7 @@ exactly."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from collections.abc import Mapping
@@ -303,3 +304,52 @@ def test_every_field_says_what_it_holds() -> None:
         if not field.doc.strip()
     ]
     assert not undocumented, f"fields without a doc in model/schema.py: {undocumented}"
+
+
+#: names the model's code gives to states and their components
+_STATE_NAMES = frozenset(
+    {
+        "state",
+        "client",
+        "batch",
+        "batches",
+        "b",
+        "message",
+        "n",
+        "request",
+        "awaiting",
+        "entry",
+        "log",
+        "partition",
+        "metadata",
+        "pending",
+        "transition",
+        "reply",
+        "coordinator",
+        "consumer",
+    }
+)
+
+
+def test_the_model_reads_its_state_by_position_names() -> None:
+    """No ``batch[0]`` or ``client[1:...]`` in model/: a position is read through the
+    constant the schema generates (BT_STATUS, C_EPOCH...), so a field added or moved in the
+    schema cannot leave a stale number behind."""
+    numbered = []
+    for path in sorted(Path(layout.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Subscript):
+                continue
+            index = node.slice
+            bounds = (index.lower, index.upper) if isinstance(index, ast.Slice) else (index,)
+            if not any(
+                isinstance(b, ast.Constant) and isinstance(b.value, int) and b.value >= 0
+                for b in bounds
+            ):
+                continue
+            base = node.value
+            while isinstance(base, ast.Subscript):
+                base = base.value
+            if isinstance(base, ast.Name) and base.id in _STATE_NAMES:
+                numbered.append(f"{path.name}:{node.lineno}: {ast.unparse(node)}")
+    assert not numbered, "read these positions by their layout constant:\n" + "\n".join(numbered)
