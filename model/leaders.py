@@ -15,6 +15,7 @@ from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
 from .codes import (
+    CONCURRENT,
     ERROR_NAMES,
     INVALID_EPOCH,
     INVALID_TXN_STATE,
@@ -61,22 +62,11 @@ from .registry import Action, Step, Touches
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
-#: The coordinator's answer to a leader that asked it, when the leader's add must wait.
-_WAIT = -1
 #: The error a leader answers a refused marker with.
 _MARKER_ERRORS = {refusal: int(refusal.error) for refusal in MarkerRefusal}
 
 
 # ---------------------------------------------------------------------- HandleProduce
-def produce_may_be_handled(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
-    """Guard (beyond the network's: the oldest request of its connection). Under transaction
-    version 2 a batch that asks the coordinator to add its partition waits while the
-    coordinator is writing a transition of its transactional.id or is in Prepare*: Kafka's
-    add is refused with CONCURRENT_TRANSACTIONS and the client retries the same batch, which
-    has the same outcomes."""
-    return _coordinator_word(m, state, message) != _WAIT
-
-
 def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """UnifiedLog.append for a Produce: the checks in Kafka's order, then the append; the
     answer goes back on the request's connection."""
@@ -148,8 +138,7 @@ def _show_produce(args: tuple[Any, ...]) -> str:
 
 
 def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
-    """None if the leader does not ask the coordinator; else the coordinator's answer, or
-    _WAIT.
+    """None if the leader does not ask the coordinator; else the coordinator's answer.
 
     KIP-890: a transactional append outside a transaction open here AT THIS EPOCH
     (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator: part 1
@@ -158,7 +147,9 @@ def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
     partition_verification says. The coordinator answers in its order
     (handleVerifyPartitionsInTransaction, or handleAddPartitionsToTransaction): epoch, then
     state. Partitions are added by the clients themselves (spec/SPEC.md §8), so the add finds
-    them there."""
+    them there; while the coordinator is writing a transition of the transactional.id or is
+    in Prepare*, the add is refused with CONCURRENT_TRANSACTIONS, which a transaction-version-2
+    leader passes on to the producer (ReplicaManager.appendRecords), who retries the batch."""
     _, _, part, pid, epoch, _, _, txn, _ = message
     if not txn:
         return None
@@ -173,7 +164,7 @@ def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
         return INVALID_EPOCH
     adds = m.tv2 and not from_coordinator
     if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
-        return _WAIT
+        return CONCURRENT
     if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
         return INVALID_TXN_STATE
     return NONE
@@ -364,10 +355,9 @@ LEADER_ACTIONS = (
         params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
         trigger="message",
         consumes=(M_PRODUCE,),
-        guard=produce_may_be_handled,
         effect=handle_produce,
         outcome="result",
-        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE"),
+        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "CONCURRENT_TRANSACTIONS"),
         show=_show_produce,
     ),
     _refusal_action(

@@ -58,11 +58,16 @@ FATAL_TO_TRANSACTIONAL_PRODUCER = frozenset(
     }
 )
 
-#: Errors a leader answers a Produce with before appending anything, which a producer retries
-#: with the same batch (Kafka's RetriableException family as Sender.canRetry reads them):
-#: NOT_ENOUGH_REPLICAS (Partition.appendRecordsToLeader: the ISR is below
+#: Retriable errors a leader answers a Produce with before appending anything, which a fault
+#: injects: NOT_ENOUGH_REPLICAS (Partition.appendRecordsToLeader: the ISR is below
 #: min.insync.replicas with acks=all), NOT_LEADER_OR_FOLLOWER (ReplicaManager: leadership
 #: moved; the producer also refreshes its metadata).
-RETRIABLE_PRODUCE_ERRORS = frozenset(
+LEADER_RETRIABLE_ERRORS = frozenset(
     {ErrorCode.NOT_ENOUGH_REPLICAS, ErrorCode.NOT_LEADER_OR_FOLLOWER}
 )
+#: Produce errors a producer retries with the same batch (Kafka's RetriableException family
+#: as Sender.canRetry reads them; nothing was appended): the leader's own, and
+#: CONCURRENT_TRANSACTIONS, which a transaction-version-2 leader passes on from the
+#: coordinator's refused add (ReplicaManager.appendRecords; under version 1 it is translated
+#: to NOT_ENOUGH_REPLICAS).
+RETRIABLE_PRODUCE_ERRORS = LEADER_RETRIABLE_ERRORS | {ErrorCode.CONCURRENT_TRANSACTIONS}

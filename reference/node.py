@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kafka_eos.errors import InputError
-from kafka_eos.protocol.errors import RETRIABLE_PRODUCE_ERRORS, ErrorCode
+from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.topics import (
@@ -430,7 +430,7 @@ class BrokerNode:
     def refuse_next_produce(self, error: ErrorCode) -> None:
         """Fault: answer the next Produce to a data partition with the retriable ``error``
         (NOT_ENOUGH_REPLICAS or NOT_LEADER_OR_FOLLOWER) without appending it."""
-        if error not in RETRIABLE_PRODUCE_ERRORS:
+        if error not in LEADER_RETRIABLE_ERRORS:
             raise ValueError(f"{error.name} is not a retriable Produce error")
         self.produce_refusals.append(error)
 

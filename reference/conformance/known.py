@@ -25,8 +25,9 @@ class Disagreement:
 
 
 #: None today: the last ones were resolved by making the reference (coordinator failover,
-#: verify-only) or the model (the TV2 leader-side add, the coordinator before the duplicate
-#: check) do what Kafka does; their programs are regressions in AGREED there.
+#: verify-only) or the model (the TV2 leader-side add and its CONCURRENT_TRANSACTIONS, the
+#: coordinator before the duplicate check) do what Kafka does; their programs are regressions
+#: in AGREED there.
 KNOWN: tuple[Disagreement, ...] = ()
 
 

@@ -38,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kafka_eos.errors import InputError
-from kafka_eos.protocol.errors import RETRIABLE_PRODUCE_ERRORS, ErrorCode
+from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
 from kafka_eos.reference.wire.codec import API_KEYS_BY_NAME, API_NAMES
 
 ANY_API = -1
@@ -66,10 +66,10 @@ def parse_count(text: str) -> int:
 
 def parse_retriable_error(text: str) -> ErrorCode:
     """A retriable Produce error by its Kafka name or code."""
-    for error in RETRIABLE_PRODUCE_ERRORS:
+    for error in LEADER_RETRIABLE_ERRORS:
         if text.upper() == error.name or text == str(int(error)):
             return error
-    known = " or ".join(sorted(error.name for error in RETRIABLE_PRODUCE_ERRORS))
+    known = " or ".join(sorted(error.name for error in LEADER_RETRIABLE_ERRORS))
     raise InputError(f"ERROR must be {known}, not {text!r}")
 
 

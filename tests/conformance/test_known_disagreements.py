@@ -225,11 +225,10 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("ReceiveProduceResponse", "app#1", 1, 0, "INVALID_PRODUCER_EPOCH"),
         ],
     ),
-    # A transaction-timeout abort is being written when tx#1's first write reaches the leader:
-    # with transaction version 2 the leader's AddPartitionsToTxn is refused
-    # (CONCURRENT_TRANSACTIONS) and the batch retried; in the model the write waits. Once the
-    # abort is durable the write is fenced either way.
-    "tv2_leader_add_waits_for_a_pending_abort": (
+    # A transaction-timeout abort is being written when tx#1's first write is sent: the write
+    # reaches the leader once the abort is durable and is fenced (while it is being written,
+    # the leader's add would be refused with CONCURRENT_TRANSACTIONS and the batch retried).
+    "tv2_leader_add_after_a_pending_abort": (
         "txn2",
         [
             *_TX1_INIT_LOST,
