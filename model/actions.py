@@ -13,6 +13,7 @@ from .leaders import LEADER_ACTIONS
 from .markers import MARKER_ACTIONS
 from .network import NETWORK_ACTIONS
 from .registry import Action, declare
+from .replication import REPLICATION_ACTIONS
 from .sender import SENDER_ACTIONS
 from .transaction_log import TRANSACTION_LOG_ACTIONS
 
@@ -23,6 +24,7 @@ ACTIONS: tuple[Action, ...] = declare(
         *CLIENT_ACTIONS[2:],
         *RESPONSE_ACTIONS,
         *LEADER_ACTIONS,
+        *REPLICATION_ACTIONS,
         *COORDINATOR_ACTIONS,
         TRANSACTION_LOG_ACTIONS[0],  # CompleteTxnLogAppend
         *MARKER_ACTIONS,

@@ -67,6 +67,7 @@ if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
 
+
 # ---------------------------------------------------------------------- ReceiveProduceResponse
 def receive_produce_response(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
@@ -296,6 +297,7 @@ _PRODUCE_ERRORS = (
     "INVALID_PRODUCER_EPOCH",
     "OUT_OF_ORDER_SEQUENCE_NUMBER",
     "INVALID_TXN_STATE",
+    "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
 )
 _COORDINATOR_ERRORS = (
     "NONE",

@@ -48,6 +48,8 @@ from .layout import (
     C_STATE,
     CP_DELIVERED,
     D_RECORD,
+    ENTRY_DATA,
+    ENTRY_KIND,
     K_METADATA,
     O_ABORT,
     O_COMMIT,
@@ -98,6 +100,8 @@ def _view(
         log = logs[part]
         name = model.partition_names[part]
         for offset in view[CP_DELIVERED]:
+            if offset >= len(log) or log[offset][ENTRY_KIND] != ENTRY_DATA:
+                continue  # truncated by an unclean election: consumer_within_high_watermark
             record = log[offset][D_RECORD]
             number = of_record.get(record)
             if number is None:  # a record appended though its batch is not sent: say unknown

@@ -216,6 +216,10 @@ def may_abort(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
     return _ends(m, view, commit=False)
 
 
+def _awaits_answer(batch: Tup) -> bool:
+    return bool(batch[BT_STATUS] == B_INFLIGHT and batch[BT_EXTRA] >= 0)
+
+
 def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> tuple[Step, Tup]:
     client = state[S_CLIENTS][proc]
     txn = m.txn_global[proc][client[C_CURRENT]]

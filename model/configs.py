@@ -297,7 +297,7 @@ def _faults(raw: object, where: str) -> Faults:
 
 
 _PRODUCER_KEYS = ("kind", "transactional_id", "batches", "transactions")
-_WORKLOAD_KEYS = ("partitions", "producers", "consumer", "ctp")
+_WORKLOAD_KEYS = ("partitions", "replicas", "producers", "consumer", "ctp")
 
 
 def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
@@ -311,6 +311,14 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
         where,
         "workload.partitions",
     )
+    replicas = _typed(mapping.get("replicas", 1), int, where, "workload.replicas")
+    if not 1 <= replicas <= 3:
+        raise InputError(f"{where}: workload.replicas must be 1, 2 or 3, got {shown(replicas)}")
+    if knobs.min_insync_replicas > replicas:
+        raise InputError(
+            f"{where}: knobs.min_insync_replicas {knobs.min_insync_replicas} exceeds "
+            f"workload.replicas {replicas} (every acks=all write would be refused)"
+        )
     consumer = mapping.get("consumer")
     if consumer is not None and consumer not in (READ_COMMITTED, READ_UNCOMMITTED):
         raise InputError(
@@ -341,6 +349,7 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
         consumer=consumer,
         ctp_input=ctp_input,
         ctp_output=ctp_output,
+        replicas=replicas,
     )
 
 

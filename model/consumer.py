@@ -10,9 +10,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .layout import E_TXN_FIRST, P_LOG, P_PRODUCERS, S_CONSUMER, S_PARTITIONS, Tup, replace
+from .layout import (
+    E_TXN_FIRST,
+    P_LOG,
+    P_PRODUCERS,
+    P_REPLICATION,
+    S_CONSUMER,
+    S_PARTITIONS,
+    Tup,
+    replace,
+)
 from .registry import Action, Step, Touches
-from .views import fetch
+from .views import fetch, high_watermark, last_stable_offset
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -25,6 +34,12 @@ def fetchable(m: KafkaEosModel, state: Tup) -> list[tuple[int]]:
     found = []
     for part, (position, _) in enumerate(state[S_CONSUMER]):
         partition = partitions[part]
+        if partition[P_REPLICATION]:
+            # below the high watermark only (a record above it may yet be truncated)
+            limit = last_stable_offset(partition) if m.read_committed else high_watermark(partition)
+            if limit > position:
+                found.append((part,))
+            continue
         limit = len(partition[P_LOG])
         if m.read_committed:
             for entry in partition[P_PRODUCERS]:

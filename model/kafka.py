@@ -11,6 +11,7 @@ spec/SPEC.md describes every action and property in prose.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -46,6 +47,7 @@ from .messages import describe
 from .network import deliverable
 from .params import CTP, Faults, Knobs, ModelParams, Workload
 from .registry import Action, ClientView, Need, Step
+from .replication import initial_replication
 from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
 from .tables import REC_GROUP_OFFSET, WorkloadTables
 from .views import VISIBLE, fates
@@ -88,6 +90,14 @@ class KafkaEosModel(WorkloadTables):
         self.faults = self.params.faults
         self.workload = self.params.workload
         self.checked = tuple(checked) if checked is not None else properties.ALL_PROPERTIES
+        if not 1 <= self.workload.replicas <= 3:
+            raise ValueError(f"replicas must be 1, 2 or 3, got {self.workload.replicas}")
+        if self.knobs.min_insync_replicas > self.workload.replicas:
+            # Kafka would refuse every acks=all write: nothing to explore
+            raise ValueError(
+                f"min_insync_replicas {self.knobs.min_insync_replicas} exceeds replicas "
+                f"{self.workload.replicas}"
+            )
         self._build_static()
         # Built once: the predicates cache per-partition work, and the fast paths the
         # checker calls instead of each predicate (see checker/interface.py) call them.
@@ -112,6 +122,7 @@ class KafkaEosModel(WorkloadTables):
             "ctp": self.offsets_partition >= 0,
             "consumer": self.workload.consumer is not None,
             "unanswered": bool(self.faults.losses or self.faults.failovers),
+            "replicas": self.workload.replicas > 1,
         }
         return all(has[need] for need in action.needs)
 
@@ -132,7 +143,17 @@ class KafkaEosModel(WorkloadTables):
                     awaiting=(),
                 )
             )
-        partition = PARTITION.make(log=(), producer_state=((),) * self.pid_count, aborted_index=())
+        unreplicated = PARTITION.make(
+            log=(), producer_state=((),) * self.pid_count, aborted_index=(), replication=()
+        )
+        data = unreplicated
+        if self.workload.replicas > 1:
+            data = PARTITION.make(
+                log=(),
+                producer_state=((),) * self.pid_count,
+                aborted_index=(),
+                replication=initial_replication(self.workload.replicas),
+            )
         coordinator = COORDINATOR.make(
             coordinator_epoch=0,
             transactions=(NO_METADATA_ENTRY,) * len(self.transactional_ids),
@@ -141,7 +162,9 @@ class KafkaEosModel(WorkloadTables):
         position = CONSUMER_PARTITION.make(position=0, delivered=())
         state = STATE.make(
             producers=tuple(clients),
-            partitions=(partition,) * self.partition_count,
+            # __consumer_offsets has one replica: only data partitions replicate
+            partitions=(data,) * self.data_partitions
+            + (unreplicated,) * (self.partition_count - self.data_partitions),
             coordinator=coordinator,
             network=(),
             consumer=(position,) * self.data_partitions if self.workload.consumer else (),
@@ -168,8 +191,14 @@ class KafkaEosModel(WorkloadTables):
         return self._action_properties
 
     def partial_order(self) -> PartialOrder:
-        """Step classes and footprints for partial-order reduction (see :mod:`.footprints`)."""
-        return footprints.partial_order(self)
+        """Step classes and footprints for partial-order reduction (see :mod:`.footprints`).
+        With replicated partitions nothing is reduced (no property's reads are declared, so
+        every step is visible): a leader's append there can release waiting answers to any
+        inbox, which the actions' declared footprints do not say."""
+        order = footprints.partial_order(self)
+        if self.workload.replicas > 1:
+            return dataclasses.replace(order, property_reads={})
+        return order
 
     def variables(self, state: Tup) -> dict[str, Any]:
         from .variables import state_variables

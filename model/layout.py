@@ -71,6 +71,17 @@ BT_EXTRA: Final = 3  # extra
 P_LOG: Final = 0  # log
 P_PRODUCERS: Final = 1  # producer_state
 P_ABORTED: Final = 2  # aborted_index
+P_REPLICATION: Final = 3  # replication
+# replication: a replicated data partition's replicas (replica r is broker r's; the leader's log,
+# producer state and aborted index are the partition's own fields)
+RS_LEADER: Final = 0  # leader
+RS_LEADER_EPOCH: Final = 1  # leader_epoch
+RS_ISR: Final = 2  # isr
+RS_HW: Final = 3  # high_watermark
+RS_ENDS: Final = 4  # follower_log_ends
+RS_CACHES: Final = 5  # epoch_caches
+RS_LOGS: Final = 6  # follower_logs
+RS_PURGATORY: Final = 7  # waiting_answers
 # producer entry: a leader's ProducerStateEntry
 E_EPOCH: Final = 0  # epoch
 E_COORDINATOR_EPOCH: Final = 1  # coordinator_epoch
@@ -126,6 +137,7 @@ F_TXN_TIMEOUTS: Final = 3  # txn_timeouts
 F_FAILOVERS: Final = 4  # failovers
 F_EXPIRIES: Final = 5  # expiries
 F_RETRIABLE_ERRORS: Final = 6  # retriable_errors
+F_LEADER_FAILOVERS: Final = 7  # leader_failovers
 # data entry: a data batch in a log (one record)
 ENTRY_DATA: Final = 0
 ENTRY_KIND: Final = 0  # type

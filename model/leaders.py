@@ -34,6 +34,8 @@ from .layout import (
     E_TXN_FIRST,
     ENTRY_CONTROL,
     ENTRY_DATA,
+    ENTRY_KIND,
+    ENTRY_PID,
     F_EXPIRIES,
     F_RETRIABLE_ERRORS,
     K_METADATA,
@@ -57,6 +59,7 @@ from .layout import (
     add_messages,
     replace,
 )
+from .purgatory import answer_append, marker_may_be_handled, refuse_for_replicas
 from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
@@ -72,7 +75,7 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     answer goes back on the request's connection."""
     _, proc, part, pid, epoch, seq, rec, txn, connection = message
     partitions = state[S_PARTITIONS]
-    log, producers, aborted = partitions[part]
+    log, producers, aborted, replication = partitions[part]
     entry = producers[pid] if pid >= 0 else ()
     from_coordinator = part == m.offsets_partition
     # 1. KIP-890: the coordinator's word comes before the append and its duplicate check
@@ -80,7 +83,8 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     error = _coordinator_word(m, state, message)
     asks = error is not None
     if error is None:
-        error = NONE
+        # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
+        error = refuse_for_replicas(m, partitions[part]) if replication else NONE
     if pid >= 0 and error == NONE:
         # 2. a duplicate of a cached batch: the original offset, nothing appended
         # (ProducerStateEntry.findDuplicateBatch)
@@ -99,27 +103,35 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
                     connection,
                 )
                 step = _produce_step(m, message, "DUPLICATE", found)
+                partition, sent = answer_append(m, partitions[part], found, response, message)
                 return step, (
-                    *state[:S_NETWORK],
-                    add_messages(rest, response),
-                    *state[S_NETWORK + 1 :],
+                    state[S_CLIENTS],
+                    replace(partitions, part, partition),
+                    state[S_COORDINATOR],
+                    add_messages(rest, *sent),
+                    *state[S_CONSUMER:],
                 )
         error = _validate(m, entry, epoch, seq, txn, asks, from_coordinator)
     offset = -1
+    answers: tuple[Tup, ...] = ()
     if error == NONE:
         offset = len(log)
         log = (*log, (ENTRY_DATA, pid, epoch, seq, m.record_global[proc][rec], txn))
         if pid >= 0:
             entry = _after_data(m, entry, epoch, seq, offset, txn, from_coordinator)
             producers = replace(producers, pid, entry)
-        partitions = replace(partitions, part, (log, producers, aborted))
-    response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
+        partition = (log, producers, aborted, replication)
+        response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
+        partition, answers = answer_append(m, partition, offset, response, message)
+        partitions = replace(partitions, part, partition)
+    else:
+        answers = ((M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection),)
     step = _produce_step(m, message, ERROR_NAMES[error], offset)
     next_state = (
         state[S_CLIENTS],
         partitions,
         state[S_COORDINATOR],
-        add_messages(rest, response),
+        add_messages(rest, *answers),
         *state[S_CONSUMER:],
     )
     return step, next_state
@@ -270,7 +282,7 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     open transaction goes into the aborted-transaction index (TransactionIndex)."""
     _, part, tid, cepoch, epoch, commit = message
     partitions = state[S_PARTITIONS]
-    log, producers, aborted = partitions[part]
+    log, producers, aborted, replication = partitions[part]
     pid = tid  # a transactional.id's producer id is its index
     entry = producers[pid]
     error = NONE
@@ -285,16 +297,17 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
             knobs=m.knobs,
         )
         error = _MARKER_ERRORS[refusal]
+    response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
+    answers: tuple[Tup, ...] = (response,)
     if error == NONE:
         offset = len(log)
         log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
-        first = entry[E_TXN_FIRST] if entry else -1
-        if first >= 0 and not commit:
-            aborted = (*aborted, (pid, first, offset))
-        batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
-        producers = replace(producers, pid, (epoch, cepoch, batches, -1))
-        partitions = replace(partitions, part, (log, producers, aborted))
-    response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
+        entry, aborted = _after_marker(entry, pid, epoch, cepoch, commit, offset, aborted)
+        producers = replace(producers, pid, entry)
+        partition = (log, producers, aborted, replication)
+        # the coordinator writes markers with acks=all (KafkaApis.handleWriteTxnMarkersRequest)
+        partition, answers = answer_append(m, partition, offset, response, message, acks_all=True)
+        partitions = replace(partitions, part, partition)
     marker = "COMMIT" if commit else "ABORT"
     names = (m.partition_names[part], m.transactional_ids[tid])
     step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, ERROR_NAMES[error])))
@@ -302,10 +315,44 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
         state[S_CLIENTS],
         partitions,
         state[S_COORDINATOR],
-        add_messages(rest, response),
+        add_messages(rest, *answers),
         *state[S_CONSUMER:],
     )
     return step, next_state
+
+
+def _after_marker(
+    entry: Tup, pid: int, epoch: int, cepoch: int, commit: int, offset: int, aborted: Tup
+) -> tuple[Tup, Tup]:
+    """ProducerStateEntry and the aborted-transaction index after a marker at ``offset``
+    (ProducerAppendInfo.appendEndTxnMarker, TransactionIndex.append): an ABORT over an open
+    transaction is indexed, the entry takes the marker's epochs and its transaction ends."""
+    first = entry[E_TXN_FIRST] if entry else -1
+    if first >= 0 and not commit:
+        aborted = (*aborted, (pid, first, offset))
+    batches = entry[E_BATCHES] if entry and entry[E_EPOCH] == epoch else ()
+    return (epoch, cepoch, batches, -1), aborted
+
+
+def rebuild_producer_state(m: KafkaEosModel, log: Tup) -> tuple[Tup, Tup]:
+    """A new leader's producer state and aborted-transaction index, rebuilt by replaying its
+    log through the append rules (UnifiedLog.loadProducerState, ProducerStateManager: the
+    same ProducerAppendInfo updates as the appends themselves)."""
+    producers: list[Tup] = [()] * m.pid_count
+    aborted: Tup = ()
+    for offset, entry in enumerate(log):
+        pid = entry[ENTRY_PID]
+        if pid < 0:
+            continue
+        if entry[ENTRY_KIND] == ENTRY_DATA:
+            _, _, epoch, seq, _, txn = entry
+            producers[pid] = _after_data(m, producers[pid], epoch, seq, offset, txn, False)
+        else:
+            _, _, epoch, commit, cepoch = entry
+            producers[pid], aborted = _after_marker(
+                producers[pid], pid, epoch, cepoch, commit, offset, aborted
+            )
+    return tuple(producers), aborted
 
 
 def _show_marker(args: tuple[Any, ...]) -> str:
@@ -318,7 +365,8 @@ def expirable_producers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int
     """Guard: producer_state_expiry on, budget left, and an entry with no open transaction."""
     if not m.knobs.producer_state_expiry or not state[S_BUDGET][F_EXPIRIES]:
         return
-    for part, (_, producers, _) in enumerate(state[S_PARTITIONS]):
+    for part, partition in enumerate(state[S_PARTITIONS]):
+        producers = partition[P_PRODUCERS]
         for pid, entry in enumerate(producers):
             if entry and entry[E_TXN_FIRST] < 0:
                 yield part, pid
@@ -329,18 +377,25 @@ def expire_producer_state(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -
     leader accepts any sequence from that producer."""
     part, pid = args
     partitions = state[S_PARTITIONS]
-    log, producers, aborted = partitions[part]
+    partition = partitions[part]
+    producers = replace(partition[P_PRODUCERS], pid, ())
     budget = state[S_BUDGET]
     next_state = (
         state[S_CLIENTS],
-        replace(partitions, part, (log, replace(producers, pid, ()), aborted)),
+        replace(partitions, part, replace(partition, P_PRODUCERS, producers)),
         *state[S_COORDINATOR:S_BUDGET],
         replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1),
     )
     return Step(("ExpireProducerState", (m.partition_names[part], pid))), next_state
 
 
-_PRODUCE_OUTCOMES = ("NONE", "DUPLICATE", "INVALID_PRODUCER_EPOCH", "OUT_OF_ORDER_SEQUENCE_NUMBER")
+_PRODUCE_OUTCOMES = (
+    "NONE",
+    "DUPLICATE",
+    "INVALID_PRODUCER_EPOCH",
+    "OUT_OF_ORDER_SEQUENCE_NUMBER",
+    "NOT_ENOUGH_REPLICAS",
+)
 LEADER_ACTIONS = (
     Action(
         name="HandleProduce",
@@ -384,6 +439,7 @@ LEADER_ACTIONS = (
         trigger="message",
         needs=("transactions",),
         consumes=(M_MARKER,),
+        guard=marker_may_be_handled,
         effect=handle_marker,
         outcome="error",
         outcomes=("NONE", "INVALID_PRODUCER_EPOCH", "TRANSACTION_COORDINATOR_FENCED"),

@@ -73,6 +73,7 @@ from .views import high_watermark, last_stable_offset
 FAIR_ACTIONS = (
     "HandleProduce",
     "HandleWriteTxnMarkers",
+    "FollowerFetch",
     "HandleInitProducerId",
     "HandleAddPartitionsToTxn",
     "HandleAddOffsetsToTxn",

@@ -60,6 +60,8 @@ class Faults:
     #: Produce requests a leader answers with a retriable error (NOT_ENOUGH_REPLICAS,
     #: NOT_LEADER_OR_FOLLOWER) without appending; the client retries the batch.
     retriable_errors: int = 0
+    #: Data-partition leaders that fail and are replaced by an elected replica (replicas > 1).
+    leader_failovers: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +101,8 @@ class Workload:
     #: The data partition a CTP application writes its output to.
     ctp_output: int = 0
     group: str = "group"
+    #: Replicas of every data partition (1: the leader alone, no replication modelled).
+    replicas: int = 1
 
 
 @dataclass(frozen=True, slots=True)

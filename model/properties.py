@@ -42,6 +42,7 @@ from .layout import (
     O_UNDECIDED,
     P_LOG,
     P_PRODUCERS,
+    P_REPLICATION,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -80,7 +81,10 @@ DESCRIPTIONS: dict[str, str] = {
     "most once, and every input below the committed group offset has its output visible or "
     "committed (Jepsen: duplicate / lost write)",
     "offsets_immutable": "logs only grow at the end, one batch at a time: offsets are "
-    "contiguous and an offset never changes its batch",
+    "contiguous and an offset never changes its batch; with replicas, below the high watermark "
+    "(what consumers may read), which never moves back",
+    "consumer_within_high_watermark": "the consumer's position never passes a partition's "
+    "high watermark: it never read a record that a leader change can truncate",
     "lso_bounds": "LSO <= high watermark, and the LSO never decreases",
     "coordinator_transitions_legal": "every transaction-coordinator state change is legal in "
     "Kafka's TransactionState table",
@@ -103,6 +107,7 @@ INVARIANTS = (
     "read_committed_no_aborted",
     "read_committed_in_order",
     "exactly_once_ctp",
+    "consumer_within_high_watermark",
     *CLIENT_VIEW_PROPERTIES,
 )
 ACTION_PROPERTIES = (
@@ -305,6 +310,8 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         for part, (_, delivered) in enumerate(state[S_CONSUMER]):
             log = partitions[part][P_LOG]
             for offset in delivered:
+                if offset >= len(log) or log[offset][ENTRY_KIND] != ENTRY_DATA:
+                    continue  # truncated by an unclean election: consumer_within_high_watermark
                 entry = log[offset]
                 if (
                     entry[D_TRANSACTIONAL]
@@ -318,6 +325,8 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         partitions = state[S_PARTITIONS]
         for part, (position, delivered) in enumerate(state[S_CONSUMER]):
             log = partitions[part][P_LOG]
+            if position > len(log):
+                return False  # what it read was truncated (an unclean election)
             expected = []
             for offset in range(position):
                 entry = log[offset]
@@ -360,7 +369,15 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
             return False
         return all(alive[k] for k in range(min(committed, model.ctp_input)))
 
+    def consumer_within_high_watermark(state: Tup) -> bool:
+        partitions = state[S_PARTITIONS]
+        return all(
+            position <= high_watermark(partitions[part])
+            for part, (position, _) in enumerate(state[S_CONSUMER])
+        )
+
     return {
+        "consumer_within_high_watermark": consumer_within_high_watermark,
         "no_fenced_writes": no_fenced_writes,
         "no_duplicates": no_duplicates,
         "no_lost_acks": no_lost_acks,
@@ -388,6 +405,12 @@ def _offsets_immutable(state: Tup, label: str, target: Tup, _at: int = S_PARTITI
         return True
     for old, new in zip(before, after, strict=True):
         old_log, new_log = old[P_LOG], new[P_LOG]
+        if old[P_REPLICATION]:
+            # a new leader may lack its predecessor's entries above the high watermark
+            hw = high_watermark(old)
+            if high_watermark(new) < hw or new_log[:hw] != old_log[:hw]:
+                return False
+            continue
         if old_log is new_log:
             continue
         grown = len(new_log) - len(old_log)

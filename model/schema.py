@@ -217,14 +217,66 @@ PARTITION = Component(
             show="aborted_index",
             item="aborted",
         ),
-        derived("high_watermark", "end of the log (one replica)", "high_watermark"),
+        field(
+            "replication",
+            "() with one replica; with workload replicas > 1 the replicas, the ISR and the "
+            "high watermark (log, producer state and aborted index are the leader's)",
+            "P_REPLICATION",
+            show="replication",
+            record="replication",
+        ),
+        derived(
+            "high_watermark",
+            "end of the log with one replica; the leader's high watermark with more",
+            "high_watermark",
+        ),
         derived(
             "last_stable_offset",
-            "min(first offset of every open transaction, high watermark)",
+            "min(first offset of every open transaction, high watermark); with replicas, of "
+            "every transaction open in the log below the high watermark",
             "last_stable_offset",
         ),
     ),
     kafka="UnifiedLog, ProducerStateManager, TransactionIndex",
+)
+
+REPLICATION = Component(
+    "replication",
+    "a replicated data partition's replicas (replica r is broker r's; the leader's log, "
+    "producer state and aborted index are the partition's own fields)",
+    (
+        field("leader", "the replica leading", "RS_LEADER"),
+        field("leader_epoch", "one more at each election", "RS_LEADER_EPOCH"),
+        field("isr", "bitmask of the in-sync replicas", "RS_ISR", show="replica_mask"),
+        field("high_watermark", "the leader's high watermark", "RS_HW"),
+        field(
+            "follower_log_ends",
+            "per replica the log end the leader knows (the last fetch offset; -1: none since "
+            "the election; the leader's own slot is unused)",
+            "RS_ENDS",
+            show="list",
+        ),
+        field(
+            "epoch_caches",
+            "per replica its leader-epoch cache: (epoch, start offset) pairs",
+            "RS_CACHES",
+            show="epoch_caches",
+        ),
+        field(
+            "follower_logs",
+            "per replica its log (the leader's slot is (): its log is the partition's)",
+            "RS_LOGS",
+            show="replica_logs",
+        ),
+        field(
+            "waiting_answers",
+            "the purgatory: (required offset, answer, request) of each acks=all append waiting "
+            "for the high watermark, sorted",
+            "RS_PURGATORY",
+            show="purgatory",
+        ),
+    ),
+    kafka="Partition (ISR, high watermark), LeaderEpochFileCache, DelayedProduce",
 )
 
 _ENTRY_OFFSET = derived("offset", "its offset (its index in the log)", "entry_offset")
@@ -470,6 +522,11 @@ BUDGET = Component(
             "retriable Produce errors (NotEnoughReplicas, NotLeaderOrFollower) left",
             "F_RETRIABLE_ERRORS",
         ),
+        field(
+            "leader_failovers",
+            "data-partition leader failovers (LeaderFailover) left",
+            "F_LEADER_FAILOVERS",
+        ),
     ),
 )
 
@@ -481,6 +538,7 @@ COMPONENTS: dict[str, Component] = {
         CLIENT,
         BATCH,
         PARTITION,
+        REPLICATION,
         PRODUCER_ENTRY,
         CACHED_BATCH,
         ABORTED,

@@ -28,6 +28,7 @@ from .layout import (
     FAILED_SHIFT,
     NO_METADATA,
     OUTCOME_NAMES,
+    RS_LEADER,
     Tup,
 )
 from .messages import describe
@@ -206,6 +207,19 @@ def _consumer(value: Tup, at: At) -> Any:
     return {"isolation": at.model.workload.consumer, "partitions": partitions}
 
 
+def _replication(value: Tup, at: At) -> Any:
+    """A replicated partition's replicas; nothing for a single replica (traces unchanged)."""
+    if not value:
+        return ABSENT
+    return record(at.schema.components["replication"], value, at)
+
+
+def _replica_logs(value: Tup, at: At) -> dict[str, Any]:
+    leader = at.record[RS_LEADER]
+    render = RENDERERS["log"]
+    return {f"r{r}": render(log, at) for r, log in enumerate(value) if r != leader}
+
+
 RENDERERS: dict[str, Renderer] = {
     "value": lambda v, at: v,
     "bool": lambda v, at: bool(v),
@@ -253,4 +267,9 @@ RENDERERS: dict[str, Renderer] = {
         _txn_name(at.model, i): OUTCOME_NAMES[code] for i, code in enumerate(v)
     },
     "budget": lambda v, at: record(at.schema.components["budget"], v, at),
+    "replication": _replication,
+    "replica_mask": lambda v, at: _bits(v),
+    "epoch_caches": lambda v, at: {f"r{r}": [list(e) for e in c] for r, c in enumerate(v)},
+    "replica_logs": _replica_logs,
+    "purgatory": lambda v, at: [_message(answer, at) for _, answer, _ in v],
 }

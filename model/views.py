@@ -17,6 +17,9 @@ from .layout import (
     P_ABORTED,
     P_LOG,
     P_PRODUCERS,
+    P_REPLICATION,
+    RS_HW,
+    LogEntry,
     Partition,
 )
 
@@ -25,18 +28,36 @@ VISIBLE, PENDING, ABORTED, CONTROL = range(4)
 
 
 def high_watermark(partition: Partition) -> int:
-    """End of the log (a single replica: every append is immediately replicated)."""
-    return len(partition[P_LOG])
+    """End of the log with a single replica (every append is immediately replicated); the
+    leader's high watermark with more."""
+    replication = partition[P_REPLICATION]
+    return int(replication[RS_HW]) if replication else len(partition[P_LOG])
 
 
 @lru_cache(maxsize=1 << 16)
 def last_stable_offset(partition: Partition) -> int:
-    """min(first offset of every open transaction, high watermark) (UnifiedLog's LSO)."""
+    """min(first offset of every open transaction, high watermark) (UnifiedLog's LSO). With
+    replicas, a transaction whose marker is not below the high watermark yet still holds it
+    (ProducerStateManager's unreplicatedTxns): the LSO is the first offset of the
+    transactions open in the log below the high watermark."""
+    if partition[P_REPLICATION]:
+        return _replicated_lso(partition[P_LOG], high_watermark(partition))
     lso = len(partition[P_LOG])
     for entry in partition[P_PRODUCERS]:
         if entry and 0 <= entry[E_TXN_FIRST] < lso:
             lso = entry[E_TXN_FIRST]
     return lso
+
+
+def _replicated_lso(log: tuple[LogEntry, ...], hw: int) -> int:
+    first: dict[int, int] = {}
+    for offset in range(hw):
+        entry = log[offset]
+        if entry[ENTRY_KIND] != ENTRY_DATA:
+            first.pop(entry[ENTRY_PID], None)
+        elif entry[D_TRANSACTIONAL] and entry[ENTRY_PID] not in first:
+            first[entry[ENTRY_PID]] = offset
+    return min((hw, *first.values()))
 
 
 @lru_cache(maxsize=1 << 16)
@@ -77,6 +98,6 @@ def fetch(partition: Partition, position: int, read_committed: bool) -> tuple[in
         returned = tuple(o for o in range(position, limit) if kinds[o] == VISIBLE)
     else:
         log = partition[P_LOG]
-        limit = len(log)
+        limit = high_watermark(partition)
         returned = tuple(o for o in range(position, limit) if log[o][ENTRY_KIND] == ENTRY_DATA)
     return limit, returned

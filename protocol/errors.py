@@ -21,6 +21,7 @@ class ErrorCode(IntEnum):
     NOT_COORDINATOR = 16
     INVALID_TOPIC_EXCEPTION = 17
     NOT_ENOUGH_REPLICAS = 19
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND = 20
     ILLEGAL_GENERATION = 22
     INCONSISTENT_GROUP_PROTOCOL = 23
     UNKNOWN_MEMBER_ID = 25
@@ -70,4 +71,10 @@ LEADER_RETRIABLE_ERRORS = frozenset(
 #: CONCURRENT_TRANSACTIONS, which a transaction-version-2 leader passes on from the
 #: coordinator's refused add (ReplicaManager.appendRecords; under version 1 it is translated
 #: to NOT_ENOUGH_REPLICAS).
-RETRIABLE_PRODUCE_ERRORS = LEADER_RETRIABLE_ERRORS | {ErrorCode.CONCURRENT_TRANSACTIONS}
+#: NOT_ENOUGH_REPLICAS_AFTER_APPEND (Partition.checkEnoughReplicasReachOffset, replicated
+#: partitions) is retried too, although the batch IS in the leader's log: the ISR shrank below
+#: min.insync.replicas while its acks=all answer waited.
+RETRIABLE_PRODUCE_ERRORS = LEADER_RETRIABLE_ERRORS | {
+    ErrorCode.CONCURRENT_TRANSACTIONS,
+    ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
+}

@@ -17,8 +17,9 @@ from typing import Any, Literal
 
 from kafka_eos.errors import InputError
 
-#: Who obeys a knob: a partition leader, the transaction coordinator, or the producer client.
-Role = Literal["leader", "coordinator", "client"]
+#: Who obeys a knob: a partition leader, the transaction coordinator, the producer client, or
+#: the controller that elects partition leaders.
+Role = Literal["leader", "coordinator", "client", "controller"]
 KnobValue = bool | int
 
 
@@ -157,6 +158,35 @@ class Knobs:
         doc="leaders may expire an idle producer's state (fault budget expiries). Kafka 4.x does "
         "it after one day, far beyond a modelled run, so it is off unless switched on; the "
         "reference then expires after BrokerConfig.producer_state_expiry_ms",
+    )
+
+    acks: int = _knob(
+        -1,
+        roles=("client", "leader"),
+        kafka="acks (all, written -1, by default since Kafka 3.0 with idempotence, KIP-679)",
+        doc="-1 (all): a replicated partition's leader answers a Produce once the high "
+        "watermark passed the batch (every in-sync replica has it; DelayedProduce); 1: once "
+        "the leader appended it, so a leader failover can lose an acknowledged write. Matters "
+        "only with workload replicas above 1",
+        allowed=(-1, 1),
+        minimum=-1,
+    )
+    min_insync_replicas: int = _knob(
+        1,
+        roles=("leader",),
+        kafka="min.insync.replicas (topic config; Kafka's default 1)",
+        doc="with acks=all a leader whose ISR is smaller refuses a Produce "
+        "(NOT_ENOUGH_REPLICAS) and answers one whose ISR shrank while it waited "
+        "NOT_ENOUGH_REPLICAS_AFTER_APPEND; at most workload replicas",
+        minimum=1,
+    )
+    unclean_leader_election: bool = _knob(
+        False,
+        roles=("controller",),
+        kafka="unclean.leader.election.enable (topic config; off by default)",
+        doc="when no in-sync replica is left to take over, the controller may elect a replica "
+        "outside the ISR (leader_failovers fault): acknowledged writes it lacks are truncated "
+        "everywhere",
     )
 
     def __post_init__(self) -> None:

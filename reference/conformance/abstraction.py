@@ -190,7 +190,10 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
         (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
         for a in partition.log.aborted
     )
-    return S.PARTITION.make(log=tuple(log), producer_state=tuple(producers), aborted_index=aborted)
+    # the reference has one replica per partition: no replication component (())
+    return S.PARTITION.make(
+        log=tuple(log), producer_state=tuple(producers), aborted_index=aborted, replication=()
+    )
 
 
 # ---------------------------------------------------------------------- coordinator

@@ -36,6 +36,15 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "marker_retry_accepted": ("tv2-strict-marker-retry", True),
     "timeout_epoch_bump": ("ctp-timeout-no-epoch-bump", True),
     "marker_transaction_version": ("tv2-marker-without-version", True),
+    "acks": ("replicated-acks-1", -1),
+    "min_insync_replicas": ("replicated-min-isr-2", 1),
+    "unclean_leader_election": ("replicated-unclean", False),
+}
+#: Knobs the reference does not obey yet, and why (strict xfails: obeying one shows as XPASS).
+NOT_IN_REFERENCE = {
+    knob: "the reference has one replica per partition: no acks=all wait, ISR or leader "
+    "election yet (issue 12, reference part)"
+    for knob in ("acks", "min_insync_replicas", "unclean_leader_election")
 }
 
 
@@ -74,7 +83,15 @@ def test_the_knob_changes_the_model(knob: str) -> None:
     assert after != before, f"{knob}={value!r} changes nothing in {name}"
 
 
-@pytest.mark.parametrize("knob", sorted(WITNESSES))
+@pytest.mark.parametrize(
+    "knob",
+    [
+        pytest.param(knob, marks=pytest.mark.xfail(strict=True, reason=NOT_IN_REFERENCE[knob]))
+        if knob in NOT_IN_REFERENCE
+        else knob
+        for knob in sorted(WITNESSES)
+    ],
+)
 def test_the_knob_changes_the_reference(knob: str) -> None:
     name, value = WITNESSES[knob]
     model, labels, violated, _, _ = _witness(name)

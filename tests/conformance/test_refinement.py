@@ -48,7 +48,24 @@ def test_drawn_configurations_refine() -> None:
     )
 
 
-@pytest.mark.parametrize("name", list_check_configs())
+#: Named checks the reference cannot run yet, and why (strict xfails).
+NOT_REFINED = {
+    name: "the reference has one replica per partition: no replicated partition to refine "
+    "(issue 12, reference part)"
+    for name in list_check_configs()
+    if load_check_config(name).model.workload.replicas > 1
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=NOT_REFINED[name]))
+        if name in NOT_REFINED
+        else name
+        for name in list_check_configs()
+    ],
+)
 def test_every_named_check_refines(name: str) -> None:
     """Every configuration of spec/configs/ (its knobs, faults and workload), a few programs
     each: a new named check is covered without a new test. The properties are asserted where

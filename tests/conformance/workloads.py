@@ -68,11 +68,18 @@ class DrawnCheck:
         return self.model.knobs == Knobs() and self.model.workload.consumer != READ_UNCOMMITTED
 
 
+#: Knobs of replicated partitions: these programs run one replica (the reference has no
+#: replication yet), where they mean nothing or (min_insync_replicas > 1) refuse the model.
+_REPLICATION_KNOBS = ("acks", "min_insync_replicas", "unclean_leader_election")
+
+
 def _knob_values() -> st.SearchStrategy[dict[str, KnobValue]]:
     """Every knob of the declaration, each over its values (sizes up to Kafka's 5)."""
     values: dict[str, st.SearchStrategy[KnobValue]] = {}
     for knob in KNOBS.values():
-        if knob.allowed is not None:
+        if knob.name in _REPLICATION_KNOBS:
+            values[knob.name] = st.just(knob.default)
+        elif knob.allowed is not None:
             values[knob.name] = st.sampled_from(knob.allowed)
         else:
             values[knob.name] = st.integers(knob.minimum, 5)

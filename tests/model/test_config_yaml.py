@@ -81,3 +81,20 @@ def test_bad_bytes_are_one_short_line(
     message = _refused(tmp_path, content)
     assert all(word in message for word in words), message
     assert len(message) < 600
+
+
+_REPLICATED = (
+    "workload:\n  replicas: {replicas}\n  producers: [{{kind: idempotent, batches: [0]}}]\n"
+)
+
+
+def test_min_insync_replicas_above_replicas_is_refused(tmp_path: Path) -> None:
+    text = "knobs:\n  min_insync_replicas: 3\n" + _REPLICATED.format(replicas=2)
+    message = _refused(tmp_path, text)
+    assert "knobs.min_insync_replicas 3 exceeds workload.replicas 2" in message
+
+
+@pytest.mark.parametrize("replicas", [0, 4])
+def test_replicas_are_one_to_three(tmp_path: Path, replicas: int) -> None:
+    message = _refused(tmp_path, _REPLICATED.format(replicas=replicas))
+    assert f"workload.replicas must be 1, 2 or 3, got {replicas}" in message

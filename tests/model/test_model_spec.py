@@ -50,7 +50,12 @@ def test_the_model_lists_exactly_the_actions_it_takes() -> None:
     ]
     models += [
         load_check_config(name).model
-        for name in ("idempotent", "read-uncommitted", "idempotent-retriable-reorder")
+        for name in (
+            "idempotent",
+            "read-uncommitted",
+            "idempotent-retriable-reorder",
+            "replicated-transactions",
+        )
     ]
     tv1 = load_check_config("tv1").model  # with a lost marker: ResendTxnMarker
     models.append(

@@ -136,6 +136,7 @@ _TRACES = (
     "read-uncommitted",
     "no-coordinator-epoch-check",
     "ctp-timeout-no-epoch-bump",  # an ABORT marker over an open transaction: the aborted index
+    "replicated-acks-1",  # a replicated partition: the replication component
 )
 
 

@@ -1,0 +1,318 @@
+"""Replicated data partitions (workload ``replicas`` above 1): followers fetch from the leader,
+the leader shrinks its ISR, and a failed leader is replaced by an elected replica.
+
+Kafka: ``ReplicaFetcherThread`` / ``Partition.updateFollowerFetchState`` and
+``maybeExpandIsr`` (a follower fetch, with the truncation of KIP-101/279 first),
+``Partition.maybeShrinkIsr``, the controller's ``PartitionLeaderElectionAlgorithms`` with
+``Partition.makeLeader`` / ``makeFollower`` and ``UnifiedLog.loadProducerState``. The rules
+themselves (high watermark, truncation offset, ISR membership, election) are
+protocol/replication.py's, shared with the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.replication import (
+    EpochCache,
+    elect_leader,
+    follower_in_sync,
+    follower_lagging,
+    truncation_offset,
+)
+
+from .layout import (
+    F_LEADER_FAILOVERS,
+    M_KIND,
+    M_PRODUCE,
+    M_PRODUCE_RESPONSE,
+    P_LOG,
+    P_REPLICATION,
+    PR_PARTITION,
+    RS_CACHES,
+    RS_ENDS,
+    RS_HW,
+    RS_ISR,
+    RS_LEADER,
+    RS_LEADER_EPOCH,
+    RS_LOGS,
+    RS_PURGATORY,
+    S_BUDGET,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_NETWORK,
+    S_PARTITIONS,
+    Tup,
+    add_messages,
+    replace,
+)
+from .leaders import rebuild_producer_state
+from .purgatory import advance, complete
+from .registry import Action, Step
+from .schema import REPLICATION
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+_NOT_LEADER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+
+
+def initial_replication(replicas: int) -> Tup:
+    """A new partition: replica 0 leads in epoch 0 (its epoch cache starts there), every
+    replica in the ISR, nothing written."""
+    return REPLICATION.make(
+        leader=0,
+        leader_epoch=0,
+        isr=(1 << replicas) - 1,
+        high_watermark=0,
+        follower_log_ends=(0,) * replicas,
+        epoch_caches=(((0, 0),), *((),) * (replicas - 1)),
+        follower_logs=((),) * replicas,
+        waiting_answers=(),
+    )
+
+
+def _with_partition(state: Tup, part: int, partition: Tup, sent: tuple[Tup, ...]) -> Tup:
+    network = add_messages(state[S_NETWORK], *sent) if sent else state[S_NETWORK]
+    return (
+        state[S_CLIENTS],
+        replace(state[S_PARTITIONS], part, partition),
+        state[S_COORDINATOR],
+        network,
+        *state[S_CONSUMER:],
+    )
+
+
+def _replicated(state: Tup) -> Iterator[tuple[int, Tup, Tup]]:
+    for part, partition in enumerate(state[S_PARTITIONS]):
+        replication = partition[P_REPLICATION]
+        if replication:
+            yield part, partition, replication
+
+
+def _followers(replication: Tup) -> range:
+    return range(len(replication[RS_LOGS]))
+
+
+# ---------------------------------------------------------------------- FollowerFetch
+def fetching_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
+    """A follower whose fetch changes something: its log differs from the leader's, the
+    leader does not know its log end (a fetch tells it), or it is out of the ISR."""
+    for part, partition, replication in _replicated(state):
+        leader, log = replication[RS_LEADER], partition[P_LOG]
+        for replica in _followers(replication):
+            if replica == leader:
+                continue
+            if (
+                replication[RS_LOGS][replica] != log
+                or replication[RS_ENDS][replica] != len(replication[RS_LOGS][replica])
+                or not replication[RS_ISR] >> replica & 1
+            ):
+                yield part, replica
+
+
+def _fetched_cache(cache: EpochCache, leader_cache: EpochCache, cut: int, end: int) -> EpochCache:
+    """The follower's epoch cache after truncating to ``cut`` (truncateFromEnd) and appending
+    the leader's offsets ``cut``..``end`` (each batch assigns its epoch: LeaderEpochFileCache
+    .assign keeps an epoch's first offset)."""
+    kept = [(epoch, start) for epoch, start in cache if start < cut]
+    for index, (epoch, start) in enumerate(leader_cache):
+        following = leader_cache[index + 1][1] if index + 1 < len(leader_cache) else end
+        first = max(start, cut)
+        if first < min(following, end) and (not kept or epoch > kept[-1][0]):
+            kept.append((epoch, first))
+    return tuple(kept)
+
+
+def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
+    """ReplicaFetcherThread: the follower truncates where the leader-epoch rule says and
+    fetches from there; the leader records that fetch offset as its log end
+    (updateFollowerFetchState), takes it into the ISR once in sync (maybeExpandIsr) and moves
+    the high watermark, releasing the answers it completes; the follower appends the leader's
+    entries beyond its fetch offset."""
+    part, replica = args
+    partition = state[S_PARTITIONS][part]
+    log, replication = partition[P_LOG], partition[P_REPLICATION]
+    leader = replication[RS_LEADER]
+    caches, logs = replication[RS_CACHES], replication[RS_LOGS]
+    own = logs[replica]
+    cut = truncation_offset(
+        follower_cache=caches[replica],
+        follower_end=len(own),
+        follower_high_watermark=replication[RS_HW],
+        leader_cache=caches[leader],
+        leader_end=len(log),
+    )
+    fetched = own[:cut] + log[cut:]
+    cache = _fetched_cache(caches[replica], caches[leader], cut, len(log))
+    # the leader learns the follower's log end from the fetch offset (where the follower
+    # fetches from, after truncating): what this fetch appends it learns on the next one
+    isr = replication[RS_ISR]
+    epoch_start = caches[leader][-1][1]
+    if follower_in_sync(
+        follower_end=cut, high_watermark=replication[RS_HW], leader_epoch_start=epoch_start
+    ):
+        isr |= 1 << replica
+    replication = REPLICATION.make(
+        leader=leader,
+        leader_epoch=replication[RS_LEADER_EPOCH],
+        isr=isr,
+        high_watermark=replication[RS_HW],
+        follower_log_ends=replace(replication[RS_ENDS], replica, cut),
+        epoch_caches=replace(caches, replica, cache),
+        follower_logs=replace(logs, replica, fetched),
+        waiting_answers=replication[RS_PURGATORY],
+    )
+    partition, sent = advance(m, replace(partition, P_REPLICATION, replication))
+    step = Step(("FollowerFetch", (m.partition_names[part], replica, cut, len(fetched))))
+    return step, _with_partition(state, part, partition, sent)
+
+
+# ---------------------------------------------------------------------- ShrinkIsr
+def lagging_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
+    """An in-sync follower behind the leader's log end (it may have timed out:
+    replica.lag.time.max.ms is not modelled as time)."""
+    for part, partition, replication in _replicated(state):
+        leader, isr, ends = replication[RS_LEADER], replication[RS_ISR], replication[RS_ENDS]
+        for replica in _followers(replication):
+            lagging = follower_lagging(follower_end=ends[replica], leader_end=len(partition[P_LOG]))
+            if replica != leader and isr >> replica & 1 and lagging:
+                yield part, replica
+
+
+def shrink_isr(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
+    """Partition.maybeShrinkIsr: the follower leaves the ISR; the high watermark may move
+    (and answers waiting for that follower are released, NOT_ENOUGH_REPLICAS_AFTER_APPEND if
+    the ISR is now below min.insync.replicas)."""
+    part, replica = args
+    partition = state[S_PARTITIONS][part]
+    replication = partition[P_REPLICATION]
+    replication = replace(replication, RS_ISR, replication[RS_ISR] & ~(1 << replica))
+    partition, sent = advance(m, replace(partition, P_REPLICATION, replication))
+    step = Step(("ShrinkIsr", (m.partition_names[part], replica)))
+    return step, _with_partition(state, part, partition, sent)
+
+
+# ---------------------------------------------------------------------- LeaderFailover
+def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool]]:
+    """The leader fails and the controller can elect another replica: the first live one in
+    the ISR, or with unclean_leader_election the first live one at all."""
+    if not state[S_BUDGET][F_LEADER_FAILOVERS]:
+        return
+    for part, _, replication in _replicated(state):
+        leader = replication[RS_LEADER]
+        assignment = tuple(_followers(replication))
+        isr = replication[RS_ISR]
+        chosen = elect_leader(
+            assignment=assignment,
+            in_sync=(r for r in assignment if isr >> r & 1),
+            live=(r for r in assignment if r != leader),
+            unclean=m.knobs.unclean_leader_election,
+        )
+        if chosen is not None:
+            yield part, *chosen
+
+
+def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -> tuple[Step, Tup]:
+    """The leader's broker fails; the controller elects ``new`` with the next leader epoch
+    (a clean election keeps the rest of the ISR, an unclean one leaves the new leader alone in
+    it). The new leader starts its epoch at its log end, rebuilds its producer state and
+    aborted index from its log (UnifiedLog.loadProducerState), does not know its followers' log
+    ends yet (Partition.makeLeader) and moves the high watermark only as they fetch (or at once
+    alone in the ISR). The old leader comes back as a follower with its log as it was; it
+    truncates when it fetches. Its purgatory's answers and the Produce requests already sent to
+    it get NOT_LEADER_OR_FOLLOWER (the producer refreshes its metadata and retries); its waiting
+    markers go out again to the new leader (the coordinator's retry)."""
+    part, new, clean = args
+    partition = state[S_PARTITIONS][part]
+    replication = partition[P_REPLICATION]
+    old = replication[RS_LEADER]
+    logs = replication[RS_LOGS]
+    log = logs[new]
+    producers, aborted = rebuild_producer_state(m, log)
+    epoch = replication[RS_LEADER_EPOCH] + 1
+    caches = replace(replication[RS_CACHES], new, (*replication[RS_CACHES][new], (epoch, len(log))))
+    isr = replication[RS_ISR] & ~(1 << old) if clean else 1 << new
+    new_replication = REPLICATION.make(
+        leader=new,
+        leader_epoch=epoch,
+        isr=isr,
+        high_watermark=min(replication[RS_HW], len(log)),
+        follower_log_ends=(-1,) * len(logs),
+        epoch_caches=caches,
+        follower_logs=replace(replace(logs, old, partition[P_LOG]), new, ()),
+        waiting_answers=(),
+    )
+    sent = [
+        complete(answer, request, _NOT_LEADER) for _, answer, request in replication[RS_PURGATORY]
+    ]
+    network = []
+    for message in state[S_NETWORK]:
+        if message[M_KIND] == M_PRODUCE and message[PR_PARTITION] == part:
+            _, proc, _, _, p_epoch, seq, rec, _, connection = message
+            response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
+            sent.append((*response, connection))
+        else:
+            network.append(message)
+    promoted, released = advance(m, (log, producers, aborted, new_replication))
+    budget = state[S_BUDGET]
+    next_state = (
+        state[S_CLIENTS],
+        replace(state[S_PARTITIONS], part, promoted),
+        state[S_COORDINATOR],
+        add_messages(tuple(network), *sent, *released),
+        *state[S_CONSUMER:S_BUDGET],
+        replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1),
+    )
+    election = "clean" if clean else "unclean"
+    step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election)))
+    return step, next_state
+
+
+def _show_failover(args: tuple[Any, ...]) -> str:
+    partition, old, new, epoch, election = args
+    return f"{partition},r{old}->r{new},le{epoch},{election}"
+
+
+REPLICATION_ACTIONS = (
+    Action(
+        name="FollowerFetch",
+        role="leader",
+        kafka="ReplicaFetcherThread, Partition.updateFollowerFetchState / maybeExpandIsr",
+        params=("partition", "replica", "truncated_to", "log_end"),
+        trigger="state",
+        needs=("replicas",),
+        guard=fetching_followers,
+        effect=follower_fetch,
+        show=lambda args: f"{args[0]},r{args[1]},truncate@{args[2]},end{args[3]}",
+    ),
+    Action(
+        name="ShrinkIsr",
+        role="leader",
+        kafka="Partition.maybeShrinkIsr",
+        params=("partition", "replica"),
+        trigger="state",
+        needs=("replicas",),
+        guard=lagging_followers,
+        effect=shrink_isr,
+        show=lambda args: f"{args[0]},r{args[1]}",
+    ),
+    Action(
+        name="LeaderFailover",
+        role="leader",
+        kafka="PartitionLeaderElectionAlgorithms, Partition.makeLeader, "
+        "UnifiedLog.loadProducerState",
+        params=("partition", "old_leader", "new_leader", "leader_epoch", "election"),
+        trigger="state",
+        needs=("replicas",),
+        guard=electable,
+        effect=leader_failover,
+        outcome="election",
+        outcomes=("clean", "unclean"),
+        budget="leader_failovers",
+        show=_show_failover,
+    ),
+)

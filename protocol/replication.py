@@ -1,0 +1,154 @@
+"""The replication rules of a Kafka partition, written once for the model and the reference.
+
+A partition has replicas on several brokers: a leader, which appends, and followers, which
+fetch from it. These functions are Kafka's decisions about them, on plain integers and tuples:
+
+- the high watermark (``Partition.maybeIncrementLeaderHW``),
+- whether a follower is in sync (``Partition.isFollowerInSync``, ``maybeShrinkIsr``),
+- where a follower truncates after a leader change, from the leader-epoch caches
+  (KIP-101 / KIP-279: ``LeaderEpochFileCache.endOffsetFor``, OffsetsForLeaderEpoch),
+- which replica a leader election picks (``PartitionLeaderElectionAlgorithms``),
+- when an ``acks=all`` Produce is refused or answered (``Partition.appendRecordsToLeader``,
+  ``Partition.checkEnoughReplicasReachOffset``, ``DelayedProduce``).
+
+A leader-epoch cache is a tuple of ``(leader_epoch, start_offset)`` pairs in increasing order:
+the first offset each leader epoch wrote (``LeaderEpochFileCache``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from kafka_eos.protocol.errors import ErrorCode
+
+#: acks=all (Kafka writes it -1): the leader answers once every in-sync replica has the batch.
+ACKS_ALL = -1
+#: acks=1: the leader answers once it appended the batch to its own log.
+ACKS_LEADER = 1
+
+EpochCache = tuple[tuple[int, int], ...]
+
+
+def high_watermark(*, current: int, leader_end: int, in_sync_ends: Iterable[int]) -> int:
+    """The leader's high watermark after a follower fetched or the ISR changed: the lowest log
+    end offset among the leader and the in-sync followers, never moving back
+    (Partition.maybeIncrementLeaderHW). A follower whose log end the leader does not know yet
+    (-1, e.g. right after an election) holds it where it is."""
+    candidate = min((leader_end, *in_sync_ends))
+    return max(current, candidate)
+
+
+def follower_in_sync(*, follower_end: int, high_watermark: int, leader_epoch_start: int) -> bool:
+    """Whether a follower caught up enough to join the ISR (Partition.isFollowerInSync): its log
+    end reached the high watermark and the first offset of the leader's current epoch."""
+    return follower_end >= high_watermark and follower_end >= leader_epoch_start
+
+
+def follower_lagging(*, follower_end: int, leader_end: int) -> bool:
+    """Whether a follower may be removed from the ISR (Partition.maybeShrinkIsr): it has not
+    caught up to the leader's log end for replica.lag.time.max.ms (time is not modelled: any
+    follower behind the leader may be the one that timed out)."""
+    return follower_end < leader_end
+
+
+def end_offset_for(cache: EpochCache, epoch: int, log_end: int) -> tuple[int, int]:
+    """LeaderEpochFileCache.endOffsetFor: (the largest epoch <= ``epoch`` in ``cache``, the
+    offset where it ended: the start of the next epoch, or ``log_end`` for the latest one).
+    (-1, -1) when the cache has no epoch that old (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)."""
+    found = -1
+    for index, (entry_epoch, _) in enumerate(cache):
+        if entry_epoch > epoch:
+            break
+        found = index
+    if found < 0:
+        return -1, -1
+    following = cache[found + 1 : found + 2]
+    return cache[found][0], following[0][1] if following else log_end
+
+
+def truncation_offset(
+    *,
+    follower_cache: EpochCache,
+    follower_end: int,
+    follower_high_watermark: int,
+    leader_cache: EpochCache,
+    leader_end: int,
+) -> int:
+    """Where a follower truncates its log before fetching from a new leader (KIP-101, with
+    KIP-279's loop; AbstractFetcherThread.getOffsetTruncationState): it asks the leader for the
+    end offset of its latest epoch (OffsetsForLeaderEpoch); if the leader answers for an older
+    epoch the follower does not have, it truncates to its own end of the largest epoch below
+    that one and asks again, until both name the same epoch; then it truncates to the smaller
+    of the two end offsets. When either side has no such epoch (UNDEFINED_EPOCH) it falls back
+    to its high watermark."""
+    fallback = min(follower_high_watermark, follower_end)
+    if not follower_cache:
+        return fallback
+    asked = follower_cache[-1][0]
+    end = follower_end
+    while True:
+        leader_epoch, leader_offset = end_offset_for(leader_cache, asked, leader_end)
+        if leader_epoch < 0:
+            return min(fallback, end)
+        follower_epoch, follower_offset = end_offset_for(follower_cache, leader_epoch, end)
+        if follower_epoch < 0:
+            return min(fallback, end)
+        if follower_epoch == leader_epoch:
+            return min(leader_offset, follower_offset, end)
+        end = min(end, follower_offset)
+        asked = follower_epoch
+
+
+def elect_leader(
+    *, assignment: Sequence[int], in_sync: Iterable[int], live: Iterable[int], unclean: bool
+) -> tuple[int, bool] | None:
+    """PartitionLeaderElectionAlgorithms.offlinePartitionLeaderElection: the first live
+    replica in assignment order that is in the ISR; if none and unclean election is allowed
+    (unclean.leader.election.enable), the first live replica at all. (replica, clean), or None
+    when the partition stays offline."""
+    in_sync_set, live_set = set(in_sync), set(live)
+    for replica in assignment:
+        if replica in live_set and replica in in_sync_set:
+            return replica, True
+    if unclean:
+        for replica in assignment:
+            if replica in live_set:
+                return replica, False
+    return None
+
+
+def produce_refusal(*, acks: int, in_sync: int, min_insync_replicas: int) -> ErrorCode | None:
+    """Partition.appendRecordsToLeader: with acks=all a leader whose ISR is smaller than
+    min.insync.replicas refuses the batch before appending it (NOT_ENOUGH_REPLICAS)."""
+    if acks == ACKS_ALL and in_sync < min_insync_replicas:
+        return ErrorCode.NOT_ENOUGH_REPLICAS
+    return None
+
+
+def delayed_produce_result(
+    *, high_watermark: int, required_offset: int, in_sync: int, min_insync_replicas: int
+) -> ErrorCode | None:
+    """Partition.checkEnoughReplicasReachOffset for an acks=all append waiting in the produce
+    purgatory (DelayedProduce): None while the high watermark has not passed
+    ``required_offset`` (the batch's last offset + 1); then NONE, or
+    NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank below min.insync.replicas meanwhile."""
+    if high_watermark < required_offset:
+        return None
+    if in_sync < min_insync_replicas:
+        return ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND
+    return ErrorCode.NONE
+
+
+__all__ = [
+    "ACKS_ALL",
+    "ACKS_LEADER",
+    "EpochCache",
+    "delayed_produce_result",
+    "elect_leader",
+    "end_offset_for",
+    "follower_in_sync",
+    "follower_lagging",
+    "high_watermark",
+    "produce_refusal",
+    "truncation_offset",
+]
