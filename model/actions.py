@@ -20,7 +20,7 @@ from .transaction_log import TRANSACTION_LOG_ACTIONS
 ACTIONS: tuple[Action, ...] = declare(
     (
         *CLIENT_ACTIONS[:2],  # InitProducerId, BeginTransaction
-        *SENDER_ACTIONS,  # Send, RetryProduce, ExpireBatch
+        *SENDER_ACTIONS,  # Send, RetryProduce, TimeoutProduce, ExpireBatch
         *CLIENT_ACTIONS[2:],
         *RESPONSE_ACTIONS,
         *LEADER_ACTIONS,

@@ -49,6 +49,7 @@ from .layout import (
     C_STATE,
     CQ_API,
     CQ_ARGUMENT,
+    CQ_CONNECTION,
     CQ_TRANSACTION,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
@@ -220,7 +221,7 @@ def receive_coordinator_response(
     client READY with its epoch; an Add* adds the partitions (an error is abortable); EndTxn
     completes the transaction. An answer to another request, or to a fatal client, is not
     read."""
-    _, proc, api, error, epoch, txn = message
+    _, proc, api, error, epoch, txn, connection = message
     step = Step(
         ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], ERROR_NAMES[error]))
     )
@@ -231,6 +232,7 @@ def receive_coordinator_response(
         not awaiting
         or awaiting[CQ_API] != api
         or awaiting[CQ_TRANSACTION] != txn
+        or awaiting[CQ_CONNECTION] != connection  # a timed-out attempt's: its connection closed
         or cstate == FATAL_ERROR
     ):
         return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
@@ -241,7 +243,10 @@ def receive_coordinator_response(
         # sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
         client = (*client[:C_AWAITING], ())
     elif error == CONCURRENT:
-        sent = (awaiting,)  # TransactionManager re-enqueues the request after a back-off
+        # TransactionManager re-enqueues the request after a back-off
+        again = (*awaiting[:CQ_CONNECTION], m.newest_connection(state))
+        client = (*client[:C_AWAITING], again)
+        sent = (again,)
     elif error in FATAL or (not adds and error != NONE):
         client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], ())
     elif api == API_INIT_PRODUCER_ID:
@@ -259,7 +264,9 @@ def receive_coordinator_response(
     elif adds:
         client = (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], ())
     else:  # EndTxn accepted
-        client = _transaction_done(m, proc, client, cstate == COMMITTING, epoch)
+        client = _transaction_done(
+            m, proc, client, cstate == COMMITTING, epoch, m.newest_connection(state)
+        )
         if client[C_STATE] == INITIALIZING:
             sent = (client[C_AWAITING],)
     clients = replace(state[S_CLIENTS], proc, client)
@@ -267,7 +274,9 @@ def receive_coordinator_response(
     return step, (clients, *state[S_PARTITIONS:S_NETWORK], network, *state[S_NETWORK + 1 :])
 
 
-def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool, epoch: int) -> Tup:
+def _transaction_done(
+    m: KafkaEosModel, proc: int, client: Tup, committed: bool, epoch: int, connection: int
+) -> Tup:
     """The client after its transaction completed: READY for the next one. TV2 adopts the
     bumped epoch EndTxn returned (sequences restart at 0); TV1 after an abort with failed
     batches asks InitProducerId for a bump (KIP-360); a CTP application stops after an abort
@@ -284,7 +293,7 @@ def _transaction_done(m: KafkaEosModel, proc: int, client: Tup, committed: bool,
     batches = client[C_BATCHES]
     failed = any(batches[r][BT_STATUS] == B_FAILED for r in m.txn_records[proc][current])
     if not m.tv2 and not committed and failed:
-        request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, new_epoch, 1, -1)
+        request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, new_epoch, 1, -1, connection)
         return (INITIALIZING, new_epoch, next_txn, batches, sequences, 0, request)
     return (READY, new_epoch, next_txn, batches, sequences, 0, ())
 

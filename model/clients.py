@@ -43,13 +43,17 @@ from .layout import (
     C_SEQUENCES,
     C_STATE,
     CQ_API,
+    CQ_CONNECTION,
+    CR_CONNECTION,
     CR_PROCESS,
+    F_REQUEST_TIMEOUTS,
     K_METADATA,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
     M_KIND,
     P_LOG,
     PT_REPLY,
+    RP_CONNECTION,
     RP_PROCESS,
     S_BUDGET,
     S_CLIENTS,
@@ -90,8 +94,13 @@ def client_step(
     )
 
 
-def _request(m: KafkaEosModel, proc: int, api: int, epoch: int, argument: int, txn: int) -> Tup:
-    return (M_COORDINATOR_REQUEST, proc, api, epoch, argument, txn)
+def _request(
+    m: KafkaEosModel, state: Tup, proc: int, api: int, epoch: int, argument: int, txn: int
+) -> Tup:
+    """A new coordinator request. Every coordinator request (a re-sent one too) travels on the
+    newest connection any client opened (:meth:`~.kafka.KafkaEosModel.newest_connection`): never
+    one its client closed, so only answers to its latest attempt are read."""
+    return (M_COORDINATOR_REQUEST, proc, api, epoch, argument, txn, m.newest_connection(state))
 
 
 # ---------------------------------------------------------------------- InitProducerId
@@ -106,7 +115,7 @@ def may_init(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
 def init_producer_id(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -> tuple[Step, Tup]:
     """KafkaProducer.initTransactions: INITIALIZING, and InitProducerId goes out."""
     client = state[S_CLIENTS][proc]
-    request = _request(m, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
+    request = _request(m, state, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
     new_client = (INITIALIZING, *client[C_EPOCH:C_AWAITING], request)
     return Step(("InitProducerId", (m.process_names[proc],))), client_step(
         state, proc, new_client, (request,)
@@ -132,7 +141,13 @@ def begin_transaction(
     (current,) = args
     epoch = client[C_EPOCH]
     request = _request(
-        m, proc, API_ADD_PARTITIONS, epoch, m.txn_mask[proc][current], m.txn_global[proc][current]
+        m,
+        state,
+        proc,
+        API_ADD_PARTITIONS,
+        epoch,
+        m.txn_mask[proc][current],
+        m.txn_global[proc][current],
     )
     new_client = (
         IN_TRANSACTION,
@@ -172,6 +187,7 @@ def add_offsets_to_txn(
     current = client[C_CURRENT]
     request = _request(
         m,
+        state,
         proc,
         API_ADD_OFFSETS,
         client[C_EPOCH],
@@ -223,7 +239,7 @@ def _awaits_answer(batch: Tup) -> bool:
 def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> tuple[Step, Tup]:
     client = state[S_CLIENTS][proc]
     txn = m.txn_global[proc][client[C_CURRENT]]
-    request = _request(m, proc, API_END_TXN, client[C_EPOCH], int(commit), txn)
+    request = _request(m, state, proc, API_END_TXN, client[C_EPOCH], int(commit), txn)
     if not commit:
         client = _abort_undrained(m, proc, client)
     new_client = (COMMITTING if commit else ABORTING, *client[C_EPOCH:C_AWAITING], request)
@@ -272,11 +288,14 @@ def lost_request(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[()], ..
     network = state[S_NETWORK]
     if request in network:
         return ()
+    connection = request[CQ_CONNECTION]
     for message in network:
-        if message[M_KIND] == M_COORDINATOR_RESPONSE and message[CR_PROCESS] == proc:
+        answer = message[M_KIND] == M_COORDINATOR_RESPONSE and message[CR_PROCESS] == proc
+        if answer and message[CR_CONNECTION] == connection:
             return ()
     pending = state[S_COORDINATOR][K_METADATA][m.tid_of[proc]][T_PENDING]
-    if pending and pending[PT_REPLY] and pending[PT_REPLY][RP_PROCESS] == proc:
+    reply = pending[PT_REPLY] if pending else ()
+    if reply and reply[RP_PROCESS] == proc and reply[RP_CONNECTION] == connection:
         return ()
     return _ONE
 
@@ -292,7 +311,32 @@ def resend_coordinator_request(
     step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
         return step, client_step(state, proc, (*client[:C_AWAITING], ()))
-    return step, client_step(state, proc, client, (request,))
+    again = (*request[:CQ_CONNECTION], m.newest_connection(state))
+    return step, client_step(state, proc, (*client[:C_AWAITING], again), (again,))
+
+
+# ---------------------------------------------------------------------- TimeoutCoordinatorRequest
+def may_time_out_request(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
+    """Request-timeout budget left and a coordinator request outstanding, wherever it is: not
+    delivered yet, being handled, or answered with the answer still on its way."""
+    return _ONE if view.request_timeouts and view.client[C_AWAITING] else ()
+
+
+def time_out_request(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -> tuple[Step, Tup]:
+    """NetworkClient.handleTimedOutRequests: request.timeout.ms passed, the client closes the
+    connection and the request completes as disconnected; its TxnRequestHandler re-enqueues
+    it (onComplete: wasDisconnected, reenqueue) and it goes out again on a new connection,
+    while the first copy may still be delivered and handled. Its answer travels on the
+    closed connection and is never read. In ABORTABLE_ERROR the re-enqueued request is
+    failed when dequeued (maybeTerminateRequestWithError): only the first copy is left."""
+    client = state[S_CLIENTS][proc]
+    request = client[C_AWAITING]
+    step = Step(("TimeoutCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
+    if client[C_STATE] == ABORTABLE_ERROR:
+        return step, client_step(state, proc, (*client[:C_AWAITING], ()), (), F_REQUEST_TIMEOUTS)
+    again = (*request[:CQ_CONNECTION], m.newest_connection(state) + 1)
+    new_client = (*client[:C_AWAITING], again)
+    return step, client_step(state, proc, new_client, (again,), F_REQUEST_TIMEOUTS)
 
 
 # ---------------------------------------------------------------------- FetchCommittedOffset
@@ -420,8 +464,15 @@ CLIENT_ACTIONS = (
         name="ResendCoordinatorRequest",
         touches=Touches(
             reads=(
-                "own", "previous", "budget:retries", "budget:batch_timeouts", "coordinator",
-                "inbox", "inbox:coordinator", "budget:losses", "budget:failovers",
+                "own",
+                "previous",
+                "budget:retries",
+                "budget:batch_timeouts",
+                "coordinator",
+                "inbox",
+                "inbox:coordinator",
+                "budget:losses",
+                "budget:failovers",
             ),
             writes=("own",),
             adds=("inbox:coordinator",),
@@ -434,5 +485,17 @@ CLIENT_ACTIONS = (
         precondition=awaits_answer,
         guard=lost_request,
         effect=resend_coordinator_request,
+    ),
+    Action(
+        name="TimeoutCoordinatorRequest",
+        role="client",
+        kafka="NetworkClient.handleTimedOutRequests, TransactionManager.TxnRequestHandler "
+        "(reenqueue when disconnected)",
+        params=("process", "request"),
+        trigger="local",
+        needs=("transactions",),
+        guard=may_time_out_request,
+        effect=time_out_request,
+        budget="request_timeouts",
     ),
 )

@@ -36,10 +36,12 @@ from .layout import (
     API_INIT_PRODUCER_ID,
     CQ_ARGUMENT,
     CQ_PROCESS,
+    CQ_TRANSACTION,
     K_METADATA,
     M_COORDINATOR_RESPONSE,
     NO_METADATA,
     PT_EPOCH,
+    PT_REPLY,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -71,18 +73,22 @@ def _handled(
 ) -> tuple[Step, Tup]:
     """The successor of a request handled with ``decision``: the transition pending, or the
     answer in the network."""
-    _, proc, api, epoch, _, txn = message
+    _, proc, api, epoch, _, txn, connection = message
     tid = m.tid_of[proc]
     transition, error, reply_epoch = decision
     coordinator = state[S_COORDINATOR]
     network = rest
     if transition:
+        reply = transition[PT_REPLY]
+        if reply:  # the answer will travel on the request's connection
+            transition = replace(transition, PT_REPLY, (*reply, connection))
         metadata = replace(coordinator[K_METADATA][tid], T_PENDING, transition)
         coordinator = replace(
             coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
         )
     else:
-        network = add_messages(rest, (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
+        response = (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn, connection)
+        network = add_messages(rest, response)
     result = _WRITE if transition else ERROR_NAMES[error]
     args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
     step = Step((_HANDLER_NAMES[api], args))
@@ -100,7 +106,7 @@ def init_producer_id_decision(metadata: Tup, message: Tup) -> Decision:
     """prepareInitProducerIdTransit: the state decides first; only a bump from a completed (or
     empty) state checks the expected epoch. In Ongoing the transaction is fenced whatever
     epoch the request names (same producer id)."""
-    _, proc, api, epoch, _, txn = message
+    _, proc, api, epoch, _, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     if metadata[T_PENDING]:
         return (), CONCURRENT, current
@@ -147,7 +153,7 @@ def add_partitions_decision(metadata: Tup, message: Tup) -> Decision:
     """handleAddPartitionsToTransaction: unknown id, other epoch, a transition pending or
     Prepare*, already added; else Ongoing with the partitions added (a new transaction
     records its owner, the ghost)."""
-    _, proc, api, epoch, partitions, txn = message
+    _, proc, api, epoch, partitions, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     if status == NO_METADATA:
         return (), INVALID_MAPPING, current
@@ -162,7 +168,9 @@ def add_partitions_decision(metadata: Tup, message: Tup) -> Decision:
         ONGOING,
         current,
         (metadata[T_PARTITIONS] if ongoing else 0) | partitions,
-        metadata[T_OWNER] if ongoing else txn,
+        # the ghost owner: a late copy of an earlier transaction's request (its client timed
+        # out and went on) may open the transaction its client's next one then joins
+        max(metadata[T_OWNER], txn) if ongoing else txn,
         (proc, api, NONE, current, txn),
         metadata[T_LAST_EPOCH],
     )
@@ -173,8 +181,24 @@ def handle_add_partitions(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleAddPartitionsToTransaction."""
-    decision = add_partitions_decision(_metadata(m, state, message), message)
-    return _handled(m, state, message, rest, decision)
+    metadata = _metadata(m, state, message)
+    decision = add_partitions_decision(metadata, message)
+    step, next_state = _handled(m, state, message, rest, decision)
+    taken_over = decision[1] == NONE and message[CQ_TRANSACTION] > metadata[T_OWNER]
+    if metadata[T_STATE] == ONGOING and not decision[0] and taken_over:
+        # Ghost only (nothing is written): the open transaction was opened by a late copy of
+        # an earlier transaction's request; the client's current transaction takes it over.
+        next_state = _with_owner(m, next_state, message)
+    return step, next_state
+
+
+def _with_owner(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
+    """``state`` with the requesting transaction as the owner (ghost) of the open one."""
+    coordinator = state[S_COORDINATOR]
+    tid = m.tid_of[message[CQ_PROCESS]]
+    metadata = replace(coordinator[K_METADATA][tid], T_OWNER, message[CQ_TRANSACTION])
+    coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
+    return (*state[:S_COORDINATOR], coordinator, *state[S_COORDINATOR + 1 :])
 
 
 # ---------------------------------------------------------------------- HandleEndTxn
@@ -183,7 +207,7 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
     bumped, and answered with it); a retry of a completed EndTxn is NONE, of one being
     completed CONCURRENT_TRANSACTIONS; TV2 recognises a retry by stored epoch = request epoch
     + 1 (KIP-890 part 2)."""
-    _, proc, _, epoch, commit, txn = message
+    _, proc, _, epoch, commit, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
     complete = COMPLETE_COMMIT if commit else COMPLETE_ABORT

@@ -30,6 +30,7 @@ from .layout import (
     F_BATCH_TIMEOUTS,
     F_FAILOVERS,
     F_LOSSES,
+    F_REQUEST_TIMEOUTS,
     F_RETRIES,
     M_COORDINATOR_REQUEST,
     M_KIND,
@@ -42,6 +43,7 @@ from .layout import (
     S_CLIENTS,
     S_NETWORK,
     Tup,
+    connections_opened,
 )
 from .messages import describe
 from .network import deliverable
@@ -98,14 +100,16 @@ class KafkaEosModel(WorkloadTables):
                 f"min_insync_replicas {self.knobs.min_insync_replicas} exceeds replicas "
                 f"{self.workload.replicas}"
             )
+        #: the configured fault budgets, in the state's budget order: each fault's budget
+        #: starts at its Faults value (the budget's fields are named so)
+        self.budget_limits: Tup = tuple(getattr(self.faults, name) for name in BUDGET_NAMES)
         self._build_static()
         # Built once: the predicates cache per-partition work, and the fast paths the
         # checker calls instead of each predicate (see checker/interface.py) call them.
         self._invariants = properties.invariants(self)
         self._action_properties = properties.action_properties(self)
         self.invariants_hold_after = properties.invariants_hold_after(self._invariants)
-        self.action_properties_hold = properties.action_properties_hold(
-            self._action_properties)
+        self.action_properties_hold = properties.action_properties_hold(self._action_properties)
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
         self._tables: dict[Tup, _Tables] = {}
         self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
@@ -169,8 +173,7 @@ class KafkaEosModel(WorkloadTables):
             network=(),
             consumer=(position,) * self.data_partitions if self.workload.consumer else (),
             outcomes=(O_UNDECIDED,) * len(self.transactions),
-            # each fault's budget starts at its Faults value (the budget's fields are named so)
-            budget=tuple(getattr(self.faults, name) for name in BUDGET_NAMES),
+            budget=self.budget_limits,
         )
         return [state]
 
@@ -227,7 +230,14 @@ class KafkaEosModel(WorkloadTables):
                 continue  # KafkaProducer throws on every call: only closing is left
             previous = self.previous_incarnation[proc]
             started = previous < 0 or clients[previous][C_STATE] != UNINITIALIZED
-            key = (proc, client, budget[F_RETRIES], budget[F_BATCH_TIMEOUTS], started)
+            key = (
+                proc,
+                client,
+                budget[F_RETRIES],
+                budget[F_BATCH_TIMEOUTS],
+                started,
+                budget[F_REQUEST_TIMEOUTS],
+            )
             cached = self._local_steps.get(key)
             if cached is None:
                 cached = self._local_steps[key] = self._for_view(local_actions, per_client, key)
@@ -293,6 +303,11 @@ class KafkaEosModel(WorkloadTables):
         budget = state[S_BUDGET]
         faults = self.faults
         return bool(budget[F_LOSSES] != faults.losses or budget[F_FAILOVERS] != faults.failovers)
+
+    def newest_connection(self, state: Tup) -> int:
+        """The number of the newest connection any client opened (layout.connections_opened):
+        a request that is not a retry travels on it."""
+        return connections_opened(self.budget_limits, state[S_BUDGET])
 
     def committed_group_offset(self, partition: Tup) -> int:
         """The group's committed input offset as read_committed readers of

@@ -8,8 +8,10 @@ the same declaration as tables. ``schema.named(state)`` names every field of a r
 
 ``record`` in a produce message is the process-local record index; in a log entry it is the
 global record index (Workload order). ``connection`` numbers the client's connections (each
-retry opens a new one): requests of one (process, partition, connection) are delivered in send
-order, different connections interleave; a response travels on its request's connection.
+retry or request timeout opens a new one, :func:`connections_opened`): requests of one
+(process, partition, connection) are delivered in send order, different connections
+interleave; a response travels on its request's connection, and a client reads answers only
+on the connection of its latest attempt.
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ RP_API: Final = 1  # api
 RP_ERROR: Final = 2  # error
 RP_EPOCH: Final = 3  # epoch
 RP_TRANSACTION: Final = 4  # transaction
+RP_CONNECTION: Final = 5  # connection
 # txn log record: the last durable __transaction_state record of a transactional.id
 R_STATE: Final = 0  # state
 R_EPOCH: Final = 1  # epoch
@@ -138,6 +141,7 @@ F_FAILOVERS: Final = 4  # failovers
 F_EXPIRIES: Final = 5  # expiries
 F_RETRIABLE_ERRORS: Final = 6  # retriable_errors
 F_LEADER_FAILOVERS: Final = 7  # leader_failovers
+F_REQUEST_TIMEOUTS: Final = 8  # request_timeouts
 # data entry: a data batch in a log (one record)
 ENTRY_DATA: Final = 0
 ENTRY_KIND: Final = 0  # type
@@ -179,6 +183,7 @@ CQ_API: Final = 2  # api
 CQ_EPOCH: Final = 3  # epoch
 CQ_ARGUMENT: Final = 4  # argument
 CQ_TRANSACTION: Final = 5  # transaction
+CQ_CONNECTION: Final = 6  # connection
 # CoordinatorResponse: the coordinator's answer (its text starts with the API's name and Response)
 M_COORDINATOR_RESPONSE: Final = 3
 CR_PROCESS: Final = 1  # process
@@ -186,6 +191,7 @@ CR_API: Final = 2  # api
 CR_ERROR: Final = 3  # error
 CR_EPOCH: Final = 4  # epoch
 CR_TRANSACTION: Final = 5  # transaction
+CR_CONNECTION: Final = 6  # connection
 # WriteTxnMarkers: one partition's transaction marker
 M_MARKER: Final = 4
 MK_PARTITION: Final = 1  # partition
@@ -250,6 +256,17 @@ MESSAGE_KEYS = (
     M_MARKER_RESPONSE,
     *REQUEST_KEYS,
 )
+
+#: the budgets whose faults open a new connection (numbered by :func:`connections_opened`)
+CONNECTION_BUDGETS = (F_RETRIES, F_REQUEST_TIMEOUTS)
+
+
+def connections_opened(limits: Tup, budget: Tup) -> int:
+    """How many connections the run's clients opened so far: each Produce retry and each
+    request timeout closes one and opens another. ``limits`` is the configured budget; the
+    newest connection's number is this count (the first connection is 0)."""
+    return sum(limits[f] - budget[f] for f in CONNECTION_BUDGETS)
+
 
 # transaction outcomes (ghost)
 O_UNDECIDED, O_COMMIT, O_ABORT = range(3)

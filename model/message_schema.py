@@ -94,8 +94,16 @@ COORDINATOR_REQUEST = _message(
         field(
             "transaction", "ghost: the transaction it belongs to", "CQ_TRANSACTION", show="hidden"
         ),
+        field(
+            "connection",
+            "the client's connection it travels on (a request timeout opens a new one; the text "
+            "shows it once it is not the first)",
+            "CQ_CONNECTION",
+            show="connection",
+            tag="c",
+        ),
     ),
-    ("process", "epoch"),
+    ("process", "epoch", "connection"),
 )
 
 COORDINATOR_RESPONSE = _message(
@@ -119,8 +127,15 @@ COORDINATOR_RESPONSE = _message(
             "CR_TRANSACTION",
             show="hidden",
         ),
+        field(
+            "connection",
+            "the connection of the request answered (the client reads it only on its latest)",
+            "CR_CONNECTION",
+            show="connection",
+            tag="c",
+        ),
     ),
-    ("process", "error", "epoch"),
+    ("process", "error", "epoch", "connection"),
 )
 
 MARKER = _message(

@@ -22,6 +22,9 @@ _TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
     "transactional_id": lambda m, v: m.transactional_ids[v],
     "error": lambda m, v: error_name(v),
     "commit": lambda m, v: "COMMIT" if v else "ABORT",
+    # a coordinator message's connection, shown once a request timeout opened another (the
+    # first connection, the only one without that fault, is not shown)
+    "connection": lambda m, v: str(v) if v else "",
 }
 
 
@@ -38,7 +41,9 @@ def describe(m: KafkaEosModel, message: Message, schema: Schema = SCHEMA) -> str
     parts = [title]
     for name in component.text:
         field = component.field(name)
-        parts.append(f"{field.tag}{_TEXT[field.show](m, values[name])}")
+        text = _TEXT[field.show](m, values[name])
+        if text:
+            parts.append(f"{field.tag}{text}")
     for field in component.stored:
         if field.name not in component.text and field.show != "hidden":
             parts.append(f"{field.name}={values[field.name]}")

@@ -62,6 +62,10 @@ class Faults:
     retriable_errors: int = 0
     #: Data-partition leaders that fail and are replaced by an elected replica (replicas > 1).
     leader_failovers: int = 0
+    #: Requests a client stops waiting for (request.timeout.ms): it closes the connection and
+    #: re-sends on a new one while the first copy may still be delivered and processed; the
+    #: answer to the first copy travels on the closed connection and is never read.
+    request_timeouts: int = 0
 
 
 @dataclass(frozen=True, slots=True)

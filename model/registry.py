@@ -50,13 +50,16 @@ Need = Literal["transactions", "ctp", "consumer", "unanswered", "replicas"]
 class ClientView(NamedTuple):
     """What a client's local steps depend on, and nothing else (so their guards can be
     cached): the process, its client value, the remaining retry and batch-timeout budgets,
-    and whether its previous incarnation started (a later incarnation waits for it)."""
+    whether its previous incarnation started (a later incarnation waits for it), and the
+    remaining request-timeout budget. (Every budget a client action spends is here: a cached
+    view must not outlive its budget.)"""
 
     proc: int
     client: tuple[Any, ...]
     retries: int
     batch_timeouts: int
     previous_started: bool
+    request_timeouts: int
 
 
 class Step(tuple[str, tuple[Any, ...]]):

@@ -472,6 +472,7 @@ REPLY = Component(
         field("error", "the error code of the answer", "RP_ERROR"),
         field("epoch", "the epoch the answer carries", "RP_EPOCH"),
         field("transaction", "ghost: the transaction the request belongs to", "RP_TRANSACTION"),
+        field("connection", "the connection of the request answered", "RP_CONNECTION"),
     ),
 )
 
@@ -526,6 +527,11 @@ BUDGET = Component(
             "leader_failovers",
             "data-partition leader failovers (LeaderFailover) left",
             "F_LEADER_FAILOVERS",
+        ),
+        field(
+            "request_timeouts",
+            "request timeouts (TimeoutCoordinatorRequest, TimeoutProduce) left",
+            "F_REQUEST_TIMEOUTS",
         ),
     ),
 )

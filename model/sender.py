@@ -31,6 +31,7 @@ from .layout import (
     C_SEQUENCES,
     C_STATE,
     F_BATCH_TIMEOUTS,
+    F_REQUEST_TIMEOUTS,
     F_RETRIES,
     M_KIND,
     M_PRODUCE,
@@ -38,7 +39,6 @@ from .layout import (
     PR_PARTITION,
     PR_PROCESS,
     PR_RECORD,
-    S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
     Tup,
@@ -175,17 +175,33 @@ def _current_connection(m: KafkaEosModel, state: Tup, proc: int, part: int, batc
             if batch[BT_STATUS] == B_INFLIGHT and batch[BT_EXTRA] == on:
                 connection = on
     if connection < 0:
-        connection = m.faults.retries - state[S_BUDGET][F_RETRIES]
+        connection = m.newest_connection(state)
     return connection
 
 
-# ---------------------------------------------------------------------- RetryProduce
+# ---------------------------------------------------------------- RetryProduce, TimeoutProduce
 def may_retry(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int, tuple[int, ...]]]:
     """Budget left; a partition with batches in flight. A transactional client retries only
     IN_TRANSACTION: in ABORTABLE_ERROR the Sender aborts re-enqueued batches instead
     (RecordAccumulator.abortUndrainedBatches)."""
+    if view.retries:
+        yield from _partitions_in_flight(m, view)
+
+
+def may_time_out_produce(
+    m: KafkaEosModel, view: ClientView
+) -> Iterator[tuple[int, tuple[int, ...]]]:
+    """Request-timeout budget left; a partition with batches in flight (a TxnOffsetCommit
+    too); a transactional client only IN_TRANSACTION, as for a retry."""
+    if view.request_timeouts:
+        yield from _partitions_in_flight(m, view)
+
+
+def _partitions_in_flight(
+    m: KafkaEosModel, view: ClientView
+) -> Iterator[tuple[int, tuple[int, ...]]]:
     proc, client = view.proc, view.client
-    if not view.retries or (m.transactional[proc] and client[C_STATE] != IN_TRANSACTION):
+    if m.transactional[proc] and client[C_STATE] != IN_TRANSACTION:
         return
     by_partition: dict[int, list[int]] = {}
     for rec, batch in enumerate(client[C_BATCHES]):
@@ -202,9 +218,33 @@ def retry_produce(
     in-flight batch of the partition goes out again on it, in order, with the same epoch and
     sequence; the old requests may still be delivered, but their answers travel on the closed
     connection and are not read."""
+    return _reconnect(m, state, proc, args, "RetryProduce", F_RETRIES)
+
+
+def time_out_produce(
+    m: KafkaEosModel, state: Tup, proc: int, args: tuple[int, tuple[int, ...]]
+) -> tuple[Step, Tup]:
+    """NetworkClient.handleTimedOutRequests: request.timeout.ms passed, the client closes the
+    connection and every request on it completes as disconnected; Sender.completeBatch
+    re-enqueues the batches (canRetry: an idempotent batch keeps its epoch and sequence,
+    KIP-98) and they go out again, in order, on a new connection. A TxnOffsetCommit's
+    handler re-enqueues it the same way (TxnRequestHandler.onComplete, disconnected). The
+    first copies may still be delivered; their answers are never read."""
+    return _reconnect(m, state, proc, args, "TimeoutProduce", F_REQUEST_TIMEOUTS)
+
+
+def _reconnect(
+    m: KafkaEosModel,
+    state: Tup,
+    proc: int,
+    args: tuple[int, tuple[int, ...]],
+    name: str,
+    spent: int,
+) -> tuple[Step, Tup]:
+    """The partition's in-flight batches re-sent on a new connection, spending ``spent``."""
     client = state[S_CLIENTS][proc]
     part, records = args
-    connection = m.faults.retries - state[S_BUDGET][F_RETRIES] + 1
+    connection = m.newest_connection(state) + 1
     transactional = int(m.transactional[proc])
     batches = list(client[C_BATCHES])
     requests = []
@@ -214,8 +254,8 @@ def retry_produce(
         requests.append((M_PRODUCE, proc, part, pid, epoch, seq, rec, transactional, connection))
         batches[rec] = (*batches[rec][:BT_EXTRA], connection)
     new_client = replace(client, C_BATCHES, tuple(batches))
-    step = Step(("RetryProduce", (m.process_names[proc], m.partition_names[part], records)))
-    return step, client_step(state, proc, new_client, tuple(requests), F_RETRIES)
+    step = Step((name, (m.process_names[proc], m.partition_names[part], records)))
+    return step, client_step(state, proc, new_client, tuple(requests), spent)
 
 
 def _show_retry(args: tuple[Any, ...]) -> str:
@@ -269,8 +309,13 @@ SENDER_ACTIONS = (
         name="RetryProduce",
         touches=Touches(
             reads=(
-                "own", "previous", "budget:retries", "budget:batch_timeouts", "inbox",
-                "budget:losses", "budget:failovers",
+                "own",
+                "previous",
+                "budget:retries",
+                "budget:batch_timeouts",
+                "inbox",
+                "budget:losses",
+                "budget:failovers",
             ),
             writes=("own", "budget:retries", "inbox:partitions"),
         ),
@@ -284,10 +329,25 @@ SENDER_ACTIONS = (
         show=_show_retry,
     ),
     Action(
+        name="TimeoutProduce",
+        role="client",
+        kafka="NetworkClient.handleTimedOutRequests, Sender.completeBatch (reenqueueBatch)",
+        params=("process", "partition", "records"),
+        trigger="local",
+        guard=may_time_out_produce,
+        effect=time_out_produce,
+        budget="request_timeouts",
+        show=_show_retry,
+    ),
+    Action(
         name="ExpireBatch",
         touches=Touches(
             reads=(
-                "own", "previous", "budget:retries", "budget:batch_timeouts", "inbox",
+                "own",
+                "previous",
+                "budget:retries",
+                "budget:batch_timeouts",
+                "inbox",
                 "inbox:partitions",
             ),
             writes=("own", "budget:batch_timeouts"),

@@ -77,8 +77,8 @@ def complete_txn_log_append(m: KafkaEosModel, state: Tup, args: tuple[int]) -> t
     outcomes = state[S_OUTCOMES]
     messages: list[Tup] = []
     if reply:
-        proc, api, error, reply_epoch, txn = reply
-        messages.append((M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn))
+        proc, api, error, reply_epoch, txn, connection = reply
+        messages.append((M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn, connection))
     if new_state in PREPARE:
         commit = new_state == PREPARE_COMMIT
         if owner >= 0 and outcomes[owner] == O_UNDECIDED:

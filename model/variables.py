@@ -222,6 +222,7 @@ def _replica_logs(value: Tup, at: At) -> dict[str, Any]:
 
 RENDERERS: dict[str, Renderer] = {
     "value": lambda v, at: v,
+    "connection": lambda v, at: v,
     "bool": lambda v, at: bool(v),
     "list": lambda v, at: list(v),
     "client_state": lambda v, at: ClientState(v).name,

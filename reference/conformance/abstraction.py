@@ -35,8 +35,7 @@ _UNSENT = S.BATCH.make(status=L.B_UNSENT, epoch=-1, sequence=-1, extra=-1)
 
 def abstract_state(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
     model = world.model
-    # each fault's budget starts at its Faults value (the budget's fields are named so)
-    limits = tuple(getattr(model.faults, name) for name in L.BUDGET_NAMES)
+    limits = model.budget_limits
     return S.STATE.make(
         producers=tuple(_client(world, proc) for proc in range(model.process_count)),
         partitions=tuple(_partition(world, part) for part in range(model.partition_count)),

@@ -255,6 +255,27 @@ class ActionHandlers:
     def _do_RetryProduce(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """A request timeout: the client gives up on the partition's in-flight requests and
         re-sends their batches (same epoch and sequence) on a new connection."""
+        return self._time_out_partition(step, L.F_RETRIES)
+
+    def _do_TimeoutProduce(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        """The request-timeout fault on a Produce (or TxnOffsetCommit): as RetryProduce, from
+        the request_timeouts budget."""
+        return self._time_out_partition(step, L.F_REQUEST_TIMEOUTS)
+
+    def _do_TimeoutCoordinatorRequest(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        """request.timeout.ms on the outstanding coordinator request: the reference's producer
+        gives up on it (a late answer is not read: its correlation id is forgotten) and
+        re-sends it, while the first copy stays in flight."""
+        proc = self._proc(step)
+        producer = self.producers[proc]
+        if producer.txn_in_flight is None or producer.txn_in_flight not in producer.in_flight:
+            raise NotEnabled("the producer has no coordinator request in flight")
+        producer.in_flight[producer.txn_in_flight].sent_at_ms = -producer.request_timeout_ms - 1
+        self.ghosts.used[L.F_REQUEST_TIMEOUTS] += 1
+        producer.tick()
+        return "done"
+
+    def _time_out_partition(self, step: Step, spent: int) -> str:
         proc = self._proc(step)
         producer = self.producers[proc]
         tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
@@ -267,7 +288,7 @@ class ActionHandlers:
             offsets = isinstance(request.message, TxnOffsetCommitRequest)
             if offsets and tp == OFFSETS_PARTITION:
                 request.sent_at_ms = stale
-        self.ghosts.used[L.F_RETRIES] += 1
+        self.ghosts.used[spent] += 1
         producer.tick()
         for batch in batches:
             if batch.needs_send and batch.attempts:

@@ -156,15 +156,28 @@ class MessageMapping:
                 message.producer_epoch if bump else -1,
                 1 if bump else -1,
                 -1,
+                self._newest_connection(),
             )
         if isinstance(message, AddPartitionsToTxnRequest):
             mask = sum(1 << self.part_of[tp] for tp in set(message.partitions))
             return _coordinator_request(
-                proc, L.API_ADD_PARTITIONS, message.producer_epoch, mask, txn
+                proc,
+                L.API_ADD_PARTITIONS,
+                message.producer_epoch,
+                mask,
+                txn,
+                self._newest_connection(),
             )
         if isinstance(message, AddOffsetsToTxnRequest):
             mask = 1 << model.offsets_partition
-            return _coordinator_request(proc, L.API_ADD_OFFSETS, message.producer_epoch, mask, txn)
+            return _coordinator_request(
+                proc,
+                L.API_ADD_OFFSETS,
+                message.producer_epoch,
+                mask,
+                txn,
+                self._newest_connection(),
+            )
         if isinstance(message, TxnOffsetCommitRequest):
             committed = message.offsets[0].committed_offset
             rec = self._offset_record(proc, committed)
@@ -185,7 +198,12 @@ class MessageMapping:
             )
         if isinstance(message, EndTxnRequest):
             return _coordinator_request(
-                proc, L.API_END_TXN, message.producer_epoch, int(message.committed), txn
+                proc,
+                L.API_END_TXN,
+                message.producer_epoch,
+                int(message.committed),
+                txn,
+                self._newest_connection(),
             )
         return None
 
@@ -200,7 +218,7 @@ class MessageMapping:
         the reference has none): a retry opens a new one; a first attempt queues behind the
         current attempts of the partition's in-flight batches, else takes the newest."""
         if self._retrying:
-            return self.ghosts.used[L.F_RETRIES]
+            return self._newest_connection()
         connection = -1
         for envelope in self.network:
             for message in envelope.abstract:
@@ -213,7 +231,13 @@ class MessageMapping:
                 on = message[L.PR_CONNECTION]
                 if on > connection and self._current_attempt(proc, message):
                     connection = on
-        return connection if connection >= 0 else self.ghosts.used[L.F_RETRIES]
+        return connection if connection >= 0 else self._newest_connection()
+
+    def _newest_connection(self) -> int:
+        """The model's number of the newest connection a client opened
+        (layout.connections_opened): a coordinator request travels on it, and a Produce retry
+        or request timeout opens the next one."""
+        return sum(self.ghosts.used[f] for f in L.CONNECTION_BUDGETS)
 
     def _current_attempt(self, proc: int, message: tuple) -> bool:  # type: ignore[type-arg]
         rec = message[L.PR_RECORD]
@@ -273,6 +297,7 @@ class MessageMapping:
             offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
             return _produce_response(request, error, offset)
         proc, api, txn = request[L.CQ_PROCESS], request[L.CQ_API], request[L.CQ_TRANSACTION]
+        connection = request[L.CQ_CONNECTION]  # the answer travels on its request's connection
         if isinstance(message, AddPartitionsToTxnResponse) and message.error_code is ErrorCode.NONE:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else error
@@ -289,13 +314,20 @@ class MessageMapping:
             metadata = self.node.txn_coordinator.transactions.get(name or "")
             epoch = metadata.producer_epoch if metadata is not None else -1
         return S.COORDINATOR_RESPONSE.make(
-            process=proc, api=api, error=error, epoch=epoch, transaction=txn
+            process=proc, api=api, error=error, epoch=epoch, transaction=txn, connection=connection
         )
 
 
-def _coordinator_request(proc: int, api: int, epoch: int, argument: int, txn: int) -> tuple:  # type: ignore[type-arg]
+def _coordinator_request(
+    proc: int, api: int, epoch: int, argument: int, txn: int, connection: int
+) -> tuple:  # type: ignore[type-arg]
     return S.COORDINATOR_REQUEST.make(
-        process=proc, api=api, epoch=epoch, argument=argument, transaction=txn
+        process=proc,
+        api=api,
+        epoch=epoch,
+        argument=argument,
+        transaction=txn,
+        connection=connection,
     )
 
 

@@ -358,6 +358,11 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 )
             elif state not in _OPEN:
                 ghosts.owner[tid] = -1
+            elif metadata is not None and state == _ONGOING and metadata.pending_state is None:
+                if self.deferred and self._pending_before[tid]:
+                    ghosts.owner[tid] = self.pending_owner[tid]  # its write just completed
+                elif self._takes_over(tid, metadata):
+                    ghosts.owner[tid] = self._delivering_txn
             owner = ghosts.owner[tid]
             if state in (_PC, _PA) and owner >= 0 and ghosts.outcomes[owner] == L.O_UNDECIDED:
                 ghosts.outcomes[owner] = L.O_COMMIT if state == _PC else L.O_ABORT
@@ -444,6 +449,19 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self._observe_coordinator(before_coordinator)
         return outcome
 
+    def _takes_over(self, tid: int, metadata: Any) -> bool:
+        """The model's owner ghost: an Add* of a later transaction of the same epoch handled
+        while the coordinator's transaction is Ongoing (opened by a late copy of an earlier
+        transaction's request) makes that later transaction its owner."""
+        request = self._delivering_request
+        return bool(
+            request
+            and request[2] in (L.API_ADD_PARTITIONS, L.API_ADD_OFFSETS)
+            and self.model.tid_of[request[1]] == tid
+            and request[3] == metadata.producer_epoch
+            and request[5] > self.ghosts.owner[tid]
+        )
+
     def _pending_states(self) -> list[bool]:
         coordinator = self.node.txn_coordinator
         return [
@@ -460,7 +478,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 continue
             target = int(metadata.pending_state)
             state = int(metadata.state)
-            if target == _ONGOING and state != _ONGOING:
+            if target == _ONGOING and (state != _ONGOING or self._takes_over(tid, metadata)):
                 self.pending_owner[tid] = self._delivering_txn
             elif target in _OPEN:
                 self.pending_owner[tid] = self.ghosts.owner[tid]
@@ -480,6 +498,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                     error=error,
                     epoch=transit.producer_epoch,
                     transaction=request[L.CQ_TRANSACTION],
+                    connection=request[L.CQ_CONNECTION],
                 )
             self.pending_reply[tid] = reply
 

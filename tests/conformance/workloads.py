@@ -25,7 +25,15 @@ from kafka_eos.model.params import (
 from kafka_eos.protocol.knobs import KNOBS, KnobValue
 
 #: Every fault the model has, each possible (producer-state expiry only where its knob is on).
-ALL_FAULTS = Faults(losses=2, retries=2, batch_timeouts=1, txn_timeouts=1, failovers=1, expiries=1)
+ALL_FAULTS = Faults(
+    losses=2,
+    retries=2,
+    batch_timeouts=1,
+    txn_timeouts=1,
+    failovers=1,
+    expiries=1,
+    request_timeouts=2,
+)
 
 #: Two incarnations of one transactional.id (the first may become a zombie), a transaction
 #: across two partitions then an aborted one, a read_committed consumer.
@@ -98,6 +106,7 @@ _FAULTS = st.fixed_dictionaries(
         "failovers": st.integers(0, 1),
         "expiries": st.integers(0, 1),
         "retriable_errors": st.integers(0, 1),
+        "request_timeouts": st.integers(0, 2),
     }
 )
 

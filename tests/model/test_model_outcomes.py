@@ -19,8 +19,6 @@ NOT_REACHED = {
     "tests/conformance/test_known_disagreements.py takes it)",
     ("HandleInitProducerId", "PRODUCER_FENCED"): "a stale bump request needs a new incarnation "
     "after an epoch bump (a regression program takes it)",
-    ("HandleAddOffsetsToTxn", "NONE"): "a CTP application adds __consumer_offsets once per "
-    "transaction, and nothing re-sends it after it was written",
 }
 #: The largest row (404,164 states), left out to keep the test short.
 _SKIPPED = ("fencing-both-partitions",)

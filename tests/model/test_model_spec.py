@@ -46,7 +46,13 @@ def test_the_model_lists_exactly_the_actions_it_takes() -> None:
 
     models = [
         load_check_config(name).model
-        for name in ("ctp", "txn-timeout", "coordinator-failover", "producer-state-expiry")
+        for name in (
+            "ctp",
+            "txn-timeout",
+            "coordinator-failover",
+            "producer-state-expiry",
+            "ctp-request-timeouts",
+        )
     ]
     models += [
         load_check_config(name).model

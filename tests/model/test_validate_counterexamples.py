@@ -78,6 +78,9 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "replicated-unclean": _TRUNCATION,
     "replicated-reorder": "the history checks judge a producer's order within an epoch (its "
     "sequence numbers); the KIP-360 bump puts the two batches in different epochs",
+    "tv1-request-timeouts": "the trace ends when the coordinator durably decides to commit the "
+    "second transaction on the late EndTxn copy: no marker and no answer to the client of that "
+    "decision is written yet, so a history has no event of it",
 }
 
 
