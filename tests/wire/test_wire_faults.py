@@ -34,8 +34,11 @@ FAULTS = [
     "close-after EndTxn 1",
     "close-after AddPartitionsToTxn 1",
     "delay * 150 10",
-    "refuse-produce NOT_ENOUGH_REPLICAS 2",
-    "refuse-produce NOT_LEADER_OR_FOLLOWER 1",
+    # past the clients' request.timeout.ms (3 s): they re-send on a new connection, and the
+    # first copy is handled after the re-sent one
+    "request-timeout Produce 4000",
+    "request-timeout AddPartitionsToTxn 4000",
+    "request-timeout EndTxn 4000",
 ]
 
 
