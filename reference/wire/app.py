@@ -16,7 +16,13 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
-from kafka_eos.reference.wire.faults import Faults, parse_api, parse_count, parse_milliseconds
+from kafka_eos.reference.wire.faults import (
+    Faults,
+    parse_api,
+    parse_count,
+    parse_milliseconds,
+    parse_retriable_error,
+)
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.limits import ConnectionLimits
 from kafka_eos.reference.wire.server import MAX_PARTITIONS_PER_TOPIC, WireBroker
@@ -145,6 +151,10 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             return f"ok closed {broker.close_connections()} connections"
         elif command == "fence-coordinator" and not args:
             return broker.fail_over_coordinator()
+        elif command == "refuse-produce" and 1 <= len(args) <= 2:
+            error = parse_retriable_error(args[0])
+            for _ in range(parse_count(args[1]) if len(args) > 1 else 1):
+                broker.node.refuse_next_produce(error)
         elif command == "expire-producers" and not args:
             return f"ok expired {broker.expire_producers()} producer states"
         elif command == "advance-clock" and len(args) == 1:
@@ -155,7 +165,9 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             broker.tick()
             return f"ok clock advanced {step} ms"
         elif command == "status" and not args:
-            return f"ok {faults.describe()}"
+            refusals = [error.name for error in broker.node.produce_refusals]
+            refused = f"; refuse-produce {' '.join(refusals)}" if refusals else ""
+            return f"ok {faults.describe()}{refused}"
         elif command == "connections" and not args:
             return f"ok {broker.describe_connections()}"
         elif command == "clear" and not args:
@@ -163,6 +175,7 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             faults.delays.clear()
             faults.closes.clear()
             faults.crashes.clear()
+            broker.node.produce_refusals.clear()
         else:
             return f"error unknown command or wrong arguments: {line.strip()}"
     except InputError as exc:

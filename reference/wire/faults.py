@@ -26,6 +26,9 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
                                  transaction state from its log and re-sends pending markers
     expire-producers             the core forgets every producer's state now (as expiry would;
                                  not while a transaction is open)
+    refuse-produce ERROR [COUNT] the leader answers the next COUNT partitions' Produce with
+                                 ERROR, NOT_ENOUGH_REPLICAS or NOT_LEADER_OR_FOLLOWER (name
+                                 or code), appending nothing: the client retries the batch
     advance-clock MS             move the broker clock forward by MS (timeouts, expiry fire)
     status                       the faults still armed
     clear                        disarm every fault
@@ -44,6 +47,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
 from kafka_eos.reference.wire.codec import API_KEYS_BY_NAME, API_NAMES
 
 ANY_API = -1
@@ -67,6 +71,15 @@ def parse_count(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise InputError(f"COUNT must be a whole number of requests, at least 1, not {text!r}")
     return int(text)
+
+
+def parse_retriable_error(text: str) -> ErrorCode:
+    """A retriable Produce error by its Kafka name or code."""
+    for error in LEADER_RETRIABLE_ERRORS:
+        if text.upper() == error.name or text == str(int(error)):
+            return error
+    known = " or ".join(sorted(error.name for error in LEADER_RETRIABLE_ERRORS))
+    raise InputError(f"ERROR must be {known}, not {text!r}")
 
 
 def parse_milliseconds(text: str) -> int:

@@ -39,6 +39,8 @@ FAULTS = [
     "request-timeout Produce 4000",
     "request-timeout AddPartitionsToTxn 4000",
     "request-timeout EndTxn 4000",
+    "refuse-produce NOT_ENOUGH_REPLICAS 2",
+    "refuse-produce NOT_LEADER_OR_FOLLOWER 1",
 ]
 
 
