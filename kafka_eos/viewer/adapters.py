@@ -24,7 +24,11 @@ NETWORK = "network"
 #: Actions whose removed message was lost, not delivered.
 LOSS_ACTIONS = frozenset({"LoseMessage"})
 #: Actions that send again a message sent before (the copy is linked to the original).
-RESEND_ACTIONS = frozenset({"RetryProduce", "ResendCoordinatorRequest", "ResendTxnMarker"})
+RESEND_ACTIONS = frozenset({
+    "RetryProduce", "ResendCoordinatorRequest", "ResendTxnMarker",
+    # a client whose request timed out re-sends it on a new connection (request_timeouts)
+    "TimeoutCoordinatorRequest", "TimeoutProduce",
+})  # fmt: skip
 #: Actions that read a partition directly (no message): drawn as a read arrow.
 READ_ACTIONS = frozenset({"Fetch"})
 

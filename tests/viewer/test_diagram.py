@@ -68,6 +68,25 @@ def test_a_counterexample_has_a_lane_per_process_and_links_the_retried_copy(
     assert log.high_watermark[last] == 2 and log.high_watermark[0] == 0
 
 
+def test_a_request_re_sent_after_a_timeout_is_linked_to_the_copy_still_in_flight(
+    tmp_path: Path,
+) -> None:
+    # tv1-request-timeouts: EndTxn times out, its copy is re-sent on a new connection, and the
+    # first copy, still in flight, is delivered later: both arrows, the second a copy of the first
+    path = tmp_path / "tv1-request-timeouts.itf.json"
+    args = ["check", "--config", "tv1-request-timeouts", "--quiet", "--trace-out", str(path)]
+    assert main(args) == 1
+    diagram = diagram_from_itf(read_itf(path), title="tv1-request-timeouts")
+    timeouts = [s.index for s in diagram.steps if s.action == "TimeoutCoordinatorRequest"]
+    assert timeouts
+    for arrow in diagram.arrows:
+        if arrow.sent in timeouts:
+            original = diagram.arrows[arrow.resend_of]  # type: ignore[index]
+            assert original.sent < arrow.sent
+            assert original.text.split(",")[0] == arrow.text.split(",")[0]
+            assert original.delivered is None or original.delivered > arrow.sent
+
+
 def test_the_violation_is_the_last_step_with_the_property_explained(
     duplicate_trace: ItfTrace,
 ) -> None:
