@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.replication import (
-    EpochCache,
     elect_leader,
+    elected_high_watermark,
+    fetched_epoch_cache,
     follower_in_sync,
     follower_lagging,
     truncation_offset,
@@ -114,19 +115,6 @@ def fetching_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]
                 yield part, replica
 
 
-def _fetched_cache(cache: EpochCache, leader_cache: EpochCache, cut: int, end: int) -> EpochCache:
-    """The follower's epoch cache after truncating to ``cut`` (truncateFromEnd) and appending
-    the leader's offsets ``cut``..``end`` (each batch assigns its epoch: LeaderEpochFileCache
-    .assign keeps an epoch's first offset)."""
-    kept = [(epoch, start) for epoch, start in cache if start < cut]
-    for index, (epoch, start) in enumerate(leader_cache):
-        following = leader_cache[index + 1][1] if index + 1 < len(leader_cache) else end
-        first = max(start, cut)
-        if first < min(following, end) and (not kept or epoch > kept[-1][0]):
-            kept.append((epoch, first))
-    return tuple(kept)
-
-
 def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
     """ReplicaFetcherThread: the follower truncates where the leader-epoch rule says and
     fetches from there; the leader records that fetch offset as its log end
@@ -147,7 +135,7 @@ def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple
         leader_end=len(log),
     )
     fetched = own[:cut] + log[cut:]
-    cache = _fetched_cache(caches[replica], caches[leader], cut, len(log))
+    cache = fetched_epoch_cache(caches[replica], caches[leader], cut, len(log))
     # the leader learns the follower's log end from the fetch offset (where the follower
     # fetches from, after truncating): what this fetch appends it learns on the next one
     isr = replication[RS_ISR]
@@ -240,7 +228,9 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
         leader=new,
         leader_epoch=epoch,
         isr=isr,
-        high_watermark=min(replication[RS_HW], len(log)),
+        high_watermark=elected_high_watermark(
+            high_watermark=replication[RS_HW], new_leader_end=len(log)
+        ),
         follower_log_ends=(-1,) * len(logs),
         epoch_caches=caches,
         follower_logs=replace(replace(logs, old, partition[P_LOG]), new, ()),

@@ -17,7 +17,8 @@ the first offset each leader epoch wrote (``LeaderEpochFileCache``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TypeVar
 
 from kafka_eos.protocol.errors import ErrorCode
 
@@ -27,6 +28,8 @@ ACKS_ALL = -1
 ACKS_LEADER = 1
 
 EpochCache = tuple[tuple[int, int], ...]
+#: A replica's name: its index in the model, a broker id in the reference.
+ReplicaId = TypeVar("ReplicaId", bound=Hashable)
 
 
 def high_watermark(*, current: int, leader_end: int, in_sync_ends: Iterable[int]) -> int:
@@ -99,9 +102,35 @@ def truncation_offset(
         asked = follower_epoch
 
 
+def fetched_epoch_cache(
+    cache: EpochCache, leader_cache: EpochCache, cut: int, end: int
+) -> EpochCache:
+    """A follower's epoch cache after it truncated to ``cut`` (LeaderEpochFileCache
+    .truncateFromEnd) and appended the leader's offsets ``cut``..``end``: each fetched batch
+    assigns its leader epoch, and LeaderEpochFileCache.assign keeps an epoch's first offset."""
+    kept = [(epoch, start) for epoch, start in cache if start < cut]
+    for index, (epoch, start) in enumerate(leader_cache):
+        following = leader_cache[index + 1][1] if index + 1 < len(leader_cache) else end
+        first = max(start, cut)
+        if first < min(following, end) and (not kept or epoch > kept[-1][0]):
+            kept.append((epoch, first))
+    return tuple(kept)
+
+
+def elected_high_watermark(*, high_watermark: int, new_leader_end: int) -> int:
+    """The high watermark a newly elected leader starts from: the old leader's, cut to the
+    new leader's log end (it cannot count offsets it does not have; Partition.makeLeader then
+    moves it only as followers fetch)."""
+    return min(high_watermark, new_leader_end)
+
+
 def elect_leader(
-    *, assignment: Sequence[int], in_sync: Iterable[int], live: Iterable[int], unclean: bool
-) -> tuple[int, bool] | None:
+    *,
+    assignment: Sequence[ReplicaId],
+    in_sync: Iterable[ReplicaId],
+    live: Iterable[ReplicaId],
+    unclean: bool,
+) -> tuple[ReplicaId, bool] | None:
     """PartitionLeaderElectionAlgorithms.offlinePartitionLeaderElection: the first live
     replica in assignment order that is in the ISR; if none and unclean election is allowed
     (unclean.leader.election.enable), the first live replica at all. (replica, clean), or None
@@ -145,7 +174,9 @@ __all__ = [
     "EpochCache",
     "delayed_produce_result",
     "elect_leader",
+    "elected_high_watermark",
     "end_offset_for",
+    "fetched_epoch_cache",
     "follower_in_sync",
     "follower_lagging",
     "high_watermark",

@@ -17,8 +17,34 @@ once (the high watermark reaches the log end before ``receive`` returns); with
 coordinator transitions wait for the driver's ``replicate()``: this exposes the window in which
 a coordinator transition is pending (CONCURRENT_TRANSACTIONS) and in which HW < log end.
 
+The cluster (``BrokerConfig(brokers=N)``, N above 1): the node simulates a cluster of N
+brokers, ``broker-0`` .. ``broker-{N-1}`` (:attr:`BrokerNode.broker_ids`; ``node_id`` must be
+one of them). Every client topic's partition then has a replica on each broker, each with its
+own log, producer state and leader-epoch cache (:class:`~kafka_eos.reference.replication
+.ReplicaSet`); followers get records only by fetching them from the leader, acks=all answers
+wait for the high watermark (Kafka's produce purgatory), a Produce is refused
+NOT_ENOUGH_REPLICAS while the ISR is below min.insync.replicas, and a broker's crash makes the
+controller elect new leaders. The internal topics (``__transaction_state``,
+``__consumer_offsets``) keep one replica; the coordinators live on one broker
+(:meth:`coordinator_of`) and move, with a coordinator failover, when it crashes. This is the
+API a transport (the wire server) routes by:
+
+    node = BrokerNode(config=BrokerConfig(brokers=3), storage=storage)
+    node.broker_ids                     # ("broker-0", "broker-1", "broker-2")
+    node.live_brokers()                 # the ones not crashed, in id order
+    node.leader_of(tp)                  # broker id leading tp (where Produce/Fetch go)
+    node.coordinator_of(key)            # broker id of the transaction / group coordinator
+    node.receive(source, request, at="broker-1")  # a request that arrived at broker-1:
+                                        # Produce/Fetch/ListOffsets for a partition broker-1
+                                        # does not lead -> NOT_LEADER_OR_FOLLOWER
+    node.crash_broker("broker-1")       # leadership moves off it (outbounds to send)
+    node.restart_broker("broker-1")     # back as a follower: truncates, catches up
+    node.replicate()                    # followers fetch until caught up (the wire calls
+                                        # it when idle; done by receive/tick unless deferred)
+
 Inspectable state (plain attributes): ``partitions`` (TopicPartition -> Partition, internal
-ones included), ``topics`` (name -> partition count), ``txn_coordinator``,
+ones included; a replicated one's is its leader's replica), ``replica_sets`` (TopicPartition ->
+ReplicaSet, the replicated ones), ``topics`` (name -> partition count), ``txn_coordinator``,
 ``group_coordinator``, ``events`` (history events not yet drained), ``pending_verifications``.
 """
 
@@ -32,6 +58,12 @@ from kafka_eos.errors import InputError
 from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
 from kafka_eos.protocol.knobs import Knobs
+from kafka_eos.protocol.replication import (
+    ACKS_ALL,
+    ACKS_LEADER,
+    delayed_produce_result,
+    produce_refusal,
+)
 from kafka_eos.protocol.topics import (
     CONSUMER_OFFSETS_TOPIC,
     TRANSACTION_STATE_TOPIC,
@@ -81,6 +113,7 @@ from kafka_eos.reference.messages import (
 )
 from kafka_eos.reference.partition import Partition
 from kafka_eos.reference.producer_state import AppendOrigin, ProducerChecks
+from kafka_eos.reference.replication import Replica, ReplicaSet
 from kafka_eos.reference.storage import MemoryStorage, Storage, refuse_malformed
 from kafka_eos.reference.txn_coordinator import TransactionCoordinator
 from kafka_eos.reference.txn_metadata import TxnTransit
@@ -119,10 +152,15 @@ class BrokerConfig:
     auto_create_topics: bool = True  # auto.create.topics.enable
     deferred_replication: bool = False  # see the module docstring
     producer_id_block_size: int = 1000  # producer ids are allocated in durable blocks
+    #: brokers of the simulated cluster; above 1, every client topic's partition has a replica
+    #: on each (replication factor = brokers; see "The cluster" in the module docstring)
+    brokers: int = 1
 
     def __post_init__(self) -> None:
         if self.num_partitions < 1:
             raise ValueError("num_partitions must be at least 1")
+        if self.brokers < 1:
+            raise ValueError("brokers must be at least 1")
         if self.producer_state_expiry_ms < 1:
             raise ValueError("producer_state_expiry_ms must be at least 1")
 
@@ -150,9 +188,16 @@ class PendingVerification:
 
 @dataclass(slots=True)
 class _Waiter:
+    """An append waiting for the high watermark to pass ``offset`` (Kafka's DelayedProduce in
+    the produce purgatory): ``callback`` answers it; ``on_error`` answers it with an error
+    when the ISR shrank below min.insync.replicas meanwhile or leadership moved (None: the
+    append cannot fail that way, e.g. on an unreplicated internal partition)."""
+
     tp: TopicPartition
     offset: int
     callback: Callable[[], list[Outbound]]
+    on_error: Callable[[ErrorCode], list[Outbound]] | None = None
+    request: Any = None  # the request it answers, for inspection (ProduceRequest, markers)
 
 
 @dataclass(slots=True)
@@ -175,6 +220,16 @@ class BrokerNode:
     ) -> None:
         self.node_id = node_id
         self.config = config or BrokerConfig()
+        brokers = self.config.brokers
+        self.broker_ids = (
+            (node_id,) if brokers == 1 else tuple(f"broker-{i}" for i in range(brokers))
+        )
+        if node_id not in self.broker_ids:
+            raise ValueError(f"node_id {node_id!r} is none of the cluster's {self.broker_ids}")
+        self.replica_sets: dict[TopicPartition, ReplicaSet] = {}
+        self.offline_brokers: set[str] = set()
+        #: the broker the transaction and group coordinators live on
+        self.coordinator_host = node_id
         self.clock: Clock = clock or VirtualClock()
         self.storage: Storage = storage if storage is not None else MemoryStorage()
         self.topics: dict[str, int] = {}
@@ -226,7 +281,12 @@ class BrokerNode:
         writes the topic record, so a crash in between leaves only empty streams behind.)"""
         storage = self.storage
         existing = set(storage.stream_names())
-        expected = {str(TopicPartition(name, i)) for name, count in topics for i in range(count)}
+        expected = {
+            stream
+            for name, count in topics
+            for i in range(count)
+            for stream in self._replica_streams(TopicPartition(name, i))
+        }
         missing = sorted(expected - existing)
         if missing:
             raise InputError(
@@ -294,13 +354,34 @@ class BrokerNode:
 
     # -- topics and partitions -------------------------------------------------------------------
 
+    def _replica_streams(self, tp: TopicPartition) -> list[str]:
+        """The storage streams of ``tp``'s replicas: the first broker's is ``t-0`` (as on a
+        single node), the others' ``t-0@broker-1``..."""
+        if len(self.broker_ids) == 1 or is_internal_topic(tp.topic):
+            return [str(tp)]
+        return [str(tp) if i == 0 else f"{tp}@{b}" for i, b in enumerate(self.broker_ids)]
+
     def _open_partition(self, tp: TopicPartition, *, load: bool) -> Partition:
-        partition = Partition(tp, self.storage.stream(str(tp)), self.config.producer_checks)
-        self.partitions[tp] = partition
-        if load:
-            with refuse_malformed(self.storage, str(tp)):
-                partition.load()
-        return partition
+        replicas = []
+        for broker, stream in zip(self.broker_ids, self._replica_streams(tp), strict=False):
+            partition = Partition(tp, self.storage.stream(stream), self.config.producer_checks)
+            if load:
+                with refuse_malformed(self.storage, stream):
+                    partition.load()
+            replicas.append(Replica(broker, partition))
+        if len(replicas) == 1:
+            self.partitions[tp] = replicas[0].partition
+            return replicas[0].partition
+        replica_set = ReplicaSet(tp, replicas)
+        # Leaders and ISRs are not stored (Kafka's controller keeps them): after a restart of
+        # the whole cluster the replica with the longest log leads, losing nothing the old
+        # leader acknowledged with acks=all; the others truncate to it when they fetch.
+        longest = max(replicas, key=lambda r: r.partition.log_end_offset)
+        if longest.broker != replica_set.leader:
+            replica_set.make_leader(longest.broker, clean=True)
+        self.replica_sets[tp] = replica_set
+        self.partitions[tp] = replica_set.leader_partition
+        return replica_set.leader_partition
 
     def _open_topic(self, name: str, count: int, *, load: bool) -> None:
         self.topics[name] = count
@@ -345,10 +426,16 @@ class BrokerNode:
         return pid
 
     def leader_of(self, tp: TopicPartition) -> str:
-        return self.node_id
+        """The broker leading ``tp`` (a single node: itself)."""
+        replica_set = self.replica_sets.get(tp)
+        return replica_set.leader if replica_set is not None else self.coordinator_host
 
     def coordinator_of(self, key: str) -> str:
-        return self.node_id
+        """The broker the transaction and group coordinators of ``key`` live on."""
+        return self.coordinator_host
+
+    def live_brokers(self) -> tuple[str, ...]:
+        return tuple(b for b in self.broker_ids if b not in self.offline_brokers)
 
     def offsets_partition_for(self, group_id: str) -> TopicPartition:
         return OFFSETS_PARTITION
@@ -361,11 +448,22 @@ class BrokerNode:
         return out
 
     def when_replicated(
-        self, tp: TopicPartition, offset: int, callback: Callable[[], list[Outbound]]
+        self,
+        tp: TopicPartition,
+        offset: int,
+        callback: Callable[[], list[Outbound]],
+        *,
+        on_error: Callable[[ErrorCode], list[Outbound]] | None = None,
+        request: Any = None,
     ) -> list[Outbound]:
-        """Run ``callback`` once ``offset`` of ``tp`` is below the high watermark."""
-        self._waiters.append(_Waiter(tp, offset, callback))
+        """Run ``callback`` once ``offset`` of ``tp`` is below the high watermark (on a
+        replicated partition: ``on_error`` instead when it cannot be, see :class:`_Waiter`)."""
+        self._waiters.append(_Waiter(tp, offset, callback, on_error, request))
         return []
+
+    def waiting(self, tp: TopicPartition) -> list[tuple[int, Any]]:
+        """The appends of ``tp`` waiting for its high watermark: (offset, request)."""
+        return [(w.offset, w.request) for w in self._waiters if w.tp == tp]
 
     def append_txn_log(
         self, transit: TxnTransit, on_replicated: Callable[[], list[Outbound]]
@@ -387,34 +485,168 @@ class BrokerNode:
 
     def replicate(self, tp: TopicPartition | None = None) -> list[Outbound]:
         """Followers caught up (on ``tp``, or everywhere): advance high watermarks and complete
-        what waited for them (produce acks, coordinator transitions, offset commits)."""
+        what waited for them (produce acks, coordinator transitions, offset commits). On a
+        replicated partition every live follower fetches until it has the leader's log."""
         out: list[Outbound] = []
         while True:
-            for partition in self.partitions.values():
-                if tp is None or partition.tp == tp:
+            for partition_tp, partition in self.partitions.items():
+                if tp is not None and partition_tp != tp:
+                    continue
+                replica_set = self.replica_sets.get(partition_tp)
+                if replica_set is None:
                     partition.replicate()
-            ready = [w for w in self._waiters if w.offset < self.partitions[w.tp].high_watermark]
+                    continue
+                for _ in range(3):  # truncate, fetch, then tell the leader the new log end
+                    for broker in replica_set.followers():
+                        if replica_set.needs_fetch(broker):
+                            replica_set.follower_fetch(broker)
+                replica_set.advance_high_watermark()  # moves alone in its ISR, too
+            ready = self._release_waiters()
             if not ready:
                 return out
-            self._waiters = [w for w in self._waiters if w not in ready]
-            for waiter in ready:
-                out += waiter.callback()
+            out += ready
             if self.config.deferred_replication:
                 return out  # what those callbacks appended waits for the next replicate()
 
+    def _waiter_result(self, waiter: _Waiter) -> ErrorCode | None:
+        """None while ``waiter`` waits; NONE when it is replicated; an error otherwise
+        (Partition.checkEnoughReplicasReachOffset)."""
+        replica_set = self.replica_sets.get(waiter.tp)
+        if replica_set is None:
+            replicated = waiter.offset < self.partitions[waiter.tp].high_watermark
+            return ErrorCode.NONE if replicated else None
+        return delayed_produce_result(
+            high_watermark=replica_set.high_watermark,
+            required_offset=waiter.offset + 1,
+            in_sync=len(replica_set.isr),
+            min_insync_replicas=self.config.knobs.min_insync_replicas,
+        )
+
+    def _release_waiters(self) -> list[Outbound]:
+        """Answer the appends whose wait is over, in the order they started waiting."""
+        results = [(waiter, self._waiter_result(waiter)) for waiter in self._waiters]
+        self._waiters = [waiter for waiter, result in results if result is None]
+        out: list[Outbound] = []
+        for waiter, result in results:
+            if result is not None:
+                out += self._answer_waiter(waiter, result)
+        return out
+
+    def _answer_waiter(self, waiter: _Waiter, error: ErrorCode) -> list[Outbound]:
+        if error is ErrorCode.NONE or waiter.on_error is None:
+            return waiter.callback()
+        return waiter.on_error(error)
+
+    # -- the cluster: follower fetch, ISR, elections ---------------------------------------------
+
+    def follower_fetch(self, tp: TopicPartition, broker: str) -> list[Outbound]:
+        """One fetch by ``broker``'s replica of ``tp`` from its leader (ReplicaFetcherThread),
+        and the answers the high watermark it moved releases."""
+        self.replica_sets[tp].follower_fetch(broker)
+        return self._release_waiters()
+
+    def shrink_isr(self, tp: TopicPartition, broker: str) -> list[Outbound]:
+        """``broker``'s replica of ``tp`` leaves the ISR (Partition.maybeShrinkIsr: it fell
+        behind for replica.lag.time.max.ms), and the answers that releases."""
+        self.replica_sets[tp].shrink_isr(broker)
+        return self._release_waiters()
+
+    def elect_leader(self, tp: TopicPartition, new: str, *, clean: bool) -> list[Outbound]:
+        """The controller makes ``new`` the leader of ``tp`` (a replica the old leader's
+        failure or a crash left electable: :meth:`ReplicaSet.elect`). The appends waiting on
+        the deposed leader are answered NOT_LEADER_OR_FOLLOWER (their producers refresh
+        their metadata and retry; the coordinator re-sends its markers)."""
+        replica_set = self.replica_sets[tp]
+        replica_set.make_leader(new, clean=clean)
+        self.partitions[tp] = replica_set.leader_partition
+        deposed = [w for w in self._waiters if w.tp == tp]
+        self._waiters = [w for w in self._waiters if w.tp != tp]
+        out: list[Outbound] = []
+        for waiter in deposed:
+            out += self._answer_waiter(waiter, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+        replica_set.advance_high_watermark()  # alone in the ISR, it moves at once
+        return out + self._release_waiters()
+
+    def fail_over_leader(self, tp: TopicPartition) -> list[Outbound]:
+        """Fault: the leader of ``tp`` fails and the controller elects another replica (clean
+        from the ISR; unclean with the knob); the old leader is back at once as a follower
+        with its log as it was. Nothing happens when no replica is electable."""
+        replica_set = self.replica_sets[tp]
+        chosen = replica_set.elect(
+            unclean=self.config.knobs.unclean_leader_election, excluding=replica_set.leader
+        )
+        if chosen is None:
+            return []
+        return self.elect_leader(tp, chosen[0], clean=chosen[1])
+
+    def crash_broker(self, broker: str) -> list[Outbound]:
+        """``broker`` stops: the controller elects new leaders for the partitions it led
+        (none electable: the partition is offline until it comes back), removes it from the
+        other ISRs, and moves the coordinators off it (a coordinator failover)."""
+        if broker not in self.broker_ids:
+            raise ValueError(f"no broker {broker!r} in {self.broker_ids}")
+        self.offline_brokers.add(broker)
+        out: list[Outbound] = []
+        for tp, replica_set in self.replica_sets.items():
+            replica_set.offline.add(broker)
+            if replica_set.leader != broker:
+                replica_set.isr.discard(broker)
+                replica_set.advance_high_watermark()
+                continue
+            chosen = replica_set.elect(unclean=self.config.knobs.unclean_leader_election)
+            if chosen is not None:
+                out += self.elect_leader(tp, chosen[0], clean=chosen[1])
+        out += self._release_waiters()
+        live = self.live_brokers()
+        if self.coordinator_host == broker and live:
+            self.coordinator_host = live[0]
+            out += self.fail_over_coordinator()
+        return out
+
+    def restart_broker(self, broker: str) -> list[Outbound]:
+        """``broker`` is back with its logs: its replicas rebuild their producer state, follow
+        (truncating when they fetch) and rejoin the ISR when caught up; a partition it led
+        with nobody electable meanwhile gets it back as leader in a new epoch."""
+        self.offline_brokers.discard(broker)
+        out: list[Outbound] = []
+        for tp, replica_set in self.replica_sets.items():
+            replica_set.offline.discard(broker)
+            replica_set.replicas[broker].partition.rebuild_producer_state()
+            if replica_set.leader == broker:
+                out += self.elect_leader(tp, broker, clean=True)
+        return self._settle(out)
+
     def _settle(self, out: list[Outbound]) -> list[Outbound]:
         if not self.config.deferred_replication:
-            out += self.replicate()
-        return out
+            return out + self.replicate()
+        # a leader alone in its ISR moves its high watermark as it appends
+        # (Partition.appendRecordsToLeader calls maybeIncrementLeaderHW)
+        for replica_set in self.replica_sets.values():
+            replica_set.advance_high_watermark()
+        return out + self._release_waiters()
 
     # -- the entry points ------------------------------------------------------------------------
 
-    def receive(self, source: str, message: Any) -> list[Outbound]:
-        """Handle one message from ``source`` and return what to send."""
+    def receive(self, source: str, message: Any, *, at: str | None = None) -> list[Outbound]:
+        """Handle one message from ``source`` and return what to send. ``at``: the broker
+        it arrived at (None: wherever it belongs, e.g. a Produce at its partition's leader);
+        a broker answers a Produce, Fetch or ListOffsets for a partition it does not lead
+        NOT_LEADER_OR_FOLLOWER (ReplicaManager.getPartitionOrError), and a crashed broker
+        nothing."""
         handler = self._handlers.get(type(message))
         if handler is None:
             raise TypeError(f"{self.node_id} cannot handle {type(message).__name__}")
+        if at is not None and at in self.offline_brokers:
+            return []
+        if at is not None and self._led_elsewhere(message, at):
+            return [Outbound(source, _not_leader_answer(message))]
         return self._settle(handler(self, source, message))
+
+    def _led_elsewhere(self, message: Any, at: str) -> bool:
+        if not isinstance(message, ProduceRequest | FetchRequest | ListOffsetsRequest):
+            return False
+        replica_set = self.replica_sets.get(TopicPartition(message.topic, message.partition))
+        return replica_set is not None and replica_set.leader != at
 
     def tick(self) -> list[Outbound]:
         """Time-driven work at clock.now_ms(): producer-state expiry, transaction timeouts,
@@ -541,6 +773,17 @@ class BrokerNode:
     def _append_produce(
         self, source: str, request: ProduceRequest, partition: Partition, *, guard: int | None
     ) -> list[Outbound]:
+        replica_set = self.replica_sets.get(partition.tp)
+        knobs = self.config.knobs
+        if replica_set is not None:
+            # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
+            refusal = produce_refusal(
+                acks=request.acks,
+                in_sync=len(replica_set.isr),
+                min_insync_replicas=knobs.min_insync_replicas,
+            )
+            if refusal is not None:
+                return self._produce_answer(source, request, refusal)
         result = partition.append_data(
             producer_id=request.producer_id,
             producer_epoch=request.producer_epoch,
@@ -556,15 +799,26 @@ class BrokerNode:
             and request.transactional
             and request.transactional_id is not None,
         )
-        if result.error is not ErrorCode.NONE or result.batch is None:
+        answered = result.error is not ErrorCode.NONE or result.batch is None
+        if answered and (replica_set is None or not result.duplicate):
             return self._produce_answer(
                 source, request, result.error, result.base_offset, result.message or None
             )
-        self._record_append(partition.tp, result.batch)
+        if result.batch is not None:
+            self._record_append(partition.tp, result.batch)
+
+        def answer() -> list[Outbound]:
+            return self._produce_answer(source, request, ErrorCode.NONE, result.base_offset)
+
+        if replica_set is not None and request.acks == ACKS_LEADER:
+            return answer()  # acks=1: answered once the leader has it
+        # acks=all (a duplicate too: DelayedProduce waits for its original's offsets)
         return self.when_replicated(
             partition.tp,
             result.last_offset,
-            lambda: self._produce_answer(source, request, ErrorCode.NONE, result.base_offset),
+            answer,
+            on_error=lambda error: self._produce_answer(source, request, error),
+            request=request,
         )
 
     def _produce_answer(
@@ -595,6 +849,7 @@ class BrokerNode:
     def _on_write_txn_markers(self, source: str, request: WriteTxnMarkersRequest) -> list[Outbound]:
         results = []
         last: tuple[TopicPartition, int] | None = None
+        appended: dict[TopicPartition, int] = {}
         for marker in request.markers:
             partition_results = []
             for tp in marker.partitions:
@@ -607,12 +862,44 @@ class BrokerNode:
                 )
                 if offset >= 0:
                     last = (tp, offset)
+                    appended[tp] = offset
                 partition_results.append(PartitionResult(tp.topic, tp.partition, error))
             results.append(TxnMarkerResult(marker.producer_id, tuple(partition_results)))
         response = WriteTxnMarkersResponse(request.correlation_id, tuple(results))
         if last is None:
             return [Outbound(source, response)]
-        return self.when_replicated(last[0], last[1], lambda: [Outbound(source, response)])
+        if not self.replica_sets:
+            return self.when_replicated(last[0], last[1], lambda: [Outbound(source, response)])
+        return self._answer_markers_when_replicated(source, response, appended)
+
+    def _answer_markers_when_replicated(
+        self,
+        source: str,
+        response: WriteTxnMarkersResponse,
+        appended: dict[TopicPartition, int],
+    ) -> list[Outbound]:
+        """Markers are written with acks=all (KafkaApis.handleWriteTxnMarkersRequest): the
+        answer goes once every partition's high watermark passed its marker, each partition's
+        result the error its wait ended with (the coordinator retries those)."""
+        errors: dict[TopicPartition, ErrorCode] = {}
+
+        def done(tp: TopicPartition, error: ErrorCode) -> list[Outbound]:
+            appended.pop(tp, None)
+            if error is not ErrorCode.NONE:
+                errors[tp] = error
+            if appended:
+                return []
+            return [Outbound(source, _with_marker_errors(response, errors))]
+
+        for tp, offset in list(appended.items()):
+            self.when_replicated(
+                tp,
+                offset,
+                lambda tp=tp: done(tp, ErrorCode.NONE),  # type: ignore[misc]
+                on_error=lambda error, tp=tp: done(tp, error),  # type: ignore[misc]
+                request=response,
+            )
+        return []
 
     def write_marker(
         self,
@@ -626,6 +913,15 @@ class BrokerNode:
         partition = self.partitions.get(tp)
         if partition is None:
             return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, -1
+        replica_set = self.replica_sets.get(tp)
+        if replica_set is not None:
+            refusal = produce_refusal(  # markers are acks=all appends
+                acks=ACKS_ALL,
+                in_sync=len(replica_set.isr),
+                min_insync_replicas=self.config.knobs.min_insync_replicas,
+            )
+            if refusal is not None:
+                return refusal, -1
         result = partition.append_marker(
             producer_id=producer_id,
             producer_epoch=producer_epoch,
@@ -720,7 +1016,7 @@ class BrokerNode:
             )
             topics.append(TopicMetadata(name, ErrorCode.NONE, partitions))
         response = MetadataResponse(
-            request.correlation_id, (self.node_id,), self.node_id, tuple(topics)
+            request.correlation_id, self.live_brokers(), self.coordinator_host, tuple(topics)
         )
         return [Outbound(source, response)]
 
@@ -743,6 +1039,39 @@ class BrokerNode:
         return lambda response: [Outbound(source, response)]
 
     _handlers: ClassVar[dict[type, Callable[[BrokerNode, str, Any], list[Outbound]]]] = {}
+
+
+def _not_leader_answer(request: ProduceRequest | FetchRequest | ListOffsetsRequest) -> Any:
+    error = ErrorCode.NOT_LEADER_OR_FOLLOWER
+    if isinstance(request, ProduceRequest):
+        return ProduceResponse(
+            request.correlation_id, request.topic, request.partition, error, -1, 0, None
+        )
+    if isinstance(request, FetchRequest):
+        return FetchResponse(request.correlation_id, request.topic, request.partition, error)
+    return ListOffsetsResponse(request.correlation_id, request.topic, request.partition, error, -1)
+
+
+def _with_marker_errors(
+    response: WriteTxnMarkersResponse, errors: dict[TopicPartition, ErrorCode]
+) -> WriteTxnMarkersResponse:
+    if not errors:
+        return response
+    markers = tuple(
+        TxnMarkerResult(
+            marker.producer_id,
+            tuple(
+                PartitionResult(
+                    r.topic,
+                    r.partition,
+                    errors.get(TopicPartition(r.topic, r.partition), r.error_code),
+                )
+                for r in marker.results
+            ),
+        )
+        for marker in response.markers
+    )
+    return WriteTxnMarkersResponse(response.correlation_id, markers)
 
 
 def batch_event(tp: TopicPartition, batch: LogBatch) -> Append | Marker:

@@ -213,10 +213,31 @@ class Partition:
         them) and rebuild producer state from what is left, as Kafka does after truncation."""
         dropped = self.log.truncate_to(offset)
         if any(batch.producer_id >= 0 for batch in dropped):
-            self.producers = ProducerStateManager(self.producers.checks)
-            self.log.aborted = []
-            self._track_all(self.log.batches)
+            self.rebuild_producer_state()
         return dropped
+
+    def rebuild_producer_state(self) -> None:
+        """Producer state and the aborted index rebuilt by replaying the log
+        (UnifiedLog.rebuildProducerState / loadProducerState)."""
+        self.producers = ProducerStateManager(self.producers.checks)
+        self.log.aborted = []
+        self._track_all(self.log.batches)
+
+    # -- as a follower (reference/replication.py) ------------------------------------------
+
+    def truncate_as_follower(self, offset: int) -> None:
+        """A follower cuts its log at ``offset`` before fetching from a new leader (KIP-101:
+        AbstractFetcherThread.truncate, UnifiedLog.truncateTo): what it drops may lie below
+        the high watermark it had learned (an unclean election), which comes down with it."""
+        self.log.high_watermark = min(self.log.high_watermark, offset)
+        self.truncate_to(offset)
+
+    def append_as_follower(self, batch: LogBatch) -> None:
+        """UnifiedLog.appendAsFollower: the leader's batch at the leader's offsets, not
+        validated again; producer state and aborted index follow it as on the leader
+        (ProducerAppendInfo with AppendOrigin.REPLICATION)."""
+        self.log.append(batch)
+        self._track_all([batch])
 
     def _track_all(self, batches: list[LogBatch]) -> None:
         for batch in batches:

@@ -190,12 +190,15 @@ class KafkaProducer:
         retry_backoff_ms: int = 100,
         transaction_version: int = 2,
         delivery_timeout_ms: int = 120_000,
+        acks: int = -1,
     ) -> None:
         if transactional_id is not None and not enable_idempotence:
             raise ValueError("a transactional producer is idempotent")
         self.client_id = client_id
         self.clock = clock
         self.bootstrap = bootstrap
+        #: acks: -1 (all) or 1; every Produce carries it (the leader decides when to answer)
+        self.acks = acks
         self.transactional_id = transactional_id
         self.idempotent = enable_idempotence
         self.max_in_flight = max_in_flight
@@ -467,6 +470,7 @@ class KafkaProducer:
                 self.transactional_id,
                 None,
                 tuple(batch.records),
+                self.acks,
             )
             outbound = self._request(self.bootstrap, request)
             self.in_flight[correlation_id].batch = batch

@@ -59,6 +59,7 @@ def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:
         "transactional_id": model.transactional_ids[model.tid_of[proc]] if transactional else None,
         "enable_idempotence": transactional or (kind == IDEMPOTENT and knobs.idempotence),
         "max_in_flight": knobs.max_in_flight,
+        "acks": knobs.acks,
         "retry_backoff_ms": 0,
         # the model's clients add partitions explicitly (see the module docstring)
         "transaction_version": 1,

@@ -60,7 +60,7 @@ class Direct:
         queue = list(outbounds)
         while queue:
             outbound = queue.pop(0)
-            if outbound.destination != self.node.node_id:
+            if outbound.destination not in self.node.broker_ids:
                 answers.append(outbound.message)
             elif self.hold:
                 self.held.append(outbound)
