@@ -9,6 +9,7 @@ from .client_responses import RESPONSE_ACTIONS
 from .clients import CLIENT_ACTIONS
 from .consumer import CONSUMER_ACTIONS
 from .coordinator import COORDINATOR_ACTIONS
+from .groups import GROUP_ACTIONS
 from .leaders import LEADER_ACTIONS
 from .markers import MARKER_ACTIONS
 from .network import NETWORK_ACTIONS
@@ -29,6 +30,7 @@ ACTIONS: tuple[Action, ...] = declare(
         TRANSACTION_LOG_ACTIONS[0],  # CompleteTxnLogAppend
         *MARKER_ACTIONS,
         *TRANSACTION_LOG_ACTIONS[1:],  # TimeoutTransaction, CoordinatorFailover
+        *GROUP_ACTIONS,  # Rebalance
         *NETWORK_ACTIONS,
         *CONSUMER_ACTIONS,
     )

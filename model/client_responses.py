@@ -20,6 +20,7 @@ from .codes import (
     ERROR_NAMES,
     FATAL,
     FATAL_ERROR,
+    ILLEGAL_GENERATION,
     IN_TRANSACTION,
     INITIALIZING,
     NONE,
@@ -45,6 +46,7 @@ from .layout import (
     C_BATCHES,
     C_CURRENT,
     C_EPOCH,
+    C_GENERATION,
     C_SEQUENCES,
     C_STATE,
     CQ_API,
@@ -97,10 +99,11 @@ def receive_produce_response(
     elif m.transactional[proc]:
         # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
         # fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
-        # (TxnOffsetCommitHandler: only group-membership errors are abortable). A client
+        # (TxnOffsetCommitHandler: only group-membership errors are abortable, as
+        # ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A client
         # already in FATAL_ERROR still completes its batches (the Sender keeps handling
         # responses) but stays fatal.
-        fatal = error in FATAL or part == m.offsets_partition
+        fatal = error in FATAL or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
         new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
         failed = replace(batches, rec, (B_FAILED, epoch, seq, error))
         client = (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
@@ -241,14 +244,14 @@ def receive_coordinator_response(
     if error == CONCURRENT and cstate == ABORTABLE_ERROR:
         # re-enqueued, then failed when dequeued: in ABORTABLE_ERROR the transaction manager
         # sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
-        client = (*client[:C_AWAITING], ())
+        client = (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
     elif error == CONCURRENT:
         # TransactionManager re-enqueues the request after a back-off
         again = (*awaiting[:CQ_CONNECTION], m.newest_connection(state))
-        client = (*client[:C_AWAITING], again)
+        client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
         sent = (again,)
     elif error in FATAL or (not adds and error != NONE):
-        client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], ())
+        client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
     elif api == API_INIT_PRODUCER_ID:
         client = (
             READY,
@@ -258,11 +261,13 @@ def receive_coordinator_response(
             (0,) * m.partition_count,
             0,
             (),
+            client[C_GENERATION],
         )
     elif adds and error == NONE:
-        client = (cstate, *client[C_EPOCH:C_ADDED], client[C_ADDED] | awaiting[CQ_ARGUMENT], ())
+        added = client[C_ADDED] | awaiting[CQ_ARGUMENT]
+        client = (cstate, *client[C_EPOCH:C_ADDED], added, (), *client[C_AWAITING + 1 :])
     elif adds:
-        client = (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], ())
+        client = (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
     else:  # EndTxn accepted
         client = _transaction_done(
             m, proc, client, cstate == COMMITTING, epoch, m.newest_connection(state)
@@ -291,11 +296,17 @@ def _transaction_done(
         new_epoch = epoch
         sequences = (0,) * m.partition_count
     batches = client[C_BATCHES]
-    failed = any(batches[r][BT_STATUS] == B_FAILED for r in m.txn_records[proc][current])
+    generation = client[C_GENERATION]
+    # a TxnOffsetCommit refused with ILLEGAL_GENERATION asks for no bump: its handler fails
+    # the transaction (abortableError) without TransactionManager's epoch-bump flag
+    failed = any(
+        batches[r][BT_STATUS] == B_FAILED and m.record_partition[proc][r] != m.offsets_partition
+        for r in m.txn_records[proc][current]
+    )
     if not m.tv2 and not committed and failed:
         request = (M_COORDINATOR_REQUEST, proc, API_INIT_PRODUCER_ID, new_epoch, 1, -1, connection)
-        return (INITIALIZING, new_epoch, next_txn, batches, sequences, 0, request)
-    return (READY, new_epoch, next_txn, batches, sequences, 0, ())
+        return (INITIALIZING, new_epoch, next_txn, batches, sequences, 0, request, generation)
+    return (READY, new_epoch, next_txn, batches, sequences, 0, (), generation)
 
 
 _PRODUCE_ERRORS = (
@@ -307,6 +318,7 @@ _PRODUCE_ERRORS = (
     "OUT_OF_ORDER_SEQUENCE_NUMBER",
     "INVALID_TXN_STATE",
     "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+    "ILLEGAL_GENERATION",
 )
 _COORDINATOR_ERRORS = (
     "NONE",

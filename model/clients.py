@@ -23,6 +23,7 @@ from .codes import (
     READY,
     UNINITIALIZED,
 )
+from .groups import group_generation, owns_input
 from .layout import (
     API_ADD_OFFSETS,
     API_ADD_PARTITIONS,
@@ -40,6 +41,7 @@ from .layout import (
     C_BATCHES,
     C_CURRENT,
     C_EPOCH,
+    C_GENERATION,
     C_SEQUENCES,
     C_STATE,
     CQ_API,
@@ -116,7 +118,7 @@ def init_producer_id(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -
     """KafkaProducer.initTransactions: INITIALIZING, and InitProducerId goes out."""
     client = state[S_CLIENTS][proc]
     request = _request(m, state, proc, API_INIT_PRODUCER_ID, -1, -1, -1)
-    new_client = (INITIALIZING, *client[C_EPOCH:C_AWAITING], request)
+    new_client = (INITIALIZING, *client[C_EPOCH:C_AWAITING], request, *client[C_AWAITING + 1 :])
     return Step(("InitProducerId", (m.process_names[proc],))), client_step(
         state, proc, new_client, (request,)
     )
@@ -157,6 +159,7 @@ def begin_transaction(
         client[C_SEQUENCES],
         0,
         request,
+        client[C_GENERATION],
     )
     step = Step(("BeginTransaction", (m.process_names[proc], current)))
     return step, client_step(state, proc, new_client, (request,))
@@ -242,7 +245,12 @@ def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> t
     request = _request(m, state, proc, API_END_TXN, client[C_EPOCH], int(commit), txn)
     if not commit:
         client = _abort_undrained(m, proc, client)
-    new_client = (COMMITTING if commit else ABORTING, *client[C_EPOCH:C_AWAITING], request)
+    new_client = (
+        COMMITTING if commit else ABORTING,
+        *client[C_EPOCH:C_AWAITING],
+        request,
+        *client[C_AWAITING + 1 :],
+    )
     name = "CommitTransaction" if commit else "AbortTransaction"
     return Step((name, (m.process_names[proc],))), client_step(state, proc, new_client, (request,))
 
@@ -310,9 +318,12 @@ def resend_coordinator_request(
     request = client[C_AWAITING]
     step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
-        return step, client_step(state, proc, (*client[:C_AWAITING], ()))
+        return step, client_step(
+            state, proc, (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
+        )
     again = (*request[:CQ_CONNECTION], m.newest_connection(state))
-    return step, client_step(state, proc, (*client[:C_AWAITING], again), (again,))
+    new_client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
+    return step, client_step(state, proc, new_client, (again,))
 
 
 # ---------------------------------------------------------------------- TimeoutCoordinatorRequest
@@ -333,9 +344,10 @@ def time_out_request(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -
     request = client[C_AWAITING]
     step = Step(("TimeoutCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
-        return step, client_step(state, proc, (*client[:C_AWAITING], ()), (), F_REQUEST_TIMEOUTS)
+        cleared = (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
+        return step, client_step(state, proc, cleared, (), F_REQUEST_TIMEOUTS)
     again = (*request[:CQ_CONNECTION], m.newest_connection(state) + 1)
-    new_client = (*client[:C_AWAITING], again)
+    new_client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
     return step, client_step(state, proc, new_client, (again,), F_REQUEST_TIMEOUTS)
 
 
@@ -348,9 +360,9 @@ def starting(m: KafkaEosModel, view: ClientView) -> bool:
 
 def may_fetch_offset(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[int], ...]:
     """No transactional offset is pending in __consumer_offsets (else OffsetFetch answers
-    UNSTABLE_OFFSET_COMMIT)."""
+    UNSTABLE_OFFSET_COMMIT), and the input partition is assigned to this member (KIP-447)."""
     partition = state[S_PARTITIONS][m.offsets_partition]
-    if last_stable_offset(partition) != len(partition[P_LOG]):
+    if last_stable_offset(partition) != len(partition[P_LOG]) or not owns_input(m, state, proc):
         return ()
     return ((m.committed_group_offset(partition),),)
 
@@ -358,9 +370,11 @@ def may_fetch_offset(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[int
 def fetch_committed_offset(
     m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]
 ) -> tuple[Step, Tup]:
-    """OffsetFetch(requireStable) at start-up: resume from the committed offset."""
+    """OffsetFetch(requireStable) at start-up: resume from the committed offset, in the
+    group generation the member joined (its TxnOffsetCommit carries it, KIP-447)."""
     (committed,) = args
     client = replace(state[S_CLIENTS][proc], C_CURRENT, committed)
+    client = replace(client, C_GENERATION, group_generation(m, state))
     return Step(("FetchCommittedOffset", (m.process_names[proc], committed))), client_step(
         state, proc, client
     )
@@ -448,7 +462,14 @@ CLIENT_ACTIONS = (
     Action(
         name="FetchCommittedOffset",
         touches=Touches(
-            reads=("own", "previous", "budget:retries", "budget:batch_timeouts", "offsets"),
+            reads=(
+                "own",
+                "previous",
+                "budget:retries",
+                "budget:batch_timeouts",
+                "budget:rebalances",
+                "offsets",
+            ),
             writes=("own",),
         ),
         role="client",

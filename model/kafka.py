@@ -127,6 +127,7 @@ class KafkaEosModel(WorkloadTables):
             "consumer": self.workload.consumer is not None,
             "unanswered": bool(self.faults.losses or self.faults.failovers),
             "replicas": self.workload.replicas > 1,
+            "group": len(self.ctp_members) >= 2,
         }
         return all(has[need] for need in action.needs)
 
@@ -145,6 +146,7 @@ class KafkaEosModel(WorkloadTables):
                     next_sequence=(0,) * self.partition_count,
                     added=0,
                     awaiting=(),
+                    generation=-1,
                 )
             )
         unreplicated = PARTITION.make(

@@ -64,6 +64,7 @@ C_BATCHES: Final = 3  # batches
 C_SEQUENCES: Final = 4  # next_sequence
 C_ADDED: Final = 5  # added
 C_AWAITING: Final = 6  # awaiting
+C_GENERATION: Final = 7  # generation
 # batch: one record's batch
 BT_STATUS: Final = 0  # status
 BT_EPOCH: Final = 1  # epoch
@@ -142,6 +143,7 @@ F_EXPIRIES: Final = 5  # expiries
 F_RETRIABLE_ERRORS: Final = 6  # retriable_errors
 F_LEADER_FAILOVERS: Final = 7  # leader_failovers
 F_REQUEST_TIMEOUTS: Final = 8  # request_timeouts
+F_REBALANCES: Final = 9  # rebalances
 # data entry: a data batch in a log (one record)
 ENTRY_DATA: Final = 0
 ENTRY_KIND: Final = 0  # type

@@ -17,6 +17,7 @@ from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 from .codes import (
     CONCURRENT,
     ERROR_NAMES,
+    ILLEGAL_GENERATION,
     INVALID_EPOCH,
     INVALID_TXN_STATE,
     NONE,
@@ -26,7 +27,9 @@ from .codes import (
     OUT_OF_ORDER,
     PREPARE,
 )
+from .groups import group_generation
 from .layout import (
+    C_GENERATION,
     CB_LAST_SEQ,
     E_BATCHES,
     E_COORDINATOR_EPOCH,
@@ -85,6 +88,8 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     if error is None:
         # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
         error = refuse_for_replicas(m, partitions[part]) if replication else NONE
+    if from_coordinator and error == NONE and _stale_member(m, state, proc):
+        error = ILLEGAL_GENERATION
     if pid >= 0 and error == NONE:
         # 2. a duplicate of a cached batch: the original offset, nothing appended
         # (ProducerStateEntry.findDuplicateBatch)
@@ -180,6 +185,16 @@ def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
     if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
         return INVALID_TXN_STATE
     return NONE
+
+
+def _stale_member(m: KafkaEosModel, state: Tup, proc: int) -> bool:
+    """KIP-447: the group coordinator refuses a TxnOffsetCommit from a generation that is not
+    the group's (OffsetMetadataManager.commitTransactionalOffset validates the member in the
+    write, after the verification). The request carries the generation its member fetched its
+    offset in, which the client holds unchanged from then on."""
+    if not (m.knobs.group_generation_check and m.faults.rebalances):
+        return False
+    return bool(state[S_CLIENTS][proc][C_GENERATION] != group_generation(m, state))
 
 
 def _validate(
@@ -400,7 +415,7 @@ LEADER_ACTIONS = (
     Action(
         name="HandleProduce",
         touches=Touches(
-            reads=("own", "coordinator"),
+            reads=("own", "coordinator", "clients", "budget:rebalances"),
             writes=("own",),
             adds=("inbox:clients",),
             takes=("inbox",),
@@ -412,7 +427,12 @@ LEADER_ACTIONS = (
         consumes=(M_PRODUCE,),
         effect=handle_produce,
         outcome="result",
-        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "CONCURRENT_TRANSACTIONS"),
+        outcomes=(
+            *_PRODUCE_OUTCOMES,
+            "INVALID_TXN_STATE",
+            "CONCURRENT_TRANSACTIONS",
+            "ILLEGAL_GENERATION",
+        ),
         show=_show_produce,
     ),
     _refusal_action(

@@ -66,6 +66,8 @@ class Faults:
     #: re-sends on a new one while the first copy may still be delivered and processed; the
     #: answer to the first copy travels on the closed connection and is never read.
     request_timeouts: int = 0
+    #: Consumer-group rebalances that move the CTP input partition to the next member (KIP-447).
+    rebalances: int = 0
 
 
 @dataclass(frozen=True, slots=True)

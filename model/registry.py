@@ -41,10 +41,11 @@ Role = Literal["client", "leader", "coordinator", "network", "consumer"]
 Trigger = Literal["message", "local", "client", "state"]
 #: What an action needs in the configuration: a transactional.id, a consume-transform-produce
 #: application, a consumer, a fault that can leave a request unanswered (a loss or a
-#: failover), or replicated data partitions. An action whose needs are missing, or whose fault
-#: budget is 0, is switched off: it is not enumerated and not listed for coverage, so that an
-#: action the checker reports as never taken is a real surprise (usually a guard that never holds).
-Need = Literal["transactions", "ctp", "consumer", "unanswered", "replicas"]
+#: failover), replicated data partitions, or a consumer group of two CTP members. An action
+#: whose needs are missing, or whose fault budget is 0, is switched off: it is not enumerated
+#: and not listed for coverage, so that an action the checker reports as never taken is a real
+#: surprise (usually a guard that never holds).
+Need = Literal["transactions", "ctp", "consumer", "unanswered", "replicas", "group"]
 
 
 class ClientView(NamedTuple):

@@ -165,6 +165,12 @@ CLIENT = Component(
             show="message",
             record="message",
         ),
+        field(
+            "generation",
+            "ctp: the consumer group generation it fetched its input offset in, which its "
+            "TxnOffsetCommit carries (KIP-447); -1 before that, and for other processes",
+            "C_GENERATION",
+        ),
     ),
     kafka="KafkaProducer, TransactionManager, Sender, RecordAccumulator",
 )
@@ -532,6 +538,12 @@ BUDGET = Component(
             "request_timeouts",
             "request timeouts (TimeoutCoordinatorRequest, TimeoutProduce) left",
             "F_REQUEST_TIMEOUTS",
+        ),
+        field(
+            "rebalances",
+            "consumer-group rebalances (Rebalance) left; the group's generation is the number "
+            "spent",
+            "F_REBALANCES",
         ),
     ),
 )

@@ -47,6 +47,12 @@ class WorkloadTables:
             if spec.kind in (TRANSACTIONAL, CTP) and spec.transactional_id not in tids:
                 tids.append(spec.transactional_id)
         self.transactional_ids = tuple(tids)
+        #: the consumer group's members (KIP-447): the CTP applications' transactional ids
+        self.ctp_members = tuple(
+            tid
+            for tid, name in enumerate(tids)
+            if any(s.kind == CTP and s.transactional_id == name for s in workload.producers)
+        )
         pid_tid: list[int] = list(range(len(tids)))
         # per-process tables
         self.kinds: list[str] = []

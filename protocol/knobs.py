@@ -151,6 +151,16 @@ class Knobs:
         "(under transaction version 2 that abort bumps the epoch anyway, so the knob changes "
         "only lastProducerEpoch there)",
     )
+    group_generation_check: bool = _knob(
+        True,
+        roles=("coordinator",),
+        kafka="GroupMetadataManager / OffsetMetadataManager.commitTransactionalOffset member "
+        "and generation validation (KIP-447, Kafka 2.5)",
+        doc="the group coordinator refuses a TxnOffsetCommit whose consumer group generation is "
+        "not the group's current one (ILLEGAL_GENERATION, abortable for the producer), so a "
+        "member that lost its input partition in a rebalance (fault budget rebalances) cannot "
+        "commit offsets for it; off: the stale member's commit is written",
+    )
     producer_state_expiry: bool = _knob(
         False,
         roles=("leader",),

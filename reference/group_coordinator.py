@@ -277,7 +277,10 @@ class GroupCoordinator:
             return ErrorCode.NONE
         if group is None or member_id not in group.members:
             return ErrorCode.UNKNOWN_MEMBER_ID
-        if generation_id != group.generation_id:
+        # KIP-447: a transactional commit of a stale generation is fenced (knob
+        # group_generation_check; off, the generation of a TxnOffsetCommit is not checked)
+        checks_generation = not transactional or self.host.config.knobs.group_generation_check
+        if checks_generation and generation_id != group.generation_id:
             return ErrorCode.ILLEGAL_GENERATION
         if not transactional and group.state is GroupState.PREPARING_REBALANCE:
             return ErrorCode.REBALANCE_IN_PROGRESS

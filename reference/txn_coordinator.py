@@ -52,6 +52,15 @@ _E, _O, _PC, _PA, _CC, _CA, _D, _PEF = TxnState
 Reply = Callable[[object], "list[Outbound]"]
 
 
+@dataclass(frozen=True, slots=True)
+class MarkersInFlight:
+    """One WriteTxnMarkers request of a job awaiting its answer: the partitions it carries and
+    when it went out (its own timer: Kafka retries per request, not per job)."""
+
+    partitions: frozenset[TopicPartition]
+    sent_at_ms: int
+
+
 @dataclass(slots=True)
 class MarkerJob:
     """The markers of one decided transaction (TxnMarkerEntry / PendingCompleteTxn)."""
@@ -63,7 +72,8 @@ class MarkerJob:
     coordinator_epoch: int
     remaining: set[TopicPartition]
     sent_at_ms: int = -1
-    in_flight: dict[int, frozenset[TopicPartition]] = field(default_factory=dict)
+    #: correlation id -> the request awaiting its answer
+    in_flight: dict[int, MarkersInFlight] = field(default_factory=dict)
 
 
 class TransactionCoordinator:
@@ -73,7 +83,7 @@ class TransactionCoordinator:
         self.coordinator_epoch = 0
         self.transactions: dict[str, TransactionMetadata] = {}
         self.marker_jobs: dict[str, MarkerJob] = {}
-        self._marker_requests: dict[int, str] = {}  # correlation id -> transactional.id
+        self.marker_requests: dict[int, str] = {}  # correlation id -> transactional.id
 
     @property
     def now_ms(self) -> int:
@@ -88,7 +98,7 @@ class TransactionCoordinator:
         self.coordinator_epoch = coordinator_epoch
         self.transactions = {}
         self.marker_jobs = {}
-        self._marker_requests = {}
+        self.marker_requests = {}
         for transit in transits:
             self.transactions[transit.transactional_id] = TransactionMetadata.from_transit(transit)
         out: list[Outbound] = []
@@ -396,15 +406,16 @@ class TransactionCoordinator:
         self.marker_jobs[metadata.transactional_id] = job
         if not job.remaining:
             return self._complete(metadata)
-        return self._send_markers(job)
+        return self._send_markers(job, job.remaining)
 
-    def _send_markers(self, job: MarkerJob) -> list[Outbound]:
+    def _send_markers(self, job: MarkerJob, due: set[TopicPartition]) -> list[Outbound]:
+        """One WriteTxnMarkers per leader for the ``due`` partitions
+        (TransactionMarkerChannelManager.addTxnMarkersToBrokerQueue, drained per broker)."""
         from kafka_eos.reference.node import Outbound
 
         job.sent_at_ms = self.now_ms
-        job.in_flight.clear()
         by_leader: dict[str, list[TopicPartition]] = {}
-        for tp in sorted(job.remaining):
+        for tp in sorted(due):
             by_leader.setdefault(self.host.leader_of(tp), []).append(tp)
         out = []
         for leader, partitions in by_leader.items():
@@ -416,14 +427,14 @@ class TransactionCoordinator:
                 tuple(partitions),
                 job.coordinator_epoch,
             )
-            self._marker_requests[correlation_id] = job.transactional_id
-            job.in_flight[correlation_id] = frozenset(partitions)
+            self.marker_requests[correlation_id] = job.transactional_id
+            job.in_flight[correlation_id] = MarkersInFlight(frozenset(partitions), self.now_ms)
             out.append(Outbound(leader, WriteTxnMarkersRequest(correlation_id, (marker,))))
         return out
 
     def handle_markers_response(self, response: WriteTxnMarkersResponse) -> list[Outbound]:
         """A leader answered markers (TransactionMarkerRequestCompletionHandler)."""
-        transactional_id = self._marker_requests.pop(response.correlation_id, None)
+        transactional_id = self.marker_requests.pop(response.correlation_id, None)
         job = self.marker_jobs.get(transactional_id) if transactional_id else None
         if job is None or response.correlation_id not in job.in_flight:
             return []  # an answer to a deposed coordinator epoch, or to a finished job
@@ -476,9 +487,25 @@ class TransactionCoordinator:
             ):
                 out += self._abort_timed_out(metadata)
         for job in list(self.marker_jobs.values()):
-            if job.remaining and now - job.sent_at_ms >= self.config.marker_retry_backoff_ms:
-                out += self._send_markers(job)
+            out += self._retry_markers(job, now)
         return out
+
+    def _retry_markers(self, job: MarkerJob, now: int) -> list[Outbound]:
+        """A request unanswered for ``marker_retry_backoff_ms`` stands for one whose connection
+        was lost: only ITS partitions are sent again (TransactionMarkerRequestCompletionHandler
+        .onComplete, wasDisconnected: re-enqueue that request's markers), while another
+        request of the job may still be answered. Partitions in no request (a retriable error
+        answered) go out again after the backoff too."""
+        backoff = self.config.marker_retry_backoff_ms
+        expired = [cid for cid, sent in job.in_flight.items() if now - sent.sent_at_ms >= backoff]
+        for correlation_id in expired:
+            del job.in_flight[correlation_id]
+            self.marker_requests.pop(correlation_id, None)
+        if not expired and now - job.sent_at_ms < backoff:
+            return []
+        awaited = {tp for sent in job.in_flight.values() for tp in sent.partitions}
+        due = job.remaining - awaited
+        return self._send_markers(job, due) if due else []
 
     # -- the transaction log ---------------------------------------------------------------------
 

@@ -81,6 +81,7 @@ def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-a
         next_sequence=sequences,
         added=added,
         awaiting=awaiting,
+        generation=world.ghosts.generation[proc],
     )
 
 

@@ -11,6 +11,7 @@ name with the step (its arguments read by parameter name, ``step.arg("process")`
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
@@ -20,9 +21,16 @@ from kafka_eos.model.registry import Step
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_TXN, REC_VALUE
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
-from kafka_eos.reference.messages import OffsetFetchRequest, TopicPartition, TxnOffsetCommitRequest
+from kafka_eos.reference.group_coordinator import Group, GroupState, Member
+from kafka_eos.reference.messages import (
+    OffsetFetchRequest,
+    TopicPartition,
+    TxnOffsetCommitRequest,
+    WriteTxnMarkersRequest,
+)
 from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
-from kafka_eos.reference.producer import KafkaProducer, ProducerBatch
+from kafka_eos.reference.producer import ConsumerGroupMetadata, KafkaProducer, ProducerBatch
+from kafka_eos.reference.txn_coordinator import MarkersInFlight
 
 from .common import HOLD_MS, INPUT, NODE, Envelope, Ghosts, NotEnabled, Unsupported
 
@@ -49,6 +57,7 @@ class ActionHandlers:
     offsets_added: list[bool]
     latest_connection: dict[tuple[int, int], int]
     ghosts: Ghosts
+    _numbers: int
     _delivering_txn: int
     _delivering_request: tuple  # type: ignore[type-arg]
     _retrying: bool
@@ -84,6 +93,8 @@ class ActionHandlers:
             self.network.remove(envelope)
             self._take_envelope(envelope, consumed[0])
             return "done"
+        if len(envelope.abstract) > 1 and isinstance(envelope.message, WriteTxnMarkersRequest):
+            envelope = self._split_markers(envelope, consumed[0])
         for message in envelope.abstract:
             if message[L.M_KIND] == L.M_PRODUCE:
                 g = self.model.record_global[message[L.PR_PROCESS]][message[L.PR_RECORD]]
@@ -94,6 +105,45 @@ class ActionHandlers:
         self._deliver(envelope)
         self._take_envelope(envelope, consumed[0])
         return "done"
+
+    def _split_markers(self, envelope: Envelope, message: tuple) -> Envelope:  # type: ignore[type-arg]
+        """The reference's coordinator sends a leader one WriteTxnMarkers for all of a
+        transaction's partitions it leads; the model sends one per partition, as to partitions
+        on different brokers, and may deliver them apart (another write can land between).
+        The driver splits the request: the model's partition goes now, the others stay in
+        flight as a request of their own, which the coordinator awaits like any other."""
+        request = envelope.message
+        (marker,) = request.markers
+        chosen = self.tps[message[L.MK_PARTITION]]
+        rest = tuple(tp for tp in marker.partitions if tp != chosen)
+        abstract = list(envelope.abstract)
+        abstract.remove(message)
+        now = WriteTxnMarkersRequest(
+            request.correlation_id, (replace(marker, partitions=(chosen,)),)
+        )
+        later_id = self.node.next_correlation_id()
+        later = WriteTxnMarkersRequest(later_id, (replace(marker, partitions=rest),))
+        coordinator = self.node.txn_coordinator
+        tid = coordinator.marker_requests.get(request.correlation_id)
+        job = coordinator.marker_jobs.get(tid) if tid is not None else None
+        if tid is not None and job is not None and request.correlation_id in job.in_flight:
+            sent_at_ms = job.in_flight[request.correlation_id].sent_at_ms
+            coordinator.marker_requests[later_id] = tid
+            job.in_flight[request.correlation_id] = MarkersInFlight(
+                frozenset((chosen,)), sent_at_ms
+            )
+            job.in_flight[later_id] = MarkersInFlight(frozenset(rest), sent_at_ms)
+        self.requests[(NODE, request.correlation_id)] = (message,)
+        self.requests[(NODE, later_id)] = tuple(abstract)
+        self.network.remove(envelope)
+        self._numbers += 1
+        source, destination = envelope.source, envelope.destination
+        self.network.append(
+            Envelope(self._numbers, source, destination, later, tuple(abstract), False)
+        )
+        split = Envelope(envelope.number, source, destination, now, (message,), False)
+        self.network.append(split)
+        return split
 
     def _on_closed_connection(self, message: tuple) -> bool:  # type: ignore[type-arg]
         """An answer to an earlier attempt of a Produce or TxnOffsetCommit: the producer's
@@ -205,7 +255,7 @@ class ActionHandlers:
         rec = self.model.txn_offset_record[proc][current]
         committed = self.model.records[self.model.record_global[proc][rec]][REC_GROUP_OFFSET]
         future = self.producers[proc].send_offsets_to_transaction(
-            {INPUT: committed}, self.model.workload.group
+            {INPUT: committed}, self._group_metadata(proc)
         )
         self.offset_futures[(proc, rec)] = future
         return "done"
@@ -225,6 +275,45 @@ class ActionHandlers:
         if fetched is None or fetched.error_code is not ErrorCode.NONE:
             raise NotEnabled("the group's offsets are not stable (UNSTABLE_OFFSET_COMMIT)")
         self.ghosts.current[proc] = max(fetched.committed_offset, 0)
+        self._join_group(proc)
+        return "done"
+
+    def _group(self) -> Group:
+        groups = self.node.group_coordinator.groups
+        group_id = self.model.workload.group
+        if group_id not in groups:
+            groups[group_id] = Group(group_id, state=GroupState.STABLE)
+        return groups[group_id]
+
+    def _join_group(self, proc: int) -> None:
+        """The member is assigned the input partition in the group's current generation
+        (the model's owner): it holds that generation from now on. The group exists in the
+        reference only with a rebalance budget, as the model checks generations only then."""
+        self.ghosts.generation[proc] = self.ghosts.used[L.F_REBALANCES]
+        if not self.model.faults.rebalances:
+            return
+        member = self._member_id(proc)
+        group = self._group()
+        group.members.setdefault(member, Member(member, 30_000, 30_000, (), 0))
+        group.generation_id = self.ghosts.used[L.F_REBALANCES]
+
+    def _member_id(self, proc: int) -> str:
+        return f"{self.model.transactional_ids[self.model.tid_of[proc]]}-member"
+
+    def _group_metadata(self, proc: int) -> ConsumerGroupMetadata | str:
+        """What the application passes to sendOffsetsToTransaction: its consumer's group
+        metadata (KIP-447) when the group has members, else the group id alone."""
+        if not self.model.faults.rebalances:
+            return self.model.workload.group
+        return ConsumerGroupMetadata(
+            self.model.workload.group, self.ghosts.generation[proc], self._member_id(proc)
+        )
+
+    def _do_Rebalance(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        """A rebalance completes: the group's next generation (the input partition goes to
+        the next member, which fetches its offset; the previous one is not told)."""
+        self.ghosts.used[L.F_REBALANCES] += 1
+        self._group().generation_id = self.ghosts.used[L.F_REBALANCES]
         return "done"
 
     def _do_CommitTransaction(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
@@ -355,7 +444,15 @@ class ActionHandlers:
         tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
         if tp not in job.remaining:
             return "already"
-        job.sent_at_ms = -(10**12)
+        # the model re-sends the lost marker alone: the reference's request that carried it
+        # times out (its connection is taken as lost), not the job's other requests, whose
+        # answers may still be on their way (TransactionMarkerRequestCompletionHandler)
+        stale = -(10**12)
+        carrying = [cid for cid, sent in job.in_flight.items() if tp in sent.partitions]
+        for correlation_id in carrying:
+            job.in_flight[correlation_id] = replace(job.in_flight[correlation_id], sent_at_ms=stale)
+        if not carrying:
+            job.sent_at_ms = stale
         self._post(NODE, self.node.tick())
         return "done"
 

@@ -94,6 +94,8 @@ class Ghosts:
     # fault budget used, in the budget's order (F_* positions)
     used: list[int] = field(default_factory=lambda: [0] * len(BUDGET_NAMES))
     delivered: list[list[int]] = field(default_factory=list)  # per data partition
+    # per process: the consumer group generation a CTP member fetched its offset in (KIP-447)
+    generation: list[int] = field(default_factory=list)
 
 
 __all__ = [

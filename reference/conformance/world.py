@@ -159,6 +159,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             fenced_markers=[0] * tids,
             acked_markers=[0] * tids,
             delivered=[[] for _ in range(model.data_partitions)],
+            generation=[-1] * model.process_count,
         )
         self._delivering_txn = -1
         self._delivering_request: tuple = ()  # type: ignore[type-arg]

@@ -141,6 +141,9 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 0),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 0, "NONE"),
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            # the driver delivers each partition's marker on its own, as the model does
+            step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 0, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
             step("HandleInitProducerId", "tx", "tx#0", 0, "WRITE"),
@@ -178,6 +181,9 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS"),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 1, "NONE"),
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            # the driver delivers each partition's marker on its own, as the model does
+            step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 1, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
             step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "CONCURRENT_TRANSACTIONS"),
@@ -358,6 +364,9 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 3, 1, "NONE"),
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            # the driver delivers each partition's marker on its own, as the model does
+            step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 3, 1, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 3),
             step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
             step("Send", "tx#0", 0, "t-0", 2, 0, "Produce"),

@@ -61,6 +61,7 @@ def test_the_model_lists_exactly_the_actions_it_takes() -> None:
             "read-uncommitted",
             "idempotent-retriable-reorder",
             "replicated-transactions",
+            "ctp-rebalance",
         )
     ]
     tv1 = load_check_config("tv1").model  # with a lost marker: ResendTxnMarker

@@ -251,7 +251,9 @@ def test_named_names_every_field_of_a_raw_state() -> None:
 def test_make_refuses_a_missing_or_unknown_field() -> None:
     client: Component = SCHEMA.components["client"]
     with pytest.raises(TypeError, match="missing fields \\['awaiting'\\]"):
-        client.make(state=0, epoch=0, current=0, batches=(), next_sequence=(), added=0)
+        client.make(
+            state=0, epoch=0, current=0, batches=(), next_sequence=(), added=0, generation=-1
+        )
     with pytest.raises(TypeError, match="unknown fields \\['colour'\\]"):
         client.make(
             state=0,
@@ -261,6 +263,7 @@ def test_make_refuses_a_missing_or_unknown_field() -> None:
             next_sequence=(),
             added=0,
             awaiting=(),
+            generation=-1,
             colour=1,
         )
 

@@ -66,6 +66,9 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     # (ctp-timeout-no-epoch-bump was one until the client-view judgement: its trace ends with
     # the client told its commit succeeded, which decisions_asked names and a history shows
     # as an EndTxn that returned success followed by the ABORT markers of its transaction)
+    "ctp-rebalance-no-generation-check": "the duplicate is two group members' outputs of one "
+    "input record, each a valid write of its own producer: a history does not say which input "
+    "an output came from, and every partition transaction ends as its client asked",
     "txn-timeout-no-epoch-bump": "the hanging transaction is a batch landing after an ABORT "
     "marker of its own epoch that the coordinator wrote on a timeout: the history has no event "
     "telling the client of it (the hanging-transaction check starts from a failed batch the "
