@@ -142,10 +142,10 @@ def _sent(
     )
 
 
-def client_view_invariants(model: KafkaEosModel) -> dict[str, Callable[[Tup], bool]]:
-    """One invariant per Elle anomaly; the anomalies of a state are found once for all, and
-    once per (clients, consumer, outcomes, logs): what a client view is built from repeats
-    across states that differ in the network or the coordinator."""
+def anomaly_finder(model: KafkaEosModel) -> Callable[[Tup], frozenset[str]]:
+    """The names of the anomalies a state's client view shows. They are found once for all
+    invariants, and once per (clients, consumer, outcomes, logs): what a client view is built
+    from repeats across states that differ in the network or the coordinator."""
 
     @lru_cache(maxsize=1 << 16)
     def judged(clients: Tup, consumer: Tup, outcomes: Tup, logs: Tup) -> frozenset[str]:
@@ -163,6 +163,14 @@ def client_view_invariants(model: KafkaEosModel) -> dict[str, Callable[[Tup], bo
                 memo[1] = judged(state[S_CLIENTS], state[S_CONSUMER], state[S_OUTCOMES], logs)
         names: frozenset[str] = memo[1]  # type: ignore[assignment]
         return names
+
+    return found
+
+
+def client_view_invariants(
+    found: Callable[[Tup], frozenset[str]],
+) -> dict[str, Callable[[Tup], bool]]:
+    """One invariant per Elle anomaly, each asking ``found`` (an :func:`anomaly_finder`)."""
 
     def holds(name: str) -> Callable[[Tup], bool]:
         return lambda state: name not in found(state)

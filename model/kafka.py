@@ -19,6 +19,7 @@ from kafka_eos.checker.reduction import PartialOrder
 
 from . import footprints, properties
 from .actions import ACTION_NAMES, ACTIONS
+from .client_view import anomaly_finder
 from .codes import FATAL_ERROR, READY, UNINITIALIZED
 from .footprints import inbox_of
 from .layout import (
@@ -106,9 +107,10 @@ class KafkaEosModel(WorkloadTables):
         self._build_static()
         # Built once: the predicates cache per-partition work, and the fast paths the
         # checker calls instead of each predicate (see checker/interface.py) call them.
-        self._invariants = properties.invariants(self)
+        anomalies = anomaly_finder(self)
+        self._invariants = properties.invariants(self, anomalies)
         self._action_properties = properties.action_properties(self)
-        self.invariants_hold_after = properties.invariants_hold_after(self._invariants)
+        self.invariants_hold_after = properties.invariants_hold_after(self._invariants, anomalies)
         self.action_properties_hold = properties.action_properties_hold(self._action_properties)
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
         self._tables: dict[Tup, _Tables] = {}

@@ -20,7 +20,12 @@ from kafka_eos.protocol.client_view import ANOMALIES
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.coordinator_states import is_legal_transition as txn_transition_ok
 
-from .client_view import CLIENT_VIEW_PROPERTIES, client_view_invariants, decisions_asked
+from .client_view import (
+    CLIENT_VIEW_PROPERTIES,
+    anomaly_finder,
+    client_view_invariants,
+    decisions_asked,
+)
 from .footprints import PROPERTY_READS
 from .layout import (
     B_ACKED,
@@ -123,6 +128,8 @@ Predicate = Callable[..., bool]
 #: ``invariants_hold_after`` and ``action_properties_hold`` (the checker's fast paths):
 #: (state, label, next state) -> whether every property holds.
 StepCheck = Callable[[Tup, object, Tup], bool]
+#: What a state's client view shows: the names of its anomalies (client_view.anomaly_finder).
+Anomalies = Callable[[Tup], frozenset[str]]
 #: The state component of each kind of location footprints.PROPERTY_READS names.
 _COMPONENTS = {"clients": S_CLIENTS, "partitions": S_PARTITIONS, "consumer": S_CONSUMER,
                "coordinator": S_COORDINATOR, "outcomes": S_OUTCOMES}
@@ -138,8 +145,11 @@ READS: dict[str, tuple[int, ...]] = {
 }
 
 
-def invariants(model: KafkaEosModel) -> dict[str, Predicate]:
-    table = {**_invariant_table(model), **client_view_invariants(model)}
+def invariants(model: KafkaEosModel, anomalies: Anomalies | None = None) -> dict[str, Predicate]:
+    """The checked invariants by name; the client-view ones ask ``anomalies`` (made here if
+    not given; pass the one given to :func:`invariants_hold_after`, so both share its memo)."""
+    found = anomalies if anomalies is not None else anomaly_finder(model)
+    table = {**_invariant_table(model), **client_view_invariants(found)}
     return {name: table[name] for name in INVARIANTS if name in model.checked}
 
 
@@ -154,14 +164,32 @@ def action_properties(model: KafkaEosModel) -> dict[str, Predicate]:
     return {name: table[name] for name in ACTION_PROPERTIES if name in model.checked}
 
 
-def invariants_hold_after(checked: Mapping[str, Predicate]) -> StepCheck:
+def invariants_hold_after(
+    checked: Mapping[str, Predicate], anomalies: Anomalies | None = None
+) -> StepCheck:
     """Whether every invariant of ``checked`` holds on a new state, given that they all hold
     on the state it was reached from: only those reading a component the step changed are
-    called (most steps change one or two of the seven)."""
-    to_call = _by_changed_components(checked)
+    called (most steps change one or two of the seven). With ``anomalies`` (what the
+    client-view invariants of ``checked`` ask), those are one call: a state's anomalies are
+    found once, and the six invariants are one test of them."""
+    predicates = dict(checked)
+    viewed = frozenset(name for name in CLIENT_VIEW_PROPERTIES if name in predicates)
+    if anomalies is not None and viewed:
+        found = anomalies
+        # the first client-view invariant stands for all (they read the same components)
+        group = next(name for name in predicates if name in viewed)
+        predicates = {
+            name: (lambda state: viewed.isdisjoint(found(state))) if name == group else holds
+            for name, holds in predicates.items() if name == group or name not in viewed
+        }
+    to_call = _by_changed_components(predicates)
 
     def hold_after(state: Tup, label: object, target: Tup) -> bool:
-        return all(holds(target) for holds in to_call(state, target))
+        # a loop, not all() over a generator: this runs on every new state
+        for holds in to_call(state, target):  # noqa: SIM110
+            if not holds(target):
+                return False
+        return True
 
     return hold_after
 
@@ -192,7 +220,7 @@ def _by_changed_components(
 ) -> Callable[[Tup, Tup], tuple[Predicate, ...]]:
     """The predicates of ``checked`` (in order) that read a component changed between two
     states, as a function of the two states; the selection is cached per set of changes."""
-    components = sorted({at for name in checked for at in READS[name]})
+    components = tuple(sorted({at for name in checked for at in READS[name]}))
     selections: dict[int, tuple[Predicate, ...]] = {0: ()}
 
     def to_call(state: Tup, target: Tup) -> tuple[Predicate, ...]:
