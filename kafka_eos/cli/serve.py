@@ -17,6 +17,8 @@ from kafka_eos.reference.wire.limits import (
 )
 
 EXIT_OK = 0
+#: a guard of this process, not a Kafka limit: every broker holds every partition's replica
+MAX_BROKERS = 16
 
 
 def register(subparsers: Any) -> None:
@@ -26,11 +28,26 @@ def register(subparsers: Any) -> None:
         description=(
             "Run the reference broker: one node, leader of every partition and coordinator of "
             "every transactional.id and group, speaking Kafka's wire protocol on loopback. "
-            "Topics are created on first use (or with CreateTopics)."
+            "With --brokers N, a cluster of N brokers, each partition replicated on all of "
+            "them, its leader and the coordinators spread among them; kill-broker and "
+            "restart-broker on the admin port move leadership. Topics are created on first "
+            "use (or with CreateTopics)."
         ),
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    serve.add_argument("--port", type=int, default=9092, help="port (0: any free port)")
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=9092,
+        help="port of broker 0; broker i listens on PORT + i (0: each on any free port)",
+    )
+    serve.add_argument(
+        "--brokers",
+        type=int,
+        default=1,
+        metavar="N",
+        help=f"brokers in the cluster, 1-{MAX_BROKERS} (ids 0..N-1, one listener each)",
+    )
     serve.add_argument(
         "--data-dir", type=Path, help="keep logs here (durable; a restart rebuilds state)"
     )
@@ -99,7 +116,12 @@ def register(subparsers: Any) -> None:
     serve.add_argument(
         "--no-fsync", action="store_true", help="do not fsync each append (faster, not kill-safe)"
     )
-    serve.add_argument("--ready-file", type=Path, help="write 'PORT ADMIN_PORT' here when ready")
+    serve.add_argument(
+        "--ready-file",
+        type=Path,
+        help="write 'PORT ADMIN_PORT' here when ready (with --brokers N: the N ports, "
+        "comma-separated)",
+    )
     serve.add_argument("--quiet", action="store_true", help="log warnings only")
     serve.set_defaults(run=run_serve)
 
@@ -123,6 +145,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0-65535")
+    if not 1 <= args.brokers <= MAX_BROKERS:
+        raise InputError(f"--brokers {args.brokers}: must be 1-{MAX_BROKERS}")
+    if args.port and args.port + args.brokers - 1 > 65535:
+        raise InputError(
+            f"--port {args.port}: broker {args.brokers - 1} would listen on "
+            f"{args.port + args.brokers - 1}, above 65535"
+        )
     if args.admin_port is not None and not 0 <= args.admin_port <= 65535:
         raise InputError(f"--admin-port {args.admin_port}: must be 0-65535")
     if not 1 <= args.partitions <= MAX_PARTITIONS_PER_TOPIC:
@@ -146,6 +175,7 @@ def run_serve(args: argparse.Namespace) -> int:
     options = ServeOptions(
         host=args.host,
         port=args.port,
+        brokers=args.brokers,
         data_dir=args.data_dir,
         partitions=args.partitions,
         history=args.history,

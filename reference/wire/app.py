@@ -1,5 +1,5 @@
 """Assemble and run ``kafka-eos serve``: the core node, its storage and clock, the wire
-listener, the tick loop and the admin port for faults.
+listeners (one per broker of ``--brokers N``), the tick loop and the admin port for faults.
 """
 
 from __future__ import annotations
@@ -16,9 +16,11 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
+from kafka_eos.reference.wire.cluster import Cluster
 from kafka_eos.reference.wire.faults import (
     Faults,
     parse_api,
+    parse_broker_id,
     parse_count,
     parse_milliseconds,
     parse_retriable_error,
@@ -35,7 +37,10 @@ NODE_ID = "broker-0"
 @dataclass
 class ServeOptions:
     host: str = "127.0.0.1"
+    #: the first broker's port; broker i listens on port + i (0: each on any free port)
     port: int = 9092
+    #: brokers in the cluster, ids 0..brokers-1 (see :mod:`cluster`)
+    brokers: int = 1
     data_dir: Path | None = None
     partitions: int = 1
     history: Path | None = None
@@ -149,6 +154,8 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
             faults.crash_after(parse_api(args[0]))
         elif command == "close-connections" and not args:
             return f"ok closed {broker.close_connections()} connections"
+        elif command == "kill-broker" and len(args) == 1:
+            return broker.kill_broker(parse_broker_id(args[0]))
         elif command == "fence-coordinator" and not args:
             return broker.fail_over_coordinator()
         elif command == "refuse-produce" and 1 <= len(args) <= 2:
@@ -183,6 +190,18 @@ def apply_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> 
     return "ok"
 
 
+async def run_admin_command(broker: WireBroker, clock: SkewableClock, line: str) -> str:
+    """An admin command from the admin port: :func:`apply_admin_command`, and
+    ``restart-broker ID``, which waits for the broker's listener to open."""
+    words = line.split()
+    if len(words) == 2 and words[0].lower() == "restart-broker":
+        try:
+            return await broker.restart_broker(parse_broker_id(words[1]))
+        except InputError as exc:
+            return f"error {exc}"
+    return apply_admin_command(broker, clock, line)
+
+
 async def _admin_connection(
     broker: WireBroker,
     clock: SkewableClock,
@@ -191,7 +210,7 @@ async def _admin_connection(
 ) -> None:
     try:
         while line := await reader.readline():
-            answer = apply_admin_command(broker, clock, line.decode("utf-8", "replace"))
+            answer = await run_admin_command(broker, clock, line.decode("utf-8", "replace"))
             writer.write((answer + "\n").encode())
             await writer.drain()
     except ConnectionError:
@@ -235,6 +254,24 @@ async def _listen(flag: str, handler: Any, host: str, port: int) -> tuple[asynci
     return server, server.sockets[0].getsockname()[1]
 
 
+async def _listen_brokers(broker: WireBroker, options: ServeOptions) -> list[int]:
+    """Open every broker's listener: broker i on ``--port`` + i (each on a free port when
+    ``--port`` is 0); a port in use is one usage error naming the broker and the port."""
+    ports = []
+    for broker_id in range(options.brokers):
+        port = options.port + broker_id if options.port else 0
+        try:
+            ports.append(await broker.listen(broker_id, port))
+        except OSError as exc:
+            broker.close_listeners()
+            whose = f" (broker {broker_id}'s port)" if options.brokers > 1 else ""
+            raise InputError(
+                f"--port {options.port}: cannot listen on {options.host}:{port}{whose}: "
+                f"{exc.strerror}"
+            ) from None
+    return ports
+
+
 async def serve(options: ServeOptions) -> None:
     from kafka_eos.reference.clock import SystemClock
 
@@ -256,13 +293,14 @@ async def serve(options: ServeOptions) -> None:
         history=history,
         request_log=request_log,
         limits=options.limits,
+        cluster=Cluster(tuple(range(options.brokers))),
     )
+    ports = await _listen_brokers(broker, options)
     for command in options.faults:
         answer = apply_admin_command(broker, clock, command)
         if not answer.startswith("ok"):
+            broker.close_listeners()
             raise InputError(f"--fault {command!r}: {answer[len('error ') :]}")
-    server, port = await _listen("--port", broker.handle_connection, options.host, options.port)
-    broker.port = port
     admin = None
     admin_port = None
     if options.admin_port is not None:
@@ -279,20 +317,24 @@ async def serve(options: ServeOptions) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
-    ready = f"kafka-eos serve: listening on {options.host}:{port}"
+    ready = "kafka-eos serve: listening on " + ", ".join(
+        f"{options.host}:{port}" + (f" (broker {broker_id})" if options.brokers > 1 else "")
+        for broker_id, port in enumerate(ports)
+    )
     if admin_port is not None:
         ready += f" admin 127.0.0.1:{admin_port}"
     print(ready, file=sys.stderr, flush=True)
     try:
         if options.ready_file is not None:
-            _write_ready_file(options.ready_file, f"{port} {admin_port or 0}\n")
+            listed = ",".join(str(port) for port in ports)
+            _write_ready_file(options.ready_file, f"{listed} {admin_port or 0}\n")
         waiters = [asyncio.ensure_future(stop.wait()), ticker]
         await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         if ticker.done() and ticker.exception() is not None:
             raise ticker.exception()  # type: ignore[misc]
     finally:
         ticker.cancel()
-        server.close()
+        broker.close_listeners()
         if admin is not None:
             admin.close()
         broker.close_connections()

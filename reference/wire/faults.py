@@ -22,6 +22,16 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
     crash-after API              process the next request to API, then exit at once (like
                                  kill -9: no response, no shutdown code); restart the broker
                                  with the same --data-dir to see what survived
+    kill-broker ID               with --brokers N: broker ID goes down as kill -9 takes a
+                                 broker down: its listener closes (new connections are
+                                 refused), its connections are cut (answers not yet sent are
+                                 lost), each partition it led gets a new leader at the next
+                                 leader epoch and, if it was the transaction coordinator, the
+                                 coordinator moves (new coordinator epoch, state reloaded from
+                                 its log); clients follow through Metadata and FindCoordinator.
+                                 The last broker up cannot be killed
+    restart-broker ID            (admin port only) broker ID listens again on its port, a
+                                 caught-up follower of every partition
     fence-coordinator            coordinator failover: a new coordinator epoch; the core reloads
                                  transaction state from its log and re-sends pending markers
     expire-producers             the core forgets every producer's state now (as expiry would;
@@ -80,6 +90,13 @@ def parse_retriable_error(text: str) -> ErrorCode:
             return error
     known = " or ".join(sorted(error.name for error in LEADER_RETRIABLE_ERRORS))
     raise InputError(f"ERROR must be {known}, not {text!r}")
+
+
+def parse_broker_id(text: str) -> int:
+    """A broker id of ``serve --brokers N``: 0 to N-1 (the cluster checks the range)."""
+    if not text.isdigit():
+        raise InputError(f"ID must be a broker id (0, 1, ...), not {text!r}")
+    return int(text)
 
 
 def parse_milliseconds(text: str) -> int:

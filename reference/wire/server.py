@@ -1,7 +1,10 @@
 """The reference broker on Kafka's wire protocol: asyncio sockets around the sans-I/O core.
 
 One process, one :class:`~kafka_eos.reference.node.BrokerNode`: leader of every partition and
-coordinator of every transactional.id and group. This module only moves bytes and translates:
+coordinator of every transactional.id and group, behind one listener, or behind the N
+listeners of ``serve --brokers N``, each a broker that answers only for the partitions it leads
+and the coordinators it hosts (:mod:`cluster`, :mod:`ownership`). This module only moves bytes
+and translates:
 
     socket -> FrameDecoder -> codec.decode_request -> handler -> core messages
     node.receive(connection address, message) -> Outbounds
@@ -24,6 +27,7 @@ import asyncio
 import base64
 import contextlib
 import dataclasses
+import functools
 import itertools
 import logging
 import os
@@ -36,11 +40,14 @@ from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import ProduceAck, TxnEnd
 from kafka_eos.protocol.topics import legal_topic_name, topic_name_problem
 from kafka_eos.reference import messages as m
+from kafka_eos.reference.node import OFFSETS_PARTITION, TXN_STATE_PARTITION
 from kafka_eos.reference.wire import codec
+from kafka_eos.reference.wire.cluster import Cluster
 from kafka_eos.reference.wire.faults import Faults
 from kafka_eos.reference.wire.framing import FrameDecoder, FrameError
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.limits import ConnectionLimits, RequestMemoryPool
+from kafka_eos.reference.wire.ownership import coordinator_partition, refusal
 from kafka_eos.reference.wire.records import (
     BatchError,
     encode_batch,
@@ -52,7 +59,8 @@ from kafka_eos.reference.wire.records import (
 
 log = logging.getLogger("kafka_eos.wire")
 
-#: The wire node id of our one broker (the core names it by string, clients by int32).
+#: The wire node id of the first broker (the core names its node by string, clients name
+#: brokers by int32); ``serve --brokers N`` numbers its brokers 0..N-1.
 WIRE_NODE_ID = 0
 CLUSTER_ID = "kafka-eos"
 TICK_INTERVAL_S = 0.02
@@ -78,6 +86,11 @@ class Connection:
     writer: asyncio.StreamWriter
     decoder: FrameDecoder
     client_id: str | None = None
+    #: the wire broker (listener) the client connected to
+    broker_id: int = WIRE_NODE_ID
+    #: closed by the broker (a fault, a killed broker): a request still being handled is
+    #: answered to no one, and what its answer would have told is not in the history
+    closed: bool = False
     #: history events about the response being prepared (ProduceAck, TxnEnd): they happened
     #: only if the response is sent, so they are written just before it leaves (never after:
     #: a client must not learn what a crash could keep out of the history)
@@ -102,8 +115,17 @@ class WireBroker:
     request_log: RequestLog = field(default_factory=lambda: RequestLog(None))
     faults: Faults = field(default_factory=Faults)
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    #: the wire brokers and who leads what (``serve --brokers N``); one broker by default
+    cluster: Cluster = field(default_factory=lambda: Cluster((WIRE_NODE_ID,)))
 
     def __post_init__(self) -> None:
+        #: each broker's port; a killed broker keeps its port for its restart
+        self.ports: dict[int, int] = {WIRE_NODE_ID: self.port}
+        self._servers: dict[int, asyncio.Server] = {}
+        # The coordinators' partitions have leaders from the start: a coordinator moves
+        # (and reloads its state) only when its broker goes down.
+        for tp in (TXN_STATE_PARTITION, OFFSETS_PARTITION):
+            self.cluster.leadership(tp)
         self.memory = RequestMemoryPool(limit=self.limits.queued_max_request_bytes)
         self._correlation = itertools.count(1)
         self._connection_numbers = itertools.count(1)
@@ -156,6 +178,11 @@ class WireBroker:
 
     async def call(self, connection: Connection, message: Any) -> Any:
         """Send one request to the core as ``connection``; the core's response to it."""
+        refused = refusal(
+            message, broker=connection.broker_id, cluster=self.cluster, node=self.node
+        )
+        if refused is not None:
+            return refused
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[message.correlation_id] = future
         self.deliver(self.node.receive(connection.address, message))
@@ -176,12 +203,20 @@ class WireBroker:
     # -- connections -------------------------------------------------------------------------
 
     async def handle_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        broker_id: int = WIRE_NODE_ID,
     ) -> None:
         number = next(self._connection_numbers)
         decoder = FrameDecoder(max_frame_size=self.limits.max_frame_size)
         connection = Connection(
-            number=number, address=f"wire-{number}", writer=writer, decoder=decoder
+            number=number,
+            address=f"wire-{number}",
+            writer=writer,
+            decoder=decoder,
+            broker_id=broker_id,
         )
         self._connections[connection.address] = connection
         try:
@@ -297,6 +332,8 @@ class WireBroker:
         if self.faults.take_close(request.api_key):
             log.info("fault: closing %s after %s", connection.address, request.api_name)
             raise ConnectionClosed
+        if connection.closed:  # its broker went down while the request was handled
+            raise ConnectionClosed
         if body is None:  # Produce with acks=0: no response
             return
         if self.faults.take_drop(request.api_key):
@@ -332,20 +369,95 @@ class WireBroker:
                 body=body,
             )
 
-    def close_connections(self) -> int:
+    def close_connections(self, broker_id: int | None = None) -> int:
+        """Close every client connection (of ``broker_id`` only, when given); how many."""
         count = 0
         for connection in list(self._connections.values()):
-            connection.writer.close()
-            count += 1
+            if broker_id is None or connection.broker_id == broker_id:
+                connection.closed = True
+                connection.writer.close()
+                count += 1
         return count
+
+    # -- the brokers of the cluster ----------------------------------------------------------
+
+    async def listen(self, broker_id: int, port: int) -> int:
+        """Open ``broker_id``'s listener on ``port`` (0: any free port); the port it got.
+        OSError when the port cannot be listened on."""
+        handler = functools.partial(self.handle_connection, broker_id=broker_id)
+        server = await asyncio.start_server(handler, self.host, port)
+        self._servers[broker_id] = server
+        bound: int = server.sockets[0].getsockname()[1]
+        self.ports[broker_id] = bound
+        if broker_id == WIRE_NODE_ID:
+            self.port = bound
+        return bound
+
+    def close_listeners(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
+
+    def kill_broker(self, broker_id: int) -> str:
+        """A broker goes down (InputError if it cannot): its listener closes, its
+        connections are cut, its partitions get new leaders and, when it was a
+        coordinator, the coordinator moves (and reloads its state from its log)."""
+        moved = self.cluster.kill(broker_id)
+        server = self._servers.pop(broker_id, None)
+        if server is not None:
+            server.close()
+        closed = self.close_connections(broker_id)
+        if TXN_STATE_PARTITION in moved:
+            # TransactionStateManager.loadTransactionsForTxnTopicPartition on the new
+            # leader: a new coordinator epoch, state reloaded, pending markers re-sent
+            self.fail_over_coordinator()
+        self._changed.set()  # long polls look again (and see their partition moved)
+        self._changed = asyncio.Event()
+        log.warning(
+            "broker %d down: %d connections closed, %d partitions have a new leader",
+            broker_id,
+            closed,
+            len(moved),
+        )
+        return f"ok broker {broker_id} down; {len(moved)} partitions moved"
+
+    async def restart_broker(self, broker_id: int) -> str:
+        """A killed broker comes back on its port, a follower of every partition."""
+        self.cluster.restart(broker_id)
+        try:
+            await self.listen(broker_id, self.ports[broker_id])
+        except OSError as exc:
+            self.cluster.kill(broker_id)  # still down
+            port = self.ports[broker_id]
+            return f"error broker {broker_id}: cannot listen on port {port}: {exc.strerror}"
+        log.warning("broker %d up on port %d", broker_id, self.ports[broker_id])
+        return f"ok broker {broker_id} up"
 
     # -- handlers: local ---------------------------------------------------------------------
 
     async def _api_versions(self, connection: Connection, request: codec.Request) -> Any:
         return codec.api_versions_body()
 
-    def _broker_entry(self) -> dict[str, Any]:
-        return {"node_id": WIRE_NODE_ID, "host": self.host, "port": self.port, "rack": None}
+    def _broker_entry(self, broker_id: int) -> dict[str, Any]:
+        return {
+            "node_id": broker_id,
+            "host": self.host,
+            "port": self.ports[broker_id],
+            "rack": None,
+        }
+
+    def _partition_entry(self, topic: str, partition: int) -> dict[str, Any]:
+        tp = m.TopicPartition(topic, partition)
+        leadership = self.cluster.leadership(tp)
+        return {
+            "error_code": ErrorCode.NONE,
+            "partition_index": partition,
+            "leader_id": leadership.leader,
+            "leader_epoch": leadership.leader_epoch,
+            "replica_nodes": list(leadership.replicas),
+            "isr_nodes": list(self.cluster.in_sync_replicas(tp)),
+            "offline_replicas": list(self.cluster.offline_replicas(tp)),
+        }
 
     # -- handlers: metadata, topics, coordinators --------------------------------------------
 
@@ -367,9 +479,10 @@ class WireBroker:
         refused = [m.TopicMetadata(name, ErrorCode.INVALID_TOPIC_EXCEPTION) for name in illegal]
         return {
             "throttle_time": 0,
-            "brokers": [self._broker_entry()],
+            # MetadataCache: the live brokers; KRaft names any live broker as controller
+            "brokers": [self._broker_entry(b) for b in self.cluster.live_brokers()],
             "cluster_id": CLUSTER_ID,
-            "controller_id": WIRE_NODE_ID,
+            "controller_id": self.cluster.live_brokers()[0],
             "topics": [
                 {
                     "error_code": topic.error_code,
@@ -377,16 +490,7 @@ class WireBroker:
                     "topic_id": _topic_id(topic.name),
                     "is_internal": False,
                     "partitions": [
-                        {
-                            "error_code": ErrorCode.NONE,
-                            "partition_index": p.partition,
-                            "leader_id": WIRE_NODE_ID,
-                            "leader_epoch": 0,
-                            "replica_nodes": [WIRE_NODE_ID],
-                            "isr_nodes": [WIRE_NODE_ID],
-                            "offline_replicas": [],
-                        }
-                        for p in topic.partitions
+                        self._partition_entry(topic.name, p.partition) for p in topic.partitions
                     ],
                     "topic_authorized_operations": -2147483648,
                 }
@@ -468,17 +572,21 @@ class WireBroker:
             )
             for key in keys
         ]
-        entries = [
-            {
-                "key": key,
-                "node_id": WIRE_NODE_ID if answer.error_code == ErrorCode.NONE else -1,
-                "host": self.host if answer.error_code == ErrorCode.NONE else "",
-                "port": self.port if answer.error_code == ErrorCode.NONE else -1,
-                "error_code": answer.error_code,
-                "error_message": None,
-            }
-            for key, answer in zip(keys, answers, strict=True)
-        ]
+        entries = []
+        for key, answer in zip(keys, answers, strict=True):
+            found = answer.error_code == ErrorCode.NONE
+            # KafkaApis.getCoordinator: the leader of the key's internal partition
+            coordinator = self.cluster.leader_of(coordinator_partition(key, key_type, self.node))
+            entries.append(
+                {
+                    "key": key,
+                    "node_id": coordinator if found else -1,
+                    "host": self.host if found else "",
+                    "port": self.ports[coordinator] if found else -1,
+                    "error_code": answer.error_code,
+                    "error_message": None,
+                }
+            )
         return {"throttle_time": 0, **entries[0], "coordinators": entries}
 
     # -- handlers: transactions --------------------------------------------------------------

@@ -30,13 +30,16 @@ class ServeProcess:
         self.history_path = workdir / "history.jsonl"
         self.extra_args = args
         self.port = 0
+        #: every broker's port (``--brokers N``); ``port`` is broker 0's
+        self.ports: list[int] = []
         self.admin_port = 0
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        """Every broker's address, as a client's bootstrap list."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.ports or [self.port])
 
     def start(self) -> ServeProcess:
         self.starts += 1
@@ -58,8 +61,9 @@ class ServeProcess:
                 output = (self.workdir / f"serve-{self.starts}.log").read_text(errors="replace")
                 raise RuntimeError(f"kafka-eos serve did not start:\n{output}")
             time.sleep(0.02)
-        port, admin_port = ready.read_text().split()
-        self.port, self.admin_port = int(port), int(admin_port)
+        ports, admin_port = ready.read_text().split()
+        self.ports = [int(port) for port in ports.split(",")]
+        self.port, self.admin_port = self.ports[0], int(admin_port)
         return self
 
     def admin(self, command: str) -> str:

@@ -63,6 +63,11 @@ BAD_OPTIONS = [
     (("--connections-max-idle-ms", "0"), "--connections-max-idle-ms 0: must be at least 1"),
     (("--frame-read-timeout-ms", "-3"), "--frame-read-timeout-ms -3: must be at least 1"),
     (("--queued-max-request-bytes", "0"), "--queued-max-request-bytes 0: must be -1"),
+    (("--brokers", "0"), "--brokers 0: must be 1-16"),
+    (("--port", "65535", "--brokers", "2"), "--port 65535: broker 1 would listen on 65536"),
+    (("--fault", "kill-broker 0"), "--fault 'kill-broker 0': broker 0 is the last one up"),
+    (("--brokers", "2", "--fault", "kill-broker 2"), "no broker 2; the brokers are 0, 1"),
+    (("--brokers", "2", "--fault", "kill-broker 1"), None),  # legal: broker 0 serves
 ]
 
 
@@ -100,6 +105,16 @@ def test_an_admin_port_in_use_is_a_one_line_error() -> None:
     _assert_one_line_error(result, f"--admin-port {port}: cannot listen on 127.0.0.1:{port}")
 
 
+def test_a_brokers_port_in_use_is_a_one_line_error_naming_the_broker() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _serve("--port", str(port - 1), "--brokers", "2")
+    _assert_one_line_error(result, f"--port {port - 1}: cannot listen on 127.0.0.1:{port}")
+    assert "(broker 1's port)" in result.stderr
+
+
 MALFORMED_ADMIN_COMMANDS = [
     "delay Produce -500",
     "delay Produce x",
@@ -112,6 +127,9 @@ MALFORMED_ADMIN_COMMANDS = [
     "advance-clock soon",
     "refuse-produce UNKNOWN_SERVER_ERROR",
     "refuse-produce NOT_ENOUGH_REPLICAS 0",
+    "kill-broker 0",  # the only broker
+    "kill-broker x",
+    "restart-broker 0",  # up already
     "explode",
     "",
 ]
