@@ -26,25 +26,22 @@ from .layout import (
     B_UNSENT,
     BUDGET_NAMES,
     C_STATE,
-    CQ_API,
     D_RECORD,
     F_BATCH_TIMEOUTS,
     F_FAILOVERS,
     F_LOSSES,
     F_REQUEST_TIMEOUTS,
     F_RETRIES,
-    M_COORDINATOR_REQUEST,
-    M_KIND,
     MESSAGE_KEYS,
     NO_METADATA_ENTRY,
     O_UNDECIDED,
     P_LOG,
-    REQUEST_KEYS,
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
     Tup,
     connections_opened,
+    dispatch_key,
 )
 from .messages import describe
 from .network import deliverable
@@ -67,6 +64,20 @@ _LocalStep = tuple[Callable[..., tuple[Step, Tup]], Any]
 _Candidate = tuple[Any, Any, Callable[..., tuple[Step, Tup]]]
 #: The enabled actions of a fault budget: by message key, local, per client, global.
 _Tables = tuple[dict[int, list[_Pair]], list[_Pair], list[_Candidate], list[_Pair]]
+
+
+#: Entries a per-component cache of actions() keeps before it starts again: enough for the
+#: values that repeat within a few depths, and a bound on memory in a long run.
+CACHE_ENTRIES = 1 << 17
+
+_Value = Any
+
+
+def _bounded(cache: dict[Tup, Any], value: _Value) -> _Value:
+    """``value``, after emptying ``cache`` if it is full (it is about to be stored there)."""
+    if len(cache) >= CACHE_ENTRIES:
+        cache.clear()
+    return value
 
 
 class KafkaEosModel(WorkloadTables):
@@ -115,6 +126,11 @@ class KafkaEosModel(WorkloadTables):
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
         self._tables: dict[Tup, _Tables] = {}
         self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
+        # what actions() finds per network and per clients value (see _bounded)
+        self._deliveries: dict[Tup, tuple[tuple[Tup, int, Tup], ...]] = {}
+        self._client_steps: dict[
+            Tup, tuple[tuple[int, tuple[_LocalStep, ...], tuple[_Pair, ...]], ...]
+        ] = {}
         self._message_names: dict[Tup, str] = {}
         #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
         self.message_inboxes: dict[str, Any] = {}
@@ -221,31 +237,24 @@ class KafkaEosModel(WorkloadTables):
         if tables is None:
             tables = self._tables[budget] = self._within(budget)
         on_message, local_actions, per_client, global_actions = tables
-        for message, rest in deliverable(state[S_NETWORK]):
-            kind = message[M_KIND]
-            # a coordinator request goes to its API's handler (see layout.dispatch_key)
-            key = kind if kind != M_COORDINATOR_REQUEST else REQUEST_KEYS[message[CQ_API]]
+        network = state[S_NETWORK]
+        deliveries = self._deliveries.get(network)
+        if deliveries is None:
+            deliveries = self._deliveries[network] = _bounded(self._deliveries, tuple(
+                (message, dispatch_key(message), rest) for message, rest in deliverable(network)
+            ))
+        for message, key, rest in deliveries:
             for guard, effect in on_message[key]:
                 if guard is None or guard(self, state, message):
                     out.append(effect(self, state, message, rest))
         clients = state[S_CLIENTS]
-        for proc, client in enumerate(clients):
-            if client[C_STATE] == FATAL_ERROR:
-                continue  # KafkaProducer throws on every call: only closing is left
-            previous = self.previous_incarnation[proc]
-            started = previous < 0 or clients[previous][C_STATE] != UNINITIALIZED
-            key = (
-                proc,
-                client,
-                budget[F_RETRIES],
-                budget[F_BATCH_TIMEOUTS],
-                started,
-                budget[F_REQUEST_TIMEOUTS],
+        views = (clients, budget[F_RETRIES], budget[F_BATCH_TIMEOUTS], budget[F_REQUEST_TIMEOUTS])
+        steps = self._client_steps.get(views)
+        if steps is None:
+            steps = self._client_steps[views] = _bounded(
+                self._client_steps, self._for_clients(local_actions, per_client, views)
             )
-            cached = self._local_steps.get(key)
-            if cached is None:
-                cached = self._local_steps[key] = self._for_view(local_actions, per_client, key)
-            local, candidates = cached
+        for proc, local, candidates in steps:
             for effect, args in local:
                 out.append(effect(self, state, proc, args))
             for guard, effect in candidates:
@@ -271,6 +280,26 @@ class KafkaEosModel(WorkloadTables):
 
         per_client = [(a.precondition, a.guard, a.effect) for a in enabled if a.trigger == "client"]
         return on_message, pairs("local"), per_client, pairs("state")
+
+    def _for_clients(
+        self, local_actions: list[_Pair], per_client: list[_Candidate], views: Tup
+    ) -> tuple[tuple[int, tuple[_LocalStep, ...], tuple[_Pair, ...]], ...]:
+        """What the clients' views decide, per process, evaluated once per value of the
+        clients and the budgets their actions spend (``views``): those values repeat across
+        states that differ in the network, the partitions or the coordinator."""
+        clients, retries, batch_timeouts, request_timeouts = views
+        steps = []
+        for proc, client in enumerate(clients):
+            if client[C_STATE] == FATAL_ERROR:
+                continue  # KafkaProducer throws on every call: only closing is left
+            previous = self.previous_incarnation[proc]
+            started = previous < 0 or clients[previous][C_STATE] != UNINITIALIZED
+            key = (proc, client, retries, batch_timeouts, started, request_timeouts)
+            cached = self._local_steps.get(key)
+            if cached is None:
+                cached = self._local_steps[key] = self._for_view(local_actions, per_client, key)
+            steps.append((proc, *cached))
+        return tuple(steps)
 
     def _for_view(
         self, local_actions: list[_Pair], per_client: list[_Candidate], key: Tup
