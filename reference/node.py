@@ -522,9 +522,14 @@ class BrokerNode:
             min_insync_replicas=self.config.knobs.min_insync_replicas,
         )
 
-    def _release_waiters(self) -> list[Outbound]:
-        """Answer the appends whose wait is over, in the order they started waiting."""
-        results = [(waiter, self._waiter_result(waiter)) for waiter in self._waiters]
+    def _release_waiters(self, *, replicated_only: bool = False) -> list[Outbound]:
+        """Answer the appends whose wait is over, in the order they started waiting
+        (``replicated_only``: on replicated partitions; the others wait for replicate())."""
+        results = [
+            (waiter, None if replicated_only and waiter.tp not in self.replica_sets else result)
+            for waiter in self._waiters
+            for result in [self._waiter_result(waiter)]
+        ]
         self._waiters = [waiter for waiter, result in results if result is None]
         out: list[Outbound] = []
         for waiter, result in results:
@@ -623,7 +628,7 @@ class BrokerNode:
         # (Partition.appendRecordsToLeader calls maybeIncrementLeaderHW)
         for replica_set in self.replica_sets.values():
             replica_set.advance_high_watermark()
-        return out + self._release_waiters()
+        return out + self._release_waiters(replicated_only=True)
 
     # -- the entry points ------------------------------------------------------------------------
 

@@ -86,6 +86,10 @@ RETRIABLE = frozenset(
         ErrorCode.NOT_COORDINATOR,
         ErrorCode.NOT_LEADER_OR_FOLLOWER,
         ErrorCode.NOT_ENOUGH_REPLICAS,
+        # retriable although the batch is in the leader's log (Kafka's
+        # NotEnoughReplicasAfterAppendException is a RetriableException): the retry is a
+        # duplicate the leader recognises, unless the producer's epoch moved meanwhile
+        ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
         ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
         ErrorCode.LEADER_NOT_AVAILABLE,
         ErrorCode.REQUEST_TIMED_OUT,

@@ -23,10 +23,12 @@ from kafka_eos.model.params import CTP, IDEMPOTENT, TRANSACTIONAL
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
-from kafka_eos.reference.messages import TopicPartition
+from kafka_eos.reference.messages import ProduceRequest, TopicPartition, WriteTxnMarkersResponse
 from kafka_eos.reference.node import OFFSETS_PARTITION
 from kafka_eos.reference.producer import ProducerBatch
 
+from .common import NODE
+from .messages import produce_response
 from .world import ConformanceWorld
 
 _PREPARE = (int(TxnState.PREPARE_COMMIT), int(TxnState.PREPARE_ABORT))
@@ -143,8 +145,92 @@ def _batch_of(batch: ProducerBatch, status: int, extra: int) -> tuple:  # type: 
 def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[type-arg]
     model = world.model
     partition = world.node.partitions[world.tps[part]]
+    log = _entries(world, part, partition.log.batches)
+    producers: list[tuple[Any, ...]] = []
+    for model_pid in range(model.pid_count):
+        entry = partition.producers.entries.get(world.reference_pid(model_pid))
+        if entry is None:
+            producers.append(())
+            continue
+        first = entry.current_txn_first_offset
+        producers.append(
+            S.PRODUCER_ENTRY.make(
+                epoch=entry.producer_epoch,
+                coordinator_epoch=entry.coordinator_epoch,
+                batches=tuple(entry.cached_ranges()),
+                current_txn_first_offset=-1 if first is None else first,
+            )
+        )
+    aborted = tuple(
+        (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
+        for a in partition.log.aborted
+    )
+    return S.PARTITION.make(
+        log=log,
+        producer_state=tuple(producers),
+        aborted_index=aborted,
+        replication=_replication(world, part),
+    )
+
+
+def _replication(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[type-arg]
+    """The model's replica ``r`` is the cluster's broker ``r`` of the assignment; a
+    single-replica partition has no replication component (())."""
+    replica_set = world.node.replica_sets.get(world.tps[part])
+    if replica_set is None:
+        return ()
+    brokers = replica_set.assignment
+    replicas = [replica_set.replicas[broker] for broker in brokers]
+    return S.REPLICATION.make(
+        leader=brokers.index(replica_set.leader),
+        leader_epoch=replica_set.leader_epoch,
+        isr=sum(1 << index for index, broker in enumerate(brokers) if broker in replica_set.isr),
+        high_watermark=replica_set.high_watermark,
+        follower_log_ends=tuple(replica_set.follower_ends[broker] for broker in brokers),
+        epoch_caches=tuple(replica.epoch_cache for replica in replicas),
+        follower_logs=tuple(
+            ()
+            if replica.broker == replica_set.leader
+            else _entries(world, part, replica.partition.log.batches)
+            for replica in replicas
+        ),
+        waiting_answers=tuple(sorted(_waiting(world, part))),
+    )
+
+
+def _waiting(world: ConformanceWorld, part: int) -> Iterable[tuple]:  # type: ignore[type-arg]
+    """The produce purgatory: (offset the high watermark must pass, answer, request)."""
+    for offset, request in world.node.waiting(world.tps[part]):
+        if isinstance(request, ProduceRequest):
+            for client, proc in world.proc_of.items():
+                produce = world.requests.get((client, request.correlation_id))
+                if (
+                    produce is not None
+                    and produce[L.M_KIND] == L.M_PRODUCE
+                    and produce[L.PR_PROCESS] == proc
+                    and produce[L.PR_PARTITION] == part
+                ):
+                    answer = produce_response(
+                        produce, int(ErrorCode.NONE), offset - request.record_count + 1
+                    )
+                    yield offset + 1, answer, produce
+        elif isinstance(request, WriteTxnMarkersResponse):
+            sent = world.requests.get((NODE, request.correlation_id), ())
+            for marker in sent:
+                if marker[L.MK_PARTITION] == part:
+                    answer = S.MARKER_RESPONSE.make(
+                        partition=part,
+                        transactional_id=marker[L.MK_TID],
+                        coordinator_epoch=marker[L.MK_COORDINATOR_EPOCH],
+                        error=int(ErrorCode.NONE),
+                    )
+                    yield offset + 1, answer, marker
+
+
+def _entries(world: ConformanceWorld, part: int, batches: Iterable[Any]) -> tuple:  # type: ignore[type-arg]
+    """A log's batches as the model's entries."""
     log: list[tuple[Any, ...]] = []
-    for batch in partition.log.batches:
+    for batch in batches:
         pid = world.model_pid(batch.producer_id)
         if batch.is_control:
             log.append(
@@ -171,29 +257,7 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
                 transactional=int(batch.is_transactional),
             )
         )
-    producers: list[tuple[Any, ...]] = []
-    for model_pid in range(model.pid_count):
-        entry = partition.producers.entries.get(world.reference_pid(model_pid))
-        if entry is None:
-            producers.append(())
-            continue
-        first = entry.current_txn_first_offset
-        producers.append(
-            S.PRODUCER_ENTRY.make(
-                epoch=entry.producer_epoch,
-                coordinator_epoch=entry.coordinator_epoch,
-                batches=tuple(entry.cached_ranges()),
-                current_txn_first_offset=-1 if first is None else first,
-            )
-        )
-    aborted = tuple(
-        (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
-        for a in partition.log.aborted
-    )
-    # the reference has one replica per partition: no replication component (())
-    return S.PARTITION.make(
-        log=tuple(log), producer_state=tuple(producers), aborted_index=aborted, replication=()
-    )
+    return tuple(log)
 
 
 # ---------------------------------------------------------------------- coordinator

@@ -24,12 +24,14 @@ from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.group_coordinator import Group, GroupState, Member
 from kafka_eos.reference.messages import (
     OffsetFetchRequest,
+    ProduceRequest,
     TopicPartition,
     TxnOffsetCommitRequest,
     WriteTxnMarkersRequest,
 )
 from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
 from kafka_eos.reference.producer import ConsumerGroupMetadata, KafkaProducer, ProducerBatch
+from kafka_eos.reference.replication import ReplicaSet
 from kafka_eos.reference.txn_coordinator import MarkersInFlight
 
 from .common import HOLD_MS, INPUT, NODE, Envelope, Ghosts, NotEnabled, Unsupported
@@ -502,6 +504,55 @@ class ActionHandlers:
         if not self.node.expire_producer(tp, ref_pid):
             raise NotEnabled(f"the leader of {tp} cannot expire producer {ref_pid} now")
         self.ghosts.used[L.F_EXPIRIES] += 1
+        return "done"
+
+    # -- replication (the model's replica r is broker-r)
+    def _replica_set(self, step: Step) -> tuple[TopicPartition, ReplicaSet]:
+        tp = self.tps[self.model.partition_names.index(step.arg("partition"))]
+        replica_set = self.node.replica_sets.get(tp)
+        if replica_set is None:
+            raise NotEnabled(f"{tp} has one replica on this reference")
+        return tp, replica_set
+
+    def _do_FollowerFetch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        tp, replica_set = self._replica_set(step)
+        broker = replica_set.assignment[step.arg("replica")]
+        if not replica_set.needs_fetch(broker):
+            raise NotEnabled(f"a fetch by {broker} changes nothing on {tp}")
+        self._post(NODE, self.node.follower_fetch(tp, broker))
+        return "done"
+
+    def _do_ShrinkIsr(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        tp, replica_set = self._replica_set(step)
+        broker = replica_set.assignment[step.arg("replica")]
+        if broker not in replica_set.lagging_followers():
+            raise NotEnabled(f"{broker} is not an in-sync follower behind the leader of {tp}")
+        self._post(NODE, self.node.shrink_isr(tp, broker))
+        return "done"
+
+    def _do_LeaderFailover(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        """The leader fails and the controller elects the replica the model names (the one
+        Kafka's election picks: the driver checks it is); the Produce requests in flight to
+        the old leader arrive there and are answered NOT_LEADER_OR_FOLLOWER."""
+        tp, replica_set = self._replica_set(step)
+        old = replica_set.leader
+        new = replica_set.assignment[step.arg("new_leader")]
+        clean = step.arg("election") == "clean"
+        chosen = replica_set.elect(
+            unclean=self.node.config.knobs.unclean_leader_election, excluding=old
+        )
+        if chosen != (new, clean):
+            raise NotEnabled(f"the controller elects {chosen} for {tp}, not {(new, clean)}")
+        self.ghosts.used[L.F_LEADER_FAILOVERS] += 1
+        self._post(NODE, self.node.elect_leader(tp, new, clean=clean))
+        for envelope in list(self.network):
+            message = envelope.message
+            if isinstance(message, ProduceRequest) and (message.topic, message.partition) == (
+                tp.topic,
+                tp.partition,
+            ):
+                self.network.remove(envelope)
+                self._post(NODE, self.node.receive(envelope.source, message, at=old))
         return "done"
 
     # -- the consumer

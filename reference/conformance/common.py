@@ -47,7 +47,8 @@ class NotEnabled(Exception):
 
 
 def broker_config(model: KafkaEosModel) -> BrokerConfig:
-    return BrokerConfig(knobs=model.knobs)
+    """The model's replica ``r`` of a data partition is the cluster's broker ``broker-r``."""
+    return BrokerConfig(knobs=model.knobs, brokers=model.workload.replicas)
 
 
 def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:

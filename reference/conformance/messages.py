@@ -292,10 +292,10 @@ class MessageMapping:
                 offset = self._last_offsets_append(self.producers[proc])
                 self.offset_batch_record[offset] = self.model.record_global[proc][rec]
                 self.offset_results[(proc, message.correlation_id)] = offset
-            return _produce_response(request, error, offset)
+            return produce_response(request, error, offset)
         if request[L.M_KIND] == L.M_PRODUCE:
             offset = message.base_offset if message.error_code is ErrorCode.NONE else -1
-            return _produce_response(request, error, offset)
+            return produce_response(request, error, offset)
         proc, api, txn = request[L.CQ_PROCESS], request[L.CQ_API], request[L.CQ_TRANSACTION]
         connection = request[L.CQ_CONNECTION]  # the answer travels on its request's connection
         if isinstance(message, AddPartitionsToTxnResponse) and message.error_code is ErrorCode.NONE:
@@ -331,7 +331,7 @@ def _coordinator_request(
     )
 
 
-def _produce_response(request: tuple, error: int, offset: int) -> tuple:  # type: ignore[type-arg]
+def produce_response(request: tuple, error: int, offset: int) -> tuple:  # type: ignore[type-arg]
     """The answer to model Produce ``request``: on its connection, for its record."""
     return S.PRODUCE_RESPONSE.make(
         process=request[L.PR_PROCESS],

@@ -29,14 +29,17 @@ configuration (the mapping of the model's knobs onto the reference is described 
 each model action does on the reference; this module holds the world, its controlled network,
 and the ghost bookkeeping after every step.
 
-Replication: by default (``deferred=True``) the broker runs with deferred replication. After
-every step the driver lets followers catch up on every partition except
-``__transaction_state``, whose writes stay pending (the coordinator answers
-CONCURRENT_TRANSACTIONS meanwhile) until the model's ``CompleteTxnLogAppend``: the model's
-pending transition is the record above that partition's high watermark, its durable log the
-records below it. The one answer the reference gives before the write it belongs to is durable
-(CONCURRENT_TRANSACTIONS to the InitProducerId that fences an open transaction) is held in the
-network until then.
+Replication: with the workload's ``replicas`` above 1 the node simulates that many brokers
+(the model's replica ``r`` is ``broker-r``) and every data partition has a replica on each:
+their followers fetch, the ISR shrinks and leaders fail over only when the model's
+FollowerFetch, ShrinkIsr and LeaderFailover say so. By default (``deferred=True``) the broker
+runs with deferred replication. After every step the driver lets followers catch up on every
+unreplicated partition except ``__transaction_state``, whose writes stay pending (the
+coordinator answers CONCURRENT_TRANSACTIONS meanwhile) until the model's
+``CompleteTxnLogAppend``: the model's pending transition is the record above that partition's
+high watermark, its durable log the records below it. The one answer the reference gives
+before the write it belongs to is durable (CONCURRENT_TRANSACTIONS to the InitProducerId that
+fences an open transaction) is held in the network until then.
 
 Batching: the producer's Sender sends whatever is ready when it runs; the driver holds every
 batch (as linger.ms would) and releases exactly the one the model's ``Send`` names, and the
@@ -114,6 +117,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self.deferred = deferred
         self.model = model
         self.clock = VirtualClock()
+        if model.workload.replicas > 1 and not deferred:
+            raise Unsupported("replicated partitions replicate when the model says: deferred")
         config = dataclasses.replace(broker_config(model), deferred_replication=deferred)
         self.node = BrokerNode(node_id=NODE, config=config, clock=self.clock)
         self.node.create_topic(TOPIC, model.data_partitions)
@@ -185,7 +190,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
 
     # ------------------------------------------------------------------ addresses
     def endpoint(self, name: str) -> Any:
-        if name == NODE:
+        if name in self.node.broker_ids:
             return self.node
         if name.startswith("consumer-"):
             return self.consumers[int(name.split("-")[1])]
@@ -264,7 +269,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
     def _deliver(self, envelope: Envelope) -> None:
         self.network.remove(envelope)
         endpoint = self.endpoint(envelope.destination)
-        if envelope.destination == NODE:
+        if envelope.destination in self.node.broker_ids:
             jobs = set(self.node.txn_coordinator.marker_jobs)
             self._post(NODE, endpoint.receive(envelope.source, envelope.message))
             if isinstance(envelope.message, WriteTxnMarkersResponse):
@@ -315,8 +320,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
 
         happened = False
         for tp, partition in list(self.node.partitions.items()):
-            if tp == TXN_STATE_PARTITION:
-                continue
+            if tp == TXN_STATE_PARTITION or tp in self.node.replica_sets:
+                continue  # (replicas fetch when the model's FollowerFetch says)
             behind = partition.high_watermark < partition.log_end_offset
             out = self.node.replicate(tp)
             if out or behind:

@@ -42,11 +42,7 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "group_generation_check": ("ctp-rebalance-no-generation-check", True),
 }
 #: Knobs the reference does not obey yet, and why (strict xfails: obeying one shows as XPASS).
-NOT_IN_REFERENCE = {
-    knob: "the reference has one replica per partition: no acks=all wait, ISR or leader "
-    "election yet (issue 12, reference part)"
-    for knob in ("acks", "min_insync_replicas", "unclean_leader_election")
-}
+NOT_IN_REFERENCE: dict[str, str] = {}
 
 
 def _flipped(model: KafkaEosModel, knob: str, value: KnobValue) -> KafkaEosModel:

@@ -24,20 +24,12 @@ from kafka_eos.reference.conformance.replay import replay_labels
 VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict == "violated")
 
 #: Rows whose counterexample the reference does not reproduce, and why.
-_NO_REPLICATION = (
-    "the reference has one replica per partition: no follower fetch, ISR, leader election, "
-    "truncation or producer-state rebuild yet (issue 12, reference part)"
-)
-#: The replication rows: the reference cannot take their first step (a replicated partition),
-#: so a disagreement with the corrected knobs would prove nothing; they are skipped there.
-REPLICATION_ROWS = tuple(
-    name for name in VIOLATED if load_check_config(name).model.workload.replicas > 1
-)
-NOT_REPRODUCED: dict[str, str] = dict.fromkeys(REPLICATION_ROWS, _NO_REPLICATION)
+NOT_REPRODUCED: dict[str, str] = {}
 #: Rows that fail at Kafka 4.x's own knobs: there is no corrected configuration to refuse
 #: the bad step, the reference (like Kafka) takes it too.
 AT_KAFKA_DEFAULTS = {
     "idempotent-retriable-reorder": "a leader with no state for a producer takes any sequence",
+    "replicated-reorder": "a new leader with no state for the producer takes any sequence",
 }
 
 
@@ -104,8 +96,6 @@ def test_rows_at_kafka_defaults_are_at_kafka_defaults() -> None:
 
 @pytest.mark.parametrize("name", [name for name in VIOLATED if name not in AT_KAFKA_DEFAULTS])
 def test_the_correct_reference_refuses_the_bad_step(name: str) -> None:
-    if name in REPLICATION_ROWS:
-        pytest.skip(_NO_REPLICATION)
     model, result = _counterexample(name)
     labels = _steps(result)
     report = replay_labels(model, labels, violated=result.violated, reference=_corrected(model))
