@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from kafka import KafkaConsumer, KafkaProducer, OffsetAndMetadata, TopicPartition
 from kafka.errors import KafkaError, ProducerFencedError
-from wire_clients import assert_exactly_once, validate, values_of
+from wire_clients import assert_exactly_once, kp_producer, validate, values_of
 
 from kafka_eos.protocol.history import Read
 
@@ -21,18 +21,6 @@ pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 def serve(shared_serve: Any) -> Any:
     """This module's tests share one broker (each uses its own topics and ids)."""
     return shared_serve
-
-
-def _producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        client_id=client_id,
-        enable_idempotence=True,
-        request_timeout_ms=3000,
-        retry_backoff_ms=100,
-        linger_ms=5,
-        **extra,
-    )
 
 
 def _consume(bootstrap: str, topic: str, *, isolation: str, client_id: str) -> list[Read]:
@@ -64,7 +52,7 @@ def _send_all(producer: KafkaProducer, topic: str, values: list[str]) -> None:
 
 def test_idempotent_producer_with_lost_responses(serve: Any) -> None:
     serve.admin("close-after Produce 2")
-    producer = _producer(serve.bootstrap, "kp-idem")
+    producer = kp_producer(serve.bootstrap, "kp-idem")
     values = [f"kp-{i}" for i in range(30)]
     _send_all(producer, "kp-idem", values)
     producer.close()
@@ -75,7 +63,7 @@ def test_idempotent_producer_with_lost_responses(serve: Any) -> None:
 
 
 def test_commit_abort_and_isolation_levels(serve: Any) -> None:
-    producer = _producer(serve.bootstrap, "kp-tx", transactional_id="kp-tx")
+    producer = kp_producer(serve.bootstrap, "kp-tx", transactional_id="kp-tx")
     producer.init_transactions()
     producer.begin_transaction()
     _send_all(producer, "kp-txn", ["c1", "c2", "c3"])
@@ -92,11 +80,11 @@ def test_commit_abort_and_isolation_levels(serve: Any) -> None:
 
 
 def test_consume_transform_produce_with_a_subscribed_group(serve: Any) -> None:
-    feeder = _producer(serve.bootstrap, "kp-feeder")
+    feeder = kp_producer(serve.bootstrap, "kp-feeder")
     inputs = [f"in-{i}" for i in range(20)]
     _send_all(feeder, "kp-ctp-in", inputs)
     feeder.close()
-    producer = _producer(serve.bootstrap, "kp-ctp", transactional_id="kp-ctp")
+    producer = kp_producer(serve.bootstrap, "kp-ctp", transactional_id="kp-ctp")
     producer.init_transactions()
     consumer = KafkaConsumer(
         "kp-ctp-in",
@@ -143,11 +131,11 @@ def test_consume_transform_produce_with_a_subscribed_group(serve: Any) -> None:
 
 
 def test_a_zombie_producer_is_fenced(serve: Any) -> None:
-    zombie = _producer(serve.bootstrap, "kp-zombie", transactional_id="kp-shared")
+    zombie = kp_producer(serve.bootstrap, "kp-zombie", transactional_id="kp-shared")
     zombie.init_transactions()
     zombie.begin_transaction()
     _send_all(zombie, "kp-fence", ["zombie"])
-    successor = _producer(serve.bootstrap, "kp-successor", transactional_id="kp-shared")
+    successor = kp_producer(serve.bootstrap, "kp-successor", transactional_id="kp-shared")
     successor.init_transactions()
     successor.begin_transaction()
     _send_all(successor, "kp-fence", ["successor"])

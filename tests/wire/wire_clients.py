@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from kafka import KafkaProducer
 
 from kafka_eos.protocol.history import Event, Read
 
@@ -30,6 +31,19 @@ def rd_producer(bootstrap: str, client_id: str, **extra: Any) -> Producer:
         **extra,
     }
     return Producer(conf)
+
+
+def kp_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
+    """A kafka-python idempotent producer with short timeouts (``extra``: more settings)."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap.split(","),
+        client_id=client_id,
+        enable_idempotence=True,
+        request_timeout_ms=3000,
+        retry_backoff_ms=100,
+        linger_ms=5,
+        **extra,
+    )
 
 
 def rd_transactional(
