@@ -3,22 +3,33 @@
 Level-synchronous: every state is owned by worker ``(fingerprint >> 32) % N``, which alone stores it
 (fingerprints and parent fingerprints, as in store.py) and expands it. Each depth, every worker
 expands the states it owns; a successor it owns is looked up at once, one another worker owns
-goes into that worker's outbox as its fingerprint and the marshal bytes the fingerprint was
-computed from (so encoding costs nothing extra, and a state already seen is never decoded).
-The main process only relays the outboxes, pickled once by their sender, as bytes.
+goes into that worker's outbox as its fingerprint, discovery key, parent fingerprint and the
+marshal bytes the fingerprint was computed from (so encoding costs nothing extra, and a state
+already seen is never decoded). An outbox is four flat arrays and the bytes joined
+(:class:`Outbox`): nothing is pickled per successor. The workers exchange outboxes directly,
+as files in a shared-memory directory; the main process only tells them when a depth starts
+and ends, and collects a few figures (see :class:`_Workers`; ray_search.py runs the same
+owners on Ray actors, exchanging outboxes through Ray's object store).
 
 Results equal the sequential search's, because every state carries its *discovery key*: the
-successor positions along the path that first reaches it in the sequential order (initial
-state i has key (i,), the j-th successor of a state with key K has key K + (j,)). Sorted by
-key, a depth's states are in exactly the order the sequential search stores them, so:
+order in which the sequential search would store it. At a depth, the states are ranked by key
+across all workers (each worker sorts its own and sends the sorted keys; a state's rank is its
+position among all of them); the j-th successor of the state of rank r has key
+``r * STRIDE + j + 1``. Sorted by key, a depth's states are in exactly the order the
+sequential search stores them, so:
 
 - a state found twice in one depth keeps its smaller key and that discoverer as its parent:
   the parent links, hence the counterexamples, are the sequential ones;
 - the first violation is the one with the smallest event key (an action property broken by
-  a step of K is the event K + (-1,), a new state's invariant its key, a deadlock of K the
-  event K + (MAX,)), and the states the sequential search would have stored by then are
-  those of earlier depths plus those of this depth with smaller keys: the distinct-state
-  count of a violation is the sequential one.
+  a step of the state of rank r is the event ``r * STRIDE``, a new state's invariant its key, a
+  deadlock of r the event ``r * STRIDE + STRIDE - 1``), and the states the sequential search would
+  have stored by then are those of earlier depths plus those of this depth with smaller keys:
+  the distinct-state count of a violation is the sequential one.
+
+A new state is checked against the invariants by the model's fast path
+(``invariants_hold_after``) when its owner reached it itself, and by every invariant when only
+another worker did (the fast path compares the step's states object by object, which holds in
+the process that built them only).
 
 Transitions and coverage of a violated run count every step of the depth where it stopped
 (the sequential search stops in the middle of it). ``max_states`` and ``time_budget`` stop at
@@ -28,28 +39,48 @@ a depth boundary, so an incomplete run's counts differ from the sequential ones.
 from __future__ import annotations
 
 import contextlib
+import gc
 import marshal
 import multiprocessing
+import os
 import pickle
+import shutil
 import signal
+import tempfile
 import time
-from collections.abc import Callable
+from array import array
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
+from itertools import accumulate
 from multiprocessing.connection import Connection
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from kafka_eos.errors import InputError
 
 from . import bfs
 from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
-from .interface import BoundModel, ModelError, explain_failure
+from .interface import (
+    BoundModel,
+    ModelError,
+    explain_failure,
+    fast_path_disagrees,
+    first_broken_invariant,
+)
 from .result import CheckResult
 from .store import FingerprintStore, rebuild_path
 
-LAST = 1 << 62  # a key position after every successor: the deadlock event of a state
+# A key is rank * STRIDE + slot: slot 0 is the state's action-property event, 1..STRIDE-2 its
+# successors in order, STRIDE-1 its deadlock event. Keys fit in 64 bits below 2**40 states a
+# depth, so they travel as array("Q").
+STRIDE = 1 << 24
+LAST = STRIDE - 1
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
-_ONLY_BYTES = object()  # stands for a state another worker sent as bytes
 
-Event = tuple[tuple[int, ...], str, str, bytes, Any]  # key, kind, name, state, (label, target)
+Event = tuple[int, str, str, bytes, Any]  # key, kind, name, state, (label, target)
+# This depth's answer of a worker: new states, its first event, its smallest new key, and its
+# new states' keys, sorted, as array("Q") bytes.
+Received = tuple[int, Event | None, int | None, bytes]
 
 
 def encoded(state: Any) -> tuple[int, bytes]:
@@ -65,93 +96,206 @@ def decoded(data: bytes) -> Any:
     return pickle.loads(data) if data[0] == 0x80 else marshal.loads(data)
 
 
+def owner_of(fp: int, workers: int) -> int:
+    return (fp >> 32) % workers  # the high bits: the low ones pick table slots
+
+
+class Outbox:
+    """Successors for one other worker: (fingerprint, key, parent, bytes) tuples as they come,
+    packed into flat arrays and the bytes joined (one bytes object, nothing pickled)."""
+
+    __slots__ = ("items",)
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int, int, bytes]] = []
+
+    def packed(self) -> bytes:
+        items = self.items
+        if not items:
+            return b""
+        return b"".join((
+            array("Q", [len(items)]).tobytes(),
+            array("Q", [item[0] for item in items]).tobytes(),
+            array("Q", [item[1] for item in items]).tobytes(),
+            array("Q", [item[2] for item in items]).tobytes(),
+            array("I", [len(item[3]) for item in items]).tobytes(),
+            *[item[3] for item in items],
+        ))
+
+
+def unpacked(blob: bytes) -> Iterator[tuple[int, int, int, int, int]]:
+    """The items of a packed outbox: (fingerprint, key, parent, start, end of its bytes)."""
+    if not blob:
+        return iter(())
+    count = array("Q", blob[:8])[0]
+    arrays = []
+    at = 8
+    for code in "QQQ":
+        arrays.append(array(code, blob[at:at + 8 * count]))
+        at += 8 * count
+    lengths = array("I", blob[at:at + 4 * count])
+    ends = list(accumulate(lengths, initial=at + 4 * count))
+    return zip(*arrays, ends, ends[1:], strict=False)
+
+
 class _Owner:
     """One worker's share of the search: the states it owns, stored and expanded."""
 
     def __init__(self, bound: BoundModel, me: int, workers: int, *, deadlock: bool) -> None:
         self.bound, self.me, self.workers, self.deadlock = bound, me, workers, deadlock
         self.store = FingerprintStore(parent_code="Q")
-        self.frontier: list[tuple[tuple[int, ...], Any, int]] = []  # key, state, fingerprint
-        # fingerprint -> [key, parent fp, state or None, its bytes]: this depth's new states
+        # This depth's states, sorted by key: (key, state, fingerprint).
+        self.frontier: list[tuple[int, Any, int]] = []
+        # fingerprint -> [key, parent fp, state or None, its bytes, (parent state, label) of
+        # a step of this worker's reaching it, or None]: the next depth's states.
         self.new: dict[int, list[Any]] = {}
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
+        self.sent: set[int] = set()  # fingerprints sent to other workers at the last depth
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
 
-    def offer(self, fp: int, key: tuple[int, ...], parent: int, state: Any,
-              data: bytes) -> None:
-        """A successor this worker owns: the state itself, or (from another worker) ``data``."""
-        entry = self.new.get(fp)
-        if entry is not None:
-            if key < entry[0]:
-                entry[0], entry[1] = key, parent
-        elif not self.store.has(fp):
-            self.new[fp] = [key, parent, state, data]
+    def begin(self, initial: list[tuple[int, bytes, int]]) -> None:
+        """Take this worker's initial states: (key, bytes, fingerprint), in key order."""
+        for key, data, fp in initial:
+            self.store.add(fp, NO_PARENT_FINGERPRINT)
+            self.frontier.append((key, decoded(data), fp))
 
-    def expand(self) -> tuple[list[bytes], Event | None]:
-        """Expand the frontier; the outboxes (pickled) and the first event of this worker."""
+    def expand(self, sorted_keys: list[bytes]) -> tuple[list[bytes], Event | None]:
+        """Expand the frontier; the packed outboxes (empty for this worker) and the first
+        event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
         me, workers, counts, count_of = self.me, self.workers, self.counts, self.counts.get
-        outboxes: list[list[tuple[int, bytes, tuple[int, ...], int]]] = [[] for _ in range(workers)]
+        outboxes = [Outbox() for _ in range(workers)]
+        adds = [box.items.append for box in outboxes]
+        # Fingerprints sent to another worker at this depth or the one before: stored there by
+        # now or, at this depth, sent with a smaller key (the frontier is in key order).
+        earlier, sent = self.sent, set[int]()
+        self.sent, mark = sent, sent.add
+        self.new = {}
+        offer = self._offer
         first: Event | None = None
-        for key, state, parent in self.frontier:
+        for rank, (_, state, parent) in zip(self._ranks(sorted_keys), self.frontier,
+                                            strict=True):
+            base = rank * STRIDE
             try:
                 steps = self.successors_of(state)
             except bfs._PropertyBroken as broken:
                 name, _, label, target = broken.args
-                first = _earlier(first, ((*key, -1), "action_property", name,
-                                         encoded(state)[1], (label, target)))
+                first = _earlier(first, (base, "action_property", name, encoded(state)[1],
+                                         (label, target)))
                 continue
             except Exception as exc:
                 raise _explained(self.bound, state, exc) from exc
-            position = -1
-            for position, (label, target) in enumerate(steps):
+            slot = 0
+            for label, target in steps:
+                slot += 1
                 counts[label] = count_of(label, 0) + 1
                 fp, data = encoded(target)
-                owner = (fp >> 32) % workers  # the high bits: the low ones pick table slots
+                owner = (fp >> 32) % workers  # owner_of, inlined: this runs per transition
                 if owner == me:
-                    self.offer(fp, (*key, position), parent, target, data)
-                else:
-                    outboxes[owner].append((fp, data, (*key, position), parent))
-            if position < 0 and self.deadlock:
-                first = _earlier(first, ((*key, LAST), "deadlock", "deadlock",
+                    offer(fp, base + slot, parent, target, data, state, label)
+                elif fp not in sent and fp not in earlier:
+                    mark(fp)
+                    adds[owner]((fp, base + slot, parent, data))
+            if slot >= LAST:
+                raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
+                                 f"state: workers take at most {LAST - 1}")
+            if not slot and self.deadlock:
+                first = _earlier(first, (base + LAST, "deadlock", "deadlock",
                                          encoded(state)[1], None))
         started = time.process_time()  # CPU: the machine may be shared
-        blobs = [pickle.dumps(box, protocol=pickle.HIGHEST_PROTOCOL) for box in outboxes]
+        blobs = [b"" if owner == me else box.packed() for owner, box in enumerate(outboxes)]
         self.transfer_seconds += time.process_time() - started
         return blobs, first
 
-    def receive(self, blobs: list[bytes], *, check: bool) -> tuple[int, Event | None,
-                                                                   tuple[int, ...] | None]:
-        """Take the other workers' successors; store this depth's new states and check them."""
-        for blob in blobs:
-            started = time.process_time()
-            items = pickle.loads(blob)
-            self.transfer_seconds += time.process_time() - started
-            for fp, data, key, parent in items:
-                self.offer(fp, key, parent, _ONLY_BYTES, data)
-        first: Event | None = None
-        first_new: tuple[int, ...] | None = None
-        frontier = []
-        for fp, (key, parent, state, data) in self.new.items():
-            if state is _ONLY_BYTES:  # sent by another worker: decoded now that it is new
-                state = decoded(data)
-            self.store.add(fp, parent)
-            frontier.append((key, state, fp))
-            if first_new is None or key < first_new:
-                first_new = key
-            if check:
-                for name, holds in self.bound.invariants:
-                    if not holds(state):
-                        first = _earlier(first, (key, "invariant", name, data, None))
-                        break
-        self.frontier = frontier
-        return len(frontier), first, first_new
+    def _ranks(self, sorted_keys: list[bytes]) -> Iterator[int]:
+        """Each frontier state's position among all workers' frontier states, by key."""
+        others = [array("Q", blob) for owner, blob in enumerate(sorted_keys) if owner != self.me]
+        if len(others) == 1:
+            other = others[0]
+            return (index + bisect_left(other, key)
+                    for index, (key, _, _) in enumerate(self.frontier))
+        return (index + sum(bisect_left(keys, key) for keys in others)
+                for index, (key, _, _) in enumerate(self.frontier))
 
-    def count_before(self, key: tuple[int, ...], inclusive: bool) -> int:
+    def _offer(self, fp: int, key: int, parent: int, state: Any, data: bytes,
+               source: Any, label: Any) -> None:
+        """A successor this worker reached itself."""
+        entry = self.new.get(fp)
+        if entry is not None:
+            if key < entry[0]:
+                entry[0], entry[1] = key, parent
+            if entry[4] is None:  # reached by another worker first: keep the local step
+                entry[2], entry[4] = state, (source, label)
+        elif not self.store.has(fp):
+            self.new[fp] = [key, parent, state, data, (source, label)]
+
+    def receive(self, inboxes: list[bytes], *, check: bool) -> Received:
+        """Take the other workers' successors; store this depth's new states and check them."""
+        new, has, get = self.new, self.store.has, self.new.get
+        started = time.process_time()
+        for blob in inboxes:
+            for fp, key, parent, start, end in unpacked(blob):
+                entry = get(fp)
+                if entry is not None:
+                    if key < entry[0]:
+                        entry[0], entry[1] = key, parent
+                elif not has(fp):
+                    new[fp] = [key, parent, None, blob[start:end], None]
+        self.transfer_seconds += time.process_time() - started
+        first: Event | None = None
+        frontier = []
+        add = self.store.add
+        for fp, (key, parent, state, data, step) in new.items():
+            if state is None:  # only another worker reached it: decoded now that it is new
+                state = decoded(data)
+            add(fp, parent)
+            frontier.append((key, state, fp))
+            if check and (name := self._broken_invariant(state, step)) is not None:
+                event: Event = (key, "invariant", name, data, None)
+                first = _earlier(first, event)
+        frontier.sort(key=_first)
+        self.frontier = frontier
+        self.new = {}
+        keys = array("Q", [key for key, _, _ in frontier])
+        return len(frontier), first, keys[0] if keys else None, keys.tobytes()
+
+    def _broken_invariant(self, state: Any, step: tuple[Any, Any] | None) -> str | None:
+        """The first invariant ``state`` breaks: by the model's fast path from a step of this
+        worker's when there is one (it compares the step's states object by object)."""
+        hold_after = self.bound.invariants_hold_after
+        if step is None or hold_after is None:
+            return first_broken_invariant(self.bound, state)
+        if hold_after(step[0], step[1], state):
+            return None
+        if (name := first_broken_invariant(self.bound, state)) is None:
+            raise fast_path_disagrees(self.bound, "invariants_hold_after", state)
+        return name
+
+    def count_before(self, key: int, inclusive: bool) -> int:
         return sum(1 for k, _, _ in self.frontier if k < key or (inclusive and k == key))
 
     def parent_of(self, fp: int) -> int:
         return self.store.parents[self.store.fingerprints.index(fp)]
+
+    def figures(self) -> tuple[dict[Any, int], int, float, float]:
+        return self.counts, self.store.nbytes(), self.transfer_seconds, time.process_time()
+
+
+def quiet_collector() -> None:
+    """Make the cyclic garbage collector run rarely in a worker.
+
+    A worker's depth keeps one container per new state (its entry, its frontier tuple), and
+    every 700 allocations of containers start a collection that walks the young ones: on the
+    default Kafka check that was 10-20% of a worker's CPU time, most of what two workers lost
+    against one process. States are immutable values and the search makes no cycles, so
+    collections are made rare, not stopped; what the worker inherited is frozen out of them
+    (``gc.freeze``)."""
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 100)
+
+
+def _first(item: tuple[int, Any, int]) -> int:
+    return item[0]
 
 
 def _earlier(first: Event | None, event: Event) -> Event:
@@ -162,62 +306,79 @@ def _explained(bound: BoundModel, state: Any, exc: Exception) -> Exception:
     return explain_failure(bound, state, exc) or exc
 
 
-def _serve(owner: _Owner, connection: Connection) -> None:
-    """A worker's loop: run each command of the main process, answer, until told to stop."""
+class Cluster(Protocol):
+    """The workers as the level loop drives them: in processes here, on Ray in ray_search.py."""
+
+    def start(self, shares: list[list[tuple[int, bytes, int]]]) -> None: ...
+    def expand(self, sorted_keys: list[bytes]) -> list[Event | None]: ...
+    def receive(self, *, check: bool) -> list[Received]: ...
+    def count_before(self, key: int, inclusive: bool) -> int: ...
+    def parent_of(self, fp: int) -> int: ...
+    def figures(self) -> list[tuple[dict[Any, int], int, float, float]]: ...
+    def stop(self) -> None: ...
+
+
+def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
+    """A worker's loop: run each command of the main process, answer, until told to stop.
+
+    Outboxes go to ``exchange/<from>-<to>``: the main process waits for every worker's
+    answer between two steps, so a file is read only after it is written."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the main process's to handle
+    quiet_collector()
+    me, workers = owner.me, owner.workers
     while True:
         command, argument = connection.recv()
         try:
             if command == "stop":
                 return
-            answer: Any
-            if command == "initial":
-                for key, data, fp in argument:
-                    owner.store.add(fp, NO_PARENT_FINGERPRINT)
-                    owner.frontier.append((key, decoded(data), fp))
-                answer = None
+            answer: Any = None
+            if command == "begin":
+                owner.begin(argument)
             elif command == "expand":
-                owner.new = {}
-                answer = owner.expand()
+                blobs, answer = owner.expand(argument)
+                for other, blob in enumerate(blobs):
+                    if other != me:
+                        (exchange / f"{me}-{other}").write_bytes(blob)
             elif command == "receive":
-                blobs, check = argument
-                answer = owner.receive(blobs, check=check)
+                inboxes = [(exchange / f"{other}-{me}").read_bytes()
+                           for other in range(workers) if other != me]
+                answer = owner.receive(inboxes, check=argument)
             elif command == "count_before":
                 answer = owner.count_before(*argument)
             elif command == "parent_of":
                 answer = owner.parent_of(argument)
             else:  # "figures"
-                answer = (owner.counts, owner.store.nbytes(), owner.transfer_seconds,
-                          time.process_time())
+                answer = owner.figures()
             connection.send(("ok", answer))
         except Exception as exc:
             message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
             connection.send(("error", message))
 
 
-def owner_of(fp: int, workers: int) -> int:
-    return (fp >> 32) % workers
+def _exchange_directory() -> Path:
+    """A fresh directory for the outboxes, in shared memory where the system has it."""
+    shared = Path("/dev/shm")
+    base = str(shared) if shared.is_dir() and os.access(shared, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="kafka-eos-workers-", dir=base))
 
 
 class _Workers:
-    """The worker processes, and the distributed store as the sequential search sees it."""
+    """The worker processes (forked: each inherits the model as it is, nothing is pickled)."""
 
     def __init__(self, bound: BoundModel, count: int, *, deadlock: bool) -> None:
-        # fork: a worker inherits the model as it is, nothing of it is pickled.
         context = multiprocessing.get_context("fork")
+        self.exchange = _exchange_directory()
         self.connections: list[Connection] = []
         self.processes = []
         for me in range(count):
             mine, theirs = context.Pipe()
             owner = _Owner(bound, me, count, deadlock=deadlock)
-            process = context.Process(target=_serve, args=(owner, theirs), daemon=True)
+            process = context.Process(target=_serve, args=(owner, theirs, self.exchange),
+                                      daemon=True)
             process.start()
             theirs.close()
             self.connections.append(mine)
             self.processes.append(process)
-        self.distinct = 0
-        self.bytes = 0
-        self.in_step = False
 
     def ask(self, commands: list[tuple[str, Any]]) -> list[Any]:
         """Send each worker its command, then collect every answer."""
@@ -241,6 +402,25 @@ class _Workers:
             raise ModelError(answer)
         return answer
 
+    def start(self, shares: list[list[tuple[int, bytes, int]]]) -> None:
+        self.ask([("begin", share) for share in shares])
+
+    def expand(self, sorted_keys: list[bytes]) -> list[Event | None]:
+        return self.ask_all("expand", sorted_keys)
+
+    def receive(self, *, check: bool) -> list[Received]:
+        return self.ask_all("receive", check)
+
+    def count_before(self, key: int, inclusive: bool) -> int:
+        return sum(self.ask_all("count_before", (key, inclusive)))
+
+    def parent_of(self, fp: int) -> int:
+        parent: int = self.ask_one(owner_of(fp, len(self.connections)), "parent_of", fp)
+        return parent
+
+    def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
+        return self.ask_all("figures")
+
     def stop(self) -> None:
         for connection in self.connections:
             with contextlib.suppress(OSError):
@@ -249,8 +429,16 @@ class _Workers:
             process.join(timeout=5)
             if process.is_alive():
                 process.terminate()
+        shutil.rmtree(self.exchange, ignore_errors=True)
 
-    # The store interface the sequential search's result code uses.
+
+class _Distributed:
+    """The states spread over the workers, as the sequential search's result code sees a store."""
+
+    def __init__(self, cluster: Cluster, distinct: int) -> None:
+        self.cluster, self.distinct, self.bytes = cluster, distinct, 0
+        self.answering = True  # False once a command may be left unanswered
+
     def __len__(self) -> int:
         return self.distinct
 
@@ -259,21 +447,23 @@ class _Workers:
 
     def path_to(self, bound: BoundModel, state: Any) -> list[Any]:
         fps = [fingerprint(state)]
-        while (parent := self.ask_one(owner_of(fps[-1], len(self.connections)), "parent_of",
-                                      fps[-1])) != NO_PARENT_FINGERPRINT:
+        while (parent := self.cluster.parent_of(fps[-1])) != NO_PARENT_FINGERPRINT:
             fps.append(parent)
         fps.reverse()
         return rebuild_path(bound, fps)
 
 
 class ParallelSearch(bfs._Search):
-    """The sequential search with its exploration done by worker processes."""
+    """The sequential search with its exploration done by workers (processes, or Ray actors)."""
 
-    def __init__(self, bound: BoundModel, *, workers: int, **options: Any) -> None:
+    def __init__(self, bound: BoundModel, *, workers: int,
+                 cluster: Callable[[BoundModel, int, bool], Cluster] | None = None,
+                 **options: Any) -> None:
         super().__init__(bound, store="fingerprints", **options)
         if self.graph is not None:
             raise InputError("temporal properties are not checked with several workers yet")
         self.worker_count = workers
+        self.make_cluster = cluster or _processes
         self.transfer_seconds = 0.0
         self.worker_cpu: list[float] = []
 
@@ -281,87 +471,81 @@ class ParallelSearch(bfs._Search):
         try:
             return super().run()
         finally:
-            if isinstance(self.parent, _Workers):
-                self.parent.stop()
+            if isinstance(self.parent, _Distributed):
+                self.parent.cluster.stop()
 
     def _explore(self, frontier: list[Any]) -> None:
         store: FingerprintStore = self.parent
-        workers = _Workers(self.bound, self.worker_count, deadlock=self.deadlock)
-        workers.distinct = len(store)
-        shares: list[list[Any]] = [[] for _ in range(self.worker_count)]
+        cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock)
+        distributed = self.parent = _Distributed(cluster, len(store))
+        shares: list[list[tuple[int, bytes, int]]] = [[] for _ in range(self.worker_count)]
         for index, state in enumerate(frontier):
             fp, data = encoded(state)
-            shares[owner_of(fp, self.worker_count)].append(((index,), data, fp))
-        self.parent = workers
-        workers.ask([("initial", share) for share in shares])
-        state_cap = self.max_states
-        depth_cap = self.max_depth
-        deadline = None if self.time_budget is None else self.start + self.time_budget
-        depth = 0
+            shares[owner_of(fp, self.worker_count)].append((index, data, fp))
+        cluster.start(shares)
+        sorted_keys = [array("Q", [key for key, _, _ in share]).tobytes() for share in shares]
         try:
-            while True:
-                self.depth = depth
-                expanded = workers.ask_all("expand")
-                at_depth_cap = depth_cap is not None and depth >= depth_cap
-                inboxes = [[blobs[me] for blobs, _ in expanded if blobs is not None]
-                           for me in range(self.worker_count)]
-                for me, inbox in enumerate(inboxes):
-                    del inbox[me]  # a worker's own outbox is empty
-                received = workers.ask([("receive", (inbox, not at_depth_cap))
-                                        for inbox in inboxes])
-                events = [e for _, e in expanded if e] + [e for _, e, _ in received if e]
-                new = sum(n for n, _, _ in received)
-                first = min(events, key=lambda event: event[0]) if events else None
-                first_new = min((k for _, _, k in received if k is not None), default=None)
-                # The sequential search stops at the first state past the depth bound.
-                if at_depth_cap and new and (
-                        first is None or (first_new is not None and first_new < first[0])):
-                    self.stopped_by = "max_depth"
-                    return
-                if first is not None:
-                    self._found_first(workers, first)
-                    return
-                workers.distinct += new
-                self.queue_peak = max(self.queue_peak, new)
-                if not new:
-                    return
-                depth += 1
-                self._report(time.perf_counter(), depth, new)
-                if state_cap is not None and workers.distinct >= state_cap:
-                    self.stopped_by = "max_states"
-                    return
-                if deadline is not None and time.perf_counter() >= deadline:
-                    self.stopped_by = "time_budget"
-                    return
-                if self.stop_request.requested:
-                    self.stopped_by = "interrupted"
-                    return
+            self._levels(cluster, distributed, sorted_keys)
         except BaseException:
-            workers.in_step = True  # a command may be unanswered: ask nothing more
+            distributed.answering = False
             raise
         finally:
-            self.depth = depth
-            if not workers.in_step:
-                self._gather(workers)
+            if distributed.answering:
+                self._gather(cluster, distributed)
+
+    def _levels(self, cluster: Cluster, distributed: _Distributed,
+                sorted_keys: list[bytes]) -> None:
+        deadline = None if self.time_budget is None else self.start + self.time_budget
+        while True:
+            at_depth_cap = self.max_depth is not None and self.depth >= self.max_depth
+            expanded = cluster.expand(sorted_keys)
+            received = cluster.receive(check=not at_depth_cap)
+            events = [e for e in expanded if e] + [e for _, e, _, _ in received if e]
+            new = sum(n for n, _, _, _ in received)
+            first = min(events, key=_event_key) if events else None
+            first_new = min((k for _, _, k, _ in received if k is not None), default=None)
+            # The sequential search stops at the first state past the depth bound.
+            if at_depth_cap and new and (
+                    first is None or (first_new is not None and first_new < first[0])):
+                self.stopped_by = "max_depth"
+                return
+            if first is not None:
+                self._found_first(cluster, distributed, first)
+                return
+            distributed.distinct += new
+            self.queue_peak = max(self.queue_peak, new)
+            if not new:
+                return
+            self.depth += 1
+            sorted_keys = [keys for _, _, _, keys in received]
+            self._report(time.perf_counter(), self.depth, new)
+            if self.max_states is not None and distributed.distinct >= self.max_states:
+                self.stopped_by = "max_states"
+                return
+            if deadline is not None and time.perf_counter() >= deadline:
+                self.stopped_by = "time_budget"
+                return
+            if self.stop_request.requested:
+                self.stopped_by = "interrupted"
+                return
 
     def _report(self, now: float, depth: int, queue: int) -> None:
         if self.progress is not None:
             super()._report(now, depth, queue)
 
-    def _found_first(self, workers: _Workers, event: Event) -> None:
+    def _found_first(self, cluster: Cluster, distributed: _Distributed, event: Event) -> None:
         key, kind, name, data, step = event
-        counted = workers.ask_all("count_before", (key, kind == "invariant"))
-        workers.distinct += sum(counted)
+        distributed.distinct += cluster.count_before(key, kind == "invariant")
         label, target = step if step is not None else (None, None)
         self.found = bfs._Found(kind, name, decoded(data), label, target)  # type: ignore[arg-type]
 
-    def _gather(self, workers: _Workers) -> None:
+    def _gather(self, cluster: Cluster, distributed: _Distributed) -> None:
         counts: dict[Any, int] = {}
-        for worker_counts, nbytes, seconds, cpu in workers.ask_all("figures"):
+        for worker_counts, nbytes, seconds, cpu in cluster.figures():
             self.worker_cpu.append(cpu)
             for label, count in worker_counts.items():
                 counts[label] = counts.get(label, 0) + count
-            workers.bytes += nbytes
+            distributed.bytes += nbytes
             self.transfer_seconds += seconds
         self.label_counts = counts
 
@@ -369,3 +553,11 @@ class ParallelSearch(bfs._Search):
         return {**super()._store_figures(), "workers": self.worker_count,
                 "transfer_seconds": self.transfer_seconds,
                 "worker_cpu_seconds": tuple(self.worker_cpu)}
+
+
+def _event_key(event: Event) -> int:
+    return event[0]
+
+
+def _processes(bound: BoundModel, count: int, deadlock: bool) -> Cluster:
+    return _Workers(bound, count, deadlock=deadlock)

@@ -56,13 +56,16 @@ def test_every_named_check_gives_its_row_with_two_workers(name: str) -> None:
     assert_gives_row(name, check(config.model, workers=2, **config.bounds))
 
 
-def test_an_error_in_a_worker_is_the_one_line_model_error() -> None:
-    class Breaks(Counter):
-        def actions(self, state: int) -> list[tuple[str, int]]:
-            if state == 3:
-                raise KeyError("no such partition")
-            return list(super().actions(state))
+class Breaks(Counter):
+    """A counter whose actions() raises on state 3."""
 
+    def actions(self, state: int) -> list[tuple[str, int]]:
+        if state == 3:
+            raise KeyError("no such partition")
+        return list(super().actions(state))
+
+
+def test_an_error_in_a_worker_is_the_one_line_model_error() -> None:
     with pytest.raises(InputError, match=r"Breaks.actions\(\) raised KeyError.*on state 3"):
         check(Breaks(top=9, forbid=8), workers=2)
 
@@ -78,3 +81,20 @@ def test_the_cli_option() -> None:
     shown = check_two_phase_json(5, "--workers", "2")
     assert (shown["distinct_states"], shown["transitions"], shown["workers"]) == (
         8832, 58145, 2)
+
+
+def test_workers_leave_no_exchange_files_behind(tmp_path: Any, monkeypatch: Any) -> None:
+    from kafka_eos.checker import parallel
+
+    made: list[Any] = []
+
+    def exchange_directory() -> Any:
+        made.append(tmp_path / f"exchange{len(made)}")
+        made[-1].mkdir()
+        return made[-1]
+
+    monkeypatch.setattr(parallel, "_exchange_directory", exchange_directory)
+    assert check(faulty_two_phase(4), workers=2).verdict == "violated"
+    with pytest.raises(InputError, match=r"Breaks\.actions"):
+        check(Breaks(top=9, forbid=8), workers=2)
+    assert len(made) == 2 and not any(path.exists() for path in made)
