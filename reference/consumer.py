@@ -136,6 +136,11 @@ class KafkaConsumer:
         self.member_id = ""
         self.generation_id = -1
         self.topic_partitions: dict[str, int] = {}
+        #: each partition's leader as the last Metadata said (unknown: the bootstrap broker);
+        #: a NOT_LEADER_OR_FOLLOWER forgets it and asks again (Metadata.requestUpdate)
+        self.leaders: dict[TopicPartition, str] = {}
+        self._stale_leaders: set[str] = set()
+        self._leader_refresh: int | None = None  # correlation id of that Metadata request
         self.in_flight: dict[int, _InFlight] = {}
         self.events: list[Event] = []
         self._group = _GroupState()
@@ -246,6 +251,10 @@ class KafkaConsumer:
     def poll_outbound(self) -> list[Outbound]:
         now = self.clock.now_ms()
         out, self._outbox = self._outbox, []
+        if self._stale_leaders and self._leader_refresh is None:
+            refresh = MetadataRequest(self._next_id(), tuple(sorted(self._stale_leaders)))
+            self._leader_refresh = refresh.correlation_id
+            out.append(self._request(self.bootstrap, refresh))
         if self.group_id is not None:
             out += self._group_requests(now)
         for tp in self.assignment:
@@ -263,8 +272,12 @@ class KafkaConsumer:
                     ISOLATION[self.isolation_level],
                     self.max_poll_records,
                 )
-                out.append(self._request(self.bootstrap, request))
+                out.append(self._request(self.leaders.get(tp, self.bootstrap), request))
         return out
+
+    def _leader_moved(self, tp: TopicPartition) -> None:
+        self.leaders.pop(tp, None)
+        self._stale_leaders.add(tp.topic)
 
     def receive(self, source: str, response: Any) -> None:
         request = self.in_flight.pop(response.correlation_id, None)
@@ -321,7 +334,7 @@ class KafkaConsumer:
             request = ListOffsetsRequest(
                 self._next_id(), tp.topic, tp.partition, timestamp, ISOLATION[self.isolation_level]
             )
-            destination = self.bootstrap
+            destination = self.leaders.get(tp, self.bootstrap)
         return [self._request(destination, request)]
 
     def _on_offset_fetch(self, request: _InFlight, response: OffsetFetchResponse) -> None:
@@ -347,6 +360,8 @@ class KafkaConsumer:
     def _on_list_offsets(self, request: _InFlight, response: ListOffsetsResponse) -> None:
         tp = TopicPartition(response.topic, response.partition)
         self._positioning.discard(tp)
+        if response.error_code is ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            self._leader_moved(tp)
         if response.error_code is ErrorCode.NONE and tp in self.needs_position:
             self._set_position(tp, response.offset)
         else:
@@ -367,6 +382,8 @@ class KafkaConsumer:
             self.fetch_positions.pop(tp, None)
             return
         if response.error_code is not ErrorCode.NONE:
+            if response.error_code is ErrorCode.NOT_LEADER_OR_FOLLOWER:
+                self._leader_moved(tp)
             self._retry_at[tp] = self.clock.now_ms() + self.retry_backoff_ms
             return
         position = fetched_from
@@ -418,7 +435,7 @@ class KafkaConsumer:
         for tp, timestamp in self._queued_list_offsets:
             out.append(
                 self._request(
-                    self.bootstrap,
+                    self.leaders.get(tp, self.bootstrap),
                     ListOffsetsRequest(
                         self._next_id(),
                         tp.topic,
@@ -480,6 +497,13 @@ class KafkaConsumer:
         for topic in response.topics:
             if topic.error_code is ErrorCode.NONE:
                 self.topic_partitions[topic.name] = len(topic.partitions)
+                self._stale_leaders.discard(topic.name)
+                for partition in topic.partitions:
+                    tp = TopicPartition(topic.name, partition.partition)
+                    self.leaders[tp] = partition.leader_id
+        if response.correlation_id == self._leader_refresh:
+            self._leader_refresh = None  # not the group's request
+            return
         self._group_done(retry=True)
 
     def _on_join(self, request: _InFlight, response: JoinGroupResponse) -> None:
@@ -565,6 +589,8 @@ class KafkaConsumer:
         elif isinstance(message, OffsetCommitRequest):
             if request.future is not None:
                 request.future.fail(ErrorCode.REQUEST_TIMED_OUT)
+        elif message.correlation_id == self._leader_refresh:
+            self._leader_refresh = None
         else:
             self._group_done(retry=True)
 

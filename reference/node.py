@@ -227,6 +227,9 @@ class BrokerNode:
         if node_id not in self.broker_ids:
             raise ValueError(f"node_id {node_id!r} is none of the cluster's {self.broker_ids}")
         self.replica_sets: dict[TopicPartition, ReplicaSet] = {}
+        #: appends to replicated partitions not yet below the high watermark, not yet in the
+        #: history (see _record_append)
+        self._uncommitted: dict[TopicPartition, list[LogBatch]] = {}
         self.offline_brokers: set[str] = set()
         #: the broker the transaction and group coordinators live on
         self.coordinator_host = node_id
@@ -372,13 +375,16 @@ class BrokerNode:
         if len(replicas) == 1:
             self.partitions[tp] = replicas[0].partition
             return replicas[0].partition
-        replica_set = ReplicaSet(tp, replicas)
-        # Leaders and ISRs are not stored (Kafka's controller keeps them): after a restart of
-        # the whole cluster the replica with the longest log leads, losing nothing the old
-        # leader acknowledged with acks=all; the others truncate to it when they fetch.
+        # leaders spread over the brokers: partition i's replicas start at broker i mod N
+        # (AdminUtils.assignReplicasToBrokers, without its random start)
+        start = tp.partition % len(replicas)
+        replicas = replicas[start:] + replicas[:start]
+        # Leaders, ISRs and high watermarks are not stored (Kafka's controller and
+        # replication-offset-checkpoint keep them): after a restart of the whole cluster the
+        # replica with the longest log leads, with everything it stored below its high
+        # watermark (as a single node's restart), losing nothing acknowledged.
         longest = max(replicas, key=lambda r: r.partition.log_end_offset)
-        if longest.broker != replica_set.leader:
-            replica_set.make_leader(longest.broker, clean=True)
+        replica_set = ReplicaSet(tp, replicas, leader=longest.broker)
         self.replica_sets[tp] = replica_set
         self.partitions[tp] = replica_set.leader_partition
         return replica_set.leader_partition
@@ -525,6 +531,7 @@ class BrokerNode:
     def _release_waiters(self, *, replicated_only: bool = False) -> list[Outbound]:
         """Answer the appends whose wait is over, in the order they started waiting
         (``replicated_only``: on replicated partitions; the others wait for replicate())."""
+        self._record_committed()
         results = [
             (waiter, None if replicated_only and waiter.tp not in self.replica_sets else result)
             for waiter in self._waiters
@@ -846,8 +853,33 @@ class BrokerNode:
         return [Outbound(source, response)]
 
     def _record_append(self, tp: TopicPartition, batch: LogBatch) -> None:
-        if not tp.topic.startswith("__"):
+        """The history event of an append to a client topic. On a replicated partition it is
+        recorded once the high watermark passed the batch (:meth:`_record_committed`): what a
+        leader change truncates never enters the history, which has no truncation event."""
+        if tp.topic.startswith("__"):
+            return
+        if tp in self.replica_sets:
+            self._uncommitted.setdefault(tp, []).append(batch)
+        else:
             self.record_event(batch_event(tp, batch))
+
+    def _record_committed(self) -> None:
+        """Record the replicated partitions' batches now below the high watermark, in offset
+        order; drop those a truncation removed (the leader's log holds another batch there)."""
+        for tp, pending in self._uncommitted.items():
+            if not pending:
+                continue
+            log = self.partitions[tp].log
+            hw, kept, ready = log.high_watermark, [], []
+            for batch in pending:
+                present = log.batch_at(batch.base_offset) is batch
+                if present and batch.last_offset < hw:
+                    ready.append(batch)
+                elif present:
+                    kept.append(batch)
+            self._uncommitted[tp] = kept
+            for batch in sorted(ready, key=lambda b: b.base_offset):
+                self.record_event(batch_event(tp, batch))
 
     # -- WriteTxnMarkers (as partition leader) ---------------------------------------------------
 
@@ -944,8 +976,8 @@ class BrokerNode:
                 return []
 
             self.when_replicated(tp, batch.base_offset, apply)
-        elif not tp.topic.startswith("__"):
-            self.record_event(batch_event(tp, batch))
+        else:
+            self._record_append(tp, batch)
         return ErrorCode.NONE, batch.base_offset
 
     # -- Fetch / ListOffsets / Metadata / CreateTopics / FindCoordinator -------------------------

@@ -48,6 +48,9 @@ class Partition:
         self.tp = tp
         self.log = PartitionLog(str(tp), stream)
         self.producers = ProducerStateManager(checks)
+        #: transactions whose marker is in the log but not yet below the high watermark: they
+        #: still hold the LSO (ProducerStateManager.unreplicatedTxns)
+        self.unreplicated_txns: list[CompletedTxn] = []
 
     # -- offsets ---------------------------------------------------------------------------
 
@@ -61,12 +64,17 @@ class Partition:
 
     @property
     def first_unstable_offset(self) -> int | None:
-        """First offset of the earliest transaction still open on this partition."""
+        """First offset of the earliest transaction still open on this partition, or whose
+        marker is not replicated yet (ProducerStateManager.firstUnstableOffset)."""
+        hw = self.log.high_watermark
+        if self.unreplicated_txns:
+            self.unreplicated_txns = [t for t in self.unreplicated_txns if t.last_offset >= hw]
         starts = [
             e.current_txn_first_offset
             for e in self.producers.entries.values()
             if e.current_txn_first_offset is not None
         ]
+        starts += [txn.first_offset for txn in self.unreplicated_txns]
         return min(starts) if starts else None
 
     @property
@@ -195,6 +203,8 @@ class Partition:
             commit=batch.is_commit,
             now_ms=batch.append_time_ms,
         )
+        if completed is not None and completed.last_offset >= self.log.high_watermark:
+            self.unreplicated_txns.append(completed)
         if completed is not None and completed.is_aborted:
             self.log.add_aborted(
                 AbortedTxn(completed.producer_id, completed.first_offset, completed.last_offset)
@@ -221,6 +231,7 @@ class Partition:
         (UnifiedLog.rebuildProducerState / loadProducerState)."""
         self.producers = ProducerStateManager(self.producers.checks)
         self.log.aborted = []
+        self.unreplicated_txns = []
         self._track_all(self.log.batches)
 
     # -- as a follower (reference/replication.py) ------------------------------------------

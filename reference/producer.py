@@ -230,6 +230,10 @@ class KafkaProducer:
         self.last_error: ErrorCode | None = None
         self.books: dict[TopicPartition, PartitionBook] = {}
         self.topic_partitions: dict[str, int] = {}
+        #: each partition's leader as the last Metadata said (unknown: the bootstrap broker);
+        #: a NOT_LEADER_OR_FOLLOWER forgets it and asks again (Metadata.requestUpdate)
+        self.leaders: dict[TopicPartition, str] = {}
+        self._stale_leaders: set[str] = set()
         self.in_flight: dict[int, _InFlight] = {}
         self.txn_queue: list[TxnRequest] = []
         self.txn_in_flight: int | None = None
@@ -314,8 +318,9 @@ class KafkaProducer:
         """Messages to send now (the Sender's run loop, one pass)."""
         now = self.clock.now_ms()
         out: list[Outbound] = []
-        if self._waiting_for_metadata and not self._metadata_requested:
-            topics = tuple(sorted({t for t, _, _ in self._waiting_for_metadata}))
+        stale = self._stale_leaders
+        if (self._waiting_for_metadata or stale) and not self._metadata_requested:
+            topics = tuple(sorted({t for t, _, _ in self._waiting_for_metadata} | stale))
             out.append(self._request(self.bootstrap, MetadataRequest(self._next_id(), topics)))
             self._metadata_requested = True
         if self.transactional_id is not None:
@@ -476,7 +481,7 @@ class KafkaProducer:
                 tuple(batch.records),
                 self.acks,
             )
-            outbound = self._request(self.bootstrap, request)
+            outbound = self._request(self.leaders.get(tp, self.bootstrap), request)
             self.in_flight[correlation_id].batch = batch
             out.append(outbound)
         return out
@@ -520,6 +525,9 @@ class KafkaProducer:
         batch.correlation_id = None
         now = self.clock.now_ms()
         book = self.books[batch.tp]
+        if error is ErrorCode.NOT_LEADER_OR_FOLLOWER:
+            self.leaders.pop(batch.tp, None)  # leadership moved: refresh the metadata
+            self._stale_leaders.add(batch.tp.topic)
         if error in RETRIABLE:
             self._retry_batch(batch, now)
         elif error is ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER:
@@ -1002,6 +1010,10 @@ class KafkaProducer:
         for answered in response.topics:
             if answered.error_code is ErrorCode.NONE and answered.partitions:
                 self.topic_partitions[answered.name] = len(answered.partitions)
+                self._stale_leaders.discard(answered.name)
+                for described in answered.partitions:
+                    tp = TopicPartition(answered.name, described.partition)
+                    self.leaders[tp] = described.leader_id
         waiting, self._waiting_for_metadata = self._waiting_for_metadata, []
         for topic, value, future in waiting:
             count = self.topic_partitions.get(topic)

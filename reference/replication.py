@@ -64,20 +64,27 @@ class FetchResult:
 
 
 class ReplicaSet:
-    """The replicas of one partition; the first of ``replicas`` leads in epoch 0 (its epoch
-    cache starts there) and every replica starts in the ISR, as a new topic's do."""
+    """The replicas of one partition, in assignment order; the first (or ``leader``) leads in
+    epoch 0 (its epoch cache starts there); the replicas whose log reaches the leader's log
+    end start in the ISR (all of a new topic's; after a restart from stored logs, the ones
+    that had caught up)."""
 
-    def __init__(self, tp: TopicPartition, replicas: list[Replica]) -> None:
+    def __init__(
+        self, tp: TopicPartition, replicas: list[Replica], *, leader: str | None = None
+    ) -> None:
         if not replicas:
             raise ValueError("a partition needs at least one replica")
         self.tp = tp
         self.assignment = tuple(replica.broker for replica in replicas)
         self.replicas = {replica.broker: replica for replica in replicas}
-        self.leader = self.assignment[0]
+        self.leader = self.assignment[0] if leader is None else leader
         self.leader_epoch = 0
         self.replicas[self.leader].epoch_cache = ((0, 0),)
-        self.isr = set(self.assignment)
-        self.follower_ends = dict.fromkeys(self.assignment, 0)
+        ends = {
+            broker: replica.partition.log_end_offset for broker, replica in self.replicas.items()
+        }
+        self.isr = {broker for broker, end in ends.items() if end >= ends[self.leader]}
+        self.follower_ends = ends
         self.offline: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------

@@ -1,8 +1,10 @@
-"""The randomized, deterministic simulation of the reference: one broker, idempotent and
-transactional producers, a consume-transform-produce app, read_committed and read_uncommitted
-consumers, and faults (delays and reordering across connections, broken connections, delayed
-duplicates, producer crashes with a restart under the same transactional.id and zombies,
-coordinator failover, broker restart from its logs, producer-state expiry).
+"""The randomized, deterministic simulation of the reference: one broker (or a cluster of
+``BrokerConfig.brokers``, whose brokers crash and come back, moving partition leadership and
+the coordinators), idempotent and transactional producers, a consume-transform-produce app,
+read_committed and read_uncommitted consumers, and faults (delays and reordering across
+connections, broken connections, delayed duplicates, producer crashes with a restart under the
+same transactional.id and zombies, coordinator failover, broker restart from its logs,
+producer-state expiry).
 
     result = run_simulation(seed=7, steps=10_000, config="default")
     result.violations   # [] when every property held
@@ -25,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
-from kafka_eos.protocol.history import Event, event_to_json
+from kafka_eos.protocol.history import Append, Event, Marker, event_to_json
 from kafka_eos.protocol.history_checks import check_history
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.clock import VirtualClock
@@ -39,7 +41,7 @@ from kafka_eos.reference.invariants import (
 )
 from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.network import Envelope, Faults, SimNetwork
-from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode
+from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode, Outbound, batch_event
 from kafka_eos.reference.producer import KafkaProducer
 from kafka_eos.reference.storage import FileStorage, MemoryStorage
 from kafka_eos.reference.workload import (
@@ -78,6 +80,9 @@ class SimulationConfig:
     failover_rate: float = 0.0003
     broker_restart_rate: float = 0.0002
     expiry_rate: float = 0.0  # per step: the leader forgets an idle producer
+    #: per step, with broker.brokers above 1: a live broker crashes (its partitions' leadership
+    #: moves; at least one broker stays up), or a crashed one comes back and catches up
+    broker_crash_rate: float = 0.0
     transaction_timeout_ms: int = 3_000
     subscribe: bool = False  # copy apps join a consumer group (KIP-447) instead of assign()
     session_timeout_ms: int = 2_000
@@ -170,6 +175,25 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
 }
 
 
+_REPLICATED = replace(
+    _DEFAULT,
+    name="replicated",
+    description="Kafka 4.x on a 3-broker cluster (acks=all, min.insync.replicas 1, clean "
+    "elections): brokers crash and come back often, moving partition leadership and the "
+    "coordinators; clients follow the leaders through metadata",
+    broker=replace(_DEFAULT.broker, brokers=3),
+    broker_crash_rate=0.01,
+)
+SIMULATION_CONFIGS["replicated"] = _REPLICATED
+SIMULATION_CONFIGS["replicated-acks-1"] = _weaken(
+    _REPLICATED,
+    "replicated-acks-1",
+    "acks=1 on a 3-broker cluster with crashes: a leader acknowledges what its followers may "
+    "not have, and a crash loses it",
+    acks=1,
+)
+
+
 def load_simulation_config(name: str | None) -> SimulationConfig:
     if name is None:
         return _DEFAULT
@@ -225,8 +249,8 @@ class Simulation:
         self.storage: MemoryStorage | FileStorage = (
             MemoryStorage() if data_dir is None else FileStorage(data_dir, fsync=False)
         )
-        self.broker = self._new_broker()
         self.events: list[Event] = []
+        self.broker = self._new_broker()
         self.violations: list[Violation] = []
         self.invariants = NodeInvariants()
         self.stats: dict[str, int] = {
@@ -235,6 +259,8 @@ class Simulation:
             "failovers": 0,
             "broker_restarts": 0,
             "expiries": 0,
+            "broker_crashes": 0,
+            "broker_recoveries": 0,
         }
         self.coverage: dict[str, int] = {}
         self.network.on_deliver = self._cover
@@ -257,9 +283,32 @@ class Simulation:
         node = BrokerNode(
             node_id=BROKER_ID, config=self.config.broker, clock=self.clock, storage=self.storage
         )
-        self.network.register(BROKER_ID, node)
+        if len(node.broker_ids) == 1:
+            self.network.register(BROKER_ID, node)
+        else:
+            for broker_id in node.broker_ids:
+                self.network.register(broker_id, _BrokerAddress(node, broker_id))
         self.network.send(BROKER_ID, node.startup())
+        if len(node.broker_ids) > 1:
+            self.events.extend(self._missed_by_history(node))
         return node
+
+    def _missed_by_history(self, node: BrokerNode) -> list[Event]:
+        """A replicated partition's batch enters the history once replicated: the batches
+        the killed process stored without replicating them, which the restarted cluster
+        now has below its high watermark (see BrokerNode._record_append)."""
+        recorded = {
+            (event.partition, getattr(event, "base_offset", getattr(event, "offset", -1)))
+            for event in self.events
+            if isinstance(event, Append | Marker)
+        }
+        missed: list[Event] = []
+        for tp in node.replica_sets:
+            log = node.partitions[tp].log
+            for batch in log.batches[: log.count_below(log.high_watermark)]:
+                if (str(tp), batch.base_offset) not in recorded:
+                    missed.append(batch_event(tp, batch))
+        return missed
 
     def _producer(self, client_id: str, transactional_id: str | None) -> KafkaProducer:
         # The client-side knobs (protocol/knobs.py) reach the producers; transactions need
@@ -269,6 +318,7 @@ class Simulation:
             client_id=client_id,
             clock=self.clock,
             bootstrap=BROKER_ID,
+            acks=knobs.acks,
             transactional_id=transactional_id,
             enable_idempotence=transactional_id is not None or knobs.idempotence,
             max_in_flight=knobs.max_in_flight,
@@ -436,7 +486,35 @@ class Simulation:
             self.broker = self._new_broker()
         elif roll < cfg.crash_rate + cfg.failover_rate + cfg.broker_restart_rate + cfg.expiry_rate:
             self._expire_one()
+        elif roll < (
+            cfg.crash_rate
+            + cfg.failover_rate
+            + cfg.broker_restart_rate
+            + cfg.expiry_rate
+            + cfg.broker_crash_rate
+        ):
+            self._crash_or_recover_a_broker()
         self.network.flush_outbound()
+
+    def _crash_or_recover_a_broker(self) -> None:
+        """A live broker crashes (its connections break, the controller moves leadership
+        and the coordinators off it), or, half the time when one is down, one comes back."""
+        broker = self.broker
+        down = sorted(broker.offline_brokers)
+        live = broker.live_brokers()
+        if down and (len(live) == 1 or self.rng.random() < 0.5):
+            back = down[self.rng.randrange(len(down))]
+            self.stats["broker_recoveries"] += 1
+            self.network.send(back, broker.restart_broker(back))
+            return
+        if len(live) < 2:
+            return
+        victim = live[self.rng.randrange(len(live))]
+        self.stats["broker_crashes"] += 1
+        self.network.send(live[0] if live[0] != victim else live[1], broker.crash_broker(victim))
+        for name in list(self.network.endpoints):
+            if name not in broker.broker_ids:
+                self.network.break_connection(name, victim)
 
     def _expire_one(self) -> None:
         candidates = [
@@ -503,6 +581,23 @@ class Simulation:
             found += exactly_once_copy(self.broker, "copy-group", "in", "copied")
         found += _history_checks(self.events)
         return found
+
+
+class _BrokerAddress:
+    """One broker of a simulated cluster on the network: the requests that arrive at it go to
+    the cluster node as arriving there (``BrokerNode.receive(at=...)``: a partition it does
+    not lead answers NOT_LEADER_OR_FOLLOWER, a crashed broker nothing). The cluster's
+    time-driven work runs once, through the first broker's address."""
+
+    def __init__(self, node: BrokerNode, broker_id: str) -> None:
+        self.node = node
+        self.broker_id = broker_id
+
+    def receive(self, source: str, message: Any) -> list[Outbound]:
+        return self.node.receive(source, message, at=self.broker_id)
+
+    def tick(self) -> list[Outbound]:
+        return self.node.tick() if self.broker_id == self.node.broker_ids[0] else []
 
 
 def _history_checks(events: list[Event]) -> list[Violation]:
