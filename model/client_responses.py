@@ -332,7 +332,7 @@ RESPONSE_ACTIONS = (
         name="ReceiveProduceResponse",
         touches=Touches(
             reads=("own",),
-            writes=("own",),
+            writes=("own", "inbox"),  # a client gone fatal reads none of its other answers
             takes=("inbox",),
         ),
         role="client",
@@ -349,7 +349,7 @@ RESPONSE_ACTIONS = (
         name="ReceiveCoordinatorResponse",
         touches=Touches(
             reads=("own",),
-            writes=("own",),
+            writes=("own", "inbox"),  # a client gone fatal reads none of its other answers
             adds=("inbox:coordinator",),
             takes=("inbox",),
         ),

@@ -271,7 +271,8 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleInitProducerId",
         touches=Touches(
-            reads=("own",),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
             writes=("own", "outcomes"),
             adds=("inbox:clients", "inbox:partitions"),
             takes=("inbox",),
@@ -290,7 +291,8 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleAddPartitionsToTxn",
         touches=Touches(
-            reads=("own",),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
             writes=("own", "outcomes"),
             adds=("inbox:clients", "inbox:partitions"),
             takes=("inbox",),
@@ -309,7 +311,8 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleAddOffsetsToTxn",
         touches=Touches(
-            reads=("own",),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
             writes=("own", "outcomes"),
             adds=("inbox:clients", "inbox:partitions"),
             takes=("inbox",),
@@ -328,7 +331,8 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleEndTxn",
         touches=Touches(
-            reads=("own",),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
             writes=("own", "outcomes"),
             adds=("inbox:clients", "inbox:partitions"),
             takes=("inbox",),

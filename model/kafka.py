@@ -50,6 +50,7 @@ from .registry import Action, ClientView, Need, Step
 from .replication import initial_replication
 from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
 from .tables import REC_GROUP_OFFSET, WorkloadTables
+from .unreadable import without_unreadable
 from .views import VISIBLE, fates
 
 __all__ = ["ACTION_NAMES", "KafkaEosModel"]
@@ -263,7 +264,8 @@ class KafkaEosModel(WorkloadTables):
         for guard, effect in global_actions:
             for args in guard(self, state):
                 out.append(effect(self, state, args))
-        return out
+        # an answer that a step left no client able to read is dropped (see .unreadable)
+        return [(step, without_unreadable(self, following)) for step, following in out]
 
     def _within(self, budget: Tup) -> _Tables:
         """The actions enabled as far as the fault budget goes (a fault is possible while its

@@ -415,7 +415,15 @@ LEADER_ACTIONS = (
     Action(
         name="HandleProduce",
         touches=Touches(
-            reads=("own", "coordinator", "clients", "budget:rebalances"),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=(
+                "own",
+                "coordinator",
+                "clients",
+                "budget:rebalances",
+                "budget:retries",
+                "budget:request_timeouts",
+            ),
             writes=("own",),
             adds=("inbox:clients",),
             takes=("inbox",),

@@ -317,7 +317,8 @@ SENDER_ACTIONS = (
                 "budget:losses",
                 "budget:failovers",
             ),
-            writes=("own", "budget:retries", "inbox:partitions"),
+            # a newer connection: answers on older ones no client reads are dropped
+            writes=("own", "budget:retries", "inbox:partitions", "inbox:clients"),
         ),
         role="client",
         kafka="Sender (retry after a request timeout or disconnect)",
@@ -350,7 +351,7 @@ SENDER_ACTIONS = (
                 "inbox",
                 "inbox:partitions",
             ),
-            writes=("own", "budget:batch_timeouts"),
+            writes=("own", "budget:batch_timeouts", "inbox"),  # the failed batch's answer
         ),
         role="client",
         kafka="RecordAccumulator.expiredBatches (delivery.timeout.ms)",

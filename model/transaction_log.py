@@ -180,7 +180,8 @@ TRANSACTION_LOG_ACTIONS = (
     Action(
         name="CompleteTxnLogAppend",
         touches=Touches(
-            reads=("own",),
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
             writes=("own", "outcomes"),
             adds=("inbox:clients", "inbox:partitions"),
         ),

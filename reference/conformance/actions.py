@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
+from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.model.registry import Step
@@ -85,7 +86,11 @@ class ActionHandlers:
         return None
 
     def _deliver_consumed(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
-        consumed = self.consumed(state, target)
+        # the delivered message first: a step may also drop answers it left unreadable
+        # (model/unreadable.py: a client gone fatal reads none of its other answers)
+        kinds = BY_NAME[step.name].consumes
+        consumed = sorted(self.consumed(state, target),
+                          key=lambda message: L.dispatch_key(message) not in kinds)
         if not consumed:
             raise NotEnabled("the model step consumes no message")
         envelope = self.envelope_for(consumed[0])

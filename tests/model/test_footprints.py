@@ -25,7 +25,8 @@ from kafka_eos.model.footprints import inbox_of
 SMALL_CHECKS = ["coordinator-failover", "ctp", pytest.param("ctp-no-producer-epoch-check",
                                                  marks=pytest.mark.slow), "idempotence-off",
                 "idempotent", "no-coordinator-epoch-check", "no-producer-epoch-check",
-                "producer-state-expiry", "read-uncommitted", "small-batch-cache", "tv1",
+                "producer-state-expiry", "read-uncommitted", "ctp-request-timeouts",
+                "tv1-request-timeouts", "retriable-errors", "small-batch-cache", "tv1",
                 "tv1-hanging-transaction", "tv1-no-verification", "tv2-no-verification",
                 "tv2-strict-marker-retry", "txn-timeout", "zombie-fencing"]
 
