@@ -39,6 +39,9 @@ class LogBatch:
     is_commit: bool = False  # control batches: COMMIT (True) or ABORT (False)
     coordinator_epoch: int = -1
     append_time_ms: int = 0
+    #: the leader epoch of the leader that appended it (RecordBatch.partitionLeaderEpoch):
+    #: a replica's leader-epoch cache is rebuilt from these when it loads its log
+    leader_epoch: int = 0
 
     @property
     def record_count(self) -> int:
@@ -58,6 +61,7 @@ class LogBatch:
             "is_commit": self.is_commit,
             "coordinator_epoch": self.coordinator_epoch,
             "append_time_ms": self.append_time_ms,
+            "leader_epoch": self.leader_epoch,
         }
 
     @classmethod

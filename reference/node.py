@@ -381,10 +381,11 @@ class BrokerNode:
         replicas = replicas[start:] + replicas[:start]
         # Leaders, ISRs and high watermarks are not stored (Kafka's controller and
         # replication-offset-checkpoint keep them): after a restart of the whole cluster the
-        # replica with the longest log leads, with everything it stored below its high
-        # watermark (as a single node's restart), losing nothing acknowledged.
-        longest = max(replicas, key=lambda r: r.partition.log_end_offset)
-        replica_set = ReplicaSet(tp, replicas, leader=longest.broker)
+        # replica with the latest leader epoch in its log, then the longest log, leads, with
+        # everything it stored below its high watermark (as a single node's restart); the
+        # others truncate by leader epoch when they fetch.
+        latest = max(replicas, key=_latest_epoch_and_end)
+        replica_set = ReplicaSet(tp, replicas, leader=latest.broker)
         self.replica_sets[tp] = replica_set
         self.partitions[tp] = replica_set.leader_partition
         return replica_set.leader_partition
@@ -1076,6 +1077,11 @@ class BrokerNode:
         return lambda response: [Outbound(source, response)]
 
     _handlers: ClassVar[dict[type, Callable[[BrokerNode, str, Any], list[Outbound]]]] = {}
+
+
+def _latest_epoch_and_end(replica: Replica) -> tuple[int, int]:
+    log = replica.partition.log
+    return (log.batches[-1].leader_epoch if log.batches else -1), log.log_end_offset
 
 
 def _not_leader_answer(request: ProduceRequest | FetchRequest | ListOffsetsRequest) -> Any:

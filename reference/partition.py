@@ -51,6 +51,8 @@ class Partition:
         #: transactions whose marker is in the log but not yet below the high watermark: they
         #: still hold the LSO (ProducerStateManager.unreplicatedTxns)
         self.unreplicated_txns: list[CompletedTxn] = []
+        #: the leader epoch this replica appends in while it leads (see LogBatch.leader_epoch)
+        self.leader_epoch = 0
 
     # -- offsets ---------------------------------------------------------------------------
 
@@ -135,6 +137,7 @@ class Partition:
             records=records,
             payload=payload,
             append_time_ms=now_ms,
+            leader_epoch=self.leader_epoch,
         )
         self.log.append(batch)
         if tracked:
@@ -189,6 +192,7 @@ class Partition:
             is_commit=commit,
             coordinator_epoch=coordinator_epoch,
             append_time_ms=now_ms,
+            leader_epoch=self.leader_epoch,
         )
         self.log.append(batch)
         completed = self._track_marker(batch)

@@ -78,13 +78,22 @@ class ReplicaSet:
         self.assignment = tuple(replica.broker for replica in replicas)
         self.replicas = {replica.broker: replica for replica in replicas}
         self.leader = self.assignment[0] if leader is None else leader
-        self.leader_epoch = 0
-        self.replicas[self.leader].epoch_cache = ((0, 0),)
+        for replica in replicas:  # LeaderEpochFileCache, from the stored batches' epochs
+            replica.epoch_cache = stored_epoch_cache(replica.partition)
+        stored = self.replicas[self.leader].epoch_cache
         ends = {
             broker: replica.partition.log_end_offset for broker, replica in self.replicas.items()
         }
-        self.isr = {broker for broker, end in ends.items() if end >= ends[self.leader]}
+        # in sync: the replicas holding the leader's log (its epochs, up to its log end)
+        self.isr = {
+            broker
+            for broker, end in ends.items()
+            if end >= ends[self.leader] and self.replicas[broker].epoch_cache == stored
+        }
         self.follower_ends = ends
+        # a new topic's leader starts epoch 0; a restarted one the epoch after its stored ones
+        self.leader_epoch = stored[-1][0] + 1 if stored else 0
+        self._start_epoch(self.replicas[self.leader])
         self.offline: set[str] = set()
 
     # -- reading ---------------------------------------------------------------------------
@@ -212,12 +221,28 @@ class ReplicaSet:
         end = replica.partition.log_end_offset
         hw = elected_high_watermark(high_watermark=self.high_watermark, new_leader_end=end)
         self.leader_epoch += 1
-        replica.epoch_cache = (*replica.epoch_cache, (self.leader_epoch, end))
+        self._start_epoch(replica)
         self.isr = (self.isr - {old}) | {new} if clean else {new}
         self.follower_ends = dict.fromkeys(self.assignment, -1)
         self.leader = new
         replica.partition.log.high_watermark = hw
         replica.partition.rebuild_producer_state()
 
+    def _start_epoch(self, replica: Replica) -> None:
+        """The leader's epoch starts at its log end: its cache and the epoch its appends
+        carry."""
+        end = replica.partition.log_end_offset
+        replica.epoch_cache = (*replica.epoch_cache, (self.leader_epoch, end))
+        replica.partition.leader_epoch = self.leader_epoch
 
-__all__ = ["FetchResult", "Replica", "ReplicaSet"]
+
+def stored_epoch_cache(partition: Partition) -> EpochCache:
+    """The leader-epoch cache of a stored log: each epoch's first offset."""
+    cache: list[tuple[int, int]] = []
+    for batch in partition.log.batches:
+        if not cache or batch.leader_epoch > cache[-1][0]:
+            cache.append((batch.leader_epoch, batch.base_offset))
+    return tuple(cache)
+
+
+__all__ = ["FetchResult", "Replica", "ReplicaSet", "stored_epoch_cache"]
