@@ -7,7 +7,6 @@ up: ``TransactionMarkerChannelManager.removeMarkersForTxnId``) and the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, ERROR_NAMES, NONE, PREPARE, PREPARE_COMMIT
@@ -18,6 +17,11 @@ from .layout import (
     M_KIND,
     M_MARKER,
     M_MARKER_RESPONSE,
+    MK_COMMIT,
+    MK_COORDINATOR_EPOCH,
+    MK_EPOCH,
+    MK_PARTITION,
+    MK_TID,
     MR_COORDINATOR_EPOCH,
     MR_PARTITION,
     MR_TID,
@@ -77,31 +81,48 @@ def handle_marker_response(
 
 
 # ---------------------------------------------------------------------- ResendTxnMarker
-def lost_markers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
+def lost_markers(m: KafkaEosModel, state: Tup) -> list[tuple[int, int]]:
     """A Prepare* transaction's partition not acknowledged, its markers not given up, with no
     marker or answer in flight (it was lost). (Only a loss or a failover can lose one: a
-    cheap test first.)"""
+    cheap test first; then one pass over the network per transaction that waits for one.)"""
     if not m.something_was_lost(state):
-        return
-    coordinator = state[S_COORDINATOR]
-    cepoch = coordinator[K_EPOCH]
-    network = state[S_NETWORK]
-    for tid, metadata in enumerate(coordinator[K_METADATA]):
+        return []
+    lost: list[tuple[int, int]] = []
+    for tid, metadata in enumerate(state[S_COORDINATOR][K_METADATA]):
         acks = metadata[T_ACKS]
         if metadata[T_PENDING] or metadata[T_STATE] not in PREPARE or acks >> FAILED_SHIFT:
             continue
-        for part in range(m.partition_count):
-            if not metadata[T_PARTITIONS] >> part & 1 or acks >> part & 1:
-                continue
-            if _marker(state, tid, part) in network or any(
-                n[M_KIND] == M_MARKER_RESPONSE
-                and n[MR_PARTITION] == part
-                and n[MR_TID] == tid
-                and n[MR_COORDINATOR_EPOCH] == cepoch
-                for n in network
+        waiting = metadata[T_PARTITIONS] & ~acks & ~_in_flight(state, tid)
+        lost.extend((tid, part) for part in range(m.partition_count) if waiting >> part & 1)
+    return lost
+
+
+def _in_flight(state: Tup, tid: int) -> int:
+    """The partitions (a bitmask) with a marker of ``tid``'s transaction (as the coordinator
+    would send it now: :func:`_marker`) or an answer to one of this coordinator epoch in
+    flight."""
+    coordinator = state[S_COORDINATOR]
+    cepoch = coordinator[K_EPOCH]
+    metadata = coordinator[K_METADATA][tid]
+    epoch, commit = metadata[T_EPOCH], int(metadata[T_STATE] == PREPARE_COMMIT)
+    parts = 0
+    for message in state[S_NETWORK]:
+        kind = message[M_KIND]
+        if kind == M_MARKER:
+            if (
+                message[MK_TID] == tid
+                and message[MK_COORDINATOR_EPOCH] == cepoch
+                and message[MK_EPOCH] == epoch
+                and message[MK_COMMIT] == commit
             ):
-                continue
-            yield tid, part
+                parts |= 1 << message[MK_PARTITION]
+        elif (
+            kind == M_MARKER_RESPONSE
+            and message[MR_TID] == tid
+            and message[MR_COORDINATOR_EPOCH] == cepoch
+        ):
+            parts |= 1 << message[MR_PARTITION]
+    return parts
 
 
 def _marker(state: Tup, tid: int, part: int) -> Tup:
