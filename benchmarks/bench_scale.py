@@ -5,7 +5,8 @@
     python benchmarks/bench_scale.py --levers states fingerprints
 
 A target is ``default`` (or any named check, its safety properties only: workers do not check
-temporal properties yet) or ``tpN`` (TwoPhase with N resource managers).
+temporal properties yet), a named check with more faults (``default+retries=1``: a million
+states and more) or ``tpN`` (TwoPhase with N resource managers).
 The levers: ``states`` (the plain dict store), ``fingerprints`` (64-bit fingerprints and
 parent numbers), ``queue`` (fingerprints and at most 100,000 queued states in memory),
 ``workers2`` (fingerprints in 2 worker processes). Each run is a subprocess of its own, so its
@@ -45,16 +46,21 @@ def model_of(target: str) -> Any:
     return safety_only(target).model
 
 
-def safety_only(name: str) -> Any:
-    """The named check without its temporal properties (workers do not check those yet)."""
+def safety_only(target: str) -> Any:
+    """The named check without its temporal properties (workers do not check those yet),
+    with the fault budgets ``+fault=N`` after its name adds."""
     import tempfile
 
     import yaml
 
     from kafka_eos.model.configs import config_path, load_check_config
 
+    name, *extra = target.split("+")
     mapping = yaml.safe_load(config_path(name).read_text(encoding="utf-8"))
     mapping.pop("temporal_properties", None)
+    for budget in extra:
+        fault, count = budget.split("=")
+        mapping.setdefault("faults", {})[fault] = int(count)
     with tempfile.TemporaryDirectory() as directory:
         path = Path(directory) / f"{name}.yaml"
         path.write_text(yaml.safe_dump(mapping), encoding="utf-8")

@@ -86,6 +86,7 @@ def check(
     queue_limit: int | None = None,
     workers: int = 1,
     reduce: str = "none",
+    ray: str | None = None,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -117,6 +118,8 @@ def check(
     ``workers`` > 1 explores in that many processes, each owning a share of the states by
     fingerprint (see parallel.py): the same verdicts, distinct-state counts and shortest
     counterexamples; bounds other than ``max_depth`` then stop at a depth boundary.
+    ``ray`` (a Ray cluster's address, or ``"local"`` to start one) runs those workers as Ray
+    actors (see ray_search.py); ``workers`` then defaults to the cluster's CPUs.
 
     ``reduce="por"`` explores only ample sets of steps, from the footprints the model declares
     in ``partial_order()`` (see reduction.py): the same invariant and action-property verdicts
@@ -133,16 +136,22 @@ def check(
     workers = positive_int("workers", workers) or 1
     if reduce not in REDUCTIONS:
         raise InputError(f"reduce must be one of {', '.join(REDUCTIONS)}, got {reduce!r}")
-    if reduce != "none" and (workers > 1 or checkpoint is not None):
+    spread = workers > 1 or ray is not None
+    if reduce != "none" and (spread or checkpoint is not None):
         raise InputError("partial-order reduction runs in one process without checkpoints: "
                          "it cannot be combined with workers or a checkpoint")
-    if workers > 1:
+    if spread:
         if checkpoint is not None or queue_limit is not None or store == "states":
             raise InputError("several workers keep fingerprints in memory: they cannot be "
                              "combined with a checkpoint, a queue limit or store='states'")
         from .parallel import ParallelSearch  # parallel.py builds on this module
 
-        return ParallelSearch(bind(model), workers=workers, **options).run()
+        bound, cluster = bind(model), None
+        if ray is not None:
+            from .ray_search import ray_cluster, ray_workers  # Ray is optional: imported on use
+
+            workers, cluster = ray_workers(ray, workers), ray_cluster
+        return ParallelSearch(bound, workers=workers, cluster=cluster, **options).run()
     search = _Search(
         bind(model),
         **options,

@@ -50,15 +50,7 @@ def simulate(
 ) -> CheckResult:
     """Run seeded random walks of at most ``max_depth`` steps until a property is violated,
     ``walks`` walks are done or ``time_budget`` seconds have passed (default: 1000 walks)."""
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise InputError(f"seed must be an integer, got {seed!r}")
-    depth = positive_int("max_depth", max_depth)
-    if depth is None:
-        raise InputError("max_depth must be a positive integer: a random walk needs an end")
-    walks = positive_int("walks", walks)
-    budget = positive_seconds("time_budget", time_budget)
-    if walks is None and budget is None:
-        walks = DEFAULT_WALKS
+    depth, walks, budget = walk_options(seed, max_depth, walks, time_budget)
     bound = bind(model)
     walker = _Walker(
         bound,
@@ -66,6 +58,21 @@ def simulate(
         deadlock=bound.deadlock_is_error if deadlock is None else bool(deadlock),
     )
     return walker.run(max_depth=depth, walks=walks, time_budget=budget, progress=progress)
+
+
+def walk_options(seed: object, max_depth: object, walks: object,
+                 time_budget: object) -> tuple[int, int | None, float | None]:
+    """The walks' depth, number and time budget, checked (a seed must be an integer)."""
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    depth = positive_int("max_depth", max_depth)
+    if depth is None:
+        raise InputError("max_depth must be a positive integer: a random walk needs an end")
+    count = positive_int("walks", walks)
+    budget = positive_seconds("time_budget", time_budget)
+    if count is None and budget is None:
+        count = DEFAULT_WALKS
+    return depth, count, budget
 
 
 class _Walker:

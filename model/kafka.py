@@ -12,6 +12,7 @@ spec/SPEC.md describes every action and property in prose.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -151,6 +152,12 @@ class KafkaEosModel(WorkloadTables):
         return all(has[need] for need in action.needs)
 
     # ------------------------------------------------------------------ contract A
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        # Pickled (for a Ray actor, checker/ray_search.py) as its parameters, and rebuilt
+        # there: its tables and caches hold closures, and cost less to rebuild than to send.
+        return functools.partial(KafkaEosModel, knobs=self.knobs, faults=self.faults,
+                                 workload=self.workload, checked=self.checked), ()
+
     def init_states(self) -> list[Tup]:
         clients = []
         for proc, kind in enumerate(self.kinds):

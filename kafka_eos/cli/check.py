@@ -49,6 +49,10 @@ def register(subparsers: Any) -> None:
     checker.add_argument("--workers", metavar="N", default="1",
                          help="explore in N processes, each owning a share of the states "
                          "(fingerprints; same counts and shortest traces; default 1)")
+    checker.add_argument("--ray", metavar="ADDRESS",
+                         help="run the workers as actors on the Ray cluster at ADDRESS ('local' "
+                         "starts one on this machine; needs Ray installed): the same search, "
+                         "the same figures; --workers defaults to the cluster's CPUs")
     checker.add_argument("--queue-limit", metavar="N",
                          help="keep at most N queued states in memory, the rest in a "
                          "temporary file")
@@ -85,6 +89,12 @@ def register(subparsers: Any) -> None:
     walker.add_argument("--reference", action="store_true",
                         help="simulate the reference implementation instead of the model")
     walker.add_argument("--steps", metavar="K", help="steps of the reference simulation")
+    walker.add_argument("--ray", metavar="ADDRESS",
+                        help="run a swarm of walkers as tasks on the Ray cluster at ADDRESS "
+                        "('local' starts one): walker i takes seed SEED+i and its share of "
+                        "the walks; the same result wherever they run")
+    walker.add_argument("--workers", metavar="N",
+                        help="walkers in the --ray swarm (default: the cluster's CPUs)")
     _common_options(walker)
     walker.set_defaults(run=run_simulate)
 
@@ -133,6 +143,7 @@ def run_check(args: argparse.Namespace) -> int:
     saving = _checkpoint_options(args, target)
     saving["queue_limit"] = _int_option("--queue-limit", args.queue_limit)
     saving["workers"] = _int_option("--workers", args.workers)
+    saving["ray"] = args.ray
     saving["reduce"] = _reduction(args, target.model)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: check(
@@ -194,12 +205,27 @@ def run_simulate(args: argparse.Namespace) -> int:
         "walks": _int_option("--walks", args.walks),
         "time_budget": _seconds_option("--time-budget", args.time_budget),
     }
+    if args.workers is not None and args.ray is None:
+        raise InputError("--workers applies to simulate --ray only (a swarm of walkers)")
+    if args.ray is not None:
+        result = _run_model(args, lambda: _swarm(args, target.model, options))
+        target.meta["seed"] = seed
+        return _report(args, target, result, options)
     with _ProgressDisplay(enabled=_show_progress(args)) as display:
         result = _run_model(args, lambda: simulate(
             target.model, deadlock=args.deadlock, progress=display.update, **options
         ))
     target.meta["seed"] = seed
     return _report(args, target, result, options)
+
+
+def _swarm(args: argparse.Namespace, model: object, options: dict[str, Any]) -> CheckResult:
+    """``simulate --ray``: the walkers as Ray tasks (Ray is imported only here)."""
+    from kafka_eos.checker.ray_search import ray_workers
+    from kafka_eos.checker.ray_swarm import swarm
+
+    members = ray_workers(args.ray, _int_option("--workers", args.workers) or 1)
+    return swarm(model, members=members, ray=args.ray, deadlock=args.deadlock, **options)
 
 
 def resolve_target(args: argparse.Namespace) -> Target:
