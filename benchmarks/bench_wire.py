@@ -4,6 +4,7 @@
     python benchmarks/bench_wire.py --records 20000      # a quicker run
     python benchmarks/bench_wire.py --data-dir           # with durable, fsync'ed logs
     python benchmarks/bench_wire.py --history            # with the history log on
+    python benchmarks/bench_wire.py --brokers 3          # a cluster of 3 (replicated) brokers
 
 A transactional producer (confluent-kafka / librdkafka) writes ``--records`` small records in
 transactions of ``--txn-size`` (begin, produce, commit); then a read_committed consumer reads
@@ -26,12 +27,12 @@ TOPIC = "bench"
 
 
 def start_broker(
-    workdir: Path, *, data_dir: bool, history: bool
+    workdir: Path, *, data_dir: bool, history: bool, brokers: int
 ) -> tuple[subprocess.Popen[bytes], str]:
     ready = workdir / "ready"
     command = [
         sys.executable, "-m", "kafka_eos", "serve", "--port", "0", "--ready-file", str(ready),
-        "--quiet",
+        "--quiet", "--brokers", str(brokers),
     ]  # fmt: skip
     if data_dir:
         command += ["--data-dir", str(workdir / "data")]
@@ -44,7 +45,8 @@ def start_broker(
             process.kill()
             raise SystemExit("kafka-eos serve did not start")
         time.sleep(0.02)
-    return process, f"127.0.0.1:{ready.read_text().split()[0]}"
+    ports = ready.read_text().split()[0].split(",")
+    return process, ",".join(f"127.0.0.1:{port}" for port in ports)
 
 
 def produce(bootstrap: str, records: int, txn_size: int) -> float:
@@ -108,6 +110,7 @@ def main() -> int:
     parser.add_argument("--txn-size", type=int, default=1_000)
     parser.add_argument("--data-dir", action="store_true", help="durable logs (fsync per append)")
     parser.add_argument("--history", action="store_true", help="write the history log")
+    parser.add_argument("--brokers", type=int, default=1, help="brokers in the cluster")
     parser.add_argument(
         "--bootstrap", help="use this already running broker (e.g. one under a profiler)"
     )
@@ -118,7 +121,7 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="bench-wire-") as tmp:
             process, bootstrap = start_broker(
-                Path(tmp), data_dir=args.data_dir, history=args.history
+                Path(tmp), data_dir=args.data_dir, history=args.history, brokers=args.brokers
             )
             try:
                 produce_s = produce(bootstrap, args.records, args.txn_size)
@@ -127,8 +130,9 @@ def main() -> int:
                 process.terminate()
                 process.wait(timeout=10)
     storage = "data dir (fsync)" if args.data_dir else "memory"
+    cluster = f", {args.brokers} brokers" if args.brokers > 1 else ""
     print(
-        f"kafka-eos serve ({storage}{', history' if args.history else ''}): "
+        f"kafka-eos serve ({storage}{', history' if args.history else ''}{cluster}): "
         f"{args.records} records in transactions of {args.txn_size}"
     )
     print(

@@ -16,7 +16,6 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
-from kafka_eos.reference.wire.cluster import Cluster
 from kafka_eos.reference.wire.faults import (
     Faults,
     parse_api,
@@ -77,6 +76,9 @@ def _build_node(options: ServeOptions, clock: Any, storage: Any) -> Any:
     # uses version 2 only with clients that negotiate EndTxn v5 once the feature is finalized.
     chosen.setdefault("transaction_version", 1)
     chosen.setdefault("num_partitions", options.partitions)
+    if "brokers" in chosen:
+        raise InputError("--set brokers: use --brokers N (one listener per broker)")
+    chosen["brokers"] = options.brokers
     unknown = sorted(set(chosen) - settings - set(KNOBS))
     if unknown:
         raise InputError(
@@ -293,7 +295,6 @@ async def serve(options: ServeOptions) -> None:
         history=history,
         request_log=request_log,
         limits=options.limits,
-        cluster=Cluster(tuple(range(options.brokers))),
     )
     ports = await _listen_brokers(broker, options)
     for command in options.faults:

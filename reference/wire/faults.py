@@ -25,13 +25,14 @@ The admin port speaks one command per line on loopback and answers ``ok ...`` or
     kill-broker ID               with --brokers N: broker ID goes down as kill -9 takes a
                                  broker down: its listener closes (new connections are
                                  refused), its connections are cut (answers not yet sent are
-                                 lost), each partition it led gets a new leader at the next
-                                 leader epoch and, if it was the transaction coordinator, the
-                                 coordinator moves (new coordinator epoch, state reloaded from
-                                 its log); clients follow through Metadata and FindCoordinator.
+                                 lost), the reference's controller elects a new leader from
+                                 the ISR for each partition it led and, if it hosted the
+                                 coordinators, they move (new coordinator epoch, state
+                                 reloaded from the log); clients follow through Metadata and
+                                 FindCoordinator.
                                  The last broker up cannot be killed
     restart-broker ID            (admin port only) broker ID listens again on its port, a
-                                 caught-up follower of every partition
+                                 follower of every partition (it truncates and catches up)
     fence-coordinator            coordinator failover: a new coordinator epoch; the core reloads
                                  transaction state from its log and re-sends pending markers
     expire-producers             the core forgets every producer's state now (as expiry would;

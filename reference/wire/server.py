@@ -40,14 +40,13 @@ from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import ProduceAck, TxnEnd
 from kafka_eos.protocol.topics import legal_topic_name, topic_name_problem
 from kafka_eos.reference import messages as m
-from kafka_eos.reference.node import OFFSETS_PARTITION, TXN_STATE_PARTITION
 from kafka_eos.reference.wire import codec
-from kafka_eos.reference.wire.cluster import Cluster
+from kafka_eos.reference.wire.cluster import Cluster, broker_name
 from kafka_eos.reference.wire.faults import Faults
 from kafka_eos.reference.wire.framing import FrameDecoder, FrameError
 from kafka_eos.reference.wire.history_log import HistoryLog, RequestLog
 from kafka_eos.reference.wire.limits import ConnectionLimits, RequestMemoryPool
-from kafka_eos.reference.wire.ownership import coordinator_partition, refusal
+from kafka_eos.reference.wire.ownership import refusal
 from kafka_eos.reference.wire.records import (
     BatchError,
     encode_batch,
@@ -115,17 +114,13 @@ class WireBroker:
     request_log: RequestLog = field(default_factory=lambda: RequestLog(None))
     faults: Faults = field(default_factory=Faults)
     limits: ConnectionLimits = field(default_factory=ConnectionLimits)
-    #: the wire brokers and who leads what (``serve --brokers N``); one broker by default
-    cluster: Cluster = field(default_factory=lambda: Cluster((WIRE_NODE_ID,)))
 
     def __post_init__(self) -> None:
+        #: the wire brokers and who leads what (``serve --brokers N``)
+        self.cluster = Cluster(self.node)
         #: each broker's port; a killed broker keeps its port for its restart
         self.ports: dict[int, int] = {WIRE_NODE_ID: self.port}
         self._servers: dict[int, asyncio.Server] = {}
-        # The coordinators' partitions have leaders from the start: a coordinator moves
-        # (and reloads its state) only when its broker goes down.
-        for tp in (TXN_STATE_PARTITION, OFFSETS_PARTITION):
-            self.cluster.leadership(tp)
         self.memory = RequestMemoryPool(limit=self.limits.queued_max_request_bytes)
         self._correlation = itertools.count(1)
         self._connection_numbers = itertools.count(1)
@@ -165,7 +160,7 @@ class WireBroker:
         queue = list(outbounds)
         while queue:
             outbound = queue.pop(0)
-            if outbound.destination == self.node_id:
+            if outbound.destination in self.node.broker_ids:  # markers, verification
                 queue.extend(self.node.receive(self.node_id, outbound.message))
                 continue
             future = self._pending.pop(outbound.message.correlation_id, None)
@@ -178,14 +173,13 @@ class WireBroker:
 
     async def call(self, connection: Connection, message: Any) -> Any:
         """Send one request to the core as ``connection``; the core's response to it."""
-        refused = refusal(
-            message, broker=connection.broker_id, cluster=self.cluster, node=self.node
-        )
+        refused = refusal(message, broker=connection.broker_id, cluster=self.cluster)
         if refused is not None:
             return refused
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[message.correlation_id] = future
-        self.deliver(self.node.receive(connection.address, message))
+        at = broker_name(connection.broker_id) if len(self.cluster.broker_ids) > 1 else None
+        self.deliver(self.node.receive(connection.address, message, at=at))
         try:
             return await future
         finally:
@@ -402,34 +396,39 @@ class WireBroker:
         """A broker goes down (InputError if it cannot): its listener closes, its
         connections are cut, its partitions get new leaders and, when it was a
         coordinator, the coordinator moves (and reloads its state from its log)."""
-        moved = self.cluster.kill(broker_id)
+        led = self._led_by(broker_id)
+        # the reference's controller elects new leaders and, when the coordinators lived
+        # there, fails them over (TransactionStateManager.loadTransactionsForTxnTopicPartition
+        # on the new host: a new coordinator epoch, state reloaded, pending markers re-sent)
+        outbounds = self.cluster.kill(broker_id)  # InputError before anything is closed
         server = self._servers.pop(broker_id, None)
         if server is not None:
             server.close()
         closed = self.close_connections(broker_id)
-        if TXN_STATE_PARTITION in moved:
-            # TransactionStateManager.loadTransactionsForTxnTopicPartition on the new
-            # leader: a new coordinator epoch, state reloaded, pending markers re-sent
-            self.fail_over_coordinator()
-        self._changed.set()  # long polls look again (and see their partition moved)
-        self._changed = asyncio.Event()
+        self.deliver(outbounds)
+        moved = len(led - self._led_by(broker_id))
         log.warning(
             "broker %d down: %d connections closed, %d partitions have a new leader",
             broker_id,
             closed,
-            len(moved),
+            moved,
         )
-        return f"ok broker {broker_id} down; {len(moved)} partitions moved"
+        return f"ok broker {broker_id} down; {moved} partitions moved"
+
+    def _led_by(self, broker_id: int) -> set[Any]:
+        """The partitions (the coordinators' internal ones included) ``broker_id`` leads."""
+        return {tp for tp in self.node.partitions if self.cluster.leader_of(tp) == broker_id}
 
     async def restart_broker(self, broker_id: int) -> str:
         """A killed broker comes back on its port, a follower of every partition."""
-        self.cluster.restart(broker_id)
+        if broker_id in self.cluster.live_brokers() or broker_id not in self.cluster.broker_ids:
+            self.cluster.restart(broker_id)  # InputError: nothing to restart
         try:
             await self.listen(broker_id, self.ports[broker_id])
         except OSError as exc:
-            self.cluster.kill(broker_id)  # still down
             port = self.ports[broker_id]
             return f"error broker {broker_id}: cannot listen on port {port}: {exc.strerror}"
+        self.deliver(self.cluster.restart(broker_id))
         log.warning("broker %d up on port %d", broker_id, self.ports[broker_id])
         return f"ok broker {broker_id} up"
 
@@ -576,7 +575,7 @@ class WireBroker:
         for key, answer in zip(keys, answers, strict=True):
             found = answer.error_code == ErrorCode.NONE
             # KafkaApis.getCoordinator: the leader of the key's internal partition
-            coordinator = self.cluster.leader_of(coordinator_partition(key, key_type, self.node))
+            coordinator = self.cluster.coordinator_of(key)
             entries.append(
                 {
                     "key": key,

@@ -64,6 +64,7 @@ BAD_OPTIONS = [
     (("--frame-read-timeout-ms", "-3"), "--frame-read-timeout-ms -3: must be at least 1"),
     (("--queued-max-request-bytes", "0"), "--queued-max-request-bytes 0: must be -1"),
     (("--brokers", "0"), "--brokers 0: must be 1-16"),
+    (("--set", "brokers=3"), "--set brokers: use --brokers N"),
     (("--port", "65535", "--brokers", "2"), "--port 65535: broker 1 would listen on 65536"),
     (("--fault", "kill-broker 0"), "--fault 'kill-broker 0': broker 0 is the last one up"),
     (("--brokers", "2", "--fault", "kill-broker 2"), "no broker 2; the brokers are 0, 1"),
