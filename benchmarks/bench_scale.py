@@ -1,19 +1,24 @@
-"""Benchmark: each scale lever side by side (store, queue on disk, workers), on two models.
+"""Benchmark: each scale lever side by side (store, queue on disk, workers, Ray; TLC).
 
     python benchmarks/bench_scale.py                      # default Kafka check and TwoPhase 8
     python benchmarks/bench_scale.py --targets tp7        # TwoPhase with 7 RMs only
     python benchmarks/bench_scale.py --levers states fingerprints
+    python benchmarks/bench_scale.py --targets tp8 tp9 --tlc /tmp/tla2tools.jar   # and TLC
 
 A target is ``default`` (or any named check, its safety properties only: workers do not check
 temporal properties yet), a named check with more faults (``default+retries=1``: a million
 states and more) or ``tpN`` (TwoPhase with N resource managers).
 The levers: ``states`` (the plain dict store), ``fingerprints`` (64-bit fingerprints and
 parent numbers), ``queue`` (fingerprints and at most 100,000 queued states in memory),
-``workers2`` (fingerprints in 2 worker processes). Each run is a subprocess of its own, so its
-peak RSS is its own (for workers: the main process's and the largest worker's). Time is CPU
-time of the run and its workers, plus wall time: on a shared machine wall time also counts
-the time spent waiting for a core. Every lever must find the same distinct states and
-transitions as the plain store, or the benchmark stops.
+``workers2`` (fingerprints in 2 worker processes), ``ray2`` (the same 2 workers as actors of a
+local Ray cluster started for the run; its CPU is the actors', Ray's own processes left out).
+With ``--tlc JAR`` (TLC 2.18's tla2tools.jar), each TwoPhase target is also checked by TLC
+with 2 workers (``-workers 2``) on benchmarks/tla/TwoPhase.tla. Each run is a subprocess of
+its own, so its peak RSS is its own (for workers: the main process's and the largest
+worker's). Time is CPU time of the run and its workers, plus wall time: on a shared machine
+wall time also counts the time spent waiting for a core. Every lever must find the same
+distinct states and transitions as the plain store (TLC: the same states), or the benchmark
+stops.
 """
 
 from __future__ import annotations
@@ -34,7 +39,9 @@ LEVERS: dict[str, dict[str, Any]] = {
     "fingerprints": {"store": "fingerprints"},
     "queue": {"store": "fingerprints", "queue_limit": 100_000},
     "workers2": {"store": "fingerprints", "workers": 2},
+    "ray2": {"store": "fingerprints", "workers": 2, "ray": "local"},
 }
+TLA = HERE / "tla"
 
 
 def model_of(target: str) -> Any:
@@ -78,6 +85,8 @@ def run_lever(target: str, lever: str) -> dict[str, Any]:
     own = resource.getrusage(resource.RUSAGE_SELF)
     workers = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
+    if "ray" in LEVERS[lever]:  # actors are not this process's children: their own figures
+        cpu = own.ru_utime + own.ru_stime + sum(result.worker_cpu_seconds)
     return {
         "target": target, "lever": lever, "verdict": result.verdict,
         "states": result.distinct_states, "transitions": result.transitions,
@@ -92,6 +101,38 @@ def run_lever(target: str, lever: str) -> dict[str, Any]:
     }
 
 
+def run_tlc(jar: str, target: str) -> dict[str, Any]:
+    """TLC with 2 workers on TwoPhase with the target's RMs, in a child process measured."""
+    import re
+    import shutil
+    import tempfile
+
+    rms = int(target[2:])
+    with tempfile.TemporaryDirectory() as directory:
+        shutil.copy(TLA / "TwoPhase.tla", directory)
+        names = ", ".join(f"r{i}" for i in range(1, rms + 1))
+        Path(directory, "TwoPhase.cfg").write_text(
+            f"CONSTANT RM = {{{names}}}\nINIT TPInit\nNEXT TPNext\n"
+            "INVARIANTS TPTypeOK TCConsistent\n", encoding="utf-8")
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        output = subprocess.run(
+            ["java", "-XX:+UseParallelGC", "-cp", jar, "tlc2.TLC", "-workers", "2",
+             "-metadir", str(Path(directory) / "meta"), "TwoPhase.tla"],
+            cwd=directory, check=True, capture_output=True, text=True).stdout
+        wall = time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    found = re.search(r"([\d,]+) states generated, ([\d,]+) distinct states found", output)
+    if found is None:
+        raise SystemExit(f"TLC gave no state count on {target}:\n{output[-2000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"target": target, "lever": "tlc2", "verdict": "ok",
+            "states": int(found[2].replace(",", "")), "transitions": None,
+            "cpu_seconds": cpu, "wall_seconds": wall, "peak_mb": after.ru_maxrss / 1024,
+            "worker_peak_mb": 0.0, "store_bytes": 0, "transfer_seconds": 0.0,
+            "queue_spilled": 0, "critical_cpu_seconds": cpu}
+
+
 def measure(target: str, lever: str) -> dict[str, Any]:
     output = subprocess.run(
         [sys.executable, __file__, "--run", target, lever],
@@ -101,11 +142,14 @@ def measure(target: str, lever: str) -> dict[str, Any]:
     return figures
 
 
-def compare(target: str, levers: list[str]) -> list[str]:
+def compare(target: str, levers: list[str], tlc: str | None = None) -> list[str]:
     runs = [measure(target, lever) for lever in levers]
+    if tlc is not None and target.startswith("tp"):
+        runs.append(run_tlc(tlc, target))
     first = runs[0]
     for run in runs[1:]:
-        if (run["states"], run["transitions"]) != (first["states"], first["transitions"]):
+        if run["states"] != first["states"] or run["transitions"] not in (
+                None, first["transitions"]):
             raise SystemExit(f"{run['lever']} disagrees with {first['lever']} on {target}")
     lines = [
         f"{target}: {first['states']:,} distinct states, {first['transitions']:,} transitions",
@@ -136,13 +180,15 @@ def main() -> None:
     parser.add_argument("--targets", nargs="+", default=["default", "tp8"],
                         help="named checks or tpN (default: default tp8)")
     parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS))
+    parser.add_argument("--tlc", metavar="JAR",
+                        help="also run TLC (tla2tools.jar) with 2 workers on TwoPhase targets")
     parser.add_argument("--run", nargs=2, metavar=("TARGET", "LEVER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
         print(json.dumps(run_lever(*args.run)))
         return
     for target in args.targets:
-        print("\n".join(compare(target, args.levers)), flush=True)
+        print("\n".join(compare(target, args.levers, args.tlc)), flush=True)
 
 
 if __name__ == "__main__":
