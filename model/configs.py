@@ -17,6 +17,7 @@ from typing import Any
 import yaml  # type: ignore[import-untyped]
 
 from kafka_eos.errors import InputError, shown
+from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.knobs import KNOBS, make_knobs
 
 from .kafka import KafkaEosModel
@@ -297,7 +298,7 @@ def _faults(raw: object, where: str) -> Faults:
 
 
 _PRODUCER_KEYS = ("kind", "transactional_id", "batches", "transactions")
-_WORKLOAD_KEYS = ("partitions", "replicas", "producers", "consumer", "ctp")
+_WORKLOAD_KEYS = ("partitions", "replicas", "producers", "consumer", "ctp", "max_producer_epoch")
 
 
 def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
@@ -319,6 +320,7 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
             f"{where}: knobs.min_insync_replicas {knobs.min_insync_replicas} exceeds "
             f"workload.replicas {replicas} (every acks=all write would be refused)"
         )
+    max_epoch = _max_producer_epoch(mapping, knobs, where)
     consumer = mapping.get("consumer")
     if consumer is not None and consumer not in (READ_COMMITTED, READ_UNCOMMITTED):
         raise InputError(
@@ -350,7 +352,21 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
         ctp_input=ctp_input,
         ctp_output=ctp_output,
         replicas=replicas,
+        max_producer_epoch=max_epoch,
     )
+
+
+def _max_producer_epoch(mapping: dict[str, Any], knobs: Knobs, where: str) -> int:
+    key = "workload.max_producer_epoch"
+    value: int = _typed(mapping.get("max_producer_epoch", MAX_PRODUCER_EPOCH), int, where, key)
+    if not 1 <= value <= MAX_PRODUCER_EPOCH:
+        raise InputError(f"{where}: {key} must be in 1..{MAX_PRODUCER_EPOCH}, got {shown(value)}")
+    if value < MAX_PRODUCER_EPOCH and knobs.transaction_version >= 2:
+        raise InputError(
+            f"{where}: {key} below {MAX_PRODUCER_EPOCH} needs knobs.transaction_version 1 (the "
+            "version-2 EndTxn's rotation, KIP-890's nextProducerId, is not modelled)"
+        )
+    return value
 
 
 def _partition(value: int, partitions: int, where: str, key: str) -> int:

@@ -57,6 +57,7 @@ from .layout import (
     replace,
     request_key,
 )
+from .producer_ids import ProducerEpochs
 from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
@@ -102,10 +103,11 @@ def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
 
 
 # ---------------------------------------------------------------------- HandleInitProducerId
-def init_producer_id_decision(metadata: Tup, message: Tup) -> Decision:
+def init_producer_id_decision(metadata: Tup, message: Tup, epochs: ProducerEpochs) -> Decision:
     """prepareInitProducerIdTransit: the state decides first; only a bump from a completed (or
     empty) state checks the expected epoch. In Ongoing the transaction is fenced whatever
-    epoch the request names (same producer id)."""
+    epoch the request names (same producer id). An exhausted epoch's bump gives a new
+    producer id (``epochs.bump``)."""
     _, proc, api, epoch, _, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     if metadata[T_PENDING]:
@@ -118,22 +120,26 @@ def init_producer_id_decision(metadata: Tup, message: Tup) -> Decision:
         outcome = (
             BumpRequest.BUMP if epoch < 0 else bump_request(epoch, current, metadata[T_LAST_EPOCH])
         )
+        # (an older producer id is fenced too, unless the request retries the bump that
+        # rotated it: isValidProducerId, then the same epoch check, in handleInitProducerId)
         if outcome is BumpRequest.FENCED:
             return (), PRODUCER_FENCED, current
         if outcome is not BumpRequest.BUMP:
             return (), NONE, current
         last_epoch = current if epoch >= 0 else -1  # lastProducerEpoch
+        bumped = epochs.bump(current)
         return (
-            (EMPTY, current + 1, 0, -1, (proc, api, NONE, current + 1, txn), last_epoch),
+            (EMPTY, bumped, 0, -1, (proc, api, NONE, bumped, txn), last_epoch),
             NONE,
             current,
         )
     if status == ONGOING:
         # fence the previous incarnation: bump the epoch and abort its transaction
         # (prepareFenceProducerEpoch); the client retries on CONCURRENT_TRANSACTIONS
-        reply = (proc, api, CONCURRENT, current + 1, txn)
+        fenced = epochs.fence(current)
+        reply = (proc, api, CONCURRENT, fenced, txn)
         return (
-            (PREPARE_ABORT, current + 1, metadata[T_PARTITIONS], metadata[T_OWNER], reply, -1),
+            (PREPARE_ABORT, fenced, metadata[T_PARTITIONS], metadata[T_OWNER], reply, -1),
             NONE,
             current,
         )
@@ -144,18 +150,18 @@ def handle_init_producer_id(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleInitProducerId."""
-    decision = init_producer_id_decision(_metadata(m, state, message), message)
+    decision = init_producer_id_decision(_metadata(m, state, message), message, m.epochs)
     return _handled(m, state, message, rest, decision)
 
 
 # ---------------------------------------------------------------------- HandleAdd*ToTxn
-def add_partitions_decision(metadata: Tup, message: Tup) -> Decision:
-    """handleAddPartitionsToTransaction: unknown id, other epoch, a transition pending or
-    Prepare*, already added; else Ongoing with the partitions added (a new transaction
-    records its owner, the ghost)."""
+def add_partitions_decision(metadata: Tup, message: Tup, epochs: ProducerEpochs) -> Decision:
+    """handleAddPartitionsToTransaction: unknown id or another producer id, other epoch, a
+    transition pending or Prepare*, already added; else Ongoing with the partitions added (a
+    new transaction records its owner, the ghost)."""
     _, proc, api, epoch, partitions, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
-    if status == NO_METADATA:
+    if status == NO_METADATA or not epochs.same_producer_id(epoch, current):
         return (), INVALID_MAPPING, current
     if epoch != current:
         return (), PRODUCER_FENCED, current
@@ -182,7 +188,7 @@ def handle_add_partitions(
 ) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleAddPartitionsToTransaction."""
     metadata = _metadata(m, state, message)
-    decision = add_partitions_decision(metadata, message)
+    decision = add_partitions_decision(metadata, message, m.epochs)
     step, next_state = _handled(m, state, message, rest, decision)
     taken_over = decision[1] == NONE and message[CQ_TRANSACTION] > metadata[T_OWNER]
     if metadata[T_STATE] == ONGOING and not decision[0] and taken_over:
@@ -202,7 +208,7 @@ def _with_owner(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
 
 
 # ---------------------------------------------------------------------- HandleEndTxn
-def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
+def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpochs) -> Decision:
     """handleEndTransaction: PrepareCommit / PrepareAbort from Ongoing (TV2: with the epoch
     bumped, and answered with it); a retry of a completed EndTxn is NONE, of one being
     completed CONCURRENT_TRANSACTIONS; TV2 recognises a retry by stored epoch = request epoch
@@ -211,7 +217,7 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool) -> Decision:
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
     complete = COMPLETE_COMMIT if commit else COMPLETE_ABORT
-    if status == NO_METADATA:
+    if status == NO_METADATA or not epochs.same_producer_id(epoch, current):
         return (), INVALID_MAPPING, current
     retry = tv2 and end_txn_is_retry(epoch, current, status)
     if not retry and epoch != current:
@@ -247,7 +253,7 @@ def prepare_end_transition(
 
 def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleEndTransaction."""
-    decision = end_txn_decision(_metadata(m, state, message), message, m.tv2)
+    decision = end_txn_decision(_metadata(m, state, message), message, m.tv2, m.epochs)
     return _handled(
         m, state, message, rest, decision, "COMMIT" if message[CQ_ARGUMENT] else "ABORT"
     )
@@ -345,7 +351,7 @@ COORDINATOR_ACTIONS = (
         consumes=(request_key(API_END_TXN),),
         effect=handle_end_txn,
         outcome="result",
-        outcomes=(*_OUTCOMES, "INVALID_TXN_STATE"),
+        outcomes=(*_OUTCOMES, "INVALID_TXN_STATE", "INVALID_PRODUCER_ID_MAPPING"),
         show=_show,
     ),
 )

@@ -47,6 +47,7 @@ from .layout import (
 from .messages import describe
 from .network import deliverable
 from .params import CTP, Faults, Knobs, ModelParams, Workload
+from .producer_ids import ProducerEpochs, rotation_generations
 from .registry import Action, ClientView, Need, Step
 from .replication import initial_replication
 from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
@@ -118,6 +119,7 @@ class KafkaEosModel(WorkloadTables):
         #: starts at its Faults value (the budget's fields are named so)
         self.budget_limits: Tup = tuple(getattr(self.faults, name) for name in BUDGET_NAMES)
         self._build_static()
+        self._add_rotated_producer_ids()
         # Built once: the predicates cache per-partition work, and the fast paths the
         # checker calls instead of each predicate (see checker/interface.py) call them.
         anomalies = anomaly_finder(self)
@@ -136,6 +138,26 @@ class KafkaEosModel(WorkloadTables):
         self._message_names: dict[Tup, str] = {}
         #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
         self.message_inboxes: dict[str, Any] = {}
+
+    def _add_rotated_producer_ids(self) -> None:
+        """The epoch arithmetic, and one producer-state slot per transactional.id for each
+        producer id it may rotate to (none at Kafka's own epoch bound)."""
+        max_epoch = self.workload.max_producer_epoch
+        rotation = self.knobs.producer_id_rotation
+        generations = rotation_generations(
+            self.workload, self.faults, max_epoch, rotation=rotation
+        )
+        tid_count = len(self.transactional_ids)
+        self.epochs = ProducerEpochs(
+            max_epoch=max_epoch,
+            rotation=rotation,
+            tid_count=tid_count,
+            first_rotated_slot=self.pid_count,
+            generations=generations,
+        )
+        rotated = tuple(tid for _ in range(generations) for tid in range(tid_count))
+        self.pid_tid = (*self.pid_tid, *rotated)
+        self.pid_count = len(self.pid_tid)
 
     def _present(self, action: Action) -> bool:
         """Whether the configuration has what ``action`` needs (see registry.Need)."""

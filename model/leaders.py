@@ -19,6 +19,7 @@ from .codes import (
     ERROR_NAMES,
     ILLEGAL_GENERATION,
     INVALID_EPOCH,
+    INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
     NOT_ENOUGH_REPLICAS,
@@ -79,6 +80,8 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     _, proc, part, pid, epoch, seq, rec, txn, connection = message
     partitions = state[S_PARTITIONS]
     log, producers, aborted, replication = partitions[part]
+    if pid >= 0:
+        pid = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
     entry = producers[pid] if pid >= 0 else ()
     from_coordinator = part == m.offsets_partition
     # 1. KIP-890: the coordinator's word comes before the append and its duplicate check
@@ -170,13 +173,15 @@ def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
     _, _, part, pid, epoch, _, _, txn, _ = message
     if not txn:
         return None
-    entry = state[S_PARTITIONS][part][P_PRODUCERS][pid]
+    entry = state[S_PARTITIONS][part][P_PRODUCERS][m.epochs.slot(pid, epoch)]
     if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
         return None
     from_coordinator = part == m.offsets_partition
     if not (m.knobs.partition_verification or (m.tv2 and not from_coordinator)):
         return None
     metadata = state[S_COORDINATOR][K_METADATA][m.pid_tid[pid]]
+    if not m.epochs.same_producer_id(metadata[T_EPOCH], epoch):
+        return INVALID_MAPPING  # a producer id the coordinator rotated away from
     if metadata[T_EPOCH] != epoch:
         return INVALID_EPOCH
     adds = m.tv2 and not from_coordinator
@@ -298,7 +303,8 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     _, part, tid, cepoch, epoch, commit = message
     partitions = state[S_PARTITIONS]
     log, producers, aborted, replication = partitions[part]
-    pid = tid  # a transactional.id's producer id is its index
+    # a transactional.id's first producer id is its index; a rotated one has its own slot
+    pid = m.epochs.slot(tid, epoch)
     entry = producers[pid]
     error = NONE
     if entry:
@@ -440,6 +446,7 @@ LEADER_ACTIONS = (
             "INVALID_TXN_STATE",
             "CONCURRENT_TRANSACTIONS",
             "ILLEGAL_GENERATION",
+            "INVALID_PRODUCER_ID_MAPPING",
         ),
         show=_show_produce,
     ),

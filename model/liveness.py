@@ -176,6 +176,11 @@ class _Transactions:
         self.model = model
         self.titles: list[str] = []
         self.where: list[tuple[int, int, int, int]] = []  # (process, local txn, tid, pid)
+        #: per transactional.id, its producers' state slots (its producer ids, rotated too)
+        self.slots = tuple(
+            tuple(slot for slot, owner in enumerate(model.pid_tid) if owner == tid)
+            for tid in range(len(model.transactional_ids))
+        )
         self.partitions: list[tuple[int, ...]] = []
         self.data_records: list[tuple[tuple[int, int], ...]] = []  # (partition, global record)
         # (only transactional producers have transactions)
@@ -215,18 +220,19 @@ class _Transactions:
     def is_open(self, state: Tup, g: int) -> bool:
         """Open at the coordinator (Ongoing or Prepare*, owned by ``g``), or on a partition (its
         producer's open transaction there begins with a record of ``g``)."""
-        _proc, _t, tid, pid = self.where[g]
+        _proc, _t, tid, _pid = self.where[g]
         metadata = state[S_COORDINATOR][K_METADATA][tid]
         if metadata[T_OWNER] == g and metadata[T_STATE] in _OPEN_AT_COORDINATOR:
             return True
         records = self.model.records
         for part in self.partitions[g]:
             partition = state[S_PARTITIONS][part]
-            entry = partition[P_PRODUCERS][pid]
-            if entry and entry[E_TXN_FIRST] >= 0:
-                first = partition[P_LOG][entry[E_TXN_FIRST]]
-                if records[first[D_RECORD]][REC_TXN] == g:
-                    return True
+            for slot in self.slots[tid]:  # its producer id, or one it rotated to
+                entry = partition[P_PRODUCERS][slot]
+                if entry and entry[E_TXN_FIRST] >= 0:
+                    first = partition[P_LOG][entry[E_TXN_FIRST]]
+                    if records[first[D_RECORD]][REC_TXN] == g:
+                        return True
         return False
 
     def ended(self, g: int) -> Predicate:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.knobs import Knobs
 
 __all__ = [
@@ -109,6 +110,9 @@ class Workload:
     group: str = "group"
     #: Replicas of every data partition (1: the leader alone, no replication modelled).
     replicas: int = 1
+    #: The largest producer epoch (Short.MAX_VALUE in Kafka); a small one makes the epoch of
+    #: a transactional.id run out within a run (producer-id rotation, KAFKA-5283).
+    max_producer_epoch: int = MAX_PRODUCER_EPOCH
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,7 +126,8 @@ def timeout_transaction(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple
     metadata = coordinator[K_METADATA][tid]
     epoch = metadata[T_EPOCH]
     if m.knobs.timeout_epoch_bump:
-        transition = (PREPARE_ABORT, epoch + 1, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
+        fenced = m.epochs.fence(epoch)
+        transition = (PREPARE_ABORT, fenced, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
     else:
         transition = prepare_end_transition(metadata, PREPARE_ABORT, m.tv2, reply=None)
     metadata = replace(metadata, T_PENDING, transition)

@@ -123,3 +123,36 @@ def end_txn_is_retry(request_epoch: int, stored_epoch: int, state: int) -> bool:
     late EndTxn(ABORT) at the old epoch is answered as a retry of that abort.
     """
     return stored_epoch == request_epoch + 1 and state in _DECIDED
+
+
+#: Short.MAX_VALUE: the largest producer epoch (an int16 on the wire and in the logs).
+MAX_PRODUCER_EPOCH = 32767
+
+
+def epoch_exhausted(epoch: int, max_epoch: int) -> bool:
+    """TransactionMetadata.isProducerEpochExhausted: an epoch at ``max_epoch`` - 1 or above
+    leaves no room for the bump-and-fence pair, so the next plain bump rotates the id."""
+    return epoch >= max_epoch - 1
+
+
+def bumped_epoch(epoch: int, *, max_epoch: int, rotation: bool) -> tuple[bool, int]:
+    """The coordinator's plain epoch bump (handleInitProducerId from Empty or Complete*:
+    prepareIncrementProducerEpoch, or prepareProducerIdRotation once the epoch is exhausted):
+    whether the producer id rotates, and the epoch after it. ``rotation`` off is the int16
+    overflow before KAFKA-5283: the epoch past ``max_epoch`` wraps around to 0 under the same
+    producer id."""
+    if rotation and epoch_exhausted(epoch, max_epoch):
+        return True, 0
+    if epoch >= max_epoch:
+        return False, 0
+    return False, epoch + 1
+
+
+def fenced_epoch(epoch: int, *, max_epoch: int, rotation: bool) -> int:
+    """prepareFenceProducerEpoch (a fencing InitProducerId or a timeout abort): epoch + 1 under
+    the same producer id. At ``max_epoch`` Kafka cannot bump further and fences at the same
+    epoch (KAFKA-20090: an error logged, not thrown); ``rotation`` off wraps around as
+    :func:`bumped_epoch` does."""
+    if epoch < max_epoch:
+        return epoch + 1
+    return epoch if rotation else 0

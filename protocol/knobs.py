@@ -151,6 +151,19 @@ class Knobs:
         "(under transaction version 2 that abort bumps the epoch anyway, so the knob changes "
         "only lastProducerEpoch there)",
     )
+    producer_id_rotation: bool = _knob(
+        True,
+        roles=("coordinator",),
+        kafka="TransactionMetadata.isProducerEpochExhausted / prepareProducerIdRotation, "
+        "TransactionCoordinator.handleInitProducerId (KAFKA-5283, Kafka 0.11; KIP-360)",
+        doc="the producer epoch is an int16: once it is exhausted (at Short.MAX_VALUE - 1, "
+        "workload max_producer_epoch - 1 in the model) the coordinator's next epoch bump gives "
+        "the transactional.id a new producer id at epoch 0 instead, so every epoch a zombie "
+        "may hold stays below the new ones of its producer id; off: the bump past the largest "
+        "epoch wraps around to 0 under the same producer id (the int16 overflow KAFKA-5283 is "
+        "about; apache/kafka#3183 proposed wrapping and was closed as unsafe), so a new "
+        "incarnation can get an epoch a zombie still holds, or one below it",
+    )
     group_generation_check: bool = _knob(
         True,
         roles=("coordinator",),

@@ -55,6 +55,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
 from kafka_eos.protocol.history import Append, Event, Marker
 from kafka_eos.protocol.knobs import Knobs
@@ -155,8 +156,13 @@ class BrokerConfig:
     #: brokers of the simulated cluster; above 1, every client topic's partition has a replica
     #: on each (replication factor = brokers; see "The cluster" in the module docstring)
     brokers: int = 1
+    #: the largest producer epoch (Short.MAX_VALUE); a smaller one stands for it in tests and
+    #: model replays (workload max_producer_epoch): the producer id rotates before it
+    max_producer_epoch: int = MAX_PRODUCER_EPOCH
 
     def __post_init__(self) -> None:
+        if not 1 <= self.max_producer_epoch <= MAX_PRODUCER_EPOCH:
+            raise ValueError(f"max_producer_epoch must be in 1..{MAX_PRODUCER_EPOCH}")
         if self.num_partitions < 1:
             raise ValueError("num_partitions must be at least 1")
         if self.brokers < 1:

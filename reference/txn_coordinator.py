@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
-from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
+from kafka_eos.protocol.epochs import (
+    BumpRequest,
+    bump_request,
+    bumped_epoch,
+    end_txn_is_retry,
+    epoch_exhausted,
+    fenced_epoch,
+)
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.messages import (
     AddOffsetsToTxnRequest,
@@ -38,11 +45,7 @@ from kafka_eos.reference.messages import (
     WriteTxnMarkersRequest,
     WriteTxnMarkersResponse,
 )
-from kafka_eos.reference.txn_metadata import (
-    MAX_EPOCH_BEFORE_ROTATION,
-    TransactionMetadata,
-    TxnTransit,
-)
+from kafka_eos.reference.txn_metadata import TransactionMetadata, TxnTransit
 
 if TYPE_CHECKING:
     from kafka_eos.reference.node import BrokerNode, Outbound
@@ -159,9 +162,8 @@ class TransactionCoordinator:
 
         return self._write(metadata, transit, done)
 
-    @staticmethod
     def _is_valid_producer_id(
-        metadata: TransactionMetadata, request: InitProducerIdRequest
+        self, metadata: TransactionMetadata, request: InitProducerIdRequest
     ) -> bool:
         """KIP-360 (isValidProducerId): the caller names the current producer id (its epoch is
         checked next), or the previous one whose epoch was exhausted (a retry of the bump
@@ -170,7 +172,7 @@ class TransactionCoordinator:
             return True
         return (
             request.producer_id == metadata.previous_producer_id
-            and request.producer_epoch >= MAX_EPOCH_BEFORE_ROTATION
+            and epoch_exhausted(request.producer_epoch, self.config.max_producer_epoch)
         )
 
     def _prepare_epoch_bump(
@@ -179,33 +181,41 @@ class TransactionCoordinator:
         """The next epoch (a new producer id once the epoch is exhausted). Only a KIP-360 bump
         request remembers the epoch it bumped, so that its retry is recognised: a new
         incarnation's InitProducerId clears it, which fences the old one's bump."""
-        pid, previous, epoch = (
-            metadata.producer_id,
-            metadata.previous_producer_id,
-            metadata.producer_epoch,
-        )
-        if epoch >= MAX_EPOCH_BEFORE_ROTATION:
-            previous, pid, epoch = pid, self.host.allocate_producer_id(), -1
+        pid, previous = metadata.producer_id, metadata.previous_producer_id
+        rotated, epoch = self._bumped(metadata.producer_epoch)
+        if rotated:  # prepareProducerIdRotation
+            previous, pid = pid, self.host.allocate_producer_id()
         return metadata.prepare(
             _E,
             self.now_ms,
             producer_id=pid,
             previous_producer_id=previous,
-            producer_epoch=epoch + 1,
+            producer_epoch=epoch,
             last_producer_epoch=metadata.producer_epoch if remember_epoch else -1,
             txn_timeout_ms=timeout_ms,
             partitions=frozenset(),
             txn_start_timestamp=-1,
         )
 
+    def _bumped(self, epoch: int) -> tuple[bool, int]:
+        """Whether the epoch bump rotates the producer id, and the next epoch (KAFKA-5283;
+        knob producer_id_rotation off: the epoch wraps around)."""
+        return bumped_epoch(
+            epoch,
+            max_epoch=self.config.max_producer_epoch,
+            rotation=self.config.knobs.producer_id_rotation,
+        )
+
     def _fence_and_abort(self, metadata: TransactionMetadata) -> list[Outbound]:
         """prepareFenceProducerEpoch + the abort that follows (PrepareEpochFence is never
         written: the bumped epoch goes into the PrepareAbort record)."""
         assert is_legal_transition(metadata.state, _PEF)
-        if metadata.producer_epoch >= MAX_EPOCH_BEFORE_ROTATION:
-            bumped = metadata.producer_epoch  # cannot bump further; the abort still fences
-        else:
-            bumped = metadata.producer_epoch + 1
+        # at the largest epoch Kafka cannot bump further; the abort still fences
+        bumped = fenced_epoch(
+            metadata.producer_epoch,
+            max_epoch=self.config.max_producer_epoch,
+            rotation=self.config.knobs.producer_id_rotation,
+        )
         # lastProducerEpoch is cleared: the fenced epoch must not pass for a retry (of an
         # InitProducerId or, with transaction version 2, of an EndTxn).
         transit = metadata.prepare(
@@ -371,12 +381,13 @@ class TransactionCoordinator:
                 metadata.producer_epoch,
                 metadata.previous_producer_id,
             )
-            if epoch >= MAX_EPOCH_BEFORE_ROTATION:
-                previous, pid, epoch = pid, self.host.allocate_producer_id(), -1
+            rotated, bumped = self._bumped(epoch)
+            if rotated:
+                previous, pid = pid, self.host.allocate_producer_id()
             changes = {
                 "producer_id": pid,
                 "previous_producer_id": previous,
-                "producer_epoch": epoch + 1,
+                "producer_epoch": bumped,
                 "last_producer_epoch": metadata.producer_epoch,
             }
         transit = metadata.prepare(target, self.now_ms, **changes)

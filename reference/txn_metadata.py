@@ -17,9 +17,6 @@ from typing import Any
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
 from kafka_eos.reference.messages import TopicPartition
 
-#: Epochs are int16; Kafka rotates the producer id before the epoch reaches Short.MAX_VALUE.
-MAX_EPOCH_BEFORE_ROTATION = 32766
-
 
 class IllegalTransition(Exception):
     """The coordinator tried a transition the state table forbids: a bug in the coordinator."""

@@ -59,7 +59,7 @@ def _client(world: ConformanceWorld, proc: int) -> tuple:  # type: ignore[type-a
     transactional = model.kinds[proc] in (TRANSACTIONAL, CTP)
     if transactional:
         client_state = int(producer.txn_state)
-        epoch = producer.producer_epoch
+        epoch = world.model_epoch(producer.producer_id, producer.producer_epoch)
     else:
         client_state = int(ClientState.READY)
         # the model's idempotent producer owns its producer id from the start (epoch 0); the
@@ -125,9 +125,9 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     if batch.done:
         future = batch.futures[0]
         if future.succeeded:
-            return _batch_of(batch, L.B_ACKED, future.value.offset)
+            return _batch_of(world, batch, L.B_ACKED, future.value.offset)
         error = future.error if future.error is not None else ErrorCode.UNKNOWN_SERVER_ERROR
-        return _batch_of(batch, L.B_FAILED, int(error))
+        return _batch_of(world, batch, L.B_FAILED, int(error))
     idempotent = world.model.pid_of[proc] >= 0
     if idempotent and batch.base_sequence < 0:
         return _UNSENT  # KIP-360 reset its sequence: it goes out again as a new batch
@@ -135,13 +135,12 @@ def _batch(world: ConformanceWorld, proc: int, rec: int) -> tuple:  # type: igno
     re_enqueued = (idempotent and world.model.kinds[proc] == IDEMPOTENT) or batch.needs_send
     if batch.correlation_id is None and re_enqueued:
         connection = -1  # re-enqueued after an error: no attempt outstanding
-    return _batch_of(batch, L.B_INFLIGHT, connection)
+    return _batch_of(world, batch, L.B_INFLIGHT, connection)
 
 
-def _batch_of(batch: ProducerBatch, status: int, extra: int) -> tuple:  # type: ignore[type-arg]
-    return S.BATCH.make(
-        status=status, epoch=batch.producer_epoch, sequence=batch.base_sequence, extra=extra
-    )
+def _batch_of(world: ConformanceWorld, batch: ProducerBatch, status: int, extra: int) -> tuple:  # type: ignore[type-arg]
+    epoch = world.model_epoch(batch.producer_id, batch.producer_epoch)
+    return S.BATCH.make(status=status, epoch=epoch, sequence=batch.base_sequence, extra=extra)
 
 
 # ---------------------------------------------------------------------- partitions
@@ -151,14 +150,15 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
     log = _entries(world, part, partition.log.batches)
     producers: list[tuple[Any, ...]] = []
     for model_pid in range(model.pid_count):
-        entry = partition.producers.entries.get(world.reference_pid(model_pid))
+        ref_pid = world.reference_pid(model_pid)
+        entry = partition.producers.entries.get(ref_pid)
         if entry is None:
             producers.append(())
             continue
         first = entry.current_txn_first_offset
         producers.append(
             S.PRODUCER_ENTRY.make(
-                epoch=entry.producer_epoch,
+                epoch=world.model_epoch(ref_pid, entry.producer_epoch),
                 coordinator_epoch=entry.coordinator_epoch,
                 batches=tuple(entry.cached_ranges()),
                 current_txn_first_offset=-1 if first is None else first,
@@ -240,7 +240,7 @@ def _entries(world: ConformanceWorld, part: int, batches: Iterable[Any]) -> tupl
                 S.CONTROL_ENTRY.make(
                     type=L.ENTRY_CONTROL,
                     producer_id=pid,
-                    producer_epoch=batch.producer_epoch,
+                    producer_epoch=world.model_epoch(batch.producer_id, batch.producer_epoch),
                     commit=int(batch.is_commit),
                     coordinator_epoch=batch.coordinator_epoch,
                 )
@@ -254,7 +254,7 @@ def _entries(world: ConformanceWorld, part: int, batches: Iterable[Any]) -> tupl
             S.DATA_ENTRY.make(
                 type=L.ENTRY_DATA,
                 producer_id=pid,
-                producer_epoch=batch.producer_epoch,
+                producer_epoch=world.model_epoch(batch.producer_id, batch.producer_epoch),
                 base_sequence=batch.base_sequence,
                 record=record,
                 transactional=int(batch.is_transactional),
@@ -276,9 +276,9 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
             metadata.append(L.NO_METADATA_ENTRY)
         else:
             state = int(entry.state)
-            epoch = entry.producer_epoch
+            epoch = world.model_epoch(entry.producer_id, entry.producer_epoch)
             partitions = _mask(world, entry.partitions)
-            last_epoch = entry.last_producer_epoch
+            last_epoch = _last_epoch(world, entry)
             if not records:
                 # created by its first InitProducerId, not yet written: the model's coordinator
                 # has no metadata until that record is durable
@@ -292,11 +292,11 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
                 transit = world.txn_log_records(name, durable=False)[-1]
                 pending = S.PENDING.make(
                     state=int(transit.state),
-                    epoch=transit.producer_epoch,
+                    epoch=world.model_epoch(transit.producer_id, transit.producer_epoch),
                     partitions=_mask(world, transit.partitions),
                     owner=world.pending_owner[tid],
                     reply=world.pending_reply[tid],
-                    last_producer_epoch=transit.last_producer_epoch,
+                    last_producer_epoch=_last_epoch(world, transit),
                 )
             owner = ghosts.owner[tid]
             metadata.append(
@@ -318,16 +318,27 @@ def _coordinator(world: ConformanceWorld) -> tuple:  # type: ignore[type-arg]
             txn_log.append(
                 S.TXN_LOG_RECORD.make(
                     state=int(last.state),
-                    epoch=last.producer_epoch,
+                    epoch=world.model_epoch(last.producer_id, last.producer_epoch),
                     partitions=_mask(world, last.partitions),
                     owner=ghosts.log_owner[tid],
-                    last_producer_epoch=last.last_producer_epoch,
+                    last_producer_epoch=_last_epoch(world, last),
                 )
             )
     return S.COORDINATOR.make(
         coordinator_epoch=coordinator.coordinator_epoch,
         transactions=tuple(metadata),
         transaction_state_log=tuple(txn_log),
+    )
+
+
+def _last_epoch(world: ConformanceWorld, metadata: Any) -> int:
+    """lastProducerEpoch as the model's epoch value: the epoch a KIP-360 bump bumped, of the
+    previous producer id when that bump rotated it (the only way to epoch 0 with a
+    lastProducerEpoch), else of the current one."""
+    last = metadata.last_producer_epoch
+    rotated = metadata.producer_epoch == 0 and metadata.previous_producer_id >= 0
+    return world.model_epoch(
+        metadata.previous_producer_id if rotated else metadata.producer_id, last
     )
 
 

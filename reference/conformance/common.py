@@ -48,7 +48,11 @@ class NotEnabled(Exception):
 
 def broker_config(model: KafkaEosModel) -> BrokerConfig:
     """The model's replica ``r`` of a data partition is the cluster's broker ``broker-r``."""
-    return BrokerConfig(knobs=model.knobs, brokers=model.workload.replicas)
+    return BrokerConfig(
+        knobs=model.knobs,
+        brokers=model.workload.replicas,
+        max_producer_epoch=model.workload.max_producer_epoch,
+    )
 
 
 def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:

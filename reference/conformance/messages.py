@@ -75,6 +75,7 @@ class MessageMapping:
     if TYPE_CHECKING:
 
         def model_pid(self, ref_pid: int) -> int: ...
+        def model_epoch(self, ref_pid: int, epoch: int) -> int: ...
 
     def _abstract_message(self, source: str, outbound: Outbound) -> tuple[tuple, ...] | None:  # type: ignore[type-arg]
         message = outbound.message
@@ -91,14 +92,14 @@ class MessageMapping:
         if isinstance(message, WriteTxnMarkersRequest):
             markers = []
             for marker in message.markers:
-                tid = self.model_pid(marker.producer_id)
+                tid = self._tid_of(marker.producer_id)
                 for tp in marker.partitions:
                     markers.append(
                         S.MARKER.make(
                             partition=self.part_of[tp],
                             transactional_id=tid,
                             coordinator_epoch=marker.coordinator_epoch,
-                            epoch=marker.producer_epoch,
+                            epoch=self.model_epoch(marker.producer_id, marker.producer_epoch),
                             commit=int(marker.transaction_result),
                         )
                     )
@@ -109,7 +110,7 @@ class MessageMapping:
             cepoch = sent[0][L.MK_COORDINATOR_EPOCH] if sent else -1
             responses = []
             for result in message.markers:
-                tid = self.model_pid(result.producer_id)
+                tid = self._tid_of(result.producer_id)
                 for partition_result in result.results:
                     tp = TopicPartition(partition_result.topic, partition_result.partition)
                     responses.append(
@@ -128,6 +129,11 @@ class MessageMapping:
             return (self._abstract_response(request, message),)
         return None  # node to node: the KIP-890 verification round trip
 
+    def _tid_of(self, ref_pid: int) -> int:
+        """The transactional.id (index) whose producer id, first or rotated, ``ref_pid`` is."""
+        slot = self.model_pid(ref_pid)
+        return self.model.pid_tid[slot] if slot >= 0 else -1
+
     def _abstract_request(self, proc: int, message: Any) -> tuple | None:  # type: ignore[type-arg]
         model = self.model
         if isinstance(message, ProduceRequest):
@@ -138,7 +144,7 @@ class MessageMapping:
                     process=proc,
                     partition=part,
                     pid=model.pid_of[proc] if message.producer_id >= 0 else -1,
-                    epoch=message.producer_epoch,
+                    epoch=self.model_epoch(message.producer_id, message.producer_epoch),
                     sequence=message.base_sequence,
                     record=model.records[g][REC_LOCAL],
                     transactional=int(message.transactional),
@@ -153,7 +159,7 @@ class MessageMapping:
             return _coordinator_request(
                 proc,
                 L.API_INIT_PRODUCER_ID,
-                message.producer_epoch if bump else -1,
+                self.model_epoch(message.producer_id, message.producer_epoch) if bump else -1,
                 1 if bump else -1,
                 -1,
                 self._newest_connection(),
@@ -163,7 +169,7 @@ class MessageMapping:
             return _coordinator_request(
                 proc,
                 L.API_ADD_PARTITIONS,
-                message.producer_epoch,
+                self.model_epoch(message.producer_id, message.producer_epoch),
                 mask,
                 txn,
                 self._newest_connection(),
@@ -173,7 +179,7 @@ class MessageMapping:
             return _coordinator_request(
                 proc,
                 L.API_ADD_OFFSETS,
-                message.producer_epoch,
+                self.model_epoch(message.producer_id, message.producer_epoch),
                 mask,
                 txn,
                 self._newest_connection(),
@@ -181,15 +187,14 @@ class MessageMapping:
         if isinstance(message, TxnOffsetCommitRequest):
             committed = message.offsets[0].committed_offset
             rec = self._offset_record(proc, committed)
-            self.offset_requests.setdefault((proc, rec), []).append(
-                (message.correlation_id, message.producer_epoch)
-            )
+            epoch = self.model_epoch(message.producer_id, message.producer_epoch)
+            self.offset_requests.setdefault((proc, rec), []).append((message.correlation_id, epoch))
             return self._attempt(
                 S.PRODUCE.make(
                     process=proc,
                     partition=model.offsets_partition,
                     pid=model.pid_of[proc],
-                    epoch=message.producer_epoch,
+                    epoch=epoch,
                     sequence=NO_SEQUENCE,
                     record=rec,
                     transactional=1,
@@ -200,7 +205,7 @@ class MessageMapping:
             return _coordinator_request(
                 proc,
                 L.API_END_TXN,
-                message.producer_epoch,
+                self.model_epoch(message.producer_id, message.producer_epoch),
                 int(message.committed),
                 txn,
                 self._newest_connection(),
@@ -306,13 +311,17 @@ class MessageMapping:
             isinstance(message, InitProducerIdResponse | EndTxnResponse)
             and message.producer_epoch >= 0
         ):
-            epoch = message.producer_epoch
+            epoch = self.model_epoch(message.producer_id, message.producer_epoch)
         else:
             # The reference's response carries no epoch here; the model's is the epoch the
             # coordinator holds when it answers (the client ignores it).
             name = self.producers[proc].transactional_id
             metadata = self.node.txn_coordinator.transactions.get(name or "")
-            epoch = metadata.producer_epoch if metadata is not None else -1
+            epoch = (
+                self.model_epoch(metadata.producer_id, metadata.producer_epoch)
+                if metadata is not None
+                else -1
+            )
         return S.COORDINATOR_RESPONSE.make(
             process=proc, api=api, error=error, epoch=epoch, transaction=txn, connection=connection
         )

@@ -154,6 +154,10 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self.offsets_added = [False] * model.process_count  # AddOffsetsToTxn acknowledged
         # (proc, rec) -> the connection of the latest Produce / TxnOffsetCommit attempt
         self.latest_connection: dict[tuple[int, int], int] = {}
+        # every producer id a transactional.id has had -> (transactional.id, generation): 0
+        # for one given to a new transactional.id, one more than its previousProducerId's for
+        # a rotated one (model/producer_ids.py)
+        self.generations: dict[int, tuple[int, int]] = {}
         tids = len(model.transactional_ids)
         self.ghosts = Ghosts(
             owner=[-1] * tids,
@@ -199,17 +203,44 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
     def tid_index(self, name: str) -> int:
         return self.model.transactional_ids.index(name)
 
+    def _generation(self, ref_pid: int) -> tuple[int, int]:
+        """(transactional.id, generation) of a reference producer id; (-1, 0): none's."""
+        if ref_pid not in self.generations:
+            self._note_producer_ids()
+        return self.generations.get(ref_pid, (-1, 0))
+
+    def _note_producer_ids(self) -> None:
+        """Record the generation of every producer id the coordinator holds, pending or in
+        its log: a transition whose previousProducerId is set was written by a rotation."""
+        coordinator = self.node.txn_coordinator
+        for tid, name in enumerate(self.model.transactional_ids):
+            metadata = coordinator.transactions.get(name)
+            holders: list[Any] = list(self.txn_log_records(name, durable=False))
+            if metadata is not None:
+                holders.append(metadata)
+            for holder in holders:
+                pid, previous = holder.producer_id, holder.previous_producer_id
+                if pid < 0 or pid in self.generations:
+                    continue
+                generation = self.generations.get(previous, (tid, 0))[1] + 1 if previous >= 0 else 0
+                self.generations[pid] = (tid, generation)
+
+    def model_epoch(self, ref_pid: int, epoch: int) -> int:
+        """The model's epoch value of a reference (producer id, epoch): a transactional.id's
+        producer-id generation folded in (model/producer_ids.py); other epochs as they are."""
+        if ref_pid < 0 or epoch < 0:
+            return epoch
+        _, generation = self._generation(ref_pid)
+        return generation * (self.model.epochs.max_epoch + 1) + epoch
+
     def model_pid(self, ref_pid: int) -> int:
-        """The model's producer id of a reference producer id (-1: none / unknown)."""
+        """The model's producer id (producer-state slot) of a reference producer id (-1: none
+        / unknown); a transactional.id's rotated producer ids have slots of their own."""
         if ref_pid < 0:
             return -1
-        for tid, name in enumerate(self.model.transactional_ids):
-            metadata = self.node.txn_coordinator.transactions.get(name)
-            if metadata is not None and ref_pid in (
-                metadata.producer_id,
-                metadata.previous_producer_id,
-            ):
-                return tid
+        tid, generation = self._generation(ref_pid)
+        if tid >= 0:
+            return self.model.epochs.slot(tid, generation * (self.model.epochs.max_epoch + 1))
         for proc, producer in enumerate(self.producers):
             if producer.transactional_id is None and producer.producer_id == ref_pid:
                 return self.model.pid_of[proc]
@@ -218,8 +249,15 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
     def reference_pid(self, model_pid: int) -> int:
         tid = self.model.pid_tid[model_pid]
         if tid >= 0:
-            metadata = self.node.txn_coordinator.transactions.get(self.model.transactional_ids[tid])
-            return metadata.producer_id if metadata is not None else -1
+            epochs = self.model.epochs
+            generation = 0
+            if model_pid >= epochs.first_rotated_slot:
+                generation = (model_pid - epochs.first_rotated_slot) // epochs.tid_count + 1
+            self._note_producer_ids()
+            # the latest producer id of that generation (one whose first write a failover
+            # lost was given again, as a new one)
+            ids = [pid for pid, at in self.generations.items() if at == (tid, generation)]
+            return max(ids, default=-1)
         proc = self.model.pid_of.index(model_pid)
         return self.producers[proc].producer_id
 
@@ -346,9 +384,11 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         out = []
         for name in self.model.transactional_ids:
             metadata = self.node.txn_coordinator.transactions.get(name)
-            out.append(
-                (-1, -1) if metadata is None else (int(metadata.state), metadata.producer_epoch)
-            )
+            if metadata is None:
+                out.append((-1, -1))
+                continue
+            epoch = self.model_epoch(metadata.producer_id, metadata.producer_epoch)
+            out.append((int(metadata.state), epoch))
         return out
 
     def _observe_coordinator(self, before: list[tuple[int, int]] | None) -> None:
@@ -464,7 +504,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             request
             and request[2] in (L.API_ADD_PARTITIONS, L.API_ADD_OFFSETS)
             and self.model.tid_of[request[1]] == tid
-            and request[3] == metadata.producer_epoch
+            and request[3] == self.model_epoch(metadata.producer_id, metadata.producer_epoch)
             and request[5] > self.ghosts.owner[tid]
         )
 
@@ -502,7 +542,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                     process=request[L.CQ_PROCESS],
                     api=api,
                     error=error,
-                    epoch=transit.producer_epoch,
+                    epoch=self.model_epoch(transit.producer_id, transit.producer_epoch),
                     transaction=request[L.CQ_TRANSACTION],
                     connection=request[L.CQ_CONNECTION],
                 )

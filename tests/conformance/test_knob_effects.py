@@ -40,6 +40,7 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "min_insync_replicas": ("replicated-min-isr-2", 1),
     "unclean_leader_election": ("replicated-unclean", False),
     "group_generation_check": ("ctp-rebalance-no-generation-check", True),
+    "producer_id_rotation": ("producer-epoch-wrap", True),
 }
 #: Knobs the reference does not obey yet, and why (strict xfails: obeying one shows as XPASS).
 NOT_IN_REFERENCE: dict[str, str] = {}

@@ -81,6 +81,7 @@ def test_a_file_path_loads_with_its_bounds_and_knobs(tmp_path: Path) -> None:
         (("  losses: 1", "  losses: 1\n  losses: 2"), "duplicate key 'losses'"),
         (("bounds:", "properties: [no_such_property]\nbounds:"), "no_such_property"),
         (("kind: transactional", "kind: exactly_once"), "kind"),
+        (("consumer: read_committed", "max_producer_epoch: 0"), "workload.max_producer_epoch"),
     ],
 )
 def test_bad_configs_get_one_line_naming_file_and_key(
@@ -95,6 +96,15 @@ def test_bad_configs_get_one_line_naming_file_and_key(
     assert "\n" not in message
     assert str(path) in message
     assert expected in message
+
+
+def test_a_small_max_producer_epoch_needs_transaction_version_1(tmp_path: Path) -> None:
+    # the version-2 EndTxn's producer-id rotation (KIP-890's nextProducerId) is not modelled
+    text = VALID.replace("consumer: read_committed", "max_producer_epoch: 3")
+    assert load_check_config(_write(tmp_path, text)).model.workload.max_producer_epoch == 3
+    path = _write(tmp_path, text.replace("transaction_version: 1", "transaction_version: 2"))
+    with pytest.raises(InputError, match="max_producer_epoch below 32767 needs knobs"):
+        load_check_config(path)
 
 
 def test_transactions_need_idempotence(tmp_path: Path) -> None:

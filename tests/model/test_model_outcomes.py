@@ -11,9 +11,6 @@ from kafka_eos.model.configs import list_check_configs, load_check_config
 
 #: (action, outcome) -> why no named check takes that branch.
 NOT_REACHED = {
-    ("ReceiveCoordinatorResponse", "INVALID_PRODUCER_ID_MAPPING"): "clients always call "
-    "InitProducerId before any other coordinator request",
-    ("HandleAddPartitionsToTxn", "INVALID_PRODUCER_ID_MAPPING"): "the same",
     ("HandleInitProducerId", "NONE"): "the retry of a KIP-360 bump whose answer was lost needs "
     "a lost answer and an epoch bump in one check (a regression program in "
     "tests/conformance/test_known_disagreements.py takes it)",

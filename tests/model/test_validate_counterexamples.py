@@ -69,6 +69,10 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "ctp-rebalance-no-generation-check": "the duplicate is two group members' outputs of one "
     "input record, each a valid write of its own producer: a history does not say which input "
     "an output came from, and every partition transaction ends as its client asked",
+    "producer-epoch-wrap": "after the wrap both incarnations write under the same producer id "
+    "and epoch: the zombie's EndTxn and the new incarnation's transaction are one producer's to "
+    "a history, whose three events (the trace ends at the unasked PrepareCommit) show no "
+    "client told of an outcome it did not ask for",
     "txn-timeout-no-epoch-bump": "the hanging transaction is a batch landing after an ABORT "
     "marker of its own epoch that the coordinator wrote on a timeout: the history has no event "
     "telling the client of it (the hanging-transaction check starts from a failed batch the "

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from kafka_eos.protocol.epochs import BumpRequest, bump_request, marker_epoch_is_stale
+from kafka_eos.protocol.epochs import (
+    BumpRequest,
+    bump_request,
+    bumped_epoch,
+    fenced_epoch,
+    marker_epoch_is_stale,
+)
 
 
 @pytest.mark.parametrize(
@@ -43,3 +49,29 @@ def test_bump_request_rule(
     request_epoch: int, current: int, last: int, outcome: BumpRequest
 ) -> None:
     assert bump_request(request_epoch, current, last) is outcome
+
+
+@pytest.mark.parametrize(
+    ("epoch", "rotation", "expected"),
+    [
+        (-1, True, (False, 0)),  # a new transactional.id starts at epoch 0
+        (3, True, (False, 4)),
+        (8, True, (True, 0)),  # exhausted at max - 1: a new producer id (KAFKA-5283)
+        (9, True, (True, 0)),  # at the bound after a fence: a new producer id too
+        (8, False, (False, 9)),  # without rotation the bound itself is still handed out
+        (9, False, (False, 0)),  # ... and the next bump wraps around under the same id
+    ],
+)
+def test_a_plain_bump_rotates_the_producer_id_once_the_epoch_is_exhausted(
+    epoch: int, rotation: bool, expected: tuple[bool, int]
+) -> None:
+    assert bumped_epoch(epoch, max_epoch=9, rotation=rotation) == expected
+
+
+@pytest.mark.parametrize(
+    ("epoch", "rotation", "expected"), [(8, True, 9), (9, True, 9), (8, False, 9), (9, False, 0)]
+)
+def test_a_fence_bumps_up_to_the_bound_and_stays_there(
+    epoch: int, rotation: bool, expected: int
+) -> None:
+    assert fenced_epoch(epoch, max_epoch=9, rotation=rotation) == expected

@@ -309,3 +309,34 @@ def test_without_verification_a_batch_outside_the_transaction_hangs_the_partitio
     d.clock.advance(120_000)
     d.tick()  # nothing to time out: the coordinator never heard of this transaction
     assert d.partition("t").last_stable_offset == 0
+
+
+def test_an_exhausted_epoch_rotates_the_producer_id_and_fences_the_zombie() -> None:
+    """KAFKA-5283 with the epoch's bound at 1 (standing for Short.MAX_VALUE): epoch 0 is
+    already exhausted, so the bump after the fence gives a new producer id at epoch 0; the
+    zombie's producer id is unknown to the coordinator, whose answer to the leader's
+    verification (KIP-890) refuses the zombie's write too."""
+    d = Direct(BrokerConfig(num_partitions=2, knobs=TV1.knobs, max_producer_epoch=1))
+    pid, epoch = open_transaction(d)
+    assert d.init("tx").error_code is ErrorCode.CONCURRENT_TRANSACTIONS  # fenced at epoch 1
+    rotated = d.init("tx")
+    assert rotated.error_code is ErrorCode.NONE
+    assert rotated.producer_id != pid and rotated.producer_epoch == 0
+    assert metadata(d).previous_producer_id == pid
+    assert add(d, "tx", pid, epoch).error_code is ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    zombie = d.produce("t", 0, pid, epoch, 1, ("late",), tid="tx")
+    assert zombie.error_code is ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    assert d.partition("t", 0).log_end_offset == 2  # its first write and the fence's marker
+
+
+def test_without_rotation_the_epoch_wraps_around_to_one_a_zombie_holds() -> None:
+    """producer_id_rotation off (the int16 overflow before KAFKA-5283): the bump past the
+    bound wraps to epoch 0 under the same producer id, the zombie's own epoch, and the
+    coordinator takes the zombie's requests for the new incarnation's."""
+    knobs = Knobs(transaction_version=1, producer_id_rotation=False)
+    d = Direct(BrokerConfig(num_partitions=2, knobs=knobs, max_producer_epoch=1))
+    pid, epoch = open_transaction(d)
+    assert d.init("tx").error_code is ErrorCode.CONCURRENT_TRANSACTIONS  # fenced at epoch 1
+    wrapped = d.init("tx")
+    assert (wrapped.producer_id, wrapped.producer_epoch) == (pid, epoch) == (pid, 0)
+    assert add(d, "tx", pid, epoch).error_code is ErrorCode.NONE  # the zombie is not fenced
