@@ -177,7 +177,7 @@ class KafkaEosModel(WorkloadTables):
     def __reduce__(self) -> tuple[Any, tuple[()]]:
         # Pickled (for a Ray actor, checker/ray_search.py) as its parameters, and rebuilt
         # there: its tables and caches hold closures, and cost less to rebuild than to send.
-        return functools.partial(KafkaEosModel, knobs=self.knobs, faults=self.faults,
+        return functools.partial(type(self), knobs=self.knobs, faults=self.faults,
                                  workload=self.workload, checked=self.checked), ()
 
     def init_states(self) -> list[Tup]:

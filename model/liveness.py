@@ -33,7 +33,7 @@ Properties (spec/SPEC.md has the long form), each checked per transaction where 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from kafka_eos.checker.temporal import Fairness, TemporalProperty, leads_to, weakly_fair
@@ -132,6 +132,10 @@ class KafkaEosLivenessModel(KafkaEosModel):
         if unknown:
             raise InputError(f"unknown temporal property {unknown[0]!r}; known: "
                              f"{', '.join(TEMPORAL_PROPERTIES)}")
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        rebuilt, arguments = super().__reduce__()
+        return partial(rebuilt, temporal=self.temporal), arguments
 
     def temporal_properties(self) -> dict[str, TemporalProperty]:
         return temporal_properties(self, self.temporal)

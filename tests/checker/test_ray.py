@@ -66,3 +66,13 @@ def test_the_cli_options(capsys: Any) -> None:
     assert main(["simulate", "--workers", "2", "--walks", "1"]) == 2
     assert "kafka-eos: error: --workers applies to simulate --ray only" in (
         capsys.readouterr().err)
+
+
+def test_a_kafka_model_travels_to_an_actor_as_its_parameters() -> None:
+    import pickle
+
+    model = load_check_config("default").model  # the liveness model: temporal properties too
+    copy = pickle.loads(pickle.dumps(model))
+    assert (type(copy), copy.params, copy.checked, copy.temporal) == (
+        type(model), model.params, model.checked, model.temporal)
+    assert copy.init_states() == model.init_states()
