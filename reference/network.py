@@ -111,6 +111,14 @@ class SimNetwork:
                     ),
                 )
 
+    def hold(self, envelope: Envelope, delay_ms: int) -> None:
+        """Fault: ``envelope`` (in flight) is delivered ``delay_ms`` later than planned; what
+        is sent after it on its connection is not held back."""
+        self.in_flight.remove(envelope)
+        envelope.deliver_at_ms += delay_ms
+        self.in_flight.append(envelope)
+        heapq.heapify(self.in_flight)
+
     def break_connection(self, a: str, b: str) -> None:
         """Fault: the connection between ``a`` and ``b`` breaks; what is in flight on it is lost."""
         self.lost += 1

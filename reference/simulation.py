@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka_eos.errors import InputError
+from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS
 from kafka_eos.protocol.history import Append, Event, Marker, event_to_json
 from kafka_eos.protocol.history_checks import check_history
 from kafka_eos.protocol.knobs import Knobs
@@ -39,7 +40,15 @@ from kafka_eos.reference.invariants import (
     history_violations,
     settled_violations,
 )
-from kafka_eos.reference.messages import TopicPartition
+from kafka_eos.reference.messages import (
+    AddOffsetsToTxnRequest,
+    AddPartitionsToTxnRequest,
+    EndTxnRequest,
+    InitProducerIdRequest,
+    ProduceRequest,
+    TopicPartition,
+    TxnOffsetCommitRequest,
+)
 from kafka_eos.reference.network import Envelope, Faults, SimNetwork
 from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode, Outbound, batch_event
 from kafka_eos.reference.producer import KafkaProducer
@@ -52,6 +61,20 @@ from kafka_eos.reference.workload import (
 )
 
 PARTITIONS = 2
+#: the Produce errors the retriable_errors fault answers with, in a fixed order (same seed,
+#: same run)
+_RETRIABLE = sorted(LEADER_RETRIABLE_ERRORS)
+#: the requests the request_timeouts fault holds (the model's: a producer's)
+_TIMED_OUT_REQUESTS = (
+    ProduceRequest,
+    InitProducerIdRequest,
+    AddPartitionsToTxnRequest,
+    AddOffsetsToTxnRequest,
+    EndTxnRequest,
+    TxnOffsetCommitRequest,
+)
+#: how far past the producer's request.timeout.ms a held request is delivered
+HELD_PAST_TIMEOUT_MS = 500
 #: how often (in steps) a run with a time budget looks at the clock
 TIME_CHECK_STEPS = 64
 
@@ -83,6 +106,13 @@ class SimulationConfig:
     #: per step, with broker.brokers above 1: a live broker crashes (its partitions' leadership
     #: moves; at least one broker stays up), or a crashed one comes back and catches up
     broker_crash_rate: float = 0.0
+    #: per step: the leader answers the next Produce NOT_ENOUGH_REPLICAS or
+    #: NOT_LEADER_OR_FOLLOWER without appending it (the model's retriable_errors fault)
+    retriable_error_rate: float = 0.0005
+    #: per step: a producer's request is held (in the broker's queue) past its
+    #: request.timeout.ms: the producer gives up on it and sends it again, and the first copy
+    #: is handled later, its answer ignored (the model's request_timeouts fault)
+    request_timeout_rate: float = 0.0005
     transaction_timeout_ms: int = 3_000
     subscribe: bool = False  # copy apps join a consumer group (KIP-447) instead of assign()
     session_timeout_ms: int = 2_000
@@ -183,6 +213,11 @@ _REPLICATED = replace(
     "coordinators; clients follow the leaders through metadata",
     broker=replace(_DEFAULT.broker, brokers=3),
     broker_crash_rate=0.01,
+    # Not yet: with requests held past their timeout on the crashing cluster, an idempotent
+    # writer's record was read twice (replicated, request_timeout_rate 0.02, seed 2, 2,500
+    # steps: 'input:13' at offsets 0 and 5 of in-1); a reference bug or a finding, to be told
+    # apart before the fault runs here by default
+    request_timeout_rate=0.0,
 )
 SIMULATION_CONFIGS["replicated"] = _REPLICATED
 SIMULATION_CONFIGS["replicated-acks-1"] = _weaken(
@@ -261,6 +296,8 @@ class Simulation:
             "expiries": 0,
             "broker_crashes": 0,
             "broker_recoveries": 0,
+            "retriable_errors": 0,
+            "request_timeouts": 0,
         }
         self.coverage: dict[str, int] = {}
         self.network.on_deliver = self._cover
@@ -471,30 +508,59 @@ class Simulation:
     def _maybe_fault(self) -> None:
         cfg = self.config
         roll = self.rng.random() * 0.03  # this branch is taken with probability 0.03
-        if roll < cfg.crash_rate:
-            restartable = [a for a in self.apps if hasattr(a, "restart")]
-            if restartable:
-                app = restartable[self.rng.randrange(len(restartable))]
-                keep = self.rng.random() < cfg.zombie_ratio and len(self.zombies) < 3
-                self.stats["crashes"] += 1
-                self._restart(app, keep_zombie=keep)
-        elif roll < cfg.crash_rate + cfg.failover_rate:
-            self.stats["failovers"] += 1
-            self.network.send(BROKER_ID, self.broker.fail_over_coordinator())
-        elif roll < cfg.crash_rate + cfg.failover_rate + cfg.broker_restart_rate:
-            self.stats["broker_restarts"] += 1
-            self.broker = self._new_broker()
-        elif roll < cfg.crash_rate + cfg.failover_rate + cfg.broker_restart_rate + cfg.expiry_rate:
-            self._expire_one()
-        elif roll < (
-            cfg.crash_rate
-            + cfg.failover_rate
-            + cfg.broker_restart_rate
-            + cfg.expiry_rate
-            + cfg.broker_crash_rate
-        ):
-            self._crash_or_recover_a_broker()
+        faults = (
+            (cfg.crash_rate, self._crash_an_app),
+            (cfg.failover_rate, self._fail_over_the_coordinator),
+            (cfg.broker_restart_rate, self._restart_the_broker),
+            (cfg.expiry_rate, self._expire_one),
+            (cfg.broker_crash_rate, self._crash_or_recover_a_broker),
+            (cfg.retriable_error_rate, self._refuse_a_produce),
+            (cfg.request_timeout_rate, self._hold_a_request),
+        )
+        threshold = 0.0
+        for rate, inject in faults:  # each fault takes its own slice of the roll
+            threshold += rate
+            if roll < threshold:
+                inject()
+                break
         self.network.flush_outbound()
+
+    def _crash_an_app(self) -> None:
+        restartable = [a for a in self.apps if hasattr(a, "restart")]
+        if restartable:
+            app = restartable[self.rng.randrange(len(restartable))]
+            keep = self.rng.random() < self.config.zombie_ratio and len(self.zombies) < 3
+            self.stats["crashes"] += 1
+            self._restart(app, keep_zombie=keep)
+
+    def _fail_over_the_coordinator(self) -> None:
+        self.stats["failovers"] += 1
+        self.network.send(BROKER_ID, self.broker.fail_over_coordinator())
+
+    def _restart_the_broker(self) -> None:
+        self.stats["broker_restarts"] += 1
+        self.broker = self._new_broker()
+
+    def _refuse_a_produce(self) -> None:
+        """The leader answers the next Produce with a retriable error without appending it
+        (Partition.appendRecordsToLeader, ReplicaManager): the producer retries the batch."""
+        self.stats["retriable_errors"] += 1
+        self.broker.refuse_next_produce(self.rng.choice(_RETRIABLE))
+
+    def _hold_a_request(self) -> None:
+        """A producer's request in flight to a broker is delivered past the producer's
+        request.timeout.ms (NetworkClient.handleTimedOutRequests: the producer re-sends it, a
+        Produce by the Sender, a coordinator request by its TxnRequestHandler)."""
+        brokers = {BROKER_ID, *self.broker.broker_ids}
+        requests = [
+            envelope
+            for envelope in self.network.in_flight
+            if envelope.destination in brokers and isinstance(envelope.message, _TIMED_OUT_REQUESTS)
+        ]
+        if requests:
+            envelope = requests[self.rng.randrange(len(requests))]
+            self.network.hold(envelope, self.config.request_timeout_ms + HELD_PAST_TIMEOUT_MS)
+            self.stats["request_timeouts"] += 1
 
     def _crash_or_recover_a_broker(self) -> None:
         """A live broker crashes (its connections break, the controller moves leadership

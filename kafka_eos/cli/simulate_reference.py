@@ -107,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
             f"  faults: {stats['messages_lost']} messages lost, {stats['messages_duplicated']} "
             f"duplicated, {stats['crashes']} producer crashes ({stats['zombies']} zombies), "
             f"{stats['failovers']} coordinator failovers, {stats['broker_restarts']} broker "
-            f"restarts, {stats['expiries']} producer-state expiries"
+            f"restarts, {stats['expiries']} producer-state expiries, "
+            f"{stats['retriable_errors']} retriable Produce errors, "
+            f"{stats['request_timeouts']} request timeouts"
         )
         for violation in result.violations[:20]:
             print(f"  {violation.property}: {violation.message}")

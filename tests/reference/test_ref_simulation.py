@@ -36,6 +36,28 @@ def test_many_seeds_with_every_fault_run_clean_within_a_budget() -> None:
             break
 
 
+def test_retriable_produce_errors_are_retried_and_keep_every_property() -> None:
+    """The model's retriable_errors fault on the reference: leaders answer Produce
+    NOT_ENOUGH_REPLICAS / NOT_LEADER_OR_FOLLOWER without appending, the producers retry, and
+    every property still holds."""
+    config = dataclasses.replace(load_simulation_config("default"), retriable_error_rate=0.02)
+    result = run_simulation(seed=11, steps=3000, config=config)
+    assert result.ok, result.violations[:3]
+    assert result.stats["retriable_errors"] >= 10
+    answered = {key.split(":")[-1] for key in result.coverage if key.startswith("Produce")}
+    assert {"NOT_ENOUGH_REPLICAS", "NOT_LEADER_OR_FOLLOWER"} <= answered
+
+
+def test_requests_held_past_the_request_timeout_keep_every_property() -> None:
+    """The model's request_timeouts fault on the reference: a producer's request is held past
+    its request.timeout.ms, the producer sends it again, and the first copy is handled later;
+    every property still holds."""
+    config = dataclasses.replace(load_simulation_config("default"), request_timeout_rate=0.02)
+    result = run_simulation(seed=12, steps=3000, config=config)
+    assert result.ok, result.violations[:3]
+    assert result.stats["request_timeouts"] >= 10
+
+
 def test_the_same_seed_gives_the_same_history() -> None:
     first = run_simulation(seed=5, steps=1500)
     second = run_simulation(seed=5, steps=1500)
