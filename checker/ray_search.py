@@ -17,6 +17,7 @@ imported only here.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from typing import Any
 
@@ -40,6 +41,8 @@ def ray_module() -> Any:
 def connect(address: str, *, cpus: int) -> None:
     """Join the Ray cluster at ``address``, or start one on this machine for ``"local"``."""
     ray = ray_module()
+    if address != LOCAL:
+        _reachable(address)
     if ray.is_initialized():
         return
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
@@ -52,6 +55,18 @@ def connect(address: str, *, cpus: int) -> None:
     except (ConnectionError, ValueError, RuntimeError) as exc:
         raise InputError(f"--ray {address}: cannot connect to a Ray cluster: "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+
+
+def _reachable(address: str) -> None:
+    """Refuse at once a HOST:PORT nothing listens on (Ray itself retries for minutes)."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return  # "auto", a ray:// client address: Ray's own checks
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except OSError as exc:
+        raise InputError(f"--ray {address}: cannot connect to a Ray cluster: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def ray_workers(address: str, workers: int) -> int:

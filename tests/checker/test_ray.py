@@ -76,3 +76,15 @@ def test_a_kafka_model_travels_to_an_actor_as_its_parameters() -> None:
     assert (type(copy), copy.params, copy.checked, copy.temporal) == (
         type(model), model.params, model.checked, model.temporal)
     assert copy.init_states() == model.init_states()
+
+
+def test_an_address_nothing_listens_on_is_a_one_line_error(capsys: Any) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a free port, closed again: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert main(["check", "--config", "idempotent", "--ray", f"127.0.0.1:{port}"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"kafka-eos: error: --ray 127.0.0.1:{port}: cannot connect")
+    assert len(error.strip().splitlines()) == 1
