@@ -53,6 +53,9 @@ from .layout import (
     CQ_ARGUMENT,
     CQ_CONNECTION,
     CQ_TRANSACTION,
+    CR_API,
+    CR_CONNECTION,
+    CR_TRANSACTION,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
     M_PRODUCE_RESPONSE,
@@ -216,6 +219,20 @@ def _maybe_restart_sequences(m: KafkaEosModel, proc: int, client: Tup, part: int
 
 
 # ---------------------------------------------------------------------- ReceiveCoordinatorResponse
+def reads_answer(client: Tup, message: Tup) -> bool:
+    """Whether a client reads a coordinator answer: it answers the outstanding request (its
+    API, transaction and connection: an answer to a timed-out attempt travels on a closed
+    connection) and the client is not in FATAL_ERROR (it reads nothing more)."""
+    awaiting = client[C_AWAITING]
+    return (
+        bool(awaiting)
+        and awaiting[CQ_API] == message[CR_API]
+        and awaiting[CQ_TRANSACTION] == message[CR_TRANSACTION]
+        and awaiting[CQ_CONNECTION] == message[CR_CONNECTION]
+        and client[C_STATE] != FATAL_ERROR
+    )
+
+
 def receive_coordinator_response(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
@@ -224,20 +241,14 @@ def receive_coordinator_response(
     client READY with its epoch; an Add* adds the partitions (an error is abortable); EndTxn
     completes the transaction. An answer to another request, or to a fatal client, is not
     read."""
-    _, proc, api, error, epoch, txn, connection = message
+    _, proc, api, error, epoch, _, _ = message
     step = Step(
         ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], ERROR_NAMES[error]))
     )
     client = state[S_CLIENTS][proc]
     awaiting = client[C_AWAITING]
     cstate = client[C_STATE]
-    if (
-        not awaiting
-        or awaiting[CQ_API] != api
-        or awaiting[CQ_TRANSACTION] != txn
-        or awaiting[CQ_CONNECTION] != connection  # a timed-out attempt's: its connection closed
-        or cstate == FATAL_ERROR
-    ):
+    if not reads_answer(client, message):
         return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
     sent: tuple[Tup, ...] = ()
     adds = api in (API_ADD_PARTITIONS, API_ADD_OFFSETS)

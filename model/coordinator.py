@@ -277,10 +277,12 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleInitProducerId",
         touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
+            # the clients and connections: whether its answer can still be read (.unreadable);
+            # a CONCURRENT_TRANSACTIONS answer is read at once (.concurrent_answers): the
+            # client and the re-sent request
             reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
-            writes=("own", "outcomes"),
-            adds=("inbox:clients", "inbox:partitions"),
+            writes=("own", "outcomes", "clients"),
+            adds=("inbox:clients", "inbox:partitions", "inbox:coordinator"),
             takes=("inbox",),
         ),
         role="coordinator",
@@ -297,10 +299,12 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleAddPartitionsToTxn",
         touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
+            # the clients and connections: whether its answer can still be read (.unreadable);
+            # a CONCURRENT_TRANSACTIONS answer is read at once (.concurrent_answers): the
+            # client and the re-sent request
             reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
-            writes=("own", "outcomes"),
-            adds=("inbox:clients", "inbox:partitions"),
+            writes=("own", "outcomes", "clients"),
+            adds=("inbox:clients", "inbox:partitions", "inbox:coordinator"),
             takes=("inbox",),
         ),
         role="coordinator",
@@ -317,10 +321,12 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleAddOffsetsToTxn",
         touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
+            # the clients and connections: whether its answer can still be read (.unreadable);
+            # a CONCURRENT_TRANSACTIONS answer is read at once (.concurrent_answers): the
+            # client and the re-sent request
             reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
-            writes=("own", "outcomes"),
-            adds=("inbox:clients", "inbox:partitions"),
+            writes=("own", "outcomes", "clients"),
+            adds=("inbox:clients", "inbox:partitions", "inbox:coordinator"),
             takes=("inbox",),
         ),
         role="coordinator",
@@ -337,10 +343,12 @@ COORDINATOR_ACTIONS = (
     Action(
         name="HandleEndTxn",
         touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
+            # the clients and connections: whether its answer can still be read (.unreadable);
+            # a CONCURRENT_TRANSACTIONS answer is read at once (.concurrent_answers): the
+            # client and the re-sent request
             reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
-            writes=("own", "outcomes"),
-            adds=("inbox:clients", "inbox:partitions"),
+            writes=("own", "outcomes", "clients"),
+            adds=("inbox:clients", "inbox:partitions", "inbox:coordinator"),
             takes=("inbox",),
         ),
         role="coordinator",

@@ -22,6 +22,7 @@ from . import footprints, properties
 from .actions import ACTION_NAMES, ACTIONS
 from .client_view import anomaly_finder
 from .codes import FATAL_ERROR, READY, UNINITIALIZED
+from .concurrent_answers import with_concurrent_answers_read
 from .footprints import inbox_of
 from .layout import (
     B_UNSENT,
@@ -293,8 +294,12 @@ class KafkaEosModel(WorkloadTables):
         for guard, effect in global_actions:
             for args in guard(self, state):
                 out.append(effect(self, state, args))
-        # an answer that a step left no client able to read is dropped (see .unreadable)
-        return [(step, without_unreadable(self, following)) for step, following in out]
+        # an answer that a step left no client able to read is dropped (see .unreadable), a
+        # CONCURRENT_TRANSACTIONS answer read at once (see .concurrent_answers)
+        return [
+            (step, with_concurrent_answers_read(self, without_unreadable(self, following)))
+            for step, following in out
+        ]
 
     def _within(self, budget: Tup) -> _Tables:
         """The actions enabled as far as the fault budget goes (a fault is possible while its

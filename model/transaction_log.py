@@ -181,10 +181,12 @@ TRANSACTION_LOG_ACTIONS = (
     Action(
         name="CompleteTxnLogAppend",
         touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
+            # the clients and connections: whether its answer can still be read (.unreadable);
+            # a CONCURRENT_TRANSACTIONS answer is read at once (.concurrent_answers): the
+            # client and the re-sent request
             reads=("own", "clients", "budget:retries", "budget:request_timeouts"),
-            writes=("own", "outcomes"),
-            adds=("inbox:clients", "inbox:partitions"),
+            writes=("own", "outcomes", "clients"),
+            adds=("inbox:clients", "inbox:partitions", "inbox:coordinator"),
         ),
         role="coordinator",
         kafka="TransactionStateManager.appendTransactionToLog (callback)",

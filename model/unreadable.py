@@ -36,21 +36,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .client_responses import reads_answer
 from .codes import FATAL_ERROR
 from .layout import (
     B_INFLIGHT,
     BT_EXTRA,
     BT_STATUS,
-    C_AWAITING,
     C_BATCHES,
     C_STATE,
-    CQ_API,
-    CQ_CONNECTION,
-    CQ_TRANSACTION,
-    CR_API,
     CR_CONNECTION,
     CR_PROCESS,
-    CR_TRANSACTION,
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
     M_KIND,
@@ -102,15 +97,7 @@ def readable(state: Tup, message: Message, newest: int) -> bool:
         client = state[S_CLIENTS][message[CR_PROCESS]]
         if client[C_STATE] == FATAL_ERROR:
             return False
-        connection = message[CR_CONNECTION]
-        if connection >= newest:
-            return True
-        awaiting = client[C_AWAITING]
-        return bool(awaiting) and (
-            awaiting[CQ_CONNECTION] == connection
-            and awaiting[CQ_API] == message[CR_API]
-            and awaiting[CQ_TRANSACTION] == message[CR_TRANSACTION]
-        )
+        return message[CR_CONNECTION] >= newest or reads_answer(client, message)
     return True
 
 

@@ -92,6 +92,8 @@ class ActionHandlers:
         consumed = sorted(self.consumed(state, target),
                           key=lambda message: L.dispatch_key(message) not in kinds)
         if not consumed:
+            consumed = self._resent_at_once(state, step, kinds)
+        if not consumed:
             raise NotEnabled("the model step consumes no message")
         envelope = self.envelope_for(consumed[0])
         if envelope is None:
@@ -151,6 +153,21 @@ class ActionHandlers:
         split = Envelope(envelope.number, source, destination, now, (message,), False)
         self.network.append(split)
         return split
+
+    def _resent_at_once(self, state: tuple, step: Step, kinds: tuple[int, ...]) -> list[tuple]:  # type: ignore[type-arg]
+        """The request a handler answered CONCURRENT_TRANSACTIONS: its client read the answer
+        in the same step (model/concurrent_answers.py) and re-sent the very same request, so
+        the network looks unchanged; it is the one request of the step's process."""
+        if "process" not in BY_NAME[step.name].params:
+            return []
+        proc = self.model.process_names.index(step.arg("process"))
+        return [
+            message
+            for message in dict.fromkeys(state[L.S_NETWORK])
+            if L.dispatch_key(message) in kinds
+            and message[L.M_KIND] == L.M_COORDINATOR_REQUEST
+            and message[L.CQ_PROCESS] == proc
+        ][:1]
 
     def _on_closed_connection(self, message: tuple) -> bool:  # type: ignore[type-arg]
         """An answer to an earlier attempt of a Produce or TxnOffsetCommit: the producer's

@@ -60,6 +60,8 @@ from typing import Any
 from kafka_eos.model import layout as L
 from kafka_eos.model import schema as S
 from kafka_eos.model.actions import BY_NAME
+from kafka_eos.model.client_responses import reads_answer
+from kafka_eos.model.codes import CONCURRENT
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP
 from kafka_eos.model.registry import Step
@@ -490,10 +492,28 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         outcome: str = handler(state, label, target)
         if outcome == "done":
             self.settle()
+            self._read_concurrent_answers(state, target)
         self._observe_pending(before_pending)
         self._observe_clients(before_clients)
         self._observe_coordinator(before_coordinator)
         return outcome
+
+    def _read_concurrent_answers(self, state: tuple, target: tuple) -> None:  # type: ignore[type-arg]
+        """The model's client reads a CONCURRENT_TRANSACTIONS answer to its outstanding request
+        in the step that makes it (model/concurrent_answers.py): the reference's client gets
+        it now too, and re-sends the request."""
+        for envelope in list(self.network):
+            if envelope.held or envelope not in self.network:
+                continue
+            if any(self._read_at_once(state, target, message) for message in envelope.abstract):
+                self._deliver(envelope)
+                self.settle()
+
+    def _read_at_once(self, state: tuple, target: tuple, message: tuple) -> bool:  # type: ignore[type-arg]
+        if message[L.M_KIND] != L.M_COORDINATOR_RESPONSE or message[L.CR_ERROR] != CONCURRENT:
+            return False
+        client = state[L.S_CLIENTS][message[L.CR_PROCESS]]
+        return reads_answer(client, message) and message not in target[L.S_NETWORK]
 
     def _takes_over(self, tid: int, metadata: Any) -> bool:
         """The model's owner ghost: an Add* of a later transaction of the same epoch handled

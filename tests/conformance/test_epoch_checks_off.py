@@ -61,7 +61,6 @@ PROBE = [
     "CompleteTxnLogAppend(app,Ongoing,e0)",
     "HandleInitProducerId(app,app#1,e-1,WRITE)",
     "CompleteTxnLogAppend(app,PrepareAbort,e1)",
-    "ReceiveCoordinatorResponse(app#1,InitProducerId,CONCURRENT_TRANSACTIONS)",
     "CoordinatorFailover(ce1)",
     "HandleWriteTxnMarkers(t-0,app,ABORT,e1,ce1,NONE)",
     "HandleWriteTxnMarkersResponse(app,t-0,NONE)",

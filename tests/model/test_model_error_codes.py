@@ -48,7 +48,9 @@ def _some(name: str, action: str, outcome: str) -> bool:
         ("zombie-fencing", "ReceiveCoordinatorResponse", "PRODUCER_FENCED"),
         # InitProducerId while the old incarnation's transaction is open
         ("zombie-fencing", "HandleInitProducerId", "WRITE"),
-        ("zombie-fencing", "ReceiveCoordinatorResponse", "CONCURRENT_TRANSACTIONS"),
+        # and its retries answered CONCURRENT_TRANSACTIONS until the abort completes (the
+        # client reads that answer in the handler's step: model/concurrent_answers.py)
+        ("zombie-fencing", "HandleInitProducerId", "CONCURRENT_TRANSACTIONS"),
         # the deposed coordinator's marker
         ("coordinator-failover", "HandleWriteTxnMarkers", "TRANSACTION_COORDINATOR_FENCED"),
         # a sequence gap after a lost/reordered retry

@@ -11,6 +11,9 @@ from kafka_eos.model.configs import list_check_configs, load_check_config
 
 #: (action, outcome) -> why no named check takes that branch.
 NOT_REACHED = {
+    ("ReceiveCoordinatorResponse", "CONCURRENT_TRANSACTIONS"): "the client reads such an answer "
+    "to its outstanding request in the step that makes it (model/concurrent_answers.py); only "
+    "an answer to another request would be delivered with this label",
     ("HandleInitProducerId", "NONE"): "the retry of a KIP-360 bump whose answer was lost needs "
     "a lost answer and an epoch bump in one check (a regression program in "
     "tests/conformance/test_known_disagreements.py takes it)",
