@@ -47,7 +47,8 @@ def may_rebalance(m: KafkaEosModel, state: Tup) -> tuple[tuple[()], ...]:
 def rebalance(m: KafkaEosModel, state: Tup, args: tuple[()]) -> tuple[Step, Tup]:
     """A rebalance completes: generation + 1, the input partition goes to the next member."""
     budget = state[S_BUDGET]
-    next_state = (*state[:S_BUDGET], replace(budget, F_REBALANCES, budget[F_REBALANCES] - 1))
+    spent = replace(budget, F_REBALANCES, budget[F_REBALANCES] - 1)
+    next_state = replace(state, S_BUDGET, spent)
     return Step(("Rebalance", (group_generation(m, next_state),))), next_state
 
 

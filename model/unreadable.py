@@ -58,6 +58,7 @@ from .layout import (
     S_NETWORK,
     Message,
     Tup,
+    replace,
 )
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def without_unreadable(m: KafkaEosModel, state: Tup) -> Tup:
     else:
         return state
     kept = tuple(message for message in network if readable(state, message, newest))
-    return (*state[:S_NETWORK], kept, *state[S_NETWORK + 1 :])
+    return replace(state, S_NETWORK, kept)
 
 
 def readable(state: Tup, message: Message, newest: int) -> bool:
