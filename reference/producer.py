@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
+from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
 from kafka_eos.protocol.history import Event, ProduceAck, TxnEnd
 from kafka_eos.protocol.sequence import (
@@ -97,8 +98,6 @@ RETRIABLE = frozenset(
 )
 #: Produce errors that mean the producer's sequence state is unresolvable (KIP-360).
 SEQUENCE_ERRORS = frozenset({ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, ErrorCode.UNKNOWN_PRODUCER_ID})
-#: Epochs are int16; past this the producer needs a new producer id.
-MAX_EPOCH = 32766
 
 
 @dataclass(frozen=True, slots=True)
@@ -667,7 +666,9 @@ class KafkaProducer:
         self._maybe_resolve_sequences()
         if not self.epoch_bump_required:
             return
-        if self.producer_epoch >= MAX_EPOCH:
+        # TransactionManager.bumpIdempotentProducerEpoch: at Short.MAX_VALUE the epoch cannot
+        # grow, so the producer resets its id (resetIdempotentProducerId)
+        if self.producer_epoch >= MAX_PRODUCER_EPOCH:
             self.producer_id = -1  # InitProducerId for a fresh producer id
         else:
             self.producer_epoch += 1
