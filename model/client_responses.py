@@ -61,10 +61,10 @@ from .layout import (
     M_PRODUCE_RESPONSE,
     S_CLIENTS,
     S_NETWORK,
-    S_PARTITIONS,
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .params import CTP, IDEMPOTENT
 from .registry import Action, Step, Touches
@@ -88,7 +88,7 @@ def receive_produce_response(
     client = state[S_CLIENTS][proc]
     status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
     if status != B_INFLIGHT or b_connection != connection:
-        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+        return step, replace(state, S_NETWORK, rest)
     batches = client[C_BATCHES]
     if error == NONE:
         # an epoch bump may have rewritten the batch's epoch and sequence since it went out:
@@ -127,13 +127,8 @@ def receive_produce_response(
         # a non-retriable error: the batch fails and its sequence may be a gap now
         failed = replace(batches, rec, (B_FAILED, b_epoch, b_seq, error))
         client = _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
-    next_state = (
-        replace(state[S_CLIENTS], proc, client),
-        *state[S_PARTITIONS:S_NETWORK],
-        rest,
-        *state[S_NETWORK + 1 :],
-    )
-    return step, next_state
+    clients = replace(state[S_CLIENTS], proc, client)
+    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, rest))
 
 
 def retry_batch(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> Tup:
@@ -249,17 +244,17 @@ def receive_coordinator_response(
     awaiting = client[C_AWAITING]
     cstate = client[C_STATE]
     if not reads_answer(client, message):
-        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+        return step, replace(state, S_NETWORK, rest)
     sent: tuple[Tup, ...] = ()
     adds = api in (API_ADD_PARTITIONS, API_ADD_OFFSETS)
     if error == CONCURRENT and cstate == ABORTABLE_ERROR:
         # re-enqueued, then failed when dequeued: in ABORTABLE_ERROR the transaction manager
         # sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
-        client = (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
+        client = replace(client, C_AWAITING, ())
     elif error == CONCURRENT:
         # TransactionManager re-enqueues the request after a back-off
         again = (*awaiting[:CQ_CONNECTION], m.newest_connection(state))
-        client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
+        client = replace(client, C_AWAITING, again)
         sent = (again,)
     elif error in FATAL or (not adds and error != NONE):
         client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
@@ -287,7 +282,7 @@ def receive_coordinator_response(
             sent = (client[C_AWAITING],)
     clients = replace(state[S_CLIENTS], proc, client)
     network = add_messages(rest, *sent) if sent else rest
-    return step, (clients, *state[S_PARTITIONS:S_NETWORK], network, *state[S_NETWORK + 1 :])
+    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, network))
 
 
 def _transaction_done(

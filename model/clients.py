@@ -66,6 +66,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .params import CTP
 from .registry import Action, ClientView, Step, Touches
@@ -87,13 +88,8 @@ def client_step(
     budget = state[S_BUDGET]
     if spent >= 0:
         budget = replace(budget, spent, budget[spent] - 1)
-    return (
-        replace(state[S_CLIENTS], proc, client),
-        *state[S_PARTITIONS:S_NETWORK],
-        network,
-        *state[S_NETWORK + 1 : S_BUDGET],
-        budget,
-    )
+    clients = replace(state[S_CLIENTS], proc, client)
+    return replace_many(state, (S_CLIENTS, clients), (S_NETWORK, network), (S_BUDGET, budget))
 
 
 def _request(
@@ -319,10 +315,10 @@ def resend_coordinator_request(
     step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
         return step, client_step(
-            state, proc, (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
+            state, proc, replace(client, C_AWAITING, ())
         )
     again = (*request[:CQ_CONNECTION], m.newest_connection(state))
-    new_client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
+    new_client = replace(client, C_AWAITING, again)
     return step, client_step(state, proc, new_client, (again,))
 
 
@@ -344,10 +340,10 @@ def time_out_request(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -
     request = client[C_AWAITING]
     step = Step(("TimeoutCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
     if client[C_STATE] == ABORTABLE_ERROR:
-        cleared = (*client[:C_AWAITING], (), *client[C_AWAITING + 1 :])
+        cleared = replace(client, C_AWAITING, ())
         return step, client_step(state, proc, cleared, (), F_REQUEST_TIMEOUTS)
     again = (*request[:CQ_CONNECTION], m.newest_connection(state) + 1)
-    new_client = (*client[:C_AWAITING], again, *client[C_AWAITING + 1 :])
+    new_client = replace(client, C_AWAITING, again)
     return step, client_step(state, proc, new_client, (again,), F_REQUEST_TIMEOUTS)
 
 

@@ -58,7 +58,7 @@ def fetch_records(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step,
     limit, returned = fetch(state[S_PARTITIONS][part], position, m.read_committed)
     new_consumer = replace(consumer, part, (limit, delivered + returned))
     step = Step(("Fetch", (m.partition_names[part], position, limit, returned)))
-    return step, (*state[:S_CONSUMER], new_consumer, *state[S_CONSUMER + 1 :])
+    return step, replace(state, S_CONSUMER, new_consumer)
 
 
 def _show_fetch(args: tuple[Any, ...]) -> str:

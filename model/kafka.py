@@ -333,7 +333,9 @@ class KafkaEosModel(WorkloadTables):
             key = (proc, client, retries, batch_timeouts, started, request_timeouts)
             cached = self._local_steps.get(key)
             if cached is None:
-                cached = self._local_steps[key] = self._for_view(local_actions, per_client, key)
+                cached = self._local_steps[key] = _bounded(
+                    self._local_steps, self._for_view(local_actions, per_client, key)
+                )
             steps.append((proc, *cached))
         return tuple(steps)
 
@@ -359,7 +361,9 @@ class KafkaEosModel(WorkloadTables):
         """A short readable name of a network message (cached: messages repeat)."""
         name = self._message_names.get(message)
         if name is None:
-            name = self._message_names[message] = describe(self, message)
+            name = self._message_names[message] = _bounded(
+                self._message_names, describe(self, message)
+            )
             inbox = inbox_of(message)
             if self.message_inboxes.setdefault(name, inbox) != inbox:
                 self.message_inboxes[name] = None

@@ -284,6 +284,15 @@ def replace(values: Tup, index: int, value: object) -> Tup:
     return tuple(changed)
 
 
+def replace_many(values: Tup, *changes: tuple[int, object]) -> Tup:
+    """``values`` with each ``(index, value)`` of ``changes`` set: :func:`replace` for a step
+    that changes several positions at once (one copy instead of one per position)."""
+    changed = list(values)
+    for index, value in changes:
+        changed[index] = value
+    return tuple(changed)
+
+
 def add_messages(network: Network, *messages: Message) -> Network:
     """The multiset ``network`` with ``messages`` added, kept sorted so equal multisets are
     equal tuples."""

@@ -25,11 +25,8 @@ from .layout import (
     MR_COORDINATOR_EPOCH,
     MR_PARTITION,
     MR_TID,
-    S_CLIENTS,
-    S_CONSUMER,
     S_COORDINATOR,
     S_NETWORK,
-    S_PARTITIONS,
     T_ACKS,
     T_EPOCH,
     T_LAST_EPOCH,
@@ -39,6 +36,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .registry import Action, Step, Touches
 
@@ -69,7 +67,7 @@ def handle_marker_response(
         or acks >> part & 1
         or acks >> FAILED_SHIFT  # given up
     ):
-        return step, (*state[:S_NETWORK], rest, *state[S_NETWORK + 1 :])
+        return step, replace(state, S_NETWORK, rest)
     acks |= 1 << part if error == NONE else 1 << (part + FAILED_SHIFT)
     metadata = replace(metadata, T_ACKS, acks)
     if acks & m.full_mask == metadata[T_PARTITIONS]:
@@ -77,7 +75,7 @@ def handle_marker_response(
         transition = (complete, metadata[T_EPOCH], 0, -1, (), metadata[T_LAST_EPOCH])
         metadata = replace(metadata, T_PENDING, transition)
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
-    return step, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, rest, *state[S_CONSUMER:])
+    return step, replace_many(state, (S_COORDINATOR, coordinator), (S_NETWORK, rest))
 
 
 # ---------------------------------------------------------------------- ResendTxnMarker
@@ -137,7 +135,7 @@ def resend_txn_marker(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tu
     tid, part = args
     network = add_messages(state[S_NETWORK], _marker(state, tid, part))
     step = Step(("ResendTxnMarker", (m.transactional_ids[tid], m.partition_names[part])))
-    return step, (*state[:S_NETWORK], network, *state[S_NETWORK + 1 :])
+    return step, replace(state, S_NETWORK, network)
 
 
 MARKER_ACTIONS = (

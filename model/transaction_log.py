@@ -41,6 +41,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .registry import Action, Step, Touches
 
@@ -133,12 +134,8 @@ def timeout_transaction(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple
     metadata = replace(metadata, T_PENDING, transition)
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
     budget = state[S_BUDGET]
-    next_state = (
-        *state[:S_COORDINATOR],
-        coordinator,
-        *state[S_NETWORK:S_BUDGET],
-        replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1),
-    )
+    spent = replace(budget, F_TXN_TIMEOUTS, budget[F_TXN_TIMEOUTS] - 1)
+    next_state = replace_many(state, (S_COORDINATOR, coordinator), (S_BUDGET, spent))
     return Step(("TimeoutTransaction", (m.transactional_ids[tid], epoch))), next_state
 
 
