@@ -60,6 +60,7 @@ PROPERTY_READS: dict[str, tuple[str, ...]] = {
     "read_committed_in_order": ("consumer", "outcomes", "partitions"),
     "exactly_once_ctp": ("clients", "coordinator", "outcomes", "partitions"),
     "consumer_within_high_watermark": ("consumer", "partitions"),
+    "replica_logs_match": ("partitions",),
     # action properties: each holds on a step that leaves what it reads unchanged
     "offsets_immutable": ("partitions",),
     "lso_bounds": ("partitions",),

@@ -85,6 +85,7 @@ RS_ENDS: Final = 4  # follower_log_ends
 RS_CACHES: Final = 5  # epoch_caches
 RS_LOGS: Final = 6  # follower_logs
 RS_PURGATORY: Final = 7  # waiting_answers
+RS_HWS: Final = 8  # follower_high_watermarks
 # producer entry: a leader's ProducerStateEntry
 E_EPOCH: Final = 0  # epoch
 E_COORDINATOR_EPOCH: Final = 1  # coordinator_epoch

@@ -48,6 +48,11 @@ from .layout import (
     P_LOG,
     P_PRODUCERS,
     P_REPLICATION,
+    RS_CACHES,
+    RS_ENDS,
+    RS_LEADER,
+    RS_LEADER_EPOCH,
+    RS_LOGS,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -87,10 +92,13 @@ DESCRIPTIONS: dict[str, str] = {
     "committed (Jepsen: duplicate / lost write)",
     "offsets_immutable": "logs only grow at the end, one batch at a time: offsets are "
     "contiguous and an offset never changes its batch; with replicas, below the high watermark "
-    "(what consumers may read), which never moves back",
+    "(what consumers may read), which never moves back on one leader",
     "consumer_within_high_watermark": "the consumer's position never passes a partition's "
-    "high watermark: it never read a record that a leader change can truncate",
-    "lso_bounds": "LSO <= high watermark, and the LSO never decreases",
+    "high watermark (or, after a clean election, the new leader's log end when elected): it "
+    "never read a record that a leader change can truncate",
+    "replica_logs_match": "a follower that fetched from the current leader holds a prefix of "
+    "the leader's log (KIP-101/279 truncation): what the leader counts as replicated is there",
+    "lso_bounds": "LSO <= high watermark, and the LSO never decreases on one leader",
     "coordinator_transitions_legal": "every transaction-coordinator state change is legal in "
     "Kafka's TransactionState table",
     "client_transitions_legal": "every client TransactionManager state change is legal in "
@@ -113,6 +121,7 @@ INVARIANTS = (
     "read_committed_in_order",
     "exactly_once_ctp",
     "consumer_within_high_watermark",
+    "replica_logs_match",
     *CLIENT_VIEW_PROPERTIES,
 )
 ACTION_PROPERTIES = (
@@ -400,12 +409,13 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
     def consumer_within_high_watermark(state: Tup) -> bool:
         partitions = state[S_PARTITIONS]
         return all(
-            position <= high_watermark(partitions[part])
+            position <= readable_bound(partitions[part])
             for part, (position, _) in enumerate(state[S_CONSUMER])
         )
 
     return {
         "consumer_within_high_watermark": consumer_within_high_watermark,
+        "replica_logs_match": _replica_logs_match,
         "no_fenced_writes": no_fenced_writes,
         "no_duplicates": no_duplicates,
         "no_lost_acks": no_lost_acks,
@@ -416,6 +426,42 @@ def _invariant_table(model: KafkaEosModel) -> dict[str, Predicate]:
         "read_committed_in_order": read_committed_in_order,
         "exactly_once_ctp": exactly_once_ctp,
     }
+
+
+def readable_bound(partition: Tup) -> int:
+    """The highest offset a consumer may have passed: the high watermark; with replicas, at
+    least the current leader epoch's start offset too. A new leader starts from the high
+    watermark it kept as a follower, which may lag its predecessor's (Partition.makeLeader),
+    but a clean election's leader held everything below that one: its log end when elected,
+    where its epoch starts (Kafka relies on it the same way: KAFKA-7128's ISR rule,
+    KIP-207's OFFSET_NOT_AVAILABLE while the high watermark is below it)."""
+    replication = partition[P_REPLICATION]
+    if not replication:
+        return high_watermark(partition)
+    epoch_start = int(replication[RS_CACHES][replication[RS_LEADER]][-1][1])
+    return max(high_watermark(partition), epoch_start)
+
+
+def _same_leader(old: Tup, new: Tup) -> bool:
+    """Whether two values of a partition have the same leader epoch (always, unreplicated)."""
+    before, after = old[P_REPLICATION], new[P_REPLICATION]
+    return not before or before[RS_LEADER_EPOCH] == after[RS_LEADER_EPOCH]
+
+
+def _replica_logs_match(state: Tup) -> bool:
+    """Every follower whose fetch offset the leader knows (it fetched since the election) holds
+    a prefix of the leader's log: the leader's high watermark and its acks=all answers count
+    the offsets below that fetch offset as on the follower (Partition.updateFollowerFetchState)."""
+    for partition in state[S_PARTITIONS]:
+        replication = partition[P_REPLICATION]
+        if not replication:
+            continue
+        log, leader = partition[P_LOG], replication[RS_LEADER]
+        for replica, own in enumerate(replication[RS_LOGS]):
+            fetched = replica != leader and replication[RS_ENDS][replica] >= 0
+            if fetched and log[: len(own)] != own:
+                return False
+    return True
 
 
 _OPEN_STATES = frozenset(
@@ -434,9 +480,13 @@ def _offsets_immutable(state: Tup, label: str, target: Tup, _at: int = S_PARTITI
     for old, new in zip(before, after, strict=True):
         old_log, new_log = old[P_LOG], new[P_LOG]
         if old[P_REPLICATION]:
-            # a new leader may lack its predecessor's entries above the high watermark
+            # a new leader may lack its predecessor's entries above the high watermark, and
+            # start from a lower high watermark of its own (Partition.makeLeader); one leader's
+            # never moves back (UnifiedLog.maybeIncrementHighWatermark)
             hw = high_watermark(old)
-            if high_watermark(new) < hw or new_log[:hw] != old_log[:hw]:
+            if new_log[:hw] != old_log[:hw]:
+                return False
+            if high_watermark(new) < hw and _same_leader(old, new):
                 return False
             continue
         if old_log is new_log:
@@ -455,7 +505,10 @@ def _lso_bounds(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) ->
         if old is new:
             continue
         lso = last_stable_offset(new)
-        if lso > high_watermark(new) or lso < last_stable_offset(old):
+        if lso > high_watermark(new):
+            return False
+        # a new leader's LSO follows its own high watermark, which may lag its predecessor's
+        if lso < last_stable_offset(old) and _same_leader(old, new):
             return False
     return True
 

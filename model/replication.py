@@ -19,6 +19,7 @@ from kafka_eos.protocol.replication import (
     elect_leader,
     elected_high_watermark,
     fetched_epoch_cache,
+    follower_high_watermark,
     follower_in_sync,
     follower_lagging,
     truncation_offset,
@@ -35,6 +36,7 @@ from .layout import (
     RS_CACHES,
     RS_ENDS,
     RS_HW,
+    RS_HWS,
     RS_ISR,
     RS_LEADER,
     RS_LEADER_EPOCH,
@@ -63,7 +65,7 @@ _NOT_LEADER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 
 def initial_replication(replicas: int) -> Tup:
     """A new partition: replica 0 leads in epoch 0 (its epoch cache starts there), every
-    replica in the ISR, nothing written."""
+    replica in the ISR, nothing written, every high watermark 0."""
     return REPLICATION.make(
         leader=0,
         leader_epoch=0,
@@ -73,6 +75,7 @@ def initial_replication(replicas: int) -> Tup:
         epoch_caches=(((0, 0),), *((),) * (replicas - 1)),
         follower_logs=((),) * replicas,
         waiting_answers=(),
+        follower_high_watermarks=(-1, *(0,) * (replicas - 1)),
     )
 
 
@@ -101,7 +104,8 @@ def _followers(replication: Tup) -> range:
 # ---------------------------------------------------------------------- FollowerFetch
 def fetching_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]]:
     """A follower whose fetch changes something: its log differs from the leader's, the
-    leader does not know its log end (a fetch tells it), or it is out of the ISR."""
+    leader does not know its log end (a fetch tells it), it is out of the ISR, or its high
+    watermark is not the leader's (cut to its log end) yet."""
     for part, partition, replication in _replicated(state):
         leader, log = replication[RS_LEADER], partition[P_LOG]
         for replica in _followers(replication):
@@ -111,16 +115,22 @@ def fetching_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]
                 replication[RS_LOGS][replica] != log
                 or replication[RS_ENDS][replica] != len(replication[RS_LOGS][replica])
                 or not replication[RS_ISR] >> replica & 1
+                or replication[RS_HWS][replica]
+                != follower_high_watermark(
+                    leader_high_watermark=replication[RS_HW], follower_end=len(log)
+                )
             ):
                 yield part, replica
 
 
 def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
-    """ReplicaFetcherThread: the follower truncates where the leader-epoch rule says and
-    fetches from there; the leader records that fetch offset as its log end
-    (updateFollowerFetchState), takes it into the ISR once in sync (maybeExpandIsr) and moves
-    the high watermark, releasing the answers it completes; the follower appends the leader's
-    entries beyond its fetch offset."""
+    """ReplicaFetcherThread: the follower truncates where the leader-epoch rule says (falling
+    back to its own high watermark) and fetches from there; the leader records that fetch
+    offset as its log end (updateFollowerFetchState), takes it into the ISR once in sync
+    (maybeExpandIsr) and moves the high watermark, releasing the answers it completes; the
+    follower appends the leader's entries beyond its fetch offset and keeps the high watermark
+    the response carried (read before this fetch moved it: Partition.fetchRecords reads, then
+    updates the follower's state), cut to its log end."""
     part, replica = args
     partition = state[S_PARTITIONS][part]
     log, replication = partition[P_LOG], partition[P_REPLICATION]
@@ -130,7 +140,7 @@ def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple
     cut = truncation_offset(
         follower_cache=caches[replica],
         follower_end=len(own),
-        follower_high_watermark=replication[RS_HW],
+        follower_high_watermark=replication[RS_HWS][replica],
         leader_cache=caches[leader],
         leader_end=len(log),
     )
@@ -153,6 +163,13 @@ def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple
         epoch_caches=replace(caches, replica, cache),
         follower_logs=replace(logs, replica, fetched),
         waiting_answers=replication[RS_PURGATORY],
+        follower_high_watermarks=replace(
+            replication[RS_HWS],
+            replica,
+            follower_high_watermark(
+                leader_high_watermark=replication[RS_HW], follower_end=len(fetched)
+            ),
+        ),
     )
     partition, sent = advance(m, replace(partition, P_REPLICATION, replication))
     step = Step(("FollowerFetch", (m.partition_names[part], replica, cut, len(fetched))))
@@ -208,10 +225,11 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
     """The leader's broker fails; the controller elects ``new`` with the next leader epoch
     (a clean election keeps the rest of the ISR, an unclean one leaves the new leader alone in
     it). The new leader starts its epoch at its log end, rebuilds its producer state and
-    aborted index from its log (UnifiedLog.loadProducerState), does not know its followers' log
-    ends yet (Partition.makeLeader) and moves the high watermark only as they fetch (or at once
-    alone in the ISR). The old leader comes back as a follower with its log as it was; it
-    truncates when it fetches. Its purgatory's answers and the Produce requests already sent to
+    aborted index from its log (UnifiedLog.loadProducerState), starts from the high watermark it
+    kept as a follower, does not know its followers' log ends yet (Partition.makeLeader) and
+    moves the high watermark only as they fetch (or at once alone in the ISR). The old leader
+    comes back as a follower with its log and high watermark as they were; it truncates when
+    it fetches. Its purgatory's answers and the Produce requests already sent to
     it get NOT_LEADER_OR_FOLLOWER (the producer refreshes its metadata and retries); its waiting
     markers go out again to the new leader (the coordinator's retry)."""
     part, new, clean = args
@@ -229,12 +247,15 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
         leader_epoch=epoch,
         isr=isr,
         high_watermark=elected_high_watermark(
-            high_watermark=replication[RS_HW], new_leader_end=len(log)
+            own_high_watermark=replication[RS_HWS][new], new_leader_end=len(log)
         ),
         follower_log_ends=(-1,) * len(logs),
         epoch_caches=caches,
         follower_logs=replace(replace(logs, old, partition[P_LOG]), new, ()),
         waiting_answers=(),
+        follower_high_watermarks=replace(
+            replace(replication[RS_HWS], old, replication[RS_HW]), new, -1
+        ),
     )
     sent = [
         complete(answer, request, _NOT_LEADER) for _, answer, request in replication[RS_PURGATORY]

@@ -281,6 +281,13 @@ REPLICATION = Component(
             "RS_PURGATORY",
             show="purgatory",
         ),
+        field(
+            "follower_high_watermarks",
+            "per replica the high watermark it keeps: the leader's as its last fetch answered, "
+            "cut to its log end (the leader's slot is -1: its own is high_watermark)",
+            "RS_HWS",
+            show="list",
+        ),
     ),
     kafka="Partition (ISR, high watermark), LeaderEpochFileCache, DelayedProduce",
 )

@@ -55,18 +55,22 @@ def follower_lagging(*, follower_end: int, leader_end: int) -> bool:
 
 
 def end_offset_for(cache: EpochCache, epoch: int, log_end: int) -> tuple[int, int]:
-    """LeaderEpochFileCache.endOffsetFor: (the largest epoch <= ``epoch`` in ``cache``, the
-    offset where it ended: the start of the next epoch, or ``log_end`` for the latest one).
-    (-1, -1) when the cache has no epoch that old (UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET)."""
-    found = -1
-    for index, (entry_epoch, _) in enumerate(cache):
-        if entry_epoch > epoch:
-            break
-        found = index
-    if found < 0:
+    """LeaderEpochFileCache.endOffsetFor: (epoch, the offset where it ended) for the epoch
+    asked. The latest epoch ends at ``log_end``; an older one at the start of the next epoch
+    in ``cache``, named by the largest epoch not above the one asked, or by the one asked when
+    the cache holds none that old (its records are gone: the start of the first later epoch).
+    (-1, -1), UNDEFINED_EPOCH and UNDEFINED_EPOCH_OFFSET, for an empty cache or an epoch above
+    every one in it."""
+    if not cache:
         return -1, -1
-    following = cache[found + 1 : found + 2]
-    return cache[found][0], following[0][1] if following else log_end
+    if cache[-1][0] == epoch:
+        return epoch, log_end
+    later = [index for index, (entry_epoch, _) in enumerate(cache) if entry_epoch > epoch]
+    if not later:
+        return -1, -1
+    higher = later[0]
+    floor = cache[higher - 1][0] if higher > 0 else epoch
+    return floor, cache[higher][1]
 
 
 def truncation_offset(
@@ -78,28 +82,30 @@ def truncation_offset(
     leader_end: int,
 ) -> int:
     """Where a follower truncates its log before fetching from a new leader (KIP-101, with
-    KIP-279's loop; AbstractFetcherThread.getOffsetTruncationState): it asks the leader for the
-    end offset of its latest epoch (OffsetsForLeaderEpoch); if the leader answers for an older
-    epoch the follower does not have, it truncates to its own end of the largest epoch below
-    that one and asks again, until both name the same epoch; then it truncates to the smaller
-    of the two end offsets. When either side has no such epoch (UNDEFINED_EPOCH) it falls back
-    to its high watermark."""
-    fallback = min(follower_high_watermark, follower_end)
-    if not follower_cache:
-        return fallback
-    asked = follower_cache[-1][0]
-    end = follower_end
+    KIP-279's loop; AbstractFetcherThread.maybeTruncate and getOffsetTruncationState): it asks
+    the leader for the end offset of its latest epoch (OffsetsForLeaderEpoch); if the leader
+    answers for an older epoch the follower does not have, it truncates to its own end of the
+    largest epoch below that one and asks again, until both name the same epoch; then it
+    truncates to the smaller of the two end offsets. A follower with no epoch at all, or whose
+    epoch the leader cannot place (UNDEFINED_EPOCH_OFFSET), truncates to ITS OWN high
+    watermark, the offset its fetcher started from (truncateToHighWatermark; ReplicaManager
+    makeFollowers' initial fetch offset). A leader epoch the follower cannot place (None from
+    UnifiedLog.endOffsetForEpoch) leaves it at the leader's end offset."""
+    cache, end = follower_cache, follower_end
     while True:
-        leader_epoch, leader_offset = end_offset_for(leader_cache, asked, leader_end)
-        if leader_epoch < 0:
-            return min(fallback, end)
-        follower_epoch, follower_offset = end_offset_for(follower_cache, leader_epoch, end)
-        if follower_epoch < 0:
-            return min(fallback, end)
+        if not cache:
+            return min(follower_high_watermark, end)
+        leader_epoch, leader_offset = end_offset_for(leader_cache, cache[-1][0], leader_end)
+        if leader_offset < 0:
+            return min(follower_high_watermark, end)
+        follower_epoch, follower_offset = end_offset_for(cache, leader_epoch, end)
+        if follower_offset < 0:
+            return min(leader_offset, end)
         if follower_epoch == leader_epoch:
             return min(leader_offset, follower_offset, end)
+        # an intermediate truncation (LeaderEpochFileCache.truncateFromEnd), then ask again
         end = min(end, follower_offset)
-        asked = follower_epoch
+        cache = tuple(entry for entry in cache if entry[1] < end)
 
 
 def fetched_epoch_cache(
@@ -117,11 +123,20 @@ def fetched_epoch_cache(
     return tuple(kept)
 
 
-def elected_high_watermark(*, high_watermark: int, new_leader_end: int) -> int:
-    """The high watermark a newly elected leader starts from: the old leader's, cut to the
-    new leader's log end (it cannot count offsets it does not have; Partition.makeLeader then
-    moves it only as followers fetch)."""
-    return min(high_watermark, new_leader_end)
+def follower_high_watermark(*, leader_high_watermark: int, follower_end: int) -> int:
+    """The high watermark a follower keeps after a fetch: the leader's, as the fetch response
+    carries it (read before this fetch moved it), cut to the follower's log end
+    (ReplicaFetcherThread.processPartitionData -> UnifiedLog.updateHighWatermark, which may
+    also lower it: a new leader may know less than the old one did)."""
+    return min(leader_high_watermark, follower_end)
+
+
+def elected_high_watermark(*, own_high_watermark: int, new_leader_end: int) -> int:
+    """The high watermark a newly elected leader starts from: the one it kept as a follower
+    (Partition.makeLeader does not take its predecessor's; it moves only in
+    maybeIncrementLeaderHW, once the followers' log ends are known again), never past its
+    log end."""
+    return min(own_high_watermark, new_leader_end)
 
 
 def elect_leader(
@@ -177,6 +192,7 @@ __all__ = [
     "elected_high_watermark",
     "end_offset_for",
     "fetched_epoch_cache",
+    "follower_high_watermark",
     "follower_in_sync",
     "follower_lagging",
     "high_watermark",

@@ -36,6 +36,7 @@ from kafka_eos.protocol.replication import (
     elect_leader,
     elected_high_watermark,
     fetched_epoch_cache,
+    follower_high_watermark,
     follower_in_sync,
     follower_lagging,
     high_watermark,
@@ -119,14 +120,19 @@ class ReplicaSet:
 
     def needs_fetch(self, broker: str) -> bool:
         """A fetch by this live follower changes something: its log differs from the
-        leader's, the leader does not know its log end yet, or it is out of the ISR."""
+        leader's, the leader does not know its log end yet, it is out of the ISR, or its high
+        watermark is not the leader's (cut to its log end) yet."""
         if broker == self.leader or broker in self.offline or not self.available:
             return False
-        own = self.replicas[broker].partition.log
+        own, leader_log = self.replicas[broker].partition.log, self.leader_partition.log
+        learned = follower_high_watermark(
+            leader_high_watermark=leader_log.high_watermark, follower_end=leader_log.log_end_offset
+        )
         return (
-            own.batches != self.leader_partition.log.batches
+            own.batches != leader_log.batches
             or self.follower_ends[broker] != own.log_end_offset
             or broker not in self.isr
+            or own.high_watermark != learned
         )
 
     def lagging_followers(self) -> tuple[str, ...]:
@@ -143,22 +149,22 @@ class ReplicaSet:
 
     def follower_fetch(self, broker: str) -> FetchResult:
         """One fetch of ``broker`` from the leader: the follower truncates where the
-        leader-epoch rule says, the leader records that fetch offset as the follower's log end
-        (it learns what this fetch appends on the next one), takes the follower into the ISR
-        once it caught up (maybeExpandIsr) and moves the high watermark; the follower appends
-        the leader's batches from its fetch offset."""
+        leader-epoch rule says (falling back to its own high watermark), the leader records
+        that fetch offset as the follower's log end (it learns what this fetch appends on the
+        next one), takes the follower into the ISR once it caught up (maybeExpandIsr) and moves
+        the high watermark; the follower appends the leader's batches from its fetch offset and
+        keeps the high watermark the response carried, cut to its log end."""
         if broker == self.leader or broker not in self.replicas:
             raise ValueError(f"{broker} is not a follower of {self.tp}")
         leader, follower = self.replicas[self.leader], self.replicas[broker]
         leader_log, own = leader.partition.log, follower.partition
-        # The model's rule: the follower falls back to the leader's high watermark when the
-        # epochs cannot tell. Kafka's follower falls back to its own (getOffsetTruncationState
-        # with UNDEFINED_EPOCH_OFFSET), which is lower on a deposed leader whose high
-        # watermark never passed its last records: reported as a model divergence (issue 12).
+        # Partition.fetchRecords reads (and so answers with the high watermark) before
+        # updateFollowerFetchState moves it
+        answered_high_watermark = self.high_watermark
         cut = truncation_offset(
             follower_cache=follower.epoch_cache,
             follower_end=own.log_end_offset,
-            follower_high_watermark=self.high_watermark,
+            follower_high_watermark=own.high_watermark,
             leader_cache=leader.epoch_cache,
             leader_end=leader_log.log_end_offset,
         )
@@ -175,8 +181,9 @@ class ReplicaSet:
         ):
             self.isr.add(broker)
         self.advance_high_watermark()
-        # the fetch response carries the leader's high watermark (the follower's is below it)
-        own.log.high_watermark = min(self.high_watermark, own.log_end_offset)
+        own.log.high_watermark = follower_high_watermark(
+            leader_high_watermark=answered_high_watermark, follower_end=own.log_end_offset
+        )
         return FetchResult(cut, own.log_end_offset)
 
     def shrink_isr(self, broker: str) -> None:
@@ -210,16 +217,19 @@ class ReplicaSet:
         """The controller elected ``new`` with the next leader epoch (Partition.makeLeader):
         its epoch starts at its log end; a clean election keeps the rest of the ISR but the
         old leader, an unclean one leaves the new leader alone in it; the new leader does not
-        know its followers' log ends until they fetch and starts from the old high watermark
-        cut to its own log. It rebuilds its producer state and aborted index from its log
+        know its followers' log ends until they fetch and starts from the high watermark it
+        kept as a follower. It rebuilds its producer state and aborted index from its log
         (UnifiedLog.loadProducerState). The old leader becomes a follower
-        (Partition.makeFollower) keeping its log; it truncates when it next fetches."""
+        (Partition.makeFollower) keeping its log and high watermark; it truncates when it next
+        fetches."""
         if new not in self.replicas:
             raise ValueError(f"{new} holds no replica of {self.tp}")
         old = self.leader
         replica = self.replicas[new]
         end = replica.partition.log_end_offset
-        hw = elected_high_watermark(high_watermark=self.high_watermark, new_leader_end=end)
+        hw = elected_high_watermark(
+            own_high_watermark=replica.partition.high_watermark, new_leader_end=end
+        )
         self.leader_epoch += 1
         self._start_epoch(replica)
         self.isr = (self.isr - {old}) | {new} if clean else {new}

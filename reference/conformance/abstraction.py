@@ -198,6 +198,10 @@ def _replication(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[t
             for replica in replicas
         ),
         waiting_answers=tuple(sorted(_waiting(world, part))),
+        follower_high_watermarks=tuple(
+            -1 if replica.broker == replica_set.leader else replica.partition.high_watermark
+            for replica in replicas
+        ),
     )
 
 

@@ -15,7 +15,15 @@ import pytest
 from kafka_eos.checker import check
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.kafka import KafkaEosModel
-from kafka_eos.model.layout import P_REPLICATION, S_PARTITIONS
+from kafka_eos.model.layout import (
+    P_LOG,
+    P_REPLICATION,
+    RS_HW,
+    RS_HWS,
+    RS_LOGS,
+    S_PARTITIONS,
+    Tup,
+)
 from kafka_eos.model.verdicts import load_verdicts
 
 
@@ -84,3 +92,51 @@ def test_a_truncating_follower_and_a_marker_above_the_high_watermark() -> None:
     assert result.verdict == "ok"
     assert result.coverage["FollowerFetch"] and result.coverage["ShrinkIsr"]
     assert result.outcome_coverage["HandleWriteTxnMarkers"]["NONE"]
+
+
+def _walk(model: KafkaEosModel, steps: list[str]) -> Tup:
+    """The state reached by taking, from the initial state, the first step whose label starts
+    with each of ``steps`` in turn."""
+    state = model.init_states()[0]
+    for wanted in steps:
+        state = next(t for label, t in model.actions(state) if str(label).startswith(wanted))
+    return state
+
+
+def test_a_deposed_leader_truncates_what_a_new_leader_without_its_epoch_never_had() -> None:
+    # r0 appends r0's batch in epoch 0 and fails before r1 fetched; r1 (epoch 1) appends the
+    # next batch at offset 0 and, alone in the ISR, moves its high watermark to 1. r0 asks for
+    # the end of epoch 0: r1 has no epoch that old and answers with the start of epoch 1,
+    # offset 0 (LeaderEpochFileCache.endOffsetFor), so r0 drops its batch. Truncating to a
+    # high watermark instead (the leader's, 1) kept it under r1's batch: replica_logs_match
+    # broke in 6 steps, and a second failover back to r0 would duplicate or reorder.
+    model = load_check_config("replicated").model
+    steps = ["Send(", "HandleProduce(", "LeaderFailover(", "Send(", "HandleProduce("]
+    state = _walk(model, [*steps, "FollowerFetch(t-0,r0,truncate@0,end1)"])
+    partition = state[S_PARTITIONS][0]
+    replication = partition[P_REPLICATION]
+    assert replication[RS_LOGS][0] == partition[P_LOG]
+    assert replication[RS_HWS][0] == 1  # the leader's, as the fetch answered it
+    assert model.invariants()["replica_logs_match"](state)
+
+
+def test_a_new_leader_starts_from_its_own_high_watermark() -> None:
+    # three replicas: both followers fetch the batch and report it, so the leader's high
+    # watermark passes it; each follower learned the high watermark of before its report (0).
+    # The elected r1 starts from its own 0 (Partition.makeLeader), not its predecessor's 1,
+    # which the deposed r0 keeps as a follower.
+    config = load_check_config("replicated")
+    workload = dataclasses.replace(config.model.workload, replicas=3)
+    model = KafkaEosModel(
+        knobs=config.model.knobs,
+        faults=config.model.faults,
+        workload=workload,
+        checked=config.model.checked,
+    )
+    fetches = [f"FollowerFetch(t-0,r{r},truncate@{at}" for r in (1, 2) for at in (0, 1)]
+    before = _walk(model, ["Send(", "HandleProduce(", *fetches])
+    assert before[S_PARTITIONS][0][P_REPLICATION][RS_HW] == 1
+    after = _walk(model, ["Send(", "HandleProduce(", *fetches, "LeaderFailover(t-0,r0->r1"])
+    replication = after[S_PARTITIONS][0][P_REPLICATION]
+    assert replication[RS_HW] == 0
+    assert replication[RS_HWS] == (1, -1, 0)

@@ -8,7 +8,9 @@ from kafka_eos.protocol.replication import (
     ACKS_LEADER,
     delayed_produce_result,
     elect_leader,
+    elected_high_watermark,
     end_offset_for,
+    follower_high_watermark,
     follower_in_sync,
     high_watermark,
     produce_refusal,
@@ -36,7 +38,11 @@ def test_end_offset_for_answers_the_largest_epoch_not_above_the_one_asked() -> N
     assert end_offset_for(cache, 0, 9) == (0, 3)
     assert end_offset_for(cache, 3, 9) == (2, 7)
     assert end_offset_for(cache, 5, 9) == (5, 9)
-    assert end_offset_for(((1, 0),), 0, 4) == (-1, -1)
+    # an epoch older than every cached one: its end is where the first later epoch starts
+    assert end_offset_for(((1, 0),), 0, 4) == (0, 0)
+    # an epoch above every cached one, or no cache: UNDEFINED_EPOCH, UNDEFINED_EPOCH_OFFSET
+    assert end_offset_for(cache, 6, 9) == (-1, -1)
+    assert end_offset_for((), 0, 9) == (-1, -1)
 
 
 def test_kip_101_a_follower_keeps_what_the_new_leader_has_of_the_epoch() -> None:
@@ -66,7 +72,11 @@ def test_kip_279_the_follower_asks_again_for_an_epoch_the_leader_has() -> None:
     assert cut == 2
 
 
-def test_a_follower_with_no_common_epoch_falls_back_to_its_high_watermark() -> None:
+def test_a_deposed_leader_truncates_what_a_leader_without_its_epoch_never_had() -> None:
+    # the old leader wrote 2 entries in epoch 0 (its high watermark 1); the new leader had
+    # none and wrote 1 in epoch 1: it answers epoch 0 with the start of epoch 1, offset 0
+    # (LeaderEpochFileCache.endOffsetFor), so the follower keeps nothing, not what lies
+    # below any high watermark (the leader's is 1 here)
     cut = truncation_offset(
         follower_cache=((0, 0),),
         follower_end=2,
@@ -74,7 +84,31 @@ def test_a_follower_with_no_common_epoch_falls_back_to_its_high_watermark() -> N
         leader_cache=((1, 0),),
         leader_end=1,
     )
-    assert cut == 1
+    assert cut == 0
+
+
+def test_a_follower_whose_epochs_cannot_be_placed_falls_back_to_its_own_high_watermark() -> None:
+    # no epoch at all (truncateToHighWatermark), or one above every epoch the leader knows
+    # (UNDEFINED_EPOCH_OFFSET): the follower's own high watermark, its initial fetch offset
+    for follower_cache in ((), ((4, 0),)):
+        cut = truncation_offset(
+            follower_cache=follower_cache,
+            follower_end=3,
+            follower_high_watermark=1,
+            leader_cache=((0, 0), (2, 1)),
+            leader_end=5,
+        )
+        assert cut == 1
+
+
+def test_a_follower_keeps_the_leaders_high_watermark_cut_to_its_log_end() -> None:
+    assert follower_high_watermark(leader_high_watermark=4, follower_end=3) == 3
+    assert follower_high_watermark(leader_high_watermark=2, follower_end=3) == 2
+
+
+def test_a_new_leader_starts_from_its_own_high_watermark() -> None:
+    assert elected_high_watermark(own_high_watermark=1, new_leader_end=3) == 1
+    assert elected_high_watermark(own_high_watermark=3, new_leader_end=2) == 2
 
 
 def test_an_election_picks_the_first_live_in_sync_replica_else_unclean_if_allowed() -> None:
