@@ -15,6 +15,7 @@ from .markers import MARKER_ACTIONS
 from .network import NETWORK_ACTIONS
 from .registry import Action, declare
 from .replication import REPLICATION_ACTIONS
+from .request_retries import REQUEST_RETRY_ACTIONS
 from .sender import SENDER_ACTIONS
 from .transaction_log import TRANSACTION_LOG_ACTIONS
 
@@ -23,6 +24,7 @@ ACTIONS: tuple[Action, ...] = declare(
         *CLIENT_ACTIONS[:2],  # InitProducerId, BeginTransaction
         *SENDER_ACTIONS,  # Send, RetryProduce, TimeoutProduce, ExpireBatch
         *CLIENT_ACTIONS[2:],
+        *REQUEST_RETRY_ACTIONS,  # ResendCoordinatorRequest, TimeoutCoordinatorRequest
         *RESPONSE_ACTIONS,
         *LEADER_ACTIONS,
         *REPLICATION_ACTIONS,

@@ -81,54 +81,71 @@ def receive_produce_response(
     """Sender.completeBatch: the answer to the batch's current attempt acks it, fails it or
     re-enqueues it; an answer to a batch already resolved, or to an earlier attempt (its
     connection was closed by the retry, or the batch was re-enqueued since), is not read."""
-    _, proc, part, epoch, seq, rec, error, offset, connection = message
+    _, proc, _, _, _, rec, error, _, connection = message
     step = Step(
         ("ReceiveProduceResponse", (m.process_names[proc], rec, connection, ERROR_NAMES[error]))
     )
     client = state[S_CLIENTS][proc]
-    status, b_epoch, b_seq, b_connection = client[C_BATCHES][rec]
+    status, _, _, b_connection = client[C_BATCHES][rec]
     if status != B_INFLIGHT or b_connection != connection:
         return step, replace(state, S_NETWORK, rest)
+    client = _complete_batch(m, proc, client, message)
+    clients = replace(state[S_CLIENTS], proc, client)
+    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, rest))
+
+
+def _complete_batch(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> Tup:
+    """The client after the answer to its batch's current attempt: acknowledged, re-enqueued
+    (a retriable error) or failed, by the kind of producer."""
+    _, _, part, _, _, rec, error, offset, _ = message
     batches = client[C_BATCHES]
+    _, b_epoch, b_seq, _ = batches[rec]
     if error == NONE:
         # an epoch bump may have rewritten the batch's epoch and sequence since it went out:
         # it is acknowledged as it stands now (TransactionManager.handleCompletedBatch)
-        acked = replace(batches, rec, (B_ACKED, b_epoch, b_seq, offset))
-        client = replace(client, C_BATCHES, acked)
+        acked = replace(client, C_BATCHES, replace(batches, rec, (B_ACKED, b_epoch, b_seq, offset)))
         if m.kinds[proc] == IDEMPOTENT and b_epoch != client[C_EPOCH]:
-            client = _maybe_restart_sequences(m, proc, client, part)
-    elif error in RETRIABLE_PRODUCE_ERRORS:
-        client = retry_batch(m, proc, client, rec)
-    elif m.transactional[proc]:
-        # KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
-        # fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
-        # (TxnOffsetCommitHandler: only group-membership errors are abortable, as
-        # ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A client
-        # already in FATAL_ERROR still completes its batches (the Sender keeps handling
-        # responses) but stays fatal.
-        fatal = error in FATAL or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
-        new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
-        failed = replace(batches, rec, (B_FAILED, epoch, seq, error))
-        client = (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
-    elif error == OUT_OF_ORDER:
-        # TransactionManager.canRetry: an idempotent producer retries the batch whatever the
-        # case (re-enqueued: in flight, no attempt outstanding); a real gap (the next expected
-        # batch, under the sequence it was sent with) also asks for an epoch bump
-        requeued = replace(batches, rec, (B_INFLIGHT, b_epoch, b_seq, -1))
-        client = replace(client, C_BATCHES, requeued)
-        gap = out_of_order_is_gap(
-            base_sequence=b_seq,
-            last_acked_sequence=_last_acked_sequence(m, proc, batches, part, b_epoch),
-            reset=b_epoch != epoch,
-        )
-        if gap:
-            client = _bump_idempotent_epoch(m, proc, client, part)
-    else:
-        # a non-retriable error: the batch fails and its sequence may be a gap now
-        failed = replace(batches, rec, (B_FAILED, b_epoch, b_seq, error))
-        client = _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
-    clients = replace(state[S_CLIENTS], proc, client)
-    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, rest))
+            return _maybe_restart_sequences(m, proc, acked, part)
+        return acked
+    if error in RETRIABLE_PRODUCE_ERRORS:
+        return retry_batch(m, proc, client, rec)
+    if m.transactional[proc]:
+        return _transactional_batch_failed(m, client, message)
+    if error == OUT_OF_ORDER:
+        return _idempotent_out_of_order(m, proc, client, message)
+    # a non-retriable error: the batch fails and its sequence may be a gap now
+    failed = replace(batches, rec, (B_FAILED, b_epoch, b_seq, error))
+    return _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
+
+
+def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> Tup:
+    """KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
+    fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
+    (TxnOffsetCommitHandler: only group-membership errors are abortable, as
+    ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A client already in
+    FATAL_ERROR still completes its batches (the Sender keeps handling responses) but stays
+    fatal."""
+    _, _, part, epoch, seq, rec, error, _, _ = message
+    fatal = error in FATAL or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
+    new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
+    failed = replace(client[C_BATCHES], rec, (B_FAILED, epoch, seq, error))
+    return (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
+
+
+def _idempotent_out_of_order(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> Tup:
+    """TransactionManager.canRetry: an idempotent producer retries the batch whatever the case
+    (re-enqueued: in flight, no attempt outstanding); a real gap (the next expected batch,
+    under the sequence it was sent with) also asks for an epoch bump."""
+    _, _, part, epoch, _, rec, _, _, _ = message
+    batches = client[C_BATCHES]
+    _, b_epoch, b_seq, _ = batches[rec]
+    requeued = replace(client, C_BATCHES, replace(batches, rec, (B_INFLIGHT, b_epoch, b_seq, -1)))
+    gap = out_of_order_is_gap(
+        base_sequence=b_seq,
+        last_acked_sequence=_last_acked_sequence(m, proc, batches, part, b_epoch),
+        reset=b_epoch != epoch,
+    )
+    return _bump_idempotent_epoch(m, proc, requeued, part) if gap else requeued
 
 
 def retry_batch(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> Tup:
@@ -236,53 +253,48 @@ def receive_coordinator_response(
     client READY with its epoch; an Add* adds the partitions (an error is abortable); EndTxn
     completes the transaction. An answer to another request, or to a fatal client, is not
     read."""
-    _, proc, api, error, epoch, _, _ = message
+    _, proc, api, error, _, _, _ = message
     step = Step(
         ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], ERROR_NAMES[error]))
     )
     client = state[S_CLIENTS][proc]
-    awaiting = client[C_AWAITING]
-    cstate = client[C_STATE]
     if not reads_answer(client, message):
         return step, replace(state, S_NETWORK, rest)
-    sent: tuple[Tup, ...] = ()
+    client = _handle_answer(m, proc, client, message, m.newest_connection(state))
+    # the request the handler enqueued (again, or an InitProducerId for a bump) goes out
+    request = client[C_AWAITING]
+    network = add_messages(rest, request) if request else rest
+    clients = replace(state[S_CLIENTS], proc, client)
+    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, network))
+
+
+def _handle_answer(m: KafkaEosModel, proc: int, client: Tup, message: Tup, newest: int) -> Tup:
+    """The client after its TxnRequestHandler read the answer; its outstanding request is the
+    one it sends next (on the newest connection), or () when it waits for none."""
+    _, _, api, error, epoch, _, _ = message
+    awaiting = client[C_AWAITING]
+    cstate = client[C_STATE]
     adds = api in (API_ADD_PARTITIONS, API_ADD_OFFSETS)
     if error == CONCURRENT and cstate == ABORTABLE_ERROR:
         # re-enqueued, then failed when dequeued: in ABORTABLE_ERROR the transaction manager
         # sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)
-        client = replace(client, C_AWAITING, ())
-    elif error == CONCURRENT:
+        return replace(client, C_AWAITING, ())
+    if error == CONCURRENT:
         # TransactionManager re-enqueues the request after a back-off
-        again = (*awaiting[:CQ_CONNECTION], m.newest_connection(state))
-        client = replace(client, C_AWAITING, again)
-        sent = (again,)
-    elif error in FATAL or (not adds and error != NONE):
-        client = (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
-    elif api == API_INIT_PRODUCER_ID:
-        client = (
-            READY,
-            epoch,
-            client[C_CURRENT],
-            client[C_BATCHES],
-            (0,) * m.partition_count,
-            0,
-            (),
-            client[C_GENERATION],
-        )
-    elif adds and error == NONE:
+        return replace(client, C_AWAITING, (*awaiting[:CQ_CONNECTION], newest))
+    if error in FATAL or (not adds and error != NONE):
+        return (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
+    if api == API_INIT_PRODUCER_ID:
+        sequences = (0,) * m.partition_count
+        return (READY, epoch, client[C_CURRENT], client[C_BATCHES], sequences, 0, (),
+                client[C_GENERATION])
+    if adds and error == NONE:
         added = client[C_ADDED] | awaiting[CQ_ARGUMENT]
-        client = (cstate, *client[C_EPOCH:C_ADDED], added, (), *client[C_AWAITING + 1 :])
-    elif adds:
-        client = (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
-    else:  # EndTxn accepted
-        client = _transaction_done(
-            m, proc, client, cstate == COMMITTING, epoch, m.newest_connection(state)
-        )
-        if client[C_STATE] == INITIALIZING:
-            sent = (client[C_AWAITING],)
-    clients = replace(state[S_CLIENTS], proc, client)
-    network = add_messages(rest, *sent) if sent else rest
-    return step, replace_many(state, (S_CLIENTS, clients), (S_NETWORK, network))
+        return (cstate, *client[C_EPOCH:C_ADDED], added, (), *client[C_AWAITING + 1 :])
+    if adds:
+        return (ABORTABLE_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
+    # EndTxn accepted
+    return _transaction_done(m, proc, client, cstate == COMMITTING, epoch, newest)
 
 
 def _transaction_done(

@@ -1,12 +1,13 @@
 """Producer clients: the transactional steps a client takes by itself (sending its batches is
-in :mod:`.sender`, its answers in :mod:`.client_responses`).
+in :mod:`.sender`, its answers in :mod:`.client_responses`, a coordinator request sent again
+in :mod:`.request_retries`).
 
 Kafka: ``KafkaProducer`` / ``TransactionManager`` (initTransactions, beginTransaction,
-sendOffsetsToTransaction, commitTransaction, abortTransaction, the TxnRequestHandler retry).
+sendOffsetsToTransaction, commitTransaction, abortTransaction).
 
 Most of these steps depend only on the client and two fault budgets (a ``"local"`` trigger:
-their guards are cached per :class:`~.registry.ClientView`); the resend of a lost coordinator
-request and the CTP application's offset fetch look at the rest of the state.
+their guards are cached per :class:`~.registry.ClientView`); the CTP application's offset
+fetch looks at the rest of the state.
 """
 
 from __future__ import annotations
@@ -29,7 +30,6 @@ from .layout import (
     API_ADD_PARTITIONS,
     API_END_TXN,
     API_INIT_PRODUCER_ID,
-    API_NAMES,
     B_ACKED,
     B_FAILED,
     B_INFLIGHT,
@@ -44,25 +44,12 @@ from .layout import (
     C_GENERATION,
     C_SEQUENCES,
     C_STATE,
-    CQ_API,
-    CQ_CONNECTION,
-    CR_CONNECTION,
-    CR_PROCESS,
-    F_REQUEST_TIMEOUTS,
-    K_METADATA,
     M_COORDINATOR_REQUEST,
-    M_COORDINATOR_RESPONSE,
-    M_KIND,
     P_LOG,
-    PT_REPLY,
-    RP_CONNECTION,
-    RP_PROCESS,
     S_BUDGET,
     S_CLIENTS,
-    S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
-    T_PENDING,
     Tup,
     add_messages,
     replace,
@@ -76,7 +63,7 @@ if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
 #: No argument: the action has one instance per client.
-_ONE: tuple[tuple[()], ...] = ((),)
+ONE: tuple[tuple[()], ...] = ((),)
 
 
 def client_step(
@@ -106,7 +93,7 @@ def may_init(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
     """A transactional client UNINITIALIZED; a later incarnation only after the previous one
     started."""
     if m.transactional[view.proc] and view.client[C_STATE] == UNINITIALIZED:
-        return _ONE if view.previous_started else ()
+        return ONE if view.previous_started else ()
     return ()
 
 
@@ -175,7 +162,7 @@ def may_add_offsets(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]
     batches = client[C_BATCHES]
     records = m.txn_records[proc][current]
     sent = all(batches[r][BT_STATUS] != B_UNSENT for r in records if r != offset_rec)
-    return _ONE if sent else ()
+    return ONE if sent else ()
 
 
 def add_offsets_to_txn(
@@ -211,12 +198,12 @@ def _ends(m: KafkaEosModel, view: ClientView, commit: bool) -> tuple[tuple[()], 
     if client[C_STATE] == IN_TRANSACTION:
         if m.txn_commit[proc][client[C_CURRENT]] != commit:
             return ()
-        return _ONE if all(batches[r][BT_STATUS] == B_ACKED for r in records) else ()
+        return ONE if all(batches[r][BT_STATUS] == B_ACKED for r in records) else ()
     if client[C_STATE] == ABORTABLE_ERROR and not commit:
         # (partitions were added: a batch can only fail after its partition was); a batch
         # re-enqueued after a retriable error has no attempt outstanding: the abort fails it
         in_flight = (batches[r] for r in records if batches[r][BT_STATUS] == B_INFLIGHT)
-        return () if any(batch[BT_EXTRA] >= 0 for batch in in_flight) else _ONE
+        return () if any(batch[BT_EXTRA] >= 0 for batch in in_flight) else ONE
     return ()
 
 
@@ -274,77 +261,6 @@ def abort_transaction(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) 
     """KafkaProducer.abortTransaction: EndTxn(abort) goes out (the coordinator has the
     transaction: a batch can fail only after its partition was added)."""
     return _end_transaction(m, state, proc, commit=False)
-
-
-# ---------------------------------------------------------------------- ResendCoordinatorRequest
-def awaits_answer(m: KafkaEosModel, view: ClientView) -> bool:
-    """A coordinator request is outstanding."""
-    return bool(view.client[C_AWAITING])
-
-
-def lost_request(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[()], ...]:
-    """The outstanding coordinator request and any answer to it are gone (lost), and the
-    coordinator is not writing its answer. (Only a loss, or a failover that dropped a pending
-    write's answer, can leave a request unanswered: a cheap test first.)"""
-    if not m.something_was_lost(state):
-        return ()
-    request = state[S_CLIENTS][proc][C_AWAITING]
-    network = state[S_NETWORK]
-    if request in network:
-        return ()
-    connection = request[CQ_CONNECTION]
-    for message in network:
-        answer = message[M_KIND] == M_COORDINATOR_RESPONSE and message[CR_PROCESS] == proc
-        if answer and message[CR_CONNECTION] == connection:
-            return ()
-    pending = state[S_COORDINATOR][K_METADATA][m.tid_of[proc]][T_PENDING]
-    reply = pending[PT_REPLY] if pending else ()
-    if reply and reply[RP_PROCESS] == proc and reply[RP_CONNECTION] == connection:
-        return ()
-    return _ONE
-
-
-def resend_coordinator_request(
-    m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]
-) -> tuple[Step, Tup]:
-    """TxnRequestHandler: the client times out and sends the request again. In
-    ABORTABLE_ERROR the re-enqueued request is failed when dequeued instead: a doomed
-    transaction sends nothing but EndTxn(abort) (maybeTerminateRequestWithError)."""
-    client = state[S_CLIENTS][proc]
-    request = client[C_AWAITING]
-    step = Step(("ResendCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
-    if client[C_STATE] == ABORTABLE_ERROR:
-        return step, client_step(
-            state, proc, replace(client, C_AWAITING, ())
-        )
-    again = (*request[:CQ_CONNECTION], m.newest_connection(state))
-    new_client = replace(client, C_AWAITING, again)
-    return step, client_step(state, proc, new_client, (again,))
-
-
-# ---------------------------------------------------------------------- TimeoutCoordinatorRequest
-def may_time_out_request(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
-    """Request-timeout budget left and a coordinator request outstanding, wherever it is: not
-    delivered yet, being handled, or answered with the answer still on its way."""
-    return _ONE if view.request_timeouts and view.client[C_AWAITING] else ()
-
-
-def time_out_request(m: KafkaEosModel, state: Tup, proc: int, args: tuple[()]) -> tuple[Step, Tup]:
-    """NetworkClient.handleTimedOutRequests: request.timeout.ms passed, the client closes the
-    connection and the request completes as disconnected; its TxnRequestHandler re-enqueues
-    it (onComplete: wasDisconnected, reenqueue) and it goes out again on a new connection,
-    while the first copy may still be delivered and handled. Its answer travels on the
-    closed connection and is never read. In ABORTABLE_ERROR the re-enqueued request is
-    failed when dequeued (maybeTerminateRequestWithError): only the first copy is left."""
-    client = state[S_CLIENTS][proc]
-    request = client[C_AWAITING]
-    step = Step(("TimeoutCoordinatorRequest", (m.process_names[proc], API_NAMES[request[CQ_API]])))
-    if client[C_STATE] == ABORTABLE_ERROR:
-        cleared = replace(client, C_AWAITING, ())
-        return step, client_step(state, proc, cleared, (), F_REQUEST_TIMEOUTS)
-    again = (*request[:CQ_CONNECTION], m.newest_connection(state) + 1)
-    new_client = replace(client, C_AWAITING, again)
-    return step, client_step(state, proc, new_client, (again,), F_REQUEST_TIMEOUTS)
 
 
 # ---------------------------------------------------------------------- FetchCommittedOffset
@@ -476,43 +392,5 @@ CLIENT_ACTIONS = (
         precondition=starting,
         guard=may_fetch_offset,
         effect=fetch_committed_offset,
-    ),
-    Action(
-        name="ResendCoordinatorRequest",
-        touches=Touches(
-            reads=(
-                "own",
-                "previous",
-                "budget:retries",
-                "budget:batch_timeouts",
-                "coordinator",
-                "inbox",
-                "inbox:coordinator",
-                "budget:losses",
-                "budget:failovers",
-            ),
-            writes=("own",),
-            adds=("inbox:coordinator",),
-        ),
-        role="client",
-        kafka="TransactionManager.TxnRequestHandler (retry after a timeout)",
-        params=("process", "request"),
-        trigger="client",
-        needs=("transactions", "unanswered"),
-        precondition=awaits_answer,
-        guard=lost_request,
-        effect=resend_coordinator_request,
-    ),
-    Action(
-        name="TimeoutCoordinatorRequest",
-        role="client",
-        kafka="NetworkClient.handleTimedOutRequests, TransactionManager.TxnRequestHandler "
-        "(reenqueue when disconnected)",
-        params=("process", "request"),
-        trigger="local",
-        needs=("transactions",),
-        guard=may_time_out_request,
-        effect=time_out_request,
-        budget="request_timeouts",
     ),
 )
