@@ -3,9 +3,9 @@
 Both entry points read the named state variables of :mod:`.variables` — from an ITF trace
 (decoded by ``kafka_eos.checker.itf.read_itf``) or from raw model states with their model —
 and turn what changed between consecutive states into history events: appended data batches
-(Append), markers (Marker), produce responses the clients received (ProduceAck), completed
-EndTxn calls (TxnEnd), group offsets written and made visible (OffsetCommit) and records the
-consumer returned (Read).
+(Append), markers (Marker), the entries a leader change cut from a log (Truncate), produce
+responses the clients received (ProduceAck), completed EndTxn calls (TxnEnd), group offsets
+written and made visible (OffsetCommit) and records the consumer returned (Read).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from kafka_eos.protocol.history import (
     OffsetCommit,
     ProduceAck,
     Read,
+    Truncate,
     TxnEnd,
 )
 
@@ -93,7 +94,10 @@ def _log_events(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterable
     for name, partition in after["partitions"].items():
         old = before["partitions"][name]
         log = partition["log"]
-        for entry in log[len(old["log"]) :]:
+        kept = _common_prefix(old["log"], log)
+        if kept < len(old["log"]):  # a new leader without the old one's last entries
+            yield Truncate(partition=name, offset=kept)
+        for entry in log[kept:]:
             if entry["type"] == "data":
                 if name == _OFFSETS_PARTITION:
                     yield OffsetCommit(
@@ -124,6 +128,14 @@ def _log_events(before: Mapping[str, Any], after: Mapping[str, Any]) -> Iterable
             )
             if name == _OFFSETS_PARTITION and entry["commit"]:
                 yield from _offsets_made_visible(old, entry)
+
+
+def _common_prefix(old: Sequence[Any], new: Sequence[Any]) -> int:
+    """How many entries two logs share from their start."""
+    for offset, (before, after) in enumerate(zip(old, new, strict=False)):
+        if before != after:
+            return offset
+    return min(len(old), len(new))
 
 
 def _offsets_made_visible(old: Mapping[str, Any], marker: Mapping[str, Any]) -> Iterable[Event]:

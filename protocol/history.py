@@ -105,9 +105,20 @@ class Read:
     value: str
 
 
-Event = Append | Marker | ProduceAck | TxnEnd | OffsetCommit | Read
+@dataclass(frozen=True, slots=True)
+class Truncate:
+    """A leader change cut the partition's log at ``offset``: the new leader never had the
+    entries from there on (Partition.makeLeader on a replica with a shorter log; its followers
+    truncate to it), and the appends that follow reuse those offsets."""
+
+    type: ClassVar[str] = "truncate"
+    partition: str
+    offset: int
+
+
+Event = Append | Marker | ProduceAck | TxnEnd | OffsetCommit | Read | Truncate
 EVENT_TYPES: dict[str, type[Any]] = {
-    cls.type: cls for cls in (Append, Marker, ProduceAck, TxnEnd, OffsetCommit, Read)
+    cls.type: cls for cls in (Append, Marker, ProduceAck, TxnEnd, OffsetCommit, Read, Truncate)
 }
 
 

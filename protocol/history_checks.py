@@ -34,6 +34,7 @@ from .history import (
     OffsetCommit,
     ProduceAck,
     Read,
+    Truncate,
     TxnEnd,
     field_problem,
 )
@@ -149,6 +150,8 @@ def describe(event: Event) -> str:
         txn = f" (txn pid {event.producer_id})" if event.producer_id >= 0 else ""
         state = "visible" if event.visible else "pending"
         return f"offset commit {event.group} {_at(event.partition, event.offset)}{txn} {state}"
+    if isinstance(event, Truncate):
+        return f"truncation of {event.partition} at offset {event.offset}"
     raise TypeError(f"not a history event: {event!r}")
 
 
@@ -192,6 +195,12 @@ class HistoryIndex:
     client_txn_end: dict[int, int] = field(default_factory=dict)
     #: partition -> offsets holding records, sorted (built on first use)
     sorted_offsets: dict[str, list[int]] = field(default_factory=dict)
+    #: position of an append or marker a truncation cut from the log -> the truncation's
+    cut_by: dict[int, int] = field(default_factory=dict)
+    #: partition -> offset -> the records a truncation cut there, in history order
+    cut_records: dict[str, dict[int, list[RecordSlot]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
+    )
 
     @classmethod
     def build(cls, events: Sequence[Event]) -> HistoryIndex:
@@ -216,8 +225,59 @@ class HistoryIndex:
                 txn = open_txns.pop((event.partition, event.producer_id), None)
                 if txn is not None:
                     txn.marker = position
+            elif isinstance(event, Truncate):
+                index._truncate(event, position, open_txns)
         index._link_client_transactions()
         return index
+
+    def _truncate(
+        self, cut: Truncate, position: int, open_txns: dict[tuple[str, int], PartitionTxn]
+    ) -> None:
+        """The entries at and above the cut leave the log, and their offsets are free for the
+        appends that follow; an append leaves its partition transaction (gone when it has no
+        append left), a marker leaves its transaction open again (the coordinator re-sends
+        it to the new leader)."""
+        partition = cut.partition
+        kept: list[int] = []
+        for held in self.log[partition]:
+            entry = self.events[held]
+            if _entry_span(entry)[0] < cut.offset:
+                kept.append(held)
+                continue
+            self.cut_by[held] = position
+            if isinstance(entry, Append):
+                txn = self.txn_of_append.pop(held, None)
+                if txn is not None:
+                    txn.appends.remove(held)
+                continue
+            for txn in self.txns:
+                if txn.marker == held:
+                    txn.marker = None
+                    open_txns.setdefault((txn.partition, txn.producer_id), txn)
+        self.log[partition] = kept
+        slots = self.records[partition]
+        for offset in [offset for offset in slots if offset >= cut.offset]:
+            self.cut_records[partition][offset].append(slots.pop(offset))
+        markers = self.markers_at[partition]
+        for offset in [offset for offset in markers if offset >= cut.offset]:
+            del markers[offset]
+        self.sorted_offsets.pop(partition, None)
+        emptied = [txn for txn in self.txns if not txn.appends]
+        for txn in emptied:
+            self.txns.remove(txn)
+            if open_txns.get((txn.partition, txn.producer_id)) is txn:
+                del open_txns[(txn.partition, txn.producer_id)]
+
+    def cut_record_read(self, read: Read, position: int) -> int | None:
+        """The append whose record ``read`` returned when a truncation later cut it (the
+        consumer read what a leader change then removed), or None."""
+        for slot in self.cut_records.get(read.partition, {}).get(read.offset, ()):
+            append = self.events[slot.append]
+            assert isinstance(append, Append)
+            cut = self.cut_by[slot.append]
+            if slot.append < position < cut and append.records[slot.index] == read.value:
+                return slot.append
+        return None
 
     def _link_client_transactions(self) -> None:
         """Each transactional append -> the next successful TxnEnd of its pid and epoch."""
@@ -502,6 +562,11 @@ def _lost_acks(index: HistoryIndex) -> Iterable[Violation]:
             event = index.events[position]
             if isinstance(event, Append):
                 by_identity.setdefault(_batch(event), position)
+    cut: dict[tuple[str, int, int, int], int] = {}
+    for position in index.cut_by:
+        event = index.events[position]
+        if isinstance(event, Append):
+            cut.setdefault(_batch(event), position)
     for position, ack in enumerate(index.events):
         if not isinstance(ack, ProduceAck) or ack.error != "NONE":
             continue
@@ -528,6 +593,14 @@ def _lost_acks(index: HistoryIndex) -> Iterable[Violation]:
             actual = named(elsewhere, index.events[elsewhere])
             message = f"inconsistent offsets: {name} but the batch is {actual}"
             yield _violation("no_lost_acks", message, index, elsewhere, position)
+        elif identity in cut:
+            append = cut[identity]
+            truncation = index.cut_by[append]
+            message = (
+                f"lost write: {name} but {named(truncation, index.events[truncation])} cut "
+                f"{named(append, index.events[append])} from the log"
+            )
+            yield _violation("no_lost_acks", message, index, append, truncation, position)
         else:
             message = f"lost write: {name} but the batch is not in the log"
             yield _violation("no_lost_acks", message, index, position)
@@ -539,6 +612,16 @@ def _reads(index: HistoryIndex, *, every_read_committed: bool) -> Iterable[Viola
         if not isinstance(read, Read) or not index.log:
             continue  # a consumer-only history says nothing about the log
         name = named(position, read)
+        was_cut = index.cut_record_read(read, position)
+        if was_cut is not None:
+            truncation = index.cut_by[was_cut]
+            message = (
+                f"inconsistent offsets: {name} returned the record of "
+                f"{named(was_cut, index.events[was_cut])}, which "
+                f"{named(truncation, index.events[truncation])} later cut"
+            )
+            yield _violation("offsets_immutable", message, index, was_cut, position, truncation)
+            continue
         slot = index.records.get(read.partition, {}).get(read.offset)
         if slot is None:
             # a history that records the log records every append: a partition without

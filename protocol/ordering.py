@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .history import Append, Event, Marker, OffsetCommit, ProduceAck, Read, TxnEnd
+from .history import Append, Event, Marker, OffsetCommit, ProduceAck, Read, Truncate, TxnEnd
 from .history_checks import READ_COMMITTED, HistoryIndex, PartitionTxn, named
 from .sequence import NO_SEQUENCE, last_sequence, next_sequence
 
@@ -419,7 +419,7 @@ class _Builder:
             position = number - 1
             event = self.events[position]
             pins: list[tuple[str, int | bool]] = [(f"t#{number}", position)]
-            if isinstance(event, Append | ProduceAck | Marker | Read | OffsetCommit):
+            if isinstance(event, Append | ProduceAck | Marker | Read | OffsetCommit | Truncate):
                 pins.append((f"offset#{number}", _observed_offset(event)))
             if isinstance(event, Marker | TxnEnd):
                 pins.append((f"commit#{number}", event.commit))
@@ -713,7 +713,7 @@ def _observed_offset(event: Event | None) -> int:
     """The offset an event records (0 for one that records none)."""
     if isinstance(event, Append | ProduceAck):
         return event.base_offset
-    if isinstance(event, Marker | Read | OffsetCommit):
+    if isinstance(event, Marker | Read | OffsetCommit | Truncate):
         return event.offset
     return 0
 

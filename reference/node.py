@@ -862,7 +862,8 @@ class BrokerNode:
     def _record_append(self, tp: TopicPartition, batch: LogBatch) -> None:
         """The history event of an append to a client topic. On a replicated partition it is
         recorded once the high watermark passed the batch (:meth:`_record_committed`): what a
-        leader change truncates never enters the history, which has no truncation event."""
+        leader change truncates never enters the history (which could say it with a Truncate
+        event, as a model trace's history does)."""
         if tp.topic.startswith("__"):
             return
         if tp in self.replica_sets:

@@ -22,6 +22,7 @@ from kafka_eos.protocol.history import (
     OffsetCommit,
     ProduceAck,
     Read,
+    Truncate,
     TxnEnd,
 )
 from kafka_eos.protocol.history_checks import (
@@ -54,6 +55,7 @@ EVENT_ACTIONS = {
     "txn_end": "HandleEndTxn",
     "offset_commit": "HandleAddOffsetsToTxn",
     "read": "Fetch",
+    "truncate": "LeaderFailover",
 }
 COORDINATOR = "coordinator"
 
@@ -156,6 +158,10 @@ class _Builder:
             self._arrow(coordinator, client, position, position, describe(event),
                         f"EndTxn {event.error}")  # fmt: skip
             return client
+        if isinstance(event, Truncate):
+            self.logs.truncate(event.partition, position, event.offset)
+            self.log_end[event.partition] = event.offset
+            return self._lane("partition", event.partition)
         assert isinstance(event, OffsetCommit)
         return self._lane("coordinator", COORDINATOR)
 

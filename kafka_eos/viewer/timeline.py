@@ -21,8 +21,16 @@ class TimelineBuilder:
     partitions: dict[str, _Partition] = field(default_factory=dict)
 
     def append(self, name: str, step: int, entry: LogEntry) -> None:
-        """A batch appended at ``step`` (a history's logs only grow)."""
+        """A batch appended at ``step`` (at the log end, after any truncation)."""
         self._partition(name).live[entry.offset] = replace(entry, added=step)
+
+    def truncate(self, name: str, step: int, offset: int) -> None:
+        """The entries at ``offset`` and above removed at ``step`` (a leader change)."""
+        partition = self._partition(name)
+        for at, entry in list(partition.live.items()):
+            if at >= offset:
+                partition.gone.append(replace(entry, removed=step))
+                del partition.live[at]
 
     def observe(self, name: str, step: int, entries: tuple[LogEntry, ...]) -> None:
         """The whole log at ``step``: what is new was added now, what is missing or different

@@ -56,10 +56,6 @@ def test_there_are_counterexamples_to_validate() -> None:
     )
 
 
-_TRUNCATION = (
-    "the history format has no truncation: a record a leader change truncates stays appended "
-    "in the history, so the lost write does not show (issue 12)"
-)
 #: Rows whose counterexample a history does not show yet, and why (strict xfails: a history
 #: check that starts to see one shows up as XPASS).
 NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
@@ -81,8 +77,6 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "idempotent-retriable-reorder": "the history judges a producer's order by sequence within "
     "an epoch; this reorder crosses a KIP-360 epoch bump and shows only against the "
     "application's send order (Elle's nonmonotonic-send, issue 11's client-view properties)",
-    "replicated-acks-1": _TRUNCATION,
-    "replicated-unclean": _TRUNCATION,
     "replicated-reorder": "the history checks judge a producer's order within an epoch (its "
     "sequence numbers); the KIP-360 bump puts the two batches in different epochs",
     "tv1-request-timeouts": "the trace ends when the coordinator durably decides to commit the "

@@ -6,7 +6,7 @@ from sample_histories import ack, append, clean_history, end, marker, read
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.client_view import ANOMALIES
-from kafka_eos.protocol.history import Event, Read
+from kafka_eos.protocol.history import Event, Read, Truncate, event_from_json, event_to_json
 from kafka_eos.protocol.history_checks import (
     PROPERTIES,
     Violation,
@@ -238,3 +238,46 @@ def test_a_far_jump_between_reads_costs_nothing_extra() -> None:
     history: list[Event] = [near, far, read("t-3", 0, "near"), read("t-3", 10**15, "far")]
     assert {v.property for v in check_history(history)} == {"offsets_immutable"}  # the gap
     assert check_ordering(history).consistent is False
+
+
+def test_an_acknowledged_batch_a_truncation_cut_is_a_lost_write_naming_the_truncation() -> None:
+    # acks=1: the leader answered, then a new leader without the batch took over
+    history = clean_history()
+    batch = append("u-0", 0, 2, 0, "z", txn=False)
+    history += [batch, ack(batch), Truncate("u-0", 0)]
+    violation = only(history, "no_lost_acks", "lost write:")
+    assert "truncation of u-0 at offset 0 cut" in violation.message
+
+
+def test_a_truncated_batch_retried_at_its_offset_is_neither_lost_nor_duplicated() -> None:
+    # acks=all: the answer waited, the leader changed, the producer's retry lands again at 0
+    history = clean_history()
+    batch = append("u-0", 0, 2, 0, "z", txn=False)
+    retry = append("u-0", 0, 2, 0, "z", txn=False)
+    history += [batch, Truncate("u-0", 0), retry, ack(retry), read("u-0", 0, "z")]
+    assert check_history(history) == []
+    assert check_ordering(history).consistent
+
+
+def test_a_read_of_a_record_a_truncation_later_cut_is_inconsistent() -> None:
+    history = clean_history()
+    cut = append("u-0", 0, 2, 0, "z", txn=False)
+    other = append("u-0", 0, 3, 0, "w", txn=False)
+    history += [cut, read("u-0", 0, "z"), Truncate("u-0", 0), other]
+    violation = only(history, "offsets_immutable", "inconsistent offsets:")
+    assert "later cut" in violation.message
+
+
+def test_a_transaction_whose_marker_was_cut_is_open_until_the_marker_comes_again() -> None:
+    history = clean_history()
+    data = append("u-0", 0, 4, 0, "t")
+    history += [data, end(4, commit=True), marker("u-0", 1, 4, commit=True), Truncate("u-0", 1)]
+    history.append(read("u-0", 0, "t"))  # the COMMIT is gone: the record is not stable
+    only(history, "read_committed_no_aborted", "dirty read:")
+    history.insert(-1, marker("u-0", 1, 4, commit=True))  # the coordinator's retry
+    assert check_history(history) == []
+
+
+def test_a_truncation_event_reads_back_from_its_json_line() -> None:
+    event = Truncate("t-0", 3)
+    assert event_from_json(event_to_json(event)) == event
