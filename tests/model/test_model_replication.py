@@ -125,14 +125,7 @@ def test_a_new_leader_starts_from_its_own_high_watermark() -> None:
     # watermark passes it; each follower learned the high watermark of before its report (0).
     # The elected r1 starts from its own 0 (Partition.makeLeader), not its predecessor's 1,
     # which the deposed r0 keeps as a follower.
-    config = load_check_config("replicated")
-    workload = dataclasses.replace(config.model.workload, replicas=3)
-    model = KafkaEosModel(
-        knobs=config.model.knobs,
-        faults=config.model.faults,
-        workload=workload,
-        checked=config.model.checked,
-    )
+    model = load_check_config("replicated-three-replicas").model
     fetches = [f"FollowerFetch(t-0,r{r},truncate@{at}" for r in (1, 2) for at in (0, 1)]
     before = _walk(model, ["Send(", "HandleProduce(", *fetches])
     assert before[S_PARTITIONS][0][P_REPLICATION][RS_HW] == 1
