@@ -134,6 +134,18 @@ class ProducerBatch:
     created_ms: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """One Produce attempt of a batch, as the request carried it: an epoch bump may rewrite
+    the batch's epoch and sequence while the attempt is in flight, and its answer acknowledges
+    what the leader appended, the attempt's."""
+
+    batch: ProducerBatch
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+
+
 @dataclass(slots=True)
 class PartitionBook:
     """Per-partition sequence bookkeeping (TxnPartitionEntry)."""
@@ -237,7 +249,7 @@ class KafkaProducer:
         self.txn_queue: list[TxnRequest] = []
         self.txn_in_flight: int | None = None
         self.events: list[Event] = []
-        self._produce_attempts: dict[int, ProducerBatch] = {}
+        self._produce_attempts: dict[int, _Attempt] = {}
         self._waiting_for_metadata: list[tuple[str, str, Future]] = []
         self._metadata_requested = False
         self._init_future: Future | None = None
@@ -465,7 +477,9 @@ class KafkaProducer:
             in_flight += 1
             correlation_id = self._next_id()
             batch.correlation_id = correlation_id
-            self._produce_attempts[correlation_id] = batch
+            self._produce_attempts[correlation_id] = _Attempt(
+                batch, batch.producer_id, batch.producer_epoch, batch.base_sequence
+            )
             request = ProduceRequest(
                 correlation_id,
                 tp.topic,
@@ -511,13 +525,15 @@ class KafkaProducer:
     # == produce responses =====================================================================
 
     def _on_produce_response(self, response: ProduceResponse, request: _InFlight | None) -> None:
-        batch = self._produce_attempts.pop(response.correlation_id, None)
-        if batch is None or batch.done:
+        attempt = self._produce_attempts.pop(response.correlation_id, None)
+        if attempt is None or attempt.batch.done:
             return
+        batch = attempt.batch
         current = batch.correlation_id == response.correlation_id
         error = response.error_code
         if error is ErrorCode.NONE:
-            self._complete_batch(batch, response.base_offset)  # any attempt's ack is an ack
+            # any attempt's ack is an ack
+            self._complete_batch(batch, response.base_offset, attempt)
             return
         if not current:
             return  # an error for an attempt already superseded by a retry
@@ -562,7 +578,7 @@ class KafkaProducer:
                 self.epoch_bump_required = True
                 self._abortable(error)
         elif error is ErrorCode.DUPLICATE_SEQUENCE_NUMBER:
-            self._complete_batch(batch, -1)
+            self._complete_batch(batch, -1, attempt)
         else:
             self._fail_batch(batch, error)
             if self.transactional_id is not None:
@@ -590,7 +606,7 @@ class KafkaProducer:
         batch.needs_send = True
         batch.next_attempt_ms = now + self.retry_backoff_ms
 
-    def _complete_batch(self, batch: ProducerBatch, base_offset: int) -> None:
+    def _complete_batch(self, batch: ProducerBatch, base_offset: int, attempt: _Attempt) -> None:
         batch.done = True
         batch.correlation_id = None
         book = self.books.get(batch.tp)
@@ -598,7 +614,7 @@ class KafkaProducer:
             last = last_sequence(batch.base_sequence, len(batch.records))
             book.last_acked_sequence = max(book.last_acked_sequence, last)
         self._remove_batch(batch)
-        self._record_ack(batch, ErrorCode.NONE, base_offset)
+        self._record_ack(batch, ErrorCode.NONE, base_offset, attempt)
         for index, future in enumerate(batch.futures):
             future.succeed(RecordMetadata(batch.tp.topic, batch.tp.partition, base_offset + index))
 
@@ -616,14 +632,23 @@ class KafkaProducer:
         if book is not None and batch in book.batches:
             book.batches.remove(batch)
 
-    def _record_ack(self, batch: ProducerBatch, error: ErrorCode, base_offset: int) -> None:
+    def _record_ack(
+        self,
+        batch: ProducerBatch,
+        error: ErrorCode,
+        base_offset: int,
+        attempt: _Attempt | None = None,
+    ) -> None:
+        """The client's answer for the batch: an acknowledgement names the batch as the
+        acknowledged attempt carried it, a failure as the batch stands."""
+        sent = attempt if attempt is not None else batch
         self.events.append(
             ProduceAck(
                 self.client_id,
                 str(batch.tp),
-                batch.producer_id,
-                batch.producer_epoch,
-                batch.base_sequence,
+                sent.producer_id,
+                sent.producer_epoch,
+                sent.base_sequence,
                 tuple(batch.records),
                 error.name,
                 base_offset,

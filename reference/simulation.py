@@ -117,7 +117,9 @@ class SimulationConfig:
     subscribe: bool = False  # copy apps join a consumer group (KIP-447) instead of assign()
     session_timeout_ms: int = 2_000
     request_timeout_ms: int = 1_000
-    expect_violation: bool = False  # a weakened protocol: finding a violation is the point
+    #: a weakened protocol, or an outcome of Kafka's own that the properties flag: finding a
+    #: violation is the point
+    expect_violation: bool = False
 
 
 def _weaken(base: SimulationConfig, name: str, description: str, **knobs: Any) -> SimulationConfig:
@@ -213,13 +215,20 @@ _REPLICATED = replace(
     "coordinators; clients follow the leaders through metadata",
     broker=replace(_DEFAULT.broker, brokers=3),
     broker_crash_rate=0.01,
-    # Not yet: with requests held past their timeout on the crashing cluster, an idempotent
-    # writer's record was read twice (replicated, request_timeout_rate 0.02, seed 2, 2,500
-    # steps: 'input:13' at offsets 0 and 5 of in-1); a reference bug or a finding, to be told
-    # apart before the fault runs here by default
-    request_timeout_rate=0.0,
 )
 SIMULATION_CONFIGS["replicated"] = _REPLICATED
+SIMULATION_CONFIGS["replicated-idempotent-duplicates"] = replace(
+    _REPLICATED,
+    name="replicated-idempotent-duplicates",
+    description="Kafka 4.x on the crashing 3-broker cluster with frequent retriable errors and "
+    "requests held past their timeout: a leader with no state for an idempotent writer takes "
+    "a later batch first, the writer bumps its epoch (KIP-360) and re-sequences its batches "
+    "in flight, one of them already appended with its answer timed out, which is written "
+    "again: a duplicate, Kafka's own (the model's idempotent-timeout-duplicate check)",
+    retriable_error_rate=0.01,
+    request_timeout_rate=0.01,
+    expect_violation=True,
+)
 SIMULATION_CONFIGS["replicated-acks-1"] = _weaken(
     _REPLICATED,
     "replicated-acks-1",

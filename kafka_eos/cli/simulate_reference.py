@@ -124,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
                 "settled and checked)"
             )
         if config.expect_violation:
-            print(f"  ({config.name} weakens the protocol: {config.description})")
+            print(f"  ({config.name} is meant to show a violation: {config.description})")
     return code
 
 

@@ -14,7 +14,7 @@ import pytest
 from refdriver import Direct
 
 from kafka_eos.cli.main import main
-from kafka_eos.protocol.history import Append
+from kafka_eos.protocol.history import Append, ProduceAck
 from kafka_eos.reference.invariants import committed_values
 from kafka_eos.reference.messages import TopicPartition
 from kafka_eos.reference.node import BrokerConfig
@@ -194,6 +194,7 @@ def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]
     [
         ("producer-state-expiry", 4000),
         ("replicated-acks-1", 3000),
+        ("replicated-idempotent-duplicates", 2500),
         pytest.param("tv1-no-verification", 4000, marks=pytest.mark.slow),
         pytest.param("no-producer-epoch-check", 4000, marks=pytest.mark.slow),
     ],
@@ -252,3 +253,24 @@ def test_a_replicated_cluster_restarts_from_its_data_files(tmp_path) -> None:  #
         assert result.stats["broker_restarts"] >= 1, result.stats
         assert result.ok, (seed, result.violations[:3])
     assert (tmp_path / "0" / "idem-0@broker-1.log").exists()
+
+
+def test_an_ack_after_an_epoch_bump_names_the_batch_the_leader_appended() -> None:
+    """An idempotent producer's KIP-360 bump re-sequences its batches still in flight under the
+    new epoch; the answer to an attempt sent before it acknowledges the batch as that attempt
+    carried it (the leader appended the old epoch and sequence). The replicated simulation with
+    requests held past their timeout (seed 2) recorded such acks under the rewritten epoch:
+    lost writes that were in the log all along."""
+    config = dataclasses.replace(load_simulation_config("replicated"), request_timeout_rate=0.0005)
+    result = run_simulation(seed=2, steps=10_000, config=config)
+    assert result.ok, result.violations[:3]
+    # the run takes the path: an ack naming an epoch older than one its producer id appended
+    # at before the ack
+    newest: dict[int, int] = {}
+    old_epoch_acks = 0
+    for event in result.events:
+        if isinstance(event, Append) and event.producer_id >= 0:
+            newest[event.producer_id] = max(newest.get(event.producer_id, -1), event.producer_epoch)
+        elif isinstance(event, ProduceAck) and event.error == "NONE":
+            old_epoch_acks += event.producer_epoch < newest.get(event.producer_id, -1)
+    assert old_epoch_acks
