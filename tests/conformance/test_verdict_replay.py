@@ -30,6 +30,7 @@ NOT_REPRODUCED: dict[str, str] = {}
 AT_KAFKA_DEFAULTS = {
     "idempotent-retriable-reorder": "a leader with no state for a producer takes any sequence",
     "replicated-reorder": "a new leader with no state for the producer takes any sequence",
+    "idempotent-timeout-duplicate": "KIP-360's bump re-sequences a batch already appended",
 }
 
 
