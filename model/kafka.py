@@ -138,6 +138,7 @@ class KafkaEosModel(WorkloadTables):
             Tup, tuple[tuple[int, tuple[_LocalStep, ...], tuple[_Pair, ...]], ...]
         ] = {}
         self._message_names: dict[Tup, str] = {}
+        self._newest_connections: dict[Tup, int] = {}
         #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
         self.message_inboxes: dict[str, Any] = {}
 
@@ -381,7 +382,13 @@ class KafkaEosModel(WorkloadTables):
     def newest_connection(self, state: Tup) -> int:
         """The number of the newest connection any client opened (layout.connections_opened):
         a request that is not a retry travels on it."""
-        return connections_opened(self.budget_limits, state[S_BUDGET])
+        budget = state[S_BUDGET]
+        newest = self._newest_connections.get(budget)
+        if newest is None:  # one per value of the budget: few, and asked for every successor
+            newest = self._newest_connections[budget] = connections_opened(
+                self.budget_limits, budget
+            )
+        return newest
 
     def committed_group_offset(self, partition: Tup) -> int:
         """The group's committed input offset as read_committed readers of
