@@ -3,6 +3,7 @@
     python benchmarks/bench_throughput.py --against f5e37b9             # default, 3 pairs
     python benchmarks/bench_throughput.py --against HEAD~1 --repeat 5 --modes safety
     python benchmarks/bench_throughput.py                                # this tree only
+    python benchmarks/bench_throughput.py --compiled     # and compiled (`kafka-eos compile`)
 
 Each run is a subprocess of its own: ``safety`` checks the configuration's invariants and
 action properties only, ``full`` adds its temporal properties (graph recording and the
@@ -11,12 +12,15 @@ directory and imported from there by the same worker code, and the two trees run
 alternately (earlier, this, earlier, this...): the machine is shared, so only figures of
 one invocation compare, and the best run of each is kept. Time is the worker's CPU time.
 Both trees must find the same states, transitions and verdict, or the benchmark stops.
+This tree runs interpreted (KAFKA_EOS_INTERPRETED=1); ``--compiled`` adds it compiled, which
+needs a build of its sources (``kafka-eos compile``) and stops if the worker did not load one.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -34,6 +38,7 @@ ROOT = HERE.parent
 def worker(config: str, mode: str) -> dict[str, Any]:
     """Check ``config`` in this process (its safety properties only for ``safety``)."""
     from kafka_eos.checker import check
+    from kafka_eos.compiled.finder import mode as code_mode
     from kafka_eos.model.configs import load_check_config
     from kafka_eos.model.kafka import KafkaEosModel
 
@@ -51,6 +56,7 @@ def worker(config: str, mode: str) -> dict[str, Any]:
         "seconds": cpu_seconds,
         "liveness_seconds": result.liveness_seconds,
         "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "code": code_mode(),
     }
 
 
@@ -77,12 +83,21 @@ def extract(revision: str, into: Path) -> Path:
     return packages
 
 
+#: This tree compiled: a tree entry (its packages: the editable install's).
+COMPILED = "compiled"
+
+
 def measure(config: str, mode: str, packages: str | None) -> dict[str, Any]:
     command = [sys.executable, __file__, "--worker", mode, "--configs", config]
-    if packages is not None:
+    environment = dict(os.environ, KAFKA_EOS_INTERPRETED="1")
+    if packages == COMPILED:
+        del environment["KAFKA_EOS_INTERPRETED"]
+    elif packages is not None:
         command += ["--packages", packages]
-    figures: dict[str, Any] = json.loads(
-        subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    figures: dict[str, Any] = json.loads(subprocess.run(
+        command, check=True, capture_output=True, text=True, env=environment).stdout)
+    if (packages == COMPILED) != figures["code"].startswith("compiled"):
+        raise SystemExit(f"{config}: the worker ran {figures['code']}")
     return figures
 
 
@@ -120,6 +135,8 @@ def main() -> None:
                         default=["safety", "full"])
     parser.add_argument("--against", help="a git revision to compare with (e.g. HEAD~1)")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each tree; best kept")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also run this tree compiled (after `kafka-eos compile`)")
     parser.add_argument("--worker", choices=["safety", "full"], help=argparse.SUPPRESS)
     parser.add_argument("--packages", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -133,6 +150,8 @@ def main() -> None:
         if args.against:
             trees[args.against] = str(extract(args.against, Path(directory)))
         trees["this tree"] = None
+        if args.compiled:
+            trees["compiled"] = COMPILED
         for config in args.configs:
             for mode in args.modes:
                 print("\n".join(compare(config, mode, trees, args.repeat)), flush=True)

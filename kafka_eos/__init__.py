@@ -7,3 +7,9 @@ the model and the reference), ``kafka_eos.model``, ``kafka_eos.reference`` and t
 """
 
 __version__ = "0.1.0"
+
+from .compiled.finder import install as _install_compiled_finder
+
+# Before any layer is imported: a compiled build of the layers runs only when it matches
+# their sources (see kafka_eos/compiled/finder.py).
+_install_compiled_finder()

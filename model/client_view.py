@@ -147,9 +147,11 @@ def anomaly_finder(model: KafkaEosModel) -> Callable[[Tup], frozenset[str]]:
     invariants, and once per (clients, consumer, outcomes, logs): what a client view is built
     from repeats across states that differ in the network or the coordinator."""
 
-    @lru_cache(maxsize=1 << 16)
-    def judged(clients: Tup, consumer: Tup, outcomes: Tup, logs: Tup) -> frozenset[str]:
+    def judge(clients: Tup, consumer: Tup, outcomes: Tup, logs: Tup) -> frozenset[str]:
         return frozenset(a.name for a in anomalies(_view(model, clients, consumer, outcomes, logs)))
+
+    # wrapped, not decorated: compiled (mypyc), a closure cannot see a decorated nested def
+    judged = lru_cache(maxsize=1 << 16)(judge)
 
     memo: list[object] = [None, frozenset()]
 

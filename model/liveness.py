@@ -65,7 +65,7 @@ from .layout import (
     T_STATE,
     Tup,
 )
-from .params import CTP, TRANSACTIONAL
+from .params import CTP, TRANSACTIONAL, Faults, Knobs, Workload
 from .tables import REC_PARTITION, REC_TXN
 from .views import high_watermark, last_stable_offset
 
@@ -125,8 +125,18 @@ class KafkaEosLivenessModel(KafkaEosModel):
     """The Kafka model with temporal properties to check (names from
     :data:`TEMPORAL_PROPERTIES`) and Kafka's fairness."""
 
-    def __init__(self, *, temporal: Iterable[str], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        temporal: Iterable[str],
+        knobs: Knobs | None = None,
+        faults: Faults | None = None,
+        workload: Workload | None = None,
+        checked: Iterable[str] | None = None,
+    ) -> None:
+        # The parameters spelt out, not forwarded as **kwargs: compiled (mypyc), a
+        # forwarded keyword dict reaches the base class's keyword-only parameters whole.
+        super().__init__(knobs=knobs, faults=faults, workload=workload, checked=checked)
         self.temporal = tuple(temporal)
         unknown = [name for name in self.temporal if name not in TEMPORAL_PROPERTIES]
         if unknown:

@@ -64,8 +64,7 @@ def state_invariants(model: KafkaEosModel) -> dict[str, Predicate]:
     record_global = model.record_global
     record_partition = model.record_partition
 
-    @lru_cache(maxsize=1 << 17)
-    def summary(partition: Tup) -> tuple[int, tuple[tuple[int, int], ...]]:
+    def summarise(partition: Tup) -> tuple[int, tuple[tuple[int, int], ...]]:
         """Everything the invariants need from one partition, computed once per partition
         value: a bitmask of log-local breaches, and (transaction, fate) of each transactional
         data batch."""
@@ -96,6 +95,8 @@ def state_invariants(model: KafkaEosModel) -> dict[str, Predicate]:
             latest_record[proc] = record
         return flags, tuple(txn_fates)
 
+    # wrapped, not decorated: compiled (mypyc), a closure cannot see a decorated nested def
+    summary = lru_cache(maxsize=1 << 17)(summarise)
     memo: list[object] = [None, ()]
 
     def summaries(state: Tup) -> Tup:

@@ -33,7 +33,7 @@ __all__ = [
 # The action properties run on every transition; most transitions leave the component they
 # look at untouched (the same tuple object), so each starts with an identity test, with the
 # component's index bound as a default argument (a fast local).
-def offsets_immutable(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) -> bool:
+def offsets_immutable(state: Tup, label: object, target: Tup, _at: int = S_PARTITIONS) -> bool:
     before, after = state[_at], target[_at]
     if before is after:
         return True
@@ -57,7 +57,7 @@ def offsets_immutable(state: Tup, label: str, target: Tup, _at: int = S_PARTITIO
     return True
 
 
-def lso_bounds(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) -> bool:
+def lso_bounds(state: Tup, label: object, target: Tup, _at: int = S_PARTITIONS) -> bool:
     before, after = state[_at], target[_at]
     if before is after:
         return True
@@ -75,7 +75,7 @@ def lso_bounds(state: Tup, label: str, target: Tup, _at: int = S_PARTITIONS) -> 
 
 def coordinator_transitions_legal(
     state: Tup,
-    label: str,
+    label: object,
     target: Tup,
     _at: int = S_COORDINATOR,
 ) -> bool:
@@ -93,7 +93,7 @@ def coordinator_transitions_legal(
 
 def client_transitions_legal(
     state: Tup,
-    label: str,
+    label: object,
     target: Tup,
     _at: int = S_CLIENTS,
 ) -> bool:

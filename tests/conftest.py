@@ -23,3 +23,8 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 
 _default = "ci" if os.environ.get("CI", "").lower() in {"1", "true", "yes"} else "dev"
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+# The suite runs the pure-Python sources even where a compiled build of them is cached: tests
+# replace module functions (monkeypatch), which compiled callers would not see. The compiled
+# hot path is tested in tests/compiled/, in subprocesses that choose their own mode.
+os.environ["KAFKA_EOS_INTERPRETED"] = "1"

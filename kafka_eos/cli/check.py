@@ -26,6 +26,7 @@ from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
 from kafka_eos.cli.progress import PROGRESS_AFTER_SECONDS, StatusLine
 from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
+from kafka_eos.compiled.finder import mode as code_mode
 from kafka_eos.errors import InputError
 
 EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
@@ -274,7 +275,7 @@ def _report(
     viewed = _write_view(args.html, target, result) if args.html else None
     if args.json:
         print(json.dumps({**result.to_json(), "target": target.meta, "trace_out": written,
-                          "html": viewed}))  # fmt: skip
+                          "html": viewed, "code": code_mode()}))  # fmt: skip
     else:
         print(summary(target, result, bounds, written, trace_out=args.trace_out))
         if viewed:
@@ -329,6 +330,7 @@ def summary(
     else:
         stats.append(("walks", f"{result.walks:,}"))
     stats.append(("time", f"{result.seconds:.2f} s ({rate})"))
+    stats.append(("code", code_mode()))
     if result.store == "fingerprints":
         per_state = result.store_bytes / max(result.distinct_states, 1)
         stats.append(("store", f"fingerprints, {per_state:.1f} bytes/state; collision "

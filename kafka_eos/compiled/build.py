@@ -1,0 +1,196 @@
+"""Build the compiled hot path: the model and the checker's search compiled with mypyc into
+the cache (:func:`.sources.cache_root`), under the key of the sources they were compiled from.
+
+The sources are copied first, laid out as the installed package, and the copy is what is
+hashed, type-checked and compiled: a file edited while the build runs makes the build's key
+not match, never a build of mixed sources. A build is written to a temporary folder and
+renamed into place once complete, so a build stopped half-way is never loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from kafka_eos.errors import InputError
+
+from . import sources
+
+#: Model modules that are not compiled, and why: the rest of model/ is.
+NOT_COMPILED = {
+    # mypyc cannot compile a subclass of a builtin type, and Step subclasses tuple (labels
+    # are made on every transition, so they must stay tuples); nothing in it is hot
+    "kafka_eos.model.registry": "Step subclasses tuple",
+    "kafka_eos.model.configs": "reads YAML once per run",
+    "kafka_eos.model.variables": "names a trace's variables once per trace",
+    "kafka_eos.model.verdicts": "the verdict table's command",
+    "kafka_eos.model.schema_texts": "writes SPEC.md's tables",
+}
+#: The checker's modules that run per state or per transition: the breadth-first search,
+#: its stores and the state graph liveness records.
+CHECKER_HOT = (
+    "kafka_eos.checker.bfs",
+    "kafka_eos.checker.store",
+    "kafka_eos.checker.graph",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    folder: Path
+    modules: tuple[str, ...]
+    #: False: a build of these sources was already in the cache
+    fresh: bool
+
+
+def source_folders() -> dict[str, Path]:
+    """The package root's folder and each layer's."""
+    folders = {"kafka_eos": Path(__file__).resolve().parent.parent}
+    for package in sources.LAYERS:
+        spec = importlib.util.find_spec(package)
+        assert spec is not None and spec.submodule_search_locations
+        folders[package] = Path(next(iter(spec.submodule_search_locations)))
+    return folders
+
+
+def compiled_modules(files: Iterable[str]) -> tuple[str, ...]:
+    """The modules a build of ``files`` (module names) compiles: every model module but
+    :data:`NOT_COMPILED`, and :data:`CHECKER_HOT`."""
+    names = set(files)
+    model = sorted(
+        name for name in names
+        if name.startswith("kafka_eos.model.") and not name.endswith(".__init__")
+        and name not in NOT_COMPILED
+    )
+    return (*CHECKER_HOT, *model)
+
+
+def _missing_tools() -> str | None:
+    """Why this machine cannot compile, or None."""
+    if importlib.util.find_spec("mypyc") is None:
+        return "mypyc is not installed (pip install -e '.[compile]' installs it)"
+    include = sysconfig.get_paths().get("include", "")
+    if not (Path(include) / "Python.h").exists():
+        return f"no Python headers (Python.h) in {include} (install python3-dev)"
+    compiler = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    if shutil.which(compiler) is None:
+        return f"no C compiler ({compiler!r} not found on PATH)"
+    return None
+
+
+def _snapshot(files: dict[str, Path], into: Path) -> dict[str, Path]:
+    """Copy ``files`` into ``into`` laid out as the installed package; their copies by name."""
+    copies: dict[str, Path] = {}
+    for name, path in files.items():
+        parts = name.split(".")
+        if parts[-1] == "__init__":
+            relative = Path(*parts[:-1], "__init__.py")
+        elif path.name == "__init__.py":
+            relative = Path(*parts, "__init__.py")
+        else:
+            relative = Path(*parts).with_suffix(".py")
+        target = into / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        copies[name] = target
+    return copies
+
+
+def build(
+    *,
+    jobs: int = 2,
+    force: bool = False,
+    modules: tuple[str, ...] | None = None,
+    log: io.TextIOBase | None = None,
+) -> Built:
+    """Compile the hot modules of the current sources (or only ``modules``) into the cache,
+    unless a build of them is there already (or ``force``). Raises :class:`InputError` with
+    one line saying what is missing or what failed."""
+    problem = _missing_tools()
+    if problem:
+        raise InputError(f"cannot compile: {problem}")
+    cache = sources.cache_root()
+    with tempfile.TemporaryDirectory(prefix="kafka-eos-compile-") as work_dir:
+        work = Path(work_dir)
+        copies = _snapshot(sources.source_files(source_folders()), work / "src")
+        key = sources.key(copies)
+        if modules is None:
+            modules = compiled_modules(copies)
+        unknown = [name for name in modules if name not in copies]
+        if unknown:
+            raise InputError(f"cannot compile {unknown[0]}: no such module")
+        target = cache / key
+        if not force and sources.built_modules(target) == frozenset(modules):
+            return Built(folder=target, modules=modules, fresh=False)
+        partial = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=_made(cache)))
+        try:
+            _compile(work, [copies[m] for m in modules], key, partial, jobs=jobs, log=log)
+            (partial / sources.MANIFEST).write_text("\n".join(modules) + "\n", encoding="utf-8")
+            shutil.rmtree(target, ignore_errors=True)
+            partial.rename(target)
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    return Built(folder=target, modules=modules, fresh=True)
+
+
+def _made(folder: Path) -> Path:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"cannot create the compile cache {folder}: {error.strerror}") from None
+    return folder
+
+
+def _compile(work: Path, files: list[Path], key: str, out: Path, *, jobs: int,
+             log: io.TextIOBase | None) -> None:
+    """mypyc then the C compiler over ``files`` (copies under ``work/src``), extension
+    modules written under ``out``."""
+    from mypyc.build import mypycify
+    from setuptools import Distribution  # type: ignore[import-untyped]
+
+    src = work / "src"
+    output = log if log is not None else io.StringIO()
+    previous = Path.cwd()
+    try:
+        os.chdir(src)  # mypy names modules from the folders (and __init__.py) above a file
+        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            extensions = mypycify(
+                [str(f.relative_to(src)) for f in files]
+                + ["--follow-imports=silent", "--ignore-missing-imports"],
+                target_dir=str(work / "c"),
+                multi_file=True,  # one C file per module: the C compiler runs in parallel
+                group_name=sources.group_name(key),
+            )
+            distribution = Distribution({"name": "kafka-eos-compiled", "ext_modules": extensions})
+            command = distribution.get_command_obj("build_ext")
+            command.build_lib = str(out)
+            command.build_temp = str(work / "objects")
+            command.parallel = jobs
+            distribution.run_command("build_ext")
+    except SystemExit as stop:  # mypyc exits on a type error
+        raise InputError(f"mypyc failed (exit {stop.code}): {_last_error(output)}") from None
+    except Exception as error:  # the C compiler's failure, as distutils reports it
+        raise InputError(f"compilation failed: {error}; {_last_error(output)}") from None
+    finally:
+        os.chdir(previous)
+
+
+def _last_error(output: io.TextIOBase) -> str:
+    if not isinstance(output, io.StringIO):
+        return "see the log above"
+    lines = [line for line in output.getvalue().splitlines() if "error" in line.lower()]
+    return lines[0].strip() if lines else "no error message"
+
+
+if __name__ == "__main__":
+    built = build(force="--force" in sys.argv, log=None)
+    print(built.folder, len(built.modules))

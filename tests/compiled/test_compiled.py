@@ -1,0 +1,204 @@
+"""The compiled hot path (kafka_eos/compiled/): a build in a cache outside the source tree,
+loaded only while the sources hash to its key, giving the same counts, verdicts and
+counterexamples as the pure-Python sources.
+
+The suite compiles the checker's search once per session (about a minute of CPU) into a
+temporary cache; the whole model compiled runs under ``-m slow``. Each check runs in a
+subprocess, since a process loads one build or none when it first imports the layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kafka_eos.checker import check
+from kafka_eos.compiled import build, sources
+from kafka_eos.model.kafka import KafkaEosModel
+
+ROOT = Path(__file__).resolve().parents[2]
+MISSING = build._missing_tools()
+needs_compiler = pytest.mark.skipif(MISSING is not None, reason=f"cannot compile: {MISSING}")
+
+#: The search, and the checker's state store: compiled in a small build for the suite.
+SEARCH = ("kafka_eos.checker.bfs", "kafka_eos.checker.store")
+
+
+def _environment(cache: Path, *, interpreted: bool = False) -> dict[str, str]:
+    environment = {k: v for k, v in os.environ.items() if k != sources.INTERPRETED_VARIABLE}
+    environment[sources.CACHE_VARIABLE] = str(cache)
+    if interpreted:
+        environment[sources.INTERPRETED_VARIABLE] = "1"
+    return environment
+
+
+def _cli(cache: Path, *argv: str, interpreted: bool = False,
+         python_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    environment = _environment(cache, interpreted=interpreted)
+    if python_path is not None:
+        environment["PYTHONPATH"] = str(python_path)
+    return subprocess.run(
+        [sys.executable, "-m", "kafka_eos", *argv], env=environment,
+        capture_output=True, text=True, timeout=900, check=False,
+    )
+
+
+def _check_json(cache: Path, config: str, *, interpreted: bool = False) -> dict[str, Any]:
+    done = _cli(cache, "check", "--config", config, "--json", "--quiet",
+                interpreted=interpreted)
+    assert done.returncode in (0, 1), done.stderr
+    document: dict[str, Any] = json.loads(done.stdout)
+    return document
+
+
+def _figures(document: dict[str, Any]) -> tuple[Any, ...]:
+    return (document["verdict"], document["violated"], document["trace_length"],
+            document["distinct_states"], document["transitions"], document["coverage"])
+
+
+@pytest.fixture(scope="session")
+def search_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cache holding a build of the checker's search for the current sources."""
+    cache = tmp_path_factory.mktemp("compiled-cache")
+    done = subprocess.run(
+        [sys.executable, "-c", f"from kafka_eos.compiled.build import build; "
+                               f"build(modules={SEARCH!r})"],
+        env=_environment(cache), capture_output=True, text=True, timeout=1200, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return cache
+
+
+def test_the_hot_modules_are_compiled() -> None:
+    """The modules the default check spends its time in are in the full build's list (a
+    rename that moved them out of it fails here), and every module named as left out is
+    still there to be left out."""
+    files = sources.source_files(build.source_folders())
+    compiled = build.compiled_modules(files)
+    hot = {KafkaEosModel.__module__, check.__module__, "kafka_eos.model.properties",
+           "kafka_eos.model.views", "kafka_eos.model.unreadable", "kafka_eos.model.consumer",
+           "kafka_eos.model.client_view", "kafka_eos.model.layout"}
+    assert hot <= set(compiled)
+    assert set(build.NOT_COMPILED) <= set(files)
+    assert not set(build.NOT_COMPILED) & set(compiled)
+
+
+def test_the_build_key_follows_every_source(tmp_path: Path) -> None:
+    files = sources.source_files(build.source_folders())
+    copies = {name: tmp_path / f"{name}.py" for name in files}
+    for name, path in files.items():
+        shutil.copyfile(path, copies[name])
+    assert sources.key(copies) == sources.key(files)
+    edited = copies["kafka_eos.protocol.epochs"]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    assert sources.key(copies) != sources.key(files)
+
+
+@needs_compiler
+@pytest.mark.parametrize("config", ["idempotence-off", "ctp-no-producer-epoch-check",
+                                    "coordinator-failover"])
+def test_compiled_search_finds_what_the_interpreted_one_does(
+    search_cache: Path, config: str
+) -> None:
+    compiled = _check_json(search_cache, config)
+    interpreted = _check_json(search_cache, config, interpreted=True)
+    assert compiled["code"] == "compiled (mypyc)"
+    assert interpreted["code"].startswith("interpreted")
+    assert _figures(compiled) == _figures(interpreted)
+
+
+@needs_compiler
+def test_check_says_which_code_runs(search_cache: Path) -> None:
+    done = _cli(search_cache, "check", "--config", "coordinator-failover", "--quiet")
+    assert done.returncode == 0, done.stderr
+    assert "  code             compiled (mypyc)" in done.stdout.splitlines()
+
+
+def _installed_copy(into: Path) -> Path:
+    """This tree's package laid out as installed (each layer copied into kafka_eos/)."""
+    folders = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"][
+        "setuptools"]["package-dir"]
+    package = into / "kafka_eos"
+    shutil.copytree(ROOT / folders["kafka_eos"], package,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name, folder in folders.items():
+        if name != "kafka_eos":
+            shutil.copytree(ROOT / folder, package / name.removeprefix("kafka_eos."),
+                            ignore=shutil.ignore_patterns("__pycache__"))
+    return into
+
+
+@needs_compiler
+def test_an_edited_source_runs_interpreted(search_cache: Path, tmp_path: Path) -> None:
+    """A copy of the sources finds the build (the key is the sources' content, wherever
+    they are); once one file of it is edited, the pure-Python sources run."""
+    tree = _installed_copy(tmp_path)
+    probe = "from kafka_eos.compiled.finder import mode; import kafka_eos.checker.bfs as b; " \
+            "print(mode()); print(b.__file__)"
+
+    def loaded() -> list[str]:
+        environment = _environment(search_cache)
+        environment["PYTHONPATH"] = str(tree)
+        done = subprocess.run([sys.executable, "-c", probe], env=environment, cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.splitlines()
+
+    mode, where = loaded()
+    assert mode == "compiled (mypyc)"
+    assert where.startswith(str(search_cache))
+    edited = tree / "kafka_eos" / "checker" / "bfs.py"
+    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+    mode, where = loaded()
+    assert mode.startswith("interpreted (no compiled build matches")
+    assert where == str(edited)
+
+
+def test_compile_without_a_c_compiler_is_one_line(tmp_path: Path) -> None:
+    environment = _environment(tmp_path)
+    environment["PATH"] = str(tmp_path)  # no cc, no gcc
+    done = subprocess.run([sys.executable, "-m", "kafka_eos", "compile"],
+                          env=environment, capture_output=True, text=True, timeout=120,
+                          check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    assert done.stderr.startswith("kafka-eos: error: cannot compile: ")
+    assert done.stderr.count("\n") == 1
+    assert not (tmp_path / "compiled").exists() or not any((tmp_path / "compiled").iterdir())
+
+
+@needs_compiler
+@pytest.mark.slow
+@pytest.mark.parametrize("config", ["default", "ctp-no-producer-epoch-check", "idempotence-off",
+                                    "txn-timeout"])
+def test_compiled_model_gives_the_verdict_table(
+    tmp_path_factory: pytest.TempPathFactory, config: str
+) -> None:
+    """The whole hot path compiled (every model module but those left out, the search):
+    the counts, verdict and counterexample length the interpreted model gives."""
+    cache = _full_cache(tmp_path_factory)
+    compiled = _check_json(cache, config)
+    interpreted = _check_json(cache, config, interpreted=True)
+    assert compiled["code"] == "compiled (mypyc)"
+    assert _figures(compiled) == _figures(interpreted)
+
+
+_FULL: list[Path] = []
+
+
+def _full_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not _FULL:
+        cache = tmp_path_factory.mktemp("compiled-full")
+        done = _cli(cache, "compile")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("compiled ")
+        _FULL.append(cache)
+    return _FULL[0]
