@@ -83,7 +83,7 @@ def test_the_hot_modules_are_compiled() -> None:
     still there to be left out."""
     files = sources.source_files(build.source_folders())
     compiled = build.compiled_modules(files)
-    hot = {KafkaEosModel.__module__, check.__module__, "kafka_eos.model.properties",
+    hot = {KafkaEosModel.__module__, check.__module__, "kafka_eos.model.state_invariants",
            "kafka_eos.model.views", "kafka_eos.model.unreadable", "kafka_eos.model.consumer",
            "kafka_eos.model.client_view", "kafka_eos.model.layout"}
     assert hot <= set(compiled)
