@@ -80,7 +80,8 @@ def test_bad_bytes_are_one_short_line(
 ) -> None:
     message = _refused(tmp_path, content)
     assert all(word in message for word in words), message
-    assert len(message) < 600
+    # short whatever the input; the file's name is the machine's (pytest's tmp_path)
+    assert len(message.replace(str(tmp_path), "")) < 600
 
 
 _REPLICATED = (
