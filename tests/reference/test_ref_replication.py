@@ -193,3 +193,37 @@ def test_every_replica_is_stored_and_a_restarted_cluster_loads_them() -> None:
     assert {"t-0", "t-0@broker-1"} <= set(storage.stream_names())
     d.restart()
     assert records(d, "broker-0") == records(d, "broker-1") == [("v0",)]
+
+
+def test_a_deposed_leader_drops_a_batch_a_new_leader_without_its_epoch_never_had() -> None:
+    # broker-0 appends v0 in epoch 0 and fails before broker-1 fetched; broker-1 (epoch 1,
+    # alone in the ISR) appends v1 at offset 0 with its high watermark at 1. broker-0 asks for
+    # the end of epoch 0, which broker-1 places at the start of its epoch 1, offset 0
+    # (LeaderEpochFileCache.endOffsetFor): it drops v0 instead of keeping it under v1
+    d, pid = cluster(brokers=2)
+    produce(d, pid, 0)
+    d.run(d.node.fail_over_leader(TP))
+    [answer] = produce(d, pid, 1, at="broker-1")
+    assert (answer.error_code, answer.base_offset) == (ErrorCode.NONE, 0)
+    d.run(d.node.follower_fetch(TP, "broker-0"))
+    assert records(d, "broker-0") == records(d, "broker-1") == [("v1",)]
+    # the follower keeps the leader's high watermark as the fetch answered it
+    assert d.node.replica_sets[TP].replicas["broker-0"].partition.high_watermark == 1
+
+
+def test_a_new_leader_starts_from_its_own_high_watermark() -> None:
+    # each follower's second fetch reports v0, and is answered with the high watermark of
+    # before that report: the leader's passes v0, theirs stay at 0
+    d, pid = cluster(brokers=3)
+    produce(d, pid, 0)
+    for _ in range(2):
+        for broker in ("broker-1", "broker-2"):
+            d.run(d.node.follower_fetch(TP, broker))
+    replica_set = d.node.replica_sets[TP]
+    assert replica_set.high_watermark == 1
+    followers = [replica_set.replicas[b].partition for b in ("broker-1", "broker-2")]
+    assert [follower.high_watermark for follower in followers] == [0, 0]
+    d.run(d.node.fail_over_leader(TP))
+    assert replica_set.leader == "broker-1"
+    assert replica_set.high_watermark == 0  # Partition.makeLeader: its own, not broker-0's 1
+    assert replica_set.replicas["broker-0"].partition.high_watermark == 1
