@@ -123,6 +123,13 @@ class KafkaEosBroker:
         partition = f"{get('topic')}-{get('partition')}"
         self.record(Read(client, isolation, partition, get("offset"), history_value(get("value"))))
 
+    def record_seek(self, *, client: str, topic: str, partition: int, offset: int) -> None:
+        """A consumer set its position (seek, or a new assignment): its next read of the
+        partition may go back without being a nonmonotonic poll."""
+        from kafka_eos.protocol.history import Seek
+
+        self.record(Seek(client, f"{topic}-{partition}", offset))
+
     def history(self) -> list[Any]:
         """The broker's history so far, then what the test recorded."""
         from kafka_eos.protocol.history import read_history

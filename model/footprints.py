@@ -73,6 +73,7 @@ PROPERTY_READS: dict[str, tuple[str, ...]] = {
     "torn-transaction": _CLIENT_VIEW,
     "nonmonotonic-send": _CLIENT_VIEW,
     "poll-skip": _CLIENT_VIEW,
+    "nonmonotonic-poll": _CLIENT_VIEW,
     "decisions_asked": ("clients", "coordinator", "outcomes"),
 }
 

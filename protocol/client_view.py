@@ -21,6 +21,8 @@ their own shapes, so the rule for each anomaly is written once:
   acknowledged at a lower offset than an earlier one.
 - ``poll-skip``: two consecutive polls of one reader on one partition skip over an offset
   where a record that must have committed is known to be (acknowledged or polled there).
+- ``nonmonotonic-poll``: a reader's poll of a partition returns an offset no higher than its
+  previous poll there, with no seek in between.
 
 An indefinite outcome constrains nothing on its own, as in Elle: only a poll of the record
 (or of its transaction's) turns it into one that must have committed. Polls are those of
@@ -50,6 +52,8 @@ ANOMALIES: dict[str, str] = {
     "offset than an earlier one (Jepsen: nonmonotonic send)",
     "poll-skip": "consecutive polls of one reader skip a record that must have committed "
     "(Jepsen: poll skip)",
+    "nonmonotonic-poll": "a reader's poll of a partition went back to an offset no higher than "
+    "its previous poll there, with no seek in between (Jepsen: nonmonotonic poll)",
 }
 
 #: Answers after which a client cannot know whether its send was written: Kafka's client
@@ -105,13 +109,16 @@ class Sent:
 @dataclass(frozen=True, slots=True)
 class Polled:
     """One record a read_committed poll returned: ``sent`` is the index of the record in
-    :attr:`ClientView.sent`. Polls are listed in the order each reader made them."""
+    :attr:`ClientView.sent`. Polls are listed in the order each reader made them.
+    ``after_seek``: the reader set its position on the partition (a seek, a new assignment)
+    since its previous poll there, so this poll may go back."""
 
     reader: str
     partition: str
     offset: int
     sent: int
     ref: int = -1
+    after_seek: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +149,7 @@ def anomalies(view: ClientView, *, polled_transactions: Iterable[Hashable] = ())
     found.extend(_aborted_reads(facts))
     found.extend(_nonmonotonic_sends(facts))
     found.extend(_poll_skips(facts))
+    found.extend(_nonmonotonic_polls(facts))
     order = list(ANOMALIES)
     found.sort(key=lambda anomaly: order.index(anomaly.name))
     return found
@@ -303,8 +311,8 @@ def _poll_skips(facts: _Facts) -> Iterable[Anomaly]:
         key = (poll.reader, poll.partition)
         previous = last.get(key)
         last[key] = poll
-        if previous is None or poll.offset <= previous.offset:
-            continue  # the first poll, or a rewind (a seek): polls start afresh
+        if previous is None or poll.after_seek or poll.offset <= previous.offset:
+            continue  # the first poll, a seek (polls start afresh), or a nonmonotonic poll
         pairs = known.get(poll.partition, [])
         start = bisect.bisect_right(pairs, (previous.offset, len(facts.view.sent)))
         if start < len(pairs) and pairs[start][0] < poll.offset:
@@ -314,4 +322,19 @@ def _poll_skips(facts: _Facts) -> Iterable[Anomaly]:
                 f"{_poll_named(poll)} follows {_poll_named(previous)} but "
                 f"skips {_named(skipped)} at {poll.partition}@{pairs[start][0]}",
                 _refs(previous.ref, skipped.ref, poll.ref),
+            )
+
+
+def _nonmonotonic_polls(facts: _Facts) -> Iterable[Anomaly]:
+    last: dict[tuple[str, str], Polled] = {}
+    for poll in facts.view.polled:
+        key = (poll.reader, poll.partition)
+        previous = last.get(key)
+        last[key] = poll
+        if previous is not None and not poll.after_seek and poll.offset <= previous.offset:
+            yield Anomaly(
+                "nonmonotonic-poll",
+                f"{_poll_named(poll)} at {poll.partition}@{poll.offset} follows "
+                f"{_poll_named(previous)} at {previous.offset} with no seek between",
+                _refs(previous.ref, poll.ref),
             )

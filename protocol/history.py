@@ -116,9 +116,23 @@ class Truncate:
     offset: int
 
 
-Event = Append | Marker | ProduceAck | TxnEnd | OffsetCommit | Read | Truncate
+@dataclass(frozen=True, slots=True)
+class Seek:
+    """A consumer set its position on a partition to ``offset`` (KafkaConsumer.seek, or a new
+    assignment starting from the committed or reset offset): its next poll there may go back
+    to an offset it returned before (Elle's nonmonotonic-poll is a poll that goes back without
+    one)."""
+
+    type: ClassVar[str] = "seek"
+    client: str
+    partition: str
+    offset: int
+
+
+Event = Append | Marker | ProduceAck | TxnEnd | OffsetCommit | Read | Truncate | Seek
 EVENT_TYPES: dict[str, type[Any]] = {
-    cls.type: cls for cls in (Append, Marker, ProduceAck, TxnEnd, OffsetCommit, Read, Truncate)
+    cls.type: cls
+    for cls in (Append, Marker, ProduceAck, TxnEnd, OffsetCommit, Read, Truncate, Seek)
 }
 
 

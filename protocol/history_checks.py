@@ -34,6 +34,7 @@ from .history import (
     OffsetCommit,
     ProduceAck,
     Read,
+    Seek,
     Truncate,
     TxnEnd,
     field_problem,
@@ -152,6 +153,8 @@ def describe(event: Event) -> str:
         return f"offset commit {event.group} {_at(event.partition, event.offset)}{txn} {state}"
     if isinstance(event, Truncate):
         return f"truncation of {event.partition} at offset {event.offset}"
+    if isinstance(event, Seek):
+        return f"seek by {event.client} of {_at(event.partition, event.offset)}"
     raise TypeError(f"not a history event: {event!r}")
 
 

@@ -22,7 +22,7 @@ from collections.abc import Hashable, Iterator
 from typing import TYPE_CHECKING
 
 from .client_view import ClientView, Polled, Sent, Told, told_by_error
-from .history import Append, ProduceAck, Read, TxnEnd
+from .history import Append, ProduceAck, Read, Seek, TxnEnd
 from .sequence import NO_SEQUENCE
 
 if TYPE_CHECKING:
@@ -66,10 +66,11 @@ class _Builder:
         self.txn_ends: dict[tuple[int, int], list[int]] = defaultdict(list)
         self.transactional_pids: set[int] = set()
         self.clients: dict[int, str] = {}
-        #: partition -> positions of its appends, acknowledgements and reads (8 bytes each)
+        #: partition -> positions of its appends, acknowledgements, reads and seeks (8 bytes
+        #: each)
         self.positions: dict[str, array[int]] = {}
         for position, event in enumerate(self.events):
-            if isinstance(event, Append | ProduceAck | Read):
+            if isinstance(event, Append | ProduceAck | Read | Seek):
                 at = self.positions.get(event.partition)
                 if at is None:
                     at = self.positions[event.partition] = array("q")
@@ -208,10 +209,16 @@ class _Builder:
             )
 
     def _polls(self, partition: str) -> Iterator[Polled]:
+        sought: set[str] = set()  # the readers that set their position since their last poll
         for position in self.positions[partition]:
             event = self.events[position]
+            if isinstance(event, Seek):
+                sought.add(event.client)
+                continue
             if not isinstance(event, Read) or not self._counts(event):
                 continue
+            after_seek = event.client in sought
+            sought.discard(event.client)
             identity: _Identity = (event.partition, event.value)
             append = self._append_read(event)
             if append is not None:
@@ -236,4 +243,5 @@ class _Builder:
                 offset=event.offset,
                 sent=number,
                 ref=position,
+                after_seek=after_seek,
             )

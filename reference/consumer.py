@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kafka_eos.protocol.errors import ErrorCode
-from kafka_eos.protocol.history import Event, Read
+from kafka_eos.protocol.history import Event, Read, Seek
 from kafka_eos.reference.clock import Clock
 from kafka_eos.reference.futures import Future, IllegalStateError
 from kafka_eos.reference.messages import (
@@ -221,6 +221,7 @@ class KafkaConsumer:
         self.positions[tp] = self.fetch_positions[tp] = offset
         self.needs_position.discard(tp)
         self.buffer = [r for r in self.buffer if (r.topic, r.partition) != (tp.topic, tp.partition)]
+        self.events.append(Seek(self._reader, str(tp), offset))
 
     def commit_sync(self, offsets: dict[TopicPartition, int] | None = None) -> Future:
         """Commit ``offsets`` (default: the current positions) to the group (OffsetCommit)."""
@@ -368,8 +369,11 @@ class KafkaConsumer:
             self._retry_at[tp] = self.clock.now_ms() + self.retry_backoff_ms
 
     def _set_position(self, tp: TopicPartition, offset: int) -> None:
+        """A position found for a partition without one (a new assignment, or an offset out
+        of range): the history records it as a seek, the polls there start afresh."""
         self.needs_position.discard(tp)
         self.positions[tp] = self.fetch_positions[tp] = offset
+        self.events.append(Seek(self._reader, str(tp), offset))
 
     def _on_fetch(self, request: _InFlight, response: FetchResponse) -> None:
         tp = TopicPartition(response.topic, response.partition)

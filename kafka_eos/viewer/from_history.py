@@ -22,6 +22,7 @@ from kafka_eos.protocol.history import (
     OffsetCommit,
     ProduceAck,
     Read,
+    Seek,
     Truncate,
     TxnEnd,
 )
@@ -162,6 +163,8 @@ class _Builder:
             self.logs.truncate(event.partition, position, event.offset)
             self.log_end[event.partition] = event.offset
             return self._lane("partition", event.partition)
+        if isinstance(event, Seek):
+            return self._lane("consumer", event.client)  # a position set: no message
         assert isinstance(event, OffsetCommit)
         return self._lane("coordinator", COORDINATOR)
 

@@ -11,7 +11,7 @@ from sample_histories import ack, append, clean_history, end, marker, read
 
 from kafka_eos.cli.main import main
 from kafka_eos.protocol.client_view import ANOMALIES
-from kafka_eos.protocol.history import Event, ProduceAck, write_history
+from kafka_eos.protocol.history import Event, ProduceAck, Seek, write_history
 from kafka_eos.protocol.history_checks import Violation, check_history
 
 
@@ -153,11 +153,29 @@ def test_consecutive_polls_skipping_a_committed_record_are_a_poll_skip() -> None
     assert "skips 'y' (#4) at t-0@1" in violation.message
 
 
-def test_a_rewind_starts_the_polls_afresh() -> None:
+def test_a_poll_that_goes_back_without_a_seek_is_nonmonotonic() -> None:
     batches = [append("t-0", i, 2, i, value, txn=False) for i, value in enumerate("xy")]
     history: list[Event] = [event for batch in batches for event in (batch, ack(batch))]
     history += [read("t-0", 0, "x"), read("t-0", 1, "y"), read("t-0", 0, "x")]
-    assert seen(history) == []
+    [violation] = seen(history)
+    assert violation.property == "nonmonotonic-poll"
+    assert "#7 read by c at t-0@0 follows #6 read by c at 1 with no seek between" in (
+        violation.message
+    )
+    # another reader's seek changes nothing for this one
+    assert names([*history[:-1], Seek("d", "t-0", 0), history[-1]]) == ["nonmonotonic-poll"]
+
+
+def test_a_seek_starts_the_polls_afresh() -> None:
+    batches = [append("t-0", i, 2, i, value, txn=False) for i, value in enumerate("xyz")]
+    history: list[Event] = [event for batch in batches for event in (batch, ack(batch))]
+    back = [read("t-0", 0, "x"), read("t-0", 1, "y"), Seek("c", "t-0", 0), read("t-0", 0, "x")]
+    assert seen([*history, *back]) == []
+    # nor is a seek forward a poll-skip ('y', never polled below a polled offset, is still a
+    # lost write to Elle, who judges the polls of every reader together)
+    ahead = [read("t-0", 0, "x"), Seek("c", "t-0", 2), read("t-0", 2, "z")]
+    assert names([*history, *ahead]) == ["lost-write"]
+    assert names([*history, *ahead[::2]]) == ["lost-write", "poll-skip"]
 
 
 def g1a_history(tmp_path: Path) -> Path:

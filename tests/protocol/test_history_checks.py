@@ -6,7 +6,14 @@ from sample_histories import ack, append, clean_history, end, marker, read
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.client_view import ANOMALIES
-from kafka_eos.protocol.history import Event, Read, Truncate, event_from_json, event_to_json
+from kafka_eos.protocol.history import (
+    Event,
+    Read,
+    Seek,
+    Truncate,
+    event_from_json,
+    event_to_json,
+)
 from kafka_eos.protocol.history_checks import (
     PROPERTIES,
     Violation,
@@ -228,7 +235,7 @@ def test_a_read_committed_consumer_skipping_a_visible_record() -> None:
 
 def test_skipping_aborted_records_and_markers_or_rewinding_is_fine() -> None:
     history = clean_history()  # c reads t-0@1 then t-0@5, over two markers and an abort
-    history += [read("t-0", 0, "a"), read("t-0", 1, "b")]  # a rewind
+    history += [Seek("c", "t-0", 0), read("t-0", 0, "a"), read("t-0", 1, "b")]  # a rewind
     assert check_history(history) == []
 
 

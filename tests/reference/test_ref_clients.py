@@ -9,6 +9,8 @@ import pytest
 
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
 from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.history import Seek
+from kafka_eos.protocol.history_checks import check_history
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.clock import VirtualClock
 from kafka_eos.reference.consumer import KafkaConsumer
@@ -261,3 +263,29 @@ def test_commit_sync_stores_the_positions_a_restarted_consumer_resumes_from() ->
     second.assign([tp])
     assert world.net.run_until(lambda: second.position(tp) is not None, max_steps=2_000)
     assert second.position(tp) == 3
+
+
+def test_a_consumer_that_seeks_back_records_the_seek_and_its_history_stays_clean() -> None:
+    """A read_committed consumer reads a partition, seeks back to 0 and reads it again: the
+    history says so (a seek event before the second round), so the second round is no
+    nonmonotonic poll; without the seek it would be."""
+    world = World()
+    producer = world.producer("p")
+    for value in ("a", "b"):
+        producer.send("t", value, partition=0)
+    world.wait(producer.flush())
+    tp = TopicPartition("t", 0)
+    consumer = world.consumer("rc", "read_committed")
+    first = world.read_all(consumer, [tp])
+    consumer.seek(tp, 0)
+    again: list[str] = []
+    for _ in range(60):
+        world.net.run_until(lambda: False, max_steps=200)
+        again += [r.value for r in consumer.poll()]
+    assert first == again == ["a", "b"]
+    history = [*world.broker.drain_events(), *producer.drain_events(), *consumer.drain_events()]
+    seeks = [e for e in history if isinstance(e, Seek)]
+    assert seeks == [Seek("rc", "t-0", 0), Seek("rc", "t-0", 0)]  # the assignment's, the seek's
+    assert check_history(history) == []
+    without = [e for e in history if not isinstance(e, Seek)]
+    assert [v.property for v in check_history(without)] == ["nonmonotonic-poll"]
