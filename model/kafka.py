@@ -297,7 +297,11 @@ class KafkaEosModel(WorkloadTables):
             for args in guard(self, state):
                 out.append(effect(self, state, args))
         # an answer that a step left no client able to read is dropped (see .unreadable), a
-        # CONCURRENT_TRANSACTIONS answer read at once (see .concurrent_answers)
+        # CONCURRENT_TRANSACTIONS answer read at once (see .concurrent_answers). One pass over
+        # every successor rather than a call in each action: an answer becomes unreadable by
+        # steps that do not make it too (a retry or timeout opening a connection, a batch
+        # acknowledged or failed, a client gone fatal), so the call would be repeated in about
+        # ten actions, and a new one that forgot it would keep dead answers in the state
         return [
             (step, with_concurrent_answers_read(self, without_unreadable(self, following)))
             for step, following in out
