@@ -89,7 +89,9 @@ def inbox_of(message: Tup) -> Location:
         return ("inbox", "partition", message[layout.PR_PARTITION])
     if kind == layout.M_MARKER:
         return ("inbox", "partition", message[layout.MK_PARTITION])
-    if kind in (layout.M_COORDINATOR_REQUEST, layout.M_MARKER_RESPONSE):
+    if kind == layout.M_VERIFY_RESPONSE:
+        return ("inbox", "partition", message[layout.VR_PARTITION])
+    if kind in (layout.M_COORDINATOR_REQUEST, layout.M_MARKER_RESPONSE, layout.M_VERIFY):
         return COORDINATOR_INBOX
     raise ValueError(f"no inbox for message kind {kind}")
 

@@ -39,12 +39,14 @@ from .layout import (
     NO_METADATA_ENTRY,
     O_UNDECIDED,
     P_LOG,
+    P_REPLICATION,
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
     Tup,
     connections_opened,
     dispatch_key,
+    replace,
 )
 from .messages import describe
 from .network import deliverable
@@ -173,6 +175,8 @@ class KafkaEosModel(WorkloadTables):
             "unanswered": bool(self.faults.losses or self.faults.failovers),
             "replicas": self.workload.replicas > 1,
             "group": len(self.ctp_members) >= 2,
+            # KIP-890: partition verification, or transaction version 2's leader-side add
+            "verification": self.knobs.partition_verification or self.tv2,
         }
         return all(has[need] for need in action.needs)
 
@@ -201,15 +205,16 @@ class KafkaEosModel(WorkloadTables):
                 )
             )
         unreplicated = PARTITION.make(
-            log=(), producer_state=((),) * self.pid_count, aborted_index=(), replication=()
+            log=(),
+            producer_state=((),) * self.pid_count,
+            aborted_index=(),
+            replication=(),
+            verification=((),) * self.pid_count,
         )
         data = unreplicated
         if self.workload.replicas > 1:
-            data = PARTITION.make(
-                log=(),
-                producer_state=((),) * self.pid_count,
-                aborted_index=(),
-                replication=initial_replication(self.workload.replicas),
+            data = replace(
+                unreplicated, P_REPLICATION, initial_replication(self.workload.replicas)
             )
         coordinator = COORDINATOR.make(
             coordinator_epoch=0,

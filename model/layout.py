@@ -75,6 +75,7 @@ P_LOG: Final = 0  # log
 P_PRODUCERS: Final = 1  # producer_state
 P_ABORTED: Final = 2  # aborted_index
 P_REPLICATION: Final = 3  # replication
+P_VERIFICATION: Final = 4  # verification
 # replication: a replicated data partition's replicas (replica r is broker r's; the leader's log,
 # producer state and aborted index are the partition's own fields)
 RS_LEADER: Final = 0  # leader
@@ -91,6 +92,9 @@ E_EPOCH: Final = 0  # epoch
 E_COORDINATOR_EPOCH: Final = 1  # coordinator_epoch
 E_BATCHES: Final = 2  # batches
 E_TXN_FIRST: Final = 3  # current_txn_first_offset
+# verification entry: a leader's VerificationStateEntry for one producer (KIP-890)
+VE_GUARD: Final = 0  # guard
+VE_EPOCH: Final = 1  # epoch
 # cached batch: a batch in a ProducerStateEntry's cache
 CB_FIRST_SEQ: Final = 0  # first_seq
 CB_LAST_SEQ: Final = 1  # last_seq
@@ -208,6 +212,30 @@ MR_PARTITION: Final = 1  # partition
 MR_TID: Final = 2  # transactional_id
 MR_COORDINATOR_EPOCH: Final = 3  # coordinator_epoch
 MR_ERROR: Final = 4  # error
+# VerifyPartition: a leader's AddPartitionsToTxn to the coordinator for a held Produce (KIP-890:
+# verifyOnly under transaction version 1, an add under version 2); it carries the Produce it holds
+M_VERIFY: Final = 6
+VQ_PROCESS: Final = 1  # process
+VQ_PARTITION: Final = 2  # partition
+VQ_PID: Final = 3  # pid
+VQ_EPOCH: Final = 4  # epoch
+VQ_SEQUENCE: Final = 5  # sequence
+VQ_RECORD: Final = 6  # record
+VQ_CONNECTION: Final = 7  # connection
+VQ_GUARD: Final = 8  # guard
+VQ_ADD: Final = 9  # add
+# VerifyPartitionResponse: the coordinator's answer to a leader's AddPartitionsToTxn, with the
+# Produce it holds
+M_VERIFY_RESPONSE: Final = 7
+VR_PROCESS: Final = 1  # process
+VR_PARTITION: Final = 2  # partition
+VR_PID: Final = 3  # pid
+VR_EPOCH: Final = 4  # epoch
+VR_SEQUENCE: Final = 5  # sequence
+VR_RECORD: Final = 6  # record
+VR_CONNECTION: Final = 7  # connection
+VR_GUARD: Final = 8  # guard
+VR_ERROR: Final = 9  # error
 # --- end of generated positions ---
 
 
@@ -237,7 +265,7 @@ API_NAMES = ("InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn"
 
 def request_key(api: int) -> int:
     """The dispatch key of a coordinator request of ``api``: each API has its handler."""
-    return M_MARKER_RESPONSE + 1 + api
+    return M_VERIFY_RESPONSE + 1 + api
 
 
 #: the dispatch key of a coordinator request, by API
@@ -257,6 +285,8 @@ MESSAGE_KEYS = (
     M_COORDINATOR_RESPONSE,
     M_MARKER,
     M_MARKER_RESPONSE,
+    M_VERIFY,
+    M_VERIFY_RESPONSE,
     *REQUEST_KEYS,
 )
 

@@ -11,22 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
+from kafka_eos.protocol.epochs import (
+    MarkerRefusal,
+    marker_clears_verification,
+    marker_refusal,
+)
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
 
 from .codes import (
-    CONCURRENT,
     ERROR_NAMES,
     ILLEGAL_GENERATION,
     INVALID_EPOCH,
-    INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
     NOT_ENOUGH_REPLICAS,
     NOT_LEADER_OR_FOLLOWER,
-    ONGOING,
     OUT_OF_ORDER,
-    PREPARE,
 )
 from .groups import group_generation
 from .layout import (
@@ -42,12 +42,18 @@ from .layout import (
     ENTRY_PID,
     F_EXPIRIES,
     F_RETRIABLE_ERRORS,
-    K_METADATA,
+    M_KIND,
     M_MARKER,
     M_MARKER_RESPONSE,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
+    M_VERIFY,
+    M_VERIFY_RESPONSE,
+    P_ABORTED,
+    P_LOG,
     P_PRODUCERS,
+    P_REPLICATION,
+    P_VERIFICATION,
     PR_PARTITION,
     S_BUDGET,
     S_CLIENTS,
@@ -55,10 +61,10 @@ from .layout import (
     S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
-    T_EPOCH,
-    T_PARTITIONS,
-    T_PENDING,
-    T_STATE,
+    VE_EPOCH,
+    VE_GUARD,
+    VQ_GUARD,
+    VQ_PARTITION,
     Tup,
     add_messages,
     replace,
@@ -74,44 +80,62 @@ _MARKER_ERRORS = {refusal: int(refusal.error) for refusal in MarkerRefusal}
 
 
 # ---------------------------------------------------------------------- HandleProduce
+def needs_coordinator(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
+    """KIP-890: a transactional append outside a transaction open here AT THIS EPOCH
+    (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator
+    first (ReplicaManager.appendRecords, maybeStartTransactionVerificationForPartition): part
+    1 verifies (partition_verification; TxnOffsetCommit appends to __consumer_offsets too),
+    part 2 (transaction version 2) has the leader add the partition, whatever
+    partition_verification says."""
+    _, _, part, pid, epoch, _, _, txn, _ = message
+    if not txn:
+        return False
+    entry = state[S_PARTITIONS][part][P_PRODUCERS][m.epochs.slot(pid, epoch)]
+    if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
+        return False
+    return bool(m.knobs.partition_verification or (m.tv2 and part != m.offsets_partition))
+
+
+def appends_at_once(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
+    """Guard of HandleProduce: the leader does not need the coordinator's word first."""
+    return not needs_coordinator(m, state, message)
+
+
 def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-    """UnifiedLog.append for a Produce: the checks in Kafka's order, then the append; the
-    answer goes back on the request's connection."""
+    """UnifiedLog.append for a Produce that needs no verification: the checks in Kafka's
+    order, then the append; the answer goes back on the request's connection."""
+    return _append_produce(m, state, message, rest, "HandleProduce", guard=0)
+
+
+def _append_produce(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, name: str, *, guard: int
+) -> tuple[Step, Tup]:
+    """The append of a Produce (``guard``: the VerificationGuard a verified one carries, 0
+    for one that was not verified): Partition.appendRecordsToLeader, then
+    UnifiedLog.analyzeAndValidateProducerState's checks in Kafka's order."""
     _, proc, part, pid, epoch, seq, rec, txn, connection = message
     partitions = state[S_PARTITIONS]
-    log, producers, aborted, replication = partitions[part]
+    partition = partitions[part]
+    log, producers = partition[P_LOG], partition[P_PRODUCERS]
     if pid >= 0:
         pid = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
     entry = producers[pid] if pid >= 0 else ()
     from_coordinator = part == m.offsets_partition
-    # 1. KIP-890: the coordinator's word comes before the append and its duplicate check
-    # (ReplicaManager verifies, then UnifiedLog appends)
-    error = _coordinator_word(m, state, message)
-    asks = error is not None
-    if error is None:
-        # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
-        error = refuse_for_replicas(m, partitions[part]) if replication else NONE
+    # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
+    error = refuse_for_replicas(m, partition) if partition[P_REPLICATION] else NONE
     if from_coordinator and error == NONE and _stale_member(m, state, proc):
         error = ILLEGAL_GENERATION
     if pid >= 0 and error == NONE:
-        # 2. a duplicate of a cached batch: the original offset, nothing appended
+        # a duplicate of a cached batch: the original offset, nothing appended
         # (ProducerStateEntry.findDuplicateBatch)
         if entry and not from_coordinator and entry[E_EPOCH] == epoch:
             found = find_duplicate(entry[E_BATCHES], seq, seq)
             if found is not None:
-                response = (
-                    M_PRODUCE_RESPONSE,
-                    proc,
-                    part,
-                    epoch,
-                    seq,
-                    rec,
-                    NONE,
-                    found,
-                    connection,
+                original = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, NONE, found)
+                step = _produce_step(m, message, name, "DUPLICATE", found)
+                partition, sent = answer_append(
+                    m, partition, found, (*original, connection), message
                 )
-                step = _produce_step(m, message, "DUPLICATE", found)
-                partition, sent = answer_append(m, partitions[part], found, response, message)
                 return step, (
                     state[S_CLIENTS],
                     replace(partitions, part, partition),
@@ -119,22 +143,27 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
                     add_messages(rest, *sent),
                     *state[S_CONSUMER:],
                 )
-        error = _validate(m, entry, epoch, seq, txn, asks, from_coordinator)
+        if txn and guard_missing(m, partition, pid, epoch, guard):
+            error = INVALID_TXN_STATE
+        else:
+            error = _validate(m, entry, epoch, seq, txn, bool(guard), from_coordinator)
     offset = -1
     answers: tuple[Tup, ...] = ()
     if error == NONE:
         offset = len(log)
         log = (*log, (ENTRY_DATA, pid, epoch, seq, m.record_global[proc][rec], txn))
+        partition = replace(partition, P_LOG, log)
         if pid >= 0:
             entry = _after_data(m, entry, epoch, seq, offset, txn, from_coordinator)
-            producers = replace(producers, pid, entry)
-        partition = (log, producers, aborted, replication)
+            partition = replace(partition, P_PRODUCERS, replace(producers, pid, entry))
+            if txn:  # the transaction is open here now (UnifiedLog's updateProducers)
+                partition = _clear_verification(partition, pid)
         response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
         partition, answers = answer_append(m, partition, offset, response, message)
         partitions = replace(partitions, part, partition)
     else:
         answers = ((M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection),)
-    step = _produce_step(m, message, ERROR_NAMES[error], offset)
+    step = _produce_step(m, message, name, ERROR_NAMES[error], offset)
     next_state = (
         state[S_CLIENTS],
         partitions,
@@ -145,10 +174,10 @@ def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     return step, next_state
 
 
-def _produce_step(m: KafkaEosModel, message: Tup, result: str, offset: int) -> Step:
+def _produce_step(m: KafkaEosModel, message: Tup, name: str, result: str, offset: int) -> Step:
     _, proc, part, _, epoch, seq, rec, _, _ = message
     names = (m.partition_names[part], m.process_names[proc])
-    return Step(("HandleProduce", (*names, rec, epoch, seq, result, offset)))
+    return Step((name, (*names, rec, epoch, seq, result, offset)))
 
 
 def _show_produce(args: tuple[Any, ...]) -> str:
@@ -157,39 +186,106 @@ def _show_produce(args: tuple[Any, ...]) -> str:
     return f"{partition},{process},r{rec},e{epoch},s{seq},{shown}"
 
 
-def _coordinator_word(m: KafkaEosModel, state: Tup, message: Tup) -> int | None:
-    """None if the leader does not ask the coordinator; else the coordinator's answer.
-
-    KIP-890: a transactional append outside a transaction open here AT THIS EPOCH
-    (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator: part 1
-    verifies (partition_verification; TxnOffsetCommit appends to __consumer_offsets too), part
-    2 (transaction version 2) has the leader add the partition, whatever
-    partition_verification says. The coordinator answers in its order
-    (handleVerifyPartitionsInTransaction, or handleAddPartitionsToTransaction): epoch, then
-    state. Partitions are added by the clients themselves (spec/SPEC.md §8), so the add finds
-    them there; while the coordinator is writing a transition of the transactional.id or is
-    in Prepare*, the add is refused with CONCURRENT_TRANSACTIONS, which a transaction-version-2
-    leader passes on to the producer (ReplicaManager.appendRecords), who retries the batch."""
-    _, _, part, pid, epoch, _, _, txn, _ = message
-    if not txn:
-        return None
-    entry = state[S_PARTITIONS][part][P_PRODUCERS][m.epochs.slot(pid, epoch)]
+# ---------------------------------------------------------------------- the verification
+def guard_missing(m: KafkaEosModel, partition: Tup, pid: int, epoch: int, guard: int) -> bool:
+    """UnifiedLog.analyzeAndValidateProducerState: a transactional batch with no transaction
+    open here at its epoch needs the VerificationGuard its verification started with to be
+    the producer's still (batchMissingRequiredVerification; VerificationGuard.verify is
+    identity). Checked when transaction.partition.verification.enable is on and the knob
+    verification_guard is; a batch that was not verified carries none (0)."""
+    if not (m.knobs.partition_verification and m.knobs.verification_guard):
+        return False
+    entry = partition[P_PRODUCERS][pid]
     if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
-        return None
-    from_coordinator = part == m.offsets_partition
-    if not (m.knobs.partition_verification or (m.tv2 and not from_coordinator)):
-        return None
-    metadata = state[S_COORDINATOR][K_METADATA][m.pid_tid[pid]]
-    if not m.epochs.same_producer_id(metadata[T_EPOCH], epoch):
-        return INVALID_MAPPING  # a producer id the coordinator rotated away from
-    if metadata[T_EPOCH] != epoch:
-        return INVALID_EPOCH
-    adds = m.tv2 and not from_coordinator
-    if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
-        return CONCURRENT
-    if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
-        return INVALID_TXN_STATE
-    return NONE
+        return False
+    current = partition[P_VERIFICATION][pid]
+    return not current or current[VE_GUARD] != guard
+
+
+def _clear_verification(partition: Tup, pid: int) -> Tup:
+    """ProducerStateManager.clearVerificationStateEntry."""
+    verification = partition[P_VERIFICATION]
+    if not verification[pid]:
+        return partition
+    return replace(partition, P_VERIFICATION, replace(verification, pid, ()))
+
+
+def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """ReplicaManager.appendRecords for a Produce that needs the coordinator: the leader
+    holds it, takes the producer's VerificationGuard (UnifiedLog
+    .maybeStartTransactionVerification: the VerificationStateEntry's guard, a fresh one if
+    there is none; ProducerStateManager.maybeCreateVerificationStateEntry keeps the highest
+    epoch asked for) and sends the coordinator an AddPartitionsToTxn
+    (AddPartitionsToTxnManager.addOrVerifyTransaction: verifyOnly unless the client's
+    transaction version supports the epoch bump, i.e. version 2's add)."""
+    _, proc, part, pid, epoch, seq, rec, _, connection = message
+    partitions = state[S_PARTITIONS]
+    partition = partitions[part]
+    slot = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
+    current = partition[P_VERIFICATION][slot]
+    if current:
+        guard = current[VE_GUARD]
+        verification = (guard, max(current[VE_EPOCH], epoch))
+    else:
+        guard = _fresh_guard(partition, part, rest)
+        verification = (guard, epoch)
+    partition = replace(
+        partition, P_VERIFICATION, replace(partition[P_VERIFICATION], slot, verification)
+    )
+    adds = int(m.tv2 and part != m.offsets_partition)
+    request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
+    names = (m.partition_names[part], m.process_names[proc])
+    step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
+    next_state = (
+        state[S_CLIENTS],
+        replace(partitions, part, partition),
+        state[S_COORDINATOR],
+        add_messages(rest, request),
+        *state[S_CONSUMER:],
+    )
+    return step, next_state
+
+
+def _fresh_guard(partition: Tup, part: int, network: Tup) -> int:
+    """A new VerificationGuard (``new VerificationGuard()``: equal only to itself): the
+    smallest number that no entry of the leader and no verification message of the
+    partition holds, so states that differ only in retired guards' numbers are one."""
+    in_use = {entry[VE_GUARD] for entry in partition[P_VERIFICATION] if entry}
+    for message in reversed(network):  # the verification messages sort last
+        if message[M_KIND] < M_VERIFY:
+            break
+        if message[VQ_PARTITION] == part:
+            in_use.add(message[VQ_GUARD])
+    guard = 1
+    while guard in in_use:
+        guard += 1
+    return guard
+
+
+def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """The coordinator's answer reaches the leader (the AppendCallback of
+    ReplicaManager.appendRecords): an error goes back to the producer as the Produce's
+    answer (CONCURRENT_TRANSACTIONS too, which a transaction-version-2 producer retries);
+    NONE appends the held Produce with its VerificationGuard."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, error = message
+    produce = (M_PRODUCE, proc, part, pid, epoch, seq, rec, 1, connection)
+    if error == NONE:
+        return _append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
+    answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
+    step = _produce_step(m, produce, "AppendVerified", ERROR_NAMES[error], -1)
+    next_state = (
+        state[S_CLIENTS],
+        state[S_PARTITIONS],
+        state[S_COORDINATOR],
+        add_messages(rest, answer),
+        *state[S_CONSUMER:],
+    )
+    return step, next_state
+
+
+def _show_verify(args: tuple[Any, ...]) -> str:
+    partition, process, rec, epoch, seq, guard = args
+    return f"{partition},{process},r{rec},e{epoch},s{seq},g{guard}"
 
 
 def _stale_member(m: KafkaEosModel, state: Tup, proc: int) -> bool:
@@ -302,7 +398,8 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     open transaction goes into the aborted-transaction index (TransactionIndex)."""
     _, part, tid, cepoch, epoch, commit = message
     partitions = state[S_PARTITIONS]
-    log, producers, aborted, replication = partitions[part]
+    partition = partitions[part]
+    log, producers, aborted = partition[P_LOG], partition[P_PRODUCERS], partition[P_ABORTED]
     # a transactional.id's first producer id is its index; a rotated one has its own slot
     pid = m.epochs.slot(tid, epoch)
     entry = producers[pid]
@@ -325,7 +422,12 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
         log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
         entry, aborted = _after_marker(entry, pid, epoch, cepoch, commit, offset, aborted)
         producers = replace(producers, pid, entry)
-        partition = (log, producers, aborted, replication)
+        partition = (log, producers, aborted, *partition[P_REPLICATION:])
+        verification = partition[P_VERIFICATION][pid]
+        if verification and marker_clears_verification(
+            epoch, verification[VE_EPOCH], verification_adds=m.tv2 and part != m.offsets_partition
+        ):
+            partition = _clear_verification(partition, pid)
         # the coordinator writes markers with acks=all (KafkaApis.handleWriteTxnMarkersRequest)
         partition, answers = answer_append(m, partition, offset, response, message, acks_all=True)
         partitions = replace(partitions, part, partition)
@@ -424,7 +526,6 @@ LEADER_ACTIONS = (
             # the clients and connections: whether its answer can still be read (.unreadable)
             reads=(
                 "own",
-                "coordinator",
                 "clients",
                 "budget:rebalances",
                 "budget:retries",
@@ -439,13 +540,63 @@ LEADER_ACTIONS = (
         params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
         trigger="message",
         consumes=(M_PRODUCE,),
+        guard=appends_at_once,
         effect=handle_produce,
+        outcome="result",
+        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
+        show=_show_produce,
+    ),
+    Action(
+        name="VerifyPartition",
+        touches=Touches(
+            # a fresh guard's number avoids those of the verification messages in flight
+            reads=("own", "inbox", "inbox:coordinator"),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+            takes=("inbox",),
+        ),
+        role="leader",
+        kafka="ReplicaManager.appendRecords (maybeStartTransactionVerificationForPartition), "
+        "UnifiedLog.maybeStartTransactionVerification, "
+        "AddPartitionsToTxnManager.addOrVerifyTransaction",
+        params=("partition", "process", "record", "epoch", "sequence", "guard"),
+        trigger="message",
+        needs=("transactions", "verification"),
+        consumes=(M_PRODUCE,),
+        guard=needs_coordinator,
+        effect=ask_coordinator,
+        show=_show_verify,
+    ),
+    Action(
+        name="AppendVerified",
+        touches=Touches(
+            # the clients and connections: whether its answer can still be read (.unreadable)
+            reads=(
+                "own",
+                "clients",
+                "budget:rebalances",
+                "budget:retries",
+                "budget:request_timeouts",
+            ),
+            writes=("own",),
+            adds=("inbox:clients",),
+            takes=("inbox",),
+        ),
+        role="leader",
+        kafka="ReplicaManager.appendRecords' AppendCallback, "
+        "UnifiedLog.analyzeAndValidateProducerState (VerificationGuard)",
+        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
+        trigger="message",
+        needs=("transactions", "verification"),
+        consumes=(M_VERIFY_RESPONSE,),
+        effect=append_verified,
         outcome="result",
         outcomes=(
             *_PRODUCE_OUTCOMES,
             "INVALID_TXN_STATE",
             "CONCURRENT_TRANSACTIONS",
             "ILLEGAL_GENERATION",
+            "INVALID_PRODUCER_ID_MAPPING",
             "INVALID_PRODUCER_ID_MAPPING",
         ),
         show=_show_produce,

@@ -72,12 +72,15 @@ from .views import high_watermark, last_stable_offset
 #: The steps Kafka takes by itself (servers, the network, the client library's own retries).
 FAIR_ACTIONS = (
     "HandleProduce",
+    "VerifyPartition",
+    "AppendVerified",
     "HandleWriteTxnMarkers",
     "FollowerFetch",
     "HandleInitProducerId",
     "HandleAddPartitionsToTxn",
     "HandleAddOffsetsToTxn",
     "HandleEndTxn",
+    "HandleVerifyPartition",
     "CompleteTxnLogAppend",
     "HandleWriteTxnMarkersResponse",
     "ResendTxnMarker",

@@ -181,3 +181,52 @@ MARKER_RESPONSE = _message(
     ),
     ("partition", "transactional_id", "error", "coordinator_epoch"),
 )
+
+VERIFY = _message(
+    "VerifyPartition",
+    "M_VERIFY",
+    6,
+    "a leader's AddPartitionsToTxn to the coordinator for a held Produce (KIP-890: verifyOnly "
+    "under transaction version 1, an add under version 2); it carries the Produce it holds",
+    (
+        field("process", "the producer process of the held Produce", "VQ_PROCESS", show="process"),
+        field("partition", "the partition whose leader asks", "VQ_PARTITION", show="partition"),
+        field("pid", "the producer id", "VQ_PID", show="hidden"),
+        field("epoch", "the producer epoch of the held Produce", "VQ_EPOCH", tag="e"),
+        field("sequence", "the held Produce's first sequence number", "VQ_SEQUENCE", tag="s"),
+        field("record", "the held Produce's process-local record index", "VQ_RECORD", tag="r"),
+        field("connection", "the held Produce's connection", "VQ_CONNECTION", tag="c"),
+        field(
+            "guard",
+            "the leader's VerificationGuard the answer is checked against (its number)",
+            "VQ_GUARD",
+            tag="g",
+        ),
+        field("add", "1: add the partition (transaction version 2), 0: verifyOnly", "VQ_ADD"),
+    ),
+    ("process", "partition", "record", "epoch", "sequence", "connection", "guard"),
+)
+
+VERIFY_RESPONSE = _message(
+    "VerifyPartitionResponse",
+    "M_VERIFY_RESPONSE",
+    7,
+    "the coordinator's answer to a leader's AddPartitionsToTxn, with the Produce it holds",
+    (
+        field("process", "the producer process of the held Produce", "VR_PROCESS", show="process"),
+        field("partition", "the partition whose leader asked", "VR_PARTITION", show="partition"),
+        field("pid", "the producer id", "VR_PID", show="hidden"),
+        field("epoch", "the producer epoch of the held Produce", "VR_EPOCH", tag="e"),
+        field("sequence", "the held Produce's first sequence number", "VR_SEQUENCE", tag="s"),
+        field("record", "the held Produce's process-local record index", "VR_RECORD", tag="r"),
+        field("connection", "the held Produce's connection", "VR_CONNECTION", tag="c"),
+        field("guard", "the VerificationGuard of the request answered", "VR_GUARD", tag="g"),
+        field(
+            "error",
+            "the coordinator's answer (NONE, INVALID_TXN_STATE...)",
+            "VR_ERROR",
+            show="error",
+        ),
+    ),
+    ("process", "partition", "record", "epoch", "sequence", "connection", "guard", "error"),
+)

@@ -3,9 +3,13 @@ message other than a Produce request may be lost.
 
 A Produce request is never lost: one that is never delivered is a delay for ever (TCP loses a
 connection's tail, not a request in the middle), and the client's retry does not depend on
-noticing the loss. Requests on one connection are handled in order (the broker mutes a
-connection while it handles one of its requests): :func:`deliverable` yields only the oldest
-Produce request of each (producer, partition, connection).
+noticing the loss. Nor is a leader's verification request or its answer (spec/SPEC.md §8): a
+failed inter-broker request is not re-sent; AddPartitionsToTxnManager answers the held
+Produce with NETWORK_EXCEPTION, a retriable error like the retriable_errors fault's.
+
+Requests on one connection are handled in order (the broker mutes a connection while it
+handles one of its requests, a verification included): :func:`deliverable` yields only the
+oldest Produce request of each (producer, partition, connection), none while one is held.
 """
 
 from __future__ import annotations
@@ -22,11 +26,19 @@ from .layout import (
     M_MARKER_RESPONSE,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
+    M_VERIFY,
+    M_VERIFY_RESPONSE,
     PR_CONNECTION,
     PR_PARTITION,
     PR_PROCESS,
     S_BUDGET,
     S_NETWORK,
+    VQ_CONNECTION,
+    VQ_PARTITION,
+    VQ_PROCESS,
+    VR_CONNECTION,
+    VR_PARTITION,
+    VR_PROCESS,
     Tup,
     remove_message,
     replace,
@@ -44,7 +56,7 @@ def deliverable(network: Tup) -> Iterator[tuple[Tup, Tup]]:
     first (the connection is the request's last field, its position in the connection's
     order is its sort order)."""
     previous = None
-    connections: set[tuple[int, int, int]] = set()
+    connections = _held_connections(network)
     for message in network:
         if message == previous:
             continue
@@ -55,6 +67,23 @@ def deliverable(network: Tup) -> Iterator[tuple[Tup, Tup]]:
                 continue
             connections.add(connection)
         yield message, remove_message(network, message)
+
+
+def _held_connections(network: Tup) -> set[tuple[int, int, int]]:
+    """The (process, partition, connection) of every Produce a leader holds while the
+    coordinator verifies it: the broker keeps a connection muted until it has answered the
+    request it is handling (SocketServer), so the connection's next requests wait. Their
+    messages are the network's last (the highest kinds)."""
+    held: set[tuple[int, int, int]] = set()
+    for message in reversed(network):
+        kind = message[M_KIND]
+        if kind == M_VERIFY:
+            held.add((message[VQ_PROCESS], message[VQ_PARTITION], message[VQ_CONNECTION]))
+        elif kind == M_VERIFY_RESPONSE:
+            held.add((message[VR_PROCESS], message[VR_PARTITION], message[VR_CONNECTION]))
+        else:
+            break
+    return held
 
 
 def lose_message(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:

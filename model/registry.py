@@ -41,11 +41,14 @@ Role = Literal["client", "leader", "coordinator", "network", "consumer"]
 Trigger = Literal["message", "local", "client", "state"]
 #: What an action needs in the configuration: a transactional.id, a consume-transform-produce
 #: application, a consumer, a fault that can leave a request unanswered (a loss or a
-#: failover), replicated data partitions, or a consumer group of two CTP members. An action
+#: failover), replicated data partitions, a consumer group of two CTP members, or KIP-890
+#: verification (partition_verification or transaction version 2's leader-side add). An action
 #: whose needs are missing, or whose fault budget is 0, is switched off: it is not enumerated
 #: and not listed for coverage, so that an action the checker reports as never taken is a real
 #: surprise (usually a guard that never holds).
-Need = Literal["transactions", "ctp", "consumer", "unanswered", "replicas", "group"]
+Need = Literal[
+    "transactions", "ctp", "consumer", "unanswered", "replicas", "group", "verification"
+]
 
 
 class ClientView(NamedTuple):

@@ -30,6 +30,8 @@ from .layout import (
     M_KIND,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
+    M_VERIFY,
+    M_VERIFY_RESPONSE,
     P_LOG,
     P_REPLICATION,
     PR_PARTITION,
@@ -48,6 +50,12 @@ from .layout import (
     S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
+    VQ_CONNECTION,
+    VQ_EPOCH,
+    VQ_PARTITION,
+    VQ_PROCESS,
+    VQ_RECORD,
+    VQ_SEQUENCE,
     Tup,
     add_messages,
     replace,
@@ -262,13 +270,20 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
     ]
     network = []
     for message in state[S_NETWORK]:
-        if message[M_KIND] == M_PRODUCE and message[PR_PARTITION] == part:
+        kind = message[M_KIND]
+        if kind == M_PRODUCE and message[PR_PARTITION] == part:
             _, proc, _, _, p_epoch, seq, rec, _, connection = message
-            response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
-            sent.append((*response, connection))
+        elif kind in (M_VERIFY, M_VERIFY_RESPONSE) and message[VQ_PARTITION] == part:
+            # a Produce the old leader held for its verification: not appended there
+            proc, p_epoch, seq = message[VQ_PROCESS], message[VQ_EPOCH], message[VQ_SEQUENCE]
+            rec, connection = message[VQ_RECORD], message[VQ_CONNECTION]
         else:
             network.append(message)
-    promoted, released = advance(m, (log, producers, aborted, new_replication))
+            continue
+        response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
+        sent.append((*response, connection))
+    # the new leader has no verification in progress (VerificationStateEntry is in memory)
+    promoted, released = advance(m, (log, producers, aborted, new_replication, ((),) * m.pid_count))
     budget = state[S_BUDGET]
     next_state = (
         state[S_CLIENTS],

@@ -29,6 +29,8 @@ from .message_schema import (
     MARKER_RESPONSE,
     PRODUCE,
     PRODUCE_RESPONSE,
+    VERIFY,
+    VERIFY_RESPONSE,
 )
 
 __all__ = [
@@ -57,6 +59,9 @@ __all__ = [
     "STATE",
     "TXN_LOG_RECORD",
     "VARIANTS",
+    "VERIFICATION_ENTRY",
+    "VERIFY",
+    "VERIFY_RESPONSE",
     "Component",
     "Field",
     "Schema",
@@ -231,6 +236,16 @@ PARTITION = Component(
             show="replication",
             record="replication",
         ),
+        field(
+            "verification",
+            "one VerificationStateEntry per producer id: () or (guard, epoch), the number of "
+            "the VerificationGuard of a KIP-890 verification in progress (a fresh guard takes "
+            "the smallest number no entry or message of the partition holds: Kafka's guard is "
+            "an object equal only to itself) and the highest epoch it was asked for",
+            "P_VERIFICATION",
+            show="verification",
+            item="verification entry",
+        ),
         derived(
             "high_watermark",
             "end of the log with one replica; the leader's high watermark with more",
@@ -359,6 +374,21 @@ PRODUCER_ENTRY = Component(
         ),
     ),
     kafka="ProducerStateEntry",
+)
+
+VERIFICATION_ENTRY = Component(
+    "verification entry",
+    "a leader's VerificationStateEntry for one producer (KIP-890)",
+    (
+        field(
+            "guard",
+            "the number of its VerificationGuard (a fresh guard takes the smallest number no "
+            "entry or verification message of the partition holds)",
+            "VE_GUARD",
+        ),
+        field("epoch", "the highest producer epoch it was asked for", "VE_EPOCH"),
+    ),
+    kafka="VerificationStateEntry, VerificationGuard",
 )
 
 CACHED_BATCH = Component(
@@ -565,6 +595,7 @@ COMPONENTS: dict[str, Component] = {
         PARTITION,
         REPLICATION,
         PRODUCER_ENTRY,
+        VERIFICATION_ENTRY,
         CACHED_BATCH,
         ABORTED,
         COORDINATOR,
@@ -586,6 +617,8 @@ VARIANTS: dict[str, tuple[Component, ...]] = {
         COORDINATOR_RESPONSE,
         MARKER,
         MARKER_RESPONSE,
+        VERIFY,
+        VERIFY_RESPONSE,
     ),
 }
 

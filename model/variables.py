@@ -214,6 +214,16 @@ def _replication(value: Tup, at: At) -> Any:
     return record(at.schema.components["replication"], value, at)
 
 
+def _verification(value: Tup, at: At) -> Any:
+    """A leader's verifications in progress, by producer id; nothing when there are none."""
+    entries = {
+        f"pid{pid}": record(at.schema.components["verification entry"], entry, at)
+        for pid, entry in enumerate(value)
+        if entry
+    }
+    return entries or ABSENT
+
+
 def _replica_logs(value: Tup, at: At) -> dict[str, Any]:
     leader = at.record[RS_LEADER]
     render = RENDERERS["log"]
@@ -272,5 +282,6 @@ RENDERERS: dict[str, Renderer] = {
     "replica_mask": lambda v, at: _bits(v),
     "epoch_caches": lambda v, at: {f"r{r}": [list(e) for e in c] for r, c in enumerate(v)},
     "replica_logs": _replica_logs,
+    "verification": _verification,
     "purgatory": lambda v, at: [_message(answer, at) for _, answer, _ in v],
 }

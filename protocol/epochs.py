@@ -37,6 +37,19 @@ def marker_epoch_is_stale(
     return tv2 and marker_epoch == stored_epoch and (transaction_open or not retry_accepted)
 
 
+def marker_clears_verification(
+    marker_epoch: int, verification_epoch: int, *, verification_adds: bool
+) -> bool:
+    """Whether a transaction marker appended on a partition clears the producer's
+    VerificationStateEntry there (UnifiedLog's updateProducers; a transactional data batch
+    always clears it). A marker closes the transaction a verification might have been about,
+    so a late answer to it must not append; one exception: a transaction-version-2
+    verification (an add, which supports the epoch bump) at the marker's own epoch was
+    started for the NEXT transaction, whose first batch carries the epoch the ending one's
+    markers were bumped to, and it stays."""
+    return not (verification_adds and marker_epoch == verification_epoch)
+
+
 class MarkerRefusal(IntEnum):
     """Why a partition leader refuses a transaction marker (or that it does not)."""
 

@@ -120,6 +120,17 @@ class Knobs:
         kafka="transaction.partition.verification.enable (KIP-890 part 1, Kafka 3.6)",
         doc="the leader verifies a transaction's first append with the coordinator",
     )
+    verification_guard: bool = _knob(
+        True,
+        roles=("leader",),
+        kafka="UnifiedLog.analyzeAndValidateProducerState's VerificationGuard check "
+        "(KIP-890 part 1, KAFKA-14402)",
+        doc="the leader appends a verified batch only if the VerificationGuard its "
+        "verification started with is still the producer's (a transactional append or a "
+        "marker in between clears it); off: the leader appends on any answer of the "
+        "coordinator, so a late NONE for a transaction that ended meanwhile opens a hanging "
+        "transaction",
+    )
     coordinator_epoch_check: bool = _knob(
         True,
         roles=("leader",),

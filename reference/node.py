@@ -756,11 +756,11 @@ class BrokerNode:
         ``then(error, verification_guard)`` when it answers. The guard is stored in the
         partition's producer state now; an append checks it is still the same, so a marker that
         closed the transaction meanwhile invalidates the verification (KIP-890 part 1)."""
-        guards = partition.producers.verification_guards
-        guard = guards.get(producer_id)
-        if guard is None:  # one guard per verification in progress, reused by its retries
-            self._counters.guard += 1
-            guard = guards[producer_id] = self._counters.guard
+        # one guard per verification in progress, reused by its retries
+        guard = partition.producers.start_verification(
+            producer_id, producer_epoch, adds=add, new_guard=self._counters.guard + 1
+        )
+        self._counters.guard = max(self._counters.guard, guard)
         correlation_id = self.next_correlation_id()
         self.pending_verifications[correlation_id] = PendingVerification(then, guard)
         ask = AddPartitionsToTxnRequest(

@@ -4,14 +4,15 @@ ProducerStateEntry and ProducerAppendInfo).
 Inspectable state: ``ProducerStateManager.entries`` maps producer id -> :class:`ProducerStateEntry`
 (epoch, coordinator epoch, ``current_txn_first_offset``, the last ``batch_cache_size`` batches'
 (first_seq, last_seq, last_offset), last append time); ``verification_guards`` maps producer
-id -> the guard of a KIP-890 verification in progress.
+id -> the :class:`VerificationEntry` of a KIP-890 verification in progress.
 
 The checks on a client's data batch, in Kafka's order (``check_data_batch``):
 
 1. duplicate: same epoch and a cached batch with the same (first_seq, last_seq) -> the
    ORIGINAL offsets, nothing appended;
 2. transaction verification (KIP-890 part 1): a transactional batch with no transaction open
-   here needs the verification guard the leader obtained from the coordinator;
+   here needs the verification guard the leader obtained from the coordinator to be the
+   producer's still (knob ``verification_guard``);
 3. epoch: an older epoch -> INVALID_PRODUCER_EPOCH (47);
 4. sequence: a new epoch must start at 0; the same epoch must continue the last cached batch
    (with wrap-around); no state at all accepts anything -> else OUT_OF_ORDER_SEQUENCE_NUMBER (45);
@@ -24,7 +25,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
 
-from kafka_eos.protocol.epochs import MarkerRefusal, marker_refusal
+from kafka_eos.protocol.epochs import (
+    MarkerRefusal,
+    marker_clears_verification,
+    marker_refusal,
+)
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.sequence import NO_SEQUENCE, find_duplicate, in_sequence
@@ -78,6 +83,18 @@ class ProducerStateEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class VerificationEntry:
+    """ProducerStateManager's VerificationStateEntry: the guard of the verification in
+    progress (a number equal only to itself, as Kafka's VerificationGuard object), the highest
+    epoch it was asked for (maybeUpdateLowestSequenceAndEpoch), and whether it supports the
+    epoch bump (transaction version 2's add)."""
+
+    guard: int
+    epoch: int
+    adds: bool
+
+
+@dataclass(frozen=True, slots=True)
 class AppendCheck:
     """The verdict on a data batch: an error, a duplicate (with the original base offset), or
     accepted (``error == NONE`` and ``duplicate_base_offset is None``)."""
@@ -115,7 +132,7 @@ class ProducerStateManager:
     def __init__(self, checks: ProducerChecks) -> None:
         self.checks = checks
         self.entries: dict[int, ProducerStateEntry] = {}
-        self.verification_guards: dict[int, int] = {}
+        self.verification_guards: dict[int, VerificationEntry] = {}
 
     # -- the Produce checks ----------------------------------------------------------------
 
@@ -139,9 +156,11 @@ class ProducerStateManager:
                 count = self._count_of(entry, last_offset)
                 return AppendCheck(duplicate_base_offset=last_offset - count + 1)
         ongoing = self.has_ongoing_txn(producer_id, producer_epoch)
-        if transactional and verification_required and not ongoing:
+        guarded = verification_required and self.checks.knobs.verification_guard
+        if transactional and guarded and not ongoing:
+            # UnifiedLog.analyzeAndValidateProducerState (VerificationGuard.verify: identity)
             stored = self.verification_guards.get(producer_id)
-            if stored is None or stored != verification_guard:
+            if stored is None or stored.guard != verification_guard:
                 return AppendCheck(ErrorCode.INVALID_TXN_STATE, message="transaction not verified")
         if entry is None:
             return ACCEPT  # no state (never seen, or expired): any sequence is accepted
@@ -215,6 +234,20 @@ class ProducerStateManager:
                 return first_offset
         return None
 
+    def start_verification(
+        self, producer_id: int, producer_epoch: int, *, adds: bool, new_guard: int
+    ) -> int:
+        """The guard a verification of ``producer_id`` at ``producer_epoch`` is checked
+        against (UnifiedLog.maybeStartTransactionVerification): the entry's if there is one
+        (its epoch raised to ``producer_epoch``), else ``new_guard`` in a new entry."""
+        entry = self.verification_guards.get(producer_id)
+        if entry is None:
+            entry = VerificationEntry(new_guard, producer_epoch, adds)
+        else:
+            entry = VerificationEntry(entry.guard, max(entry.epoch, producer_epoch), entry.adds)
+        self.verification_guards[producer_id] = entry
+        return entry.guard
+
     def has_ongoing_txn(self, producer_id: int, producer_epoch: int) -> bool:
         """Whether this producer's transaction AT THIS EPOCH is open here. The epoch matters
         (KIP-890 part 2): with transaction version 2 the next transaction's first batch carries
@@ -271,7 +304,11 @@ class ProducerStateManager:
         entry.update_epoch(producer_epoch)
         entry.coordinator_epoch = coordinator_epoch
         entry.last_timestamp_ms = now_ms
-        self.verification_guards.pop(producer_id, None)
+        verification = self.verification_guards.get(producer_id)
+        if verification is not None and marker_clears_verification(
+            producer_epoch, verification.epoch, verification_adds=verification.adds
+        ):
+            del self.verification_guards[producer_id]
         first = entry.current_txn_first_offset
         entry.current_txn_first_offset = None
         if first is None:

@@ -126,6 +126,8 @@ def handler_of(kind: str, spec: SpecIndex) -> Role | None:
     client's request) the producer."""
     if f"Handle{kind}" in spec.actions:
         return role_of_action(f"Handle{kind}", spec)
+    if kind == "VerifyPartitionResponse":  # the coordinator's answer to a leader (KIP-890)
+        return role_of_action("AppendVerified", spec)
     return "producer" if kind.endswith("Response") else None
 
 

@@ -168,11 +168,21 @@ def _partition(world: ConformanceWorld, part: int) -> tuple:  # type: ignore[typ
         (world.model_pid(a.producer_id), a.first_offset, a.last_offset)
         for a in partition.log.aborted
     )
+    verification: list[tuple[int, int] | tuple[()]] = []
+    for model_pid in range(model.pid_count):
+        ref_pid = world.reference_pid(model_pid)
+        guard = partition.producers.verification_guards.get(ref_pid)
+        verification.append(
+            ()
+            if guard is None
+            else (world.model_guard(part, guard.guard), world.model_epoch(ref_pid, guard.epoch))
+        )
     return S.PARTITION.make(
         log=log,
         producer_state=tuple(producers),
         aborted_index=aborted,
         replication=_replication(world, part),
+        verification=tuple(verification),
     )
 
 

@@ -63,6 +63,7 @@ class ActionHandlers:
     _numbers: int
     _delivering_txn: int
     _delivering_request: tuple  # type: ignore[type-arg]
+    _delivering_produce: tuple  # type: ignore[type-arg]
     _retrying: bool
 
     if TYPE_CHECKING:
@@ -105,9 +106,12 @@ class ActionHandlers:
         if len(envelope.abstract) > 1 and isinstance(envelope.message, WriteTxnMarkersRequest):
             envelope = self._split_markers(envelope, consumed[0])
         for message in envelope.abstract:
-            if message[L.M_KIND] == L.M_PRODUCE:
+            if message[L.M_KIND] in (L.M_PRODUCE, L.M_VERIFY, L.M_VERIFY_RESPONSE):
+                # (the verification messages carry the held Produce's process and record)
                 g = self.model.record_global[message[L.PR_PROCESS]][message[L.PR_RECORD]]
                 self._delivering_txn = self.model.records[g][REC_TXN]
+                if message[L.M_KIND] == L.M_PRODUCE:
+                    self._delivering_produce = message
             elif message[L.M_KIND] == L.M_COORDINATOR_REQUEST:
                 self._delivering_txn = message[L.CQ_TRANSACTION]
                 self._delivering_request = message

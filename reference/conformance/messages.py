@@ -14,9 +14,13 @@ Each message a component sends is mapped, as it is sent, onto the model messages
   correlation id), with what the reference's response leaves out (the epoch the coordinator
   holds, the offset a TxnOffsetCommit was appended at) read off the broker.
 
+* the leader's KIP-890 AddPartitionsToTxn to the coordinator (verifyOnly, or transaction
+  version 2's add) and its answer are the model's verification messages, carrying the
+  Produce (or TxnOffsetCommit) being delivered when it was sent and the model's number of the
+  verification guard (:meth:`MessageMapping.model_guard`).
+
 Everything else (FindCoordinator, Metadata, the idempotent producer's InitProducerId, the
-leader's KIP-890 verification round trip, the consumers' traffic) stands for nothing: it is
-internal, and the driver delivers it at once.
+consumers' traffic) stands for nothing: it is internal, and the driver delivers it at once.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class MessageMapping:
     producers: list[KafkaProducer]
     proc_of: dict[str, int]
     part_of: dict[TopicPartition, int]
+    tps: list[TopicPartition]
     record_of: dict[str, int]
     batches: list[list[ProducerBatch | None]]
     network: list[Envelope]
@@ -71,6 +76,10 @@ class MessageMapping:
     latest_connection: dict[tuple[int, int], int]
     ghosts: Ghosts
     _retrying: bool
+    #: the model Produce whose delivery is under way (a verification it starts carries it)
+    _delivering_produce: tuple  # type: ignore[type-arg]
+    #: the reference's verification guards by the model's number for them
+    guard_numbers: dict[int, int]
 
     if TYPE_CHECKING:
 
@@ -127,7 +136,71 @@ class MessageMapping:
             if request is None:
                 return None
             return (self._abstract_response(request, message),)
-        return None  # node to node: the KIP-890 verification round trip
+        if isinstance(message, AddPartitionsToTxnRequest):
+            return self._abstract_verification(message)
+        if isinstance(message, AddPartitionsToTxnResponse):
+            return self._abstract_verification_answer(message)
+        return None
+
+    # -- the KIP-890 verification round trip (node to node)
+    def _abstract_verification(self, message: AddPartitionsToTxnRequest) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+        produce = self._delivering_produce
+        if not produce:
+            raise NotEnabled("a verification no model Produce started")
+        part = produce[L.PR_PARTITION]
+        guard = self.node.pending_verifications[message.correlation_id].guard
+        verify = S.VERIFY.make(
+            process=produce[L.PR_PROCESS],
+            partition=part,
+            pid=produce[L.PR_PID],
+            epoch=produce[L.PR_EPOCH],
+            sequence=produce[L.PR_SEQUENCE],
+            record=produce[L.PR_RECORD],
+            connection=produce[L.PR_CONNECTION],
+            guard=self.model_guard(part, guard),
+            add=int(not message.verify_only),
+        )
+        self.requests[(NODE, message.correlation_id)] = verify
+        return (verify,)
+
+    def _abstract_verification_answer(
+        self, message: AddPartitionsToTxnResponse
+    ) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+        verify = self.requests.get((NODE, message.correlation_id))
+        if verify is None:
+            raise NotEnabled("an answer to a verification the driver did not see")
+        error = message.error_code
+        if error is ErrorCode.NONE:
+            errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
+            error = errors[0] if errors else ErrorCode.NONE
+        if error is ErrorCode.PRODUCER_FENCED:  # as the leader hands it on (node.py)
+            error = ErrorCode.INVALID_PRODUCER_EPOCH
+        values = S.VERIFY.named(verify)
+        del values["kind"], values["add"]
+        return (S.VERIFY_RESPONSE.make(**values, error=int(error)),)
+
+    def model_guard(self, part: int, guard: int) -> int:
+        """The model's number of the reference's verification ``guard`` on partition
+        ``part``: a new one takes the smallest number that no entry of the leader and no
+        verification message of the partition holds (as model/leaders.py allocates it)."""
+        if guard not in self.guard_numbers:
+            producers = self.node.partitions[self.tps[part]].producers
+            in_use = {
+                self.guard_numbers[entry.guard]
+                for entry in producers.verification_guards.values()
+                if entry.guard in self.guard_numbers
+            }
+            for envelope in self.network:
+                for abstract in envelope.abstract:
+                    if abstract[L.M_KIND] in (L.M_VERIFY, L.M_VERIFY_RESPONSE) and (
+                        abstract[L.VQ_PARTITION] == part
+                    ):
+                        in_use.add(abstract[L.VQ_GUARD])
+            number = 1
+            while number in in_use:
+                number += 1
+            self.guard_numbers[guard] = number
+        return self.guard_numbers[guard]
 
     def _tid_of(self, ref_pid: int) -> int:
         """The transactional.id (index) whose producer id, first or rotated, ``ref_pid`` is."""

@@ -15,7 +15,7 @@ next_state)`` and does on the reference what the label means: a client operation
 or losing the one in-flight message the model consumes, a coordinator failover, a transaction
 timeout, a marker retry, producer-state expiry, a request timeout and retry, a fetch. Messages
 the model does not have (FindCoordinator, Metadata, the idempotent producer's InitProducerId,
-the leader's KIP-890 verification round trip, ListOffsets, Fetch) are *internal*: the driver
+ListOffsets, Fetch) are *internal*: the driver
 delivers them at once, so they are part of the step that caused them.
 
 Ghost variables the model keeps and the reference has no field for (which transaction a
@@ -174,6 +174,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         )
         self._delivering_txn = -1
         self._delivering_request: tuple = ()  # type: ignore[type-arg]
+        self._delivering_produce: tuple = ()  # type: ignore[type-arg]
+        self.guard_numbers: dict[int, int] = {}
         self._retrying = False
         self._pending_before = [False] * len(model.transactional_ids)
         # per transactional.id: the pending transaction-log write's owner and the answer the
@@ -487,6 +489,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         before_coordinator = self._coordinator_snapshot()
         self._delivering_txn = -1
         self._delivering_request = ()
+        self._delivering_produce = ()
         before_pending = self._pending_states()
         self._pending_before = before_pending
         outcome: str = handler(state, label, target)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from kafka_eos.model.kafka import ACTION_NAMES
 from kafka_eos.reference.conformance.world import ConformanceWorld
 
-#: Handle* and Receive* actions are deliveries of a message (ConformanceWorld.perform).
-_DELIVERIES = ("Handle", "Receive")
+#: Handle* and Receive* actions, and the leader's KIP-890 round trip (VerifyPartition takes the
+#: Produce, AppendVerified the coordinator's answer), are deliveries of a message
+#: (ConformanceWorld.perform).
+_DELIVERIES = ("Handle", "Receive", "VerifyPartition", "AppendVerified")
 
 
 def _handlers() -> set[str]:

@@ -30,6 +30,7 @@ WITNESSES: dict[str, tuple[str, KnobValue]] = {
     "max_in_flight": ("small-batch-cache", 1),
     "transaction_version": ("no-coordinator-epoch-check", 2),
     "partition_verification": ("tv1-no-verification", True),
+    "verification_guard": ("tv1-no-verification-guard", True),
     "coordinator_epoch_check": ("no-coordinator-epoch-check", True),
     "producer_epoch_check": ("no-producer-epoch-check", True),
     "producer_state_expiry": ("producer-state-expiry", False),

@@ -28,6 +28,7 @@ _CONFIGS = {
     "ctp": model(_CTP),
     "ctp-weak": model(_CTP, knobs=Knobs(producer_epoch_check=False)),
     "small-batch-cache": load_check_config("small-batch-cache").model,
+    "retriable-errors": load_check_config("retriable-errors").model,
 }
 
 #: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
@@ -72,7 +73,39 @@ _TX1_INIT_LOST = [
     step("LoseMessage", "InitProducerId,tx#1,e-1"),
 ]
 
-PROGRAMS: dict[str, tuple[str, list[Step]]] = {}
+def _verified(
+    tid: str, part: str, proc: str, rec: int, epoch: int, seq: int, *, adds: bool, answer: str,
+    result: str, offset: int = -1,
+) -> list[Step]:
+    """A Produce the leader holds for the KIP-890 round trip: it asks the coordinator (guard
+    1), the coordinator answers ``answer``, the leader appends (or answers) with ``result``."""
+    return [
+        step("VerifyPartition", part, proc, rec, epoch, seq, 1),
+        step("HandleVerifyPartition", tid, part, proc, epoch, "ADD" if adds else "VERIFY", answer),
+        step("AppendVerified", part, proc, rec, epoch, seq, result, offset),
+    ]
+
+
+PROGRAMS: dict[str, tuple[str, list[Step]]] = {
+    "expiry_fails_a_reenqueued_batch": (
+        "retriable-errors",
+        [
+            step("InitProducerId", "app#0"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            step("BeginTransaction", "app#0", 0),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("NotEnoughReplicas", "t-0", "app#0", 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "NOT_ENOUGH_REPLICAS"),
+            step("Send", "app#0", 1, "t-1", 0, 0, "Produce"),
+            step("ExpireBatch", "app#0", 1),
+        ],
+    ),
+}
 
 
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
@@ -216,16 +249,19 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             *_APP1_OPENS_TXN0_AT_E1,
             step("Send", "app#1", 0, "t-0", 1, 0, "Produce"),
             step("AddOffsetsToTxn", "app#1"),
-            step("HandleProduce", "t-0", "app#1", 0, 1, 0, "NONE", 0),
+            *_verified("app", "t-0", "app#1", 0, 1, 0, adds=True, answer="NONE", result="NONE",
+                       offset=0),
             step("HandleAddOffsetsToTxn", "app", "app#1", 1, "WRITE"),
             step("CompleteTxnLogAppend", "app", "Ongoing", 1),
             step("TimeoutTransaction", "app", 1),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 2),
             step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 2, 1, "NONE"),
             step("ReceiveCoordinatorResponse", "app#1", "AddOffsetsToTxn", "NONE"),
-            step(
-                "HandleProduce",
-                *("__consumer_offsets-0", "app#1", 1, 1, -1, "INVALID_PRODUCER_EPOCH", -1),
+            *_verified(
+                *("app", "__consumer_offsets-0", "app#1", 1, 1, -1),
+                adds=False,
+                answer="INVALID_PRODUCER_EPOCH",
+                result="INVALID_PRODUCER_EPOCH",
             ),
             step("ReceiveProduceResponse", "app#1", 1, 0, "INVALID_PRODUCER_EPOCH"),
         ],
@@ -248,7 +284,8 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("ReceiveCoordinatorResponse", "tx#1", "AddPartitionsToTxn", "NONE"),
             step("Send", "tx#1", 0, "t-0", 1, 0, "Produce"),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 2),
-            step("HandleProduce", "t-0", "tx#1", 0, 1, 0, "INVALID_PRODUCER_EPOCH", -1),
+            *_verified("tx", "t-0", "tx#1", 0, 1, 0, adds=True,
+                       answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
             step("ReceiveProduceResponse", "tx#1", 0, 0, "INVALID_PRODUCER_EPOCH"),
         ],
     ),
@@ -323,7 +360,8 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleEndTxn", "tx", "tx#1", 1, "ABORT", "WRITE"),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
             step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
-            step("HandleProduce", "t-0", "tx#1", 0, 1, 0, "INVALID_TXN_STATE", -1),
+            *_verified("tx", "t-0", "tx#1", 0, 1, 0, adds=False,
+                       answer="INVALID_TXN_STATE", result="INVALID_TXN_STATE"),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 1, 1, "NONE"),
             step("Fetch", "t-0", 0, 1, ()),
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
@@ -366,7 +404,8 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 3),
             step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
             step("Send", "tx#0", 0, "t-0", 2, 0, "Produce"),
-            step("HandleProduce", "t-0", "tx#0", 0, 2, 0, "INVALID_PRODUCER_EPOCH", -1),
+            *_verified("tx", "t-0", "tx#0", 0, 2, 0, adds=True,
+                       answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
             step("ReceiveProduceResponse", "tx#0", 0, 0, "INVALID_PRODUCER_EPOCH"),
             step("AbortTransaction", "tx#0"),
             step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "NONE"),
@@ -446,7 +485,8 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("Send", "tx#1", 0, "t-0", 2, 0, "Produce"),
             step("RetryProduce", "tx#1", "t-0", (0,)),
-            step("HandleProduce", "t-0", "tx#1", 0, 2, 0, "INVALID_PRODUCER_EPOCH", -1),
+            *_verified("tx", "t-0", "tx#1", 0, 2, 0, adds=True,
+                       answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
         ],
     ),
     # The same for an acknowledgement: the batch stays in flight until its latest attempt is

@@ -39,11 +39,11 @@ def _some(name: str, action: str, outcome: str) -> bool:
         # the leader's batch cache answers a retry with the original offset
         ("idempotent", "HandleProduce", "DUPLICATE"),
         # KIP-890 part 1: the late Produce after the abort is refused
-        ("tv1", "HandleProduce", "INVALID_TXN_STATE"),
-        # KIP-890 part 2: the late Produce carries the pre-abort epoch
-        ("tv2-no-verification", "HandleProduce", "INVALID_PRODUCER_EPOCH"),
+        ("tv1", "AppendVerified", "INVALID_TXN_STATE"),
+        # KIP-890 part 2: the late Produce carries the pre-abort epoch (the coordinator refuses it)
+        ("tv2-no-verification", "AppendVerified", "INVALID_PRODUCER_EPOCH"),
         # the zombie's Produce after the fence
-        ("zombie-fencing", "HandleProduce", "INVALID_PRODUCER_EPOCH"),
+        ("zombie-fencing", "AppendVerified", "INVALID_PRODUCER_EPOCH"),
         # the fenced incarnation learns it is fenced from the coordinator
         ("zombie-fencing", "ReceiveCoordinatorResponse", "PRODUCER_FENCED"),
         # InitProducerId while the old incarnation's transaction is open

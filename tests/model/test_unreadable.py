@@ -69,11 +69,16 @@ def test_a_timed_out_produce_is_still_appended_without_an_answer() -> None:
     while frontier:
         state, path = frontier.pop(0)
         for label, target in model.actions(state):
-            if (label.name == "HandleProduce" and path and "TimeoutProduce" in
+            # (a transactional Produce's first copy is appended once its KIP-890 verification
+            # comes back: AppendVerified, the held Produce's connection in the answer)
+            appends = {"HandleProduce": (L.M_PRODUCE, L.PR_CONNECTION),
+                       "AppendVerified": (L.M_VERIFY_RESPONSE, L.VR_CONNECTION)}
+            if (label.name in appends and path and "TimeoutProduce" in
                     {p.name for p in path} and label.arg("result") == "NONE"):
-                old = [m for m in state[L.S_NETWORK] if m[L.M_KIND] == L.M_PRODUCE]
+                kind, at = appends[label.name]
+                old = [m for m in state[L.S_NETWORK] if m[L.M_KIND] == kind]
                 delivered = [m for m in old if m not in target[L.S_NETWORK]]
-                if delivered and delivered[0][L.PR_CONNECTION] == 0:
+                if delivered and delivered[0][at] == 0:
                     grew = [len(p[L.P_LOG]) for p in target[L.S_PARTITIONS]]
                     assert grew != [len(p[L.P_LOG]) for p in state[L.S_PARTITIONS]]
                     answers = [m for m in target[L.S_NETWORK]
@@ -81,7 +86,7 @@ def test_a_timed_out_produce_is_still_appended_without_an_answer() -> None:
                                and m[L.PRR_CONNECTION] == 0]
                     assert answers == []
                     return
-            if target not in seen and len(path) < 12:
+            if target not in seen and len(path) < 14:
                 seen.add(target)
                 frontier.append((target, (*path, label)))
     pytest.fail("no timed-out Produce's first copy was handled")
