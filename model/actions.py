@@ -18,6 +18,7 @@ from .replication import REPLICATION_ACTIONS
 from .request_retries import REQUEST_RETRY_ACTIONS
 from .sender import SENDER_ACTIONS
 from .transaction_log import TRANSACTION_LOG_ACTIONS
+from .verification import COORDINATOR_VERIFICATION_ACTIONS, LEADER_VERIFICATION_ACTIONS
 
 ACTIONS: tuple[Action, ...] = declare(
     (
@@ -26,9 +27,12 @@ ACTIONS: tuple[Action, ...] = declare(
         *CLIENT_ACTIONS[2:],
         *REQUEST_RETRY_ACTIONS,  # ResendCoordinatorRequest, TimeoutCoordinatorRequest
         *RESPONSE_ACTIONS,
-        *LEADER_ACTIONS,
+        LEADER_ACTIONS[0],  # HandleProduce
+        *LEADER_VERIFICATION_ACTIONS,  # VerifyPartition, AppendVerified
+        *LEADER_ACTIONS[1:],
         *REPLICATION_ACTIONS,
         *COORDINATOR_ACTIONS,
+        *COORDINATOR_VERIFICATION_ACTIONS,  # HandleVerifyPartition
         TRANSACTION_LOG_ACTIONS[0],  # CompleteTxnLogAppend
         *MARKER_ACTIONS,
         *TRANSACTION_LOG_ACTIONS[1:],  # TimeoutTransaction, CoordinatorFailover

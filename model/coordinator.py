@@ -20,7 +20,6 @@ from .codes import (
     CONCURRENT,
     EMPTY,
     ERROR_NAMES,
-    INVALID_EPOCH,
     INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
@@ -40,8 +39,6 @@ from .layout import (
     CQ_TRANSACTION,
     K_METADATA,
     M_COORDINATOR_RESPONSE,
-    M_VERIFY,
-    M_VERIFY_RESPONSE,
     NO_METADATA,
     PT_EPOCH,
     PT_REPLY,
@@ -262,53 +259,6 @@ def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     )
 
 
-# ---------------------------------------------------------------------- HandleVerifyPartition
-def verify_partition_decision(
-    m: KafkaEosModel, metadata: Tup, part: int, epoch: int, adds: int
-) -> int:
-    """The coordinator's answer to a leader's AddPartitionsToTxn, in its order: the epoch
-    (PRODUCER_FENCED, which AddPartitionsToTxnManager hands the producer as
-    INVALID_PRODUCER_EPOCH), then the state. verifyOnly
-    (handleVerifyPartitionsInTransaction) asks whether the partition is in the ONGOING
-    transaction. Version 2's add (handleAddPartitionsToTransaction) is refused with
-    CONCURRENT_TRANSACTIONS while a transition of the transactional.id is being written or it
-    is in Prepare*; partitions are added by the clients themselves (spec/SPEC.md §8), so the
-    add finds them there."""
-    if not m.epochs.same_producer_id(metadata[T_EPOCH], epoch):
-        return INVALID_MAPPING  # a producer id the coordinator rotated away from
-    if metadata[T_EPOCH] != epoch:
-        return INVALID_EPOCH
-    if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
-        return CONCURRENT
-    if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
-        return INVALID_TXN_STATE
-    return NONE
-
-
-def handle_verify_partition(
-    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
-) -> tuple[Step, Tup]:
-    """TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly) or
-    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): the answer goes
-    back to the leader with the Produce it holds."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, adds = message
-    tid = m.pid_tid[pid]
-    error = verify_partition_decision(m, state[S_COORDINATOR][K_METADATA][tid], part, epoch, adds)
-    answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
-    names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
-    step = Step(
-        ("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", ERROR_NAMES[error]))
-    )
-    next_state = (
-        state[S_CLIENTS],
-        state[S_PARTITIONS],
-        state[S_COORDINATOR],
-        add_messages(rest, answer),
-        *state[S_CONSUMER:],
-    )
-    return step, next_state
-
-
 _HANDLER_NAMES = (
     "HandleInitProducerId",
     "HandleAddPartitionsToTxn",
@@ -411,30 +361,5 @@ COORDINATOR_ACTIONS = (
         outcome="result",
         outcomes=(*_OUTCOMES, "INVALID_TXN_STATE", "INVALID_PRODUCER_ID_MAPPING"),
         show=_show,
-    ),
-    Action(
-        name="HandleVerifyPartition",
-        touches=Touches(
-            reads=("own",),
-            adds=("inbox:partitions",),
-            takes=("inbox",),
-        ),
-        role="coordinator",
-        kafka="TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly), "
-        "handleAddPartitionsToTransaction (a transaction-version-2 leader's add)",
-        params=("transactional_id", "partition", "process", "epoch", "request", "result"),
-        trigger="message",
-        needs=("transactions", "verification"),
-        consumes=(M_VERIFY,),
-        effect=handle_verify_partition,
-        outcome="result",
-        outcomes=(
-            "NONE",
-            "INVALID_TXN_STATE",
-            "CONCURRENT_TRANSACTIONS",
-            "INVALID_PRODUCER_EPOCH",
-            "INVALID_PRODUCER_ID_MAPPING",
-        ),
-        show=lambda args: f"{args[0]},{args[1]},{args[2]},e{args[3]},{args[4]},{args[5]}",
     ),
 )

@@ -42,13 +42,10 @@ from .layout import (
     ENTRY_PID,
     F_EXPIRIES,
     F_RETRIABLE_ERRORS,
-    M_KIND,
     M_MARKER,
     M_MARKER_RESPONSE,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
-    M_VERIFY,
-    M_VERIFY_RESPONSE,
     P_ABORTED,
     P_LOG,
     P_PRODUCERS,
@@ -63,8 +60,6 @@ from .layout import (
     S_PARTITIONS,
     VE_EPOCH,
     VE_GUARD,
-    VQ_GUARD,
-    VQ_PARTITION,
     Tup,
     add_messages,
     replace,
@@ -104,10 +99,10 @@ def appends_at_once(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
 def handle_produce(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """UnifiedLog.append for a Produce that needs no verification: the checks in Kafka's
     order, then the append; the answer goes back on the request's connection."""
-    return _append_produce(m, state, message, rest, "HandleProduce", guard=0)
+    return append_produce(m, state, message, rest, "HandleProduce", guard=0)
 
 
-def _append_produce(
+def append_produce(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, name: str, *, guard: int
 ) -> tuple[Step, Tup]:
     """The append of a Produce (``guard``: the VerificationGuard a verified one carries, 0
@@ -132,7 +127,7 @@ def _append_produce(
             found = find_duplicate(entry[E_BATCHES], seq, seq)
             if found is not None:
                 original = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, NONE, found)
-                step = _produce_step(m, message, name, "DUPLICATE", found)
+                step = produce_step(m, message, name, "DUPLICATE", found)
                 partition, sent = answer_append(
                     m, partition, found, (*original, connection), message
                 )
@@ -163,7 +158,7 @@ def _append_produce(
         partitions = replace(partitions, part, partition)
     else:
         answers = ((M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection),)
-    step = _produce_step(m, message, name, ERROR_NAMES[error], offset)
+    step = produce_step(m, message, name, ERROR_NAMES[error], offset)
     next_state = (
         state[S_CLIENTS],
         partitions,
@@ -174,19 +169,20 @@ def _append_produce(
     return step, next_state
 
 
-def _produce_step(m: KafkaEosModel, message: Tup, name: str, result: str, offset: int) -> Step:
+def produce_step(m: KafkaEosModel, message: Tup, name: str, result: str, offset: int) -> Step:
     _, proc, part, _, epoch, seq, rec, _, _ = message
     names = (m.partition_names[part], m.process_names[proc])
     return Step((name, (*names, rec, epoch, seq, result, offset)))
 
 
-def _show_produce(args: tuple[Any, ...]) -> str:
+def show_produce(args: tuple[Any, ...]) -> str:
     partition, process, rec, epoch, seq, result, offset = args
     shown = f"o{offset}" if result == "NONE" else result
     return f"{partition},{process},r{rec},e{epoch},s{seq},{shown}"
 
 
-# ---------------------------------------------------------------------- the verification
+# ---------------------------------------------------------------------- the VerificationGuard
+# (the verification round trip itself: .verification)
 def guard_missing(m: KafkaEosModel, partition: Tup, pid: int, epoch: int, guard: int) -> bool:
     """UnifiedLog.analyzeAndValidateProducerState: a transactional batch with no transaction
     open here at its epoch needs the VerificationGuard its verification started with to be
@@ -208,84 +204,6 @@ def _clear_verification(partition: Tup, pid: int) -> Tup:
     if not verification[pid]:
         return partition
     return replace(partition, P_VERIFICATION, replace(verification, pid, ()))
-
-
-def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-    """ReplicaManager.appendRecords for a Produce that needs the coordinator: the leader
-    holds it, takes the producer's VerificationGuard (UnifiedLog
-    .maybeStartTransactionVerification: the VerificationStateEntry's guard, a fresh one if
-    there is none; ProducerStateManager.maybeCreateVerificationStateEntry keeps the highest
-    epoch asked for) and sends the coordinator an AddPartitionsToTxn
-    (AddPartitionsToTxnManager.addOrVerifyTransaction: verifyOnly unless the client's
-    transaction version supports the epoch bump, i.e. version 2's add)."""
-    _, proc, part, pid, epoch, seq, rec, _, connection = message
-    partitions = state[S_PARTITIONS]
-    partition = partitions[part]
-    slot = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
-    current = partition[P_VERIFICATION][slot]
-    if current:
-        guard = current[VE_GUARD]
-        verification = (guard, max(current[VE_EPOCH], epoch))
-    else:
-        guard = _fresh_guard(partition, part, rest)
-        verification = (guard, epoch)
-    partition = replace(
-        partition, P_VERIFICATION, replace(partition[P_VERIFICATION], slot, verification)
-    )
-    adds = int(m.tv2 and part != m.offsets_partition)
-    request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
-    names = (m.partition_names[part], m.process_names[proc])
-    step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
-    next_state = (
-        state[S_CLIENTS],
-        replace(partitions, part, partition),
-        state[S_COORDINATOR],
-        add_messages(rest, request),
-        *state[S_CONSUMER:],
-    )
-    return step, next_state
-
-
-def _fresh_guard(partition: Tup, part: int, network: Tup) -> int:
-    """A new VerificationGuard (``new VerificationGuard()``: equal only to itself): the
-    smallest number that no entry of the leader and no verification message of the
-    partition holds, so states that differ only in retired guards' numbers are one."""
-    in_use = {entry[VE_GUARD] for entry in partition[P_VERIFICATION] if entry}
-    for message in reversed(network):  # the verification messages sort last
-        if message[M_KIND] < M_VERIFY:
-            break
-        if message[VQ_PARTITION] == part:
-            in_use.add(message[VQ_GUARD])
-    guard = 1
-    while guard in in_use:
-        guard += 1
-    return guard
-
-
-def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-    """The coordinator's answer reaches the leader (the AppendCallback of
-    ReplicaManager.appendRecords): an error goes back to the producer as the Produce's
-    answer (CONCURRENT_TRANSACTIONS too, which a transaction-version-2 producer retries);
-    NONE appends the held Produce with its VerificationGuard."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, error = message
-    produce = (M_PRODUCE, proc, part, pid, epoch, seq, rec, 1, connection)
-    if error == NONE:
-        return _append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
-    answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-    step = _produce_step(m, produce, "AppendVerified", ERROR_NAMES[error], -1)
-    next_state = (
-        state[S_CLIENTS],
-        state[S_PARTITIONS],
-        state[S_COORDINATOR],
-        add_messages(rest, answer),
-        *state[S_CONSUMER:],
-    )
-    return step, next_state
-
-
-def _show_verify(args: tuple[Any, ...]) -> str:
-    partition, process, rec, epoch, seq, guard = args
-    return f"{partition},{process},r{rec},e{epoch},s{seq},g{guard}"
 
 
 def _stale_member(m: KafkaEosModel, state: Tup, proc: int) -> bool:
@@ -512,7 +430,15 @@ def expire_producer_state(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -
     return Step(("ExpireProducerState", (m.partition_names[part], pid))), next_state
 
 
-_PRODUCE_OUTCOMES = (
+#: What an append reads and changes (HandleProduce, AppendVerified): the clients and
+#: connections too, for whether its answer can still be read (.unreadable).
+APPEND_TOUCHES = Touches(
+    reads=("own", "clients", "budget:rebalances", "budget:retries", "budget:request_timeouts"),
+    writes=("own",),
+    adds=("inbox:clients",),
+    takes=("inbox",),
+)
+PRODUCE_OUTCOMES = (
     "NONE",
     "DUPLICATE",
     "INVALID_PRODUCER_EPOCH",
@@ -522,19 +448,7 @@ _PRODUCE_OUTCOMES = (
 LEADER_ACTIONS = (
     Action(
         name="HandleProduce",
-        touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
-            reads=(
-                "own",
-                "clients",
-                "budget:rebalances",
-                "budget:retries",
-                "budget:request_timeouts",
-            ),
-            writes=("own",),
-            adds=("inbox:clients",),
-            takes=("inbox",),
-        ),
+        touches=APPEND_TOUCHES,
         role="leader",
         kafka="UnifiedLog.append, ProducerAppendInfo.appendDataBatch",
         params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
@@ -543,63 +457,8 @@ LEADER_ACTIONS = (
         guard=appends_at_once,
         effect=handle_produce,
         outcome="result",
-        outcomes=(*_PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
-        show=_show_produce,
-    ),
-    Action(
-        name="VerifyPartition",
-        touches=Touches(
-            # a fresh guard's number avoids those of the verification messages in flight
-            reads=("own", "inbox", "inbox:coordinator"),
-            writes=("own",),
-            adds=("inbox:coordinator",),
-            takes=("inbox",),
-        ),
-        role="leader",
-        kafka="ReplicaManager.appendRecords (maybeStartTransactionVerificationForPartition), "
-        "UnifiedLog.maybeStartTransactionVerification, "
-        "AddPartitionsToTxnManager.addOrVerifyTransaction",
-        params=("partition", "process", "record", "epoch", "sequence", "guard"),
-        trigger="message",
-        needs=("transactions", "verification"),
-        consumes=(M_PRODUCE,),
-        guard=needs_coordinator,
-        effect=ask_coordinator,
-        show=_show_verify,
-    ),
-    Action(
-        name="AppendVerified",
-        touches=Touches(
-            # the clients and connections: whether its answer can still be read (.unreadable)
-            reads=(
-                "own",
-                "clients",
-                "budget:rebalances",
-                "budget:retries",
-                "budget:request_timeouts",
-            ),
-            writes=("own",),
-            adds=("inbox:clients",),
-            takes=("inbox",),
-        ),
-        role="leader",
-        kafka="ReplicaManager.appendRecords' AppendCallback, "
-        "UnifiedLog.analyzeAndValidateProducerState (VerificationGuard)",
-        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
-        trigger="message",
-        needs=("transactions", "verification"),
-        consumes=(M_VERIFY_RESPONSE,),
-        effect=append_verified,
-        outcome="result",
-        outcomes=(
-            *_PRODUCE_OUTCOMES,
-            "INVALID_TXN_STATE",
-            "CONCURRENT_TRANSACTIONS",
-            "ILLEGAL_GENERATION",
-            "INVALID_PRODUCER_ID_MAPPING",
-            "INVALID_PRODUCER_ID_MAPPING",
-        ),
-        show=_show_produce,
+        outcomes=(*PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
+        show=show_produce,
     ),
     _refusal_action(
         "NotEnoughReplicas",

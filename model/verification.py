@@ -1,0 +1,254 @@
+"""KIP-890's verification round trip between a partition leader and the transaction
+coordinator: a transactional Produce with no transaction open at the leader is held there
+while the leader asks the coordinator (VerifyPartition), the coordinator answers
+(HandleVerifyPartition), and the leader appends on the answer, checked against its
+VerificationGuard (AppendVerified; the check itself is :func:`.leaders.guard_missing`,
+part of every append). Under transaction version 2 the same round trip is the leader-side
+add of the partition to the transaction.
+
+Kafka: ``ReplicaManager.appendRecords`` (maybeStartTransactionVerificationForPartition and
+its AppendCallback), ``UnifiedLog.maybeStartTransactionVerification``,
+``AddPartitionsToTxnManager.addOrVerifyTransaction``,
+``TransactionCoordinator.handleVerifyPartitionsInTransaction`` /
+``handleAddPartitionsToTransaction``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .codes import (
+    CONCURRENT,
+    ERROR_NAMES,
+    INVALID_EPOCH,
+    INVALID_MAPPING,
+    INVALID_TXN_STATE,
+    NONE,
+    ONGOING,
+    PREPARE,
+)
+from .layout import (
+    K_METADATA,
+    M_KIND,
+    M_PRODUCE,
+    M_PRODUCE_RESPONSE,
+    M_VERIFY,
+    M_VERIFY_RESPONSE,
+    P_VERIFICATION,
+    S_CLIENTS,
+    S_CONSUMER,
+    S_COORDINATOR,
+    S_NETWORK,
+    S_PARTITIONS,
+    T_EPOCH,
+    T_PARTITIONS,
+    T_PENDING,
+    T_STATE,
+    VE_EPOCH,
+    VE_GUARD,
+    VQ_GUARD,
+    VQ_PARTITION,
+    Tup,
+    add_messages,
+    replace,
+)
+from .leaders import (
+    APPEND_TOUCHES,
+    PRODUCE_OUTCOMES,
+    append_produce,
+    needs_coordinator,
+    produce_step,
+    show_produce,
+)
+from .registry import Action, Step, Touches
+
+if TYPE_CHECKING:
+    from .kafka import KafkaEosModel
+
+
+# ---------------------------------------------------------------------- VerifyPartition
+def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """ReplicaManager.appendRecords for a Produce that needs the coordinator: the leader
+    holds it, takes the producer's VerificationGuard (UnifiedLog
+    .maybeStartTransactionVerification: the VerificationStateEntry's guard, a fresh one if
+    there is none; ProducerStateManager.maybeCreateVerificationStateEntry keeps the highest
+    epoch asked for) and sends the coordinator an AddPartitionsToTxn
+    (AddPartitionsToTxnManager.addOrVerifyTransaction: verifyOnly unless the client's
+    transaction version supports the epoch bump, i.e. version 2's add)."""
+    _, proc, part, pid, epoch, seq, rec, _, connection = message
+    partitions = state[S_PARTITIONS]
+    partition = partitions[part]
+    slot = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
+    current = partition[P_VERIFICATION][slot]
+    if current:
+        guard = current[VE_GUARD]
+        verification = (guard, max(current[VE_EPOCH], epoch))
+    else:
+        guard = _fresh_guard(partition, part, rest)
+        verification = (guard, epoch)
+    partition = replace(
+        partition, P_VERIFICATION, replace(partition[P_VERIFICATION], slot, verification)
+    )
+    adds = int(m.tv2 and part != m.offsets_partition)
+    request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
+    names = (m.partition_names[part], m.process_names[proc])
+    step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
+    next_state = (
+        state[S_CLIENTS],
+        replace(partitions, part, partition),
+        state[S_COORDINATOR],
+        add_messages(rest, request),
+        *state[S_CONSUMER:],
+    )
+    return step, next_state
+
+
+def _fresh_guard(partition: Tup, part: int, network: Tup) -> int:
+    """A new VerificationGuard (``new VerificationGuard()``: equal only to itself): the
+    smallest number that no entry of the leader and no verification message of the
+    partition holds, so states that differ only in retired guards' numbers are one."""
+    in_use = {entry[VE_GUARD] for entry in partition[P_VERIFICATION] if entry}
+    for message in reversed(network):  # the verification messages sort last
+        if message[M_KIND] < M_VERIFY:
+            break
+        if message[VQ_PARTITION] == part:
+            in_use.add(message[VQ_GUARD])
+    guard = 1
+    while guard in in_use:
+        guard += 1
+    return guard
+
+
+# ---------------------------------------------------------------------- HandleVerifyPartition
+def verify_partition_decision(
+    m: KafkaEosModel, metadata: Tup, part: int, epoch: int, adds: int
+) -> int:
+    """The coordinator's answer to a leader's AddPartitionsToTxn, in its order: the epoch
+    (PRODUCER_FENCED, which AddPartitionsToTxnManager hands the producer as
+    INVALID_PRODUCER_EPOCH), then the state. verifyOnly
+    (handleVerifyPartitionsInTransaction) asks whether the partition is in the ONGOING
+    transaction. Version 2's add (handleAddPartitionsToTransaction) is refused with
+    CONCURRENT_TRANSACTIONS while a transition of the transactional.id is being written or it
+    is in Prepare*; partitions are added by the clients themselves (spec/SPEC.md §8), so the
+    add finds them there."""
+    if not m.epochs.same_producer_id(metadata[T_EPOCH], epoch):
+        return INVALID_MAPPING  # a producer id the coordinator rotated away from
+    if metadata[T_EPOCH] != epoch:
+        return INVALID_EPOCH
+    if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
+        return CONCURRENT
+    if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
+        return INVALID_TXN_STATE
+    return NONE
+
+
+def handle_verify_partition(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
+) -> tuple[Step, Tup]:
+    """TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly) or
+    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): the answer goes
+    back to the leader with the Produce it holds."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, adds = message
+    tid = m.pid_tid[pid]
+    error = verify_partition_decision(m, state[S_COORDINATOR][K_METADATA][tid], part, epoch, adds)
+    answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
+    names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
+    step = Step(
+        ("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", ERROR_NAMES[error]))
+    )
+    return step, replace(state, S_NETWORK, add_messages(rest, answer))
+
+
+# ---------------------------------------------------------------------- AppendVerified
+def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
+    """The coordinator's answer reaches the leader (the AppendCallback of
+    ReplicaManager.appendRecords): an error goes back to the producer as the Produce's
+    answer (CONCURRENT_TRANSACTIONS too, which a transaction-version-2 producer retries);
+    NONE appends the held Produce with its VerificationGuard."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, error = message
+    produce = (M_PRODUCE, proc, part, pid, epoch, seq, rec, 1, connection)
+    if error == NONE:
+        return append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
+    answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
+    step = produce_step(m, produce, "AppendVerified", ERROR_NAMES[error], -1)
+    return step, replace(state, S_NETWORK, add_messages(rest, answer))
+
+
+def _show_verify(args: tuple[Any, ...]) -> str:
+    partition, process, rec, epoch, seq, guard = args
+    return f"{partition},{process},r{rec},e{epoch},s{seq},g{guard}"
+
+
+#: The leader's side of the round trip: listed after HandleProduce (model/actions.py).
+LEADER_VERIFICATION_ACTIONS = (
+    Action(
+        name="VerifyPartition",
+        touches=Touches(
+            # a fresh guard's number avoids those of the verification messages in flight
+            reads=("own", "inbox", "inbox:coordinator"),
+            writes=("own",),
+            adds=("inbox:coordinator",),
+            takes=("inbox",),
+        ),
+        role="leader",
+        kafka="ReplicaManager.appendRecords (maybeStartTransactionVerificationForPartition), "
+        "UnifiedLog.maybeStartTransactionVerification, "
+        "AddPartitionsToTxnManager.addOrVerifyTransaction",
+        params=("partition", "process", "record", "epoch", "sequence", "guard"),
+        trigger="message",
+        needs=("transactions", "verification"),
+        consumes=(M_PRODUCE,),
+        guard=needs_coordinator,
+        effect=ask_coordinator,
+        show=_show_verify,
+    ),
+    Action(
+        name="AppendVerified",
+        touches=APPEND_TOUCHES,
+        role="leader",
+        kafka="ReplicaManager.appendRecords' AppendCallback, "
+        "UnifiedLog.analyzeAndValidateProducerState (VerificationGuard)",
+        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
+        trigger="message",
+        needs=("transactions", "verification"),
+        consumes=(M_VERIFY_RESPONSE,),
+        effect=append_verified,
+        outcome="result",
+        outcomes=(
+            *PRODUCE_OUTCOMES,
+            "INVALID_TXN_STATE",
+            "CONCURRENT_TRANSACTIONS",
+            "ILLEGAL_GENERATION",
+            "INVALID_PRODUCER_ID_MAPPING",
+        ),
+        show=show_produce,
+    ),
+)
+#: The coordinator's side: listed after its other request handlers.
+COORDINATOR_VERIFICATION_ACTIONS = (
+    Action(
+        name="HandleVerifyPartition",
+        touches=Touches(
+            reads=("own",),
+            adds=("inbox:partitions",),
+            takes=("inbox",),
+        ),
+        role="coordinator",
+        kafka="TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly), "
+        "handleAddPartitionsToTransaction (a transaction-version-2 leader's add)",
+        params=("transactional_id", "partition", "process", "epoch", "request", "result"),
+        trigger="message",
+        needs=("transactions", "verification"),
+        consumes=(M_VERIFY,),
+        effect=handle_verify_partition,
+        outcome="result",
+        outcomes=(
+            "NONE",
+            "INVALID_TXN_STATE",
+            "CONCURRENT_TRANSACTIONS",
+            "INVALID_PRODUCER_EPOCH",
+            "INVALID_PRODUCER_ID_MAPPING",
+        ),
+        show=lambda args: f"{args[0]},{args[1]},{args[2]},e{args[3]},{args[4]},{args[5]}",
+    ),
+)
