@@ -67,7 +67,7 @@ from .interface import (
     fast_path_disagrees,
     first_broken_invariant,
 )
-from .result import CheckResult
+from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, rebuild_path
 
 # A key is rank * STRIDE + slot: slot 0 is the state's action-property event, 1..STRIDE-2 its
@@ -458,8 +458,13 @@ class ParallelSearch(bfs._Search):
 
     def __init__(self, bound: BoundModel, *, workers: int,
                  cluster: Callable[[BoundModel, int, bool], Cluster] | None = None,
-                 **options: Any) -> None:
-        super().__init__(bound, store="fingerprints", **options)
+                 max_states: int | None, max_depth: int | None, time_budget: float | None,
+                 deadlock: bool | None, progress: ProgressCallback | None) -> None:
+        # The search's options spelt out, not forwarded as **options: compiled (mypyc), a
+        # forwarded keyword dict reaches the base class's keyword-only parameters whole.
+        super().__init__(bound, store="fingerprints", max_states=max_states,
+                         max_depth=max_depth, time_budget=time_budget, deadlock=deadlock,
+                         progress=progress)
         if self.graph is not None:
             raise InputError("temporal properties are not checked with several workers yet")
         self.worker_count = workers

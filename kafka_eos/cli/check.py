@@ -27,6 +27,7 @@ from kafka_eos.checker.text import format_trace
 from kafka_eos.cli.progress import PROGRESS_AFTER_SECONDS, StatusLine
 from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.compiled.finder import mode as code_mode
+from kafka_eos.compiled.sources import INTERPRETED_VARIABLE
 from kafka_eos.errors import InputError
 
 EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
@@ -236,7 +237,7 @@ def resolve_target(args: argparse.Namespace) -> Target:
         raise InputError("--param applies to --model only")
     if args.model:
         params = parse_params(args.param)
-        model = _run_model(args, lambda: load_model(args.model, params))
+        model = _run_model(args, lambda: _load_model(args.model, params))
         shown = " ".join(f"{k}={v}" for k, v in params.items())
         return Target(model, f"{args.model} {shown}".strip(),
                       {"model": args.model, "params": params})
@@ -251,6 +252,20 @@ def resolve_target(args: argparse.Namespace) -> Target:
         {k: v for k, v in dict(config.bounds).items() if k in _CONFIG_BOUNDS and v is not None},
     )
 
+
+def _load_model(spec: str, params: dict[str, Any]) -> object:
+    try:
+        return load_model(spec, params)
+    except ModelError as error:
+        if COMPILED_BASE not in str(error):
+            raise
+        # e.g. a model file's class extends KafkaEosModel, loaded compiled
+        raise ModelError(f"{error} (a compiled build is loaded: run it with "
+                         f"{INTERPRETED_VARIABLE}=1)") from error.__cause__
+
+
+#: What Python says when an interpreted class extends a compiled (mypyc) one.
+COMPILED_BASE = "interpreted classes cannot inherit from compiled"
 
 # The bounds a named check may set; the command line overrides each.
 _CONFIG_BOUNDS = ("max_states", "max_depth", "time_budget")

@@ -36,11 +36,17 @@ NOT_COMPILED = {
     "kafka_eos.model.schema_texts": "writes SPEC.md's tables",
 }
 #: The checker's modules that run per state or per transition: the breadth-first search,
-#: its stores and the state graph liveness records.
+#: its stores, the state graph liveness records, and the fair-cycle search over that graph
+#: (its strongly connected components, and each temporal property's predicates per state);
+#: the workers' search, whose class extends the search's (an interpreted class cannot
+#: extend a compiled one).
 CHECKER_HOT = (
     "kafka_eos.checker.bfs",
+    "kafka_eos.checker.parallel",
     "kafka_eos.checker.store",
     "kafka_eos.checker.graph",
+    "kafka_eos.checker.liveness",
+    "kafka_eos.checker.scc",
 )
 
 
@@ -136,7 +142,11 @@ def build(
             _compile(work, [copies[m] for m in modules], key, partial, jobs=jobs, log=log)
             (partial / sources.MANIFEST).write_text("\n".join(modules) + "\n", encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)
-            partial.rename(target)
+            try:
+                partial.rename(target)
+            except OSError:  # another compile of the same sources finished first
+                if sources.built_modules(target) is None:
+                    raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
     return Built(folder=target, modules=modules, fresh=True)

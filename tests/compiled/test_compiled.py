@@ -202,3 +202,37 @@ def _full_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert done.stdout.startswith("compiled ")
         _FULL.append(cache)
     return _FULL[0]
+
+
+@needs_compiler
+@pytest.mark.slow
+def test_a_model_extending_the_compiled_model_is_told_to_run_interpreted(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    cache = _full_cache(tmp_path_factory)
+    model = tmp_path / "mine.py"
+    model.write_text("from kafka_eos.model.kafka import KafkaEosModel\n\n\n"
+                     "class Mine(KafkaEosModel):\n    pass\n", encoding="utf-8")
+    done = _cli(cache, "check", "--model", f"{model}:Mine", "--quiet")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1
+    assert done.stderr.rstrip().endswith(
+        f"(a compiled build is loaded: run it with {sources.INTERPRETED_VARIABLE}=1)")
+    assert _cli(cache, "check", "--model", f"{model}:Mine", "--quiet",
+                interpreted=True).returncode == 0
+
+
+@needs_compiler
+@pytest.mark.slow
+def test_compiled_workers_find_what_the_interpreted_ones_do(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    cache = _full_cache(tmp_path_factory)
+    runs = []
+    for interpreted in (False, True):
+        done = _cli(cache, "check", "--config", "ctp", "--workers", "2", "--json", "--quiet",
+                    interpreted=interpreted)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout))
+    assert runs[0]["code"] == "compiled (mypyc)"
+    assert _figures(runs[0]) == _figures(runs[1])
