@@ -154,8 +154,9 @@ def retry_batch(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> Tup:
     partition with its epoch and sequence, in flight with no attempt outstanding, and Send
     drains it again before any later batch. NOT_LEADER_OR_FOLLOWER also asks for a metadata
     update (Metadata.requestUpdate), which here finds the partition's one leader again. A
-    transactional client no longer IN_TRANSACTION aborts its undrained batches instead
-    (Sender.maybeSendAndPollTransactionalRequest: RecordAccumulator.abortUndrainedBatches)."""
+    transactional client no longer IN_TRANSACTION fails the batch instead, a simplification
+    (spec/SPEC.md §8): Kafka re-enqueues it, and RecordAccumulator.abortUndrainedBatches
+    spares a batch that has a sequence."""
     batches = client[C_BATCHES]
     _, epoch, seq, _ = batches[rec]
     if m.transactional[proc] and client[C_STATE] != IN_TRANSACTION:

@@ -239,8 +239,11 @@ def _end_transaction(m: KafkaEosModel, state: Tup, proc: int, commit: bool) -> t
 
 
 def _abort_undrained(m: KafkaEosModel, proc: int, client: Tup) -> Tup:
-    """RecordAccumulator.abortUndrainedBatches before EndTxn(abort): a batch re-enqueued after
-    a retriable error fails with the transaction manager's last error."""
+    """Before EndTxn(abort) a batch re-enqueued after a retriable error fails with the error
+    that made the transaction abortable. A simplification (spec/SPEC.md §8): Kafka's
+    RecordAccumulator.abortUndrainedBatches fails only batches without a sequence; the Sender
+    re-sends a re-enqueued one and TransactionManager.nextRequest holds the EndTxn until it
+    completes."""
     batches = client[C_BATCHES]
     error = last_error(m, proc, client)
     for r in m.txn_records[proc][client[C_CURRENT]]:

@@ -182,8 +182,8 @@ def _current_connection(m: KafkaEosModel, state: Tup, proc: int, part: int, batc
 # ---------------------------------------------------------------- RetryProduce, TimeoutProduce
 def may_retry(m: KafkaEosModel, view: ClientView) -> Iterator[tuple[int, tuple[int, ...]]]:
     """Budget left; a partition with batches in flight. A transactional client retries only
-    IN_TRANSACTION: in ABORTABLE_ERROR the Sender aborts re-enqueued batches instead
-    (RecordAccumulator.abortUndrainedBatches)."""
+    IN_TRANSACTION: in ABORTABLE_ERROR its re-enqueued batches wait for the abort, which
+    fails them (a simplification, spec/SPEC.md §8)."""
     if view.retries:
         yield from _partitions_in_flight(m, view)
 

@@ -655,9 +655,17 @@ class KafkaProducer:
             )
         )
 
-    def _fail_unsent(self, error: ErrorCode, *, including_in_flight: bool = False) -> None:
+    def _fail_unsent(
+        self, error: ErrorCode, *, including_in_flight: bool = False, sequenced: bool | None = None
+    ) -> None:
+        """Fail the batches not in flight (all with ``including_in_flight``). ``sequenced``
+        False: only those never drained, as RecordAccumulator.abortUndrainedBatches does for a
+        producer with a TransactionManager (a batch re-enqueued after a retriable error has a
+        sequence and stays); True: only those re-enqueued ones."""
         for book in self.books.values():
             for batch in list(book.batches):
+                if sequenced is not None and (batch.base_sequence >= 0) != sequenced:
+                    continue
                 if including_in_flight or batch.correlation_id is None:
                     self._fail_batch(batch, error)
         for _, _, future in self._waiting_for_metadata:
@@ -759,7 +767,9 @@ class KafkaProducer:
         if is_legal_transition(self.txn_state, S.ABORTABLE_ERROR):
             self.last_error = error
             self._transition(S.ABORTABLE_ERROR)
-            self._fail_pending_txn_work(error)
+            # Sender.runOnce: hasAbortableError -> accumulator.abortUndrainedBatches, which
+            # spares the batches that have a sequence (the abort fails those: SPEC.md §8)
+            self._fail_pending_txn_work(error, sparing_sequenced=True)
 
     def _fatal(self, error: ErrorCode) -> None:
         self.last_error = error
@@ -768,8 +778,8 @@ class KafkaProducer:
         if self._init_future is not None:
             self._init_future.fail(error)
 
-    def _fail_pending_txn_work(self, error: ErrorCode) -> None:
-        self._fail_unsent(error)
+    def _fail_pending_txn_work(self, error: ErrorCode, *, sparing_sequenced: bool = False) -> None:
+        self._fail_unsent(error, sequenced=False if sparing_sequenced else None)
         for request in self.txn_queue:
             if request.future is not None and request.kind != "init":
                 request.future.fail(error)
@@ -789,9 +799,16 @@ class KafkaProducer:
             raise IllegalStateError(f"commit_transaction in {self.txn_state.name}")
         if not commit and self.txn_state not in (S.IN_TRANSACTION, S.ABORTABLE_ERROR):
             raise IllegalStateError(f"abort_transaction in {self.txn_state.name}")
+        was_abortable = self.txn_state is S.ABORTABLE_ERROR
         self._transition(S.COMMITTING_TRANSACTION if commit else S.ABORTING_TRANSACTION)
         self._end_future = Future()
         if not commit:
+            if was_abortable:
+                # the re-enqueued batches the abortable error spared fail now, with what made
+                # the transaction abortable, as the model's AbortTransaction fails them (Kafka
+                # re-sends them and holds the EndTxn until they complete: SPEC.md §8)
+                error = self.last_error or ErrorCode.TRANSACTION_ABORTABLE
+                self._fail_unsent(error, sequenced=True)
             self._fail_unsent(ErrorCode.TRANSACTION_ABORTABLE)
             self.txn_queue = [r for r in self.txn_queue if r.kind in ("find_coordinator", "init")]
         self._enqueue("end", commit=commit)
