@@ -42,10 +42,8 @@ from .layout import (
     NO_METADATA,
     PT_EPOCH,
     PT_REPLY,
-    S_CLIENTS,
-    S_CONSUMER,
     S_COORDINATOR,
-    S_PARTITIONS,
+    S_NETWORK,
     T_EPOCH,
     T_LAST_EPOCH,
     T_OWNER,
@@ -55,6 +53,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
     request_key,
 )
 from .producer_ids import ProducerEpochs
@@ -93,7 +92,7 @@ def _handled(
     result = _WRITE if transition else ERROR_NAMES[error]
     args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
     step = Step((_HANDLER_NAMES[api], args))
-    return step, (state[S_CLIENTS], state[S_PARTITIONS], coordinator, network, *state[S_CONSUMER:])
+    return step, replace_many(state, (S_COORDINATOR, coordinator), (S_NETWORK, network))
 
 
 def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
@@ -204,7 +203,7 @@ def _with_owner(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
     tid = m.tid_of[message[CQ_PROCESS]]
     metadata = replace(coordinator[K_METADATA][tid], T_OWNER, message[CQ_TRANSACTION])
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
-    return (*state[:S_COORDINATOR], coordinator, *state[S_COORDINATOR + 1 :])
+    return replace(state, S_COORDINATOR, coordinator)
 
 
 # ---------------------------------------------------------------------- HandleEndTxn

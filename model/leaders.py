@@ -54,8 +54,6 @@ from .layout import (
     PR_PARTITION,
     S_BUDGET,
     S_CLIENTS,
-    S_CONSUMER,
-    S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
     VE_EPOCH,
@@ -63,6 +61,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .purgatory import answer_append, marker_may_be_handled, refuse_for_replicas
 from .registry import Action, Step, Touches
@@ -131,12 +130,10 @@ def append_produce(
                 partition, sent = answer_append(
                     m, partition, found, (*original, connection), message
                 )
-                return step, (
-                    state[S_CLIENTS],
-                    replace(partitions, part, partition),
-                    state[S_COORDINATOR],
-                    add_messages(rest, *sent),
-                    *state[S_CONSUMER:],
+                return step, replace_many(
+                    state,
+                    (S_PARTITIONS, replace(partitions, part, partition)),
+                    (S_NETWORK, add_messages(rest, *sent)),
                 )
         if txn and guard_missing(m, partition, pid, epoch, guard):
             error = INVALID_TXN_STATE
@@ -159,12 +156,8 @@ def append_produce(
     else:
         answers = ((M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection),)
     step = produce_step(m, message, name, ERROR_NAMES[error], offset)
-    next_state = (
-        state[S_CLIENTS],
-        partitions,
-        state[S_COORDINATOR],
-        add_messages(rest, *answers),
-        *state[S_CONSUMER:],
+    next_state = replace_many(
+        state, (S_PARTITIONS, partitions), (S_NETWORK, add_messages(rest, *answers))
     )
     return step, next_state
 
@@ -280,11 +273,9 @@ def _refusal(name: str, error: int) -> Callable[..., tuple[Step, Tup]]:
         _, proc, part, _, epoch, seq, rec, _, connection = message
         budget = state[S_BUDGET]
         response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-        next_state = (
-            *state[:S_NETWORK],
-            add_messages(rest, response),
-            *state[S_NETWORK + 1 : S_BUDGET],
-            replace(budget, F_RETRIABLE_ERRORS, budget[F_RETRIABLE_ERRORS] - 1),
+        spent = replace(budget, F_RETRIABLE_ERRORS, budget[F_RETRIABLE_ERRORS] - 1)
+        next_state = replace_many(
+            state, (S_NETWORK, add_messages(rest, response)), (S_BUDGET, spent)
         )
         names = (m.partition_names[part], m.process_names[proc], rec)
         return Step((name, names)), next_state
@@ -352,12 +343,8 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     marker = "COMMIT" if commit else "ABORT"
     names = (m.partition_names[part], m.transactional_ids[tid])
     step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, ERROR_NAMES[error])))
-    next_state = (
-        state[S_CLIENTS],
-        partitions,
-        state[S_COORDINATOR],
-        add_messages(rest, *answers),
-        *state[S_CONSUMER:],
+    next_state = replace_many(
+        state, (S_PARTITIONS, partitions), (S_NETWORK, add_messages(rest, *answers))
     )
     return step, next_state
 
@@ -421,12 +408,9 @@ def expire_producer_state(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -
     partition = partitions[part]
     producers = replace(partition[P_PRODUCERS], pid, ())
     budget = state[S_BUDGET]
-    next_state = (
-        state[S_CLIENTS],
-        replace(partitions, part, replace(partition, P_PRODUCERS, producers)),
-        *state[S_COORDINATOR:S_BUDGET],
-        replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1),
-    )
+    expired = replace(partitions, part, replace(partition, P_PRODUCERS, producers))
+    spent = replace(budget, F_EXPIRIES, budget[F_EXPIRIES] - 1)
+    next_state = replace_many(state, (S_PARTITIONS, expired), (S_BUDGET, spent))
     return Step(("ExpireProducerState", (m.partition_names[part], pid))), next_state
 
 

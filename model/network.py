@@ -42,6 +42,7 @@ from .layout import (
     Tup,
     remove_message,
     replace,
+    replace_many,
     request_key,
 )
 from .registry import Action, Step, Touches
@@ -89,12 +90,8 @@ def _held_connections(network: Tup) -> set[tuple[int, int, int]]:
 def lose_message(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """A dropped connection or a timeout: the message disappears."""
     budget = state[S_BUDGET]
-    next_state = (
-        *state[:S_NETWORK],
-        rest,
-        *state[S_NETWORK + 1 : S_BUDGET],
-        replace(budget, F_LOSSES, budget[F_LOSSES] - 1),
-    )
+    spent = replace(budget, F_LOSSES, budget[F_LOSSES] - 1)
+    next_state = replace_many(state, (S_NETWORK, rest), (S_BUDGET, spent))
     return Step(("LoseMessage", (m.describe_message(message),))), next_state
 
 

@@ -45,9 +45,6 @@ from .layout import (
     RS_LOGS,
     RS_PURGATORY,
     S_BUDGET,
-    S_CLIENTS,
-    S_CONSUMER,
-    S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
     VQ_CONNECTION,
@@ -59,6 +56,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .leaders import rebuild_producer_state
 from .purgatory import advance, complete
@@ -89,13 +87,8 @@ def initial_replication(replicas: int) -> Tup:
 
 def _with_partition(state: Tup, part: int, partition: Tup, sent: tuple[Tup, ...]) -> Tup:
     network = add_messages(state[S_NETWORK], *sent) if sent else state[S_NETWORK]
-    return (
-        state[S_CLIENTS],
-        replace(state[S_PARTITIONS], part, partition),
-        state[S_COORDINATOR],
-        network,
-        *state[S_CONSUMER:],
-    )
+    partitions = replace(state[S_PARTITIONS], part, partition)
+    return replace_many(state, (S_PARTITIONS, partitions), (S_NETWORK, network))
 
 
 def _replicated(state: Tup) -> Iterator[tuple[int, Tup, Tup]]:
@@ -285,13 +278,11 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
     # the new leader has no verification in progress (VerificationStateEntry is in memory)
     promoted, released = advance(m, (log, producers, aborted, new_replication, ((),) * m.pid_count))
     budget = state[S_BUDGET]
-    next_state = (
-        state[S_CLIENTS],
-        replace(state[S_PARTITIONS], part, promoted),
-        state[S_COORDINATOR],
-        add_messages(tuple(network), *sent, *released),
-        *state[S_CONSUMER:S_BUDGET],
-        replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1),
+    next_state = replace_many(
+        state,
+        (S_PARTITIONS, replace(state[S_PARTITIONS], part, promoted)),
+        (S_NETWORK, add_messages(tuple(network), *sent, *released)),
+        (S_BUDGET, replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1)),
     )
     election = "clean" if clean else "unclean"
     step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election)))

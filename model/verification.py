@@ -35,8 +35,6 @@ from .layout import (
     M_VERIFY,
     M_VERIFY_RESPONSE,
     P_VERIFICATION,
-    S_CLIENTS,
-    S_CONSUMER,
     S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
@@ -51,6 +49,7 @@ from .layout import (
     Tup,
     add_messages,
     replace,
+    replace_many,
 )
 from .leaders import (
     APPEND_TOUCHES,
@@ -93,12 +92,10 @@ def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
     request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
     names = (m.partition_names[part], m.process_names[proc])
     step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
-    next_state = (
-        state[S_CLIENTS],
-        replace(partitions, part, partition),
-        state[S_COORDINATOR],
-        add_messages(rest, request),
-        *state[S_CONSUMER:],
+    next_state = replace_many(
+        state,
+        (S_PARTITIONS, replace(partitions, part, partition)),
+        (S_NETWORK, add_messages(rest, request)),
     )
     return step, next_state
 
