@@ -108,58 +108,85 @@ def append_produce(
     for one that was not verified): Partition.appendRecordsToLeader, then
     UnifiedLog.analyzeAndValidateProducerState's checks in Kafka's order."""
     _, proc, part, pid, epoch, seq, rec, txn, connection = message
-    partitions = state[S_PARTITIONS]
-    partition = partitions[part]
-    log, producers = partition[P_LOG], partition[P_PRODUCERS]
+    partition = state[S_PARTITIONS][part]
     if pid >= 0:
         pid = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
-    entry = producers[pid] if pid >= 0 else ()
-    from_coordinator = part == m.offsets_partition
-    # Partition.appendRecordsToLeader: acks=all needs min.insync.replicas in the ISR
-    error = refuse_for_replicas(m, partition) if partition[P_REPLICATION] else NONE
-    if from_coordinator and error == NONE and _stale_member(m, state, proc):
-        error = ILLEGAL_GENERATION
+    entry = partition[P_PRODUCERS][pid] if pid >= 0 else ()
+    error = _leader_refusal(m, state, message, partition)
     if pid >= 0 and error == NONE:
         # a duplicate of a cached batch: the original offset, nothing appended
         # (ProducerStateEntry.findDuplicateBatch)
-        if entry and not from_coordinator and entry[E_EPOCH] == epoch:
+        if entry and part != m.offsets_partition and entry[E_EPOCH] == epoch:
             found = find_duplicate(entry[E_BATCHES], seq, seq)
             if found is not None:
-                original = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, NONE, found)
-                step = produce_step(m, message, name, "DUPLICATE", found)
-                partition, sent = answer_append(
-                    m, partition, found, (*original, connection), message
-                )
-                return step, replace_many(
-                    state,
-                    (S_PARTITIONS, replace(partitions, part, partition)),
-                    (S_NETWORK, add_messages(rest, *sent)),
-                )
+                return _answer_duplicate(m, state, message, rest, name, found)
         if txn and guard_missing(m, partition, pid, epoch, guard):
             error = INVALID_TXN_STATE
         else:
-            error = _validate(m, entry, epoch, seq, txn, bool(guard), from_coordinator)
-    offset = -1
-    answers: tuple[Tup, ...] = ()
-    if error == NONE:
-        offset = len(log)
-        log = (*log, (ENTRY_DATA, pid, epoch, seq, m.record_global[proc][rec], txn))
-        partition = replace(partition, P_LOG, log)
-        if pid >= 0:
-            entry = _after_data(m, entry, epoch, seq, offset, txn, from_coordinator)
-            partition = replace(partition, P_PRODUCERS, replace(producers, pid, entry))
-            if txn:  # the transaction is open here now (UnifiedLog's updateProducers)
-                partition = _clear_verification(partition, pid)
-        response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection)
-        partition, answers = answer_append(m, partition, offset, response, message)
-        partitions = replace(partitions, part, partition)
-    else:
-        answers = ((M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, offset, connection),)
-    step = produce_step(m, message, name, ERROR_NAMES[error], offset)
-    next_state = replace_many(
-        state, (S_PARTITIONS, partitions), (S_NETWORK, add_messages(rest, *answers))
+            verified = bool(guard)
+            error = _validate(m, entry, epoch, seq, txn, verified, part == m.offsets_partition)
+    if error != NONE:
+        answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
+        step = produce_step(m, message, name, ERROR_NAMES[error], -1)
+        return step, replace(state, S_NETWORK, add_messages(rest, answer))
+    return _append(m, state, message, rest, name, pid, entry)
+
+
+def _leader_refusal(m: KafkaEosModel, state: Tup, message: Tup, partition: Tup) -> int:
+    """What the leader refuses the Produce with before looking at the producer's state
+    (NONE: nothing): acks=all without min.insync.replicas in the ISR
+    (Partition.appendRecordsToLeader), a TxnOffsetCommit of a member of an older group
+    generation (KIP-447)."""
+    _, proc, part, *_ = message
+    error = refuse_for_replicas(m, partition) if partition[P_REPLICATION] else NONE
+    if part == m.offsets_partition and error == NONE and _stale_member(m, state, proc):
+        return ILLEGAL_GENERATION
+    return error
+
+
+def _answer_duplicate(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, name: str, found: int
+) -> tuple[Step, Tup]:
+    """A retry of a batch the leader already appended at ``found``: answered with its
+    offset, nothing appended."""
+    _, proc, part, _, epoch, seq, rec, _, connection = message
+    original = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, NONE, found, connection)
+    partitions = state[S_PARTITIONS]
+    partition, sent = answer_append(m, partitions[part], found, original, message)
+    step = produce_step(m, message, name, "DUPLICATE", found)
+    return step, replace_many(
+        state,
+        (S_PARTITIONS, replace(partitions, part, partition)),
+        (S_NETWORK, add_messages(rest, *sent)),
     )
-    return step, next_state
+
+
+def _append(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, name: str, pid: int, entry: Tup
+) -> tuple[Step, Tup]:
+    """The batch appended at the log end, the producer's entry updated
+    (UnifiedLog's updateProducers), and answered once replicated as acks asks."""
+    _, proc, part, _, epoch, seq, rec, txn, connection = message
+    partitions = state[S_PARTITIONS]
+    partition = partitions[part]
+    log = partition[P_LOG]
+    offset = len(log)
+    log = (*log, (ENTRY_DATA, pid, epoch, seq, m.record_global[proc][rec], txn))
+    partition = replace(partition, P_LOG, log)
+    if pid >= 0:
+        from_coordinator = part == m.offsets_partition
+        entry = _after_data(m, entry, epoch, seq, offset, txn, from_coordinator)
+        partition = replace(partition, P_PRODUCERS, replace(partition[P_PRODUCERS], pid, entry))
+        if txn:  # the transaction is open here now (UnifiedLog's updateProducers)
+            partition = _clear_verification(partition, pid)
+    response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, NONE, offset, connection)
+    partition, answers = answer_append(m, partition, offset, response, message)
+    step = produce_step(m, message, name, ERROR_NAMES[NONE], offset)
+    return step, replace_many(
+        state,
+        (S_PARTITIONS, replace(partitions, part, partition)),
+        (S_NETWORK, add_messages(rest, *answers)),
+    )
 
 
 def produce_step(m: KafkaEosModel, message: Tup, name: str, result: str, offset: int) -> Step:
