@@ -24,6 +24,7 @@ from .actions import ACTION_NAMES, ACTIONS
 from .client_view import anomaly_finder
 from .codes import FATAL_ERROR, READY, UNINITIALIZED
 from .concurrent_answers import with_concurrent_answers_read
+from .consumer import fetch_records
 from .footprints import inbox_of
 from .layout import (
     B_UNSENT,
@@ -55,6 +56,7 @@ from .producer_ids import ProducerEpochs, rotation_generations
 from .registry import Action, ClientView, Need, Step
 from .replication import initial_replication
 from .schema import BATCH, CLIENT, CONSUMER_PARTITION, COORDINATOR, PARTITION, STATE
+from .stable_fetches import stable_fetch
 from .tables import REC_GROUP_OFFSET, WorkloadTables
 from .unreadable import without_unreadable
 from .views import VISIBLE, fates
@@ -132,6 +134,8 @@ class KafkaEosModel(WorkloadTables):
         self.invariants_hold_after = properties.invariants_hold_after(self._invariants, anomalies)
         self.action_properties_hold = properties.action_properties_hold(self._action_properties)
         self.active: tuple[Action, ...] = tuple(a for a in ACTIONS if self._present(a))
+        #: whether a Fetch of stable data goes first (see .stable_fetches)
+        self.fetches_first = self.workload.consumer is not None
         self._tables: dict[Tup, _Tables] = {}
         self._local_steps: dict[Tup, tuple[tuple[_LocalStep, ...], tuple[_Pair, ...]]] = {}
         # what actions() finds per network and per clients value (see _bounded)
@@ -268,7 +272,12 @@ class KafkaEosModel(WorkloadTables):
 
     def actions(self, state: Tup) -> Out:
         """Every successor: a message delivered (or lost), then each client's own steps,
-        then the coordinator's, the leaders' and the consumer's."""
+        then the coordinator's, the leaders' and the consumer's; only a Fetch where the
+        consumer can read stable data (see .stable_fetches)."""
+        if self.fetches_first:
+            first = stable_fetch(self, state)
+            if first is not None:
+                return [fetch_records(self, state, first)]
         out: Out = []
         budget = state[S_BUDGET]
         tables = self._tables.get(budget)

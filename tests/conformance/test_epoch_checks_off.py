@@ -63,6 +63,7 @@ PROBE = [
     "CompleteTxnLogAppend(app,PrepareAbort,e1)",
     "CoordinatorFailover(ce1)",
     "HandleWriteTxnMarkers(t-0,app,ABORT,e1,ce1,NONE)",
+    "Fetch(t-0,0..1)",  # read at once: the consumer passes the marker (model/stable_fetches.py)
     "HandleWriteTxnMarkersResponse(app,t-0,NONE)",
     "CompleteTxnLogAppend(app,CompleteAbort,e1)",
     "HandleInitProducerId(app,app#1,e-1,WRITE)",

@@ -178,9 +178,11 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleEndTxn", "tx", "tx#0", 0, "ABORT", "WRITE"),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 0),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 0, "NONE"),
+            step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
             # the driver delivers each partition's marker on its own, as the model does
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 0, "NONE"),
+            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
@@ -218,9 +220,11 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 0),
             step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS"),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 1, "NONE"),
+            step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
             # the driver delivers each partition's marker on its own, as the model does
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 1, "NONE"),
+            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
@@ -402,9 +406,11 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("TimeoutTransaction", "tx", 2),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 3, 1, "NONE"),
+            step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
             # the driver delivers each partition's marker on its own, as the model does
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 3, 1, "NONE"),
+            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
             step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 3),
             step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
@@ -513,6 +519,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
             step("CoordinatorFailover", 1),
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 1, 1, "NONE"),
+            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
             step(
                 "HandleWriteTxnMarkers",
                 *("t-1", "tx", "ABORT", 1, 0, "TRANSACTION_COORDINATOR_FENCED"),

@@ -32,7 +32,7 @@ NOT_REACHED = {
     "first of a transaction on the partition, sent in sequence by the named checks' clients "
     "(an out-of-order first batch needs max_in_flight 2 with retries and a transaction)",
 }
-#: The largest row (3,024,563 states), left out to keep the test short.
+#: The largest row (622,375 states), left out to keep the test short.
 _SKIPPED = ("fencing-both-partitions",)
 
 

@@ -290,7 +290,7 @@ def test_every_reachable_state_has_the_schemas_shape(name: str) -> None:
             if successor not in seen:
                 seen.add(successor)
                 frontier.append(successor)
-    assert len(seen) > 500
+    assert len(seen) > 250  # coordinator-failover has 307 states in all
 
 
 def test_a_component_of_the_wrong_length_is_refused() -> None:
