@@ -16,6 +16,7 @@ from .network import NETWORK_ACTIONS
 from .registry import Action, declare
 from .replication import REPLICATION_ACTIONS
 from .request_retries import REQUEST_RETRY_ACTIONS
+from .retriable_errors import REFUSAL_ACTIONS
 from .sender import SENDER_ACTIONS
 from .transaction_log import TRANSACTION_LOG_ACTIONS
 from .verification import COORDINATOR_VERIFICATION_ACTIONS, LEADER_VERIFICATION_ACTIONS
@@ -29,6 +30,7 @@ ACTIONS: tuple[Action, ...] = declare(
         *RESPONSE_ACTIONS,
         LEADER_ACTIONS[0],  # HandleProduce
         *LEADER_VERIFICATION_ACTIONS,  # VerifyPartition, AppendVerified
+        *REFUSAL_ACTIONS,  # NotEnoughReplicas, NotLeaderOrFollower
         *LEADER_ACTIONS[1:],
         *REPLICATION_ACTIONS,
         *COORDINATOR_ACTIONS,

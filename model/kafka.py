@@ -3,7 +3,8 @@ coordinator, the group offsets, a consumer, and a network that delays, reorders 
 
 :class:`KafkaEosModel` satisfies the checker's model interface (contract A). Its actions are
 declared in :mod:`.actions` (one module per role: :mod:`.clients`, :mod:`.sender`,
-:mod:`.request_retries`, :mod:`.client_responses`, :mod:`.leaders`, :mod:`.replication`,
+:mod:`.request_retries`, :mod:`.client_responses`, :mod:`.leaders`, :mod:`.verification`,
+:mod:`.retriable_errors`, :mod:`.replication`,
 :mod:`.coordinator`, :mod:`.transaction_log`, :mod:`.markers`, :mod:`.groups`,
 :mod:`.network`, :mod:`.consumer`), each one Kafka step with its guard and
 its effect; the state layout is :mod:`.layout`; the properties are :mod:`.properties`;

@@ -8,7 +8,7 @@ Kafka: ``UnifiedLog.append`` / ``UnifiedLog.analyzeAndValidateProducerState``,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.epochs import (
@@ -24,8 +24,6 @@ from .codes import (
     INVALID_EPOCH,
     INVALID_TXN_STATE,
     NONE,
-    NOT_ENOUGH_REPLICAS,
-    NOT_LEADER_OR_FOLLOWER,
     OUT_OF_ORDER,
 )
 from .groups import group_generation
@@ -41,7 +39,6 @@ from .layout import (
     ENTRY_KIND,
     ENTRY_PID,
     F_EXPIRIES,
-    F_RETRIABLE_ERRORS,
     M_MARKER,
     M_MARKER_RESPONSE,
     M_PRODUCE,
@@ -51,7 +48,6 @@ from .layout import (
     P_PRODUCERS,
     P_REPLICATION,
     P_VERIFICATION,
-    PR_PARTITION,
     S_BUDGET,
     S_CLIENTS,
     S_NETWORK,
@@ -284,49 +280,6 @@ def _after_data(
     return (epoch, coordinator_epoch, batches, first)
 
 
-# ---------------------------------------------------------------------- retriable errors
-def may_refuse_produce(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
-    """Guard (beyond the network's and the budget's): a client's Produce to a data partition
-    (a TxnOffsetCommit goes to the group coordinator, whose errors are others)."""
-    return bool(message[PR_PARTITION] != m.offsets_partition)
-
-
-def _refusal(name: str, error: int) -> Callable[..., tuple[Step, Tup]]:
-    """The effect of a leader that answers a Produce with the retriable ``error`` and appends
-    nothing: the request is refused before the producer state is looked at (ReplicaManager,
-    Partition.appendRecordsToLeader), so nothing on the leader changes; the client retries."""
-
-    def refuse(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-        _, proc, part, _, epoch, seq, rec, _, connection = message
-        budget = state[S_BUDGET]
-        response = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-        spent = replace(budget, F_RETRIABLE_ERRORS, budget[F_RETRIABLE_ERRORS] - 1)
-        next_state = replace_many(
-            state, (S_NETWORK, add_messages(rest, response)), (S_BUDGET, spent)
-        )
-        names = (m.partition_names[part], m.process_names[proc], rec)
-        return Step((name, names)), next_state
-
-    refuse.__name__ = refuse.__qualname__ = f"refuse_{name}"
-    return refuse
-
-
-def _refusal_action(name: str, kafka: str, error: int) -> Action:
-    """The fault of a leader answering a Produce with the retriable ``error``."""
-    return Action(
-        name=name,
-        role="leader",
-        kafka=kafka,
-        params=("partition", "process", "record"),
-        trigger="message",
-        consumes=(M_PRODUCE,),
-        guard=may_refuse_produce,
-        effect=_refusal(name, error),
-        budget="retriable_errors",
-        show=lambda args: f"{args[0]},{args[1]},r{args[2]}",
-    )
-
-
 # ---------------------------------------------------------------------- HandleWriteTxnMarkers
 def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """ProducerAppendInfo.appendEndTxnMarker: the producer-epoch check (stricter under
@@ -470,16 +423,6 @@ LEADER_ACTIONS = (
         outcome="result",
         outcomes=(*PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
         show=show_produce,
-    ),
-    _refusal_action(
-        "NotEnoughReplicas",
-        "Partition.appendRecordsToLeader (ISR below min.insync.replicas, acks=all)",
-        NOT_ENOUGH_REPLICAS,
-    ),
-    _refusal_action(
-        "NotLeaderOrFollower",
-        "ReplicaManager.getPartitionOrException (leadership moved)",
-        NOT_LEADER_OR_FOLLOWER,
     ),
     Action(
         name="HandleWriteTxnMarkers",
