@@ -20,10 +20,11 @@ from kafka_eos.protocol.history import (
     Event,
     Marker,
     OffsetCommit,
-    ProduceAck,
     Read,
+    SentHeader,
     Truncate,
     TxnEnd,
+    produce_answer,
 )
 
 #: The name the consume-transform-produce application's input partition has in histories.
@@ -76,17 +77,22 @@ def history_from_states(
         )
     steps = list(labels) if labels is not None else []
     events: list[Event] = []
+    attempts: _Attempts = {}
     for step in range(1, len(snapshots)):
         label = steps[step - 1] if step - 1 < len(steps) else ""
-        events.extend(_step_events(snapshots[step - 1], snapshots[step], label))
+        events.extend(_step_events(snapshots[step - 1], snapshots[step], label, attempts))
     return events
 
 
+#: (client, batch index) -> the header its latest Produce attempt carried
+_Attempts = dict[tuple[str, int], SentHeader]
+
+
 def _step_events(
-    before: Mapping[str, Any], after: Mapping[str, Any], label: object
+    before: Mapping[str, Any], after: Mapping[str, Any], label: object, attempts: _Attempts
 ) -> Iterable[Event]:
     yield from _log_events(before, after)
-    yield from _client_events(before, after, label)
+    yield from _client_events(before, after, label, attempts)
     yield from _read_events(before, after)
 
 
@@ -157,24 +163,28 @@ def _offsets_made_visible(old: Mapping[str, Any], marker: Mapping[str, Any]) -> 
 
 
 def _client_events(
-    before: Mapping[str, Any], after: Mapping[str, Any], label: object
+    before: Mapping[str, Any], after: Mapping[str, Any], label: object, attempts: _Attempts
 ) -> Iterable[Event]:
     for name, client in after["producers"].items():
         old = before["producers"][name]
-        for old_batch, batch in zip(old["batches"], client["batches"], strict=True):
+        pid = int(client["producer_id"])
+        for rec, (old_batch, batch) in enumerate(
+            zip(old["batches"], client["batches"], strict=True)
+        ):
+            if _sent(old_batch, batch):
+                attempts[name, rec] = _header(pid, batch)
             if old_batch["status"] != "in_flight" or batch["status"] not in ("acked", "failed"):
                 continue
             if batch["partition"] == _OFFSETS_PARTITION:
                 continue  # a TxnOffsetCommit response, not a Produce
-            yield ProduceAck(
-                client=name,
-                partition=str(batch["partition"]),
-                producer_id=int(client["producer_id"]),
-                producer_epoch=int(old_batch["epoch"]),
-                base_sequence=int(old_batch["sequence"]),
-                records=(str(batch["record"]),),
-                error=str(batch["error"]),
-                base_offset=int(batch["offset"]),
+            yield produce_answer(
+                name,
+                str(batch["partition"]),
+                (str(batch["record"]),),
+                str(batch["error"]),
+                int(batch["offset"]),
+                batch=_header(pid, old_batch),
+                attempt=attempts.get((name, rec)),
             )
         if old["state"] in _ENDING and client["state"] != old["state"]:
             error = "NONE"
@@ -188,6 +198,19 @@ def _client_events(
                 commit=_ENDING[old["state"]],
                 error=error,
             )
+
+
+def _sent(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a Produce attempt of the batch went out in this step: it is in flight on a
+    connection it was not on before (a Send, or a retry on a new connection)."""
+    connection = int(new["connection"])
+    if new["status"] != "in_flight" or connection < 0:
+        return False
+    return old["status"] != "in_flight" or int(old["connection"]) != connection
+
+
+def _header(pid: int, batch: Mapping[str, Any]) -> SentHeader:
+    return SentHeader(pid, int(batch["epoch"]), int(batch["sequence"]))
 
 
 def _error_in(label: object) -> str:

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from kafka_eos.errors import InputError, shown
 
@@ -65,6 +65,54 @@ class ProduceAck:
     records: tuple[str, ...]
     error: str
     base_offset: int
+
+
+class BatchHeader(Protocol):
+    """The producer fields of a record batch's header (RecordBatch): the writer, its epoch and
+    the batch's first sequence."""
+
+    @property
+    def producer_id(self) -> int: ...
+    @property
+    def producer_epoch(self) -> int: ...
+    @property
+    def base_sequence(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SentHeader:
+    """A batch's header as one Produce attempt carried it."""
+
+    producer_id: int
+    producer_epoch: int
+    base_sequence: int
+
+
+def produce_answer(
+    client: str,
+    partition: str,
+    records: tuple[str, ...],
+    error: str,
+    base_offset: int,
+    *,
+    batch: BatchHeader,
+    attempt: BatchHeader | None,
+) -> ProduceAck:
+    """A producer's answer for one batch. An acknowledgement names the batch as the answered
+    ``attempt`` carried it: KIP-360's epoch bump rewrites the epoch and sequence of a batch in
+    flight (TxnPartitionMap.startSequencesAtBeginning), and the leader appended the attempt's.
+    A failure (or an answer whose attempt is not known) names the ``batch`` as it stands."""
+    named = attempt if error == "NONE" and attempt is not None else batch
+    return ProduceAck(
+        client,
+        partition,
+        named.producer_id,
+        named.producer_epoch,
+        named.base_sequence,
+        records,
+        error,
+        base_offset,
+    )
 
 
 @dataclass(frozen=True, slots=True)

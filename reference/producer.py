@@ -42,7 +42,7 @@ from typing import Any
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
 from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
-from kafka_eos.protocol.history import Event, ProduceAck, TxnEnd
+from kafka_eos.protocol.history import Event, TxnEnd, produce_answer
 from kafka_eos.protocol.sequence import (
     NO_LAST_ACKED_SEQUENCE,
     in_sequence,
@@ -639,19 +639,17 @@ class KafkaProducer:
         base_offset: int,
         attempt: _Attempt | None = None,
     ) -> None:
-        """The client's answer for the batch: an acknowledgement names the batch as the
-        acknowledged attempt carried it, a failure as the batch stands."""
-        sent = attempt if attempt is not None else batch
+        """The client's answer for the batch (protocol.history.produce_answer: an
+        acknowledgement names the batch as the acknowledged attempt carried it)."""
         self.events.append(
-            ProduceAck(
+            produce_answer(
                 self.client_id,
                 str(batch.tp),
-                sent.producer_id,
-                sent.producer_epoch,
-                sent.base_sequence,
                 tuple(batch.records),
                 error.name,
                 base_offset,
+                batch=batch,
+                attempt=attempt,
             )
         )
 

@@ -38,7 +38,24 @@ def _agree(model: KafkaEosModel, states: list[object]) -> None:
         assert from_model == from_history, (end, sorted(from_model), [str(v) for v in found])
 
 
-@pytest.mark.parametrize("name", ELLE_ROWS)
+#: Counterexamples whose anomaly only the model's client view sees, and why (strict xfails).
+ONLY_IN_THE_MODEL = {
+    "elle-nonmonotonic-send": "the model orders a client's sends as its batches stand (a KIP-360 "
+    "bump re-sequences the batches in flight in the application's order); a history's "
+    "acknowledgements name each batch as its answered attempt carried it (e0/s1 for the second, "
+    "e1/s0 for the retried first), so by epoch and sequence the sends are in order there",
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=ONLY_IN_THE_MODEL[name]))
+        if name in ONLY_IN_THE_MODEL
+        else name
+        for name in ELLE_ROWS
+    ],
+)
 def test_each_counterexample_shows_its_anomaly_in_both_views(name: str) -> None:
     config = load_check_config(name)
     result = check(config.model)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from kafka_eos.checker import check
+from kafka_eos.checker import Trace, check
 from kafka_eos.checker.itf import read_itf, write_itf
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.history import history_from_itf, history_from_states
+from kafka_eos.model.registry import Step, step
 from kafka_eos.protocol.history import Append, Marker, ProduceAck, Read, TxnEnd
 from kafka_eos.protocol.history_checks import check_history
 
@@ -56,3 +58,47 @@ def test_reads_acks_and_ends_are_recorded() -> None:
     events = history_from_states(trace.states, model=config.model, labels=trace.labels)
     assert any(isinstance(e, ProduceAck) and e.error == "NONE" for e in events)
     assert any(isinstance(e, TxnEnd) and e.commit and e.error == "NONE" for e in events)
+
+
+def _follow(model: Any, program: list[Step]) -> Trace:
+    """The model's trace taking ``program``'s steps, in order, from its initial state."""
+    states = [next(iter(model.init_states()))]
+    for wanted in program:
+        states.append(next(t for label, t in model.actions(states[-1]) if label == wanted))
+    return Trace(states=states, labels=list(program))
+
+
+def test_an_ack_names_the_attempt_the_leader_appended_not_the_bumped_batch(
+    tmp_path: Path,
+) -> None:
+    # r1 goes out as e0/s1 and is appended; r0's OUT_OF_ORDER answer makes the idempotent
+    # producer bump its epoch (KIP-360), which rewrites r1, still in flight, to e1/s1; then
+    # r1's answer arrives. The ack names e0/s1 as the leader appended it: no write is lost.
+    config = load_check_config("idempotent-timeout-duplicate")
+    trace = _follow(
+        config.model,
+        [
+            step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
+            step("NotEnoughReplicas", "t-0", "idempotent0", 0),
+            step("Send", "idempotent0", 1, "t-0", 0, 1, "Produce"),
+            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 0),
+            step("ReceiveProduceResponse", "idempotent0", 0, 0, "NOT_ENOUGH_REPLICAS"),
+            step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
+            step(
+                "HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1
+            ),
+            step("ReceiveProduceResponse", "idempotent0", 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
+            step("ReceiveProduceResponse", "idempotent0", 1, 0, "NONE"),
+        ],
+    )
+    bumped = config.model.variables(trace.states[-2])["producer:idempotent0"]["batches"][1]
+    assert (bumped["epoch"], bumped["sequence"]) == (1, 1)  # the bump did rewrite it
+    path = tmp_path / "trace.itf.json"
+    write_itf(path, trace, config.model, meta={"config": config.name})
+    for events in (
+        history_from_itf(read_itf(path)),
+        history_from_states(trace.states, model=config.model),
+    ):
+        ack = next(e for e in events if isinstance(e, ProduceAck))
+        assert (ack.producer_epoch, ack.base_sequence, ack.base_offset) == (0, 1, 0)
+        assert check_history(events) == []

@@ -77,6 +77,11 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "idempotent-retriable-reorder": "the history judges a producer's order by sequence within "
     "an epoch; this reorder crosses a KIP-360 epoch bump and shows only against the "
     "application's send order (Elle's nonmonotonic-send, issue 11's client-view properties)",
+    "elle-nonmonotonic-send": "each acknowledgement names its batch as the answered attempt "
+    "carried it: the second batch e0/s1 (appended before the bump), the retried first e1/s0 "
+    "(after it), so by epoch and sequence the first comes after the second and only the "
+    "application's send order, which the model's client view keeps, shows the reorder; the "
+    "history shows the duplicate the retry wrote (no_duplicates)",
     "replicated-reorder": "the history checks judge a producer's order within an epoch (its "
     "sequence numbers); the KIP-360 bump puts the two batches in different epochs",
     "tv1-request-timeouts": "the trace ends when the coordinator durably decides to commit the "
