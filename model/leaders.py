@@ -282,43 +282,17 @@ def _after_data(
 
 # ---------------------------------------------------------------------- HandleWriteTxnMarkers
 def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-    """ProducerAppendInfo.appendEndTxnMarker: the producer-epoch check (stricter under
-    transaction version 2), checkCoordinatorEpoch, then the control batch; an ABORT over an
-    open transaction goes into the aborted-transaction index (TransactionIndex)."""
+    """ProducerAppendInfo.appendEndTxnMarker: the epoch checks (_marker_error), then the
+    control batch (_write_marker); the answer goes back to the coordinator."""
     _, part, tid, cepoch, epoch, commit = message
     partitions = state[S_PARTITIONS]
-    partition = partitions[part]
-    log, producers, aborted = partition[P_LOG], partition[P_PRODUCERS], partition[P_ABORTED]
     # a transactional.id's first producer id is its index; a rotated one has its own slot
     pid = m.epochs.slot(tid, epoch)
-    entry = producers[pid]
-    error = NONE
-    if entry:
-        # checkProducerEpoch (stricter under transaction version 2), then checkCoordinatorEpoch
-        refusal = marker_refusal(
-            marker_epoch=epoch,
-            stored_epoch=entry[E_EPOCH],
-            marker_coordinator_epoch=cepoch,
-            stored_coordinator_epoch=entry[E_COORDINATOR_EPOCH],
-            transaction_open=entry[E_TXN_FIRST] >= 0,
-            knobs=m.knobs,
-        )
-        error = _MARKER_ERRORS[refusal]
+    error = _marker_error(m, partitions[part][P_PRODUCERS][pid], epoch, cepoch)
     response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
     answers: tuple[Tup, ...] = (response,)
     if error == NONE:
-        offset = len(log)
-        log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
-        entry, aborted = _after_marker(entry, pid, epoch, cepoch, commit, offset, aborted)
-        producers = replace(producers, pid, entry)
-        partition = (log, producers, aborted, *partition[P_REPLICATION:])
-        verification = partition[P_VERIFICATION][pid]
-        if verification and marker_clears_verification(
-            epoch, verification[VE_EPOCH], verification_adds=m.tv2 and part != m.offsets_partition
-        ):
-            partition = _clear_verification(partition, pid)
-        # the coordinator writes markers with acks=all (KafkaApis.handleWriteTxnMarkersRequest)
-        partition, answers = answer_append(m, partition, offset, response, message, acks_all=True)
+        partition, answers = _write_marker(m, partitions[part], part, pid, message, response)
         partitions = replace(partitions, part, partition)
     marker = "COMMIT" if commit else "ABORT"
     names = (m.partition_names[part], m.transactional_ids[tid])
@@ -327,6 +301,45 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
         state, (S_PARTITIONS, partitions), (S_NETWORK, add_messages(rest, *answers))
     )
     return step, next_state
+
+
+def _marker_error(m: KafkaEosModel, entry: Tup, epoch: int, cepoch: int) -> int:
+    """ProducerAppendInfo.checkProducerEpoch (stricter under transaction version 2), then
+    checkCoordinatorEpoch, against the producer's entry; a producer with none takes the
+    marker."""
+    if not entry:
+        return NONE
+    refusal = marker_refusal(
+        marker_epoch=epoch,
+        stored_epoch=entry[E_EPOCH],
+        marker_coordinator_epoch=cepoch,
+        stored_coordinator_epoch=entry[E_COORDINATOR_EPOCH],
+        transaction_open=entry[E_TXN_FIRST] >= 0,
+        knobs=m.knobs,
+    )
+    return _MARKER_ERRORS[refusal]
+
+
+def _write_marker(
+    m: KafkaEosModel, partition: Tup, part: int, pid: int, message: Tup, response: Tup
+) -> tuple[Tup, tuple[Tup, ...]]:
+    """The control batch appended (UnifiedLog.appendAsLeader): the producer's entry ends its
+    transaction, an ABORT over an open one goes into the aborted-transaction index
+    (TransactionIndex), a verification the marker ends is cleared, and the answer waits for
+    the replicas (the coordinator writes markers with acks=all:
+    KafkaApis.handleWriteTxnMarkersRequest). Returns the partition and the messages sent."""
+    _, _, _, cepoch, epoch, commit = message
+    log, producers, aborted = partition[P_LOG], partition[P_PRODUCERS], partition[P_ABORTED]
+    offset = len(log)
+    log = (*log, (ENTRY_CONTROL, pid, epoch, commit, cepoch))
+    entry, aborted = _after_marker(producers[pid], pid, epoch, cepoch, commit, offset, aborted)
+    partition = (log, replace(producers, pid, entry), aborted, *partition[P_REPLICATION:])
+    verification = partition[P_VERIFICATION][pid]
+    if verification and marker_clears_verification(
+        epoch, verification[VE_EPOCH], verification_adds=m.tv2 and part != m.offsets_partition
+    ):
+        partition = _clear_verification(partition, pid)
+    return answer_append(m, partition, offset, response, message, acks_all=True)
 
 
 def _after_marker(

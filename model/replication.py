@@ -125,19 +125,26 @@ def fetching_followers(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int]
 
 
 def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Step, Tup]:
-    """ReplicaFetcherThread: the follower truncates where the leader-epoch rule says (falling
-    back to its own high watermark) and fetches from there; the leader records that fetch
-    offset as its log end (updateFollowerFetchState), takes it into the ISR once in sync
-    (maybeExpandIsr) and moves the high watermark, releasing the answers it completes; the
-    follower appends the leader's entries beyond its fetch offset and keeps the high watermark
-    the response carried (read before this fetch moved it: Partition.fetchRecords reads, then
-    updates the follower's state), cut to its log end."""
+    """ReplicaFetcherThread: the follower truncates and fetches the leader's entries from
+    there (_fetched); the leader takes the fetch offset as the follower's log end
+    (_after_fetch) and moves the high watermark, releasing the answers it completes."""
     part, replica = args
     partition = state[S_PARTITIONS][part]
-    log, replication = partition[P_LOG], partition[P_REPLICATION]
-    leader = replication[RS_LEADER]
-    caches, logs = replication[RS_CACHES], replication[RS_LOGS]
-    own = logs[replica]
+    replication = partition[P_REPLICATION]
+    cut, fetched, cache = _fetched(replication, partition[P_LOG], replica)
+    replication = _after_fetch(replication, replica, cut, fetched, cache)
+    partition, sent = advance(m, replace(partition, P_REPLICATION, replication))
+    step = Step(("FollowerFetch", (m.partition_names[part], replica, cut, len(fetched))))
+    return step, _with_partition(state, part, partition, sent)
+
+
+def _fetched(replication: Tup, log: Tup, replica: int) -> tuple[int, Tup, Tup]:
+    """The follower's side (ReplicaFetcherThread.truncate, then processPartitionData): it
+    truncates where the leader-epoch rule says (KIP-101/279, falling back to its own high
+    watermark) and appends the leader's entries beyond that fetch offset. Returns the fetch
+    offset, the follower's new log and its new leader-epoch cache."""
+    caches, leader = replication[RS_CACHES], replication[RS_LEADER]
+    own = replication[RS_LOGS][replica]
     cut = truncation_offset(
         follower_cache=caches[replica],
         follower_end=len(own),
@@ -145,36 +152,36 @@ def follower_fetch(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple
         leader_cache=caches[leader],
         leader_end=len(log),
     )
-    fetched = own[:cut] + log[cut:]
     cache = fetched_epoch_cache(caches[replica], caches[leader], cut, len(log))
-    # the leader learns the follower's log end from the fetch offset (where the follower
-    # fetches from, after truncating): what this fetch appends it learns on the next one
+    return cut, own[:cut] + log[cut:], cache
+
+
+def _after_fetch(replication: Tup, replica: int, cut: int, fetched: Tup, cache: Tup) -> Tup:
+    """The leader's side (Partition.updateFollowerFetchState, maybeExpandIsr): it learns the
+    follower's log end from the fetch offset (what this fetch appends it learns on the next
+    one) and takes it into the ISR once in sync; the follower keeps the high watermark the
+    response carried (read before this fetch moved it: Partition.fetchRecords reads, then
+    updates the follower's state), cut to its log end."""
     isr = replication[RS_ISR]
-    epoch_start = caches[leader][-1][1]
+    epoch_start = replication[RS_CACHES][replication[RS_LEADER]][-1][1]
     if follower_in_sync(
         follower_end=cut, high_watermark=replication[RS_HW], leader_epoch_start=epoch_start
     ):
         isr |= 1 << replica
-    replication = REPLICATION.make(
-        leader=leader,
+    follower_hw = follower_high_watermark(
+        leader_high_watermark=replication[RS_HW], follower_end=len(fetched)
+    )
+    return REPLICATION.make(
+        leader=replication[RS_LEADER],
         leader_epoch=replication[RS_LEADER_EPOCH],
         isr=isr,
         high_watermark=replication[RS_HW],
         follower_log_ends=replace(replication[RS_ENDS], replica, cut),
-        epoch_caches=replace(caches, replica, cache),
-        follower_logs=replace(logs, replica, fetched),
+        epoch_caches=replace(replication[RS_CACHES], replica, cache),
+        follower_logs=replace(replication[RS_LOGS], replica, fetched),
         waiting_answers=replication[RS_PURGATORY],
-        follower_high_watermarks=replace(
-            replication[RS_HWS],
-            replica,
-            follower_high_watermark(
-                leader_high_watermark=replication[RS_HW], follower_end=len(fetched)
-            ),
-        ),
+        follower_high_watermarks=replace(replication[RS_HWS], replica, follower_hw),
     )
-    partition, sent = advance(m, replace(partition, P_REPLICATION, replication))
-    step = Step(("FollowerFetch", (m.partition_names[part], replica, cut, len(fetched))))
-    return step, _with_partition(state, part, partition, sent)
 
 
 # ---------------------------------------------------------------------- ShrinkIsr
@@ -224,69 +231,82 @@ def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool]]:
 
 def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -> tuple[Step, Tup]:
     """The leader's broker fails; the controller elects ``new`` with the next leader epoch
-    (a clean election keeps the rest of the ISR, an unclean one leaves the new leader alone in
-    it). The new leader starts its epoch at its log end, rebuilds its producer state and
-    aborted index from its log (UnifiedLog.loadProducerState), starts from the high watermark it
-    kept as a follower, does not know its followers' log ends yet (Partition.makeLeader) and
-    moves the high watermark only as they fetch (or at once alone in the ISR). The old leader
-    comes back as a follower with its log and high watermark as they were; it truncates when
-    it fetches. Its purgatory's answers and the Produce requests already sent to
-    it get NOT_LEADER_OR_FOLLOWER (the producer refreshes its metadata and retries); its waiting
-    markers go out again to the new leader (the coordinator's retry)."""
+    (_elected). The new leader rebuilds its producer state and aborted index from its log
+    (UnifiedLog.loadProducerState) and has no verification in progress
+    (VerificationStateEntry is in memory); what the old leader held is refused
+    (_refused_by_old_leader)."""
     part, new, clean = args
     partition = state[S_PARTITIONS][part]
     replication = partition[P_REPLICATION]
-    old = replication[RS_LEADER]
-    logs = replication[RS_LOGS]
-    log = logs[new]
+    old, log = replication[RS_LEADER], replication[RS_LOGS][new]
+    elected = _elected(replication, partition[P_LOG], new, clean)
+    network, refused = _refused_by_old_leader(state[S_NETWORK], part, replication)
     producers, aborted = rebuild_producer_state(m, log)
+    promoted, released = advance(m, (log, producers, aborted, elected, ((),) * m.pid_count))
+    budget = state[S_BUDGET]
+    next_state = replace_many(
+        state,
+        (S_PARTITIONS, replace(state[S_PARTITIONS], part, promoted)),
+        (S_NETWORK, add_messages(network, *refused, *released)),
+        (S_BUDGET, replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1)),
+    )
+    election = "clean" if clean else "unclean"
+    epoch = elected[RS_LEADER_EPOCH]
+    step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election)))
+    return step, next_state
+
+
+def _elected(replication: Tup, leader_log: Tup, new: int, clean: bool) -> Tup:
+    """The replicas after the election (Partition.makeLeader / makeFollower): a clean one
+    keeps the rest of the ISR, an unclean one leaves the new leader alone in it. The new
+    leader starts its epoch at its log end, starts from the high watermark it kept as a
+    follower, and does not know its followers' log ends yet (it moves the high watermark only
+    as they fetch, or at once alone in the ISR). The old leader comes back as a follower with
+    its log and high watermark as they were; it truncates when it fetches."""
+    old, logs = replication[RS_LEADER], replication[RS_LOGS]
     epoch = replication[RS_LEADER_EPOCH] + 1
-    caches = replace(replication[RS_CACHES], new, (*replication[RS_CACHES][new], (epoch, len(log))))
-    isr = replication[RS_ISR] & ~(1 << old) if clean else 1 << new
-    new_replication = REPLICATION.make(
+    new_end = len(logs[new])
+    caches = replication[RS_CACHES]
+    return REPLICATION.make(
         leader=new,
         leader_epoch=epoch,
-        isr=isr,
+        isr=replication[RS_ISR] & ~(1 << old) if clean else 1 << new,
         high_watermark=elected_high_watermark(
-            own_high_watermark=replication[RS_HWS][new], new_leader_end=len(log)
+            own_high_watermark=replication[RS_HWS][new], new_leader_end=new_end
         ),
         follower_log_ends=(-1,) * len(logs),
-        epoch_caches=caches,
-        follower_logs=replace(replace(logs, old, partition[P_LOG]), new, ()),
+        epoch_caches=replace(caches, new, (*caches[new], (epoch, new_end))),
+        follower_logs=replace(replace(logs, old, leader_log), new, ()),
         waiting_answers=(),
         follower_high_watermarks=replace(
             replace(replication[RS_HWS], old, replication[RS_HW]), new, -1
         ),
     )
-    sent = [
+
+
+def _refused_by_old_leader(network: Tup, part: int, replication: Tup) -> tuple[Tup, list[Tup]]:
+    """The network without the requests the old leader had not appended, and the answers it
+    gets instead: NOT_LEADER_OR_FOLLOWER for its purgatory's answers, the Produce requests
+    already sent to it and those it held for their verification (the producer refreshes its
+    metadata and retries); its waiting markers go out again to the new leader (the
+    coordinator's retry: purgatory.complete)."""
+    refused = [
         complete(answer, request, _NOT_LEADER) for _, answer, request in replication[RS_PURGATORY]
     ]
-    network = []
-    for message in state[S_NETWORK]:
+    kept = []
+    for message in network:
         kind = message[M_KIND]
         if kind == M_PRODUCE and message[PR_PARTITION] == part:
             _, proc, _, _, p_epoch, seq, rec, _, connection = message
         elif kind in (M_VERIFY, M_VERIFY_RESPONSE) and message[VQ_PARTITION] == part:
-            # a Produce the old leader held for its verification: not appended there
             proc, p_epoch, seq = message[VQ_PROCESS], message[VQ_EPOCH], message[VQ_SEQUENCE]
             rec, connection = message[VQ_RECORD], message[VQ_CONNECTION]
         else:
-            network.append(message)
+            kept.append(message)
             continue
         response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
-        sent.append((*response, connection))
-    # the new leader has no verification in progress (VerificationStateEntry is in memory)
-    promoted, released = advance(m, (log, producers, aborted, new_replication, ((),) * m.pid_count))
-    budget = state[S_BUDGET]
-    next_state = replace_many(
-        state,
-        (S_PARTITIONS, replace(state[S_PARTITIONS], part, promoted)),
-        (S_NETWORK, add_messages(tuple(network), *sent, *released)),
-        (S_BUDGET, replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1)),
-    )
-    election = "clean" if clean else "unclean"
-    step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election)))
-    return step, next_state
+        refused.append((*response, connection))
+    return tuple(kept), refused
 
 
 def _show_failover(args: tuple[Any, ...]) -> str:
