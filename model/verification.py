@@ -56,7 +56,6 @@ from .leaders import (
     PRODUCE_OUTCOMES,
     append_produce,
     needs_coordinator,
-    produce_step,
     show_produce,
 )
 from .registry import Action, Step, Touches
@@ -143,12 +142,18 @@ def handle_verify_partition(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly) or
-    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): the answer goes
-    back to the leader with the Produce it holds."""
+    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): NONE goes back
+    to the leader with the Produce it holds (``AppendVerified``); an error reaches the leader
+    in this step, which answers the held Produce with it (the AppendCallback's error branch:
+    spec/SPEC.md §8 says why that hides nothing)."""
     _, proc, part, pid, epoch, seq, rec, connection, guard, adds = message
     tid = m.pid_tid[pid]
     error = verify_partition_decision(m, state[S_COORDINATOR][K_METADATA][tid], part, epoch, adds)
-    answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
+    answer: Tup
+    if error == NONE:
+        answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
+    else:
+        answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
     names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
     step = Step(
         ("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", ERROR_NAMES[error]))
@@ -158,17 +163,13 @@ def handle_verify_partition(
 
 # ---------------------------------------------------------------------- AppendVerified
 def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
-    """The coordinator's answer reaches the leader (the AppendCallback of
-    ReplicaManager.appendRecords): an error goes back to the producer as the Produce's
-    answer (CONCURRENT_TRANSACTIONS too, which a transaction-version-2 producer retries);
-    NONE appends the held Produce with its VerificationGuard."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, error = message
+    """The coordinator's NONE reaches the leader (the AppendCallback of
+    ReplicaManager.appendRecords): the held Produce is appended with its VerificationGuard,
+    which the append checks (a marker may have cleared it meanwhile). An error answer was
+    handed to the producer in HandleVerifyPartition's step."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, _ = message
     produce = (M_PRODUCE, proc, part, pid, epoch, seq, rec, 1, connection)
-    if error == NONE:
-        return append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
-    answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-    step = produce_step(m, produce, "AppendVerified", ERROR_NAMES[error], -1)
-    return step, replace(state, S_NETWORK, add_messages(rest, answer))
+    return append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
 
 
 def _show_verify(args: tuple[Any, ...]) -> str:
@@ -211,13 +212,8 @@ LEADER_VERIFICATION_ACTIONS = (
         consumes=(M_VERIFY_RESPONSE,),
         effect=append_verified,
         outcome="result",
-        outcomes=(
-            *PRODUCE_OUTCOMES,
-            "INVALID_TXN_STATE",
-            "CONCURRENT_TRANSACTIONS",
-            "ILLEGAL_GENERATION",
-            "INVALID_PRODUCER_ID_MAPPING",
-        ),
+        # INVALID_TXN_STATE: the guard is gone; ILLEGAL_GENERATION: a stale TxnOffsetCommit
+        outcomes=(*PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
         show=show_produce,
     ),
 )
@@ -227,7 +223,8 @@ COORDINATOR_VERIFICATION_ACTIONS = (
         name="HandleVerifyPartition",
         touches=Touches(
             reads=("own",),
-            adds=("inbox:partitions",),
+            # NONE to the leader; an error to the producer, unmuting its connection
+            adds=("inbox:partitions", "inbox:clients"),
             takes=("inbox",),
         ),
         role="coordinator",

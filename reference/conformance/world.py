@@ -61,7 +61,7 @@ from kafka_eos.model import layout as L
 from kafka_eos.model import schema as S
 from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.client_responses import reads_answer
-from kafka_eos.model.codes import CONCURRENT
+from kafka_eos.model.codes import CONCURRENT, NONE
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP
 from kafka_eos.model.registry import Step
@@ -495,16 +495,18 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         outcome: str = handler(state, label, target)
         if outcome == "done":
             self.settle()
-            self._read_concurrent_answers(state, target)
+            self._read_answers_at_once(state, target)
         self._observe_pending(before_pending)
         self._observe_clients(before_clients)
         self._observe_coordinator(before_coordinator)
         return outcome
 
-    def _read_concurrent_answers(self, state: tuple, target: tuple) -> None:  # type: ignore[type-arg]
-        """The model's client reads a CONCURRENT_TRANSACTIONS answer to its outstanding request
-        in the step that makes it (model/concurrent_answers.py): the reference's client gets
-        it now too, and re-sends the request."""
+    def _read_answers_at_once(self, state: tuple, target: tuple) -> None:  # type: ignore[type-arg]
+        """Answers the model reads in the step that makes them, delivered now on the reference
+        too: a CONCURRENT_TRANSACTIONS answer to a client's outstanding request
+        (model/concurrent_answers.py: the client re-sends the request), and the coordinator's
+        error answer to a leader's verification (model/verification.py: the leader answers the
+        held Produce with it)."""
         for envelope in list(self.network):
             if envelope.held or envelope not in self.network:
                 continue
@@ -513,6 +515,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 self.settle()
 
     def _read_at_once(self, state: tuple, target: tuple, message: tuple) -> bool:  # type: ignore[type-arg]
+        if message[L.M_KIND] == L.M_VERIFY_RESPONSE:
+            return bool(message[L.VR_ERROR] != NONE)
         if message[L.M_KIND] != L.M_COORDINATOR_RESPONSE or message[L.CR_ERROR] != CONCURRENT:
             return False
         client = state[L.S_CLIENTS][message[L.CR_PROCESS]]

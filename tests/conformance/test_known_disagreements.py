@@ -78,12 +78,16 @@ def _verified(
     result: str, offset: int = -1,
 ) -> list[Step]:
     """A Produce the leader holds for the KIP-890 round trip: it asks the coordinator (guard
-    1), the coordinator answers ``answer``, the leader appends (or answers) with ``result``."""
-    return [
+    1), the coordinator answers ``answer``; on NONE the leader appends (or answers) with
+    ``result``, an error is the Produce's answer in the coordinator's step."""
+    asks = [
         step("VerifyPartition", part, proc, rec, epoch, seq, 1),
         step("HandleVerifyPartition", tid, part, proc, epoch, "ADD" if adds else "VERIFY", answer),
-        step("AppendVerified", part, proc, rec, epoch, seq, result, offset),
     ]
+    if answer != "NONE":
+        assert result == answer, "the leader hands the coordinator's error on"
+        return asks
+    return [*asks, step("AppendVerified", part, proc, rec, epoch, seq, result, offset)]
 
 
 PROGRAMS: dict[str, tuple[str, list[Step]]] = {}

@@ -42,8 +42,9 @@ def _some(name: str, action: str, outcome: str) -> bool:
         ("tv1", "AppendVerified", "INVALID_TXN_STATE"),
         # KIP-890 part 2: the late Produce carries the pre-abort epoch (the coordinator refuses it)
         ("tv2-no-verification", "AppendVerified", "INVALID_PRODUCER_EPOCH"),
-        # the zombie's Produce after the fence
-        ("zombie-fencing", "AppendVerified", "INVALID_PRODUCER_EPOCH"),
+        # the zombie's Produce after the fence: the coordinator refuses its verification and
+        # the leader hands that on in the same step (model/verification.py)
+        ("zombie-fencing", "HandleVerifyPartition", "INVALID_PRODUCER_EPOCH"),
         # the fenced incarnation learns it is fenced from the coordinator
         ("zombie-fencing", "ReceiveCoordinatorResponse", "PRODUCER_FENCED"),
         # InitProducerId while the old incarnation's transaction is open
