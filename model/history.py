@@ -202,11 +202,13 @@ def _client_events(
 
 def _sent(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether a Produce attempt of the batch went out in this step: it is in flight on a
-    connection it was not on before (a Send, or a retry on a new connection)."""
-    connection = int(new["connection"])
+    connection it was not on before (a Send, or a retry on a new connection). A trace
+    written before batches showed their connection tells no attempt: its acknowledgements
+    name the batch as it stands."""
+    connection = int(new.get("connection", -1))
     if new["status"] != "in_flight" or connection < 0:
         return False
-    return old["status"] != "in_flight" or int(old["connection"]) != connection
+    return old["status"] != "in_flight" or int(old.get("connection", -1)) != connection
 
 
 def _header(pid: int, batch: Mapping[str, Any]) -> SentHeader:

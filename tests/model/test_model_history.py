@@ -60,6 +60,22 @@ def test_reads_acks_and_ends_are_recorded() -> None:
     assert any(isinstance(e, TxnEnd) and e.commit and e.error == "NONE" for e in events)
 
 
+#: r1 goes out as e0/s1 and is appended; r0's OUT_OF_ORDER answer makes the idempotent producer
+#: bump its epoch (KIP-360), which rewrites r1, still in flight, to e1/s1; then r1's answer
+#: arrives (on idempotent-timeout-duplicate).
+BUMPED_THEN_ACKED = [
+    step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
+    step("NotEnoughReplicas", "t-0", "idempotent0", 0),
+    step("Send", "idempotent0", 1, "t-0", 0, 1, "Produce"),
+    step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 0),
+    step("ReceiveProduceResponse", "idempotent0", 0, 0, "NOT_ENOUGH_REPLICAS"),
+    step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
+    step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1),
+    step("ReceiveProduceResponse", "idempotent0", 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
+    step("ReceiveProduceResponse", "idempotent0", 1, 0, "NONE"),
+]
+
+
 def _follow(model: Any, program: list[Step]) -> Trace:
     """The model's trace taking ``program``'s steps, in order, from its initial state."""
     states = [next(iter(model.init_states()))]
@@ -71,26 +87,9 @@ def _follow(model: Any, program: list[Step]) -> Trace:
 def test_an_ack_names_the_attempt_the_leader_appended_not_the_bumped_batch(
     tmp_path: Path,
 ) -> None:
-    # r1 goes out as e0/s1 and is appended; r0's OUT_OF_ORDER answer makes the idempotent
-    # producer bump its epoch (KIP-360), which rewrites r1, still in flight, to e1/s1; then
-    # r1's answer arrives. The ack names e0/s1 as the leader appended it: no write is lost.
+    # the ack names e0/s1 as the leader appended it: no write is lost
     config = load_check_config("idempotent-timeout-duplicate")
-    trace = _follow(
-        config.model,
-        [
-            step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
-            step("NotEnoughReplicas", "t-0", "idempotent0", 0),
-            step("Send", "idempotent0", 1, "t-0", 0, 1, "Produce"),
-            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 0),
-            step("ReceiveProduceResponse", "idempotent0", 0, 0, "NOT_ENOUGH_REPLICAS"),
-            step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
-            step(
-                "HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1
-            ),
-            step("ReceiveProduceResponse", "idempotent0", 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
-            step("ReceiveProduceResponse", "idempotent0", 1, 0, "NONE"),
-        ],
-    )
+    trace = _follow(config.model, BUMPED_THEN_ACKED)
     bumped = config.model.variables(trace.states[-2])["producer:idempotent0"]["batches"][1]
     assert (bumped["epoch"], bumped["sequence"]) == (1, 1)  # the bump did rewrite it
     path = tmp_path / "trace.itf.json"
@@ -102,3 +101,15 @@ def test_an_ack_names_the_attempt_the_leader_appended_not_the_bumped_batch(
         ack = next(e for e in events if isinstance(e, ProduceAck))
         assert (ack.producer_epoch, ack.base_sequence, ack.base_offset) == (0, 1, 0)
         assert check_history(events) == []
+
+
+def test_a_trace_without_connections_names_the_batch_as_it_stands() -> None:
+    # an ITF trace written before batches showed their connection tells no attempt
+    config = load_check_config("idempotent-timeout-duplicate")
+    trace = _follow(config.model, BUMPED_THEN_ACKED)
+    states = [config.model.variables(state) for state in trace.states]
+    for variables in states:
+        for batch in variables["producer:idempotent0"]["batches"]:
+            del batch["connection"]
+    ack = next(e for e in history_from_states(states) if isinstance(e, ProduceAck))
+    assert (ack.producer_epoch, ack.base_sequence) == (1, 1)
