@@ -432,7 +432,11 @@ def _coverage_table(result: CheckResult) -> list[str]:
     lines += [f"  {name:<{width}}  {count:>12,}" for name, count in result.coverage.items()]
     if result.never_taken:
         why = (
-            "usually a modelling bug: a guard that never holds"
+            # not always a bug (a workload may not need a step: the default's batches are all
+            # verified, so its HandleProduce never runs), but a guard that never holds is the
+            # commonest modelling bug, so the line says what to look at
+            "no reachable state enables them in this configuration: if one should, its guard "
+            "never holds"
             if result.verdict == "ok"
             else "not reached before the run stopped"
         )
