@@ -320,7 +320,7 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
             f"{where}: knobs.min_insync_replicas {knobs.min_insync_replicas} exceeds "
             f"workload.replicas {replicas} (every acks=all write would be refused)"
         )
-    max_epoch = _max_producer_epoch(mapping, knobs, where)
+    max_epoch = _max_producer_epoch(mapping, where)
     consumer = mapping.get("consumer")
     if consumer is not None and consumer not in (READ_COMMITTED, READ_UNCOMMITTED):
         raise InputError(
@@ -356,16 +356,11 @@ def _workload(raw: object, knobs: Knobs, where: str) -> Workload:
     )
 
 
-def _max_producer_epoch(mapping: dict[str, Any], knobs: Knobs, where: str) -> int:
+def _max_producer_epoch(mapping: dict[str, Any], where: str) -> int:
     key = "workload.max_producer_epoch"
     value: int = _typed(mapping.get("max_producer_epoch", MAX_PRODUCER_EPOCH), int, where, key)
     if not 1 <= value <= MAX_PRODUCER_EPOCH:
         raise InputError(f"{where}: {key} must be in 1..{MAX_PRODUCER_EPOCH}, got {shown(value)}")
-    if value < MAX_PRODUCER_EPOCH and knobs.transaction_version >= 2:
-        raise InputError(
-            f"{where}: {key} below {MAX_PRODUCER_EPOCH} needs knobs.transaction_version 1 (the "
-            "version-2 EndTxn's rotation, KIP-890's nextProducerId, is not modelled)"
-        )
     return value
 
 

@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
+from kafka_eos.protocol.epochs import (
+    COMPLETED_STATES,
+    BumpRequest,
+    bump_request,
+    end_txn_is_retry,
+)
 
 from .codes import (
     COMPLETE_ABORT,
@@ -156,15 +161,22 @@ def handle_init_producer_id(
 # ---------------------------------------------------------------------- HandleAdd*ToTxn
 def add_partitions_decision(metadata: Tup, message: Tup, epochs: ProducerEpochs) -> Decision:
     """handleAddPartitionsToTransaction: unknown id or another producer id, other epoch, a
-    transition pending or Prepare*, already added; else Ongoing with the partitions added (a
-    new transaction records its owner, the ghost)."""
+    transition pending or Prepare* (Kafka's pending CompleteCommit / CompleteAbort while the
+    markers are written), already added; else Ongoing with the partitions added (a new
+    transaction records its owner, the ghost). Since KAFKA-18660 Kafka checks for a pending
+    transition first: a client answered with the rotated producer id may start its next
+    transaction while the coordinator still holds the old one, and must wait, not be refused.
+    Here that order applies to a newer producer id only (SPEC.md §8)."""
     _, proc, api, epoch, partitions, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
+    busy = metadata[T_PENDING] or status in PREPARE
+    if busy and epochs.newer_producer_id(epoch, current):
+        return (), CONCURRENT, current
     if status == NO_METADATA or not epochs.same_producer_id(epoch, current):
         return (), INVALID_MAPPING, current
     if epoch != current:
         return (), PRODUCER_FENCED, current
-    if metadata[T_PENDING] or status in PREPARE:
+    if busy:
         return (), CONCURRENT, current
     ongoing = status == ONGOING
     if ongoing and not partitions & ~metadata[T_PARTITIONS]:
@@ -216,15 +228,21 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
     complete = COMPLETE_COMMIT if commit else COMPLETE_ABORT
-    if status == NO_METADATA or not epochs.same_producer_id(epoch, current):
+    # retryOnOverflow: the decision rotated the producer id since (KAFKA-18660)
+    rotated = tv2 and status != NO_METADATA and epochs.retries_rotation(epoch, current)
+    if status == NO_METADATA or not (epochs.same_producer_id(epoch, current) or rotated):
         return (), INVALID_MAPPING, current
-    retry = tv2 and end_txn_is_retry(epoch, current, status)
+    retry = tv2 and (
+        (rotated and status in COMPLETED_STATES) or end_txn_is_retry(epoch, current, status)
+    )
     if not retry and epoch != current:
         return (), PRODUCER_FENCED, current
     if metadata[T_PENDING]:
         return (), CONCURRENT, current
     if status == ONGOING and not retry:
-        transition = prepare_end_transition(metadata, prepare, tv2, reply=(proc, API_END_TXN, txn))
+        transition = prepare_end_transition(
+            metadata, prepare, tv2, epochs, reply=(proc, API_END_TXN, txn)
+        )
         return transition, NONE, transition[PT_EPOCH]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
@@ -234,19 +252,26 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
 
 
 def prepare_end_transition(
-    metadata: Tup, prepare: int, tv2: bool, *, reply: tuple[int, int, int] | None
+    metadata: Tup,
+    prepare: int,
+    tv2: bool,
+    epochs: ProducerEpochs,
+    *,
+    reply: tuple[int, int, int] | None,
 ) -> Tup:
     """prepareAbortOrCommit from Ongoing: PrepareCommit / PrepareAbort, under transaction
-    version 2 with the epoch bumped and the old one remembered as lastProducerEpoch. ``reply``
-    is the waiting client's (process, api, transaction), None for the coordinator's own abort
-    (a timeout without the KAFKA-6119 fence)."""
+    version 2 with the epoch bumped and the old one remembered as lastProducerEpoch; the
+    client is answered with the producer id and epoch the transaction completes with
+    (KAFKA-18660: a new producer id at epoch 0 once the epoch was exhausted). ``reply`` is
+    the waiting client's (process, api, transaction), None for the coordinator's own abort (a
+    timeout without the KAFKA-6119 fence)."""
     current = metadata[T_EPOCH]
-    bumped = current + 1 if tv2 else current
+    bumped = epochs.end_txn_bump(current) if tv2 else current
     last_epoch = current if tv2 else metadata[T_LAST_EPOCH]
     answer: Tup = ()
     if reply is not None:
         proc, api, txn = reply
-        answer = (proc, api, NONE, bumped, txn)
+        answer = (proc, api, NONE, epochs.completed(bumped) if tv2 else bumped, txn)
     return (prepare, bumped, metadata[T_PARTITIONS], metadata[T_OWNER], answer, last_epoch)
 
 

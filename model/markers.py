@@ -72,7 +72,9 @@ def handle_marker_response(
     metadata = replace(metadata, T_ACKS, acks)
     if acks & m.full_mask == metadata[T_PARTITIONS]:
         complete = COMPLETE_COMMIT if metadata[T_STATE] == PREPARE_COMMIT else COMPLETE_ABORT
-        transition = (complete, metadata[T_EPOCH], 0, -1, (), metadata[T_LAST_EPOCH])
+        # prepareComplete: under transaction version 2 the nextProducerId, if any
+        epoch = m.epochs.completed(metadata[T_EPOCH]) if m.tv2 else metadata[T_EPOCH]
+        transition = (complete, epoch, 0, -1, (), metadata[T_LAST_EPOCH])
         metadata = replace(metadata, T_PENDING, transition)
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
     return step, replace_many(state, (S_COORDINATOR, coordinator), (S_NETWORK, rest))

@@ -1,5 +1,6 @@
 """A transactional.id's producer id and epoch as one number, so that producer-id rotation
-(KAFKA-5283: a new producer id once the epoch is exhausted) needs no new state field.
+(KAFKA-5283: a new producer id once the epoch is exhausted; under transaction version 2 also
+when a transaction is decided, KIP-890's nextProducerId) needs no new state field.
 
 With workload ``max_producer_epoch`` = M (standing for Short.MAX_VALUE) an epoch value ``v``
 in the model stands for the producer id of *generation* ``v // (M + 1)`` (generation 0 is the
@@ -18,7 +19,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH, bumped_epoch, fenced_epoch
+from kafka_eos.protocol.epochs import (
+    MAX_PRODUCER_EPOCH,
+    bumped_epoch,
+    end_txn_retries_rotation,
+    end_txn_rotates,
+    fenced_epoch,
+)
 
 from .params import Faults, Workload
 
@@ -58,9 +65,38 @@ class ProducerEpochs:
         fenced = fenced_epoch(epoch, max_epoch=self.max_epoch, rotation=self.rotation)
         return self._join(generation, fenced)
 
+    def end_txn_bump(self, value: int) -> int:
+        """Transaction version 2's bump when a transaction is decided (prepareAbortOrCommit:
+        epoch + 1 under the same producer id, the epoch of the Prepare* and its markers).
+        Kafka never bumps past the bound here (an exhausted epoch's decision moves to a new
+        producer id once it completes: :meth:`completed`); ``producer_id_rotation`` off wraps
+        around as :meth:`bump` does."""
+        return self.fence(value)
+
+    def completed(self, value: int) -> int:
+        """The epoch value a transaction-version-2 Prepare* at ``value`` completes with
+        (prepareComplete): the next generation's epoch 0 once it was decided at the exhausted
+        epoch + 1 (nextProducerId), else ``value``."""
+        generation, epoch = self.split(value)
+        if end_txn_rotates(epoch, max_epoch=self.max_epoch, rotation=self.rotation):
+            return self._join(generation + 1, 0)
+        return value
+
+    def retries_rotation(self, request: int, stored: int) -> bool:
+        """Whether an EndTxn at ``request`` may retry the decision that rotated the producer id
+        to the one ``stored`` names (retryOnOverflow: the request names the previous one)."""
+        (old, request_epoch), (new, stored_epoch) = self.split(request), self.split(stored)
+        return new == old + 1 and end_txn_retries_rotation(
+            request_epoch, stored_epoch, self.max_epoch
+        )
+
     def same_producer_id(self, one: int, other: int) -> bool:
         """Whether two epoch values (both set) name the same producer id."""
         return self.split(one)[0] == self.split(other)[0]
+
+    def newer_producer_id(self, one: int, other: int) -> bool:
+        """Whether ``one`` names a producer id the transactional.id rotated to after ``other``'s."""
+        return self.split(one)[0] > self.split(other)[0]
 
     def slot(self, pid: int, value: int) -> int:
         """The leaders' producer-state index of generation-0 producer id ``pid`` at the
@@ -76,8 +112,10 @@ def rotation_generations(
 ) -> int:
     """An upper bound on a transactional.id's producer-id rotations in one run. Every bump
     is an InitProducerId handled (each incarnation's, its fence, a KIP-360 bump after an
-    abort, a copy re-sent after a loss, a failover or a request timeout) or a timeout fence;
-    a generation lasts at least ``max_epoch`` - 1 bumps before it is exhausted."""
+    abort, a copy re-sent after a loss, a failover or a request timeout), a timeout fence,
+    or under transaction version 2 a transaction's decision (one per transaction: a retried
+    EndTxn bumps nothing); a generation lasts at least ``max_epoch`` - 1 bumps before it is
+    exhausted."""
     if max_epoch >= MAX_PRODUCER_EPOCH or not rotation:
         return 0  # no epoch in a modelled run comes near Kafka's bound; or it wraps around
     incarnations = len(workload.producers)

@@ -130,7 +130,7 @@ def timeout_transaction(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple
         fenced = m.epochs.fence(epoch)
         transition = (PREPARE_ABORT, fenced, metadata[T_PARTITIONS], metadata[T_OWNER], (), -1)
     else:
-        transition = prepare_end_transition(metadata, PREPARE_ABORT, m.tv2, reply=None)
+        transition = prepare_end_transition(metadata, PREPARE_ABORT, m.tv2, m.epochs, reply=None)
     metadata = replace(metadata, T_PENDING, transition)
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
     budget = state[S_BUDGET]

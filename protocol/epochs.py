@@ -138,6 +138,33 @@ def end_txn_is_retry(request_epoch: int, stored_epoch: int, state: int) -> bool:
     return stored_epoch == request_epoch + 1 and state in _DECIDED
 
 
+def end_txn_retries_rotation(request_epoch: int, stored_epoch: int, max_epoch: int) -> bool:
+    """Whether a transaction-version-2 EndTxn under the previous producer id may retry the one
+    whose decision rotated the id (TransactionCoordinator.endTransaction, ``retryOnOverflow``,
+    KAFKA-18660): it carries the exhausted epoch ``max_epoch`` - 1 and the coordinator holds
+    the new producer id at epoch 0. (The caller checks that the request names the previous
+    producer id.) Such a request is not refused as another producer id's; it is a retry only
+    in Complete* (:data:`COMPLETED_STATES`): in any other state its epoch is not the stored
+    one, which fences it."""
+    return request_epoch == max_epoch - 1 and stored_epoch == 0
+
+
+#: The states in which a rotated EndTxn's retry is answered as one.
+COMPLETED_STATES = frozenset(int(s) for s in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT))
+
+
+def end_txn_rotates(prepared_epoch: int, *, max_epoch: int, rotation: bool) -> bool:
+    """Transaction version 2: whether a Prepare* written at ``prepared_epoch`` completes under
+    a new producer id at epoch 0 (KIP-890's nextProducerId: handleEndTransaction allocates it
+    when the epoch before the decision's bump, or before the fence of a timeout or an
+    InitProducerId, is exhausted, KAFKA-20090; prepareComplete moves to it). The Prepare*
+    and its markers keep the old producer id at the bumped epoch. Exhausted before the bump
+    (``max_epoch`` - 1 or above) is the same as ``max_epoch`` after it: the bump goes one up,
+    and a fence at ``max_epoch`` stays there. ``rotation`` off: no new producer id, the next
+    bump wraps around."""
+    return rotation and prepared_epoch >= max_epoch
+
+
 #: Short.MAX_VALUE: the largest producer epoch (an int16 on the wire and in the logs).
 MAX_PRODUCER_EPOCH = 32767
 

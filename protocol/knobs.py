@@ -166,14 +166,21 @@ class Knobs:
         True,
         roles=("coordinator",),
         kafka="TransactionMetadata.isProducerEpochExhausted / prepareProducerIdRotation, "
-        "TransactionCoordinator.handleInitProducerId (KAFKA-5283, Kafka 0.11; KIP-360)",
+        "TransactionCoordinator.handleInitProducerId (KAFKA-5283, Kafka 0.11; KIP-360); under "
+        "transaction version 2 TransactionCoordinator.endTransaction's nextProducerId, "
+        "TransactionMetadata.prepareAbortOrCommit / prepareComplete (KIP-890; KAFKA-18660, "
+        "KAFKA-20090)",
         doc="the producer epoch is an int16: once it is exhausted (at Short.MAX_VALUE - 1, "
         "workload max_producer_epoch - 1 in the model) the coordinator's next epoch bump gives "
         "the transactional.id a new producer id at epoch 0 instead, so every epoch a zombie "
-        "may hold stays below the new ones of its producer id; off: the bump past the largest "
-        "epoch wraps around to 0 under the same producer id (the int16 overflow KAFKA-5283 is "
-        "about; apache/kafka#3183 proposed wrapping and was closed as unsafe), so a new "
-        "incarnation can get an epoch a zombie still holds, or one below it",
+        "may hold stays below the new ones of its producer id. Under transaction version 2 a "
+        "transaction decided at the exhausted epoch (by EndTxn, or by the fence of a timeout "
+        "or an InitProducerId) is prepared and marked under the old producer id at epoch + 1 "
+        "and completes under a new producer id at epoch 0, which the EndTxn answer already "
+        "names; off: the bump past the largest epoch wraps around to 0 under the same "
+        "producer id (the int16 overflow KAFKA-5283 is about; apache/kafka#3183 proposed "
+        "wrapping and was closed as unsafe), so a new incarnation can get an epoch a zombie "
+        "still holds, or one below it",
     )
     group_generation_check: bool = _knob(
         True,

@@ -98,13 +98,15 @@ def test_bad_configs_get_one_line_naming_file_and_key(
     assert expected in message
 
 
-def test_a_small_max_producer_epoch_needs_transaction_version_1(tmp_path: Path) -> None:
-    # the version-2 EndTxn's producer-id rotation (KIP-890's nextProducerId) is not modelled
+def test_a_small_max_producer_epoch_is_taken_under_either_transaction_version(
+    tmp_path: Path,
+) -> None:
+    # version 1 rotates at InitProducerId only, version 2 at EndTxn too (nextProducerId)
     text = VALID.replace("consumer: read_committed", "max_producer_epoch: 3")
     assert load_check_config(_write(tmp_path, text)).model.workload.max_producer_epoch == 3
     path = _write(tmp_path, text.replace("transaction_version: 1", "transaction_version: 2"))
-    with pytest.raises(InputError, match="max_producer_epoch below 32767 needs knobs"):
-        load_check_config(path)
+    model = load_check_config(path).model
+    assert (model.knobs.transaction_version, model.workload.max_producer_epoch) == (2, 3)
 
 
 def test_transactions_need_idempotence(tmp_path: Path) -> None:

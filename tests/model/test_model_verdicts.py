@@ -29,8 +29,8 @@ NEVER_TAKEN: dict[str, set[str]] = {
     **{
         name: _ALL_VERIFIED
         for name in ("ctp", "ctp-rebalance", "ctp-timeout", "producer-id-rotation",
-                     "retriable-errors", "tv1",
-                     "tv2-no-verification", "txn-timeout", "zombie-fencing")
+                     "retriable-errors", "tv1", "tv2-no-verification",
+                     "tv2-producer-id-rotation", "txn-timeout", "zombie-fencing")
     },
 }
 
