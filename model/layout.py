@@ -211,7 +211,9 @@ M_MARKER_RESPONSE: Final = 5
 MR_PARTITION: Final = 1  # partition
 MR_TID: Final = 2  # transactional_id
 MR_COORDINATOR_EPOCH: Final = 3  # coordinator_epoch
-MR_ERROR: Final = 4  # error
+MR_EPOCH: Final = 4  # epoch
+MR_COMMIT: Final = 5  # commit
+MR_ERROR: Final = 6  # error
 # VerifyPartition: a leader's AddPartitionsToTxn to the coordinator for a held Produce (KIP-890:
 # verifyOnly under transaction version 1, an add under version 2); it carries the Produce it holds
 M_VERIFY: Final = 6

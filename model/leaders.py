@@ -289,7 +289,7 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     # a transactional.id's first producer id is its index; a rotated one has its own slot
     pid = m.epochs.slot(tid, epoch)
     error = _marker_error(m, partitions[part][P_PRODUCERS][pid], epoch, cepoch)
-    response = (M_MARKER_RESPONSE, part, tid, cepoch, error)
+    response = (M_MARKER_RESPONSE, part, tid, cepoch, epoch, commit, error)
     answers: tuple[Tup, ...] = (response,)
     if error == NONE:
         partition, answers = _write_marker(m, partitions[part], part, pid, message, response)

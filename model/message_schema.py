@@ -177,9 +177,13 @@ MARKER_RESPONSE = _message(
             "MR_COORDINATOR_EPOCH",
             tag="ce",
         ),
+        # the coordinator's completion handler knows the marker it sent (TxnIdAndMarkerEntry):
+        # a late copy's answer is not taken for a later transaction's (TimeoutTxnMarker)
+        field("epoch", "the producer epoch of the marker answered", "MR_EPOCH", tag="e"),
+        field("commit", "the marker answered: 1 COMMIT, 0 ABORT", "MR_COMMIT", show="commit"),
         field("error", "the error code", "MR_ERROR", show="error"),
     ),
-    ("partition", "transactional_id", "error", "coordinator_epoch"),
+    ("partition", "transactional_id", "error", "commit", "epoch", "coordinator_epoch"),
 )
 
 VERIFY = _message(

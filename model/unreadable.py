@@ -29,7 +29,10 @@ re-sends a batch):
   so none of that partition goes out on the old one again;
 - a coordinator answer: its client is in FATAL_ERROR, or it does not answer the outstanding
   request (API, transaction and connection) and its connection is older than the newest one
-  (every coordinator request, a re-sent one too, goes out on the newest connection).
+  (every coordinator request, a re-sent one too, goes out on the newest connection);
+- a marker answer of the current coordinator epoch that the coordinator no longer waits for
+  (:func:`.markers.answer_awaited`): the coordinator is the client of its marker channel,
+  and after ``TimeoutTxnMarker`` the second copy's answer is the one it never reads.
 """
 
 from __future__ import annotations
@@ -49,6 +52,8 @@ from .layout import (
     M_COORDINATOR_REQUEST,
     M_COORDINATOR_RESPONSE,
     M_KIND,
+    M_MARKER,
+    M_MARKER_RESPONSE,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
     PRR_CONNECTION,
@@ -60,6 +65,7 @@ from .layout import (
     Tup,
     replace,
 )
+from .markers import answer_awaited
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -74,9 +80,9 @@ def without_unreadable(m: KafkaEosModel, state: Tup) -> Tup:
     newest = -1
     for message in network:
         kind = message[M_KIND]
-        if kind > M_COORDINATOR_RESPONSE:
-            return state  # sorted by kind: markers and their answers follow, none a client's
-        if kind in (M_PRODUCE, M_COORDINATOR_REQUEST):
+        if kind > M_MARKER_RESPONSE:
+            return state  # sorted by kind: the leaders' verification messages follow
+        if kind in (M_PRODUCE, M_COORDINATOR_REQUEST, M_MARKER):
             continue
         if newest < 0:
             newest = m.newest_connection(state)
@@ -99,6 +105,8 @@ def readable(state: Tup, message: Message, newest: int) -> bool:
         if client[C_STATE] == FATAL_ERROR:
             return False
         return message[CR_CONNECTION] >= newest or reads_answer(client, message)
+    if kind == M_MARKER_RESPONSE:
+        return answer_awaited(state, message)
     return True
 
 

@@ -239,6 +239,8 @@ def _waiting(world: ConformanceWorld, part: int) -> Iterable[tuple]:  # type: ig
                         partition=part,
                         transactional_id=marker[L.MK_TID],
                         coordinator_epoch=marker[L.MK_COORDINATOR_EPOCH],
+                        epoch=marker[L.MK_EPOCH],
+                        commit=marker[L.MK_COMMIT],
                         error=int(ErrorCode.NONE),
                     )
                     yield offset + 1, answer, marker

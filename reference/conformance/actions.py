@@ -29,6 +29,7 @@ from kafka_eos.reference.messages import (
     TopicPartition,
     TxnOffsetCommitRequest,
     WriteTxnMarkersRequest,
+    WriteTxnMarkersResponse,
 )
 from kafka_eos.reference.node import OFFSETS_PARTITION, BrokerNode, Outbound
 from kafka_eos.reference.producer import ConsumerGroupMetadata, KafkaProducer, ProducerBatch
@@ -81,10 +82,38 @@ class ActionHandlers:
         return list(gone.elements())
 
     def envelope_for(self, message: tuple) -> Envelope | None:  # type: ignore[type-arg]
-        for envelope in self.network:
-            if message in envelope.abstract and not envelope.held:
+        """The reference's message standing for ``message``: after TimeoutTxnMarker the model
+        has two copies of one marker (and of its answer) where the reference has a request
+        its coordinator still awaits and one it forgot; the model reads the first answer
+        that comes, Kafka only the awaited one's (spec/SPEC.md §8), so that one goes first."""
+        found = [e for e in self.network if message in e.abstract and not e.held]
+        awaited = self.node.txn_coordinator.marker_requests
+        markers = (WriteTxnMarkersRequest, WriteTxnMarkersResponse)
+        for envelope in found:
+            if isinstance(envelope.message, markers) and envelope.message.correlation_id in awaited:
                 return envelope
-        return None
+        if found and isinstance(found[0].message, WriteTxnMarkersResponse):
+            self._awaits_instead(found[0].message.correlation_id, message)
+        return found[0] if found else None
+
+    def _awaits_instead(self, forgotten: int, answer: tuple) -> None:  # type: ignore[type-arg]
+        """The model reads the answer to the copy of a marker the reference's coordinator
+        forgot (the two copies answered differently): that copy is the re-sent one in this
+        run (Kafka's, in which the copy written second was the re-sent one), so the
+        coordinator awaits its answer instead of the other copy's."""
+        coordinator = self.node.txn_coordinator
+        name = self.model.transactional_ids[answer[L.MR_TID]]
+        job = coordinator.marker_jobs.get(name)
+        tp = self.tps[answer[L.MR_PARTITION]]
+        if job is None or forgotten in job.in_flight:
+            return
+        for correlation_id, request in list(job.in_flight.items()):
+            if tp in request.partitions:
+                job.in_flight[forgotten] = job.in_flight.pop(correlation_id)
+                coordinator.marker_requests[forgotten] = coordinator.marker_requests.pop(
+                    correlation_id
+                )
+                return
 
     def _deliver_consumed(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         # the delivered message first: a step may also drop answers it left unreadable
@@ -92,6 +121,8 @@ class ActionHandlers:
         kinds = BY_NAME[step.name].consumes
         consumed = sorted(self.consumed(state, target),
                           key=lambda message: L.dispatch_key(message) not in kinds)
+        if len(consumed) > 1 and L.dispatch_key(consumed[1]) in kinds:
+            consumed = self._delivered_first(state, step, consumed)
         if not consumed:
             consumed = self._resent_at_once(state, step, kinds)
         if not consumed:
@@ -118,6 +149,19 @@ class ActionHandlers:
         self._deliver(envelope)
         self._take_envelope(envelope, consumed[0])
         return "done"
+
+    def _delivered_first(self, state: tuple, step: Step, consumed: list[tuple]) -> list[tuple]:  # type: ignore[type-arg]
+        """Two messages of the step's kind left the network (one delivered, the other dropped
+        as unreadable by it: the twin answer of a timed-out marker's two copies): the one
+        whose delivery the model labels as ``step`` goes first."""
+        effect = BY_NAME[step.name].effect
+        network = state[L.S_NETWORK]
+
+        def labelled(message: tuple) -> bool:  # type: ignore[type-arg]
+            rest = L.remove_message(network, message)
+            return bool(effect(self.model, state, message, rest)[0] == step)
+
+        return sorted(consumed, key=lambda message: not labelled(message))
 
     def _split_markers(self, envelope: Envelope, message: tuple) -> Envelope:  # type: ignore[type-arg]
         """The reference's coordinator sends a leader one WriteTxnMarkers for all of a
@@ -481,6 +525,30 @@ class ActionHandlers:
             job.in_flight[correlation_id] = replace(job.in_flight[correlation_id], sent_at_ms=stale)
         if not carrying:
             job.sent_at_ms = stale
+        self._post(NODE, self.node.tick())
+        return "done"
+
+    def _do_TimeoutTxnMarker(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
+        """request.timeout.ms on the WriteTxnMarkers carrying the model's partition: the
+        reference's coordinator forgets that request (its late answer is not read) and sends
+        the marker again, while the first copy stays in flight. A request carrying other
+        partitions too is split first, so that only the model's partition times out."""
+        tid = self.model.transactional_ids.index(step.arg("transactional_id"))
+        part = self.model.partition_names.index(step.arg("partition"))
+        marker = next(
+            (m for m in state[L.S_NETWORK] if m[L.M_KIND] == L.M_MARKER
+             and m[L.MK_TID] == tid and m[L.MK_PARTITION] == part),
+            None,
+        )
+        envelope = self.envelope_for(marker) if marker is not None else None
+        if marker is None or envelope is None:
+            raise NotEnabled("the reference has no such marker in flight")
+        if len(envelope.abstract) > 1:
+            envelope = self._split_markers(envelope, marker)
+        job = self.node.txn_coordinator.marker_jobs[self.model.transactional_ids[tid]]
+        request = job.in_flight[envelope.message.correlation_id]
+        job.in_flight[envelope.message.correlation_id] = replace(request, sent_at_ms=-(10**12))
+        self.ghosts.used[L.F_REQUEST_TIMEOUTS] += 1
         self._post(NODE, self.node.tick())
         return "done"
 

@@ -116,7 +116,11 @@ class MessageMapping:
             return tuple(markers)
         if isinstance(message, WriteTxnMarkersResponse):
             sent = self.requests.get((NODE, message.correlation_id), ())
-            cepoch = sent[0][L.MK_COORDINATOR_EPOCH] if sent else -1
+            cepoch, epoch, commit = (
+                (sent[0][L.MK_COORDINATOR_EPOCH], sent[0][L.MK_EPOCH], sent[0][L.MK_COMMIT])
+                if sent
+                else (-1, -1, -1)
+            )
             responses = []
             for result in message.markers:
                 tid = self._tid_of(result.producer_id)
@@ -127,6 +131,8 @@ class MessageMapping:
                             partition=self.part_of[tp],
                             transactional_id=tid,
                             coordinator_epoch=cepoch,
+                            epoch=epoch,
+                            commit=commit,
                             error=int(partition_result.error_code),
                         )
                     )

@@ -113,11 +113,16 @@ def test_the_correct_protocol_holds_and_each_weakening_breaks_something() -> Non
             # KIP-890 part 2: a timed-out EndTxn's first copy ends the next transaction of
             # the same epoch under transaction version 1
             or (config.knobs["transaction_version"] == 1 and config.faults["request_timeouts"])
-            # a stall: the strict TV2 marker check refuses a retried marker (KAFKA-19999)
+            # a stall: the strict TV2 marker check refuses a retried marker (KAFKA-19999), re-sent
+            # after a loss or a timeout
             or (
                 not config.knobs["marker_retry_accepted"]
                 and config.knobs["transaction_version"] == 2
-                and (config.faults["losses"] or config.faults["failovers"])
+                and (
+                    config.faults["losses"]
+                    or config.faults["failovers"]
+                    or config.faults["request_timeouts"]
+                )
                 and "ended_transactions_complete" in config.temporal_properties
             )
             # KIP-447: a member that lost its input partition commits offsets for it anyway

@@ -27,6 +27,15 @@ def _unreadable(model: Any, state: Any) -> list[Any]:
     return [m for m in set(state[L.S_NETWORK]) if not readable(state, m, newest)]
 
 
+def _names_no_request(model: Any, message: Any) -> bool:
+    """A marker answer the coordinator stopped waiting for (the other copy's, after
+    TimeoutTxnMarker) carries the marker's epoch and result, not its request: under
+    transaction version 1 a later transaction of the same epoch and result waits for one like
+    it. Kafka's completion handler belongs to the request, so the answer is dropped by
+    Kafka's rule there, not because the model could not read it."""
+    return bool(message[L.M_KIND] == L.M_MARKER_RESPONSE and not model.tv2)
+
+
 @pytest.mark.parametrize("name", CHECKS)
 def test_an_unreadable_answer_is_never_read(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(kafka, "without_unreadable", lambda m, state: state)  # keep them all
@@ -49,7 +58,8 @@ def test_an_unreadable_answer_is_never_read(name: str, monkeypatch: pytest.Monke
                             L.S_CONSUMER : L.S_BUDGET
                         ], (label, message)
                     else:
-                        assert not readable(target, message, newest), (label, message)
+                        again = readable(target, message, newest)
+                        assert not again or _names_no_request(model, message), (label, message)
                 if target not in seen:
                     seen.add(target)
                     following.append(target)
