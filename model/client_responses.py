@@ -20,6 +20,7 @@ from .codes import (
     ERROR_NAMES,
     FATAL,
     FATAL_ERROR,
+    FATAL_PRODUCE,
     ILLEGAL_GENERATION,
     IN_TRANSACTION,
     INITIALIZING,
@@ -126,7 +127,7 @@ def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> 
     FATAL_ERROR still completes its batches (the Sender keeps handling responses) but stays
     fatal."""
     _, _, part, epoch, seq, rec, error, _, _ = message
-    fatal = error in FATAL or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
+    fatal = error in FATAL_PRODUCE or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
     new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
     failed = replace(client[C_BATCHES], rec, (B_FAILED, epoch, seq, error))
     return (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])

@@ -45,8 +45,12 @@ NOT_LEADER_OR_FOLLOWER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 #: Produce errors a client retries with the same batch (nothing was appended)
 RETRIABLE_PRODUCE_ERRORS = frozenset(int(e) for e in RETRIABLE_PRODUCE_ERRORS_)
 ILLEGAL_GENERATION = int(ErrorCode.ILLEGAL_GENERATION)
-#: errors after which a transactional producer can only be closed
-FATAL = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER) | {INVALID_MAPPING}
+#: Produce errors after which a transactional producer can only be closed
+#: (TransactionManager.maybeTransitionToErrorState: any other, INVALID_PRODUCER_ID_MAPPING
+#: from a verification after a rotation included, is abortable)
+FATAL_PRODUCE = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER)
+#: coordinator errors after which a transactional producer can only be closed
+FATAL = FATAL_PRODUCE | {INVALID_MAPPING}
 ERROR_NAMES = {int(code): code.name for code in ErrorCode}
 
 
