@@ -316,7 +316,11 @@ class BrokerNode:
         hand an id out a second time (to another transactional.id)."""
         in_use = {pid for p in self.partitions.values() for pid in p.producers.entries}
         for metadata in self.txn_coordinator.transactions.values():
-            in_use |= {metadata.producer_id, metadata.previous_producer_id}
+            in_use |= {
+                metadata.producer_id,
+                metadata.previous_producer_id,
+                metadata.next_producer_id,
+            }
         highest = max(in_use, default=-1)
         end = self._counters.producer_id_block_end
         if highest >= end:

@@ -22,10 +22,13 @@ from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
 from kafka_eos.protocol.epochs import (
+    COMPLETED_STATES,
     BumpRequest,
     bump_request,
     bumped_epoch,
     end_txn_is_retry,
+    end_txn_retries_rotation,
+    end_txn_rotates,
     epoch_exhausted,
     fenced_epoch,
 )
@@ -206,16 +209,32 @@ class TransactionCoordinator:
             rotation=self.config.knobs.producer_id_rotation,
         )
 
+    def _fenced(self, epoch: int) -> int:
+        """prepareFenceProducerEpoch's epoch; under transaction version 2 also the epoch of a
+        decision (prepareAbortOrCommit's epoch + 1, never past the bound)."""
+        return fenced_epoch(
+            epoch,
+            max_epoch=self.config.max_producer_epoch,
+            rotation=self.config.knobs.producer_id_rotation,
+        )
+
+    def _next_producer_id(self, prepared_epoch: int) -> int:
+        """Transaction version 2: the producer id a Prepare* at ``prepared_epoch`` completes
+        under, allocated now (endTransaction's nextProducerId, KAFKA-20090 for a fence's
+        abort); -1: it keeps its own."""
+        rotates = self.config.knobs.transaction_version >= 2 and end_txn_rotates(
+            prepared_epoch,
+            max_epoch=self.config.max_producer_epoch,
+            rotation=self.config.knobs.producer_id_rotation,
+        )
+        return self.host.allocate_producer_id() if rotates else -1
+
     def _fence_and_abort(self, metadata: TransactionMetadata) -> list[Outbound]:
         """prepareFenceProducerEpoch + the abort that follows (PrepareEpochFence is never
         written: the bumped epoch goes into the PrepareAbort record)."""
         assert is_legal_transition(metadata.state, _PEF)
         # at the largest epoch Kafka cannot bump further; the abort still fences
-        bumped = fenced_epoch(
-            metadata.producer_epoch,
-            max_epoch=self.config.max_producer_epoch,
-            rotation=self.config.knobs.producer_id_rotation,
-        )
+        bumped = self._fenced(metadata.producer_epoch)
         # lastProducerEpoch is cleared: the fenced epoch must not pass for a retry (of an
         # InitProducerId or, with transaction version 2, of an EndTxn).
         transit = metadata.prepare(
@@ -223,6 +242,7 @@ class TransactionCoordinator:
             self.now_ms,
             producer_epoch=bumped,
             last_producer_epoch=-1,
+            next_producer_id=self._next_producer_id(bumped),
         )
         return self._write(metadata, transit, lambda ok: self._after_prepare(metadata, ok))
 
@@ -250,7 +270,12 @@ class TransactionCoordinator:
             return reply(AddPartitionsToTxnResponse(request.correlation_id, top, results))
 
         metadata = self.transactions.get(request.transactional_id)
-        error = self._check_identity(metadata, request.producer_id, request.producer_epoch)
+        error = self._check_identity(
+            metadata,
+            request.producer_id,
+            request.producer_epoch,
+            verify_only=request.verify_only,  # handleVerifyPartitionsInTransaction's order
+        )
         if error is not ErrorCode.NONE:
             return answer(error)
         assert metadata is not None
@@ -285,9 +310,20 @@ class TransactionCoordinator:
 
     @staticmethod
     def _check_identity(
-        metadata: TransactionMetadata | None, producer_id: int, producer_epoch: int
+        metadata: TransactionMetadata | None,
+        producer_id: int,
+        producer_epoch: int,
+        *,
+        verify_only: bool = False,
     ) -> ErrorCode:
-        if metadata is None or metadata.producer_id != producer_id:
+        if metadata is None:
+            return ErrorCode.INVALID_PRODUCER_ID_MAPPING
+        busy = metadata.pending_transition or metadata.state in (_PC, _PA)
+        if busy and not verify_only and producer_id == metadata.next_producer_id >= 0:
+            # KAFKA-18660: the client was answered with the producer id the transaction being
+            # completed rotates to; it waits for the markers instead of being refused
+            return ErrorCode.CONCURRENT_TRANSACTIONS
+        if metadata.producer_id != producer_id:
             return ErrorCode.INVALID_PRODUCER_ID_MAPPING
         if metadata.producer_epoch != producer_epoch:
             return ErrorCode.PRODUCER_FENCED
@@ -333,17 +369,29 @@ class TransactionCoordinator:
                     ErrorCode.CONCURRENT_TRANSACTIONS,
                 )
             ):
-                pid, epoch = metadata.producer_id, metadata.producer_epoch
+                pid, epoch = metadata.answered_identity()
             return reply(EndTxnResponse(request.correlation_id, error, pid, epoch))
 
-        if metadata is None or metadata.producer_id != request.producer_id:
-            return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         tv2 = self.config.knobs.transaction_version >= 2
-        # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
-        is_retry = tv2 and end_txn_is_retry(
-            request.producer_epoch, metadata.producer_epoch, metadata.state
+        # retryOnOverflow (KAFKA-18660): the decision rotated the producer id since
+        rotated = (
+            tv2
+            and metadata is not None
+            and request.producer_id == metadata.previous_producer_id >= 0
+            and end_txn_retries_rotation(
+                request.producer_epoch, metadata.producer_epoch, self.config.max_producer_epoch
+            )
         )
-        if not is_retry and request.producer_epoch != metadata.producer_epoch:
+        if metadata is None or (metadata.producer_id != request.producer_id and not rotated):
+            return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
+        # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
+        is_retry = tv2 and (
+            (rotated and metadata.state in COMPLETED_STATES)
+            or end_txn_is_retry(request.producer_epoch, metadata.producer_epoch, metadata.state)
+        )
+        # under the old id only the retry passes (the epochs of two producer ids are not
+        # compared: at Kafka's bound the exhausted epoch is never the new id's 0)
+        if not is_retry and (rotated or request.producer_epoch != metadata.producer_epoch):
             return answer(ErrorCode.PRODUCER_FENCED)
         if metadata.pending_transition:
             return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
@@ -376,19 +424,13 @@ class TransactionCoordinator:
         changes: dict[str, object] = {}
         if self.config.knobs.transaction_version >= 2:
             # KIP-890 part 2: every EndTxn bumps the epoch; the markers carry the bumped one.
-            pid, epoch, previous = (
-                metadata.producer_id,
-                metadata.producer_epoch,
-                metadata.previous_producer_id,
-            )
-            rotated, bumped = self._bumped(epoch)
-            if rotated:
-                previous, pid = pid, self.host.allocate_producer_id()
+            # The Prepare* and its markers keep the producer id, at epoch + 1; at the
+            # exhausted epoch the transaction completes under a new one (nextProducerId).
+            bumped = self._fenced(metadata.producer_epoch)
             changes = {
-                "producer_id": pid,
-                "previous_producer_id": previous,
                 "producer_epoch": bumped,
                 "last_producer_epoch": metadata.producer_epoch,
+                "next_producer_id": self._next_producer_id(bumped),
             }
         transit = metadata.prepare(target, self.now_ms, **changes)
 
@@ -474,7 +516,15 @@ class TransactionCoordinator:
         if metadata.pending_transition:
             return []
         target = _CC if metadata.state == _PC else _CA
-        transit = metadata.prepare(target, self.now_ms, partitions=frozenset())
+        changes: dict[str, object] = {}
+        if metadata.next_producer_id >= 0:  # prepareComplete: the rotated producer id
+            changes = {
+                "producer_id": metadata.next_producer_id,
+                "previous_producer_id": metadata.producer_id,
+                "producer_epoch": 0,
+                "next_producer_id": -1,
+            }
+        transit = metadata.prepare(target, self.now_ms, partitions=frozenset(), **changes)
 
         def done(ok: bool) -> list[Outbound]:
             # a failed write keeps the markers' job for a retry, unless the coordinator moved

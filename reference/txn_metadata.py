@@ -37,6 +37,17 @@ class TxnTransit:
     txn_start_timestamp: int
     txn_last_update_timestamp: int
     client_transaction_version: int
+    #: transaction version 2: the producer id a transaction decided at the exhausted epoch
+    #: completes under (nextProducerId; -1: none)
+    next_producer_id: int = -1
+
+    def answered_identity(self) -> tuple[int, int]:
+        """The producer id and epoch an EndTxn is answered with: the ones the transaction
+        completes under (prepareComplete's; KAFKA-18660: a new producer id at epoch 0 once
+        the decision rotated it)."""
+        if self.next_producer_id >= 0:
+            return self.next_producer_id, 0
+        return self.producer_id, self.producer_epoch
 
     def to_json(self) -> str:
         return json.dumps(
@@ -52,6 +63,7 @@ class TxnTransit:
                 "txn_start_timestamp": self.txn_start_timestamp,
                 "txn_last_update_timestamp": self.txn_last_update_timestamp,
                 "client_transaction_version": self.client_transaction_version,
+                "next_producer_id": self.next_producer_id,
             },
             separators=(",", ":"),
         )
@@ -79,6 +91,7 @@ class TransactionMetadata:
     txn_start_timestamp: int = -1
     txn_last_update_timestamp: int = -1
     client_transaction_version: int = 1
+    next_producer_id: int = -1
 
     def snapshot(self) -> TxnTransit:
         return TxnTransit(
@@ -93,7 +106,11 @@ class TransactionMetadata:
             self.txn_start_timestamp,
             self.txn_last_update_timestamp,
             self.client_transaction_version,
+            self.next_producer_id,
         )
+
+    def answered_identity(self) -> tuple[int, int]:
+        return self.snapshot().answered_identity()
 
     @property
     def pending_transition(self) -> bool:
@@ -131,6 +148,7 @@ class TransactionMetadata:
         self.txn_start_timestamp = transit.txn_start_timestamp
         self.txn_last_update_timestamp = transit.txn_last_update_timestamp
         self.client_transaction_version = transit.client_transaction_version
+        self.next_producer_id = transit.next_producer_id
         self.pending_state = None
 
     @classmethod

@@ -215,7 +215,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
 
     def _note_producer_ids(self) -> None:
         """Record the generation of every producer id the coordinator holds, pending or in
-        its log: a transition whose previousProducerId is set was written by a rotation."""
+        its log: a transition whose previousProducerId is set was written by a rotation, and
+        one whose nextProducerId is set will rotate to it."""
         coordinator = self.node.txn_coordinator
         for tid, name in enumerate(self.model.transactional_ids):
             metadata = coordinator.transactions.get(name)
@@ -224,10 +225,15 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 holders.append(metadata)
             for holder in holders:
                 pid, previous = holder.producer_id, holder.previous_producer_id
-                if pid < 0 or pid in self.generations:
-                    continue
-                generation = self.generations.get(previous, (tid, 0))[1] + 1 if previous >= 0 else 0
-                self.generations[pid] = (tid, generation)
+                if pid >= 0 and pid not in self.generations:
+                    generation = (
+                        self.generations.get(previous, (tid, 0))[1] + 1 if previous >= 0 else 0
+                    )
+                    self.generations[pid] = (tid, generation)
+                # a transaction-version-2 decision names the producer id it rotates to
+                rotated_to = holder.next_producer_id
+                if rotated_to >= 0 and rotated_to not in self.generations:
+                    self.generations[rotated_to] = (tid, self.generations[pid][1] + 1)
 
     def model_epoch(self, ref_pid: int, epoch: int) -> int:
         """The model's epoch value of a reference (producer id, epoch): a transactional.id's
@@ -565,11 +571,17 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
                 api = request[L.CQ_API]
                 if api == L.API_INIT_PRODUCER_ID and state == _ONGOING:
                     error = int(ErrorCode.CONCURRENT_TRANSACTIONS)  # the fence
+                # an EndTxn is answered with what the transaction completes under
+                pid, epoch = (
+                    transit.answered_identity()
+                    if api == L.API_END_TXN
+                    else (transit.producer_id, transit.producer_epoch)
+                )
                 reply = S.REPLY.make(
                     process=request[L.CQ_PROCESS],
                     api=api,
                     error=error,
-                    epoch=self.model_epoch(transit.producer_id, transit.producer_epoch),
+                    epoch=self.model_epoch(pid, epoch),
                     transaction=request[L.CQ_TRANSACTION],
                     connection=request[L.CQ_CONNECTION],
                 )

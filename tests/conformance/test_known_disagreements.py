@@ -29,6 +29,7 @@ _CONFIGS = {
     "ctp-weak": model(_CTP, knobs=Knobs(producer_epoch_check=False)),
     "small-batch-cache": load_check_config("small-batch-cache").model,
     "retriable-errors": load_check_config("retriable-errors").model,
+    "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
 }
 
 #: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
@@ -90,7 +91,69 @@ def _verified(
     return [*asks, step("AppendVerified", part, proc, rec, epoch, seq, result, offset)]
 
 
-PROGRAMS: dict[str, tuple[str, list[Step]]] = {}
+#: tv2-producer-epoch-wrap: app#0 (epoch 0) opens txn0, app#1's InitProducerId fences it at
+#: epoch 1 (PrepareAbort written); with producer_id_rotation off app#1's retry will wrap the
+#: epoch around to 0, app#0's own.
+_APP1_FENCES_APP0_AT_E1 = [
+    step("InitProducerId", "app#0"),
+    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Empty", 0),
+    step("InitProducerId", "app#1"),
+    step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+    step("BeginTransaction", "app#0", 0),
+    step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+    step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+]
+#: ... and the fence's ABORT marker is written and acknowledged (a stable fetch goes first,
+#: SPEC.md §8).
+_ABORT_MARKED = [
+    step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
+    step("Fetch", "t-0", 0, 1, ()),
+    step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+]
+
+PROGRAMS: dict[str, tuple[str, list[Step]]] = {
+    # app#1's retried InitProducerId wraps app#0's fenced epoch 1 around to 0, app#0's own;
+    # app#0's Produce, sent before, is added by the leader as the coordinator holds Empty at
+    # epoch 0: the reference opens the transaction, the model refuses it.
+    "wrapped_zombie_adds_a_partition": (
+        "tv2-producer-epoch-wrap",
+        [
+            *_APP1_FENCES_APP0_AT_E1,
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            *_ABORT_MARKED,
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "INVALID_TXN_STATE"),
+        ],
+    ),
+    # The same wrap-around; app#0's write is refused (its epoch 0 is behind the fence's 1
+    # when the leader asks) and it aborts at epoch 0 once app#1 holds Empty at epoch 0: the
+    # reference writes PrepareAbort (TV2's empty abort), the model refuses it.
+    "wrapped_zombie_aborts_nothing": (
+        "tv2-producer-epoch-wrap",
+        [
+            *_APP1_FENCES_APP0_AT_E1,
+            *_ABORT_MARKED,
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            *_verified(
+                "app", "t-0", "app#0", 0, 0, 0,
+                adds=True, answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH",
+            ),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_EPOCH"),
+            step("AbortTransaction", "app#0"),
+            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "INVALID_TXN_STATE"),
+        ],
+    ),
+}
 
 
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the

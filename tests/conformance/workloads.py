@@ -166,9 +166,11 @@ def drawn_checks(draw: st.DrawFn) -> DrawnCheck:
     # Half the programs run Kafka 4.x's knobs, where every property is asserted too.
     knobs = draw(_knob_values()) if draw(st.booleans()) else dict(_DEFAULTS)
     workload = draw(_workload(bool(knobs["idempotence"])))
-    if knobs["transaction_version"] == 1 and draw(st.booleans()):
+    if draw(st.booleans()):
         # a small epoch bound (Short.MAX_VALUE's stand-in): the epoch runs out and the
-        # producer id rotates, or wraps around with producer_id_rotation off (KAFKA-5283)
+        # producer id rotates, at InitProducerId and under transaction version 2 at EndTxn
+        # too (KIP-890's nextProducerId), or wraps around with producer_id_rotation off
+        # (KAFKA-5283)
         workload["max_producer_epoch"] = draw(st.integers(1, 2))
     configuration = {"knobs": knobs, "faults": draw(_FAULTS), "workload": workload}
     model = build_check_config(configuration, name="drawn", where="drawn configuration").model

@@ -69,6 +69,10 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "and epoch: the zombie's EndTxn and the new incarnation's transaction are one producer's to "
     "a history, whose three events (the trace ends at the unasked PrepareCommit) show no "
     "client told of an outcome it did not ask for",
+    "tv2-producer-epoch-wrap": "as producer-epoch-wrap under transaction version 2: after "
+    "the wrap the zombie and the new incarnation are one producer id and epoch to a history, "
+    "and the trace ends at the coordinator's unasked PrepareAbort, before any marker or "
+    "answer tells a client of it",
     "txn-timeout-no-epoch-bump": "the hanging transaction is a batch landing after an ABORT "
     "marker of its own epoch that the coordinator wrote on a timeout: the history has no event "
     "telling the client of it (the hanging-transaction check starts from a failed batch the "

@@ -340,3 +340,41 @@ def test_without_rotation_the_epoch_wraps_around_to_one_a_zombie_holds() -> None
     wrapped = d.init("tx")
     assert (wrapped.producer_id, wrapped.producer_epoch) == (pid, epoch) == (pid, 0)
     assert add(d, "tx", pid, epoch).error_code is ErrorCode.NONE  # the zombie is not fenced
+
+
+def test_a_version_2_decision_at_the_exhausted_epoch_rotates_the_producer_id() -> None:
+    """KIP-890's nextProducerId with the epoch's bound at 1: epoch 0 is exhausted, so the
+    commit is written and marked under the old producer id at epoch 1, the client is answered
+    with a new producer id at epoch 0 (KAFKA-18660), whose AddPartitionsToTxn waits while the
+    markers are written, and the transaction completes under it. An EndTxn retried under the
+    old id at the exhausted epoch is then answered as a retry (retryOnOverflow)."""
+    d = Direct(BrokerConfig(num_partitions=2, max_producer_epoch=1))
+    pid, epoch = open_transaction(d)
+    d.hold = True  # the markers stay in flight
+    answer = d.end("tx", pid, epoch, commit=True)
+    assert answer.error_code is ErrorCode.NONE
+    new_pid = answer.producer_id
+    assert new_pid != pid and answer.producer_epoch == 0
+    assert (metadata(d).producer_id, metadata(d).producer_epoch) == (pid, 1)
+    assert metadata(d).state is TxnState.PREPARE_COMMIT
+    assert add(d, "tx", new_pid, 0).error_code is ErrorCode.CONCURRENT_TRANSACTIONS
+    d.hold = False
+    d.release()
+    assert d.partition("t", 0).producers.entries[pid].producer_epoch == 1  # the marker's
+    assert (metadata(d).producer_id, metadata(d).producer_epoch) == (new_pid, 0)
+    assert metadata(d).state is TxnState.COMPLETE_COMMIT
+    retried = d.end("tx", pid, epoch, commit=True)
+    assert (retried.error_code, retried.producer_id, retried.producer_epoch) == (
+        ErrorCode.NONE,
+        new_pid,
+        0,
+    )
+    assert add(d, "tx", new_pid, 0).error_code is ErrorCode.NONE  # the next transaction
+
+
+def test_a_version_2_decision_below_the_exhausted_epoch_keeps_the_producer_id() -> None:
+    d = Direct(BrokerConfig(num_partitions=2, max_producer_epoch=3))
+    pid, epoch = open_transaction(d)
+    answer = d.end("tx", pid, epoch, commit=True)
+    assert (answer.producer_id, answer.producer_epoch) == (pid, epoch + 1)
+    assert metadata(d).next_producer_id == -1
