@@ -28,7 +28,8 @@ NEVER_TAKEN: dict[str, set[str]] = {
     "tv2-no-coordinator-epoch-check": {"ResendTxnMarker", *_ALL_VERIFIED},
     **{
         name: _ALL_VERIFIED
-        for name in ("ctp", "ctp-rebalance", "ctp-timeout", "producer-id-rotation",
+        for name in ("ctp", "ctp-rebalance", "ctp-timeout", "default",
+                     "fencing-both-partitions", "producer-id-rotation",
                      "retriable-errors", "tv1", "tv2-no-verification",
                      "tv2-producer-id-rotation", "txn-timeout", "zombie-fencing")
     },
