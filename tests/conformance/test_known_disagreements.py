@@ -30,6 +30,7 @@ _CONFIGS = {
     "small-batch-cache": load_check_config("small-batch-cache").model,
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
+    "producer-id-rotation": load_check_config("producer-id-rotation").model,
 }
 
 #: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
@@ -591,6 +592,32 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
                 "HandleWriteTxnMarkers",
                 *("t-1", "tx", "ABORT", 1, 0, "TRANSACTION_COORDINATOR_FENCED"),
             ),
+        ],
+    ),
+    # app#1's fence and its retried InitProducerId rotate app's producer id (max_producer_epoch
+    # 1) while app#0's transaction is open; app#0's Produce is verified against the coordinator
+    # (KIP-890), which no longer knows its producer id: INVALID_PRODUCER_ID_MAPPING.
+    # Sender.failBatch hands it to TransactionManager.handleFailedBatch, whose
+    # maybeTransitionToErrorState holds fatal only ClusterAuthorization,
+    # TransactionalIdAuthorization, ProducerFenced and UnsupportedVersion (Kafka 4.0): the
+    # client is ABORTABLE_ERROR, as the reference had it. The model made it FATAL_ERROR, as
+    # for a coordinator's answer (found by the refinement tests on producer-id-rotation).
+    "produce_refused_after_a_rotation_is_abortable": (
+        "producer-id-rotation",
+        [
+            *_APP1_FENCES_APP0_AT_E1,
+            *_ABORT_MARKED,
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 2),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            *_verified(
+                *("app", "t-0", "app#0", 0, 0, 0),
+                adds=False,
+                answer="INVALID_PRODUCER_ID_MAPPING",
+                result="INVALID_PRODUCER_ID_MAPPING",
+            ),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_ID_MAPPING"),
         ],
     ),
 }
