@@ -11,12 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from kafka_eos.protocol.epochs import (
-    COMPLETED_STATES,
-    BumpRequest,
-    bump_request,
-    end_txn_is_retry,
-)
+from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
 
 from .codes import (
     COMPLETE_ABORT,
@@ -232,9 +227,7 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
     rotated = tv2 and status != NO_METADATA and epochs.retries_rotation(epoch, current)
     if status == NO_METADATA or not (epochs.same_producer_id(epoch, current) or rotated):
         return (), INVALID_MAPPING, current
-    retry = tv2 and (
-        (rotated and status in COMPLETED_STATES) or end_txn_is_retry(epoch, current, status)
-    )
+    retry = tv2 and end_txn_is_retry(epoch, current, status, rotated=rotated)
     if not retry and epoch != current:
         return (), PRODUCER_FENCED, current
     if metadata[T_PENDING]:

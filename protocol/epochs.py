@@ -126,15 +126,22 @@ def bump_request(request_epoch: int, current_epoch: int, last_epoch: int) -> Bum
     return BumpRequest.FENCED
 
 
-def end_txn_is_retry(request_epoch: int, stored_epoch: int, state: int) -> bool:
+def end_txn_is_retry(
+    request_epoch: int, stored_epoch: int, state: int, *, rotated: bool = False
+) -> bool:
     """Whether a transaction-version-2 EndTxn is a retry of the one that decided the
-    transaction (TransactionCoordinator.endTransaction, ``retryOnEpochBump``).
+    transaction (TransactionCoordinator.endTransaction, ``retryOnEpochBump``; with
+    ``rotated``, a request under the previous producer id that
+    :func:`end_txn_retries_rotation` admits, ``retryOnOverflow``: a retry once the
+    transaction completed under the new one).
 
     Deciding a transaction bumps the epoch, so a retry carries the epoch just below the
     stored one. Kafka compares the epochs only, not lastProducerEpoch: after the coordinator
     aborted on its own (a timeout or a fencing InitProducerId also bumps the epoch once), a
     late EndTxn(ABORT) at the old epoch is answered as a retry of that abort.
     """
+    if rotated:
+        return state in _COMPLETED_DECISIONS
     return stored_epoch == request_epoch + 1 and state in _DECIDED
 
 
@@ -144,13 +151,16 @@ def end_txn_retries_rotation(request_epoch: int, stored_epoch: int, max_epoch: i
     KAFKA-18660): it carries the exhausted epoch ``max_epoch`` - 1 and the coordinator holds
     the new producer id at epoch 0. (The caller checks that the request names the previous
     producer id.) Such a request is not refused as another producer id's; it is a retry only
-    in Complete* (:data:`COMPLETED_STATES`): in any other state its epoch is not the stored
-    one, which fences it."""
+    in Complete* (:func:`end_txn_is_retry` with ``rotated``): in any other state its epoch
+    is not the stored one, which fences it."""
     return request_epoch == max_epoch - 1 and stored_epoch == 0
 
 
-#: The states in which a rotated EndTxn's retry is answered as one.
-COMPLETED_STATES = frozenset(int(s) for s in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT))
+#: The states in which a rotated EndTxn's retry is answered as one (a decision completed; not
+#: Empty, which coordinator_states.COMPLETED_STATES also counts).
+_COMPLETED_DECISIONS = frozenset(
+    int(s) for s in (TxnState.COMPLETE_COMMIT, TxnState.COMPLETE_ABORT)
+)
 
 
 def end_txn_rotates(prepared_epoch: int, *, max_epoch: int, rotation: bool) -> bool:

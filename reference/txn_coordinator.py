@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
 from kafka_eos.protocol.epochs import (
-    COMPLETED_STATES,
     BumpRequest,
     bump_request,
     bumped_epoch,
@@ -385,9 +384,8 @@ class TransactionCoordinator:
         if metadata is None or (metadata.producer_id != request.producer_id and not rotated):
             return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
-        is_retry = tv2 and (
-            (rotated and metadata.state in COMPLETED_STATES)
-            or end_txn_is_retry(request.producer_epoch, metadata.producer_epoch, metadata.state)
+        is_retry = tv2 and end_txn_is_retry(
+            request.producer_epoch, metadata.producer_epoch, metadata.state, rotated=rotated
         )
         # under the old id only the retry passes (the epochs of two producer ids are not
         # compared: at Kafka's bound the exhausted epoch is never the new id's 0)
