@@ -103,6 +103,14 @@ API_NAMES: dict[int, str] = {
 }
 API_KEYS_BY_NAME = {name: key for key, name in API_NAMES.items()}
 
+#: the first version of each API whose response may carry PRODUCER_FENCED (KIP-588)
+_PRODUCER_FENCED_SINCE = {
+    INIT_PRODUCER_ID: 4,
+    ADD_PARTITIONS_TO_TXN: 2,
+    ADD_OFFSETS_TO_TXN: 2,
+    END_TXN: 2,
+}
+
 _HEADER_PREFIX = struct.Struct(">hhi")
 
 
@@ -119,6 +127,16 @@ class Request:
     @property
     def api_name(self) -> str:
         return API_NAMES[self.api_key]
+
+    def error_it_knows(self, error: int) -> int:
+        """``error`` as this request's version can be told it: PRODUCER_FENCED (KIP-588) is
+        INVALID_PRODUCER_EPOCH to the versions before it, as Kafka's KafkaApis handlers
+        (handleInitProducerIdRequest, handleAddPartitionsToTxnRequest,
+        handleAddOffsetsToTxnRequest, handleEndTxnRequest) answer an older client."""
+        since = _PRODUCER_FENCED_SINCE.get(self.api_key)
+        if error == ErrorCode.PRODUCER_FENCED and since is not None and self.api_version < since:
+            return ErrorCode.INVALID_PRODUCER_EPOCH
+        return error
 
 
 class RequestError(Exception):

@@ -604,7 +604,7 @@ class WireBroker:
         )
         return {
             "throttle_time": 0,
-            "error_code": response.error_code,
+            "error_code": request.error_it_knows(response.error_code),
             "producer_id": response.producer_id,
             "producer_epoch": response.producer_epoch,
         }
@@ -623,8 +623,10 @@ class WireBroker:
                 partitions=partitions,
             ),
         )
-        errors = {(r.topic, r.partition): r.error_code for r in response.results}
-        top_level = response.error_code
+        errors = {
+            (r.topic, r.partition): request.error_it_knows(r.error_code) for r in response.results
+        }
+        top_level = request.error_it_knows(response.error_code)
         return {
             "throttle_time": 0,
             "results_by_topic_v3_and_below": [
@@ -656,7 +658,7 @@ class WireBroker:
                 group_id=body["group_id"],
             ),
         )
-        return {"throttle_time": 0, "error_code": response.error_code}
+        return {"throttle_time": 0, "error_code": request.error_it_knows(response.error_code)}
 
     async def _txn_offset_commit(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
@@ -698,6 +700,7 @@ class WireBroker:
                 committed=body["committed"],
             ),
         )
+        error = request.error_it_knows(response.error_code)
         connection.unsent_events.append(
             TxnEnd(
                 client=connection.client,
@@ -705,10 +708,10 @@ class WireBroker:
                 producer_id=body["producer_id"],
                 producer_epoch=body["producer_epoch"],
                 commit=body["committed"],
-                error=ErrorCode(response.error_code).name,
+                error=ErrorCode(error).name,  # what the client was told
             )
         )
-        return {"throttle_time": 0, "error_code": response.error_code}
+        return {"throttle_time": 0, "error_code": error}
 
     # -- handlers: data ----------------------------------------------------------------------
 

@@ -293,3 +293,48 @@ def test_group_apis_at_every_version(serve: Any) -> None:
             {"group_id": group, "member_id": member, "members": [{"member_id": member}]},
         )
         assert left["error_code"] == ErrorCode.NONE
+
+
+def test_a_fenced_producer_is_told_in_an_error_its_version_knows(serve: Any) -> None:
+    """PRODUCER_FENCED (KIP-588) exists from InitProducerId v4, AddPartitionsToTxn v2,
+    AddOffsetsToTxn v2 and EndTxn v2; an older request is answered INVALID_PRODUCER_EPOCH, as
+    Kafka's KafkaApis handlers do (aiokafka, which sends v0, knows no other)."""
+    client = RawClient(serve.port)
+    fenced_since = {
+        codec.INIT_PRODUCER_ID: 4,
+        codec.ADD_PARTITIONS_TO_TXN: 2,
+        codec.ADD_OFFSETS_TO_TXN: 2,
+        codec.END_TXN: 2,
+    }
+    txn_id = "fenced-versions"
+    init_body = {"transactional_id": txn_id, "transaction_timeout": 60000}
+    new_producer = {**init_body, "producer_id": -1, "producer_epoch": -1}
+    first = client.request(codec.INIT_PRODUCER_ID, 1, new_producer)
+    client.request(codec.INIT_PRODUCER_ID, 1, new_producer)  # a successor bumps the epoch
+    stale = {"producer_id": first["producer_id"], "producer_epoch": first["producer_epoch"]}
+    bodies = {
+        codec.INIT_PRODUCER_ID: {**init_body, **stale},
+        codec.ADD_PARTITIONS_TO_TXN: {
+            "v3_and_below_transactional_id": txn_id,
+            "v3_and_below_producer_id": stale["producer_id"],
+            "v3_and_below_producer_epoch": stale["producer_epoch"],
+            "v3_and_below_topics": [{"name": "fenced-versions", "partitions": [0]}],
+        },
+        codec.ADD_OFFSETS_TO_TXN: {"transactional_id": txn_id, **stale, "group_id": "g"},
+        codec.END_TXN: {"transactional_id": txn_id, **stale, "committed": True},
+    }
+    for api, since in fenced_since.items():
+        # InitProducerId names the producer it bumps from v3 on; before, it cannot be fenced
+        low = 3 if api == codec.INIT_PRODUCER_ID else codec.SUPPORTED_VERSIONS[api][0]
+        for version in range(low, codec.SUPPORTED_VERSIONS[api][1] + 1):
+            body = client.request(api, version, bodies[api])
+            if api == codec.ADD_PARTITIONS_TO_TXN:
+                body = body["results_by_topic_v3_and_below"][0]["results_by_partition"][0]
+                error = body["partition_error_code"]
+            else:
+                error = body["error_code"]
+            expected = (
+                ErrorCode.PRODUCER_FENCED if version >= since else ErrorCode.INVALID_PRODUCER_EPOCH
+            )
+            assert error == expected, (codec.API_NAMES[api], version, ErrorCode(error).name)
+    client.close()
