@@ -24,9 +24,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # the plugin loads in every pytest run: the package only when used
+    from kafka_eos.protocol.history import Read
 
 START_TIMEOUT_S = 60.0  # a loaded CI machine starts Python slowly
 STOP_TIMEOUT_S = 10.0
@@ -111,17 +114,8 @@ class KafkaEosBroker:
         self.recorded.extend(events)
 
     def record_read(self, message: Any, *, client: str, isolation: str) -> None:
-        """A record a consumer returned: a confluent-kafka or kafka-python message (anything
-        with topic, partition, offset and value, as attributes or methods)."""
-        from kafka_eos.protocol.history import Read
-        from kafka_eos.reference.wire.records import history_value
-
-        def get(name: str) -> Any:
-            value = getattr(message, name)
-            return value() if callable(value) else value
-
-        partition = f"{get('topic')}-{get('partition')}"
-        self.record(Read(client, isolation, partition, get("offset"), history_value(get("value"))))
+        """A record a consumer returned (see :func:`read_event`)."""
+        self.record(read_event(message, client=client, isolation=isolation))
 
     def record_seek(self, *, client: str, topic: str, partition: int, offset: int) -> None:
         """A consumer set its position (seek, or a new assignment): its next read of the
@@ -162,6 +156,21 @@ class KafkaEosBroker:
         write_history_view(self.view_path, events, title=f"history of {self.bootstrap}",
                            violations=violations)  # fmt: skip
         return _failure(violations, events, self)
+
+
+def read_event(message: Any, *, client: str, isolation: str) -> Read:
+    """The history's Read of a record a consumer returned: a confluent-kafka, kafka-python or
+    aiokafka message (anything with topic, partition, offset and value, as attributes or
+    methods)."""
+    from kafka_eos.protocol.history import Read
+    from kafka_eos.reference.wire.records import history_value
+
+    def get(name: str) -> Any:
+        value = getattr(message, name)
+        return value() if callable(value) else value
+
+    partition = f"{get('topic')}-{get('partition')}"
+    return Read(client, isolation, partition, get("offset"), history_value(get("value")))
 
 
 def admin_command(admin_port: int, command: str) -> str:

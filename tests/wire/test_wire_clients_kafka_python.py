@@ -13,6 +13,7 @@ from kafka.errors import KafkaError, ProducerFencedError
 from wire_clients import assert_exactly_once, kp_producer, validate, values_of
 
 from kafka_eos.protocol.history import Read
+from kafka_eos.pytest_plugin import read_event
 
 pytestmark = [pytest.mark.clients, pytest.mark.timeout(90)]
 
@@ -35,10 +36,7 @@ def _consume(bootstrap: str, topic: str, *, isolation: str, client_id: str) -> l
     )
     consumer.assign([TopicPartition(topic, 0)])
     consumer.seek_to_beginning()
-    reads = [
-        Read(client_id, isolation, f"{m.topic}-{m.partition}", m.offset, m.value.decode())
-        for m in consumer
-    ]
+    reads = [read_event(record, client=client_id, isolation=isolation) for record in consumer]
     consumer.close()
     return reads
 

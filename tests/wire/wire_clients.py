@@ -1,5 +1,6 @@
-"""Real-client helpers for the wire tests: librdkafka (confluent-kafka) and kafka-python
-producers and consumers with bounded timeouts, and what they observed as history events."""
+"""Real-client helpers for the wire tests: librdkafka (confluent-kafka), kafka-python and
+aiokafka producers and consumers with bounded timeouts, and what they observed as history
+events."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from aiokafka import AIOKafkaProducer
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from kafka import KafkaProducer
 
 from kafka_eos.protocol.history import Event, Read
+from kafka_eos.pytest_plugin import read_event
 
 TXN_TIMEOUT_S = 20
 
@@ -37,6 +40,20 @@ def kp_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
     """A kafka-python idempotent producer with short timeouts (``extra``: more settings)."""
     return KafkaProducer(
         bootstrap_servers=bootstrap.split(","),
+        client_id=client_id,
+        enable_idempotence=True,
+        request_timeout_ms=3000,
+        retry_backoff_ms=100,
+        linger_ms=5,
+        **extra,
+    )
+
+
+def aio_producer(bootstrap: str, client_id: str, **extra: Any) -> AIOKafkaProducer:
+    """An aiokafka idempotent producer with short timeouts (``extra``: more settings); made
+    inside the event loop that runs it, then ``await producer.start()``."""
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
         client_id=client_id,
         enable_idempotence=True,
         request_timeout_ms=3000,
@@ -124,7 +141,7 @@ def rd_consume(
                 assert message.error().code() == KafkaError._PARTITION_EOF, message.error()
                 continue
             last_data = time.monotonic()
-            reads.append(_read_event(message, client_id, isolation))
+            reads.append(read_event(message, client=client_id, isolation=isolation))
     finally:
         consumer.close()
     return reads
@@ -158,16 +175,6 @@ def _commit(producer: Producer) -> None:
             if not exc.args[0].retriable():
                 raise
     producer.commit_transaction(TXN_TIMEOUT_S)
-
-
-def _read_event(message: Any, client_id: str, isolation: str) -> Read:
-    return Read(
-        client=client_id,
-        isolation=isolation,
-        partition=f"{message.topic()}-{message.partition()}",
-        offset=message.offset(),
-        value=message.value().decode(),
-    )
 
 
 def values_of(reads: list[Read]) -> list[str]:
