@@ -1,11 +1,11 @@
-"""The 3-broker wire test (issue 12): librdkafka and kafka-python, unmodified, run transactions
-against ``kafka-eos serve --brokers 3 --data-dir DIR`` with an ordinary bootstrap list of the
-three brokers, while the brokers are killed and restarted one after another. Each kill cuts the
-broker's connections and refuses new ones and moves the leadership of the partitions it led;
-the clients find the new leaders through Metadata. Then librdkafka goes on alone while the
-transaction coordinator's broker is killed too (the coordinator moves: a new coordinator
-epoch, its state reloaded from its log; the client finds it through FindCoordinator), and the
-whole cluster is killed -9 and restarted on its data directory.
+"""The 3-broker wire test (issue 12): librdkafka, kafka-python and aiokafka, unmodified, run
+transactions against ``kafka-eos serve --brokers 3 --data-dir DIR`` with an ordinary bootstrap
+list of the three brokers, while the brokers are killed and restarted one after another. Each
+kill cuts the broker's connections and refuses new ones and moves the leadership of the
+partitions it led; the clients find the new leaders through Metadata. Then librdkafka and
+aiokafka go on while the transaction coordinator's broker is killed too (the coordinator
+moves: a new coordinator epoch, its state reloaded from its log; the clients find it through
+FindCoordinator), and the whole cluster is killed -9 and restarted on its data directory.
 
 Every record of a transaction whose commit a client was told succeeded is read exactly once by
 a read_committed consumer, nothing of an aborted attempt is read, and ``kafka-eos validate``
@@ -15,10 +15,12 @@ kafka-python (3.0.12) is kept away from coordinator kills: when the connection t
 coordinator is refused, its Sender (``_maybe_send_pending_request``) looks the coordinator up
 again but never re-queues the request it was sending (``target_node`` is still set when the
 exception is caught), so ``commit_transaction()`` waits for ever; librdkafka, like Kafka's
-Java Sender, retries the request once the new coordinator is found."""
+Java Sender, retries the request once the new coordinator is found, and so does aiokafka
+(its Sender builds each transactional request anew from its transaction manager's state)."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -29,9 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError as AioKafkaError
 from conftest import ServeProcess
 from kafka.errors import KafkaError
 from wire_clients import (
+    aio_producer,
     assert_exactly_once,
     kp_producer,
     rd_consume,
@@ -87,36 +92,84 @@ def _librdkafka_transactions(producer: Any, until: threading.Event, phase: str) 
     return committed
 
 
+def _transactions(
+    prefix: str, until: threading.Event, attempt: Callable[[list[str]], bool]
+) -> list[str]:
+    """Commit transactions until ``until``; ``attempt(values)`` runs one transaction and says
+    whether it committed (it aborts one that failed, and raises if the error was fatal). Each
+    attempt writes its own values: an aborted attempt's records must never be read."""
+    committed: list[str] = []
+    number = 0
+    while not until.is_set():
+        for tries in range(5):
+            values = [f"{prefix}-{number}-{tries}-{i}" for i in range(RECORDS_PER_TRANSACTION)]
+            if attempt(values):
+                committed += values
+                break
+        else:
+            raise AssertionError(f"{prefix} transaction {number} did not commit in 5 attempts")
+        number += 1
+    return committed
+
+
 def _kafka_python_transactions(bootstrap: str, until: threading.Event) -> list[str]:
     producer = kp_producer(
         bootstrap, "kp-cluster", transactional_id="kp-cluster-txn", reconnect_backoff_max_ms=500
     )
     producer.init_transactions()
-    committed: list[str] = []
-    number = 0
-    while not until.is_set():
-        for attempt in range(5):
-            # each attempt its own values: an aborted attempt's records must never be read
-            values = [f"kp-{number}-{attempt}-{i}" for i in range(RECORDS_PER_TRANSACTION)]
-            producer.begin_transaction()
-            try:
-                futures = [
-                    producer.send(TOPIC, value.encode(), partition=i % PARTITIONS)
-                    for i, value in enumerate(values)
-                ]
-                producer.flush(timeout=30)
-                for future in futures:
-                    future.get(timeout=1)
-                producer.commit_transaction()
-            except KafkaError:
-                producer.abort_transaction()  # raises if the error was fatal
-                continue
-            committed += values
-            break
-        else:
-            raise AssertionError(f"kafka-python transaction {number} did not commit in 5 attempts")
-        number += 1
+
+    def attempt(values: list[str]) -> bool:
+        producer.begin_transaction()
+        try:
+            futures = [
+                producer.send(TOPIC, value.encode(), partition=i % PARTITIONS)
+                for i, value in enumerate(values)
+            ]
+            producer.flush(timeout=30)
+            for future in futures:
+                future.get(timeout=1)
+            producer.commit_transaction()
+        except KafkaError:
+            producer.abort_transaction()  # raises if the error was fatal
+            return False
+        return True
+
+    committed = _transactions("kp", until, attempt)
     producer.close(timeout=10)
+    return committed
+
+
+def _aiokafka_transactions(bootstrap: str, until: threading.Event, phase: str) -> list[str]:
+    """aiokafka's transactions on an event loop of this thread's own."""
+
+    async def started() -> AIOKafkaProducer:  # made inside the loop that runs it
+        producer = aio_producer(bootstrap, "aio-cluster", transactional_id="aio-cluster-txn")
+        await producer.start()
+        return producer
+
+    async def attempt(producer: AIOKafkaProducer, values: list[str]) -> bool:
+        await producer.begin_transaction()
+        try:
+            sent = [
+                await producer.send(TOPIC, value.encode(), partition=i % PARTITIONS)
+                for i, value in enumerate(values)
+            ]
+            await asyncio.gather(*sent)
+            await producer.commit_transaction()
+        except AioKafkaError:
+            await producer.abort_transaction()  # raises if the error was fatal
+            return False
+        return True
+
+    loop = asyncio.new_event_loop()
+    try:
+        producer = loop.run_until_complete(started())
+        committed = _transactions(
+            f"aio-{phase}", until, lambda values: loop.run_until_complete(attempt(producer, values))
+        )
+        loop.run_until_complete(producer.stop())
+    finally:
+        loop.close()
     return committed
 
 
@@ -178,6 +231,7 @@ def test_transactions_survive_broker_kills_and_a_cluster_restart(tmp_path: Path)
         assert bootstrap.count(",") == 2
         rd_producer = rd_transactional(bootstrap, "rd-cluster", "rd-cluster-txn")
         coordinator = _coordinator(serve, "rd-cluster-txn")
+        assert _coordinator(serve, "aio-cluster-txn") == coordinator  # both lose it below
         leaders_only = [b for b in (0, 1, 2) if b != coordinator] * 2
         committed = _run_phase(
             serve,
@@ -185,14 +239,20 @@ def test_transactions_survive_broker_kills_and_a_cluster_restart(tmp_path: Path)
             [
                 lambda until: _librdkafka_transactions(rd_producer, until, "a"),
                 lambda until: _kafka_python_transactions(bootstrap, until),
+                lambda until: _aiokafka_transactions(bootstrap, until, "a"),
             ],
         )
-        assert {value.split("-")[0] for value in committed} == {"rd", "kp"}
-        committed += _run_phase(
+        assert {value.split("-")[0] for value in committed} == {"rd", "kp", "aio"}
+        across_failover = _run_phase(
             serve,
             [coordinator, *leaders_only[:2]],
-            [lambda until: _librdkafka_transactions(rd_producer, until, "b")],
+            [
+                lambda until: _librdkafka_transactions(rd_producer, until, "b"),
+                lambda until: _aiokafka_transactions(bootstrap, until, "b"),
+            ],
         )
+        assert {value.split("-")[0] for value in across_failover} == {"rd", "aio"}
+        committed += across_failover
         rd_producer.flush(10)
 
         serve.kill()  # the whole cluster, kill -9; then back on its data directory
