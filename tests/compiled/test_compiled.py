@@ -196,8 +196,8 @@ def test_compile_without_a_c_compiler_is_one_line(tmp_path: Path) -> None:
 
 @needs_compiler
 @pytest.mark.slow
-@pytest.mark.parametrize("config", ["default", "ctp-no-producer-epoch-check", "idempotence-off",
-                                    "txn-timeout"])
+@pytest.mark.parametrize("config", ["fencing-losses", "ctp-no-producer-epoch-check",
+                                    "idempotence-off", "txn-timeout"])
 def test_compiled_model_gives_the_verdict_table(
     tmp_path_factory: pytest.TempPathFactory, config: str
 ) -> None:

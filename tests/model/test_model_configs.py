@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from kafka_eos.model.configs import (
     list_check_configs,
     load_check_config,
 )
+from kafka_eos.protocol.knobs import make_knobs
 
 VALID = """\
 description: a small check
@@ -56,6 +58,10 @@ def test_default_is_a_real_check() -> None:
     assert config.model.transactional_ids
     faults = config.faults
     assert faults["losses"] or faults["failovers"] or len(transactional_ids) > 1
+    # issue 11: a client's request may time out and be re-sent while its first copy lives on,
+    # under Kafka 4.x's knobs (every knob at its default)
+    assert faults["request_timeouts"] == 1
+    assert config.knobs == dataclasses.asdict(make_knobs({}, where="default"))
 
 
 def test_a_file_path_loads_with_its_bounds_and_knobs(tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ NEVER_TAKEN: dict[str, set[str]] = {
     "tv2-no-coordinator-epoch-check": {"ResendTxnMarker", *_ALL_VERIFIED},
     **{
         name: _ALL_VERIFIED
-        for name in ("ctp", "ctp-rebalance", "ctp-timeout", "default",
+        for name in ("ctp", "ctp-rebalance", "ctp-timeout", "fencing-losses",
                      "fencing-both-partitions", "producer-id-rotation",
                      "retriable-errors", "tv1", "tv2-no-verification",
                      "tv2-producer-id-rotation", "txn-timeout", "zombie-fencing")

@@ -24,7 +24,7 @@ from kafka_eos.model.unreadable import without_unreadable
 from kafka_eos.model.verification import verify_partition_decision
 
 CHECKS = ["zombie-fencing", "txn-timeout", "ctp-request-timeouts", "tv1-request-timeouts",
-          "tv1-no-verification-guard", "retriable-errors", "default"]
+          "tv1-no-verification-guard", "retriable-errors", "fencing-losses"]
 
 
 class _AnswerInFlight:
