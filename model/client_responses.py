@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kafka_eos.protocol.errors import coordinator_error_is_fatal
 from kafka_eos.protocol.sequence import NO_LAST_ACKED_SEQUENCE, out_of_order_is_gap
 
 from .codes import (
@@ -18,7 +19,6 @@ from .codes import (
     COMMITTING,
     CONCURRENT,
     ERROR_NAMES,
-    FATAL,
     FATAL_ERROR,
     FATAL_PRODUCE,
     ILLEGAL_GENERATION,
@@ -121,7 +121,8 @@ def _complete_batch(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> T
 
 def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> Tup:
     """KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
-    fatal. A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
+    fatal, and so is INVALID_PRODUCER_ID_MAPPING (a verification after a rotation,
+    KAFKA-18019). A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
     (TxnOffsetCommitHandler: only group-membership errors are abortable, as
     ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A client already in
     FATAL_ERROR still completes its batches (the Sender keeps handling responses) but stays
@@ -251,10 +252,11 @@ def receive_coordinator_response(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
     """The TxnRequestHandler of the outstanding request: CONCURRENT_TRANSACTIONS re-enqueues
-    it; a fatal error (or any error but on an Add*) is FATAL_ERROR; InitProducerId makes the
-    client READY with its epoch; an Add* adds the partitions (an error is abortable); EndTxn
-    completes the transaction. An answer to another request, or to a fatal client, is not
-    read."""
+    it; a fatal error (protocol.errors.coordinator_error_is_fatal: any error but on an Add*,
+    INVALID_PRODUCER_ID_MAPPING and PRODUCER_FENCED on one too) is FATAL_ERROR;
+    InitProducerId makes the client READY with its epoch; an Add* adds the partitions (any
+    other error is abortable); EndTxn completes the transaction. An answer to another
+    request, or to a fatal client, is not read."""
     _, proc, api, error, _, _, _ = message
     step = Step(
         ("ReceiveCoordinatorResponse", (m.process_names[proc], API_NAMES[api], ERROR_NAMES[error]))
@@ -284,7 +286,7 @@ def _handle_answer(m: KafkaEosModel, proc: int, client: Tup, message: Tup, newes
     if error == CONCURRENT:
         # TransactionManager re-enqueues the request after a back-off
         return replace(client, C_AWAITING, (*awaiting[:CQ_CONNECTION], newest))
-    if error in FATAL or (not adds and error != NONE):
+    if error != NONE and coordinator_error_is_fatal(error, adds=adds):
         return (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
     if api == API_INIT_PRODUCER_ID:
         sequences = (0,) * m.partition_count

@@ -46,11 +46,9 @@ NOT_LEADER_OR_FOLLOWER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 RETRIABLE_PRODUCE_ERRORS = frozenset(int(e) for e in RETRIABLE_PRODUCE_ERRORS_)
 ILLEGAL_GENERATION = int(ErrorCode.ILLEGAL_GENERATION)
 #: Produce errors after which a transactional producer can only be closed
-#: (TransactionManager.maybeTransitionToErrorState: any other, INVALID_PRODUCER_ID_MAPPING
-#: from a verification after a rotation included, is abortable)
+#: (TransactionManager.maybeTransitionToErrorState: INVALID_PRODUCER_ID_MAPPING from a
+#: verification after a rotation included, KAFKA-18019; any other is abortable)
 FATAL_PRODUCE = frozenset(int(e) for e in FATAL_TO_TRANSACTIONAL_PRODUCER)
-#: coordinator errors after which a transactional producer can only be closed
-FATAL = FATAL_PRODUCE | {INVALID_MAPPING}
 ERROR_NAMES = {int(code): code.name for code in ErrorCode}
 
 

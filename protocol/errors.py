@@ -50,14 +50,42 @@ class ErrorCode(IntEnum):
     TRANSACTION_ABORTABLE = 120
 
 
-#: Errors after which the client transaction manager goes to FATAL_ERROR (TransactionManager).
+#: Errors after which the client transaction manager goes to FATAL_ERROR when they fail a
+#: batch (TransactionManager.maybeTransitionToErrorState) or answer an AddPartitionsToTxn,
+#: AddOffsetsToTxn or EndTxn. INVALID_PRODUCER_ID_MAPPING is fatal since KAFKA-18019
+#: (Kafka 4.0): recovering from it with a KIP-360 epoch bump, as 2.5 to 3.9 did, could repeat
+#: work a newer incarnation did after the transactional.id expired.
 FATAL_TO_TRANSACTIONAL_PRODUCER = frozenset(
     {
         ErrorCode.PRODUCER_FENCED,
         ErrorCode.UNSUPPORTED_VERSION,
         ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        ErrorCode.INVALID_PRODUCER_ID_MAPPING,
     }
 )
+
+#: A transaction coordinator's answers to AddPartitionsToTxn / AddOffsetsToTxn that are fatal
+#: (AddPartitionsToTxnHandler, AddOffsetsToTxnHandler): the above, INVALID_PRODUCER_EPOCH (an
+#: older coordinator's PRODUCER_FENCED), INVALID_TXN_STATE, and INVALID_TRANSACTION_TIMEOUT
+#: (no handler expects it: "unexpected error").
+FATAL_ADD_ANSWERS = FATAL_TO_TRANSACTIONAL_PRODUCER | {
+    ErrorCode.INVALID_PRODUCER_EPOCH,
+    ErrorCode.INVALID_TXN_STATE,
+    ErrorCode.INVALID_TRANSACTION_TIMEOUT,
+}
+
+
+def coordinator_error_is_fatal(error: int, *, adds: bool) -> bool:
+    """Whether a transactional producer goes to FATAL_ERROR on a transaction coordinator's
+    error answer (one it does not re-send: CONCURRENT_TRANSACTIONS, NOT_COORDINATOR and the
+    other retriable errors are the caller's). To an Add (``adds``) only FATAL_ADD_ANSWERS are
+    fatal; the rest make the transaction abortable. To InitProducerId or EndTxn every error
+    the coordinator answers here is fatal (InitProducerIdHandler, EndTxnHandler:
+    PRODUCER_FENCED, INVALID_PRODUCER_ID_MAPPING, INVALID_TXN_STATE; Kafka's abortable
+    TRANSACTION_ABORTABLE, UNKNOWN_PRODUCER_ID and authorization failures are answers no
+    coordinator here gives)."""
+    return not adds or error in FATAL_ADD_ANSWERS
+
 
 #: Retriable errors a leader answers a Produce with before appending anything, which a fault
 #: injects: NOT_ENOUGH_REPLICAS (Partition.appendRecordsToLeader: the ISR is below

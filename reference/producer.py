@@ -41,7 +41,11 @@ from typing import Any
 
 from kafka_eos.protocol.client_states import ClientState, is_legal_transition
 from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
-from kafka_eos.protocol.errors import FATAL_TO_TRANSACTIONAL_PRODUCER, ErrorCode
+from kafka_eos.protocol.errors import (
+    FATAL_TO_TRANSACTIONAL_PRODUCER,
+    ErrorCode,
+    coordinator_error_is_fatal,
+)
 from kafka_eos.protocol.history import Event, TxnEnd, produce_answer
 from kafka_eos.protocol.sequence import (
     NO_LAST_ACKED_SEQUENCE,
@@ -1026,20 +1030,17 @@ class KafkaProducer:
                     error.name,
                 )
             )
-        fatal = error in FATAL_TO_TRANSACTIONAL_PRODUCER or error in (
-            ErrorCode.INVALID_PRODUCER_EPOCH,
-            ErrorCode.INVALID_PRODUCER_ID_MAPPING,
-            ErrorCode.INVALID_TXN_STATE,
-            ErrorCode.INVALID_TRANSACTION_TIMEOUT,
+        # a TxnOffsetCommit is refused as an Add is, except the group-membership errors: a
+        # CommitFailedException, the transaction must abort (TxnOffsetCommitHandler)
+        fatal = coordinator_error_is_fatal(
+            error, adds=request.kind in ("add_partitions", "add_offsets", "txn_offset_commit")
+        ) and not (
+            request.kind == "txn_offset_commit"
+            and error in (ErrorCode.UNKNOWN_MEMBER_ID, ErrorCode.ILLEGAL_GENERATION)
         )
-        if request.kind == "txn_offset_commit" and error in (
-            ErrorCode.UNKNOWN_MEMBER_ID,
-            ErrorCode.ILLEGAL_GENERATION,
-        ):
-            fatal = False  # CommitFailedException: the transaction must abort
         if request.future is not None:
             request.future.fail(error)
-        if fatal or request.kind in ("init", "end"):
+        if fatal:
             self._fatal(error)
         else:
             self._abortable(error)

@@ -34,3 +34,15 @@ def run_program(model: KafkaEosModel, labels: list[Step]) -> ProgramResult:
             return ProgramResult(index + 1, index, tuple(result.broken))
         state = after
     return ProgramResult(len(labels), None)
+
+
+def final_states(model: KafkaEosModel, labels: list[Step]) -> tuple[ConformanceWorld, tuple]:  # type: ignore[type-arg]
+    """The reference after the program, and the model state its last step reached (the
+    program must apply and refine the model throughout: run_program checks that)."""
+    world = ConformanceWorld(model)
+    state = abstract_state(world)
+    for label in labels:
+        target = next(t for lbl, t in model.actions(state) if lbl == label)
+        world.perform(state, label, target)
+        state = target
+    return world, state

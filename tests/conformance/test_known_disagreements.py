@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import pytest
 
+from kafka_eos.model.codes import FATAL_ERROR
 from kafka_eos.model.configs import load_check_config
+from kafka_eos.model.layout import C_STATE, S_CLIENTS
 from kafka_eos.model.params import Knobs
 from kafka_eos.model.registry import Step, step
+from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.reference.conformance.known import KNOWN
 
-from .programs import run_program
+from .programs import final_states, run_program
 from .workloads import TRANSACTIONS, model
 
 _EXPLAINED = {d.name: d.explanation for d in KNOWN}
@@ -598,11 +601,11 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # 1) while app#0's transaction is open; app#0's Produce is verified against the coordinator
     # (KIP-890), which no longer knows its producer id: INVALID_PRODUCER_ID_MAPPING.
     # Sender.failBatch hands it to TransactionManager.handleFailedBatch, whose
-    # maybeTransitionToErrorState holds fatal only ClusterAuthorization,
-    # TransactionalIdAuthorization, ProducerFenced and UnsupportedVersion (Kafka 4.0): the
-    # client is ABORTABLE_ERROR, as the reference had it. The model made it FATAL_ERROR, as
-    # for a coordinator's answer (found by the refinement tests on producer-id-rotation).
-    "produce_refused_after_a_rotation_is_abortable": (
+    # maybeTransitionToErrorState holds InvalidPidMappingException fatal since KAFKA-18019
+    # (Kafka 4.0): the client is FATAL_ERROR on both sides. (Found by the refinement tests on
+    # producer-id-rotation when the model made it fatal and the reference abortable; both were
+    # then made abortable, after Kafka 3.9's maybeTransitionToErrorState.)
+    "produce_refused_after_a_rotation_is_fatal": (
         "producer-id-rotation",
         [
             *_APP1_FENCES_APP0_AT_E1,
@@ -656,3 +659,16 @@ def test_the_reference_agrees_with_the_model_on(name: str) -> None:
     result = run_program(_CONFIGS[config], labels)
     assert result.ran == len(labels), "the program no longer applies"
     assert result.failed_at is None, f"step {result.failed_at + 1}: {labels[result.failed_at]}"
+
+
+def test_a_produce_refused_for_a_rotated_producer_id_is_fatal_on_both_sides() -> None:
+    """KAFKA-18019 (Kafka 4.0): a producer whose Produce the coordinator's verification
+    refuses with INVALID_PRODUCER_ID_MAPPING (its producer id was rotated away) can only be
+    closed; recovering with an epoch bump, as Kafka 2.5 to 3.9 did, could repeat work a newer
+    incarnation did since."""
+    config, labels = AGREED["produce_refused_after_a_rotation_is_fatal"]
+    model = _CONFIGS[config]
+    world, state = final_states(model, labels)
+    proc = model.process_names.index("app#0")
+    assert state[S_CLIENTS][proc][C_STATE] == FATAL_ERROR
+    assert world.producers[proc].txn_state is ClientState.FATAL_ERROR
