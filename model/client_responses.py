@@ -124,14 +124,30 @@ def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> 
     fatal, and so is INVALID_PRODUCER_ID_MAPPING (a verification after a rotation,
     KAFKA-18019). A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
     (TxnOffsetCommitHandler: only group-membership errors are abortable, as
-    ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A client already in
-    FATAL_ERROR still completes its batches (the Sender keeps handling responses) but stays
-    fatal."""
+    ILLEGAL_GENERATION is: a CommitFailedException, KIP-447). A fatal one fails the client's
+    other incomplete batches too (:func:`fatal`)."""
     _, _, part, epoch, seq, rec, error, _, _ = message
-    fatal = error in FATAL_PRODUCE or (part == m.offsets_partition and error != ILLEGAL_GENERATION)
-    new_state = FATAL_ERROR if fatal or client[C_STATE] == FATAL_ERROR else ABORTABLE_ERROR
+    fatal_error = error in FATAL_PRODUCE or (
+        part == m.offsets_partition and error != ILLEGAL_GENERATION
+    )
     failed = replace(client[C_BATCHES], rec, (B_FAILED, epoch, seq, error))
-    return (new_state, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
+    if fatal_error:
+        return fatal(replace(client, C_BATCHES, failed), error)
+    return (ABORTABLE_ERROR, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
+
+
+def fatal(client: Tup, error: int) -> Tup:
+    """The client in FATAL_ERROR with ``error`` as its last error: Sender.runOnce then aborts
+    every incomplete batch with it (maybeAbortBatches, RecordAccumulator.abortBatches), in
+    flight or re-enqueued alike, and the answers still on their way are never read
+    (ProducerBatch.done is set once). A client in FATAL_ERROR sends nothing more, so it has no
+    batch in flight."""
+    batches = tuple(
+        (B_FAILED, batch[BT_EPOCH], batch[BT_SEQUENCE], error)
+        if batch[BT_STATUS] == B_INFLIGHT else batch
+        for batch in client[C_BATCHES]
+    )
+    return (FATAL_ERROR, client[C_EPOCH], client[C_CURRENT], batches, *client[C_SEQUENCES:])
 
 
 def _idempotent_out_of_order(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> Tup:
@@ -287,7 +303,7 @@ def _handle_answer(m: KafkaEosModel, proc: int, client: Tup, message: Tup, newes
         # TransactionManager re-enqueues the request after a back-off
         return replace(client, C_AWAITING, (*awaiting[:CQ_CONNECTION], newest))
     if error != NONE and coordinator_error_is_fatal(error, adds=adds):
-        return (FATAL_ERROR, *client[C_EPOCH:C_AWAITING], (), *client[C_AWAITING + 1 :])
+        return fatal(replace(client, C_AWAITING, ()), error)
     if api == API_INIT_PRODUCER_ID:
         sequences = (0,) * m.partition_count
         return (READY, epoch, client[C_CURRENT], client[C_BATCHES], sequences, 0, (),

@@ -776,6 +776,10 @@ class KafkaProducer:
     def _fatal(self, error: ErrorCode) -> None:
         self.last_error = error
         self.txn_state = S.FATAL_ERROR
+        # Sender.runOnce: hasFatalError -> maybeAbortBatches(lastError), which aborts every
+        # incomplete batch (RecordAccumulator.abortBatches), the ones in flight too: their
+        # answers find them done and are ignored
+        self._fail_unsent(error, including_in_flight=True)
         self._fail_pending_txn_work(error)
         if self._init_future is not None:
             self._init_future.fail(error)

@@ -12,10 +12,18 @@ from __future__ import annotations
 
 import pytest
 
-from kafka_eos.model.codes import FATAL_ERROR
+from kafka_eos.model.codes import FATAL_ERROR, PRODUCER_FENCED
 from kafka_eos.model.configs import load_check_config
-from kafka_eos.model.layout import C_STATE, S_CLIENTS
-from kafka_eos.model.params import Knobs
+from kafka_eos.model.layout import (
+    B_FAILED,
+    C_BATCHES,
+    C_STATE,
+    M_KIND,
+    M_PRODUCE_RESPONSE,
+    S_CLIENTS,
+    S_NETWORK,
+)
+from kafka_eos.model.params import Faults, Knobs
 from kafka_eos.model.registry import Step, step
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.reference.conformance.known import KNOWN
@@ -30,6 +38,7 @@ _CONFIGS = {
     "txn1": model(TRANSACTIONS, knobs=Knobs(transaction_version=1)),
     "ctp": model(_CTP),
     "ctp-weak": model(_CTP, knobs=Knobs(producer_epoch_check=False)),
+    "ctp-retriable": model(_CTP, faults=Faults(retriable_errors=1)),
     "small-batch-cache": load_check_config("small-batch-cache").model,
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
@@ -605,6 +614,34 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # (Kafka 4.0): the client is FATAL_ERROR on both sides. (Found by the refinement tests on
     # producer-id-rotation when the model made it fatal and the reference abortable; both were
     # then made abortable, after Kafka 3.9's maybeTransitionToErrorState.)
+    # app#0's Produce is answered NOT_ENOUGH_REPLICAS (still on its way) when its
+    # AddOffsetsToTxn is refused PRODUCER_FENCED (app#1's InitProducerId fenced it): Kafka's
+    # Sender then aborts every incomplete batch with the fatal error (maybeAbortBatches), so
+    # the batch fails PRODUCER_FENCED at once and the retriable answer is never read. (Found by
+    # a long drawn refinement run: the model failed the batch only on that answer, with
+    # TRANSACTION_ABORTABLE, the reference with PRODUCER_FENCED.)
+    "fatal_error_fails_the_batch_in_flight": (
+        "ctp-retriable",
+        [
+            step("InitProducerId", "app#0"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+            step("InitProducerId", "app#1"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            step("FetchCommittedOffset", "app#0", 0),
+            step("BeginTransaction", "app#0", 0),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("NotEnoughReplicas", "t-0", "app#0", 0),
+            step("AddOffsetsToTxn", "app#0"),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "PRODUCER_FENCED"),
+            step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "PRODUCER_FENCED"),
+        ],
+    ),
     "produce_refused_after_a_rotation_is_fatal": (
         "producer-id-rotation",
         [
@@ -672,3 +709,18 @@ def test_a_produce_refused_for_a_rotated_producer_id_is_fatal_on_both_sides() ->
     proc = model.process_names.index("app#0")
     assert state[S_CLIENTS][proc][C_STATE] == FATAL_ERROR
     assert world.producers[proc].txn_state is ClientState.FATAL_ERROR
+
+
+def test_a_fatal_error_fails_the_batches_in_flight_on_both_sides() -> None:
+    """Sender.runOnce: once the transaction manager has a fatal error, maybeAbortBatches
+    fails every incomplete batch with it, the one in flight too; its answer, still on the
+    way, is never read (the model drops it, the reference finds the batch done)."""
+    config, labels = AGREED["fatal_error_fails_the_batch_in_flight"]
+    model = _CONFIGS[config]
+    world, state = final_states(model, labels)
+    proc = model.process_names.index("app#0")
+    client = state[S_CLIENTS][proc]
+    assert client[C_STATE] == FATAL_ERROR
+    assert client[C_BATCHES][0] == (B_FAILED, 0, 0, PRODUCER_FENCED)
+    assert not any(m[M_KIND] == M_PRODUCE_RESPONSE for m in state[S_NETWORK])
+    assert not any(book.batches for book in world.producers[proc].books.values())
