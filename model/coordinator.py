@@ -11,6 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kafka_eos.protocol.coordinator_checks import (
+    ADD_PARTITIONS_ORDER,
+    coordinator_busy,
+    end_txn_order,
+    first_refusal,
+)
 from kafka_eos.protocol.epochs import BumpRequest, bump_request, end_txn_is_retry
 
 from .codes import (
@@ -20,11 +26,9 @@ from .codes import (
     CONCURRENT,
     EMPTY,
     ERROR_NAMES,
-    INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
     ONGOING,
-    PREPARE,
     PREPARE_ABORT,
     PREPARE_COMMIT,
     PRODUCER_FENCED,
@@ -155,24 +159,20 @@ def handle_init_producer_id(
 
 # ---------------------------------------------------------------------- HandleAdd*ToTxn
 def add_partitions_decision(metadata: Tup, message: Tup, epochs: ProducerEpochs) -> Decision:
-    """handleAddPartitionsToTransaction: unknown id or another producer id, other epoch, a
-    transition pending or Prepare* (Kafka's pending CompleteCommit / CompleteAbort while the
-    markers are written), already added; else Ongoing with the partitions added (a new
-    transaction records its owner, the ghost). Since KAFKA-18660 Kafka checks for a pending
-    transition first: a client answered with the rotated producer id may start its next
-    transaction while the coordinator still holds the old one, and must wait, not be refused.
-    Here that order applies to a newer producer id only (SPEC.md §8)."""
+    """handleAddPartitionsToTransaction: refused in Kafka's order (``ADD_PARTITIONS_ORDER``:
+    a transition pending or Prepare* first, since KAFKA-18660, then unknown id or another
+    producer id, then another epoch), already added; else Ongoing with the partitions added
+    (a new transaction records its owner, the ghost)."""
     _, proc, api, epoch, partitions, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
-    busy = metadata[T_PENDING] or status in PREPARE
-    if busy and epochs.newer_producer_id(epoch, current):
-        return (), CONCURRENT, current
-    if status == NO_METADATA or not epochs.same_producer_id(epoch, current):
-        return (), INVALID_MAPPING, current
-    if epoch != current:
-        return (), PRODUCER_FENCED, current
-    if busy:
-        return (), CONCURRENT, current
+    error = first_refusal(
+        ADD_PARTITIONS_ORDER,
+        other_producer_id=status == NO_METADATA or not epochs.same_producer_id(epoch, current),
+        other_epoch=epoch != current,
+        busy=coordinator_busy(status, bool(metadata[T_PENDING])),
+    )
+    if error != NONE:
+        return (), error, current
     ongoing = status == ONGOING
     if ongoing and not partitions & ~metadata[T_PARTITIONS]:
         return (), NONE, current  # already in the transaction: nothing to write
@@ -215,23 +215,27 @@ def _with_owner(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
 
 # ---------------------------------------------------------------------- HandleEndTxn
 def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpochs) -> Decision:
-    """handleEndTransaction: PrepareCommit / PrepareAbort from Ongoing (TV2: with the epoch
-    bumped, and answered with it); a retry of a completed EndTxn is NONE, of one being
-    completed CONCURRENT_TRANSACTIONS; TV2 recognises a retry by stored epoch = request epoch
-    + 1 (KIP-890 part 2)."""
+    """handleEndTransaction: refused in Kafka's order (``end_txn_order``: under TV2 a
+    transition pending or Prepare* before the epoch, since KAFKA-18464; under TV1 after it);
+    then PrepareCommit / PrepareAbort from Ongoing (TV2: with the epoch bumped, and answered
+    with it); a retry of a completed EndTxn is NONE (one being completed met the busy
+    coordinator); TV2 recognises a retry by stored epoch = request epoch + 1 (KIP-890 part 2)."""
     _, proc, _, epoch, commit, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
     complete = COMPLETE_COMMIT if commit else COMPLETE_ABORT
     # retryOnOverflow: the decision rotated the producer id since (KAFKA-18660)
     rotated = tv2 and status != NO_METADATA and epochs.retries_rotation(epoch, current)
-    if status == NO_METADATA or not (epochs.same_producer_id(epoch, current) or rotated):
-        return (), INVALID_MAPPING, current
     retry = tv2 and end_txn_is_retry(epoch, current, status, rotated=rotated)
-    if not retry and epoch != current:
-        return (), PRODUCER_FENCED, current
-    if metadata[T_PENDING]:
-        return (), CONCURRENT, current
+    error = first_refusal(
+        end_txn_order(tv2),
+        other_producer_id=status == NO_METADATA
+        or not (epochs.same_producer_id(epoch, current) or rotated),
+        other_epoch=not retry and epoch != current,
+        busy=coordinator_busy(status, bool(metadata[T_PENDING])),
+    )
+    if error != NONE:
+        return (), error, current
     if status == ONGOING and not retry:
         transition = prepare_end_transition(
             metadata, prepare, tv2, epochs, reply=(proc, API_END_TXN, txn)
@@ -239,8 +243,6 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
         return transition, NONE, transition[PT_EPOCH]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
-    if (retry or not tv2) and status == prepare:
-        return (), CONCURRENT, current
     return (), INVALID_TXN_STATE, current
 
 

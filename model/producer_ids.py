@@ -94,10 +94,6 @@ class ProducerEpochs:
         """Whether two epoch values (both set) name the same producer id."""
         return self.split(one)[0] == self.split(other)[0]
 
-    def newer_producer_id(self, one: int, other: int) -> bool:
-        """Whether ``one`` names a producer id the transactional.id rotated to after ``other``'s."""
-        return self.split(one)[0] > self.split(other)[0]
-
     def slot(self, pid: int, value: int) -> int:
         """The leaders' producer-state index of generation-0 producer id ``pid`` at the
         producer id ``value`` names (an idempotent producer's pid never rotates)."""

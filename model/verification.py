@@ -17,15 +17,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from kafka_eos.protocol.coordinator_checks import (
+    ADD_PARTITIONS_ORDER,
+    VERIFY_ONLY_ORDER,
+    coordinator_busy,
+    first_refusal,
+)
+
 from .codes import (
-    CONCURRENT,
     ERROR_NAMES,
     INVALID_EPOCH,
-    INVALID_MAPPING,
     INVALID_TXN_STATE,
     NONE,
     ONGOING,
-    PREPARE,
+    PRODUCER_FENCED,
 )
 from .layout import (
     K_METADATA,
@@ -119,20 +124,26 @@ def _fresh_guard(partition: Tup, part: int, network: Tup) -> int:
 def verify_partition_decision(
     m: KafkaEosModel, metadata: Tup, part: int, epoch: int, adds: int
 ) -> int:
-    """The coordinator's answer to a leader's AddPartitionsToTxn, in its order: the epoch
-    (PRODUCER_FENCED, which AddPartitionsToTxnManager hands the producer as
-    INVALID_PRODUCER_EPOCH), then the state. verifyOnly
-    (handleVerifyPartitionsInTransaction) asks whether the partition is in the ONGOING
-    transaction. Version 2's add (handleAddPartitionsToTransaction) is refused with
-    CONCURRENT_TRANSACTIONS while a transition of the transactional.id is being written or it
-    is in Prepare*; partitions are added by the clients themselves (spec/SPEC.md §8), so the
-    add finds them there."""
-    if not m.epochs.same_producer_id(metadata[T_EPOCH], epoch):
-        return INVALID_MAPPING  # a producer id the coordinator rotated away from
-    if metadata[T_EPOCH] != epoch:
+    """The coordinator's answer to a leader's AddPartitionsToTxn, in its order
+    (protocol/coordinator_checks.py): verifyOnly (handleVerifyPartitionsInTransaction) checks
+    the producer id and the epoch, then asks whether the partition is in the ONGOING
+    transaction; version 2's add (handleAddPartitionsToTransaction) is refused with
+    CONCURRENT_TRANSACTIONS first while a transition of the transactional.id is being
+    written or it is in Prepare* (KAFKA-18660), then checks the producer id and the epoch;
+    partitions are added by the clients themselves (spec/SPEC.md §8), so the add finds them
+    there. Another epoch is PRODUCER_FENCED, which AddPartitionsToTxnManager hands the
+    producer as INVALID_PRODUCER_EPOCH."""
+    error = first_refusal(
+        ADD_PARTITIONS_ORDER if adds else VERIFY_ONLY_ORDER,
+        # (another producer id: one the coordinator rotated away from)
+        other_producer_id=not m.epochs.same_producer_id(metadata[T_EPOCH], epoch),
+        other_epoch=metadata[T_EPOCH] != epoch,
+        busy=coordinator_busy(metadata[T_STATE], bool(metadata[T_PENDING])),
+    )
+    if error == PRODUCER_FENCED:
         return INVALID_EPOCH
-    if adds and (metadata[T_PENDING] or metadata[T_STATE] in PREPARE):
-        return CONCURRENT
+    if error != NONE:
+        return error
     if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
         return INVALID_TXN_STATE
     return NONE

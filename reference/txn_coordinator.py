@@ -20,6 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from kafka_eos.protocol.coordinator_checks import (
+    ADD_PARTITIONS_ORDER,
+    VERIFY_ONLY_ORDER,
+    coordinator_busy,
+    end_txn_order,
+    first_refusal,
+)
 from kafka_eos.protocol.coordinator_states import TxnState, is_legal_transition
 from kafka_eos.protocol.epochs import (
     BumpRequest,
@@ -53,6 +60,13 @@ if TYPE_CHECKING:
     from kafka_eos.reference.node import BrokerNode, Outbound
 
 _E, _O, _PC, _PA, _CC, _CA, _D, _PEF = TxnState
+
+
+def _busy(metadata: TransactionMetadata) -> bool:
+    """A transition being written, or Prepare* with its markers being written (Kafka's
+    pending Complete*), which refuses a request CONCURRENT_TRANSACTIONS."""
+    return coordinator_busy(metadata.state, metadata.pending_transition)
+
 
 Reply = Callable[[object], "list[Outbound]"]
 
@@ -317,16 +331,14 @@ class TransactionCoordinator:
     ) -> ErrorCode:
         if metadata is None:
             return ErrorCode.INVALID_PRODUCER_ID_MAPPING
-        busy = metadata.pending_transition or metadata.state in (_PC, _PA)
-        if busy and not verify_only and producer_id == metadata.next_producer_id >= 0:
-            # KAFKA-18660: the client was answered with the producer id the transaction being
-            # completed rotates to; it waits for the markers instead of being refused
-            return ErrorCode.CONCURRENT_TRANSACTIONS
-        if metadata.producer_id != producer_id:
-            return ErrorCode.INVALID_PRODUCER_ID_MAPPING
-        if metadata.producer_epoch != producer_epoch:
-            return ErrorCode.PRODUCER_FENCED
-        return ErrorCode.NONE
+        return ErrorCode(
+            first_refusal(
+                VERIFY_ONLY_ORDER if verify_only else ADD_PARTITIONS_ORDER,
+                other_producer_id=metadata.producer_id != producer_id,
+                other_epoch=metadata.producer_epoch != producer_epoch,
+                busy=_busy(metadata),
+            )
+        )
 
     def _add_to_transaction(
         self,
@@ -334,8 +346,6 @@ class TransactionCoordinator:
         partitions: set[TopicPartition],
         answer: Callable[..., list[Outbound]],
     ) -> list[Outbound]:
-        if metadata.pending_transition or metadata.state in (_PC, _PA):
-            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
         if metadata.state == _O and partitions <= metadata.partitions:
             return answer(ErrorCode.NONE)  # nothing new: no write (Kafka answers at once)
         starting = metadata.state != _O
@@ -381,7 +391,7 @@ class TransactionCoordinator:
                 request.producer_epoch, metadata.producer_epoch, self.config.max_producer_epoch
             )
         )
-        if metadata is None or (metadata.producer_id != request.producer_id and not rotated):
+        if metadata is None:
             return answer(ErrorCode.INVALID_PRODUCER_ID_MAPPING)
         # TV2: a retry of an EndTxn that already bumped the epoch carries the epoch before it.
         is_retry = tv2 and end_txn_is_retry(
@@ -389,10 +399,15 @@ class TransactionCoordinator:
         )
         # under the old id only the retry passes (the epochs of two producer ids are not
         # compared: at Kafka's bound the exhausted epoch is never the new id's 0)
-        if not is_retry and (rotated or request.producer_epoch != metadata.producer_epoch):
-            return answer(ErrorCode.PRODUCER_FENCED)
-        if metadata.pending_transition:
-            return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
+        error = first_refusal(
+            end_txn_order(tv2),
+            other_producer_id=metadata.producer_id != request.producer_id and not rotated,
+            other_epoch=not is_retry
+            and (rotated or request.producer_epoch != metadata.producer_epoch),
+            busy=_busy(metadata),
+        )
+        if error:
+            return answer(ErrorCode(error))
         wanted = _PC if request.committed else _PA
         state = metadata.state
         if state == _O:
@@ -402,12 +417,6 @@ class TransactionCoordinator:
                 return answer(ErrorCode.NONE)
             if tv2 and not request.committed and not is_retry:
                 return self._prepare_end(metadata, _PA, answer)  # TV2: abort with no transaction
-            return answer(ErrorCode.INVALID_TXN_STATE)
-        if state in (_PC, _PA):
-            if state == wanted or (tv2 and not is_retry):
-                # TV2: an EndTxn of the NEXT transaction while the previous one's markers are
-                # still being written must wait, not fail (KAFKA-18575).
-                return answer(ErrorCode.CONCURRENT_TRANSACTIONS)
             return answer(ErrorCode.INVALID_TXN_STATE)
         if state == _E and tv2 and not request.committed:
             return self._prepare_end(metadata, _PA, answer)

@@ -128,6 +128,19 @@ _ABORT_MARKED = [
     step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
 ]
 
+
+def _abort_completed(tid: str, epoch: int) -> list[Step]:
+    """``tid``'s abort at ``epoch`` (PrepareAbort written) marked on t-0, where nothing else
+    was written, and completed: the coordinator is idle again (while the markers are written
+    it answers a request CONCURRENT_TRANSACTIONS before it looks at the epoch)."""
+    return [
+        step("HandleWriteTxnMarkers", "t-0", tid, "ABORT", epoch, 0, "NONE"),
+        step("Fetch", "t-0", 0, 1, ()),
+        step("HandleWriteTxnMarkersResponse", tid, "t-0", "NONE"),
+        step("CompleteTxnLogAppend", tid, "CompleteAbort", epoch),
+    ]
+
+
 PROGRAMS: dict[str, tuple[str, list[Step]]] = {
     # app#1's retried InitProducerId wraps app#0's fenced epoch 1 around to 0, app#0's own;
     # app#0's Produce, sent before, is added by the leader as the coordinator holds Empty at
@@ -155,11 +168,13 @@ PROGRAMS: dict[str, tuple[str, list[Step]]] = {
             *_ABORT_MARKED,
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            # the leader asks while the coordinator is idle: asked while app#1's InitProducerId
+            # is written, the add would wait (CONCURRENT_TRANSACTIONS, Kafka's order)
             *_verified(
                 "app", "t-0", "app#0", 0, 0, 0,
                 adds=True, answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH",
             ),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
             step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_EPOCH"),
             step("AbortTransaction", "app#0"),
@@ -356,8 +371,9 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         ],
     ),
     # A transaction-timeout abort is being written when tx#1's first write is sent: the write
-    # reaches the leader once the abort is durable and is fenced (while it is being written,
-    # the leader's add would be refused with CONCURRENT_TRANSACTIONS and the batch retried).
+    # reaches the leader once the abort is complete and is fenced (while it is being written,
+    # or its markers are, the leader's add is refused with CONCURRENT_TRANSACTIONS and the
+    # batch retried).
     "tv2_leader_add_after_a_pending_abort": (
         "txn2",
         [
@@ -373,6 +389,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("ReceiveCoordinatorResponse", "tx#1", "AddPartitionsToTxn", "NONE"),
             step("Send", "tx#1", 0, "t-0", 1, 0, "Produce"),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 2),
+            *_abort_completed("tx", 2),
             *_verified("tx", "t-0", "tx#1", 0, 1, 0, adds=True,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
             step("ReceiveProduceResponse", "tx#1", 0, 0, "INVALID_PRODUCER_EPOCH"),
@@ -576,6 +593,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("Send", "tx#1", 0, "t-0", 2, 0, "Produce"),
             step("RetryProduce", "tx#1", "t-0", (0,)),
+            *_abort_completed("tx", 3),
             *_verified("tx", "t-0", "tx#1", 0, 2, 0, adds=True,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
         ],
@@ -604,6 +622,25 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
                 "HandleWriteTxnMarkers",
                 *("t-1", "tx", "ABORT", 1, 0, "TRANSACTION_COORDINATOR_FENCED"),
             ),
+        ],
+    ),
+    # tx#0's AddPartitionsToTxn at epoch 0 arrives while tx#1's (epoch 1) is being written:
+    # handleAddPartitionsToTransaction looks for a pending transition before the epoch
+    # (KAFKA-18660), so the zombie waits, and is fenced once the write is durable. Both sides
+    # declare that order once (protocol/coordinator_checks.py); before, both fenced it at once.
+    "stale_add_waits_for_a_busy_coordinator": (
+        "txn2",
+        [
+            *_TX0_OPENS_TXN0_AT_E0[:5],  # tx#0's AddPartitionsToTxn is on its way
+            step("InitProducerId", "tx#1"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "tx", "Empty", 1),
+            step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
+            step("BeginTransaction", "tx#1", 0),
+            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "CONCURRENT_TRANSACTIONS"),
+            step("CompleteTxnLogAppend", "tx", "Ongoing", 1),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "PRODUCER_FENCED"),
         ],
     ),
     # app#1's fence and its retried InitProducerId rotate app's producer id (max_producer_epoch
@@ -638,6 +675,11 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("NotEnoughReplicas", "t-0", "app#0", 0),
             step("AddOffsetsToTxn", "app#0"),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            # the fence's abort completes: while its markers are written the coordinator
+            # would answer CONCURRENT_TRANSACTIONS before it looks at the epoch (KAFKA-18660)
+            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
             step("HandleAddOffsetsToTxn", "app", "app#0", 0, "PRODUCER_FENCED"),
             step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "PRODUCER_FENCED"),
         ],

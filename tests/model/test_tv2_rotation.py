@@ -9,6 +9,7 @@ from functools import cache
 import pytest
 
 from kafka_eos.checker import check
+from kafka_eos.model import coordinator
 from kafka_eos.model.codes import (
     COMPLETE_COMMIT,
     CONCURRENT,
@@ -22,6 +23,7 @@ from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.coordinator import add_partitions_decision, end_txn_decision
 from kafka_eos.model.layout import API_ADD_PARTITIONS, API_END_TXN, PT_EPOCH, PT_REPLY, Tup
 from kafka_eos.model.producer_ids import ProducerEpochs
+from kafka_eos.protocol.coordinator_checks import CoordinatorCheck
 
 M = 3  # epochs 0..3; 2 and above exhausted
 
@@ -79,9 +81,12 @@ def test_the_new_id_waits_while_the_old_ids_markers_are_written() -> None:
     epochs = _epochs()
     preparing = _metadata(PREPARE_COMMIT, M)
     assert add_partitions_decision(preparing, _add(M + 1), epochs)[1] == CONCURRENT
-    # an older producer id is refused at once, as before the rotation
+    # the busy coordinator answers so whichever producer id a request names (KAFKA-18660's
+    # order); once it is idle, an older producer id is refused
     older = _metadata(PREPARE_COMMIT, M + 1 + M)
-    assert add_partitions_decision(older, _add(M - 1), epochs)[1] == INVALID_MAPPING
+    assert add_partitions_decision(older, _add(M - 1), epochs)[1] == CONCURRENT
+    idle = _metadata(COMPLETE_COMMIT, M + 1 + M)
+    assert add_partitions_decision(idle, _add(M - 1), epochs)[1] == INVALID_MAPPING
 
 
 def test_without_rotation_the_decision_wraps_around_under_the_same_id() -> None:
@@ -92,13 +97,18 @@ def test_without_rotation_the_decision_wraps_around_under_the_same_id() -> None:
 
 
 @cache
-def _coverage(without: str | None = None) -> dict[str, dict[str, int]]:
+def _coverage(
+    without: str | None = None, add_order: tuple[CoordinatorCheck, ...] | None = None
+) -> dict[str, dict[str, int]]:
     """tv2-producer-id-rotation's outcome coverage, optionally with one rule of the rotation
-    switched off (its ProducerEpochs method answering False)."""
+    switched off (its ProducerEpochs method answering False), or AddPartitionsToTxn's checks
+    in another order."""
     config = load_check_config("tv2-producer-id-rotation")
     with pytest.MonkeyPatch.context() as patch:
         if without is not None:
             patch.setattr(ProducerEpochs, without, lambda *_: False)
+        if add_order is not None:
+            patch.setattr(coordinator, "ADD_PARTITIONS_ORDER", add_order)
         result = check(config.model)
     assert result.verdict == "ok"
     return result.outcome_coverage
@@ -115,8 +125,10 @@ def test_the_named_check_reaches_the_retry_under_the_old_id() -> None:
 
 @pytest.mark.slow
 def test_the_named_check_reaches_the_new_id_waiting_for_the_old_markers() -> None:
-    # without KAFKA-18660's order the new id's AddPartitionsToTxn is refused (fatal)
+    # in the order before KAFKA-18660 (producer id, epoch, then pending) the new id's
+    # AddPartitionsToTxn is refused (fatal)
     with_wait = _coverage()["HandleAddPartitionsToTxn"]
-    refused = _coverage("newer_producer_id")["HandleAddPartitionsToTxn"]
+    before = (CoordinatorCheck.PRODUCER_ID, CoordinatorCheck.PRODUCER_EPOCH, CoordinatorCheck.BUSY)
+    refused = _coverage(add_order=before)["HandleAddPartitionsToTxn"]
     assert refused["CONCURRENT_TRANSACTIONS"] < with_wait["CONCURRENT_TRANSACTIONS"]
     assert refused["INVALID_PRODUCER_ID_MAPPING"] > with_wait["INVALID_PRODUCER_ID_MAPPING"]

@@ -378,3 +378,34 @@ def test_a_version_2_decision_below_the_exhausted_epoch_keeps_the_producer_id() 
     answer = d.end("tx", pid, epoch, commit=True)
     assert (answer.producer_id, answer.producer_epoch) == (pid, epoch + 1)
     assert metadata(d).next_producer_id == -1
+
+
+def _zombie_while_markers_are_written(config: BrokerConfig) -> tuple[ErrorCode, ErrorCode]:
+    """A zombie at the epoch before the current one sends AddPartitionsToTxn and EndTxn while
+    the current producer's commit has its markers in flight: the coordinator's answers."""
+    d = Direct(config)
+    zombie = d.init("tx")
+    pid, epoch = open_transaction(d)
+    assert (pid, epoch) == (zombie.producer_id, zombie.producer_epoch + 1)
+    d.hold = True  # the markers stay in flight: PrepareCommit, Kafka's pending CompleteCommit
+    assert d.end("tx", pid, epoch, commit=True).error_code is ErrorCode.NONE
+    answers = add(d, "tx", pid, epoch - 1).error_code, d.end("tx", pid, epoch - 1, False).error_code
+    d.hold = False
+    d.release()
+    assert metadata(d).state is TxnState.COMPLETE_COMMIT
+    # once the coordinator is idle the zombie is fenced whatever the version
+    assert add(d, "tx", pid, epoch - 1).error_code is ErrorCode.PRODUCER_FENCED
+    assert d.end("tx", pid, epoch - 1, False).error_code is ErrorCode.PRODUCER_FENCED
+    return answers
+
+
+def test_a_busy_coordinator_answers_before_the_epoch_in_kafkas_order() -> None:
+    """handleAddPartitionsToTransaction looks for a pending transition first (KAFKA-18660),
+    and so does transaction version 2's endTransaction before the epoch (KAFKA-18464);
+    endTransactionWithTV1 checks the epoch first."""
+    concurrent, fenced = ErrorCode.CONCURRENT_TRANSACTIONS, ErrorCode.PRODUCER_FENCED
+    assert _zombie_while_markers_are_written(BrokerConfig(num_partitions=2)) == (
+        concurrent,
+        concurrent,
+    )
+    assert _zombie_while_markers_are_written(TV1) == (concurrent, fenced)
