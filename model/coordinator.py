@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.coordinator_checks import (
     ADD_PARTITIONS_ORDER,
+    commit_overtaken_by_abort,
     coordinator_busy,
     end_txn_order,
     first_refusal,
@@ -243,6 +244,8 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
         return transition, NONE, transition[PT_EPOCH]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
+    if commit_overtaken_by_abort(retry=retry, commit=bool(commit), state=status):
+        return (), PRODUCER_FENCED, current
     return (), INVALID_TXN_STATE, current
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from .coordinator_states import PREPARE_STATES
+from .coordinator_states import PREPARE_STATES, TxnState
 from .errors import ErrorCode
 
 
@@ -88,3 +88,14 @@ def first_refusal(
         if failed[check]:
             return _ERRORS[check]
     return int(ErrorCode.NONE)
+
+
+def commit_overtaken_by_abort(*, retry: bool, commit: bool, state: int) -> bool:
+    """Whether an EndTxn is answered PRODUCER_FENCED because the coordinator's own abort
+    overtook it (KAFKA-20785, ``endTransaction`` since August 2026): under transaction
+    version 2 a commit at the epoch before the stored one (``retry``: what a retry carries,
+    the rotated producer id's too) that finds CompleteAbort can only be a commit that a
+    timeout's or a fence's abort completed ahead of; a client retrying its own EndTxn asks for
+    the result it got. PRODUCER_FENCED lets the client recover (a new incarnation); before,
+    Kafka answered INVALID_TXN_STATE, a fatal error, as transaction version 1 never does."""
+    return retry and commit and state == TxnState.COMPLETE_ABORT

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from kafka_eos.protocol.coordinator_checks import (
     ADD_PARTITIONS_ORDER,
     VERIFY_ONLY_ORDER,
+    commit_overtaken_by_abort,
     coordinator_busy,
     end_txn_order,
     first_refusal,
@@ -417,6 +418,8 @@ class TransactionCoordinator:
                 return answer(ErrorCode.NONE)
             if tv2 and not request.committed and not is_retry:
                 return self._prepare_end(metadata, _PA, answer)  # TV2: abort with no transaction
+            if commit_overtaken_by_abort(retry=is_retry, commit=request.committed, state=state):
+                return answer(ErrorCode.PRODUCER_FENCED)
             return answer(ErrorCode.INVALID_TXN_STATE)
         if state == _E and tv2 and not request.committed:
             return self._prepare_end(metadata, _PA, answer)

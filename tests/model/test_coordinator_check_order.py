@@ -7,10 +7,12 @@ from __future__ import annotations
 import pytest
 
 from kafka_eos.model.codes import (
+    COMPLETE_ABORT,
     COMPLETE_COMMIT,
     CONCURRENT,
     INVALID_MAPPING,
     INVALID_TXN_STATE,
+    NONE,
     ONGOING,
     PREPARE_ABORT,
     PREPARE_COMMIT,
@@ -85,5 +87,23 @@ def test_a_version_1_end_txn_checks_its_epoch_first() -> None:
         assert decision[1] == CONCURRENT
     done = _metadata(COMPLETE_COMMIT)
     assert end_txn_decision(done, _end_txn(STORED, commit=False), False, EPOCHS)[1] == (
+        INVALID_TXN_STATE
+    )
+
+
+def test_a_commit_the_coordinators_abort_overtook_is_fenced_not_fatal() -> None:
+    # KAFKA-20785: a timeout's abort bumped the epoch and completed; the client's commit, sent
+    # before it, carries the epoch before the stored one, which a version-2 retry carries too.
+    # It is told PRODUCER_FENCED (a client recovers), no longer INVALID_TXN_STATE (fatal)
+    aborted = _metadata(COMPLETE_ABORT)
+    commit = end_txn_decision(aborted, _end_txn(STORED - 1, commit=True), True, EPOCHS)
+    assert commit[1] == PRODUCER_FENCED
+    # a retried abort is still its own retry, and version 1 never gets here (epoch first)
+    assert end_txn_decision(aborted, _end_txn(STORED - 1, commit=False), True, EPOCHS)[1] == NONE
+    assert end_txn_decision(aborted, _end_txn(STORED - 1, commit=True), False, EPOCHS)[1] == (
+        PRODUCER_FENCED
+    )
+    # a commit at the stored epoch meets no abort it could have raced: a state error
+    assert end_txn_decision(aborted, _end_txn(STORED, commit=True), True, EPOCHS)[1] == (
         INVALID_TXN_STATE
     )

@@ -245,6 +245,21 @@ def test_transaction_version_2_abort_after_a_timeout_abort_is_answered_as_a_retr
     assert (late.error_code, late.producer_epoch) == (ErrorCode.NONE, epoch + 1)
 
 
+def test_transaction_version_2_commit_overtaken_by_a_timeout_abort_is_fenced() -> None:
+    """KAFKA-20785: the producer's EndTxn(COMMIT), sent before the timeout's abort completed,
+    arrives at the epoch the abort bumped past, which retryOnEpochBump takes for a retry; it
+    is told PRODUCER_FENCED (a client recovers), not INVALID_TXN_STATE (fatal)."""
+    d = Direct()
+    init = d.init("tx", timeout=1_000)
+    pid, epoch = init.producer_id, init.producer_epoch
+    assert d.produce("t", 0, pid, epoch, 0, ("a",), tid="tx").error_code is ErrorCode.NONE
+    d.clock.advance(1_001)
+    d.tick()
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
+    assert metadata(d).state is TxnState.COMPLETE_ABORT
+
+
 def test_failover_reloads_the_log_and_completes_a_decided_transaction() -> None:
     d = Direct(TV1)
     pid, epoch = open_transaction(d)
