@@ -229,10 +229,9 @@ def test_timeout_aborts_with_an_epoch_bump_that_fences_the_producer() -> None:
     assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
 
 
-def test_transaction_version_2_abort_after_a_timeout_abort_is_answered_as_a_retry() -> None:
-    """TransactionCoordinator.endTransaction (TV2): retryOnEpochBump compares the epochs only,
-    so the producer's EndTxn(ABORT) at the epoch the timeout abort bumped past gets NONE (the
-    transaction is aborted, as it asked), with the bumped epoch to carry on."""
+def _aborted_by_its_timeout() -> tuple[Direct, int, int]:
+    """A transaction-version-2 transaction the coordinator aborted on its timeout (the epoch
+    bumped past the producer's), and the producer's id and epoch."""
     d = Direct()
     init = d.init("tx", timeout=1_000)
     pid, epoch = init.producer_id, init.producer_epoch
@@ -241,6 +240,14 @@ def test_transaction_version_2_abort_after_a_timeout_abort_is_answered_as_a_retr
     d.tick()
     assert metadata(d).state is TxnState.COMPLETE_ABORT
     assert metadata(d).producer_epoch == epoch + 1
+    return d, pid, epoch
+
+
+def test_transaction_version_2_abort_after_a_timeout_abort_is_answered_as_a_retry() -> None:
+    """TransactionCoordinator.endTransaction (TV2): retryOnEpochBump compares the epochs only,
+    so the producer's EndTxn(ABORT) at the epoch the timeout abort bumped past gets NONE (the
+    transaction is aborted, as it asked), with the bumped epoch to carry on."""
+    d, pid, epoch = _aborted_by_its_timeout()
     late = d.end("tx", pid, epoch, False)
     assert (late.error_code, late.producer_epoch) == (ErrorCode.NONE, epoch + 1)
 
@@ -249,13 +256,7 @@ def test_transaction_version_2_commit_overtaken_by_a_timeout_abort_is_fenced() -
     """KAFKA-20785: the producer's EndTxn(COMMIT), sent before the timeout's abort completed,
     arrives at the epoch the abort bumped past, which retryOnEpochBump takes for a retry; it
     is told PRODUCER_FENCED (a client recovers), not INVALID_TXN_STATE (fatal)."""
-    d = Direct()
-    init = d.init("tx", timeout=1_000)
-    pid, epoch = init.producer_id, init.producer_epoch
-    assert d.produce("t", 0, pid, epoch, 0, ("a",), tid="tx").error_code is ErrorCode.NONE
-    d.clock.advance(1_001)
-    d.tick()
-    assert metadata(d).state is TxnState.COMPLETE_ABORT
+    d, pid, epoch = _aborted_by_its_timeout()
     assert d.end("tx", pid, epoch, True).error_code is ErrorCode.PRODUCER_FENCED
     assert metadata(d).state is TxnState.COMPLETE_ABORT
 
