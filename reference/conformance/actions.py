@@ -107,6 +107,8 @@ class ActionHandlers:
         tp = self.tps[answer[L.MR_PARTITION]]
         if job is None or forgotten in job.in_flight:
             return
+        if answer[L.MR_COORDINATOR_EPOCH] != job.coordinator_epoch:
+            return  # a deposed coordinator's marker: no copy of the job's, its answer is dropped
         for correlation_id, request in list(job.in_flight.items()):
             if tp in request.partitions:
                 job.in_flight[forgotten] = job.in_flight.pop(correlation_id)

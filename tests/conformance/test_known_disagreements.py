@@ -39,6 +39,7 @@ _CONFIGS = {
     "ctp": model(_CTP),
     "ctp-weak": model(_CTP, knobs=Knobs(producer_epoch_check=False)),
     "ctp-retriable": model(_CTP, faults=Faults(retriable_errors=1)),
+    "fencing": model(load_check_config("default").model.workload),
     "small-batch-cache": load_check_config("small-batch-cache").model,
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
@@ -53,6 +54,17 @@ _APP1_OPENS_TXN0_AT_E1 = [
     step("HandleAddPartitionsToTxn", "app", "app#1", 1, "WRITE"),
     step("CompleteTxnLogAppend", "app", "Ongoing", 1),
     step("ReceiveCoordinatorResponse", "app#1", "AddPartitionsToTxn", "NONE"),
+]
+
+#: app#0 is initialised (epoch 0) and opens txn0: the start of several programs.
+_APP0_OPENS_TXN0_AT_E0 = [
+    step("InitProducerId", "app#0"),
+    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Empty", 0),
+    step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+    step("BeginTransaction", "app#0", 0),
+    step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Ongoing", 0),
 ]
 
 #: tx#0 is initialised (epoch 0) and opens txn0: the start of several programs.
@@ -195,13 +207,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "expiry_fails_a_reenqueued_batch": (
         "retriable-errors",
         [
-            step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
-            step("BeginTransaction", "app#0", 0),
-            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            *_APP0_OPENS_TXN0_AT_E0,
             step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
             step("NotEnoughReplicas", "t-0", "app#0", 0),
@@ -682,6 +688,24 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
             step("HandleAddOffsetsToTxn", "app", "app#0", 0, "PRODUCER_FENCED"),
             step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "PRODUCER_FENCED"),
+        ],
+    ),
+    # After a coordinator failover the deposed coordinator's marker for t-1 is written and
+    # answered: the new coordinator (its own markers in flight) does not count that answer
+    # (TransactionMarkerRequestCompletionHandler: the coordinator epoch changed, cancel). The
+    # driver's re-keying of a timed-out marker's twin answer (TimeoutTxnMarker) took it for
+    # the new job's, and the reference counted t-1 acknowledged. (Found by a long drawn
+    # refinement run; a driver bug, not the reference's.)
+    "deposed_coordinators_marker_answer_is_not_counted": (
+        "fencing",
+        [
+            *_APP0_OPENS_TXN0_AT_E0,
+            step("TimeoutTransaction", "app", 0),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            step("CoordinatorFailover", 1),
+            step("HandleWriteTxnMarkers", "t-1", "app", "ABORT", 1, 0, "NONE"),
+            step("Fetch", "t-1", 0, 1, ()),
+            step("HandleWriteTxnMarkersResponse", "app", "t-1", "NONE"),
         ],
     ),
     "produce_refused_after_a_rotation_is_fatal": (
