@@ -88,6 +88,7 @@ def check(
     workers: int = 1,
     reduce: str = "none",
     ray: str | None = None,
+    temporal: bool = True,
 ) -> CheckResult:
     """Explore every reachable state of ``model`` breadth-first.
 
@@ -126,6 +127,10 @@ def check(
     in ``partial_order()`` (see reduction.py): the same invariant and action-property verdicts
     with fewer states, but a counterexample may be longer than the shortest one. Temporal
     properties are not checked under it (``temporal_skipped`` names them).
+
+    ``temporal=False`` checks the invariants and action properties only, as if the model
+    declared no temporal properties (``temporal_skipped`` names them): no graph is recorded,
+    so fingerprints, checkpoints and workers apply to a model that declares some.
     """
     options: dict[str, Any] = {
         "max_states": positive_int("max_states", max_states),
@@ -133,6 +138,7 @@ def check(
         "time_budget": positive_seconds("time_budget", time_budget),
         "deadlock": deadlock,
         "progress": progress,
+        "temporal": bool(temporal),
     }
     workers = positive_int("workers", workers) or 1
     if reduce not in REDUCTIONS:
@@ -192,6 +198,7 @@ class _Search:
         checkpointer: Checkpointer | None = None,
         queue_limit: int | None = None,
         reduce: str = "none",
+        temporal: bool = True,
     ) -> None:
         self.bound = bound
         self.max_states = max_states
@@ -212,6 +219,9 @@ class _Search:
         self.temporal = liveness_.declared(bound)
         self.ample: AmpleSets | None = None
         self.temporal_skipped: tuple[str, ...] = ()
+        if not temporal and self.temporal is not None:  # the caller asked for safety only
+            self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
+            self.temporal = None
         if reduce == "por":
             names = [name for name, _ in (*bound.invariants, *bound.action_properties)]
             self.ample = reduction_.declared(bound.model, names)
@@ -232,7 +242,8 @@ class _Search:
         if checkpointer is not None:
             if store == "states" or self.graph is not None:
                 raise InputError("a checkpoint keeps fingerprints: it cannot be used with "
-                                 "store='states' or with temporal properties")
+                                 "store='states' or with temporal properties (check the "
+                                 "safety properties alone: --safety-only, temporal=False)")
             self.parent = FingerprintStore()
 
     def run(self) -> CheckResult:

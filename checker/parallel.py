@@ -459,14 +459,17 @@ class ParallelSearch(bfs._Search):
     def __init__(self, bound: BoundModel, *, workers: int,
                  cluster: Callable[[BoundModel, int, bool], Cluster] | None = None,
                  max_states: int | None, max_depth: int | None, time_budget: float | None,
-                 deadlock: bool | None, progress: ProgressCallback | None) -> None:
+                 deadlock: bool | None, progress: ProgressCallback | None,
+                 temporal: bool = True) -> None:
         # The search's options spelt out, not forwarded as **options: compiled (mypyc), a
         # forwarded keyword dict reaches the base class's keyword-only parameters whole.
         super().__init__(bound, store="fingerprints", max_states=max_states,
                          max_depth=max_depth, time_budget=time_budget, deadlock=deadlock,
-                         progress=progress)
+                         progress=progress, temporal=temporal)
         if self.graph is not None:
-            raise InputError("temporal properties are not checked with several workers yet")
+            raise InputError("temporal properties are not checked with several workers yet: "
+                             "check the safety properties alone in several workers "
+                             "(--safety-only, temporal=False), or all of them in one")
         self.worker_count = workers
         self.make_cluster = cluster or _processes
         self.transfer_seconds = 0.0

@@ -313,3 +313,31 @@ def test_bad_options_give_one_line_errors(capsys: Any, argv: list[str], words: l
 def test_two_phase_seven_rms_through_the_command_line(capsys: Any) -> None:
     code, document = run_json(capsys, "check", "--model", TWO_PHASE, "--param", "rms=7")
     assert (code, document["verdict"], document["distinct_states"]) == (0, "ok", 296_448)
+
+
+def test_safety_only_leaves_the_temporal_properties_out_and_names_them(capsys: Any) -> None:
+    # tv2-strict-marker-retry breaks only a liveness property (KAFKA-19999's lasso)
+    code, full = run_json(capsys, "check", "--config", "tv2-strict-marker-retry", "--quiet")
+    assert code == 1 and full["violation_kind"] == "temporal"
+    code, safe = run_json(capsys, "check", "--config", "tv2-strict-marker-retry", "--quiet",
+                          "--safety-only")
+    assert code == 0 and safe["verdict"] == "ok"
+    assert safe["distinct_states"] == full["distinct_states"]
+    assert safe["temporal_properties"] == [] and safe["temporal_skipped"]
+    code, out, _ = run(capsys, "check", "--config", "tv2-strict-marker-retry", "--quiet",
+                       "--safety-only")
+    assert "not checked" in out and "(--safety-only): ended_transactions_complete" in out
+
+
+def test_workers_run_a_check_naming_temporal_properties_with_safety_only(capsys: Any) -> None:
+    code, out, err = run(capsys, "check", "--config", "tv2-strict-marker-timeout", "--quiet",
+                         "--workers", "2")
+    assert code == 2 and out == ""
+    assert "--safety-only" in err and len(err.strip().splitlines()) == 1
+    code, alone = run_json(capsys, "check", "--config", "tv2-strict-marker-timeout", "--quiet",
+                           "--safety-only")
+    code_workers, spread = run_json(capsys, "check", "--config", "tv2-strict-marker-timeout",
+                                    "--quiet", "--safety-only", "--workers", "2")
+    assert (code, code_workers) == (0, 0)
+    assert (spread["distinct_states"], spread["transitions"], spread["workers"]) == (
+        alone["distinct_states"], alone["transitions"], 2)
