@@ -229,6 +229,11 @@ class _Search:
                 self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
                 self.temporal = None
         self.graph = StateGraph() if self.temporal is not None else None
+        if self.graph is not None and isinstance(self.parent, FingerprintStore):
+            # The graph keeps every state and numbers each successor itself, so the search
+            # never looks one up in the store: fingerprints would save nothing, and the
+            # store's insertion (which relies on that look-up) would be wrong.
+            self.parent = {}
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
         self.stop_request = StopRequest()

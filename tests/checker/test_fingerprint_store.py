@@ -143,3 +143,16 @@ def test_the_cli_reports_the_store_and_the_collision_probability() -> None:
 def test_every_named_check_gives_its_row_with_fingerprints(name: str) -> None:
     config = load_check_config(name)
     assert_gives_row(name, check(config.model, store="fingerprints", **config.bounds))
+
+
+def test_a_check_with_temporal_properties_keeps_its_states_whatever_the_store_asked() -> None:
+    """A recorded graph holds every state and numbers each successor itself: the search then
+    never looks a state up in a fingerprint store, whose insertion relies on that look-up (it
+    stored one stale fingerprint over and over, growing its table in quadratic time). The
+    states stay in a dict, and the figures are the plain search's."""
+    config = load_check_config("tv2-strict-marker-timeout")
+    plain = check(config.model, store="states")
+    asked = check(config.model, store="fingerprints")
+    assert asked.store == "states" and asked.temporal_properties
+    assert (asked.verdict, asked.distinct_states, asked.transitions) == (
+        plain.verdict, plain.distinct_states, plain.transitions)
