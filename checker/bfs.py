@@ -206,8 +206,6 @@ class _Search:
         self.time_budget = time_budget
         self.deadlock = bound.deadlock_is_error if deadlock is None else bool(deadlock)
         self.progress = progress
-        # The visited set and parent links: a dict, or fingerprints (which behave alike).
-        self.parent: Any = FingerprintStore() if store == "fingerprints" else {}
         self.auto_store = store == "auto"
         self.label_counts: dict[Any, int] = {}
         self.depth = 0
@@ -219,21 +217,19 @@ class _Search:
         self.temporal = liveness_.declared(bound)
         self.ample: AmpleSets | None = None
         self.temporal_skipped: tuple[str, ...] = ()
-        if not temporal and self.temporal is not None:  # the caller asked for safety only
-            self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
-            self.temporal = None
         if reduce == "por":
             names = [name for name, _ in (*bound.invariants, *bound.action_properties)]
             self.ample = reduction_.declared(bound.model, names)
-            if self.temporal is not None:  # ample sets here keep safety verdicts only
-                self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
-                self.temporal = None
+        # ample sets keep safety verdicts only; temporal=False asks for those alone
+        if self.temporal is not None and (reduce == "por" or not temporal):
+            self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
+            self.temporal = None
         self.graph = StateGraph() if self.temporal is not None else None
-        if self.graph is not None and isinstance(self.parent, FingerprintStore):
-            # The graph keeps every state and numbers each successor itself, so the search
-            # never looks one up in the store: fingerprints would save nothing, and the
-            # store's insertion (which relies on that look-up) would be wrong.
-            self.parent = {}
+        # The visited set and parent links: a dict, or fingerprints (which behave alike). A
+        # graph keeps every state and numbers each successor itself, so the search never looks
+        # one up there: fingerprints would save nothing (and their insertion needs that look-up).
+        fingerprints = store == "fingerprints" and self.graph is None
+        self.parent: Any = FingerprintStore() if fingerprints else {}
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
         self.stop_request = StopRequest()
