@@ -25,13 +25,13 @@ import sys
 import time
 from typing import Any
 
-from bench_scale import safety_only
+from bench_scale import named_check
 
 
 def model_of(target: str, properties: list[str] | None, faults: dict[str, int]) -> Any:
     from kafka_eos.model.kafka import KafkaEosModel
 
-    model = safety_only(target).model
+    model = named_check(target, temporal=False).model
     return KafkaEosModel(knobs=model.knobs, faults=dataclasses.replace(model.faults, **faults),
                          workload=model.workload, checked=properties or model.checked)
 

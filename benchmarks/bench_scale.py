@@ -5,9 +5,11 @@
     python benchmarks/bench_scale.py --levers states fingerprints
     python benchmarks/bench_scale.py --targets tp8 tp9 --tlc /tmp/tla2tools.jar   # and TLC
 
-A target is ``default`` (or any named check, its safety properties only: workers do not check
-temporal properties yet), a named check with more faults (``default+retries=1``: a million
-states and more) or ``tpN`` (TwoPhase with N resource managers).
+A target is ``default`` (or any named check, its safety properties only; with ``--temporal``
+its temporal properties too, where only the ``states`` and worker levers differ: one process
+keeps the states of a graph whatever its store), a named check with more faults
+(``default+retries=1``: a million states and more) or ``tpN`` (TwoPhase with N resource
+managers).
 The levers: ``states`` (the plain dict store), ``fingerprints`` (64-bit fingerprints and
 parent numbers), ``queue`` (fingerprints and at most 100,000 queued states in memory),
 ``workers2`` (fingerprints in 2 worker processes), ``ray2`` (the same 2 workers as actors of a
@@ -44,18 +46,18 @@ LEVERS: dict[str, dict[str, Any]] = {
 TLA = HERE / "tla"
 
 
-def model_of(target: str) -> Any:
+def model_of(target: str, *, temporal: bool) -> Any:
     if target.startswith("tp"):
         sys.path.insert(0, str(EXAMPLES))
         from two_phase import TwoPhase
 
         return TwoPhase(rms=int(target[2:]))
-    return safety_only(target).model
+    return named_check(target, temporal=temporal).model
 
 
-def safety_only(target: str) -> Any:
-    """The named check without its temporal properties (workers do not check those yet),
-    with the fault budgets ``+fault=N`` after its name adds."""
+def named_check(target: str, *, temporal: bool) -> Any:
+    """The named check (without its temporal properties unless ``temporal``), with the
+    fault budgets ``+fault=N`` after its name adds."""
     import tempfile
 
     import yaml
@@ -64,7 +66,8 @@ def safety_only(target: str) -> Any:
 
     name, *extra = target.split("+")
     mapping = yaml.safe_load(config_path(name).read_text(encoding="utf-8"))
-    mapping.pop("temporal_properties", None)
+    if not temporal:
+        mapping.pop("temporal_properties", None)
     for budget in extra:
         fault, count = budget.split("=")
         mapping.setdefault("faults", {})[fault] = int(count)
@@ -74,11 +77,11 @@ def safety_only(target: str) -> Any:
         return load_check_config(str(path))
 
 
-def run_lever(target: str, lever: str) -> dict[str, Any]:
+def run_lever(target: str, lever: str, *, temporal: bool) -> dict[str, Any]:
     """Run one lever on one target in this process and measure it."""
     from kafka_eos.checker import check
 
-    model = model_of(target)
+    model = model_of(target, temporal=temporal)
     start = time.perf_counter()
     result = check(model, **LEVERS[lever])
     wall = time.perf_counter() - start
@@ -133,17 +136,18 @@ def run_tlc(jar: str, target: str) -> dict[str, Any]:
             "queue_spilled": 0, "critical_cpu_seconds": cpu}
 
 
-def measure(target: str, lever: str) -> dict[str, Any]:
+def measure(target: str, lever: str, *, temporal: bool) -> dict[str, Any]:
     output = subprocess.run(
-        [sys.executable, __file__, "--run", target, lever],
+        [sys.executable, __file__, "--run", target, lever, *(["--temporal"] if temporal else [])],
         check=True, capture_output=True, text=True,
     ).stdout
     figures: dict[str, Any] = json.loads(output)
     return figures
 
 
-def compare(target: str, levers: list[str], tlc: str | None = None) -> list[str]:
-    runs = [measure(target, lever) for lever in levers]
+def compare(target: str, levers: list[str], tlc: str | None = None, *,
+            temporal: bool = False) -> list[str]:
+    runs = [measure(target, lever, temporal=temporal) for lever in levers]
     if tlc is not None and target.startswith("tp"):
         runs.append(run_tlc(tlc, target))
     first = runs[0]
@@ -182,13 +186,16 @@ def main() -> None:
     parser.add_argument("--levers", nargs="+", choices=list(LEVERS), default=list(LEVERS))
     parser.add_argument("--tlc", metavar="JAR",
                         help="also run TLC (tla2tools.jar) with 2 workers on TwoPhase targets")
+    parser.add_argument("--temporal", action="store_true",
+                        help="check Kafka targets' temporal properties too")
     parser.add_argument("--run", nargs=2, metavar=("TARGET", "LEVER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps(run_lever(*args.run)))
+        print(json.dumps(run_lever(*args.run, temporal=args.temporal)))
         return
     for target in args.targets:
-        print("\n".join(compare(target, args.levers, args.tlc)), flush=True)
+        print("\n".join(compare(target, args.levers, args.tlc, temporal=args.temporal)),
+              flush=True)
 
 
 if __name__ == "__main__":

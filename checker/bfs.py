@@ -185,6 +185,10 @@ class _Found:
 
 
 class _Search:
+    # Whether the search records its graph with the states (graph.py) when temporal
+    # properties are checked; the workers' search records one of its own (parallel.py).
+    keeps_graph_of_states = True
+
     def __init__(
         self,
         bound: BoundModel,
@@ -224,7 +228,9 @@ class _Search:
         if self.temporal is not None and (reduce == "por" or not temporal):
             self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
             self.temporal = None
-        self.graph = StateGraph() if self.temporal is not None else None
+        # In one process the graph keeps the states; workers record theirs (parallel.py).
+        self.graph = (StateGraph() if self.temporal is not None and self.keeps_graph_of_states
+                      else None)
         # The visited set and parent links: a dict, or fingerprints (which behave alike). A
         # graph keeps every state and numbers each successor itself, so the search never looks
         # one up there: fingerprints would save nothing (and their insertion needs that look-up).
@@ -489,13 +495,17 @@ class _Search:
             return path
         return path_to(self.parent, state)
 
+    def _recorded_graph(self) -> liveness_.Graph | None:
+        """The graph the temporal properties are checked on, once the search recorded it."""
+        return self.graph
+
     def _check_temporal(self) -> None:
-        if self.graph is None or self.found is not None or self.stopped_by is not None:
+        if self.temporal is None or self.found is not None or self.stopped_by is not None:
             return
-        assert self.temporal is not None
-        checker = liveness_.LivenessChecker(self.graph, self.temporal)
-        outcome = checker.check(self.graph.states())
-        self.liveness_seconds = outcome.seconds
+        graph = self._recorded_graph()
+        assert graph is not None
+        outcome = liveness_.checked(graph, self.temporal)
+        self.liveness_seconds += outcome.seconds
         if outcome.lasso is not None:
             self.found = _Found("temporal", outcome.lasso.property_name, None,
                                 lasso=outcome.lasso)
@@ -549,7 +559,7 @@ class _Search:
                 name for name, _ in (self.temporal.properties if self.temporal else ())
             ),
             liveness_seconds=self.liveness_seconds,
-            graph_bytes=self.graph.nbytes() if self.graph is not None else 0,
+            graph_bytes=graph.nbytes() if (graph := self._recorded_graph()) is not None else 0,
             **self._store_figures(),
         )
 
@@ -567,8 +577,9 @@ class _Search:
 
     def _trace(self, found: _Found) -> Trace:
         if found.lasso is not None:
-            assert self.graph is not None
-            return liveness_.lasso_trace(self.bound, self.graph, found.lasso)
+            graph = self._recorded_graph()
+            assert graph is not None
+            return liveness_.lasso_trace(self.bound, graph, found.lasso)
         trace = replay(self.bound, self._path(found.state))
         if found.kind != "action_property":
             return trace

@@ -16,8 +16,12 @@ every successor it had numbered before; the others are new.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .interface import BoundModel
+    from .liveness import Temporal
 
 Successors = Callable[[Any], Iterable[tuple[Any, Any]]]
 
@@ -99,6 +103,15 @@ class StateGraph:
 
     def label_list(self) -> list[Hashable]:
         return list(self.label_ids)
+
+    def valuation(self, temporal: Temporal) -> tuple[Sequence[Any], Temporal]:
+        """The states as the fair-cycle search reads them, and the properties to read."""
+        return self.by_number, temporal
+
+    def path_states(self, bound: BoundModel, path: list[int]) -> list[Any]:
+        """The states numbered ``path``."""
+        by_number = self.by_number
+        return [by_number[v] for v in path]
 
     def nbytes(self) -> int:
         """The bytes of the edge arrays (the state numbering dict not included)."""

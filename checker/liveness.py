@@ -42,11 +42,14 @@ from typing import Any, cast
 from kafka_eos.errors import InputError
 
 from .graph import StateGraph
+from .graph_shares import NumberedGraph
 from .interface import BoundModel, action_name, model_error, short_repr
 from .replay import replay
 from .result import STUTTERING, Trace
 from .scc import strongly_connected
 from .temporal import Fairness, TemporalProperty
+
+Graph = StateGraph | NumberedGraph
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +121,7 @@ class Outcome:
 class LivenessChecker:
     """Fair-cycle search on one recorded graph, for each temporal property in turn."""
 
-    def __init__(self, graph: StateGraph, temporal: Temporal) -> None:
+    def __init__(self, graph: Graph, temporal: Temporal) -> None:
         self.graph = graph
         self.temporal = temporal
         self.initial = graph.initial
@@ -461,18 +464,23 @@ def _holding(states: Sequence[Any], predicate: Any, name: str, *, negate: bool) 
         raise model_error(f"temporal property {name!r} raised", exc) from exc
 
 
-def lasso_trace(bound: BoundModel, graph: StateGraph, lasso: Lasso) -> Trace:
+def checked(graph: Graph, temporal: Temporal) -> Outcome:
+    """Every temporal property on a recorded graph (kept states, or numbers and values)."""
+    states, valued = graph.valuation(temporal)
+    return LivenessChecker(graph, valued).check(states)
+
+
+def lasso_trace(bound: BoundModel, graph: Graph, lasso: Lasso) -> Trace:
     """The lasso as a trace whose last state repeats ``states[loop]``.
 
-    Without symmetry the states and labels are the graph's own. Under symmetry the stored
-    states are representatives, so the path is replayed into concrete states; the last one is
-    then the loop state up to symmetry.
+    Without symmetry the states and labels are the graph's own (rebuilt by re-execution
+    where workers recorded the graph). Under symmetry the stored states are representatives,
+    so the path is replayed into concrete states; the last one is then the loop state up to
+    symmetry.
     """
-    states = graph.states()
     label_list = graph.label_list()
-    path = [states[v] for v in lasso.path]
     closing_stutters = lasso.steps[-1] == -1
-    walked = path[:-1] if closing_stutters else path
+    walked = graph.path_states(bound, lasso.path[:-1] if closing_stutters else lasso.path)
     if bound.canonical is not None:
         trace = replay(bound, walked)
         concrete, labels = trace.states, trace.labels

@@ -59,7 +59,9 @@ from typing import Any, Protocol
 from kafka_eos.errors import InputError
 
 from . import bfs
+from . import liveness as liveness_
 from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
+from .graph_shares import GraphShare, NumberedGraph, PackedShare, assembled
 from .interface import (
     BoundModel,
     ModelError,
@@ -141,8 +143,12 @@ def unpacked(blob: bytes) -> Iterator[tuple[int, int, int, int, int]]:
 class _Owner:
     """One worker's share of the search: the states it owns, stored and expanded."""
 
-    def __init__(self, bound: BoundModel, me: int, workers: int, *, deadlock: bool) -> None:
+    def __init__(self, bound: BoundModel, me: int, workers: int, *, deadlock: bool,
+                 record: bool = False) -> None:
         self.bound, self.me, self.workers, self.deadlock = bound, me, workers, deadlock
+        # With temporal properties: the graph of the states this worker expands.
+        temporal = liveness_.declared(bound) if record else None
+        self.graph = None if temporal is None else GraphShare(temporal)
         self.store = FingerprintStore(parent_code="Q")
         # This depth's states, sorted by key: (key, state, fingerprint).
         self.frontier: list[tuple[int, Any, int]] = []
@@ -172,6 +178,10 @@ class _Owner:
         self.sent, mark = sent, sent.add
         self.new = {}
         offer = self._offer
+        graph = self.graph
+        if graph is not None:
+            first_number = graph.start_depth(sum(len(keys) for keys in sorted_keys) // 8)
+            edge = graph.edge
         first: Event | None = None
         for rank, (_, state, parent) in zip(self._ranks(sorted_keys), self.frontier,
                                             strict=True):
@@ -190,6 +200,8 @@ class _Owner:
                 slot += 1
                 counts[label] = count_of(label, 0) + 1
                 fp, data = encoded(target)
+                if graph is not None:
+                    edge(fp, label)
                 owner = (fp >> 32) % workers  # owner_of, inlined: this runs per transition
                 if owner == me:
                     offer(fp, base + slot, parent, target, data, state, label)
@@ -202,6 +214,8 @@ class _Owner:
             if not slot and self.deadlock:
                 first = _earlier(first, (base + LAST, "deadlock", "deadlock",
                                          encoded(state)[1], None))
+            if graph is not None:
+                graph.expanded(first_number + rank, parent, state, slot)
         started = time.process_time()  # CPU: the machine may be shared
         blobs = [b"" if owner == me else box.packed() for owner, box in enumerate(outboxes)]
         self.transfer_seconds += time.process_time() - started
@@ -280,6 +294,11 @@ class _Owner:
     def figures(self) -> tuple[dict[Any, int], int, float, float]:
         return self.counts, self.store.nbytes(), self.transfer_seconds, time.process_time()
 
+    def graph_share(self) -> PackedShare:
+        if self.graph is None:
+            raise AssertionError("this worker was not asked to record the graph")
+        return self.graph.packed()
+
 
 def quiet_collector() -> None:
     """Make the cyclic garbage collector run rarely in a worker.
@@ -315,6 +334,7 @@ class Cluster(Protocol):
     def count_before(self, key: int, inclusive: bool) -> int: ...
     def parent_of(self, fp: int) -> int: ...
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]: ...
+    def graph(self) -> list[PackedShare]: ...
     def stop(self) -> None: ...
 
 
@@ -347,6 +367,8 @@ def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
                 answer = owner.count_before(*argument)
             elif command == "parent_of":
                 answer = owner.parent_of(argument)
+            elif command == "graph":
+                answer = owner.graph_share()
             else:  # "figures"
                 answer = owner.figures()
             connection.send(("ok", answer))
@@ -365,14 +387,14 @@ def _exchange_directory() -> Path:
 class _Workers:
     """The worker processes (forked: each inherits the model as it is, nothing is pickled)."""
 
-    def __init__(self, bound: BoundModel, count: int, *, deadlock: bool) -> None:
+    def __init__(self, bound: BoundModel, count: int, *, deadlock: bool, record: bool) -> None:
         context = multiprocessing.get_context("fork")
         self.exchange = _exchange_directory()
         self.connections: list[Connection] = []
         self.processes = []
         for me in range(count):
             mine, theirs = context.Pipe()
-            owner = _Owner(bound, me, count, deadlock=deadlock)
+            owner = _Owner(bound, me, count, deadlock=deadlock, record=record)
             process = context.Process(target=_serve, args=(owner, theirs, self.exchange),
                                       daemon=True)
             process.start()
@@ -421,6 +443,9 @@ class _Workers:
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
         return self.ask_all("figures")
 
+    def graph(self) -> list[PackedShare]:
+        return self.ask_all("graph")
+
     def stop(self) -> None:
         for connection in self.connections:
             with contextlib.suppress(OSError):
@@ -454,10 +479,16 @@ class _Distributed:
 
 
 class ParallelSearch(bfs._Search):
-    """The sequential search with its exploration done by workers (processes, or Ray actors)."""
+    """The sequential search with its exploration done by workers (processes, or Ray actors).
+
+    With temporal properties, each worker records the graph of the states it expands
+    (graph_shares.py); the main process joins the shares into the one-process graph once
+    every state is explored, and checks the properties on it as one process does."""
+
+    keeps_graph_of_states = False
 
     def __init__(self, bound: BoundModel, *, workers: int,
-                 cluster: Callable[[BoundModel, int, bool], Cluster] | None = None,
+                 cluster: Callable[[BoundModel, int, bool, bool], Cluster] | None = None,
                  max_states: int | None, max_depth: int | None, time_budget: float | None,
                  deadlock: bool | None, progress: ProgressCallback | None,
                  temporal: bool = True) -> None:
@@ -466,10 +497,7 @@ class ParallelSearch(bfs._Search):
         super().__init__(bound, store="fingerprints", max_states=max_states,
                          max_depth=max_depth, time_budget=time_budget, deadlock=deadlock,
                          progress=progress, temporal=temporal)
-        if self.graph is not None:
-            raise InputError("temporal properties are not checked with several workers yet: "
-                             "check the safety properties alone in several workers "
-                             "(--safety-only, temporal=False), or all of them in one")
+        self.numbered: NumberedGraph | None = None
         self.worker_count = workers
         self.make_cluster = cluster or _processes
         self.transfer_seconds = 0.0
@@ -484,7 +512,8 @@ class ParallelSearch(bfs._Search):
 
     def _explore(self, frontier: list[Any]) -> None:
         store: FingerprintStore = self.parent
-        cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock)
+        cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock,
+                                    self.temporal is not None)
         distributed = self.parent = _Distributed(cluster, len(store))
         shares: list[list[tuple[int, bytes, int]]] = [[] for _ in range(self.worker_count)]
         for index, state in enumerate(frontier):
@@ -494,6 +523,8 @@ class ParallelSearch(bfs._Search):
         sorted_keys = [array("Q", [key for key, _, _ in share]).tobytes() for share in shares]
         try:
             self._levels(cluster, distributed, sorted_keys)
+            if self.temporal is not None and self.found is None and self.stopped_by is None:
+                self._assemble(cluster, initial=len(frontier))
         except BaseException:
             distributed.answering = False
             raise
@@ -547,6 +578,16 @@ class ParallelSearch(bfs._Search):
         label, target = step if step is not None else (None, None)
         self.found = bfs._Found(kind, name, decoded(data), label, target)  # type: ignore[arg-type]
 
+    def _assemble(self, cluster: Cluster, *, initial: int) -> None:
+        """The workers' graph shares joined into the one-process graph (its time counted as
+        the temporal properties')."""
+        started = time.perf_counter()
+        self.numbered = assembled(cluster.graph(), initial)
+        self.liveness_seconds += time.perf_counter() - started
+
+    def _recorded_graph(self) -> liveness_.Graph | None:
+        return self.numbered
+
     def _gather(self, cluster: Cluster, distributed: _Distributed) -> None:
         counts: dict[Any, int] = {}
         for worker_counts, nbytes, seconds, cpu in cluster.figures():
@@ -567,5 +608,5 @@ def _event_key(event: Event) -> int:
     return event[0]
 
 
-def _processes(bound: BoundModel, count: int, deadlock: bool) -> Cluster:
-    return _Workers(bound, count, deadlock=deadlock)
+def _processes(bound: BoundModel, count: int, deadlock: bool, record: bool) -> Cluster:
+    return _Workers(bound, count, deadlock=deadlock, record=record)

@@ -23,6 +23,7 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 
+from .graph_shares import PackedShare
 from .interface import BoundModel, ModelError, bind
 from .parallel import Cluster, Event, Received, _Owner, owner_of, quiet_collector
 
@@ -90,10 +91,11 @@ def shipped_by_value(model: object) -> None:
 class _OwnerActor:
     """One worker's share on a Ray actor: the _Owner's calls, outboxes as separate returns."""
 
-    def __init__(self, model: object, me: int, workers: int, deadlock: bool) -> None:
+    def __init__(self, model: object, me: int, workers: int, deadlock: bool,
+                 record: bool) -> None:
         quiet_collector()
         # The model travels, not its bound methods: a model may pickle as its parameters.
-        self.owner = _Owner(bind(model), me, workers, deadlock=deadlock)
+        self.owner = _Owner(bind(model), me, workers, deadlock=deadlock, record=record)
 
     def begin(self, initial: list[tuple[int, bytes, int]]) -> None:
         self.owner.begin(initial)
@@ -121,6 +123,9 @@ class _OwnerActor:
     def figures(self) -> tuple[dict[Any, int], int, float, float]:
         return self.owner.figures()
 
+    def graph(self) -> PackedShare:
+        return self.owner.graph_share()
+
 
 def _one_line(exc: Exception) -> ModelError:
     """The actor's error as the one line the process workers give (no Ray traceback)."""
@@ -131,11 +136,12 @@ def _one_line(exc: Exception) -> ModelError:
 class RayWorkers:
     """The workers as Ray actors, driven as parallel.py drives processes."""
 
-    def __init__(self, bound: BoundModel, count: int, deadlock: bool) -> None:
+    def __init__(self, bound: BoundModel, count: int, deadlock: bool, record: bool) -> None:
         self.ray = ray_module()
         shipped_by_value(bound.model)
         actor = self.ray.remote(num_cpus=1)(_OwnerActor)
-        self.actors = [actor.remote(bound.model, me, count, deadlock) for me in range(count)]
+        self.actors = [actor.remote(bound.model, me, count, deadlock, record)
+                       for me in range(count)]
         self.count = count
         self.outboxes: list[list[Any]] = []
 
@@ -181,10 +187,14 @@ class RayWorkers:
             [actor.figures.remote() for actor in self.actors])
         return figures
 
+    def graph(self) -> list[PackedShare]:
+        shares: list[PackedShare] = self._get([actor.graph.remote() for actor in self.actors])
+        return shares
+
     def stop(self) -> None:
         for actor in self.actors:
             self.ray.kill(actor)
 
 
-def ray_cluster(bound: BoundModel, count: int, deadlock: bool) -> Cluster:
-    return RayWorkers(bound, count, deadlock)
+def ray_cluster(bound: BoundModel, count: int, deadlock: bool, record: bool) -> Cluster:
+    return RayWorkers(bound, count, deadlock, record)

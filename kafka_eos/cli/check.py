@@ -73,7 +73,7 @@ def register(subparsers: Any) -> None:
     checker.add_argument("--safety-only", action="store_true",
                          help="check the invariants and action properties only, not the "
                          "temporal properties the check names (no graph is kept, so "
-                         "--workers, fingerprints and checkpoints apply)")
+                         "fingerprints and checkpoints apply)")
     checker.add_argument("--shortest", action="store_true",
                          help="with --reduce por: when a violation is found at depth d, search "
                          "again unreduced up to depth d for a shortest counterexample")

@@ -9,8 +9,7 @@ from checker_examples import example
 from named_checks import assert_gives_row, check_two_phase_json, verdict_rows
 from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
 
-from kafka_eos.checker import CheckResult, check, liveness
-from kafka_eos.checker.interface import bind
+from kafka_eos.checker import CheckResult, check
 from kafka_eos.errors import InputError
 from kafka_eos.model.configs import load_check_config
 
@@ -49,10 +48,6 @@ def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any])
 @pytest.mark.parametrize("name", verdict_rows())
 def test_every_named_check_gives_its_row_with_two_workers(name: str) -> None:
     config = load_check_config(name)
-    if liveness.declared(bind(config.model)) is not None:
-        with pytest.raises(InputError, match="temporal properties are not checked with several"):
-            check(config.model, workers=2, **config.bounds)
-        return
     assert_gives_row(name, check(config.model, workers=2, **config.bounds))
 
 

@@ -40,6 +40,15 @@ def test_a_named_kafka_check_on_ray_gives_its_row_and_coverage() -> None:
     assert figures(on_ray) == figures(check(config.model, **config.bounds))
 
 
+def test_temporal_properties_on_ray_give_the_one_process_lasso() -> None:
+    # tv2-strict-marker-retry: KAFKA-19999's lasso, from the graph the actors recorded
+    config = load_check_config("tv2-strict-marker-retry")
+    on_ray = check(config.model, ray="local", workers=2, **config.bounds)
+    assert_gives_row("tv2-strict-marker-retry", on_ray)
+    assert on_ray.violation_kind == "temporal"
+    assert on_ray.trace == check(config.model, **config.bounds).trace
+
+
 def test_the_swarm_on_ray_is_the_swarm_run_here() -> None:
     model = faulty_two_phase(4)
     options: dict[str, Any] = {"members": 3, "seed": 7, "walks": 20, "max_depth": 30}

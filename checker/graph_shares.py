@@ -1,0 +1,193 @@
+"""The state graph recorded by several workers (parallel.py), for temporal properties.
+
+In one process, graph.py's :class:`~.graph.StateGraph` numbers the states as the search
+stores them and keeps them. Workers keep no states (only fingerprints, see parallel.py), so
+each one records, for every state it expands, a :class:`GraphShare`: the state's number, its
+fingerprint, its successors' fingerprints and labels, and the value of each temporal
+predicate on it (a goal or a trigger, evaluated there and then: nothing is left to evaluate
+later). The main process then joins the shares into a :class:`NumberedGraph`
+(:func:`assembled`), resolving each successor's fingerprint to its number.
+
+A state's number is the one the one-process search gives it: the states of the depths before,
+then its rank in its own depth, which the workers know from the discovery keys (parallel.py).
+Edges are joined in that order and labels numbered in the order they first occur, so the
+assembled graph is the one-process graph edge for edge, and the fair-cycle search (liveness.py)
+finds the same lassos. A lasso's states are rebuilt by re-executing the model along their
+fingerprints, as a counterexample of the fingerprint store is (store.py).
+"""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, replace
+from itertools import accumulate
+from typing import TYPE_CHECKING, Any
+
+from .interface import BoundModel, model_error
+from .store import rebuild_path
+from .temporal import StatePredicate
+
+if TYPE_CHECKING:
+    from .liveness import Temporal
+
+
+def predicates_of(temporal: Temporal) -> list[tuple[str, StatePredicate]]:
+    """Each property's goal, then its trigger if it has one: the order values are kept in."""
+    predicates: list[tuple[str, StatePredicate]] = []
+    for name, prop in temporal.properties:
+        predicates.append((name, prop.goal))
+        if prop.trigger is not None:
+            predicates.append((name, prop.trigger))
+    return predicates
+
+
+@dataclass(frozen=True, slots=True)
+class PackedShare:
+    """A worker's share, as it travels to the main process (arrays pickle as their bytes)."""
+
+    numbers: array[int]  # the expanded states' numbers, ascending
+    fingerprints: array[int]  # their fingerprints
+    counts: array[int]  # how many out-edges each has
+    targets: array[int]  # the out-edges' target fingerprints, state after state
+    labels: array[int]  # their labels, as indices into label_list
+    label_list: list[Hashable]
+    values: list[bytes]  # per predicate (predicates_of's order), one byte per expanded state
+
+
+class GraphShare:
+    """What one worker records of the graph: the states it expands and their out-edges."""
+
+    __slots__ = ("counts", "fingerprints", "label_ids", "labels", "next_number", "numbers",
+                 "predicates", "targets", "values")
+
+    def __init__(self, temporal: Temporal) -> None:
+        self.predicates = predicates_of(temporal)
+        self.numbers = array("I")
+        self.fingerprints = array("Q")
+        self.counts = array("I")
+        self.targets = array("Q")
+        self.labels = array("I")
+        self.label_ids: dict[Hashable, int] = {}
+        self.values = [bytearray() for _ in self.predicates]
+        self.next_number = 0  # the number of the first state of the depth to come
+
+    def start_depth(self, size: int) -> int:
+        """A depth of ``size`` states (all workers') starts: the number of its first."""
+        first = self.next_number
+        self.next_number += size
+        return first
+
+    def edge(self, target_fingerprint: int, label: Hashable) -> None:
+        self.targets.append(target_fingerprint)
+        label_id = self.label_ids.get(label)
+        if label_id is None:
+            label_id = self.label_ids[label] = len(self.label_ids)
+        self.labels.append(label_id)
+
+    def expanded(self, number: int, fingerprint: int, state: Any, edges: int) -> None:
+        """``state`` (numbered ``number``) was expanded; its ``edges`` out-edges came before."""
+        self.numbers.append(number)
+        self.fingerprints.append(fingerprint)
+        self.counts.append(edges)
+        for (name, predicate), values in zip(self.predicates, self.values, strict=True):
+            try:
+                values.append(1 if predicate(state) else 0)
+            except Exception as exc:
+                raise model_error(f"temporal property {name!r} raised", exc) from exc
+
+    def packed(self) -> PackedShare:
+        return PackedShare(self.numbers, self.fingerprints, self.counts, self.targets,
+                           self.labels, list(self.label_ids), [bytes(v) for v in self.values])
+
+
+class NumberedGraph:
+    """The graph by state numbers (CSR arrays, as StateGraph's), with each state's
+    fingerprint and each temporal predicate's value on it instead of the states."""
+
+    __slots__ = ("fingerprints", "initial", "label_values", "labels", "offsets", "targets",
+                 "values")
+
+    def __init__(self, *, offsets: array[int], targets: array[int], labels: array[int],
+                 label_values: list[Hashable], initial: int, fingerprints: array[int],
+                 values: list[bytearray]) -> None:
+        self.offsets, self.targets, self.labels = offsets, targets, labels
+        self.label_values, self.initial = label_values, initial
+        self.fingerprints, self.values = fingerprints, values
+
+    @property
+    def expanded(self) -> int:
+        return len(self.offsets) - 1
+
+    def label_list(self) -> list[Hashable]:
+        return self.label_values
+
+    def nbytes(self) -> int:
+        arrays = (self.offsets, self.targets, self.labels, self.fingerprints)
+        return sum(a.itemsize * len(a) for a in arrays) + sum(len(v) for v in self.values)
+
+    def valuation(self, temporal: Temporal) -> tuple[Sequence[Any], Temporal]:
+        """The states as the fair-cycle search reads them (their numbers) and ``temporal``
+        with each predicate looked up in the values the workers recorded."""
+        looked_up = iter(self.values)
+        properties = []
+        for name, prop in temporal.properties:
+            goal = next(looked_up).__getitem__
+            trigger = None if prop.trigger is None else next(looked_up).__getitem__
+            properties.append((name, replace(prop, goal=goal, trigger=trigger)))
+        return range(self.expanded), replace(temporal, properties=tuple(properties))
+
+    def path_states(self, bound: BoundModel, path: list[int]) -> list[Any]:
+        """The states numbered ``path`` (a path of the graph), rebuilt by re-execution."""
+        return rebuild_path(bound, [self.fingerprints[v] for v in path])
+
+
+def assembled(shares: list[PackedShare], initial: int) -> NumberedGraph:
+    """The workers' shares joined into the one-process graph (``initial`` initial states)."""
+    size = sum(len(share.numbers) for share in shares)
+    position = array("I", bytes(4 * size))  # a state's number -> its place in the shares joined
+    fingerprints = array("Q", bytes(8 * size))
+    start = 0
+    for share in shares:
+        for place, (number, fp) in enumerate(zip(share.numbers, share.fingerprints,
+                                                 strict=True), start):
+            position[number] = place
+            fingerprints[number] = fp
+        start += len(share.numbers)
+    number_of = {fp: number for number, fp in enumerate(fingerprints)}
+    label_ids: dict[Hashable, int] = {}
+    joined_targets, joined_labels, counts = array("I"), array("I"), array("I")
+    for share in shares:
+        local = [label_ids.setdefault(label, len(label_ids)) for label in share.label_list]
+        joined_targets.extend(map(number_of.__getitem__, share.targets))
+        joined_labels.extend(map(local.__getitem__, share.labels))
+        counts.extend(share.counts)
+    del number_of
+    starts = array("Q", accumulate(counts, initial=0))
+    offsets, targets, labels = array("I", [0]), array("I"), array("I")
+    for number in range(size):
+        place = position[number]
+        first, end = starts[place], starts[place + 1]
+        targets.extend(joined_targets[first:end])
+        labels.extend(joined_labels[first:end])
+        offsets.append(len(targets))
+    labels, label_values = _numbered_as_met(labels, list(label_ids))
+    values = []
+    for index in range(len(shares[0].values) if shares else 0):
+        joined = b"".join(share.values[index] for share in shares)
+        values.append(bytearray(map(joined.__getitem__, position)))
+    return NumberedGraph(offsets=offsets, targets=targets, labels=labels,
+                         label_values=label_values, initial=initial,
+                         fingerprints=fingerprints, values=values)
+
+
+def _numbered_as_met(labels: array[int], label_values: list[Hashable]
+                     ) -> tuple[array[int], list[Hashable]]:
+    """Label ids renumbered in the order the edges meet them, as StateGraph numbers them
+    (two bytes an edge while there are at most 65,535 labels)."""
+    order = list(dict.fromkeys(labels))
+    renumbered = [0] * len(label_values)
+    for new, old in enumerate(order):
+        renumbered[old] = new
+    code = "H" if len(order) < 0xFFFF else "I"
+    return array(code, map(renumbered.__getitem__, labels)), [label_values[i] for i in order]
