@@ -33,6 +33,7 @@ from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
 from .graph import KNOWN, StateGraph
+from .graph_shares import GraphShare, NumberedGraph, assembled
 from .interface import (
     BoundModel,
     bind,
@@ -185,9 +186,9 @@ class _Found:
 
 
 class _Search:
-    # Whether the search records its graph with the states (graph.py) when temporal
-    # properties are checked; the workers' search records one of its own (parallel.py).
-    keeps_graph_of_states = True
+    # Whether this process records the graph when temporal properties are checked; the
+    # workers' search has its workers record it (parallel.py).
+    records_graph_here = True
 
     def __init__(
         self,
@@ -228,13 +229,23 @@ class _Search:
         if self.temporal is not None and (reduce == "por" or not temporal):
             self.temporal_skipped = tuple(name for name, _ in self.temporal.properties)
             self.temporal = None
-        # In one process the graph keeps the states; workers record theirs (parallel.py).
-        self.graph = (StateGraph() if self.temporal is not None and self.keeps_graph_of_states
-                      else None)
-        # The visited set and parent links: a dict, or fingerprints (which behave alike). A
-        # graph keeps every state and numbers each successor itself, so the search never looks
-        # one up there: fingerprints would save nothing (and their insertion needs that look-up).
-        fingerprints = store == "fingerprints" and self.graph is None
+        # The graph for temporal properties: with the states (StateGraph, which numbers the
+        # states itself), or, with fingerprints, by number with each temporal predicate's
+        # value (a GraphShare, joined at the end); workers record their own (parallel.py).
+        self.graph: StateGraph | None = None
+        self.share: GraphShare | None = None
+        self.numbered: NumberedGraph | None = None
+        # The visited set and parent links: a dict, or fingerprints (which behave alike); a
+        # checkpoint keeps fingerprints.
+        if checkpointer is not None and store == "states":
+            raise InputError("a checkpoint keeps fingerprints: it cannot be used with "
+                             "store='states'")
+        fingerprints = store == "fingerprints" or checkpointer is not None
+        if self.temporal is not None and self.records_graph_here:
+            if fingerprints:
+                self.share = GraphShare(self.temporal)
+            else:
+                self.graph = StateGraph()
         self.parent: Any = FingerprintStore() if fingerprints else {}
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
@@ -246,12 +257,6 @@ class _Search:
         self.queue_limit = queue_limit
         self.queue_spilled = 0
         self.identity: Identity | None = None
-        if checkpointer is not None:
-            if store == "states" or self.graph is not None:
-                raise InputError("a checkpoint keeps fingerprints: it cannot be used with "
-                                 "store='states' or with temporal properties (check the "
-                                 "safety properties alone: --safety-only, temporal=False)")
-            self.parent = FingerprintStore()
 
     def run(self) -> CheckResult:
         self.start = time.perf_counter()
@@ -278,10 +283,15 @@ class _Search:
     def _resume(self, frontier: list[Any]) -> list[Any]:
         """The frontier to start from: the checkpoint's if there is one, else ``frontier``."""
         assert self.checkpointer is not None
-        self.identity = search_identity(self.bound, self.checkpointer.of, deadlock=self.deadlock)
+        self.identity = search_identity(
+            self.bound, self.checkpointer.of, deadlock=self.deadlock,
+            temporal=tuple(name for name, _ in self.temporal.properties) if self.temporal else (),
+        )
         snapshot = self.checkpointer.read(self.identity)
         if snapshot is None:
             return frontier
+        if self.temporal is not None and snapshot.graph is not None:
+            self.share = GraphShare.resumed(self.temporal, snapshot.graph)
         self.parent, self.carried = snapshot.store, snapshot.successors
         self.depth, self.queue_peak = snapshot.depth, snapshot.queue_peak
         self.label_counts = dict(snapshot.label_counts)
@@ -298,6 +308,7 @@ class _Search:
             frontier=list(islice(frontier, store.expanded + 1 - first, None)),
             successors=list(successors),
             depth=self.depth, label_counts=dict(self.label_counts),
+            graph=None if self.share is None else self.share.packed(),
             queue_peak=self.queue_peak, seconds=self._seconds(time.perf_counter()),
         )
 
@@ -331,7 +342,7 @@ class _Search:
                 break
         if not parent:
             raise InputError(f"{bound.name}.init_states() produced no states")
-        self.queue_peak = len(frontier)
+        self.queue_peak = self.initial_count = len(frontier)
         return frontier
 
     def _validate_successors(self, states: list[Any]) -> None:
@@ -373,6 +384,8 @@ class _Search:
             successors_of = self.graph.recording(successors_of)
         if isinstance(parent, FingerprintStore):
             successors_of = parent.expanding(successors_of)
+            if self.share is not None:
+                successors_of = self.share.recording(parent, successors_of)
         # a recorded graph numbers every successor: it says which are new (see graph.py)
         unnumbered = self.graph is None
         invariants = self.bound.invariants
@@ -497,11 +510,16 @@ class _Search:
 
     def _recorded_graph(self) -> liveness_.Graph | None:
         """The graph the temporal properties are checked on, once the search recorded it."""
-        return self.graph
+        return self.graph if self.graph is not None else self.numbered
 
     def _check_temporal(self) -> None:
         if self.temporal is None or self.found is not None or self.stopped_by is not None:
             return
+        if self.share is not None:
+            started = time.perf_counter()
+            self.numbered = assembled([self.share.packed()], self.initial_count)
+            self.share = None
+            self.liveness_seconds += time.perf_counter() - started
         graph = self._recorded_graph()
         assert graph is not None
         outcome = liveness_.checked(graph, self.temporal)

@@ -27,11 +27,12 @@ from typing import Any
 from kafka_eos.errors import InputError
 
 from .fingerprint import fingerprint
+from .graph_shares import PackedShare
 from .interface import BoundModel, short_repr
 from .store import FingerprintStore
 
 FILE_NAME = "checkpoint.pickle"
-FORMAT = 1
+FORMAT = 2  # 2: the graph of temporal properties and their names in the identity
 CHECKPOINT_EVERY_SECONDS = 300.0
 
 
@@ -45,6 +46,7 @@ class Identity:
     first_steps: tuple[int, ...]  # the initial states' successors, sorted
     deadlock: bool
     symmetry: bool
+    temporal: tuple[str, ...] = ()  # the temporal properties checked (their graph is kept)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +61,13 @@ class Snapshot:
     label_counts: dict[Any, int]
     queue_peak: int
     seconds: float
+    graph: PackedShare | None = None  # with temporal properties: the graph recorded so far
 
 
-def identity(bound: BoundModel, of: str, *, deadlock: bool) -> Identity:
-    """The search's identity: the model's class, ``of``, and its first states and steps."""
+def identity(bound: BoundModel, of: str, *, deadlock: bool,
+             temporal: tuple[str, ...] = ()) -> Identity:
+    """The search's identity: the model's class, ``of``, its first states and steps, and the
+    temporal properties it checks."""
     canon: Callable[[Any], Any] = bound.canonical or (lambda state: state)
     initial = [canon(state) for state in bound.init_states()]
     steps = sorted({fingerprint(canon(target)) for state in initial
@@ -71,6 +76,7 @@ def identity(bound: BoundModel, of: str, *, deadlock: bool) -> Identity:
         model=bound.name, of=of,
         initial_fingerprints=tuple(sorted({fingerprint(state) for state in initial})),
         first_steps=tuple(steps), deadlock=deadlock, symmetry=bound.canonical is not None,
+        temporal=temporal,
     )
 
 

@@ -19,17 +19,20 @@ fingerprints, as a counterexample of the fingerprint store is (store.py).
 from __future__ import annotations
 
 from array import array
-from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
+from dataclasses import replace
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .interface import BoundModel, model_error
-from .store import rebuild_path
+from .store import FingerprintStore, rebuild_path
 from .temporal import StatePredicate
 
 if TYPE_CHECKING:
     from .liveness import Temporal
+
+# A successor function, its labels of any type (a compiled caller checks the types it names).
+Successors = Callable[[Any], Iterable[tuple[Any, Any]]]
 
 
 def predicates_of(temporal: Temporal) -> list[tuple[str, StatePredicate]]:
@@ -42,9 +45,9 @@ def predicates_of(temporal: Temporal) -> list[tuple[str, StatePredicate]]:
     return predicates
 
 
-@dataclass(frozen=True, slots=True)
-class PackedShare:
-    """A worker's share, as it travels to the main process (arrays pickle as their bytes)."""
+class PackedShare(NamedTuple):
+    """A worker's share, as it travels to the main process (arrays pickle as their bytes;
+    a tuple, which compiled code unpickles as it does interpreted, unlike a frozen dataclass)."""
 
     numbers: array[int]  # the expanded states' numbers, ascending
     fingerprints: array[int]  # their fingerprints
@@ -72,6 +75,17 @@ class GraphShare:
         self.values = [bytearray() for _ in self.predicates]
         self.next_number = 0  # the number of the first state of the depth to come
 
+    @classmethod
+    def resumed(cls, temporal: Temporal, packed: PackedShare) -> GraphShare:
+        """The share ``packed`` (from a checkpoint), recording on."""
+        share = cls(temporal)
+        share.numbers, share.fingerprints, share.counts = (
+            packed.numbers, packed.fingerprints, packed.counts)
+        share.targets, share.labels = packed.targets, packed.labels
+        share.label_ids = {label: i for i, label in enumerate(packed.label_list)}
+        share.values = [bytearray(v) for v in packed.values]
+        return share
+
     def start_depth(self, size: int) -> int:
         """A depth of ``size`` states (all workers') starts: the number of its first."""
         first = self.next_number
@@ -95,6 +109,25 @@ class GraphShare:
                 values.append(1 if predicate(state) else 0)
             except Exception as exc:
                 raise model_error(f"temporal property {name!r} raised", exc) from exc
+
+    def recording(self, store: FingerprintStore, successors_of: Successors) -> Successors:
+        """``successors_of`` (wrapped by ``store.expanding``), recording each expansion in
+        one process with a fingerprint store: the state's number is the store's count of
+        expansions, and each successor's fingerprint the one the search computed when it
+        looked the successor up, which it does for every successor before asking for the
+        next (so the fingerprint is not computed twice)."""
+        fingerprints, edge = store.fingerprints, self.edge
+
+        def recorded(state: Any) -> Iterator[tuple[Any, Any]]:
+            steps = successors_of(state)  # counts the expansion: store.expanded is its number
+            number, count = store.expanded, 0
+            for label, target in steps:
+                yield label, target
+                edge(store.last_fingerprint, label)
+                count += 1
+            self.expanded(number, fingerprints[number], state, count)
+
+        return recorded
 
     def packed(self) -> PackedShare:
         return PackedShare(self.numbers, self.fingerprints, self.counts, self.targets,

@@ -61,7 +61,7 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
-from .graph_shares import GraphShare, NumberedGraph, PackedShare, assembled
+from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
     BoundModel,
     ModelError,
@@ -485,7 +485,7 @@ class ParallelSearch(bfs._Search):
     (graph_shares.py); the main process joins the shares into the one-process graph once
     every state is explored, and checks the properties on it as one process does."""
 
-    keeps_graph_of_states = False
+    records_graph_here = False
 
     def __init__(self, bound: BoundModel, *, workers: int,
                  cluster: Callable[[BoundModel, int, bool, bool], Cluster] | None = None,
@@ -497,7 +497,6 @@ class ParallelSearch(bfs._Search):
         super().__init__(bound, store="fingerprints", max_states=max_states,
                          max_depth=max_depth, time_budget=time_budget, deadlock=deadlock,
                          progress=progress, temporal=temporal)
-        self.numbered: NumberedGraph | None = None
         self.worker_count = workers
         self.make_cluster = cluster or _processes
         self.transfer_seconds = 0.0
@@ -584,9 +583,6 @@ class ParallelSearch(bfs._Search):
         started = time.perf_counter()
         self.numbered = assembled(cluster.graph(), initial)
         self.liveness_seconds += time.perf_counter() - started
-
-    def _recorded_graph(self) -> liveness_.Graph | None:
-        return self.numbered
 
     def _gather(self, cluster: Cluster, distributed: _Distributed) -> None:
         counts: dict[Any, int] = {}

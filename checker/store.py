@@ -64,6 +64,11 @@ class FingerprintStore:
     def __len__(self) -> int:
         return len(self.fingerprints)
 
+    @property
+    def last_fingerprint(self) -> int:
+        """The fingerprint of the state last looked up (``state in store``)."""
+        return self._pending
+
     def __contains__(self, state: Any) -> bool:
         fp = self._pending = fingerprint(state)
         table, mask = self.table, self._mask

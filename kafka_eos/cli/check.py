@@ -72,8 +72,7 @@ def register(subparsers: Any) -> None:
                          "canonical() (default none)")
     checker.add_argument("--safety-only", action="store_true",
                          help="check the invariants and action properties only, not the "
-                         "temporal properties the check names (no graph is kept, so "
-                         "fingerprints and checkpoints apply)")
+                         "temporal properties the check names (no graph is recorded)")
     checker.add_argument("--shortest", action="store_true",
                          help="with --reduce por: when a violation is found at depth d, search "
                          "again unreduced up to depth d for a shortest counterexample")
@@ -370,8 +369,11 @@ def summary(
                else "--safety-only")
         stats.append(("not checked", f"temporal properties ({why}): {skipped}"))
     if result.temporal_properties:
+        # with fingerprints the graph also holds each state's fingerprint and predicate values
+        held = ("edges, fingerprints and temporal predicate values"
+                if result.store == "fingerprints" else "edge arrays")
         stats.append(("liveness", f"{result.liveness_seconds:.2f} s of it, on a graph of "
-                                  f"{result.graph_bytes / 1024:,.0f} KiB of edge arrays"))
+                                  f"{result.graph_bytes / 1024:,.0f} KiB of {held}"))
     lines += [f"  {name:<16} {value}" for name, value in stats]
     lines += ["", *_coverage_table(result)]
     if result.trace is not None:

@@ -47,6 +47,19 @@ def test_a_resumed_search_finds_the_same_shortest_counterexample(tmp_path: Path)
     assert figures(resumed) == figures(plain)
 
 
+@pytest.mark.parametrize("name", ["tv2-producer-id-rotation", "tv2-strict-marker-timeout"])
+def test_a_search_with_temporal_properties_resumes_its_graph(name: str, tmp_path: Path) -> None:
+    # ok under its four liveness properties, and a lasso (KAFKA-19999): the graph recorded
+    # before each stop is kept in the checkpoint, so the resumed run checks them on all of it
+    config = load_check_config(name)
+    plain = check(config.model)
+    caps = [plain.distinct_states // 4, plain.distinct_states // 2]
+    resumed = resumed_in_steps(config.model, tmp_path, caps)
+    assert resumed.temporal_properties == plain.temporal_properties != ()
+    assert figures(resumed) == figures(plain)
+    assert (resumed.store, resumed.violation_kind) == ("fingerprints", plain.violation_kind)
+
+
 def test_a_checkpoint_of_another_search_is_refused(tmp_path: Path) -> None:
     check(example("two_phase.py:TwoPhase", rms=4), checkpoint=str(tmp_path), max_states=100)
     with pytest.raises(InputError, match="is of another search"):
@@ -54,6 +67,10 @@ def test_a_checkpoint_of_another_search_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="is of another search"):
         check(example("two_phase.py:TwoPhase", rms=4), checkpoint=str(tmp_path),
               checkpoint_of="rms=4, another configuration")
+    config = load_check_config("tv2-strict-marker-timeout")
+    check(config.model, checkpoint=str(tmp_path / "safety"), temporal=False, max_states=100)
+    with pytest.raises(InputError, match="is of another search"):  # its graph was not kept
+        check(config.model, checkpoint=str(tmp_path / "safety"))
     with pytest.raises(InputError, match="cannot be used with store='states'"):
         check(example("two_phase.py:TwoPhase", rms=4), checkpoint=str(tmp_path),
               store="states")

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import pytest
 from checker_examples import example
 from named_checks import TWO_PHASE, assert_gives_row, check_two_phase_json, verdict_rows
+from tlc import cases
 from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
 
 from kafka_eos.checker import bfs, check
@@ -145,14 +146,28 @@ def test_every_named_check_gives_its_row_with_fingerprints(name: str) -> None:
     assert_gives_row(name, check(config.model, store="fingerprints", **config.bounds))
 
 
-def test_a_check_with_temporal_properties_keeps_its_states_whatever_the_store_asked() -> None:
-    """A recorded graph holds every state and numbers each successor itself: the search then
-    never looks a state up in a fingerprint store, whose insertion relies on that look-up (it
-    stored one stale fingerprint over and over, growing its table in quadratic time). The
-    states stay in a dict, and the figures are the plain search's."""
+def test_a_check_with_temporal_properties_keeps_fingerprints_and_its_graph_by_number() -> None:
+    """With fingerprints, the graph is recorded by state number with each temporal
+    predicate's value (checker/graph_shares.py), not with the states: the same verdict,
+    figures and lasso (rebuilt by re-execution) as the plain store, with a fingerprint
+    store. (A first version kept a StateGraph next to a fingerprint store, whose insertion
+    relies on the search's look-up, which the graph skipped: it stored one stale fingerprint
+    over and over and grew its table in quadratic time.)"""
     config = load_check_config("tv2-strict-marker-timeout")
     plain = check(config.model, store="states")
     asked = check(config.model, store="fingerprints")
-    assert asked.store == "states" and asked.temporal_properties
-    assert (asked.verdict, asked.distinct_states, asked.transitions) == (
-        plain.verdict, plain.distinct_states, plain.transitions)
+    assert (asked.store, plain.store) == ("fingerprints", "states")
+    assert asked.temporal_properties == plain.temporal_properties != ()
+    assert (asked.verdict, asked.violation_kind, asked.distinct_states, asked.transitions,
+            asked.trace) == (plain.verdict, "temporal", plain.distinct_states,
+                             plain.transitions, plain.trace)
+    assert asked.store_bytes > 0 and asked.graph_bytes > 0
+
+
+@pytest.mark.parametrize("case", sorted(cases()))
+def test_liveness_peers_give_the_same_lasso_with_fingerprints(case: str) -> None:
+    entry = cases()[case]
+    model = example(entry["python"]["model"], **entry["python"]["params"])
+    plain, asked = check(model, store="states"), check(model, store="fingerprints")
+    assert (asked.verdict, asked.distinct_states, asked.trace) == (
+        plain.verdict, plain.distinct_states, plain.trace)

@@ -29,8 +29,9 @@ ROOT = Path(__file__).resolve().parents[2]
 MISSING = build._missing_tools()
 needs_compiler = pytest.mark.skipif(MISSING is not None, reason=f"cannot compile: {MISSING}")
 
-#: The search, and the checker's state store: compiled in a small build for the suite.
-SEARCH = ("kafka_eos.checker.bfs", "kafka_eos.checker.store")
+#: The search, the checker's state store and the graph recorded by number: compiled in a
+#: small build for the suite.
+SEARCH = ("kafka_eos.checker.bfs", "kafka_eos.checker.store", "kafka_eos.checker.graph_shares")
 
 
 def _environment(cache: Path, *, interpreted: bool = False) -> dict[str, str]:
@@ -63,6 +64,10 @@ def _check_json(cache: Path, config: str, *, interpreted: bool = False) -> dict[
 def _figures(document: dict[str, Any]) -> tuple[Any, ...]:
     return (document["verdict"], document["violated"], document["trace_length"],
             document["distinct_states"], document["transitions"], document["coverage"])
+
+
+def _trace(document: dict[str, Any]) -> tuple[Any, ...]:
+    return document["trace_labels"], document["trace_loop"]
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +137,21 @@ def test_compiled_search_finds_what_the_interpreted_one_does(
     assert compiled["code"] == "compiled (mypyc)"
     assert interpreted["code"].startswith("interpreted")
     assert _figures(compiled) == _figures(interpreted)
+
+
+@needs_compiler
+def test_compiled_fingerprint_graph_finds_the_interpreted_lasso(search_cache: Path) -> None:
+    # temporal properties with fingerprints: the graph by number (graph_shares.py) compiled
+    runs = []
+    for interpreted in (False, True):
+        done = _cli(search_cache, "check", "--config", "tv2-strict-marker-timeout", "--store",
+                    "fingerprints", "--json", "--quiet", interpreted=interpreted)
+        assert done.returncode == 1, done.stderr
+        runs.append(json.loads(done.stdout))
+    assert runs[0]["code"] == "compiled (mypyc)"
+    assert runs[0]["violation_kind"] == "temporal"
+    assert _figures(runs[0]) == _figures(runs[1])
+    assert _trace(runs[0]) == _trace(runs[1])
 
 
 @needs_compiler
@@ -247,11 +267,14 @@ def test_compiled_workers_find_what_the_interpreted_ones_do(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     cache = _full_cache(tmp_path_factory)
-    runs = []
-    for interpreted in (False, True):
-        done = _cli(cache, "check", "--config", "ctp", "--workers", "2", "--json", "--quiet",
-                    interpreted=interpreted)
-        assert done.returncode == 0, done.stderr
-        runs.append(json.loads(done.stdout))
-    assert runs[0]["code"] == "compiled (mypyc)"
-    assert _figures(runs[0]) == _figures(runs[1])
+    # ctp: safety only; tv2-strict-marker-timeout: the workers' graph and its lasso
+    for config, code in (("ctp", 0), ("tv2-strict-marker-timeout", 1)):
+        runs = []
+        for interpreted in (False, True):
+            done = _cli(cache, "check", "--config", config, "--workers", "2", "--json",
+                        "--quiet", interpreted=interpreted)
+            assert done.returncode == code, done.stderr
+            runs.append(json.loads(done.stdout))
+        assert runs[0]["code"] == "compiled (mypyc)"
+        assert _figures(runs[0]) == _figures(runs[1])
+        assert _trace(runs[0]) == _trace(runs[1])
