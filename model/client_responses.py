@@ -111,7 +111,7 @@ def _complete_batch(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> T
     if error in RETRIABLE_PRODUCE_ERRORS:
         return retry_batch(m, proc, client, rec)
     if m.transactional[proc]:
-        return _transactional_batch_failed(m, client, message)
+        return _transactional_batch_failed(m, proc, client, message)
     if error == OUT_OF_ORDER:
         return _idempotent_out_of_order(m, proc, client, message)
     # a non-retriable error: the batch fails and its sequence may be a gap now
@@ -119,7 +119,7 @@ def _complete_batch(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> T
     return _bump_idempotent_epoch(m, proc, replace(client, C_BATCHES, failed), part)
 
 
-def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> Tup:
+def _transactional_batch_failed(m: KafkaEosModel, proc: int, client: Tup, message: Tup) -> Tup:
     """KIP-588: INVALID_PRODUCER_EPOCH and the rest are abortable for a Produce; fencing is
     fatal, and so is INVALID_PRODUCER_ID_MAPPING (a verification after a rotation,
     KAFKA-18019). A TxnOffsetCommit's INVALID_PRODUCER_EPOCH or INVALID_TXN_STATE is fatal
@@ -132,20 +132,27 @@ def _transactional_batch_failed(m: KafkaEosModel, client: Tup, message: Tup) -> 
     )
     failed = replace(client[C_BATCHES], rec, (B_FAILED, epoch, seq, error))
     if fatal_error:
-        return fatal(replace(client, C_BATCHES, failed), error)
+        return fatal(m, proc, replace(client, C_BATCHES, failed), error)
+    if client[C_STATE] == FATAL_ERROR:
+        # a TxnOffsetCommit answered after the client went fatal, with an abortable error:
+        # its handler fails the request, and the transition to ABORTABLE_ERROR is refused
+        return replace(client, C_BATCHES, failed)
     return (ABORTABLE_ERROR, *client[C_EPOCH:C_BATCHES], failed, *client[C_SEQUENCES:])
 
 
-def fatal(client: Tup, error: int) -> Tup:
+def fatal(m: KafkaEosModel, proc: int, client: Tup, error: int) -> Tup:
     """The client in FATAL_ERROR with ``error`` as its last error: Sender.runOnce then aborts
     every incomplete batch with it (maybeAbortBatches, RecordAccumulator.abortBatches), in
     flight or re-enqueued alike, and the answers still on their way are never read
-    (ProducerBatch.done is set once). A client in FATAL_ERROR sends nothing more, so it has no
-    batch in flight."""
+    (ProducerBatch.done is set once). A TxnOffsetCommit in flight is no batch of the
+    accumulator but a transactional request: it stays in flight, and the Sender, which keeps
+    polling, hands its answer to TxnOffsetCommitHandler, which completes it. A client in
+    FATAL_ERROR sends nothing more."""
+    partitions = m.record_partition[proc]
     batches = tuple(
         (B_FAILED, batch[BT_EPOCH], batch[BT_SEQUENCE], error)
-        if batch[BT_STATUS] == B_INFLIGHT else batch
-        for batch in client[C_BATCHES]
+        if batch[BT_STATUS] == B_INFLIGHT and partitions[r] != m.offsets_partition else batch
+        for r, batch in enumerate(client[C_BATCHES])
     )
     return (FATAL_ERROR, client[C_EPOCH], client[C_CURRENT], batches, *client[C_SEQUENCES:])
 
@@ -303,7 +310,7 @@ def _handle_answer(m: KafkaEosModel, proc: int, client: Tup, message: Tup, newes
         # TransactionManager re-enqueues the request after a back-off
         return replace(client, C_AWAITING, (*awaiting[:CQ_CONNECTION], newest))
     if error != NONE and coordinator_error_is_fatal(error, adds=adds):
-        return fatal(replace(client, C_AWAITING, ()), error)
+        return fatal(m, proc, replace(client, C_AWAITING, ()), error)
     if api == API_INIT_PRODUCER_ID:
         sequences = (0,) * m.partition_count
         return (READY, epoch, client[C_CURRENT], client[C_BATCHES], sequences, 0, (),

@@ -10,12 +10,16 @@ as regressions after one side was fixed.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from kafka_eos.model.codes import FATAL_ERROR, PRODUCER_FENCED
+from kafka_eos.model.codes import FATAL_ERROR, INVALID_MAPPING, PRODUCER_FENCED
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.layout import (
     B_FAILED,
+    B_INFLIGHT,
+    BT_STATUS,
     C_BATCHES,
     C_STATE,
     M_KIND,
@@ -26,6 +30,7 @@ from kafka_eos.model.layout import (
 from kafka_eos.model.params import Faults, Knobs
 from kafka_eos.model.registry import Step, step
 from kafka_eos.protocol.client_states import ClientState
+from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.conformance.known import KNOWN
 
 from .programs import final_states, run_program
@@ -44,6 +49,12 @@ _CONFIGS = {
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
+    # one consume-transform-produce application whose transaction may time out; its epoch
+    # bound of 1 rotates the producer id at the timeout's abort
+    "ctp-timeout-rotation": model(
+        replace(_CTP, producers=_CTP.producers[:1], max_producer_epoch=1),
+        faults=Faults(txn_timeouts=1),
+    ),
 }
 
 #: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
@@ -65,6 +76,14 @@ _APP0_OPENS_TXN0_AT_E0 = [
     step("BeginTransaction", "app#0", 0),
     step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
     step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+]
+
+#: ... as a consume-transform-produce application: it fetches its input's committed offset
+#: before it begins.
+_CTP_APP0_OPENS_TXN0_AT_E0 = [
+    *_APP0_OPENS_TXN0_AT_E0[:4],
+    step("FetchCommittedOffset", "app#0", 0),
+    *_APP0_OPENS_TXN0_AT_E0[4:],
 ]
 
 #: tx#0 is initialised (epoch 0) and opens txn0: the start of several programs.
@@ -708,6 +727,46 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleWriteTxnMarkersResponse", "app", "t-1", "NONE"),
         ],
     ),
+    # app#0's transaction times out with its Produce and its TxnOffsetCommit in flight; the
+    # abort rotates the producer id (max_producer_epoch 1), so the Produce's verification is
+    # refused INVALID_PRODUCER_ID_MAPPING, a fatal error. Sender.runOnce's maybeAbortBatches
+    # fails the accumulator's batches only: the TxnOffsetCommit, a transactional request, stays
+    # in flight and TxnOffsetCommitHandler reads its answer. The model failed it with the
+    # Produce; the reference, like Kafka, kept it. (Found by a 6,000-program drawn refinement
+    # run.)
+    "txn_offset_commit_outlives_a_fatal_error": (
+        "ctp-timeout-rotation",
+        [
+            *_CTP_APP0_OPENS_TXN0_AT_E0,
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("AddOffsetsToTxn", "app#0"),
+            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "NONE"),
+            step("TimeoutTransaction", "app", 0),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 1, 0, "NONE"),
+            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 2),
+            *_verified(
+                *("app", "t-0", "app#0", 0, 0, 0),
+                adds=True,
+                answer="INVALID_PRODUCER_ID_MAPPING",
+                result="INVALID_PRODUCER_ID_MAPPING",
+            ),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_ID_MAPPING"),
+            # the TxnOffsetCommit is verified too, and its answer read
+            step("VerifyPartition", "__consumer_offsets-0", "app#0", 1, 0, -1, 1),
+            step(
+                *("HandleVerifyPartition", "app", "__consumer_offsets-0", "app#0", 0),
+                *("VERIFY", "INVALID_PRODUCER_ID_MAPPING"),
+            ),
+            step("ReceiveProduceResponse", "app#0", 1, 0, "INVALID_PRODUCER_ID_MAPPING"),
+        ],
+    ),
     "produce_refused_after_a_rotation_is_fatal": (
         "producer-id-rotation",
         [
@@ -790,3 +849,25 @@ def test_a_fatal_error_fails_the_batches_in_flight_on_both_sides() -> None:
     assert client[C_BATCHES][0] == (B_FAILED, 0, 0, PRODUCER_FENCED)
     assert not any(m[M_KIND] == M_PRODUCE_RESPONSE for m in state[S_NETWORK])
     assert not any(book.batches for book in world.producers[proc].books.values())
+
+
+def test_a_txn_offset_commit_in_flight_outlives_a_fatal_error_on_both_sides() -> None:
+    """Sender.runOnce's maybeAbortBatches aborts the accumulator's batches; a TxnOffsetCommit
+    is a transactional request, in flight until TxnOffsetCommitHandler reads its answer,
+    which it does in FATAL_ERROR too (the Sender keeps polling)."""
+    config, labels = AGREED["txn_offset_commit_outlives_a_fatal_error"]
+    model = _CONFIGS[config]
+    proc = model.process_names.index("app#0")
+    offsets = next(
+        r for r, part in enumerate(model.record_partition[proc]) if part == model.offsets_partition
+    )
+    fatal = step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_ID_MAPPING")
+    world, state = final_states(model, labels[: labels.index(fatal) + 1])
+    client = state[S_CLIENTS][proc]
+    assert client[C_STATE] == FATAL_ERROR
+    assert client[C_BATCHES][offsets][BT_STATUS] == B_INFLIGHT
+    assert not world.offset_futures[(proc, offsets)].done
+    world, state = final_states(model, labels)
+    answered = (B_FAILED, 0, -1, INVALID_MAPPING)
+    assert state[S_CLIENTS][proc][C_BATCHES][offsets] == answered
+    assert world.offset_futures[(proc, offsets)].error is ErrorCode.INVALID_PRODUCER_ID_MAPPING
