@@ -243,10 +243,11 @@ class _Search:
         fingerprints = store == "fingerprints" or checkpointer is not None
         if self.temporal is not None and self.records_graph_here:
             if fingerprints:
-                self.share = GraphShare(self.temporal)
+                self.share = GraphShare(self.temporal, by_number=True)
             else:
                 self.graph = StateGraph()
-        self.parent: Any = FingerprintStore() if fingerprints else {}
+        self.parent: Any = (FingerprintStore(numbered=self.share is not None) if fingerprints
+                            else {})
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
         self.stop_request = StopRequest()

@@ -52,24 +52,26 @@ class PackedShare(NamedTuple):
     numbers: array[int]  # the expanded states' numbers, ascending
     fingerprints: array[int]  # their fingerprints
     counts: array[int]  # how many out-edges each has
-    targets: array[int]  # the out-edges' target fingerprints, state after state
+    targets: array[int]  # the out-edges' targets, state after state: fingerprints, or numbers
     labels: array[int]  # their labels, as indices into label_list
     label_list: list[Hashable]
     values: list[bytes]  # per predicate (predicates_of's order), one byte per expanded state
+    by_number: bool  # targets are state numbers (one process), not fingerprints (workers)
 
 
 class GraphShare:
     """What one worker records of the graph: the states it expands and their out-edges."""
 
-    __slots__ = ("counts", "fingerprints", "label_ids", "labels", "next_number", "numbers",
-                 "predicates", "targets", "values")
+    __slots__ = ("by_number", "counts", "fingerprints", "label_ids", "labels", "next_number",
+                 "numbers", "predicates", "targets", "values")
 
-    def __init__(self, temporal: Temporal) -> None:
+    def __init__(self, temporal: Temporal, *, by_number: bool = False) -> None:
         self.predicates = predicates_of(temporal)
+        self.by_number = by_number  # one process: targets as numbers (see recording)
         self.numbers = array("I")
         self.fingerprints = array("Q")
         self.counts = array("I")
-        self.targets = array("Q")
+        self.targets = array("I" if by_number else "Q")
         self.labels = array("I")
         self.label_ids: dict[Hashable, int] = {}
         self.values = [bytearray() for _ in self.predicates]
@@ -78,7 +80,7 @@ class GraphShare:
     @classmethod
     def resumed(cls, temporal: Temporal, packed: PackedShare) -> GraphShare:
         """The share ``packed`` (from a checkpoint), recording on."""
-        share = cls(temporal)
+        share = cls(temporal, by_number=packed.by_number)
         share.numbers, share.fingerprints, share.counts = (
             packed.numbers, packed.fingerprints, packed.counts)
         share.targets, share.labels = packed.targets, packed.labels
@@ -112,18 +114,20 @@ class GraphShare:
 
     def recording(self, store: FingerprintStore, successors_of: Successors) -> Successors:
         """``successors_of`` (wrapped by ``store.expanding``), recording each expansion in
-        one process with a fingerprint store: the state's number is the store's count of
-        expansions, and each successor's fingerprint the one the search computed when it
-        looked the successor up, which it does for every successor before asking for the
-        next (so the fingerprint is not computed twice)."""
+        one process with a numbered fingerprint store (a share ``by_number``): the state's
+        number is the store's count of expansions. The search looks every successor up, and
+        stores it if new, before it asks for the next, so the successor's number is then at
+        hand: the number the store gave it, or the one it found (nothing is computed twice,
+        and no fingerprint needs resolving at the end)."""
         fingerprints, edge = store.fingerprints, self.edge
 
         def recorded(state: Any) -> Iterator[tuple[Any, Any]]:
             steps = successors_of(state)  # counts the expansion: store.expanded is its number
             number, count = store.expanded, 0
             for label, target in steps:
+                stored = len(fingerprints)
                 yield label, target
-                edge(store.last_fingerprint, label)
+                edge(stored if len(fingerprints) > stored else store.last_number(), label)
                 count += 1
             self.expanded(number, fingerprints[number], state, count)
 
@@ -131,7 +135,8 @@ class GraphShare:
 
     def packed(self) -> PackedShare:
         return PackedShare(self.numbers, self.fingerprints, self.counts, self.targets,
-                           self.labels, list(self.label_ids), [bytes(v) for v in self.values])
+                           self.labels, list(self.label_ids), [bytes(v) for v in self.values],
+                           self.by_number)
 
 
 class NumberedGraph:
@@ -143,7 +148,7 @@ class NumberedGraph:
 
     def __init__(self, *, offsets: array[int], targets: array[int], labels: array[int],
                  label_values: list[Hashable], initial: int, fingerprints: array[int],
-                 values: list[bytearray]) -> None:
+                 values: list[bytes]) -> None:
         self.offsets, self.targets, self.labels = offsets, targets, labels
         self.label_values, self.initial = label_values, initial
         self.fingerprints, self.values = fingerprints, values
@@ -177,6 +182,8 @@ class NumberedGraph:
 
 def assembled(shares: list[PackedShare], initial: int) -> NumberedGraph:
     """The workers' shares joined into the one-process graph (``initial`` initial states)."""
+    if len(shares) == 1 and shares[0].by_number:
+        return _in_one_process(shares[0], initial)
     size = sum(len(share.numbers) for share in shares)
     position = array("I", bytes(4 * size))  # a state's number -> its place in the shares joined
     fingerprints = array("Q", bytes(8 * size))
@@ -208,10 +215,23 @@ def assembled(shares: list[PackedShare], initial: int) -> NumberedGraph:
     values = []
     for index in range(len(shares[0].values) if shares else 0):
         joined = b"".join(share.values[index] for share in shares)
-        values.append(bytearray(map(joined.__getitem__, position)))
+        values.append(bytes(map(joined.__getitem__, position)))
     return NumberedGraph(offsets=offsets, targets=targets, labels=labels,
                          label_values=label_values, initial=initial,
                          fingerprints=fingerprints, values=values)
+
+
+def _in_one_process(share: PackedShare, initial: int) -> NumberedGraph:
+    """A share recorded in one process: its states are numbered 0, 1, ... in order and its
+    targets are numbers already, so its arrays are the graph's."""
+    if len(share.numbers) != len(share.fingerprints) or share.numbers[-1:] not in (
+            array("I"), array("I", [len(share.numbers) - 1])):
+        raise AssertionError("one process records its states in number order")
+    labels, label_values = _numbered_as_met(share.labels, share.label_list)
+    return NumberedGraph(offsets=array("I", accumulate(share.counts, initial=0)),
+                         targets=share.targets, labels=labels, label_values=label_values,
+                         initial=initial, fingerprints=share.fingerprints,
+                         values=share.values)
 
 
 def _numbered_as_met(labels: array[int], label_values: list[Hashable]

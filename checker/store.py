@@ -44,13 +44,17 @@ class FingerprintStore:
     """Fingerprints of the stored states and each one's parent, in flat arrays."""
 
     __slots__ = ("_limit", "_mask", "_pending", "_slot", "expanded", "fingerprints", "parents",
-                 "table")
+                 "slot_numbers", "table")
 
-    def __init__(self, capacity: int = _INITIAL_CAPACITY, *, parent_code: str = "I") -> None:
+    def __init__(self, capacity: int = _INITIAL_CAPACITY, *, parent_code: str = "I",
+                 numbered: bool = False) -> None:
         size = _INITIAL_CAPACITY
         while size * 3 // 4 < capacity:
             size *= 2
         self.table = array("Q", [0]) * size
+        # With ``numbered``, each slot's state number too (4 bytes a slot): a graph recorded
+        # by number needs the number of every successor, new or found (graph_shares.py).
+        self.slot_numbers = array("I", [0]) * size if numbered else None
         self._mask = size - 1
         self._limit = size * 3 // 4
         self.fingerprints = array("Q")
@@ -69,6 +73,11 @@ class FingerprintStore:
         """The fingerprint of the state last looked up (``state in store``)."""
         return self._pending
 
+    def last_number(self) -> int:
+        """The number of the state last looked up, which was found (a numbered store)."""
+        assert self.slot_numbers is not None
+        return self.slot_numbers[self._slot]
+
     def __contains__(self, state: Any) -> bool:
         fp = self._pending = fingerprint(state)
         table, mask = self.table, self._mask
@@ -76,6 +85,7 @@ class FingerprintStore:
         while True:
             held = table[slot]
             if held == fp:
+                self._slot = slot
                 return True
             if not held:
                 self._slot = slot
@@ -85,6 +95,8 @@ class FingerprintStore:
     def __setitem__(self, state: Any, parent: Any) -> None:
         """Store ``state`` (just looked up and not found), reached from the state expanded."""
         self.table[self._slot] = self._pending
+        if self.slot_numbers is not None:
+            self.slot_numbers[self._slot] = len(self.fingerprints)
         self.fingerprints.append(self._pending)
         self.parents.append(NO_PARENT if parent is None else self.expanded)
         if len(self.fingerprints) > self._limit:
@@ -107,6 +119,8 @@ class FingerprintStore:
         while (held := table[slot]) != fp:
             if not held:
                 table[slot] = fp
+                if self.slot_numbers is not None:
+                    self.slot_numbers[slot] = len(self.fingerprints)
                 self.fingerprints.append(fp)
                 self.parents.append(parent_number)
                 if len(self.fingerprints) > self._limit:
@@ -118,13 +132,17 @@ class FingerprintStore:
     def _grow(self) -> None:
         size = len(self.table) * 2
         table = array("Q", [0]) * size
+        numbers = None if self.slot_numbers is None else array("I", [0]) * size
         mask = size - 1
-        for fp in self.fingerprints:
+        for number, fp in enumerate(self.fingerprints):
             slot = fp & mask
             while table[slot]:
                 slot = (slot + 1) & mask
             table[slot] = fp
+            if numbers is not None:
+                numbers[slot] = number
         self.table, self._mask, self._limit = table, mask, size * 3 // 4
+        self.slot_numbers = numbers
 
     def expanding(self, successors_of: Successors) -> Callable[[Any], Iterable[tuple[str, Any]]]:
         """``successors_of``, counting expansions so new states know their parent's number."""
@@ -136,7 +154,8 @@ class FingerprintStore:
         return counted
 
     def nbytes(self) -> int:
-        return sum(a.itemsize * len(a) for a in (self.table, self.fingerprints, self.parents))
+        arrays = (self.table, self.fingerprints, self.parents, self.slot_numbers or array("I"))
+        return sum(a.itemsize * len(a) for a in arrays)
 
     def path_fingerprints(self, state: Any) -> list[int]:
         """The fingerprints from an initial state to the stored ``state``."""

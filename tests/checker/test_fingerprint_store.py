@@ -171,3 +171,21 @@ def test_liveness_peers_give_the_same_lasso_with_fingerprints(case: str) -> None
     plain, asked = check(model, store="states"), check(model, store="fingerprints")
     assert (asked.verdict, asked.distinct_states, asked.trace) == (
         plain.verdict, plain.distinct_states, plain.trace)
+
+
+def test_a_numbered_store_knows_the_number_of_every_state_it_finds() -> None:
+    # a graph recorded by number asks the store for each found successor's number: it must
+    # survive the table's growth (64 slots at first, 5,000 states here)
+    store = FingerprintStore(numbered=True)
+    states = [(i, "state", i % 7) for i in range(5000)]
+    for state in states:
+        assert state not in store
+        store[state] = None
+    for number in (0, 1, 63, 64, 4999, 2500):
+        assert states[number] in store and store.last_number() == number
+    assert (99_999, "state", 0) not in store
+    plain = FingerprintStore()
+    for state in states:
+        assert state not in plain
+        plain[state] = None
+    assert store.nbytes() == plain.nbytes() + 4 * len(store.table)
