@@ -69,6 +69,9 @@ HOUSEKEEPING_MIN, HOUSEKEEPING_MAX = 8, 8192
 PROGRESS_EVERY_SECONDS = 0.2
 # The stops after which a checkpoint can go on: each leaves the search at a state boundary.
 RESUMABLE_STOPS = ("max_states", "time_budget", "interrupted")
+# A depth's states: a list, or one that spills to disk past --queue-limit (compiled code checks
+# the type of what a variable holds, so both are named).
+StateQueue = list[Any] | SpillingQueue
 # How many states' successors are checked for immutability before the fast loop starts.
 VALIDATED_EXPANSIONS = 64
 
@@ -242,6 +245,13 @@ class _Search:
                              "store='states'")
         fingerprints = store == "fingerprints" or checkpointer is not None
         if self.temporal is not None and self.records_graph_here:
+            # A queue on disk gives its states back as copies, which a graph of the states
+            # cannot number (and a queue limit asks to save memory): the graph by number.
+            if queue_limit is not None and store == "states":
+                raise InputError("a queue limit with temporal properties keeps the graph by "
+                                 "number, with fingerprints: it cannot be used with "
+                                 "store='states'")
+            fingerprints = fingerprints or queue_limit is not None
             if fingerprints:
                 self.share = GraphShare(self.temporal, by_number=True)
             else:
@@ -253,7 +263,7 @@ class _Search:
         self.stop_request = StopRequest()
         # A resumed search's next-depth states found before it stopped; where a stop left off.
         self.carried: list[Any] = []
-        self.left_off: tuple[list[Any], list[Any]] = ([], [])
+        self.left_off: tuple[StateQueue, StateQueue] = ([], [])
         self.earlier_seconds = 0.0
         self.queue_limit = queue_limit
         self.queue_spilled = 0
@@ -299,7 +309,7 @@ class _Search:
         self.earlier_seconds = snapshot.seconds
         return snapshot.frontier
 
-    def _snapshot(self, frontier: list[Any], successors: list[Any]) -> Snapshot:
+    def _snapshot(self, frontier: StateQueue, successors: StateQueue) -> Snapshot:
         """The search now: ``frontier`` is the current depth's states, the expanded included."""
         store: FingerprintStore = self.parent
         assert self.identity is not None
@@ -371,7 +381,7 @@ class _Search:
                         f"{problem}; state: {short_repr(representative)}"
                     )
 
-    def _explore(self, frontier: list[Any]) -> None:
+    def _explore(self, frontier: StateQueue) -> None:
         # Everything the loop touches is a local variable: attribute and global look-ups
         # would cost more than the work itself at millions of transitions. Action
         # properties and symmetry live in wrappers around actions() (see _successors), so
@@ -403,7 +413,7 @@ class _Search:
         last_look = self.start
         depth = self.depth
         state: Any = None
-        successors: list[Any] = []
+        successors: StateQueue = []
         stop_request, checkpointer = self.stop_request, self.checkpointer
         try:
             while frontier:
@@ -489,7 +499,7 @@ class _Search:
             raise fast_path_disagrees(self.bound, "invariants_hold_after", state)
         return name
 
-    def _next_queue(self) -> Any:
+    def _next_queue(self) -> StateQueue:
         """The queue of the next depth's states: a list, or one that spills past the limit."""
         carried, self.carried = self.carried, []
         if self.queue_limit is None:

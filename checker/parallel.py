@@ -509,7 +509,7 @@ class ParallelSearch(bfs._Search):
             if isinstance(self.parent, _Distributed):
                 self.parent.cluster.stop()
 
-    def _explore(self, frontier: list[Any]) -> None:
+    def _explore(self, frontier: bfs.StateQueue) -> None:
         store: FingerprintStore = self.parent
         cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock,
                                     self.temporal is not None)

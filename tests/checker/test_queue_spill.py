@@ -42,6 +42,20 @@ def test_same_figures_with_the_queue_on_disk(store: str) -> None:
         assert in_memory.queue_spilled == 0
 
 
+@pytest.mark.parametrize("name", ["tv2-producer-id-rotation", "tv2-strict-marker-timeout"])
+def test_temporal_properties_with_the_queue_on_disk(name: str) -> None:
+    # A state read back from the queue's file is a copy: a graph of the states numbered it
+    # by identity and stopped ("states must be expanded in the order they were stored"), so a
+    # queue limit records the graph by number, with fingerprints.
+    model = load_check_config(name).model
+    in_memory, on_disk = check(model), check(model, queue_limit=20)
+    assert figures(on_disk) == figures(in_memory)
+    assert on_disk.queue_spilled > 0 and on_disk.store == "fingerprints"
+    assert on_disk.temporal_properties == in_memory.temporal_properties != ()
+    with pytest.raises(InputError, match="cannot be used with store='states'"):
+        check(model, queue_limit=20, store="states")
+
+
 def test_a_checkpoint_resumes_with_the_queue_on_disk(tmp_path: Path) -> None:
     model = load_check_config("ctp-no-producer-epoch-check").model
     for cap in (2000, 4000):

@@ -155,6 +155,20 @@ def test_compiled_fingerprint_graph_finds_the_interpreted_lasso(search_cache: Pa
 
 
 @needs_compiler
+def test_compiled_search_spills_its_queue_as_the_interpreted_one_does(search_cache: Path) -> None:
+    # the spilling queue stands where a list does: compiled code checked it as a list once
+    runs = []
+    for interpreted in (False, True):
+        done = _cli(search_cache, "check", "--config", "tv2-producer-id-rotation",
+                    "--queue-limit", "500", "--json", "--quiet", interpreted=interpreted)
+        assert done.returncode == 0, done.stderr
+        runs.append(json.loads(done.stdout))
+    assert runs[0]["code"] == "compiled (mypyc)"
+    assert runs[0]["queue_spilled"] == runs[1]["queue_spilled"] > 0
+    assert _figures(runs[0]) == _figures(runs[1])
+
+
+@needs_compiler
 def test_check_says_which_code_runs(search_cache: Path) -> None:
     done = _cli(search_cache, "check", "--config", "coordinator-failover", "--quiet")
     assert done.returncode == 0, done.stderr
