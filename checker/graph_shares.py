@@ -1,12 +1,14 @@
-"""The state graph recorded by several workers (parallel.py), for temporal properties.
+"""The state graph recorded by number, for temporal properties, where states are not kept.
 
-In one process, graph.py's :class:`~.graph.StateGraph` numbers the states as the search
-stores them and keeps them. Workers keep no states (only fingerprints, see parallel.py), so
-each one records, for every state it expands, a :class:`GraphShare`: the state's number, its
-fingerprint, its successors' fingerprints and labels, and the value of each temporal
-predicate on it (a goal or a trigger, evaluated there and then: nothing is left to evaluate
-later). The main process then joins the shares into a :class:`NumberedGraph`
-(:func:`assembled`), resolving each successor's fingerprint to its number.
+graph.py's :class:`~.graph.StateGraph` keeps the states, numbered as the search stores them.
+Workers keep fingerprints only (parallel.py), so each one records, for every state it
+expands, a :class:`GraphShare`: the state's number, its fingerprint, its successors'
+fingerprints and labels, and the value of each temporal predicate on it (a goal or a trigger,
+evaluated there and then: nothing is left to evaluate later). The main process then joins the
+shares into a :class:`NumberedGraph` (:func:`assembled`), resolving each successor's
+fingerprint to its number. One process with a fingerprint store (bfs.py) records one share
+``by_number``: the store numbers the states and tells each successor's number as the search
+looks it up (:meth:`GraphShare.recording`), so its share is the graph as it stands.
 
 A state's number is the one the one-process search gives it: the states of the depths before,
 then its rank in its own depth, which the workers know from the discovery keys (parallel.py).
@@ -60,14 +62,17 @@ class PackedShare(NamedTuple):
 
 
 class GraphShare:
-    """What one worker records of the graph: the states it expands and their out-edges."""
+    """What one worker (or one process with fingerprints) records of the graph: the states it
+    expands and their out-edges."""
 
     __slots__ = ("by_number", "counts", "fingerprints", "label_ids", "labels", "next_number",
                  "numbers", "predicates", "targets", "values")
 
     def __init__(self, temporal: Temporal, *, by_number: bool = False) -> None:
         self.predicates = predicates_of(temporal)
-        self.by_number = by_number  # one process: targets as numbers (see recording)
+        # One process: targets as numbers, and the states' numbers (0, 1, ...) and
+        # fingerprints are the store's, not recorded again (see recording).
+        self.by_number = by_number
         self.numbers = array("I")
         self.fingerprints = array("Q")
         self.counts = array("I")
@@ -94,8 +99,9 @@ class GraphShare:
         self.next_number += size
         return first
 
-    def edge(self, target_fingerprint: int, label: Hashable) -> None:
-        self.targets.append(target_fingerprint)
+    def edge(self, target: int, label: Hashable) -> None:
+        """An out-edge of the state being expanded: its target's fingerprint (or number)."""
+        self.targets.append(target)
         label_id = self.label_ids.get(label)
         if label_id is None:
             label_id = self.label_ids[label] = len(self.label_ids)
@@ -103,8 +109,9 @@ class GraphShare:
 
     def expanded(self, number: int, fingerprint: int, state: Any, edges: int) -> None:
         """``state`` (numbered ``number``) was expanded; its ``edges`` out-edges came before."""
-        self.numbers.append(number)
-        self.fingerprints.append(fingerprint)
+        if not self.by_number:
+            self.numbers.append(number)
+            self.fingerprints.append(fingerprint)
         self.counts.append(edges)
         for (name, predicate), values in zip(self.predicates, self.values, strict=True):
             try:
@@ -120,6 +127,7 @@ class GraphShare:
         hand: the number the store gave it, or the one it found (nothing is computed twice,
         and no fingerprint needs resolving at the end)."""
         fingerprints, edge = store.fingerprints, self.edge
+        self.fingerprints = fingerprints  # the store's: state number -> fingerprint
 
         def recorded(state: Any) -> Iterator[tuple[Any, Any]]:
             steps = successors_of(state)  # counts the expansion: store.expanded is its number
@@ -222,11 +230,11 @@ def assembled(shares: list[PackedShare], initial: int) -> NumberedGraph:
 
 
 def _in_one_process(share: PackedShare, initial: int) -> NumberedGraph:
-    """A share recorded in one process: its states are numbered 0, 1, ... in order and its
-    targets are numbers already, so its arrays are the graph's."""
-    if len(share.numbers) != len(share.fingerprints) or share.numbers[-1:] not in (
-            array("I"), array("I", [len(share.numbers) - 1])):
-        raise AssertionError("one process records its states in number order")
+    """A share recorded in one process: its states are numbered 0, 1, ... in order (the
+    store's fingerprints by number) and its targets are numbers already, so its arrays are
+    the graph's."""
+    if len(share.counts) != len(share.fingerprints):
+        raise AssertionError("one process expands every state it stores, in number order")
     labels, label_values = _numbered_as_met(share.labels, share.label_list)
     return NumberedGraph(offsets=array("I", accumulate(share.counts, initial=0)),
                          targets=share.targets, labels=labels, label_values=label_values,
