@@ -133,8 +133,10 @@ def check(
     properties are not checked under it (``temporal_skipped`` names them).
 
     ``temporal=False`` checks the invariants and action properties only, as if the model
-    declared no temporal properties (``temporal_skipped`` names them): no graph is recorded,
-    so fingerprints, checkpoints and workers apply to a model that declares some.
+    declared no temporal properties (``temporal_skipped`` names them): no graph is recorded.
+    With them, the graph keeps the states (``"states"``, and ``"auto"``, which keeps them for
+    such a check); with fingerprints, a checkpoint, a queue limit or workers it is recorded by
+    number with each temporal predicate's value (graph_shares.py), and a checkpoint keeps it.
     """
     options: dict[str, Any] = {
         "max_states": positive_int("max_states", max_states),
@@ -238,6 +240,7 @@ class _Search:
         self.graph: StateGraph | None = None
         self.share: GraphShare | None = None
         self.numbered: NumberedGraph | None = None
+        self.initial_count = 0  # the initial states (numbered first in the graph)
         # The visited set and parent links: a dict, or fingerprints (which behave alike); a
         # checkpoint keeps fingerprints.
         if checkpointer is not None and store == "states":
