@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from checker_examples import example
-from named_checks import check_two_phase_json
+from named_checks import assert_gives_row, check_two_phase_json, verdict_rows
 
 from kafka_eos.checker import CheckResult, check
 from kafka_eos.checker.queue import SpillingQueue
@@ -54,6 +54,12 @@ def test_temporal_properties_with_the_queue_on_disk(name: str) -> None:
     assert on_disk.temporal_properties == in_memory.temporal_properties != ()
     with pytest.raises(InputError, match="cannot be used with store='states'"):
         check(model, queue_limit=20, store="states")
+
+
+@pytest.mark.parametrize("name", verdict_rows())
+def test_every_named_check_gives_its_row_with_the_queue_on_disk(name: str) -> None:
+    config = load_check_config(name)
+    assert_gives_row(name, check(config.model, queue_limit=50, **config.bounds))
 
 
 def test_a_checkpoint_resumes_with_the_queue_on_disk(tmp_path: Path) -> None:
