@@ -522,6 +522,12 @@ class _Search:
             return path
         return path_to(self.parent, state)
 
+    def _join_graph(self) -> None:
+        """The graph recorded by number made whole: here, the one share as it stands."""
+        if self.share is not None:
+            self.numbered = assembled([self.share.packed()], self.initial_count)
+            self.share = None
+
     def _recorded_graph(self) -> liveness_.Graph | None:
         """The graph the temporal properties are checked on, once the search recorded it."""
         return self.graph if self.graph is not None else self.numbered
@@ -529,11 +535,10 @@ class _Search:
     def _check_temporal(self) -> None:
         if self.temporal is None or self.found is not None or self.stopped_by is not None:
             return
-        if self.share is not None:
-            started = time.perf_counter()
-            self.numbered = assembled([self.share.packed()], self.initial_count)
-            self.share = None
-            self.liveness_seconds += time.perf_counter() - started
+        self._report_temporal()
+        started = time.perf_counter()
+        self._join_graph()  # counted as the temporal properties' time
+        self.liveness_seconds += time.perf_counter() - started
         graph = self._recorded_graph()
         assert graph is not None
         outcome = liveness_.checked(graph, self.temporal)
@@ -542,7 +547,7 @@ class _Search:
             self.found = _Found("temporal", outcome.lasso.property_name, None,
                                 lasso=outcome.lasso)
 
-    def _report(self, now: float, depth: int, queue: int) -> None:
+    def _report(self, now: float, depth: int, queue: int, *, phase: str = "search") -> None:
         assert self.progress is not None
         self.progress(
             Progress(
@@ -551,8 +556,14 @@ class _Search:
                 depth=depth,
                 queue=queue,
                 seconds=self._seconds(now),
+                phase=phase,
             )
         )
+
+    def _report_temporal(self) -> None:
+        """Say the temporal properties are being checked: the search has nothing left."""
+        if self.progress is not None:
+            self._report(time.perf_counter(), self.depth, 0, phase="temporal")
 
     def _result(self, seconds: float) -> CheckResult:
         found = self.found

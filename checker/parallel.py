@@ -522,8 +522,6 @@ class ParallelSearch(bfs._Search):
         sorted_keys = [array("Q", [key for key, _, _ in share]).tobytes() for share in shares]
         try:
             self._levels(cluster, distributed, sorted_keys)
-            if self.temporal is not None and self.found is None and self.stopped_by is None:
-                self._assemble(cluster, initial=len(frontier))
         except BaseException:
             distributed.answering = False
             raise
@@ -567,9 +565,9 @@ class ParallelSearch(bfs._Search):
                 self.stopped_by = "interrupted"
                 return
 
-    def _report(self, now: float, depth: int, queue: int) -> None:
+    def _report(self, now: float, depth: int, queue: int, *, phase: str = "search") -> None:
         if self.progress is not None:
-            super()._report(now, depth, queue)
+            super()._report(now, depth, queue, phase=phase)
 
     def _found_first(self, cluster: Cluster, distributed: _Distributed, event: Event) -> None:
         key, kind, name, data, step = event
@@ -577,12 +575,10 @@ class ParallelSearch(bfs._Search):
         label, target = step if step is not None else (None, None)
         self.found = bfs._Found(kind, name, decoded(data), label, target)  # type: ignore[arg-type]
 
-    def _assemble(self, cluster: Cluster, *, initial: int) -> None:
-        """The workers' graph shares joined into the one-process graph (its time counted as
-        the temporal properties')."""
-        started = time.perf_counter()
-        self.numbered = assembled(cluster.graph(), initial)
-        self.liveness_seconds += time.perf_counter() - started
+    def _join_graph(self) -> None:
+        """The workers' graph shares joined into the one-process graph."""
+        distributed: _Distributed = self.parent
+        self.numbered = assembled(distributed.cluster.graph(), self.initial_count)
 
     def _gather(self, cluster: Cluster, distributed: _Distributed) -> None:
         counts: dict[Any, int] = {}

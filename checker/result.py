@@ -57,6 +57,9 @@ class Progress:
     depth: int
     queue: int
     seconds: float
+    # "search", then "temporal" while the temporal properties are checked on the graph (a
+    # minute on millions of states, after the last state is explored)
+    phase: str = "search"
 
 
 ProgressCallback = Callable[[Progress], None]

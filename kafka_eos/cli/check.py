@@ -494,6 +494,11 @@ class _ProgressDisplay(StatusLine):
     def update(self, progress: Progress) -> None:
         if not self.enabled or progress.seconds < PROGRESS_AFTER_SECONDS:
             return
+        if progress.phase == "temporal":
+            self.show(f"{progress.distinct_states:,} states explored; checking the temporal "
+                      f"properties on their graph  {progress.seconds:.0f} s",
+                      seconds=progress.seconds)
+            return
         rate = progress.distinct_states / progress.seconds
         # Expanded states per second: the queue's states take about queue / that to expand
         # (a lower bound on what is left: they will find new states too).

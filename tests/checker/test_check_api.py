@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from checker_examples import example
@@ -10,6 +11,7 @@ from toy_models import Counter, DeadEnd, DeadEndIsError, FastPathCounter, Monoto
 
 from kafka_eos.checker import check
 from kafka_eos.errors import InputError
+from kafka_eos.model.configs import load_check_config
 
 
 def test_invariant_violation_comes_with_the_shortest_trace() -> None:
@@ -130,6 +132,19 @@ def test_progress_callback_sees_growing_counts() -> None:
     for report in seen:
         assert 0 < report.distinct_states <= 8832
         assert report.depth <= 16
+
+
+@pytest.mark.parametrize("options", [{}, {"store": "fingerprints"}, {"workers": 2}])
+def test_progress_says_when_the_temporal_properties_are_checked(options: dict[str, Any]) -> None:
+    # after the last state is explored the graph's check can take a minute: the callback
+    # is told, once, with the final counts
+    seen: list[Any] = []
+    result = check(load_check_config("tv2-producer-id-rotation").model, progress=seen.append,
+                   **options)
+    temporal = [report for report in seen if report.phase == "temporal"]
+    assert [(r.distinct_states, r.transitions) for r in temporal] == [
+        (result.distinct_states, result.transitions)]
+    assert all(report.phase == "search" for report in seen[:-1]) and seen[-1] is temporal[0]
 
 
 def test_to_json_has_the_documented_fields() -> None:
