@@ -60,7 +60,12 @@ from .result import (
     Verdict,
     ViolationKind,
 )
-from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, store_kind
+from .store import (
+    AUTO_FINGERPRINTS_AFTER,
+    AUTO_FINGERPRINTS_WITH_GRAPH_AFTER,
+    FingerprintStore,
+    store_kind,
+)
 
 # Seconds between two looks at the clock (time budget, progress), and the bounds on how many
 # expanded states that may be.
@@ -134,9 +139,10 @@ def check(
 
     ``temporal=False`` checks the invariants and action properties only, as if the model
     declared no temporal properties (``temporal_skipped`` names them): no graph is recorded.
-    With them, the graph keeps the states (``"states"``, and ``"auto"``, which keeps them for
-    such a check); with fingerprints, a checkpoint, a queue limit or workers it is recorded by
-    number with each temporal predicate's value (graph_shares.py), and a checkpoint keeps it.
+    With them, the graph keeps the states (``"states"``, and ``"auto"`` up to
+    ``AUTO_FINGERPRINTS_WITH_GRAPH_AFTER`` states); with fingerprints, a checkpoint, a queue
+    limit or workers it is recorded by number with each temporal predicate's value
+    (graph_shares.py), and a checkpoint keeps it.
     """
     options: dict[str, Any] = {
         "max_states": positive_int("max_states", max_states),
@@ -392,7 +398,7 @@ class _Search:
         parent = self.parent
         counts = self.label_counts
         count_of = counts.get
-        successors_of = _successors(self.bound, self.ample, self._seen)
+        successors_of = plain_successors = _successors(self.bound, self.ample, self._seen)
         if self.graph is not None:
             self.graph.add_initial(frontier)
             successors_of = self.graph.recording(successors_of)
@@ -478,9 +484,19 @@ class _Search:
                 # freed when no longer referenced; run() unfreezes them at the end.
                 gc.freeze()
                 if self._time_for_fingerprints():
+                    graph = self.graph
                     parent = self.parent = FingerprintStore.from_dict(
-                        parent, expanded=len(parent) - len(frontier))
-                    successors_of = parent.expanding(successors_of)
+                        parent, expanded=len(parent) - len(frontier),
+                        numbered=graph is not None)
+                    if graph is None:
+                        successors_of = parent.expanding(successors_of)
+                    else:  # the graph goes on by number (graph_shares.py)
+                        assert self.temporal is not None
+                        self.share = GraphShare.from_graph(graph, self.temporal, parent)
+                        self.graph = None
+                        successors_of = self.share.recording(
+                            parent, parent.expanding(plain_successors))
+                        unnumbered = True
         except _PropertyBroken as broken:
             self.found = _Found("action_property", *broken.args)
         except Exception as exc:
@@ -513,8 +529,10 @@ class _Search:
 
     def _time_for_fingerprints(self) -> bool:
         """Whether the "auto" store switches from states to fingerprints now."""
-        return (self.auto_store and self.graph is None and isinstance(self.parent, dict)
-                and len(self.parent) >= AUTO_FINGERPRINTS_AFTER)
+        after = (AUTO_FINGERPRINTS_AFTER if self.graph is None
+                 else AUTO_FINGERPRINTS_WITH_GRAPH_AFTER)
+        return (self.auto_store and isinstance(self.parent, dict)
+                and len(self.parent) >= after)
 
     def _path(self, state: Any) -> list[Any]:
         if not isinstance(self.parent, dict):  # fingerprints, in one store or in workers

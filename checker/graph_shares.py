@@ -26,6 +26,7 @@ from dataclasses import replace
 from itertools import accumulate
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .graph import StateGraph
 from .interface import BoundModel, model_error
 from .store import FingerprintStore, rebuild_path
 from .temporal import StatePredicate
@@ -93,6 +94,22 @@ class GraphShare:
         share.values = [bytearray(v) for v in packed.values]
         return share
 
+    @classmethod
+    def from_graph(cls, graph: StateGraph, temporal: Temporal,
+                   store: FingerprintStore) -> GraphShare:
+        """A graph of the states (numbered as ``store``, a numbered store made from the same
+        dict, numbers them) as a share ``by_number``, the temporal predicates evaluated on
+        each state expanded so far: the ``auto`` store's switch to fingerprints."""
+        share = cls(temporal, by_number=True)
+        offsets = graph.offsets
+        share.counts = array("I", (offsets[v + 1] - offsets[v] for v in range(graph.expanded)))
+        share.targets, share.labels = array("I", graph.targets), array("I", graph.labels)
+        share.label_ids = dict(graph.label_ids)
+        share.fingerprints = store.fingerprints
+        for state in graph.states()[: graph.expanded]:
+            share.evaluate(state)
+        return share
+
     def start_depth(self, size: int) -> int:
         """A depth of ``size`` states (all workers') starts: the number of its first."""
         first = self.next_number
@@ -113,6 +130,10 @@ class GraphShare:
             self.numbers.append(number)
             self.fingerprints.append(fingerprint)
         self.counts.append(edges)
+        self.evaluate(state)
+
+    def evaluate(self, state: Any) -> None:
+        """Each temporal predicate's value on the state expanded next."""
         for (name, predicate), values in zip(self.predicates, self.values, strict=True):
             try:
                 values.append(1 if predicate(state) else 0)

@@ -118,6 +118,22 @@ def test_auto_switches_to_fingerprints_past_its_threshold(monkeypatch: Any) -> N
     assert (ok.store, ok.distinct_states) == ("fingerprints", 8832)
 
 
+@pytest.mark.parametrize(("name", "threshold"), [("tv2-strict-marker-timeout", 100),
+                                               ("tv2-producer-id-rotation", 5000)])
+def test_auto_switches_a_check_with_temporal_properties_too(
+        monkeypatch: Any, name: str, threshold: int) -> None:
+    # past its own threshold the graph of the states goes on by number: the same figures and
+    # lasso (tv2-strict-marker-timeout's), with fingerprints
+    model = load_check_config(name).model
+    plain = check(model, store="states")
+    monkeypatch.setattr(bfs, "AUTO_FINGERPRINTS_WITH_GRAPH_AFTER", threshold)
+    auto = check(model)
+    assert (auto.store, plain.store) == ("fingerprints", "states")
+    assert (auto.verdict, auto.distinct_states, auto.transitions, auto.trace) == (
+        plain.verdict, plain.distinct_states, plain.transitions, plain.trace)
+    assert auto.temporal_properties == plain.temporal_properties != ()
+
+
 def test_an_unknown_store_is_an_input_error() -> None:
     with pytest.raises(InputError, match="store must be one of auto, states, fingerprints"):
         check(Counter(top=3), store="bits")
