@@ -44,6 +44,26 @@ def _wrapped_zombie_adds(
     )
 
 
+def _wrapped_zombie_adds_to_its_own(
+    world: ConformanceWorld, state: tuple, label: Step, target: tuple  # type: ignore[type-arg]
+) -> bool:
+    """A transaction-version-2 leader-side add refused INVALID_TXN_STATE by the model where
+    the coordinator holds an open transaction at the request's own epoch without the
+    partition."""
+    if label.name != "HandleVerifyPartition" or label.arg("request") != "ADD":
+        return False
+    tid = world.tid_index(label.arg("transactional_id"))
+    metadata = state[L.S_COORDINATOR][L.K_METADATA][tid]
+    partition = world.model.partition_names.index(label.arg("partition"))
+    return (
+        label.outcome == "INVALID_TXN_STATE"
+        and metadata[L.T_STATE] == int(TxnState.ONGOING)
+        and metadata[L.T_EPOCH] == label.arg("epoch")
+        and not metadata[L.T_PENDING]
+        and not metadata[L.T_PARTITIONS] >> partition & 1
+    )
+
+
 def _wrapped_zombie_aborts(
     world: ConformanceWorld, state: tuple, label: Step, target: tuple  # type: ignore[type-arg]
 ) -> bool:
@@ -82,6 +102,18 @@ KNOWN: tuple[Disagreement, ...] = (
         "ahead of that. Found by the refinement tests once a small max_producer_epoch was "
         "allowed under transaction version 2; the model's add is to follow Kafka",
         _wrapped_zombie_adds,
+    ),
+    Disagreement(
+        "wrapped_zombie_adds_to_its_own_transaction",
+        "as wrapped_zombie_adds_a_partition, with the zombie's own transaction open at the "
+        "wrapped epoch (it sent AddOffsetsToTxn, not the data partition, after its Produce): "
+        "the transaction-version-2 leader-side add of the data partition finds an Ongoing "
+        "transaction without it; the reference, as Kafka's handleAddPartitionsToTransaction, "
+        "adds the partition, the model answers INVALID_TXN_STATE (SPEC.md §8: its clients "
+        "add their partitions themselves). Found by a long drawn refinement run (session 10) "
+        "with producer_id_rotation off, an epoch bound of 1 and two request timeouts; the "
+        "model's add is to follow Kafka",
+        _wrapped_zombie_adds_to_its_own,
     ),
     Disagreement(
         "wrapped_zombie_aborts_nothing",

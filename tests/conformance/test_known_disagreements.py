@@ -1,7 +1,8 @@
 """Programs (model labels, shrunk until removing any one step makes them pass) the refinement
 tests found.
 
-PROGRAMS: the known disagreements between the reference and the model (none today), each a
+PROGRAMS: the known disagreements between the reference and the model (three today, all
+with producer_id_rotation off and transaction version 2's leader-side add), each a
 strict xfail whose last step the reference does differently, explained in
 kafka_eos.reference.conformance.known; when the two come to agree, the test XPASSes and fails
 the suite, so the entry in ``known.KNOWN`` can go. AGREED: programs that once disagreed, kept
@@ -51,11 +52,32 @@ _CONFIGS = {
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
     # one consume-transform-produce application whose transaction may time out; its epoch
     # bound of 1 rotates the producer id at the timeout's abort
+    # two consume-transform-produce incarnations whose epoch wraps at 1 (producer id
+    # rotation off), two request timeouts, the checks a drawn program had off
+    "ctp-wrap-timeouts": model(
+        replace(_CTP, max_producer_epoch=1, consumer="read_committed"),
+        knobs=Knobs(batch_cache_size=1, max_in_flight=1, marker_retry_accepted=False,
+                    marker_transaction_version=False, partition_verification=False,
+                    verification_guard=False, coordinator_epoch_check=False,
+                    producer_epoch_check=False, timeout_epoch_bump=False,
+                    producer_id_rotation=False, group_generation_check=False),
+        faults=Faults(request_timeouts=2),
+    ),
     "ctp-timeout-rotation": model(
         replace(_CTP, producers=_CTP.producers[:1], max_producer_epoch=1),
         faults=Faults(txn_timeouts=1),
     ),
 }
+
+#: consume-transform-produce: both incarnations initialised, app#0 at epoch 0, app#1 at 1.
+_APP0_AND_APP1_INITIALISED = [
+    step("InitProducerId", "app#0"),
+    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Empty", 0),
+    step("InitProducerId", "app#1"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Empty", 1),
+]
 
 #: consume-transform-produce: app#1, initialised at epoch 1, opens txn0 on t-0.
 _APP1_OPENS_TXN0_AT_E1 = [
@@ -185,6 +207,40 @@ PROGRAMS: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
             step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "INVALID_TXN_STATE"),
+        ],
+    ),
+    # app#1's twice re-sent InitProducerId wraps the epoch back to 0 while app#0, at epoch 0,
+    # has t-0 in its transaction: the wrap aborts it, app#0 (told of its add) sends its
+    # Produce and then opens the wrapped epoch's transaction itself with AddOffsetsToTxn; the
+    # leader's add of t-0 meets that Ongoing transaction without t-0.
+    "wrapped_zombie_adds_to_its_own_transaction": (
+        "ctp-wrap-timeouts",
+        [
+            *_APP0_AND_APP1_INITIALISED,
+            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            step("FetchCommittedOffset", "app#0", 0),
+            step("TimeoutCoordinatorRequest", "app#1", "InitProducerId"),
+            step("TimeoutCoordinatorRequest", "app#1", "InitProducerId"),
+            step("BeginTransaction", "app#0", 0),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
+            step("Fetch", "t-0", 0, 1, ()),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("AddOffsetsToTxn", "app#0"),
+            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
             step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
             step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "INVALID_TXN_STATE"),
         ],
@@ -577,12 +633,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "no_resend_in_abortable_error": (
         "ctp",
         [
-            step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("InitProducerId", "app#1"),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 1),
+            *_APP0_AND_APP1_INITIALISED,
             *_APP1_OPENS_TXN0_AT_E1,
             step("TimeoutTransaction", "app", 1),
             step("Send", "app#1", 0, "t-0", 1, 0, "Produce"),
