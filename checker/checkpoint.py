@@ -2,7 +2,8 @@
 
 A checkpoint is everything the search needs to go on at a state boundary: the fingerprint
 store (its three arrays), the states of the current depth still to expand, the new states of
-the next depth found so far, the depth, the coverage counts and the queue peak. Resumed, the
+the next depth found so far, the depth, the coverage counts, the queue peak and, when temporal
+properties are checked, the graph recorded so far (graph_shares.py). Resumed, the
 search ends with the same distinct states, transitions, coverage, verdict and trace as a run
 never stopped. The states are stored with ``pickle``, so resume only checkpoints you wrote:
 loading one runs whatever its file says, like importing a model file.

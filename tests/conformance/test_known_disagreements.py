@@ -50,8 +50,6 @@ _CONFIGS = {
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
-    # one consume-transform-produce application whose transaction may time out; its epoch
-    # bound of 1 rotates the producer id at the timeout's abort
     # two consume-transform-produce incarnations whose epoch wraps at 1 (producer id
     # rotation off), two request timeouts, the checks a drawn program had off
     "ctp-wrap-timeouts": model(
@@ -63,6 +61,8 @@ _CONFIGS = {
                     producer_id_rotation=False, group_generation_check=False),
         faults=Faults(request_timeouts=2),
     ),
+    # one consume-transform-produce application whose transaction may time out; its epoch
+    # bound of 1 rotates the producer id at the timeout's abort
     "ctp-timeout-rotation": model(
         replace(_CTP, producers=_CTP.producers[:1], max_producer_epoch=1),
         faults=Faults(txn_timeouts=1),
@@ -89,16 +89,22 @@ _APP1_OPENS_TXN0_AT_E1 = [
     step("ReceiveCoordinatorResponse", "app#1", "AddPartitionsToTxn", "NONE"),
 ]
 
+def _first_opens_txn0_at_e0(tid: str) -> list[Step]:
+    """The first incarnation of ``tid`` is initialised (epoch 0) and opens txn0."""
+    process = f"{tid}#0"
+    return [
+        step("InitProducerId", process),
+        step("HandleInitProducerId", tid, process, -1, "WRITE"),
+        step("CompleteTxnLogAppend", tid, "Empty", 0),
+        step("ReceiveCoordinatorResponse", process, "InitProducerId", "NONE"),
+        step("BeginTransaction", process, 0),
+        step("HandleAddPartitionsToTxn", tid, process, 0, "WRITE"),
+        step("CompleteTxnLogAppend", tid, "Ongoing", 0),
+    ]
+
+
 #: app#0 is initialised (epoch 0) and opens txn0: the start of several programs.
-_APP0_OPENS_TXN0_AT_E0 = [
-    step("InitProducerId", "app#0"),
-    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
-    step("CompleteTxnLogAppend", "app", "Empty", 0),
-    step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
-    step("BeginTransaction", "app#0", 0),
-    step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
-    step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-]
+_APP0_OPENS_TXN0_AT_E0 = _first_opens_txn0_at_e0("app")
 
 #: ... as a consume-transform-produce application: it fetches its input's committed offset
 #: before it begins.
@@ -109,15 +115,7 @@ _CTP_APP0_OPENS_TXN0_AT_E0 = [
 ]
 
 #: tx#0 is initialised (epoch 0) and opens txn0: the start of several programs.
-_TX0_OPENS_TXN0_AT_E0 = [
-    step("InitProducerId", "tx#0"),
-    step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
-    step("CompleteTxnLogAppend", "tx", "Empty", 0),
-    step("ReceiveCoordinatorResponse", "tx#0", "InitProducerId", "NONE"),
-    step("BeginTransaction", "tx#0", 0),
-    step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "WRITE"),
-    step("CompleteTxnLogAppend", "tx", "Ongoing", 0),
-]
+_TX0_OPENS_TXN0_AT_E0 = _first_opens_txn0_at_e0("tx")
 
 #: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: part
 #: of several shrunk programs.
