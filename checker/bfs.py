@@ -32,6 +32,7 @@ from . import reduction as reduction_
 from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
+from .collector import rare_collections
 from .graph import KNOWN, StateGraph
 from .graph_shares import GraphShare, NumberedGraph, assembled
 from .interface import (
@@ -280,6 +281,11 @@ class _Search:
 
     def run(self) -> CheckResult:
         self.start = time.perf_counter()
+        with rare_collections():
+            self._search()
+        return self._result(self._seconds(time.perf_counter()))
+
+    def _search(self) -> None:
         frontier = self._initial_level()
         if self.found is None and self.checkpointer is not None:
             frontier = self._resume(frontier)
@@ -298,7 +304,6 @@ class _Search:
             finally:
                 if not frozen_by_caller:
                     gc.unfreeze()  # what _explore froze is the collector's again
-        return self._result(self._seconds(time.perf_counter()))
 
     def _resume(self, frontier: list[Any]) -> list[Any]:
         """The frontier to start from: the checkpoint's if there is one, else ``frontier``."""

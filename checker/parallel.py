@@ -60,6 +60,7 @@ from kafka_eos.errors import InputError
 
 from . import bfs
 from . import liveness as liveness_
+from .collector import RARE_THRESHOLDS
 from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
 from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
@@ -310,7 +311,7 @@ def quiet_collector() -> None:
     collections are made rare, not stopped; what the worker inherited is frozen out of them
     (``gc.freeze``)."""
     gc.freeze()
-    gc.set_threshold(100_000, 50, 100)
+    gc.set_threshold(*RARE_THRESHOLDS)
 
 
 def _first(item: tuple[int, Any, int]) -> int:

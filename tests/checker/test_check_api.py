@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -10,6 +11,7 @@ from checker_examples import example
 from toy_models import Counter, DeadEnd, DeadEndIsError, FastPathCounter, MonotoneCounter
 
 from kafka_eos.checker import check
+from kafka_eos.checker.collector import RARE_THRESHOLDS
 from kafka_eos.errors import InputError
 from kafka_eos.model.configs import load_check_config
 
@@ -167,3 +169,29 @@ def test_bad_bounds_are_rejected(option: str, value: object) -> None:
 
     with pytest.raises(InputError, match=option):
         check(Counter(), **{option: value})  # type: ignore[arg-type]
+
+
+class _ThresholdWitness(Counter):
+    """A counter that notes the collector's thresholds while the search expands it."""
+
+    def __init__(self) -> None:
+        super().__init__(top=3)
+        self.seen: set[tuple[int, int, int]] = set()
+
+    def actions(self, state: int) -> list[tuple[str, int]]:
+        self.seen.add(gc.get_threshold())
+        return super().actions(state)
+
+
+def test_the_search_collects_rarely_and_gives_the_callers_collector_back() -> None:
+    # A library caller's own thresholds survive a check; inside, young collections are rare
+    # (CPython's 700 made them about 8% of the default Kafka check's CPU time).
+    saved = gc.get_threshold()
+    gc.set_threshold(1234, 5, 6)
+    try:
+        model = _ThresholdWitness()
+        assert check(model).verdict == "ok"
+        assert gc.get_threshold() == (1234, 5, 6)
+    finally:
+        gc.set_threshold(*saved)
+    assert model.seen == {RARE_THRESHOLDS}
