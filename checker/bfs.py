@@ -48,6 +48,7 @@ from .interface import (
     reraise_explained,
     short_repr,
 )
+from .memory import auto_memory_budget, resident_bytes
 from .queue import SpillingQueue, spilled
 from .reduction import REDUCTIONS, AmpleSets
 from .replay import extend_with_transition, path_to, replay
@@ -114,7 +115,8 @@ def check(
 
     ``store`` is how visited states are kept: ``"states"`` (a dict of the states themselves),
     ``"fingerprints"`` (64-bit fingerprints and parent numbers, about 30 bytes a state; see
-    store.py) or ``"auto"``: states until ``AUTO_FINGERPRINTS_AFTER`` states are stored, then
+    store.py) or ``"auto"``: states until ``AUTO_FINGERPRINTS_AFTER`` states are stored and
+    the process holds more than a quarter of the machine's memory (memory.py), then
     fingerprints from the next depth on. Verdicts, counts and trace lengths are the same.
 
     ``checkpoint`` is a directory: the search (with fingerprints) is written there every
@@ -224,6 +226,7 @@ class _Search:
         self.deadlock = bound.deadlock_is_error if deadlock is None else bool(deadlock)
         self.progress = progress
         self.auto_store = store == "auto"
+        self.auto_memory_budget = auto_memory_budget() if self.auto_store else 0
         self.label_counts: dict[Any, int] = {}
         self.depth = 0
         self.queue_peak = 0
@@ -533,11 +536,14 @@ class _Search:
         return queue
 
     def _time_for_fingerprints(self) -> bool:
-        """Whether the "auto" store switches from states to fingerprints now."""
+        """Whether the "auto" store switches from states to fingerprints now: past its
+        threshold of states, once the process holds more than its share of memory
+        (memory.py)."""
         after = (AUTO_FINGERPRINTS_AFTER if self.graph is None
                  else AUTO_FINGERPRINTS_WITH_GRAPH_AFTER)
         return (self.auto_store and isinstance(self.parent, dict)
-                and len(self.parent) >= after)
+                and len(self.parent) >= after
+                and resident_bytes() > self.auto_memory_budget)
 
     def _path(self, state: Any) -> list[Any]:
         if not isinstance(self.parent, dict):  # fingerprints, in one store or in workers

@@ -47,7 +47,8 @@ def register(subparsers: Any) -> None:
     checker.add_argument("--store", choices=STORES, default="auto",
                          help="keep visited states as states (fastest), 64-bit fingerprints "
                          "(about 30 bytes a state), or auto: fingerprints past "
-                         f"{AUTO_FINGERPRINTS_AFTER:,} states (default)")
+                         f"{AUTO_FINGERPRINTS_AFTER:,} states once the check holds a quarter "
+                         "of the machine's memory (default)")
     checker.add_argument("--workers", metavar="N", default="1",
                          help="explore in N processes, each owning a share of the states "
                          "(fingerprints; same counts and shortest traces; default 1)")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -17,7 +18,7 @@ from named_checks import TWO_PHASE, assert_gives_row, check_two_phase_json, verd
 from tlc import cases
 from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
 
-from kafka_eos.checker import bfs, check
+from kafka_eos.checker import bfs, check, memory
 from kafka_eos.checker.fingerprint import canonical_bytes, collision_probability, fingerprint
 from kafka_eos.checker.store import FingerprintStore
 from kafka_eos.errors import InputError
@@ -111,6 +112,7 @@ def test_auto_switches_to_fingerprints_past_its_threshold(monkeypatch: Any) -> N
     model = faulty_two_phase(7)
     plain = check(model, store="states")
     monkeypatch.setattr(bfs, "AUTO_FINGERPRINTS_AFTER", 100)
+    monkeypatch.setattr(bfs, "auto_memory_budget", lambda: 0)
     auto = check(model)
     assert (auto.store, plain.store) == ("fingerprints", "states")
     assert auto.trace == plain.trace and auto.distinct_states == plain.distinct_states
@@ -127,11 +129,33 @@ def test_auto_switches_a_check_with_temporal_properties_too(
     model = load_check_config(name).model
     plain = check(model, store="states")
     monkeypatch.setattr(bfs, "AUTO_FINGERPRINTS_WITH_GRAPH_AFTER", threshold)
+    monkeypatch.setattr(bfs, "auto_memory_budget", lambda: 0)
     auto = check(model)
     assert (auto.store, plain.store) == ("fingerprints", "states")
     assert (auto.verdict, auto.distinct_states, auto.transitions, auto.trace) == (
         plain.verdict, plain.distinct_states, plain.transitions, plain.trace)
     assert auto.temporal_properties == plain.temporal_properties != ()
+
+
+def test_auto_keeps_the_states_while_they_fit_in_its_share_of_memory(monkeypatch: Any) -> None:
+    # past the threshold of states, a process far under its budget keeps the faster store
+    monkeypatch.setattr(bfs, "AUTO_FINGERPRINTS_AFTER", 100)
+    monkeypatch.setattr(bfs, "auto_memory_budget", lambda: 1 << 60)
+    assert check(example("two_phase.py:TwoPhase", rms=5)).store == "states"
+
+
+def test_the_memory_budget_is_a_share_of_the_machine_or_of_its_container(
+        monkeypatch: Any, tmp_path: Path) -> None:
+    physical = memory.machine_memory()
+    assert physical > 0 and memory.auto_memory_budget() == int(physical * 0.25)
+    no_limit, limit = tmp_path / "v2", tmp_path / "v1"
+    no_limit.write_text("max\n")
+    limit.write_text(f"{1 << 30}\n")
+    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(no_limit),))
+    assert memory.machine_memory() == physical
+    monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(no_limit), str(limit)))
+    assert memory.machine_memory() == min(physical, 1 << 30)
+    assert 0 < memory.resident_bytes() < physical
 
 
 def test_an_unknown_store_is_an_input_error() -> None:
