@@ -33,7 +33,7 @@ Properties (spec/SPEC.md has the long form), each checked per transaction where 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from functools import lru_cache, partial
+from functools import partial
 from typing import Any
 
 from kafka_eos.checker.temporal import Fairness, TemporalProperty, leads_to, weakly_fair
@@ -217,16 +217,12 @@ class _Transactions:
                   if q != proc and model.tid_of[q] == model.tid_of[proc] >= 0)
             for proc in range(model.process_count)
         ]
-        # Both read only the clients, which repeat across many states: cached per value (the
-        # predicates run on every state of the graph).
-        self._superseded = lru_cache(maxsize=1 << 16)(self._superseded_among)
-        self._quiet = lru_cache(maxsize=1 << 16)(self._quiet_among)
 
     def superseded(self, state: Tup, proc: int) -> bool:
         """Fenced: another incarnation of the transactional.id holds a newer epoch (its
         InitProducerId came later, whatever the workload's order), or the client has failed
         for good."""
-        return self._superseded(state[S_CLIENTS], proc)
+        return self._superseded_among(state[S_CLIENTS], proc)
 
     def _superseded_among(self, clients: Tup, proc: int) -> bool:
         epoch = clients[proc][C_EPOCH]
@@ -299,11 +295,11 @@ class _Transactions:
 
     def quiet(self, state: Tup) -> bool:
         """No producer is mid-transaction (superseded incarnations aside)."""
-        return self._quiet(state[S_CLIENTS])
+        return self._quiet_among(state[S_CLIENTS])
 
     def _quiet_among(self, clients: Tup) -> bool:
         return not any(
-            clients[proc][C_STATE] in _MID_TRANSACTION and not self._superseded(clients, proc)
+            clients[proc][C_STATE] in _MID_TRANSACTION and not self._superseded_among(clients, proc)
             for proc in range(self.model.process_count)
             if self.model.kinds[proc] in (TRANSACTIONAL, CTP)
         )
