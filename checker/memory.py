@@ -11,6 +11,7 @@ Where the memory cannot be known (no /proc, no sysconf), the threshold alone dec
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import resource
 import sys
@@ -46,9 +47,23 @@ def machine_memory() -> int:
 
 def resident_bytes() -> int:
     """The resident memory of this process now (its peak where "now" is not known)."""
+    now = _resident_now("self")
+    if now is not None:
+        return now
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB else
+
+
+def resident_bytes_with_children() -> int:
+    """This process's resident memory and that of its live child processes (a check's
+    workers); children whose memory cannot be read count 0."""
+    children = multiprocessing.active_children()
+    return resident_bytes() + sum(_resident_now(str(child.pid)) or 0 for child in children)
+
+
+def _resident_now(pid: str) -> int | None:
     try:
-        pages = int(Path("/proc/self/statm").read_text(encoding="ascii").split()[1])
+        pages = int(Path(f"/proc/{pid}/statm").read_text(encoding="ascii").split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024  # bytes on macOS, KiB else
+        return None

@@ -21,6 +21,7 @@ from kafka_eos.checker.checkpoint import FILE_NAME as CHECKPOINT_FILE
 from kafka_eos.checker.interface import ModelError
 from kafka_eos.checker.itf import itf_from_document, trace_to_itf, write_itf
 from kafka_eos.checker.loader import load_model, parse_params
+from kafka_eos.checker.memory import resident_bytes_with_children
 from kafka_eos.checker.shortest import shortest_counterexample
 from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
@@ -489,8 +490,13 @@ def _show_progress(args: argparse.Namespace) -> bool:
     return not args.quiet and not args.json and sys.stderr.isatty()
 
 
+def _memory(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.1f} GB" if nbytes >= 2**30 else f"{nbytes / 2**20:.0f} MB"
+
+
 class _ProgressDisplay(StatusLine):
-    """The checker's progress: states, rate, depth and queue."""
+    """The checker's progress: states, rate, depth, queue, and the memory held by this
+    process and its workers (what decides between --store states and fingerprints)."""
 
     def update(self, progress: Progress) -> None:
         if not self.enabled or progress.seconds < PROGRESS_AFTER_SECONDS:
@@ -507,5 +513,5 @@ class _ProgressDisplay(StatusLine):
         queue_seconds = f"  queue ~{progress.queue / expanded:,.0f} s" if expanded > 0 else ""
         text = (f"{progress.distinct_states:,} states  {rate:,.0f} states/s  "
                 f"depth {progress.depth}  queue {progress.queue:,}{queue_seconds}  "
-                f"{progress.seconds:.0f} s")
+                f"{_memory(resident_bytes_with_children())}  {progress.seconds:.0f} s")
         self.show(text, seconds=progress.seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -342,3 +343,23 @@ def test_workers_check_temporal_properties_and_safety_only_leaves_them_out(
     assert (code, code_workers) == (0, 0)
     assert (spread["distinct_states"], spread["transitions"], spread["workers"]) == (
         alone["distinct_states"], alone["transitions"], 2)
+
+
+def test_the_progress_line_shows_the_memory_the_check_holds() -> None:
+    # what tells a user of a long run whether it will fit, or wants --store fingerprints
+    from kafka_eos.checker import Progress
+    from kafka_eos.cli.check import _ProgressDisplay
+
+    shown: list[str] = []
+
+    class Recorded(_ProgressDisplay):
+        def show(self, text: str, *, seconds: float | None = None) -> None:
+            shown.append(text)
+
+    Recorded(enabled=True).update(Progress(distinct_states=5000, transitions=9000, depth=7,
+                                           queue=1000, seconds=2.0))
+    assert len(shown) == 1
+    match = re.fullmatch(r"5,000 states  2,500 states/s  depth 7  queue 1,000  queue ~\d+ s  "
+                         r"(\d+) MB  2 s|.*  \d+\.\d GB  2 s", shown[0])
+    assert match is not None, shown
+    assert match.group(1) is None or int(match.group(1)) > 10  # a Python process holds more

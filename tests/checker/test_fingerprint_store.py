@@ -6,9 +6,11 @@ trace length, distinct states) with fingerprints too; the large rows run under `
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -156,6 +158,19 @@ def test_the_memory_budget_is_a_share_of_the_machine_or_of_its_container(
     monkeypatch.setattr(memory, "_CGROUP_LIMITS", (str(no_limit), str(limit)))
     assert memory.machine_memory() == min(physical, 1 << 30)
     assert 0 < memory.resident_bytes() < physical
+
+
+def test_the_memory_shown_counts_the_workers_too() -> None:
+    alone = memory.resident_bytes_with_children()
+    worker = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+    worker.start()
+    try:
+        with_worker = memory.resident_bytes_with_children()
+    finally:
+        worker.terminate()
+        worker.join()
+    # a forked worker shares its pages, but its own resident set counts them: about as much again
+    assert with_worker > alone + memory.resident_bytes() // 2
 
 
 def test_an_unknown_store_is_an_input_error() -> None:
