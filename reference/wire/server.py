@@ -662,16 +662,6 @@ class WireBroker:
 
     async def _txn_offset_commit(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        offsets = tuple(
-            m.CommittedOffset(
-                topic=t["name"],
-                partition=p["partition_index"],
-                committed_offset=p["committed_offset"],
-                committed_metadata=p.get("committed_metadata") or "",
-            )
-            for t in body["topics"]
-            for p in t["partitions"]
-        )
         response = await self.call(
             connection,
             m.TxnOffsetCommitRequest(
@@ -680,7 +670,7 @@ class WireBroker:
                 group_id=body["group_id"],
                 producer_id=body["producer_id"],
                 producer_epoch=body["producer_epoch"],
-                offsets=offsets,
+                offsets=_committed_offsets(body),
                 generation_id=body.get("generation_id", -1),
                 member_id=body.get("member_id", ""),
                 group_instance_id=body.get("group_instance_id"),
@@ -919,22 +909,12 @@ class WireBroker:
 
     async def _offset_commit(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        offsets = tuple(
-            m.CommittedOffset(
-                topic=t["name"],
-                partition=p["partition_index"],
-                committed_offset=p["committed_offset"],
-                committed_metadata=p.get("committed_metadata") or "",
-            )
-            for t in body["topics"]
-            for p in t["partitions"]
-        )
         response = await self.call(
             connection,
             m.OffsetCommitRequest(
                 correlation_id=self._next_id(),
                 group_id=body["group_id"],
-                offsets=offsets,
+                offsets=_committed_offsets(body),
                 generation_id=body.get("generation_id_or_member_epoch", -1),
                 member_id=body.get("member_id", ""),
             ),
@@ -1127,6 +1107,22 @@ def _opaque_out(value: Any) -> bytes:
     if isinstance(value, bytes | bytearray):
         return bytes(value)
     return base64.b64decode(value)
+
+
+def _committed_offsets(body: dict[str, Any]) -> tuple[m.CommittedOffset, ...]:
+    """The offsets an OffsetCommit or a TxnOffsetCommit asks to commit: both requests carry
+    them in the same topics -> partitions layout (OffsetCommitRequest.json and
+    TxnOffsetCommitRequest.json: partition_index, committed_offset, committed_metadata)."""
+    return tuple(
+        m.CommittedOffset(
+            topic=t["name"],
+            partition=p["partition_index"],
+            committed_offset=p["committed_offset"],
+            committed_metadata=p.get("committed_metadata") or "",
+        )
+        for t in body["topics"]
+        for p in t["partitions"]
+    )
 
 
 def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:
