@@ -34,7 +34,7 @@ import os
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Concatenate, ParamSpec
 
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.history import ProduceAck, TxnEnd
@@ -57,6 +57,9 @@ from kafka_eos.reference.wire.records import (
 )
 
 log = logging.getLogger("kafka_eos.wire")
+
+#: the fields of a core request message other than its correlation id (:meth:`WireBroker._ask`)
+Fields = ParamSpec("Fields")
 
 #: The wire node id of the first broker (the core names its node by string, clients name
 #: brokers by int32); ``serve --brokers N`` numbers its brokers 0..N-1.
@@ -184,6 +187,18 @@ class WireBroker:
             return await future
         finally:
             self._pending.pop(message.correlation_id, None)
+
+    async def _ask(
+        self,
+        connection: Connection,
+        request: Callable[Concatenate[int, Fields], Any],
+        /,
+        *args: Fields.args,
+        **fields: Fields.kwargs,
+    ) -> Any:
+        """Build a core request with the next correlation id (the first field of every request
+        message) and :meth:`call` the core with it; the core's response."""
+        return await self.call(connection, request(self._next_id(), *args, **fields))
 
     def tick(self) -> None:
         self.deliver(self.node.tick())
@@ -467,13 +482,11 @@ class WireBroker:
             requested = None  # v0: an empty list meant "every topic"
         names = None if requested is None else [t["name"] for t in requested if t["name"]]
         illegal = [] if names is None else [n for n in names if not legal_topic_name(n)]
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.MetadataRequest(
-                correlation_id=self._next_id(),
-                topics=None if names is None else tuple(n for n in names if n not in illegal),
-                allow_auto_topic_creation=body.get("allow_auto_topic_creation", True),
-            ),
+            m.MetadataRequest,
+            topics=None if names is None else tuple(n for n in names if n not in illegal),
+            allow_auto_topic_creation=body.get("allow_auto_topic_creation", True),
         )
         refused = [m.TopicMetadata(name, ErrorCode.INVALID_TOPIC_EXCEPTION) for name in illegal]
         return {
@@ -505,14 +518,12 @@ class WireBroker:
         too_many = [t for t in topics if t["num_partitions"] > MAX_PARTITIONS_PER_TOPIC]
         illegal = [t for t in topics if not legal_topic_name(t["name"])]
         allowed = [t for t in topics if t not in too_many and t not in illegal]
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.CreateTopicsRequest(
-                correlation_id=self._next_id(),
-                topics=tuple(
-                    m.CreatableTopic(name=t["name"], num_partitions=t["num_partitions"])
-                    for t in allowed
-                ),
+            m.CreateTopicsRequest,
+            topics=tuple(
+                m.CreatableTopic(name=t["name"], num_partitions=t["num_partitions"])
+                for t in allowed
             ),
         )
         results = (
@@ -563,12 +574,7 @@ class WireBroker:
         key_type = body.get("key_type", m.GROUP_KEY)
         keys = body.get("coordinator_keys") or [body.get("key", "")]
         answers = [
-            await self.call(
-                connection,
-                m.FindCoordinatorRequest(
-                    correlation_id=self._next_id(), key=key, key_type=key_type
-                ),
-            )
+            await self._ask(connection, m.FindCoordinatorRequest, key=key, key_type=key_type)
             for key in keys
         ]
         entries = []
@@ -592,15 +598,13 @@ class WireBroker:
 
     async def _init_producer_id(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.InitProducerIdRequest(
-                correlation_id=self._next_id(),
-                transactional_id=body.get("transactional_id"),
-                transaction_timeout_ms=body.get("transaction_timeout", 60_000),
-                producer_id=body.get("producer_id", m.NO_PRODUCER_ID),
-                producer_epoch=body.get("producer_epoch", m.NO_PRODUCER_EPOCH),
-            ),
+            m.InitProducerIdRequest,
+            transactional_id=body.get("transactional_id"),
+            transaction_timeout_ms=body.get("transaction_timeout", 60_000),
+            producer_id=body.get("producer_id", m.NO_PRODUCER_ID),
+            producer_epoch=body.get("producer_epoch", m.NO_PRODUCER_EPOCH),
         )
         return {
             "throttle_time": 0,
@@ -613,15 +617,13 @@ class WireBroker:
         body = request.body
         topics = body["v3_and_below_topics"]
         partitions = tuple(m.TopicPartition(t["name"], p) for t in topics for p in t["partitions"])
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.AddPartitionsToTxnRequest(
-                correlation_id=self._next_id(),
-                transactional_id=body["v3_and_below_transactional_id"],
-                producer_id=body["v3_and_below_producer_id"],
-                producer_epoch=body["v3_and_below_producer_epoch"],
-                partitions=partitions,
-            ),
+            m.AddPartitionsToTxnRequest,
+            transactional_id=body["v3_and_below_transactional_id"],
+            producer_id=body["v3_and_below_producer_id"],
+            producer_epoch=body["v3_and_below_producer_epoch"],
+            partitions=partitions,
         )
         errors = {
             (r.topic, r.partition): request.error_it_knows(r.error_code) for r in response.results
@@ -648,47 +650,41 @@ class WireBroker:
 
     async def _add_offsets_to_txn(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.AddOffsetsToTxnRequest(
-                correlation_id=self._next_id(),
-                transactional_id=body["transactional_id"],
-                producer_id=body["producer_id"],
-                producer_epoch=body["producer_epoch"],
-                group_id=body["group_id"],
-            ),
+            m.AddOffsetsToTxnRequest,
+            transactional_id=body["transactional_id"],
+            producer_id=body["producer_id"],
+            producer_epoch=body["producer_epoch"],
+            group_id=body["group_id"],
         )
         return {"throttle_time": 0, "error_code": request.error_it_knows(response.error_code)}
 
     async def _txn_offset_commit(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.TxnOffsetCommitRequest(
-                correlation_id=self._next_id(),
-                transactional_id=body["transactional_id"],
-                group_id=body["group_id"],
-                producer_id=body["producer_id"],
-                producer_epoch=body["producer_epoch"],
-                offsets=_committed_offsets(body),
-                generation_id=body.get("generation_id", -1),
-                member_id=body.get("member_id", ""),
-                group_instance_id=body.get("group_instance_id"),
-            ),
+            m.TxnOffsetCommitRequest,
+            transactional_id=body["transactional_id"],
+            group_id=body["group_id"],
+            producer_id=body["producer_id"],
+            producer_epoch=body["producer_epoch"],
+            offsets=_committed_offsets(body),
+            generation_id=body.get("generation_id", -1),
+            member_id=body.get("member_id", ""),
+            group_instance_id=body.get("group_instance_id"),
         )
         return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
 
     async def _end_txn(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.EndTxnRequest(
-                correlation_id=self._next_id(),
-                transactional_id=body["transactional_id"],
-                producer_id=body["producer_id"],
-                producer_epoch=body["producer_epoch"],
-                committed=body["committed"],
-            ),
+            m.EndTxnRequest,
+            transactional_id=body["transactional_id"],
+            producer_id=body["producer_id"],
+            producer_epoch=body["producer_epoch"],
+            committed=body["committed"],
         )
         error = request.error_it_knows(response.error_code)
         connection.unsent_events.append(
@@ -778,22 +774,20 @@ class WireBroker:
             return answer(exc.error, message=str(exc))
         batch = batches[0]
         values = history_values(batch)
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.ProduceRequest(
-                correlation_id=self._next_id(),
-                topic=topic,
-                partition=partition,
-                producer_id=batch.producer_id,
-                producer_epoch=batch.producer_epoch,
-                base_sequence=batch.base_sequence,
-                record_count=batch.record_count,
-                transactional=batch.is_transactional,
-                transactional_id=transactional_id,
-                payload=batch.raw,
-                records=values,
-                acks=acks,
-            ),
+            m.ProduceRequest,
+            topic=topic,
+            partition=partition,
+            producer_id=batch.producer_id,
+            producer_epoch=batch.producer_epoch,
+            base_sequence=batch.base_sequence,
+            record_count=batch.record_count,
+            transactional=batch.is_transactional,
+            transactional_id=transactional_id,
+            payload=batch.raw,
+            records=values,
+            acks=acks,
         )
         connection.unsent_events.append(
             ProduceAck(
@@ -827,15 +821,13 @@ class WireBroker:
         while True:
             changed = self._changed
             responses = [
-                await self.call(
+                await self._ask(
                     connection,
-                    m.FetchRequest(
-                        correlation_id=self._next_id(),
-                        topic=topic,
-                        partition=partition,
-                        fetch_offset=offset,
-                        isolation_level=isolation,
-                    ),
+                    m.FetchRequest,
+                    topic=topic,
+                    partition=partition,
+                    fetch_offset=offset,
+                    isolation_level=isolation,
                 )
                 for topic, partition, offset, _ in wanted
             ]
@@ -883,15 +875,13 @@ class WireBroker:
         for topic in body["topics"]:
             partitions = []
             for p in topic["partitions"]:
-                response = await self.call(
+                response = await self._ask(
                     connection,
-                    m.ListOffsetsRequest(
-                        correlation_id=self._next_id(),
-                        topic=topic["name"],
-                        partition=p["partition_index"],
-                        timestamp=p["timestamp"],
-                        isolation_level=isolation,
-                    ),
+                    m.ListOffsetsRequest,
+                    topic=topic["name"],
+                    partition=p["partition_index"],
+                    timestamp=p["timestamp"],
+                    isolation_level=isolation,
                 )
                 partitions.append(
                     {
@@ -909,15 +899,13 @@ class WireBroker:
 
     async def _offset_commit(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.OffsetCommitRequest(
-                correlation_id=self._next_id(),
-                group_id=body["group_id"],
-                offsets=_committed_offsets(body),
-                generation_id=body.get("generation_id_or_member_epoch", -1),
-                member_id=body.get("member_id", ""),
-            ),
+            m.OffsetCommitRequest,
+            group_id=body["group_id"],
+            offsets=_committed_offsets(body),
+            generation_id=body.get("generation_id_or_member_epoch", -1),
+            member_id=body.get("member_id", ""),
         )
         return {"throttle_time": 0, "topics": _results_by_topic(response.results)}
 
@@ -931,14 +919,12 @@ class WireBroker:
                 m.TopicPartition(t["name"], p) for t in topics for p in t["partition_indexes"]
             )
         )
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.OffsetFetchRequest(
-                correlation_id=self._next_id(),
-                group_id=body["group_id"],
-                partitions=partitions,
-                require_stable=body.get("require_stable", False),
-            ),
+            m.OffsetFetchRequest,
+            group_id=body["group_id"],
+            partitions=partitions,
+            require_stable=body.get("require_stable", False),
         )
         by_topic: dict[str, list[dict[str, Any]]] = {}
         for offset in response.offsets:
@@ -1007,22 +993,20 @@ class WireBroker:
 
     async def _sync_group(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.SyncGroupRequest(
-                correlation_id=self._next_id(),
-                group_id=body["group_id"],
-                generation_id=body["generation_id"],
-                member_id=body["member_id"],
-                assignments=tuple(
-                    m.SyncGroupAssignment(
-                        member_id=a["member_id"], assignment=_opaque_in(a["assignment"])
-                    )
-                    for a in body["assignments"]
-                ),
-                protocol_type=body.get("protocol_type"),
-                protocol_name=body.get("protocol_name"),
+            m.SyncGroupRequest,
+            group_id=body["group_id"],
+            generation_id=body["generation_id"],
+            member_id=body["member_id"],
+            assignments=tuple(
+                m.SyncGroupAssignment(
+                    member_id=a["member_id"], assignment=_opaque_in(a["assignment"])
+                )
+                for a in body["assignments"]
             ),
+            protocol_type=body.get("protocol_type"),
+            protocol_name=body.get("protocol_name"),
         )
         return {
             "throttle_time": 0,
@@ -1034,14 +1018,12 @@ class WireBroker:
 
     async def _heartbeat(self, connection: Connection, request: codec.Request) -> Any:
         body = request.body
-        response = await self.call(
+        response = await self._ask(
             connection,
-            m.HeartbeatRequest(
-                correlation_id=self._next_id(),
-                group_id=body["group_id"],
-                generation_id=body["generation_id"],
-                member_id=body["member_id"],
-            ),
+            m.HeartbeatRequest,
+            group_id=body["group_id"],
+            generation_id=body["generation_id"],
+            member_id=body["member_id"],
         )
         return {"throttle_time": 0, "error_code": response.error_code}
 
@@ -1050,11 +1032,8 @@ class WireBroker:
         members = body.get("members")
         member_ids = [x["member_id"] for x in members] if members else [body.get("member_id", "")]
         answers = [
-            await self.call(
-                connection,
-                m.LeaveGroupRequest(
-                    correlation_id=self._next_id(), group_id=body["group_id"], member_id=member
-                ),
+            await self._ask(
+                connection, m.LeaveGroupRequest, group_id=body["group_id"], member_id=member
             )
             for member in member_ids
         ]
