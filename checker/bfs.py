@@ -5,7 +5,9 @@ reached from (None for an initial state). That dict is at once the visited set a
 store: its values point to states that are already stored, so a state costs one dict entry
 and nothing else. Labels are not stored; a counterexample's labels are recovered by replaying
 the model along the parent path (see replay.py), which costs a few actions() calls once per
-run instead of a label per state.
+run instead of a label per state. A search that records a graph of the states for temporal
+properties keeps no dict of its own: the graph numbers each state and holds its parent's
+number (graph.py, ``GraphParents``).
 
 The frontier is explored level by level with two plain lists, so the depth of every state is
 known without storing it, and the first violation found is at the smallest depth: the trace is
@@ -33,7 +35,7 @@ from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
 from .collector import rare_collections
-from .graph import KNOWN, StateGraph
+from .graph import KNOWN, GraphParents, StateGraph
 from .graph_shares import GraphShare, NumberedGraph, assembled
 from .interface import (
     BoundModel,
@@ -270,7 +272,7 @@ class _Search:
             else:
                 self.graph = StateGraph()
         self.parent: Any = (FingerprintStore(numbered=self.share is not None) if fingerprints
-                            else {})
+                            else {} if self.graph is None else GraphParents(self.graph))
         self.liveness_seconds = 0.0
         self.checkpointer = checkpointer
         self.stop_request = StopRequest()
@@ -361,7 +363,10 @@ class _Search:
                 ) from exc
             if stored in parent:
                 continue
-            parent[stored] = None
+            if isinstance(parent, GraphParents):
+                parent.add_initial(stored)
+            else:
+                parent[stored] = None
             frontier.append(stored)
             if (error := invariant_failure(bound, stored)) is not None:
                 raise error
@@ -448,7 +453,8 @@ class _Search:
                             # A state beyond the bound exists: the run cannot say "ok".
                             self.stopped_by = "max_depth"
                             return
-                        parent[target] = state
+                        if unnumbered:  # a graph of the states recorded the parent link
+                            parent[target] = state
                         if invariants_hold_after is None:
                             for name, holds in invariants:
                                 if not holds(target):
@@ -541,12 +547,17 @@ class _Search:
         (memory.py)."""
         after = (AUTO_FINGERPRINTS_AFTER if self.graph is None
                  else AUTO_FINGERPRINTS_WITH_GRAPH_AFTER)
-        return (self.auto_store and isinstance(self.parent, dict)
+        return (self.auto_store and self._keeps_states()
                 and len(self.parent) >= after
                 and resident_bytes() > self.auto_memory_budget)
 
+    def _keeps_states(self) -> bool:
+        """Whether the visited states are kept themselves (not fingerprints, in one store or
+        in workers)."""
+        return isinstance(self.parent, dict | GraphParents)
+
     def _path(self, state: Any) -> list[Any]:
-        if not isinstance(self.parent, dict):  # fingerprints, in one store or in workers
+        if not self._keeps_states():
             path: list[Any] = self.parent.path_to(self.bound, state)
             return path
         return path_to(self.parent, state)
@@ -637,7 +648,7 @@ class _Search:
 
     def _store_figures(self) -> dict[str, Any]:
         kind: StoreKind = "states"
-        if not isinstance(self.parent, dict):
+        if not self._keeps_states():
             kind = "fingerprints"
         nbytes = self.parent.nbytes() if kind == "fingerprints" else 0
         return {"store": kind, "store_bytes": nbytes, "queue_spilled": self.queue_spilled}

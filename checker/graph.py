@@ -10,13 +10,16 @@ label, interned to a small int; no Python object is kept per edge.
 Recording numbers every successor, which needs a look-up by the state: a hash of the whole
 nested value, which Python does not cache for tuples. So that the search does not hash it a
 second time to know whether it is new, the recorder hands the search :data:`KNOWN` in place of
-every successor it had numbered before; the others are new.
+every successor it had numbered before; the others are new. For the same reason the graph keeps
+each state's parent, by number (four bytes a state), and :class:`GraphParents` lends the search
+those links as the parent dict it keeps without a graph: a second dict of every state would
+hash each new state again and hold about 50 bytes a state more.
 """
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +27,8 @@ if TYPE_CHECKING:
     from .liveness import Temporal
 
 Successors = Callable[[Any], Iterable[tuple[Any, Any]]]
+#: The parent of an initial state (as in a fingerprint store's parent numbers).
+NO_PARENT = 0xFFFFFFFF
 
 
 class _Known:
@@ -42,11 +47,14 @@ KNOWN = _Known()
 class StateGraph:
     """States (numbered from 0) and their labelled out-edges (CSR arrays)."""
 
-    __slots__ = ("by_number", "ids", "initial", "label_ids", "labels", "offsets", "targets")
+    __slots__ = ("by_number", "ids", "initial", "label_ids", "labels", "offsets", "parents",
+                 "targets")
 
     def __init__(self) -> None:
         self.ids: dict[Any, int] = {}
         self.by_number: list[Any] = []  # the states by number
+        # each state's parent: the number of the state whose expansion first reached it
+        self.parents = array("I")
         self.offsets = array("I", [0])  # out-edges of state v: offsets[v]:offsets[v + 1]
         self.targets = array("I")
         self.labels = array("H")
@@ -58,6 +66,7 @@ class StateGraph:
         for state in states:
             if ids.setdefault(state, len(ids)) == len(by_number):
                 by_number.append(state)
+                self.parents.append(NO_PARENT)
         self.initial = len(ids)
 
     def recording(self, successors_of: Successors) -> Callable[[Any], list[tuple[Any, Any]]]:
@@ -65,12 +74,13 @@ class StateGraph:
         :data:`KNOWN` in place of each successor numbered before."""
         offsets, targets, label_ids = self.offsets, self.targets, self.label_ids
         number_of, by_number = self.ids.setdefault, self.by_number
-        append_state = by_number.append
+        append_state, append_parent = by_number.append, self.parents.append
 
         def recorded(state: Any) -> list[tuple[Any, Any]]:
             # the states must be expanded in the order they were numbered (an identity test:
             # a look-up by the state would hash it again)
-            if by_number[len(offsets) - 1] is not state:
+            number = len(offsets) - 1
+            if by_number[number] is not state:
                 raise AssertionError("states must be expanded in the order they were stored")
             steps = []
             for label, target in successors_of(state):
@@ -78,6 +88,7 @@ class StateGraph:
                 target_id = number_of(target, fresh)
                 if target_id == fresh:
                     append_state(target)
+                    append_parent(number)
                     steps.append((label, target))
                 else:
                     steps.append((label, KNOWN))
@@ -114,5 +125,44 @@ class StateGraph:
         return [by_number[v] for v in path]
 
     def nbytes(self) -> int:
-        """The bytes of the edge arrays (the state numbering dict not included)."""
-        return sum(a.itemsize * len(a) for a in (self.offsets, self.targets, self.labels))
+        """The bytes of the edge and parent arrays (the state numbering dict not included)."""
+        return sum(a.itemsize * len(a)
+                   for a in (self.offsets, self.targets, self.labels, self.parents))
+
+
+class GraphParents:
+    """A graph's states, each mapped to its parent state (``None`` for an initial state): the
+    parent links of a search that records a :class:`StateGraph`, without a dict of its own.
+    It reads as the search's dict does (``len``, ``in``, ``[state]``); not a ``Mapping``
+    subclass, which compiled code could not be.
+
+    Storing a state is numbering it: an initial state is added to the graph here, any other
+    by the graph's recorder when it is first reached (so the search stores nothing for it).
+    """
+
+    __slots__ = ("graph",)
+
+    def __init__(self, graph: StateGraph) -> None:
+        self.graph = graph
+
+    def __len__(self) -> int:
+        return len(self.graph.by_number)
+
+    def __contains__(self, state: object) -> bool:
+        return state in self.graph.ids
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.graph.by_number)
+
+    def __getitem__(self, state: Any) -> Any:
+        graph = self.graph
+        parent = graph.parents[graph.ids[state]]
+        return None if parent == NO_PARENT else graph.by_number[parent]
+
+    def add_initial(self, state: Any) -> None:
+        """Store an initial state (the graph numbers it next)."""
+        self.graph.add_initial([state])
+
+    def numbered_items(self) -> Iterator[tuple[Any, int]]:
+        """(state, parent's number or NO_PARENT), in the order of the states' numbers."""
+        return zip(self.graph.by_number, self.graph.parents, strict=True)

@@ -12,8 +12,8 @@ of a state's successors is a successor of the permuted state); when it fails, th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from kafka_eos.errors import InputError
 
@@ -21,7 +21,13 @@ from .interface import BoundModel, short_repr
 from .result import Trace
 
 
-def path_to(parent: Mapping[Any, Any], state: Any) -> list[Any]:
+class ParentLinks(Protocol):
+    """Each stored state's parent (``None`` for an initial state): a dict, or a graph's."""
+
+    def __getitem__(self, state: Any, /) -> Any: ...
+
+
+def path_to(parent: ParentLinks, state: Any) -> list[Any]:
     """The stored states from an initial state to ``state``, following parent links."""
     path = [state]
     while (state := parent[state]) is not None:

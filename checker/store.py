@@ -29,9 +29,9 @@ from typing import Any
 from kafka_eos.errors import InputError
 
 from .fingerprint import fingerprint
+from .graph import NO_PARENT, GraphParents
 from .interface import BoundModel, short_repr
 
-NO_PARENT = 0xFFFFFFFF
 STORES = ("auto", "states", "fingerprints")
 # The "auto" store keeps states (fastest) up to this many, then fingerprints: a million Kafka
 # states are about 400 MB as a dict and 30 MB as fingerprints.
@@ -175,24 +175,33 @@ class FingerprintStore:
         return rebuild_path(bound, self.path_fingerprints(state))
 
     @classmethod
-    def from_dict(cls, parent: dict[Any, Any], expanded: int, *,
+    def from_dict(cls, parent: dict[Any, Any] | GraphParents, expanded: int, *,
                   numbered: bool = False) -> FingerprintStore:
-        """The plain store ``parent`` (state -> parent state) as fingerprints, the states
-        numbered in the order they were stored.
+        """The plain store ``parent`` (state -> parent state, or a graph's parent links) as
+        fingerprints, the states numbered in the order they were stored.
 
         ``expanded`` is the number of states the search has expanded so far.
         """
         store = cls(len(parent), numbered=numbered)
-        numbers: dict[Any, int] = {}
-        for number, (state, source) in enumerate(parent.items()):
-            numbers[state] = number
-            if not store.add(fingerprint(state), NO_PARENT if source is None else numbers[source]):
+        for state, source in _numbered_links(parent):
+            if not store.add(fingerprint(state), source):
                 raise InputError(
                     f"two distinct states share a fingerprint: {short_repr(state)}; "
                     "use --store states"
                 )
         store.expanded = expanded - 1
         return store
+
+
+def _numbered_links(parent: dict[Any, Any] | GraphParents) -> Iterable[tuple[Any, int]]:
+    """Each stored state with its parent's number (NO_PARENT for an initial state)."""
+    if isinstance(parent, GraphParents):
+        yield from parent.numbered_items()
+        return
+    numbers: dict[Any, int] = {}
+    for number, (state, source) in enumerate(parent.items()):
+        numbers[state] = number
+        yield state, NO_PARENT if source is None else numbers[source]
 
 
 def store_kind(value: object) -> str:

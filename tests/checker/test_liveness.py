@@ -238,3 +238,24 @@ def test_cli_exits_1_with_the_lasso_and_reports_it_in_json(
     assert report["temporal_properties"] == ["Delivered"]
     assert main(["check", "--model", model, "--param", "fairness=strong"]) == 0
     assert "temporal properties hold: Delivered" in capsys.readouterr().out
+
+
+class _InvariantWithProperty(Steps):
+    """A table model whose invariant fails at depth 3, reached along several paths."""
+
+    def invariants(self) -> dict[str, Callable[[str], bool]]:
+        return {"NotBad": lambda state: state != "bad"}
+
+
+def test_a_graph_of_the_states_gives_the_shortest_trace_from_its_own_parent_links() -> None:
+    # With temporal properties the graph keeps the parent links (no dict of its own); the
+    # counterexample is the one the plain search's dict gives.
+    table = {"a": [("x", "b"), ("y", "c")], "b": [("z", "d"), ("x", "c")],
+             "c": [("w", "d"), ("v", "e")], "d": [("u", "bad")], "e": [("u", "e")]}
+    model = _InvariantWithProperty(table, eventually(lambda s: s == "e"), [])
+    graph, plain = check(model), check(model, temporal=False)
+    assert graph.graph_bytes > 0 and plain.graph_bytes == 0
+    assert (graph.verdict, graph.violated, graph.distinct_states) == ("violated", "NotBad", 6)
+    assert graph.trace is not None and plain.trace is not None
+    assert (graph.trace.states, graph.trace.labels) == (plain.trace.states, plain.trace.labels)
+    assert graph.trace.states == ["a", "b", "d", "bad"]
