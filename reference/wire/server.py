@@ -32,7 +32,7 @@ import itertools
 import logging
 import os
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Concatenate, ParamSpec
 
@@ -721,15 +721,9 @@ class WireBroker:
         results = await asyncio.gather(*calls)
         if acks == 0:
             return None
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for name, partition_response in results:
-            by_topic.setdefault(name, []).append(partition_response)
         return {
             "throttle_time": 0,
-            "responses": [
-                {"name": name, "partition_responses": partitions}
-                for name, partitions in by_topic.items()
-            ],
+            "responses": _by_topic(results, partitions_key="partition_responses"),
         }
 
     async def _produce_partition(
@@ -838,9 +832,9 @@ class WireBroker:
             # Long poll: Kafka holds an empty fetch until data arrives or max_wait passes.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), timeout=remaining)
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for (topic, partition, _, max_bytes), response in zip(wanted, responses, strict=True):
-            by_topic.setdefault(topic, []).append(
+        served = [
+            (
+                topic,
                 {
                     "partition_index": partition,
                     "error_code": response.error_code,
@@ -857,15 +851,15 @@ class WireBroker:
                     ),
                     "preferred_read_replica": -1,
                     "records": _served_bytes(response.batches, max_bytes),
-                }
+                },
             )
+            for (topic, partition, _, max_bytes), response in zip(wanted, responses, strict=True)
+        ]
         return {
             "throttle_time": 0,
             "error_code": ErrorCode.NONE,
             "session_id": 0,  # no fetch sessions: every fetch is a full fetch
-            "responses": [
-                {"topic": topic, "partitions": partitions} for topic, partitions in by_topic.items()
-            ],
+            "responses": _by_topic(served, name_key="topic"),
         }
 
     async def _list_offsets(self, connection: Connection, request: codec.Request) -> Any:
@@ -926,21 +920,23 @@ class WireBroker:
             partitions=partitions,
             require_stable=body.get("require_stable", False),
         )
-        by_topic: dict[str, list[dict[str, Any]]] = {}
-        for offset in response.offsets:
-            by_topic.setdefault(offset.topic, []).append(
+        fetched = [
+            (
+                offset.topic,
                 {
                     "partition_index": offset.partition,
                     "committed_offset": offset.committed_offset,
                     "committed_leader_epoch": -1,
                     "metadata": offset.metadata,
                     "error_code": offset.error_code,
-                }
+                },
             )
+            for offset in response.offsets
+        ]
         return {
             "throttle_time": 0,
             "error_code": response.error_code,
-            "topics": [{"name": name, "partitions": parts} for name, parts in by_topic.items()],
+            "topics": _by_topic(fetched),
         }
 
     # -- handlers: group membership ----------------------------------------------------------
@@ -1104,13 +1100,26 @@ def _committed_offsets(body: dict[str, Any]) -> tuple[m.CommittedOffset, ...]:
     )
 
 
-def _results_by_topic(results: tuple[Any, ...]) -> list[dict[str, Any]]:
+def _results_by_topic(results: tuple[m.PartitionResult, ...]) -> list[dict[str, Any]]:
+    """The core's per-partition outcomes as a response's topics (OffsetCommit, TxnOffsetCommit)."""
+    return _by_topic(
+        (result.topic, {"partition_index": result.partition, "error_code": result.error_code})
+        for result in results
+    )
+
+
+def _by_topic(
+    entries: Iterable[tuple[str, dict[str, Any]]],
+    *,
+    name_key: str = "name",
+    partitions_key: str = "partitions",
+) -> list[dict[str, Any]]:
+    """Per-partition response entries nested under their topic, topics in the order first
+    met: how Kafka's multi-partition responses carry them (the key names are each schema's)."""
     by_topic: dict[str, list[dict[str, Any]]] = {}
-    for result in results:
-        by_topic.setdefault(result.topic, []).append(
-            {"partition_index": result.partition, "error_code": result.error_code}
-        )
-    return [{"name": name, "partitions": parts} for name, parts in by_topic.items()]
+    for topic, entry in entries:
+        by_topic.setdefault(topic, []).append(entry)
+    return [{name_key: topic, partitions_key: parts} for topic, parts in by_topic.items()]
 
 
 def _topic_id(name: str) -> uuid.UUID:
