@@ -21,7 +21,8 @@ from __future__ import annotations
 import gc
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Any
@@ -230,6 +231,7 @@ class _Search:
         self.auto_store = store == "auto"
         self.auto_memory_budget = auto_memory_budget() if self.auto_store else 0
         self.label_counts: dict[Any, int] = {}
+        self.graph_labels_counted = False
         self.depth = 0
         self.queue_peak = 0
         self.found: _Found | None = None
@@ -435,6 +437,8 @@ class _Search:
         last_look = self.start
         depth = self.depth
         state: Any = None
+        target: Any = None
+        steps: Any = ()
         successors: StateQueue = []
         stop_request, checkpointer = self.stop_request, self.checkpointer
         try:
@@ -445,8 +449,10 @@ class _Search:
                 append = successors.append
                 for state in frontier:
                     label = None
-                    for label, target in successors_of(state):
-                        counts[label] = count_of(label, 0) + 1  # twice as fast as try/+=
+                    steps = successors_of(state)
+                    for label, target in steps:
+                        if unnumbered:  # a graph of the states counts its edges' labels
+                            counts[label] = count_of(label, 0) + 1  # twice as fast as try/+=
                         if target is KNOWN or (unnumbered and target in parent):
                             continue
                         if at_depth_cap:
@@ -506,6 +512,7 @@ class _Search:
                         successors_of = parent.expanding(successors_of)
                     else:  # the graph goes on by number (graph_shares.py)
                         assert self.temporal is not None
+                        self._count_recorded_labels(graph, (), None)
                         self.share = GraphShare.from_graph(graph, self.temporal, parent)
                         self.graph = None
                         successors_of = self.share.recording(
@@ -519,6 +526,27 @@ class _Search:
             self.depth = depth
             self.left_off = (frontier, successors)
             self.queue_spilled += spilled(successors)
+            if self.graph is not None:
+                self._count_recorded_labels(self.graph, steps, target)
+
+    def _count_recorded_labels(self, graph: StateGraph, steps: Sequence[Any],
+                               target: Any) -> None:
+        """Add the labels of the transitions taken while ``graph`` recorded them to the
+        coverage counts: every recorded edge of a state whose expansion completed (one pass
+        in C over the labels array at the end, instead of a look-up by label per
+        transition), less those of ``steps`` (the last state's successors) after ``target``,
+        where the search stopped."""
+        if self.graph_labels_counted:
+            return
+        self.graph_labels_counted = True
+        counts, names = self.label_counts, graph.label_list()
+        for label_id, count in Counter(graph.labels[: graph.offsets[-1]]).items():
+            label = names[label_id]
+            counts[label] = counts.get(label, 0) + count
+        for label, _ in _after(steps, target):
+            counts[label] -= 1
+            if not counts[label]:  # a label the search never took has no count
+                del counts[label]
 
     def _seen(self, target: Any) -> bool:
         """Whether ``target`` (a concrete successor) is stored already."""
@@ -589,10 +617,13 @@ class _Search:
 
     def _report(self, now: float, depth: int, queue: int, *, phase: str = "search") -> None:
         assert self.progress is not None
+        counted = sum(self.label_counts.values())
+        if self.graph is not None and not self.graph_labels_counted:
+            counted += len(self.graph.targets)  # counted at the end (_count_recorded_labels)
         self.progress(
             Progress(
                 distinct_states=len(self.parent),
-                transitions=sum(self.label_counts.values()),
+                transitions=counted,
                 depth=depth,
                 queue=queue,
                 seconds=self._seconds(now),
@@ -748,3 +779,12 @@ def _to_representatives(
         return [(label, canonical(target)) for label, target in actions(state)]
 
     return represented
+
+
+def _after(steps: Sequence[Any], target: Any) -> Sequence[Any]:
+    """The steps after the one whose target is ``target`` (a new state: its own object, or
+    the last step's), none if no step has it."""
+    for index in range(len(steps) - 1, -1, -1):
+        if steps[index][1] is target:
+            return steps[index + 1:]
+    return ()

@@ -259,3 +259,33 @@ def test_a_graph_of_the_states_gives_the_shortest_trace_from_its_own_parent_link
     assert graph.trace is not None and plain.trace is not None
     assert (graph.trace.states, graph.trace.labels) == (plain.trace.states, plain.trace.labels)
     assert graph.trace.states == ["a", "b", "d", "bad"]
+
+
+class _NoStepInto(_InvariantWithProperty):
+    """... and an action property: no step ``t`` into ``e``."""
+
+    def action_properties(self) -> dict[str, Callable[[str, str, str], bool]]:
+        return {"NoTIntoE": lambda before, label, after: not (label == "t" and after == "e")}
+
+
+_BRANCHING = {"a": [("x", "b"), ("y", "c")], "b": [("z", "d"), ("x", "c")],
+              "c": [("w", "d"), ("v", "e")], "d": [("u", "bad"), ("s", "a"), ("t", "e")],
+              "e": [("u", "e")]}
+
+
+@pytest.mark.parametrize(("model", "options"), [
+    (_InvariantWithProperty(_BRANCHING, eventually(lambda s: s == "e"), []), {}),
+    (_NoStepInto({**_BRANCHING, "d": [("s", "a"), ("t", "e"), ("r", "d")]},
+                 eventually(lambda s: s == "e"), []), {}),
+    (_InvariantWithProperty(_BRANCHING, eventually(lambda s: s == "e"), []), {"max_depth": 2}),
+    (_InvariantWithProperty({**_BRANCHING, "d": [("s", "a")]},
+                            eventually(lambda s: s == "a"), []), {}),
+], ids=["invariant_mid_state", "action_property", "max_depth", "ok"])
+def test_a_graph_of_the_states_counts_the_transitions_the_plain_search_counts(
+        model: Steps, options: dict[str, Any]) -> None:
+    # the graph counts its edges' labels at the end; a search stopped after a state's first
+    # successors counted those only, and so must it
+    graph, plain = check(model, **options), check(model, temporal=False, **options)
+    assert graph.graph_bytes > 0
+    assert (graph.verdict, graph.violated, graph.transitions, graph.coverage) == (
+        plain.verdict, plain.violated, plain.transitions, plain.coverage)
