@@ -19,6 +19,7 @@ import bisect
 from dataclasses import dataclass
 from typing import Any
 
+from kafka_eos.reference.messages import FetchedBatch
 from kafka_eos.reference.storage import Stream, decode_value, encode_value
 
 #: A stored record that cuts the log back to an offset (the stream itself is append-only).
@@ -26,26 +27,13 @@ _TRUNCATE_TO = "truncate_to"
 
 
 @dataclass(frozen=True, slots=True)
-class LogBatch:
-    base_offset: int
-    last_offset: int
-    producer_id: int
-    producer_epoch: int
-    base_sequence: int
-    is_transactional: bool
-    is_control: bool
-    records: tuple[str, ...]
-    payload: Any = None
-    is_commit: bool = False  # control batches: COMMIT (True) or ABORT (False)
-    coordinator_epoch: int = -1
+class LogBatch(FetchedBatch):
+    """A stored batch: what a fetch returns of it, and what only the log keeps."""
+
     append_time_ms: int = 0
     #: the leader epoch of the leader that appended it (RecordBatch.partitionLeaderEpoch):
     #: a replica's leader-epoch cache is rebuilt from these when it loads its log
     leader_epoch: int = 0
-
-    @property
-    def record_count(self) -> int:
-        return self.last_offset - self.base_offset + 1
 
     def to_record(self) -> dict[str, Any]:
         return {

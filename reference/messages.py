@@ -95,7 +95,8 @@ class ProduceResponse:
 @dataclass(frozen=True, slots=True)
 class FetchedBatch:
     """A stored batch as a fetch returns it. Control batches have ``records == ()`` and say
-    whether they are a COMMIT (``is_commit``) or an ABORT marker."""
+    whether they are a COMMIT (``is_commit``) or an ABORT marker. The log stores these
+    fields and more (:class:`~kafka_eos.reference.log.LogBatch`)."""
 
     base_offset: int
     last_offset: int
@@ -104,10 +105,14 @@ class FetchedBatch:
     base_sequence: int
     is_transactional: bool
     is_control: bool
-    payload: Any
     records: tuple[str, ...]
-    is_commit: bool = False
+    payload: Any = None
+    is_commit: bool = False  # control batches: COMMIT (True) or ABORT (False)
     coordinator_epoch: int = -1
+
+    @property
+    def record_count(self) -> int:
+        return self.last_offset - self.base_offset + 1
 
 
 @dataclass(frozen=True, slots=True)
