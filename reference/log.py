@@ -16,6 +16,7 @@ Inspectable state (plain attributes):
 from __future__ import annotations
 
 import bisect
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,21 +37,11 @@ class LogBatch(FetchedBatch):
     leader_epoch: int = 0
 
     def to_record(self) -> dict[str, Any]:
-        return {
-            "base_offset": self.base_offset,
-            "last_offset": self.last_offset,
-            "producer_id": self.producer_id,
-            "producer_epoch": self.producer_epoch,
-            "base_sequence": self.base_sequence,
-            "is_transactional": self.is_transactional,
-            "is_control": self.is_control,
-            "records": list(self.records),
-            "payload": encode_value(self.payload),
-            "is_commit": self.is_commit,
-            "coordinator_epoch": self.coordinator_epoch,
-            "append_time_ms": self.append_time_ms,
-            "leader_epoch": self.leader_epoch,
-        }
+        """Every field, as :meth:`from_record` reads it back (the payload in a JSON-safe form)."""
+        record = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
+        record["records"] = list(self.records)
+        record["payload"] = encode_value(self.payload)
+        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> LogBatch:
