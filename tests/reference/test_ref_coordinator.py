@@ -18,7 +18,7 @@ from kafka_eos.reference.messages import (
     TxnMarkerResult,
     WriteTxnMarkersResponse,
 )
-from kafka_eos.reference.node import TXN_STATE_PARTITION, BrokerConfig
+from kafka_eos.reference.node import TXN_STATE_PARTITION, BrokerConfig, Outbound
 
 TV1 = BrokerConfig(num_partitions=2, knobs=Knobs(transaction_version=1))
 TP0, TP1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -36,6 +36,18 @@ def open_transaction(d: Direct, tid: str = "tx") -> tuple[int, int]:
     assert d.produce("t", 0, pid, epoch, 0, ("a",), tid=tid).error_code is ErrorCode.NONE
     assert d.produce("t", 1, pid, epoch, 0, ("b",), tid=tid).error_code is ErrorCode.NONE
     return pid, epoch
+
+
+def commit_with_markers_held(d: Direct) -> tuple[int, Outbound]:
+    """Commits a transaction of ``tx`` over both partitions and takes its WriteTxnMarkers
+    request out of the network, for the test to deliver (or answer) when it chooses: the
+    producer id and that request. ``d.hold`` stays on, so what follows is held too."""
+    pid, epoch = open_transaction(d)
+    d.hold = True
+    d.end("tx", pid, epoch, True)
+    [markers] = d.held
+    d.held.clear()
+    return pid, markers
 
 
 def deferred_with_add_pending() -> tuple[Direct, int, int]:
@@ -151,11 +163,7 @@ def test_transaction_version_2_marker_must_not_end_a_transaction_of_its_own_epoc
 
 def test_a_marker_from_a_deposed_coordinator_is_fenced() -> None:
     d = Direct(TV1)
-    pid, epoch = open_transaction(d)
-    d.hold = True
-    d.end("tx", pid, epoch, True)
-    [old_markers] = d.held
-    d.held.clear()
+    _, old_markers = commit_with_markers_held(d)
     d.run(d.node.fail_over_coordinator())  # re-sends the markers with coordinator epoch 1
     d.release()
     assert metadata(d).state is TxnState.COMPLETE_COMMIT
@@ -173,11 +181,7 @@ def test_a_marker_refused_for_its_producer_epoch_is_given_up() -> None:
     epoch moved on; the coordinator stops sending this transaction's markers and does not
     complete it (a later coordinator reload re-sends them)."""
     d = Direct(TV1)
-    pid, epoch = open_transaction(d)
-    d.hold = True
-    d.end("tx", pid, epoch, True)
-    [markers] = d.held
-    d.held.clear()
+    pid, markers = commit_with_markers_held(d)
     refused = WriteTxnMarkersResponse(
         markers.message.correlation_id,
         (
@@ -202,11 +206,7 @@ def test_without_the_coordinator_epoch_check_a_stale_marker_is_appended() -> Non
             num_partitions=2,
             knobs=Knobs(transaction_version=1, coordinator_epoch_check=False),
         ))
-    pid, epoch = open_transaction(d)
-    d.hold = True
-    d.end("tx", pid, epoch, True)
-    [old_markers] = d.held
-    d.held.clear()
+    _, old_markers = commit_with_markers_held(d)
     d.run(d.node.fail_over_coordinator())
     d.release()
     before = d.partition("t", 0).log_end_offset
