@@ -47,18 +47,20 @@ from .layout import (
     C_CURRENT,
     C_STATE,
     CP_DELIVERED,
+    CR_API,
+    CR_TRANSACTION,
     D_RECORD,
     ENTRY_DATA,
     ENTRY_KIND,
     K_METADATA,
+    M_COORDINATOR_RESPONSE,
+    M_KIND,
     O_ABORT,
     O_COMMIT,
     P_LOG,
     PT_OWNER,
     PT_REPLY,
     PT_STATE,
-    RP_API,
-    RP_TRANSACTION,
     S_CLIENTS,
     S_CONSUMER,
     S_COORDINATOR,
@@ -220,10 +222,11 @@ def _asked(model: KafkaEosModel, state: Tup, txn: int, decided: int) -> bool:
     if not pending or pending[PT_OWNER] != txn:
         return False
     reply = pending[PT_REPLY]
-    end_txn = bool(reply) and reply[RP_API] == API_END_TXN and reply[RP_TRANSACTION] == txn
+    api = reply[CR_API] if reply and reply[M_KIND] == M_COORDINATOR_RESPONSE else -1
+    end_txn = api == API_END_TXN and reply[CR_TRANSACTION] == txn
     if decided == O_COMMIT:
         return end_txn and pending[PT_STATE] == PREPARE_COMMIT
-    return end_txn or not reply or reply[RP_API] == API_INIT_PRODUCER_ID
+    return end_txn or not reply or api == API_INIT_PRODUCER_ID
 
 
 def _told_the_decision(model: KafkaEosModel, before: Tup, after: Tup, outcomes: Tup) -> bool:

@@ -121,19 +121,23 @@ def begin_transaction(
     m: KafkaEosModel, state: Tup, proc: int, args: tuple[int]
 ) -> tuple[Step, Tup]:
     """KafkaProducer.beginTransaction and the first send to each partition: IN_TRANSACTION,
-    and AddPartitionsToTxn goes out with the transaction's partitions."""
+    and under transaction version 1 AddPartitionsToTxn goes out with the transaction's
+    partitions. Under version 2 TransactionManager.maybeAddPartition only records each
+    partition (the leader adds it, model/verification.py): nothing goes out."""
     client = state[S_CLIENTS][proc]
     (current,) = args
     epoch = client[C_EPOCH]
-    request = _request(
-        m,
-        state,
-        proc,
-        API_ADD_PARTITIONS,
-        epoch,
-        m.txn_mask[proc][current],
-        m.txn_global[proc][current],
-    )
+    request: Tup = ()
+    if not m.tv2:
+        request = _request(
+            m,
+            state,
+            proc,
+            API_ADD_PARTITIONS,
+            epoch,
+            m.txn_mask[proc][current],
+            m.txn_global[proc][current],
+        )
     new_client = (
         IN_TRANSACTION,
         epoch,
@@ -145,15 +149,17 @@ def begin_transaction(
         client[C_GENERATION],
     )
     step = Step(("BeginTransaction", (m.process_names[proc], current)))
-    return step, client_step(state, proc, new_client, (request,))
+    return step, client_step(state, proc, new_client, (request,) if request else ())
 
 
 # ---------------------------------------------------------------------- AddOffsetsToTxn
 def may_add_offsets(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:
     """A CTP client IN_TRANSACTION, its output sent, nothing outstanding, the offsets
-    partition not added yet."""
+    partition not added yet; under transaction version 1 only: under version 2
+    sendOffsetsToTransaction goes straight to TxnOffsetCommit (its Send), whose group
+    coordinator adds the offsets partition."""
     proc, client = view.proc, view.client
-    if client[C_STATE] != IN_TRANSACTION or client[C_AWAITING]:
+    if m.tv2 or client[C_STATE] != IN_TRANSACTION or client[C_AWAITING]:
         return ()
     current = client[C_CURRENT]
     offset_rec = m.txn_offset_record[proc][current]
@@ -340,7 +346,7 @@ CLIENT_ACTIONS = (
         kafka="KafkaProducer.sendOffsetsToTransaction",
         params=("process",),
         trigger="local",
-        needs=("ctp",),
+        needs=("ctp", "client_adds"),
         guard=may_add_offsets,
         effect=add_offsets_to_txn,
     ),

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.coordinator_checks import (
     ADD_PARTITIONS_ORDER,
+    aborts_without_transaction,
     commit_overtaken_by_abort,
     coordinator_busy,
     end_txn_order,
@@ -46,6 +47,7 @@ from .layout import (
     M_COORDINATOR_RESPONSE,
     NO_METADATA,
     PT_EPOCH,
+    PT_OWNER,
     PT_REPLY,
     S_COORDINATOR,
     S_NETWORK,
@@ -58,7 +60,6 @@ from .layout import (
     Tup,
     add_messages,
     replace,
-    replace_many,
     request_key,
 )
 from .producer_ids import ProducerEpochs
@@ -81,23 +82,34 @@ def _handled(
     _, proc, api, epoch, _, txn, connection = message
     tid = m.tid_of[proc]
     transition, error, reply_epoch = decision
-    coordinator = state[S_COORDINATOR]
-    network = rest
+    result = _WRITE if transition else ERROR_NAMES[error]
+    args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
+    step = Step((_HANDLER_NAMES[api], args))
     if transition:
         reply = transition[PT_REPLY]
         if reply:  # the answer will travel on the request's connection
             transition = replace(transition, PT_REPLY, (*reply, connection))
-        metadata = replace(coordinator[K_METADATA][tid], T_PENDING, transition)
-        coordinator = replace(
-            coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata)
-        )
-    else:
-        response = (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn, connection)
-        network = add_messages(rest, response)
-    result = _WRITE if transition else ERROR_NAMES[error]
-    args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
-    step = Step((_HANDLER_NAMES[api], args))
-    return step, replace_many(state, (S_COORDINATOR, coordinator), (S_NETWORK, network))
+        return step, replace(with_pending(state, tid, transition), S_NETWORK, rest)
+    response = (M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn, connection)
+    return step, replace(state, S_NETWORK, add_messages(rest, response))
+
+
+def with_pending(state: Tup, tid: int, transition: Tup) -> Tup:
+    """``state`` with ``transition`` being written for ``tid`` (its pending transition)."""
+    return _with_metadata(state, tid, T_PENDING, transition)
+
+
+def _with_metadata(state: Tup, tid: int, position: int, value: object) -> Tup:
+    coordinator = state[S_COORDINATOR]
+    metadata = replace(coordinator[K_METADATA][tid], position, value)
+    coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
+    return replace(state, S_COORDINATOR, coordinator)
+
+
+def _reply(proc: int, api: int, error: int, epoch: int, txn: int) -> Tup:
+    """The answer a transition owes the client that asked, once it is durable: its
+    CoordinatorResponse but for the connection, which the handler adds (:func:`_handled`)."""
+    return (M_COORDINATOR_RESPONSE, proc, api, error, epoch, txn)
 
 
 def _metadata(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
@@ -117,7 +129,7 @@ def init_producer_id_decision(metadata: Tup, message: Tup, epochs: ProducerEpoch
     if metadata[T_PENDING]:
         return (), CONCURRENT, current
     if status == NO_METADATA:
-        return (EMPTY, 0, 0, -1, (proc, api, NONE, 0, txn), -1), NONE, current
+        return (EMPTY, 0, 0, -1, _reply(proc, api, NONE, 0, txn), -1), NONE, current
     if status in COMPLETED:
         # a new incarnation (no epoch) always bumps; a KIP-360 bump request may be a retry
         # (answered with the current epoch, nothing written) or fenced
@@ -133,7 +145,7 @@ def init_producer_id_decision(metadata: Tup, message: Tup, epochs: ProducerEpoch
         last_epoch = current if epoch >= 0 else -1  # lastProducerEpoch
         bumped = epochs.bump(current)
         return (
-            (EMPTY, bumped, 0, -1, (proc, api, NONE, bumped, txn), last_epoch),
+            (EMPTY, bumped, 0, -1, _reply(proc, api, NONE, bumped, txn), last_epoch),
             NONE,
             current,
         )
@@ -141,7 +153,7 @@ def init_producer_id_decision(metadata: Tup, message: Tup, epochs: ProducerEpoch
         # fence the previous incarnation: bump the epoch and abort its transaction
         # (prepareFenceProducerEpoch); the client retries on CONCURRENT_TRANSACTIONS
         fenced = epochs.fence(current)
-        reply = (proc, api, CONCURRENT, fenced, txn)
+        reply = _reply(proc, api, CONCURRENT, fenced, txn)
         return (
             (PREPARE_ABORT, fenced, metadata[T_PARTITIONS], metadata[T_OWNER], reply, -1),
             NONE,
@@ -160,34 +172,58 @@ def handle_init_producer_id(
 
 # ---------------------------------------------------------------------- HandleAdd*ToTxn
 def add_partitions_decision(metadata: Tup, message: Tup, epochs: ProducerEpochs) -> Decision:
-    """handleAddPartitionsToTransaction: refused in Kafka's order (``ADD_PARTITIONS_ORDER``:
-    a transition pending or Prepare* first, since KAFKA-18660, then unknown id or another
-    producer id, then another epoch), already added; else Ongoing with the partitions added
-    (a new transaction records its owner, the ghost)."""
+    """handleAddPartitionsToTransaction: refused in Kafka's order (:func:`add_refusal`),
+    already added; else Ongoing with the partitions added (:func:`add_transition`)."""
     _, proc, api, epoch, partitions, txn, _ = message
-    status, current = metadata[T_STATE], metadata[T_EPOCH]
-    error = first_refusal(
-        ADD_PARTITIONS_ORDER,
-        other_producer_id=status == NO_METADATA or not epochs.same_producer_id(epoch, current),
-        other_epoch=epoch != current,
-        busy=coordinator_busy(status, bool(metadata[T_PENDING])),
-    )
+    current = metadata[T_EPOCH]
+    error = add_refusal(metadata, epoch, epochs)
     if error != NONE:
         return (), error, current
-    ongoing = status == ONGOING
+    reply = _reply(proc, api, NONE, current, txn)
+    return add_transition(metadata, partitions, txn, reply), NONE, current
+
+
+def add_refusal(metadata: Tup, epoch: int, epochs: ProducerEpochs) -> int:
+    """handleAddPartitionsToTransaction's refusals, a client's or (transaction version 2) a
+    leader's add alike, in Kafka's order (``ADD_PARTITIONS_ORDER``: a transition pending or
+    Prepare* first, since KAFKA-18660, then unknown id or another producer id, then another
+    epoch); NONE if it passes them."""
+    status = metadata[T_STATE]
+    return first_refusal(
+        ADD_PARTITIONS_ORDER,
+        other_producer_id=status == NO_METADATA
+        or not epochs.same_producer_id(epoch, metadata[T_EPOCH]),
+        other_epoch=epoch != metadata[T_EPOCH],
+        busy=coordinator_busy(status, bool(metadata[T_PENDING])),
+    )
+
+
+def add_transition(metadata: Tup, partitions: int, txn: int, reply: Tup) -> Tup:
+    """TransactionMetadata.prepareAddPartitions: Ongoing with ``partitions`` added, a new
+    transaction from Empty or Complete* (its owner, the ghost, is ``txn``); () when they are
+    all in the Ongoing transaction already (nothing to write: Kafka answers at once).
+    ``reply`` is the answer owed once the write is durable."""
+    ongoing = metadata[T_STATE] == ONGOING
     if ongoing and not partitions & ~metadata[T_PARTITIONS]:
-        return (), NONE, current  # already in the transaction: nothing to write
-    transition = (
+        return ()
+    return (
         ONGOING,
-        current,
+        metadata[T_EPOCH],
         (metadata[T_PARTITIONS] if ongoing else 0) | partitions,
         # the ghost owner: a late copy of an earlier transaction's request (its client timed
         # out and went on) may open the transaction its client's next one then joins
         max(metadata[T_OWNER], txn) if ongoing else txn,
-        (proc, api, NONE, current, txn),
+        reply,
         metadata[T_LAST_EPOCH],
     )
-    return transition, NONE, current
+
+
+def taken_over(metadata: Tup, transition: Tup, error: int, txn: int) -> bool:
+    """Ghost only: an add answered NONE without a write, for a later transaction than the
+    owner of the open one (opened by a late copy of an earlier transaction's request): the
+    later transaction takes it over (:func:`with_owner`)."""
+    ongoing = metadata[T_STATE] == ONGOING
+    return ongoing and not transition and error == NONE and txn > metadata[T_OWNER]
 
 
 def handle_add_partitions(
@@ -197,21 +233,15 @@ def handle_add_partitions(
     metadata = _metadata(m, state, message)
     decision = add_partitions_decision(metadata, message, m.epochs)
     step, next_state = _handled(m, state, message, rest, decision)
-    taken_over = decision[1] == NONE and message[CQ_TRANSACTION] > metadata[T_OWNER]
-    if metadata[T_STATE] == ONGOING and not decision[0] and taken_over:
-        # Ghost only (nothing is written): the open transaction was opened by a late copy of
-        # an earlier transaction's request; the client's current transaction takes it over.
-        next_state = _with_owner(m, next_state, message)
+    txn = message[CQ_TRANSACTION]
+    if taken_over(metadata, decision[0], decision[1], txn):
+        next_state = with_owner(next_state, m.tid_of[message[CQ_PROCESS]], txn)
     return step, next_state
 
 
-def _with_owner(m: KafkaEosModel, state: Tup, message: Tup) -> Tup:
-    """``state`` with the requesting transaction as the owner (ghost) of the open one."""
-    coordinator = state[S_COORDINATOR]
-    tid = m.tid_of[message[CQ_PROCESS]]
-    metadata = replace(coordinator[K_METADATA][tid], T_OWNER, message[CQ_TRANSACTION])
-    coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
-    return replace(state, S_COORDINATOR, coordinator)
+def with_owner(state: Tup, tid: int, txn: int) -> Tup:
+    """``state`` with ``txn`` as the owner (ghost) of ``tid``'s open transaction."""
+    return _with_metadata(state, tid, T_OWNER, txn)
 
 
 # ---------------------------------------------------------------------- HandleEndTxn
@@ -220,7 +250,9 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
     transition pending or Prepare* before the epoch, since KAFKA-18464; under TV1 after it);
     then PrepareCommit / PrepareAbort from Ongoing (TV2: with the epoch bumped, and answered
     with it); a retry of a completed EndTxn is NONE (one being completed met the busy
-    coordinator); TV2 recognises a retry by stored epoch = request epoch + 1 (KIP-890 part 2)."""
+    coordinator); TV2 recognises a retry by stored epoch = request epoch + 1 (KIP-890 part 2),
+    and aborts with no transaction open as from Ongoing, with nothing to mark (the empty
+    abort, ``aborts_without_transaction``)."""
     _, proc, _, epoch, commit, txn, _ = message
     status, current = metadata[T_STATE], metadata[T_EPOCH]
     prepare = PREPARE_COMMIT if commit else PREPARE_ABORT
@@ -244,6 +276,12 @@ def end_txn_decision(metadata: Tup, message: Tup, tv2: bool, epochs: ProducerEpo
         return transition, NONE, transition[PT_EPOCH]
     if (retry or not tv2) and status == complete:
         return (), NONE, current
+    if aborts_without_transaction(tv2=tv2, commit=bool(commit), retry=retry, state=status):
+        transition = prepare_end_transition(
+            metadata, PREPARE_ABORT, tv2, epochs, reply=(proc, API_END_TXN, txn)
+        )
+        # the ghost: the abort decides the client's transaction, which no leader added
+        return replace(transition, PT_OWNER, txn), NONE, transition[PT_EPOCH]
     if commit_overtaken_by_abort(retry=retry, commit=bool(commit), state=status):
         return (), PRODUCER_FENCED, current
     return (), INVALID_TXN_STATE, current
@@ -269,7 +307,7 @@ def prepare_end_transition(
     answer: Tup = ()
     if reply is not None:
         proc, api, txn = reply
-        answer = (proc, api, NONE, epochs.completed(bumped) if tv2 else bumped, txn)
+        answer = _reply(proc, api, NONE, epochs.completed(bumped) if tv2 else bumped, txn)
     return (prepare, bumped, metadata[T_PARTITIONS], metadata[T_OWNER], answer, last_epoch)
 
 
@@ -333,7 +371,7 @@ COORDINATOR_ACTIONS = (
         kafka="TransactionCoordinator.handleAddPartitionsToTransaction",
         params=_PARAMS,
         trigger="message",
-        needs=("transactions",),
+        needs=("transactions", "client_adds"),
         consumes=(request_key(API_ADD_PARTITIONS),),
         effect=handle_add_partitions,
         outcome="result",
@@ -355,7 +393,7 @@ COORDINATOR_ACTIONS = (
         kafka="TransactionCoordinator.handleAddPartitionsToTransaction (via AddOffsetsToTxn)",
         params=_PARAMS,
         trigger="message",
-        needs=("ctp",),
+        needs=("ctp", "client_adds"),
         consumes=(request_key(API_ADD_OFFSETS),),
         effect=handle_add_partitions,
         outcome="result",

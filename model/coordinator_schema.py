@@ -9,7 +9,6 @@ __all__ = [
     "COORDINATOR",
     "METADATA",
     "PENDING",
-    "REPLY",
     "TXN_LOG_RECORD",
 ]
 
@@ -91,10 +90,12 @@ PENDING = Component(
         field("owner", _OWNER, "PT_OWNER", show="hidden"),
         field(
             "reply",
-            "() or the answer the waiting client gets once it is durable",
+            "() or the answer waiting for it to be durable: a CoordinatorResponse to the "
+            "client that asked, or (a transaction-version-2 leader's add) the "
+            "VerifyPartitionResponse to the leader holding the Produce",
             "PT_REPLY",
             show="hidden",
-            record="reply",
+            record="message",
         ),
         field(
             "last_producer_epoch",
@@ -104,19 +105,6 @@ PENDING = Component(
         ),
     ),
     kafka="TxnTransitMetadata",
-)
-
-REPLY = Component(
-    "reply",
-    "a coordinator response waiting for its transition (a response message without its kind)",
-    (
-        field("process", "the producer process to answer", "RP_PROCESS"),
-        field("api", "the request's API (API_*)", "RP_API"),
-        field("error", "the error code of the answer", "RP_ERROR"),
-        field("epoch", "the epoch the answer carries", "RP_EPOCH"),
-        field("transaction", "ghost: the transaction the request belongs to", "RP_TRANSACTION"),
-        field("connection", "the connection of the request answered", "RP_CONNECTION"),
-    ),
 )
 
 TXN_LOG_RECORD = Component(

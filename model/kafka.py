@@ -182,6 +182,9 @@ class KafkaEosModel(WorkloadTables):
             "group": len(self.ctp_members) >= 2,
             # KIP-890: partition verification, or transaction version 2's leader-side add
             "verification": self.knobs.partition_verification or self.tv2,
+            # transaction version 1: the clients send AddPartitionsToTxn and AddOffsetsToTxn
+            # (under version 2 the leaders and the group coordinator add the partitions)
+            "client_adds": not self.tv2,
         }
         return all(has[need] for need in action.needs)
 

@@ -122,13 +122,6 @@ PT_PARTITIONS: Final = 2  # partitions
 PT_OWNER: Final = 3  # owner
 PT_REPLY: Final = 4  # reply
 PT_LAST_EPOCH: Final = 5  # last_producer_epoch
-# reply: a coordinator response waiting for its transition (a response message without its kind)
-RP_PROCESS: Final = 0  # process
-RP_API: Final = 1  # api
-RP_ERROR: Final = 2  # error
-RP_EPOCH: Final = 3  # epoch
-RP_TRANSACTION: Final = 4  # transaction
-RP_CONNECTION: Final = 5  # connection
 # txn log record: the last durable __transaction_state record of a transactional.id
 R_STATE: Final = 0  # state
 R_EPOCH: Final = 1  # epoch

@@ -75,15 +75,17 @@ def needs_coordinator(m: KafkaEosModel, state: Tup, message: Tup) -> bool:
     (UnifiedLog.hasOngoingTransaction(producerId, producerEpoch)) needs the coordinator
     first (ReplicaManager.appendRecords, maybeStartTransactionVerificationForPartition): part
     1 verifies (partition_verification; TxnOffsetCommit appends to __consumer_offsets too),
-    part 2 (transaction version 2) has the leader add the partition, whatever
-    partition_verification says."""
+    part 2 (transaction version 2) has the leader, or the group coordinator for a
+    TxnOffsetCommit (AddPartitionsToTxnManager
+    .txnOffsetCommitRequestVersionToTransactionSupportedOperation: addPartition above
+    version 4), add the partition, whatever partition_verification says."""
     _, _, part, pid, epoch, _, _, txn, _ = message
     if not txn:
         return False
     entry = state[S_PARTITIONS][part][P_PRODUCERS][m.epochs.slot(pid, epoch)]
     if entry and entry[E_TXN_FIRST] >= 0 and entry[E_EPOCH] == epoch:
         return False
-    return bool(m.knobs.partition_verification or (m.tv2 and part != m.offsets_partition))
+    return bool(m.knobs.partition_verification or m.tv2)
 
 
 def appends_at_once(m: KafkaEosModel, state: Tup, message: Tup) -> bool:

@@ -17,7 +17,9 @@ Properties (spec/SPEC.md has the long form), each checked per transaction where 
 
 - ``ended_transactions_complete``: a transaction whose client sent EndTxn is eventually decided
   at the coordinator and closed everywhere: out of PrepareCommit/PrepareAbort (CompleteCommit
-  or CompleteAbort written) and its marker written on every partition it wrote to;
+  or CompleteAbort written) and its marker written on every partition it wrote to (under
+  transaction version 2 one the coordinator never held, its client fenced, is only closed:
+  there is nothing to decide);
 - ``lso_reaches_high_watermark``: once no producer is mid-transaction (a fenced incarnation,
   one another incarnation's newer epoch supersedes, does not count: its transaction is the
   coordinator's to abort), every partition's LSO
@@ -167,7 +169,7 @@ def temporal_properties(model: KafkaEosModel, names: Iterable[str]) -> dict[str,
     for g, title in enumerate(facts.titles):
         if "ended_transactions_complete" in wanted:
             checked[f"ended_transactions_complete[{title}]"] = leads_to(
-                facts.ended(g), facts.closed(g, decided=True)
+                facts.ended(g), facts.completed(g)
             )
         if "committed_records_delivered" in wanted and model.read_committed:
             checked[f"committed_records_delivered[{title}]"] = leads_to(
@@ -175,7 +177,7 @@ def temporal_properties(model: KafkaEosModel, names: Iterable[str]) -> dict[str,
             )
         if "abandoned_transactions_abort" in wanted:
             checked[f"abandoned_transactions_abort[{title}]"] = leads_to(
-                facts.abandoned(g), facts.closed(g, decided=False)
+                facts.abandoned(g), facts.closed(g)
             )
     if "lso_reaches_high_watermark" in wanted and facts.titles:
         checked["lso_reaches_high_watermark"] = leads_to(facts.quiet, _lso_at_high_watermark)
@@ -257,13 +259,24 @@ class _Transactions:
 
         return ended
 
-    def closed(self, g: int, *, decided: bool) -> Predicate:
-        def closed(state: Tup) -> bool:
-            if decided and state[S_OUTCOMES][g] == O_UNDECIDED:
-                return False
-            return not self.is_open(state, g)
+    def closed(self, g: int) -> Predicate:
+        return lambda state: not self.is_open(state, g)
 
-        return closed
+    def completed(self, g: int) -> Predicate:
+        """Closed everywhere and decided at the coordinator; or closed and its client fenced,
+        for a transaction the coordinator never held: under transaction version 2 one none
+        of whose writes a leader added (each refused for a newer epoch) is unknown to the
+        coordinator, and the fenced client's EndTxn is refused, so there is nothing to
+        decide (one the coordinator held is decided when it leaves Ongoing, since is_open
+        counts it open until then)."""
+        proc = self.where[g][0]
+
+        def completed(state: Tup) -> bool:
+            if self.is_open(state, g):
+                return False
+            return state[S_OUTCOMES][g] != O_UNDECIDED or self.superseded(state, proc)
+
+        return completed
 
     def committed(self, g: int) -> Predicate:
         return lambda state: state[S_OUTCOMES][g] == O_COMMIT

@@ -76,13 +76,19 @@ def handle_marker_response(
     acks |= 1 << part if error == NONE else 1 << (part + FAILED_SHIFT)
     metadata = replace(metadata, T_ACKS, acks)
     if acks & m.full_mask == metadata[T_PARTITIONS]:
-        complete = COMPLETE_COMMIT if metadata[T_STATE] == PREPARE_COMMIT else COMPLETE_ABORT
-        # prepareComplete: under transaction version 2 the nextProducerId, if any
-        epoch = m.epochs.completed(metadata[T_EPOCH]) if m.tv2 else metadata[T_EPOCH]
-        transition = (complete, epoch, 0, -1, (), metadata[T_LAST_EPOCH])
-        metadata = replace(metadata, T_PENDING, transition)
+        metadata = replace(metadata, T_PENDING, completion(m, metadata))
     coordinator = replace(coordinator, K_METADATA, replace(coordinator[K_METADATA], tid, metadata))
     return step, replace_many(state, (S_COORDINATOR, coordinator), (S_NETWORK, rest))
+
+
+def completion(m: KafkaEosModel, metadata: Tup) -> Tup:
+    """The Complete* transition of a Prepare* transaction whose markers are all written
+    (TransactionMarkerChannelManager.maybeWriteTxnCompletion, at once for one with no
+    partition): TransactionMetadata.prepareComplete, under transaction version 2 with the
+    nextProducerId, if any."""
+    complete = COMPLETE_COMMIT if metadata[T_STATE] == PREPARE_COMMIT else COMPLETE_ABORT
+    epoch = m.epochs.completed(metadata[T_EPOCH]) if m.tv2 else metadata[T_EPOCH]
+    return (complete, epoch, 0, -1, (), metadata[T_LAST_EPOCH])
 
 
 def _marker_sent(metadata: Tup) -> tuple[int, int]:

@@ -47,7 +47,14 @@ Trigger = Literal["message", "local", "client", "state"]
 #: and not listed for coverage, so that an action the checker reports as never taken is a real
 #: surprise (usually a guard that never holds).
 Need = Literal[
-    "transactions", "ctp", "consumer", "unanswered", "replicas", "group", "verification"
+    "transactions",
+    "ctp",
+    "consumer",
+    "unanswered",
+    "replicas",
+    "group",
+    "verification",
+    "client_adds",
 ]
 
 

@@ -25,8 +25,6 @@ from .layout import (
     M_COORDINATOR_RESPONSE,
     M_KIND,
     PT_REPLY,
-    RP_CONNECTION,
-    RP_PROCESS,
     S_CLIENTS,
     S_COORDINATOR,
     S_NETWORK,
@@ -59,15 +57,22 @@ def lost_request(m: KafkaEosModel, state: Tup, proc: int) -> tuple[tuple[()], ..
     if request in network:
         return ()
     connection = request[CQ_CONNECTION]
-    for message in network:
-        answer = message[M_KIND] == M_COORDINATOR_RESPONSE and message[CR_PROCESS] == proc
-        if answer and message[CR_CONNECTION] == connection:
-            return ()
+    if any(_answers(message, proc, connection) for message in network):
+        return ()
     pending = state[S_COORDINATOR][K_METADATA][m.tid_of[proc]][T_PENDING]
-    reply = pending[PT_REPLY] if pending else ()
-    if reply and reply[RP_PROCESS] == proc and reply[RP_CONNECTION] == connection:
+    # (the coordinator's answer waits for its write: the pending transition's reply)
+    if pending and pending[PT_REPLY] and _answers(pending[PT_REPLY], proc, connection):
         return ()
     return ONE
+
+
+def _answers(message: Tup, proc: int, connection: int) -> bool:
+    """Whether ``message`` is a coordinator answer to ``proc``'s request on ``connection``."""
+    return bool(
+        message[M_KIND] == M_COORDINATOR_RESPONSE
+        and message[CR_PROCESS] == proc
+        and message[CR_CONNECTION] == connection
+    )
 
 
 def resend_coordinator_request(

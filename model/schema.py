@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 from .client_schema import BATCH, CLIENT
-from .coordinator_schema import COORDINATOR, METADATA, PENDING, REPLY, TXN_LOG_RECORD
+from .coordinator_schema import COORDINATOR, METADATA, PENDING, TXN_LOG_RECORD
 from .fields import Component, Field, Schema, field
 from .message_schema import (
     COORDINATOR_REQUEST,
@@ -70,7 +70,6 @@ __all__ = [
     "PRODUCER_ENTRY",
     "PRODUCE_RESPONSE",
     "REPLICATION",
-    "REPLY",
     "SCHEMA",
     "STATE",
     "TXN_LOG_RECORD",
@@ -202,7 +201,6 @@ COMPONENTS: dict[str, Component] = {
         COORDINATOR,
         METADATA,
         PENDING,
-        REPLY,
         TXN_LOG_RECORD,
         CONSUMER_PARTITION,
         BUDGET,

@@ -100,13 +100,14 @@ def _re_enqueued_heads(m: KafkaEosModel, proc: int, client: Tup) -> Iterator[tup
 
 
 def _may_send_new(m: KafkaEosModel, proc: int, client: Tup, rec: int) -> bool:
-    """A transactional batch's partition was added; an idempotent or transactional one does
+    """A transactional batch's partition was added (under transaction version 1: under
+    version 2 the leader adds it); an idempotent or transactional one does
     not overtake a re-enqueued batch (it is back at the head of the partition's queue), nor
     may an idempotent one go out while one is in flight under an older epoch (a new batch at
     sequence 0 could overtake it); fewer than max_in_flight batches are in flight to the
     partition."""
     part = m.record_partition[proc][rec]
-    if m.transactional[proc] and not client[C_ADDED] >> part & 1:
+    if m.transactional[proc] and not m.tv2 and not client[C_ADDED] >> part & 1:
         return False
     partitions = m.record_partition[proc]
     in_flight = 0

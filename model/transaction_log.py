@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from kafka_eos.protocol.errors import ErrorCode, produce_answer_to_verification
+
 from .codes import ONGOING, PREPARE, PREPARE_ABORT, PREPARE_COMMIT, TXN_STATE_NAMES
 from .coordinator import prepare_end_transition
 from .layout import (
@@ -20,12 +22,15 @@ from .layout import (
     K_EPOCH,
     K_LOG,
     K_METADATA,
-    M_COORDINATOR_RESPONSE,
+    M_KIND,
     M_MARKER,
+    M_PRODUCE_RESPONSE,
+    M_VERIFY_RESPONSE,
     NO_METADATA_ENTRY,
     O_ABORT,
     O_COMMIT,
     O_UNDECIDED,
+    PT_REPLY,
     S_BUDGET,
     S_CLIENTS,
     S_CONSUMER,
@@ -43,10 +48,13 @@ from .layout import (
     replace,
     replace_many,
 )
+from .markers import completion
 from .registry import Action, Step, Touches
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
+
+NOT_COORDINATOR = int(ErrorCode.NOT_COORDINATOR)
 
 
 def markers(
@@ -77,16 +85,15 @@ def complete_txn_log_append(m: KafkaEosModel, state: Tup, args: tuple[int]) -> t
     new_state, epoch, partitions, owner, reply, last_epoch = coordinator[K_METADATA][tid][T_PENDING]
     outcomes = state[S_OUTCOMES]
     messages: list[Tup] = []
-    if reply:
-        proc, api, error, reply_epoch, txn, connection = reply
-        messages.append((M_COORDINATOR_RESPONSE, proc, api, error, reply_epoch, txn, connection))
+    if reply:  # to the client that asked, or to the leader holding a Produce
+        messages.append(reply)
     if new_state in PREPARE:
         commit = new_state == PREPARE_COMMIT
         if owner >= 0 and outcomes[owner] == O_UNDECIDED:
             outcomes = replace(outcomes, owner, O_COMMIT if commit else O_ABORT)
         messages += markers(m, tid, cepoch, epoch, partitions, commit)
     record = (new_state, epoch, partitions, owner, last_epoch)
-    metadata = (new_state, epoch, partitions, owner, 0, (), last_epoch)
+    metadata = _loaded(m, record)
     coordinator = (
         cepoch,
         replace(coordinator[K_METADATA], tid, metadata),
@@ -105,6 +112,33 @@ def complete_txn_log_append(m: KafkaEosModel, state: Tup, args: tuple[int]) -> t
         ("CompleteTxnLogAppend", (m.transactional_ids[tid], TXN_STATE_NAMES[new_state], epoch))
     )
     return step, next_state
+
+
+def _loaded(m: KafkaEosModel, record: Tup) -> Tup:
+    """The metadata of a durable ``record``: a Prepare* without partitions (transaction
+    version 2's empty abort) has no marker to wait for and writes its Complete* at once
+    (TransactionMarkerChannelManager.addTxnMarkersToSend, maybeWriteTxnCompletion), after its
+    own write or a load alike."""
+    status, epoch, partitions, owner, last_epoch = record
+    metadata = (status, epoch, partitions, owner, 0, (), last_epoch)
+    if status in PREPARE and not partitions:
+        metadata = replace(metadata, T_PENDING, completion(m, metadata))
+    return metadata
+
+
+def _to_leader(reply: Tup) -> bool:
+    """Whether a pending transition's answer goes to a leader (a version-2 add)."""
+    return bool(reply[M_KIND] == M_VERIFY_RESPONSE)
+
+
+def _write_lost(reply: Tup) -> Tup:
+    """The answer to the held Produce (or TxnOffsetCommit) of a leader's add whose write a
+    failover lost: the deposed coordinator's append fails (NOT_COORDINATOR), which
+    ReplicaManager.appendRecords turns into NOT_ENOUGH_REPLICAS, a retriable error (the
+    group coordinator answers a TxnOffsetCommit NOT_COORDINATOR, retried the same way)."""
+    _, proc, part, _, epoch, seq, rec, connection, _, _ = reply
+    error = produce_answer_to_verification(NOT_COORDINATOR, adds=True)
+    return (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
 
 
 # ---------------------------------------------------------------------- TimeoutTransaction
@@ -148,17 +182,22 @@ def may_fail_over(m: KafkaEosModel, state: Tup) -> tuple[tuple[()], ...]:
 def coordinator_failover(m: KafkaEosModel, state: Tup, args: tuple[()]) -> tuple[Step, Tup]:
     """A new leader of __transaction_state (coordinator epoch + 1) loads the durable records:
     pending writes are lost, Prepare* transactions get their markers again with the new
-    coordinator epoch; the deposed coordinator's messages in flight arrive later."""
+    coordinator epoch; the deposed coordinator's messages in flight arrive later. A client
+    whose request's write is lost gets no answer (it re-sends: Kafka answers NOT_COORDINATOR,
+    which it retries); a leader's add whose write is lost is answered NOT_COORDINATOR, which
+    the leader hands the producer as NOT_ENOUGH_REPLICAS (:func:`_write_lost`)."""
     coordinator = state[S_COORDINATOR]
     cepoch = coordinator[K_EPOCH] + 1
     metadata = []
-    messages: list[Tup] = []
+    pending = (entry[T_PENDING] for entry in coordinator[K_METADATA] if entry[T_PENDING])
+    replies = (transition[PT_REPLY] for transition in pending)
+    messages = [_write_lost(reply) for reply in replies if reply and _to_leader(reply)]
     for tid, record in enumerate(coordinator[K_LOG]):
         if not record:
             metadata.append(NO_METADATA_ENTRY)
             continue
-        status, epoch, partitions, owner, last_epoch = record
-        metadata.append((status, epoch, partitions, owner, 0, (), last_epoch))
+        status, epoch, partitions, _, _ = record
+        metadata.append(_loaded(m, record))
         if status in PREPARE:
             messages += markers(m, tid, cepoch, epoch, partitions, status == PREPARE_COMMIT)
     budget = state[S_BUDGET]

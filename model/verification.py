@@ -4,7 +4,9 @@ while the leader asks the coordinator (VerifyPartition), the coordinator answers
 (HandleVerifyPartition), and the leader appends on the answer, checked against its
 VerificationGuard (AppendVerified; the check itself is :func:`.leaders.guard_missing`,
 part of every append). Under transaction version 2 the same round trip is the leader-side
-add of the partition to the transaction.
+add of the partition to the transaction (the group coordinator's, for a TxnOffsetCommit):
+the coordinator may first write the transaction's Ongoing state, and its answer then waits
+for the write (``CompleteTxnLogAppend`` sends it).
 
 Kafka: ``ReplicaManager.appendRecords`` (maybeStartTransactionVerificationForPartition and
 its AppendCallback), ``UnifiedLog.maybeStartTransactionVerification``,
@@ -18,20 +20,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kafka_eos.protocol.coordinator_checks import (
-    ADD_PARTITIONS_ORDER,
     VERIFY_ONLY_ORDER,
     coordinator_busy,
     first_refusal,
 )
+from kafka_eos.protocol.errors import verification_answer
 
 from .codes import (
     ERROR_NAMES,
-    INVALID_EPOCH,
     INVALID_TXN_STATE,
     NONE,
     ONGOING,
-    PRODUCER_FENCED,
 )
+from .coordinator import add_refusal, add_transition, taken_over, with_owner, with_pending
 from .layout import (
     K_METADATA,
     M_KIND,
@@ -64,6 +65,7 @@ from .leaders import (
     show_produce,
 )
 from .registry import Action, Step, Touches
+from .tables import REC_TXN
 
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
@@ -76,8 +78,9 @@ def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
     .maybeStartTransactionVerification: the VerificationStateEntry's guard, a fresh one if
     there is none; ProducerStateManager.maybeCreateVerificationStateEntry keeps the highest
     epoch asked for) and sends the coordinator an AddPartitionsToTxn
-    (AddPartitionsToTxnManager.addOrVerifyTransaction: verifyOnly unless the client's
-    transaction version supports the epoch bump, i.e. version 2's add)."""
+    (AddPartitionsToTxnManager.addOrVerifyTransaction: verifyOnly unless the request's
+    version supports the epoch bump, i.e. transaction version 2's add: Produce above version
+    11, TxnOffsetCommit above version 4)."""
     _, proc, part, pid, epoch, seq, rec, _, connection = message
     partitions = state[S_PARTITIONS]
     partition = partitions[part]
@@ -92,7 +95,7 @@ def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
     partition = replace(
         partition, P_VERIFICATION, replace(partition[P_VERIFICATION], slot, verification)
     )
-    adds = int(m.tv2 and part != m.offsets_partition)
+    adds = int(m.tv2)  # (a TxnOffsetCommit's too: the group coordinator's add)
     request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
     names = (m.partition_names[part], m.process_names[proc])
     step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
@@ -121,55 +124,83 @@ def _fresh_guard(partition: Tup, part: int, network: Tup) -> int:
 
 
 # ---------------------------------------------------------------------- HandleVerifyPartition
-def verify_partition_decision(
-    m: KafkaEosModel, metadata: Tup, part: int, epoch: int, adds: int
-) -> int:
-    """The coordinator's answer to a leader's AddPartitionsToTxn, in its order
-    (protocol/coordinator_checks.py): verifyOnly (handleVerifyPartitionsInTransaction) checks
-    the producer id and the epoch, then asks whether the partition is in the ONGOING
-    transaction; version 2's add (handleAddPartitionsToTransaction) is refused with
-    CONCURRENT_TRANSACTIONS first while a transition of the transactional.id is being
-    written or it is in Prepare* (KAFKA-18660), then checks the producer id and the epoch;
-    partitions are added by the clients themselves (spec/SPEC.md §8), so the add finds them
-    there. Another epoch is PRODUCER_FENCED, which AddPartitionsToTxnManager hands the
-    producer as INVALID_PRODUCER_EPOCH."""
+def coordinator_answer(m: KafkaEosModel, metadata: Tup, message: Tup) -> tuple[Tup, int]:
+    """The coordinator's answer to a leader's AddPartitionsToTxn ``message``: the transition
+    to write (a version-2 add, :func:`leader_add`), or () and the error to answer with
+    (NONE: the leader appends)."""
+    _, _, part, _, epoch, _, _, _, _, adds = message
+    if adds:
+        return leader_add(m, metadata, message)
+    return (), verify_partition_decision(m, metadata, part, epoch)
+
+
+def verify_partition_decision(m: KafkaEosModel, metadata: Tup, part: int, epoch: int) -> int:
+    """The coordinator's answer to a leader's verifyOnly AddPartitionsToTxn
+    (handleVerifyPartitionsInTransaction), in its order (protocol/coordinator_checks.py): the
+    producer id and the epoch, then whether the partition is in the ONGOING transaction (a
+    version-2 add is :func:`leader_add`'s). Another epoch is PRODUCER_FENCED, which
+    AddPartitionsToTxnManager hands the producer as INVALID_PRODUCER_EPOCH."""
     error = first_refusal(
-        ADD_PARTITIONS_ORDER if adds else VERIFY_ONLY_ORDER,
+        VERIFY_ONLY_ORDER,
         # (another producer id: one the coordinator rotated away from)
         other_producer_id=not m.epochs.same_producer_id(metadata[T_EPOCH], epoch),
         other_epoch=metadata[T_EPOCH] != epoch,
         busy=coordinator_busy(metadata[T_STATE], bool(metadata[T_PENDING])),
     )
-    if error == PRODUCER_FENCED:
-        return INVALID_EPOCH
-    if error != NONE:
-        return error
-    if metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1:
+    if error == NONE and (metadata[T_STATE] != ONGOING or not metadata[T_PARTITIONS] >> part & 1):
         return INVALID_TXN_STATE
-    return NONE
+    return verification_answer(error)
+
+
+def leader_add(m: KafkaEosModel, metadata: Tup, message: Tup) -> tuple[Tup, int]:
+    """Transaction version 2's add (handleAddPartitionsToTransaction from
+    AddPartitionsToTxnManager, the leader's or the group coordinator's): the refusals of a
+    client's add, in its order (a transition pending or Prepare* first, KAFKA-18660, then
+    the producer id and the epoch); then, as TransactionMetadata.prepareAddPartitions, the
+    transition to Ongoing with the partition added, from Empty or Complete* the start of a
+    new transaction, whose owner (the ghost) is the held Produce's; () and NONE if the
+    partition is in the Ongoing transaction already. The held Produce waits for the write:
+    the transition's reply is the VerifyPartitionResponse to the leader."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, _ = message
+    error = add_refusal(metadata, epoch, m.epochs)
+    if error != NONE:
+        return (), verification_answer(error)
+    reply = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, NONE)
+    return add_transition(metadata, 1 << part, _txn_of(m, proc, rec), reply), NONE
+
+
+def _txn_of(m: KafkaEosModel, proc: int, rec: int) -> int:
+    """The transaction (global index) a producer's record belongs to."""
+    return int(m.records[m.record_global[proc][rec]][REC_TXN])
 
 
 def handle_verify_partition(
     m: KafkaEosModel, state: Tup, message: Tup, rest: Tup
 ) -> tuple[Step, Tup]:
     """TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly) or
-    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): NONE goes back
-    to the leader with the Produce it holds (``AppendVerified``); an error reaches the leader
-    in this step, which answers the held Produce with it (the AppendCallback's error branch:
-    spec/SPEC.md §8 says why that hides nothing)."""
+    handleAddPartitionsToTransaction (a transaction-version-2 leader's add): a transition to
+    write is pending with the leader's answer (``CompleteTxnLogAppend`` sends it); else NONE
+    goes back to the leader with the Produce it holds (``AppendVerified``); an error reaches
+    the leader in this step, which answers the held Produce with it (the AppendCallback's
+    error branch: spec/SPEC.md §8 says why that hides nothing)."""
     _, proc, part, pid, epoch, seq, rec, connection, guard, adds = message
     tid = m.pid_tid[pid]
-    error = verify_partition_decision(m, state[S_COORDINATOR][K_METADATA][tid], part, epoch, adds)
+    metadata = state[S_COORDINATOR][K_METADATA][tid]
+    transition, error = coordinator_answer(m, metadata, message)
+    names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
+    result = "WRITE" if transition else ERROR_NAMES[error]
+    step = Step(("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", result)))
+    if transition:
+        return step, replace(with_pending(state, tid, transition), S_NETWORK, rest)
     answer: Tup
     if error == NONE:
         answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
     else:
         answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-    names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
-    step = Step(
-        ("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", ERROR_NAMES[error]))
-    )
-    return step, replace(state, S_NETWORK, add_messages(rest, answer))
+    next_state = replace(state, S_NETWORK, add_messages(rest, answer))
+    if adds and taken_over(metadata, transition, error, _txn_of(m, proc, rec)):
+        next_state = with_owner(next_state, tid, _txn_of(m, proc, rec))
+    return step, next_state
 
 
 # ---------------------------------------------------------------------- AppendVerified
@@ -234,13 +265,16 @@ COORDINATOR_VERIFICATION_ACTIONS = (
         name="HandleVerifyPartition",
         touches=Touches(
             reads=("own",),
+            # a version-2 add's transition to write (its answer waits for it)
+            writes=("own",),
             # NONE to the leader; an error to the producer, unmuting its connection
             adds=("inbox:partitions", "inbox:clients"),
             takes=("inbox",),
         ),
         role="coordinator",
         kafka="TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly), "
-        "handleAddPartitionsToTransaction (a transaction-version-2 leader's add)",
+        "handleAddPartitionsToTransaction (a transaction-version-2 leader's add), "
+        "TransactionMetadata.prepareAddPartitions",
         params=("transactional_id", "partition", "process", "epoch", "request", "result"),
         trigger="message",
         needs=("transactions", "verification"),
@@ -248,6 +282,7 @@ COORDINATOR_VERIFICATION_ACTIONS = (
         effect=handle_verify_partition,
         outcome="result",
         outcomes=(
+            "WRITE",
             "NONE",
             "INVALID_TXN_STATE",
             "CONCURRENT_TRANSACTIONS",

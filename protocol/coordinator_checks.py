@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from .coordinator_states import PREPARE_STATES, TxnState
+from .coordinator_states import COMPLETED_STATES, PREPARE_STATES, TxnState
 from .errors import ErrorCode
 
 
@@ -99,3 +99,14 @@ def commit_overtaken_by_abort(*, retry: bool, commit: bool, state: int) -> bool:
     the result it got. PRODUCER_FENCED lets the client recover (a new incarnation); before,
     Kafka answered INVALID_TXN_STATE, a fatal error, as transaction version 1 never does."""
     return retry and commit and state == TxnState.COMPLETE_ABORT
+
+
+def aborts_without_transaction(*, tv2: bool, commit: bool, retry: bool, state: int) -> bool:
+    """Whether an EndTxn that passed the refusals is transaction version 2's empty abort:
+    an abort at the current epoch (not a retry) with no transaction open, Empty,
+    CompleteCommit or CompleteAbort (``endTransaction``: PrepareAbort with the epoch bumped,
+    ``prepareAbortOrCommit`` with ``noPartitionAdded``; KAFKA-18401, KAFKA-18464). Kafka's
+    TV2 client sends one when it sent a record whose partition no leader added before the
+    transaction failed; the abort fences that record's epoch. A commit there is
+    INVALID_TXN_STATE, and transaction version 1 aborts only an Ongoing transaction."""
+    return tv2 and not commit and not retry and state in COMPLETED_STATES

@@ -16,6 +16,7 @@ class ErrorCode(IntEnum):
     NOT_LEADER_OR_FOLLOWER = 6
     REQUEST_TIMED_OUT = 7
     MESSAGE_TOO_LARGE = 10
+    NETWORK_EXCEPTION = 13
     COORDINATOR_LOAD_IN_PROGRESS = 14
     COORDINATOR_NOT_AVAILABLE = 15
     NOT_COORDINATOR = 16
@@ -106,3 +107,38 @@ RETRIABLE_PRODUCE_ERRORS = LEADER_RETRIABLE_ERRORS | {
     ErrorCode.CONCURRENT_TRANSACTIONS,
     ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND,
 }
+
+
+def verification_answer(error: int) -> int:
+    """What AddPartitionsToTxnManager hands the partition leader (or the group coordinator)
+    for the coordinator's refusal of its verification or add: PRODUCER_FENCED as
+    INVALID_PRODUCER_EPOCH ("producers expect to handle INVALID_PRODUCER_EPOCH in this
+    scenario", KIP-588: abortable, not fatal), the rest as it is."""
+    fenced = error == ErrorCode.PRODUCER_FENCED
+    return int(ErrorCode.INVALID_PRODUCER_EPOCH) if fenced else int(error)
+
+
+#: The coordinator's retriable answers to a leader's verification that the leader turns into
+#: NOT_ENOUGH_REPLICAS for the Produce (a retriable error every client re-sends on, and no
+#: metadata refresh): ReplicaManager.appendRecords' post-verification callback.
+_RETRIED_AS_NOT_ENOUGH_REPLICAS = frozenset(
+    {
+        ErrorCode.NETWORK_EXCEPTION,
+        ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+        ErrorCode.COORDINATOR_NOT_AVAILABLE,
+        ErrorCode.NOT_COORDINATOR,
+    }
+)
+
+
+def produce_answer_to_verification(error: int, *, adds: bool) -> int:
+    """The error a partition leader answers a held Produce with when its verification (or,
+    ``adds``, transaction version 2's add) was refused with ``error`` (already passed through
+    :func:`verification_answer`): ReplicaManager.appendRecords' post-verification callback
+    turns the coordinator's retriable errors into NOT_ENOUGH_REPLICAS, CONCURRENT_TRANSACTIONS
+    too except for version 2's add ("the error is very common during the transaction commit
+    phase"); the rest is answered as it is."""
+    retried = error in _RETRIED_AS_NOT_ENOUGH_REPLICAS
+    if retried or (error == ErrorCode.CONCURRENT_TRANSACTIONS and not adds):
+        return int(ErrorCode.NOT_ENOUGH_REPLICAS)
+    return int(error)

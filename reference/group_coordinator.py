@@ -254,16 +254,22 @@ class GroupCoordinator:
 
         partition = self.host.partition(self.host.offsets_partition_for(request.group_id))
         ongoing = partition.producers.has_ongoing_txn(request.producer_id, request.producer_epoch)
-        if self.host.config.knobs.partition_verification and not ongoing:
+        knobs = self.host.config.knobs
+        adds = knobs.transaction_version >= 2
+        if (knobs.partition_verification or adds) and not ongoing:
             # KIP-890 part 1 covers transactional offset commits too: a late TxnOffsetCommit
-            # must not open a transaction the coordinator has already finished.
+            # must not open a transaction the coordinator has already finished. Under
+            # transaction version 2 the verification adds the offsets partition (the client
+            # sent no AddOffsetsToTxn: AddPartitionsToTxnManager
+            # .txnOffsetCommitRequestVersionToTransactionSupportedOperation, addPartition
+            # above version 4).
             return self.host.verify_transaction(
                 request.transactional_id,
                 request.producer_id,
                 request.producer_epoch,
                 partition,
                 append,
-                add=False,
+                add=adds,
             )
         return append(ErrorCode.NONE, None)
 

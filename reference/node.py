@@ -56,7 +56,12 @@ from typing import Any, ClassVar
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
-from kafka_eos.protocol.errors import LEADER_RETRIABLE_ERRORS, ErrorCode
+from kafka_eos.protocol.errors import (
+    LEADER_RETRIABLE_ERRORS,
+    ErrorCode,
+    produce_answer_to_verification,
+    verification_answer,
+)
 from kafka_eos.protocol.history import Append, Event, Marker
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.replication import (
@@ -731,9 +736,12 @@ class BrokerNode:
     ) -> list[Outbound]:
         assert request.transactional_id is not None
 
+        adds = self.config.knobs.transaction_version >= 2
+
         def verified(error: ErrorCode, guard: int) -> list[Outbound]:
             if error is not ErrorCode.NONE:
-                return self._produce_answer(source, request, error)
+                answer = produce_answer_to_verification(error, adds=adds)
+                return self._produce_answer(source, request, ErrorCode(answer))
             return self._append_produce(source, request, partition, guard=guard)
 
         return self.verify_transaction(
@@ -742,7 +750,7 @@ class BrokerNode:
             request.producer_epoch,
             partition,
             verified,
-            add=self.config.knobs.transaction_version >= 2,
+            add=adds,
         )
 
     def verify_transaction(
@@ -787,11 +795,8 @@ class BrokerNode:
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in response.results if r.error_code is not ErrorCode.NONE]
             error = errors[0] if errors else ErrorCode.NONE
-        if error is ErrorCode.PRODUCER_FENCED:
-            # what producers expect here, for Produce and TxnOffsetCommit alike (Kafka's
-            # AddPartitionsToTxnManager; KIP-588)
-            error = ErrorCode.INVALID_PRODUCER_EPOCH
-        return pending.then(error, pending.guard)
+        # (Produce and TxnOffsetCommit alike: Kafka's AddPartitionsToTxnManager)
+        return pending.then(ErrorCode(verification_answer(error)), pending.guard)
 
     def _append_produce(
         self, source: str, request: ProduceRequest, partition: Partition, *, guard: int | None

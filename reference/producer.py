@@ -308,7 +308,17 @@ class KafkaProducer:
         if isinstance(group_metadata, str):
             group_metadata = ConsumerGroupMetadata(group_metadata)
         future = Future()
-        self._enqueue("add_offsets", future=future, offsets=dict(offsets), group=group_metadata)
+        if self.transaction_version >= 2:
+            # TransactionManager.sendOffsetsToTransaction under transaction version 2: no
+            # AddOffsetsToTxn, the group coordinator adds the offsets partition itself
+            self.txn_started = True
+            self._enqueue(
+                "txn_offset_commit", future=future, offsets=dict(offsets), group=group_metadata
+            )
+        else:
+            self._enqueue(
+                "add_offsets", future=future, offsets=dict(offsets), group=group_metadata
+            )
         return future
 
     def commit_transaction(self) -> Future:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from kafka_eos.protocol.coordinator_checks import (
     ADD_PARTITIONS_ORDER,
     VERIFY_ONLY_ORDER,
+    aborts_without_transaction,
     commit_overtaken_by_abort,
     coordinator_busy,
     end_txn_order,
@@ -413,16 +414,14 @@ class TransactionCoordinator:
         state = metadata.state
         if state == _O:
             return self._prepare_end(metadata, wanted, answer)
-        if state in (_CC, _CA):
-            if (state == _CC) == request.committed and (is_retry or not tv2):
-                return answer(ErrorCode.NONE)
-            if tv2 and not request.committed and not is_retry:
-                return self._prepare_end(metadata, _PA, answer)  # TV2: abort with no transaction
-            if commit_overtaken_by_abort(retry=is_retry, commit=request.committed, state=state):
-                return answer(ErrorCode.PRODUCER_FENCED)
-            return answer(ErrorCode.INVALID_TXN_STATE)
-        if state == _E and tv2 and not request.committed:
-            return self._prepare_end(metadata, _PA, answer)
+        if state in (_CC, _CA) and (state == _CC) == request.committed and (is_retry or not tv2):
+            return answer(ErrorCode.NONE)
+        if aborts_without_transaction(
+            tv2=tv2, commit=request.committed, retry=is_retry, state=state
+        ):
+            return self._prepare_end(metadata, _PA, answer)  # the empty abort
+        if commit_overtaken_by_abort(retry=is_retry, commit=request.committed, state=state):
+            return answer(ErrorCode.PRODUCER_FENCED)
         return answer(ErrorCode.INVALID_TXN_STATE)
 
     def _prepare_end(

@@ -65,6 +65,7 @@ class ActionHandlers:
     _delivering_txn: int
     _delivering_request: tuple  # type: ignore[type-arg]
     _delivering_produce: tuple  # type: ignore[type-arg]
+    _delivering_verify: tuple  # type: ignore[type-arg]
     _retrying: bool
 
     if TYPE_CHECKING:
@@ -145,6 +146,8 @@ class ActionHandlers:
                 self._delivering_txn = self.model.records[g][REC_TXN]
                 if message[L.M_KIND] == L.M_PRODUCE:
                     self._delivering_produce = message
+                elif message[L.M_KIND] == L.M_VERIFY:
+                    self._delivering_verify = message
             elif message[L.M_KIND] == L.M_COORDINATOR_REQUEST:
                 self._delivering_txn = message[L.CQ_TRANSACTION]
                 self._delivering_request = message
@@ -317,14 +320,22 @@ class ActionHandlers:
         return "done"
 
     def _send_offsets(self, proc: int, rec: int) -> str:
-        # the reference's transaction manager sends TxnOffsetCommit as soon as AddOffsetsToTxn
-        # is acknowledged: the model's Send of the offset record is part of that step
+        # transaction version 1: the reference's transaction manager sends TxnOffsetCommit as
+        # soon as AddOffsetsToTxn is acknowledged, so the model's Send of the offset record is
+        # part of that step; version 2: sendOffsetsToTransaction sends it at once
+        if self.model.tv2 and (proc, rec) not in self.offset_futures:
+            self._send_offsets_to_transaction(proc)
+            return "done"
         if self.offset_requests.get((proc, rec)):
             return "already"
         raise NotEnabled("the producer has not sent its TxnOffsetCommit")
 
     def _do_AddOffsetsToTxn(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
-        proc = self._proc(step)
+        self._send_offsets_to_transaction(self._proc(step))
+        return "done"
+
+    def _send_offsets_to_transaction(self, proc: int) -> None:
+        """KafkaProducer.sendOffsetsToTransaction of the current transaction's offset."""
         current = self.ghosts.current[proc]
         rec = self.model.txn_offset_record[proc][current]
         committed = self.model.records[self.model.record_global[proc][rec]][REC_GROUP_OFFSET]
@@ -332,7 +343,6 @@ class ActionHandlers:
             {INPUT: committed}, self._group_metadata(proc)
         )
         self.offset_futures[(proc, rec)] = future
-        return "done"
 
     def _do_FetchCommittedOffset(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
         """OffsetFetch(requireStable) at start-up, as the application's consumer does."""

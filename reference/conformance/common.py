@@ -9,10 +9,11 @@ include ``client``: ``idempotence``, ``max_in_flight``) also become the producer
 (enable.idempotence, max.in.flight.requests.per.connection). Producer-state expiry happens here
 only when the driver injects it (the clock never moves on its own), and only with its knob on.
 
-The producers add partitions with AddPartitionsToTxn before sending (the client side of
-transaction version 1), whatever the broker's transaction version: that is what the model's
-clients do, and a transaction-version-2 coordinator still bumps the epoch on every EndTxn and
-answers with the new epoch, which the client adopts.
+The producers speak the configuration's transaction version, as the model's clients do:
+under version 1 they add partitions with AddPartitionsToTxn (and the offsets partition with
+AddOffsetsToTxn) before sending; under version 2 they send neither (Kafka 4's
+TransactionManager): the partition leaders and the group coordinator add the partitions, and
+an abort with nothing added is the coordinator's empty abort.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def producer_settings(model: KafkaEosModel, proc: int) -> dict[str, Any]:
         "max_in_flight": knobs.max_in_flight,
         "acks": knobs.acks,
         "retry_backoff_ms": 0,
-        # the model's clients add partitions explicitly (see the module docstring)
-        "transaction_version": 1,
+        # as the model's clients: under version 2 the leaders add the partitions
+        "transaction_version": knobs.transaction_version,
     }
 
 

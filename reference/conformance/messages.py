@@ -31,7 +31,7 @@ from kafka_eos.model import layout as L
 from kafka_eos.model import schema as S
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_LOCAL, REC_PARTITION
-from kafka_eos.protocol.errors import ErrorCode
+from kafka_eos.protocol.errors import ErrorCode, verification_answer
 from kafka_eos.protocol.sequence import NO_SEQUENCE
 from kafka_eos.reference.messages import (
     AddOffsetsToTxnRequest,
@@ -179,11 +179,10 @@ class MessageMapping:
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = errors[0] if errors else ErrorCode.NONE
-        if error is ErrorCode.PRODUCER_FENCED:  # as the leader hands it on (node.py)
-            error = ErrorCode.INVALID_PRODUCER_EPOCH
         values = S.VERIFY.named(verify)
         del values["kind"], values["add"]
-        return (S.VERIFY_RESPONSE.make(**values, error=int(error)),)
+        # as the leader hands it on (node.py)
+        return (S.VERIFY_RESPONSE.make(**values, error=verification_answer(error)),)
 
     def model_guard(self, part: int, guard: int) -> int:
         """The model's number of the reference's verification ``guard`` on partition
@@ -324,20 +323,19 @@ class MessageMapping:
         return sum(self.ghosts.used[f] for f in L.CONNECTION_BUDGETS)
 
     def _current_attempt(self, proc: int, message: tuple) -> bool:  # type: ignore[type-arg]
+        """Whether ``message`` travels on the connection of its record's latest attempt, still
+        unanswered (not by epoch and sequence: an epoch bump rewrites those of a batch in
+        flight; nor by epoch alone for a TxnOffsetCommit: under transaction version 2 one
+        answered CONCURRENT_TRANSACTIONS by its add goes out again at once, while an earlier
+        copy of the same epoch may still be on its way)."""
         rec = message[L.PR_RECORD]
+        if self.latest_connection.get((proc, rec)) != message[L.PR_CONNECTION]:
+            return False
         if message[L.PR_PARTITION] == self.model.offsets_partition:
             future = self.offset_futures.get((proc, rec))
-            attempts = self.offset_requests.get((proc, rec), [])
-            epoch = message[L.PR_EPOCH]
-            return bool(attempts) and attempts[-1][1] == epoch and not (future and future.done)
+            return bool(self.offset_requests.get((proc, rec))) and not (future and future.done)
         batch = self.batches[proc][rec]
-        # (not by epoch and sequence: an epoch bump rewrites those of a batch in flight)
-        return (
-            batch is not None
-            and not batch.done
-            and batch.correlation_id is not None
-            and self.latest_connection.get((proc, rec)) == message[L.PR_CONNECTION]
-        )
+        return batch is not None and not batch.done and batch.correlation_id is not None
 
     def _offset_record(self, proc: int, committed: int) -> int:
         """The process-local record of the offset commit of input offset ``committed``."""
@@ -371,6 +369,11 @@ class MessageMapping:
             proc, rec = request[L.PR_PROCESS], request[L.PR_RECORD]
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]
             error = int(errors[0]) if errors else int(ErrorCode.NONE)
+            if error == ErrorCode.NOT_COORDINATOR:
+                # the group coordinator's answer when a failover lost its add's write; the
+                # model answers it as a leader does a Produce (NOT_ENOUGH_REPLICAS): the
+                # client re-sends either way (model/transaction_log.py, _write_lost)
+                error = int(ErrorCode.NOT_ENOUGH_REPLICAS)
             offset = -1
             if not errors:
                 offset = self._last_offsets_append(self.producers[proc])

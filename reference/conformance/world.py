@@ -175,6 +175,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self._delivering_txn = -1
         self._delivering_request: tuple = ()  # type: ignore[type-arg]
         self._delivering_produce: tuple = ()  # type: ignore[type-arg]
+        self._delivering_verify: tuple = ()  # type: ignore[type-arg]
         self.guard_numbers: dict[int, int] = {}
         self._retrying = False
         self._pending_before = [False] * len(model.transactional_ids)
@@ -408,7 +409,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             metadata = coordinator.transactions.get(name)
             state = int(metadata.state) if metadata is not None else -1
             previous = before[tid][0] if before else -1
-            if state == _ONGOING and previous != _ONGOING:
+            if state in _OPEN and previous not in _OPEN:  # (a TV2 empty abort: Prepare*)
                 ghosts.owner[tid] = (
                     self.pending_owner[tid] if self.deferred else self._delivering_txn
                 )
@@ -496,15 +497,19 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         self._delivering_txn = -1
         self._delivering_request = ()
         self._delivering_produce = ()
+        self._delivering_verify = ()
         before_pending = self._pending_states()
         self._pending_before = before_pending
+        before_targets = self._pending_targets()
         outcome: str = handler(state, label, target)
         if outcome == "done":
             self.settle()
             self._read_answers_at_once(state, target)
-        self._observe_pending(before_pending)
         self._observe_clients(before_clients)
+        # (the owner of a write completed in this step before that of one it starts:
+        # transaction version 2's empty abort writes its Complete* at once)
         self._observe_coordinator(before_coordinator)
+        self._observe_pending(before_targets)
         return outcome
 
     def _read_answers_at_once(self, state: tuple, target: tuple) -> None:  # type: ignore[type-arg]
@@ -529,17 +534,27 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         return reads_answer(client, message) and message not in target[L.S_NETWORK]
 
     def _takes_over(self, tid: int, metadata: Any) -> bool:
-        """The model's owner ghost: an Add* of a later transaction of the same epoch handled
-        while the coordinator's transaction is Ongoing (opened by a late copy of an earlier
-        transaction's request) makes that later transaction its owner."""
-        request = self._delivering_request
+        """The model's owner ghost: an add (a client's Add*, or a transaction-version-2
+        leader's) of a later transaction of the same epoch handled while the coordinator's
+        transaction is Ongoing (opened by a late copy of an earlier transaction's request)
+        makes that later transaction its owner."""
+        adding = self._delivering_add()
         return bool(
-            request
-            and request[2] in (L.API_ADD_PARTITIONS, L.API_ADD_OFFSETS)
-            and self.model.tid_of[request[1]] == tid
-            and request[3] == self.model_epoch(metadata.producer_id, metadata.producer_epoch)
-            and request[5] > self.ghosts.owner[tid]
+            adding
+            and adding[0] == tid
+            and adding[1] == self.model_epoch(metadata.producer_id, metadata.producer_epoch)
+            and self._delivering_txn > self.ghosts.owner[tid]
         )
+
+    def _delivering_add(self) -> tuple[int, int] | None:
+        """(transactional.id, epoch) of the add being delivered: a client's AddPartitionsToTxn
+        or AddOffsetsToTxn, or a leader's add (transaction version 2); None if none is."""
+        request, verify = self._delivering_request, self._delivering_verify
+        if request and request[L.CQ_API] in (L.API_ADD_PARTITIONS, L.API_ADD_OFFSETS):
+            return self.model.tid_of[request[L.CQ_PROCESS]], request[L.CQ_EPOCH]
+        if verify and verify[L.VQ_ADD]:
+            return self.model.pid_tid[verify[L.VQ_PID]], verify[L.VQ_EPOCH]
+        return None
 
     def _pending_states(self) -> list[bool]:
         coordinator = self.node.txn_coordinator
@@ -548,44 +563,68 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             for name in self.model.transactional_ids
         ]
 
-    def _observe_pending(self, before: list[bool]) -> None:
-        """A transition newly pending: whose transaction it carries, and the answer owed."""
+    def _pending_targets(self) -> list[TxnState | None]:
+        """The state each transactional.id's pending transition goes to (None: none)."""
+        coordinator = self.node.txn_coordinator
+        return [
+            m.pending_state if (m := coordinator.transactions.get(name)) is not None else None
+            for name in self.model.transactional_ids
+        ]
+
+    def _observe_pending(self, before: list[TxnState | None]) -> None:
+        """A transition newly pending: whose transaction it carries, and the answer owed. (A
+        transition may follow another in one step: transaction version 2's empty abort
+        writes its Complete* as soon as its Prepare* is durable.)"""
         coordinator = self.node.txn_coordinator
         for tid, name in enumerate(self.model.transactional_ids):
             metadata = coordinator.transactions.get(name)
-            if metadata is None or metadata.pending_state is None or before[tid]:
+            if metadata is None or metadata.pending_state in (None, before[tid]):
                 continue
             target = int(metadata.pending_state)
             state = int(metadata.state)
-            if target == _ONGOING and (state != _ONGOING or self._takes_over(tid, metadata)):
+            # a transaction opened (Ongoing, or transaction version 2's empty abort) or taken over
+            opens = target in _OPEN and state not in _OPEN
+            if opens or (target == _ONGOING and self._takes_over(tid, metadata)):
                 self.pending_owner[tid] = self._delivering_txn
             elif target in _OPEN:
                 self.pending_owner[tid] = self.ghosts.owner[tid]
             else:
                 self.pending_owner[tid] = -1
-            request = self._delivering_request
-            reply: tuple = ()  # type: ignore[type-arg]
-            if request and self.model.tid_of[request[L.CQ_PROCESS]] == tid:
-                transit = self.txn_log_records(name, durable=False)[-1]
-                error = int(ErrorCode.NONE)
-                api = request[L.CQ_API]
-                if api == L.API_INIT_PRODUCER_ID and state == _ONGOING:
-                    error = int(ErrorCode.CONCURRENT_TRANSACTIONS)  # the fence
-                # an EndTxn is answered with what the transaction completes under
-                pid, epoch = (
-                    transit.answered_identity()
-                    if api == L.API_END_TXN
-                    else (transit.producer_id, transit.producer_epoch)
-                )
-                reply = S.REPLY.make(
-                    process=request[L.CQ_PROCESS],
-                    api=api,
-                    error=error,
-                    epoch=self.model_epoch(pid, epoch),
-                    transaction=request[L.CQ_TRANSACTION],
-                    connection=request[L.CQ_CONNECTION],
-                )
-            self.pending_reply[tid] = reply
+            self.pending_reply[tid] = self._reply_owed(tid, name, state)
+
+    def _reply_owed(self, tid: int, name: str, state: int) -> tuple:  # type: ignore[type-arg]
+        """The answer the model's pending transition of ``tid`` owes: the CoordinatorResponse
+        to the request being delivered, or the VerifyPartitionResponse to the leader whose
+        add (transaction version 2) is being delivered; () for none (the coordinator's own
+        transition)."""
+        verify = self._delivering_verify
+        if verify and verify[L.VQ_ADD] and self.model.pid_tid[verify[L.VQ_PID]] == tid:
+            values = S.VERIFY.named(verify)
+            del values["kind"], values["add"]
+            return S.VERIFY_RESPONSE.make(**values, error=int(ErrorCode.NONE))
+        request = self._delivering_request
+        reply: tuple = ()  # type: ignore[type-arg]
+        if request and self.model.tid_of[request[L.CQ_PROCESS]] == tid:
+            transit = self.txn_log_records(name, durable=False)[-1]
+            error = int(ErrorCode.NONE)
+            api = request[L.CQ_API]
+            if api == L.API_INIT_PRODUCER_ID and state == _ONGOING:
+                error = int(ErrorCode.CONCURRENT_TRANSACTIONS)  # the fence
+            # an EndTxn is answered with what the transaction completes under
+            pid, epoch = (
+                transit.answered_identity()
+                if api == L.API_END_TXN
+                else (transit.producer_id, transit.producer_epoch)
+            )
+            reply = S.COORDINATOR_RESPONSE.make(
+                process=request[L.CQ_PROCESS],
+                api=api,
+                error=error,
+                epoch=self.model_epoch(pid, epoch),
+                transaction=request[L.CQ_TRANSACTION],
+                connection=request[L.CQ_CONNECTION],
+            )
+        return reply
 
 
 __all__ = [

@@ -1,12 +1,13 @@
 """Programs (model labels, shrunk until removing any one step makes them pass) the refinement
 tests found.
 
-PROGRAMS: the known disagreements between the reference and the model (three today, all
-with producer_id_rotation off and transaction version 2's leader-side add), each a
+PROGRAMS: the known disagreements between the reference and the model (none today), each a
 strict xfail whose last step the reference does differently, explained in
 kafka_eos.reference.conformance.known; when the two come to agree, the test XPASSes and fails
 the suite, so the entry in ``known.KNOWN`` can go. AGREED: programs that once disagreed, kept
-as regressions after one side was fixed.
+as regressions after one side was fixed (some moved to a transaction-version-1
+configuration when version 2's clients stopped sending the AddPartitionsToTxn or
+AddOffsetsToTxn they start with: what they pin down is the same under either version).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 
-from kafka_eos.model.codes import FATAL_ERROR, INVALID_MAPPING, PRODUCER_FENCED
+from kafka_eos.model.codes import FATAL_ERROR, INVALID_TXN_STATE, PRODUCER_FENCED
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.layout import (
     B_FAILED,
@@ -39,6 +40,7 @@ from .workloads import TRANSACTIONS, model
 
 _EXPLAINED = {d.name: d.explanation for d in KNOWN}
 _CTP = load_check_config("ctp").model.workload
+_TV1 = Knobs(transaction_version=1)
 _CONFIGS = {
     "txn2": model(TRANSACTIONS),
     "txn1": model(TRANSACTIONS, knobs=Knobs(transaction_version=1)),
@@ -46,6 +48,10 @@ _CONFIGS = {
     "ctp-weak": model(_CTP, knobs=Knobs(producer_epoch_check=False)),
     "ctp-retriable": model(_CTP, faults=Faults(retriable_errors=1)),
     "fencing": model(load_check_config("default").model.workload),
+    # transaction version 1, where the clients' AddPartitionsToTxn and AddOffsetsToTxn are
+    "ctp-tv1": model(_CTP, knobs=_TV1),
+    "ctp-retriable-tv1": model(_CTP, knobs=_TV1, faults=Faults(retriable_errors=1)),
+    "fencing-tv1": model(load_check_config("default").model.workload, knobs=_TV1),
     "small-batch-cache": load_check_config("small-batch-cache").model,
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
@@ -89,8 +95,9 @@ _APP1_OPENS_TXN0_AT_E1 = [
     step("ReceiveCoordinatorResponse", "app#1", "AddPartitionsToTxn", "NONE"),
 ]
 
-def _first_opens_txn0_at_e0(tid: str) -> list[Step]:
-    """The first incarnation of ``tid`` is initialised (epoch 0) and opens txn0."""
+def _first_begins_txn0_at_e0(tid: str) -> list[Step]:
+    """The first incarnation of ``tid`` is initialised (epoch 0) and begins txn0 (under
+    transaction version 2 that sends nothing: the leaders add the partitions)."""
     process = f"{tid}#0"
     return [
         step("InitProducerId", process),
@@ -98,8 +105,38 @@ def _first_opens_txn0_at_e0(tid: str) -> list[Step]:
         step("CompleteTxnLogAppend", tid, "Empty", 0),
         step("ReceiveCoordinatorResponse", process, "InitProducerId", "NONE"),
         step("BeginTransaction", process, 0),
-        step("HandleAddPartitionsToTxn", tid, process, 0, "WRITE"),
+    ]
+
+
+def _first_opens_txn0_at_e0(tid: str) -> list[Step]:
+    """... and (transaction version 1) adds its partitions: the coordinator opens txn0."""
+    return [
+        *_first_begins_txn0_at_e0(tid),
+        step("HandleAddPartitionsToTxn", tid, f"{tid}#0", 0, "WRITE"),
         step("CompleteTxnLogAppend", tid, "Ongoing", 0),
+    ]
+
+
+def _group_coordinator_adds(proc: str, guard: int) -> list[Step]:
+    """Transaction version 2: the group coordinator holding ``proc``'s TxnOffsetCommit (record
+    1, epoch 0) adds __consumer_offsets-0 to app's transaction: a write to the log."""
+    return [
+        step("VerifyPartition", "__consumer_offsets-0", proc, 1, 0, -1, guard),
+        step("HandleVerifyPartition", "app", "__consumer_offsets-0", proc, 0, "ADD", "WRITE"),
+    ]
+
+
+def _leader_opens(
+    tid: str, part: str, proc: str, rec: int, epoch: int, *, offset: int, seq: int = 0
+) -> list[Step]:
+    """Transaction version 2: ``proc`` sends ``rec``, whose leader adds ``part`` to the
+    transaction (guard 1): the coordinator writes Ongoing, then the leader appends."""
+    return [
+        step("Send", proc, rec, part, epoch, seq, "Produce"),
+        step("VerifyPartition", part, proc, rec, epoch, seq, 1),
+        step("HandleVerifyPartition", tid, part, proc, epoch, "ADD", "WRITE"),
+        step("CompleteTxnLogAppend", tid, "Ongoing", epoch),
+        step("AppendVerified", part, proc, rec, epoch, seq, "NONE", offset),
     ]
 
 
@@ -127,6 +164,9 @@ _TX0_OPENS_TXN0_AT_E2 = [
     step("HandleAddPartitionsToTxn", "tx", "tx#0", 2, "WRITE"),
     step("CompleteTxnLogAppend", "tx", "Ongoing", 2),
 ]
+
+#: ... under transaction version 2: tx#0 begins txn0 at epoch 2 (no AddPartitionsToTxn).
+_TX0_BEGINS_TXN0_AT_E2 = _TX0_OPENS_TXN0_AT_E2[:4]
 
 #: tx#0 is initialised (epoch 0) and tx#1's first InitProducerId is lost: the start of two
 #: shrunk programs.
@@ -192,81 +232,32 @@ def _abort_completed(tid: str, epoch: int) -> list[Step]:
     ]
 
 
-PROGRAMS: dict[str, tuple[str, list[Step]]] = {
-    # app#1's retried InitProducerId wraps app#0's fenced epoch 1 around to 0, app#0's own;
-    # app#0's Produce, sent before, is added by the leader as the coordinator holds Empty at
-    # epoch 0: the reference opens the transaction, the model refuses it.
-    "wrapped_zombie_adds_a_partition": (
-        "tv2-producer-epoch-wrap",
-        [
-            *_APP1_FENCES_APP0_AT_E1,
-            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            *_ABORT_MARKED,
-            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
-            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "INVALID_TXN_STATE"),
-        ],
-    ),
-    # app#1's twice re-sent InitProducerId wraps the epoch back to 0 while app#0, at epoch 0,
-    # has t-0 in its transaction: the wrap aborts it, app#0 (told of its add) sends its
-    # Produce and then opens the wrapped epoch's transaction itself with AddOffsetsToTxn; the
-    # leader's add of t-0 meets that Ongoing transaction without t-0.
-    "wrapped_zombie_adds_to_its_own_transaction": (
-        "ctp-wrap-timeouts",
-        [
-            *_APP0_AND_APP1_INITIALISED,
-            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
-            step("FetchCommittedOffset", "app#0", 0),
-            step("TimeoutCoordinatorRequest", "app#1", "InitProducerId"),
-            step("TimeoutCoordinatorRequest", "app#1", "InitProducerId"),
-            step("BeginTransaction", "app#0", 0),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
-            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
-            step("Fetch", "t-0", 0, 1, ()),
-            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
-            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
-            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            step("AddOffsetsToTxn", "app#0"),
-            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
-            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "INVALID_TXN_STATE"),
-        ],
-    ),
-    # The same wrap-around; app#0's write is refused (its epoch 0 is behind the fence's 1
-    # when the leader asks) and it aborts at epoch 0 once app#1 holds Empty at epoch 0: the
-    # reference writes PrepareAbort (TV2's empty abort), the model refuses it.
-    "wrapped_zombie_aborts_nothing": (
-        "tv2-producer-epoch-wrap",
-        [
-            *_APP1_FENCES_APP0_AT_E1,
-            *_ABORT_MARKED,
-            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            # the leader asks while the coordinator is idle: asked while app#1's InitProducerId
-            # is written, the add would wait (CONCURRENT_TRANSACTIONS, Kafka's order)
-            *_verified(
-                "app", "t-0", "app#0", 0, 0, 0,
-                adds=True, answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH",
-            ),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_EPOCH"),
-            step("AbortTransaction", "app#0"),
-            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "INVALID_TXN_STATE"),
-        ],
-    ),
-}
+#: ctp-wrap-timeouts: app#0 (epoch 0) sends its Produce and its TxnOffsetCommit (twice: the
+#: first times out), the first copy's add opens the transaction; app#1's InitProducerId fences
+#: it (PrepareAbort at epoch 1) and, re-sent once the abort is complete, wraps the epoch around
+#: to 0 (producer_id_rotation off): app#0, a zombie, holds the coordinator's epoch again, with
+#: the Produce and the second TxnOffsetCommit not yet verified.
+_ZOMBIE_APP0_AT_WRAPPED_E0 = [
+    *_first_begins_txn0_at_e0("app")[:4],
+    step("FetchCommittedOffset", "app#0", 0),
+    step("BeginTransaction", "app#0", 0),
+    step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+    step("Send", "app#0", 1, "__consumer_offsets-0", 0, -1, "TxnOffsetCommit"),
+    step("TimeoutProduce", "app#0", "__consumer_offsets-0", (1,)),
+    *_group_coordinator_adds("app#0", 1),
+    step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+    step("InitProducerId", "app#1"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+    step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 1, 0, "NONE"),
+    step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "NONE"),
+    step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("CompleteTxnLogAppend", "app", "Empty", 0),
+]
+
+#: None today (kafka_eos.reference.conformance.known lists none).
+PROGRAMS: dict[str, tuple[str, list[Step]]] = {}
 
 
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
@@ -280,8 +271,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "expiry_fails_a_reenqueued_batch": (
         "retriable-errors",
         [
-            *_APP0_OPENS_TXN0_AT_E0,
-            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            *_first_begins_txn0_at_e0("app"),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
             step("NotEnoughReplicas", "t-0", "app#0", 0),
             step("ReceiveProduceResponse", "app#0", 0, 0, "NOT_ENOUGH_REPLICAS"),
@@ -294,7 +284,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # reloads the prepared transaction and sends its markers again; the old epoch's failed
     # write must not put its finished markers' job back.
     "failover_during_the_complete_write_restarts_the_markers": (
-        "ctp",
+        "ctp-tv1",
         [
             step("InitProducerId", "app#0"),
             step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
@@ -412,7 +402,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # TxnOffsetCommit as for Produce (Kafka's AddPartitionsToTxnManager), and which is fatal
     # to the producer for a TxnOffsetCommit (TxnOffsetCommitHandler), abortable for a Produce.
     "txn_offset_commit_fenced_by_verification_is_fatal": (
-        "ctp",
+        "ctp-tv1",
         [
             step("CoordinatorFailover", 1),
             step("InitProducerId", "app#0"),
@@ -432,7 +422,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             *_APP1_OPENS_TXN0_AT_E1,
             step("Send", "app#1", 0, "t-0", 1, 0, "Produce"),
             step("AddOffsetsToTxn", "app#1"),
-            *_verified("app", "t-0", "app#1", 0, 1, 0, adds=True, answer="NONE", result="NONE",
+            *_verified("app", "t-0", "app#1", 0, 1, 0, adds=False, answer="NONE", result="NONE",
                        offset=0),
             step("HandleAddOffsetsToTxn", "app", "app#1", 1, "WRITE"),
             step("CompleteTxnLogAppend", "app", "Ongoing", 1),
@@ -449,29 +439,25 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("ReceiveProduceResponse", "app#1", 1, 0, "INVALID_PRODUCER_EPOCH"),
         ],
     ),
-    # A transaction-timeout abort is being written when tx#1's first write is sent: the write
-    # reaches the leader once the abort is complete and is fenced (while it is being written,
-    # or its markers are, the leader's add is refused with CONCURRENT_TRANSACTIONS and the
-    # batch retried).
+    # A transaction-timeout abort is being written when tx#0's write to its second partition
+    # is sent: the write reaches the leader once the abort is complete and its add is fenced
+    # (while the abort is being written, or its markers are, the leader's add is refused with
+    # CONCURRENT_TRANSACTIONS and the batch retried).
     "tv2_leader_add_after_a_pending_abort": (
         "txn2",
         [
-            *_TX1_INIT_LOST,
-            step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
-            step("CompleteTxnLogAppend", "tx", "Empty", 1),
-            step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
-            step("BeginTransaction", "tx#1", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE"),
-            step("CompleteTxnLogAppend", "tx", "Ongoing", 1),
-            step("TimeoutTransaction", "tx", 1),
-            step("ReceiveCoordinatorResponse", "tx#1", "AddPartitionsToTxn", "NONE"),
-            step("Send", "tx#1", 0, "t-0", 1, 0, "Produce"),
-            step("CompleteTxnLogAppend", "tx", "PrepareAbort", 2),
-            *_abort_completed("tx", 2),
-            *_verified("tx", "t-0", "tx#1", 0, 1, 0, adds=True,
+            *_first_begins_txn0_at_e0("tx"),
+            *_leader_opens("tx", "t-0", "tx#0", 0, 0, offset=0),
+            step("TimeoutTransaction", "tx", 0),
+            step("Send", "tx#0", 1, "t-1", 0, 0, "Produce"),
+            step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
+            step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 1, 0, "NONE"),
+            step("Fetch", "t-0", 0, 2, ()),  # the consumer passes r0 and the marker
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("CompleteTxnLogAppend", "tx", "CompleteAbort", 1),
+            *_verified("tx", "t-1", "tx#0", 1, 0, 0, adds=True,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
-            step("ReceiveProduceResponse", "tx#1", 0, 0, "INVALID_PRODUCER_EPOCH"),
+            step("ReceiveProduceResponse", "tx#0", 1, 0, "INVALID_PRODUCER_EPOCH"),
         ],
     ),
     # A failover while tx#1's InitProducerId is being written: the new coordinator (a
@@ -578,22 +564,19 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
             step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
-            *_TX0_OPENS_TXN0_AT_E2,
+            *_TX0_BEGINS_TXN0_AT_E2,
+            *_leader_opens("tx", "t-0", "tx#0", 0, 2, offset=0),
             step("TimeoutTransaction", "tx", 2),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 3, 1, "NONE"),
-            step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
+            step("Fetch", "t-0", 0, 2, ()),  # the consumer passes r0 and the marker
             step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
-            # the driver delivers each partition's marker on its own, as the model does
-            step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 3, 1, "NONE"),
-            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
-            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 3),
-            step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
-            step("Send", "tx#0", 0, "t-0", 2, 0, "Produce"),
-            *_verified("tx", "t-0", "tx#0", 0, 2, 0, adds=True,
+            step("ReceiveProduceResponse", "tx#0", 0, 0, "NONE"),
+            step("Send", "tx#0", 1, "t-1", 2, 0, "Produce"),
+            *_verified("tx", "t-1", "tx#0", 1, 2, 0, adds=True,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
-            step("ReceiveProduceResponse", "tx#0", 0, 0, "INVALID_PRODUCER_EPOCH"),
+            step("ReceiveProduceResponse", "tx#0", 1, 0, "INVALID_PRODUCER_EPOCH"),
             step("AbortTransaction", "tx#0"),
             step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "NONE"),
         ],
@@ -615,11 +598,12 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
             step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
-            *_TX0_OPENS_TXN0_AT_E2,
-            step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
+            *_TX0_BEGINS_TXN0_AT_E2,
             step("Send", "tx#0", 0, "t-0", 2, 0, "Produce"),
             step("ExpireBatch", "tx#0", 0),
             step("AbortTransaction", "tx#0"),
+            # no leader added t-0: the coordinator holds Empty, and aborts with an epoch bump
+            # all the same (transaction version 2's empty abort)
             step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "WRITE"),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
@@ -629,7 +613,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # ABORTABLE_ERROR (maybeTerminateRequestWithError): a timed-out AddOffsetsToTxn is not
     # re-sent, the doomed transaction only aborts.
     "no_resend_in_abortable_error": (
-        "ctp",
+        "ctp-tv1",
         [
             *_APP0_AND_APP1_INITIALISED,
             *_APP1_OPENS_TXN0_AT_E1,
@@ -648,7 +632,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # makes it (model/unreadable.py); the reference's broker still sends it, and the driver's
     # abstraction drops it the same way, so the last HandleProduce leaves both without it.
     "superseded_attempt_answer_ignored": (
-        "txn2",
+        "txn1",
         [
             *_TX1_INIT_LOST,
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e0"),
@@ -668,7 +652,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("Send", "tx#1", 0, "t-0", 2, 0, "Produce"),
             step("RetryProduce", "tx#1", "t-0", (0,)),
             *_abort_completed("tx", 3),
-            *_verified("tx", "t-0", "tx#1", 0, 2, 0, adds=True,
+            *_verified("tx", "t-0", "tx#1", 0, 2, 0, adds=False,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
         ],
     ),
@@ -686,15 +670,16 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "tv2_marker_retry_after_failover": (
         "txn2",
         [
-            *_TX0_OPENS_TXN0_AT_E0,
+            *_first_begins_txn0_at_e0("tx"),
+            *_leader_opens("tx", "t-0", "tx#0", 0, 0, offset=0),
             step("TimeoutTransaction", "tx", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
             step("CoordinatorFailover", 1),
-            step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 1, 1, "NONE"),
-            step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
+            step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 1, 1, "NONE"),
+            step("Fetch", "t-0", 0, 2, ()),  # the consumer passes r0 and the marker
             step(
                 "HandleWriteTxnMarkers",
-                *("t-1", "tx", "ABORT", 1, 0, "TRANSACTION_COORDINATOR_FENCED"),
+                *("t-0", "tx", "ABORT", 1, 0, "TRANSACTION_COORDINATOR_FENCED"),
             ),
         ],
     ),
@@ -703,7 +688,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # (KAFKA-18660), so the zombie waits, and is fenced once the write is durable. Both sides
     # declare that order once (protocol/coordinator_checks.py); before, both fenced it at once.
     "stale_add_waits_for_a_busy_coordinator": (
-        "txn2",
+        "txn1",
         [
             *_TX0_OPENS_TXN0_AT_E0[:5],  # tx#0's AddPartitionsToTxn is on its way
             step("InitProducerId", "tx#1"),
@@ -732,7 +717,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # a long drawn refinement run: the model failed the batch only on that answer, with
     # TRANSACTION_ABORTABLE, the reference with PRODUCER_FENCED.)
     "fatal_error_fails_the_batch_in_flight": (
-        "ctp-retriable",
+        "ctp-retriable-tv1",
         [
             step("InitProducerId", "app#0"),
             step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
@@ -765,7 +750,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     # the new job's, and the reference counted t-1 acknowledged. (Found by a long drawn
     # refinement run; a driver bug, not the reference's.)
     "deposed_coordinators_marker_answer_is_not_counted": (
-        "fencing",
+        "fencing-tv1",
         [
             *_APP0_OPENS_TXN0_AT_E0,
             step("TimeoutTransaction", "app", 0),
@@ -776,29 +761,30 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleWriteTxnMarkersResponse", "app", "t-1", "NONE"),
         ],
     ),
-    # app#0's transaction times out with its Produce and its TxnOffsetCommit in flight; the
-    # abort rotates the producer id (max_producer_epoch 1), so the Produce's verification is
-    # refused INVALID_PRODUCER_ID_MAPPING, a fatal error. Sender.runOnce's maybeAbortBatches
-    # fails the accumulator's batches only: the TxnOffsetCommit, a transactional request, stays
-    # in flight and TxnOffsetCommitHandler reads its answer. The model failed it with the
-    # Produce; the reference, like Kafka, kept it. (Found by a 6,000-program drawn refinement
-    # run.)
+    # app#0's transaction times out with its Produce and its TxnOffsetCommit in flight (the
+    # group coordinator's add of the offsets partition opened it, the append still waiting for
+    # the answer); the abort rotates the producer id (max_producer_epoch 1), so the Produce's
+    # add is refused INVALID_PRODUCER_ID_MAPPING, a fatal error. Sender.runOnce's
+    # maybeAbortBatches fails the accumulator's batches only: the TxnOffsetCommit, a
+    # transactional request, stays in flight and TxnOffsetCommitHandler reads its answer
+    # (INVALID_TXN_STATE: the ABORT marker took its VerificationGuard). The model failed it
+    # with the Produce; the reference, like Kafka, kept it. (Found by a 6,000-program drawn
+    # refinement run.)
     "txn_offset_commit_outlives_a_fatal_error": (
         "ctp-timeout-rotation",
         [
-            *_CTP_APP0_OPENS_TXN0_AT_E0,
-            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            *_first_begins_txn0_at_e0("app")[:4],
+            step("FetchCommittedOffset", "app#0", 0),
+            step("BeginTransaction", "app#0", 0),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            step("AddOffsetsToTxn", "app#0"),
-            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "WRITE"),
+            step("Send", "app#0", 1, "__consumer_offsets-0", 0, -1, "TxnOffsetCommit"),
+            # the group coordinator adds the offsets partition: the transaction opens
+            *_group_coordinator_adds("app#0", 1),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-            step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "NONE"),
             step("TimeoutTransaction", "app", 0),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
             step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 1, 0, "NONE"),
-            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
             step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "NONE"),
-            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 2),
             *_verified(
                 *("app", "t-0", "app#0", 0, 0, 0),
@@ -807,13 +793,13 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
                 result="INVALID_PRODUCER_ID_MAPPING",
             ),
             step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_ID_MAPPING"),
-            # the TxnOffsetCommit is verified too, and its answer read
-            step("VerifyPartition", "__consumer_offsets-0", "app#0", 1, 0, -1, 1),
+            # the TxnOffsetCommit, held for its verification's answer, is answered, and read
+            # (its guard went with the ABORT marker: INVALID_TXN_STATE)
             step(
-                *("HandleVerifyPartition", "app", "__consumer_offsets-0", "app#0", 0),
-                *("VERIFY", "INVALID_PRODUCER_ID_MAPPING"),
+                "AppendVerified",
+                *("__consumer_offsets-0", "app#0", 1, 0, -1, "INVALID_TXN_STATE", -1),
             ),
-            step("ReceiveProduceResponse", "app#0", 1, 0, "INVALID_PRODUCER_ID_MAPPING"),
+            step("ReceiveProduceResponse", "app#0", 1, 0, "INVALID_TXN_STATE"),
         ],
     ),
     "produce_refused_after_a_rotation_is_fatal": (
@@ -832,6 +818,76 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
                 result="INVALID_PRODUCER_ID_MAPPING",
             ),
             step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_PRODUCER_ID_MAPPING"),
+        ],
+    ),
+    # With producer_id_rotation off an epoch wraps around to one a zombie still holds. These
+    # three were known disagreements while the model's clients added their partitions
+    # themselves under transaction version 2 (the model refused each last step with
+    # INVALID_TXN_STATE); with the leader's add as the coordinator's transition and the empty
+    # abort, both sides do what Kafka's handleAddPartitionsToTransaction and endTransaction do.
+    # The zombie's Produce, verified only after the wrap, reaches the coordinator through the
+    # leader's add while no transaction is open at that epoch: the add opens one.
+    "wrapped_zombie_adds_a_partition": (
+        "ctp-wrap-timeouts",
+        [
+            *_ZOMBIE_APP0_AT_WRAPPED_E0,
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+        ],
+    ),
+    # ... its TxnOffsetCommit's second copy opens the zombie's own transaction at the wrapped
+    # epoch first; the leader's add of t-0 finds it without t-0 and adds it.
+    "wrapped_zombie_adds_to_its_own_transaction": (
+        "ctp-wrap-timeouts",
+        [
+            *_ZOMBIE_APP0_AT_WRAPPED_E0,
+            # the TxnOffsetCommit's second copy opens the zombie's own transaction
+            *_group_coordinator_adds("app#0", 2),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+        ],
+    ),
+    # The zombie's write is refused (the fence's ABORT marker took its VerificationGuard) and
+    # it aborts at epoch 0 once app#1 holds Empty at epoch 0: transaction version 2's empty
+    # abort, PrepareAbort with the epoch bumped (endTransaction from Empty at the current
+    # epoch).
+    "wrapped_zombie_aborts_nothing": (
+        "tv2-producer-epoch-wrap",
+        [
+            *_first_begins_txn0_at_e0("app")[:3],
+            step("InitProducerId", "app#1"),
+            *_first_begins_txn0_at_e0("app")[3:],
+            *_leader_opens("app", "t-0", "app#0", 0, 0, offset=0)[:-1],  # the append waits
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+            *_ABORT_MARKED,
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
+            # the ABORT marker took the VerificationGuard: the held Produce is refused
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "INVALID_TXN_STATE", -1),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_TXN_STATE"),
+            step("AbortTransaction", "app#0"),
+            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE"),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
+        ],
+    ),
+    # A coordinator failover loses the transaction-log write of a leader's add (transaction
+    # version 2) with the Produce held for it: the deposed coordinator's append fails with
+    # NOT_COORDINATOR, which the leader answers the Produce as NOT_ENOUGH_REPLICAS
+    # (ReplicaManager.appendRecords), and the client re-sends the batch. The model had the held
+    # Produce wait for ever for its lost answer.
+    "failover_loses_the_leaders_add": (
+        "txn2",
+        [
+            *_first_begins_txn0_at_e0("tx"),
+            *_leader_opens("tx", "t-0", "tx#0", 0, 0, offset=0)[:3],
+            step("CoordinatorFailover", 1),
+            step("ReceiveProduceResponse", "tx#0", 0, 0, "NOT_ENOUGH_REPLICAS"),
+            step("Send", "tx#0", 0, "t-0", 0, 0, "Produce"),
         ],
     ),
 }
@@ -917,6 +973,6 @@ def test_a_txn_offset_commit_in_flight_outlives_a_fatal_error_on_both_sides() ->
     assert client[C_BATCHES][offsets][BT_STATUS] == B_INFLIGHT
     assert not world.offset_futures[(proc, offsets)].done
     world, state = final_states(model, labels)
-    answered = (B_FAILED, 0, -1, INVALID_MAPPING)
+    answered = (B_FAILED, 0, -1, INVALID_TXN_STATE)
     assert state[S_CLIENTS][proc][C_BATCHES][offsets] == answered
-    assert world.offset_futures[(proc, offsets)].error is ErrorCode.INVALID_PRODUCER_ID_MAPPING
+    assert world.offset_futures[(proc, offsets)].error is ErrorCode.INVALID_TXN_STATE

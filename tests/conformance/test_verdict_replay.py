@@ -24,17 +24,7 @@ from kafka_eos.reference.conformance.replay import replay_labels
 VIOLATED = sorted(name for name, row in load_verdicts().items() if row.verdict == "violated")
 
 #: Rows whose counterexample the reference does not reproduce, and why.
-NOT_REPRODUCED: dict[str, str] = {
-    "tv2-producer-epoch-wrap": (
-        "its shortest counterexample passes the known disagreement "
-        "wrapped_zombie_adds_a_partition (step 21: the zombie's leader-side add meets Empty at "
-        "its own wrapped epoch; the reference opens a transaction as Kafka does, the model "
-        "refuses it). The one found before had the leader's add refused "
-        "INVALID_PRODUCER_EPOCH while the fence's PrepareAbort was being completed; in "
-        "Kafka's order (KAFKA-18660) a busy coordinator answers that add "
-        "CONCURRENT_TRANSACTIONS, and the batch is retried"
-    ),
-}
+NOT_REPRODUCED: dict[str, str] = {}
 #: Rows that fail at Kafka 4.x's own knobs: there is no corrected configuration to refuse
 #: the bad step, the reference (like Kafka) takes it too.
 AT_KAFKA_DEFAULTS = {

@@ -68,13 +68,22 @@ def test_without_the_coordinator_epoch_check_no_marker_is_refused_as_fenced() ->
     assert not _some("no-coordinator-epoch-check", "HandleWriteTxnMarkers", fenced)
 
 
-def test_every_lost_coordinator_request_is_sent_again() -> None:
+@pytest.mark.parametrize(
+    ("version", "apis"),
+    [
+        (1, ("InitProducerId", "AddPartitionsToTxn", "EndTxn")),
+        # (the leader adds the partition: the client sends no AddPartitionsToTxn)
+        (2, ("InitProducerId", "EndTxn")),
+    ],
+)
+def test_every_lost_coordinator_request_is_sent_again(version: int, apis: tuple[str, ...]) -> None:
     # A lost InitProducerId, AddPartitionsToTxn or EndTxn (or its answer) must not strand the
     # client: each is re-sent (TxnRequestHandler retry), and so is a lost marker.
     from kafka_eos.model.kafka import KafkaEosModel
-    from kafka_eos.model.params import Faults, ProducerSpec, TransactionSpec, Workload
+    from kafka_eos.model.params import Faults, Knobs, ProducerSpec, TransactionSpec, Workload
 
     model = KafkaEosModel(
+        knobs=Knobs(transaction_version=version),
         faults=Faults(losses=1),
         workload=Workload(
             partitions=1,
@@ -96,6 +105,6 @@ def test_every_lost_coordinator_request_is_sent_again() -> None:
             if target not in seen:
                 seen.add(target)
                 queue.append(target)
-    for api in ("InitProducerId", "AddPartitionsToTxn", "EndTxn"):
+    for api in apis:
         assert step("ResendCoordinatorRequest", "app#0", api) in labels
     assert step("ResendTxnMarker", "app", "t-0") in labels

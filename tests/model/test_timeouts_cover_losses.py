@@ -52,7 +52,11 @@ def _metadata(entry: Tup) -> Tup:
     pending = entry[L.T_PENDING]
     if not pending or not pending[L.PT_REPLY]:
         return entry
-    reply = pending[L.PT_REPLY][:L.RP_CONNECTION]
+    reply = pending[L.PT_REPLY]
+    if reply[L.M_KIND] == L.M_COORDINATOR_RESPONSE:
+        reply = reply[: L.CR_CONNECTION]
+    else:  # a leader's add: its answer to the leader, with the held Produce's connection
+        reply = L.replace(reply, L.VR_CONNECTION, -1)
     return L.replace(entry, L.T_PENDING, L.replace(pending, L.PT_REPLY, reply))
 
 

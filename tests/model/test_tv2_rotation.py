@@ -21,7 +21,14 @@ from kafka_eos.model.codes import (
 )
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.coordinator import add_partitions_decision, end_txn_decision
-from kafka_eos.model.layout import API_ADD_PARTITIONS, API_END_TXN, PT_EPOCH, PT_REPLY, Tup
+from kafka_eos.model.layout import (
+    API_ADD_PARTITIONS,
+    API_END_TXN,
+    CR_EPOCH,
+    PT_EPOCH,
+    PT_REPLY,
+    Tup,
+)
 from kafka_eos.model.producer_ids import ProducerEpochs
 from kafka_eos.protocol.coordinator_checks import CoordinatorCheck
 
@@ -55,14 +62,14 @@ def test_an_exhausted_decision_keeps_the_old_id_and_answers_with_the_new_one() -
     # PrepareCommit (and its markers) at the old producer id's epoch M; the client gets
     # generation 1's epoch 0 (KAFKA-18660), which the transaction completes with
     assert (transition[0], transition[PT_EPOCH]) == (PREPARE_COMMIT, M)
-    assert transition[PT_REPLY][3] == M + 1 == epochs.completed(M)
+    assert transition[PT_REPLY][CR_EPOCH] == M + 1 == epochs.completed(M)
     assert epochs.split(epochs.completed(M)) == (1, 0)
 
 
 def test_a_decision_below_the_exhausted_epoch_keeps_the_producer_id() -> None:
     epochs = _epochs()
     transition, _, _ = end_txn_decision(_metadata(ONGOING, M - 2), _end_txn(M - 2), True, epochs)
-    assert transition[PT_EPOCH] == transition[PT_REPLY][3] == M - 1
+    assert transition[PT_EPOCH] == transition[PT_REPLY][CR_EPOCH] == M - 1
     assert epochs.completed(M - 1) == M - 1
 
 
@@ -92,7 +99,7 @@ def test_the_new_id_waits_while_the_old_ids_markers_are_written() -> None:
 def test_without_rotation_the_decision_wraps_around_under_the_same_id() -> None:
     epochs = _epochs(rotation=False)
     transition, _, _ = end_txn_decision(_metadata(ONGOING, M), _end_txn(M), True, epochs)
-    assert transition[PT_EPOCH] == transition[PT_REPLY][3] == 0
+    assert transition[PT_EPOCH] == transition[PT_REPLY][CR_EPOCH] == 0
     assert epochs.completed(M) == M
 
 
@@ -125,10 +132,10 @@ def test_the_named_check_reaches_the_retry_under_the_old_id() -> None:
 
 @pytest.mark.slow
 def test_the_named_check_reaches_the_new_id_waiting_for_the_old_markers() -> None:
-    # in the order before KAFKA-18660 (producer id, epoch, then pending) the new id's
-    # AddPartitionsToTxn is refused (fatal)
-    with_wait = _coverage()["HandleAddPartitionsToTxn"]
+    # in the order before KAFKA-18660 (producer id, epoch, then pending) the leader's add of
+    # the new id's first Produce is refused (fatal)
+    with_wait = _coverage()["HandleVerifyPartition"]
     before = (CoordinatorCheck.PRODUCER_ID, CoordinatorCheck.PRODUCER_EPOCH, CoordinatorCheck.BUSY)
-    refused = _coverage(add_order=before)["HandleAddPartitionsToTxn"]
+    refused = _coverage(add_order=before)["HandleVerifyPartition"]
     assert refused["CONCURRENT_TRANSACTIONS"] < with_wait["CONCURRENT_TRANSACTIONS"]
     assert refused["INVALID_PRODUCER_ID_MAPPING"] > with_wait["INVALID_PRODUCER_ID_MAPPING"]

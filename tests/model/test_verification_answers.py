@@ -21,7 +21,7 @@ from kafka_eos.model.network import deliverable
 from kafka_eos.model.registry import Step
 from kafka_eos.model.stable_fetches import stable_fetch
 from kafka_eos.model.unreadable import without_unreadable
-from kafka_eos.model.verification import verify_partition_decision
+from kafka_eos.model.verification import coordinator_answer
 
 CHECKS = ["zombie-fencing", "txn-timeout", "ctp-request-timeouts", "tv1-request-timeouts",
           "tv1-no-verification-guard", "retriable-errors", "fencing-losses"]
@@ -41,7 +41,7 @@ class _AnswerInFlight:
         out = []
         for label, target in self.model.actions(state):
             taken = Counter(state[L.S_NETWORK]) - Counter(target[L.S_NETWORK])
-            if label.name == "HandleVerifyPartition" and label.outcome != "NONE":
+            if label.name == "HandleVerifyPartition" and label.outcome not in ("NONE", "WRITE"):
                 target = self._answer_in_flight(state, next(iter(taken)))
             elif label.name == "AppendVerified" and _refusals(taken):
                 continue  # the model would append on an error answer: relayed below instead
@@ -54,9 +54,9 @@ class _AnswerInFlight:
         return out
 
     def _answer_in_flight(self, state: Any, request: Any) -> Any:
-        _, proc, part, pid, epoch, seq, rec, connection, guard, adds = request
+        _, proc, part, pid, epoch, seq, rec, connection, guard, _ = request
         metadata = state[L.S_COORDINATOR][L.K_METADATA][self.model.pid_tid[pid]]
-        error = verify_partition_decision(self.model, metadata, part, epoch, adds)
+        _, error = coordinator_answer(self.model, metadata, request)
         answer = (L.M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
         network = L.add_messages(L.remove_message(state[L.S_NETWORK], request), answer)
         return L.replace(state, L.S_NETWORK, network)

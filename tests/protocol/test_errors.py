@@ -9,6 +9,8 @@ from kafka_eos.protocol.errors import (
     FATAL_TO_TRANSACTIONAL_PRODUCER,
     ErrorCode,
     coordinator_error_is_fatal,
+    produce_answer_to_verification,
+    verification_answer,
 )
 
 
@@ -44,3 +46,27 @@ def test_every_error_this_coordinator_answers_an_end_txn_or_init_with_is_fatal(
     error: ErrorCode,
 ) -> None:
     assert coordinator_error_is_fatal(error, adds=False)
+
+
+def test_a_fenced_verification_reaches_the_producer_as_an_abortable_epoch_error() -> None:
+    # AddPartitionsToTxnManager: "producers expect to handle INVALID_PRODUCER_EPOCH"
+    assert verification_answer(ErrorCode.PRODUCER_FENCED) == ErrorCode.INVALID_PRODUCER_EPOCH
+    assert verification_answer(ErrorCode.INVALID_TXN_STATE) == ErrorCode.INVALID_TXN_STATE
+
+
+@pytest.mark.parametrize(
+    "error", [ErrorCode.NOT_COORDINATOR, ErrorCode.COORDINATOR_NOT_AVAILABLE]
+)
+def test_a_coordinator_that_moved_makes_the_leader_answer_a_retriable_error(
+    error: ErrorCode,
+) -> None:
+    # ReplicaManager.appendRecords: the producer re-sends on NOT_ENOUGH_REPLICAS, without a
+    # metadata refresh (a failover that lost a transaction-version-2 add's write)
+    for adds in (False, True):
+        assert produce_answer_to_verification(error, adds=adds) == ErrorCode.NOT_ENOUGH_REPLICAS
+
+
+def test_only_a_version_2_add_answers_concurrent_transactions_as_it_is() -> None:
+    concurrent = ErrorCode.CONCURRENT_TRANSACTIONS
+    assert produce_answer_to_verification(concurrent, adds=True) == concurrent
+    assert produce_answer_to_verification(concurrent, adds=False) == ErrorCode.NOT_ENOUGH_REPLICAS
