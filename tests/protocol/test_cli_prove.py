@@ -6,18 +6,26 @@ import json
 from pathlib import Path
 
 import pytest
+import sample_histories as samples
 import z3
-from sample_histories import append, clean_history, read
+from sample_histories import clean_history
 
 from kafka_eos.cli.main import main
 from kafka_eos.protocol import proofs
-from kafka_eos.protocol.history import write_history
+from kafka_eos.protocol.history import Event, write_history
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
+
+
+def history_file(tmp_path: Path, events: list[Event]) -> str:
+    """The history written as JSON lines in the test's folder, as ``explain`` is given it."""
+    path = tmp_path / "h.jsonl"
+    write_history(path, events)
+    return str(path)
 
 
 def test_prove_proves_and_shows_the_expected_counterexamples(
@@ -66,24 +74,22 @@ def test_prove_rejects_a_bad_timeout(capsys: pytest.CaptureFixture[str]) -> None
 
 
 def test_explain_a_consistent_history(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "h.jsonl"
-    write_history(path, clean_history())
-    code, out, _ = run(capsys, "explain", str(path))
+    path = history_file(tmp_path, clean_history())
+    code, out, _ = run(capsys, "explain", path)
     assert code == 0 and out.startswith("consistent")
 
 
 def test_explain_an_inconsistent_history_prints_the_core(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = tmp_path / "h.jsonl"
-    write_history(path, [*clean_history(), read("t-0", 3, "d")])
-    code, out, _ = run(capsys, "explain", str(path))
+    path = history_file(tmp_path, samples.with_aborted_read())
+    code, out, _ = run(capsys, "explain", path)
     assert code == 1
     assert out.startswith("inconsistent: these 4 constraints cannot all hold")
     assert "observed: #14 ABORT marker t-0@4 (pid 1)" in out
     assert "read_committed_no_aborted: aborted read:" in out
 
-    code, out, _ = run(capsys, "explain", str(path), "--json")
+    code, out, _ = run(capsys, "explain", path, "--json")
     document = json.loads(out)
     assert code == 1 and document["consistent"] is False
     assert [c["kind"] for c in document["ordering"]["core"]].count("observed") == 3
@@ -93,19 +99,17 @@ def test_explain_an_inconsistent_history_prints_the_core(
 def test_explain_a_duplicate_that_breaks_no_ordering_constraint(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = tmp_path / "h.jsonl"
-    write_history(path, [*clean_history(), append("t-0", 7, 2, 1, "y", txn=False)])
-    code, out, _ = run(capsys, "explain", str(path))
+    path = history_file(tmp_path, samples.with_duplicate_append())
+    code, out, _ = run(capsys, "explain", path)
     assert code == 1
     assert out.startswith("EOS properties violated (1), though the")
     assert "no_duplicates: duplicate: #22 append t-0@7" in out
 
 
 def test_explain_every_read_committed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "h.jsonl"
-    write_history(path, clean_history())  # a read_uncommitted read of aborted "d"
-    assert run(capsys, "explain", str(path))[0] == 0
-    code, out, _ = run(capsys, "explain", str(path), "--every-read-committed")
+    path = history_file(tmp_path, clean_history())  # a read_uncommitted read of aborted "d"
+    assert run(capsys, "explain", path)[0] == 0
+    code, out, _ = run(capsys, "explain", path, "--every-read-committed")
     assert code == 1 and "read_committed_no_aborted: aborted read:" in out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sample_histories as samples
 from sample_histories import ack, append, clean_history, end, marker, read
 
 from kafka_eos.errors import InputError
@@ -51,9 +52,7 @@ def test_an_empty_history_passes() -> None:
 
 
 def test_a_batch_appended_twice_is_a_duplicate() -> None:
-    history = clean_history()
-    history.append(append("t-0", 7, 2, 1, "y", txn=False))  # the retry of x2, appended again
-    violation = only(history, "no_duplicates", "duplicate:")
+    violation = only(samples.with_duplicate_append(), "no_duplicates", "duplicate:")
     assert violation.positions == (17, 22)
 
 
@@ -74,30 +73,21 @@ def test_a_retry_in_an_aborted_transaction_is_not_a_duplicate() -> None:
 
 
 def test_an_acknowledged_batch_missing_from_the_log_is_a_lost_write() -> None:
-    history = clean_history()
-    history.append(ack(append("t-1", 2, 2, 0, "z", txn=False)))
-    only(history, "no_lost_acks", "lost write:")
+    only(samples.with_lost_ack(), "no_lost_acks", "lost write:")
 
 
 def test_an_ack_at_another_offset_is_inconsistent() -> None:
-    history = clean_history()
-    history[15] = ack(history[14], offset=9)  # x1 was appended at 5
-    violation = only(history, "no_lost_acks", "inconsistent offsets:")
+    violation = only(samples.with_ack_at_another_offset(), "no_lost_acks", "inconsistent offsets:")
     assert "t-0@9" in violation.message and "t-0@5" in violation.message
 
 
 def test_read_committed_reading_an_aborted_record_is_an_aborted_read() -> None:
-    history = clean_history()
-    history.append(read("t-0", 3, "d"))
-    violation = only(history, "read_committed_no_aborted", "aborted read:")
+    violation = only(samples.with_aborted_read(), "read_committed_no_aborted", "aborted read:")
     assert "ABORT marker t-0@4" in violation.message
 
 
 def test_a_commit_on_one_partition_and_abort_on_another_is_a_torn_transaction() -> None:
-    history = clean_history()
-    history[6] = marker("t-1", 1, 1, commit=False)
-    del history[9]  # the read of "c" (now an aborted read as well)
-    violation = only(history, "atomic_transactions", "torn transaction:")
+    violation = only(samples.with_torn_transaction(), "atomic_transactions", "torn transaction:")
     assert "COMMIT marker t-0@2" in violation.message and "ABORT marker t-1@1" in violation.message
 
 
@@ -165,20 +155,12 @@ def test_a_new_transaction_at_the_markers_epoch_is_not_a_zombie_write() -> None:
 
 
 def test_read_committed_before_the_commit_marker_is_a_dirty_read() -> None:
-    history = clean_history()
-    history.insert(5, read("t-0", 0, "a"))  # before COMMIT marker t-0@2
-    violation = only(history, "read_committed_no_aborted", "dirty read:")
+    violation = only(samples.with_dirty_read(), "read_committed_no_aborted", "dirty read:")
     assert "COMMIT marker t-0@2" in violation.message
 
 
 def test_read_committed_above_an_open_transaction_is_above_the_lso() -> None:
-    history = clean_history()
-    # pid 3 opens a transaction at t-0@7; a non-transactional record after it is not stable
-    history += [
-        append("t-0", 7, 3, 0, "open"),
-        append("t-0", 8, 2, 2, "z", txn=False),
-        read("t-0", 8, "z"),
-    ]
+    history = samples.with_read_above_open_transaction()
     violation = only(history, "lso_bounds", "read above the LSO:")
     assert "pid 3" in violation.message and "never ended" in violation.message
     # read_uncommitted may read it

@@ -4,6 +4,7 @@ names the conflicting records, offsets and markers in the history's own terms.""
 from __future__ import annotations
 
 import pytest
+import sample_histories as samples
 from sample_histories import ack, append, clean_history, end, marker, read
 
 from kafka_eos.protocol.history import Event
@@ -61,51 +62,34 @@ def test_a_long_contiguity_chain_is_not_the_explanation() -> None:
 
 
 def test_aborted_read_names_the_record_and_the_abort_marker() -> None:
-    history = clean_history()
-    history.append(read("t-0", 3, "d"))
-    result = inconsistent(history)
+    result = inconsistent(samples.with_aborted_read())
     text = "\n".join(result.lines())
     assert "append t-0@3" in text and "ABORT marker t-0@4" in text and "read by c of t-0@3" in text
     assert "read_committed_visibility" in kinds(result)
 
 
 def test_torn_transaction_names_the_end_and_the_marker() -> None:
-    history = clean_history()
-    history[6] = marker("t-1", 1, 1, commit=False)
-    del history[9]
-    result = inconsistent(history)
+    result = inconsistent(samples.with_torn_transaction())
     assert kinds(result) == sorted([OBSERVED, OBSERVED, "transaction_outcome"])
     assert "EndTxn(commit)" in result.lines()[-1] and "ABORT marker t-1@1" in result.lines()[-1]
 
 
 def test_dirty_read_before_the_commit_marker() -> None:
-    history = clean_history()
-    history.insert(5, read("t-0", 0, "a"))
-    result = inconsistent(history)
+    result = inconsistent(samples.with_dirty_read())
     assert "read_committed_visibility" in kinds(result)
 
 
 def test_read_above_an_open_transaction() -> None:
-    history = clean_history()
-    history += [
-        append("t-0", 7, 3, 0, "open"),
-        append("t-0", 8, 2, 2, "z", txn=False),
-        read("t-0", 8, "z"),
-    ]
-    result = inconsistent(history)
+    result = inconsistent(samples.with_read_above_open_transaction())
     assert "lso" in kinds(result)
     assert any("never ended" in c.name for c in result.core)
 
 
 def test_ack_at_the_wrong_offset_and_a_lost_ack() -> None:
-    history = clean_history()
-    history[15] = ack(history[14], offset=9)
-    result = inconsistent(history)
+    result = inconsistent(samples.with_ack_at_another_offset())
     assert kinds(result) == sorted([OBSERVED, OBSERVED, "ack_offset"])
 
-    history = clean_history()
-    history.append(ack(append("t-1", 2, 2, 0, "z", txn=False)))
-    result = inconsistent(history)
+    result = inconsistent(samples.with_lost_ack())
     assert kinds(result) == sorted(["ack_offset"])
     assert "no append of that batch" in result.core[0].name
 
