@@ -6,6 +6,8 @@ of the replay in protocol/proofs.py.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pytest
 import z3
 
@@ -69,43 +71,64 @@ def test_claims_meant_to_fail_get_a_counterexample(
     assert result.replayed  # the Python functions go wrong on it too
 
 
-def window(values: dict[str, int]) -> tuple[list[tuple[int, int]], int]:
-    """The batches of a window counterexample: (first, last) of each, and how many earlier."""
+@dataclass(frozen=True)
+class RetryWindow:
+    """A retry claim's counterexample, decoded here by hand: each batch's (first, last)
+    sequence, the earlier (cached) ones first, then those in flight."""
+
+    ranges: list[tuple[int, int]]
+    earlier: int
+    appended_in_flight: int
+    retry: int
+
+    @property
+    def appended(self) -> list[tuple[int, int]]:
+        """The batches in the log: every earlier one and the first appended ones in flight."""
+        return self.ranges[: self.earlier + self.appended_in_flight]
+
+    @property
+    def cache(self) -> list[tuple[int, int, int]]:
+        """The producer's cache: the last appended batches, as many as there are earlier ones,
+        each with its offset (its index in the log)."""
+        return [(f, lst, offset) for offset, (f, lst) in enumerate(self.appended)][-self.earlier :]
+
+    @property
+    def retried(self) -> int:
+        """The index of the retried batch."""
+        return self.earlier + self.retry - 1
+
+
+def retry_window(result: ProofResult) -> RetryWindow:
+    values = result.counterexample
+    assert values is not None
     sizes = [v for k, v in values.items() if k.startswith(("earlier", "batch"))]
-    earlier = sum(1 for k in values if k.startswith("earlier"))
     ranges, first = [], values["start"]
     for size in sizes:
         assert 1 <= size <= MAX_SEQUENCE
         ranges.append((first, last_sequence(first, size)))
         first = next_sequence(ranges[-1][1], 1)
-    return ranges, earlier
+    earlier = sum(1 for k in values if k.startswith("earlier"))
+    return RetryWindow(ranges, earlier, values["appended"], values["retry"])
 
 
 def test_fewer_cached_than_in_flight_makes_a_retry_out_of_order(
     results: dict[str, ProofResult],
 ) -> None:
-    values = results["retry_with_fewer_cached"].counterexample
-    assert values is not None
-    ranges, earlier = window(values)
-    assert earlier == 4 and len(ranges) == 9
-    appended = ranges[: earlier + values["appended"]]
-    cache = [(f, lst, offset) for offset, (f, lst) in enumerate(appended)][-4:]
-    first, last = ranges[earlier + values["retry"] - 1]
+    window = retry_window(results["retry_with_fewer_cached"])
+    assert window.earlier == 4 and len(window.ranges) == 9
+    first, last = window.ranges[window.retried]
     # The retry of an appended batch is not in the cache, and not the next in sequence:
-    assert find_duplicate(cache, first, last) is None
-    assert not in_sequence(appended[-1][1], first)
+    assert find_duplicate(window.cache, first, last) is None
+    assert not in_sequence(window.appended[-1][1], first)
 
 
 def test_without_a_span_bound_a_retry_gets_another_batchs_offset(
     results: dict[str, ProofResult],
 ) -> None:
-    values = results["retry_without_span_bound"].counterexample
-    assert values is not None
-    ranges, earlier = window(values)
-    appended = ranges[: earlier + values["appended"]]
-    own = earlier + values["retry"] - 1
-    cache = [(f, lst, offset) for offset, (f, lst) in enumerate(appended)][-5:]
-    found = find_duplicate(cache, *ranges[own])
+    window = retry_window(results["retry_without_span_bound"])
+    ranges, own = window.ranges, window.retried
+    assert window.earlier == 5
+    found = find_duplicate(window.cache, *ranges[own])
     assert found is not None and found != own
     assert ranges[found] == ranges[own]  # the sequence space wrapped all the way round
 
