@@ -17,7 +17,7 @@ import pkgutil
 import signal
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from kafka_eos import __version__
 from kafka_eos.errors import SHOWN_CHARACTERS, InputError
@@ -39,6 +39,20 @@ class _OneLineParser(argparse.ArgumentParser):
         where = f"{command}: " if command else ""
         hint = f"kafka-eos {command} --help" if command else "kafka-eos --help"
         self.exit(EXIT_USAGE, f"kafka-eos: error: {where}{shown_text(message)} (see {hint})\n")
+
+
+def add_documented_subcommand(
+    subparsers: Any, name: str, *, help: str, doc: str | None
+) -> argparse.ArgumentParser:
+    """A subcommand whose ``--help`` description is its module's docstring, as written: its
+    line breaks kept and its literal marks (two backquotes) shown as plain quotes."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        name,
+        help=help,
+        description=(doc or "").replace("``", "'"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:

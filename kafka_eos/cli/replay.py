@@ -24,6 +24,7 @@ import dataclasses
 import json
 from typing import Any
 
+from kafka_eos.cli.main import add_documented_subcommand
 from kafka_eos.cli.view import add_html_option, write_replay_view
 from kafka_eos.errors import InputError, shown
 
@@ -32,11 +33,11 @@ EXIT_DISAGREE = 1
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_documented_subcommand(
+        subparsers,
         "replay",
         help="drive the reference implementation through a checker trace (ITF)",
-        description=__doc__.replace("``", "'"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
     )
     parser.add_argument("trace", metavar="TRACE.itf.json", help="an ITF trace from kafka-eos check")
     parser.add_argument("--json", action="store_true", help="print the report as one JSON object")

@@ -14,15 +14,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.main import add_documented_subcommand
 from kafka_eos.errors import InputError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
+    parser = add_documented_subcommand(
+        subparsers,
         "view",
         help="write a trace or history as a self-contained HTML sequence diagram",
-        description=__doc__.replace("``", "'"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        doc=__doc__,
     )
     parser.add_argument("trace", metavar="TRACE", help="an ITF trace (*.json) or a history")
     parser.add_argument(
