@@ -22,12 +22,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.main import EXIT_BOUNDED, EXIT_OK, EXIT_VIOLATED
 from kafka_eos.cli.validate import add_history_arguments, every_read_committed, load_history
 from kafka_eos.errors import shown
-
-EXIT_OK = 0
-EXIT_VIOLATED = 1
-EXIT_BOUNDED = 3
 
 
 def register(subparsers: Any) -> None:

@@ -24,12 +24,9 @@ import dataclasses
 import json
 from typing import Any
 
-from kafka_eos.cli.main import add_documented_subcommand
+from kafka_eos.cli.main import EXIT_OK, EXIT_VIOLATED, add_documented_subcommand
 from kafka_eos.cli.view import add_html_option, write_replay_view
 from kafka_eos.errors import InputError, shown
-
-EXIT_AGREE = 0
-EXIT_DISAGREE = 1
 
 
 def register(subparsers: Any) -> None:
@@ -86,7 +83,7 @@ def run_replay(args: argparse.Namespace) -> int:
         print(_text(args.trace, report))
         if viewed:
             print(f"view written to {viewed}")
-    return EXIT_AGREE if report.agreed else EXIT_DISAGREE
+    return EXIT_OK if report.agreed else EXIT_VIOLATED  # disagreeing is what replay finds wrong
 
 
 def _model_of(meta: dict[str, Any], args: argparse.Namespace) -> Any:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.main import EXIT_OK
 from kafka_eos.errors import InputError
 from kafka_eos.reference.wire.limits import (
     DEFAULT_CONNECTIONS_MAX_IDLE_MS,
@@ -16,7 +17,6 @@ from kafka_eos.reference.wire.limits import (
     DEFAULT_MAX_FRAME_SIZE,
 )
 
-EXIT_OK = 0
 #: a guard of this process, not a Kafka limit: every broker holds every partition's replica
 MAX_BROKERS = 16
 

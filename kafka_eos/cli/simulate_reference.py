@@ -17,6 +17,7 @@ import argparse
 import json
 import sys
 
+from kafka_eos.cli.main import EXIT_BOUNDED, EXIT_OK, EXIT_VIOLATED
 from kafka_eos.errors import InputError
 from kafka_eos.reference.simulation import (
     SIMULATION_CONFIGS,
@@ -25,9 +26,6 @@ from kafka_eos.reference.simulation import (
 )
 
 DEFAULT_STEPS = 10_000
-EXIT_OK = 0
-EXIT_VIOLATED = 1
-EXIT_BOUNDED = 3
 #: the simulate parser's --max-depth default: given explicitly only when it differs
 MODEL_MAX_DEPTH_DEFAULT = "100"
 

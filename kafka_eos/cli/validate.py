@@ -17,11 +17,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from kafka_eos.cli.main import EXIT_OK, EXIT_VIOLATED
 from kafka_eos.cli.progress import StatusLine
 from kafka_eos.cli.view import add_html_option, write_history_view
 
-EXIT_OK = 0
-EXIT_VIOLATED = 1
 ITF_SUFFIX = ".itf.json"
 
 
