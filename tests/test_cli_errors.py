@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from user_errors import assert_one_line_error
 
 from kafka_eos.cli.main import main
 
@@ -24,11 +25,7 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
         code = main(argv)
     except SystemExit as exit_info:  # argparse's usage errors leave through SystemExit
         code = int(exit_info.code or 0)
-    err = capsys.readouterr().err
-    assert code == 2, (argv, err)
-    assert err.startswith("kafka-eos: error: ") and err.count("\n") == 1, (argv, err)
-    assert "Traceback" not in err
-    return err.strip()
+    return assert_one_line_error(code, capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(

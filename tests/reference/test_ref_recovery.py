@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 from refdriver import Direct
+from user_errors import assert_one_line_error
 
 from kafka_eos.errors import InputError
 from kafka_eos.protocol.knobs import Knobs
@@ -219,8 +220,5 @@ def test_serve_refuses_a_damaged_data_dir_with_exit_2_and_one_line(
     done = subprocess.run(
         [*command, str(data_dir)], capture_output=True, text=True, timeout=60, check=False
     )
-    assert done.returncode == 2, done.stderr
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("kafka-eos: error: "), done.stderr
-    assert "Traceback" not in done.stderr
-    assert re.search(expected, lines[0]), lines[0]
+    line = assert_one_line_error(done.returncode, done.stderr)
+    assert re.search(expected, line), line

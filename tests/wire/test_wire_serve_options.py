@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from user_errors import assert_one_line_error
 from wire_raw import RawClient
 
 from kafka_eos.protocol.errors import ErrorCode
@@ -30,11 +31,8 @@ def _serve(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
 
 
 def _assert_one_line_error(result: subprocess.CompletedProcess[str], expected: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("kafka-eos: error: "), lines[0]
-    assert expected in lines[0], lines[0]
+    line = assert_one_line_error(result.returncode, result.stderr)
+    assert expected in line, line
 
 
 MISSING = "/nonexistent-kafka-eos-folder"
