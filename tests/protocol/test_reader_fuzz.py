@@ -61,9 +61,23 @@ random_bytes = st.binary(max_size=300)
 
 
 @contextlib.contextmanager
-def folder() -> Iterator[Path]:
-    with tempfile.TemporaryDirectory(prefix="kafka-eos-fuzz-") as name:
-        yield Path(name)
+def file_holding(name: str, content: str | bytes) -> Iterator[Path]:
+    """A file ``name`` holding ``content`` (text as UTF-8), in a folder of its own that is
+    removed afterwards (hypothesis runs a test many times: no fixture's tmp_path per run)."""
+    with tempfile.TemporaryDirectory(prefix="kafka-eos-fuzz-") as folder:
+        path = Path(folder) / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        yield path
+
+
+def validate_handles(name: str, content: str | bytes) -> None:
+    """``validate`` reads the file (its name's suffix chooses the reader) and answers, or
+    refuses it in one line."""
+    with file_holding(name, content) as path:
+        assert_handled(*run_cli("validate", str(path)))
 
 
 def run_cli(*argv: str) -> tuple[int, str]:
@@ -116,28 +130,19 @@ def test_a_nearly_right_history_is_read_or_refused_in_one_line(
 ) -> None:
     history = replace_somewhere(HISTORY, data, value)
     lines = [json.dumps(event) for event in history]
-    with folder() as where:
-        path = where / "h.jsonl"
-        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        assert_handled(*run_cli("validate", str(path)))
+    validate_handles("h.jsonl", "\n".join(lines) + "\n")
 
 
 @FUZZ
 @given(lines=st.lists(random_text | st.builds(json.dumps, json_values), max_size=5))
 def test_random_history_lines_are_read_or_refused_in_one_line(lines: list[str]) -> None:
-    with folder() as where:
-        path = where / "h.jsonl"
-        path.write_text("\n".join(lines), encoding="utf-8")
-        assert_handled(*run_cli("validate", str(path)))
+    validate_handles("h.jsonl", "\n".join(lines))
 
 
 @FUZZ
 @given(content=random_bytes)
 def test_random_history_bytes_are_read_or_refused_in_one_line(content: bytes) -> None:
-    with folder() as where:
-        path = where / "h.jsonl"
-        path.write_bytes(content)
-        assert_handled(*run_cli("validate", str(path)))
+    validate_handles("h.jsonl", content)
 
 
 # --- the ITF reader and the ITF -> history conversion: validate TRACE.itf.json -----------------
@@ -159,19 +164,13 @@ def test_a_nearly_right_trace_is_read_or_refused_in_one_line(
     data: st.DataObject, value: Any
 ) -> None:
     document = replace_somewhere(model_trace(), data, value)
-    with folder() as where:
-        path = where / "t.itf.json"
-        path.write_text(json.dumps(document), encoding="utf-8")
-        assert_handled(*run_cli("validate", str(path)))
+    validate_handles("t.itf.json", json.dumps(document))
 
 
 @FUZZ
 @given(content=st.builds(json.dumps, json_values) | random_text)
 def test_random_trace_files_are_read_or_refused_in_one_line(content: str) -> None:
-    with folder() as where:
-        path = where / "t.itf.json"
-        path.write_text(content, encoding="utf-8")
-        assert_handled(*run_cli("validate", str(path)))
+    validate_handles("t.itf.json", content)
 
 
 # --- the configuration loader: check --config FILE.yaml ------------------------------------------
@@ -200,9 +199,7 @@ def test_a_nearly_right_configuration_loads_or_is_refused_in_one_line(
     data: st.DataObject, value: Any
 ) -> None:
     document = replace_somewhere(CONFIG, data, value)
-    with folder() as where:
-        path = where / "check.yaml"
-        path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    with file_holding("check.yaml", yaml.safe_dump(document)) as path:
         loads_or_refuses(path)
 
 
@@ -211,10 +208,5 @@ def test_a_nearly_right_configuration_loads_or_is_refused_in_one_line(
 def test_random_configuration_files_load_or_are_refused_in_one_line(
     content: str | bytes,
 ) -> None:
-    with folder() as where:
-        path = where / "check.yaml"
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
+    with file_holding("check.yaml", content) as path:
         loads_or_refuses(path)
