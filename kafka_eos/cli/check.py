@@ -25,13 +25,14 @@ from kafka_eos.checker.memory import resident_bytes_with_children
 from kafka_eos.checker.shortest import shortest_counterexample
 from kafka_eos.checker.store import AUTO_FINGERPRINTS_AFTER, STORES
 from kafka_eos.checker.text import format_trace
+from kafka_eos.cli.main import EXIT_BOUNDED, EXIT_OK, EXIT_VIOLATED
 from kafka_eos.cli.progress import PROGRESS_AFTER_SECONDS, StatusLine
 from kafka_eos.cli.view import add_html_option, itf_title, write_itf_view
 from kafka_eos.compiled.finder import mode as code_mode
 from kafka_eos.compiled.sources import INTERPRETED_VARIABLE
 from kafka_eos.errors import InputError
 
-EXIT_CODES = {"ok": 0, "violated": 1, "incomplete": 3}
+EXIT_CODES = {"ok": EXIT_OK, "violated": EXIT_VIOLATED, "incomplete": EXIT_BOUNDED}
 REDUCE_OPTIONS = ("none", "por", "symmetry")
 
 
