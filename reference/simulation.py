@@ -48,6 +48,7 @@ from kafka_eos.reference.messages import (
     ProduceRequest,
     TopicPartition,
     TxnOffsetCommitRequest,
+    WriteTxnMarkersRequest,
 )
 from kafka_eos.reference.network import Envelope, Faults, SimNetwork
 from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode, Outbound, batch_event
@@ -64,8 +65,10 @@ PARTITIONS = 2
 #: the Produce errors the retriable_errors fault answers with, in a fixed order (same seed,
 #: same run)
 _RETRIABLE = sorted(LEADER_RETRIABLE_ERRORS)
-#: the requests the request_timeouts fault holds (the model's: a producer's)
-_TIMED_OUT_REQUESTS = (
+#: a producer's requests: the ones it re-sends after a timeout or a broken connection, so
+#: the ones of which a first copy may still be handled after the re-sent one (the
+#: request_timeouts fault holds them; the delayed-duplicate fault copies them)
+_RESENT_REQUESTS = (
     ProduceRequest,
     InitProducerIdRequest,
     AddPartitionsToTxnRequest,
@@ -73,6 +76,12 @@ _TIMED_OUT_REQUESTS = (
     EndTxnRequest,
     TxnOffsetCommitRequest,
 )
+#: the requests that act on a transaction at its producer's epoch, which their sender re-sends
+#: after a timeout or a broken connection (a producer's; the coordinator's WriteTxnMarkers:
+#: TransactionMarkerRequestCompletionHandler.onComplete): under transaction version 1 every
+#: transaction of a producer has the same epoch, so the first copy of one, handled after the
+#: re-sent one, can act on the producer's next transaction (see tv1-late-requests)
+_TRANSACTION_REQUESTS = (*_RESENT_REQUESTS, WriteTxnMarkersRequest)
 #: how far past the producer's request.timeout.ms a held request is delivered
 HELD_PAST_TIMEOUT_MS = 500
 #: how often (in steps) a run with a time budget looks at the clock
@@ -113,6 +122,10 @@ class SimulationConfig:
     #: request.timeout.ms: the producer gives up on it and sends it again, and the first copy
     #: is handled later, its answer ignored (the model's request_timeouts fault)
     request_timeout_rate: float = 0.0005
+    #: the delayed-duplicate fault copies the requests that act on a transaction too (the
+    #: first copy of a re-sent request, handled after the re-sent one); off where Kafka itself
+    #: is not exactly-once under that (transaction version 1: see tv1-late-requests)
+    late_request_copies: bool = True
     transaction_timeout_ms: int = 3_000
     subscribe: bool = False  # copy apps join a consumer group (KIP-447) instead of assign()
     session_timeout_ms: int = 2_000
@@ -144,6 +157,32 @@ _ZOMBIES = replace(
     zombie_ratio=1.0,
     faults=replace(_DEFAULT.faults, duplicate=0.05),
 )
+_TV1 = replace(
+    _DEFAULT,
+    name="tv1",
+    description="transaction version 1 with KIP-890 part 1 verification (Kafka 3.6-3.9), "
+    "all faults but late copies of a producer's requests (see tv1-late-requests)",
+    broker=replace(_DEFAULT.broker, knobs=Knobs(transaction_version=1)),
+    request_timeout_rate=0.0,
+    late_request_copies=False,
+)
+# Kafka's own anomaly under transaction version 1 (KIP-890's motivation, the model's
+# tv1-request-timeouts): one transaction's EndTxn(commit) is re-sent after a timeout or a broken
+# connection, the re-sent copy commits it, and the client starts the next transaction at the
+# same epoch; the first copy, handled then, commits that one unasked
+# (TransactionCoordinator.endTransactionWithTV1: an Ongoing transaction at the request's epoch
+# goes to PrepareCommit), a copy app's input offset before its output is written.
+_TV1_LATE_REQUESTS = replace(
+    _TV1,
+    name="tv1-late-requests",
+    description="transaction version 1 with KIP-890 part 1 verification and late copies of a "
+    "producer's requests (held past request.timeout.ms, or delayed duplicates): a late "
+    "EndTxn(commit) of one transaction commits the next one, at the same epoch, before its "
+    "output is written (KIP-890's motivation; the model's tv1-request-timeouts)",
+    request_timeout_rate=_DEFAULT.request_timeout_rate,
+    late_request_copies=True,
+    expect_violation=True,
+)
 SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
     "default": _DEFAULT,
     "no-faults": replace(
@@ -155,12 +194,8 @@ SIMULATION_CONFIGS: dict[str, SimulationConfig] = {
         failover_rate=0.0,
         broker_restart_rate=0.0,
     ),
-    "tv1": replace(
-        _DEFAULT,
-        name="tv1",
-        description="transaction version 1 with KIP-890 part 1 verification (Kafka 3.6-3.9)",
-        broker=replace(_DEFAULT.broker, knobs=Knobs(transaction_version=1)),
-    ),
+    "tv1": _TV1,
+    "tv1-late-requests": _TV1_LATE_REQUESTS,
     "zombies": _ZOMBIES,
     "restarts": replace(
         _DEFAULT,
@@ -467,6 +502,10 @@ class Simulation:
         envelope = self.network.deliver_next()
         if envelope is None or not self.config.faults.duplicate:
             return
+        if not self.config.late_request_copies and isinstance(
+            envelope.message, _TRANSACTION_REQUESTS
+        ):
+            return
         if self.rng.random() < self.config.faults.duplicate:
             # A late copy of this message, outside its connection's order: what a client
             # retry on a new connection races with when the old one is still delivering.
@@ -564,7 +603,7 @@ class Simulation:
         requests = [
             envelope
             for envelope in self.network.in_flight
-            if envelope.destination in brokers and isinstance(envelope.message, _TIMED_OUT_REQUESTS)
+            if envelope.destination in brokers and isinstance(envelope.message, _RESENT_REQUESTS)
         ]
         if requests:
             envelope = requests[self.rng.randrange(len(requests))]

@@ -8,6 +8,7 @@ from refdriver import Direct
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.knobs import Knobs
+from kafka_eos.reference.invariants import committed_values
 from kafka_eos.reference.messages import (
     AddPartitionsToTxnRequest,
     EndTxnResponse,
@@ -119,6 +120,66 @@ def test_end_txn_state_rules_for_transaction_version_1() -> None:
     assert d.end("tx", pid, epoch, True).error_code is ErrorCode.NONE  # a retry
     assert d.end("tx", pid, epoch, False).error_code is ErrorCode.INVALID_TXN_STATE  # mismatch
     assert d.end("tx", pid, epoch + 1, True).error_code is ErrorCode.PRODUCER_FENCED
+
+
+def late_end_txn_during_the_next_transaction(d: Direct) -> tuple[ErrorCode, list[str]]:
+    """Transaction 1 writes "a" and "b" and commits (its EndTxn re-sent after a timeout: the
+    re-sent copy is handled first); the client starts transaction 2 at the epoch it now has and
+    writes "c"; the first copy of transaction 1's EndTxn(commit) is handled then; the client
+    writes "d" and aborts transaction 2. Returns the late copy's answer and what read_committed
+    consumers see."""
+    pid, epoch = open_transaction(d)
+    assert d.end("tx", pid, epoch, True).error_code is ErrorCode.NONE
+    next_epoch = metadata(d).producer_epoch
+    next_sequence = 1 if next_epoch == epoch else 0  # sequences restart with a new epoch
+    if d.config.knobs.transaction_version < 2:
+        assert add(d, "tx", pid, next_epoch, TP0, TP1).error_code is ErrorCode.NONE
+    c = d.produce("t", 1, pid, next_epoch, next_sequence, ("c",), tid="tx")
+    assert c.error_code is ErrorCode.NONE
+    late = d.end("tx", pid, epoch, True).error_code
+    d.produce("t", 0, pid, next_epoch, next_sequence, ("d",), tid="tx")
+    d.end("tx", pid, next_epoch, False)
+    return late, sorted(committed_values(d.node, "t"))
+
+
+def test_transaction_version_1_a_late_end_txn_commits_the_next_transaction() -> None:
+    """Kafka's own anomaly, KIP-890's motivation (the model's tv1-request-timeouts): the epoch
+    is the same, so TransactionCoordinator.endTransactionWithTV1 takes the late copy for
+    transaction 2's commit; "c" is committed though its client aborts (the abort is refused
+    INVALID_TXN_STATE, and "d", its partition no longer in a transaction, too)."""
+    assert late_end_txn_during_the_next_transaction(Direct(TV1)) == (
+        ErrorCode.NONE,
+        ["a", "b", "c"],
+    )
+
+
+def test_transaction_version_2_fences_a_late_end_txn_with_the_bumped_epoch() -> None:
+    """TransactionCoordinator.endTransaction (TV2): an Ongoing transaction takes an EndTxn at
+    its own epoch only; the late copy carries the epoch before the bump: PRODUCER_FENCED, and
+    the client's abort of transaction 2 holds."""
+    assert late_end_txn_during_the_next_transaction(Direct()) == (
+        ErrorCode.PRODUCER_FENCED,
+        ["a", "b"],
+    )
+
+
+def test_transaction_version_1_a_late_marker_copy_ends_the_next_transaction() -> None:
+    """The coordinator re-sends WriteTxnMarkers after a broken connection or a timeout
+    (TransactionMarkerRequestCompletionHandler.onComplete); the re-sent copy completes
+    transaction 1, and the first copy, handled once transaction 2 has written at the same
+    epoch, commits that write though transaction 2 aborts (the leader takes a marker at the
+    producer's current epoch: ProducerAppendInfo.appendEndTxnMarker). Kafka's own."""
+    d = Direct(TV1)
+    pid, markers = commit_with_markers_held(d)
+    d.hold = False
+    d.run(d.node.receive(d.node.node_id, markers.message))  # the re-sent copy
+    assert metadata(d).state is TxnState.COMPLETE_COMMIT
+    epoch = metadata(d).producer_epoch
+    assert add(d, "tx", pid, epoch, TP0).error_code is ErrorCode.NONE
+    assert d.produce("t", 0, pid, epoch, 1, ("c",), tid="tx").error_code is ErrorCode.NONE
+    d.run(d.node.receive(d.node.node_id, markers.message))  # the first copy, late
+    d.end("tx", pid, epoch, False)
+    assert sorted(committed_values(d.node, "t")) == ["a", "b", "c"]
 
 
 def test_transaction_version_2_bumps_the_epoch_on_every_end_txn() -> None:

@@ -191,6 +191,26 @@ def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]
     assert "unknown reference simulation config 'nope'" in capsys.readouterr().err
 
 
+def test_a_late_end_txn_under_transaction_version_1_commits_the_next_transaction() -> None:
+    """Kafka's own anomaly (KIP-890's motivation, the model's tv1-request-timeouts), at seed
+    14: the copy app's EndTxn(commit) is answered, and a late copy of it arrives once the next
+    transaction has sent its input offsets (TxnOffsetCommit) but before its output is appended:
+    it commits that transaction, the offsets without the output, which its leader then refuses
+    (INVALID_TXN_STATE: the partition is in no transaction). The tv1 run, whose faults make no
+    late copy of a producer's request, stays clean at the same seed."""
+    late = run_simulation(seed=14, steps=10_000, config="tv1-late-requests")
+    assert {v.property for v in late.violations} == {"exactly_once_copy"}
+    refused = [
+        event
+        for event in late.events
+        if isinstance(event, ProduceAck)
+        and event.error == "INVALID_TXN_STATE"
+        and event.records[0] == "f:input:49"
+    ]
+    assert refused, "the output of the inputs whose offsets were committed is refused"
+    assert run_simulation(seed=14, steps=10_000, config="tv1").ok
+
+
 @pytest.mark.parametrize(
     ("config", "steps", "seeds"),
     [
