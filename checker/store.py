@@ -33,12 +33,14 @@ from .graph import NO_PARENT, GraphParents
 from .interface import BoundModel, short_repr
 
 STORES = ("auto", "states", "fingerprints")
-# The "auto" store keeps states (fastest) up to this many, then fingerprints: a million Kafka
-# states are about 400 MB as a dict and 30 MB as fingerprints.
+# The "auto" store keeps states (fastest) up to this many, then fingerprints once the process
+# holds its share of memory (memory.py): a million Kafka states are about 400 MB as a dict and
+# 30 MB as fingerprints.
 AUTO_FINGERPRINTS_AFTER = 1_000_000
 # A check with temporal properties switches later: its graph of the states is joined by then
 # with every temporal predicate evaluated on each state (what a graph by number records), a
-# cost a check of about a million states is spared (the default check's 1,020,269).
+# cost a check of about a million states is spared (the former default with a coordinator
+# failover has 1,036,518).
 AUTO_FINGERPRINTS_WITH_GRAPH_AFTER = 2_000_000
 _INITIAL_CAPACITY = 1 << 6
 Successors = Callable[[Any], Iterable[tuple[str, Any]]]
