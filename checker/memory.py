@@ -5,8 +5,8 @@ threshold (store.py) and the process holds more than :data:`AUTO_MEMORY_SHARE` o
 the machine gives it, then switches to fingerprints: a check that fits keeps its speed (the
 default with one coordinator failover, 7,983,706 states: 277.9 s and 5.5 GB with its states
 on a 24 GB machine, where fingerprints take 1.3-1.6x the CPU), and one that would not fit
-switches while a quarter of
-memory is still enough for the dict it turns into fingerprints and the queue it goes on with.
+switches while a quarter of memory is still enough for the dict it turns into fingerprints
+and the queue it goes on with.
 Where the memory cannot be known (no /proc, no sysconf), the threshold alone decides.
 """
 
