@@ -10,8 +10,9 @@ transaction coordinator writes there. The materialized view is rebuilt by replay
 Inspectable state:
 
 * ``committed``: (group, TopicPartition) -> committed offset (visible to OffsetFetch);
-* ``pending``: producer id -> {(group, TopicPartition): offset}, transactional commits not yet
-  decided (OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for them);
+* ``pending``: producer id -> its transactional commits not yet decided, in log order:
+  (log offset of the record, (group, TopicPartition), offset) (OffsetFetch with require_stable
+  answers UNSTABLE_OFFSET_COMMIT for them);
 * ``groups``: group id -> :class:`Group` (state, generation, leader, members).
 """
 
@@ -108,7 +109,7 @@ class GroupCoordinator:
     def __init__(self, host: BrokerNode) -> None:
         self.host = host
         self.committed: dict[OffsetKey, int] = {}
-        self.pending: dict[int, dict[OffsetKey, int]] = {}
+        self.pending: dict[int, list[tuple[int, OffsetKey, int]]] = {}
         self.groups: dict[str, Group] = {}
 
     @property
@@ -125,7 +126,7 @@ class GroupCoordinator:
     def replay(self, batch: LogBatch) -> None:
         """Apply one batch of ``__consumer_offsets`` (at load, and after each replicated append)."""
         if batch.is_control:
-            self.on_txn_marker(batch.producer_id, batch.is_commit)
+            self.on_txn_marker(batch.producer_id, batch.is_commit, batch.base_offset)
             return
         for record in batch.records:
             raw = json.loads(record)
@@ -134,7 +135,8 @@ class GroupCoordinator:
                 continue
             key = (raw["group"], TopicPartition(raw["topic"], raw["partition"]))
             if batch.is_transactional:
-                self.pending.setdefault(batch.producer_id, {})[key] = raw["offset"]
+                entry = (batch.base_offset, key, raw["offset"])
+                self.pending.setdefault(batch.producer_id, []).append(entry)
             else:
                 self.committed[key] = raw["offset"]
 
@@ -196,13 +198,24 @@ class GroupCoordinator:
             group.members[member.member_id] = member
         group.state = GroupState.STABLE if group.members else GroupState.EMPTY
 
-    def on_txn_marker(self, producer_id: int, commit: bool) -> None:
-        """A marker reached the offsets partition: the transaction's commits become visible
-        (COMMIT) or are dropped (ABORT)."""
-        offsets = self.pending.pop(producer_id, {})
+    def on_txn_marker(self, producer_id: int, commit: bool, marker_offset: int) -> None:
+        """A marker at ``marker_offset`` of the offsets partition: the producer's commits
+        before it in the log become visible (COMMIT) or are dropped (ABORT). Its commits after
+        it stay pending: they are the next transaction's (written before this marker is
+        replicated, when it is a late copy of one already written), which Kafka's coordinator,
+        replaying the marker as it writes it (OffsetMetadataManager
+        .replayEndTransactionMarker), has not seen yet either."""
+        entries = self.pending.pop(producer_id, [])
+        later = [entry for entry in entries if entry[0] > marker_offset]
+        if later:
+            self.pending[producer_id] = later
         if not commit:
             return
-        for (group, tp), offset in sorted(offsets.items()):
+        ended: dict[OffsetKey, int] = {}
+        for written_at, key, offset in entries:
+            if written_at < marker_offset:
+                ended[key] = offset  # in log order: a later commit of the key wins
+        for (group, tp), offset in sorted(ended.items()):
             self.committed[(group, tp)] = offset
             self.host.record_event(OffsetCommitEvent(group, str(tp), offset, producer_id, True))
 
@@ -361,7 +374,7 @@ class GroupCoordinator:
         else:
             wanted = list(request.partitions)
         unstable = (
-            {key for offsets in self.pending.values() for key in offsets}
+            {key for entries in self.pending.values() for _, key, _ in entries}
             if request.require_stable
             else set()
         )

@@ -1,8 +1,8 @@
 """A deterministic in-process network with a virtual clock and seeded faults.
 
 Endpoints are registered by name: a broker (``receive(source, message) -> list[Outbound]``,
-``tick()``) or a client (``receive(source, message) -> None``, ``poll_outbound()``, ``tick()``,
-``disconnected(peer)``).
+``tick()``, ``disconnected(peer) -> list[Outbound]``) or a client (``receive(source, message)
+-> None``, ``poll_outbound()``, ``tick()``, ``disconnected(peer)``).
 
 Every message is put in flight with a delay drawn from the seeded generator. Between two
 endpoints messages stay in order, as on Kafka's TCP connections (a broker handles one
@@ -131,7 +131,7 @@ class SimNetwork:
             endpoint = self.endpoints.get(name)
             notify = getattr(endpoint, "disconnected", None)
             if notify is not None:
-                notify(peer)
+                self.send(name, notify(peer))  # a broker answers what it held on it
 
     def flush_one(self, name: str) -> None:
         endpoint = self.endpoints.get(name)

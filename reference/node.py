@@ -195,6 +195,8 @@ class PendingVerification:
 
     then: Callable[[ErrorCode, int], list[Outbound]]
     guard: int
+    #: the connection it travels on: the broker holding the request, and the coordinator's
+    connection: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)
@@ -774,7 +776,9 @@ class BrokerNode:
         )
         self._counters.guard = max(self._counters.guard, guard)
         correlation_id = self.next_correlation_id()
-        self.pending_verifications[correlation_id] = PendingVerification(then, guard)
+        coordinator = self.coordinator_of(transactional_id)
+        connection = frozenset({self.leader_of(partition.tp), coordinator})
+        self.pending_verifications[correlation_id] = PendingVerification(then, guard, connection)
         ask = AddPartitionsToTxnRequest(
             correlation_id,
             transactional_id,
@@ -783,7 +787,20 @@ class BrokerNode:
             (partition.tp,),
             verify_only=not add,
         )
-        return [Outbound(self.coordinator_of(transactional_id), ask)]
+        return [Outbound(coordinator, ask)]
+
+    def disconnected(self, peer: str, *, at: str | None = None) -> list[Outbound]:
+        """The connection between this broker (``at``; a single node: itself) and ``peer``
+        broke: each verification in flight on it fails with NETWORK_EXCEPTION
+        (AddPartitionsToTxnManager's handler on a disconnected or timed-out request), which
+        the held request's leader answers as a retriable error; the request is not re-sent."""
+        connection = frozenset({at or self.node_id, peer})
+        lost = [cid for cid, p in self.pending_verifications.items() if p.connection == connection]
+        out: list[Outbound] = []
+        for correlation_id in lost:
+            pending = self.pending_verifications.pop(correlation_id)
+            out += pending.then(ErrorCode.NETWORK_EXCEPTION, pending.guard)
+        return self._settle(out) if out else []
 
     def _on_verification_response(
         self, source: str, response: AddPartitionsToTxnResponse

@@ -167,18 +167,19 @@ _TV1 = replace(
     late_request_copies=False,
 )
 # Kafka's own anomaly under transaction version 1 (KIP-890's motivation, the model's
-# tv1-request-timeouts): one transaction's EndTxn(commit) is re-sent after a timeout or a broken
-# connection, the re-sent copy commits it, and the client starts the next transaction at the
-# same epoch; the first copy, handled then, commits that one unasked
+# tv1-request-timeouts): every transaction of a producer has the same epoch, so the first copy
+# of a re-sent request of one transaction, handled after the re-sent copy and once the next
+# transaction has started, acts on that one: an EndTxn(commit) commits it unasked
 # (TransactionCoordinator.endTransactionWithTV1: an Ongoing transaction at the request's epoch
-# goes to PrepareCommit), a copy app's input offset before its output is written.
+# goes to PrepareCommit), a WriteTxnMarkers ends its writes on the partition
+# (ProducerAppendInfo.appendEndTxnMarker takes a marker at the producer's current epoch).
 _TV1_LATE_REQUESTS = replace(
     _TV1,
     name="tv1-late-requests",
-    description="transaction version 1 with KIP-890 part 1 verification and late copies of a "
-    "producer's requests (held past request.timeout.ms, or delayed duplicates): a late "
-    "EndTxn(commit) of one transaction commits the next one, at the same epoch, before its "
-    "output is written (KIP-890's motivation; the model's tv1-request-timeouts)",
+    description="transaction version 1 with KIP-890 part 1 verification and late copies of the "
+    "requests that act on a transaction (held past request.timeout.ms, or delayed "
+    "duplicates): a late EndTxn or WriteTxnMarkers of one transaction ends the next one, at "
+    "the same epoch (KIP-890's motivation; the model's tv1-request-timeouts)",
     request_timeout_rate=_DEFAULT.request_timeout_rate,
     late_request_copies=True,
     expect_violation=True,
@@ -716,6 +717,9 @@ class _BrokerAddress:
 
     def tick(self) -> list[Outbound]:
         return self.node.tick() if self.broker_id == self.node.broker_ids[0] else []
+
+    def disconnected(self, peer: str) -> list[Outbound]:
+        return self.node.disconnected(peer, at=self.broker_id)
 
 
 def _history_checks(events: list[Event]) -> list[Violation]:

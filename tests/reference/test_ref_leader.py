@@ -9,6 +9,7 @@ from refdriver import Direct
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.protocol.sequence import MAX_SEQUENCE
+from kafka_eos.reference.messages import AddPartitionsToTxnRequest, ProduceRequest, TopicPartition
 from kafka_eos.reference.node import BrokerConfig
 
 
@@ -108,3 +109,25 @@ def test_offsets_are_assigned_contiguously_by_the_leader() -> None:
     assert offsets == [0, 2, 4, 6]
     batches = d.partition("t").log.batches
     assert all(b.base_offset == a.last_offset + 1 for a, b in itertools.pairwise(batches))
+
+
+def test_a_verification_lost_with_its_connection_answers_the_produce_retriably() -> None:
+    """AddPartitionsToTxnManager completes a verification whose connection broke with
+    NETWORK_EXCEPTION, and the leader answers the held Produce NOT_ENOUGH_REPLICAS, which the
+    producer retries at once, instead of holding it until the producer's request times out."""
+    d = Direct(BrokerConfig(knobs=Knobs(transaction_version=1)))
+    init = d.init("tx")
+    pid, epoch = init.producer_id, init.producer_epoch
+    add = AddPartitionsToTxnRequest(d.cid(), "tx", pid, epoch, (TopicPartition("t", 0),))
+    assert d.one(add).error_code is ErrorCode.NONE
+    d.hold = True
+    produce = ProduceRequest(d.cid(), "t", 0, pid, epoch, 0, 1, True, "tx", None, ("a",))
+    assert d.call(produce) == []  # held while the coordinator verifies the partition
+    [verification] = d.held
+    assert isinstance(verification.message, AddPartitionsToTxnRequest)
+    d.held.clear()  # lost with the connection
+    [answer] = d.run(d.node.disconnected(d.node.node_id))
+    assert answer.error_code is ErrorCode.NOT_ENOUGH_REPLICAS
+    assert not d.node.pending_verifications
+    d.hold = False
+    assert d.one(produce).error_code is ErrorCode.NONE  # the retry

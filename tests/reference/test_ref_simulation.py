@@ -191,24 +191,26 @@ def test_cli_rejects_an_unknown_configuration(capsys: pytest.CaptureFixture[str]
     assert "unknown reference simulation config 'nope'" in capsys.readouterr().err
 
 
-def test_a_late_end_txn_under_transaction_version_1_commits_the_next_transaction() -> None:
-    """Kafka's own anomaly (KIP-890's motivation, the model's tv1-request-timeouts), at seed
-    14: the copy app's EndTxn(commit) is answered, and a late copy of it arrives once the next
-    transaction has sent its input offsets (TxnOffsetCommit) but before its output is appended:
-    it commits that transaction, the offsets without the output, which its leader then refuses
-    (INVALID_TXN_STATE: the partition is in no transaction). The tv1 run, whose faults make no
-    late copy of a producer's request, stays clean at the same seed."""
-    late = run_simulation(seed=14, steps=10_000, config="tv1-late-requests")
-    assert {v.property for v in late.violations} == {"exactly_once_copy"}
-    refused = [
-        event
-        for event in late.events
-        if isinstance(event, ProduceAck)
-        and event.error == "INVALID_TXN_STATE"
-        and event.records[0] == "f:input:49"
-    ]
-    assert refused, "the output of the inputs whose offsets were committed is refused"
-    assert run_simulation(seed=14, steps=10_000, config="tv1").ok
+def test_under_transaction_version_1_a_late_marker_copy_ends_the_next_transaction() -> None:
+    """Kafka's own anomaly under transaction version 1, at seed 11: the coordinator's
+    WriteTxnMarkers(ABORT) of a writer's transaction is answered, and a late copy of it (the
+    first copy of a re-sent request) reaches the leader once the writer's next transaction, at
+    the same epoch, has written there: it aborts that write, which the transaction then commits
+    (a lost write). The tv1 run makes no late copy of a request that acts on a transaction: it
+    is clean at that seed, and at 14, where it used to find a late EndTxn's anomaly."""
+    late = run_simulation(seed=11, steps=10_000, config="tv1-late-requests")
+    assert "lost-write" in {v.property for v in late.violations}
+    for seed in (11, 14):
+        assert run_simulation(seed=seed, steps=10_000, config="tv1").ok
+
+
+def test_a_late_marker_copy_does_not_commit_the_next_transactions_offsets() -> None:
+    """Seed 2 of zombies: a late copy of the copy app's COMMIT marker reaches the offsets
+    partition (accepted: no transaction open there yet), then the next transaction's
+    TxnOffsetCommit is written, then the marker is replicated. Its replay ends only the
+    commits before it in the log (Kafka replays a marker as it writes it); ending the later
+    ones too committed input offsets whose outputs the next transaction then aborted."""
+    assert run_simulation(seed=2, steps=10_000, config="zombies").ok
 
 
 @pytest.mark.parametrize(
@@ -250,7 +252,7 @@ def test_broker_restarts_from_files_keep_every_property(tmp_path) -> None:  # ty
 def test_broker_crashes_move_leadership_and_keep_every_property() -> None:
     """A 3-broker cluster whose brokers crash and come back: leaders move (clients follow them
     through metadata), followers truncate and catch up, nothing acknowledged is lost."""
-    simulation = Simulation(seed=4, config="replicated")
+    simulation = Simulation(seed=3, config="replicated")
     leaders_seen: dict[TopicPartition, set[str]] = {}
     for _ in range(6000):
         simulation.step()
