@@ -241,6 +241,11 @@ class GroupCoordinator:
             return reply(TxnOffsetCommitResponse(request.correlation_id, results))
 
         def append(error: ErrorCode, guard: int | None) -> list[Outbound]:
+            if error is ErrorCode.NETWORK_EXCEPTION:
+                # the verification's connection broke: answered as a retriable error older
+                # clients retry without a coordinator lookup
+                # (CoordinatorOperationExceptionHelper.handleOperationException)
+                return answer(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS)
             if error is not ErrorCode.NONE:
                 return answer(error)
             # KIP-447: a commit naming a member and generation is fenced if they are stale.

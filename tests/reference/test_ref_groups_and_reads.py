@@ -113,6 +113,29 @@ def test_transactional_offsets_become_visible_with_the_commit_marker() -> None:
     assert offset_fetch(d, stable=True).committed_offset == 7
 
 
+def test_a_txn_offset_commit_whose_verification_is_lost_is_retried() -> None:
+    """The group coordinator verifies the offsets partition with the transaction coordinator
+    (KIP-890); when that connection breaks, the TxnOffsetCommit is answered
+    COORDINATOR_LOAD_IN_PROGRESS (Kafka's translation of NETWORK_EXCEPTION), which the client
+    retries, and nothing is pending."""
+    d = Direct(TV1)
+    init = d.init("copy")
+    pid, epoch = init.producer_id, init.producer_epoch
+    d.one(AddOffsetsToTxnRequest(d.cid(), "copy", pid, epoch, "g"))
+    d.hold = True
+    offsets = (CommittedOffset("in", 0, 7),)
+    commit = TxnOffsetCommitRequest(d.cid(), "copy", "g", pid, epoch, offsets)
+    assert d.call(commit) == []  # held while the coordinator verifies
+    d.held.clear()  # the verification, lost with the connection
+    [answer] = d.run(d.node.disconnected(d.node.node_id))
+    assert answer.results[0].error_code is ErrorCode.COORDINATOR_LOAD_IN_PROGRESS
+    assert offset_fetch(d, stable=True).error_code is ErrorCode.NONE
+    d.hold = False
+    assert d.one(commit).results[0].error_code is ErrorCode.NONE  # the retry
+    d.end("copy", pid, epoch, True)
+    assert offset_fetch(d, stable=True).committed_offset == 7
+
+
 def test_aborted_transactional_offsets_are_dropped() -> None:
     d = Direct(TV1)
     pid, epoch, _ = commit_offsets_in_transaction(d, 7)
