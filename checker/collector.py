@@ -3,11 +3,11 @@
 A search allocates a few containers per transition (successor tuples, labels, frontier
 entries) and frees most of them at once by reference counting; CPython still starts a
 young-generation collection every 700 net allocations of containers, and each one walks
-every young container alive. On the default Kafka check (compiled) those collections were
-about 8% of the CPU time (perf, on its 1,020,269 states of the time). States are immutable values and the
-search makes no reference cycles, so collections are made rare: what lives across levels is
-frozen out of them by the search (``gc.freeze``), and the little cyclic garbage a model
-makes (an exception's traceback, say) is still collected.
+every young container alive. On the default Kafka check (compiled, its 1,020,269 states of
+the time) those collections were about 8% of the CPU time (perf). States are immutable
+values and the search makes no reference cycles, so collections are made rare: what lives
+across levels is frozen out of them by the search (``gc.freeze``), and the little cyclic
+garbage a model makes (an exception's traceback, say) is still collected.
 """
 
 from __future__ import annotations
