@@ -328,6 +328,12 @@ class _Search:
         self.depth, self.queue_peak = snapshot.depth, snapshot.queue_peak
         self.label_counts = dict(snapshot.label_counts)
         self.earlier_seconds = snapshot.seconds
+        if not snapshot.frontier and self.carried:
+            # stopped after the last state of its depth: it goes on with the next depth (an
+            # empty frontier would end the search at once, its next depth never expanded)
+            self.depth += 1
+            frontier, self.carried = self.carried, []
+            return frontier
         return snapshot.frontier
 
     def _snapshot(self, frontier: StateQueue, successors: StateQueue) -> Snapshot:

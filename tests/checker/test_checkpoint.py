@@ -118,3 +118,14 @@ def test_checkpoint_options_are_checked(tmp_path: Path, arguments: list[str],
     done = subprocess.run(kafka_eos("check", *model, *filled), capture_output=True, text=True)
     assert done.returncode == 2
     assert done.stderr.strip() == f"kafka-eos: error: {message.replace('{dir}', str(tmp_path))}"
+
+
+def test_a_search_stopped_anywhere_resumes_to_the_figures_of_one_never_stopped(
+        tmp_path: Path) -> None:
+    # every stop, those after the last state of a depth included: a resumed search once took
+    # an empty rest of that depth for the end of the search and said "ok" on what it had
+    model = example("two_phase.py:TwoPhase", rms=3)
+    plain = figures(check(model))
+    for cap in range(1, 288):
+        directory = tmp_path / str(cap)
+        assert figures(resumed_in_steps(model, directory, [cap])) == plain, cap
