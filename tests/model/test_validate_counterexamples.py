@@ -88,6 +88,9 @@ NOT_SHOWN_BY_A_HISTORY: dict[str, str] = {
     "history shows the duplicate the retry wrote (no_duplicates)",
     "replicated-reorder": "the history checks judge a producer's order within an epoch (its "
     "sequence numbers); the KIP-360 bump puts the two batches in different epochs",
+    "tv1-late-marker": "the trace ends when the late ABORT marker is written over the second "
+    "transaction's acknowledged record: the coordinator's COMMIT marker and a read that would "
+    "miss the record come later, so the history's events show nothing wrong yet",
     "tv1-request-timeouts": "the trace ends when the coordinator durably decides to commit the "
     "second transaction on the late EndTxn copy: no marker and no answer to the client of that "
     "decision is written yet, so a history has no event of it",
