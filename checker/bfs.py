@@ -371,10 +371,7 @@ class _Search:
                 ) from exc
             if stored in parent:
                 continue
-            if isinstance(parent, GraphParents):
-                parent.add_initial(stored)
-            else:
-                parent[stored] = None
+            parent[stored] = None
             frontier.append(stored)
             if (error := invariant_failure(bound, stored)) is not None:
                 raise error

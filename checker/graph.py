@@ -133,8 +133,8 @@ class StateGraph:
 class GraphParents:
     """A graph's states, each mapped to its parent state (``None`` for an initial state): the
     parent links of a search that records a :class:`StateGraph`, without a dict of its own.
-    It reads as the search's dict does (``len``, ``in``, ``[state]``); not a ``Mapping``
-    subclass, which compiled code could not be.
+    It reads and stores as the search's dict does (``len``, ``in``, ``[state]``,
+    ``[initial] = None``); not a ``Mapping`` subclass, which compiled code could not be.
 
     Storing a state is numbering it: an initial state is added to the graph here, any other
     by the graph's recorder when it is first reached (so the search stores nothing for it).
@@ -151,16 +151,16 @@ class GraphParents:
     def __contains__(self, state: object) -> bool:
         return state in self.graph.ids
 
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.graph.by_number)
-
     def __getitem__(self, state: Any) -> Any:
         graph = self.graph
         parent = graph.parents[graph.ids[state]]
         return None if parent == NO_PARENT else graph.by_number[parent]
 
-    def add_initial(self, state: Any) -> None:
-        """Store an initial state (the graph numbers it next)."""
+    def __setitem__(self, state: Any, parent: None) -> None:
+        """Store an initial state (the graph numbers it next); a state reached by a step is
+        stored by the recorder, which knows its parent's number."""
+        if parent is not None:
+            raise AssertionError("a graph's recorder stores the states reached by a step")
         self.graph.add_initial([state])
 
     def numbered_items(self) -> Iterator[tuple[Any, int]]:
