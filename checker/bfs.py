@@ -18,7 +18,6 @@ every ``HOUSEKEEPING_SECONDS`` whether the model is fast or slow.
 
 from __future__ import annotations
 
-import gc
 import sys
 import time
 from collections import Counter
@@ -35,7 +34,7 @@ from . import reduction as reduction_
 from .bounds import positive_int, positive_seconds
 from .checkpoint import Checkpointer, Identity, Snapshot, StopRequest
 from .checkpoint import identity as search_identity
-from .collector import rare_collections
+from .collector import Collector
 from .graph import KNOWN, GraphParents, StateGraph
 from .graph_shares import GraphShare, NumberedGraph, assembled
 from .interface import (
@@ -233,6 +232,7 @@ class _Search:
         self.label_counts: dict[Any, int] = {}
         self.graph_labels_counted = False
         self.depth = 0
+        self.collector = Collector()
         self.queue_peak = 0
         self.found: _Found | None = None
         self.stopped_by: StopReason | None = None
@@ -288,7 +288,7 @@ class _Search:
 
     def run(self) -> CheckResult:
         self.start = time.perf_counter()
-        with rare_collections():
+        with self.collector.off():
             self._search()
         return self._result(self._seconds(time.perf_counter()))
 
@@ -298,7 +298,6 @@ class _Search:
             frontier = self._resume(frontier)
         if self.found is None:
             self._validate_successors(frontier[:VALIDATED_EXPANSIONS])
-            frozen_by_caller = gc.get_freeze_count()
             try:
                 with self.stop_request.on_interrupt():
                     self._explore(frontier)
@@ -308,9 +307,6 @@ class _Search:
             else:
                 if self.stopped_by in RESUMABLE_STOPS and self.checkpointer is not None:
                     self.checkpointer.write(self._snapshot(*self.left_off))
-            finally:
-                if not frozen_by_caller:
-                    gc.unfreeze()  # what _explore froze is the collector's again
 
     def _resume(self, frontier: list[Any]) -> list[Any]:
         """The frontier to start from: the checkpoint's if there is one, else ``frontier``."""
@@ -502,10 +498,8 @@ class _Search:
                 self.queue_spilled += spilled(successors)
                 frontier = successors
                 # What is alive now (the stored states, the model's caches) lives for the whole
-                # search: the cyclic collector's full collections need not walk it again (they
-                # were about 5% of the default check's safety search). Objects frozen are still
-                # freed when no longer referenced; run() unfreezes them at the end.
-                gc.freeze()
+                # search: frozen, the collector's probes need not walk it again.
+                self.collector.depth_done(depth)
                 if self._time_for_fingerprints():
                     graph = self.graph
                     parent = self.parent = FingerprintStore.from_dict(

@@ -60,7 +60,7 @@ from kafka_eos.errors import InputError
 
 from . import bfs
 from . import liveness as liveness_
-from .collector import RARE_THRESHOLDS
+from .collector import Collector
 from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
 from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
@@ -159,6 +159,7 @@ class _Owner:
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
         self.sent: set[int] = set()  # fingerprints sent to other workers at the last depth
+        self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
 
     def begin(self, initial: list[tuple[int, bytes, int]]) -> None:
@@ -271,6 +272,8 @@ class _Owner:
         frontier.sort(key=_first)
         self.frontier = frontier
         self.new = {}
+        self.depth += 1
+        self.collector.depth_done(self.depth)
         keys = array("Q", [key for key, _, _ in frontier])
         return len(frontier), first, keys[0] if keys else None, keys.tobytes()
 
@@ -302,16 +305,12 @@ class _Owner:
 
 
 def quiet_collector() -> None:
-    """Make the cyclic garbage collector run rarely in a worker.
-
-    A worker's depth keeps one container per new state (its entry, its frontier tuple), and
-    every 700 allocations of containers start a collection that walks the young ones: on the
-    default Kafka check that was 10-20% of a worker's CPU time, most of what two workers lost
-    against one process. States are immutable values and the search makes no cycles, so
-    collections are made rare, not stopped; what the worker inherited is frozen out of them
-    (``gc.freeze``)."""
+    """Turn the cyclic garbage collector off in a worker (checker/collector.py says why: in a
+    worker, whose states all arrive as fresh tuples, young collections were 14% of its CPU
+    time); the worker's owner probes for cyclic garbage at the end of a depth as the
+    one-process search does. What the worker inherited is frozen out of the probes."""
     gc.freeze()
-    gc.set_threshold(*RARE_THRESHOLDS)
+    gc.disable()
 
 
 def _first(item: tuple[int, Any, int]) -> int:

@@ -11,7 +11,6 @@ from checker_examples import example
 from toy_models import Counter, DeadEnd, DeadEndIsError, FastPathCounter, MonotoneCounter
 
 from kafka_eos.checker import check
-from kafka_eos.checker.collector import RARE_THRESHOLDS
 from kafka_eos.errors import InputError
 from kafka_eos.model.configs import load_check_config
 
@@ -171,27 +170,47 @@ def test_bad_bounds_are_rejected(option: str, value: object) -> None:
         check(Counter(), **{option: value})  # type: ignore[arg-type]
 
 
-class _ThresholdWitness(Counter):
-    """A counter that notes the collector's thresholds while the search expands it."""
+class _CollectorWitness(Counter):
+    """A counter that notes, at each state it expands, whether the cyclic collector is on;
+    with ``garbage``, each expansion also leaves that many reference cycles behind."""
 
-    def __init__(self) -> None:
-        super().__init__(top=3)
-        self.seen: set[tuple[int, int, int]] = set()
+    def __init__(self, *, top: int = 3, garbage: int = 0) -> None:
+        super().__init__(top=top)
+        self.garbage = garbage
+        self.enabled: dict[int, bool] = {}
 
     def actions(self, state: int) -> list[tuple[str, int]]:
-        self.seen.add(gc.get_threshold())
+        self.enabled[state] = gc.isenabled()
+        for _ in range(self.garbage):
+            loop: list[object] = []
+            loop.append(loop)
         return super().actions(state)
 
 
-def test_the_search_collects_rarely_and_gives_the_callers_collector_back() -> None:
-    # A library caller's own thresholds survive a check; inside, young collections are rare
-    # (CPython's 700 made them about 8% of the default Kafka check's CPU time).
-    saved = gc.get_threshold()
+@pytest.mark.parametrize("caller_enabled", [True, False])
+def test_the_search_turns_the_collector_off_and_gives_the_callers_back(
+        caller_enabled: bool) -> None:
+    # Inside, the collector is off (its young collections were 3-14% of a Kafka check's CPU
+    # time and the search makes no cycles); a library caller's own settings survive a check.
+    saved, was_enabled = gc.get_threshold(), gc.isenabled()
     gc.set_threshold(1234, 5, 6)
+    (gc.enable if caller_enabled else gc.disable)()
     try:
-        model = _ThresholdWitness()
+        model = _CollectorWitness()
         assert check(model).verdict == "ok"
         assert gc.get_threshold() == (1234, 5, 6)
+        assert gc.isenabled() == caller_enabled
     finally:
         gc.set_threshold(*saved)
-    assert model.seen == {RARE_THRESHOLDS}
+        (gc.enable if was_enabled else gc.disable)()
+    assert set(model.enabled.values()) == {False}
+
+
+def test_a_model_that_makes_cyclic_garbage_gets_the_collector_back() -> None:
+    # The search probes for cyclic garbage at depths 1, 2, 4, ...: the first probe finds the
+    # model's cycles and turns rare collections on for the rest of the search, so a model
+    # that makes cycles does not grow without bound.
+    model = _CollectorWitness(top=10, garbage=5)
+    assert check(model).verdict == "ok"
+    assert model.enabled[0] is False  # the initial state, expanded before the first probe
+    assert all(model.enabled[state] for state in range(1, 11))
