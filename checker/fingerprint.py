@@ -1,4 +1,4 @@
-"""A state's 64-bit fingerprint: BLAKE2b of a canonical, deterministic encoding.
+"""A state's 64-bit fingerprint: XXH3 of a canonical, deterministic encoding.
 
 Python's ``hash()`` will not do: a str's hash changes with PYTHONHASHSEED (so a checkpoint
 written by one process would not match the next), and an int's hash is the int itself modulo
@@ -18,8 +18,13 @@ that depend on the state's value only:
 Values that are equal across types (``1 == 1.0 == True``) get different fingerprints; a model
 that mixes them at the same place of a state should use one type there.
 
-Measured on the default Kafka configuration (545 bytes a state in format 2): the fast path is
-about 1.6 times the cost of ``hash()`` of the same nested tuple.
+The hash is XXH3's 64-bit variant (the ``xxhash`` package), a non-cryptographic hash built for
+this: it passes SMHasher's collision and distribution tests, and is about ten times cheaper
+than BLAKE2b (the first choice) on these short inputs: on states of the default Kafka
+configuration (720 bytes a state in format 2, compiled), 0.12 us against 1.19 us for BLAKE2b
+with its digest made an int, beside 2.1 us for marshal itself and 1.1 us for ``hash()`` of the
+nested tuple. Nothing here depends on the hash being hard to invert: states are the model's,
+not an adversary's.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ from __future__ import annotations
 import dataclasses
 import enum
 import marshal
-from hashlib import blake2b
 from typing import Any
+
+from xxhash import xxh3_64_intdigest
 
 # marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
 # '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
@@ -58,12 +64,9 @@ def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
     return data
 
 
-def fingerprint_of_marshalled(
-    data: bytes, _blake2b: Any = blake2b, _from_bytes: Any = int.from_bytes
-) -> int:
+def fingerprint_of_marshalled(data: bytes) -> int:
     """The fingerprint of a state encoded as ``data``."""
-    value: int = _from_bytes(_blake2b(data, digest_size=8).digest(), "little")
-    return value or _ZERO_STANDS_FOR
+    return xxh3_64_intdigest(data) or _ZERO_STANDS_FOR
 
 
 def canonical_bytes(value: Any) -> bytes:
