@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import lru_cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from kafka_eos.protocol.client_view import (
     ANOMALIES,
@@ -76,7 +76,7 @@ if TYPE_CHECKING:
 
 #: The client-view invariants: Elle's names.
 CLIENT_VIEW_PROPERTIES = tuple(ANOMALIES)
-_READER = "consumer"
+_READER: Final = "consumer"
 
 
 def client_view(model: KafkaEosModel, state: Tup) -> ClientView:

@@ -12,7 +12,7 @@ fetch looks at the rest of the state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from .client_responses import last_error
 from .codes import (
@@ -63,7 +63,7 @@ if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
 #: No argument: the action has one instance per client.
-ONE: tuple[tuple[()], ...] = ((),)
+ONE: Final[tuple[tuple[()], ...]] = ((),)
 
 
 def client_step(
@@ -213,7 +213,7 @@ def _ends(m: KafkaEosModel, view: ClientView, commit: bool) -> tuple[tuple[()], 
     return ()
 
 
-_ENDING = (IN_TRANSACTION, ABORTABLE_ERROR)
+_ENDING: Final = (IN_TRANSACTION, ABORTABLE_ERROR)
 
 
 def may_commit(m: KafkaEosModel, view: ClientView) -> tuple[tuple[()], ...]:

@@ -9,7 +9,7 @@ Kafka: ``TransactionCoordinator.handleInitProducerId``, ``handleAddPartitionsToT
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kafka_eos.protocol.coordinator_checks import (
     ADD_PARTITIONS_ORDER,
@@ -71,7 +71,7 @@ if TYPE_CHECKING:
 #: What a handler decides: a transition to write, or else an immediate error and the epoch to
 #: answer with.
 Decision = tuple[Tup, int, int]
-_WRITE = "WRITE"
+_WRITE: Final = "WRITE"
 
 
 def _handled(

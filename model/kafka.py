@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
 from kafka_eos.checker.reduction import PartialOrder
 
@@ -79,7 +79,7 @@ _Tables = tuple[dict[int, list[_Pair]], list[_Pair], list[_Candidate], list[_Pai
 
 #: Entries a per-component cache of actions() keeps before it starts again: enough for the
 #: values that repeat within a few depths, and a bound on memory in a long run.
-CACHE_ENTRIES = 1 << 17
+CACHE_ENTRIES: Final = 1 << 17
 
 _Value = Any
 

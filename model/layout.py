@@ -235,13 +235,16 @@ VR_ERROR: Final = 9  # error
 
 
 # batch status
-B_UNSENT, B_INFLIGHT, B_ACKED, B_FAILED = range(4)
-BATCH_STATUS_NAMES = ("unsent", "in_flight", "acked", "failed")
+B_UNSENT: Final = 0
+B_INFLIGHT: Final = 1
+B_ACKED: Final = 2
+B_FAILED: Final = 3
+BATCH_STATUS_NAMES: Final = ("unsent", "in_flight", "acked", "failed")
 
 
-NO_METADATA = -1
+NO_METADATA: Final = -1
 #: metadata of a transactional.id the coordinator has no record of
-NO_METADATA_ENTRY = METADATA.make(
+NO_METADATA_ENTRY: Final = METADATA.make(
     state=NO_METADATA,
     epoch=-1,
     partitions=0,
@@ -251,11 +254,14 @@ NO_METADATA_ENTRY = METADATA.make(
     last_producer_epoch=-1,
 )
 #: marker_acks: the low bits acknowledge a partition, these bits record one given up on.
-FAILED_SHIFT = 16
+FAILED_SHIFT: Final = 16
 
 # coordinator APIs
-API_INIT_PRODUCER_ID, API_ADD_PARTITIONS, API_ADD_OFFSETS, API_END_TXN = range(4)
-API_NAMES = ("InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn")
+API_INIT_PRODUCER_ID: Final = 0
+API_ADD_PARTITIONS: Final = 1
+API_ADD_OFFSETS: Final = 2
+API_END_TXN: Final = 3
+API_NAMES: Final = ("InitProducerId", "AddPartitionsToTxn", "AddOffsetsToTxn", "EndTxn")
 
 
 def request_key(api: int) -> int:
@@ -264,7 +270,7 @@ def request_key(api: int) -> int:
 
 
 #: the dispatch key of a coordinator request, by API
-REQUEST_KEYS = tuple(request_key(api) for api in range(len(API_NAMES)))
+REQUEST_KEYS: Final = tuple(request_key(api) for api in range(len(API_NAMES)))
 
 
 def dispatch_key(message: Message) -> int:
@@ -274,7 +280,7 @@ def dispatch_key(message: Message) -> int:
 
 
 #: every dispatch key
-MESSAGE_KEYS = (
+MESSAGE_KEYS: Final = (
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
     M_COORDINATOR_RESPONSE,
@@ -286,7 +292,7 @@ MESSAGE_KEYS = (
 )
 
 #: the budgets whose faults open a new connection (numbered by :func:`connections_opened`)
-CONNECTION_BUDGETS = (F_RETRIES, F_REQUEST_TIMEOUTS)
+CONNECTION_BUDGETS: Final = (F_RETRIES, F_REQUEST_TIMEOUTS)
 
 
 def connections_opened(limits: Tup, budget: Tup) -> int:
@@ -297,8 +303,10 @@ def connections_opened(limits: Tup, budget: Tup) -> int:
 
 
 # transaction outcomes (ghost)
-O_UNDECIDED, O_COMMIT, O_ABORT = range(3)
-OUTCOME_NAMES = ("undecided", "commit", "abort")
+O_UNDECIDED: Final = 0
+O_COMMIT: Final = 1
+O_ABORT: Final = 2
+OUTCOME_NAMES: Final = ("undecided", "commit", "abort")
 
 
 def replace(values: Tup, index: int, value: object) -> Tup:

@@ -11,6 +11,7 @@ The configuration files in spec/configs/ are these three values written as YAML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Final
 
 from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.knobs import Knobs
@@ -32,14 +33,15 @@ __all__ = [
 ]
 
 #: Producer kinds (ProducerSpec.kind).
-IDEMPOTENT = "idempotent"  # enable.idempotence=true, no transactional.id
-PLAIN = "plain"  # enable.idempotence=false: no producer id, no sequence numbers
-TRANSACTIONAL = "transactional"  # transactional.id set
-CTP = "ctp"  # consume-transform-produce application (transactional, sendOffsetsToTransaction)
-PRODUCER_KINDS = (IDEMPOTENT, PLAIN, TRANSACTIONAL, CTP)
+IDEMPOTENT: Final = "idempotent"  # enable.idempotence=true, no transactional.id
+PLAIN: Final = "plain"  # enable.idempotence=false: no producer id, no sequence numbers
+TRANSACTIONAL: Final = "transactional"  # transactional.id set
+#: consume-transform-produce application (transactional, sendOffsetsToTransaction)
+CTP: Final = "ctp"
+PRODUCER_KINDS: Final = (IDEMPOTENT, PLAIN, TRANSACTIONAL, CTP)
 
-READ_COMMITTED = "read_committed"
-READ_UNCOMMITTED = "read_uncommitted"
+READ_COMMITTED: Final = "read_committed"
+READ_UNCOMMITTED: Final = "read_uncommitted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ protocol/replication.py's, shared with the reference.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.protocol.replication import (
@@ -66,7 +66,7 @@ from .schema import REPLICATION
 if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
-_NOT_LEADER = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
+_NOT_LEADER: Final = int(ErrorCode.NOT_LEADER_OR_FOLLOWER)
 
 
 def initial_replication(replicas: int) -> Tup:

@@ -8,7 +8,7 @@ Per-partition work is cached on the partition value: partitions repeat across ma
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Final, cast
 
 from kafka_eos.protocol.coordinator_states import TxnState
 
@@ -53,7 +53,9 @@ if TYPE_CHECKING:
 
 __all__ = ["readable_bound", "state_invariants"]
 
-_FENCED, _DUPLICATE, _REORDERED = 1, 2, 4
+_FENCED: Final = 1
+_DUPLICATE: Final = 2
+_REORDERED: Final = 4
 
 
 def state_invariants(model: KafkaEosModel) -> dict[str, Predicate]:
@@ -264,6 +266,6 @@ def _replica_logs_match(state: Tup) -> bool:
     return True
 
 
-_OPEN_STATES = frozenset(
+_OPEN_STATES: Final = frozenset(
     int(s) for s in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
 )

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.client_states import is_legal_transition as client_transition_ok
 from kafka_eos.protocol.coordinator_states import TxnState
@@ -106,13 +108,13 @@ def client_transitions_legal(
     return True
 
 
-_LEGAL_COORDINATOR = frozenset(
+_LEGAL_COORDINATOR: Final = frozenset(
     (int(source), int(target))
     for source in TxnState
     for target in TxnState
     if txn_transition_ok(source, target)
 )
-_LEGAL_CLIENT = frozenset(
+_LEGAL_CLIENT: Final = frozenset(
     (int(source), int(target))
     for source in ClientState
     for target in ClientState

@@ -7,6 +7,7 @@ model states, so the results are cached per partition value.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Final
 
 from .layout import (
     D_TRANSACTIONAL,
@@ -24,7 +25,10 @@ from .layout import (
 )
 
 #: The fate of one log offset as a read_committed consumer sees it.
-VISIBLE, PENDING, ABORTED, CONTROL = range(4)
+VISIBLE: Final = 0
+PENDING: Final = 1
+ABORTED: Final = 2
+CONTROL: Final = 3
 
 
 def high_watermark(partition: Partition) -> int:
