@@ -204,8 +204,9 @@ def decisions_asked(model: KafkaEosModel) -> Callable[[Tup, object, Tup], bool]:
     def holds(state: Tup, label: object, target: Tup) -> bool:
         before, after = state[S_OUTCOMES], target[S_OUTCOMES]
         if before is not after:
-            for txn, (old, new) in enumerate(zip(before, after, strict=True)):
-                if old != new and not _asked(model, state, txn, new):
+            for txn in range(len(before)):  # by index: see transition_properties
+                decided = after[txn]
+                if before[txn] != decided and not _asked(model, state, txn, decided):
                     return False
         if state[S_CLIENTS] is not target[S_CLIENTS]:
             return _told_the_decision(model, state[S_CLIENTS], target[S_CLIENTS], after)
@@ -230,7 +231,8 @@ def _asked(model: KafkaEosModel, state: Tup, txn: int, decided: int) -> bool:
 
 
 def _told_the_decision(model: KafkaEosModel, before: Tup, after: Tup, outcomes: Tup) -> bool:
-    for proc, (old, new) in enumerate(zip(before, after, strict=True)):
+    for proc in range(len(before)):  # by index: see transition_properties
+        old, new = before[proc], after[proc]
         if old is new or old[C_STATE] not in (COMMITTING, ABORTING):
             continue
         if new[C_CURRENT] <= old[C_CURRENT]:

@@ -34,12 +34,16 @@ __all__ = [
 
 # The action properties run on every transition; most transitions leave the component they
 # look at untouched (the same tuple object), so each starts with an identity test, with the
-# component's index bound as a default argument (a fast local).
+# component's index bound as a default argument (a fast local). Their loops go by index over
+# the component's members rather than zip(before, after, strict=True): compiled (mypyc), a zip
+# with a keyword is the generic builtin, 4.6x the cost of an index loop over three clients;
+# both sides are the same component of two states of one model, so they have one length.
 def offsets_immutable(state: Tup, label: object, target: Tup, _at: int = S_PARTITIONS) -> bool:
     before, after = state[_at], target[_at]
     if before is after:
         return True
-    for old, new in zip(before, after, strict=True):
+    for at in range(len(before)):
+        old, new = before[at], after[at]
         old_log, new_log = old[P_LOG], new[P_LOG]
         if old[P_REPLICATION]:
             # a new leader may lack its predecessor's entries above the high watermark, and
@@ -63,7 +67,8 @@ def lso_bounds(state: Tup, label: object, target: Tup, _at: int = S_PARTITIONS) 
     before, after = state[_at], target[_at]
     if before is after:
         return True
-    for old, new in zip(before, after, strict=True):
+    for at in range(len(before)):
+        old, new = before[at], after[at]
         if old is new:
             continue
         lso = last_stable_offset(new)
@@ -84,8 +89,9 @@ def coordinator_transitions_legal(
     before, after = state[_at], target[_at]
     if before is after or before[K_METADATA] is after[K_METADATA]:
         return True
-    for old, new in zip(before[K_METADATA], after[K_METADATA], strict=True):
-        source, destination = old[T_STATE], new[T_STATE]
+    old_metadata, new_metadata = before[K_METADATA], after[K_METADATA]
+    for tid in range(len(old_metadata)):
+        source, destination = old_metadata[tid][T_STATE], new_metadata[tid][T_STATE]
         if source in (destination, NO_METADATA):
             continue
         if (source, destination) not in _LEGAL_COORDINATOR:
@@ -102,8 +108,9 @@ def client_transitions_legal(
     before, after = state[_at], target[_at]
     if before is after:
         return True
-    for old, new in zip(before, after, strict=True):
-        if old[C_STATE] != new[C_STATE] and (old[C_STATE], new[C_STATE]) not in _LEGAL_CLIENT:
+    for proc in range(len(before)):
+        source, destination = before[proc][C_STATE], after[proc][C_STATE]
+        if source != destination and (source, destination) not in _LEGAL_CLIENT:
             return False
     return True
 
