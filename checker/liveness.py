@@ -46,7 +46,7 @@ from .graph_shares import NumberedGraph
 from .interface import BoundModel, action_name, model_error, short_repr
 from .replay import replay
 from .result import STUTTERING, Trace
-from .scc import strongly_connected
+from .scc import Components
 from .temporal import Fairness, TemporalProperty
 
 Graph = StateGraph | NumberedGraph
@@ -128,6 +128,7 @@ class LivenessChecker:
         self.size = graph.expanded
         self.offsets, self.targets, self.labels = graph.offsets, graph.targets, graph.labels
         self.member = array("i", bytes(4 * self.size))
+        self.components = Components(self.size, self.offsets, self.targets)
         self.stamp = 0
         self.kinds: list[str] = []
         self.by_label = self._constraints(graph.label_list(), temporal.fairness)
@@ -218,7 +219,7 @@ class LivenessChecker:
     def _fair_components(self, region: list[int]) -> list[list[int]]:
         """The maximal strongly connected sets of ``region`` holding a fair cycle."""
         stamp = self._new_stamp(region)
-        pending = strongly_connected(region, self.offsets, self.targets, self.member, stamp)
+        pending = self.components.of(region, self.member, stamp)
         fair: list[list[int]] = []
         while pending:
             component = pending.pop()
@@ -242,9 +243,7 @@ class LivenessChecker:
             rest = [v for v in component if not starved & self._enabled_at(v)]
             if rest:
                 stamp = self._new_stamp(rest)
-                pending.extend(
-                    strongly_connected(rest, self.offsets, self.targets, self.member, stamp)
-                )
+                pending.extend(self.components.of(rest, self.member, stamp))
         return fair
 
     def _tally(self, component: list[int], stamp: int) -> tuple[dict[int, int], set[int]]:

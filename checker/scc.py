@@ -2,15 +2,84 @@
 
 The subgraph is the set of states ``v`` with ``member[v] == stamp``: fairness refinement asks
 for the components of ever smaller subsets of the same graph, and a stamp per subset marks
-one without copying the graph or clearing an array. Index and low-link live in dicts sized by
-the subset, so a small subset costs little however large the graph is. No recursion: a
-component may hold hundreds of thousands of states.
+one without copying the graph or clearing an array. No recursion: a component may hold
+hundreds of thousands of states.
+
+Index and low-link are kept in two lists of the graph's size, made once and used by every
+search on that graph (a list read costs less than the dict look-up it replaced, which hashed
+the state's number). Nothing is cleared between searches: each numbers its states from where
+the one before stopped, so an index below its first number is a state it has not visited.
 """
 
 from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable
+
+
+class Components:
+    """Tarjan's search on subgraphs of one CSR graph of ``size`` states."""
+
+    __slots__ = ("index", "low", "next_index", "offsets", "on_stack", "targets")
+
+    def __init__(self, size: int, offsets: array[int], targets: array[int]) -> None:
+        self.offsets, self.targets = offsets, targets
+        self.index = [-1] * size  # a search's visit number (numbers grow from search to search)
+        self.low = [-1] * size
+        self.on_stack = bytearray(size)  # every state is off the stack when a search ends
+        self.next_index = 0
+
+    def of(self, nodes: Iterable[int], member: array[int], stamp: int) -> list[list[int]]:
+        """The components of the subgraph of ``nodes`` (each having ``member[v] == stamp``),
+        in the order Tarjan's search completes them."""
+        offsets, targets, index, low, on_stack = (
+            self.offsets, self.targets, self.index, self.low, self.on_stack)
+        first = counter = self.next_index  # an index below first: not visited by this search
+        stack: list[int] = []
+        components: list[list[int]] = []
+        for root in nodes:
+            if index[root] >= first:
+                continue
+            index[root] = low[root] = counter
+            counter += 1
+            stack.append(root)
+            on_stack[root] = 1
+            work = [(root, offsets[root])]
+            while work:
+                v, edge = work[-1]
+                end = offsets[v + 1]
+                while edge < end:
+                    w = targets[edge]
+                    edge += 1
+                    if member[w] != stamp:
+                        continue
+                    if index[w] < first:
+                        work[-1] = (v, edge)
+                        index[w] = low[w] = counter
+                        counter += 1
+                        stack.append(w)
+                        on_stack[w] = 1
+                        work.append((w, offsets[w]))
+                        break
+                    if on_stack[w] and index[w] < low[v]:
+                        low[v] = index[w]
+                else:
+                    work.pop()
+                    if work:
+                        u = work[-1][0]
+                        if low[v] < low[u]:
+                            low[u] = low[v]
+                    if low[v] == index[v]:
+                        component = []
+                        while True:
+                            w = stack.pop()
+                            on_stack[w] = 0
+                            component.append(w)
+                            if w == v:
+                                break
+                        components.append(component)
+        self.next_index = counter
+        return components
 
 
 def strongly_connected(
@@ -20,49 +89,6 @@ def strongly_connected(
     member: array[int],
     stamp: int,
 ) -> list[list[int]]:
-    """The components of the subgraph of ``nodes`` (each having ``member[v] == stamp``)."""
-    index: dict[int, int] = {}
-    low: dict[int, int] = {}
-    on_stack: set[int] = set()
-    stack: list[int] = []
-    components: list[list[int]] = []
-    for root in nodes:
-        if root in index:
-            continue
-        index[root] = low[root] = len(index)
-        stack.append(root)
-        on_stack.add(root)
-        work = [(root, offsets[root])]
-        while work:
-            v, edge = work[-1]
-            end = offsets[v + 1]
-            while edge < end:
-                w = targets[edge]
-                edge += 1
-                if member[w] != stamp:
-                    continue
-                if w not in index:
-                    work[-1] = (v, edge)
-                    index[w] = low[w] = len(index)
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, offsets[w]))
-                    break
-                if w in on_stack and index[w] < low[v]:
-                    low[v] = index[w]
-            else:
-                work.pop()
-                if work:
-                    u = work[-1][0]
-                    if low[v] < low[u]:
-                        low[u] = low[v]
-                if low[v] == index[v]:
-                    component = []
-                    while True:
-                        w = stack.pop()
-                        on_stack.discard(w)
-                        component.append(w)
-                        if w == v:
-                            break
-                    components.append(component)
-    return components
+    """The components of the subgraph of ``nodes`` (each having ``member[v] == stamp``), for
+    one search on a graph (a checker searching one graph many times keeps a Components)."""
+    return Components(len(offsets) - 1, offsets, targets).of(nodes, member, stamp)
