@@ -168,6 +168,20 @@ class GraphShare:
                            self.by_number)
 
 
+class Recorded:
+    """A temporal predicate as recorded with the graph: its value on each state by number
+    (one byte a state, 1 where it holds). The fair-cycle search reads ``values`` whole
+    rather than calling it state by state."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: bytes) -> None:
+        self.values = values
+
+    def __call__(self, number: int) -> bool:
+        return self.values[number] == 1
+
+
 class NumberedGraph:
     """The graph by state numbers (CSR arrays, as StateGraph's), with each state's
     fingerprint and each temporal predicate's value on it instead of the states."""
@@ -199,8 +213,8 @@ class NumberedGraph:
         looked_up = iter(self.values)
         properties = []
         for name, prop in temporal.properties:
-            goal = next(looked_up).__getitem__
-            trigger = None if prop.trigger is None else next(looked_up).__getitem__
+            goal = Recorded(next(looked_up))
+            trigger = None if prop.trigger is None else Recorded(next(looked_up))
             properties.append((name, replace(prop, goal=goal, trigger=trigger)))
         return range(self.expanded), replace(temporal, properties=tuple(properties))
 

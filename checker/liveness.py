@@ -22,6 +22,8 @@ enabled (a deadlock included) is a fair place to stay for ever, as in TLC.
 
 The trigger is evaluated on every state, the goal only where the search asks (the trigger
 states and the stay-subgraph they reach) until a violation needs it everywhere for the lasso;
+where the graph was recorded by number, both were recorded with it and are read whole (the
+trigger's states found by a scan of its bytes), not called state by state;
 a component of one state is judged by its out-edges alone (no fairness-constrained edge
 leaves it), without the tallies a larger one needs.
 
@@ -42,7 +44,7 @@ from typing import Any, cast
 from kafka_eos.errors import InputError
 
 from .graph import StateGraph
-from .graph_shares import NumberedGraph
+from .graph_shares import NumberedGraph, Recorded
 from .interface import BoundModel, action_name, model_error, short_repr
 from .replay import replay
 from .result import STUTTERING, Trace
@@ -169,8 +171,8 @@ class LivenessChecker:
             sources = [v for v in range(self.size) if stay(v)]
         else:
             assert prop.trigger is not None
-            trigger = _holding(states, prop.trigger, name, negate=False)
-            sources = [v for v in range(self.size) if trigger[v] and stay(v)]
+            trigger = _holding(states, prop.trigger, name)
+            sources = [v for v in _ones(trigger) if stay(v)]
         region = self._closure(sources, stay)
         if not region:
             return None
@@ -438,7 +440,9 @@ class _Lazily:
 
     def __init__(self, states: Sequence[Any], goal: Any, name: str) -> None:
         self.states, self.predicate, self.name = states, goal, name
-        self.known = bytearray(len(states))  # 0: not evaluated, 1: stays, 2: goal holds
+        # 0: not evaluated, 1: stays, 2: goal holds (a recorded goal: known everywhere)
+        self.known = (bytearray(goal.values.translate(_STAYS)) if isinstance(goal, Recorded)
+                      else bytearray(len(states)))
 
     def __call__(self, v: int) -> bool:
         known = self.known[v]
@@ -455,12 +459,29 @@ class _Lazily:
         return bytearray(self(v) for v in range(len(self.known)))
 
 
-def _holding(states: Sequence[Any], predicate: Any, name: str, *, negate: bool) -> bytearray:
-    """One byte per state: whether ``predicate`` holds (or, with ``negate``, does not)."""
+#: A recorded goal's byte (0: false, 1: holds) -> _Lazily's (1: stays, 2: goal holds).
+_STAYS = bytes([1, 2]) + bytes(254)
+
+
+def _holding(states: Sequence[Any], predicate: Any, name: str) -> bytes | bytearray:
+    """One byte per state: 1 where ``predicate`` holds (recorded, or evaluated on each)."""
+    if isinstance(predicate, Recorded):
+        return predicate.values
     try:
-        return bytearray((not predicate(s)) if negate else bool(predicate(s)) for s in states)
+        return bytearray(bool(predicate(s)) for s in states)
     except Exception as exc:
         raise model_error(f"temporal property {name!r} raised", exc) from exc
+
+
+def _ones(flags: bytes | bytearray) -> list[int]:
+    """The positions of the ones in ``flags`` (each byte 0 or 1): the zeros, most of them for
+    a trigger, are skipped by the C scan of ``find`` rather than looked at one by one."""
+    found: list[int] = []
+    position = flags.find(1)
+    while position >= 0:
+        found.append(position)
+        position = flags.find(1, position + 1)
+    return found
 
 
 def checked(graph: Graph, temporal: Temporal) -> Outcome:
