@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from kafka_eos.checker.temporal import Fairness, TemporalProperty, leads_to, weakly_fair
 from kafka_eos.errors import InputError
@@ -106,7 +106,7 @@ DESCRIPTIONS: dict[str, str] = {
 }
 TEMPORAL_PROPERTIES = tuple(DESCRIPTIONS)
 
-_MID_TRANSACTION = frozenset(
+_MID_TRANSACTION: Final = frozenset(
     int(s)
     for s in (
         ClientState.IN_TRANSACTION,
@@ -115,11 +115,11 @@ _MID_TRANSACTION = frozenset(
         ClientState.ABORTABLE_ERROR,
     )
 )
-_ENDING = frozenset(
+_ENDING: Final = frozenset(
     int(s) for s in (ClientState.COMMITTING_TRANSACTION, ClientState.ABORTING_TRANSACTION)
 )
-_FATAL = int(ClientState.FATAL_ERROR)
-_OPEN_AT_COORDINATOR = frozenset(
+_FATAL: Final = int(ClientState.FATAL_ERROR)
+_OPEN_AT_COORDINATOR: Final = frozenset(
     int(s) for s in (TxnState.ONGOING, TxnState.PREPARE_COMMIT, TxnState.PREPARE_ABORT)
 )
 
