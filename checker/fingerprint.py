@@ -1,9 +1,19 @@
 """A state's 64-bit fingerprint: XXH3 of a canonical, deterministic encoding.
 
+A state that is a tuple (as most models' are: one part per process or variable) is
+fingerprinted part by part: XXH3 of its parts' fingerprints, each part's the fingerprint of its
+encoding below. A step replaces one or two parts of a state and leaves the others the same
+objects, and a model may make equal parts one object (the Kafka model does), so a part's
+fingerprint is looked up by identity first: on the default Kafka check about 1 us a successor
+instead of 2.3 us for encoding the whole state. Two states share a fingerprint only if two
+distinct values of one part do or the parts' fingerprints hash alike: with n states and n_i
+distinct values of part i, about (n^2 + sum n_i^2) / 2^65, where n_i is at most n and usually
+far below it (the default check: 542,300 states, 90,247 distinct networks).
+
 Python's ``hash()`` will not do: a str's hash changes with PYTHONHASHSEED (so a checkpoint
 written by one process would not match the next), and an int's hash is the int itself modulo
 2**61 - 1, so structured states collide in structured ways. A fingerprint instead hashes bytes
-that depend on the state's value only:
+that depend on the value only:
 
 - the fast path is ``marshal`` format 2, which writes ints, floats, strs, bytes, None, bools
   and exact tuples as the same bytes whatever objects hold them (format 3 and later write a
@@ -32,6 +42,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import marshal
+from struct import Struct
 from typing import Any
 
 from xxhash import xxh3_64_intdigest
@@ -42,12 +53,57 @@ _SET_CODE, _FROZENSET_CODE = ord("<"), ord(">")
 MARSHAL_VERSION = 2
 # 0 marks an empty slot in the fingerprint table, so no fingerprint is 0.
 _ZERO_STANDS_FOR = 1
+#: The fingerprints of recent states' parts, by the part's id: (the part, its fingerprint). A
+#: successor shares most parts with its parent (a step replaces one or two of them, the rest are
+#: the same objects) and a model may make equal parts one object, so most parts of a successor
+#: are found here by identity instead of encoded again. Each entry holds its part alive, so at
+#: most _PARTS_HELD parts are kept; past that the table starts again.
+_PARTS: dict[int, tuple[Any, int]] = {}
+_PARTS_HELD = 1 << 16
+#: Packs a tuple's part fingerprints, by the tuple's length. The tag byte is no marshal type code
+#: and starts no canonical encoding, so these bytes are never another value's encoding.
+_PACKERS: dict[int, Any] = {}
+_PARTS_TAG = b"P"
 
 
 def fingerprint(state: Any) -> int:
-    """The state's 64-bit fingerprint (never 0), stable across processes and runs."""
-    data = marshal_bytes(state)
-    return fingerprint_of_marshalled(canonical_bytes(state) if data is None else data)
+    """The state's 64-bit fingerprint (never 0), stable across processes and runs.
+
+    A tuple's is XXH3 of its parts' fingerprints (:func:`part_prints`); anything else's is
+    XXH3 of its encoding (:func:`value_fingerprint`)."""
+    if type(state) is not tuple:
+        return value_fingerprint(state)
+    return of_part_prints(part_prints(state))
+
+
+def part_prints(state: tuple[Any, ...]) -> list[int]:
+    """The fingerprints of a tuple's parts, each found by identity where it can be."""
+    parts, known = _PARTS, _PARTS.get
+    prints = []
+    for part in state:
+        # Found, the entry holds ``part`` itself: no other object has its id while it lives.
+        entry = known(id(part))
+        if entry is None:
+            if len(parts) >= _PARTS_HELD:
+                parts.clear()
+            entry = parts[id(part)] = (part, value_fingerprint(part))
+        prints.append(entry[1])
+    return prints
+
+
+def of_part_prints(prints: list[int]) -> int:
+    """The fingerprint of a tuple whose parts have the fingerprints ``prints``."""
+    packer = _PACKERS.get(len(prints))
+    if packer is None:
+        packer = _PACKERS[len(prints)] = Struct(f"<c{len(prints)}Q").pack
+    return xxh3_64_intdigest(packer(_PARTS_TAG, *prints)) or _ZERO_STANDS_FOR
+
+
+def value_fingerprint(value: Any) -> int:
+    """XXH3 of ``value``'s marshal bytes, or of its canonical encoding where those depend on
+    more than its value (never 0)."""
+    data = marshal_bytes(value)
+    return xxh3_64_intdigest(canonical_bytes(value) if data is None else data) or _ZERO_STANDS_FOR
 
 
 def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
@@ -62,11 +118,6 @@ def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
     if _SET_CODE in data or _FROZENSET_CODE in data:
         return None
     return data
-
-
-def fingerprint_of_marshalled(data: bytes) -> int:
-    """The fingerprint of a state encoded as ``data``."""
-    return xxh3_64_intdigest(data) or _ZERO_STANDS_FOR
 
 
 def canonical_bytes(value: Any) -> bytes:

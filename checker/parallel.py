@@ -3,10 +3,9 @@
 Level-synchronous: every state is owned by worker ``(fingerprint >> 32) % N``, which alone stores it
 (fingerprints and parent fingerprints, as in store.py) and expands it. Each depth, every worker
 expands the states it owns; a successor it owns is looked up at once, one another worker owns
-goes into that worker's outbox as its fingerprint, discovery key, parent fingerprint and the
-marshal bytes the fingerprint was computed from (so encoding costs nothing extra, and a state
-already seen is never decoded). An outbox is four flat arrays and the bytes joined
-(:class:`Outbox`): nothing is pickled per successor. The workers exchange outboxes directly,
+goes into that worker's outbox as its fingerprint, discovery key, parent fingerprint and its
+parts' fingerprints, at most once a depth; each part's marshal bytes go once an outbox (a
+state already seen is never built; see :class:`Outbox`). The workers exchange outboxes directly,
 as files in a shared-memory directory; the main process only tells them when a depth starts
 and ends, and collects a few figures (see :class:`_Workers`; ray_search.py runs the same
 owners on Ray actors, exchanging outboxes through Ray's object store).
@@ -51,7 +50,7 @@ import time
 from array import array
 from bisect import bisect_left
 from collections.abc import Callable, Iterator
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -61,7 +60,7 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
-from .fingerprint import fingerprint, fingerprint_of_marshalled, marshal_bytes
+from .fingerprint import fingerprint, marshal_bytes, of_part_prints, part_prints, value_fingerprint
 from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
     BoundModel,
@@ -79,6 +78,8 @@ from .store import FingerprintStore, rebuild_path
 STRIDE = 1 << 24
 LAST = STRIDE - 1
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
+NOT_A_TUPLE = -1  # an outbox's count of parts for a state that is not a tuple: one part, itself
+_MISSING = object()
 
 Event = tuple[int, str, str, bytes, Any]  # key, kind, name, state, (label, target)
 # This depth's answer of a worker: new states, its first event, its smallest new key, and its
@@ -87,11 +88,14 @@ Received = tuple[int, Event | None, int | None, bytes]
 
 
 def encoded(state: Any) -> tuple[int, bytes]:
-    """The state's fingerprint and bytes it can be rebuilt from (marshal, else pickle)."""
+    """The state's fingerprint and bytes it can be rebuilt from."""
+    return fingerprint(state), state_bytes(state)
+
+
+def state_bytes(state: Any) -> bytes:
+    """Bytes the state can be rebuilt from: marshal's, else pickle's."""
     data = marshal_bytes(state)
-    if data is None:
-        return fingerprint(state), pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-    return fingerprint_of_marshalled(data), data
+    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL) if data is None else data
 
 
 def decoded(data: bytes) -> Any:
@@ -104,41 +108,115 @@ def owner_of(fp: int, workers: int) -> int:
 
 
 class Outbox:
-    """Successors for one other worker: (fingerprint, key, parent, bytes) tuples as they come,
-    packed into flat arrays and the bytes joined (one bytes object, nothing pickled)."""
+    """Successors for one other worker, sent part by part.
 
-    __slots__ = ("items",)
+    A state that is a tuple travels as its parts' fingerprints (fingerprint.part_prints), and
+    each part's bytes travel once an outbox: successors share most parts with each other, so a
+    depth's outbox holds far fewer parts than successors, and the receiver decodes each part
+    once and builds its new states from the shared parts. A state that is not a tuple is one
+    part, itself. Packed, an outbox is flat arrays and the parts' bytes joined (one bytes
+    object, nothing pickled per successor; see :class:`Inbox`)."""
+
+    __slots__ = ("counts", "keys", "parents", "parts", "prints", "states")
 
     def __init__(self) -> None:
-        self.items: list[tuple[int, int, int, bytes]] = []
+        self.states: list[int] = []  # fingerprints
+        self.keys: list[int] = []
+        self.parents: list[int] = []  # parent fingerprints
+        self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
+        self.prints: list[int] = []  # the states' part fingerprints, one after another
+        self.parts: dict[int, bytes] = {}  # part fingerprint -> its bytes
+
+    def add(self, fp: int, key: int, parent: int, state: Any, prints: list[int] | None) -> None:
+        self.states.append(fp)
+        self.keys.append(key)
+        self.parents.append(parent)
+        parts = self.parts
+        if prints is None:
+            self.counts.append(NOT_A_TUPLE)
+            self.prints.append(fp)
+            if fp not in parts:
+                parts[fp] = state_bytes(state)
+            return
+        self.counts.append(len(prints))
+        self.prints.extend(prints)
+        for print_, part in zip(prints, state, strict=True):
+            if print_ not in parts:
+                parts[print_] = state_bytes(part)
 
     def packed(self) -> bytes:
-        items = self.items
-        if not items:
+        if not self.states:
             return b""
+        parts = self.parts
         return b"".join((
-            array("Q", [len(items)]).tobytes(),
-            array("Q", [item[0] for item in items]).tobytes(),
-            array("Q", [item[1] for item in items]).tobytes(),
-            array("Q", [item[2] for item in items]).tobytes(),
-            array("I", [len(item[3]) for item in items]).tobytes(),
-            *[item[3] for item in items],
+            array("Q", [len(self.states), len(self.prints), len(parts)]).tobytes(),
+            array("Q", self.states).tobytes(),
+            array("Q", self.keys).tobytes(),
+            array("Q", self.parents).tobytes(),
+            array("q", self.counts).tobytes(),
+            array("Q", self.prints).tobytes(),
+            array("Q", parts).tobytes(),
+            array("I", [len(data) for data in parts.values()]).tobytes(),
+            *parts.values(),
         ))
 
 
-def unpacked(blob: bytes) -> Iterator[tuple[int, int, int, int, int]]:
-    """The items of a packed outbox: (fingerprint, key, parent, start, end of its bytes)."""
-    if not blob:
-        return iter(())
-    count = array("Q", blob[:8])[0]
-    arrays = []
-    at = 8
-    for code in "QQQ":
-        arrays.append(array(code, blob[at:at + 8 * count]))
-        at += 8 * count
-    lengths = array("I", blob[at:at + 4 * count])
-    ends = list(accumulate(lengths, initial=at + 4 * count))
-    return zip(*arrays, ends, ends[1:], strict=False)
+class Inbox:
+    """A packed outbox, read: its states' fingerprints, keys and parents, and each state
+    built on demand from parts decoded once."""
+
+    __slots__ = ("blob", "counts", "decoded", "firsts", "keys", "parents", "places", "prints",
+                 "states")
+
+    def __init__(self, blob: bytes) -> None:
+        self.blob = blob
+        self.decoded: dict[int, Any] = {}  # part fingerprint -> the part
+        if not blob:
+            self.states = self.keys = self.parents = self.prints = array("Q")
+            self.counts = array("q")
+            self.firsts: list[int] = []
+            self.places: dict[int, tuple[int, int]] = {}
+            return
+        count, prints, parts = array("Q", blob[:24])
+        at = 24
+        self.states, at = _read(blob, "Q", at, count)
+        self.keys, at = _read(blob, "Q", at, count)
+        self.parents, at = _read(blob, "Q", at, count)
+        self.counts, at = _read(blob, "q", at, count)
+        self.prints, at = _read(blob, "Q", at, prints)
+        part_prints, at = _read(blob, "Q", at, parts)
+        lengths, at = _read(blob, "I", at, parts)
+        ends = list(accumulate(lengths, initial=at))
+        # part fingerprint -> (start, end) of its bytes in the blob
+        self.places = dict(zip(part_prints, pairwise(ends), strict=True))
+        # where each state's part fingerprints start in ``prints``
+        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in self.counts),
+                                      initial=0))
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def state(self, index: int) -> Any:
+        """The state at ``index``, built from its parts."""
+        first, count = self.firsts[index], self.counts[index]
+        if count == NOT_A_TUPLE:
+            return self._part(self.prints[first])
+        return tuple([self._part(print_) for print_ in self.prints[first:first + count]])
+
+    def _part(self, print_: int) -> Any:
+        part = self.decoded.get(print_, _MISSING)
+        if part is _MISSING:
+            start, end = self.places[print_]
+            part = self.decoded[print_] = decoded(self.blob[start:end])
+        return part
+
+
+def _read(blob: bytes, code: str, at: int, count: int) -> tuple[array[int], int]:
+    """``count`` items of type ``code`` from ``blob`` at ``at``, and where they end."""
+    items = array(code)
+    end = at + items.itemsize * count
+    items.frombytes(blob[at:end])
+    return items, end
 
 
 class _Owner:
@@ -153,8 +231,9 @@ class _Owner:
         self.store = FingerprintStore(parent_code="Q")
         # This depth's states, sorted by key: (key, state, fingerprint).
         self.frontier: list[tuple[int, Any, int]] = []
-        # fingerprint -> [key, parent fp, state or None, its bytes, (parent state, label) of
-        # a step of this worker's reaching it, or None]: the next depth's states.
+        # fingerprint -> [key, parent fp, state or None, (inbox, index) it can be built from
+        # or None, (parent state, label) of a step of this worker's reaching it, or None]: the
+        # next depth's states.
         self.new: dict[int, list[Any]] = {}
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
@@ -173,7 +252,7 @@ class _Owner:
         event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
         me, workers, counts, count_of = self.me, self.workers, self.counts, self.counts.get
         outboxes = [Outbox() for _ in range(workers)]
-        adds = [box.items.append for box in outboxes]
+        adds = [box.add for box in outboxes]
         # Fingerprints sent to another worker at this depth or the one before: stored there by
         # now or, at this depth, sent with a smaller key (the frontier is in key order).
         earlier, sent = self.sent, set[int]()
@@ -201,15 +280,20 @@ class _Owner:
             for label, target in steps:
                 slot += 1
                 counts[label] = count_of(label, 0) + 1
-                fp, data = encoded(target)
+                prints: list[int] | None = None
+                if type(target) is tuple:
+                    prints = part_prints(target)
+                    fp = of_part_prints(prints)  # fingerprint(target), the prints kept
+                else:
+                    fp = value_fingerprint(target)
                 if graph is not None:
                     edge(fp, label)
                 owner = (fp >> 32) % workers  # owner_of, inlined: this runs per transition
                 if owner == me:
-                    offer(fp, base + slot, parent, target, data, state, label)
+                    offer(fp, base + slot, parent, target, state, label)
                 elif fp not in sent and fp not in earlier:
                     mark(fp)
-                    adds[owner]((fp, base + slot, parent, data))
+                    adds[owner](fp, base + slot, parent, target, prints)
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
@@ -233,8 +317,8 @@ class _Owner:
         return (index + sum(bisect_left(keys, key) for keys in others)
                 for index, (key, _, _) in enumerate(self.frontier))
 
-    def _offer(self, fp: int, key: int, parent: int, state: Any, data: bytes,
-               source: Any, label: Any) -> None:
+    def _offer(self, fp: int, key: int, parent: int, state: Any, source: Any,
+               label: Any) -> None:
         """A successor this worker reached itself."""
         entry = self.new.get(fp)
         if entry is not None:
@@ -243,31 +327,34 @@ class _Owner:
             if entry[4] is None:  # reached by another worker first: keep the local step
                 entry[2], entry[4] = state, (source, label)
         elif not self.store.has(fp):
-            self.new[fp] = [key, parent, state, data, (source, label)]
+            self.new[fp] = [key, parent, state, None, (source, label)]
 
     def receive(self, inboxes: list[bytes], *, check: bool) -> Received:
         """Take the other workers' successors; store this depth's new states and check them."""
         new, has, get = self.new, self.store.has, self.new.get
         started = time.process_time()
         for blob in inboxes:
-            for fp, key, parent, start, end in unpacked(blob):
+            inbox = Inbox(blob)
+            for index, (fp, key, parent) in enumerate(zip(inbox.states, inbox.keys,
+                                                          inbox.parents, strict=True)):
                 entry = get(fp)
                 if entry is not None:
                     if key < entry[0]:
                         entry[0], entry[1] = key, parent
                 elif not has(fp):
-                    new[fp] = [key, parent, None, blob[start:end], None]
+                    new[fp] = [key, parent, None, (inbox, index), None]
         self.transfer_seconds += time.process_time() - started
         first: Event | None = None
         frontier = []
         add = self.store.add
-        for fp, (key, parent, state, data, step) in new.items():
-            if state is None:  # only another worker reached it: decoded now that it is new
-                state = decoded(data)
+        for fp, (key, parent, state, sent, step) in new.items():
+            if state is None:  # only another worker reached it: built now that it is new
+                inbox, index = sent
+                state = inbox.state(index)
             add(fp, parent)
             frontier.append((key, state, fp))
             if check and (name := self._broken_invariant(state, step)) is not None:
-                event: Event = (key, "invariant", name, data, None)
+                event: Event = (key, "invariant", name, state_bytes(state), None)
                 first = _earlier(first, event)
         frontier.sort(key=_first)
         self.frontier = frontier

@@ -58,6 +58,30 @@ def test_equal_states_share_a_fingerprint_whatever_their_sets_order() -> None:
     assert fingerprint((shared, shared)) == fingerprint(((1, 2), (1, 2)))  # sharing ignored
 
 
+def test_a_states_fingerprint_depends_on_its_value_not_on_its_parts_table(
+        monkeypatch: Any) -> None:
+    # A tuple's parts are fingerprinted once per object (fingerprint._PARTS): a part met
+    # again as another object, or after the table started again, gives the same fingerprint.
+    from kafka_eos.checker import fingerprint as module
+
+    monkeypatch.setattr(module, "_PARTS_HELD", 3)
+    module._PARTS.clear()
+    states = [(n, ("x", n % 3), tuple(range(n % 5)), frozenset({n % 2, 7})) for n in range(40)]
+    first = [fingerprint(state) for state in states]
+    assert len(module._PARTS) <= 3
+    rebuilt = [(n, ("x", int(f"{n % 3}")), tuple(range(n % 5)), frozenset({7, n % 2}))
+               for n in range(40)]
+    assert [fingerprint(state) for state in reversed(rebuilt)] == first[::-1]
+    module._PARTS.clear()
+    assert [fingerprint(state) for state in states] == first
+    assert len(set(first)) == len(states)
+    # Parts dropped right after use: their ids come back for new objects, never their prints.
+    module._PARTS.clear()
+    assert len({fingerprint((tuple([n]),)) for n in range(2_000)}) == 2_000
+    # A tuple of parts never shares its fingerprint with a part's own.
+    assert fingerprint((5,)) != fingerprint(5) and fingerprint(((5,),)) != fingerprint((5,))
+
+
 def test_different_states_get_different_fingerprints() -> None:
     states = [(a, b, frozenset({a})) for a in range(100) for b in range(100)]
     states += [Point(1, "a"), (1, "a"), Point(1, "b")]
