@@ -219,6 +219,10 @@ class _Transactions:
                   if q != proc and model.tid_of[q] == model.tid_of[proc] >= 0)
             for proc in range(model.process_count)
         ]
+        # is_open's last answer: the state (held, so no other can be mistaken for it), g
+        self.open_asked: Tup = ()
+        self.open_asked_for = -1
+        self.open_answer = False
 
     def superseded(self, state: Tup, proc: int) -> bool:
         """Fenced: another incarnation of the transactional.id holds a newer epoch (its
@@ -234,7 +238,18 @@ class _Transactions:
 
     def is_open(self, state: Tup, g: int) -> bool:
         """Open at the coordinator (Ongoing or Prepare*, owned by ``g``), or on a partition (its
-        producer's open transaction there begins with a record of ``g``)."""
+        producer's open transaction there begins with a record of ``g``).
+
+        The last answer is remembered: where each predicate is evaluated on each state in
+        turn (a graph recorded by number), completed, closed and abandoned ask it of the
+        same state and transaction one after the other."""
+        if state is self.open_asked and g == self.open_asked_for:
+            return self.open_answer
+        answer = self._is_open(state, g)
+        self.open_asked, self.open_asked_for, self.open_answer = state, g, answer
+        return answer
+
+    def _is_open(self, state: Tup, g: int) -> bool:
         _proc, _t, tid, _pid = self.where[g]
         metadata = state[S_COORDINATOR][K_METADATA][tid]
         if metadata[T_OWNER] == g and metadata[T_STATE] in _OPEN_AT_COORDINATOR:
