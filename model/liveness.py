@@ -185,7 +185,13 @@ def temporal_properties(model: KafkaEosModel, names: Iterable[str]) -> dict[str,
 
 
 def _lso_at_high_watermark(state: Tup) -> bool:
-    return all(last_stable_offset(p) == high_watermark(p) for p in state[S_PARTITIONS])
+    return all(_lso_uncached(p) == high_watermark(p) for p in state[S_PARTITIONS])
+
+
+#: views' last_stable_offset without its cache, whose look-up hashes the whole partition (a
+#: nested tuple; Python caches no tuple hash) and costs more than the offset it saves
+#: computing: this goal is evaluated on every state where the graph is recorded by number.
+_lso_uncached = last_stable_offset.__wrapped__
 
 
 class _Transactions:
