@@ -83,13 +83,6 @@ CACHE_ENTRIES: Final = 1 << 17
 
 _Value = Any
 
-#: The state components made one object per value (KafkaEosModel._canonical): all but the
-#: network. A network changes on most steps (85% of the default check's transitions) and is the
-#: costliest component to hash (about 420 of a state's 970 ns): looking every new one up cost
-#: more than the deep comparisons it saved (the default's compiled safety search 4% faster
-#: without, for 15% more memory).
-CANONICAL: Final = tuple(at for at in range(len(STATE_VARIABLES)) if at != S_NETWORK)
-
 
 def _bounded(cache: dict[Tup, Any], value: _Value) -> _Value:
     """``value``, after emptying ``cache`` if it is full (it is about to be stored there)."""
@@ -156,9 +149,9 @@ class KafkaEosModel(WorkloadTables):
         self._newest_connections: dict[Tup, int] = {}
         #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
         self.message_inboxes: dict[str, Any] = {}
-        #: per state component of CANONICAL, its first object of each value (see _canonical)
-        self._canonical_parts: tuple[tuple[int, dict[Tup, Tup]], ...] = tuple(
-            (at, {}) for at in CANONICAL
+        #: per state component, its first object of each value (see _canonical)
+        self._canonical_parts: tuple[dict[Tup, Tup], ...] = tuple(
+            {} for _ in STATE_VARIABLES
         )
 
     def _add_rotated_producer_ids(self) -> None:
@@ -343,16 +336,15 @@ class KafkaEosModel(WorkloadTables):
     def _canonical(self, state: Tup, following: Tup) -> Tup:
         """``following`` made of one object per value of each component: a component it does
         not share with ``state`` (which is canonical already) is swapped for the first object
-        seen with its value (the network excepted: see CANONICAL). Values repeat far more than
-        states (on the default check 5,906 clients values and 824 partitions values across
-        542,300 states), and equal components that are one object compare by identity: the
-        search's look-up of a successor it stored before, the caches keyed by a component and
-        the properties' "left untouched" tests stop at the first level. A component an action
-        rebuilt with an equal value becomes the one it had, which is what the properties'
-        identity tests ask about. (Correctness never rests on it: a table that starts again
-        only costs deeper comparisons.)"""
+        seen with its value. Values repeat far more than states (on the default check 90,247
+        networks and 5,906 clients values across 542,300 states), and equal components that
+        are one object compare by identity: the search's look-up of a successor it stored
+        before, the caches keyed by a component and the properties' "left untouched" tests
+        stop at the first level. A component an action rebuilt with an equal value becomes the
+        one it had, which is what the properties' identity tests ask about. (Correctness never
+        rests on it: a table that starts again only costs deeper comparisons.)"""
         changed: list[Any] | None = None
-        for at, table in self._canonical_parts:
+        for at, table in enumerate(self._canonical_parts):
             part = following[at]
             if at < len(state) and part is state[at]:
                 continue
