@@ -194,6 +194,28 @@ def _lso_at_high_watermark(state: Tup) -> bool:
 _lso_uncached = last_stable_offset.__wrapped__
 
 
+# The state's parts read as typed locals: compiled (mypyc), a part read from a value typed
+# Any is read by the generic subscript; from a Tup, by the tuple's own.
+
+
+def _epoch(clients: Tup, proc: int) -> int:
+    client: Tup = clients[proc]
+    epoch: int = client[C_EPOCH]
+    return epoch
+
+
+def _client_state(clients: Tup, proc: int) -> int:
+    client: Tup = clients[proc]
+    code: int = client[C_STATE]
+    return code
+
+
+def _outcome(state: Tup, g: int) -> int:
+    outcomes: Tup = state[S_OUTCOMES]
+    outcome: int = outcomes[g]
+    return outcome
+
+
 class _Transactions:
     """Per transaction of the workload: the state predicates the properties are made of."""
 
@@ -225,6 +247,9 @@ class _Transactions:
                   if q != proc and model.tid_of[q] == model.tid_of[proc] >= 0)
             for proc in range(model.process_count)
         ]
+        #: the processes that run transactions (only they can be mid-transaction)
+        self.transactional = tuple(proc for proc in range(model.process_count)
+                                   if model.kinds[proc] in (TRANSACTIONAL, CTP))
         # is_open's last answer: the state (held, so no other can be mistaken for it), g
         self.open_asked: Tup = ()
         self.open_asked_for = -1
@@ -237,10 +262,10 @@ class _Transactions:
         return self._superseded_among(state[S_CLIENTS], proc)
 
     def _superseded_among(self, clients: Tup, proc: int) -> bool:
-        epoch = clients[proc][C_EPOCH]
-        return clients[proc][C_STATE] == _FATAL or any(
-            clients[q][C_EPOCH] > epoch for q in self.siblings[proc]
-        )
+        client: Tup = clients[proc]
+        code: int = client[C_STATE]
+        epoch: int = client[C_EPOCH]
+        return code == _FATAL or any(_epoch(clients, q) > epoch for q in self.siblings[proc])
 
     def is_open(self, state: Tup, g: int) -> bool:
         """Open at the coordinator (Ongoing or Prepare*, owned by ``g``), or on a partition (its
@@ -257,12 +282,16 @@ class _Transactions:
 
     def _is_open(self, state: Tup, g: int) -> bool:
         _proc, _t, tid, _pid = self.where[g]
-        metadata = state[S_COORDINATOR][K_METADATA][tid]
-        if metadata[T_OWNER] == g and metadata[T_STATE] in _OPEN_AT_COORDINATOR:
+        coordinator: Tup = state[S_COORDINATOR]
+        all_metadata: Tup = coordinator[K_METADATA]
+        metadata: Tup = all_metadata[tid]
+        owner: int = metadata[T_OWNER]
+        if owner == g and metadata[T_STATE] in _OPEN_AT_COORDINATOR:
             return True
         records = self.model.records
+        partitions: Tup = state[S_PARTITIONS]
         for part in self.partitions[g]:
-            partition = state[S_PARTITIONS][part]
+            partition: Tup = partitions[part]
             for slot in self.slots[tid]:  # its producer id, or one it rotated to
                 entry = partition[P_PRODUCERS][slot]
                 if entry and entry[E_TXN_FIRST] >= 0:
@@ -275,8 +304,10 @@ class _Transactions:
         proc, t, _, _ = self.where[g]
 
         def ended(state: Tup) -> bool:
-            client = state[S_CLIENTS][proc]
-            return client[C_CURRENT] == t and client[C_STATE] in _ENDING
+            clients: Tup = state[S_CLIENTS]
+            client: Tup = clients[proc]
+            current: int = client[C_CURRENT]
+            return current == t and client[C_STATE] in _ENDING
 
         return ended
 
@@ -295,12 +326,12 @@ class _Transactions:
         def completed(state: Tup) -> bool:
             if self.is_open(state, g):
                 return False
-            return state[S_OUTCOMES][g] != O_UNDECIDED or self.superseded(state, proc)
+            return _outcome(state, g) != O_UNDECIDED or self.superseded(state, proc)
 
         return completed
 
     def committed(self, g: int) -> Predicate:
-        return lambda state: state[S_OUTCOMES][g] == O_COMMIT
+        return lambda state: _outcome(state, g) == O_COMMIT
 
     def delivered(self, g: int) -> Predicate:
         records = self.data_records[g]
@@ -320,7 +351,9 @@ class _Transactions:
         proc = self.where[g][0]
 
         def abandoned(state: Tup) -> bool:
-            stopped_may_time_out = state[S_BUDGET][F_TXN_TIMEOUTS] > 0
+            budget: Tup = state[S_BUDGET]
+            timeouts: int = budget[F_TXN_TIMEOUTS]
+            stopped_may_time_out = timeouts > 0
             return (stopped_may_time_out or self.superseded(state, proc)) and self.is_open(
                 state, g
             )
@@ -333,8 +366,8 @@ class _Transactions:
 
     def _quiet_among(self, clients: Tup) -> bool:
         return not any(
-            clients[proc][C_STATE] in _MID_TRANSACTION and not self._superseded_among(clients, proc)
-            for proc in range(self.model.process_count)
-            if self.model.kinds[proc] in (TRANSACTIONAL, CTP)
+            _client_state(clients, proc) in _MID_TRANSACTION
+            and not self._superseded_among(clients, proc)
+            for proc in self.transactional
         )
 
