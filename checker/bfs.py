@@ -231,6 +231,9 @@ class _Search:
         self.auto_memory_budget = auto_memory_budget() if self.auto_store else 0
         self.label_counts: dict[Any, int] = {}
         self.graph_labels_counted = False
+        # The steps of the state the search stopped in after the step that stopped it
+        # (recorded in the graph, never taken).
+        self.untaken: Sequence[Any] = ()
         self.depth = 0
         self.collector = Collector()
         self.queue_peak = 0
@@ -436,8 +439,6 @@ class _Search:
         last_look = self.start
         depth = self.depth
         state: Any = None
-        target: Any = None
-        steps: Any = ()
         successors: StateQueue = []
         stop_request, checkpointer = self.stop_request, self.checkpointer
         try:
@@ -457,6 +458,7 @@ class _Search:
                         if at_depth_cap:
                             # A state beyond the bound exists: the run cannot say "ok".
                             self.stopped_by = "max_depth"
+                            self.untaken = _after(steps, target)
                             return
                         if unnumbered:  # a graph of the states recorded the parent link
                             parent[target] = state
@@ -464,9 +466,11 @@ class _Search:
                             for name, holds in invariants:
                                 if not holds(target):
                                     self.found = _Found("invariant", name, target)
+                                    self.untaken = _after(steps, target)
                                     return
                         elif not invariants_hold_after(state, label, target):
                             self.found = _Found("invariant", self._named(target), target)
+                            self.untaken = _after(steps, target)
                             return
                         append(target)
                     if label is None and deadlock:
@@ -509,7 +513,7 @@ class _Search:
                         successors_of = parent.expanding(successors_of)
                     else:  # the graph goes on by number (graph_shares.py)
                         assert self.temporal is not None
-                        self._count_recorded_labels(graph, (), None)
+                        self._count_recorded_labels(graph, ())
                         self.share = GraphShare.from_graph(graph, self.temporal, parent)
                         self.graph = None
                         successors_of = self.share.recording(
@@ -524,15 +528,13 @@ class _Search:
             self.left_off = (frontier, successors)
             self.queue_spilled += spilled(successors)
             if self.graph is not None:
-                self._count_recorded_labels(self.graph, steps, target)
+                self._count_recorded_labels(self.graph, self.untaken)
 
-    def _count_recorded_labels(self, graph: StateGraph, steps: Sequence[Any],
-                               target: Any) -> None:
+    def _count_recorded_labels(self, graph: StateGraph, untaken: Sequence[Any]) -> None:
         """Add the labels of the transitions taken while ``graph`` recorded them to the
-        coverage counts: every recorded edge of a state whose expansion completed (one pass
-        in C over the labels array at the end, instead of a look-up by label per
-        transition), less those of ``steps`` (the last state's successors) after ``target``,
-        where the search stopped."""
+        coverage counts: every recorded edge (one pass in C over the labels array at the end,
+        instead of a look-up by label per transition), less the ``untaken`` steps of the
+        state whose expansion the search stopped in."""
         if self.graph_labels_counted:
             return
         self.graph_labels_counted = True
@@ -540,7 +542,7 @@ class _Search:
         for label_id, count in Counter(graph.labels[: graph.offsets[-1]]).items():
             label = names[label_id]
             counts[label] = counts.get(label, 0) + count
-        for label, _ in _after(steps, target):
+        for label, _ in untaken:
             counts[label] -= 1
             if not counts[label]:  # a label the search never took has no count
                 del counts[label]
@@ -778,9 +780,13 @@ def _to_representatives(
     return represented
 
 
-def _after(steps: Sequence[Any], target: Any) -> Sequence[Any]:
+def _after(steps: Iterable[tuple[Any, Any]], target: Any) -> Sequence[Any]:
     """The steps after the one whose target is ``target`` (a new state: its own object, or
-    the last step's), none if no step has it."""
+    the last step's), none if no step has it. Only a search recording a graph needs them,
+    and its steps are a list (the recorder's); a model's own actions() may be a generator,
+    already consumed up to ``target``."""
+    if not isinstance(steps, list | tuple):
+        return ()
     for index in range(len(steps) - 1, -1, -1):
         if steps[index][1] is target:
             return steps[index + 1:]
