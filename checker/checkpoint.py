@@ -33,8 +33,9 @@ from .interface import BoundModel, short_repr
 from .store import FingerprintStore
 
 FILE_NAME = "checkpoint.pickle"
-FORMAT = 4  # 2: the graph of temporal properties and their names in the identity; 3: XXH3
-# fingerprints (checker/fingerprint.py) instead of BLAKE2b's; 4: a tuple's by its parts'
+FORMAT = 5  # 2: the graph of temporal properties and their names in the identity; 3: XXH3
+# fingerprints (checker/fingerprint.py) instead of BLAKE2b's; 4: a tuple's by its parts'; 5:
+# only a tuple with tuple parts by its parts'
 CHECKPOINT_EVERY_SECONDS = 300.0
 
 

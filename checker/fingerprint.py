@@ -1,14 +1,14 @@
 """A state's 64-bit fingerprint: XXH3 of a canonical, deterministic encoding.
 
-A state that is a tuple (as most models' are: one part per process or variable) is
-fingerprinted part by part: XXH3 of its parts' fingerprints, each part's the fingerprint of its
-encoding below. A step replaces one or two parts of a state and leaves the others the same
-objects, and a model may make equal parts one object (the Kafka model does), so a part's
-fingerprint is looked up by identity first: on the default Kafka check about 1 us a successor
-instead of 2.3 us for encoding the whole state. Two states share a fingerprint only if two
-distinct values of one part do or the parts' fingerprints hash alike: with n states and n_i
-distinct values of part i, about (n^2 + sum n_i^2) / 2^65, where n_i is at most n and usually
-far below it (the default check: 542,300 states, 90,247 distinct networks).
+A state that is a tuple with tuples among its parts (as most models' are: one part per process
+or variable) is fingerprinted part by part: XXH3 of its parts' fingerprints, each part's the
+fingerprint of its encoding below. A step replaces one or two parts of a state and leaves the
+others the same objects, and a model may make equal parts one object (the Kafka model does), so
+a part's fingerprint is looked up by identity first: on the default Kafka check about 1 us a
+successor instead of 2.3 us for encoding the whole state. Two states share a fingerprint only
+if two distinct values of one part do or the parts' fingerprints hash alike: with n states and
+n_i distinct values of part i, about (n^2 + sum n_i^2) / 2^65, where n_i is at most n and
+usually far below it (the default check: 542,300 states, 90,247 distinct networks).
 
 Python's ``hash()`` will not do: a str's hash changes with PYTHONHASHSEED (so a checkpoint
 written by one process would not match the next), and an int's hash is the int itself modulo
@@ -69,18 +69,34 @@ _PARTS_TAG = b"P"
 def fingerprint(state: Any) -> int:
     """The state's 64-bit fingerprint (never 0), stable across processes and runs.
 
-    A tuple's is XXH3 of its parts' fingerprints (:func:`part_prints`); anything else's is
-    XXH3 of its encoding (:func:`value_fingerprint`)."""
+    A tuple with a tuple among its parts gets XXH3 of its parts' fingerprints
+    (:func:`part_prints`); anything else XXH3 of its encoding (:func:`value_fingerprint`)."""
+    if by_parts(state):
+        return of_part_prints(part_prints(state))
+    return value_fingerprint(state)
+
+
+def by_parts(state: Any) -> bool:
+    """Whether ``state`` is fingerprinted part by part: a tuple with a tuple among its parts.
+    A flat tuple (TwoPhase's four ints, say) encodes whole faster than part by part: its
+    parts are new objects at every step (an int past 256 is), found by identity never."""
     if type(state) is not tuple:
-        return value_fingerprint(state)
-    return of_part_prints(part_prints(state))
+        return False
+    for part in state:  # noqa: SIM110 (compiled, a loop is cheaper than any() of a generator)
+        if type(part) is tuple:
+            return True
+    return False
 
 
 def part_prints(state: tuple[Any, ...]) -> list[int]:
-    """The fingerprints of a tuple's parts, each found by identity where it can be."""
+    """The fingerprints of a tuple's parts: a tuple part's found by identity where it can be,
+    any other part's encoded (an atom encodes faster than it is looked up)."""
     parts, known = _PARTS, _PARTS.get
     prints = []
     for part in state:
+        if type(part) is not tuple:
+            prints.append(value_fingerprint(part))
+            continue
         # Found, the entry holds ``part`` itself: no other object has its id while it lives.
         entry = known(id(part))
         if entry is None:

@@ -60,7 +60,14 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
-from .fingerprint import fingerprint, marshal_bytes, of_part_prints, part_prints, value_fingerprint
+from .fingerprint import (
+    by_parts,
+    fingerprint,
+    marshal_bytes,
+    of_part_prints,
+    part_prints,
+    value_fingerprint,
+)
 from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
     BoundModel,
@@ -78,7 +85,7 @@ from .store import FingerprintStore, rebuild_path
 STRIDE = 1 << 24
 LAST = STRIDE - 1
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
-NOT_A_TUPLE = -1  # an outbox's count of parts for a state that is not a tuple: one part, itself
+NOT_A_TUPLE = -1  # an outbox's count of parts for a state not sent by parts: one part, itself
 _MISSING = object()
 
 Event = tuple[int, str, str, bytes, Any]  # key, kind, name, state, (label, target)
@@ -110,11 +117,11 @@ def owner_of(fp: int, workers: int) -> int:
 class Outbox:
     """Successors for one other worker, sent part by part.
 
-    A state that is a tuple travels as its parts' fingerprints (fingerprint.part_prints), and
+    A state fingerprinted by parts (fingerprint.by_parts) travels as its parts' fingerprints, and
     each part's bytes travel once an outbox: successors share most parts with each other, so a
     depth's outbox holds far fewer parts than successors, and the receiver decodes each part
-    once and builds its new states from the shared parts. A state that is not a tuple is one
-    part, itself. Packed, an outbox is flat arrays and the parts' bytes joined (one bytes
+    once and builds its new states from the shared parts. Any other state is one part,
+    itself. Packed, an outbox is flat arrays and the parts' bytes joined (one bytes
     object, nothing pickled per successor; see :class:`Inbox`)."""
 
     __slots__ = ("counts", "keys", "parents", "parts", "prints", "states")
@@ -192,9 +199,6 @@ class Inbox:
         # where each state's part fingerprints start in ``prints``
         self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in self.counts),
                                       initial=0))
-
-    def __len__(self) -> int:
-        return len(self.states)
 
     def state(self, index: int) -> Any:
         """The state at ``index``, built from its parts."""
@@ -281,7 +285,7 @@ class _Owner:
                 slot += 1
                 counts[label] = count_of(label, 0) + 1
                 prints: list[int] | None = None
-                if type(target) is tuple:
+                if by_parts(target):
                     prints = part_prints(target)
                     fp = of_part_prints(prints)  # fingerprint(target), the prints kept
                 else:
