@@ -34,8 +34,8 @@ from .interface import BoundModel, short_repr
 
 STORES = ("auto", "states", "fingerprints")
 # The "auto" store keeps states (fastest) up to this many, then fingerprints once the process
-# holds its share of memory (memory.py): a million Kafka states are about 400 MB as a dict and
-# 30 MB as fingerprints.
+# holds its share of memory (memory.py): a million Kafka states are about 200-500 MB as a dict
+# (their parts shared) and 30-36 MB as fingerprints.
 AUTO_FINGERPRINTS_AFTER = 1_000_000
 # A check with temporal properties switches later: its graph of the states is joined by then
 # with every temporal predicate evaluated on each state (what a graph by number records), a
