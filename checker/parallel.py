@@ -1,14 +1,16 @@
 """Breadth-first search in N worker processes (``check(..., workers=N)``).
 
-Level-synchronous: every state is owned by worker ``(fingerprint >> 32) % N``, which alone stores it
-(fingerprints and parent fingerprints, as in store.py) and expands it. Each depth, every worker
-expands the states it owns; a successor it owns is looked up at once, one another worker owns
-goes into that worker's outbox as its fingerprint, discovery key, parent fingerprint and its
-parts' fingerprints, at most once a depth; each part's marshal bytes go once an outbox (a
-state already seen is never built; see :class:`Outbox`). The workers exchange outboxes directly,
-as files in a shared-memory directory; the main process only tells them when a depth starts
-and ends, and collects a few figures (see :class:`_Workers`; ray_search.py runs the same
-owners on Ray actors, exchanging outboxes through Ray's object store).
+Level-synchronous: every state is owned by one worker, which alone stores it (fingerprints and
+parent fingerprints, as in store.py) and expands it: the owner is worked out from the
+fingerprints of a few parts of the state that steps seldom change, chosen from a sample before
+the search (see ownership.py), so most successors stay with the worker that made them. Each
+depth, every worker expands the states it owns; a successor it owns is looked up at once, one
+another worker owns goes into that worker's outbox as its fingerprint, discovery key, parent
+fingerprint and its parts' fingerprints, at most once a depth; each part's marshal bytes go
+once an outbox (a state already seen is never built; see :class:`Outbox`). The workers exchange
+outboxes directly, as files in a shared-memory directory; the main process only tells them when
+a depth starts and ends, and collects a few figures (see :class:`_Workers`; ray_search.py runs
+the same owners on Ray actors, exchanging outboxes through Ray's object store).
 
 Results equal the sequential search's, because every state carries its *discovery key*: the
 order in which the sequential search would store it. At a depth, the states are ranked by key
@@ -76,6 +78,7 @@ from .interface import (
     fast_path_disagrees,
     first_broken_invariant,
 )
+from .ownership import Ownership, chosen
 from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, rebuild_path
 
@@ -108,10 +111,6 @@ def state_bytes(state: Any) -> bytes:
 def decoded(data: bytes) -> Any:
     # A pickle starts with its PROTO byte 0x80; marshal format 2 never sets that bit.
     return pickle.loads(data) if data[0] == 0x80 else marshal.loads(data)
-
-
-def owner_of(fp: int, workers: int) -> int:
-    return (fp >> 32) % workers  # the high bits: the low ones pick table slots
 
 
 class Outbox:
@@ -233,6 +232,7 @@ class _Owner:
         temporal = liveness_.declared(bound) if record else None
         self.graph = None if temporal is None else GraphShare(temporal)
         self.store = FingerprintStore(parent_code="Q")
+        self.ownership = Ownership(workers)  # by fingerprint until begin() says otherwise
         # This depth's states, sorted by key: (key, state, fingerprint).
         self.frontier: list[tuple[int, Any, int]] = []
         # fingerprint -> [key, parent fp, state or None, (inbox, index) it can be built from
@@ -245,8 +245,11 @@ class _Owner:
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
 
-    def begin(self, initial: list[tuple[int, bytes, int]]) -> None:
-        """Take this worker's initial states: (key, bytes, fingerprint), in key order."""
+    def begin(self, initial: list[tuple[int, bytes, int]], owning_parts: tuple[int, ...]) -> None:
+        """Take this worker's initial states: (key, bytes, fingerprint), in key order, and
+        the parts that say which worker owns a state (see Ownership; sent as a plain tuple:
+        a compiled dataclass does not unpickle)."""
+        self.ownership = Ownership(self.workers, owning_parts)
         for key, data, fp in initial:
             self.store.add(fp, NO_PARENT_FINGERPRINT)
             self.frontier.append((key, decoded(data), fp))
@@ -262,7 +265,7 @@ class _Owner:
         earlier, sent = self.sent, set[int]()
         self.sent, mark = sent, sent.add
         self.new = {}
-        offer = self._offer
+        offer, owner_of = self._offer, self.ownership.owner
         graph = self.graph
         if graph is not None:
             first_number = graph.start_depth(sum(len(keys) for keys in sorted_keys) // 8)
@@ -292,7 +295,7 @@ class _Owner:
                     fp = value_fingerprint(target)
                 if graph is not None:
                     edge(fp, label)
-                owner = (fp >> 32) % workers  # owner_of, inlined: this runs per transition
+                owner = owner_of(fp, prints)
                 if owner == me:
                     offer(fp, base + slot, parent, target, state, label)
                 elif fp not in sent and fp not in earlier:
@@ -383,8 +386,13 @@ class _Owner:
     def count_before(self, key: int, inclusive: bool) -> int:
         return sum(1 for k, _, _ in self.frontier if k < key or (inclusive and k == key))
 
-    def parent_of(self, fp: int) -> int:
-        return self.store.parents[self.store.fingerprints.index(fp)]
+    def parent_of(self, fp: int) -> int | None:
+        """The parent fingerprint of a state this worker stores (None: not stored here)."""
+        store = self.store
+        try:
+            return store.parents[store.fingerprints.index(fp)]
+        except ValueError:
+            return None
 
     def figures(self) -> tuple[dict[Any, int], int, float, float]:
         return self.counts, self.store.nbytes(), self.transfer_seconds, time.process_time()
@@ -419,7 +427,8 @@ def _explained(bound: BoundModel, state: Any, exc: Exception) -> Exception:
 class Cluster(Protocol):
     """The workers as the level loop drives them: in processes here, on Ray in ray_search.py."""
 
-    def start(self, shares: list[list[tuple[int, bytes, int]]]) -> None: ...
+    def start(self, shares: list[list[tuple[int, bytes, int]]],
+              ownership: Ownership) -> None: ...
     def expand(self, sorted_keys: list[bytes]) -> list[Event | None]: ...
     def receive(self, *, check: bool) -> list[Received]: ...
     def count_before(self, key: int, inclusive: bool) -> int: ...
@@ -444,7 +453,7 @@ def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
                 return
             answer: Any = None
             if command == "begin":
-                owner.begin(argument)
+                owner.begin(*argument)
             elif command == "expand":
                 blobs, answer = owner.expand(argument)
                 for other, blob in enumerate(blobs):
@@ -515,8 +524,9 @@ class _Workers:
             raise ModelError(answer)
         return answer
 
-    def start(self, shares: list[list[tuple[int, bytes, int]]]) -> None:
-        self.ask([("begin", share) for share in shares])
+    def start(self, shares: list[list[tuple[int, bytes, int]]],
+              ownership: Ownership) -> None:
+        self.ask([("begin", (share, ownership.parts)) for share in shares])
 
     def expand(self, sorted_keys: list[bytes]) -> list[Event | None]:
         return self.ask_all("expand", sorted_keys)
@@ -528,8 +538,7 @@ class _Workers:
         return sum(self.ask_all("count_before", (key, inclusive)))
 
     def parent_of(self, fp: int) -> int:
-        parent: int = self.ask_one(owner_of(fp, len(self.connections)), "parent_of", fp)
-        return parent
+        return stored_parent(fp, self.ask_all("parent_of", fp))
 
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
         return self.ask_all("figures")
@@ -592,6 +601,7 @@ class ParallelSearch(bfs._Search):
         self.make_cluster = cluster or _processes
         self.transfer_seconds = 0.0
         self.worker_cpu: list[float] = []
+        self.ownership = Ownership(workers)
 
     def run(self) -> CheckResult:
         try:
@@ -602,14 +612,17 @@ class ParallelSearch(bfs._Search):
 
     def _explore(self, frontier: bfs.StateQueue) -> None:
         store: FingerprintStore = self.parent
+        # chosen before the workers fork: sampling runs the model, whose caches they inherit
+        ownership = self.ownership = chosen(self.bound.actions, list(frontier),
+                                            self.worker_count)
         cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock,
                                     self.temporal is not None)
         distributed = self.parent = _Distributed(cluster, len(store))
         shares: list[list[tuple[int, bytes, int]]] = [[] for _ in range(self.worker_count)]
         for index, state in enumerate(frontier):
             fp, data = encoded(state)
-            shares[owner_of(fp, self.worker_count)].append((index, data, fp))
-        cluster.start(shares)
+            shares[ownership.owner_of_state(state)].append((index, data, fp))
+        cluster.start(shares, ownership)
         sorted_keys = [array("Q", [key for key, _, _ in share]).tobytes() for share in shares]
         try:
             self._levels(cluster, distributed, sorted_keys)
@@ -684,7 +697,17 @@ class ParallelSearch(bfs._Search):
     def _store_figures(self) -> dict[str, Any]:
         return {**super()._store_figures(), "workers": self.worker_count,
                 "transfer_seconds": self.transfer_seconds,
+                "ownership": self.ownership.describe(),
                 "worker_cpu_seconds": tuple(self.worker_cpu)}
+
+
+def stored_parent(fp: int, answers: list[int | None]) -> int:
+    """The parent fingerprint the one worker storing ``fp`` gave (the others gave None): a
+    state's owner is not known from its fingerprint alone once ownership goes by parts."""
+    for parent in answers:
+        if parent is not None:
+            return parent
+    raise AssertionError(f"no worker stores fingerprint {fp:#x}")
 
 
 def _event_key(event: Event) -> int:

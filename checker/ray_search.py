@@ -1,7 +1,7 @@
 """The partitioned search on Ray actors (``check(..., ray=ADDRESS)``, ``kafka-eos check --ray``).
 
-The same search as parallel.py: every state is owned by worker ``(fingerprint >> 32) % N``,
-which stores and expands it; here each worker is a Ray actor holding one
+The same search as parallel.py: every state is owned by one worker (see ownership.py), which
+stores and expands it; here each worker is a Ray actor holding one
 :class:`parallel._Owner`, on whatever machine of the cluster Ray places it. The main process
 (Ray's driver) drives the depths exactly as with processes; an actor's outboxes are returned
 as separate objects (one per other worker) that stay in Ray's object store and are handed by
@@ -25,7 +25,8 @@ from kafka_eos.errors import InputError
 
 from .graph_shares import PackedShare
 from .interface import BoundModel, ModelError, bind
-from .parallel import Cluster, Event, Received, _Owner, owner_of, quiet_collector
+from .ownership import Ownership
+from .parallel import Cluster, Event, Received, _Owner, quiet_collector, stored_parent
 
 LOCAL = "local"
 
@@ -97,8 +98,8 @@ class _OwnerActor:
         # The model travels, not its bound methods: a model may pickle as its parameters.
         self.owner = _Owner(bind(model), me, workers, deadlock=deadlock, record=record)
 
-    def begin(self, initial: list[tuple[int, bytes, int]]) -> None:
-        self.owner.begin(initial)
+    def begin(self, initial: list[tuple[int, bytes, int]], owning_parts: tuple[int, ...]) -> None:
+        self.owner.begin(initial, owning_parts)
 
     def expand(self, sorted_keys: list[bytes]) -> tuple[Any, ...]:
         """The outboxes, one per worker, then the event (Ray returns each as its own object)."""
@@ -117,7 +118,7 @@ class _OwnerActor:
     def count_before(self, key: int, inclusive: bool) -> int:
         return self.owner.count_before(key, inclusive)
 
-    def parent_of(self, fp: int) -> int:
+    def parent_of(self, fp: int) -> int | None:
         return self.owner.parent_of(fp)
 
     def figures(self) -> tuple[dict[Any, int], int, float, float]:
@@ -155,9 +156,10 @@ class RayWorkers:
                 raise ModelError(str(cause).splitlines()[-1].strip()) from None
             raise
 
-    def start(self, shares: list[list[tuple[int, bytes, int]]]) -> None:
-        self._get([actor.begin.remote(share) for actor, share in zip(self.actors, shares,
-                                                                       strict=True)])
+    def start(self, shares: list[list[tuple[int, bytes, int]]],
+              ownership: Ownership) -> None:
+        self._get([actor.begin.remote(share, ownership.parts)
+                   for actor, share in zip(self.actors, shares, strict=True)])
 
     def expand(self, sorted_keys: list[bytes]) -> list[Event | None]:
         keys = self.ray.put(sorted_keys)
@@ -179,8 +181,8 @@ class RayWorkers:
                               for actor in self.actors]))
 
     def parent_of(self, fp: int) -> int:
-        parent: int = self._get(self.actors[owner_of(fp, self.count)].parent_of.remote(fp))
-        return parent
+        return stored_parent(fp, self._get([actor.parent_of.remote(fp)
+                                            for actor in self.actors]))
 
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
         figures: list[tuple[dict[Any, int], int, float, float]] = self._get(

@@ -103,6 +103,8 @@ class CheckResult:
     transfer_seconds: float = 0.0
     #: each worker's CPU seconds: with the main process's, what an idle machine's wall takes
     worker_cpu_seconds: tuple[float, ...] = ()
+    #: how the workers split the states (see ownership.py), or "" for one process
+    ownership: str = ""
     #: per action, transitions per outcome (models whose labels name the branch taken)
     outcome_coverage: dict[str, dict[str, int]] = field(default_factory=dict)
     #: ``Action:OUTCOME`` for each declared outcome never taken
@@ -161,6 +163,7 @@ class CheckResult:
             "workers": self.workers,
             "transfer_seconds": round(self.transfer_seconds, 3),
             "worker_cpu_seconds": [round(s, 3) for s in self.worker_cpu_seconds],
+            "ownership": self.ownership,
             "collision_probability": self.collision_probability,
             "collision_probability_tlc_optimistic": None if self.store != "fingerprints"
             else tlc_optimistic_probability(self.distinct_states, self.transitions),

@@ -357,6 +357,10 @@ def summary(
         per_state = result.store_bytes / max(result.distinct_states, 1)
         stats.append(("store", f"fingerprints, {per_state:.1f} bytes/state; collision "
                                f"probability {result.collision_probability:.1e} (n²/2⁶⁵)"))
+    if result.workers > 1:
+        cpu = ", ".join(f"{seconds:.1f}" for seconds in result.worker_cpu_seconds)
+        stats.append(("workers", f"{result.workers}, owning states {result.ownership}; "
+                                 f"CPU s each: {cpu}"))
     if result.queue_spilled:
         stats.append(("queue on disk", f"{result.queue_spilled:,} states went through a "
                                        "temporary file"))

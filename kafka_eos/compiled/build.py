@@ -36,16 +36,18 @@ NOT_COMPILED = {
     "kafka_eos.model.schema_texts": "writes SPEC.md's tables",
 }
 #: The checker's modules that run per state or per transition: the breadth-first search, its
-#: stores, the fingerprints the fingerprint stores and workers take of every successor, the
-#: state graph liveness records (with the states, or by number as workers and fingerprint
-#: stores record it), and the fair-cycle search over that graph (its strongly connected
-#: components, and each temporal property's predicates per state); the workers' search, whose
-#: class extends the search's (an interpreted class cannot extend a compiled one).
+#: stores, the fingerprints the fingerprint stores and workers take of every successor (and
+#: which worker owns it), the state graph liveness records (with the states, or by number as
+#: workers and fingerprint stores record it), and the fair-cycle search over that graph (its
+#: strongly connected components, and each temporal property's predicates per state); the
+#: workers' search, whose class extends the search's (an interpreted class cannot extend a
+#: compiled one).
 CHECKER_HOT = (
     "kafka_eos.checker.bfs",
     "kafka_eos.checker.parallel",
     "kafka_eos.checker.store",
     "kafka_eos.checker.fingerprint",
+    "kafka_eos.checker.ownership",
     "kafka_eos.checker.graph",
     "kafka_eos.checker.graph_shares",
     "kafka_eos.checker.liveness",

@@ -1,0 +1,188 @@
+"""Which worker owns a state: chosen for locality, so that most steps stay with their worker.
+
+A worker stores and expands the states it owns, and sends every successor another worker owns
+to that worker. Owned by its whole fingerprint, a successor belongs to a random worker: with
+two workers half of all successors travel (their parts' fingerprints and bytes, then a state
+built from them at the other end), and each worker meets nearly every value of every part, so
+whatever the model caches per part's value (the Kafka model caches the steps a network or a
+clients value allows) is worked out again in every worker.
+
+A state made of parts (a tuple of tuples, one per process or variable; see
+fingerprint.by_parts) can instead be owned by the fingerprints of a few parts that steps seldom
+change: a step that leaves them alone keeps its successor with the worker that made it. This
+is the partition function of Lerda and Sisto's distributed SPIN ("Distributed-memory model
+checking with SPIN", SPIN 1999), which hashes only part of the state vector for the same
+reason. The parts are chosen from a sample of the state space, not declared by the model:
+seeded random walks from the initial states (deep states, as most states are) record which
+parts each step changes and the states they pass. The subset chosen is the one the fewest
+sampled steps change among those that spread the sampled states evenly over the workers
+(at most ``SPREAD`` times an even share on the busiest, and at least ``KEYS_PER_WORKER``
+distinct values per worker, so that a few heavy values cannot unbalance the deeper levels the
+walks saw less of). If none does, or the states are not made of parts, a state is owned by its
+whole fingerprint as before.
+
+Which worker owns what changes only the work's split, never the result: counts, verdicts and
+counterexamples are the sequential search's whatever the split (parallel.py says why).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+from .fingerprint import by_parts, fingerprint, part_prints
+
+#: Seeded random walks that sample the state space, and each one's longest run of steps.
+WALKS = 48
+WALK_STEPS = 96
+#: The busiest worker's share of the sampled states, at most this times an even share.
+SPREAD = 1.08
+#: Distinct owning values among the sampled states, at least this many per worker.
+KEYS_PER_WORKER = 32
+#: Past this many parts, subsets grow greedily (least changed first) instead of all being tried.
+EXHAUSTIVE_PARTS = 10
+_MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: spreads a sum of fingerprints' bits
+_MASK = (1 << 64) - 1
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """A state's owner among ``workers``: by the fingerprints of its ``parts`` (indices into
+    the state), or by its whole fingerprint when ``parts`` is empty."""
+
+    workers: int
+    parts: tuple[int, ...] = ()
+    #: of the sampled steps, the fraction that change one of ``parts`` (1.0: by fingerprint)
+    sampled_change: float = 1.0
+
+    def owner(self, fp: int, prints: Sequence[int] | None) -> int:
+        """The owner of the state with fingerprint ``fp`` and part fingerprints ``prints``
+        (None for a state not fingerprinted by parts)."""
+        parts = self.parts
+        if not parts or prints is None:
+            return (fp >> 32) % self.workers  # the high bits: the low ones pick table slots
+        return _owner_of_parts(prints, parts, self.workers)
+
+    def owner_of_state(self, state: Any) -> int:
+        if self.parts and by_parts(state):
+            return _owner_of_parts(part_prints(state), self.parts, self.workers)
+        return (fingerprint(state) >> 32) % self.workers
+
+    def describe(self) -> str:
+        if not self.parts:
+            return "by fingerprint"
+        return (f"by parts {', '.join(map(str, self.parts))} "
+                f"({self.sampled_change:.0%} of sampled steps change them)")
+
+
+def _owner_of_parts(prints: Sequence[int], parts: tuple[int, ...], workers: int) -> int:
+    return _owner_of_key(_key(prints, parts), workers)
+
+
+def _key(prints: Sequence[int], parts: tuple[int, ...]) -> int:
+    """What owns a state: the sum of the chosen parts' fingerprints (mod 2**64)."""
+    total = 0
+    for at in parts:
+        total += prints[at]
+    return total & _MASK
+
+
+def _owner_of_key(key: int, workers: int) -> int:
+    # mixed first: a single part's fingerprint is uniform, a sum of a few need not look it
+    return (((key * _MIX) & _MASK) >> 32) % workers
+
+
+def chosen(actions: Callable[[Any], Iterable[tuple[Any, Any]]], initial: Sequence[Any],
+           workers: int) -> Ownership:
+    """The ownership for ``workers`` workers exploring from ``initial`` with ``actions``
+    (the model's successor function: (label, state) pairs)."""
+    whole = Ownership(workers)
+    if workers < 2 or not initial or not all(by_parts(state) for state in initial):
+        return whole
+    try:
+        sample = _walked(actions, initial)
+    except Exception:
+        return whole
+    if sample is None:
+        return whole
+    states, changed = sample
+    best: tuple[float, int, tuple[int, ...]] | None = None
+    for parts in _candidates(changed, len(states[0])):
+        rate = sum(1 for mask in changed if mask & _mask_of(parts)) / max(len(changed), 1)
+        if best is not None and (rate, len(parts)) >= best[:2]:
+            continue
+        if _spreads(states, parts, workers):
+            best = (rate, len(parts), parts)
+    if best is None or best[0] >= 1.0:
+        return whole
+    return Ownership(workers, best[2], best[0])
+
+
+def _walked(actions: Callable[[Any], Iterable[tuple[Any, Any]]],
+            initial: Sequence[Any]) -> tuple[list[tuple[int, ...]], list[int]] | None:
+    """The sampled states, as their parts' fingerprints (each state once), and, for every step of
+    every state a walk passed, a bitmask of the parts it changed; None if a sampled state is
+    not a tuple of parts of one length."""
+    rng = random.Random(0)  # same model, same ownership: same seed, same result
+    width = len(initial[0])
+    states: dict[tuple[int, ...], None] = {}
+    changed: list[int] = []
+    for walk in range(WALKS):
+        state = initial[walk % len(initial)]
+        for _ in range(WALK_STEPS):
+            if not by_parts(state) or len(state) != width:
+                return None
+            prints = part_prints(state)
+            states[tuple(prints)] = None
+            successors = [target for _, target in actions(state)]
+            if not successors:
+                break
+            for target in successors:
+                if type(target) is tuple and len(target) == width:
+                    changed.append(_changed_mask(state, target))
+            state = rng.choice(successors)
+    return list(states), changed
+
+
+def _changed_mask(state: tuple[Any, ...], target: tuple[Any, ...]) -> int:
+    mask = 0
+    for at, (before, after) in enumerate(zip(state, target, strict=True)):
+        if before is not after and before != after:
+            mask |= 1 << at
+    return mask
+
+
+def _mask_of(parts: tuple[int, ...]) -> int:
+    mask = 0
+    for at in parts:
+        mask |= 1 << at
+    return mask
+
+
+def _candidates(changed: list[int], width: int) -> Iterable[tuple[int, ...]]:
+    """The subsets of parts to try (never all of them: that is the whole fingerprint's
+    spread with none of its cost saved)."""
+    if width <= EXHAUSTIVE_PARTS:
+        for size in range(1, width):
+            yield from combinations(range(width), size)
+        return
+    counts = [sum(1 for mask in changed if mask >> at & 1) for at in range(width)]
+    order = sorted(range(width), key=lambda at: (counts[at], at))
+    for size in range(1, width):
+        yield tuple(sorted(order[:size]))
+
+
+def _spreads(states: Iterable[tuple[int, ...]], parts: tuple[int, ...], workers: int) -> bool:
+    """Whether owning by ``parts`` spreads the sampled states evenly over ``workers``."""
+    shares = [0] * workers
+    keys: set[int] = set()
+    for prints in states:
+        key = _key(prints, parts)
+        keys.add(key)
+        shares[_owner_of_key(key, workers)] += 1
+    sampled = sum(shares)
+    return (len(keys) >= KEYS_PER_WORKER * workers
+            and max(shares) * workers <= SPREAD * sampled)
