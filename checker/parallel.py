@@ -447,7 +447,14 @@ def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
     quiet_collector()
     me, workers = owner.me, owner.workers
     while True:
-        command, argument = connection.recv()
+        try:
+            command, argument = connection.recv()
+        except EOFError:
+            return  # the main process is gone
+        except Exception as exc:
+            connection.send(("error", f"worker {me} could not read its command: "
+                                      f"{type(exc).__name__}: {exc}"))
+            continue
         try:
             if command == "stop":
                 return
@@ -477,6 +484,10 @@ def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
             connection.send(("error", message))
 
 
+class WorkerLost(InputError):
+    """A worker process ended without answering the main process."""
+
+
 def _exchange_directory() -> Path:
     """A fresh directory for the outboxes, in shared memory where the system has it."""
     shared = Path("/dev/shm")
@@ -504,25 +515,45 @@ class _Workers:
 
     def ask(self, commands: list[tuple[str, Any]]) -> list[Any]:
         """Send each worker its command, then collect every answer."""
-        for connection, command in zip(self.connections, commands, strict=True):
-            connection.send(command)
-        answers = []
-        for connection in self.connections:
-            status, answer = connection.recv()
-            if status == "error":
-                raise ModelError(answer)
-            answers.append(answer)
-        return answers
+        for worker, command in enumerate(commands):
+            self._send(worker, command)
+        return [self._answer(worker) for worker in range(len(self.connections))]
 
     def ask_all(self, command: str, argument: Any = None) -> list[Any]:
         return self.ask([(command, argument)] * len(self.connections))
 
     def ask_one(self, worker: int, command: str, argument: Any) -> Any:
-        self.connections[worker].send((command, argument))
-        status, answer = self.connections[worker].recv()
+        self._send(worker, (command, argument))
+        return self._answer(worker)
+
+    def _send(self, worker: int, command: tuple[str, Any]) -> None:
+        try:
+            self.connections[worker].send(command)
+        except OSError:
+            raise self._lost(worker) from None
+
+    def _answer(self, worker: int) -> Any:
+        try:
+            status, answer = self.connections[worker].recv()
+        except (EOFError, OSError):
+            raise self._lost(worker) from None
         if status == "error":
             raise ModelError(answer)
         return answer
+
+    def _lost(self, worker: int) -> WorkerLost:
+        """The error for a worker process that died (the kernel's out-of-memory killer, say)
+        instead of answering: one line, not the pipe's EOFError."""
+        process = self.processes[worker]
+        process.join(timeout=5)
+        code = process.exitcode
+        if code is not None and code < 0:
+            how = f"killed by signal {-code}"
+            if -code == signal.SIGKILL:
+                how += " (out of memory? try fewer workers)"
+        else:
+            how = f"exit code {code}"
+        return WorkerLost(f"worker {worker} stopped before answering ({how})")
 
     def start(self, shares: list[list[tuple[int, bytes, int]]],
               ownership: Ownership) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -63,6 +65,26 @@ class Breaks(Counter):
 def test_an_error_in_a_worker_is_the_one_line_model_error() -> None:
     with pytest.raises(InputError, match=r"Breaks.actions\(\) raised KeyError.*on state 3"):
         check(Breaks(top=9, forbid=8), workers=2)
+
+
+class DiesInAWorker(Counter):
+    """A counter whose worker process is killed (as the out-of-memory killer would) when it
+    expands state 3."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.main_process = os.getpid()
+
+    def actions(self, state: int) -> list[tuple[str, int]]:
+        if state == 3 and os.getpid() != self.main_process:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return list(super().actions(state))
+
+
+def test_a_worker_killed_mid_search_is_one_line_naming_it() -> None:
+    with pytest.raises(InputError, match=r"^worker [01] stopped before answering \(killed by "
+                                         r"signal 9 \(out of memory\? try fewer workers\)\)$"):
+        check(DiesInAWorker(top=9, forbid=8), workers=2)
 
 
 def test_workers_refuse_what_they_cannot_combine_with(tmp_path: Any) -> None:
