@@ -128,21 +128,25 @@ def _walked(actions: Callable[[Any], Iterable[tuple[Any, Any]]],
     not a tuple of parts of one length."""
     rng = random.Random(0)  # same model, same ownership: same seed, same result
     width = len(initial[0])
-    states: dict[tuple[int, ...], None] = {}
+    # each sampled state's successors, by its parts' fingerprints: a state met again costs
+    # nothing (a small state space is sampled whole, not walked 4,608 steps), and its steps
+    # count once, as the search expands each state once
+    states: dict[tuple[int, ...], list[Any]] = {}
     changed: list[int] = []
     for walk in range(WALKS):
         state = initial[walk % len(initial)]
         for _ in range(WALK_STEPS):
             if not by_parts(state) or len(state) != width:
                 return None
-            prints = part_prints(state)
-            states[tuple(prints)] = None
-            successors = [target for _, target in actions(state)]
+            key = tuple(part_prints(state))
+            successors = states.get(key)
+            if successors is None:
+                successors = states[key] = [target for _, target in actions(state)]
+                for target in successors:
+                    if type(target) is tuple and len(target) == width:
+                        changed.append(_changed_mask(state, target))
             if not successors:
                 break
-            for target in successors:
-                if type(target) is tuple and len(target) == width:
-                    changed.append(_changed_mask(state, target))
             state = rng.choice(successors)
     return list(states), changed
 
