@@ -44,8 +44,7 @@ SPREAD = 1.08
 KEYS_PER_WORKER = 32
 #: Past this many parts, subsets grow greedily (least changed first) instead of all being tried.
 EXHAUSTIVE_PARTS = 10
-_MIX = 0x9E3779B97F4A7C15  # 2**64 / golden ratio, odd: spreads a sum of fingerprints' bits
-_MASK = (1 << 64) - 1
+_LOW_30 = (1 << 30) - 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +82,17 @@ def _owner_of_parts(prints: Sequence[int], parts: tuple[int, ...], workers: int)
 
 
 def _key(prints: Sequence[int], parts: tuple[int, ...]) -> int:
-    """What owns a state: the sum of the chosen parts' fingerprints (mod 2**64)."""
+    """What owns a state: the sum of the chosen parts' fingerprints' top 30 bits, modulo 2**30
+    (uniform, as each term is; small enough to stay a machine integer in compiled code, where
+    arithmetic on 64-bit Python ints allocates)."""
     total = 0
     for at in parts:
-        total += prints[at]
-    return total & _MASK
+        total += prints[at] >> 34
+    return total & _LOW_30
 
 
 def _owner_of_key(key: int, workers: int) -> int:
-    # mixed first: a single part's fingerprint is uniform, a sum of a few need not look it
-    return (((key * _MIX) & _MASK) >> 32) % workers
+    return key % workers
 
 
 def chosen(actions: Callable[[Any], Iterable[tuple[Any, Any]]], initial: Sequence[Any],
@@ -111,7 +111,8 @@ def chosen(actions: Callable[[Any], Iterable[tuple[Any, Any]]], initial: Sequenc
     states, changed = sample
     best: tuple[float, int, tuple[int, ...]] | None = None
     for parts in _candidates(changed, len(states[0])):
-        rate = sum(1 for mask in changed if mask & _mask_of(parts)) / max(len(changed), 1)
+        touched = _mask_of(parts)
+        rate = sum(1 for mask in changed if mask & touched) / max(len(changed), 1)
         if best is not None and (rate, len(parts)) >= best[:2]:
             continue
         if _spreads(states, parts, workers):
