@@ -21,6 +21,13 @@ distinct values per worker, so that a few heavy values cannot unbalance the deep
 walks saw less of). If none does, or the states are not made of parts, a state is owned by its
 whole fingerprint as before.
 
+The sample predicts the spread only roughly: a few thousand states stand for all of them, and a
+part's values are not equally common. On the default Kafka check the subset chosen (partitions
+and consumer, which 16% of all steps change) leaves the busier worker 54.5% of the states;
+owned by whole fingerprints each worker has half, but each also sends half its successors away
+and works out again the model's caches for nearly every value. Measured there, the two workers'
+CPU falls from 20.6-21.0 s to 17.4 s in all, the busier one's from 10.3-10.9 s to 9.3 s.
+
 Which worker owns what changes only the work's split, never the result: counts, verdicts and
 counterexamples are the sequential search's whatever the split (parallel.py says why).
 """
