@@ -49,6 +49,9 @@ WALK_STEPS = 96
 SPREAD = 1.08
 #: Distinct owning values among the sampled states, at least this many per worker.
 KEYS_PER_WORKER = 32
+#: A subset more sampled steps change than this keeps too few successors with their worker to
+#: be worth the risk of an uneven split: the whole fingerprint spreads states evenly.
+MOST_CHANGED = 0.5
 #: Past this many parts, subsets grow greedily (least changed first) instead of all being tried.
 EXHAUSTIVE_PARTS = 10
 _LOW_30 = (1 << 30) - 1
@@ -124,7 +127,7 @@ def chosen(actions: Callable[[Any], Iterable[tuple[Any, Any]]], initial: Sequenc
             continue
         if _spreads(states, parts, workers):
             best = (rate, len(parts), parts)
-    if best is None or best[0] >= 1.0:
+    if best is None or best[0] > MOST_CHANGED:
         return whole
     return Ownership(workers, best[2], best[0])
 

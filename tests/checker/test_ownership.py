@@ -15,16 +15,18 @@ class SlowAndFast:
     fast part, one moves the slow part. ``slow_values`` bounds how many values the slow part
     takes; ``broken_at`` is a slow value the invariant forbids."""
 
-    def __init__(self, *, slow_values: int = 1000, starts: int = 64,
+    def __init__(self, *, slow_values: int = 1000, fast_values: int = 7, starts: int = 64,
                  broken_at: int | None = None) -> None:
-        self.slow_values, self.starts, self.broken_at = slow_values, starts, broken_at
+        self.slow_values, self.fast_values = slow_values, fast_values
+        self.starts, self.broken_at = starts, broken_at
 
     def init_states(self) -> list[State]:
         return [((slow % self.slow_values,), (0,)) for slow in range(self.starts)]
 
     def actions(self, state: State) -> list[tuple[str, State]]:
         (slow,), (fast,) = state
-        steps = [(f"fast+{d}", ((slow,), ((fast + d) % 7,))) for d in range(1, 6)]
+        steps = [(f"fast+{d}", ((slow,), ((fast + d) % self.fast_values,)))
+                 for d in range(1, 6)]
         if slow + 1 < self.slow_values:
             steps.append(("slow", ((slow + 1,), (fast,))))
         return steps
@@ -53,6 +55,12 @@ def test_a_part_with_too_few_values_to_spread_the_states_is_not_chosen() -> None
     # a depth's states would sit with one or two owners
     model = SlowAndFast(slow_values=4, starts=4)
     assert KEYS_PER_WORKER * 2 > 7
+    assert chosen(model.actions, model.init_states(), 2) == Ownership(2)
+
+
+def test_a_part_most_steps_change_is_not_worth_owning_by() -> None:
+    # only the fast part has the values to spread the states, and five steps in six change it
+    model = SlowAndFast(slow_values=4, starts=4, fast_values=1000)
     assert chosen(model.actions, model.init_states(), 2) == Ownership(2)
 
 

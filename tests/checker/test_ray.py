@@ -40,6 +40,16 @@ def test_a_named_kafka_check_on_ray_gives_its_row_and_coverage() -> None:
     assert figures(on_ray) == figures(check(config.model, **config.bounds))
 
 
+def test_a_kafka_counterexample_on_ray_owning_by_parts_is_the_one_process_one() -> None:
+    # the actors own Kafka states by a few of their parts: a trace's states are found by
+    # asking every actor for each one's parent
+    config = load_check_config("ctp-no-producer-epoch-check")
+    on_ray = check(config.model, ray="local", workers=2, **config.bounds)
+    assert on_ray.ownership.startswith("by parts ")
+    assert_gives_row("ctp-no-producer-epoch-check", on_ray)
+    assert on_ray.trace == check(config.model, **config.bounds).trace
+
+
 def test_temporal_properties_on_ray_give_the_one_process_lasso() -> None:
     # tv2-strict-marker-retry: KAFKA-19999's lasso, from the graph the actors recorded
     config = load_check_config("tv2-strict-marker-retry")
