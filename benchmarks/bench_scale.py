@@ -96,7 +96,7 @@ def run_lever(target: str, lever: str, *, temporal: bool) -> dict[str, Any]:
         "cpu_seconds": cpu, "wall_seconds": wall,
         "peak_mb": own.ru_maxrss / 1024, "worker_peak_mb": workers.ru_maxrss / 1024,
         "store_bytes": result.store_bytes, "transfer_seconds": result.transfer_seconds,
-        "queue_spilled": result.queue_spilled,
+        "queue_spilled": result.queue_spilled, "ownership": result.ownership,
         # On a machine with a core per process, the run's wall time is about the main
         # process's CPU plus its busiest worker's (the main process waits while they work).
         "critical_cpu_seconds": own.ru_utime + own.ru_stime
@@ -174,8 +174,9 @@ def compare(target: str, levers: list[str], tlc: str | None = None, *,
             lines.append(
                 f"  {'':<13} main + busiest worker: {run['critical_cpu_seconds']:.1f} CPU s "
                 f"({first['cpu_seconds'] / run['critical_cpu_seconds']:.2f}x the first lever's "
-                f"CPU: the speed-up on idle cores); pickling what workers exchanged: "
-                f"{run['transfer_seconds']:.1f} CPU s")
+                f"CPU: the speed-up on idle cores); packing and reading what workers "
+                f"exchanged: {run['transfer_seconds']:.1f} CPU s; states owned "
+                f"{run['ownership']}")
     return lines
 
 
