@@ -343,11 +343,17 @@ def test_workers_check_temporal_properties_and_safety_only_leaves_them_out(
     assert (code, code_workers) == (0, 0)
     assert (spread["distinct_states"], spread["transitions"], spread["workers"]) == (
         alone["distinct_states"], alone["transitions"], 2)
-    # which parts of a Kafka state decide its worker, and each worker's share of the CPU
-    assert spread["ownership"].startswith("by parts ")
-    code, out, _ = run(capsys, "check", "--config", "tv2-strict-marker-timeout", "--quiet",
-                       "--safety-only", "--workers", "2")
-    assert code == 0 and "  workers          2, owning states by parts " in out
+
+
+def test_the_report_says_how_workers_split_the_states(capsys: Any) -> None:
+    # which parts of a Kafka state decide its worker, and each worker's CPU
+    code, shown = run_json(capsys, "check", "--config", "ctp-no-producer-epoch-check",
+                           "--quiet", "--workers", "2")
+    assert code == 1 and shown["ownership"].startswith("by parts ")
+    assert len(shown["worker_cpu_seconds"]) == 2
+    code, out, _ = run(capsys, "check", "--config", "ctp-no-producer-epoch-check", "--quiet",
+                       "--workers", "2")
+    assert code == 1 and "  workers          2, owning states by parts " in out
     assert "CPU s each: " in out
 
 
