@@ -147,6 +147,8 @@ class KafkaEosModel(WorkloadTables):
         ] = {}
         self._message_names: dict[Tup, str] = {}
         self._newest_connections: dict[Tup, int] = {}
+        # the budget newest_connection was last asked about (its object) and its answer
+        self._last_newest: tuple[Tup, int] = ((), 0)
         #: a message's name -> the inbox it is delivered from (None: names of two inboxes)
         self.message_inboxes: dict[str, Any] = {}
         #: per state component, its first object of each value (see _canonical)
@@ -437,12 +439,16 @@ class KafkaEosModel(WorkloadTables):
         """The number of the newest connection any client opened (layout.connections_opened):
         a request that is not a retry travels on it."""
         budget = state[S_BUDGET]
-        newest = self._newest_connections.get(budget)
-        if newest is None:  # one per value of the budget: few, and asked for every successor
-            newest = self._newest_connections[budget] = connections_opened(
+        last, newest = self._last_newest
+        if budget is last:  # a budget changes on few steps: mostly the last one asked about
+            return newest
+        known = self._newest_connections.get(budget)
+        if known is None:  # one per value of the budget: few, and asked for every successor
+            known = self._newest_connections[budget] = connections_opened(
                 self.budget_limits, budget
             )
-        return newest
+        self._last_newest = (budget, known)
+        return known
 
     def committed_group_offset(self, partition: Tup) -> int:
         """The group's committed input offset as read_committed readers of

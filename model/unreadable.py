@@ -62,6 +62,7 @@ from .layout import (
     S_CLIENTS,
     S_NETWORK,
     Message,
+    Network,
     Tup,
     replace,
 )
@@ -76,7 +77,8 @@ __all__ = ["readable", "without_unreadable"]
 def without_unreadable(m: KafkaEosModel, state: Tup) -> Tup:
     """``state`` without the answers in its network that no client will ever read (``state``
     itself when there are none)."""
-    network = state[S_NETWORK]
+    # typed, so that compiled (mypyc) the loop walks the tuple and compares native ints
+    network: Network = state[S_NETWORK]
     newest = -1
     for message in network:
         kind = message[M_KIND]
