@@ -27,9 +27,17 @@ if TYPE_CHECKING:
     from .kafka import KafkaEosModel
 
 
-def fetchable(m: KafkaEosModel, state: Tup) -> list[tuple[int]]:
+def fetchable(m: KafkaEosModel, state: Tup) -> tuple[tuple[int], ...]:
     """A partition with something new below the LSO (read_committed) or the high watermark
-    (a cheap bound first: the log end, or the first offset of an open transaction)."""
+    (a cheap bound first: the log end, or the first offset of an open transaction).
+    Remembered per partitions and consumer (all it reads): it is asked on most states."""
+    found: tuple[tuple[int], ...] = m.by_partitions_and_consumer(
+        m.fetchables_found, state, _fetchable
+    )
+    return found
+
+
+def _fetchable(m: KafkaEosModel, state: Tup) -> tuple[tuple[int], ...]:
     partitions = state[S_PARTITIONS]
     found = []
     for part, (position, _) in enumerate(state[S_CONSUMER]):
@@ -47,7 +55,7 @@ def fetchable(m: KafkaEosModel, state: Tup) -> list[tuple[int]]:
                     limit = entry[E_TXN_FIRST]
         if limit > position:
             found.append((part,))
-    return found
+    return tuple(found)
 
 
 def fetch_records(m: KafkaEosModel, state: Tup, args: tuple[int]) -> tuple[Step, Tup]:
