@@ -83,8 +83,8 @@ class Ownership:
     def describe(self) -> str:
         if not self.parts:
             return "by fingerprint"
-        return (f"by parts {', '.join(map(str, self.parts))} "
-                f"({self.sampled_change:.0%} of sampled steps change them)")
+        return (f"by parts {', '.join(map(str, self.parts))} (positions in the state tuple; "
+                f"{self.sampled_change:.0%} of sampled steps change them)")
 
 
 def _owner_of_parts(prints: Sequence[int], parts: tuple[int, ...], workers: int) -> int:
