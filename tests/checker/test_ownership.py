@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kafka_eos.checker import check
-from kafka_eos.checker.ownership import KEYS_PER_WORKER, Ownership, chosen
+from kafka_eos.checker.ownership import KEYS_PER_WORKER, Ownership, _spreads, chosen
 
 State = tuple[tuple[int], tuple[int]]
 
@@ -56,6 +56,20 @@ def test_a_part_with_too_few_values_to_spread_the_states_is_not_chosen() -> None
     model = SlowAndFast(slow_values=4, starts=4)
     assert KEYS_PER_WORKER * 2 > 7
     assert chosen(model.actions, model.init_states(), 2) == Ownership(2)
+
+
+def test_a_part_whose_one_value_holds_many_states_is_not_owned_by() -> None:
+    # 200 values of part 0, but one of them in 27.5% of the sampled states: whichever worker
+    # owns it has that besides its share of the rest (the sample split here, 128 to 72, is
+    # within the loose guard; the heavy value is what rules the part out)
+    def print_of(value: int) -> int:  # a fingerprint-like 64-bit value
+        return (value + 1) * 0x9E3779B97F4A7C15 % 2**64
+
+    spread = [(print_of(value), print_of(-7)) for value in range(200)]
+    heavy = spread[:146] + [spread[0]] * 54
+    assert _spreads(spread, (0,), 2)
+    assert not _spreads(heavy, (0,), 2)
+    assert not _spreads(spread, (1,), 2)  # one value only
 
 
 def test_a_part_most_steps_change_is_not_worth_owning_by() -> None:
