@@ -3,8 +3,8 @@
 ``auto`` keeps the states themselves (the fastest store) until both their number passes its
 threshold (store.py) and the process holds more than :data:`AUTO_MEMORY_SHARE` of the memory
 the machine gives it, then switches to fingerprints: a check that fits keeps its speed (the
-default with one coordinator failover, 7,983,706 states: 187.7 s and 1.5 GB with its states
-on a 24 GB machine, where fingerprints take about 1.35x the CPU), and one that would not fit
+default with one coordinator failover, 7,983,706 states: 164.4 s and 1.5 GB with its states
+on a 24 GB machine, where fingerprints take about 1.3x the CPU), and one that would not fit
 switches while a quarter of memory is still enough for the dict it turns into fingerprints
 and the queue it goes on with.
 Where the memory cannot be known (no /proc, no sysconf), the threshold alone decides.
