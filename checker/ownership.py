@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from .fingerprint import by_parts, fingerprint, part_prints
+from .fingerprint import by_parts, of_part_prints, part_prints, value_fingerprint
 
 #: Seeded random walks that sample the state space, and each one's longest run of steps.
 WALKS = 256
@@ -84,9 +84,9 @@ class Ownership:
         return _owner_of_parts(prints, parts, self.workers)
 
     def owner_of_state(self, state: Any) -> int:
-        if self.parts and by_parts(state):
-            return _owner_of_parts(part_prints(state), self.parts, self.workers)
-        return (fingerprint(state) >> 32) % self.workers
+        prints = part_prints(state) if by_parts(state) else None
+        fp = value_fingerprint(state) if prints is None else of_part_prints(prints)
+        return self.owner(fp, prints)
 
     def describe(self) -> str:
         if not self.parts:
@@ -148,8 +148,8 @@ def _walked(actions: Callable[[Any], Iterable[tuple[Any, Any]]],
     rng = random.Random(0)  # same model, same ownership: same seed, same result
     width = len(initial[0])
     # each sampled state's successors, by its parts' fingerprints: a state met again costs
-    # nothing (a small state space is sampled whole, not walked 4,608 steps), and its steps
-    # count once, as the search expands each state once
+    # nothing (a small state space is sampled whole, not walked WALKS x WALK_STEPS steps),
+    # and its steps count once, as the search expands each state once
     states: dict[tuple[int, ...], list[Any]] = {}
     changed: list[int] = []
     for walk in range(WALKS):
