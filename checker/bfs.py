@@ -323,17 +323,20 @@ class _Search:
             return frontier
         if self.temporal is not None and snapshot.graph is not None:
             self.share = GraphShare.resumed(self.temporal, snapshot.graph)
-        self.parent, self.carried = snapshot.store, snapshot.successors
+        resumed, self.carried = snapshot.frontier, snapshot.successors
+        if (intern := self.bound.intern) is not None:  # unpickled: the parts are new objects
+            resumed, self.carried = [intern(s) for s in resumed], [intern(s) for s in self.carried]
+        self.parent = snapshot.store
         self.depth, self.queue_peak = snapshot.depth, snapshot.queue_peak
         self.label_counts = dict(snapshot.label_counts)
         self.earlier_seconds = snapshot.seconds
-        if not snapshot.frontier and self.carried:
+        if not resumed and self.carried:
             # stopped after the last state of its depth: it goes on with the next depth (an
             # empty frontier would end the search at once, its next depth never expanded)
             self.depth += 1
             frontier, self.carried = self.carried, []
             return frontier
-        return snapshot.frontier
+        return resumed
 
     def _snapshot(self, frontier: StateQueue, successors: StateQueue) -> Snapshot:
         """The search now: ``frontier`` is the current depth's states, the expanded included."""
@@ -564,7 +567,7 @@ class _Search:
         carried, self.carried = self.carried, []
         if self.queue_limit is None:
             return carried
-        queue = SpillingQueue(self.queue_limit)
+        queue = SpillingQueue(self.queue_limit, intern=self.bound.intern)
         queue.extend(carried)
         return queue
 

@@ -1,10 +1,10 @@
 """The model interface (contract A) as the checker sees it: bound, validated, fast to call.
 
 A model is any object with ``init_states()``, ``actions(state)`` and ``invariants()``, and
-optionally ``action_properties()``, ``canonical(state)``, ``variables(state)``,
-``action_names()`` and ``deadlock_is_error``. :func:`bind` checks that shape once, before the
-search, so a mistake in a model is reported as one line naming it instead of a traceback from
-deep inside the search loop.
+optionally ``action_properties()``, ``canonical(state)``, ``intern(state)``,
+``variables(state)``, ``action_names()`` and ``deadlock_is_error``. :func:`bind` checks that
+shape once, before the search, so a mistake in a model is reported as one line naming it
+instead of a traceback from deep inside the search loop.
 
 Two optional methods are fast paths for the properties, and change no verdict:
 ``invariants_hold_after(state, label, next)`` says whether every invariant holds on ``next``,
@@ -13,6 +13,12 @@ a new state reached from ``state`` (on which they all hold), and
 step. A model that knows what each property reads can answer from what the step changed and
 skip the rest. The checker calls them instead of each predicate, and only when one says no
 does it call the predicates in order to name the first broken one.
+
+``intern(state)`` returns an equal state made of the objects the model shares between its
+states. A model that keeps one object per value of a part, and caches by those objects, loses
+its caches on a state the checker decoded from bytes (sent by another worker, read back from a
+spilled queue or a checkpoint), whose parts are all new objects; so the checker hands such a
+state to ``intern`` before it expands it. It changes no verdict either.
 """
 
 from __future__ import annotations
@@ -50,6 +56,8 @@ class BoundModel:
     #: the model's fast paths for its properties (see the module's docstring), or None
     invariants_hold_after: StepCheck | None = None
     action_properties_hold: StepCheck | None = None
+    #: the model's ``intern(state)`` (see the module's docstring), or None
+    intern: Callable[[Any], Any] | None = None
 
 
 def bind(model: object) -> BoundModel:
@@ -94,6 +102,7 @@ def bind(model: object) -> BoundModel:
         deadlock_is_error=bool(getattr(model, "deadlock_is_error", False)),
         invariants_hold_after=_method(model, "invariants_hold_after", required=False),
         action_properties_hold=_method(model, "action_properties_hold", required=False),
+        intern=_method(model, "intern", required=False),
     )
 
 

@@ -244,6 +244,8 @@ class _Owner:
         self.sent: set[int] = set()  # fingerprints sent to other workers at the last depth
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
+        # a state decoded here made of the model's own objects (interface.py: intern)
+        self.intern: Callable[[Any], Any] = bound.intern or _same
 
     def begin(self, initial: list[tuple[int, bytes, int]], owning_parts: tuple[int, ...]) -> None:
         """Take this worker's initial states: (key, bytes, fingerprint), in key order, and
@@ -252,7 +254,7 @@ class _Owner:
         self.ownership = Ownership(self.workers, owning_parts)
         for key, data, fp in initial:
             self.store.add(fp, NO_PARENT_FINGERPRINT)
-            self.frontier.append((key, decoded(data), fp))
+            self.frontier.append((key, self.intern(decoded(data)), fp))
 
     def expand(self, sorted_keys: list[bytes]) -> tuple[list[bytes], Event | None]:
         """Expand the frontier; the packed outboxes (empty for this worker) and the first
@@ -357,7 +359,7 @@ class _Owner:
         for fp, (key, parent, state, sent, step) in new.items():
             if state is None:  # only another worker reached it: built now that it is new
                 inbox, index = sent
-                state = inbox.state(index)
+                state = self.intern(inbox.state(index))
             add(fp, parent)
             frontier.append((key, state, fp))
             if check and (name := self._broken_invariant(state, step)) is not None:
@@ -410,6 +412,10 @@ def quiet_collector() -> None:
     one-process search does. What the worker inherited is frozen out of the probes."""
     gc.freeze()
     gc.disable()
+
+
+def _same(state: Any) -> Any:
+    return state
 
 
 def _first(item: tuple[int, Any, int]) -> int:

@@ -7,7 +7,9 @@ been appended, they are pickled as one chunk to an unnamed temporary file (delet
 queue is dropped). Iterating yields the states in the order they were appended, reading the
 chunks back one at a time, so a queue being read and the one being written hold about two
 chunks in memory. Each iterator reads with ``os.pread`` at its chunks' offsets, so a
-checkpoint can walk the queue while the search is walking it too.
+checkpoint can walk the queue while the search is walking it too. A state read back is handed
+to the model's ``intern`` when it has one (interface.py), so that its parts are the model's
+own objects again.
 """
 
 from __future__ import annotations
@@ -15,17 +17,17 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 
 class SpillingQueue:
     """A list-like FIFO of states (append, iterate, len) that spills to disk past ``limit``."""
 
-    __slots__ = ("_chunks", "_file", "_spilled", "limit", "tail")
+    __slots__ = ("_chunks", "_file", "_spilled", "intern", "limit", "tail")
 
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
+    def __init__(self, limit: int, *, intern: Callable[[Any], Any] | None = None) -> None:
+        self.limit, self.intern = limit, intern
         self.tail: list[Any] = []
         self._file: Any = None
         self._chunks: list[tuple[int, int, int]] = []  # (offset, bytes, states) of each chunk
@@ -66,7 +68,8 @@ class SpillingQueue:
     def __iter__(self) -> Iterator[Any]:
         chunks, tail = list(self._chunks), self.tail
         for offset, size, _ in chunks:
-            yield from pickle.loads(os.pread(self._file.fileno(), size, offset))
+            states = pickle.loads(os.pread(self._file.fileno(), size, offset))
+            yield from states if self.intern is None else map(self.intern, states)
         yield from tail
 
     def close(self) -> None:

@@ -255,6 +255,13 @@ class KafkaEosModel(WorkloadTables):
         )
         return [self._canonical((), state)]
 
+    def intern(self, state: Tup) -> Tup:
+        """``state`` made of this model's own component objects (checker/interface.py): a
+        state decoded from bytes, by a worker that did not reach it itself or from a spilled
+        queue, would otherwise miss every cache keyed by a component, and so would the states
+        reached from it that keep those components."""
+        return self._canonical((), state)
+
     def action_names(self) -> tuple[str, ...]:
         """The actions this configuration can take: one whose fault has no budget, or that
         needs a part of the workload that is absent, is left out."""

@@ -31,6 +31,17 @@ def test_a_spilled_queue_gives_back_its_states_in_order_to_each_reader() -> None
     queue.close()
 
 
+def test_states_read_back_go_through_the_models_intern() -> None:
+    # Unpickled, a state's parts are new objects: the model's intern gives back its own. The
+    # states still in memory are the model's already.
+    shared = ("part",)
+    queue = SpillingQueue(limit=2, intern=lambda state: (shared, state[1]))
+    queue.extend([(tuple(["part"]), n) for n in range(3)])
+    assert list(queue) == [(shared, 0), (shared, 1), (shared, 2)]
+    assert [state[0] is shared for state in queue] == [True, True, False]
+    queue.close()
+
+
 @pytest.mark.parametrize("store", ["states", "fingerprints"])
 def test_same_figures_with_the_queue_on_disk(store: str) -> None:
     for model in (example("two_phase.py:TwoPhase", rms=6),
