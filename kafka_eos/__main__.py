@@ -1,5 +1,3 @@
-import sys
+from kafka_eos.cli.main import console
 
-from kafka_eos.cli.main import main
-
-sys.exit(main())
+console()
