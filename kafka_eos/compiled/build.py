@@ -104,17 +104,15 @@ def compiled_modules(files: Iterable[str]) -> tuple[str, ...]:
     :data:`NOT_COMPILED`, every protocol module but :data:`PROTOCOL_NOT_COMPILED`, and
     :data:`CHECKER_HOT`."""
     names = set(files)
-    model = sorted(
-        name for name in names
-        if name.startswith("kafka_eos.model.") and not name.endswith(".__init__")
-        and name not in NOT_COMPILED
-    )
-    protocol = sorted(
-        name for name in names
-        if name.startswith("kafka_eos.protocol.") and not name.endswith(".__init__")
-        and name not in PROTOCOL_NOT_COMPILED
-    )
-    return (*CHECKER_HOT, *protocol, *model)
+    return (*CHECKER_HOT, *_layer(names, "kafka_eos.protocol.", PROTOCOL_NOT_COMPILED),
+            *_layer(names, "kafka_eos.model.", NOT_COMPILED))
+
+
+def _layer(names: set[str], prefix: str, left_out: dict[str, str]) -> list[str]:
+    """The modules of one layer (``prefix``) in ``names``, but those ``left_out``."""
+    return sorted(name for name in names
+                  if name.startswith(prefix) and not name.endswith(".__init__")
+                  and name not in left_out)
 
 
 def _missing_tools() -> str | None:
