@@ -120,7 +120,9 @@ def _loaded(m: KafkaEosModel, record: Tup) -> Tup:
     (TransactionMarkerChannelManager.addTxnMarkersToSend, maybeWriteTxnCompletion), after its
     own write or a load alike."""
     status, epoch, partitions, owner, last_epoch = record
-    metadata = (status, epoch, partitions, owner, 0, (), last_epoch)
+    # typed Tup: compiled (mypyc), the literal's own type (its sixth item an empty tuple)
+    # would refuse the replaced metadata below, whose pending transition is not empty
+    metadata: Tup = (status, epoch, partitions, owner, 0, (), last_epoch)
     if status in PREPARE and not partitions:
         metadata = replace(metadata, T_PENDING, completion(m, metadata))
     return metadata
