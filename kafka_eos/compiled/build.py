@@ -43,6 +43,9 @@ PROTOCOL_NOT_COMPILED = {
     "kafka_eos.protocol.history": "the reference's histories, not the model's steps",
     "kafka_eos.protocol.history_checks": "mypyc 1.x fails on it (an AssertionError)",
     "kafka_eos.protocol.history_view": "the reference's histories, not the model's steps",
+    # mypyc 1.x's __init__ of a kw_only dataclass refuses dataclasses.replace's keywords
+    # ("bool object expected; got int"), and configs and the reference replace knobs
+    "kafka_eos.protocol.knobs": "read once per run; compiled, dataclasses.replace fails on it",
     "kafka_eos.protocol.proofs": "z3 proofs, run by `kafka-eos prove`",
     "kafka_eos.protocol.sequence": "mypyc 1.x fails on its z3 term (an AssertionError)",
 }
