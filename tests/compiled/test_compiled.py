@@ -292,3 +292,24 @@ def test_compiled_workers_find_what_the_interpreted_ones_do(
         assert runs[0]["code"] == "compiled (mypyc)"
         assert _figures(runs[0]) == _figures(runs[1])
         assert _trace(runs[0]) == _trace(runs[1])
+
+
+@needs_compiler
+@pytest.mark.slow
+def test_the_reference_passes_its_tests_on_the_compiled_build(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The reference, its wire adapter and the conformance replays run on the compiled
+    protocol/ and model/ wherever a build is cached, but the suite runs interpreted: these
+    tests once more with the build loaded (they monkeypatch nothing compiled). Two bugs hid
+    here: a compiled kw_only dataclass that refused dataclasses.replace (protocol/knobs.py),
+    and a local typed by its first literal in model/transaction_log.py."""
+    environment = _environment(_full_cache(tmp_path_factory))
+    environment["KAFKA_EOS_TESTS_ON_THE_COMPILED_BUILD"] = "1"
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
+         "tests/reference", "tests/conformance", "tests/wire", "tests/protocol"],
+        cwd=root, env=environment, capture_output=True, text=True, timeout=1800, check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
