@@ -80,7 +80,7 @@ from .interface import (
 )
 from .ownership import Ownership, chosen
 from .result import CheckResult, ProgressCallback
-from .store import FingerprintStore, rebuild_path
+from .store import FingerprintStore, _identity, rebuild_path
 
 # A key is rank * STRIDE + slot: slot 0 is the state's action-property event, 1..STRIDE-2 its
 # successors in order, STRIDE-1 its deadlock event. Keys fit in 64 bits below 2**40 states a
@@ -245,7 +245,7 @@ class _Owner:
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
         # a state decoded here made of the model's own objects (interface.py: intern)
-        self.intern: Callable[[Any], Any] = bound.intern or _same
+        self.intern: Callable[[Any], Any] = bound.intern or _identity
 
     def begin(self, initial: list[tuple[int, bytes, int]], owning_parts: tuple[int, ...]) -> None:
         """Take this worker's initial states: (key, bytes, fingerprint), in key order, and
@@ -412,10 +412,6 @@ def quiet_collector() -> None:
     one-process search does. What the worker inherited is frozen out of the probes."""
     gc.freeze()
     gc.disable()
-
-
-def _same(state: Any) -> Any:
-    return state
 
 
 def _first(item: tuple[int, Any, int]) -> int:
