@@ -12,8 +12,10 @@ keeps the states of a graph whatever its store), a named check with more faults
 managers).
 The levers: ``states`` (the plain dict store), ``fingerprints`` (64-bit fingerprints and
 parent numbers), ``queue`` (fingerprints and at most 100,000 queued states in memory),
-``workers2`` (fingerprints in 2 worker processes), ``ray2`` (the same 2 workers as actors of a
-local Ray cluster started for the run; its CPU is the actors', Ray's own processes left out).
+``workers2`` (2 worker processes with ``--store auto``, as ``--workers 2`` runs: keeping their
+states, or fingerprints with temporal properties), ``workers2fp`` (2 workers keeping
+fingerprints), ``ray2`` (the same as ``workers2`` on actors of a local Ray cluster started for
+the run; its CPU is the actors', Ray's own processes left out).
 With ``--tlc JAR`` (TLC 2.18's tla2tools.jar), each TwoPhase target is also checked by TLC
 with 2 workers (``-workers 2``) on benchmarks/tla/TwoPhase.tla. Each run is a subprocess of
 its own, so its peak RSS is its own (for workers: the main process's and the largest
@@ -40,8 +42,9 @@ LEVERS: dict[str, dict[str, Any]] = {
     "states": {"store": "states"},
     "fingerprints": {"store": "fingerprints"},
     "queue": {"store": "fingerprints", "queue_limit": 100_000},
-    "workers2": {"store": "fingerprints", "workers": 2},
-    "ray2": {"store": "fingerprints", "workers": 2, "ray": "local"},
+    "workers2": {"store": "auto", "workers": 2},
+    "workers2fp": {"store": "fingerprints", "workers": 2},
+    "ray2": {"store": "auto", "workers": 2, "ray": "local"},
 }
 TLA = HERE / "tla"
 

@@ -131,9 +131,12 @@ def check(
     ``queue_limit`` bounds the states of the next depth kept in memory; past it they go to a
     temporary file in chunks of that many (see queue.py). Results are the same.
 
-    ``workers`` > 1 explores in that many processes, each owning a share of the states by
-    fingerprint (see parallel.py): the same verdicts, distinct-state counts and shortest
-    counterexamples; bounds other than ``max_depth`` then stop at a depth boundary.
+    ``workers`` > 1 explores in that many processes, each owning a share of the states (see
+    parallel.py): the same verdicts, distinct-state counts and shortest counterexamples; bounds
+    other than ``max_depth`` then stop at a depth boundary. The workers keep their states
+    (``"states"``; ``"auto"`` until they hold their share of memory, then fingerprints, as one
+    process does) or fingerprints (``"fingerprints"``, and ``"auto"`` with temporal
+    properties: the workers record their graph by fingerprint).
     ``ray`` (a Ray cluster's address, or ``"local"`` to start one) runs those workers as Ray
     actors (see ray_search.py); ``workers`` then defaults to the cluster's CPUs.
 
@@ -165,9 +168,9 @@ def check(
         raise InputError("partial-order reduction runs in one process without checkpoints: "
                          "it cannot be combined with workers or a checkpoint")
     if spread:
-        if checkpoint is not None or queue_limit is not None or store == "states":
-            raise InputError("several workers keep fingerprints in memory: they cannot be "
-                             "combined with a checkpoint, a queue limit or store='states'")
+        if checkpoint is not None or queue_limit is not None:
+            raise InputError("several workers keep their states in memory: they cannot be "
+                             "combined with a checkpoint or a queue limit")
         from .parallel import ParallelSearch  # parallel.py builds on this module
 
         bound, cluster = bind(model), None
@@ -175,7 +178,8 @@ def check(
             from .ray_search import ray_cluster, ray_workers  # Ray is optional: imported on use
 
             workers, cluster = ray_workers(ray, workers), ray_cluster
-        return ParallelSearch(bound, workers=workers, cluster=cluster, **options).run()
+        return ParallelSearch(bound, workers=workers, cluster=cluster,
+                              worker_store=store_kind(store), **options).run()
     search = _Search(
         bind(model),
         **options,

@@ -89,22 +89,22 @@ def by_parts(state: Any) -> bool:
 
 
 def part_prints(state: tuple[Any, ...]) -> list[int]:
-    """The fingerprints of a tuple's parts: a tuple part's found by identity where it can be,
-    any other part's encoded (an atom encodes faster than it is looked up)."""
-    parts, known = _PARTS, _PARTS.get
-    prints = []
-    for part in state:
-        if type(part) is not tuple:
-            prints.append(value_fingerprint(part))
-            continue
-        # Found, the entry holds ``part`` itself: no other object has its id while it lives.
-        entry = known(id(part))
-        if entry is None:
-            if len(parts) >= _PARTS_HELD:
-                parts.clear()
-            entry = parts[id(part)] = (part, value_fingerprint(part))
-        prints.append(entry[1])
-    return prints
+    """The fingerprints of a tuple's parts (:func:`part_print`)."""
+    return [part_print(part) for part in state]
+
+
+def part_print(part: Any) -> int:
+    """The fingerprint of one part of a state: a tuple's found by identity where it can be,
+    anything else's encoded (an atom encodes faster than it is looked up)."""
+    if type(part) is not tuple:
+        return value_fingerprint(part)
+    # Found, the entry holds ``part`` itself: no other object has its id while it lives.
+    entry = _PARTS.get(id(part))
+    if entry is None:
+        if len(_PARTS) >= _PARTS_HELD:
+            _PARTS.clear()
+        entry = _PARTS[id(part)] = (part, value_fingerprint(part))
+    return entry[1]
 
 
 def of_part_prints(prints: list[int]) -> int:

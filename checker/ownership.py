@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
-from .fingerprint import by_parts, of_part_prints, part_prints, value_fingerprint
+from .fingerprint import by_parts, fingerprint, part_print, part_prints
 
 #: Seeded random walks that sample the state space, and each one's longest run of steps.
 WALKS = 256
@@ -84,9 +84,12 @@ class Ownership:
         return _owner_of_parts(prints, parts, self.workers)
 
     def owner_of_state(self, state: Any) -> int:
-        prints = part_prints(state) if by_parts(state) else None
-        fp = value_fingerprint(state) if prints is None else of_part_prints(prints)
-        return self.owner(fp, prints)
+        """The owner of ``state`` itself: only its owning parts are fingerprinted (a worker
+        that keeps its states takes no fingerprint of the whole)."""
+        parts = self.parts
+        if parts and by_parts(state):
+            return _owner_of_key(_key([part_print(state[at]) for at in parts]), self.workers)
+        return self.owner(fingerprint(state), None)
 
     def describe(self) -> str:
         if not self.parts:
@@ -96,16 +99,16 @@ class Ownership:
 
 
 def _owner_of_parts(prints: Sequence[int], parts: tuple[int, ...], workers: int) -> int:
-    return _owner_of_key(_key(prints, parts), workers)
+    return _owner_of_key(_key([prints[at] for at in parts]), workers)
 
 
-def _key(prints: Sequence[int], parts: tuple[int, ...]) -> int:
-    """What owns a state: the sum of the chosen parts' fingerprints' top 30 bits, modulo 2**30
-    (uniform, as each term is; small enough to stay a machine integer in compiled code, where
-    arithmetic on 64-bit Python ints allocates)."""
+def _key(owning_prints: list[int]) -> int:
+    """What owns a state, from its owning parts' fingerprints: the sum of their top 30 bits,
+    modulo 2**30 (uniform, as each term is; small enough to stay a machine integer in compiled
+    code, where arithmetic on 64-bit Python ints allocates)."""
     total = 0
-    for at in parts:
-        total += prints[at] >> 34
+    for print_ in owning_prints:
+        total += print_ >> 34
     return total & _LOW_30
 
 
@@ -204,7 +207,7 @@ def _spreads(states: Iterable[tuple[int, ...]], parts: tuple[int, ...], workers:
     shares = [0] * workers
     keys: dict[int, int] = {}
     for prints in states:
-        key = _key(prints, parts)
+        key = _key([prints[at] for at in parts])
         keys[key] = keys.get(key, 0) + 1
         shares[_owner_of_key(key, workers)] += 1
     sampled = sum(shares)

@@ -1,23 +1,40 @@
 """Breadth-first search in N worker processes (``check(..., workers=N)``).
 
-Level-synchronous: every state is owned by one worker, which alone stores it (fingerprints and
-parent fingerprints, as in store.py) and expands it: the owner is worked out from the
-fingerprints of a few parts of the state that steps seldom change, chosen from a sample before
-the search (see ownership.py), so most successors stay with the worker that made them. Each
-depth, every worker expands the states it owns; a successor it owns is looked up at once, one
-another worker owns goes into that worker's outbox as its fingerprint, discovery key, parent
-fingerprint and its parts' fingerprints, at most once a depth; each part's marshal bytes go
-once an outbox (a state already seen is never built; see :class:`Outbox`). The workers exchange
-outboxes directly, as files in a shared-memory directory; the main process only tells them when
-a depth starts and ends, and collects a few figures (see :class:`_Workers`; ray_search.py runs
-the same owners on Ray actors, exchanging outboxes through Ray's object store).
+Level-synchronous: every state is owned by one worker, which alone stores it and expands it:
+the owner is worked out from the fingerprints of a few parts of the state that steps seldom
+change, chosen from a sample before the search (see ownership.py), so most successors stay with
+the worker that made them. Each depth, every worker expands the states it owns; a successor it
+owns is looked up at once, one another worker owns goes into that worker's outbox, at most once
+a depth. The workers exchange outboxes directly, as files in a shared-memory directory; the
+main process only tells them when a depth starts and ends, and collects a few figures (see
+:class:`_Workers`; ray_search.py runs the same shares on Ray actors, exchanging outboxes
+through Ray's object store).
+
+A worker's share comes in two kinds:
+
+- it keeps its states (kept_owner.py; ``store`` "states", and "auto" unless temporal
+  properties are checked): a dict of the states themselves, as one process keeping its states
+  has, and no parent links (a state's discovery key names its parent); a successor travels as
+  its key and its parts' bytes, each part once an outbox;
+- it keeps fingerprints (:class:`_Owner`; ``store`` "fingerprints", and "auto" with temporal
+  properties, whose graph the workers record by fingerprint, graph_shares.py): fingerprints
+  and parent fingerprints, as in store.py, about 30 bytes a state; a successor travels as its
+  fingerprint, discovery key, parent fingerprint and its parts' fingerprints, each part's
+  bytes once an outbox (a state already seen is never built; see :class:`Outbox`).
+
+The default's safety search (542,300 states, compiled, two workers): 11.8 s of CPU in all and
+6.5 s of wall time keeping states, 14.4 s and 8.0 s keeping fingerprints, against 9.1-9.3 s in
+one process keeping its states. A worker keeping states holds about what one process would
+for its share of the states (the default with one message loss, 3,645,164 states: 508 MB the
+larger worker, against 720 MB for one process).
 
 Results equal the sequential search's, because every state carries its *discovery key*: the
-order in which the sequential search would store it. At a depth, the states are ranked by key
-across all workers (each worker sorts its own and sends the sorted keys; a state's rank is its
-position among all of them); the j-th successor of the state of rank r has key
-``r * STRIDE + j + 1``. Sorted by key, a depth's states are in exactly the order the
-sequential search stores them, so:
+order in which the sequential search would store it (discovery.py). At a depth, the states are
+ranked by key across all workers (each worker sorts its own and sends the sorted keys; a
+state's rank is its position among all of them); the j-th successor of the state of rank r has
+key ``r * STRIDE + j + 1`` (plus the depth's base where keys grow across depths,
+kept_owner.py). Sorted by key, a depth's states are in exactly the order the sequential search
+stores them, so:
 
 - a state found twice in one depth keeps its smaller key and that discoverer as its parent:
   the parent links, hence the counterexamples, are the sequential ones;
@@ -41,17 +58,14 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import marshal
 import multiprocessing
 import os
-import pickle
 import shutil
 import signal
 import tempfile
 import time
 from array import array
-from bisect import bisect_left
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from itertools import accumulate, pairwise
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -62,10 +76,10 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
+from .discovery import LAST, STRIDE, Event, Received, earlier, ranks
 from .fingerprint import (
     by_parts,
     fingerprint,
-    marshal_bytes,
     of_part_prints,
     part_prints,
     value_fingerprint,
@@ -78,39 +92,19 @@ from .interface import (
     fast_path_disagrees,
     first_broken_invariant,
 )
+from .kept_owner import KeptOwner, path_by_keys
 from .ownership import Ownership, chosen
 from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, _identity, rebuild_path
+from .transfer import NOT_A_TUPLE, decoded, read_array, state_bytes
 
-# A key is rank * STRIDE + slot: slot 0 is the state's action-property event, 1..STRIDE-2 its
-# successors in order, STRIDE-1 its deadlock event. Keys fit in 64 bits below 2**40 states a
-# depth, so they travel as array("Q").
-STRIDE = 1 << 24
-LAST = STRIDE - 1
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
-NOT_A_TUPLE = -1  # an outbox's count of parts for a state not sent by parts: one part, itself
 _MISSING = object()
-
-Event = tuple[int, str, str, bytes, Any]  # key, kind, name, state, (label, target)
-# This depth's answer of a worker: new states, its first event, its smallest new key, and its
-# new states' keys, sorted, as array("Q") bytes.
-Received = tuple[int, Event | None, int | None, bytes]
 
 
 def encoded(state: Any) -> tuple[int, bytes]:
     """The state's fingerprint and bytes it can be rebuilt from."""
     return fingerprint(state), state_bytes(state)
-
-
-def state_bytes(state: Any) -> bytes:
-    """Bytes the state can be rebuilt from: marshal's, else pickle's."""
-    data = marshal_bytes(state)
-    return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL) if data is None else data
-
-
-def decoded(data: bytes) -> Any:
-    # A pickle starts with its PROTO byte 0x80; marshal format 2 never sets that bit.
-    return pickle.loads(data) if data[0] == 0x80 else marshal.loads(data)
 
 
 class Outbox:
@@ -185,13 +179,13 @@ class Inbox:
             return
         count, prints, parts = array("Q", blob[:24])
         at = 24
-        self.states, at = _read(blob, "Q", at, count)
-        self.keys, at = _read(blob, "Q", at, count)
-        self.parents, at = _read(blob, "Q", at, count)
-        self.counts, at = _read(blob, "q", at, count)
-        self.prints, at = _read(blob, "Q", at, prints)
-        part_prints, at = _read(blob, "Q", at, parts)
-        lengths, at = _read(blob, "I", at, parts)
+        self.states, at = read_array(blob, "Q", at, count)
+        self.keys, at = read_array(blob, "Q", at, count)
+        self.parents, at = read_array(blob, "Q", at, count)
+        self.counts, at = read_array(blob, "q", at, count)
+        self.prints, at = read_array(blob, "Q", at, prints)
+        part_prints, at = read_array(blob, "Q", at, parts)
+        lengths, at = read_array(blob, "I", at, parts)
         ends = list(accumulate(lengths, initial=at))
         # part fingerprint -> (start, end) of its bytes in the blob
         self.places = dict(zip(part_prints, pairwise(ends), strict=True))
@@ -212,14 +206,6 @@ class Inbox:
             start, end = self.places[print_]
             part = self.decoded[print_] = decoded(self.blob[start:end])
         return part
-
-
-def _read(blob: bytes, code: str, at: int, count: int) -> tuple[array[int], int]:
-    """``count`` items of type ``code`` from ``blob`` at ``at``, and where they end."""
-    items = array(code)
-    end = at + items.itemsize * count
-    items.frombytes(blob[at:end])
-    return items, end
 
 
 class _Owner:
@@ -264,7 +250,7 @@ class _Owner:
         adds = [box.add for box in outboxes]
         # Fingerprints sent to another worker at this depth or the one before: stored there by
         # now or, at this depth, sent with a smaller key (the frontier is in key order).
-        earlier, sent = self.sent, set[int]()
+        sent_before, sent = self.sent, set[int]()
         self.sent, mark = sent, sent.add
         self.new = {}
         offer, owner_of = self._offer, self.ownership.owner
@@ -273,15 +259,16 @@ class _Owner:
             first_number = graph.start_depth(sum(len(keys) for keys in sorted_keys) // 8)
             edge = graph.edge
         first: Event | None = None
-        for rank, (_, state, parent) in zip(self._ranks(sorted_keys), self.frontier,
+        frontier_keys = [key for key, _, _ in self.frontier]
+        for rank, (_, state, parent) in zip(ranks(frontier_keys, sorted_keys, me), self.frontier,
                                             strict=True):
             base = rank * STRIDE
             try:
                 steps = self.successors_of(state)
             except bfs._PropertyBroken as broken:
                 name, _, label, target = broken.args
-                first = _earlier(first, (base, "action_property", name, encoded(state)[1],
-                                         (label, target)))
+                first = earlier(first, (base, "action_property", name, encoded(state)[1],
+                                        (label, target)))
                 continue
             except Exception as exc:
                 raise _explained(self.bound, state, exc) from exc
@@ -300,31 +287,21 @@ class _Owner:
                 owner = owner_of(fp, prints)
                 if owner == me:
                     offer(fp, base + slot, parent, target, state, label)
-                elif fp not in sent and fp not in earlier:
+                elif fp not in sent and fp not in sent_before:
                     mark(fp)
                     adds[owner](fp, base + slot, parent, target, prints)
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
             if not slot and self.deadlock:
-                first = _earlier(first, (base + LAST, "deadlock", "deadlock",
-                                         encoded(state)[1], None))
+                first = earlier(first, (base + LAST, "deadlock", "deadlock",
+                                        encoded(state)[1], None))
             if graph is not None:
                 graph.expanded(first_number + rank, parent, state, slot)
         started = time.process_time()  # CPU: the machine may be shared
         blobs = [b"" if owner == me else box.packed() for owner, box in enumerate(outboxes)]
         self.transfer_seconds += time.process_time() - started
         return blobs, first
-
-    def _ranks(self, sorted_keys: list[bytes]) -> Iterator[int]:
-        """Each frontier state's position among all workers' frontier states, by key."""
-        others = [array("Q", blob) for owner, blob in enumerate(sorted_keys) if owner != self.me]
-        if len(others) == 1:
-            other = others[0]
-            return (index + bisect_left(other, key)
-                    for index, (key, _, _) in enumerate(self.frontier))
-        return (index + sum(bisect_left(keys, key) for keys in others)
-                for index, (key, _, _) in enumerate(self.frontier))
 
     def _offer(self, fp: int, key: int, parent: int, state: Any, source: Any,
                label: Any) -> None:
@@ -364,7 +341,7 @@ class _Owner:
             frontier.append((key, state, fp))
             if check and (name := self._broken_invariant(state, step)) is not None:
                 event: Event = (key, "invariant", name, state_bytes(state), None)
-                first = _earlier(first, event)
+                first = earlier(first, event)
         frontier.sort(key=_first)
         self.frontier = frontier
         self.new = {}
@@ -418,10 +395,6 @@ def _first(item: tuple[int, Any, int]) -> int:
     return item[0]
 
 
-def _earlier(first: Event | None, event: Event) -> Event:
-    return event if first is None or event[0] < first[0] else first
-
-
 def _explained(bound: BoundModel, state: Any, exc: Exception) -> Exception:
     return explain_failure(bound, state, exc) or exc
 
@@ -435,12 +408,26 @@ class Cluster(Protocol):
     def receive(self, *, check: bool) -> list[Received]: ...
     def count_before(self, key: int, inclusive: bool) -> int: ...
     def parent_of(self, fp: int) -> int: ...
+    def depth_keys(self) -> list[list[bytes]]: ...
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]: ...
     def graph(self) -> list[PackedShare]: ...
     def stop(self) -> None: ...
 
 
-def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
+Share = _Owner | KeptOwner
+
+
+def share_of(bound: BoundModel, me: int, workers: int, *, deadlock: bool, record: bool,
+             store: str) -> Share:
+    """Worker ``me``'s share: keeping its states (kept_owner.py; ``store`` "states", or "auto":
+    until memory runs short), or fingerprints, with the graph of the states it expands if
+    ``record``."""
+    if store != "fingerprints":
+        return KeptOwner(bound, me, workers, deadlock=deadlock, auto=store == "auto")
+    return _Owner(bound, me, workers, deadlock=deadlock, record=record)
+
+
+def _serve(owner: Share, connection: Connection, exchange: Path) -> None:
     """A worker's loop: run each command of the main process, answer, until told to stop.
 
     Outboxes go to ``exchange/<from>-<to>``: the main process waits for every worker's
@@ -475,8 +462,13 @@ def _serve(owner: _Owner, connection: Connection, exchange: Path) -> None:
             elif command == "count_before":
                 answer = owner.count_before(*argument)
             elif command == "parent_of":
+                assert isinstance(owner, _Owner)
                 answer = owner.parent_of(argument)
+            elif command == "depth_keys":
+                assert isinstance(owner, KeptOwner)
+                answer = owner.depth_keys
             elif command == "graph":
+                assert isinstance(owner, _Owner)
                 answer = owner.graph_share()
             else:  # "figures"
                 answer = owner.figures()
@@ -500,14 +492,16 @@ def _exchange_directory() -> Path:
 class _Workers:
     """The worker processes (forked: each inherits the model as it is, nothing is pickled)."""
 
-    def __init__(self, bound: BoundModel, count: int, *, deadlock: bool, record: bool) -> None:
+    def __init__(self, bound: BoundModel, count: int, *, deadlock: bool, record: bool,
+                 store: str) -> None:
         context = multiprocessing.get_context("fork")
         self.exchange = _exchange_directory()
         self.connections: list[Connection] = []
         self.processes = []
         for me in range(count):
             mine, theirs = context.Pipe()
-            owner = _Owner(bound, me, count, deadlock=deadlock, record=record)
+            owner = share_of(bound, me, count, deadlock=deadlock, record=record,
+                             store=store)
             process = context.Process(target=_serve, args=(owner, theirs, self.exchange),
                                       daemon=True)
             process.start()
@@ -573,6 +567,10 @@ class _Workers:
     def parent_of(self, fp: int) -> int:
         return stored_parent(fp, self.ask_all("parent_of", fp))
 
+    def depth_keys(self) -> list[list[bytes]]:
+        """Each depth's keys, every worker's (workers that keep their states)."""
+        return [list(level) for level in zip(*self.ask_all("depth_keys"), strict=True)]
+
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
         return self.ask_all("figures")
 
@@ -591,11 +589,17 @@ class _Workers:
 
 
 class _Distributed:
-    """The states spread over the workers, as the sequential search's result code sees a store."""
+    """The states spread over the workers, as the sequential search's result code sees a store.
 
-    def __init__(self, cluster: Cluster, distinct: int) -> None:
+    ``initial`` (the initial states, by key) is given when the workers keep their states: a
+    counterexample is then rebuilt from the depth and key of the violation (``found_at``)."""
+
+    def __init__(self, cluster: Cluster, distinct: int, *,
+                 initial: list[Any] | None = None) -> None:
         self.cluster, self.distinct, self.bytes = cluster, distinct, 0
         self.answering = True  # False once a command may be left unanswered
+        self.initial = initial
+        self.found_at: tuple[int, int] | None = None
 
     def __len__(self) -> int:
         return self.distinct
@@ -604,6 +608,12 @@ class _Distributed:
         return self.bytes
 
     def path_to(self, bound: BoundModel, state: Any) -> list[Any]:
+        if self.initial is not None:
+            assert self.found_at is not None, "a path is asked for the violation only"
+            path = path_by_keys(bound, self.initial, self.cluster.depth_keys(), *self.found_at)
+            if path[-1] != state:
+                raise AssertionError("the path rebuilt from the keys ends at another state")
+            return path
         fps = [fingerprint(state)]
         while (parent := self.cluster.parent_of(fps[-1])) != NO_PARENT_FINGERPRINT:
             fps.append(parent)
@@ -621,10 +631,10 @@ class ParallelSearch(bfs._Search):
     records_graph_here = False
 
     def __init__(self, bound: BoundModel, *, workers: int,
-                 cluster: Callable[[BoundModel, int, bool, bool], Cluster] | None = None,
+                 cluster: Callable[[BoundModel, int, bool, bool, str], Cluster] | None = None,
                  max_states: int | None, max_depth: int | None, time_budget: float | None,
                  deadlock: bool | None, progress: ProgressCallback | None,
-                 temporal: bool = True) -> None:
+                 temporal: bool = True, worker_store: str = "fingerprints") -> None:
         # The search's options spelt out, not forwarded as **options: compiled (mypyc), a
         # forwarded keyword dict reaches the base class's keyword-only parameters whole.
         super().__init__(bound, store="fingerprints", max_states=max_states,
@@ -635,6 +645,13 @@ class ParallelSearch(bfs._Search):
         self.transfer_seconds = 0.0
         self.worker_cpu: list[float] = []
         self.ownership = Ownership(workers)
+        # With temporal properties, the workers record the graph by fingerprint.
+        if worker_store == "states" and self.temporal is not None:
+            raise InputError("workers record the graph that temporal properties are checked on "
+                             "by fingerprint: use store 'auto' or 'fingerprints' with them, "
+                             "or check without temporal properties")
+        self.share_store = "fingerprints" if self.temporal is not None else worker_store
+        self.keeps_states = self.share_store != "fingerprints"
 
     def run(self) -> CheckResult:
         try:
@@ -649,8 +666,9 @@ class ParallelSearch(bfs._Search):
         ownership = self.ownership = chosen(self.bound.actions, list(frontier),
                                             self.worker_count)
         cluster = self.make_cluster(self.bound, self.worker_count, self.deadlock,
-                                    self.temporal is not None)
-        distributed = self.parent = _Distributed(cluster, len(store))
+                                    self.temporal is not None, self.share_store)
+        distributed = self.parent = _Distributed(
+            cluster, len(store), initial=list(frontier) if self.keeps_states else None)
         shares: list[list[tuple[int, bytes, int]]] = [[] for _ in range(self.worker_count)]
         for index, state in enumerate(frontier):
             fp, data = encoded(state)
@@ -708,6 +726,7 @@ class ParallelSearch(bfs._Search):
 
     def _found_first(self, cluster: Cluster, distributed: _Distributed, event: Event) -> None:
         key, kind, name, data, step = event
+        distributed.found_at = (self.depth + 1, key)  # every event key is the next depth's
         distributed.distinct += cluster.count_before(key, kind == "invariant")
         label, target = step if step is not None else (None, None)
         self.found = bfs._Found(kind, name, decoded(data), label, target)  # type: ignore[arg-type]
@@ -728,7 +747,10 @@ class ParallelSearch(bfs._Search):
         self.label_counts = counts
 
     def _store_figures(self) -> dict[str, Any]:
-        return {**super()._store_figures(), "workers": self.worker_count,
+        # workers that keep their states hold fingerprints once ``auto`` switched them
+        switched = isinstance(self.parent, _Distributed) and self.parent.bytes > 0
+        store = {"store": "states", "store_bytes": 0} if self.keeps_states and not switched else {}
+        return {**super()._store_figures(), **store, "workers": self.worker_count,
                 "transfer_seconds": self.transfer_seconds,
                 "ownership": self.ownership.describe(),
                 "worker_cpu_seconds": tuple(self.worker_cpu)}
@@ -747,5 +769,6 @@ def _event_key(event: Event) -> int:
     return event[0]
 
 
-def _processes(bound: BoundModel, count: int, deadlock: bool, record: bool) -> Cluster:
-    return _Workers(bound, count, deadlock=deadlock, record=record)
+def _processes(bound: BoundModel, count: int, deadlock: bool, record: bool,
+               store: str) -> Cluster:
+    return _Workers(bound, count, deadlock=deadlock, record=record, store=store)

@@ -23,10 +23,12 @@ from typing import Any
 
 from kafka_eos.errors import InputError
 
+from .discovery import Event, Received
 from .graph_shares import PackedShare
 from .interface import BoundModel, ModelError, bind
+from .kept_owner import KeptOwner
 from .ownership import Ownership
-from .parallel import Cluster, Event, Received, _Owner, quiet_collector, stored_parent
+from .parallel import Cluster, Share, _Owner, quiet_collector, share_of, stored_parent
 
 LOCAL = "local"
 
@@ -93,10 +95,11 @@ class _OwnerActor:
     """One worker's share on a Ray actor: the _Owner's calls, outboxes as separate returns."""
 
     def __init__(self, model: object, me: int, workers: int, deadlock: bool,
-                 record: bool) -> None:
+                 record: bool, store: str) -> None:
         quiet_collector()
         # The model travels, not its bound methods: a model may pickle as its parameters.
-        self.owner = _Owner(bind(model), me, workers, deadlock=deadlock, record=record)
+        self.owner: Share = share_of(bind(model), me, workers, deadlock=deadlock, record=record,
+                                   store=store)
 
     def begin(self, initial: list[tuple[int, bytes, int]], owning_parts: tuple[int, ...]) -> None:
         self.owner.begin(initial, owning_parts)
@@ -119,12 +122,18 @@ class _OwnerActor:
         return self.owner.count_before(key, inclusive)
 
     def parent_of(self, fp: int) -> int | None:
+        assert isinstance(self.owner, _Owner)
         return self.owner.parent_of(fp)
+
+    def depth_keys(self) -> list[bytes]:
+        assert isinstance(self.owner, KeptOwner)
+        return self.owner.depth_keys
 
     def figures(self) -> tuple[dict[Any, int], int, float, float]:
         return self.owner.figures()
 
     def graph(self) -> PackedShare:
+        assert isinstance(self.owner, _Owner)
         return self.owner.graph_share()
 
 
@@ -137,11 +146,12 @@ def _one_line(exc: Exception) -> ModelError:
 class RayWorkers:
     """The workers as Ray actors, driven as parallel.py drives processes."""
 
-    def __init__(self, bound: BoundModel, count: int, deadlock: bool, record: bool) -> None:
+    def __init__(self, bound: BoundModel, count: int, deadlock: bool, record: bool,
+                 store: str) -> None:
         self.ray = ray_module()
         shipped_by_value(bound.model)
         actor = self.ray.remote(num_cpus=1)(_OwnerActor)
-        self.actors = [actor.remote(bound.model, me, count, deadlock, record)
+        self.actors = [actor.remote(bound.model, me, count, deadlock, record, store)
                        for me in range(count)]
         self.count = count
         self.outboxes: list[list[Any]] = []
@@ -184,6 +194,11 @@ class RayWorkers:
         return stored_parent(fp, self._get([actor.parent_of.remote(fp)
                                             for actor in self.actors]))
 
+    def depth_keys(self) -> list[list[bytes]]:
+        """Each depth's keys, every worker's (workers that keep their states)."""
+        shares = self._get([actor.depth_keys.remote() for actor in self.actors])
+        return [list(level) for level in zip(*shares, strict=True)]
+
     def figures(self) -> list[tuple[dict[Any, int], int, float, float]]:
         figures: list[tuple[dict[Any, int], int, float, float]] = self._get(
             [actor.figures.remote() for actor in self.actors])
@@ -198,5 +213,6 @@ class RayWorkers:
             self.ray.kill(actor)
 
 
-def ray_cluster(bound: BoundModel, count: int, deadlock: bool, record: bool) -> Cluster:
-    return RayWorkers(bound, count, deadlock, record)
+def ray_cluster(bound: BoundModel, count: int, deadlock: bool, record: bool,
+                store: str) -> Cluster:
+    return RayWorkers(bound, count, deadlock, record, store)

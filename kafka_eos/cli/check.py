@@ -53,7 +53,7 @@ def register(subparsers: Any) -> None:
                          "of the machine's memory (default)")
     checker.add_argument("--workers", metavar="N", default="1",
                          help="explore in N processes, each owning a share of the states "
-                         "(fingerprints; same counts and shortest traces; default 1)")
+                         "(kept as --store says; same counts and shortest traces; default 1)")
     checker.add_argument("--ray", metavar="ADDRESS",
                          help="run the workers as actors on the Ray cluster at ADDRESS ('local' "
                          "starts one on this machine; needs Ray installed): the same search, "

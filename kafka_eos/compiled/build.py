@@ -55,10 +55,14 @@ PROTOCOL_NOT_COMPILED = {
 #: workers and fingerprint stores record it), and the fair-cycle search over that graph (its
 #: strongly connected components, and each temporal property's predicates per state); the
 #: workers' search, whose class extends the search's (an interpreted class cannot extend a
-#: compiled one).
+#: compiled one), and its workers' shares (kept_owner.py, with the discovery keys and the
+#: transfer of states they use).
 CHECKER_HOT = (
     "kafka_eos.checker.bfs",
     "kafka_eos.checker.parallel",
+    "kafka_eos.checker.kept_owner",
+    "kafka_eos.checker.discovery",
+    "kafka_eos.checker.transfer",
     "kafka_eos.checker.store",
     "kafka_eos.checker.fingerprint",
     "kafka_eos.checker.ownership",

@@ -96,11 +96,13 @@ def test_a_model_error_while_sampling_leaves_it_to_the_search() -> None:
 def test_workers_owning_by_parts_give_the_sequential_figures_and_trace() -> None:
     model = SlowAndFast(slow_values=200, broken_at=120)
     sequential = check(model)
-    parallel = check(model, workers=2)
-    assert parallel.ownership.startswith("by parts 0 ")
-    assert (parallel.verdict, parallel.violated, parallel.distinct_states, parallel.trace) == (
-        sequential.verdict, sequential.violated, sequential.distinct_states, sequential.trace)
     assert sequential.verdict == "violated" and len(sequential.trace.labels) > 50
+    for store in ("states", "fingerprints"):
+        parallel = check(model, workers=2, store=store)
+        assert parallel.ownership.startswith("by parts 0 ")
+        assert (parallel.verdict, parallel.violated, parallel.distinct_states,
+                parallel.trace) == (sequential.verdict, sequential.violated,
+                                    sequential.distinct_states, sequential.trace), store
 
     model = SlowAndFast(slow_values=200)
     sequential, parallel = check(model), check(model, workers=2)

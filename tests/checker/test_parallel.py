@@ -40,11 +40,38 @@ def figures(result: CheckResult) -> tuple[Any, ...]:
 def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any]) -> None:
     model = make()
     sequential = check(model, **options)
-    for workers in (2, 3):
-        parallel = check(model, workers=workers, **options)
-        assert figures(parallel) == figures(sequential), workers
-        assert (parallel.workers, parallel.store) == (workers, "fingerprints")
+    for workers, store in ((2, "states"), (3, "states"), (2, "fingerprints"),
+                           (3, "fingerprints")):
+        parallel = check(model, workers=workers, store=store, **options)
+        assert figures(parallel) == figures(sequential), (workers, store)
+        assert (parallel.workers, parallel.store) == (workers, store)
         assert len(parallel.worker_cpu_seconds) == workers
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_auto_workers_go_over_to_fingerprints_as_one_process_does(
+        workers: int, monkeypatch: Any) -> None:
+    from kafka_eos.checker import kept_owner
+
+    # past 20 states each and any memory at all: every worker switches at an early depth
+    monkeypatch.setattr(kept_owner, "AUTO_FINGERPRINTS_AFTER", 20 * workers)
+    monkeypatch.setattr(kept_owner, "auto_memory_budget", lambda: 0)
+    for model in (faulty_two_phase(5), example("two_phase.py:TwoPhase", rms=5)):
+        switched = check(model, workers=workers)
+        assert figures(switched) == figures(check(model))
+        assert switched.store == "fingerprints" and switched.store_bytes > 0
+        assert check(model, workers=workers, store="states").store == "states"
+
+
+def test_workers_keep_their_states_unless_told_or_recording_a_graph() -> None:
+    assert check(Counter(top=9, forbid=10), workers=2).store == "states"
+    assert check(MonotoneCounter(top=3), workers=2).store == "states"
+    mutex = example("mutex.py:Mutex")
+    assert check(mutex, workers=2).store == "fingerprints"
+    assert check(mutex, workers=2, temporal=False).store == "states"
+    with pytest.raises(InputError, match="workers record the graph that temporal properties "
+                                         "are checked on by fingerprint"):
+        check(mutex, workers=2, store="states")
 
 
 @pytest.mark.parametrize("name", verdict_rows())

@@ -26,11 +26,12 @@ def local_cluster() -> Iterator[None]:
     ray.shutdown()
 
 
-def test_the_search_on_ray_gives_the_one_process_figures() -> None:
+@pytest.mark.parametrize("store", ["states", "fingerprints"])
+def test_the_search_on_ray_gives_the_one_process_figures(store: str) -> None:
     model = faulty_two_phase(4)  # violated: the same shortest trace
-    on_ray = check(model, ray="local", workers=2)
+    on_ray = check(model, ray="local", workers=2, store=store)
     assert figures(on_ray) == figures(check(model))
-    assert (on_ray.workers, len(on_ray.worker_cpu_seconds)) == (2, 2)
+    assert (on_ray.workers, len(on_ray.worker_cpu_seconds), on_ray.store) == (2, 2, store)
 
 
 def test_a_named_kafka_check_on_ray_gives_its_row_and_coverage() -> None:
@@ -41,8 +42,8 @@ def test_a_named_kafka_check_on_ray_gives_its_row_and_coverage() -> None:
 
 
 def test_a_kafka_counterexample_on_ray_owning_by_parts_is_the_one_process_one() -> None:
-    # the actors own Kafka states by a few of their parts: a trace's states are found by
-    # asking every actor for each one's parent
+    # the actors own Kafka states by a few of their parts and keep them: a trace is rebuilt
+    # from every actor's keys of each depth
     config = load_check_config("ctp-no-producer-epoch-check")
     on_ray = check(config.model, ray="local", workers=2, **config.bounds)
     assert on_ray.ownership.startswith("by parts ")
