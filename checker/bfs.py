@@ -454,21 +454,29 @@ class _Search:
                 at_depth_cap = depth >= depth_cap
                 successors = self._next_queue()
                 append = successors.append
+                # stored if new, in one look-up (one hash of the state, not two); a recorded
+                # graph stores its states itself
+                remember = parent.setdefault if unnumbered else None
                 for state in frontier:
                     label = None
                     steps = successors_of(state)
                     for label, target in steps:
                         if unnumbered:  # a graph of the states counts its edges' labels
                             counts[label] = count_of(label, 0) + 1  # twice as fast as try/+=
-                        if target is KNOWN or (unnumbered and target in parent):
+                        if target is KNOWN:
                             continue
                         if at_depth_cap:
+                            if unnumbered and target in parent:
+                                continue
                             # A state beyond the bound exists: the run cannot say "ok".
                             self.stopped_by = "max_depth"
                             self.untaken = _after(steps, target)
                             return
-                        if unnumbered:  # a graph of the states recorded the parent link
-                            parent[target] = state
+                        if remember is not None:
+                            stored = len(parent)
+                            remember(target, state)
+                            if len(parent) == stored:
+                                continue
                         if invariants_hold_after is None:
                             for name, holds in invariants:
                                 if not holds(target):

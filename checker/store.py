@@ -108,6 +108,12 @@ class FingerprintStore:
         if len(self.fingerprints) > self._limit:
             self._grow()
 
+    def setdefault(self, state: Any, parent: Any) -> None:
+        """Store ``state`` reached from the state expanded, unless it is stored already (as
+        dict.setdefault does for the plain store; the search reads ``len`` to tell)."""
+        if state not in self:
+            self[state] = parent
+
     def has(self, fp: int) -> bool:
         """Whether the fingerprint ``fp`` is stored."""
         table, mask = self.table, self._mask
