@@ -242,9 +242,11 @@ class KeptOwner:
                         keep((key, target))
                         if not holds(state, label, target):
                             refuse(target)
-                elif known not in sent and known not in earlier_sent:
-                    mark(known)
-                    adds[owner](at + slot, target)
+                else:
+                    size = len(sent)
+                    mark(known)  # one hash: looked up, and marked if new
+                    if len(sent) != size and known not in earlier_sent:
+                        adds[owner](at + slot, target)
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
