@@ -373,11 +373,11 @@ def _first(item: tuple[int, Any]) -> int:
 
 
 def path_by_keys(bound: BoundModel, initial: list[Any], levels: list[list[bytes]],
-                 depth: int, key: int) -> list[Any]:
-    """The path to a state, rebuilt from every worker's sorted keys of each depth
-    (``levels[j]``: array("Q") bytes, one per worker). ``key`` is a key of ``depth``: a state's
-    own (at depth 0 its position in ``initial``), or the event of a state of the depth before
-    (slot 0 or ``LAST``: the path then ends at that state).
+                 depth: int, key: int, end: Any) -> list[Any]:
+    """The path to ``end``, rebuilt from every worker's sorted keys of each depth
+    (``levels[j]``: array("Q") bytes, one per worker). ``key`` is a key of ``depth``: the
+    state's own (at depth 0 its position in ``initial``), or the event of a state of the depth
+    before (slot 0 or ``LAST``: the path then ends at that state).
 
     Going back, a key names its parent's rank and its own slot; going forward, the model is
     re-executed along the slots from the initial state."""
@@ -395,10 +395,18 @@ def path_by_keys(bound: BoundModel, initial: list[Any], levels: list[list[bytes]
     for slot in reversed(slots):
         steps = list(successors_of(state))
         if slot > len(steps):
-            raise ModelError(f"{bound.name} could not be re-executed along the stored path: "
-                             f"a state has {len(steps)} successors, the path takes its "
-                             f"{slot}th; actions() must return the same steps in the same "
-                             "order each time")
+            raise _not_replayable(bound, f"a state has {len(steps)} successors, the path "
+                                         f"takes its {slot}th")
         state = steps[slot - 1][1]
         path.append(state)
+    if state != end:
+        raise _not_replayable(bound, "the path ends at another state")
     return path
+
+
+def _not_replayable(bound: BoundModel, what: str) -> ModelError:
+    return ModelError(
+        f"{bound.name} could not be re-executed along the path the workers found: {what}; "
+        "init_states() and actions() must return the same steps in the same order each time "
+        "(one process keeping its states does not re-execute: --store states without "
+        "--workers)")

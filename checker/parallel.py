@@ -610,10 +610,9 @@ class _Distributed:
     def path_to(self, bound: BoundModel, state: Any) -> list[Any]:
         if self.initial is not None:
             assert self.found_at is not None, "a path is asked for the violation only"
-            path = path_by_keys(bound, self.initial, self.cluster.depth_keys(), *self.found_at)
-            if path[-1] != state:
-                raise AssertionError("the path rebuilt from the keys ends at another state")
-            return path
+            depth, key = self.found_at
+            return path_by_keys(bound, self.initial, self.cluster.depth_keys(), depth, key,
+                                state)
         fps = [fingerprint(state)]
         while (parent := self.cluster.parent_of(fps[-1])) != NO_PARENT_FINGERPRINT:
             fps.append(parent)

@@ -1,0 +1,61 @@
+"""Workers that keep their states (checker/kept_owner.py): what they send each other, and the
+path they rebuild by re-executing the model along the discovery keys' slots."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from toy_models import Counter
+
+from kafka_eos.checker import check
+from kafka_eos.checker.kept_owner import PartsInbox, PartsOutbox
+from kafka_eos.errors import InputError
+
+
+def test_an_outbox_reads_back_as_its_states_each_shared_part_sent_once() -> None:
+    shared = ((1, "a"), (2, "b"))
+    states: list[Any] = [
+        (shared, (0,), frozenset({0, 7})),  # a frozenset part: pickled, not marshalled
+        (shared, (1,), frozenset({1, 7})),
+        (shared, tuple([1]), frozenset({1, 7})),  # equal parts, other objects: sent again
+        5,  # not made of parts: one part, itself
+        (1, 2),  # a flat tuple: one part too
+    ]
+    box = PartsOutbox()
+    for key, state in enumerate(states, start=100):
+        box.add(key, state)
+    # shared once; (0,), (1,) twice and the three frozensets; 5; (1, 2)
+    assert len(box.chunks) == 1 + 3 + 3 + 1 + 1
+    inbox = PartsInbox(box.packed())
+    assert list(inbox.keys) == [100, 101, 102, 103, 104]
+    read = [inbox.state(index) for index in range(len(states))]
+    assert read == states
+    assert read[0][0] is read[1][0] is read[2][0]  # decoded once, shared as sent
+
+
+def test_an_empty_outbox_packs_to_nothing() -> None:
+    assert PartsOutbox().packed() == b""
+    assert list(PartsInbox(b"").keys) == []
+
+
+class MainProcessReverses(Counter):
+    """A counter whose actions() gives its steps in another order in the process that built
+    it than in the workers forked from it: the path the workers found cannot be re-executed."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.main_process = os.getpid()
+
+    def actions(self, state: int) -> list[tuple[str, int]]:
+        steps = list(super().actions(state))
+        return steps[::-1] if os.getpid() == self.main_process else steps
+
+
+def test_a_model_whose_steps_change_order_is_a_one_line_error_naming_it() -> None:
+    spread = check(MainProcessReverses(top=9, forbid=8), workers=2, store="fingerprints")
+    assert spread.verdict == "violated" and len(spread.trace.labels) == 8
+    with pytest.raises(InputError, match=r"^MainProcessReverses could not be re-executed along "
+                                         r"the path the workers found: .*same order"):
+        check(MainProcessReverses(top=9, forbid=8), workers=2, store="states")
