@@ -3,7 +3,7 @@
 ``auto`` keeps the states themselves (the fastest store) until both their number passes its
 threshold (store.py) and the process holds more than :data:`AUTO_MEMORY_SHARE` of the memory
 the machine gives it, then switches to fingerprints: a check that fits keeps its speed (the
-default with one coordinator failover, 7,983,706 states: 164.4 s and 1.5 GB with its states
+default with one coordinator failover, 7,983,706 states: 149.9 s and 1.5 GB with its states
 on a 24 GB machine, where fingerprints take about 1.3x the CPU), and one that would not fit
 switches while a quarter of memory is still enough for the dict it turns into fingerprints
 and the queue it goes on with.
