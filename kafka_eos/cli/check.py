@@ -359,8 +359,9 @@ def summary(
                                f"probability {result.collision_probability:.1e} (n²/2⁶⁵)"))
     if result.workers > 1:
         cpu = ", ".join(f"{seconds:.1f}" for seconds in result.worker_cpu_seconds)
-        stats.append(("workers", f"{result.workers}, owning states {result.ownership}; "
-                                 f"CPU s each: {cpu}"))
+        kept = "their states" if result.store == "states" else "fingerprints"
+        stats.append(("workers", f"{result.workers} keeping {kept}, owning states "
+                                 f"{result.ownership}; CPU s each: {cpu}"))
     if result.queue_spilled:
         stats.append(("queue on disk", f"{result.queue_spilled:,} states went through a "
                                        "temporary file"))

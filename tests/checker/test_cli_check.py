@@ -353,8 +353,11 @@ def test_the_report_says_how_workers_split_the_states(capsys: Any) -> None:
     assert len(shown["worker_cpu_seconds"]) == 2
     code, out, _ = run(capsys, "check", "--config", "ctp-no-producer-epoch-check", "--quiet",
                        "--workers", "2")
-    assert code == 1 and "  workers          2, owning states by parts " in out
+    assert code == 1 and "  workers          2 keeping their states, owning states by parts " in out
     assert "CPU s each: " in out
+    code, out, _ = run(capsys, "check", "--config", "ctp-no-producer-epoch-check", "--quiet",
+                       "--workers", "2", "--store", "fingerprints")
+    assert code == 1 and "  workers          2 keeping fingerprints, owning states by parts " in out
 
 
 def test_the_progress_line_shows_the_memory_the_check_holds() -> None:
