@@ -176,7 +176,8 @@ class KeptOwner:
         self.base = 0  # the smallest key the next depth's states can have
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
-        self.sent: set[Any] = set()  # states sent to other workers at the last depth
+        # states sent to other workers at the last depth (fingerprints, once gone over)
+        self.sent: set[Any] = set()
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
         # a state decoded here made of the model's own objects (interface.py: intern)
