@@ -10,8 +10,9 @@ The configuration files in spec/configs/ are these three values written as YAML.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Final
+import functools
+from dataclasses import dataclass, field, fields
+from typing import Any, Final
 
 from kafka_eos.protocol.epochs import MAX_PRODUCER_EPOCH
 from kafka_eos.protocol.knobs import Knobs
@@ -44,8 +45,20 @@ READ_COMMITTED: Final = "read_committed"
 READ_UNCOMMITTED: Final = "read_uncommitted"
 
 
+class _Parameters:
+    """A frozen parameter class that pickles as its type called with its fields (a Kafka
+    model travels to a Ray actor as its parameters). Compiled (mypyc), a frozen dataclass has
+    no ``__setstate__`` of its own, and pickle's default assigns each slot, which it refuses."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[Any, tuple[()]]:
+        values = {each.name: getattr(self, each.name) for each in fields(self)}  # type: ignore[arg-type]
+        return functools.partial(type(self), **values), ()
+
+
 @dataclass(frozen=True, slots=True)
-class Faults:
+class Faults(_Parameters):
     """How many times each fault may happen in one run (delay and reordering are unbounded)."""
 
     #: Messages (any request or response) dropped by the network.
@@ -74,7 +87,7 @@ class Faults:
 
 
 @dataclass(frozen=True, slots=True)
-class TransactionSpec:
+class TransactionSpec(_Parameters):
     """One transaction: one single-record batch to each listed partition, then commit or abort."""
 
     partitions: tuple[int, ...]
@@ -82,7 +95,7 @@ class TransactionSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ProducerSpec:
+class ProducerSpec(_Parameters):
     """One producer process (a client instance).
 
     Several transactional processes with the same ``transactional_id`` are incarnations of one
@@ -98,7 +111,7 @@ class ProducerSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class Workload:
+class Workload(_Parameters):
     """What runs: data partitions, producer processes, a consumer and the CTP input."""
 
     partitions: int = 1
@@ -118,7 +131,7 @@ class Workload:
 
 
 @dataclass(frozen=True, slots=True)
-class ModelParams:
+class ModelParams(_Parameters):
     knobs: Knobs = field(default_factory=Knobs)
     faults: Faults = field(default_factory=Faults)
     workload: Workload = field(default_factory=Workload)

@@ -296,6 +296,28 @@ def test_compiled_workers_find_what_the_interpreted_ones_do(
 
 @needs_compiler
 @pytest.mark.slow
+def test_a_compiled_kafka_model_pickles_as_its_parameters(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # A model travels to a Ray actor pickled. Compiled, its frozen parameter dataclasses
+    # refused pickle's default, which assigns each slot: `--ray` failed on the compiled build.
+    script = (
+        "import pickle\n"
+        "import kafka_eos.model.params as params\n"
+        "from kafka_eos.model.configs import load_check_config\n"
+        "model = load_check_config('default').model\n"
+        "copy = pickle.loads(pickle.dumps(model))\n"
+        "print(params.__file__.endswith('.so'), (copy.knobs, copy.faults, copy.workload) == "
+        "(model.knobs, model.faults, model.workload))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=_environment(_full_cache(tmp_path_factory)), check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "True"]
+
+
+@needs_compiler
+@pytest.mark.slow
 def test_the_reference_passes_its_tests_on_the_compiled_build(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
