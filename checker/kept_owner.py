@@ -43,7 +43,6 @@ from .discovery import LAST, STRIDE, Event, Received, earlier, ranks
 from .fingerprint import by_parts, fingerprint
 from .interface import (
     BoundModel,
-    ModelError,
     explain_failure,
     fast_path_disagrees,
     first_broken_invariant,
@@ -51,7 +50,7 @@ from .interface import (
 )
 from .memory import auto_memory_budget, resident_bytes
 from .ownership import Ownership
-from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, _identity
+from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, _identity, not_replayable
 from .transfer import NOT_A_TUPLE, decoded, read_array, state_bytes
 
 
@@ -396,18 +395,10 @@ def path_by_keys(bound: BoundModel, initial: list[Any], levels: list[list[bytes]
     for slot in reversed(slots):
         steps = list(successors_of(state))
         if slot > len(steps):
-            raise _not_replayable(bound, f"a state has {len(steps)} successors, the path "
+            raise not_replayable(bound, f"a state has {len(steps)} successors, the path "
                                          f"takes its {slot}th")
         state = steps[slot - 1][1]
         path.append(state)
     if state != end:
-        raise _not_replayable(bound, "the path ends at another state")
+        raise not_replayable(bound, "the path ends at another state")
     return path
-
-
-def _not_replayable(bound: BoundModel, what: str) -> ModelError:
-    return ModelError(
-        f"{bound.name} could not be re-executed along the path the workers found: {what}; "
-        "init_states() and actions() must return the same steps in the same order each time "
-        "(one process keeping its states does not re-execute: --store states without "
-        "--workers)")

@@ -30,7 +30,7 @@ from kafka_eos.errors import InputError
 
 from .fingerprint import fingerprint
 from .graph import NO_PARENT, GraphParents
-from .interface import BoundModel, short_repr
+from .interface import BoundModel, ModelError, short_repr
 
 STORES = ("auto", "states", "fingerprints")
 # The "auto" store keeps states (fastest) up to this many, then fingerprints once the process
@@ -226,14 +226,14 @@ def rebuild_path(bound: BoundModel, fingerprints: list[int]) -> list[Any]:
         (canon(s) for s in bound.init_states() if fingerprint(canon(s)) == fingerprints[0]), None
     )
     if current is None:
-        raise _not_replayable(bound, "no initial state has the first fingerprint of the path")
+        raise not_replayable(bound, "no initial state has the first fingerprint of the path")
     path = [current]
     for wanted in fingerprints[1:]:
         current = next(
             (t for _, t in _represented(bound, current, canon) if fingerprint(t) == wanted), None
         )
         if current is None:
-            raise _not_replayable(
+            raise not_replayable(
                 bound, f"no successor of {short_repr(path[-1])} has the next fingerprint"
             )
         path.append(current)
@@ -248,9 +248,11 @@ def _identity(state: Any) -> Any:
     return state
 
 
-def _not_replayable(bound: BoundModel, what: str) -> InputError:
-    return InputError(
+def not_replayable(bound: BoundModel, what: str) -> ModelError:
+    """The error for a path of stored fingerprints or discovery keys (kept_owner.py) along
+    which the model, re-executed, does not go where it went the first time."""
+    return ModelError(
         f"{bound.name} could not be re-executed along the stored path: {what}; init_states() "
-        "and actions() must return the same values each time (use --store states to keep "
-        "the states themselves)"
+        "and actions() must return the same steps in the same order each time (one process "
+        "keeping its states, --store states without --workers, does not re-execute)"
     )

@@ -57,5 +57,5 @@ def test_a_model_whose_steps_change_order_is_a_one_line_error_naming_it() -> Non
     spread = check(MainProcessReverses(top=9, forbid=8), workers=2, store="fingerprints")
     assert spread.verdict == "violated" and len(spread.trace.labels) == 8
     with pytest.raises(InputError, match=r"^MainProcessReverses could not be re-executed along "
-                                         r"the path the workers found: .*same order"):
+                                         r"the stored path: .*same order"):
         check(MainProcessReverses(top=9, forbid=8), workers=2, store="states")
