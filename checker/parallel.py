@@ -22,11 +22,12 @@ A worker's share comes in two kinds:
   fingerprint, discovery key, parent fingerprint and its parts' fingerprints, each part's
   bytes once an outbox (a state already seen is never built; see :class:`Outbox`).
 
-The default's safety search (542,300 states, compiled, two workers): 11.8 s of CPU in all and
-6.5 s of wall time keeping states, 14.4 s and 8.0 s keeping fingerprints, against 9.1-9.3 s in
-one process keeping its states. A worker keeping states holds about what one process would
-for its share of the states (the default with one message loss, 3,645,164 states: 508 MB the
-larger worker, against 720 MB for one process).
+The default's safety search (542,300 states, compiled, two workers; benchmarks/README.md,
+session 15): 11.8 s of CPU in all and 6.4 s of wall time keeping states, 14.1 s and 7.7 s
+keeping fingerprints, against 8.3 s in one process keeping its states. A worker keeping states
+holds about what one process would for its share of the states, and the parts both meet twice
+(the default with one message loss, 3,645,164 states: 511 MB the larger worker, against 706 MB
+for one process).
 
 Results equal the sequential search's, because every state carries its *discovery key*: the
 order in which the sequential search would store it (discovery.py). At a depth, the states are
