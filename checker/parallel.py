@@ -648,8 +648,8 @@ class ParallelSearch(bfs._Search):
         # With temporal properties, the workers record the graph by fingerprint.
         if worker_store == "states" and self.temporal is not None:
             raise InputError("workers record the graph that temporal properties are checked on "
-                             "by fingerprint: use store 'auto' or 'fingerprints' with them, "
-                             "or check without temporal properties")
+                             "by fingerprint: with them use store 'auto' or 'fingerprints' "
+                             "(--store), or leave them out (--safety-only, temporal=False)")
         self.share_store = "fingerprints" if self.temporal is not None else worker_store
         self.keeps_states = self.share_store != "fingerprints"
 
