@@ -74,10 +74,23 @@ def test_workers_keep_their_states_unless_told_or_recording_a_graph() -> None:
         check(mutex, workers=2, store="states")
 
 
+@pytest.mark.parametrize("store", ["auto", "fingerprints"])
 @pytest.mark.parametrize("name", verdict_rows())
-def test_every_named_check_gives_its_row_with_two_workers(name: str) -> None:
+def test_every_named_check_gives_its_row_with_two_workers(name: str, store: str) -> None:
+    # auto: the workers keep their states, or fingerprints where temporal properties are
+    # checked; fingerprints: every check with the workers that keep them
     config = load_check_config(name)
-    assert_gives_row(name, check(config.model, workers=2, **config.bounds))
+    assert_gives_row(name, check(config.model, workers=2, store=store, **config.bounds))
+
+
+@pytest.mark.parametrize("name", verdict_rows())
+def test_every_named_checks_safety_search_is_one_process_s_on_workers_keeping_states(
+        name: str) -> None:
+    # the checks with temporal properties too, left out: workers keep states only without them
+    config = load_check_config(name)
+    options = {**config.bounds, "temporal": False}
+    assert figures(check(config.model, workers=2, store="states", **options)) == figures(
+        check(config.model, store="states", **options))
 
 
 class Breaks(Counter):
