@@ -38,6 +38,12 @@ def ranks(keys: Sequence[int], sorted_keys: list[bytes], me: int) -> Iterator[in
             for index, key in enumerate(keys))
 
 
+def by_key(item: tuple[Any, ...]) -> int:
+    """Sorts a worker's (key, ...) entries by their key."""
+    key: int = item[0]
+    return key
+
+
 def earlier(first: Event | None, event: Event) -> Event:
     """Of two events, the one the sequential search meets first."""
     return event if first is None or event[0] < first[0] else first

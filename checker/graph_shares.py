@@ -1,10 +1,11 @@
 """The state graph recorded by number, for temporal properties, where states are not kept.
 
 graph.py's :class:`~.graph.StateGraph` keeps the states, numbered as the search stores them.
-Workers keep fingerprints only (parallel.py), so each one records, for every state it
-expands, a :class:`GraphShare`: the state's number, its fingerprint, its successors'
-fingerprints and labels, and the value of each temporal predicate on it (a goal or a trigger,
-evaluated there and then: nothing is left to evaluate later). The main process then joins the
+Workers checking temporal properties keep fingerprints only (parallel.py), so each one
+records, for every state it expands, a :class:`GraphShare`: the state's number, its
+fingerprint, its successors' fingerprints and labels, and the value of each temporal
+predicate on it (a goal or a trigger, evaluated there and then: nothing is left to evaluate
+later). The main process then joins the
 shares into a :class:`NumberedGraph` (:func:`assembled`), resolving each successor's
 fingerprint to its number. One process with a fingerprint store (bfs.py) records one share
 ``by_number``: the store numbers the states and tells each successor's number as the search

@@ -39,13 +39,13 @@ from kafka_eos.errors import InputError
 
 from . import bfs
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, earlier, ranks
+from .discovery import LAST, STRIDE, Event, Received, by_key, earlier, ranks
 from .fingerprint import by_parts, fingerprint
 from .interface import (
     BoundModel,
-    explain_failure,
     fast_path_disagrees,
     first_broken_invariant,
+    reraise_explained,
     short_repr,
 )
 from .memory import auto_memory_budget, resident_bytes
@@ -225,7 +225,7 @@ class KeptOwner:
                                         (label, target)))
                 continue
             except Exception as exc:
-                raise explain_failure(self.bound, state, exc) or exc from exc
+                reraise_explained(self.bound, state, exc)
             slot = 0
             for label, target in steps:
                 slot += 1
@@ -294,7 +294,7 @@ class KeptOwner:
         frontier = self.reached + arrived
         if moved:
             frontier = [(_moved_to(moved, key), state) for key, state in frontier]
-        frontier.sort(key=_first)
+        frontier.sort(key=by_key)
         first = self._first_broken(arrived) if check else None
         self.frontier, self.reached, self.breaking = frontier, [], []
         self.depth += 1
@@ -366,10 +366,6 @@ def _moved_to(moved: dict[int, int], key: int) -> int:
     while key in moved:
         key = moved[key]
     return key
-
-
-def _first(item: tuple[int, Any]) -> int:
-    return item[0]
 
 
 def path_by_keys(bound: BoundModel, initial: list[Any], levels: list[list[bytes]],

@@ -77,7 +77,7 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, earlier, ranks
+from .discovery import LAST, STRIDE, Event, Received, by_key, earlier, ranks
 from .fingerprint import (
     by_parts,
     fingerprint,
@@ -89,9 +89,9 @@ from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
     BoundModel,
     ModelError,
-    explain_failure,
     fast_path_disagrees,
     first_broken_invariant,
+    reraise_explained,
 )
 from .kept_owner import KeptOwner, path_by_keys
 from .ownership import Ownership, chosen
@@ -272,7 +272,7 @@ class _Owner:
                                         (label, target)))
                 continue
             except Exception as exc:
-                raise _explained(self.bound, state, exc) from exc
+                reraise_explained(self.bound, state, exc)
             slot = 0
             for label, target in steps:
                 slot += 1
@@ -343,7 +343,7 @@ class _Owner:
             if check and (name := self._broken_invariant(state, step)) is not None:
                 event: Event = (key, "invariant", name, state_bytes(state), None)
                 first = earlier(first, event)
-        frontier.sort(key=_first)
+        frontier.sort(key=by_key)
         self.frontier = frontier
         self.new = {}
         self.depth += 1
@@ -390,14 +390,6 @@ def quiet_collector() -> None:
     one-process search does. What the worker inherited is frozen out of the probes."""
     gc.freeze()
     gc.disable()
-
-
-def _first(item: tuple[int, Any, int]) -> int:
-    return item[0]
-
-
-def _explained(bound: BoundModel, state: Any, exc: Exception) -> Exception:
-    return explain_failure(bound, state, exc) or exc
 
 
 class Cluster(Protocol):
@@ -651,7 +643,11 @@ class ParallelSearch(bfs._Search):
                              "by fingerprint: with them use store 'auto' or 'fingerprints' "
                              "(--store), or leave them out (--safety-only, temporal=False)")
         self.share_store = "fingerprints" if self.temporal is not None else worker_store
-        self.keeps_states = self.share_store != "fingerprints"
+
+    @property
+    def keeps_states(self) -> bool:
+        """Whether the workers keep their states (kept_owner.py), not fingerprints."""
+        return self.share_store != "fingerprints"
 
     def run(self) -> CheckResult:
         try:
