@@ -51,7 +51,7 @@ from .interface import (
 from .memory import auto_memory_budget, resident_bytes
 from .ownership import Ownership
 from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, _identity, not_replayable
-from .transfer import NOT_A_TUPLE, decoded, read_array, state_bytes
+from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
 
 
 class PartsOutbox:
@@ -106,40 +106,29 @@ class PartsOutbox:
         ))
 
 
-class PartsInbox:
+class PartsInbox(PartRuns):
     """A packed :class:`PartsOutbox`, read: its keys, and each state built from parts decoded
-    once."""
+    once (its references are the parts' numbers in the outbox)."""
 
-    __slots__ = ("blob", "counts", "firsts", "keys", "parts", "places", "spans")
+    __slots__ = ("blob", "keys", "parts", "spans")
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
         if not blob:
             self.keys = array("Q")
-            self.counts = array("q")
-            self.places = array("I")
-            self.firsts: list[int] = []
             self.spans: list[tuple[int, int]] = []
             self.parts: list[Any] = []
+            super().__init__(array("q"), array("I"))
             return
         count, places, chunks = array("Q", blob[:24])
         at = 24
         self.keys, at = read_array(blob, "Q", at, count)
-        self.counts, at = read_array(blob, "q", at, count)
-        self.places, at = read_array(blob, "I", at, places)
+        counts, at = read_array(blob, "q", at, count)
+        numbers, at = read_array(blob, "I", at, places)
         lengths, at = read_array(blob, "I", at, chunks)
         self.spans = list(pairwise(accumulate(lengths, initial=at)))
         self.parts = [_UNREAD] * chunks
-        # where each state's part numbers start in ``places``
-        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in self.counts),
-                                      initial=0))
-
-    def state(self, index: int) -> Any:
-        """The state at ``index``, built from its parts."""
-        first, count = self.firsts[index], self.counts[index]
-        if count == NOT_A_TUPLE:
-            return self._part(self.places[first])
-        return tuple([self._part(number) for number in self.places[first:first + count]])
+        super().__init__(counts, numbers)
 
     def _part(self, number: int) -> Any:
         part = self.parts[number]

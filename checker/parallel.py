@@ -97,7 +97,7 @@ from .kept_owner import KeptOwner, path_by_keys
 from .ownership import Ownership, chosen
 from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, _identity, rebuild_path
-from .transfer import NOT_A_TUPLE, decoded, read_array, state_bytes
+from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
 
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
 _MISSING = object()
@@ -162,44 +162,33 @@ class Outbox:
         ))
 
 
-class Inbox:
+class Inbox(PartRuns):
     """A packed outbox, read: its states' fingerprints, keys and parents, and each state
-    built on demand from parts decoded once."""
+    built on demand from parts decoded once (its references are the parts' fingerprints)."""
 
-    __slots__ = ("blob", "counts", "decoded", "firsts", "keys", "parents", "places", "prints",
-                 "states")
+    __slots__ = ("blob", "decoded", "keys", "parents", "places", "states")
 
     def __init__(self, blob: bytes) -> None:
         self.blob = blob
         self.decoded: dict[int, Any] = {}  # part fingerprint -> the part
         if not blob:
-            self.states = self.keys = self.parents = self.prints = array("Q")
-            self.counts = array("q")
-            self.firsts: list[int] = []
+            self.states = self.keys = self.parents = array("Q")
             self.places: dict[int, tuple[int, int]] = {}
+            super().__init__(array("q"), array("Q"))
             return
         count, prints, parts = array("Q", blob[:24])
         at = 24
         self.states, at = read_array(blob, "Q", at, count)
         self.keys, at = read_array(blob, "Q", at, count)
         self.parents, at = read_array(blob, "Q", at, count)
-        self.counts, at = read_array(blob, "q", at, count)
-        self.prints, at = read_array(blob, "Q", at, prints)
+        counts, at = read_array(blob, "q", at, count)
+        refs, at = read_array(blob, "Q", at, prints)
         part_prints, at = read_array(blob, "Q", at, parts)
         lengths, at = read_array(blob, "I", at, parts)
         ends = list(accumulate(lengths, initial=at))
         # part fingerprint -> (start, end) of its bytes in the blob
         self.places = dict(zip(part_prints, pairwise(ends), strict=True))
-        # where each state's part fingerprints start in ``prints``
-        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in self.counts),
-                                      initial=0))
-
-    def state(self, index: int) -> Any:
-        """The state at ``index``, built from its parts."""
-        first, count = self.firsts[index], self.counts[index]
-        if count == NOT_A_TUPLE:
-            return self._part(self.prints[first])
-        return tuple([self._part(print_) for print_ in self.prints[first:first + count]])
+        super().__init__(counts, refs)
 
     def _part(self, print_: int) -> Any:
         part = self.decoded.get(print_, _MISSING)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import marshal
 import pickle
 from array import array
+from itertools import accumulate
 from typing import Any
 
 from .fingerprint import marshal_bytes
@@ -29,6 +30,30 @@ def state_bytes(state: Any) -> bytes:
 def decoded(data: bytes) -> Any:
     """The state ``data`` (from :func:`state_bytes`) was made from."""
     return pickle.loads(data) if data[0] == 0x80 else marshal.loads(data)
+
+
+class PartRuns:
+    """An outbox's states, read back as runs of part references: state i is ``counts[i]``
+    references in ``refs``, one state after another, or one (``NOT_A_TUPLE``) for a state not
+    sent by parts, the part itself. A subclass says how a reference is read (``_part``)."""
+
+    __slots__ = ("counts", "firsts", "refs")
+
+    def __init__(self, counts: array[int], refs: array[int]) -> None:
+        self.counts, self.refs = counts, refs
+        # where each state's references start in ``refs``
+        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in counts),
+                                      initial=0))
+
+    def state(self, index: int) -> Any:
+        """The state at ``index``, built from its parts."""
+        first, count = self.firsts[index], self.counts[index]
+        if count == NOT_A_TUPLE:
+            return self._part(self.refs[first])
+        return tuple([self._part(ref) for ref in self.refs[first:first + count]])
+
+    def _part(self, ref: int) -> Any:
+        raise NotImplementedError
 
 
 def read_array(blob: bytes, code: str, at: int, count: int) -> tuple[array[int], int]:
