@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,6 +93,20 @@ class Checkpointer:
         self.every = CHECKPOINT_EVERY_SECONDS if every is None else every
         self.next_due = time.perf_counter() + self.every
         self.written = 0
+        self._probe()
+
+    def _probe(self) -> None:
+        """Fail now, not at the first checkpoint minutes into the search, if the directory
+        cannot be made or written to."""
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryFile(dir=self.directory):
+                pass
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+
+    def _unwritable(self, exc: OSError) -> InputError:
+        return InputError(f"cannot write a checkpoint to {self.directory}: {exc.strerror}")
 
     @property
     def path(self) -> Path:
@@ -110,8 +125,7 @@ class Checkpointer:
                 os.fsync(out.fileno())
             os.replace(temporary, self.path)
         except OSError as exc:
-            raise InputError(f"cannot write a checkpoint to {self.directory}: "
-                             f"{exc.strerror}") from exc
+            raise self._unwritable(exc) from exc
         self.written += 1
         self.next_due = time.perf_counter() + self.every
 

@@ -110,10 +110,15 @@ def test_ctrl_c_writes_a_checkpoint_that_resume_finishes(tmp_path: Path) -> None
     (["--checkpoint-every", "5"], "--checkpoint-every applies to --checkpoint DIR only"),
     (["--checkpoint", "{dir}", "--checkpoint-every", "0"], "--checkpoint-every must be a "
                                                             "positive number of seconds, got '0'"),
+    # refused before the search, not when the first checkpoint is due minutes into it
+    (["--checkpoint", "{dir}/a-file"], "cannot write a checkpoint to {dir}/a-file: File exists"),
+    (["--checkpoint", "{dir}/a-file/sub"],
+     "cannot write a checkpoint to {dir}/a-file/sub: Not a directory"),
 ])
 def test_checkpoint_options_are_checked(tmp_path: Path, arguments: list[str],
                                         message: str) -> None:
     model = ["--model", f"{EXAMPLES / 'two_phase.py'}:TwoPhase"]
+    (tmp_path / "a-file").touch()  # a directory no checkpoint can be written to
     filled = [a.replace("{dir}", str(tmp_path)) for a in arguments]
     done = subprocess.run(kafka_eos("check", *model, *filled), capture_output=True, text=True)
     assert done.returncode == 2
