@@ -31,7 +31,10 @@ def one_line_error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["check", "--no-such-option"], ["unrecognized arguments", "--no-such-option"]),
+        # named by the command it was given to, whose --help lists the options there are
+        (["check", "--no-such-option"], ["check: unrecognized arguments: --no-such-option",
+                                         "(see kafka-eos check --help)"]),
+        (["--no-such-option"], ["unrecognized arguments", "(see kafka-eos --help)"]),
         (["no-such-command"], ["invalid choice", "no-such-command"]),
         (["validate"], ["validate:", "required", "HISTORY"]),
         (["prove", "--timeout", "soon"], ["prove:", "--timeout", "kafka-eos prove --help"]),

@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         register = getattr(module, "register", None)
         if register is not None:
             register(subparsers)
+    parser.set_defaults(commands=subparsers.choices)  # to name the command in an error
     return parser
 
 
@@ -112,7 +113,10 @@ def console() -> NoReturn:
 
 def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command they were given to, whose --help lists its options
+        commands: dict[str, argparse.ArgumentParser] = args.commands
+        commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
