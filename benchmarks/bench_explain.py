@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -117,26 +116,38 @@ def write_large_history(path: Path, *, megabytes: float, seed: int = 0) -> int:
     return writer.written
 
 
-def run_explain(history: Path) -> dict[str, Any]:
-    """``kafka-eos explain --json`` in a child process: its document, CPU s, peak MB."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "kafka_eos", "explain", "--json", str(history)],
-        capture_output=True,
-        text=True,
-        check=False,
+# Runs a command as its child and reports that child's CPU time and peak RSS alone: the
+# calling process's own children (earlier tests in one pytest worker, say) do not count.
+_WRAPPER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+result = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - started
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
+                  "cpu": usage.ru_utime + usage.ru_stime, "wall": wall,
+                  "peak_mb": usage.ru_maxrss / 1024}))
+"""
+
+
+def run_measured(command: list[str]) -> dict[str, Any]:
+    """``command`` in a child process of a child: its exit code, stdout, stderr, CPU and wall
+    seconds, and peak RSS in MB (kilobytes from Linux's getrusage), its own alone."""
+    wrapper = subprocess.run(
+        [sys.executable, "-c", _WRAPPER, *command], capture_output=True, text=True, check=True
     )
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode not in (0, 1):
-        raise SystemExit(f"explain failed ({done.returncode}): {done.stderr.strip()}")
-    return {
-        "document": json.loads(done.stdout),
-        "cpu_s": (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
-        "wall_s": wall,
-        "peak_mb": after.ru_maxrss / 1024,  # kilobytes on Linux; the largest child so far
-    }
+    report: dict[str, Any] = json.loads(wrapper.stdout)
+    return report
+
+
+def run_explain(history: Path) -> dict[str, Any]:
+    """``kafka-eos explain --json`` on ``history``: its document, exit code, CPU s, wall s and
+    peak MB (:func:`run_measured`)."""
+    run = run_measured([sys.executable, "-m", "kafka_eos", "explain", "--json", str(history)])
+    if run["code"] not in (0, 1):
+        raise SystemExit(f"explain failed ({run['code']}): {run['stderr'].strip()}")
+    return {"document": json.loads(run["stdout"]), "code": run["code"], "cpu_s": run["cpu"],
+            "wall_s": run["wall"], "peak_mb": run["peak_mb"]}
 
 
 def main() -> None:

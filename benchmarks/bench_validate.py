@@ -13,36 +13,20 @@ in a child process of a child, so the peak RSS is validate's alone. The slow tes
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from bench_explain import write_large_history  # the same seeded history explain is timed on
-
-# Runs validate as its child and reports that child's CPU time and peak RSS alone (the
-# calling process's own children, e.g. earlier tests, do not count).
-_WRAPPER = """
-import json, resource, subprocess, sys
-result = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-print(json.dumps({"code": result.returncode, "stdout": result.stdout, "stderr": result.stderr,
-                  "cpu": usage.ru_utime + usage.ru_stime, "peak_mb": usage.ru_maxrss / 1024}))
-"""
+# the same seeded history explain is timed on, and the same measure of a child alone
+from bench_explain import run_measured, write_large_history
 
 
 def measure(path: Path, *options: str) -> dict[str, Any]:
     """Run ``kafka-eos validate`` on ``path``: its exit code, stdout, stderr, CPU seconds and
     peak RSS in MB (kilobytes from Linux's getrusage)."""
-    command = [sys.executable, "-m", "kafka_eos", "validate", *options, str(path)]
-    wrapper = subprocess.run(
-        [sys.executable, "-c", _WRAPPER, *command], capture_output=True, text=True, check=True
-    )
-    report: dict[str, Any] = json.loads(wrapper.stdout)
-    return report
+    return run_measured([sys.executable, "-m", "kafka_eos", "validate", *options, str(path)])
 
 
 def main() -> None:
