@@ -870,12 +870,14 @@ class KafkaProducer:
         request = min(self.txn_queue, key=lambda r: r.priority)
         if request.next_attempt_ms > now:
             return []
-        if self.txn_state is S.ABORTABLE_ERROR and request.kind not in (
-            "find_coordinator",
-            "init",
-            "end",
+        if self.txn_state is S.FATAL_ERROR or (
+            self.txn_state is S.ABORTABLE_ERROR
+            and request.kind not in ("find_coordinator", "init", "end")
         ):
-            # A doomed transaction sends nothing more but its EndTxn(abort).
+            # A doomed transaction sends nothing more but its EndTxn(abort); a failed producer
+            # nothing at all, not even a request re-enqueued after a retriable answer that
+            # was in flight when it failed (TransactionManager.maybeTerminateRequestWithError
+            # fails whatever comes next with the last error).
             self.txn_queue.remove(request)
             if request.future is not None:
                 request.future.fail(self.last_error or ErrorCode.TRANSACTION_ABORTABLE)

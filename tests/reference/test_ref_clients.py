@@ -15,7 +15,18 @@ from kafka_eos.protocol.knobs import Knobs
 from kafka_eos.reference.clock import VirtualClock
 from kafka_eos.reference.consumer import KafkaConsumer
 from kafka_eos.reference.futures import IllegalStateError
-from kafka_eos.reference.messages import ProduceRequest, ProduceResponse, TopicPartition
+from kafka_eos.reference.messages import (
+    FindCoordinatorRequest,
+    FindCoordinatorResponse,
+    InitProducerIdRequest,
+    InitProducerIdResponse,
+    PartitionResult,
+    ProduceRequest,
+    ProduceResponse,
+    TopicPartition,
+    TxnOffsetCommitRequest,
+    TxnOffsetCommitResponse,
+)
 from kafka_eos.reference.network import Faults, SimNetwork
 from kafka_eos.reference.node import BROKER_ID, BrokerConfig, BrokerNode
 from kafka_eos.reference.producer import ConsumerGroupMetadata, KafkaProducer
@@ -112,6 +123,53 @@ def test_a_fenced_producer_becomes_fatal_and_its_records_stay_invisible() -> Non
         old.begin_transaction()
     reader = world.consumer("r", "read_committed")
     assert "zombie" not in world.read_all(reader, [TopicPartition("t", 0)])
+
+
+def test_a_retriable_answer_in_flight_when_the_producer_failed_is_not_retried() -> None:
+    """TransactionManager.maybeTerminateRequestWithError: a TxnOffsetCommit answered
+    CONCURRENT_TRANSACTIONS is re-enqueued, and fails with the last error instead of going out
+    again once the producer has a fatal error (here its Produce was refused
+    INVALID_PRODUCER_ID_MAPPING while the commit was in flight). Driven by hand, sans-I/O: the
+    broker's answers are written here."""
+    clock = VirtualClock()
+    producer = KafkaProducer(client_id="p", clock=clock, transactional_id="tx")
+
+    def exchange() -> list[object]:
+        """Answer what the producer sends, a coordinator lookup and InitProducerId at once;
+        the rest is returned unanswered."""
+        held = []
+        for out in producer.poll_outbound():
+            request = out.message
+            if isinstance(request, FindCoordinatorRequest):
+                producer.receive(out.destination, FindCoordinatorResponse(
+                    request.correlation_id, ErrorCode.NONE, out.destination))
+            elif isinstance(request, InitProducerIdRequest):
+                producer.receive(out.destination, InitProducerIdResponse(
+                    request.correlation_id, ErrorCode.NONE, producer_id=7, producer_epoch=0))
+            else:
+                held.append(out)
+        return held
+
+    init = producer.init_transactions()
+    while not init.done:
+        assert not exchange()
+    producer.begin_transaction()
+    producer.send("t", "v", partition=0)
+    offsets = producer.send_offsets_to_transaction({TopicPartition("in", 0): 1},
+                                                   ConsumerGroupMetadata("g"))
+    held = exchange() + exchange()
+    produce, commit = (next(o for o in held if isinstance(o.message, kind))
+                       for kind in (ProduceRequest, TxnOffsetCommitRequest))
+    producer.receive(produce.destination, ProduceResponse(
+        produce.message.correlation_id, "t", 0, ErrorCode.INVALID_PRODUCER_ID_MAPPING))
+    assert producer.txn_state is S.FATAL_ERROR and not offsets.done  # the commit in flight
+    producer.receive(commit.destination, TxnOffsetCommitResponse(
+        commit.message.correlation_id,
+        (PartitionResult("in", 0, ErrorCode.CONCURRENT_TRANSACTIONS),)))
+    clock.advance(10 * producer.retry_backoff_ms)
+    producer.tick()
+    assert not producer.poll_outbound()
+    assert offsets.error is ErrorCode.INVALID_PRODUCER_ID_MAPPING
 
 
 def test_an_abortable_error_is_recovered_by_aborting() -> None:
