@@ -47,6 +47,8 @@ from typing import Any
 
 from xxhash import xxh3_64_intdigest
 
+from .tuples import HASHED_TYPE, plain
+
 # marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
 # '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
 _SET_CODE, _FROZENSET_CODE = ord("<"), ord(">")
@@ -82,8 +84,9 @@ def by_parts(state: Any) -> bool:
     parts are new objects at every step (an int past 256 is), found by identity never."""
     if type(state) is not tuple:
         return False
-    for part in state:  # noqa: SIM110 (compiled, a loop is cheaper than any() of a generator)
-        if type(part) is tuple:
+    for part in state:
+        kind = type(part)
+        if kind is tuple or kind is HASHED_TYPE:
             return True
     return False
 
@@ -95,8 +98,10 @@ def part_prints(state: tuple[Any, ...]) -> list[int]:
 
 def part_print(part: Any) -> int:
     """The fingerprint of one part of a state: a tuple's found by identity where it can be,
-    anything else's encoded (an atom encodes faster than it is looked up)."""
-    if type(part) is not tuple:
+    anything else's encoded (an atom encodes faster than it is looked up). A hashed part
+    (checker/tuples.py) is a tuple here: its fingerprint is its plain tuple's."""
+    kind = type(part)
+    if kind is not tuple and kind is not HASHED_TYPE:
         return value_fingerprint(part)
     # Found, the entry holds ``part`` itself: no other object has its id while it lives.
     entry = _PARTS.get(id(part))
@@ -125,10 +130,11 @@ def value_fingerprint(value: Any) -> int:
 def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
     """The state in marshal format 2 when those bytes depend on its value only, else None.
 
-    (The keyword default binds the function once: this runs once per transition.)
+    (The keyword default binds the function once: this runs once per transition.) Hashed parts
+    are written as the plain tuples they equal: marshal writes exact tuples only.
     """
     try:
-        data: bytes = _dumps(state, MARSHAL_VERSION)
+        data: bytes = _dumps(plain(state), MARSHAL_VERSION)
     except ValueError:
         return None
     if _SET_CODE in data or _FROZENSET_CODE in data:
@@ -145,7 +151,7 @@ def canonical_bytes(value: Any) -> bytes:
 
 def _encode(value: Any, out: list[bytes]) -> None:
     kind = type(value)
-    if kind is tuple:
+    if kind is tuple or kind is HASHED_TYPE:  # a hashed part encodes as its plain tuple
         out.append(b"(%d:" % len(value))
         for item in value:
             _encode(item, out)

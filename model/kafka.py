@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from kafka_eos.checker.reduction import PartialOrder
+from kafka_eos.checker.tuples import hashed
 
 from . import footprints, properties
 from .actions import ACTION_NAMES, ACTIONS
@@ -355,17 +356,20 @@ class KafkaEosModel(WorkloadTables):
         are one object compare by identity: the search's look-up of a successor it stored
         before, the caches keyed by a component and the properties' "left untouched" tests
         stop at the first level. A component an action rebuilt with an equal value becomes the
-        one it had, which is what the properties' identity tests ask about. (Correctness never
-        rests on it: a table that starts again only costs deeper comparisons.)"""
+        one it had, which is what the properties' identity tests ask about. Each first object
+        is made a hashed tuple (checker/tuples.py), which keeps its hash: a state's hash, which
+        the search takes of every successor, is then its seven components' kept hashes combined
+        instead of a walk of every nested tuple (0.86 us). (Correctness never rests on any of
+        it: a table that starts again only costs deeper comparisons and hashes.)"""
         changed: list[Any] | None = None
         for at, table in enumerate(self._canonical_parts):
             part = following[at]
             if at < len(state) and part is state[at]:
                 continue
             first = table.get(part)
-            if first is None:
-                table[part] = _bounded(table, part)
-            elif first is not part:
+            if first is None:  # a new value: its object keeps its hash from now on
+                first = table[part] = _bounded(table, hashed(part))
+            if first is not part:
                 if changed is None:
                     changed = list(following)
                 changed[at] = first

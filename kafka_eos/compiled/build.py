@@ -71,6 +71,9 @@ CHECKER_HOT = (
     "kafka_eos.checker.liveness",
     "kafka_eos.checker.scc",
 )
+#: Extension modules written in C, built beside the mypyc modules (each one's pure-Python
+#: stand-in says what it does): the tuple primitives of checker/tuples.py.
+C_EXTENSIONS = ("kafka_eos.checker._tuples",)
 
 #: mypy's options for the build. The layers are followed, silently (their type errors are the
 #: project's own mypy run's to report), so that compiled code knows the types of what it
@@ -111,7 +114,8 @@ def compiled_modules(files: Iterable[str]) -> tuple[str, ...]:
     :data:`NOT_COMPILED`, every protocol module but :data:`PROTOCOL_NOT_COMPILED`, and
     :data:`CHECKER_HOT`."""
     names = set(files)
-    return (*CHECKER_HOT, *_layer(names, "kafka_eos.protocol.", PROTOCOL_NOT_COMPILED),
+    return (*CHECKER_HOT, *C_EXTENSIONS,
+            *_layer(names, "kafka_eos.protocol.", PROTOCOL_NOT_COMPILED),
             *_layer(names, "kafka_eos.model.", NOT_COMPILED))
 
 
@@ -145,7 +149,7 @@ def _snapshot(files: dict[str, Path], into: Path) -> dict[str, Path]:
         elif path.name == "__init__.py":
             relative = Path(*parts, "__init__.py")
         else:
-            relative = Path(*parts).with_suffix(".py")
+            relative = Path(*parts).with_suffix(path.suffix)
         target = into / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
@@ -181,7 +185,7 @@ def build(
             return Built(folder=target, modules=modules, fresh=False)
         partial = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=_made(cache)))
         try:
-            _compile(work, [copies[m] for m in modules], key, partial, jobs=jobs, log=log)
+            _compile(work, {m: copies[m] for m in modules}, key, partial, jobs=jobs, log=log)
             (partial / sources.MANIFEST).write_text("\n".join(modules) + "\n", encoding="utf-8")
             shutil.rmtree(target, ignore_errors=True)
             try:
@@ -202,12 +206,13 @@ def _made(folder: Path) -> Path:
     return folder
 
 
-def _compile(work: Path, files: list[Path], key: str, out: Path, *, jobs: int,
+def _compile(work: Path, files: dict[str, Path], key: str, out: Path, *, jobs: int,
              log: io.TextIOBase | None) -> None:
-    """mypyc then the C compiler over ``files`` (copies under ``work/src``), extension
-    modules written under ``out``."""
+    """mypyc then the C compiler over ``files`` (copies under ``work/src``, by module name:
+    Python modules through mypyc, C sources as they are), extension modules written under
+    ``out``."""
     from mypyc.build import mypycify
-    from setuptools import Distribution  # type: ignore[import-untyped]
+    from setuptools import Distribution, Extension  # type: ignore[import-untyped]
 
     src = work / "src"
     config = work / "mypy.ini"
@@ -217,13 +222,15 @@ def _compile(work: Path, files: list[Path], key: str, out: Path, *, jobs: int,
     try:
         os.chdir(src)  # mypy names modules from the folders (and __init__.py) above a file
         with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
+            python = [str(f.relative_to(src)) for f in files.values() if f.suffix == ".py"]
             extensions = mypycify(
-                [str(f.relative_to(src)) for f in files]
-                + [f"--config-file={config}"],
+                [*python, f"--config-file={config}"],
                 target_dir=str(work / "c"),
                 multi_file=True,  # one C file per module: the C compiler runs in parallel
                 group_name=sources.group_name(key),
-            )
+            ) if python else []
+            extensions += [Extension(name, sources=[str(f.relative_to(src))])
+                           for name, f in files.items() if f.suffix == ".c"]
             distribution = Distribution({"name": "kafka-eos-compiled", "ext_modules": extensions})
             command = distribution.get_command_obj("build_ext")
             command.build_lib = str(out)

@@ -2,10 +2,10 @@
 
 A build compiles some modules of the model-checking layers (checker/, protocol/, model/) and
 type-checks them against the rest of those layers, so its key is a hash of every source file
-of those layers (plus ``kafka_eos/__init__.py`` and ``errors.py``, which they import) and of
-the Python it was compiled for. Editing any of those files changes the key: the build no
-longer matches and the pure-Python sources run (see :mod:`.finder`). Standard library only:
-this runs on every start of the package.
+of those layers, Python and C (plus ``kafka_eos/__init__.py`` and ``errors.py``, which they
+import), and of the Python it was compiled for. Editing any of those files changes the key:
+the build no longer matches and the pure-Python sources run (see :mod:`.finder`). Standard
+library only: this runs on every start of the package.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def source_files(folders: dict[str, Path]) -> dict[str, Path]:
              for name in ROOT_MODULES}
     for package in LAYERS:
         folder = folders[package]
-        for path in sorted(folder.rglob("*.py")):
+        # Python modules, and C sources of extension modules (build.C_EXTENSIONS)
+        for path in sorted((*folder.rglob("*.py"), *folder.rglob("*.c"))):
             parts = path.relative_to(folder).with_suffix("").parts
             files[".".join((package, *parts))] = path
     return files

@@ -29,9 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 MISSING = build._missing_tools()
 needs_compiler = pytest.mark.skipif(MISSING is not None, reason=f"cannot compile: {MISSING}")
 
-#: The search, the checker's state store and the graph recorded by number: compiled in a
-#: small build for the suite.
-SEARCH = ("kafka_eos.checker.bfs", "kafka_eos.checker.store", "kafka_eos.checker.graph_shares")
+#: The search, the checker's state store, the graph recorded by number and the tuple
+#: primitives in C (so the model's parts are hashed): compiled in a small build for the suite.
+SEARCH = ("kafka_eos.checker.bfs", "kafka_eos.checker.store", "kafka_eos.checker.graph_shares",
+          "kafka_eos.checker._tuples")
 
 
 def _environment(cache: Path, *, interpreted: bool = False) -> dict[str, str]:
@@ -166,6 +167,35 @@ def test_compiled_search_spills_its_queue_as_the_interpreted_one_does(search_cac
     assert runs[0]["code"] == "compiled (mypyc)"
     assert runs[0]["queue_spilled"] == runs[1]["queue_spilled"] > 0
     assert _figures(runs[0]) == _figures(runs[1])
+
+
+@needs_compiler
+def test_the_compiled_build_hashes_the_models_parts_which_read_as_plain_tuples(
+    search_cache: Path,
+) -> None:
+    """With the C tuple primitives, the model's interned parts keep their hash: a state's
+    fingerprint, its bytes for another worker and its pickle are the plain state's."""
+    probe = """if True:
+        import pickle
+        from kafka_eos.checker import tuples
+        from kafka_eos.checker.fingerprint import fingerprint, marshal_bytes
+        from kafka_eos.checker.transfer import decoded, state_bytes
+        from kafka_eos.model.configs import load_check_config
+        model = load_check_config("coordinator-failover").model
+        state = model.init_states()[0]
+        _, successor = next(iter(model.actions(state)))
+        copy = tuple(tuple(part) if isinstance(part, tuple) else part for part in successor)
+        plain = pickle.loads(pickle.dumps(successor))
+        print(tuples.COMPILED, all(type(p) is tuples.HASHED_TYPE for p in successor),
+              all(type(p) is tuple for p in plain), plain == successor,
+              fingerprint(successor) == fingerprint(copy),
+              marshal_bytes(successor) == marshal_bytes(plain),
+              decoded(state_bytes(successor)) == successor)
+    """
+    done = subprocess.run([sys.executable, "-c", probe], env=_environment(search_cache),
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"] * 7
 
 
 @needs_compiler

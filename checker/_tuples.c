@@ -1,0 +1,293 @@
+/* The compiled build's tuple primitives (see tuples.py, which documents each one and holds
+ * the pure-Python versions that run where nothing is compiled).
+ *
+ * HashedTuple: a tuple whose hash is computed once, when it is made, and kept in the slot
+ * after its last item. A state of interned parts hashes in O(parts) instead of walking every
+ * nested tuple on each look-up. Its hash is exactly a plain tuple's (tuplehash over the same
+ * items), and it compares as a tuple, so hashed and plain values of one value meet in one
+ * dict entry.
+ *
+ * Where the hash is kept: a tuple subclass cannot add fields before its items (they start at
+ * a fixed offset), so the hash lives after them, at ob_item[Py_SIZE]. PyType_GenericAlloc
+ * allocates room for nitems + 1 items; asking for n + 1 and setting the size to n leaves that
+ * slot to us. Nothing in CPython reads past Py_SIZE items, tuples never change size once
+ * made, and a subclass instance never goes to the exact tuple's free lists (tupledealloc
+ * checks the type), so the slot is ours for the object's life.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyTypeObject HashedTuple_Type;
+
+static inline Py_hash_t *
+hash_slot(PyObject *op)
+{
+    return (Py_hash_t *)&((PyTupleObject *)op)->ob_item[Py_SIZE(op)];
+}
+
+/* A new HashedTuple of the items of a tuple or list. */
+static PyObject *
+make_hashed(PyTypeObject *type, PyObject *items)
+{
+    PyObject *fast = PySequence_Fast(items, "hashed() takes a tuple or a list");
+    if (fast == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
+    PyObject *op = type->tp_alloc(type, n + 1);
+    if (op == NULL) {
+        Py_DECREF(fast);
+        return NULL;
+    }
+    PyObject **source = PySequence_Fast_ITEMS(fast);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_INCREF(source[i]);
+        ((PyTupleObject *)op)->ob_item[i] = source[i];
+    }
+    Py_DECREF(fast);
+    Py_SET_SIZE(op, n);
+    Py_hash_t hash = PyTuple_Type.tp_hash(op); /* a plain tuple's hash of these items */
+    if (hash == -1) {                           /* an unhashable item */
+        Py_DECREF(op);
+        return NULL;
+    }
+    *hash_slot(op) = hash;
+    return op;
+}
+
+static Py_hash_t
+hashed_tuple_hash(PyObject *op)
+{
+    return *hash_slot(op);
+}
+
+static PyObject *
+hashed_tuple_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+    PyObject *items;
+    if (kwds != NULL && PyDict_GET_SIZE(kwds)) {
+        PyErr_SetString(PyExc_TypeError, "HashedTuple() takes no keyword arguments");
+        return NULL;
+    }
+    if (!PyArg_UnpackTuple(args, "HashedTuple", 1, 1, &items)) {
+        return NULL;
+    }
+    return make_hashed(type, items);
+}
+
+/* Pickled (checkpoints, spilled queues, Ray) as the plain tuple: the reading process need
+ * not have a compiled build, and the model interns what it reads anyway. */
+static PyObject *
+hashed_tuple_reduce(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    PyObject *items = PyTuple_GetSlice(self, 0, Py_SIZE(self));
+    if (items == NULL) {
+        return NULL;
+    }
+    return Py_BuildValue("(O(N))", (PyObject *)&PyTuple_Type, items);
+}
+
+static PyMethodDef hashed_tuple_methods[] = {
+    {"__reduce__", hashed_tuple_reduce, METH_NOARGS, NULL},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject HashedTuple_Type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "kafka_eos.checker._tuples.HashedTuple",
+    .tp_doc = "A tuple whose hash was computed once, when it was made.",
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_TUPLE_SUBCLASS,
+    .tp_hash = hashed_tuple_hash,
+    .tp_new = hashed_tuple_new,
+    .tp_methods = hashed_tuple_methods,
+};
+
+static PyObject *
+hashed(PyObject *Py_UNUSED(module), PyObject *items)
+{
+    return make_hashed(&HashedTuple_Type, items);
+}
+
+/* A plain tuple of the items of ``values`` (a tuple, or a HashedTuple). */
+static PyObject *
+copied(PyObject *values)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(values);
+    PyObject *out = PyTuple_New(n);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(values, i);
+        Py_INCREF(item);
+        PyTuple_SET_ITEM(out, i, item);
+    }
+    return out;
+}
+
+/* ``index`` as a position of a tuple of ``size`` items (negative counts from the end), or -1
+ * with an exception set. */
+static Py_ssize_t
+position(PyObject *index, Py_ssize_t size, const char *caller)
+{
+    Py_ssize_t given = PyNumber_AsSsize_t(index, PyExc_IndexError);
+    if (given == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    Py_ssize_t at = given < 0 ? given + size : given;
+    if (at < 0 || at >= size) {
+        PyErr_Format(PyExc_IndexError, "%s: index %zd out of range for a tuple of %zd",
+                     caller, given, size);
+        return -1;
+    }
+    return at;
+}
+
+static PyObject *
+replace(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "replace() takes 3 arguments (%zd given)", nargs);
+        return NULL;
+    }
+    if (!PyTuple_Check(args[0])) {
+        PyErr_Format(PyExc_TypeError, "replace() takes a tuple, not %.100s",
+                     Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    Py_ssize_t at = position(args[1], PyTuple_GET_SIZE(args[0]), "replace()");
+    if (at == -1) {
+        return NULL;
+    }
+    PyObject *out = copied(args[0]);
+    if (out == NULL) {
+        return NULL;
+    }
+    Py_INCREF(args[2]);
+    Py_SETREF(((PyTupleObject *)out)->ob_item[at], args[2]);
+    return out;
+}
+
+static PyObject *
+replace_many(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || !PyTuple_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "replace_many() takes a tuple, then (index, value) pairs");
+        return NULL;
+    }
+    Py_ssize_t size = PyTuple_GET_SIZE(args[0]);
+    PyObject *out = copied(args[0]);
+    if (out == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t c = 1; c < nargs; c++) {
+        PyObject *change = args[c];
+        if (!PyTuple_Check(change) || PyTuple_GET_SIZE(change) != 2) {
+            Py_DECREF(out);
+            PyErr_SetString(PyExc_TypeError, "replace_many(): each change is an (index, value) pair");
+            return NULL;
+        }
+        Py_ssize_t at = position(PyTuple_GET_ITEM(change, 0), size, "replace_many()");
+        if (at == -1) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *value = PyTuple_GET_ITEM(change, 1);
+        Py_INCREF(value);
+        Py_SETREF(((PyTupleObject *)out)->ob_item[at], value);
+    }
+    return out;
+}
+
+/* ``value`` with every HashedTuple in it (at any depth of tuples) made a plain tuple: the same
+ * object where it holds none. */
+static PyObject *
+plain(PyObject *Py_UNUSED(module), PyObject *value)
+{
+    if (!PyTuple_Check(value)) {
+        Py_INCREF(value);
+        return value;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(value);
+    PyObject *out = NULL;
+    if (!PyTuple_CheckExact(value)) {
+        out = PyTuple_New(n);
+        if (out == NULL) {
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(value, i);
+        PyObject *made = plain(NULL, item);
+        if (made == NULL) {
+            Py_XDECREF(out);
+            return NULL;
+        }
+        if (out == NULL && made != item) { /* the first changed item of an exact tuple */
+            out = PyTuple_New(n);
+            if (out == NULL) {
+                Py_DECREF(made);
+                return NULL;
+            }
+            for (Py_ssize_t j = 0; j < i; j++) {
+                PyObject *same = PyTuple_GET_ITEM(value, j);
+                Py_INCREF(same);
+                PyTuple_SET_ITEM(out, j, same);
+            }
+        }
+        if (out != NULL) {
+            PyTuple_SET_ITEM(out, i, made);
+        } else {
+            Py_DECREF(made);
+        }
+    }
+    if (out == NULL) {
+        Py_INCREF(value);
+        return value;
+    }
+    return out;
+}
+
+static PyMethodDef module_methods[] = {
+    {"hashed", hashed, METH_O, "The items of a tuple or list as a HashedTuple."},
+    {"replace", (PyCFunction)(void (*)(void))replace, METH_FASTCALL,
+     "A tuple with one position set."},
+    {"replace_many", (PyCFunction)(void (*)(void))replace_many, METH_FASTCALL,
+     "A tuple with each (index, value) of the changes set."},
+    {"plain", plain, METH_O, "A value with its HashedTuples made plain tuples."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef tuples_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "kafka_eos.checker._tuples",
+    .m_doc = "The compiled build's tuple primitives (see tuples.py).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__tuples(void)
+{
+    HashedTuple_Type.tp_base = &PyTuple_Type;
+    HashedTuple_Type.tp_basicsize = PyTuple_Type.tp_basicsize;
+    HashedTuple_Type.tp_itemsize = PyTuple_Type.tp_itemsize;
+    HashedTuple_Type.tp_traverse = PyTuple_Type.tp_traverse;
+    /* Set with tp_hash, tp_richcompare would not be inherited (the two go together): equal
+     * HashedTuples would compare by identity. */
+    HashedTuple_Type.tp_richcompare = PyTuple_Type.tp_richcompare;
+    if (PyType_Ready(&HashedTuple_Type) < 0) {
+        return NULL;
+    }
+    PyObject *module = PyModule_Create(&tuples_module);
+    if (module == NULL) {
+        return NULL;
+    }
+    Py_INCREF(&HashedTuple_Type);
+    if (PyModule_AddObject(module, "HashedTuple", (PyObject *)&HashedTuple_Type) < 0) {
+        Py_DECREF(&HashedTuple_Type);
+        Py_DECREF(module);
+        return NULL;
+    }
+    return module;
+}

@@ -1,0 +1,198 @@
+"""checker/tuples.py: the tuple primitives, in C (the compiled build's ``_tuples``) and in
+Python, give the same values. A hashed part must be, for every reader of a state, the plain
+tuple it equals: in a dict or set, in a comparison, pickled, written by marshal.
+
+The C module is built alone (one gcc run) into a temporary cache and loaded from there, so
+these tests run it whether or not the test process runs the compiled build.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import marshal
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kafka_eos.checker import tuples as python_tuples
+from kafka_eos.compiled import build, sources
+
+MISSING = build._missing_tools()
+C_MODULE = "kafka_eos.checker._tuples"
+
+#: nested tuples of small ints and short strs, as a model's states are
+values = st.recursive(
+    st.integers(-3, 300) | st.text(max_size=2),
+    lambda inner: st.lists(inner, max_size=4).map(tuple),
+    max_leaves=12,
+)
+tuples_ = st.lists(values, max_size=6).map(tuple)
+
+
+@pytest.fixture(scope="module")
+def c_tuples(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
+    """The C module, compiled alone into a fresh cache and loaded from its file."""
+    if MISSING is not None:
+        pytest.skip(f"cannot compile: {MISSING}")
+    cache = tmp_path_factory.mktemp("tuples-cache")
+    environment = {**os.environ, sources.CACHE_VARIABLE: str(cache)}
+    done = subprocess.run(
+        [sys.executable, "-c", "from kafka_eos.compiled.build import build; "
+                               f"print(build(modules=({C_MODULE!r},)).folder)"],
+        env=environment, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip())
+    path = folder.joinpath(*C_MODULE.split(".")).with_name(
+        "_tuples" + importlib.machinery.EXTENSION_SUFFIXES[0])
+    loader = importlib.machinery.ExtensionFileLoader(C_MODULE, str(path))
+    spec = importlib.util.spec_from_file_location(C_MODULE, path, loader=loader)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module", params=["python", "c"])
+def impl(request: pytest.FixtureRequest) -> Any:
+    """Each implementation of the primitives."""
+    if request.param == "python":
+        return _PythonImpl()
+    return request.getfixturevalue("c_tuples")
+
+
+class _PythonImpl:
+    """The pure-Python versions, as a module-like object (what runs with no compiled build)."""
+
+    hashed = staticmethod(python_tuples.PYTHON_VERSIONS["hashed"])
+    replace = staticmethod(python_tuples.PYTHON_VERSIONS["replace"])
+    replace_many = staticmethod(python_tuples.PYTHON_VERSIONS["replace_many"])
+    plain = staticmethod(python_tuples.PYTHON_VERSIONS["plain"])
+
+
+def _deep_hashed(c_tuples: ModuleType, value: Any) -> Any:
+    """``value`` with every tuple in it hashed."""
+    if type(value) is not tuple:
+        return value
+    return c_tuples.hashed([_deep_hashed(c_tuples, item) for item in value])
+
+
+@given(value=tuples_)
+def test_a_hashed_tuple_is_its_plain_tuple_to_every_reader(c_tuples: ModuleType,
+                                                           value: tuple[Any, ...]) -> None:
+    part = c_tuples.hashed(value)
+    assert type(part) is c_tuples.HashedTuple and isinstance(part, tuple)
+    assert part == value and value == part and not part != value  # noqa: SIM202 (!= itself)
+    assert hash(part) == hash(value)
+    assert repr(part) == repr(value) and list(part) == list(value) and len(part) == len(value)
+    assert part[1:] == value[1:] and part + (0,) == (*value, 0)  # noqa: RUF005 (+ itself)
+    assert {value: "plain"}[part] == "plain" and {part: "hashed"}[value] == "hashed"
+    assert part < (*value, 0) and (*value, 0) > part and part <= value
+
+
+@given(value=tuples_)
+def test_equal_hashed_tuples_are_one_key(c_tuples: ModuleType, value: tuple[Any, ...]) -> None:
+    """Two hashed objects of one value compare equal (not by identity: CPython drops a type's
+    inherited comparison when it sets its own hash), so a table that starts again and makes a
+    second object of a value still finds the first."""
+    first, second = c_tuples.hashed(value), c_tuples.hashed(list(value))
+    assert first is not second and first == second and len({first, second, value}) == 1
+    assert sorted([c_tuples.hashed((2,)), c_tuples.hashed((1,))]) == [(1,), (2,)]
+
+
+@given(value=values)
+def test_hashed_parts_pickle_and_marshal_as_plain_tuples(c_tuples: ModuleType, value: Any) -> None:
+    """Checkpoints, spilled queues and Ray pickle states; fingerprints and workers write them
+    with marshal, which takes exact tuples only: either way a hashed part is its plain tuple."""
+    deep = _deep_hashed(c_tuples, value)
+    state = (deep, (deep,))  # a hashed part inside a plain tuple inside the state
+    plain_state = (value, (value,))
+    revived = pickle.loads(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+    assert revived == plain_state and _only_plain_tuples(revived)
+    made_plain = c_tuples.plain(state)
+    assert made_plain == plain_state and _only_plain_tuples(made_plain)
+    assert marshal.dumps(made_plain, 2) == marshal.dumps(plain_state, 2)
+    assert c_tuples.plain(plain_state) is plain_state  # nothing hashed: nothing copied
+    with pytest.raises(ValueError, match="unmarshallable"):
+        marshal.dumps(c_tuples.hashed((1,)), 2)
+
+
+def _only_plain_tuples(value: Any) -> bool:
+    if isinstance(value, tuple):
+        return type(value) is tuple and all(_only_plain_tuples(item) for item in value)
+    return True
+
+
+def test_an_unhashable_item_is_refused_when_the_tuple_is_made(c_tuples: ModuleType) -> None:
+    with pytest.raises(TypeError, match="unhashable"):
+        c_tuples.hashed(([],))
+    with pytest.raises(TypeError, match="tuple or a list"):
+        c_tuples.hashed(5)
+    with pytest.raises(TypeError, match="no keyword"):
+        c_tuples.HashedTuple((1,), extra=2)
+    assert c_tuples.HashedTuple(iter((1, 2))) == (1, 2)
+
+
+@given(values_=tuples_.filter(len), data=st.data())
+def test_replace_sets_one_position(impl: Any, values_: tuple[Any, ...], data: Any) -> None:
+    index = data.draw(st.integers(-len(values_), len(values_) - 1))
+    expected = list(values_)
+    expected[index] = "new"
+    for given_ in (values_, _hashed_or_same(impl, values_)):
+        changed = impl.replace(given_, index, "new")
+        assert changed == tuple(expected) and type(changed) is tuple
+    assert impl.replace(values_, index, values_[index]) == values_
+
+
+@given(values_=tuples_.filter(len), data=st.data())
+def test_replace_many_sets_each_change_in_order(impl: Any, values_: tuple[Any, ...],
+                                                data: Any) -> None:
+    indices = st.integers(-len(values_), len(values_) - 1)
+    changes = data.draw(st.lists(st.tuples(indices, st.integers()), max_size=4))
+    expected = list(values_)
+    for index, value in changes:
+        expected[index] = value
+    changed = impl.replace_many(_hashed_or_same(impl, values_), *changes)
+    assert changed == tuple(expected) and type(changed) is tuple
+
+
+def _hashed_or_same(impl: Any, value: tuple[Any, ...]) -> tuple[Any, ...]:
+    made: tuple[Any, ...] = impl.hashed(value)
+    return made
+
+
+def test_a_position_out_of_range_is_an_index_error(impl: Any) -> None:
+    with pytest.raises(IndexError):
+        impl.replace((1, 2), 2, 0)
+    with pytest.raises(IndexError):
+        impl.replace((1, 2), -3, 0)
+    with pytest.raises(IndexError):
+        impl.replace_many((1, 2), (0, 9), (5, 0))
+
+
+def test_the_c_versions_refuse_what_is_not_a_tuple(c_tuples: ModuleType) -> None:
+    with pytest.raises(TypeError, match="takes a tuple"):
+        c_tuples.replace([1, 2], 0, 0)
+    with pytest.raises(TypeError, match="takes 3 arguments"):
+        c_tuples.replace((1, 2), 0)
+    with pytest.raises(TypeError, match=r"\(index, value\) pair"):
+        c_tuples.replace_many((1, 2), (0, 1, 2))
+
+
+def test_without_the_compiled_build_nothing_is_hashed() -> None:
+    """The pure-Python stand-ins keep a plain tuple plain (the same object), so a model that
+    hashes its parts runs unchanged where nothing is compiled."""
+    python = _PythonImpl()
+    value = ((1, 2), (3,))
+    assert python.hashed(value) is value
+    assert python.hashed([1, 2]) == (1, 2)
+    assert python.plain(value) is value
