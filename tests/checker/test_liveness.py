@@ -12,6 +12,7 @@ from checker_examples import EXAMPLES, example
 from lassos import lasso_problems
 
 from kafka_eos.checker import check
+from kafka_eos.checker.graph import StateGraph
 from kafka_eos.checker.itf import read_itf, write_itf
 from kafka_eos.checker.result import STUTTERING
 from kafka_eos.checker.temporal import (
@@ -289,3 +290,17 @@ def test_a_graph_of_the_states_counts_the_transitions_the_plain_search_counts(
     assert graph.graph_bytes > 0
     assert (graph.verdict, graph.violated, graph.transitions, graph.coverage) == (
         plain.verdict, plain.violated, plain.transitions, plain.coverage)
+
+
+def test_a_graph_past_65535_labels_keeps_each_edges_label() -> None:
+    """The recorded labels are 16-bit numbers until the 65,536th distinct label, then 32-bit:
+    every edge keeps its own label across the change (coverage and lassos read them)."""
+    count = 70_000
+    graph = StateGraph()
+    graph.add_initial([0])
+    recorded = graph.recording(lambda s: [(f"go{i}", i + 1) for i in range(count)] if s == 0
+                               else [])
+    assert len(recorded(0)) == count
+    names = graph.label_list()
+    assert graph.labels.typecode == "I" and len(graph.labels) == count
+    assert [names[i] for i in graph.labels] == [f"go{i}" for i in range(count)]
