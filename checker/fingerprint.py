@@ -43,11 +43,17 @@ import dataclasses
 import enum
 import marshal
 from struct import Struct
-from typing import Any
+from typing import Any, Final
 
 from xxhash import xxh3_64_intdigest
 
-from .tuples import HASHED_TYPE, plain
+from . import tuples
+
+#: The type of the hashed parts of checker/tuples.py, and its function that makes them plain
+#: tuples: constants, which compiled are C statics, where a module global is a dict look-up at
+#: each use (part_print runs for every part of every successor a fingerprint store keeps).
+_HASHED: Final = tuples.HASHED_TYPE
+_plain: Final = tuples.plain
 
 # marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
 # '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
@@ -86,7 +92,7 @@ def by_parts(state: Any) -> bool:
         return False
     for part in state:
         kind = type(part)
-        if kind is tuple or kind is HASHED_TYPE:
+        if kind is tuple or kind is _HASHED:
             return True
     return False
 
@@ -101,7 +107,7 @@ def part_print(part: Any) -> int:
     anything else's encoded (an atom encodes faster than it is looked up). A hashed part
     (checker/tuples.py) is a tuple here: its fingerprint is its plain tuple's."""
     kind = type(part)
-    if kind is not tuple and kind is not HASHED_TYPE:
+    if kind is not tuple and kind is not _HASHED:
         return value_fingerprint(part)
     # Found, the entry holds ``part`` itself: no other object has its id while it lives.
     entry = _PARTS.get(id(part))
@@ -133,10 +139,20 @@ def marshal_bytes(state: Any, _dumps: Any = marshal.dumps) -> bytes | None:
     (The keyword default binds the function once: this runs once per transition.) Hashed parts
     are written as the plain tuples they equal: marshal writes exact tuples only.
     """
+    if type(state) is _HASHED:  # a part: its items are plain (the model hashes parts only)
+        items: Any = state
+        state = tuple(items)
     try:
-        data: bytes = _dumps(plain(state), MARSHAL_VERSION)
+        data: bytes = _dumps(state, MARSHAL_VERSION)
     except ValueError:
-        return None
+        # a state holding hashed parts (rare: a state of parts is fingerprinted part by part)
+        made_plain = _plain(state)
+        if made_plain is state:
+            return None
+        try:
+            data = _dumps(made_plain, MARSHAL_VERSION)
+        except ValueError:
+            return None
     if _SET_CODE in data or _FROZENSET_CODE in data:
         return None
     return data
@@ -151,7 +167,7 @@ def canonical_bytes(value: Any) -> bytes:
 
 def _encode(value: Any, out: list[bytes]) -> None:
     kind = type(value)
-    if kind is tuple or kind is HASHED_TYPE:  # a hashed part encodes as its plain tuple
+    if kind is tuple or kind is _HASHED:  # a hashed part encodes as its plain tuple
         out.append(b"(%d:" % len(value))
         for item in value:
             _encode(item, out)

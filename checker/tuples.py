@@ -22,8 +22,15 @@ from typing import Any
 __all__ = ["COMPILED", "HASHED_TYPE", "PYTHON_VERSIONS", "hashed", "plain", "replace",
            "replace_many"]
 
-#: The type of a hashed part (``tuple`` where nothing is compiled: no value is then hashed).
-HASHED_TYPE: type = tuple
+
+class _NothingHashed(tuple[Any, ...]):
+    """Stands for the hashed parts' type where nothing is compiled: no value is of it."""
+
+    __slots__ = ()
+
+
+#: The type of a hashed part (where nothing is compiled, a type no value is of).
+HASHED_TYPE: type = _NothingHashed
 
 
 def hashed(items: tuple[Any, ...] | list[Any]) -> tuple[Any, ...]:
