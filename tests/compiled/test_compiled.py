@@ -122,9 +122,13 @@ def test_the_build_key_follows_every_source(tmp_path: Path) -> None:
     for name, path in files.items():
         shutil.copyfile(path, copies[name])
     assert sources.key(copies) == sources.key(files)
-    edited = copies["kafka_eos.protocol.epochs"]
-    edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
-    assert sources.key(copies) != sources.key(files)
+    for module in ("kafka_eos.protocol.epochs", *build.C_EXTENSIONS):  # Python, and C
+        edited = dict(copies)
+        edited[module] = tmp_path / f"{module}.edited"
+        text = copies[module].read_text(encoding="utf-8")
+        edited[module].write_text(text + "\n/* edited */\n", encoding="utf-8")
+        assert sources.key(edited) != sources.key(files), module
+    assert all(files[module].suffix == ".c" for module in build.C_EXTENSIONS)
 
 
 @needs_compiler
