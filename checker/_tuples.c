@@ -248,7 +248,80 @@ plain(PyObject *Py_UNUSED(module), PyObject *value)
     return out;
 }
 
+/* ``following`` with each part it does not share with ``parent`` made the first object of its
+ * value in that position's table (a dict per position), a new value becoming a HashedTuple;
+ * a table holding ``limit`` values starts again. See tuples.py's Python version. */
+static PyObject *
+interned(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyTuple_Check(args[0]) || !PyTuple_Check(args[1])
+            || !PyTuple_Check(args[2])) {
+        PyErr_SetString(PyExc_TypeError,
+                        "interned(tables: tuple, parent: tuple, following: tuple, limit: int)");
+        return NULL;
+    }
+    PyObject *tables = args[0], *parent = args[1], *following = args[2];
+    Py_ssize_t limit = PyLong_AsSsize_t(args[3]);
+    if (limit == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    Py_ssize_t count = PyTuple_GET_SIZE(tables);
+    Py_ssize_t shared = PyTuple_GET_SIZE(parent);
+    if (PyTuple_GET_SIZE(following) < count) {
+        PyErr_SetString(PyExc_ValueError, "interned(): fewer parts than tables");
+        return NULL;
+    }
+    PyObject *out = NULL;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *part = PyTuple_GET_ITEM(following, i);
+        if (i < shared && part == PyTuple_GET_ITEM(parent, i)) {
+            continue;
+        }
+        PyObject *table = PyTuple_GET_ITEM(tables, i);
+        if (!PyDict_Check(table)) {
+            PyErr_SetString(PyExc_TypeError, "interned(): each table is a dict");
+            goto error;
+        }
+        PyObject *first = PyDict_GetItemWithError(table, part); /* borrowed */
+        if (first == NULL) {
+            if (PyErr_Occurred()) {
+                goto error;
+            }
+            if (PyDict_GET_SIZE(table) >= limit) {
+                PyDict_Clear(table);
+            }
+            PyObject *made = PyTuple_Check(part) ? make_hashed(&HashedTuple_Type, part)
+                                                 : Py_NewRef(part);
+            if (made == NULL) {
+                goto error;
+            }
+            int failed = PyDict_SetItem(table, made, made);
+            Py_DECREF(made); /* the table holds it */
+            if (failed < 0) {
+                goto error;
+            }
+            first = made;
+        }
+        if (first != part) {
+            if (out == NULL) {
+                out = copied(following);
+                if (out == NULL) {
+                    return NULL;
+                }
+            }
+            Py_INCREF(first);
+            Py_SETREF(((PyTupleObject *)out)->ob_item[i], first);
+        }
+    }
+    return out != NULL ? out : Py_NewRef(following);
+error:
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef module_methods[] = {
+    {"interned", (PyCFunction)(void (*)(void))interned, METH_FASTCALL,
+     "A successor's parts made the first objects of their values."},
     {"hashed", hashed, METH_O, "The items of a tuple or list as a HashedTuple."},
     {"replace", (PyCFunction)(void (*)(void))replace, METH_FASTCALL,
      "A tuple with one position set."},

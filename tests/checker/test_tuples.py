@@ -76,6 +76,7 @@ class _PythonImpl:
     hashed = staticmethod(python_tuples.PYTHON_VERSIONS["hashed"])
     replace = staticmethod(python_tuples.PYTHON_VERSIONS["replace"])
     replace_many = staticmethod(python_tuples.PYTHON_VERSIONS["replace_many"])
+    interned = staticmethod(python_tuples.PYTHON_VERSIONS["interned"])
     plain = staticmethod(python_tuples.PYTHON_VERSIONS["plain"])
 
 
@@ -196,3 +197,50 @@ def test_without_the_compiled_build_nothing_is_hashed() -> None:
     assert python.hashed(value) is value
     assert python.hashed([1, 2]) == (1, 2)
     assert python.plain(value) is value
+
+
+parts_ = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=3, max_size=3)
+
+
+@given(parent=parts_, following=parts_, again=parts_)
+def test_interned_makes_each_part_the_first_object_of_its_value(
+    impl: Any, parent: list[Any], following: list[Any], again: list[Any]
+) -> None:
+    """A successor's parts become the table's objects for their values (a new value's object a
+    hashed one where compiled); a part the parent shares is left as it is, and a successor
+    whose parts are all known comes back made of the first objects met."""
+    tables: tuple[dict[Any, Any], ...] = ({}, {}, {})
+    parent_state = impl.interned(tables, (), tuple(tuple(p) for p in parent), 100)
+    successor = tuple(parent_state[0:1]) + tuple(tuple(p) for p in following[1:])
+    made = impl.interned(tables, parent_state, successor, 100)
+    assert made == successor and made[0] is parent_state[0]
+    for at, part in enumerate(made):
+        assert tables[at][part] is part
+    copy = tuple(tuple(p) for p in made)  # equal values, other objects
+    remade = impl.interned(tables, (), copy, 100)
+    assert remade == made and all(a is b for a, b in zip(remade, made, strict=True))
+    unchanged = impl.interned(tables, made, made, 100)
+    assert unchanged is made
+    other = impl.interned(tables, (), tuple(tuple(p) for p in again), 100)
+    assert other == tuple(tuple(p) for p in again)
+
+
+def test_interned_starts_a_full_table_again(impl: Any) -> None:
+    tables: tuple[dict[Any, Any], ...] = ({},)
+    for value in range(5):
+        impl.interned(tables, (), ((value,),), 3)
+    assert len(tables[0]) == 2  # cleared at 3 values, then (3,) and (4,)
+    assert impl.interned(tables, (), ((4,),), 3)[0] is next(iter(
+        k for k in tables[0] if k == (4,)))
+
+
+def test_interned_hashes_new_parts_where_compiled(c_tuples: ModuleType) -> None:
+    tables: tuple[dict[Any, Any], ...] = ({}, {})
+    made = c_tuples.interned(tables, (), ((1, 2), 7), 10)
+    assert type(made[0]) is c_tuples.HashedTuple and made[1] == 7
+    with pytest.raises(TypeError, match="interned"):
+        c_tuples.interned([{}], (), ((1,),), 10)
+    with pytest.raises(TypeError, match="each table is a dict"):
+        c_tuples.interned(([],), (), ((1,),), 10)
+    with pytest.raises(ValueError, match="fewer parts"):
+        c_tuples.interned(({}, {}), (), ((1,),), 10)
