@@ -290,8 +290,9 @@ interned(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
             if (PyDict_GET_SIZE(table) >= limit) {
                 PyDict_Clear(table);
             }
-            PyObject *made = PyTuple_Check(part) ? make_hashed(&HashedTuple_Type, part)
-                                                 : Py_NewRef(part);
+            /* an exact tuple is hashed; anything else (a NamedTuple, an int) kept as it is */
+            PyObject *made = PyTuple_CheckExact(part) ? make_hashed(&HashedTuple_Type, part)
+                                                      : Py_NewRef(part);
             if (made == NULL) {
                 goto error;
             }

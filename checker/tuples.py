@@ -66,9 +66,9 @@ def plain(value: Any) -> Any:
 def interned(tables: tuple[dict[Any, Any], ...], parent: tuple[Any, ...],
              following: tuple[Any, ...], limit: int) -> tuple[Any, ...]:
     """``following`` with each part it does not share with ``parent`` (the same object) made
-    the first object of its value in that position's table, a new value's object a hashed
-    one; a table holding ``limit`` values starts again. ``following`` itself when no part
-    changes object."""
+    the first object of its value in that position's table; a table holding ``limit`` values
+    starts again. ``following`` itself when no part changes object. Compiled, a new value that
+    is an exact tuple is stored as a hashed copy; here, where nothing is hashed, as itself."""
     changed: list[Any] | None = None
     for at, table in enumerate(tables):
         part = following[at]
@@ -78,8 +78,7 @@ def interned(tables: tuple[dict[Any, Any], ...], parent: tuple[Any, ...],
         if first is None:
             if len(table) >= limit:
                 table.clear()
-            first = hashed(part) if isinstance(part, tuple) else part
-            table[first] = first
+            first = table[part] = part
         if first is not part:
             if changed is None:
                 changed = list(following)

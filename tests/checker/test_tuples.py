@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from hypothesis import given
@@ -234,10 +234,18 @@ def test_interned_starts_a_full_table_again(impl: Any) -> None:
         k for k in tables[0] if k == (4,)))
 
 
+class _Pair(NamedTuple):
+    left: int
+    right: int
+
+
 def test_interned_hashes_new_parts_where_compiled(c_tuples: ModuleType) -> None:
-    tables: tuple[dict[Any, Any], ...] = ({}, {})
-    made = c_tuples.interned(tables, (), ((1, 2), 7), 10)
+    """Only an exact tuple is hashed: a part of another type (a NamedTuple) keeps its type."""
+    tables: tuple[dict[Any, Any], ...] = ({}, {}, {})
+    made = c_tuples.interned(tables, (), ((1, 2), 7, _Pair(1, 2)), 10)
     assert type(made[0]) is c_tuples.HashedTuple and made[1] == 7
+    assert type(made[2]) is _Pair and made[2].right == 2
+    assert type(_PythonImpl.interned(({},), (), (_Pair(3, 4),), 10)[0]) is _Pair
     with pytest.raises(TypeError, match="interned"):
         c_tuples.interned([{}], (), ((1,),), 10)
     with pytest.raises(TypeError, match="each table is a dict"):
