@@ -111,8 +111,8 @@ def source_folders() -> dict[str, Path]:
 
 def compiled_modules(files: Iterable[str]) -> tuple[str, ...]:
     """The modules a build of ``files`` (module names) compiles: every model module but
-    :data:`NOT_COMPILED`, every protocol module but :data:`PROTOCOL_NOT_COMPILED`, and
-    :data:`CHECKER_HOT`."""
+    :data:`NOT_COMPILED`, every protocol module but :data:`PROTOCOL_NOT_COMPILED`,
+    :data:`CHECKER_HOT` and the C extensions (:data:`C_EXTENSIONS`)."""
     names = set(files)
     return (*CHECKER_HOT, *C_EXTENSIONS,
             *_layer(names, "kafka_eos.protocol.", PROTOCOL_NOT_COMPILED),

@@ -148,7 +148,7 @@ def test_replace_sets_one_position(impl: Any, values_: tuple[Any, ...], data: An
     index = data.draw(st.integers(-len(values_), len(values_) - 1))
     expected = list(values_)
     expected[index] = "new"
-    for given_ in (values_, _hashed_or_same(impl, values_)):
+    for given_ in (values_, impl.hashed(values_)):
         changed = impl.replace(given_, index, "new")
         assert changed == tuple(expected) and type(changed) is tuple
     assert impl.replace(values_, index, values_[index]) == values_
@@ -162,13 +162,9 @@ def test_replace_many_sets_each_change_in_order(impl: Any, values_: tuple[Any, .
     expected = list(values_)
     for index, value in changes:
         expected[index] = value
-    changed = impl.replace_many(_hashed_or_same(impl, values_), *changes)
+    changed = impl.replace_many(impl.hashed(values_), *changes)
     assert changed == tuple(expected) and type(changed) is tuple
 
-
-def _hashed_or_same(impl: Any, value: tuple[Any, ...]) -> tuple[Any, ...]:
-    made: tuple[Any, ...] = impl.hashed(value)
-    return made
 
 
 def test_a_position_out_of_range_is_an_index_error(impl: Any) -> None:
