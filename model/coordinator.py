@@ -83,7 +83,8 @@ def _handled(
     tid = m.tid_of[proc]
     transition, error, reply_epoch = decision
     result = _WRITE if transition else ERROR_NAMES[error]
-    args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result)
+    # the connection too: a request timeout leaves a copy on the old one and one on the new
+    args = (m.transactional_ids[tid], m.process_names[proc], epoch, *shown, result, connection)
     step = Step((_HANDLER_NAMES[api], args))
     if transition:
         reply = transition[PT_REPLY]
@@ -325,12 +326,13 @@ _HANDLER_NAMES = (
     "HandleAddOffsetsToTxn",
     "HandleEndTxn",
 )
-_PARAMS = ("transactional_id", "process", "epoch", "result")
+_PARAMS = ("transactional_id", "process", "epoch", "result", "connection")
 _OUTCOMES = ("WRITE", "NONE", "CONCURRENT_TRANSACTIONS", "PRODUCER_FENCED")
 
 
 def _show(args: tuple[Any, ...]) -> str:
-    return f"{args[0]},{args[1]},e{args[2]}," + ",".join(str(a) for a in args[3:])
+    shown = "".join(f"{a}," for a in args[3:-1])
+    return f"{args[0]},{args[1]},e{args[2]},{shown}c{args[-1]}"
 
 
 COORDINATOR_ACTIONS = (
@@ -413,7 +415,7 @@ COORDINATOR_ACTIONS = (
         ),
         role="coordinator",
         kafka="TransactionCoordinator.handleEndTransaction",
-        params=("transactional_id", "process", "epoch", "commit", "result"),
+        params=("transactional_id", "process", "epoch", "commit", "result", "connection"),
         trigger="message",
         needs=("transactions",),
         consumes=(request_key(API_END_TXN),),

@@ -188,15 +188,17 @@ def _append(
 
 
 def produce_step(m: KafkaEosModel, message: Tup, name: str, result: str, offset: int) -> Step:
-    _, proc, part, _, epoch, seq, rec, _, _ = message
+    """The label of a Produce's handling; with its connection, since a request timeout
+    leaves a copy of the Produce on the old connection and one on the new (sender.py)."""
+    _, proc, part, _, epoch, seq, rec, _, connection = message
     names = (m.partition_names[part], m.process_names[proc])
-    return Step((name, (*names, rec, epoch, seq, result, offset)))
+    return Step((name, (*names, rec, epoch, seq, result, offset, connection)))
 
 
 def show_produce(args: tuple[Any, ...]) -> str:
-    partition, process, rec, epoch, seq, result, offset = args
+    partition, process, rec, epoch, seq, result, offset, connection = args
     shown = f"o{offset}" if result == "NONE" else result
-    return f"{partition},{process},r{rec},e{epoch},s{seq},{shown}"
+    return f"{partition},{process},r{rec},e{epoch},s{seq},{shown},c{connection}"
 
 
 # ---------------------------------------------------------------------- the VerificationGuard
@@ -417,6 +419,10 @@ APPEND_TOUCHES = Touches(
     adds=("inbox:clients",),
     takes=("inbox",),
 )
+#: A Produce's handling (HandleProduce, AppendVerified): produce_step's arguments.
+PRODUCE_PARAMS = (
+    "partition", "process", "record", "epoch", "sequence", "result", "offset", "connection",
+)
 PRODUCE_OUTCOMES = (
     "NONE",
     "DUPLICATE",
@@ -430,7 +436,7 @@ LEADER_ACTIONS = (
         touches=APPEND_TOUCHES,
         role="leader",
         kafka="UnifiedLog.append, ProducerAppendInfo.appendDataBatch",
-        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
+        params=PRODUCE_PARAMS,
         trigger="message",
         consumes=(M_PRODUCE,),
         guard=appends_at_once,

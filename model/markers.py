@@ -8,7 +8,7 @@ its re-send of a marker whose request timed out while the first copy may still a
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, ERROR_NAMES, NONE, PREPARE, PREPARE_COMMIT
 from .layout import (
@@ -58,8 +58,10 @@ def handle_marker_response(
     looked at (nor an answer to another transaction's marker: a copy that outlived its own
     transaction after TimeoutTxnMarker)."""
     _, part, tid, cepoch, epoch, commit, error = message
-    names = (m.transactional_ids[tid], m.partition_names[part])
-    step = Step(("HandleWriteTxnMarkersResponse", (*names, ERROR_NAMES[error])))
+    # which marker it answers: answers of two coordinator epochs, or one that outlived its
+    # transaction and one to its successor's marker, can be in flight together
+    names = (m.transactional_ids[tid], m.partition_names[part], "COMMIT" if commit else "ABORT")
+    step = Step(("HandleWriteTxnMarkersResponse", (*names, epoch, cepoch, ERROR_NAMES[error])))
     coordinator = state[S_COORDINATOR]
     metadata = coordinator[K_METADATA][tid]
     acks = metadata[T_ACKS]
@@ -213,6 +215,11 @@ def time_out_txn_marker(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> 
     return step, replace(next_state, S_BUDGET, spent)
 
 
+def _show_answer(args: tuple[Any, ...]) -> str:
+    tid, partition, marker, epoch, cepoch, error = args
+    return f"{tid},{partition},{marker},e{epoch},ce{cepoch},{error}"
+
+
 MARKER_ACTIONS = (
     Action(
         name="HandleWriteTxnMarkersResponse",
@@ -225,13 +232,14 @@ MARKER_ACTIONS = (
         ),
         role="coordinator",
         kafka="TransactionMarkerRequestCompletionHandler",
-        params=("transactional_id", "partition", "error"),
+        params=("transactional_id", "partition", "marker", "epoch", "coordinator_epoch", "error"),
         trigger="message",
         needs=("transactions",),
         consumes=(M_MARKER_RESPONSE,),
         effect=handle_marker_response,
         outcome="error",
         outcomes=("NONE", "INVALID_PRODUCER_EPOCH", "TRANSACTION_COORDINATOR_FENCED"),
+        show=_show_answer,
     ),
     Action(
         name="ResendTxnMarker",

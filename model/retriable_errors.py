@@ -47,7 +47,8 @@ def _refusal(name: str, error: int) -> Callable[..., tuple[Step, Tup]]:
         next_state = replace_many(
             state, (S_NETWORK, add_messages(rest, response)), (S_BUDGET, spent)
         )
-        names = (m.partition_names[part], m.process_names[proc], rec)
+        # the connection too: a request timeout leaves a copy on the old one and one on the new
+        names = (m.partition_names[part], m.process_names[proc], rec, connection)
         return Step((name, names)), next_state
 
     refuse.__name__ = refuse.__qualname__ = f"refuse_{name}"
@@ -60,13 +61,13 @@ def _refusal_action(name: str, kafka: str, error: int) -> Action:
         name=name,
         role="leader",
         kafka=kafka,
-        params=("partition", "process", "record"),
+        params=("partition", "process", "record", "connection"),
         trigger="message",
         consumes=(M_PRODUCE,),
         guard=may_refuse_produce,
         effect=_refusal(name, error),
         budget="retriable_errors",
-        show=lambda args: f"{args[0]},{args[1]},r{args[2]}",
+        show=lambda args: f"{args[0]},{args[1]},r{args[2]},c{args[3]}",
     )
 
 

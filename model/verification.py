@@ -60,6 +60,7 @@ from .layout import (
 from .leaders import (
     APPEND_TOUCHES,
     PRODUCE_OUTCOMES,
+    PRODUCE_PARAMS,
     append_produce,
     needs_coordinator,
     show_produce,
@@ -98,7 +99,7 @@ def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
     adds = int(m.tv2)  # (a TxnOffsetCommit's too: the group coordinator's add)
     request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
     names = (m.partition_names[part], m.process_names[proc])
-    step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard)))
+    step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard, connection)))
     next_state = replace_many(
         state,
         (S_PARTITIONS, replace(partitions, part, partition)),
@@ -189,7 +190,8 @@ def handle_verify_partition(
     transition, error = coordinator_answer(m, metadata, message)
     names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
     result = "WRITE" if transition else ERROR_NAMES[error]
-    step = Step(("HandleVerifyPartition", (*names, epoch, "ADD" if adds else "VERIFY", result)))
+    request = "ADD" if adds else "VERIFY"
+    step = Step(("HandleVerifyPartition", (*names, epoch, request, result, connection)))
     if transition:
         return step, replace(with_pending(state, tid, transition), S_NETWORK, rest)
     answer: Tup
@@ -215,8 +217,13 @@ def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
 
 
 def _show_verify(args: tuple[Any, ...]) -> str:
-    partition, process, rec, epoch, seq, guard = args
-    return f"{partition},{process},r{rec},e{epoch},s{seq},g{guard}"
+    partition, process, rec, epoch, seq, guard, connection = args
+    return f"{partition},{process},r{rec},e{epoch},s{seq},g{guard},c{connection}"
+
+
+def _show_verify_answer(args: tuple[Any, ...]) -> str:
+    tid, partition, process, epoch, request, result, connection = args
+    return f"{tid},{partition},{process},e{epoch},{request},{result},c{connection}"
 
 
 #: The leader's side of the round trip: listed after HandleProduce (model/actions.py).
@@ -234,7 +241,7 @@ LEADER_VERIFICATION_ACTIONS = (
         kafka="ReplicaManager.appendRecords (maybeStartTransactionVerificationForPartition), "
         "UnifiedLog.maybeStartTransactionVerification, "
         "AddPartitionsToTxnManager.addOrVerifyTransaction",
-        params=("partition", "process", "record", "epoch", "sequence", "guard"),
+        params=("partition", "process", "record", "epoch", "sequence", "guard", "connection"),
         trigger="message",
         needs=("transactions", "verification"),
         consumes=(M_PRODUCE,),
@@ -248,7 +255,7 @@ LEADER_VERIFICATION_ACTIONS = (
         role="leader",
         kafka="ReplicaManager.appendRecords' AppendCallback, "
         "UnifiedLog.analyzeAndValidateProducerState (VerificationGuard)",
-        params=("partition", "process", "record", "epoch", "sequence", "result", "offset"),
+        params=PRODUCE_PARAMS,
         trigger="message",
         needs=("transactions", "verification"),
         consumes=(M_VERIFY_RESPONSE,),
@@ -275,7 +282,9 @@ COORDINATOR_VERIFICATION_ACTIONS = (
         kafka="TransactionCoordinator.handleVerifyPartitionsInTransaction (verifyOnly), "
         "handleAddPartitionsToTransaction (a transaction-version-2 leader's add), "
         "TransactionMetadata.prepareAddPartitions",
-        params=("transactional_id", "partition", "process", "epoch", "request", "result"),
+        params=(
+            "transactional_id", "partition", "process", "epoch", "request", "result", "connection"
+        ),
         trigger="message",
         needs=("transactions", "verification"),
         consumes=(M_VERIFY,),
@@ -289,6 +298,6 @@ COORDINATOR_VERIFICATION_ACTIONS = (
             "INVALID_PRODUCER_EPOCH",
             "INVALID_PRODUCER_ID_MAPPING",
         ),
-        show=lambda args: f"{args[0]},{args[1]},{args[2]},e{args[3]},{args[4]},{args[5]}",
+        show=_show_verify_answer,
     ),
 )

@@ -78,10 +78,10 @@ _CONFIGS = {
 #: consume-transform-produce: both incarnations initialised, app#0 at epoch 0, app#1 at 1.
 _APP0_AND_APP1_INITIALISED = [
     step("InitProducerId", "app#0"),
-    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
     step("CompleteTxnLogAppend", "app", "Empty", 0),
     step("InitProducerId", "app#1"),
-    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
     step("CompleteTxnLogAppend", "app", "Empty", 1),
 ]
 
@@ -90,7 +90,7 @@ _APP1_OPENS_TXN0_AT_E1 = [
     step("ReceiveCoordinatorResponse", "app#1", "InitProducerId", "NONE"),
     step("FetchCommittedOffset", "app#1", 0),
     step("BeginTransaction", "app#1", 0),
-    step("HandleAddPartitionsToTxn", "app", "app#1", 1, "WRITE"),
+    step("HandleAddPartitionsToTxn", "app", "app#1", 1, "WRITE", 0),
     step("CompleteTxnLogAppend", "app", "Ongoing", 1),
     step("ReceiveCoordinatorResponse", "app#1", "AddPartitionsToTxn", "NONE"),
 ]
@@ -101,7 +101,7 @@ def _first_begins_txn0_at_e0(tid: str) -> list[Step]:
     process = f"{tid}#0"
     return [
         step("InitProducerId", process),
-        step("HandleInitProducerId", tid, process, -1, "WRITE"),
+        step("HandleInitProducerId", tid, process, -1, "WRITE", 0),
         step("CompleteTxnLogAppend", tid, "Empty", 0),
         step("ReceiveCoordinatorResponse", process, "InitProducerId", "NONE"),
         step("BeginTransaction", process, 0),
@@ -112,17 +112,19 @@ def _first_opens_txn0_at_e0(tid: str) -> list[Step]:
     """... and (transaction version 1) adds its partitions: the coordinator opens txn0."""
     return [
         *_first_begins_txn0_at_e0(tid),
-        step("HandleAddPartitionsToTxn", tid, f"{tid}#0", 0, "WRITE"),
+        step("HandleAddPartitionsToTxn", tid, f"{tid}#0", 0, "WRITE", 0),
         step("CompleteTxnLogAppend", tid, "Ongoing", 0),
     ]
 
 
-def _group_coordinator_adds(proc: str, guard: int) -> list[Step]:
+def _group_coordinator_adds(proc: str, guard: int, connection: int = 0) -> list[Step]:
     """Transaction version 2: the group coordinator holding ``proc``'s TxnOffsetCommit (record
-    1, epoch 0) adds __consumer_offsets-0 to app's transaction: a write to the log."""
+    1, epoch 0, sent on ``connection``) adds __consumer_offsets-0 to app's transaction: a
+    write to the log."""
+    offsets = "__consumer_offsets-0"
     return [
-        step("VerifyPartition", "__consumer_offsets-0", proc, 1, 0, -1, guard),
-        step("HandleVerifyPartition", "app", "__consumer_offsets-0", proc, 0, "ADD", "WRITE"),
+        step("VerifyPartition", offsets, proc, 1, 0, -1, guard, connection),
+        step("HandleVerifyPartition", "app", offsets, proc, 0, "ADD", "WRITE", connection),
     ]
 
 
@@ -133,10 +135,10 @@ def _leader_opens(
     transaction (guard 1): the coordinator writes Ongoing, then the leader appends."""
     return [
         step("Send", proc, rec, part, epoch, seq, "Produce"),
-        step("VerifyPartition", part, proc, rec, epoch, seq, 1),
-        step("HandleVerifyPartition", tid, part, proc, epoch, "ADD", "WRITE"),
+        step("VerifyPartition", part, proc, rec, epoch, seq, 1, 0),
+        step("HandleVerifyPartition", tid, part, proc, epoch, "ADD", "WRITE", 0),
         step("CompleteTxnLogAppend", tid, "Ongoing", epoch),
-        step("AppendVerified", part, proc, rec, epoch, seq, "NONE", offset),
+        step("AppendVerified", part, proc, rec, epoch, seq, "NONE", offset, 0),
     ]
 
 
@@ -157,11 +159,11 @@ _TX0_OPENS_TXN0_AT_E0 = _first_opens_txn0_at_e0("tx")
 #: tx#0's InitProducerId is written (the third epoch bump) and it opens txn0 at epoch 2: part
 #: of several shrunk programs.
 _TX0_OPENS_TXN0_AT_E2 = [
-    step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+    step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
     step("CompleteTxnLogAppend", "tx", "Empty", 2),
     step("ReceiveCoordinatorResponse", "tx#0", "InitProducerId", "NONE"),
     step("BeginTransaction", "tx#0", 0),
-    step("HandleAddPartitionsToTxn", "tx", "tx#0", 2, "WRITE"),
+    step("HandleAddPartitionsToTxn", "tx", "tx#0", 2, "WRITE", 0),
     step("CompleteTxnLogAppend", "tx", "Ongoing", 2),
 ]
 
@@ -172,7 +174,7 @@ _TX0_BEGINS_TXN0_AT_E2 = _TX0_OPENS_TXN0_AT_E2[:4]
 #: shrunk programs.
 _TX1_INIT_LOST = [
     step("InitProducerId", "tx#0"),
-    step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+    step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
     step("CompleteTxnLogAppend", "tx", "Empty", 0),
     step("InitProducerId", "tx#1"),
     step("LoseMessage", "InitProducerId,tx#1,e-1"),
@@ -186,13 +188,14 @@ def _verified(
     1), the coordinator answers ``answer``; on NONE the leader appends (or answers) with
     ``result``, an error is the Produce's answer in the coordinator's step."""
     asks = [
-        step("VerifyPartition", part, proc, rec, epoch, seq, 1),
-        step("HandleVerifyPartition", tid, part, proc, epoch, "ADD" if adds else "VERIFY", answer),
+        step("VerifyPartition", part, proc, rec, epoch, seq, 1, 0),
+        step("HandleVerifyPartition", *(tid, part, proc, epoch), "ADD" if adds else "VERIFY",
+             answer, 0),
     ]
     if answer != "NONE":
         assert result == answer, "the leader hands the coordinator's error on"
         return asks
-    return [*asks, step("AppendVerified", part, proc, rec, epoch, seq, result, offset)]
+    return [*asks, step("AppendVerified", part, proc, rec, epoch, seq, result, offset, 0)]
 
 
 #: tv2-producer-epoch-wrap: app#0 (epoch 0) opens txn0, app#1's InitProducerId fences it at
@@ -200,14 +203,14 @@ def _verified(
 #: epoch around to 0, app#0's own.
 _APP1_FENCES_APP0_AT_E1 = [
     step("InitProducerId", "app#0"),
-    step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
     step("CompleteTxnLogAppend", "app", "Empty", 0),
     step("InitProducerId", "app#1"),
     step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
     step("BeginTransaction", "app#0", 0),
-    step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+    step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
     step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
     step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
     step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
 ]
@@ -216,7 +219,7 @@ _APP1_FENCES_APP0_AT_E1 = [
 _ABORT_MARKED = [
     step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
     step("Fetch", "t-0", 0, 1, ()),
-    step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+    step("HandleWriteTxnMarkersResponse", "app", "t-0", "ABORT", 1, 0, "NONE"),
 ]
 
 
@@ -227,7 +230,7 @@ def _abort_completed(tid: str, epoch: int) -> list[Step]:
     return [
         step("HandleWriteTxnMarkers", "t-0", tid, "ABORT", epoch, 0, "NONE"),
         step("Fetch", "t-0", 0, 1, ()),
-        step("HandleWriteTxnMarkersResponse", tid, "t-0", "NONE"),
+        step("HandleWriteTxnMarkersResponse", tid, "t-0", "ABORT", epoch, 0, "NONE"),
         step("CompleteTxnLogAppend", tid, "CompleteAbort", epoch),
     ]
 
@@ -247,12 +250,12 @@ _ZOMBIE_APP0_AT_WRAPPED_E0 = [
     *_group_coordinator_adds("app#0", 1),
     step("CompleteTxnLogAppend", "app", "Ongoing", 0),
     step("InitProducerId", "app#1"),
-    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 1),
     step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
     step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 1, 0, "NONE"),
-    step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "NONE"),
+    step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "ABORT", 1, 0, "NONE"),
     step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-    step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+    step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 1),
     step("CompleteTxnLogAppend", "app", "Empty", 0),
 ]
 
@@ -273,7 +276,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         [
             *_first_begins_txn0_at_e0("app"),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            step("NotEnoughReplicas", "t-0", "app#0", 0),
+            step("NotEnoughReplicas", "t-0", "app#0", 0, 0),
             step("ReceiveProduceResponse", "app#0", 0, 0, "NOT_ENOUGH_REPLICAS"),
             step("Send", "app#0", 1, "t-1", 0, 0, "Produce"),
             step("ExpireBatch", "app#0", 1),
@@ -287,21 +290,21 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         "ctp-tv1",
         [
             step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
             step("InitProducerId", "app#1"),
             step("LoseMessage", "InitProducerId,app#1,e-1"),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
             step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
             step("FetchCommittedOffset", "app#0", 0),
             step("BeginTransaction", "app#0", 0),
-            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
             step("ResendCoordinatorRequest", "app#1", "InitProducerId"),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
             step("TimeoutTransaction", "app", 0),
             step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
             step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
-            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "ABORT", 1, 0, "NONE"),
             step("CoordinatorFailover", 1),
         ],
     ),
@@ -311,7 +314,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         "txn1",
         [
             step("InitProducerId", "tx#0"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("InitProducerId", "tx#1"),
             step("ReceiveCoordinatorResponse", "tx#0", "InitProducerId", "NONE"),
@@ -319,13 +322,13 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
             step("LoseMessage", "InitProducerId,tx#1,e-1"),
             step("BeginTransaction", "tx#0", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "WRITE"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "WRITE", 0),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
             step("CompleteTxnLogAppend", "tx", "Ongoing", 0),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CoordinatorFailover", 1),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
         ],
     ),
@@ -339,22 +342,22 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("Send", "tx#0", 0, "t-0", 0, 0, "Produce"),
             step("ExpireBatch", "tx#0", 0),
             step("AbortTransaction", "tx#0"),
-            step("HandleEndTxn", "tx", "tx#0", 0, "ABORT", "WRITE"),
+            step("HandleEndTxn", "tx", "tx#0", 0, "ABORT", "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 0),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 0, "NONE"),
             step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
-            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "ABORT", 0, 0, "NONE"),
             # the driver delivers each partition's marker on its own, as the model does
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 0, "NONE"),
             step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
-            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "ABORT", 0, 0, "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
-            step("HandleInitProducerId", "tx", "tx#0", 0, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", 0, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e1"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#0", 0, "NONE"),
+            step("HandleInitProducerId", "tx", "tx#0", 0, "NONE", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "InitProducerId", "NONE"),
         ],
     ),
@@ -367,34 +370,34 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("InitProducerId", "tx#0"),
             step("LoseMessage", "InitProducerId,tx#0,e-1"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("InitProducerId", "tx#1"),
             step("LoseMessage", "InitProducerId,tx#1,e-1"),
             step("ReceiveCoordinatorResponse", "tx#0", "InitProducerId", "NONE"),
             step("BeginTransaction", "tx#0", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "WRITE"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Ongoing", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
             step("Send", "tx#0", 0, "t-0", 0, 0, "Produce"),
             step("ExpireBatch", "tx#0", 0),
             step("AbortTransaction", "tx#0"),
-            step("HandleEndTxn", "tx", "tx#0", 0, "ABORT", "WRITE"),
+            step("HandleEndTxn", "tx", "tx#0", 0, "ABORT", "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 0),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS", 0),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 0, 1, "NONE"),
             step("Fetch", "t-0", 0, 1, ()),  # the consumer passes the marker at once
-            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "ABORT", 0, 1, "NONE"),
             # the driver delivers each partition's marker on its own, as the model does
             step("HandleWriteTxnMarkers", "t-1", "tx", "ABORT", 0, 1, "NONE"),
             step("Fetch", "t-1", 0, 1, ()),  # the consumer passes the marker at once
-            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-1", "ABORT", 0, 1, "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 0),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
-            step("HandleInitProducerId", "tx", "tx#0", 0, "PRODUCER_FENCED"),
+            step("HandleInitProducerId", "tx", "tx#0", 0, "PRODUCER_FENCED", 0),
         ],
     ),
     # A TxnOffsetCommit at the epoch a timeout abort has just fenced: the coordinator's
@@ -410,21 +413,21 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("InitProducerId", "app#1"),
             step("LoseMessage", "InitProducerId,app#1,e-1"),
             step("ResendCoordinatorRequest", "app#0", "InitProducerId"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
             step("ResendCoordinatorRequest", "app#1", "InitProducerId"),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Empty", 1),
             step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
             step("FetchCommittedOffset", "app#0", 0),
             step("BeginTransaction", "app#0", 0),
-            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "PRODUCER_FENCED"),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "PRODUCER_FENCED", 0),
             *_APP1_OPENS_TXN0_AT_E1,
             step("Send", "app#1", 0, "t-0", 1, 0, "Produce"),
             step("AddOffsetsToTxn", "app#1"),
             *_verified("app", "t-0", "app#1", 0, 1, 0, adds=False, answer="NONE", result="NONE",
                        offset=0),
-            step("HandleAddOffsetsToTxn", "app", "app#1", 1, "WRITE"),
+            step("HandleAddOffsetsToTxn", "app", "app#1", 1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Ongoing", 1),
             step("TimeoutTransaction", "app", 1),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 2),
@@ -453,7 +456,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 1, 0, "NONE"),
             step("Fetch", "t-0", 0, 2, ()),  # the consumer passes r0 and the marker
-            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "ABORT", 1, 0, "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 1),
             *_verified("tx", "t-1", "tx#0", 1, 0, 0, adds=True,
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
@@ -467,13 +470,13 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         "txn2",
         [
             step("InitProducerId", "tx#0"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("InitProducerId", "tx#1"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CoordinatorFailover", 1),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
         ],
@@ -489,14 +492,16 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
             step("Send", "idempotent0", 1, "t-0", 0, 1, "Produce"),
             step("RetryProduce", "idempotent0", "t-0", (0, 1)),
-            step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "NONE", 0),
-            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 1),
+            step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "NONE", 0, 0),
+            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 1, 0),
+            # the copies the retry sent on connection 1
             step(
-                "HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1,
+                "HandleProduce",
+                *("t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1, 1),
             ),
             step("ReceiveProduceResponse", "idempotent0", 0, 1, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
             step("Send", "idempotent0", 0, "t-0", 1, 0, "Produce"),
-            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "DUPLICATE", 1),
+            step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "DUPLICATE", 1, 1),
             step("ReceiveProduceResponse", "idempotent0", 1, 1, "NONE"),
         ],
     ),
@@ -511,36 +516,36 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("InitProducerId", "tx#0"),
             step("InitProducerId", "tx#1"),
             step("CoordinatorFailover", 1),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "CONCURRENT_TRANSACTIONS", 0),
             step("LoseMessage", "InitProducerId,tx#1,e-1"),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e0"),
             step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
             step("BeginTransaction", "tx#1", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Ongoing", 1),
             step("ReceiveCoordinatorResponse", "tx#1", "AddPartitionsToTxn", "NONE"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
             step("Send", "tx#1", 0, "t-0", 1, 0, "Produce"),
             step("ExpireBatch", "tx#1", 0),
             step("AbortTransaction", "tx#1"),
-            step("HandleEndTxn", "tx", "tx#1", 1, "ABORT", "WRITE"),
+            step("HandleEndTxn", "tx", "tx#1", 1, "ABORT", "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 1),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS", 0),
             *_verified("tx", "t-0", "tx#1", 0, 1, 0, adds=False,
                        answer="INVALID_TXN_STATE", result="INVALID_TXN_STATE"),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 1, 1, "NONE"),
             step("Fetch", "t-0", 0, 1, ()),
-            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "ABORT", 1, 1, "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 1),
             *_TX0_OPENS_TXN0_AT_E2,
             step("ReceiveCoordinatorResponse", "tx#0", "AddPartitionsToTxn", "NONE"),
             step("ReceiveCoordinatorResponse", "tx#1", "EndTxn", "NONE"),
-            step("HandleInitProducerId", "tx", "tx#1", 1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", 1, "WRITE", 0),
         ],
     ),
     # Kafka's ProducerAppendInfo (KAFKA-19999) writes a TV2 marker with exactly the stored
@@ -554,15 +559,15 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         [
             step("CoordinatorFailover", 1),
             step("InitProducerId", "tx#0"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("InitProducerId", "tx#1"),
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e0"),
             step("LoseMessage", "InitProducerId,tx#1,e-1"),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             *_TX0_BEGINS_TXN0_AT_E2,
             *_leader_opens("tx", "t-0", "tx#0", 0, 2, offset=0),
@@ -570,7 +575,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("HandleWriteTxnMarkers", "t-0", "tx", "ABORT", 3, 1, "NONE"),
             step("Fetch", "t-0", 0, 2, ()),  # the consumer passes r0 and the marker
-            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "tx", "t-0", "ABORT", 3, 1, "NONE"),
             step("CompleteTxnLogAppend", "tx", "CompleteAbort", 3),
             step("ReceiveProduceResponse", "tx#0", 0, 0, "NONE"),
             step("Send", "tx#0", 1, "t-1", 2, 0, "Produce"),
@@ -578,7 +583,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
                        answer="INVALID_PRODUCER_EPOCH", result="INVALID_PRODUCER_EPOCH"),
             step("ReceiveProduceResponse", "tx#0", 1, 0, "INVALID_PRODUCER_EPOCH"),
             step("AbortTransaction", "tx#0"),
-            step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "NONE"),
+            step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "NONE", 0),
         ],
     ),
     # Kafka's TransactionManager (TV2): needToTriggerEpochBumpFromClient is false, so after
@@ -590,13 +595,13 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("InitProducerId", "tx#0"),
             step("LoseMessage", "InitProducerId,tx#0,e-1"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("InitProducerId", "tx#1"),
             step("CompleteTxnLogAppend", "tx", "Empty", 0),
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e0"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "CONCURRENT_TRANSACTIONS", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             *_TX0_BEGINS_TXN0_AT_E2,
             step("Send", "tx#0", 0, "t-0", 2, 0, "Produce"),
@@ -604,7 +609,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("AbortTransaction", "tx#0"),
             # no leader added t-0: the coordinator holds Empty, and aborts with an epoch bump
             # all the same (transaction version 2's empty abort)
-            step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "WRITE"),
+            step("HandleEndTxn", "tx", "tx#0", 2, "ABORT", "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "PrepareAbort", 3),
             step("ReceiveCoordinatorResponse", "tx#0", "EndTxn", "NONE"),
         ],
@@ -620,7 +625,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("TimeoutTransaction", "app", 1),
             step("Send", "app#1", 0, "t-0", 1, 0, "Produce"),
             step("AddOffsetsToTxn", "app#1"),
-            step("HandleAddOffsetsToTxn", "app", "app#1", 1, "CONCURRENT_TRANSACTIONS"),
+            step("HandleAddOffsetsToTxn", "app", "app#1", 1, "CONCURRENT_TRANSACTIONS", 0),
             step("LoseMessage", "AddOffsetsToTxn,app#1,e1"),
             step("ExpireBatch", "app#1", 0),
             step("ResendCoordinatorRequest", "app#1", "AddOffsetsToTxn"),
@@ -638,13 +643,13 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("LoseMessage", "InitProducerIdResponse,tx#0,NONE,e0"),
             step("ResendCoordinatorRequest", "tx#1", "InitProducerId"),
             step("ResendCoordinatorRequest", "tx#0", "InitProducerId"),
-            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#0", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 2),
             step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
             step("BeginTransaction", "tx#1", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#1", 2, "WRITE"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#1", 2, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Ongoing", 2),
             step("TimeoutTransaction", "tx", 2),
             step("ReceiveCoordinatorResponse", "tx#1", "AddPartitionsToTxn", "NONE"),
@@ -664,7 +669,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         [
             step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
             step("RetryProduce", "idempotent0", "t-0", (0,)),
-            step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "NONE", 0),
+            step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "NONE", 0, 0),
         ],
     ),
     "tv2_marker_retry_after_failover": (
@@ -692,14 +697,14 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         [
             *_TX0_OPENS_TXN0_AT_E0[:5],  # tx#0's AddPartitionsToTxn is on its way
             step("InitProducerId", "tx#1"),
-            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE"),
+            step("HandleInitProducerId", "tx", "tx#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "tx", "Empty", 1),
             step("ReceiveCoordinatorResponse", "tx#1", "InitProducerId", "NONE"),
             step("BeginTransaction", "tx#1", 0),
-            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE"),
-            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "CONCURRENT_TRANSACTIONS"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#1", 1, "WRITE", 0),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "CONCURRENT_TRANSACTIONS", 0),
             step("CompleteTxnLogAppend", "tx", "Ongoing", 1),
-            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "PRODUCER_FENCED"),
+            step("HandleAddPartitionsToTxn", "tx", "tx#0", 0, "PRODUCER_FENCED", 0),
         ],
     ),
     # app#1's fence and its retried InitProducerId rotate app's producer id (max_producer_epoch
@@ -720,26 +725,26 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         "ctp-retriable-tv1",
         [
             step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
             step("InitProducerId", "app#1"),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
             step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
             step("FetchCommittedOffset", "app#0", 0),
             step("BeginTransaction", "app#0", 0),
-            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE"),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
             step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
-            step("NotEnoughReplicas", "t-0", "app#0", 0),
+            step("NotEnoughReplicas", "t-0", "app#0", 0, 0),
             step("AddOffsetsToTxn", "app#0"),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
             # the fence's abort completes: while its markers are written the coordinator
             # would answer CONCURRENT_TRANSACTIONS before it looks at the epoch (KAFKA-18660)
             step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 1, 0, "NONE"),
-            step("HandleWriteTxnMarkersResponse", "app", "t-0", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "ABORT", 1, 0, "NONE"),
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "PRODUCER_FENCED"),
+            step("HandleAddOffsetsToTxn", "app", "app#0", 0, "PRODUCER_FENCED", 0),
             step("ReceiveCoordinatorResponse", "app#0", "AddOffsetsToTxn", "PRODUCER_FENCED"),
         ],
     ),
@@ -758,7 +763,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("CoordinatorFailover", 1),
             step("HandleWriteTxnMarkers", "t-1", "app", "ABORT", 1, 0, "NONE"),
             step("Fetch", "t-1", 0, 1, ()),
-            step("HandleWriteTxnMarkersResponse", "app", "t-1", "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-1", "ABORT", 1, 0, "NONE"),
         ],
     ),
     # app#0's transaction times out with its Produce and its TxnOffsetCommit in flight (the
@@ -784,7 +789,10 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("TimeoutTransaction", "app", 0),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
             step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "ABORT", 1, 0, "NONE"),
-            step("HandleWriteTxnMarkersResponse", "app", "__consumer_offsets-0", "NONE"),
+            step(
+                "HandleWriteTxnMarkersResponse",
+                *("app", "__consumer_offsets-0", "ABORT", 1, 0, "NONE"),
+            ),
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 2),
             *_verified(
                 *("app", "t-0", "app#0", 0, 0, 0),
@@ -797,7 +805,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             # (its guard went with the ABORT marker: INVALID_TXN_STATE)
             step(
                 "AppendVerified",
-                *("__consumer_offsets-0", "app#0", 1, 0, -1, "INVALID_TXN_STATE", -1),
+                *("__consumer_offsets-0", "app#0", 1, 0, -1, "INVALID_TXN_STATE", -1), 0,
             ),
             step("ReceiveProduceResponse", "app#0", 1, 0, "INVALID_TXN_STATE"),
         ],
@@ -808,7 +816,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             *_APP1_FENCES_APP0_AT_E1,
             *_ABORT_MARKED,
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Empty", 2),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
             *_verified(
@@ -831,8 +839,8 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         "ctp-wrap-timeouts",
         [
             *_ZOMBIE_APP0_AT_WRAPPED_E0,
-            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
-            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
         ],
     ),
@@ -843,10 +851,10 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
         [
             *_ZOMBIE_APP0_AT_WRAPPED_E0,
             # the TxnOffsetCommit's second copy opens the zombie's own transaction
-            *_group_coordinator_adds("app#0", 2),
+            *_group_coordinator_adds("app#0", 2, connection=1),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
-            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1),
-            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
         ],
     ),
@@ -861,17 +869,17 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("InitProducerId", "app#1"),
             *_first_begins_txn0_at_e0("app")[3:],
             *_leader_opens("app", "t-0", "app#0", 0, 0, offset=0)[:-1],  # the append waits
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
             *_ABORT_MARKED,
             step("CompleteTxnLogAppend", "app", "CompleteAbort", 1),
             # the ABORT marker took the VerificationGuard: the held Produce is refused
-            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "INVALID_TXN_STATE", -1),
-            step("HandleInitProducerId", "app", "app#1", -1, "WRITE"),
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "INVALID_TXN_STATE", -1, 0),
+            step("HandleInitProducerId", "app", "app#1", -1, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Empty", 0),
             step("ReceiveProduceResponse", "app#0", 0, 0, "INVALID_TXN_STATE"),
             step("AbortTransaction", "app#0"),
-            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE"),
+            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 1),
         ],
     ),

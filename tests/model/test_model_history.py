@@ -65,12 +65,12 @@ def test_reads_acks_and_ends_are_recorded() -> None:
 #: arrives (on idempotent-timeout-duplicate).
 BUMPED_THEN_ACKED = [
     step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
-    step("NotEnoughReplicas", "t-0", "idempotent0", 0),
+    step("NotEnoughReplicas", "t-0", "idempotent0", 0, 0),
     step("Send", "idempotent0", 1, "t-0", 0, 1, "Produce"),
-    step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 0),
+    step("HandleProduce", "t-0", "idempotent0", 1, 0, 1, "NONE", 0, 0),
     step("ReceiveProduceResponse", "idempotent0", 0, 0, "NOT_ENOUGH_REPLICAS"),
     step("Send", "idempotent0", 0, "t-0", 0, 0, "Produce"),
-    step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1),
+    step("HandleProduce", "t-0", "idempotent0", 0, 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER", -1, 0),
     step("ReceiveProduceResponse", "idempotent0", 0, 0, "OUT_OF_ORDER_SEQUENCE_NUMBER"),
     step("ReceiveProduceResponse", "idempotent0", 1, 0, "NONE"),
 ]

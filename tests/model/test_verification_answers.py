@@ -66,7 +66,8 @@ class _AnswerInFlight:
         answer = (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
         target = L.replace(state, L.S_NETWORK, L.add_messages(rest, answer))
         names = (self.model.partition_names[part], self.model.process_names[proc])
-        step = Step(("AppendVerified", (*names, rec, epoch, seq, ERROR_NAMES[error], -1)))
+        args = (*names, rec, epoch, seq, ERROR_NAMES[error], -1, connection)
+        step = Step(("AppendVerified", args))
         kept = without_unreadable(self.model, target)
         return step, with_concurrent_answers_read(self.model, kept)
 
