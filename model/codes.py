@@ -34,6 +34,8 @@ COMPLETE_ABORT: Final = int(TxnState.COMPLETE_ABORT)
 PREPARE: Final = frozenset(int(s) for s in PREPARE_STATES)
 COMPLETED: Final = frozenset(int(s) for s in COMPLETED_STATES)
 TXN_STATE_NAMES: Final = {int(state): state.kafka_name for state in TxnState}
+#: A marker's (an EndTxn's) name by its commit flag: ABORT (0) or COMMIT (1)
+MARKER_NAMES: Final = ("ABORT", "COMMIT")
 
 # Errors
 NONE: Final = int(ErrorCode.NONE)

@@ -29,6 +29,7 @@ from .codes import (
     EMPTY,
     ERROR_NAMES,
     INVALID_TXN_STATE,
+    MARKER_NAMES,
     NONE,
     ONGOING,
     PREPARE_ABORT,
@@ -316,7 +317,7 @@ def handle_end_txn(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tup
     """TransactionCoordinator.handleEndTransaction."""
     decision = end_txn_decision(_metadata(m, state, message), message, m.tv2, m.epochs)
     return _handled(
-        m, state, message, rest, decision, "COMMIT" if message[CQ_ARGUMENT] else "ABORT"
+        m, state, message, rest, decision, MARKER_NAMES[message[CQ_ARGUMENT]]
     )
 
 

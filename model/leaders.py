@@ -23,6 +23,7 @@ from .codes import (
     ILLEGAL_GENERATION,
     INVALID_EPOCH,
     INVALID_TXN_STATE,
+    MARKER_NAMES,
     NONE,
     OUT_OF_ORDER,
 )
@@ -298,7 +299,7 @@ def handle_marker(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tupl
     if error == NONE:
         partition, answers = _write_marker(m, partitions[part], part, pid, message, response)
         partitions = replace(partitions, part, partition)
-    marker = "COMMIT" if commit else "ABORT"
+    marker = MARKER_NAMES[commit]
     names = (m.partition_names[part], m.transactional_ids[tid])
     step = Step(("HandleWriteTxnMarkers", (*names, marker, epoch, cepoch, ERROR_NAMES[error])))
     next_state = replace_many(

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .codes import COMPLETE_ABORT, COMPLETE_COMMIT, ERROR_NAMES, NONE, PREPARE, PREPARE_COMMIT
+from .codes import (
+    COMPLETE_ABORT,
+    COMPLETE_COMMIT,
+    ERROR_NAMES,
+    MARKER_NAMES,
+    NONE,
+    PREPARE,
+    PREPARE_COMMIT,
+)
 from .layout import (
     F_REQUEST_TIMEOUTS,
     FAILED_SHIFT,
@@ -60,7 +68,7 @@ def handle_marker_response(
     _, part, tid, cepoch, epoch, commit, error = message
     # which marker it answers: answers of two coordinator epochs, or one that outlived its
     # transaction and one to its successor's marker, can be in flight together
-    names = (m.transactional_ids[tid], m.partition_names[part], "COMMIT" if commit else "ABORT")
+    names = (m.transactional_ids[tid], m.partition_names[part], MARKER_NAMES[commit])
     step = Step(("HandleWriteTxnMarkersResponse", (*names, epoch, cepoch, ERROR_NAMES[error])))
     coordinator = state[S_COORDINATOR]
     metadata = coordinator[K_METADATA][tid]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .codes import error_name
+from .codes import MARKER_NAMES, error_name
 from .layout import API_NAMES, M_COORDINATOR_REQUEST, M_COORDINATOR_RESPONSE, Message
 from .schema import SCHEMA, Schema
 
@@ -21,7 +21,7 @@ _TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
     "partition": lambda m, v: m.partition_names[v],
     "transactional_id": lambda m, v: m.transactional_ids[v],
     "error": lambda m, v: error_name(v),
-    "commit": lambda m, v: "COMMIT" if v else "ABORT",
+    "commit": lambda m, v: MARKER_NAMES[v],
     # a coordinator message's connection, shown once a request timeout opened another (the
     # first connection, the only one without that fault, is not shown)
     "connection": lambda m, v: str(v) if v else "",
