@@ -56,6 +56,7 @@ _CONFIGS = {
     "retriable-errors": load_check_config("retriable-errors").model,
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
+    "replicated-transactions": load_check_config("replicated-transactions").model,
     # two consume-transform-produce incarnations whose epoch wraps at 1 (producer id
     # rotation off), two request timeouts, the checks a drawn program had off
     "ctp-wrap-timeouts": model(
@@ -259,8 +260,19 @@ _ZOMBIE_APP0_AT_WRAPPED_E0 = [
     step("CompleteTxnLogAppend", "app", "Empty", 0),
 ]
 
-#: None today (kafka_eos.reference.conformance.known lists none).
-PROGRAMS: dict[str, tuple[str, list[Step]]] = {}
+PROGRAMS: dict[str, tuple[str, list[Step]]] = {
+    # Found by the refinement test of replicated-transactions (a random Hypothesis run):
+    # t-0's leader fails over while it holds app#0's first Produce for the leader's add.
+    "leader_failover_during_verification": (
+        "replicated-transactions",
+        [
+            *_first_begins_txn0_at_e0("app"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("LeaderFailover", "t-0", 0, 1, 1, "clean"),
+        ],
+    ),
+}
 
 
 #: Disagreements fixed since, each as a regression test: its program (ending at the step the
