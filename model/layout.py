@@ -224,6 +224,7 @@ VQ_RECORD: Final = 6  # record
 VQ_CONNECTION: Final = 7  # connection
 VQ_GUARD: Final = 8  # guard
 VQ_ADD: Final = 9  # add
+VQ_DEPOSED: Final = 10  # deposed
 # VerifyPartitionResponse: the coordinator's answer to a leader's AddPartitionsToTxn, with the
 # Produce it holds
 M_VERIFY_RESPONSE: Final = 7
@@ -236,6 +237,7 @@ VR_RECORD: Final = 6  # record
 VR_CONNECTION: Final = 7  # connection
 VR_GUARD: Final = 8  # guard
 VR_ERROR: Final = 9  # error
+VR_DEPOSED: Final = 10  # deposed
 # --- end of generated positions ---
 
 

@@ -106,7 +106,7 @@ def append_produce(
     """The append of a Produce (``guard``: the VerificationGuard a verified one carries, 0
     for one that was not verified): Partition.appendRecordsToLeader, then
     UnifiedLog.analyzeAndValidateProducerState's checks in Kafka's order."""
-    _, proc, part, pid, epoch, seq, rec, txn, connection = message
+    _, _, part, pid, epoch, seq, _, txn, _ = message
     partition = state[S_PARTITIONS][part]
     if pid >= 0:
         pid = m.epochs.slot(pid, epoch)  # a rotated producer id has an entry of its own
@@ -125,10 +125,18 @@ def append_produce(
             verified = bool(guard)
             error = _validate(m, entry, epoch, seq, txn, verified, part == m.offsets_partition)
     if error != NONE:
-        answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-        step = produce_step(m, message, name, ERROR_NAMES[error], -1)
-        return step, replace(state, S_NETWORK, add_messages(rest, answer))
+        return refuse_produce(m, state, message, rest, name, error)
     return _append(m, state, message, rest, name, pid, entry)
+
+
+def refuse_produce(
+    m: KafkaEosModel, state: Tup, message: Tup, rest: Tup, name: str, error: int
+) -> tuple[Step, Tup]:
+    """The Produce ``message`` answered with ``error`` on its connection, nothing appended."""
+    _, proc, part, _, epoch, seq, rec, _, connection = message
+    answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
+    step = produce_step(m, message, name, ERROR_NAMES[error], -1)
+    return step, replace(state, S_NETWORK, add_messages(rest, answer))
 
 
 def _leader_refusal(m: KafkaEosModel, state: Tup, message: Tup, partition: Tup) -> int:

@@ -186,6 +186,15 @@ MARKER_RESPONSE = _message(
     ("partition", "transactional_id", "error", "commit", "epoch", "coordinator_epoch"),
 )
 
+#: A leader failover while the leader holds a Produce for its verification does not stop the
+#: round trip (the coordinator may still add the partition); the old leader refuses the held
+#: Produce once the answer comes (ReplicaManager's postVerificationCallback, appendRecords,
+#: Partition.appendRecordsToLeader on a broker that no longer leads).
+_DEPOSED_DOC = (
+    "1: the leader holding the Produce lost its leadership since it asked (LeaderFailover); "
+    "a NONE answer is refused NOT_LEADER_OR_FOLLOWER"
+)
+
 VERIFY = _message(
     "VerifyPartition",
     "M_VERIFY",
@@ -207,8 +216,9 @@ VERIFY = _message(
             tag="g",
         ),
         field("add", "1: add the partition (transaction version 2), 0: verifyOnly", "VQ_ADD"),
+        field("deposed", _DEPOSED_DOC, "VQ_DEPOSED", show="deposed"),
     ),
-    ("process", "partition", "record", "epoch", "sequence", "connection", "guard"),
+    ("process", "partition", "record", "epoch", "sequence", "connection", "guard", "deposed"),
 )
 
 VERIFY_RESPONSE = _message(
@@ -231,6 +241,10 @@ VERIFY_RESPONSE = _message(
             "VR_ERROR",
             show="error",
         ),
+        field("deposed", _DEPOSED_DOC, "VR_DEPOSED", show="deposed"),
     ),
-    ("process", "partition", "record", "epoch", "sequence", "connection", "guard", "error"),
+    (
+        "process", "partition", "record", "epoch", "sequence", "connection", "guard", "error",
+        "deposed",
+    ),
 )

@@ -25,6 +25,8 @@ _TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
     # a coordinator message's connection, shown once a request timeout opened another (the
     # first connection, the only one without that fault, is not shown)
     "connection": lambda m, v: str(v) if v else "",
+    # a verification message of a leader that lost its leadership since it asked
+    "deposed": lambda m, v: "deposed" if v else "",
 }
 
 

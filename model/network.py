@@ -34,9 +34,11 @@ from .layout import (
     S_BUDGET,
     S_NETWORK,
     VQ_CONNECTION,
+    VQ_DEPOSED,
     VQ_PARTITION,
     VQ_PROCESS,
     VR_CONNECTION,
+    VR_DEPOSED,
     VR_PARTITION,
     VR_PROCESS,
     Tup,
@@ -74,14 +76,17 @@ def _held_connections(network: Tup) -> set[tuple[int, int, int]]:
     """The (process, partition, connection) of every Produce a leader holds while the
     coordinator verifies it: the broker keeps a connection muted until it has answered the
     request it is handling (SocketServer), so the connection's next requests wait. Their
-    messages are the network's last (the highest kinds)."""
+    messages are the network's last (the highest kinds). A deposed leader's (one that lost its
+    leadership since it asked) mutes nothing: the partition's requests go to the new leader."""
     held: set[tuple[int, int, int]] = set()
     for message in reversed(network):
         kind = message[M_KIND]
         if kind == M_VERIFY:
-            held.add((message[VQ_PROCESS], message[VQ_PARTITION], message[VQ_CONNECTION]))
+            if not message[VQ_DEPOSED]:
+                held.add((message[VQ_PROCESS], message[VQ_PARTITION], message[VQ_CONNECTION]))
         elif kind == M_VERIFY_RESPONSE:
-            held.add((message[VR_PROCESS], message[VR_PARTITION], message[VR_CONNECTION]))
+            if not message[VR_DEPOSED]:
+                held.add((message[VR_PROCESS], message[VR_PARTITION], message[VR_CONNECTION]))
         else:
             break
     return held

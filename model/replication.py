@@ -27,6 +27,7 @@ from kafka_eos.protocol.replication import (
 
 from .layout import (
     F_LEADER_FAILOVERS,
+    K_METADATA,
     M_KIND,
     M_PRODUCE,
     M_PRODUCE_RESPONSE,
@@ -35,6 +36,7 @@ from .layout import (
     P_LOG,
     P_REPLICATION,
     PR_PARTITION,
+    PT_REPLY,
     RS_CACHES,
     RS_ENDS,
     RS_HW,
@@ -45,14 +47,13 @@ from .layout import (
     RS_LOGS,
     RS_PURGATORY,
     S_BUDGET,
+    S_COORDINATOR,
     S_NETWORK,
     S_PARTITIONS,
-    VQ_CONNECTION,
-    VQ_EPOCH,
+    T_PENDING,
+    VQ_DEPOSED,
     VQ_PARTITION,
-    VQ_PROCESS,
-    VQ_RECORD,
-    VQ_SEQUENCE,
+    VR_DEPOSED,
     Tup,
     add_messages,
     replace,
@@ -230,17 +231,20 @@ def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool]]:
 
 
 def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -> tuple[Step, Tup]:
-    """The leader's broker fails; the controller elects ``new`` with the next leader epoch
-    (_elected). The new leader rebuilds its producer state and aborted index from its log
+    """The leader loses its leadership (the controller fenced its broker, or moved the
+    leadership) and stays up as a follower; the controller elects ``new`` with the next leader
+    epoch (_elected). The new leader rebuilds its producer state and aborted index from its log
     (UnifiedLog.loadProducerState) and has no verification in progress
-    (VerificationStateEntry is in memory); what the old leader held is refused
-    (_refused_by_old_leader)."""
+    (VerificationStateEntry is in memory); what the old leader had not appended is refused
+    (_refused_by_old_leader), but for the Produce requests it holds for their verification,
+    whose round trip goes on (_deposed)."""
     part, new, clean = args
     partition = state[S_PARTITIONS][part]
     replication = partition[P_REPLICATION]
     old, log = replication[RS_LEADER], replication[RS_LOGS][new]
     elected = _elected(replication, partition[P_LOG], new, clean)
     network, refused = _refused_by_old_leader(state[S_NETWORK], part, replication)
+    network, coordinator = _deposed(network, state[S_COORDINATOR], part)
     producers, aborted = rebuild_producer_state(m, log)
     promoted, released = advance(m, (log, producers, aborted, elected, ((),) * m.pid_count))
     budget = state[S_BUDGET]
@@ -248,6 +252,7 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
         state,
         (S_PARTITIONS, replace(state[S_PARTITIONS], part, promoted)),
         (S_NETWORK, add_messages(network, *refused, *released)),
+        (S_COORDINATOR, coordinator),
         (S_BUDGET, replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1)),
     )
     election = "clean" if clean else "unclean"
@@ -286,27 +291,66 @@ def _elected(replication: Tup, leader_log: Tup, new: int, clean: bool) -> Tup:
 
 def _refused_by_old_leader(network: Tup, part: int, replication: Tup) -> tuple[Tup, list[Tup]]:
     """The network without the requests the old leader had not appended, and the answers it
-    gets instead: NOT_LEADER_OR_FOLLOWER for its purgatory's answers, the Produce requests
-    already sent to it and those it held for their verification (the producer refreshes its
-    metadata and retries); its waiting markers go out again to the new leader (the
-    coordinator's retry: purgatory.complete)."""
+    gets instead: NOT_LEADER_OR_FOLLOWER for its purgatory's answers and the Produce requests
+    already sent to it (the producer refreshes its metadata and retries); its waiting markers
+    go out again to the new leader (the coordinator's retry: purgatory.complete)."""
     refused = [
         complete(answer, request, _NOT_LEADER) for _, answer, request in replication[RS_PURGATORY]
     ]
     kept = []
     for message in network:
-        kind = message[M_KIND]
-        if kind == M_PRODUCE and message[PR_PARTITION] == part:
+        if message[M_KIND] == M_PRODUCE and message[PR_PARTITION] == part:
             _, proc, _, _, p_epoch, seq, rec, _, connection = message
-        elif kind in (M_VERIFY, M_VERIFY_RESPONSE) and message[VQ_PARTITION] == part:
-            proc, p_epoch, seq = message[VQ_PROCESS], message[VQ_EPOCH], message[VQ_SEQUENCE]
-            rec, connection = message[VQ_RECORD], message[VQ_CONNECTION]
+            response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
+            refused.append((*response, connection))
         else:
             kept.append(message)
-            continue
-        response = (M_PRODUCE_RESPONSE, proc, part, p_epoch, seq, rec, _NOT_LEADER, -1)
-        refused.append((*response, connection))
     return tuple(kept), refused
+
+
+def _deposed(network: Tup, coordinator: Tup, part: int) -> tuple[Tup, Tup]:
+    """The old leader's verifications of the Produce requests it holds go on: its requests
+    to the coordinator, the answers in flight and those waiting on the coordinator's write of
+    a version-2 add are marked deposed, so that a NONE answer is refused
+    NOT_LEADER_OR_FOLLOWER when it arrives (verification.append_verified). Such a Produce no
+    longer holds its connection: the producer's next requests go to the new leader."""
+    kept: list[Tup] = []
+    marked: list[Tup] = []
+    for message in network:
+        deposed = deposed_copy(message, part)
+        (kept if deposed is message else marked).append(deposed)
+    network = add_messages(tuple(kept), *marked) if marked else network
+    metadata = tuple(_deposed_reply(entry, part) for entry in coordinator[K_METADATA])
+    return network, replace(coordinator, K_METADATA, metadata)
+
+
+def _deposed_reply(metadata: Tup, part: int) -> Tup:
+    """A transaction's metadata whose pending transition's answer, if it is a leader's
+    verification answer of ``part``, is marked deposed."""
+    pending = metadata[T_PENDING]
+    if not pending:
+        return metadata
+    reply = deposed_copy(pending[PT_REPLY], part)
+    if reply is pending[PT_REPLY]:
+        return metadata
+    return replace(metadata, T_PENDING, replace(pending, PT_REPLY, reply))
+
+
+def deposed_copy(message: Tup, part: int) -> Tup:
+    """``message`` marked deposed if it is a verification message of ``part`` (itself
+    otherwise)."""
+    if not message or message[M_KIND] not in (M_VERIFY, M_VERIFY_RESPONSE):
+        return message
+    if message[VQ_PARTITION] != part:
+        return message
+    position = VQ_DEPOSED if message[M_KIND] == M_VERIFY else VR_DEPOSED
+    return message if message[position] else replace(message, position, 1)
+    kind = message[M_KIND]
+    if kind == M_VERIFY and not message[VQ_DEPOSED]:
+        return replace(message, VQ_DEPOSED, 1)
+    if kind == M_VERIFY_RESPONSE and not message[VR_DEPOSED]:
+        return replace(message, VR_DEPOSED, 1)
+    return message
 
 
 def _show_failover(args: tuple[Any, ...]) -> str:

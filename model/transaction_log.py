@@ -138,7 +138,7 @@ def _write_lost(reply: Tup) -> Tup:
     failover lost: the deposed coordinator's append fails (NOT_COORDINATOR), which
     ReplicaManager.appendRecords turns into NOT_ENOUGH_REPLICAS, a retriable error (the
     group coordinator answers a TxnOffsetCommit NOT_COORDINATOR, retried the same way)."""
-    _, proc, part, _, epoch, seq, rec, connection, _, _ = reply
+    _, proc, part, _, epoch, seq, rec, connection, *_ = reply
     error = produce_answer_to_verification(NOT_COORDINATOR, adds=True)
     return (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
 

@@ -234,6 +234,7 @@ RENDERERS: dict[str, Renderer] = {
     "value": lambda v, at: v,
     "connection": lambda v, at: v,
     "bool": lambda v, at: bool(v),
+    "deposed": lambda v, at: bool(v),
     "list": lambda v, at: list(v),
     "client_state": lambda v, at: ClientState(v).name,
     "txn_state": lambda v, at: _txn_state_name(v),

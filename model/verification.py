@@ -25,6 +25,7 @@ from kafka_eos.protocol.coordinator_checks import (
     first_refusal,
 )
 from kafka_eos.protocol.errors import verification_answer
+from kafka_eos.protocol.replication import held_produce_refusal
 
 from .codes import (
     ERROR_NAMES,
@@ -50,6 +51,8 @@ from .layout import (
     T_STATE,
     VE_EPOCH,
     VE_GUARD,
+    VQ_ADD,
+    VQ_EPOCH,
     VQ_GUARD,
     VQ_PARTITION,
     Tup,
@@ -63,6 +66,7 @@ from .leaders import (
     PRODUCE_PARAMS,
     append_produce,
     needs_coordinator,
+    refuse_produce,
     show_produce,
 )
 from .registry import Action, Step, Touches
@@ -97,7 +101,7 @@ def ask_coordinator(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tu
         partition, P_VERIFICATION, replace(partition[P_VERIFICATION], slot, verification)
     )
     adds = int(m.tv2)  # (a TxnOffsetCommit's too: the group coordinator's add)
-    request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds)
+    request = (M_VERIFY, proc, part, pid, epoch, seq, rec, connection, guard, adds, 0)
     names = (m.partition_names[part], m.process_names[proc])
     step = Step(("VerifyPartition", (*names, rec, epoch, seq, guard, connection)))
     next_state = replace_many(
@@ -129,7 +133,7 @@ def coordinator_answer(m: KafkaEosModel, metadata: Tup, message: Tup) -> tuple[T
     """The coordinator's answer to a leader's AddPartitionsToTxn ``message``: the transition
     to write (a version-2 add, :func:`leader_add`), or () and the error to answer with
     (NONE: the leader appends)."""
-    _, _, part, _, epoch, _, _, _, _, adds = message
+    part, epoch, adds = message[VQ_PARTITION], message[VQ_EPOCH], message[VQ_ADD]
     if adds:
         return leader_add(m, metadata, message)
     return (), verify_partition_decision(m, metadata, part, epoch)
@@ -162,11 +166,11 @@ def leader_add(m: KafkaEosModel, metadata: Tup, message: Tup) -> tuple[Tup, int]
     new transaction, whose owner (the ghost) is the held Produce's; () and NONE if the
     partition is in the Ongoing transaction already. The held Produce waits for the write:
     the transition's reply is the VerifyPartitionResponse to the leader."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, _ = message
+    _, proc, part, pid, epoch, seq, rec, connection, guard, _, deposed = message
     error = add_refusal(metadata, epoch, m.epochs)
     if error != NONE:
         return (), verification_answer(error)
-    reply = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, NONE)
+    reply = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, NONE, deposed)
     return add_transition(metadata, 1 << part, _txn_of(m, proc, rec), reply), NONE
 
 
@@ -184,7 +188,7 @@ def handle_verify_partition(
     goes back to the leader with the Produce it holds (``AppendVerified``); an error reaches
     the leader in this step, which answers the held Produce with it (the AppendCallback's
     error branch: spec/SPEC.md §8 says why that hides nothing)."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, adds = message
+    _, proc, part, pid, epoch, seq, rec, connection, guard, adds, deposed = message
     tid = m.pid_tid[pid]
     metadata = state[S_COORDINATOR][K_METADATA][tid]
     transition, error = coordinator_answer(m, metadata, message)
@@ -196,7 +200,9 @@ def handle_verify_partition(
         return step, replace(with_pending(state, tid, transition), S_NETWORK, rest)
     answer: Tup
     if error == NONE:
-        answer = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
+        answer = (
+            M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error, deposed
+        )
     else:
         answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
     next_state = replace(state, S_NETWORK, add_messages(rest, answer))
@@ -209,10 +215,14 @@ def handle_verify_partition(
 def append_verified(m: KafkaEosModel, state: Tup, message: Tup, rest: Tup) -> tuple[Step, Tup]:
     """The coordinator's NONE reaches the leader (the AppendCallback of
     ReplicaManager.appendRecords): the held Produce is appended with its VerificationGuard,
-    which the append checks (a marker may have cleared it meanwhile). An error answer was
-    handed to the producer in HandleVerifyPartition's step."""
-    _, proc, part, pid, epoch, seq, rec, connection, guard, _ = message
+    which the append checks (a marker may have cleared it meanwhile); a leader that lost its
+    leadership since it asked refuses it (protocol.replication.held_produce_refusal). An error
+    answer was handed to the producer in HandleVerifyPartition's step."""
+    _, proc, part, pid, epoch, seq, rec, connection, guard, _, deposed = message
     produce = (M_PRODUCE, proc, part, pid, epoch, seq, rec, 1, connection)
+    refusal = held_produce_refusal(still_leads=not deposed)
+    if refusal is not None:
+        return refuse_produce(m, state, produce, rest, "AppendVerified", int(refusal))
     return append_produce(m, state, produce, rest, "AppendVerified", guard=guard)
 
 
@@ -261,8 +271,11 @@ LEADER_VERIFICATION_ACTIONS = (
         consumes=(M_VERIFY_RESPONSE,),
         effect=append_verified,
         outcome="result",
-        # INVALID_TXN_STATE: the guard is gone; ILLEGAL_GENERATION: a stale TxnOffsetCommit
-        outcomes=(*PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION"),
+        # INVALID_TXN_STATE: the guard is gone; ILLEGAL_GENERATION: a stale TxnOffsetCommit;
+        # NOT_LEADER_OR_FOLLOWER: the leader lost its leadership during the round trip
+        outcomes=(
+            *PRODUCE_OUTCOMES, "INVALID_TXN_STATE", "ILLEGAL_GENERATION", "NOT_LEADER_OR_FOLLOWER"
+        ),
         show=show_produce,
     ),
 )

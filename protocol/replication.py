@@ -169,6 +169,16 @@ def produce_refusal(*, acks: int, in_sync: int, min_insync_replicas: int) -> Err
     return None
 
 
+def held_produce_refusal(*, still_leads: bool) -> ErrorCode | None:
+    """ReplicaManager.handleProduceAppend's postVerificationCallback for a Produce the leader
+    held across KIP-890's verification round trip, once the coordinator answered NONE: it calls
+    appendRecords, whose Partition.appendRecordsToLeader refuses NOT_LEADER_OR_FOLLOWER on a
+    broker that lost its leadership meanwhile. A failover does not stop the round trip (the
+    coordinator may still add the partition), and an error answer reaches the producer before
+    this check (the callback's error branch)."""
+    return None if still_leads else ErrorCode.NOT_LEADER_OR_FOLLOWER
+
+
 def delayed_produce_result(
     *, high_watermark: int, required_offset: int, in_sync: int, min_insync_replicas: int
 ) -> ErrorCode | None:
@@ -195,6 +205,7 @@ __all__ = [
     "follower_high_watermark",
     "follower_in_sync",
     "follower_lagging",
+    "held_produce_refusal",
     "high_watermark",
     "produce_refusal",
     "truncation_offset",

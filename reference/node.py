@@ -68,6 +68,7 @@ from kafka_eos.protocol.replication import (
     ACKS_ALL,
     ACKS_LEADER,
     delayed_produce_result,
+    held_produce_refusal,
     produce_refusal,
 )
 from kafka_eos.protocol.topics import (
@@ -739,11 +740,17 @@ class BrokerNode:
         assert request.transactional_id is not None
 
         adds = self.config.knobs.transaction_version >= 2
+        leader_epoch = partition.leader_epoch
 
         def verified(error: ErrorCode, guard: int) -> list[Outbound]:
             if error is not ErrorCode.NONE:
                 answer = produce_answer_to_verification(error, adds=adds)
                 return self._produce_answer(source, request, ErrorCode(answer))
+            # ReplicaManager's postVerificationCallback: appendRecords on a broker that lost
+            # its leadership meanwhile is refused (Partition.appendRecordsToLeader)
+            refusal = held_produce_refusal(still_leads=self._leads(partition, leader_epoch))
+            if refusal is not None:
+                return self._produce_answer(source, request, refusal)
             return self._append_produce(source, request, partition, guard=guard)
 
         return self.verify_transaction(
@@ -753,6 +760,15 @@ class BrokerNode:
             partition,
             verified,
             add=adds,
+        )
+
+    def _leads(self, partition: Partition, leader_epoch: int) -> bool:
+        """Whether ``partition`` (a replica's) still leads in ``leader_epoch``, the epoch a
+        verification began in. Kafka asks only whether the broker leads: one made leader
+        again by a second failover during the round trip would append; this reference, like
+        the model, refuses it (spec/SPEC.md §8)."""
+        return self.partitions.get(partition.tp) is partition and (
+            partition.leader_epoch == leader_epoch
         )
 
     def verify_transaction(

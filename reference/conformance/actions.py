@@ -19,6 +19,7 @@ from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.model.registry import Step
+from kafka_eos.model.replication import deposed_copy
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_TXN, REC_VALUE
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
@@ -55,6 +56,7 @@ class ActionHandlers:
     network: list[Envelope]
     requests: dict[tuple[str, int], tuple]  # type: ignore[type-arg]
     deposed_answers: dict[int, Envelope]
+    pending_reply: list[tuple]  # type: ignore[type-arg]
     ahead: Counter[tuple]  # type: ignore[type-arg]
     offset_futures: dict[tuple[int, int], Any]
     offset_requests: dict[tuple[int, int], list[tuple[int, int]]]
@@ -651,6 +653,7 @@ class ActionHandlers:
             raise NotEnabled(f"the controller elects {chosen} for {tp}, not {(new, clean)}")
         self.ghosts.used[L.F_LEADER_FAILOVERS] += 1
         self._post(NODE, self.node.elect_leader(tp, new, clean=clean))
+        self._mark_deposed(self.tps.index(tp))
         for envelope in list(self.network):
             message = envelope.message
             if isinstance(message, ProduceRequest) and (message.topic, message.partition) == (
@@ -660,6 +663,17 @@ class ActionHandlers:
                 self.network.remove(envelope)
                 self._post(NODE, self.node.receive(envelope.source, message, at=old))
         return "done"
+
+    def _mark_deposed(self, part: int) -> None:
+        """The old leader's verifications go on, deposed (model/replication.py's _deposed):
+        its verification messages in flight, the requests their answers will be read
+        against, and the answers owed by pending writes of version-2 adds."""
+        for envelope in self.network:
+            envelope.abstract = tuple(deposed_copy(m, part) for m in envelope.abstract)
+        for key, request in self.requests.items():
+            if request and isinstance(request[0], int):  # one model message (a verification)
+                self.requests[key] = deposed_copy(request, part)
+        self.pending_reply = [deposed_copy(reply, part) for reply in self.pending_reply]
 
     # -- the consumer
     def _do_Fetch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]

@@ -165,6 +165,7 @@ class MessageMapping:
             connection=produce[L.PR_CONNECTION],
             guard=self.model_guard(part, guard),
             add=int(not message.verify_only),
+            deposed=0,  # (a failover marks it: actions.py's _mark_deposed)
         )
         self.requests[(NODE, message.correlation_id)] = verify
         return (verify,)

@@ -16,7 +16,13 @@ from dataclasses import replace
 
 import pytest
 
-from kafka_eos.model.codes import FATAL_ERROR, INVALID_TXN_STATE, PRODUCER_FENCED
+from kafka_eos.model.codes import (
+    FATAL_ERROR,
+    INVALID_TXN_STATE,
+    NOT_LEADER_OR_FOLLOWER,
+    ONGOING,
+    PRODUCER_FENCED,
+)
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.layout import (
     B_FAILED,
@@ -24,14 +30,22 @@ from kafka_eos.model.layout import (
     BT_STATUS,
     C_BATCHES,
     C_STATE,
+    K_METADATA,
     M_KIND,
     M_PRODUCE_RESPONSE,
+    P_LOG,
+    PRR_ERROR,
     S_CLIENTS,
+    S_COORDINATOR,
     S_NETWORK,
+    S_PARTITIONS,
+    T_PARTITIONS,
+    T_STATE,
 )
 from kafka_eos.model.params import Faults, Knobs
 from kafka_eos.model.registry import Step, step
 from kafka_eos.protocol.client_states import ClientState
+from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.conformance.known import KNOWN
 
@@ -260,9 +274,20 @@ _ZOMBIE_APP0_AT_WRAPPED_E0 = [
     step("CompleteTxnLogAppend", "app", "Empty", 0),
 ]
 
-PROGRAMS: dict[str, tuple[str, list[Step]]] = {
-    # Found by the refinement test of replicated-transactions (a random Hypothesis run):
-    # t-0's leader fails over while it holds app#0's first Produce for the leader's add.
+#: None today (kafka_eos.reference.conformance.known lists none).
+PROGRAMS: dict[str, tuple[str, list[Step]]] = {}
+
+
+#: Disagreements fixed since, each as a regression test: its program (ending at the step the
+#: two sides used to take differently) must run without a disagreement.
+AGREED: dict[str, tuple[str, list[Step]]] = {
+    # t-0's leader fails over while it holds app#0's first Produce for the leader's add
+    # (transaction version 2). Kafka's AddPartitionsToTxn goes on: the coordinator adds t-0
+    # and opens the transaction; then ReplicaManager's postVerificationCallback calls
+    # appendRecords, which the old leader refuses NOT_LEADER_OR_FOLLOWER
+    # (Partition.appendRecordsToLeader); the producer retries to the new leader, which
+    # verifies again and appends. The model had answered the held Produce at the failover and
+    # dropped the round trip; the reference had appended it on the deposed replica.
     "leader_failover_during_verification": (
         "replicated-transactions",
         [
@@ -270,14 +295,16 @@ PROGRAMS: dict[str, tuple[str, list[Step]]] = {
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
             step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
             step("LeaderFailover", "t-0", 0, 1, 1, "clean"),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "NOT_LEADER_OR_FOLLOWER", -1, 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "NOT_LEADER_OR_FOLLOWER"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "NONE", 0),
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "NONE", 0, 0),
         ],
     ),
-}
-
-
-#: Disagreements fixed since, each as a regression test: its program (ending at the step the
-#: two sides used to take differently) must run without a disagreement.
-AGREED: dict[str, tuple[str, list[Step]]] = {
     # A batch expires (delivery.timeout.ms) while another of its producer's batches waits
     # re-enqueued after a retriable error: the abortable error leaves the re-enqueued one be
     # (RecordAccumulator.abortUndrainedBatches aborts only batches without a sequence), and
@@ -946,6 +973,27 @@ def test_the_reference_agrees_with_the_model_on(name: str) -> None:
     result = run_program(_CONFIGS[config], labels)
     assert result.ran == len(labels), "the program no longer applies"
     assert result.failed_at is None, f"step {result.failed_at + 1}: {labels[result.failed_at]}"
+
+
+def test_a_deposed_leader_refuses_its_held_produce_after_the_coordinator_added_on_both_sides() -> (
+    None
+):
+    """A leader failover does not stop the KIP-890 round trip of the Produce the old leader
+    holds: the coordinator still adds the partition and opens the transaction, and the old
+    leader then answers the Produce NOT_LEADER_OR_FOLLOWER with nothing appended anywhere."""
+    config, labels = AGREED["leader_failover_during_verification"]
+    model = _CONFIGS[config]
+    refused = step("AppendVerified", "t-0", "app#0", 0, 0, 0, "NOT_LEADER_OR_FOLLOWER", -1, 0)
+    world, state = final_states(model, labels[: labels.index(refused) + 1])
+    metadata = state[S_COORDINATOR][K_METADATA][model.transactional_ids.index("app")]
+    assert (metadata[T_STATE], metadata[T_PARTITIONS]) == (ONGOING, 1)
+    answers = [m for m in state[S_NETWORK] if m[M_KIND] == M_PRODUCE_RESPONSE]
+    assert [m[PRR_ERROR] for m in answers] == [NOT_LEADER_OR_FOLLOWER]
+    assert not state[S_PARTITIONS][0][P_LOG]
+    reference = world.node.txn_coordinator.transactions["app"]
+    assert reference.state is TxnState.ONGOING and reference.partitions == {world.tps[0]}
+    replicas = world.node.replica_sets[world.tps[0]].replicas.values()
+    assert all(replica.partition.log_end_offset == 0 for replica in replicas)
 
 
 def test_a_produce_refused_for_a_rotated_producer_id_is_fatal_on_both_sides() -> None:

@@ -16,14 +16,24 @@ from kafka_eos.checker import check
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.layout import (
+    M_KIND,
+    M_PRODUCE,
+    M_VERIFY,
     P_LOG,
     P_REPLICATION,
     RS_HW,
     RS_HWS,
     RS_LOGS,
+    S_NETWORK,
     S_PARTITIONS,
+    VQ_CONNECTION,
+    VQ_DEPOSED,
+    VQ_PROCESS,
     Tup,
+    add_messages,
+    replace,
 )
+from kafka_eos.model.network import deliverable
 from kafka_eos.model.verdicts import load_verdicts
 
 
@@ -133,3 +143,23 @@ def test_a_new_leader_starts_from_its_own_high_watermark() -> None:
     replication = after[S_PARTITIONS][0][P_REPLICATION]
     assert replication[RS_HW] == 0
     assert replication[RS_HWS] == (1, -1, 0)
+
+
+def test_a_failover_leaves_the_verification_going_and_the_connection_free() -> None:
+    # t-0's leader holds app#0's first Produce for the leader's add when it fails over: the
+    # AddPartitionsToTxn stays on its way to the coordinator, marked deposed (its NONE answer
+    # will be refused NOT_LEADER_OR_FOLLOWER), and no longer mutes the Produce's connection,
+    # since the producer's next requests for t-0 go to the new leader, another broker.
+    model = load_check_config("replicated-transactions").model
+    steps = ["InitProducerId(", "HandleInitProducerId(", "CompleteTxnLogAppend("]
+    steps += ["ReceiveCoordinatorResponse(", "BeginTransaction(", "Send(", "VerifyPartition("]
+    held = _walk(model, steps)
+    deposed = _walk(model, [*steps, "LeaderFailover("])
+    (before,) = [m for m in held[S_NETWORK] if m[M_KIND] == M_VERIFY]
+    (after,) = [m for m in deposed[S_NETWORK] if m[M_KIND] == M_VERIFY]
+    assert after == replace(before, VQ_DEPOSED, 1)
+    # a next Produce on the held Produce's connection waits only while its leader leads
+    proc, connection = before[VQ_PROCESS], before[VQ_CONNECTION]
+    produce = (M_PRODUCE, proc, 0, 0, 0, 1, 1, 1, connection)
+    assert produce not in [m for m, _ in deliverable(add_messages(held[S_NETWORK], produce))]
+    assert produce in [m for m, _ in deliverable(add_messages(deposed[S_NETWORK], produce))]

@@ -54,15 +54,17 @@ class _AnswerInFlight:
         return out
 
     def _answer_in_flight(self, state: Any, request: Any) -> Any:
-        _, proc, part, pid, epoch, seq, rec, connection, guard, _ = request
+        _, proc, part, pid, epoch, seq, rec, connection, guard, _, deposed = request
         metadata = state[L.S_COORDINATOR][L.K_METADATA][self.model.pid_tid[pid]]
         _, error = coordinator_answer(self.model, metadata, request)
-        answer = (L.M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error)
+        answer = (
+            L.M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, error, deposed
+        )
         network = L.add_messages(L.remove_message(state[L.S_NETWORK], request), answer)
         return L.replace(state, L.S_NETWORK, network)
 
     def _relay(self, state: Any, message: Any, rest: Any) -> tuple[Step, Any]:
-        _, proc, part, _, epoch, seq, rec, connection, _, error = message
+        _, proc, part, _, epoch, seq, rec, connection, _, error, _ = message
         answer = (L.M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
         target = L.replace(state, L.S_NETWORK, L.add_messages(rest, answer))
         names = (self.model.partition_names[part], self.model.process_names[proc])
