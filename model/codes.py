@@ -37,6 +37,14 @@ TXN_STATE_NAMES: Final = {int(state): state.kafka_name for state in TxnState}
 #: A marker's (an EndTxn's) name by its commit flag: ABORT (0) or COMMIT (1)
 MARKER_NAMES: Final = ("ABORT", "COMMIT")
 
+# A verification message's ``deposed`` (model/verification.py, model/replication.py)
+#: its leader lost its leadership since it asked and still holds the Produce
+DEPOSED: Final = 1
+#: its leader's broker restarted since it asked: the Produce failed then, nobody awaits it
+RESTARTED: Final = 2
+#: how a trace shows it (nothing while the leader leads)
+DEPOSED_NAMES: Final = ("", "deposed", "restarted")
+
 # Errors
 NONE: Final = int(ErrorCode.NONE)
 OUT_OF_ORDER: Final = int(ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)

@@ -191,8 +191,10 @@ MARKER_RESPONSE = _message(
 #: Produce once the answer comes (ReplicaManager's postVerificationCallback, appendRecords,
 #: Partition.appendRecordsToLeader on a broker that no longer leads).
 _DEPOSED_DOC = (
-    "1: the leader holding the Produce lost its leadership since it asked (LeaderFailover); "
-    "a NONE answer is refused NOT_LEADER_OR_FOLLOWER"
+    "0: its leader leads; 1 (DEPOSED): the leader lost its leadership since it asked "
+    "(LeaderFailover) and holds the Produce still: a NONE answer is refused "
+    "NOT_LEADER_OR_FOLLOWER; 2 (RESTARTED, a request only): the leader's broker restarted "
+    "since, the Produce failed then and no answer is awaited"
 )
 
 VERIFY = _message(

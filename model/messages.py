@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .codes import MARKER_NAMES, error_name
+from .codes import DEPOSED_NAMES, MARKER_NAMES, error_name
 from .layout import API_NAMES, M_COORDINATOR_REQUEST, M_COORDINATOR_RESPONSE, Message
 from .schema import SCHEMA, Schema
 
@@ -26,7 +26,7 @@ _TEXT: dict[str, Callable[[KafkaEosModel, Any], str]] = {
     # first connection, the only one without that fault, is not shown)
     "connection": lambda m, v: str(v) if v else "",
     # a verification message of a leader that lost its leadership since it asked
-    "deposed": lambda m, v: "deposed" if v else "",
+    "deposed": lambda m, v: DEPOSED_NAMES[v],
 }
 
 

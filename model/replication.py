@@ -25,6 +25,7 @@ from kafka_eos.protocol.replication import (
     truncation_offset,
 )
 
+from .codes import DEPOSED, RESTARTED
 from .layout import (
     F_LEADER_FAILOVERS,
     K_METADATA,
@@ -211,9 +212,11 @@ def shrink_isr(m: KafkaEosModel, state: Tup, args: tuple[int, int]) -> tuple[Ste
 
 
 # ---------------------------------------------------------------------- LeaderFailover
-def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool]]:
+def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool, bool]]:
     """The leader fails and the controller can elect another replica: the first live one in
-    the ISR, or with unclean_leader_election the first live one at all."""
+    the ISR, or with unclean_leader_election the first live one at all. The old leader's
+    broker stays up, or, while it holds a Produce for its verification, may have restarted
+    (the one difference a restart makes: _restarted)."""
     if not state[S_BUDGET][F_LEADER_FAILOVERS]:
         return
     for part, _, replication in _replicated(state):
@@ -227,24 +230,32 @@ def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool]]:
             unclean=m.knobs.unclean_leader_election,
         )
         if chosen is not None:
-            yield part, *chosen
+            yield part, *chosen, False
+            if _holds_verifications(state, part):
+                yield part, *chosen, True
 
 
-def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -> tuple[Step, Tup]:
+def leader_failover(
+    m: KafkaEosModel, state: Tup, args: tuple[int, int, bool, bool]
+) -> tuple[Step, Tup]:
     """The leader loses its leadership (the controller fenced its broker, or moved the
     leadership) and stays up as a follower; the controller elects ``new`` with the next leader
     epoch (_elected). The new leader rebuilds its producer state and aborted index from its log
     (UnifiedLog.loadProducerState) and has no verification in progress
     (VerificationStateEntry is in memory); what the old leader had not appended is refused
     (_refused_by_old_leader), but for the Produce requests it holds for their verification,
-    whose round trip goes on (_deposed)."""
-    part, new, clean = args
+    whose round trip goes on (_deposed; ``restarted``: the broker restarted, _restarted)."""
+    part, new, clean, restarted = args
     partition = state[S_PARTITIONS][part]
     replication = partition[P_REPLICATION]
     old, log = replication[RS_LEADER], replication[RS_LOGS][new]
     elected = _elected(replication, partition[P_LOG], new, clean)
     network, refused = _refused_by_old_leader(state[S_NETWORK], part, replication)
-    network, coordinator = _deposed(network, state[S_COORDINATOR], part)
+    if restarted:
+        network, coordinator, failed = _restarted(network, state[S_COORDINATOR], part)
+        refused += failed
+    else:
+        network, coordinator = _deposed(network, state[S_COORDINATOR], part)
     producers, aborted = rebuild_producer_state(m, log)
     promoted, released = advance(m, (log, producers, aborted, elected, ((),) * m.pid_count))
     budget = state[S_BUDGET]
@@ -257,7 +268,8 @@ def leader_failover(m: KafkaEosModel, state: Tup, args: tuple[int, int, bool]) -
     )
     election = "clean" if clean else "unclean"
     epoch = elected[RS_LEADER_EPOCH]
-    step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election)))
+    broker = "restarted" if restarted else "up"
+    step = Step(("LeaderFailover", (m.partition_names[part], old, new, epoch, election, broker)))
     return step, next_state
 
 
@@ -324,6 +336,66 @@ def _deposed(network: Tup, coordinator: Tup, part: int) -> tuple[Tup, Tup]:
     return network, replace(coordinator, K_METADATA, metadata)
 
 
+def _restarted(network: Tup, coordinator: Tup, part: int) -> tuple[Tup, Tup, list[Tup]]:
+    """The old leader's broker restarted (it crashed as it lost its leadership): the Produce
+    requests it held for their verification failed, their connection closed (answered
+    NOT_LEADER_OR_FOLLOWER, which a client handles as it does a disconnect: a retriable error,
+    the batch re-sent: Sender.handleProduceResponse). Its requests to the coordinator still
+    arrive and are handled, marked RESTARTED so that no answer is made; the answers in flight
+    to it are lost, and those the coordinator owes it once a write completes are no longer
+    owed."""
+    kept: list[Tup] = []
+    marked: list[Tup] = []
+    failed: list[Tup] = []
+    for message in network:
+        if not held_for(message, part):
+            kept.append(message)
+            continue
+        failed.append(_failed_produce(message))
+        if message[M_KIND] == M_VERIFY:
+            marked.append(deposed_copy(message, part, RESTARTED))
+    metadata = []
+    for entry in coordinator[K_METADATA]:
+        pending = entry[T_PENDING]
+        if pending and held_for(pending[PT_REPLY], part):
+            failed.append(_failed_produce(pending[PT_REPLY]))
+            entry = replace(entry, T_PENDING, replace(pending, PT_REPLY, ()))
+        metadata.append(entry)
+    network = add_messages(tuple(kept), *marked)
+    return network, replace(coordinator, K_METADATA, tuple(metadata)), failed
+
+
+def _holds_verifications(state: Tup, part: int) -> bool:
+    """Whether the leader of ``part`` holds a Produce for its verification: a verification
+    message of it in flight (they sort last in the network) or owed after a write."""
+    for message in reversed(state[S_NETWORK]):
+        if message[M_KIND] < M_VERIFY:
+            break
+        if held_for(message, part):
+            return True
+    pending = (entry[T_PENDING] for entry in state[S_COORDINATOR][K_METADATA])
+    return any(held_for(transition[PT_REPLY], part) for transition in pending if transition)
+
+
+def held_for(message: Tup, part: int) -> bool:
+    """Whether ``message`` is a verification message of a Produce ``part``'s leader holds."""
+    if not message or message[M_KIND] not in (M_VERIFY, M_VERIFY_RESPONSE):
+        return False
+    return bool(message[VQ_PARTITION] == part and not message[_deposed_position(message)])
+
+
+def _deposed_position(message: Tup) -> int:
+    """Where a verification message (request or answer) keeps ``deposed``."""
+    return VQ_DEPOSED if message[M_KIND] == M_VERIFY else VR_DEPOSED
+
+
+def _failed_produce(message: Tup) -> Tup:
+    """The answer to the Produce a verification message ``message`` carries when its leader's
+    broker restarts."""
+    _, proc, part, _, epoch, seq, rec, connection, *_ = message
+    return (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, _NOT_LEADER, -1, connection)
+
+
 def _deposed_reply(metadata: Tup, part: int) -> Tup:
     """A transaction's metadata whose pending transition's answer, if it is a leader's
     verification answer of ``part``, is marked deposed."""
@@ -336,26 +408,18 @@ def _deposed_reply(metadata: Tup, part: int) -> Tup:
     return replace(metadata, T_PENDING, replace(pending, PT_REPLY, reply))
 
 
-def deposed_copy(message: Tup, part: int) -> Tup:
-    """``message`` marked deposed if it is a verification message of ``part`` (itself
-    otherwise)."""
-    if not message or message[M_KIND] not in (M_VERIFY, M_VERIFY_RESPONSE):
+def deposed_copy(message: Tup, part: int, mark: int = DEPOSED) -> Tup:
+    """``message`` marked ``mark`` (DEPOSED, RESTARTED) if it is a verification message of a
+    Produce ``part``'s leader holds (itself otherwise)."""
+    if not held_for(message, part):
         return message
-    if message[VQ_PARTITION] != part:
-        return message
-    position = VQ_DEPOSED if message[M_KIND] == M_VERIFY else VR_DEPOSED
-    return message if message[position] else replace(message, position, 1)
-    kind = message[M_KIND]
-    if kind == M_VERIFY and not message[VQ_DEPOSED]:
-        return replace(message, VQ_DEPOSED, 1)
-    if kind == M_VERIFY_RESPONSE and not message[VR_DEPOSED]:
-        return replace(message, VR_DEPOSED, 1)
-    return message
+    return replace(message, _deposed_position(message), mark)
 
 
 def _show_failover(args: tuple[Any, ...]) -> str:
-    partition, old, new, epoch, election = args
-    return f"{partition},r{old}->r{new},le{epoch},{election}"
+    partition, old, new, epoch, election, broker = args
+    restarted = ",restarted" if broker == "restarted" else ""
+    return f"{partition},r{old}->r{new},le{epoch},{election}{restarted}"
 
 
 REPLICATION_ACTIONS = (
@@ -386,7 +450,7 @@ REPLICATION_ACTIONS = (
         role="leader",
         kafka="PartitionLeaderElectionAlgorithms, Partition.makeLeader, "
         "UnifiedLog.loadProducerState",
-        params=("partition", "old_leader", "new_leader", "leader_epoch", "election"),
+        params=("partition", "old_leader", "new_leader", "leader_epoch", "election", "old_broker"),
         trigger="state",
         needs=("replicas",),
         guard=electable,

@@ -18,6 +18,7 @@ from kafka_eos.protocol.client_states import ClientState
 from kafka_eos.protocol.coordinator_states import TxnState
 from kafka_eos.protocol.errors import ErrorCode
 
+from .codes import DEPOSED_NAMES
 from .layout import (
     B_FAILED,
     B_INFLIGHT,
@@ -234,7 +235,7 @@ RENDERERS: dict[str, Renderer] = {
     "value": lambda v, at: v,
     "connection": lambda v, at: v,
     "bool": lambda v, at: bool(v),
-    "deposed": lambda v, at: bool(v),
+    "deposed": lambda v, at: DEPOSED_NAMES[v],
     "list": lambda v, at: list(v),
     "client_state": lambda v, at: ClientState(v).name,
     "txn_state": lambda v, at: _txn_state_name(v),

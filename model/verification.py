@@ -32,6 +32,7 @@ from .codes import (
     INVALID_TXN_STATE,
     NONE,
     ONGOING,
+    RESTARTED,
 )
 from .coordinator import add_refusal, add_transition, taken_over, with_owner, with_pending
 from .layout import (
@@ -170,7 +171,10 @@ def leader_add(m: KafkaEosModel, metadata: Tup, message: Tup) -> tuple[Tup, int]
     error = add_refusal(metadata, epoch, m.epochs)
     if error != NONE:
         return (), verification_answer(error)
-    reply = (M_VERIFY_RESPONSE, proc, part, pid, epoch, seq, rec, connection, guard, NONE, deposed)
+    reply: Tup = ()  # (a leader whose broker restarted since it asked awaits no answer)
+    if deposed != RESTARTED:
+        held = (proc, part, pid, epoch, seq, rec, connection, guard)
+        reply = (M_VERIFY_RESPONSE, *held, NONE, deposed)
     return add_transition(metadata, 1 << part, _txn_of(m, proc, rec), reply), NONE
 
 
@@ -187,7 +191,8 @@ def handle_verify_partition(
     write is pending with the leader's answer (``CompleteTxnLogAppend`` sends it); else NONE
     goes back to the leader with the Produce it holds (``AppendVerified``); an error reaches
     the leader in this step, which answers the held Produce with it (the AppendCallback's
-    error branch: spec/SPEC.md §8 says why that hides nothing)."""
+    error branch: spec/SPEC.md §8 says why that hides nothing). A leader whose broker
+    restarted since it asked (RESTARTED) awaits no answer: none is sent."""
     _, proc, part, pid, epoch, seq, rec, connection, guard, adds, deposed = message
     tid = m.pid_tid[pid]
     metadata = state[S_COORDINATOR][K_METADATA][tid]
@@ -195,7 +200,7 @@ def handle_verify_partition(
     names = (m.transactional_ids[tid], m.partition_names[part], m.process_names[proc])
     result = "WRITE" if transition else ERROR_NAMES[error]
     request = "ADD" if adds else "VERIFY"
-    step = Step(("HandleVerifyPartition", (*names, epoch, request, result, connection)))
+    step = Step(("HandleVerifyPartition", (*names, epoch, request, result, guard, connection)))
     if transition:
         return step, replace(with_pending(state, tid, transition), S_NETWORK, rest)
     answer: Tup
@@ -205,7 +210,8 @@ def handle_verify_partition(
         )
     else:
         answer = (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, error, -1, connection)
-    next_state = replace(state, S_NETWORK, add_messages(rest, answer))
+    network = rest if deposed == RESTARTED else add_messages(rest, answer)
+    next_state = replace(state, S_NETWORK, network)
     if adds and taken_over(metadata, transition, error, _txn_of(m, proc, rec)):
         next_state = with_owner(next_state, tid, _txn_of(m, proc, rec))
     return step, next_state
@@ -232,8 +238,8 @@ def _show_verify(args: tuple[Any, ...]) -> str:
 
 
 def _show_verify_answer(args: tuple[Any, ...]) -> str:
-    tid, partition, process, epoch, request, result, connection = args
-    return f"{tid},{partition},{process},e{epoch},{request},{result},c{connection}"
+    tid, partition, process, epoch, request, result, guard, connection = args
+    return f"{tid},{partition},{process},e{epoch},{request},{result},g{guard},c{connection}"
 
 
 #: The leader's side of the round trip: listed after HandleProduce (model/actions.py).
@@ -296,7 +302,14 @@ COORDINATOR_VERIFICATION_ACTIONS = (
         "handleAddPartitionsToTransaction (a transaction-version-2 leader's add), "
         "TransactionMetadata.prepareAddPartitions",
         params=(
-            "transactional_id", "partition", "process", "epoch", "request", "result", "connection"
+            "transactional_id",
+            "partition",
+            "process",
+            "epoch",
+            "request",
+            "result",
+            "guard",
+            "connection",
         ),
         trigger="message",
         needs=("transactions", "verification"),

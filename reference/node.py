@@ -198,6 +198,10 @@ class PendingVerification:
     guard: int
     #: the connection it travels on: the broker holding the request, and the coordinator's
     connection: frozenset[str] = frozenset()
+    #: the replica holding the request, and what the request gets if its broker restarts
+    #: (its client's connection closes)
+    holder: Partition | None = None
+    on_restart: Callable[[], list[Outbound]] | None = None
 
 
 @dataclass(slots=True)
@@ -598,6 +602,25 @@ class BrokerNode:
         replica_set.advance_high_watermark()  # alone in the ISR, it moves at once
         return out + self._release_waiters()
 
+    def restart_deposed_leader(self, tp: TopicPartition, broker: str) -> list[Outbound]:
+        """Fault: ``broker``, which has just lost the leadership of ``tp``, restarts (it crashed
+        as it lost it): what its replica held in memory is gone. Each request it held for its
+        verification fails, its client's connection closed (a Produce is answered
+        NOT_LEADER_OR_FOLLOWER, which a client handles as it does a disconnect: a retriable
+        error); the verification's answer, when it comes, finds nothing waiting for it."""
+        replica = self.replica_sets[tp].replicas[broker].partition
+        held = [
+            correlation_id
+            for correlation_id, pending in self.pending_verifications.items()
+            if pending.holder is replica
+        ]
+        out: list[Outbound] = []
+        for correlation_id in held:
+            pending = self.pending_verifications.pop(correlation_id)
+            if pending.on_restart is not None:
+                out += pending.on_restart()
+        return out
+
     def fail_over_leader(self, tp: TopicPartition) -> list[Outbound]:
         """Fault: the leader of ``tp`` fails and the controller elects another replica (clean
         from the ISR; unclean with the knob); the old leader is back at once as a follower
@@ -753,6 +776,10 @@ class BrokerNode:
                 return self._produce_answer(source, request, refusal)
             return self._append_produce(source, request, partition, guard=guard)
 
+        def failed() -> list[Outbound]:
+            # the connection closed: a client handles NOT_LEADER_OR_FOLLOWER as a disconnect
+            return self._produce_answer(source, request, ErrorCode.NOT_LEADER_OR_FOLLOWER)
+
         return self.verify_transaction(
             request.transactional_id,
             request.producer_id,
@@ -760,6 +787,7 @@ class BrokerNode:
             partition,
             verified,
             add=adds,
+            on_restart=failed,
         )
 
     def _leads(self, partition: Partition, leader_epoch: int) -> bool:
@@ -780,6 +808,7 @@ class BrokerNode:
         then: Callable[[ErrorCode, int], list[Outbound]],
         *,
         add: bool,
+        on_restart: Callable[[], list[Outbound]] | None = None,
     ) -> list[Outbound]:
         """Ask the transaction coordinator whether ``partition`` is in the producer's ongoing
         transaction (``add``: add it, transaction version 2) and continue with
@@ -794,7 +823,9 @@ class BrokerNode:
         correlation_id = self.next_correlation_id()
         coordinator = self.coordinator_of(transactional_id)
         connection = frozenset({self.leader_of(partition.tp), coordinator})
-        self.pending_verifications[correlation_id] = PendingVerification(then, guard, connection)
+        self.pending_verifications[correlation_id] = PendingVerification(
+            then, guard, connection, partition, on_restart
+        )
         ask = AddPartitionsToTxnRequest(
             correlation_id,
             transactional_id,

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
 from kafka_eos.model.actions import BY_NAME
+from kafka_eos.model.codes import DEPOSED, RESTARTED
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.model.registry import Step
-from kafka_eos.model.replication import deposed_copy
+from kafka_eos.model.replication import deposed_copy, held_for
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_TXN, REC_VALUE
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
@@ -627,7 +628,7 @@ class ActionHandlers:
         broker = replica_set.assignment[step.arg("replica")]
         if not replica_set.needs_fetch(broker):
             raise NotEnabled(f"a fetch by {broker} changes nothing on {tp}")
-        self._post(NODE, self.node.follower_fetch(tp, broker))
+        self._post_retrying_markers(self.node.follower_fetch(tp, broker))
         return "done"
 
     def _do_ShrinkIsr(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
@@ -635,7 +636,7 @@ class ActionHandlers:
         broker = replica_set.assignment[step.arg("replica")]
         if broker not in replica_set.lagging_followers():
             raise NotEnabled(f"{broker} is not an in-sync follower behind the leader of {tp}")
-        self._post(NODE, self.node.shrink_isr(tp, broker))
+        self._post_retrying_markers(self.node.shrink_isr(tp, broker))
         return "done"
 
     def _do_LeaderFailover(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]
@@ -652,8 +653,11 @@ class ActionHandlers:
         if chosen != (new, clean):
             raise NotEnabled(f"the controller elects {chosen} for {tp}, not {(new, clean)}")
         self.ghosts.used[L.F_LEADER_FAILOVERS] += 1
-        self._post(NODE, self.node.elect_leader(tp, new, clean=clean))
-        self._mark_deposed(self.tps.index(tp))
+        self._post_retrying_markers(self.node.elect_leader(tp, new, clean=clean))
+        restarted = step.arg("old_broker") == "restarted"
+        if restarted:
+            self._post(NODE, self.node.restart_deposed_leader(tp, old))
+        self._mark_deposed(self.tps.index(tp), restarted=restarted)
         for envelope in list(self.network):
             message = envelope.message
             if isinstance(message, ProduceRequest) and (message.topic, message.partition) == (
@@ -664,16 +668,52 @@ class ActionHandlers:
                 self._post(NODE, self.node.receive(envelope.source, message, at=old))
         return "done"
 
-    def _mark_deposed(self, part: int) -> None:
-        """The old leader's verifications go on, deposed (model/replication.py's _deposed):
-        its verification messages in flight, the requests their answers will be read
-        against, and the answers owed by pending writes of version-2 adds."""
-        for envelope in self.network:
-            envelope.abstract = tuple(deposed_copy(m, part) for m in envelope.abstract)
+    def _post_retrying_markers(self, outbounds: list[Outbound]) -> None:
+        """Post what a leader sent when its produce purgatory released appends; a marker whose
+        wait ended with an error (NOT_LEADER_OR_FOLLOWER at a failover,
+        NOT_ENOUGH_REPLICAS_AFTER_APPEND) is sent again in the model's step
+        (model/purgatory.py's complete: its answer and the coordinator's retry,
+        TransactionMarkerRequestCompletionHandler), so the answer goes to the coordinator now
+        and its retry, due at once, sends those markers again."""
+        refused = [
+            outbound
+            for outbound in outbounds
+            if isinstance(outbound.message, WriteTxnMarkersResponse)
+            and any(
+                result.error_code is not ErrorCode.NONE
+                for marker in outbound.message.markers
+                for result in marker.results
+            )
+        ]
+        self._post(NODE, [outbound for outbound in outbounds if outbound not in refused])
+        coordinator = self.node.txn_coordinator
+        for outbound in refused:
+            name = coordinator.marker_requests.get(outbound.message.correlation_id)
+            self._post(NODE, self.node.receive(NODE, outbound.message))
+            job = coordinator.marker_jobs.get(name) if name else None
+            if job is not None:  # its retry backoff passed
+                job.sent_at_ms = coordinator.now_ms - self.node.config.marker_retry_backoff_ms
+        self._post(NODE, coordinator.tick() if refused else [])
+
+    def _mark_deposed(self, part: int, *, restarted: bool) -> None:
+        """The old leader's verifications go on (model/replication.py's _deposed and
+        _restarted): its verification messages in flight, the requests their answers will be
+        read against, and the answers owed by pending writes of version-2 adds are marked; a
+        restarted broker's answers in flight are lost and none is owed to it any more."""
+        mark = RESTARTED if restarted else DEPOSED
+        for envelope in list(self.network):
+            held = [m for m in envelope.abstract if held_for(m, part)]
+            if restarted and held and held[0][L.M_KIND] == L.M_VERIFY_RESPONSE:
+                self.network.remove(envelope)
+                continue
+            envelope.abstract = tuple(deposed_copy(m, part, mark) for m in envelope.abstract)
         for key, request in self.requests.items():
             if request and isinstance(request[0], int):  # one model message (a verification)
-                self.requests[key] = deposed_copy(request, part)
-        self.pending_reply = [deposed_copy(reply, part) for reply in self.pending_reply]
+                self.requests[key] = deposed_copy(request, part, mark)
+        self.pending_reply = [
+            () if restarted and held_for(reply, part) else deposed_copy(reply, part)
+            for reply in self.pending_reply
+        ]
 
     # -- the consumer
     def _do_Fetch(self, state: tuple, step: Step, target: tuple) -> str:  # type: ignore[type-arg]

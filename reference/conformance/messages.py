@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
 from kafka_eos.model import schema as S
+from kafka_eos.model.codes import RESTARTED
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_LOCAL, REC_PARTITION
 from kafka_eos.protocol.errors import ErrorCode, verification_answer
@@ -172,10 +173,12 @@ class MessageMapping:
 
     def _abstract_verification_answer(
         self, message: AddPartitionsToTxnResponse
-    ) -> tuple[tuple, ...]:  # type: ignore[type-arg]
+    ) -> tuple[tuple, ...] | None:  # type: ignore[type-arg]
         verify = self.requests.get((NODE, message.correlation_id))
         if verify is None:
             raise NotEnabled("an answer to a verification the driver did not see")
+        if verify[L.VQ_DEPOSED] == RESTARTED:
+            return None  # to a broker that restarted since it asked: nothing awaits it
         error = message.error_code
         if error is ErrorCode.NONE:
             errors = [r.error_code for r in message.results if r.error_code is not ErrorCode.NONE]

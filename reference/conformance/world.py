@@ -39,7 +39,12 @@ coordinator answers CONCURRENT_TRANSACTIONS meanwhile) until the model's
 ``CompleteTxnLogAppend``: the model's pending transition is the record above that partition's
 high watermark, its durable log the records below it. The one answer the reference gives
 before the write it belongs to is durable (CONCURRENT_TRANSACTIONS to the InitProducerId that
-fences an open transaction) is held in the network until then.
+fences an open transaction) is held in the network until then. A marker whose wait for the
+high watermark ends with an error (a failover, the ISR below min.insync.replicas) is sent
+again in the model's step (the answer and the coordinator's retry in one): the driver
+delivers the answer to the coordinator and makes its marker retry due at once. A
+LeaderFailover ending ``,restarted`` also restarts the old leader's broker
+(``BrokerNode.restart_deposed_leader``).
 
 Batching: the producer's Sender sends whatever is ready when it runs; the driver holds every
 batch (as linger.ms would) and releases exactly the one the model's ``Send`` names, and the
@@ -61,7 +66,7 @@ from kafka_eos.model import layout as L
 from kafka_eos.model import schema as S
 from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.client_responses import reads_answer
-from kafka_eos.model.codes import CONCURRENT, NONE
+from kafka_eos.model.codes import CONCURRENT, NONE, RESTARTED
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP
 from kafka_eos.model.registry import Step
@@ -599,6 +604,8 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         transition)."""
         verify = self._delivering_verify
         if verify and verify[L.VQ_ADD] and self.model.pid_tid[verify[L.VQ_PID]] == tid:
+            if verify[L.VQ_DEPOSED] == RESTARTED:
+                return ()  # its broker restarted since it asked: no answer is owed
             values = S.VERIFY.named(verify)
             del values["kind"], values["add"]
             return S.VERIFY_RESPONSE.make(**values, error=int(ErrorCode.NONE))

@@ -13,14 +13,17 @@ import dataclasses
 import pytest
 
 from kafka_eos.checker import check
+from kafka_eos.model.codes import NOT_LEADER_OR_FOLLOWER, RESTARTED
 from kafka_eos.model.configs import load_check_config
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.layout import (
     M_KIND,
     M_PRODUCE,
+    M_PRODUCE_RESPONSE,
     M_VERIFY,
     P_LOG,
     P_REPLICATION,
+    PRR_ERROR,
     RS_HW,
     RS_HWS,
     RS_LOGS,
@@ -163,3 +166,28 @@ def test_a_failover_leaves_the_verification_going_and_the_connection_free() -> N
     produce = (M_PRODUCE, proc, 0, 0, 0, 1, 1, 1, connection)
     assert produce not in [m for m, _ in deliverable(add_messages(held[S_NETWORK], produce))]
     assert produce in [m for m, _ in deliverable(add_messages(deposed[S_NETWORK], produce))]
+
+
+def test_a_restart_is_a_failover_of_its_own_only_while_the_leader_holds_a_produce() -> None:
+    # A deposed leader's broker that restarts loses only what it held in memory; for a leader
+    # holding no Produce for its verification that is nothing the model has, so the restart
+    # is a failover of its own only while it holds one: then the held Produce fails at once.
+    model = load_check_config("replicated-transactions").model
+    steps = ["InitProducerId(", "HandleInitProducerId(", "CompleteTxnLogAppend("]
+    steps += ["ReceiveCoordinatorResponse(", "BeginTransaction(", "Send("]
+
+    def failovers(state: Tup) -> list[str]:
+        labels = (str(label) for label, _ in model.actions(state))
+        return sorted(label for label in labels if label.startswith("LeaderFailover("))
+
+    assert failovers(_walk(model, steps)) == ["LeaderFailover(t-0,r0->r1,le1,clean)"]
+    held = _walk(model, [*steps, "VerifyPartition("])
+    assert failovers(held) == [
+        "LeaderFailover(t-0,r0->r1,le1,clean)",
+        "LeaderFailover(t-0,r0->r1,le1,clean,restarted)",
+    ]
+    restarted = _walk(model, [*steps, "VerifyPartition(", "LeaderFailover(t-0,r0->r1,le1,clean,"])
+    (request,) = [m for m in restarted[S_NETWORK] if m[M_KIND] == M_VERIFY]
+    assert request[VQ_DEPOSED] == RESTARTED
+    (answer,) = [m for m in restarted[S_NETWORK] if m[M_KIND] == M_PRODUCE_RESPONSE]
+    assert answer[PRR_ERROR] == NOT_LEADER_OR_FOLLOWER
