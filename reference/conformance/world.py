@@ -68,6 +68,7 @@ from kafka_eos.model.actions import BY_NAME
 from kafka_eos.model.client_responses import reads_answer
 from kafka_eos.model.codes import CONCURRENT, NONE, RESTARTED
 from kafka_eos.model.kafka import KafkaEosModel
+from kafka_eos.model.markers import answer_awaited
 from kafka_eos.model.params import CTP
 from kafka_eos.model.registry import Step
 from kafka_eos.model.tables import REC_VALUE
@@ -510,6 +511,7 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
         if outcome == "done":
             self.settle()
             self._read_answers_at_once(state, target)
+            self._drop_unawaited_marker_answers(target)
         self._observe_clients(before_clients)
         # (the owner of a write completed in this step before that of one it starts:
         # transaction version 2's empty abort writes its Complete* at once)
@@ -527,6 +529,21 @@ class ConformanceWorld(MessageMapping, ActionHandlers):
             if envelope.held or envelope not in self.network:
                 continue
             if any(self._read_at_once(state, target, message) for message in envelope.abstract):
+                self._deliver(envelope)
+                self.settle()
+
+    def _drop_unawaited_marker_answers(self, target: tuple) -> None:  # type: ignore[type-arg]
+        """A marker answer the coordinator no longer awaits is one it never reads: its
+        request's connection was closed (TimeoutTxnMarker), or it answers a transaction
+        already complete (model/unreadable.py drops it for ever). The reference's coordinator
+        ignores it by correlation id; delivered now, it cannot later pass in the abstraction
+        for the answer to an identical marker (the next transaction's, at the same epoch under
+        transaction version 1)."""
+        for envelope in list(self.network):
+            if envelope.held or envelope not in self.network or len(envelope.abstract) != 1:
+                continue
+            (message,) = envelope.abstract
+            if message[L.M_KIND] == L.M_MARKER_RESPONSE and not answer_awaited(target, message):
                 self._deliver(envelope)
                 self.settle()
 

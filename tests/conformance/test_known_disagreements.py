@@ -73,6 +73,7 @@ _CONFIGS = {
     "tv2-producer-epoch-wrap": load_check_config("tv2-producer-epoch-wrap").model,
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
     "replicated-transactions": load_check_config("replicated-transactions").model,
+    "tv1-late-marker": load_check_config("tv1-late-marker").model,
     # two consume-transform-produce incarnations whose epoch wraps at 1 (producer id
     # rotation off), two request timeouts, the checks a drawn program had off
     "ctp-wrap-timeouts": model(
@@ -335,6 +336,53 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("HandleWriteTxnMarkers", "t-0", "app", "COMMIT", 1, 0, "NONE"),
             step("LeaderFailover", "t-0", 0, 1, 1, "clean", "up"),
             step("HandleWriteTxnMarkers", "t-0", "app", "COMMIT", 1, 0, "NONE"),
+        ],
+    ),
+    # Transaction version 1: app's ABORT marker times out (TimeoutTxnMarker) and both copies
+    # are handled; the first answer completes the abort, the second copy's answer is never
+    # read (its connection was closed). The next transaction aborts at the same epoch, and
+    # its ABORT marker to t-0 is the same marker: the driver kept the reference's unread
+    # answer in flight, where it passed for the new marker's once the coordinator awaited
+    # that (the model had dropped it, model/unreadable.py). Found by the shortest-path sweep.
+    "late_marker_answer_is_not_the_next_abort_s": (
+        "tv1-late-marker",
+        [
+            step("InitProducerId", "app#0"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            step("BeginTransaction", "app#0", 0),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "VERIFY", "NONE", 1, 0),
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "NONE", 0, 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "NONE"),
+            step("AbortTransaction", "app#0"),
+            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "EndTxn", "NONE"),
+            step("BeginTransaction", "app#0", 1),
+            step("TimeoutTxnMarker", "app", "t-0"),
+            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 0, 0, "NONE"),
+            step("Fetch", "t-0", 0, 2, ()),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "ABORT", 0, 0, "NONE"),
+            step("CompleteTxnLogAppend", "app", "CompleteAbort", 0),
+            step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
+            step("Send", "app#0", 1, "t-0", 0, 1, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 1, 0, 1, 1, 1),
+            step("HandleWriteTxnMarkers", "t-0", "app", "ABORT", 0, 0, "NONE"),
+            step("Fetch", "t-0", 2, 3, ()),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "VERIFY", "NONE", 1, 1),
+            step("AppendVerified", "t-0", "app#0", 1, 0, 1, "INVALID_TXN_STATE", -1, 1),
+            step("ReceiveProduceResponse", "app#0", 1, 1, "INVALID_TXN_STATE"),
+            step("AbortTransaction", "app#0"),
+            step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE", 1),
+            step("CompleteTxnLogAppend", "app", "PrepareAbort", 0),
         ],
     ),
     # The same failover where the old leader's broker restarts (it crashed): the held Produce
