@@ -348,8 +348,10 @@ def _write_marker(
     entry, aborted = _after_marker(producers[pid], pid, epoch, cepoch, commit, offset, aborted)
     partition = (log, replace(producers, pid, entry), aborted, *partition[P_REPLICATION:])
     verification = partition[P_VERIFICATION][pid]
+    # under transaction version 2 every verification is an add, the group coordinator's of a
+    # TxnOffsetCommit too (AddPartitionsToTxnManager's ADD_PARTITION: supportsEpochBump)
     if verification and marker_clears_verification(
-        epoch, verification[VE_EPOCH], verification_adds=m.tv2 and part != m.offsets_partition
+        epoch, verification[VE_EPOCH], verification_adds=m.tv2
     ):
         partition = _clear_verification(partition, pid)
     return answer_append(m, partition, offset, response, message, acks_all=True)

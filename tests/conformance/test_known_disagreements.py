@@ -30,11 +30,13 @@ from kafka_eos.model.layout import (
     BT_STATUS,
     C_BATCHES,
     C_STATE,
+    ENTRY_CONTROL,
     K_METADATA,
     M_KIND,
     M_PRODUCE_RESPONSE,
     M_VERIFY_RESPONSE,
     P_LOG,
+    P_VERIFICATION,
     PRR_ERROR,
     S_CLIENTS,
     S_COORDINATOR,
@@ -74,6 +76,7 @@ _CONFIGS = {
     "producer-id-rotation": load_check_config("producer-id-rotation").model,
     "replicated-transactions": load_check_config("replicated-transactions").model,
     "tv1-late-marker": load_check_config("tv1-late-marker").model,
+    "ctp-request-timeouts": load_check_config("ctp-request-timeouts").model,
     # two consume-transform-produce incarnations whose epoch wraps at 1 (producer id
     # rotation off), two request timeouts, the checks a drawn program had off
     "ctp-wrap-timeouts": model(
@@ -383,6 +386,53 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
             step("AbortTransaction", "app#0"),
             step("HandleEndTxn", "app", "app#0", 0, "ABORT", "WRITE", 1),
             step("CompleteTxnLogAppend", "app", "PrepareAbort", 0),
+        ],
+    ),
+    # Transaction version 2: app's next TxnOffsetCommit (txn1, epoch 1) is held by the group
+    # coordinator for its add when txn0's COMMIT marker, bumped to epoch 1, reaches
+    # __consumer_offsets-0. The marker leaves that verification be, since it was started
+    # for the next transaction (UnifiedLog.updateProducers: a control batch at the epoch of a
+    # verification that supports the epoch bump, AddPartitionsToTxnManager's ADD_PARTITION,
+    # the TxnOffsetCommit's operation too); the model cleared it on the offsets partition and
+    # so refused the TxnOffsetCommit INVALID_TXN_STATE. Found by the shortest-path sweep.
+    "offsets_marker_keeps_the_next_transactions_verification": (
+        "ctp-request-timeouts",
+        [
+            step("InitProducerId", "app#0"),
+            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "Empty", 0),
+            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            step("FetchCommittedOffset", "app#0", 0),
+            step("BeginTransaction", "app#0", 0),
+            step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 0, 0, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 0, "ADD", "WRITE", 1, 0),
+            step("Send", "app#0", 1, "__consumer_offsets-0", 0, -1, "TxnOffsetCommit"),
+            step("VerifyPartition", "__consumer_offsets-0", "app#0", 1, 0, -1, 1, 0),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            *_group_coordinator_adds("app#0", 1)[1:],
+            step("AppendVerified", "t-0", "app#0", 0, 0, 0, "NONE", 0, 0),
+            step("ReceiveProduceResponse", "app#0", 0, 0, "NONE"),
+            step("CompleteTxnLogAppend", "app", "Ongoing", 0),
+            step("AppendVerified", "__consumer_offsets-0", "app#0", 1, 0, -1, "NONE", 0, 0),
+            step("ReceiveProduceResponse", "app#0", 1, 0, "NONE"),
+            step("CommitTransaction", "app#0"),
+            step("HandleEndTxn", "app", "app#0", 0, "COMMIT", "WRITE", 0),
+            step("CompleteTxnLogAppend", "app", "PrepareCommit", 1),
+            step("ReceiveCoordinatorResponse", "app#0", "EndTxn", "NONE"),
+            step("HandleWriteTxnMarkers", "t-0", "app", "COMMIT", 1, 0, "NONE"),
+            step("HandleWriteTxnMarkersResponse", "app", "t-0", "COMMIT", 1, 0, "NONE"),
+            step("BeginTransaction", "app#0", 1),
+            step("Send", "app#0", 2, "t-0", 1, 0, "Produce"),
+            step("VerifyPartition", "t-0", "app#0", 2, 1, 0, 1, 0),
+            step("HandleVerifyPartition", "app", "t-0", "app#0", 1, "ADD",
+                 "CONCURRENT_TRANSACTIONS", 1, 0),
+            step("ReceiveProduceResponse", "app#0", 2, 0, "CONCURRENT_TRANSACTIONS"),
+            step("Send", "app#0", 3, "__consumer_offsets-0", 1, -1, "TxnOffsetCommit"),
+            step("VerifyPartition", "__consumer_offsets-0", "app#0", 3, 1, -1, 1, 0),
+            step("TimeoutProduce", "app#0", "__consumer_offsets-0", (3,)),
+            step("VerifyPartition", "__consumer_offsets-0", "app#0", 3, 1, -1, 1, 1),
+            step("HandleWriteTxnMarkers", "__consumer_offsets-0", "app", "COMMIT", 1, 0, "NONE"),
         ],
     ),
     # The same failover where the old leader's broker restarts (it crashed): the held Produce
@@ -1109,6 +1159,22 @@ def test_a_restarted_leaders_add_opens_the_transaction_and_owes_no_answer_on_bot
     assert not world.node.pending_verifications
     reference = world.node.txn_coordinator.transactions["app"]
     assert reference.state is TxnState.ONGOING and reference.partitions == {world.tps[0]}
+
+
+def test_a_marker_at_the_next_transactions_epoch_keeps_its_offsets_verification_on_both_sides() -> (
+    None
+):
+    """Transaction version 2: the COMMIT marker bumped to epoch 1 reaches __consumer_offsets-0
+    while the group coordinator verifies the next transaction's TxnOffsetCommit at epoch 1:
+    the verification stays, on the offsets partition as on a data partition."""
+    config, labels = AGREED["offsets_marker_keeps_the_next_transactions_verification"]
+    model = _CONFIGS[config]
+    world, state = final_states(model, labels)
+    offsets = state[S_PARTITIONS][model.offsets_partition]
+    assert offsets[P_LOG][-1][0] == ENTRY_CONTROL
+    assert [entry for entry in offsets[P_VERIFICATION] if entry] == [(1, 1)]
+    reference = world.node.partitions[world.tps[model.offsets_partition]].producers
+    assert [entry.epoch for entry in reference.verification_guards.values()] == [1]
 
 
 def test_a_produce_refused_for_a_rotated_producer_id_is_fatal_on_both_sides() -> None:
