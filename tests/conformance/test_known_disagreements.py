@@ -350,11 +350,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "late_marker_answer_is_not_the_next_abort_s": (
         "tv1-late-marker",
         [
-            step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
-            step("BeginTransaction", "app#0", 0),
+            *_first_begins_txn0_at_e0("app"),
             step("HandleAddPartitionsToTxn", "app", "app#0", 0, "WRITE", 0),
             step("CompleteTxnLogAppend", "app", "Ongoing", 0),
             step("ReceiveCoordinatorResponse", "app#0", "AddPartitionsToTxn", "NONE"),
@@ -398,10 +394,7 @@ AGREED: dict[str, tuple[str, list[Step]]] = {
     "offsets_marker_keeps_the_next_transactions_verification": (
         "ctp-request-timeouts",
         [
-            step("InitProducerId", "app#0"),
-            step("HandleInitProducerId", "app", "app#0", -1, "WRITE", 0),
-            step("CompleteTxnLogAppend", "app", "Empty", 0),
-            step("ReceiveCoordinatorResponse", "app#0", "InitProducerId", "NONE"),
+            *_first_begins_txn0_at_e0("app")[:-1],
             step("FetchCommittedOffset", "app#0", 0),
             step("BeginTransaction", "app#0", 0),
             step("Send", "app#0", 0, "t-0", 0, 0, "Produce"),
