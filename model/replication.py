@@ -216,7 +216,7 @@ def electable(m: KafkaEosModel, state: Tup) -> Iterator[tuple[int, int, bool, bo
     """The leader fails and the controller can elect another replica: the first live one in
     the ISR, or with unclean_leader_election the first live one at all. The old leader's
     broker stays up, or, while it holds a Produce for its verification, may have restarted
-    (the one difference a restart makes: _restarted)."""
+    (the one difference a restart makes: _deposed)."""
     if not state[S_BUDGET][F_LEADER_FAILOVERS]:
         return
     for part, _, replication in _replicated(state):
@@ -244,25 +244,21 @@ def leader_failover(
     (UnifiedLog.loadProducerState) and has no verification in progress
     (VerificationStateEntry is in memory); what the old leader had not appended is refused
     (_refused_by_old_leader), but for the Produce requests it holds for their verification,
-    whose round trip goes on (_deposed; ``restarted``: the broker restarted, _restarted)."""
+    whose round trip goes on (_deposed; ``restarted``: the broker restarted)."""
     part, new, clean, restarted = args
     partition = state[S_PARTITIONS][part]
     replication = partition[P_REPLICATION]
     old, log = replication[RS_LEADER], replication[RS_LOGS][new]
     elected = _elected(replication, partition[P_LOG], new, clean)
     network, refused = _refused_by_old_leader(state[S_NETWORK], part, replication)
-    if restarted:
-        network, coordinator, failed = _restarted(network, state[S_COORDINATOR], part)
-        refused += failed
-    else:
-        network, coordinator = _deposed(network, state[S_COORDINATOR], part)
+    network, coordinator, failed = _deposed(network, state[S_COORDINATOR], part, restarted)
     producers, aborted = rebuild_producer_state(m, log)
     promoted, released = advance(m, (log, producers, aborted, elected, ((),) * m.pid_count))
     budget = state[S_BUDGET]
     next_state = replace_many(
         state,
         (S_PARTITIONS, replace(state[S_PARTITIONS], part, promoted)),
-        (S_NETWORK, add_messages(network, *refused, *released)),
+        (S_NETWORK, add_messages(network, *refused, *failed, *released)),
         (S_COORDINATOR, coordinator),
         (S_BUDGET, replace(budget, F_LEADER_FAILOVERS, budget[F_LEADER_FAILOVERS] - 1)),
     )
@@ -320,49 +316,56 @@ def _refused_by_old_leader(network: Tup, part: int, replication: Tup) -> tuple[T
     return tuple(kept), refused
 
 
-def _deposed(network: Tup, coordinator: Tup, part: int) -> tuple[Tup, Tup]:
-    """The old leader's verifications of the Produce requests it holds go on: its requests
-    to the coordinator, the answers in flight and those waiting on the coordinator's write of
-    a version-2 add are marked deposed, so that a NONE answer is refused
-    NOT_LEADER_OR_FOLLOWER when it arrives (verification.append_verified). Such a Produce no
-    longer holds its connection: the producer's next requests go to the new leader."""
-    kept: list[Tup] = []
-    marked: list[Tup] = []
-    for message in network:
-        deposed = deposed_copy(message, part)
-        (kept if deposed is message else marked).append(deposed)
-    network = add_messages(tuple(kept), *marked) if marked else network
-    metadata = tuple(_deposed_reply(entry, part) for entry in coordinator[K_METADATA])
-    return network, replace(coordinator, K_METADATA, metadata)
-
-
-def _restarted(network: Tup, coordinator: Tup, part: int) -> tuple[Tup, Tup, list[Tup]]:
-    """The old leader's broker restarted (it crashed as it lost its leadership): the Produce
-    requests it held for their verification failed, their connection closed (answered
+def _deposed(
+    network: Tup, coordinator: Tup, part: int, restarted: bool
+) -> tuple[Tup, Tup, list[Tup]]:
+    """The old leader's verifications of the Produce requests it holds go on: its requests to
+    the coordinator, the answers in flight and those waiting on the coordinator's write of a
+    version-2 add become what :func:`deposed_message` makes of them. Such a Produce no longer
+    holds its connection: the producer's next requests go to the new leader. ``restarted``:
+    the held Produce requests failed, their connection closed (answered
     NOT_LEADER_OR_FOLLOWER, which a client handles as it does a disconnect: a retriable error,
-    the batch re-sent: Sender.handleProduceResponse). Its requests to the coordinator still
-    arrive and are handled, marked RESTARTED so that no answer is made; the answers in flight
-    to it are lost, and those the coordinator owes it once a write completes are no longer
-    owed."""
+    the batch re-sent: Sender.handleProduceResponse); the failed answers are returned too."""
     kept: list[Tup] = []
-    marked: list[Tup] = []
+    changed: list[Tup] = []
     failed: list[Tup] = []
     for message in network:
-        if not held_for(message, part):
+        after = deposed_message(message, part, restarted)
+        unchanged = after is message  # (named: an `is` test would narrow message for mypy)
+        if unchanged:
             kept.append(message)
             continue
-        failed.append(_failed_produce(message))
-        if message[M_KIND] == M_VERIFY:
-            marked.append(deposed_copy(message, part, RESTARTED))
+        if restarted:
+            failed.append(_failed_produce(message))
+        if after is not None:
+            changed.append(after)
     metadata = []
     for entry in coordinator[K_METADATA]:
         pending = entry[T_PENDING]
-        if pending and held_for(pending[PT_REPLY], part):
-            failed.append(_failed_produce(pending[PT_REPLY]))
-            entry = replace(entry, T_PENDING, replace(pending, PT_REPLY, ()))
+        reply = deposed_message(pending[PT_REPLY], part, restarted) if pending else None
+        if pending and reply is not pending[PT_REPLY]:
+            if restarted:
+                failed.append(_failed_produce(pending[PT_REPLY]))
+            entry = replace(entry, T_PENDING, replace(pending, PT_REPLY, reply or ()))
         metadata.append(entry)
-    network = add_messages(tuple(kept), *marked)
+    if len(kept) < len(network):
+        network = add_messages(tuple(kept), *changed)
     return network, replace(coordinator, K_METADATA, tuple(metadata)), failed
+
+
+def deposed_message(message: Tup, part: int, restarted: bool) -> Tup | None:
+    """``message`` once ``part``'s leader lost its leadership, if it is a verification message
+    of a Produce that leader holds (``message`` itself otherwise): marked DEPOSED (a NONE
+    answer is refused NOT_LEADER_OR_FOLLOWER: verification.append_verified); if its broker
+    restarted, a request is marked RESTARTED (it still reaches the coordinator, which answers
+    nobody) and an answer is lost (None)."""
+    if not held_for(message, part):
+        return message
+    if not restarted:
+        return replace(message, _deposed_position(message), DEPOSED)
+    if message[M_KIND] == M_VERIFY:
+        return replace(message, VQ_DEPOSED, RESTARTED)
+    return None
 
 
 def _holds_verifications(state: Tup, part: int) -> bool:
@@ -394,26 +397,6 @@ def _failed_produce(message: Tup) -> Tup:
     broker restarts."""
     _, proc, part, _, epoch, seq, rec, connection, *_ = message
     return (M_PRODUCE_RESPONSE, proc, part, epoch, seq, rec, _NOT_LEADER, -1, connection)
-
-
-def _deposed_reply(metadata: Tup, part: int) -> Tup:
-    """A transaction's metadata whose pending transition's answer, if it is a leader's
-    verification answer of ``part``, is marked deposed."""
-    pending = metadata[T_PENDING]
-    if not pending:
-        return metadata
-    reply = deposed_copy(pending[PT_REPLY], part)
-    if reply is pending[PT_REPLY]:
-        return metadata
-    return replace(metadata, T_PENDING, replace(pending, PT_REPLY, reply))
-
-
-def deposed_copy(message: Tup, part: int, mark: int = DEPOSED) -> Tup:
-    """``message`` marked ``mark`` (DEPOSED, RESTARTED) if it is a verification message of a
-    Produce ``part``'s leader holds (itself otherwise)."""
-    if not held_for(message, part):
-        return message
-    return replace(message, _deposed_position(message), mark)
 
 
 def _show_failover(args: tuple[Any, ...]) -> str:

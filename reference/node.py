@@ -602,9 +602,10 @@ class BrokerNode:
         replica_set.advance_high_watermark()  # alone in the ISR, it moves at once
         return out + self._release_waiters()
 
-    def restart_deposed_leader(self, tp: TopicPartition, broker: str) -> list[Outbound]:
-        """Fault: ``broker``, which has just lost the leadership of ``tp``, restarts (it crashed
-        as it lost it; :meth:`crash_broker` too): what its replica held in memory is gone.
+    def lose_held_requests(self, tp: TopicPartition, broker: str) -> list[Outbound]:
+        """``broker``, which has just lost the leadership of ``tp``, crashed as it lost it
+        (LeaderFailover's restarted outcome; :meth:`crash_broker`): what its replica held in
+        memory is gone.
         Each request it held for its verification fails, its client's connection closed (a
         Produce is answered NOT_LEADER_OR_FOLLOWER, which a client handles as it does a
         disconnect: a retriable error); the verification's answer, when it comes, finds
@@ -651,7 +652,7 @@ class BrokerNode:
             chosen = replica_set.elect(unclean=self.config.knobs.unclean_leader_election)
             if chosen is not None:
                 out += self.elect_leader(tp, chosen[0], clean=chosen[1])
-            out += self.restart_deposed_leader(tp, broker)  # what it held in memory is gone
+            out += self.lose_held_requests(tp, broker)  # what it held in memory is gone
         out += self._release_waiters()
         live = self.live_brokers()
         if self.coordinator_host == broker and live:

@@ -16,11 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 from kafka_eos.model import layout as L
 from kafka_eos.model.actions import BY_NAME
-from kafka_eos.model.codes import DEPOSED, RESTARTED
 from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.params import CTP, TRANSACTIONAL
 from kafka_eos.model.registry import Step
-from kafka_eos.model.replication import deposed_copy, held_for
+from kafka_eos.model.replication import deposed_message
 from kafka_eos.model.tables import REC_GROUP_OFFSET, REC_TXN, REC_VALUE
 from kafka_eos.protocol.errors import ErrorCode
 from kafka_eos.reference.consumer import KafkaConsumer
@@ -656,7 +655,7 @@ class ActionHandlers:
         self._post_retrying_markers(self.node.elect_leader(tp, new, clean=clean))
         restarted = step.arg("old_broker") == "restarted"
         if restarted:
-            self._post(NODE, self.node.restart_deposed_leader(tp, old))
+            self._post(NODE, self.node.lose_held_requests(tp, old))
         self._mark_deposed(self.tps.index(tp), restarted=restarted)
         for envelope in list(self.network):
             message = envelope.message
@@ -696,23 +695,21 @@ class ActionHandlers:
         self._post(NODE, coordinator.tick() if refused else [])
 
     def _mark_deposed(self, part: int, *, restarted: bool) -> None:
-        """The old leader's verifications go on (model/replication.py's _deposed and
-        _restarted): its verification messages in flight, the requests their answers will be
-        read against, and the answers owed by pending writes of version-2 adds are marked; a
-        restarted broker's answers in flight are lost and none is owed to it any more."""
-        mark = RESTARTED if restarted else DEPOSED
+        """The old leader's verifications go on (model/replication.py's deposed_message):
+        its verification messages in flight, the requests their answers will be read against,
+        and the answers owed by pending writes of version-2 adds become what the model makes
+        of them; an answer to a restarted broker is lost, and none is owed to it any more."""
         for envelope in list(self.network):
-            held = [m for m in envelope.abstract if held_for(m, part)]
-            if restarted and held and held[0][L.M_KIND] == L.M_VERIFY_RESPONSE:
+            after = [deposed_message(m, part, restarted) for m in envelope.abstract]
+            if None in after:
                 self.network.remove(envelope)
-                continue
-            envelope.abstract = tuple(deposed_copy(m, part, mark) for m in envelope.abstract)
+            else:
+                envelope.abstract = tuple(m for m in after if m is not None)
         for key, request in self.requests.items():
-            if request and isinstance(request[0], int):  # one model message (a verification)
-                self.requests[key] = deposed_copy(request, part, mark)
+            if request and isinstance(request[0], int):  # one model message
+                self.requests[key] = deposed_message(request, part, restarted) or request
         self.pending_reply = [
-            () if restarted and held_for(reply, part) else deposed_copy(reply, part)
-            for reply in self.pending_reply
+            deposed_message(reply, part, restarted) or () for reply in self.pending_reply
         ]
 
     # -- the consumer

@@ -44,7 +44,7 @@ high watermark ends with an error (a failover, the ISR below min.insync.replicas
 again in the model's step (the answer and the coordinator's retry in one): the driver
 delivers the answer to the coordinator and makes its marker retry due at once. A
 LeaderFailover ending ``,restarted`` also restarts the old leader's broker
-(``BrokerNode.restart_deposed_leader``).
+(``BrokerNode.lose_held_requests``).
 
 Batching: the producer's Sender sends whatever is ready when it runs; the driver holds every
 batch (as linger.ms would) and releases exactly the one the model's ``Send`` names, and the
