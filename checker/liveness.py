@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import time
 from array import array
-from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -166,13 +166,13 @@ class LivenessChecker:
         stay = _Lazily(states, prop.goal, name)
         trigger = None
         if prop.kind == "eventually":
-            sources = [v for v in range(self.initial) if stay(v)]
+            sources = [v for v in range(self.initial) if stay.stays(v)]
         elif prop.kind == "always_eventually":
-            sources = [v for v in range(self.size) if stay(v)]
+            sources = [v for v in range(self.size) if stay.stays(v)]
         else:
             assert prop.trigger is not None
-            trigger = _holding(states, prop.trigger, name)
-            sources = [v for v in _ones(trigger) if stay(v)]
+            trigger, triggered = _holding(states, prop.trigger, name)
+            sources = [v for v in triggered if stay.stays(v)]
         region = self._closure(sources, stay)
         if not region:
             return None
@@ -203,7 +203,7 @@ class LivenessChecker:
             member[v] = stamp
         return stamp
 
-    def _closure(self, sources: list[int], stay: Callable[[int], bool]) -> list[int]:
+    def _closure(self, sources: list[int], stay: _Lazily) -> list[int]:
         """The states reachable from ``sources`` through states where ``stay`` holds."""
         offsets, targets = self.offsets, self.targets
         seen = bytearray(self.size)
@@ -213,7 +213,7 @@ class LivenessChecker:
         for v in queue:
             for edge in range(offsets[v], offsets[v + 1]):
                 t = targets[edge]
-                if not seen[t] and stay(t):
+                if not seen[t] and stay.stays(t):
                     seen[t] = 1
                     queue.append(t)
         return queue
@@ -444,7 +444,9 @@ class _Lazily:
         self.known = (bytearray(goal.values.translate(_STAYS)) if isinstance(goal, Recorded)
                       else bytearray(len(states)))
 
-    def __call__(self, v: int) -> bool:
+    def stays(self, v: int) -> bool:
+        """Whether state ``v`` stays (a method, not ``__call__``: compiled, a method call is
+        direct, where a call of the object goes through Python's generic call)."""
         known = self.known[v]
         if not known:
             try:
@@ -456,21 +458,34 @@ class _Lazily:
 
     def everywhere(self) -> bytearray:
         """One byte per state: 1 where it stays."""
-        return bytearray(self(v) for v in range(len(self.known)))
+        return bytearray(self.stays(v) for v in range(len(self.known)))
 
 
 #: A recorded goal's byte (0: false, 1: holds) -> _Lazily's (1: stays, 2: goal holds).
 _STAYS = bytes([1, 2]) + bytes(254)
 
 
-def _holding(states: Sequence[Any], predicate: Any, name: str) -> bytes | bytearray:
-    """One byte per state: 1 where ``predicate`` holds (recorded, or evaluated on each)."""
+def _holding(
+    states: Sequence[Any], predicate: Any, name: str
+) -> tuple[bytes | bytearray, list[int]]:
+    """One byte per state, 1 where ``predicate`` holds (recorded, or evaluated on each), and
+    the states where it holds."""
     if isinstance(predicate, Recorded):
-        return predicate.values
+        return predicate.values, _ones(predicate.values)
+    # a loop setting the ones, not bytearray() of a generator: compiled, each item of a
+    # generator is a resumed call, and this runs over every state for each trigger
+    flags = bytearray(len(states))
+    ones: list[int] = []
+    at = 0
     try:
-        return bytearray(bool(predicate(s)) for s in states)
+        for state in states:
+            if predicate(state):
+                flags[at] = 1
+                ones.append(at)
+            at += 1
     except Exception as exc:
         raise model_error(f"temporal property {name!r} raised", exc) from exc
+    return flags, ones
 
 
 def _ones(flags: bytes | bytearray) -> list[int]:

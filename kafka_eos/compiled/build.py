@@ -52,8 +52,8 @@ PROTOCOL_NOT_COMPILED = {
 #: The checker's modules that run per state or per transition: the breadth-first search, its
 #: stores, the fingerprints the fingerprint stores and workers take of every successor (and
 #: which worker owns it), the state graph liveness records (with the states, or by number as
-#: workers and fingerprint stores record it), and the fair-cycle search over that graph (its
-#: strongly connected components, and each temporal property's predicates per state); the
+#: workers and fingerprint stores record it), and the fair-cycle search over that graph (each
+#: temporal property's predicates per state; its strongly connected components are C); the
 #: workers' search, whose class extends the search's (an interpreted class cannot extend a
 #: compiled one), and its workers' shares (kept_owner.py, with the discovery keys and the
 #: transfer of states they use).
@@ -69,11 +69,11 @@ CHECKER_HOT = (
     "kafka_eos.checker.graph",
     "kafka_eos.checker.graph_shares",
     "kafka_eos.checker.liveness",
-    "kafka_eos.checker.scc",
 )
 #: Extension modules written in C, built beside the mypyc modules (each one's pure-Python
-#: stand-in says what it does): the tuple primitives of checker/tuples.py.
-C_EXTENSIONS = ("kafka_eos.checker._tuples",)
+#: stand-in says what it does): the tuple primitives of checker/tuples.py, and Tarjan's search
+#: of checker/scc.py (compiled Python boxed an int for every index and low-link it wrote).
+C_EXTENSIONS = ("kafka_eos.checker._tuples", "kafka_eos.checker._scc")
 
 #: mypy's options for the build. The layers are followed, silently (their type errors are the
 #: project's own mypy run's to report), so that compiled code knows the types of what it

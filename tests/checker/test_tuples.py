@@ -8,25 +8,18 @@ these tests run it whether or not the test process runs the compiled build.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import marshal
-import os
 import pickle
-import subprocess
-import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import pytest
+from c_modules import built_alone
 from hypothesis import given
 from hypothesis import strategies as st
 
 from kafka_eos.checker import tuples as python_tuples
-from kafka_eos.compiled import build, sources
 
-MISSING = build._missing_tools()
 C_MODULE = "kafka_eos.checker._tuples"
 
 #: nested tuples of small ints and short strs, as a model's states are
@@ -41,25 +34,7 @@ tuples_ = st.lists(values, max_size=6).map(tuple)
 @pytest.fixture(scope="module")
 def c_tuples(tmp_path_factory: pytest.TempPathFactory) -> ModuleType:
     """The C module, compiled alone into a fresh cache and loaded from its file."""
-    if MISSING is not None:
-        pytest.skip(f"cannot compile: {MISSING}")
-    cache = tmp_path_factory.mktemp("tuples-cache")
-    environment = {**os.environ, sources.CACHE_VARIABLE: str(cache)}
-    done = subprocess.run(
-        [sys.executable, "-c", "from kafka_eos.compiled.build import build; "
-                               f"print(build(modules=({C_MODULE!r},)).folder)"],
-        env=environment, capture_output=True, text=True, timeout=600, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    folder = Path(done.stdout.strip())
-    path = folder.joinpath(*C_MODULE.split(".")).with_name(
-        "_tuples" + importlib.machinery.EXTENSION_SUFFIXES[0])
-    loader = importlib.machinery.ExtensionFileLoader(C_MODULE, str(path))
-    spec = importlib.util.spec_from_file_location(C_MODULE, path, loader=loader)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+    return built_alone(C_MODULE, tmp_path_factory)
 
 
 @pytest.fixture(scope="module", params=["python", "c"])
