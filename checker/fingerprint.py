@@ -60,18 +60,19 @@ _plain: Final = tuples.plain
 _SET_CODE, _FROZENSET_CODE = ord("<"), ord(">")
 MARSHAL_VERSION = 2
 # 0 marks an empty slot in the fingerprint table, so no fingerprint is 0.
-_ZERO_STANDS_FOR = 1
+_ZERO_STANDS_FOR: Final = 1
 #: The fingerprints of recent states' parts, by the part's id: (the part, its fingerprint). A
 #: successor shares most parts with its parent (a step replaces one or two of them, the rest are
 #: the same objects) and a model may make equal parts one object, so most parts of a successor
 #: are found here by identity instead of encoded again. Each entry holds its part alive, so at
-#: most _PARTS_HELD parts are kept; past that the table starts again.
-_PARTS: dict[int, tuple[Any, int]] = {}
-_PARTS_HELD = 1 << 16
+#: most _PARTS_HELD parts are kept; past that the table starts again. (Final, as the constants
+#: above: the dict stays mutable, but compiled, its binding is read without a look-up.)
+_PARTS: Final[dict[int, tuple[Any, int]]] = {}
+_PARTS_HELD: Final = 1 << 16
 #: Packs a tuple's part fingerprints, by the tuple's length. The tag byte is no marshal type code
 #: and starts no canonical encoding, so these bytes are never another value's encoding.
-_PACKERS: dict[int, Any] = {}
-_PARTS_TAG = b"P"
+_PACKERS: Final[dict[int, Any]] = {}
+_PARTS_TAG: Final = b"P"
 
 
 def fingerprint(state: Any) -> int:

@@ -43,7 +43,7 @@ import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Final
 
 from .fingerprint import by_parts, fingerprint, part_print, part_prints
 
@@ -62,7 +62,7 @@ SPREAD = 1.3
 MOST_CHANGED = 0.5
 #: Past this many parts, subsets grow greedily (least changed first) instead of all being tried.
 EXHAUSTIVE_PARTS = 10
-_LOW_30 = (1 << 30) - 1
+_LOW_30: Final = (1 << 30) - 1
 
 
 @dataclass(frozen=True, slots=True)
