@@ -4,10 +4,11 @@
     .venv/bin/python benchmarks/bench_liveness.py --config ctp
 
 Records the configuration's state graph the way the checker does (checker/graph.py), then
-takes its strongly connected components twice, with ``checker.scc.strongly_connected`` on the
-CSR arrays and with networkx (building its DiGraph from the same edges, then
-``strongly_connected_components``), and reports CPU time and the memory each graph takes.
-Last, the whole liveness check of the configuration's temporal properties on the graph.
+takes its strongly connected components with checker/scc.py's Tarjan on the CSR arrays (the
+Python class; where a compiled build runs, also its C version, ``_scc.c``) and with networkx
+(building its DiGraph from the same edges, then ``strongly_connected_components``), and
+reports CPU time and the memory each graph takes. Last, the whole liveness check of the
+configuration's temporal properties on the graph.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import tracemalloc
 from array import array
 from typing import Any
 
+from kafka_eos.checker import scc
+from kafka_eos.checker.collector import Collector
 from kafka_eos.checker.graph import StateGraph
 from kafka_eos.checker.interface import bind
 from kafka_eos.checker.liveness import LivenessChecker, declared
-from kafka_eos.checker.scc import strongly_connected
 from kafka_eos.model.configs import load_check_config
 
 
@@ -55,9 +57,17 @@ def main() -> None:
           f"CSR arrays {graph.nbytes() / 2**20:.1f} MiB")
 
     member = array("i", [1]) * n
-    ours, seconds = cpu(lambda: strongly_connected(range(n), graph.offsets, graph.targets,
-                                                   member, 1))
-    print(f"  Tarjan on CSR arrays:   {len(ours):,} components in {seconds:.2f} s CPU")
+    versions = [("Tarjan in Python", scc.PYTHON_COMPONENTS)]
+    if scc.COMPILED:
+        versions.append(("Tarjan in C (_scc.c)", scc.Components))
+    found = []
+    for name, components in versions:
+        search = components(n, graph.offsets, graph.targets)
+        with Collector().off():  # as in the checker, whose search turns the collector off
+            ours, seconds = cpu(lambda search=search: search.of(range(n), member, 1))
+        print(f"  {name + ':':<25} {len(ours):,} components in {seconds:.2f} s CPU")
+        found.append(ours)
+    assert all(other == found[0] for other in found), "the versions' components differ"
 
     import networkx as nx
 
@@ -72,7 +82,8 @@ def main() -> None:
 
     temporal = declared(bind(model))
     if temporal is not None:
-        outcome, seconds = cpu(lambda: LivenessChecker(graph, temporal).check(graph.states()))
+        with Collector().off():
+            outcome, seconds = cpu(lambda: LivenessChecker(graph, temporal).check(graph.states()))
         verdict = "holds" if outcome.lasso is None else f"violated: {outcome.lasso.property_name}"
         print(f"  liveness, {len(temporal.properties)} properties: {verdict}, {seconds:.2f} s CPU")
 

@@ -87,18 +87,6 @@ class Components:
         return components
 
 
-def strongly_connected(
-    nodes: Iterable[int],
-    offsets: array[int],
-    targets: array[int],
-    member: array[int],
-    stamp: int,
-) -> list[list[int]]:
-    """The components of the subgraph of ``nodes`` (each having ``member[v] == stamp``), for
-    one search on a graph (a checker searching one graph many times keeps a Components)."""
-    return Components(len(offsets) - 1, offsets, targets).of(nodes, member, stamp)
-
-
 #: The Python version, whichever runs (the tests hold the C one to it).
 PYTHON_COMPONENTS = Components
 
