@@ -1,11 +1,14 @@
 """Running a fixed program (a list of model steps) on the reference, step by step.
 
-The reference may be model steps ahead: it sends a TxnOffsetCommit as soon as AddOffsetsToTxn
-(or the retry of a refused one) is answered, which the model does in a step of its own. A
+The reference may be model steps ahead: the driver runs a client's Sender as soon as it
+delivers an answer, so the TxnOffsetCommit goes out with the AddOffsetsToTxn answer (or with the
+answer to a refused one's retry), which the model sends in a step of its own. A
 program written along the model's own path (a shortest path from the checker, say) then names
 a step the reference has taken already. Such a step is passed over when it leads the model,
 from the program's own state, to the reference's state or to a state a few model steps before
-it; any other step not enabled at the reference's state stops the program (it does not apply).
+it; any other step not enabled at the reference's state stops the program (it does not apply),
+as does a step the driver has no way to do on the reference (``Unsupported``: a lost request
+that carries two model messages, say).
 Passing over a step checks nothing and hides nothing: every step the reference does is checked
 against the model (run_program's check_step) as it does it.
 """
@@ -18,7 +21,7 @@ from kafka_eos.model.kafka import KafkaEosModel
 from kafka_eos.model.registry import Step
 from kafka_eos.reference.conformance.abstraction import abstract_state
 from kafka_eos.reference.conformance.refinement import check_step, find_path
-from kafka_eos.reference.conformance.world import ConformanceWorld
+from kafka_eos.reference.conformance.world import ConformanceWorld, Unsupported
 
 State = tuple  # type: ignore[type-arg]
 
@@ -42,7 +45,10 @@ def run_program(model: KafkaEosModel, labels: list[Step]) -> ProgramResult:
         target, planned = step
         if target is None:  # taken already
             continue
-        world.perform(state, label, target)
+        try:
+            world.perform(state, label, target)
+        except Unsupported:  # the driver cannot do this step on the reference: it stops here
+            return ProgramResult(index, None)
         after = abstract_state(world)
         result = check_step(model, state, after, expected=target)
         if not result.refines or result.broken:
