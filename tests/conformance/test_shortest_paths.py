@@ -76,8 +76,8 @@ def _sweep(name: str, samples: int | None) -> tuple[list[str], list[str], int]:
 
 
 #: The checks the model finds correct that the sweep covers: name -> the states it samples by
-#: default and under ``-m slow`` (None: every state), and the share of programs that may stop
-#: before their end. None may on most checks. On the consume-transform-produce ones the
+#: default (0: none) and under ``-m slow`` (None: every state), and the share of programs that
+#: may stop before their end. None may on most checks. On the consume-transform-produce ones the
 #: reference's client, as Kafka's TransactionManager, enqueues a TxnOffsetCommit when
 #: AddOffsetsToTxn is answered and fails it unsent if an error came before it is dequeued
 #: (nextRequest, maybeTerminateRequestWithError); the model may take that error first. But the
@@ -85,7 +85,7 @@ def _sweep(name: str, samples: int | None) -> tuple[list[str], list[str], int]:
 #: so on the reference the TxnOffsetCommit has gone out before any later answer: a program along
 #: such a path stops, about 5% of them on ctp-timeout and ctp-request-timeouts. On
 #: fencing-losses the driver cannot lose one request that carries two model messages (1.3% of
-#: 1,005 programs).
+#: 1,005 programs; 15 of 285 on fencing-both-partitions, every one of them a LoseMessage).
 CHECKS: dict[str, tuple[int | None, int | None, float]] = {
     "tv2-no-verification": (20, None, 0.0),
     "idempotent": (20, None, 0.0),
@@ -106,11 +106,15 @@ CHECKS: dict[str, tuple[int | None, int | None, float]] = {
     "ctp-rebalance": (15, 150, 0.1),
     "ctp-timeout": (30, 600, 0.1),
     "ctp-request-timeouts": (30, 300, 0.1),
+    # the two largest: under -m slow only (their breadth-first pass alone is 0.4-0.5 million
+    # states, interpreted)
+    "default": (0, 200, 0.0),
+    "fencing-both-partitions": (0, 100, 0.1),
 }
 #: replicated-transactions' 11,650 states take about 20 minutes; session 19 swept them all once.
 
 
-@pytest.mark.parametrize("name", list(CHECKS))
+@pytest.mark.parametrize("name", [name for name, (samples, _, _) in CHECKS.items() if samples])
 def test_the_reference_refines_the_model_along_shortest_paths(name: str) -> None:
     samples, _, may_stop = CHECKS[name]
     _assert_refines(name, samples, may_stop)
