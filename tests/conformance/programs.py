@@ -36,43 +36,44 @@ class ProgramResult:
 def run_program(model: KafkaEosModel, labels: list[Step]) -> ProgramResult:
     """Each step must be enabled in the model at the reference's abstract state, or be one the
     reference took ahead of the model (see the module docstring); else the program stops there."""
-    world = ConformanceWorld(model)
-    state = planned = abstract_state(world)
-    for index, label in enumerate(labels):
-        step = _next(model, state, planned, label)
-        if step is None:
-            return ProgramResult(index, None)
-        target, planned = step
-        if target is None:  # taken already
-            continue
-        try:
-            world.perform(state, label, target)
-        except Unsupported:  # the driver cannot do this step on the reference: it stops here
-            return ProgramResult(index, None)
-        after = abstract_state(world)
-        result = check_step(model, state, after, expected=target)
-        if not result.refines or result.broken:
-            return ProgramResult(index + 1, index, tuple(result.broken))
-        state = after
-    return ProgramResult(len(labels), None)
+    return _run(model, labels, check=True)[0]
 
 
 def final_states(model: KafkaEosModel, labels: list[Step]) -> tuple[ConformanceWorld, State]:
     """The reference after the program, and the model state its last step reached (the
     program must apply and refine the model throughout: run_program checks that)."""
+    result, world, reached = _run(model, labels, check=False)
+    if result.ran < len(labels):
+        raise AssertionError(f"{labels[result.ran]} does not apply")
+    return world, reached
+
+
+def _run(model: KafkaEosModel, labels: list[Step], *,
+         check: bool) -> tuple[ProgramResult, ConformanceWorld, State]:
+    """The program on a new reference, step by step (each step checked against the model
+    with ``check``): how far it went, the reference, and the model state its last step
+    reached."""
     world = ConformanceWorld(model)
     state = planned = reached = abstract_state(world)
-    for label in labels:
+    for index, label in enumerate(labels):
         step = _next(model, state, planned, label)
         if step is None:
-            raise AssertionError(f"{label} does not apply")
+            return ProgramResult(index, None), world, reached
         target, planned = step
         if target is None:  # taken already
             reached = state
             continue
-        world.perform(state, label, target)
-        state, reached = abstract_state(world), target
-    return world, reached
+        try:
+            world.perform(state, label, target)
+        except Unsupported:  # the driver cannot do this step on the reference: it stops here
+            return ProgramResult(index, None), world, reached
+        after, reached = abstract_state(world), target
+        if check:
+            result = check_step(model, state, after, expected=target)
+            if not result.refines or result.broken:
+                return ProgramResult(index + 1, index, tuple(result.broken)), world, reached
+        state = after
+    return ProgramResult(len(labels), None), world, reached
 
 
 def _next(model: KafkaEosModel, state: State, planned: State | None,
