@@ -91,11 +91,17 @@ def by_parts(state: Any) -> bool:
     parts are new objects at every step (an int past 256 is), found by identity never."""
     if type(state) is not tuple:
         return False
-    for part in state:
-        kind = type(part)
-        if kind is tuple or kind is _HASHED:
+    for part in state:  # noqa: SIM110 (compiled, any() of a generator makes one per call)
+        if compound(part):
             return True
     return False
+
+
+def compound(part: Any) -> bool:
+    """Whether a part of a state is a tuple (a hashed one included): fingerprinted by
+    :func:`part_print` through its identity, and what makes its state one of parts."""
+    kind = type(part)
+    return kind is tuple or kind is _HASHED
 
 
 def part_prints(state: tuple[Any, ...]) -> list[int]:
@@ -107,8 +113,7 @@ def part_print(part: Any) -> int:
     """The fingerprint of one part of a state: a tuple's found by identity where it can be,
     anything else's encoded (an atom encodes faster than it is looked up). A hashed part
     (checker/tuples.py) is a tuple here: its fingerprint is its plain tuple's."""
-    kind = type(part)
-    if kind is not tuple and kind is not _HASHED:
+    if not compound(part):
         return value_fingerprint(part)
     # Found, the entry holds ``part`` itself: no other object has its id while it lives.
     entry = _PARTS.get(id(part))

@@ -200,7 +200,7 @@ class KeptOwner:
         self.breaking = breaking
         keep, refuse = reached.append, breaking.append
         holds = self._invariants_hold_after()
-        owner_of = self.ownership.owner_of_state
+        owner_of, keeps_owner = self.ownership.owner_of_state, self.ownership.keeps_owner
         older = self.older
         first: Event | None = None
         for rank, (_, state) in zip(ranks([key for key, _ in self.frontier], sorted_keys, me),
@@ -219,7 +219,8 @@ class KeptOwner:
             for label, target in steps:
                 slot += 1
                 counts[label] = count_of(label, 0) + 1
-                owner = owner_of(target)
+                # this worker owns ``state``: a successor that keeps its owning parts is ours
+                owner = me if keeps_owner(state, target) else owner_of(target)
                 known = target if older is None else fingerprint(target)
                 if owner == me:
                     if older is not None and older.has(known):

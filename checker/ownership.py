@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from typing import Any, Final
 
-from .fingerprint import by_parts, fingerprint, part_print, part_prints
+from .fingerprint import by_parts, compound, fingerprint, part_print, part_prints
 
 #: Seeded random walks that sample the state space, and each one's longest run of steps.
 WALKS = 256
@@ -90,6 +90,24 @@ class Ownership:
         if parts and by_parts(state):
             return _owner_of_key(_key([part_print(state[at]) for at in parts]), self.workers)
         return self.owner(fingerprint(state), None)
+
+    def keeps_owner(self, state: Any, target: Any) -> bool:
+        """Whether a step from ``state`` to ``target`` keeps the owner for sure: ``target``
+        holds each of ``state``'s owning parts as the very same object, one of them a tuple
+        (so both states are owned by those parts' fingerprints, which are then equal). Most
+        steps leave the owning parts alone, which is why they own: this spares a worker
+        looking up their fingerprints for each successor."""
+        parts = self.parts
+        if (not parts or type(state) is not tuple or type(target) is not tuple
+                or len(target) != len(state)):
+            return False
+        has_compound = False
+        for at in parts:
+            part = state[at]
+            if target[at] is not part:
+                return False
+            has_compound = has_compound or compound(part)
+        return has_compound
 
     def describe(self) -> str:
         if not self.parts:

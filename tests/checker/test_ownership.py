@@ -44,6 +44,25 @@ def test_owned_by_the_part_steps_seldom_change() -> None:
     assert ownership.owner_of_state(((5,), (0,))) == ownership.owner_of_state(((5,), (6,)))
 
 
+def test_a_step_that_keeps_the_owning_parts_as_they_were_keeps_the_owner() -> None:
+    ownership = Ownership(2, (0,))
+    slow = tuple([5])  # built, not a constant: Python shares equal constant tuples
+    state = (slow, (0,))
+    kept = (slow, (6,))  # the very object: no fingerprint needed to know the owner
+    assert ownership.keeps_owner(state, kept)
+    assert ownership.owner_of_state(kept) == ownership.owner_of_state(state)
+    # equal but rebuilt, or another value: not known without the fingerprint, so asked for it
+    assert not ownership.keeps_owner(state, (tuple([5]), (6,)))
+    assert not ownership.keeps_owner(state, ((6,), (0,)))
+    # owned by the whole fingerprint, or an owning part that is not a tuple: never assumed
+    assert not Ownership(2).keeps_owner(state, kept)
+    assert not Ownership(2, (1,)).keeps_owner((7, slow), (7, (1,)))
+    assert not Ownership(2, (0,)).keeps_owner((7, slow), (7, (1,)))
+    # a successor of another shape is owned by its own fingerprint
+    assert not ownership.keeps_owner(state, (slow, (0,), (1,)))
+    assert not ownership.keeps_owner(state, [slow, (0,)])
+
+
 def test_the_choice_is_the_same_every_time() -> None:
     model = SlowAndFast()
     first = chosen(model.actions, model.init_states(), 3)
