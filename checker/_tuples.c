@@ -7,22 +7,39 @@
  * items), and it compares as a tuple, so hashed and plain values of one value meet in one
  * dict entry.
  *
- * Where the hash is kept: a tuple subclass cannot add fields before its items (they start at
- * a fixed offset), so the hash lives after them, at ob_item[Py_SIZE]. PyType_GenericAlloc
- * allocates room for nitems + 1 items; asking for n + 1 and setting the size to n leaves that
- * slot to us. Nothing in CPython reads past Py_SIZE items, tuples never change size once
- * made, and a subclass instance never goes to the exact tuple's free lists (tupledealloc
- * checks the type), so the slot is ours for the object's life.
+ * It also keeps its 64-bit fingerprint (fingerprint.py) once one is asked for by
+ * packed_prints, so a state of interned parts is fingerprinted without looking its parts up.
+ *
+ * Where the hash and fingerprint are kept: a tuple subclass cannot add fields before its items
+ * (they start at a fixed offset), so they live after them, from ob_item[Py_SIZE].
+ * PyType_GenericAlloc allocates room for nitems + 1 items; asking for n + KEPT_SLOTS and
+ * setting the size to n leaves those slots to us. Nothing in CPython reads past Py_SIZE items,
+ * tuples never change size once made, and a subclass instance never goes to the exact tuple's
+ * free lists (tupledealloc checks the type), so the slots are ours for the object's life.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
+#include <string.h>
 
 static PyTypeObject HashedTuple_Type;
+
+/* Item-sized slots after the items: the hash, then the fingerprint (one slot where a pointer
+ * has 64 bits, two where it has 32). */
+#define PRINT_SLOTS ((sizeof(uint64_t) + sizeof(PyObject *) - 1) / sizeof(PyObject *))
+#define KEPT_SLOTS (1 + PRINT_SLOTS)
 
 static inline Py_hash_t *
 hash_slot(PyObject *op)
 {
     return (Py_hash_t *)&((PyTupleObject *)op)->ob_item[Py_SIZE(op)];
+}
+
+/* Where the fingerprint is kept: 0 until packed_prints is given it (no fingerprint is 0). */
+static inline void *
+print_slot(PyObject *op)
+{
+    return &((PyTupleObject *)op)->ob_item[Py_SIZE(op) + 1];
 }
 
 /* A new HashedTuple of the items of a tuple or list. */
@@ -34,7 +51,7 @@ make_hashed(PyTypeObject *type, PyObject *items)
         return NULL;
     }
     Py_ssize_t n = PySequence_Fast_GET_SIZE(fast);
-    PyObject *op = type->tp_alloc(type, n + 1);
+    PyObject *op = type->tp_alloc(type, n + KEPT_SLOTS);
     if (op == NULL) {
         Py_DECREF(fast);
         return NULL;
@@ -52,6 +69,7 @@ make_hashed(PyTypeObject *type, PyObject *items)
         return NULL;
     }
     *hash_slot(op) = hash;
+    memset(print_slot(op), 0, sizeof(uint64_t)); /* tp_alloc zeroes it too: said, not assumed */
     return op;
 }
 
@@ -320,7 +338,74 @@ error:
     return NULL;
 }
 
+/* packed_prints(state, tag, compute): the bytes fingerprint.py hashes for a state made of
+ * parts, as struct.pack(f"<c{n}Q", tag, *prints) writes them: the one-byte ``tag``, then each
+ * part's fingerprint as a little-endian unsigned 64-bit integer. A part's fingerprint is
+ * ``compute(part)``, kept in a HashedTuple part once computed: a state of interned parts is
+ * then packed from its parts' slots, no look-up and no Python int made per part. */
+static PyObject *
+packed_prints(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "packed_prints() takes (state, tag, compute)");
+        return NULL;
+    }
+    PyObject *state = args[0], *tag = args[1], *compute = args[2];
+    if (!PyTuple_Check(state)) {
+        PyErr_SetString(PyExc_TypeError, "packed_prints(): the state is a tuple of parts");
+        return NULL;
+    }
+    if (!PyBytes_Check(tag) || PyBytes_GET_SIZE(tag) != 1) {
+        PyErr_SetString(PyExc_TypeError, "packed_prints(): the tag is one byte");
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(state);
+    PyObject *out = PyBytes_FromStringAndSize(NULL, 1 + 8 * n);
+    if (out == NULL) {
+        return NULL;
+    }
+    unsigned char *at = (unsigned char *)PyBytes_AS_STRING(out);
+    *at++ = (unsigned char)PyBytes_AS_STRING(tag)[0];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *part = PyTuple_GET_ITEM(state, i);
+        int keeps = Py_IS_TYPE(part, &HashedTuple_Type);
+        uint64_t print = 0;
+        if (keeps) {
+            memcpy(&print, print_slot(part), sizeof print);
+        }
+        if (print == 0) {
+            PyObject *computed = PyObject_CallOneArg(compute, part);
+            if (computed == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            print = PyLong_AsUnsignedLongLong(computed);
+            Py_DECREF(computed);
+            if (print == (uint64_t)-1 && PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            if (print == 0) {
+                Py_DECREF(out);
+                PyErr_SetString(PyExc_ValueError,
+                                "packed_prints(): a part's fingerprint is 0 (none is)");
+                return NULL;
+            }
+            if (keeps) {
+                memcpy(print_slot(part), &print, sizeof print);
+            }
+        }
+        for (int byte = 0; byte < 8; byte++) {
+            at[byte] = (unsigned char)(print >> (8 * byte));
+        }
+        at += 8;
+    }
+    return out;
+}
+
 static PyMethodDef module_methods[] = {
+    {"packed_prints", (PyCFunction)(void (*)(void))packed_prints, METH_FASTCALL,
+     "A state's part fingerprints packed, each HashedTuple part's kept once computed."},
     {"interned", (PyCFunction)(void (*)(void))interned, METH_FASTCALL,
      "A successor's parts made the first objects of their values."},
     {"hashed", hashed, METH_O, "The items of a tuple or list as a HashedTuple."},

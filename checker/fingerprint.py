@@ -54,6 +54,7 @@ from . import tuples
 #: each use (part_print runs for every part of every successor a fingerprint store keeps).
 _HASHED: Final = tuples.HASHED_TYPE
 _plain: Final = tuples.plain
+_packed_prints: Final = tuples.packed_prints
 
 # marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
 # '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
@@ -80,8 +81,9 @@ def fingerprint(state: Any) -> int:
 
     A tuple with a tuple among its parts gets XXH3 of its parts' fingerprints
     (:func:`part_prints`); anything else XXH3 of its encoding (:func:`value_fingerprint`)."""
-    if by_parts(state):
-        return of_part_prints(part_prints(state))
+    if by_parts(state):  # of_part_prints(part_prints(state)), packed in one call
+        packed = _packed_prints(state, _PARTS_TAG, part_print)
+        return xxh3_64_intdigest(packed) or _ZERO_STANDS_FOR
     return value_fingerprint(state)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import marshal
 import pickle
+from struct import Struct
 from types import ModuleType
 from typing import Any, NamedTuple
 
@@ -17,8 +18,10 @@ import pytest
 from c_modules import built_alone
 from hypothesis import given
 from hypothesis import strategies as st
+from xxhash import xxh3_64_intdigest
 
 from kafka_eos.checker import tuples as python_tuples
+from kafka_eos.checker.fingerprint import _PARTS_TAG, of_part_prints, part_print, part_prints
 
 C_MODULE = "kafka_eos.checker._tuples"
 
@@ -53,6 +56,7 @@ class _PythonImpl:
     replace_many = staticmethod(python_tuples.PYTHON_VERSIONS["replace_many"])
     interned = staticmethod(python_tuples.PYTHON_VERSIONS["interned"])
     plain = staticmethod(python_tuples.PYTHON_VERSIONS["plain"])
+    packed_prints = staticmethod(python_tuples.PYTHON_VERSIONS["packed_prints"])
 
 
 def _deep_hashed(c_tuples: ModuleType, value: Any) -> Any:
@@ -223,3 +227,51 @@ def test_interned_hashes_new_parts_where_compiled(c_tuples: ModuleType) -> None:
         c_tuples.interned(([],), (), ((1,),), 10)
     with pytest.raises(ValueError, match="fewer parts"):
         c_tuples.interned(({}, {}), (), ((1,),), 10)
+
+
+@given(state=st.lists(values, min_size=1, max_size=8).map(tuple))
+def test_packed_prints_are_the_part_fingerprints_fingerprint_py_hashes(impl: Any,
+                                                                       state: Any) -> None:
+    """Packed part by part, C or Python, a state's fingerprint is the one its part
+    fingerprints give (workers send the prints, and the store looks states up by it)."""
+    parts = tuple(impl.hashed(part) if type(part) is tuple else part for part in state)
+
+    def compute(part: Any) -> int:  # this process's fingerprint.py may not know the C type
+        return part_print(impl.plain(part))
+
+    packed = impl.packed_prints(parts, _PARTS_TAG, compute)
+    assert packed == Struct(f"<c{len(state)}Q").pack(_PARTS_TAG, *part_prints(state))
+    fingerprint = xxh3_64_intdigest(packed) or 1  # as fingerprint.py: no fingerprint is 0
+    assert fingerprint == of_part_prints(part_prints(state))
+
+
+def test_a_hashed_part_keeps_its_fingerprint_once_computed(c_tuples: ModuleType) -> None:
+    asked: list[Any] = []
+
+    def compute(part: Any) -> int:
+        asked.append(part)
+        return 0xFEDCBA9876543210 if type(part) is c_tuples.HashedTuple else 7
+
+    kept, atom = c_tuples.hashed((1, (2,))), 300
+    first = c_tuples.packed_prints((kept, atom), b"P", compute)
+    assert first == b"P" + (0xFEDCBA9876543210).to_bytes(8, "little") + (7).to_bytes(8, "little")
+    assert asked == [kept, atom]
+    assert c_tuples.packed_prints((atom, kept), b"P", compute)[9:] == first[1:9]
+    assert asked == [kept, atom, atom]  # the hashed part's was kept; the atom's asked again
+    # a plain tuple of the same value keeps nothing: asked for at every call
+    c_tuples.packed_prints(((1, (2,)),), b"P", compute)
+    c_tuples.packed_prints(((1, (2,)),), b"P", compute)
+    assert len(asked) == 5
+
+
+def test_packed_prints_refuses_what_is_no_state_of_parts(c_tuples: ModuleType) -> None:
+    with pytest.raises(TypeError, match="tuple of parts"):
+        c_tuples.packed_prints([(1,)], b"P", part_print)
+    with pytest.raises(TypeError, match="one byte"):
+        c_tuples.packed_prints(((1,),), b"PP", part_print)
+    with pytest.raises(ValueError, match="fingerprint is 0"):
+        c_tuples.packed_prints(((1,),), b"P", lambda part: 0)
+    with pytest.raises(OverflowError):
+        c_tuples.packed_prints(((1,),), b"P", lambda part: 1 << 64)
+    with pytest.raises(KeyError):
+        c_tuples.packed_prints(((1,),), b"P", lambda part: {}[part])
