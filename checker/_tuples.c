@@ -338,6 +338,49 @@ error:
     return NULL;
 }
 
+/* The fingerprint ``compute(part)`` gives, as an unsigned 64-bit integer, kept in a
+ * HashedTuple part's slot (``keeps``); 0 with an exception set if it failed or gave 0. */
+static uint64_t
+print_of(PyObject *part, PyObject *compute, int keeps)
+{
+    uint64_t print = 0;
+    if (keeps) {
+        memcpy(&print, print_slot(part), sizeof print);
+        if (print != 0) {
+            return print;
+        }
+    }
+    PyObject *computed = PyObject_CallOneArg(compute, part);
+    if (computed == NULL) {
+        return 0;
+    }
+    print = PyLong_AsUnsignedLongLong(computed);
+    Py_DECREF(computed);
+    if (print == (uint64_t)-1 && PyErr_Occurred()) {
+        return 0;
+    }
+    if (print == 0) {
+        PyErr_SetString(PyExc_ValueError, "a part's fingerprint is 0 (none is)");
+        return 0;
+    }
+    if (keeps) {
+        memcpy(print_slot(part), &print, sizeof print);
+    }
+    return print;
+}
+
+/* kept_print(part, compute): ``compute(part)``, kept in a HashedTuple part once computed. */
+static PyObject *
+kept_print(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "kept_print() takes (part, compute)");
+        return NULL;
+    }
+    uint64_t print = print_of(args[0], args[1], Py_IS_TYPE(args[0], &HashedTuple_Type));
+    return print == 0 ? NULL : PyLong_FromUnsignedLongLong(print);
+}
+
 /* packed_prints(state, tag, compute): the bytes fingerprint.py hashes for a state made of
  * parts, as struct.pack(f"<c{n}Q", tag, *prints) writes them: the one-byte ``tag``, then each
  * part's fingerprint as a little-endian unsigned 64-bit integer. A part's fingerprint is
@@ -368,32 +411,10 @@ packed_prints(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nar
     *at++ = (unsigned char)PyBytes_AS_STRING(tag)[0];
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *part = PyTuple_GET_ITEM(state, i);
-        int keeps = Py_IS_TYPE(part, &HashedTuple_Type);
-        uint64_t print = 0;
-        if (keeps) {
-            memcpy(&print, print_slot(part), sizeof print);
-        }
+        uint64_t print = print_of(part, compute, Py_IS_TYPE(part, &HashedTuple_Type));
         if (print == 0) {
-            PyObject *computed = PyObject_CallOneArg(compute, part);
-            if (computed == NULL) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            print = PyLong_AsUnsignedLongLong(computed);
-            Py_DECREF(computed);
-            if (print == (uint64_t)-1 && PyErr_Occurred()) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            if (print == 0) {
-                Py_DECREF(out);
-                PyErr_SetString(PyExc_ValueError,
-                                "packed_prints(): a part's fingerprint is 0 (none is)");
-                return NULL;
-            }
-            if (keeps) {
-                memcpy(print_slot(part), &print, sizeof print);
-            }
+            Py_DECREF(out);
+            return NULL;
         }
         for (int byte = 0; byte < 8; byte++) {
             at[byte] = (unsigned char)(print >> (8 * byte));
@@ -404,6 +425,8 @@ packed_prints(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nar
 }
 
 static PyMethodDef module_methods[] = {
+    {"kept_print", (PyCFunction)(void (*)(void))kept_print, METH_FASTCALL,
+     "A part's fingerprint, kept in a HashedTuple part once computed."},
     {"packed_prints", (PyCFunction)(void (*)(void))packed_prints, METH_FASTCALL,
      "A state's part fingerprints packed, each HashedTuple part's kept once computed."},
     {"interned", (PyCFunction)(void (*)(void))interned, METH_FASTCALL,

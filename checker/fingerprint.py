@@ -55,6 +55,7 @@ from . import tuples
 _HASHED: Final = tuples.HASHED_TYPE
 _plain: Final = tuples.plain
 _packed_prints: Final = tuples.packed_prints
+_kept_print: Final = tuples.kept_print
 
 # marshal's type codes for set and frozenset (Python/marshal.c: TYPE_SET '<', TYPE_FROZENSET
 # '>'), as ints: ``60 in data`` is a plain memchr, several times faster than ``b"<" in data``.
@@ -112,10 +113,14 @@ def part_prints(state: tuple[Any, ...]) -> list[int]:
 
 
 def part_print(part: Any) -> int:
-    """The fingerprint of one part of a state: a tuple's found by identity where it can be,
-    anything else's encoded (an atom encodes faster than it is looked up). A hashed part
-    (checker/tuples.py) is a tuple here: its fingerprint is its plain tuple's."""
-    if not compound(part):
+    """The fingerprint of one part of a state: a hashed part's kept in it (checker/tuples.py;
+    it is its plain tuple's), a plain tuple's found by identity where it can be, anything
+    else's encoded (an atom encodes faster than it is looked up)."""
+    kind = type(part)
+    if kind is _HASHED:
+        print_: int = _kept_print(part, value_fingerprint)
+        return print_
+    if kind is not tuple:
         return value_fingerprint(part)
     # Found, the entry holds ``part`` itself: no other object has its id while it lives.
     entry = _PARTS.get(id(part))

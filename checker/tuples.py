@@ -16,6 +16,7 @@ Python where nothing is compiled. Both give equal results; only their speed diff
 - :func:`packed_prints`: the bytes a state of parts is fingerprinted by (fingerprint.py), its
   parts' fingerprints packed; compiled, a hashed part keeps its fingerprint once computed, so
   a state of interned parts is packed from them without a look-up per part.
+  :func:`kept_print`: one part's fingerprint, kept the same way.
 - :func:`replace`, :func:`replace_many`: a tuple with positions set, the step every action of
   a model built of tuples takes to make its successor. In C, one copy of the item pointers; in
   Python, through a list (about 1.3 us -> 0.8 us against two slices and an unpacking).
@@ -26,7 +27,7 @@ from __future__ import annotations
 from struct import pack
 from typing import Any
 
-__all__ = ["COMPILED", "HASHED_TYPE", "PYTHON_VERSIONS", "hashed", "interned",
+__all__ = ["COMPILED", "HASHED_TYPE", "PYTHON_VERSIONS", "hashed", "interned", "kept_print",
            "packed_prints", "plain", "replace", "replace_many"]
 
 
@@ -90,6 +91,13 @@ def interned(tables: tuple[dict[Any, Any], ...], parent: tuple[Any, ...],
     return following if changed is None else tuple(changed)
 
 
+def kept_print(part: Any, compute: Any) -> int:
+    """``compute(part)``: a part's fingerprint (fingerprint.py). Compiled, a hashed part keeps
+    it once computed."""
+    print_: int = compute(part)
+    return print_
+
+
 def packed_prints(state: tuple[Any, ...], tag: bytes, compute: Any) -> bytes:
     """``tag`` and each part's fingerprint, ``compute(part)``, packed as
     ``struct.pack(f"<c{n}Q", tag, *prints)`` does (fingerprint.py hashes these bytes).
@@ -100,7 +108,7 @@ def packed_prints(state: tuple[Any, ...], tag: bytes, compute: Any) -> bytes:
 #: The pure-Python versions by name, whichever versions run (the tests hold the C ones to them).
 PYTHON_VERSIONS: dict[str, Any] = {
     "hashed": hashed, "interned": interned, "replace": replace, "replace_many": replace_many,
-    "plain": plain, "packed_prints": packed_prints,
+    "plain": plain, "packed_prints": packed_prints, "kept_print": kept_print,
 }
 #: Whether the C versions are in use (the compiled build holds ``_tuples``).
 COMPILED = False
@@ -112,6 +120,7 @@ try:
     from ._tuples import (  # type: ignore[import-not-found,no-redef,unused-ignore]
         hashed,
         interned,
+        kept_print,
         packed_prints,
         plain,
         replace,

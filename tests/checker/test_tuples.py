@@ -57,6 +57,7 @@ class _PythonImpl:
     interned = staticmethod(python_tuples.PYTHON_VERSIONS["interned"])
     plain = staticmethod(python_tuples.PYTHON_VERSIONS["plain"])
     packed_prints = staticmethod(python_tuples.PYTHON_VERSIONS["packed_prints"])
+    kept_print = staticmethod(python_tuples.PYTHON_VERSIONS["kept_print"])
 
 
 def _deep_hashed(c_tuples: ModuleType, value: Any) -> Any:
@@ -264,6 +265,21 @@ def test_a_hashed_part_keeps_its_fingerprint_once_computed(c_tuples: ModuleType)
     assert len(asked) == 5
 
 
+def test_kept_print_is_the_part_fingerprint_kept_in_a_hashed_part(impl: Any) -> None:
+    asked: list[Any] = []
+
+    def compute(part: Any) -> int:
+        asked.append(part)
+        return 0xFEDCBA9876543210
+
+    part = impl.hashed((1, (2,)))
+    assert impl.kept_print(part, compute) == impl.kept_print(part, compute) == 0xFEDCBA9876543210
+    kept = type(part) is not tuple  # C's hashed part keeps it; Python's hashed() is plain
+    assert len(asked) == (1 if kept else 2)
+    assert impl.kept_print(7, compute) == 0xFEDCBA9876543210  # an atom: asked every time
+    assert len(asked) == (2 if kept else 3)
+
+
 def test_packed_prints_refuses_what_is_no_state_of_parts(c_tuples: ModuleType) -> None:
     with pytest.raises(TypeError, match="tuple of parts"):
         c_tuples.packed_prints([(1,)], b"P", part_print)
@@ -275,3 +291,7 @@ def test_packed_prints_refuses_what_is_no_state_of_parts(c_tuples: ModuleType) -
         c_tuples.packed_prints(((1,),), b"P", lambda part: 1 << 64)
     with pytest.raises(KeyError):
         c_tuples.packed_prints(((1,),), b"P", lambda part: {}[part])
+    with pytest.raises(ValueError, match="fingerprint is 0"):
+        c_tuples.kept_print(c_tuples.hashed((1,)), lambda part: 0)
+    with pytest.raises(TypeError, match="takes"):
+        c_tuples.kept_print((1,))
