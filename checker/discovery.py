@@ -5,14 +5,12 @@ every state carries its discovery key. The j-th successor of the state of rank r
 position among all workers' states of its depth, by key) has key ``base + r * STRIDE + j + 1``,
 where ``base`` is the depth's own (0 for the workers that number each depth afresh); slot 0 of
 a state is its action-property event and slot ``LAST`` its deadlock event. Sorted by key, a
-depth's states are in the order the sequential search stores them.
+depth's states are in the order the sequential search stores them. A state's rank is worked
+out by ranks.py from every worker's sorted keys.
 """
 
 from __future__ import annotations
 
-from array import array
-from bisect import bisect_left
-from collections.abc import Iterator, Sequence
 from typing import Any
 
 # A key is rank * STRIDE + slot (plus the depth's base): slot 0 is the state's action-property
@@ -25,17 +23,6 @@ Event = tuple[int, str, str, bytes, Any]  # key, kind, name, state, (label, targ
 # This depth's answer of a worker: new states, its first event, its smallest new key, and its
 # new states' keys, sorted, as array("Q") bytes.
 Received = tuple[int, Event | None, int | None, bytes]
-
-
-def ranks(keys: Sequence[int], sorted_keys: list[bytes], me: int) -> Iterator[int]:
-    """The position of each of ``keys`` (worker ``me``'s, sorted) among every worker's
-    ``sorted_keys`` (array("Q") bytes, one per worker, ``me``'s own included)."""
-    others = [array("Q", blob) for owner, blob in enumerate(sorted_keys) if owner != me]
-    if len(others) == 1:
-        other = others[0]
-        return (index + bisect_left(other, key) for index, key in enumerate(keys))
-    return (index + sum(bisect_left(theirs, key) for theirs in others)
-            for index, key in enumerate(keys))
 
 
 def by_key(item: tuple[Any, ...]) -> int:

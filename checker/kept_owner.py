@@ -39,7 +39,7 @@ from kafka_eos.errors import InputError
 
 from . import bfs
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, by_key, earlier, ranks
+from .discovery import LAST, STRIDE, Event, Received, by_key, earlier
 from .fingerprint import by_parts, fingerprint
 from .interface import (
     BoundModel,
@@ -50,6 +50,7 @@ from .interface import (
 )
 from .memory import auto_memory_budget, resident_bytes
 from .ownership import Ownership
+from .ranks import ranks
 from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, _identity, not_replayable
 from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
 
@@ -203,8 +204,7 @@ class KeptOwner:
         owner_of, keeps_owner = self.ownership.owner_of_state, self.ownership.keeps_owner
         older = self.older
         first: Event | None = None
-        for rank, (_, state) in zip(ranks([key for key, _ in self.frontier], sorted_keys, me),
-                                    self.frontier, strict=True):
+        for rank, (_, state) in zip(ranks(sorted_keys, me), self.frontier, strict=True):
             at = base + rank * STRIDE
             try:
                 steps = self.successors_of(state)

@@ -77,7 +77,7 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, by_key, earlier, ranks
+from .discovery import LAST, STRIDE, Event, Received, by_key, earlier
 from .fingerprint import (
     by_parts,
     fingerprint,
@@ -95,6 +95,7 @@ from .interface import (
 )
 from .kept_owner import KeptOwner, path_by_keys
 from .ownership import Ownership, chosen
+from .ranks import ranks
 from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, _identity, rebuild_path
 from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
@@ -249,9 +250,7 @@ class _Owner:
             first_number = graph.start_depth(sum(len(keys) for keys in sorted_keys) // 8)
             edge = graph.edge
         first: Event | None = None
-        frontier_keys = [key for key, _, _ in self.frontier]
-        for rank, (_, state, parent) in zip(ranks(frontier_keys, sorted_keys, me), self.frontier,
-                                            strict=True):
+        for rank, (_, state, parent) in zip(ranks(sorted_keys, me), self.frontier, strict=True):
             base = rank * STRIDE
             try:
                 steps = self.successors_of(state)

@@ -71,9 +71,10 @@ CHECKER_HOT = (
     "kafka_eos.checker.liveness",
 )
 #: Extension modules written in C, built beside the mypyc modules (each one's pure-Python
-#: stand-in says what it does): the tuple primitives of checker/tuples.py, and Tarjan's search
-#: of checker/scc.py (compiled Python boxed an int for every index and low-link it wrote).
-C_EXTENSIONS = ("kafka_eos.checker._tuples", "kafka_eos.checker._scc")
+#: stand-in says what it does): the tuple primitives of checker/tuples.py, Tarjan's search
+#: of checker/scc.py (compiled Python boxed an int for every index and low-link it wrote), and
+#: the workers' ranks of checker/ranks.py (an int for every key a bisection read).
+C_EXTENSIONS = ("kafka_eos.checker._tuples", "kafka_eos.checker._scc", "kafka_eos.checker._ranks")
 
 #: mypy's options for the build. The layers are followed, silently (their type errors are the
 #: project's own mypy run's to report), so that compiled code knows the types of what it
