@@ -7,8 +7,8 @@
  * items), and it compares as a tuple, so hashed and plain values of one value meet in one
  * dict entry.
  *
- * It also keeps its 64-bit fingerprint (fingerprint.py) once one is asked for by
- * packed_prints, so a state of interned parts is fingerprinted without looking its parts up.
+ * It also keeps its 64-bit fingerprint (fingerprint.py) once one is asked for (packed_prints,
+ * kept_print), so a state of interned parts is fingerprinted without looking its parts up.
  *
  * Where the hash and fingerprint are kept: a tuple subclass cannot add fields before its items
  * (they start at a fixed offset), so they live after them, from ob_item[Py_SIZE].
@@ -35,7 +35,7 @@ hash_slot(PyObject *op)
     return (Py_hash_t *)&((PyTupleObject *)op)->ob_item[Py_SIZE(op)];
 }
 
-/* Where the fingerprint is kept: 0 until packed_prints is given it (no fingerprint is 0). */
+/* Where the fingerprint is kept: 0 until one is asked for (no fingerprint is 0). */
 static inline void *
 print_slot(PyObject *op)
 {
