@@ -82,7 +82,10 @@ def fingerprint(state: Any) -> int:
 
     A tuple with a tuple among its parts gets XXH3 of its parts' fingerprints
     (:func:`part_prints`); anything else XXH3 of its encoding (:func:`value_fingerprint`)."""
-    if by_parts(state):  # of_part_prints(part_prints(state)), packed in one call
+    if by_parts(state):
+        if _packed_prints is None:
+            return of_part_prints(part_prints(state))
+        # compiled: the same bytes, packed in one call from the parts' kept fingerprints
         packed = _packed_prints(state, _PARTS_TAG, part_print)
         return xxh3_64_intdigest(packed) or _ZERO_STANDS_FOR
     return value_fingerprint(state)

@@ -13,10 +13,9 @@ Python where nothing is compiled. Both give equal results; only their speed diff
 - :func:`interned`: a successor's parts made the first objects of their values, one table per
   position, a new value's object a hashed one: the whole interning loop of such a model, in C
   where compiled (one copy of the successor at most, and the tables keyed by hashed objects).
-- :func:`packed_prints`: the bytes a state of parts is fingerprinted by (fingerprint.py), its
-  parts' fingerprints packed; compiled, a hashed part keeps its fingerprint once computed, so
-  a state of interned parts is packed from them without a look-up per part.
-  :func:`kept_print`: one part's fingerprint, kept the same way.
+- :func:`kept_print`: a part's fingerprint, which a hashed part keeps once computed; and, in C
+  only, ``packed_prints``: the bytes a state of parts is fingerprinted by (fingerprint.py),
+  its parts' fingerprints packed from those kept, without a look-up per part.
 - :func:`replace`, :func:`replace_many`: a tuple with positions set, the step every action of
   a model built of tuples takes to make its successor. In C, one copy of the item pointers; in
   Python, through a list (about 1.3 us -> 0.8 us against two slices and an unpacking).
@@ -24,7 +23,6 @@ Python where nothing is compiled. Both give equal results; only their speed diff
 
 from __future__ import annotations
 
-from struct import pack
 from typing import Any
 
 __all__ = ["COMPILED", "HASHED_TYPE", "PYTHON_VERSIONS", "hashed", "interned", "kept_print",
@@ -98,17 +96,17 @@ def kept_print(part: Any, compute: Any) -> int:
     return print_
 
 
-def packed_prints(state: tuple[Any, ...], tag: bytes, compute: Any) -> bytes:
-    """``tag`` and each part's fingerprint, ``compute(part)``, packed as
-    ``struct.pack(f"<c{n}Q", tag, *prints)`` does (fingerprint.py hashes these bytes).
-    Compiled, a hashed part keeps its fingerprint, so ``compute`` runs once for it."""
-    return pack(f"<c{len(state)}Q", tag, *[compute(part) for part in state])
+#: Compiled, ``packed_prints(state, tag, compute)``: the bytes fingerprint.of_part_prints
+#: packs for the fingerprints ``compute`` gives the state's parts, a hashed part's kept in it.
+#: None where nothing is compiled: fingerprint.py then packs through of_part_prints itself
+#: (the one statement of those bytes in Python).
+packed_prints: Any = None
 
 
 #: The pure-Python versions by name, whichever versions run (the tests hold the C ones to them).
 PYTHON_VERSIONS: dict[str, Any] = {
     "hashed": hashed, "interned": interned, "replace": replace, "replace_many": replace_many,
-    "plain": plain, "packed_prints": packed_prints, "kept_print": kept_print,
+    "plain": plain, "kept_print": kept_print,
 }
 #: Whether the C versions are in use (the compiled build holds ``_tuples``).
 COMPILED = False

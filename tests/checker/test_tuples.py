@@ -56,7 +56,6 @@ class _PythonImpl:
     replace_many = staticmethod(python_tuples.PYTHON_VERSIONS["replace_many"])
     interned = staticmethod(python_tuples.PYTHON_VERSIONS["interned"])
     plain = staticmethod(python_tuples.PYTHON_VERSIONS["plain"])
-    packed_prints = staticmethod(python_tuples.PYTHON_VERSIONS["packed_prints"])
     kept_print = staticmethod(python_tuples.PYTHON_VERSIONS["kept_print"])
 
 
@@ -231,16 +230,16 @@ def test_interned_hashes_new_parts_where_compiled(c_tuples: ModuleType) -> None:
 
 
 @given(state=st.lists(values, min_size=1, max_size=8).map(tuple))
-def test_packed_prints_are_the_part_fingerprints_fingerprint_py_hashes(impl: Any,
+def test_packed_prints_are_the_part_fingerprints_fingerprint_py_hashes(c_tuples: ModuleType,
                                                                        state: Any) -> None:
-    """Packed part by part, C or Python, a state's fingerprint is the one its part
-    fingerprints give (workers send the prints, and the store looks states up by it)."""
-    parts = tuple(impl.hashed(part) if type(part) is tuple else part for part in state)
+    """Packed in C part by part, a state's fingerprint is the one of_part_prints gives its
+    part fingerprints (workers send the prints, and the store looks states up by it)."""
+    parts = tuple(c_tuples.hashed(part) if type(part) is tuple else part for part in state)
 
     def compute(part: Any) -> int:  # this process's fingerprint.py may not know the C type
-        return part_print(impl.plain(part))
+        return part_print(c_tuples.plain(part))
 
-    packed = impl.packed_prints(parts, _PARTS_TAG, compute)
+    packed = c_tuples.packed_prints(parts, _PARTS_TAG, compute)
     assert packed == Struct(f"<c{len(state)}Q").pack(_PARTS_TAG, *part_prints(state))
     fingerprint = xxh3_64_intdigest(packed) or 1  # as fingerprint.py: no fingerprint is 0
     assert fingerprint == of_part_prints(part_prints(state))
