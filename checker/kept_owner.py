@@ -32,7 +32,6 @@ from __future__ import annotations
 import time
 from array import array
 from collections.abc import Callable
-from itertools import accumulate, pairwise
 from typing import Any
 
 from kafka_eos.errors import InputError
@@ -43,7 +42,6 @@ from .discovery import LAST, STRIDE, Event, Received, by_key, earlier
 from .fingerprint import by_parts, fingerprint
 from .interface import (
     BoundModel,
-    fast_path_disagrees,
     first_broken_invariant,
     reraise_explained,
     short_repr,
@@ -52,7 +50,18 @@ from .memory import auto_memory_budget, resident_bytes
 from .ownership import Ownership
 from .ranks import ranks
 from .store import AUTO_FINGERPRINTS_AFTER, FingerprintStore, _identity, not_replayable
-from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
+from .transfer import (
+    NOT_A_TUPLE,
+    REFUSED,
+    VOUCHED,
+    PartRuns,
+    decoded,
+    first_broken_given,
+    read_array,
+    spans_after,
+    state_bytes,
+    verdict,
+)
 
 
 class PartsOutbox:
@@ -62,20 +71,25 @@ class PartsOutbox:
     is one part, itself. A part gets its number, and its bytes are written, the first time one
     of the outbox's states has it: found by identity, as successors share most parts with each
     other as objects (an equal part that is another object is written again: only bytes are
-    lost). Packed, an outbox is flat arrays and the parts' bytes joined."""
+    lost). Each state also carries what the sender's fast path for the invariants said of
+    its step (transfer.py's ``verdict``): the receiver, which has no parent to compare it with,
+    checks every invariant only on a new state the sender could not vouch for. Packed, an
+    outbox is flat arrays and the parts' bytes joined."""
 
-    __slots__ = ("chunks", "counts", "held", "keys", "numbers", "places")
+    __slots__ = ("chunks", "counts", "held", "keys", "numbers", "places", "verdicts")
 
     def __init__(self) -> None:
         self.keys: list[int] = []
+        self.verdicts = bytearray()  # each state's
         self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
         self.places: list[int] = []  # the states' parts' numbers, one state after another
         self.numbers: dict[int, int] = {}  # id(part) -> its number
         self.held: list[Any] = []  # the parts, by number: alive while their ids are looked up
         self.chunks: list[bytes] = []  # their bytes, by number
 
-    def add(self, key: int, state: Any) -> None:
+    def add(self, key: int, state: Any, verdict: int) -> None:
         self.keys.append(key)
+        self.verdicts.append(verdict)
         place = self.places.append
         if by_parts(state):
             self.counts.append(len(state))
@@ -101,6 +115,7 @@ class PartsOutbox:
             array("Q", [len(self.keys), len(self.places), len(chunks)]).tobytes(),
             array("Q", self.keys).tobytes(),
             array("q", self.counts).tobytes(),
+            self.verdicts,
             array("I", self.places).tobytes(),
             array("I", [len(chunk) for chunk in chunks]).tobytes(),
             *chunks,
@@ -111,35 +126,22 @@ class PartsInbox(PartRuns):
     """A packed :class:`PartsOutbox`, read: its keys, and each state built from parts decoded
     once (its references are the parts' numbers in the outbox)."""
 
-    __slots__ = ("blob", "keys", "parts", "spans")
+    __slots__ = ("keys", "verdicts")
 
     def __init__(self, blob: bytes) -> None:
-        self.blob = blob
         if not blob:
             self.keys = array("Q")
-            self.spans: list[tuple[int, int]] = []
-            self.parts: list[Any] = []
-            super().__init__(array("q"), array("I"))
+            self.verdicts = b""
+            super().__init__(blob, array("q"), array("I"), [])
             return
         count, places, chunks = array("Q", blob[:24])
         at = 24
         self.keys, at = read_array(blob, "Q", at, count)
         counts, at = read_array(blob, "q", at, count)
+        self.verdicts, at = blob[at:at + count], at + count
         numbers, at = read_array(blob, "I", at, places)
         lengths, at = read_array(blob, "I", at, chunks)
-        self.spans = list(pairwise(accumulate(lengths, initial=at)))
-        self.parts = [_UNREAD] * chunks
-        super().__init__(counts, numbers)
-
-    def _part(self, number: int) -> Any:
-        part = self.parts[number]
-        if part is _UNREAD:
-            start, end = self.spans[number]
-            part = self.parts[number] = decoded(self.blob[start:end])
-        return part
-
-
-_UNREAD = object()
+        super().__init__(blob, counts, numbers, spans_after(at, lengths))
 
 
 class KeptOwner:
@@ -201,6 +203,7 @@ class KeptOwner:
         self.breaking = breaking
         keep, refuse = reached.append, breaking.append
         holds = self._invariants_hold_after()
+        fast_path = self.bound.invariants_hold_after
         owner_of, keeps_owner = self.ownership.owner_of_state, self.ownership.keeps_owner
         older = self.older
         first: Event | None = None
@@ -236,7 +239,7 @@ class KeptOwner:
                     size = len(sent)
                     mark(known)  # one hash: looked up, and marked if new
                     if len(sent) != size and known not in earlier_sent:
-                        adds[owner](at + slot, target)
+                        adds[owner](at + slot, target, verdict(fast_path, state, label, target))
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
@@ -265,12 +268,16 @@ class KeptOwner:
         setdefault = seen.setdefault
         started = time.process_time()
         arrived: list[tuple[int, Any]] = []  # reached by other workers only, so far
+        doubted: list[tuple[Any, int]] = []  # of those, the ones not vouched for: verdicts
         # a key of this depth -> the smaller one another worker reached the same state with
         moved: dict[int, int] = {}
         for blob in inboxes:
             inbox = PartsInbox(blob)
             for index, key in enumerate(inbox.keys):
-                state = intern(inbox.state(index))
+                built = inbox.state(index)
+                state = intern(built)
+                if state is not built:  # a part was new here: the interned ones stand for it
+                    inbox.adopt(index, state)
                 found = state if older is None else fingerprint(state)
                 if older is not None and older.has(found):
                     continue
@@ -278,14 +285,19 @@ class KeptOwner:
                 known = setdefault(found, key)
                 if len(seen) != size:
                     arrived.append((key, state))
+                    if (said := inbox.verdicts[index]) != VOUCHED:
+                        doubted.append((state, said))
                 elif key < known:  # stored at this depth (earlier ones' keys are smaller)
                     seen[found] = moved[known] = key
         self.transfer_seconds += time.process_time() - started
         frontier = self.reached + arrived
         if moved:
-            frontier = [(_moved_to(moved, key), state) for key, state in frontier]
+            to = moved.get
+            for key in moved:  # each key straight to the last it moved to
+                moved[key] = _moved_to(moved, key)
+            frontier = [(to(key, key), state) for key, state in frontier]
         frontier.sort(key=by_key)
-        first = self._first_broken(arrived) if check else None
+        first = self._first_broken(doubted) if check else None
         self.frontier, self.reached, self.breaking = frontier, [], []
         self.depth += 1
         self.collector.depth_done(self.depth)
@@ -314,21 +326,16 @@ class KeptOwner:
                                  " use --store states")
         self.older, self.seen = older, {}
 
-    def _first_broken(self, arrived: list[tuple[int, Any]]) -> Event | None:
-        """The first new state to break an invariant: of those reached here, the ones the
-        fast path refused; of those only other workers reached, any (its fast path compares
-        states object by object, which holds only in the process that built them)."""
-        bound, seen = self.bound, self.seen
+    def _first_broken(self, doubted: list[tuple[Any, int]]) -> Event | None:
+        """The first new state to break an invariant, of those the fast path refused or could
+        not say (it compares a step's states object by object, so only the process that took
+        the step can ask it): those reached here that it refused, and ``doubted``, those only
+        other workers reached that theirs did not vouch for, with what it said."""
         first: Event | None = None
-        for state in self.breaking:
-            name = first_broken_invariant(bound, state)
-            if name is None:
-                raise fast_path_disagrees(bound, "invariants_hold_after", state)
-            first = earlier(first, (seen[self._found_as(state)], "invariant", name,
-                                    state_bytes(state), None))
-        for _, state in arrived:
-            if (name := first_broken_invariant(bound, state)) is not None:
-                first = earlier(first, (seen[self._found_as(state)], "invariant", name,
+        refused = [(state, REFUSED) for state in self.breaking]
+        for state, said in refused + doubted:
+            if (name := first_broken_given(self.bound, state, said)) is not None:
+                first = earlier(first, (self.seen[self._found_as(state)], "invariant", name,
                                         state_bytes(state), None))
         return first
 

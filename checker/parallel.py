@@ -46,9 +46,10 @@ stores them, so:
   the distinct-state count of a violation is the sequential one.
 
 A new state is checked against the invariants by the model's fast path
-(``invariants_hold_after``) when its owner reached it itself, and by every invariant when only
-another worker did (the fast path compares the step's states object by object, which holds in
-the process that built them only).
+(``invariants_hold_after``), which compares the step's states object by object and so holds
+in the process that took the step only: a worker asks it of each step to a state it sends, and
+the state travels with the answer (transfer.py's ``verdict``). Its owner calls every
+invariant only on a new state no fast path vouched for.
 
 Transitions and coverage of a violated run count every step of the depth where it stopped
 (the sequential search stops in the middle of it). ``max_states`` and ``time_budget`` stop at
@@ -67,7 +68,6 @@ import tempfile
 import time
 from array import array
 from collections.abc import Callable
-from itertools import accumulate, pairwise
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -89,8 +89,6 @@ from .graph_shares import GraphShare, PackedShare, assembled
 from .interface import (
     BoundModel,
     ModelError,
-    fast_path_disagrees,
-    first_broken_invariant,
     reraise_explained,
 )
 from .kept_owner import KeptOwner, path_by_keys
@@ -98,10 +96,21 @@ from .ownership import Ownership, chosen
 from .ranks import ranks
 from .result import CheckResult, ProgressCallback
 from .store import FingerprintStore, _identity, rebuild_path
-from .transfer import NOT_A_TUPLE, PartRuns, decoded, read_array, state_bytes
+from .transfer import (
+    NOT_A_TUPLE,
+    REFUSED,
+    UNCHECKED,
+    VOUCHED,
+    PartRuns,
+    decoded,
+    first_broken_given,
+    read_array,
+    spans_after,
+    state_bytes,
+    verdict,
+)
 
 NO_PARENT_FINGERPRINT = 0  # no fingerprint is 0 (see fingerprint.py)
-_MISSING = object()
 
 
 def encoded(state: Any) -> tuple[int, bytes]:
@@ -119,19 +128,22 @@ class Outbox:
     itself. Packed, an outbox is flat arrays and the parts' bytes joined (one bytes
     object, nothing pickled per successor; see :class:`Inbox`)."""
 
-    __slots__ = ("counts", "keys", "parents", "parts", "prints", "states")
+    __slots__ = ("counts", "keys", "parents", "parts", "prints", "states", "verdicts")
 
     def __init__(self) -> None:
         self.states: list[int] = []  # fingerprints
         self.keys: list[int] = []
+        self.verdicts = bytearray()  # what the fast path said of each (transfer.verdict)
         self.parents: list[int] = []  # parent fingerprints
         self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
         self.prints: list[int] = []  # the states' part fingerprints, one after another
         self.parts: dict[int, bytes] = {}  # part fingerprint -> its bytes
 
-    def add(self, fp: int, key: int, parent: int, state: Any, prints: list[int] | None) -> None:
+    def add(self, fp: int, key: int, parent: int, state: Any, prints: list[int] | None,
+            said: int) -> None:
         self.states.append(fp)
         self.keys.append(key)
+        self.verdicts.append(said)
         self.parents.append(parent)
         parts = self.parts
         if prints is None:
@@ -156,6 +168,7 @@ class Outbox:
             array("Q", self.keys).tobytes(),
             array("Q", self.parents).tobytes(),
             array("q", self.counts).tobytes(),
+            self.verdicts,
             array("Q", self.prints).tobytes(),
             array("Q", parts).tobytes(),
             array("I", [len(data) for data in parts.values()]).tobytes(),
@@ -165,17 +178,16 @@ class Outbox:
 
 class Inbox(PartRuns):
     """A packed outbox, read: its states' fingerprints, keys and parents, and each state
-    built on demand from parts decoded once (its references are the parts' fingerprints)."""
+    built on demand from parts decoded once (its references, the parts' fingerprints, read as
+    the parts' places in the outbox)."""
 
-    __slots__ = ("blob", "decoded", "keys", "parents", "places", "states")
+    __slots__ = ("keys", "parents", "states", "verdicts")
 
     def __init__(self, blob: bytes) -> None:
-        self.blob = blob
-        self.decoded: dict[int, Any] = {}  # part fingerprint -> the part
         if not blob:
             self.states = self.keys = self.parents = array("Q")
-            self.places: dict[int, tuple[int, int]] = {}
-            super().__init__(array("q"), array("Q"))
+            self.verdicts = b""
+            super().__init__(blob, array("q"), array("I"), [])
             return
         count, prints, parts = array("Q", blob[:24])
         at = 24
@@ -183,20 +195,13 @@ class Inbox(PartRuns):
         self.keys, at = read_array(blob, "Q", at, count)
         self.parents, at = read_array(blob, "Q", at, count)
         counts, at = read_array(blob, "q", at, count)
+        self.verdicts, at = blob[at:at + count], at + count
         refs, at = read_array(blob, "Q", at, prints)
         part_prints, at = read_array(blob, "Q", at, parts)
         lengths, at = read_array(blob, "I", at, parts)
-        ends = list(accumulate(lengths, initial=at))
-        # part fingerprint -> (start, end) of its bytes in the blob
-        self.places = dict(zip(part_prints, pairwise(ends), strict=True))
-        super().__init__(counts, refs)
-
-    def _part(self, print_: int) -> Any:
-        part = self.decoded.get(print_, _MISSING)
-        if part is _MISSING:
-            start, end = self.places[print_]
-            part = self.decoded[print_] = decoded(self.blob[start:end])
-        return part
+        place = {print_: number for number, print_ in enumerate(part_prints)}
+        numbers = array("I", [place[print_] for print_ in refs])
+        super().__init__(blob, counts, numbers, spans_after(at, lengths))
 
 
 class _Owner:
@@ -245,6 +250,7 @@ class _Owner:
         self.sent, mark = sent, sent.add
         self.new = {}
         offer, owner_of = self._offer, self.ownership.owner
+        fast_path = self.bound.invariants_hold_after
         graph = self.graph
         if graph is not None:
             first_number = graph.start_depth(sum(len(keys) for keys in sorted_keys) // 8)
@@ -278,7 +284,8 @@ class _Owner:
                     offer(fp, base + slot, parent, target, state, label)
                 elif fp not in sent and fp not in sent_before:
                     mark(fp)
-                    adds[owner](fp, base + slot, parent, target, prints)
+                    adds[owner](fp, base + slot, parent, target, prints,
+                                verdict(fast_path, state, label, target))
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
@@ -323,12 +330,17 @@ class _Owner:
         frontier = []
         add = self.store.add
         for fp, (key, parent, state, sent, step) in new.items():
+            said = UNCHECKED
             if state is None:  # only another worker reached it: built now that it is new
                 inbox, index = sent
-                state = self.intern(inbox.state(index))
+                built = inbox.state(index)
+                state = self.intern(built)
+                if state is not built:  # a part was new here: the interned ones stand for it
+                    inbox.adopt(index, state)
+                said = inbox.verdicts[index]
             add(fp, parent)
             frontier.append((key, state, fp))
-            if check and (name := self._broken_invariant(state, step)) is not None:
+            if check and (name := self._broken_invariant(state, step, said)) is not None:
                 event: Event = (key, "invariant", name, state_bytes(state), None)
                 first = earlier(first, event)
         frontier.sort(key=by_key)
@@ -339,17 +351,15 @@ class _Owner:
         keys = array("Q", [key for key, _, _ in frontier])
         return len(frontier), first, keys[0] if keys else None, keys.tobytes()
 
-    def _broken_invariant(self, state: Any, step: tuple[Any, Any] | None) -> str | None:
+    def _broken_invariant(self, state: Any, step: tuple[Any, Any] | None,
+                          said: int) -> str | None:
         """The first invariant ``state`` breaks: by the model's fast path from a step of this
-        worker's when there is one (it compares the step's states object by object)."""
+        worker's when there is one (it compares the step's states object by object), else by
+        what the sender's ``said`` of its step."""
         hold_after = self.bound.invariants_hold_after
-        if step is None or hold_after is None:
-            return first_broken_invariant(self.bound, state)
-        if hold_after(step[0], step[1], state):
-            return None
-        if (name := first_broken_invariant(self.bound, state)) is None:
-            raise fast_path_disagrees(self.bound, "invariants_hold_after", state)
-        return name
+        if step is not None and hold_after is not None:
+            said = VOUCHED if hold_after(step[0], step[1], state) else REFUSED
+        return first_broken_given(self.bound, state, said)
 
     def count_before(self, key: int, inclusive: bool) -> int:
         return sum(1 for k, _, _ in self.frontier if k < key or (inclusive and k == key))

@@ -4,7 +4,7 @@ A state travels as marshal's bytes where marshal can write it (ints, strs, tuple
 like: the fast path), else as pickle's; the first byte tells which (a pickle starts with its
 PROTO byte 0x80, which marshal format 2 never writes first). Outboxes (parallel.py,
 kept_owner.py) pack their states' keys and parts as array() bytes, read back by
-:func:`read_array`.
+:func:`read_array` into :class:`PartRuns`, with the sender's :func:`verdict` on each state.
 """
 
 from __future__ import annotations
@@ -12,13 +12,39 @@ from __future__ import annotations
 import marshal
 import pickle
 from array import array
-from itertools import accumulate
+from itertools import accumulate, pairwise
 from typing import Any
 
 from .fingerprint import marshal_bytes
+from .interface import BoundModel, StepCheck, fast_path_disagrees, first_broken_invariant
 
 #: An outbox's count of parts for a state not sent by parts: one part, itself.
 NOT_A_TUPLE = -1
+
+#: What the sender's fast path for the invariants (the model's ``invariants_hold_after``) said
+#: of the step to a state it sends: the model has none, every invariant holds, or it said no.
+#: The receiver has no parent to compare the state with, so it checks every invariant only on
+#: a new state the sender did not vouch for.
+UNCHECKED, VOUCHED, REFUSED = 0, 1, 2
+
+
+def verdict(fast_path: StepCheck | None, state: Any, label: Any, target: Any) -> int:
+    """The sender's verdict on its step from ``state`` to ``target``, which it sends."""
+    if fast_path is None:
+        return UNCHECKED
+    return VOUCHED if fast_path(state, label, target) else REFUSED
+
+
+def first_broken_given(bound: BoundModel, state: Any, said: int) -> str | None:
+    """The first invariant a new state breaks, given what the fast path ``said`` of the step
+    to it: none if it vouched for it, else every invariant is called (and none broken where
+    it said no is the model's error)."""
+    if said == VOUCHED:
+        return None
+    name = first_broken_invariant(bound, state)
+    if name is None and said == REFUSED:
+        raise fast_path_disagrees(bound, "invariants_hold_after", state)
+    return name
 
 
 def state_bytes(state: Any) -> bytes:
@@ -33,17 +59,20 @@ def decoded(data: bytes) -> Any:
 
 
 class PartRuns:
-    """An outbox's states, read back as runs of part references: state i is ``counts[i]``
-    references in ``refs``, one state after another, or one (``NOT_A_TUPLE``) for a state not
-    sent by parts, the part itself. A subclass says how a reference is read (``_part``)."""
+    """An outbox's states, read back as runs of part numbers: state i is ``counts[i]`` numbers
+    in ``refs``, one state after another, or one (``NOT_A_TUPLE``) for a state not sent by
+    parts, the part itself. Part n's bytes are ``blob[spans[n][0]:spans[n][1]]``, decoded the
+    first time a state built has it; :meth:`adopt` then lets an equal object stand for it."""
 
-    __slots__ = ("counts", "firsts", "refs")
+    __slots__ = ("blob", "counts", "firsts", "parts", "refs", "spans")
 
-    def __init__(self, counts: array[int], refs: array[int]) -> None:
-        self.counts, self.refs = counts, refs
+    def __init__(self, blob: bytes, counts: array[int], refs: array[int],
+                 spans: list[tuple[int, int]]) -> None:
+        self.blob, self.counts, self.refs, self.spans = blob, counts, refs, spans
         # where each state's references start in ``refs``
         self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in counts),
                                       initial=0))
+        self.parts: list[Any] = [_UNREAD] * len(spans)  # by number, once read
 
     def state(self, index: int) -> Any:
         """The state at ``index``, built from its parts."""
@@ -52,8 +81,33 @@ class PartRuns:
             return self._part(self.refs[first])
         return tuple([self._part(ref) for ref in self.refs[first:first + count]])
 
-    def _part(self, ref: int) -> Any:
-        raise NotImplementedError
+    def adopt(self, index: int, state: Any) -> None:
+        """Let the parts of ``state``, equal to those of the state at ``index`` (the model's
+        interned objects, say), stand for them in the states built from now on: those are
+        then made of them already, and interning one costs a look-up of kept hashes per
+        part, not a walk of each nested part as a decoded one takes."""
+        first, count = self.firsts[index], self.counts[index]
+        parts, refs = self.parts, self.refs
+        if count == NOT_A_TUPLE:
+            parts[refs[first]] = state
+            return
+        for at in range(count):
+            parts[refs[first + at]] = state[at]
+
+    def _part(self, number: int) -> Any:
+        part = self.parts[number]
+        if part is _UNREAD:
+            start, end = self.spans[number]
+            part = self.parts[number] = decoded(self.blob[start:end])
+        return part
+
+
+_UNREAD = object()
+
+
+def spans_after(at: int, lengths: array[int]) -> list[tuple[int, int]]:
+    """Where each of the consecutive chunks of ``lengths`` bytes starting at ``at`` lies."""
+    return list(pairwise(accumulate(lengths, initial=at)))
 
 
 def read_array(blob: bytes, code: str, at: int, count: int) -> tuple[array[int], int]:

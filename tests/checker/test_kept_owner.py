@@ -11,6 +11,7 @@ from toy_models import Counter
 
 from kafka_eos.checker import check
 from kafka_eos.checker.kept_owner import PartsInbox, PartsOutbox
+from kafka_eos.checker.transfer import REFUSED, UNCHECKED, VOUCHED
 from kafka_eos.errors import InputError
 
 
@@ -23,21 +24,42 @@ def test_an_outbox_reads_back_as_its_states_each_shared_part_sent_once() -> None
         5,  # not made of parts: one part, itself
         (1, 2),  # a flat tuple: one part too
     ]
+    verdicts = [VOUCHED, REFUSED, UNCHECKED, VOUCHED, REFUSED]
     box = PartsOutbox()
-    for key, state in enumerate(states, start=100):
-        box.add(key, state)
+    for key, (state, verdict) in enumerate(zip(states, verdicts, strict=True), start=100):
+        box.add(key, state, verdict)
     # shared once; (0,), (1,) twice and the three frozensets; 5; (1, 2)
     assert len(box.chunks) == 1 + 3 + 3 + 1 + 1
     inbox = PartsInbox(box.packed())
     assert list(inbox.keys) == [100, 101, 102, 103, 104]
+    assert list(inbox.verdicts) == verdicts
     read = [inbox.state(index) for index in range(len(states))]
     assert read == states
     assert read[0][0] is read[1][0] is read[2][0]  # decoded once, shared as sent
 
 
+def test_an_adopted_state_s_parts_stand_for_its_decoded_ones_in_later_states() -> None:
+    shared, own = (1, (2, 3)), (4,)
+    box = PartsOutbox()
+    box.add(1, (shared, own), VOUCHED)
+    box.add(2, (shared, (5,)), VOUCHED)
+    box.add(3, own, VOUCHED)  # one part, itself: the same object as the first state's
+    inbox = PartsInbox(box.packed())
+    first = inbox.state(0)
+    assert first == (shared, own) and first[0] is not shared  # decoded: new objects
+    inbox.adopt(0, (shared, own))  # as intern() would give them: the model's objects
+    second = inbox.state(1)
+    assert second == (shared, (5,)) and second[0] is shared
+    assert inbox.state(2) is own
+    other = tuple([4])  # equal to ``own``, another object
+    inbox.adopt(2, other)  # a state that is one part stands for that part
+    assert inbox.state(0)[1] is other
+
+
 def test_an_empty_outbox_packs_to_nothing() -> None:
     assert PartsOutbox().packed() == b""
     assert list(PartsInbox(b"").keys) == []
+    assert PartsInbox(b"").verdicts == b""
 
 
 class MainProcessReverses(Counter):

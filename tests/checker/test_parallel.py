@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from checker_examples import example
 from named_checks import assert_gives_row, check_two_phase_json, verdict_rows
-from toy_models import Counter, DeadEnd, MonotoneCounter, faulty_two_phase
+from toy_models import Counter, DeadEnd, FastPathCounter, MonotoneCounter, faulty_two_phase
 
 from kafka_eos.checker import CheckResult, check
 from kafka_eos.errors import InputError
@@ -35,8 +35,10 @@ def figures(result: CheckResult) -> tuple[Any, ...]:
     (lambda: DeadEnd(top=3), {"deadlock": True}),
     (lambda: example("two_phase.py:TwoPhase", rms=5), {"max_depth": 5}),
     (lambda: example("die_hard.py:DieHard"), {}),
+    (lambda: FastPathCounter(top=9), {}),
+    (lambda: FastPathCounter(top=9, bad=7, into_bad_allowed=True), {}),
 ], ids=["ok", "invariant", "symmetry", "counter", "action_property", "deadlock", "max_depth",
-        "namedtuple_states"])
+        "namedtuple_states", "fast_paths", "fast_path_refuses"])
 def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any]) -> None:
     model = make()
     sequential = check(model, **options)
@@ -46,6 +48,15 @@ def test_workers_give_the_sequential_figures(make: Any, options: dict[str, Any])
         assert figures(parallel) == figures(sequential), (workers, store)
         assert (parallel.workers, parallel.store) == (workers, store)
         assert len(parallel.worker_cpu_seconds) == workers
+
+
+@pytest.mark.parametrize("store", ["states", "fingerprints"])
+def test_a_fast_path_that_disagrees_in_a_worker_is_the_one_line_model_error(store: str) -> None:
+    # the step to 1 is taken by the worker owning 0; 1 may be another's: either way the
+    # refusal stands, and every predicate holding on 1 is the model's error
+    with pytest.raises(InputError, match=r"FastPathCounter.invariants_hold_after\(\) says a "
+                       "property is broken but every predicate holds, on state 1"):
+        check(FastPathCounter(top=6, lying=True), workers=2, store=store)
 
 
 @pytest.mark.parametrize("workers", [2, 3])
