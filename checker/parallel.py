@@ -355,7 +355,7 @@ class _Owner:
                           said: int) -> str | None:
         """The first invariant ``state`` breaks: by the model's fast path from a step of this
         worker's when there is one (it compares the step's states object by object), else by
-        what the sender's ``said`` of its step."""
+        what the sender's fast path ``said`` of its step."""
         hold_after = self.bound.invariants_hold_after
         if step is not None and hold_after is not None:
             said = VOUCHED if hold_after(step[0], step[1], state) else REFUSED
