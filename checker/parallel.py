@@ -121,14 +121,16 @@ def encoded(state: Any) -> tuple[int, bytes]:
 class Outbox:
     """Successors for one other worker, sent part by part.
 
-    A state fingerprinted by parts (fingerprint.by_parts) travels as its parts' fingerprints, and
-    each part's bytes travel once an outbox: successors share most parts with each other, so a
-    depth's outbox holds far fewer parts than successors, and the receiver decodes each part
-    once and builds its new states from the shared parts. Any other state is one part,
-    itself. Packed, an outbox is flat arrays and the parts' bytes joined (one bytes
-    object, nothing pickled per successor; see :class:`Inbox`)."""
+    A state fingerprinted by parts (fingerprint.by_parts) travels as its parts' numbers in this
+    outbox, and each part's bytes travel once an outbox, numbered by its fingerprint the first
+    time a state has it: successors share most parts with each other, so a depth's outbox
+    holds far fewer parts than successors, and the receiver decodes each part once and builds
+    its new states from the shared parts. Any other state is one part, itself. Packed, an
+    outbox is flat arrays and the parts' bytes joined (one bytes object, nothing pickled per
+    successor; see :class:`Inbox`)."""
 
-    __slots__ = ("counts", "keys", "parents", "parts", "prints", "states", "verdicts")
+    __slots__ = ("chunks", "counts", "keys", "numbers", "parents", "places", "states",
+                 "verdicts")
 
     def __init__(self) -> None:
         self.states: list[int] = []  # fingerprints
@@ -136,8 +138,9 @@ class Outbox:
         self.verdicts = bytearray()  # what the fast path said of each (transfer.verdict)
         self.parents: list[int] = []  # parent fingerprints
         self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
-        self.prints: list[int] = []  # the states' part fingerprints, one after another
-        self.parts: dict[int, bytes] = {}  # part fingerprint -> its bytes
+        self.places: list[int] = []  # the states' parts' numbers, one state after another
+        self.numbers: dict[int, int] = {}  # part fingerprint -> its number
+        self.chunks: list[bytes] = []  # the parts' bytes, by number
 
     def add(self, fp: int, key: int, parent: int, state: Any, prints: list[int] | None,
             said: int) -> None:
@@ -145,41 +148,43 @@ class Outbox:
         self.keys.append(key)
         self.verdicts.append(said)
         self.parents.append(parent)
-        parts = self.parts
         if prints is None:
             self.counts.append(NOT_A_TUPLE)
-            self.prints.append(fp)
-            if fp not in parts:
-                parts[fp] = state_bytes(state)
+            self.places.append(self._number(fp, state))
             return
         self.counts.append(len(prints))
-        self.prints.extend(prints)
+        place = self.places.append
         for print_, part in zip(prints, state, strict=True):
-            if print_ not in parts:
-                parts[print_] = state_bytes(part)
+            place(self._number(print_, part))
+
+    def _number(self, print_: int, part: Any) -> int:
+        number = self.numbers.get(print_)
+        if number is None:
+            number = self.numbers[print_] = len(self.chunks)
+            self.chunks.append(state_bytes(part))
+        return number
 
     def packed(self) -> bytes:
         if not self.states:
             return b""
-        parts = self.parts
+        chunks = self.chunks
         return b"".join((
-            array("Q", [len(self.states), len(self.prints), len(parts)]).tobytes(),
+            array("Q", [len(self.states), len(self.places), len(chunks)]).tobytes(),
             array("Q", self.states).tobytes(),
             array("Q", self.keys).tobytes(),
             array("Q", self.parents).tobytes(),
             array("q", self.counts).tobytes(),
             self.verdicts,
-            array("Q", self.prints).tobytes(),
-            array("Q", parts).tobytes(),
-            array("I", [len(data) for data in parts.values()]).tobytes(),
-            *parts.values(),
+            array("I", self.places).tobytes(),
+            array("I", [len(chunk) for chunk in chunks]).tobytes(),
+            *chunks,
         ))
 
 
 class Inbox(PartRuns):
     """A packed outbox, read: its states' fingerprints, keys and parents, and each state
-    built on demand from parts decoded once (its references, the parts' fingerprints, read as
-    the parts' places in the outbox)."""
+    built on demand from parts decoded once (its references are the parts' numbers in the
+    outbox)."""
 
     __slots__ = ("keys", "parents", "states", "verdicts")
 
@@ -189,18 +194,15 @@ class Inbox(PartRuns):
             self.verdicts = b""
             super().__init__(blob, array("q"), array("I"), [])
             return
-        count, prints, parts = array("Q", blob[:24])
+        count, places, chunks = array("Q", blob[:24])
         at = 24
         self.states, at = read_array(blob, "Q", at, count)
         self.keys, at = read_array(blob, "Q", at, count)
         self.parents, at = read_array(blob, "Q", at, count)
         counts, at = read_array(blob, "q", at, count)
         self.verdicts, at = blob[at:at + count], at + count
-        refs, at = read_array(blob, "Q", at, prints)
-        part_prints, at = read_array(blob, "Q", at, parts)
-        lengths, at = read_array(blob, "I", at, parts)
-        place = {print_: number for number, print_ in enumerate(part_prints)}
-        numbers = array("I", [place[print_] for print_ in refs])
+        numbers, at = read_array(blob, "I", at, places)
+        lengths, at = read_array(blob, "I", at, chunks)
         super().__init__(blob, counts, numbers, spans_after(at, lengths))
 
 
