@@ -2,7 +2,7 @@
 
 A worker stores and expands the states it owns, and sends every successor another worker owns
 to that worker. Owned by its whole fingerprint, a successor belongs to a random worker: with
-two workers half of all successors travel (their parts' fingerprints and bytes, then a state
+two workers half of all successors travel (their parts' numbers and bytes, then a state
 built from them at the other end), and each worker meets nearly every value of every part, so
 whatever the model caches per part's value (the Kafka model caches the steps a network or a
 clients value allows) is worked out again in every worker.

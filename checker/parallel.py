@@ -19,8 +19,8 @@ A worker's share comes in two kinds:
 - it keeps fingerprints (:class:`_Owner`; ``store`` "fingerprints", and "auto" with temporal
   properties, whose graph the workers record by fingerprint, graph_shares.py): fingerprints
   and parent fingerprints, as in store.py, about 30 bytes a state; a successor travels as its
-  fingerprint, discovery key, parent fingerprint and its parts' fingerprints, each part's
-  bytes once an outbox (a state already seen is never built; see :class:`Outbox`).
+  fingerprint, discovery key, parent fingerprint and its parts' numbers in the outbox, each
+  part's bytes once an outbox (a state already seen is never built; see :class:`Outbox`).
 
 The default's safety search (542,300 states, compiled, two workers; benchmarks/README.md,
 session 15): 11.8 s of CPU in all and 6.4 s of wall time keeping states, 14.1 s and 7.7 s
