@@ -57,8 +57,8 @@ from .transfer import (
     PartRuns,
     decoded,
     first_broken_given,
+    packed_runs,
     read_array,
-    spans_after,
     state_bytes,
     verdict,
 )
@@ -114,11 +114,7 @@ class PartsOutbox:
         return b"".join((
             array("Q", [len(self.keys), len(self.places), len(chunks)]).tobytes(),
             array("Q", self.keys).tobytes(),
-            array("q", self.counts).tobytes(),
-            self.verdicts,
-            array("I", self.places).tobytes(),
-            array("I", [len(chunk) for chunk in chunks]).tobytes(),
-            *chunks,
+            *packed_runs(self.counts, self.verdicts, self.places, chunks),
         ))
 
 
@@ -126,22 +122,16 @@ class PartsInbox(PartRuns):
     """A packed :class:`PartsOutbox`, read: its keys, and each state built from parts decoded
     once (its references are the parts' numbers in the outbox)."""
 
-    __slots__ = ("keys", "verdicts")
+    __slots__ = ("keys",)
 
     def __init__(self, blob: bytes) -> None:
         if not blob:
             self.keys = array("Q")
-            self.verdicts = b""
-            super().__init__(blob, array("q"), array("I"), [])
+            super().__init__(blob, 0, 0, 0, 0)
             return
         count, places, chunks = array("Q", blob[:24])
-        at = 24
-        self.keys, at = read_array(blob, "Q", at, count)
-        counts, at = read_array(blob, "q", at, count)
-        self.verdicts, at = blob[at:at + count], at + count
-        numbers, at = read_array(blob, "I", at, places)
-        lengths, at = read_array(blob, "I", at, chunks)
-        super().__init__(blob, counts, numbers, spans_after(at, lengths))
+        self.keys, at = read_array(blob, "Q", 24, count)
+        super().__init__(blob, at, count, places, chunks)
 
 
 class KeptOwner:

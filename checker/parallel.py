@@ -104,8 +104,8 @@ from .transfer import (
     PartRuns,
     decoded,
     first_broken_given,
+    packed_runs,
     read_array,
-    spans_after,
     state_bytes,
     verdict,
 )
@@ -173,11 +173,7 @@ class Outbox:
             array("Q", self.states).tobytes(),
             array("Q", self.keys).tobytes(),
             array("Q", self.parents).tobytes(),
-            array("q", self.counts).tobytes(),
-            self.verdicts,
-            array("I", self.places).tobytes(),
-            array("I", [len(chunk) for chunk in chunks]).tobytes(),
-            *chunks,
+            *packed_runs(self.counts, self.verdicts, self.places, chunks),
         ))
 
 
@@ -186,24 +182,18 @@ class Inbox(PartRuns):
     built on demand from parts decoded once (its references are the parts' numbers in the
     outbox)."""
 
-    __slots__ = ("keys", "parents", "states", "verdicts")
+    __slots__ = ("keys", "parents", "states")
 
     def __init__(self, blob: bytes) -> None:
         if not blob:
             self.states = self.keys = self.parents = array("Q")
-            self.verdicts = b""
-            super().__init__(blob, array("q"), array("I"), [])
+            super().__init__(blob, 0, 0, 0, 0)
             return
         count, places, chunks = array("Q", blob[:24])
-        at = 24
-        self.states, at = read_array(blob, "Q", at, count)
+        self.states, at = read_array(blob, "Q", 24, count)
         self.keys, at = read_array(blob, "Q", at, count)
         self.parents, at = read_array(blob, "Q", at, count)
-        counts, at = read_array(blob, "q", at, count)
-        self.verdicts, at = blob[at:at + count], at + count
-        numbers, at = read_array(blob, "I", at, places)
-        lengths, at = read_array(blob, "I", at, chunks)
-        super().__init__(blob, counts, numbers, spans_after(at, lengths))
+        super().__init__(blob, at, count, places, chunks)
 
 
 class _Owner:

@@ -62,17 +62,25 @@ class PartRuns:
     """An outbox's states, read back as runs of part numbers: state i is ``counts[i]`` numbers
     in ``refs``, one state after another, or one (``NOT_A_TUPLE``) for a state not sent by
     parts, the part itself. Part n's bytes are ``blob[spans[n][0]:spans[n][1]]``, decoded the
-    first time a state built has it; :meth:`adopt` then lets an equal object stand for it."""
+    first time a state built has it; :meth:`adopt` then lets an equal object stand for it.
+    ``verdicts[i]`` is what the sender's fast path said of state i (:func:`verdict`).
 
-    __slots__ = ("blob", "counts", "firsts", "parts", "refs", "spans")
+    The runs are the tail of a packed outbox (:func:`packed_runs`), read from ``at`` on:
+    ``count`` states, ``places`` part numbers and ``chunks`` parts."""
 
-    def __init__(self, blob: bytes, counts: array[int], refs: array[int],
-                 spans: list[tuple[int, int]]) -> None:
-        self.blob, self.counts, self.refs, self.spans = blob, counts, refs, spans
+    __slots__ = ("blob", "counts", "firsts", "parts", "refs", "spans", "verdicts")
+
+    def __init__(self, blob: bytes, at: int, count: int, places: int, chunks: int) -> None:
+        self.blob = blob
+        self.counts, at = read_array(blob, "q", at, count)
+        self.verdicts, at = blob[at:at + count], at + count
+        self.refs, at = read_array(blob, "I", at, places)
+        lengths, at = read_array(blob, "I", at, chunks)
+        self.spans = list(pairwise(accumulate(lengths, initial=at)))
         # where each state's references start in ``refs``
-        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in counts),
+        self.firsts = list(accumulate((1 if n == NOT_A_TUPLE else n for n in self.counts),
                                       initial=0))
-        self.parts: list[Any] = [_UNREAD] * len(spans)  # by number, once read
+        self.parts: list[Any] = [_UNREAD] * chunks  # by number, once read
 
     def state(self, index: int) -> Any:
         """The state at ``index``, built from its parts."""
@@ -105,9 +113,12 @@ class PartRuns:
 _UNREAD = object()
 
 
-def spans_after(at: int, lengths: array[int]) -> list[tuple[int, int]]:
-    """Where each of the consecutive chunks of ``lengths`` bytes starting at ``at`` lies."""
-    return list(pairwise(accumulate(lengths, initial=at)))
+def packed_runs(counts: list[int], verdicts: bytearray, places: list[int],
+                chunks: list[bytes]) -> list[bytes]:
+    """The tail of a packed outbox that :class:`PartRuns` reads: each state's count of parts,
+    its verdict, the states' part numbers one after another, and the parts' bytes."""
+    return [array("q", counts).tobytes(), bytes(verdicts), array("I", places).tobytes(),
+            array("I", [len(chunk) for chunk in chunks]).tobytes(), *chunks]
 
 
 def read_array(blob: bytes, code: str, at: int, count: int) -> tuple[array[int], int]:
