@@ -55,6 +55,7 @@ from .transfer import (
     REFUSED,
     VOUCHED,
     PartRuns,
+    SentParts,
     decoded,
     first_broken_given,
     packed_runs,
@@ -65,27 +66,28 @@ from .transfer import (
 
 
 class PartsOutbox:
-    """Successors for one other worker: their keys, and their parts' numbers in this outbox.
+    """Successors for one other worker: their keys, and their parts' numbers.
 
     A state made of parts (fingerprint.by_parts) travels as its parts' numbers; any other state
-    is one part, itself. A part gets its number, and its bytes are written, the first time one
-    of the outbox's states has it: found by identity, as successors share most parts with each
-    other as objects (an equal part that is another object is written again: only bytes are
-    lost). Each state also carries what the sender's fast path for the invariants said of
-    its step (transfer.py's ``verdict``): the receiver, which has no parent to compare it with,
-    checks every invariant only on a new state the sender could not vouch for. Packed, an
-    outbox is flat arrays and the parts' bytes joined."""
+    is one part, itself. A part gets its number, and its bytes are written, the first time a
+    state sent to that worker has it (``book``, kept for the whole search; see transfer.py):
+    found by identity, as successors share most parts with each other as objects (an equal
+    part that is another object is written again: only bytes are lost). Each state also
+    carries what the sender's fast path for the invariants said of its step (transfer.py's
+    ``verdict``): the receiver, which has no parent to compare it with, checks every
+    invariant only on a new state the sender could not vouch for. Packed, an outbox is flat
+    arrays and the new parts' bytes joined."""
 
-    __slots__ = ("chunks", "counts", "held", "keys", "numbers", "places", "verdicts")
+    __slots__ = ("book", "chunks", "counts", "first", "keys", "places", "verdicts")
 
-    def __init__(self) -> None:
+    def __init__(self, book: SentParts) -> None:
         self.keys: list[int] = []
         self.verdicts = bytearray()  # each state's
         self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
         self.places: list[int] = []  # the states' parts' numbers, one state after another
-        self.numbers: dict[int, int] = {}  # id(part) -> its number
-        self.held: list[Any] = []  # the parts, by number: alive while their ids are looked up
-        self.chunks: list[bytes] = []  # their bytes, by number
+        self.book = book  # id(part) -> its number; the parts held alive while it is kept
+        self.first = book.first_new()
+        self.chunks: list[bytes] = []  # the new parts' bytes, numbered from ``first`` on
 
     def add(self, key: int, state: Any, verdict: int) -> None:
         self.keys.append(key)
@@ -100,10 +102,11 @@ class PartsOutbox:
             place(self._number(state))
 
     def _number(self, part: Any) -> int:
-        number = self.numbers.get(id(part))
+        book = self.book
+        number = book.numbers.get(id(part))
         if number is None:
-            number = self.numbers[id(part)] = len(self.held)
-            self.held.append(part)
+            number = book.numbers[id(part)] = self.first + len(self.chunks)
+            book.held.append(part)
             self.chunks.append(state_bytes(part))
         return number
 
@@ -114,24 +117,24 @@ class PartsOutbox:
         return b"".join((
             array("Q", [len(self.keys), len(self.places), len(chunks)]).tobytes(),
             array("Q", self.keys).tobytes(),
-            *packed_runs(self.counts, self.verdicts, self.places, chunks),
+            *packed_runs(self.first, self.counts, self.verdicts, self.places, chunks),
         ))
 
 
 class PartsInbox(PartRuns):
     """A packed :class:`PartsOutbox`, read: its keys, and each state built from parts decoded
-    once (its references are the parts' numbers in the outbox)."""
+    once (its references are the parts' numbers, ``book`` the parts from that sender)."""
 
     __slots__ = ("keys",)
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes, book: list[Any]) -> None:
         if not blob:
             self.keys = array("Q")
-            super().__init__(blob, 0, 0, 0, 0)
+            super().__init__(blob, 0, 0, 0, 0, book)
             return
         count, places, chunks = array("Q", blob[:24])
         self.keys, at = read_array(blob, "Q", 24, count)
-        super().__init__(blob, at, count, places, chunks)
+        super().__init__(blob, at, count, places, chunks, book)
 
 
 class KeptOwner:
@@ -159,6 +162,9 @@ class KeptOwner:
         self.transfer_seconds = 0.0
         # states sent to other workers at the last depth (fingerprints, once gone over)
         self.sent: set[Any] = set()
+        # the parts sent to each other worker, and read from each, by number (transfer.py)
+        self.sent_parts = [SentParts() for _ in range(workers)]
+        self.read_parts: list[list[Any]] = [[] for _ in range(workers)]
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
         # a state decoded here made of the model's own objects (interface.py: intern)
@@ -180,7 +186,7 @@ class KeptOwner:
         event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
         me, seen, counts = self.me, self.seen, self.counts
         setdefault, count_of = seen.setdefault, counts.get
-        outboxes = [PartsOutbox() for _ in range(self.workers)]
+        outboxes = [PartsOutbox(book) for book in self.sent_parts]
         adds = [box.add for box in outboxes]
         # States sent to another worker at this depth or the one before: stored there by now
         # or, at this depth, sent with a smaller key (the frontier is in key order).
@@ -261,8 +267,9 @@ class KeptOwner:
         doubted: list[tuple[Any, int]] = []  # of those, the ones not vouched for: verdicts
         # a key of this depth -> the smaller one another worker reached the same state with
         moved: dict[int, int] = {}
-        for blob in inboxes:
-            inbox = PartsInbox(blob)
+        senders = [other for other in range(self.workers) if other != self.me]
+        for sender, blob in zip(senders, inboxes, strict=True):
+            inbox = PartsInbox(blob, self.read_parts[sender])
             for index, key in enumerate(inbox.keys):
                 built = inbox.state(index)
                 state = intern(built)
@@ -279,6 +286,7 @@ class KeptOwner:
                         doubted.append((state, said))
                 elif key < known:  # stored at this depth (earlier ones' keys are smaller)
                     seen[found] = moved[known] = key
+            inbox.close()
         self.transfer_seconds += time.process_time() - started
         frontier = self.reached + arrived
         if moved:

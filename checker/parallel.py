@@ -102,6 +102,7 @@ from .transfer import (
     UNCHECKED,
     VOUCHED,
     PartRuns,
+    SentParts,
     decoded,
     first_broken_given,
     packed_runs,
@@ -121,26 +122,27 @@ def encoded(state: Any) -> tuple[int, bytes]:
 class Outbox:
     """Successors for one other worker, sent part by part.
 
-    A state fingerprinted by parts (fingerprint.by_parts) travels as its parts' numbers in this
-    outbox, and each part's bytes travel once an outbox, numbered by its fingerprint the first
-    time a state has it: successors share most parts with each other, so a depth's outbox
-    holds far fewer parts than successors, and the receiver decodes each part once and builds
-    its new states from the shared parts. Any other state is one part, itself. Packed, an
-    outbox is flat arrays and the parts' bytes joined (one bytes object, nothing pickled per
-    successor; see :class:`Inbox`)."""
+    A state fingerprinted by parts (fingerprint.by_parts) travels as its parts' numbers, and
+    each part's bytes travel once, numbered by its fingerprint the first time a state sent to
+    that worker has it (``book``, kept for the whole search; see transfer.py): successors
+    share most parts with each other, so an outbox holds far fewer new parts than successors,
+    and the receiver decodes each part once and builds its new states from the shared parts.
+    Any other state is one part, itself. Packed, an outbox is flat arrays and the new parts'
+    bytes joined (one bytes object, nothing pickled per successor; see :class:`Inbox`)."""
 
-    __slots__ = ("chunks", "counts", "keys", "numbers", "parents", "places", "states",
+    __slots__ = ("book", "chunks", "counts", "first", "keys", "parents", "places", "states",
                  "verdicts")
 
-    def __init__(self) -> None:
+    def __init__(self, book: SentParts) -> None:
         self.states: list[int] = []  # fingerprints
         self.keys: list[int] = []
         self.verdicts = bytearray()  # what the fast path said of each (transfer.verdict)
         self.parents: list[int] = []  # parent fingerprints
         self.counts: list[int] = []  # each state's parts, or NOT_A_TUPLE
         self.places: list[int] = []  # the states' parts' numbers, one state after another
-        self.numbers: dict[int, int] = {}  # part fingerprint -> its number
-        self.chunks: list[bytes] = []  # the parts' bytes, by number
+        self.book = book  # part fingerprint -> its number
+        self.first = book.first_new()
+        self.chunks: list[bytes] = []  # the new parts' bytes, numbered from ``first`` on
 
     def add(self, fp: int, key: int, parent: int, state: Any, prints: list[int] | None,
             said: int) -> None:
@@ -158,9 +160,10 @@ class Outbox:
             place(self._number(print_, part))
 
     def _number(self, print_: int, part: Any) -> int:
-        number = self.numbers.get(print_)
+        numbers = self.book.numbers
+        number = numbers.get(print_)
         if number is None:
-            number = self.numbers[print_] = len(self.chunks)
+            number = numbers[print_] = self.first + len(self.chunks)
             self.chunks.append(state_bytes(part))
         return number
 
@@ -173,27 +176,27 @@ class Outbox:
             array("Q", self.states).tobytes(),
             array("Q", self.keys).tobytes(),
             array("Q", self.parents).tobytes(),
-            *packed_runs(self.counts, self.verdicts, self.places, chunks),
+            *packed_runs(self.first, self.counts, self.verdicts, self.places, chunks),
         ))
 
 
 class Inbox(PartRuns):
     """A packed outbox, read: its states' fingerprints, keys and parents, and each state
-    built on demand from parts decoded once (its references are the parts' numbers in the
-    outbox)."""
+    built on demand from parts decoded once (its references are the parts' numbers, ``book``
+    the parts from that sender)."""
 
     __slots__ = ("keys", "parents", "states")
 
-    def __init__(self, blob: bytes) -> None:
+    def __init__(self, blob: bytes, book: list[Any]) -> None:
         if not blob:
             self.states = self.keys = self.parents = array("Q")
-            super().__init__(blob, 0, 0, 0, 0)
+            super().__init__(blob, 0, 0, 0, 0, book)
             return
         count, places, chunks = array("Q", blob[:24])
         self.states, at = read_array(blob, "Q", 24, count)
         self.keys, at = read_array(blob, "Q", at, count)
         self.parents, at = read_array(blob, "Q", at, count)
-        super().__init__(blob, at, count, places, chunks)
+        super().__init__(blob, at, count, places, chunks, book)
 
 
 class _Owner:
@@ -216,6 +219,9 @@ class _Owner:
         self.counts: dict[Any, int] = {}
         self.transfer_seconds = 0.0
         self.sent: set[int] = set()  # fingerprints sent to other workers at the last depth
+        # the parts sent to each other worker, and read from each, by number (transfer.py)
+        self.sent_parts = [SentParts() for _ in range(workers)]
+        self.read_parts: list[list[Any]] = [[] for _ in range(workers)]
         self.collector, self.depth = Collector(), 0
         self.successors_of: Callable[[Any], Any] = bfs._successors(bound)
         # a state decoded here made of the model's own objects (interface.py: intern)
@@ -233,8 +239,8 @@ class _Owner:
     def expand(self, sorted_keys: list[bytes]) -> tuple[list[bytes], Event | None]:
         """Expand the frontier; the packed outboxes (empty for this worker) and the first
         event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
-        me, workers, counts, count_of = self.me, self.workers, self.counts, self.counts.get
-        outboxes = [Outbox() for _ in range(workers)]
+        me, counts, count_of = self.me, self.counts, self.counts.get
+        outboxes = [Outbox(book) for book in self.sent_parts]
         adds = [box.add for box in outboxes]
         # Fingerprints sent to another worker at this depth or the one before: stored there by
         # now or, at this depth, sent with a smaller key (the frontier is in key order).
@@ -307,8 +313,10 @@ class _Owner:
         """Take the other workers' successors; store this depth's new states and check them."""
         new, has, get = self.new, self.store.has, self.new.get
         started = time.process_time()
-        for blob in inboxes:
-            inbox = Inbox(blob)
+        senders = [other for other in range(self.workers) if other != self.me]
+        read = [Inbox(blob, self.read_parts[sender])
+                for sender, blob in zip(senders, inboxes, strict=True)]
+        for inbox in read:
             for index, (fp, key, parent) in enumerate(zip(inbox.states, inbox.keys,
                                                           inbox.parents, strict=True)):
                 entry = get(fp)
@@ -335,6 +343,8 @@ class _Owner:
             if check and (name := self._broken_invariant(state, step, said)) is not None:
                 event: Event = (key, "invariant", name, state_bytes(state), None)
                 first = earlier(first, event)
+        for inbox in read:
+            inbox.close()
         frontier.sort(key=by_key)
         self.frontier = frontier
         self.new = {}
