@@ -184,24 +184,23 @@ class KeptOwner:
     def expand(self, sorted_keys: list[bytes]) -> tuple[list[bytes], Event | None]:
         """Expand the frontier; the packed outboxes (empty for this worker) and the first
         event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
+        # Methods are called on their objects, not through bound-method aliases: compiled,
+        # a call on a dict, set, list or compiled class is a direct C call, an alias's goes
+        # through Python's calling convention.
         me, seen, counts = self.me, self.seen, self.counts
-        setdefault, count_of = seen.setdefault, counts.get
         outboxes = [PartsOutbox(book) for book in self.sent_parts]
-        adds = [box.add for box in outboxes]
         # States sent to another worker at this depth or the one before: stored there by now
         # or, at this depth, sent with a smaller key (the frontier is in key order).
         earlier_sent, sent = self.sent, set[Any]()
-        self.sent, mark = sent, sent.add
+        self.sent = sent
         base = self.base = next_base(sorted_keys)
         reached: list[tuple[int, Any]] = []
         self.reached = reached
         breaking: list[Any] = []
         self.breaking = breaking
-        keep, refuse = reached.append, breaking.append
         holds = self._invariants_hold_after()
         fast_path = self.bound.invariants_hold_after
-        owner_of, keeps_owner = self.ownership.owner_of_state, self.ownership.keeps_owner
-        older = self.older
+        ownership, older = self.ownership, self.older
         first: Event | None = None
         for rank, (_, state) in zip(ranks(sorted_keys, me), self.frontier, strict=True):
             at = base + rank * STRIDE
@@ -217,25 +216,27 @@ class KeptOwner:
             slot = 0
             for label, target in steps:
                 slot += 1
-                counts[label] = count_of(label, 0) + 1
+                counts[label] = counts.get(label, 0) + 1
                 # this worker owns ``state``: a successor that keeps its owning parts is ours
-                owner = me if keeps_owner(state, target) else owner_of(target)
+                owner = (me if ownership.keeps_owner(state, target)
+                         else ownership.owner_of_state(target))
                 known = target if older is None else fingerprint(target)
                 if owner == me:
                     if older is not None and older.has(known):
                         continue
                     size = len(seen)
                     key = at + slot
-                    setdefault(known, key)  # one hash: looked up, and stored if new
+                    seen.setdefault(known, key)  # one hash: looked up, and stored if new
                     if len(seen) != size:
-                        keep((key, target))
+                        reached.append((key, target))
                         if not holds(state, label, target):
-                            refuse(target)
+                            breaking.append(target)
                 else:
                     size = len(sent)
-                    mark(known)  # one hash: looked up, and marked if new
+                    sent.add(known)  # one hash: looked up, and marked if new
                     if len(sent) != size and known not in earlier_sent:
-                        adds[owner](at + slot, target, verdict(fast_path, state, label, target))
+                        outboxes[owner].add(at + slot, target,
+                                            verdict(fast_path, state, label, target))
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
