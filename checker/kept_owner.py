@@ -38,7 +38,7 @@ from kafka_eos.errors import InputError
 
 from . import bfs
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, by_key, earlier
+from .discovery import LAST, STRIDE, Event, Received, earlier, sort_by_key
 from .fingerprint import by_parts, fingerprint
 from .interface import (
     BoundModel,
@@ -262,7 +262,6 @@ class KeptOwner:
     def receive(self, inboxes: list[bytes], *, check: bool) -> Received:
         """Take the other workers' successors; store this depth's new states and check them."""
         seen, intern, older = self.seen, self.intern, self.older
-        setdefault = seen.setdefault
         started = time.process_time()
         arrived: list[tuple[int, Any]] = []  # reached by other workers only, so far
         doubted: list[tuple[Any, int]] = []  # of those, the ones not vouched for: verdicts
@@ -280,7 +279,7 @@ class KeptOwner:
                 if older is not None and older.has(found):
                     continue
                 size = len(seen)
-                known = setdefault(found, key)
+                known = seen.setdefault(found, key)
                 if len(seen) != size:
                     arrived.append((key, state))
                     if (said := inbox.verdicts[index]) != VOUCHED:
@@ -295,7 +294,7 @@ class KeptOwner:
             for key in moved:  # each key straight to the last it moved to
                 moved[key] = _moved_to(moved, key)
             frontier = [(to(key, key), state) for key, state in frontier]
-        frontier.sort(key=by_key)
+        sort_by_key(frontier)
         first = self._first_broken(doubted) if check else None
         self.frontier, self.reached, self.breaking = frontier, [], []
         self.depth += 1

@@ -77,7 +77,7 @@ from kafka_eos.errors import InputError
 from . import bfs
 from . import liveness as liveness_
 from .collector import Collector
-from .discovery import LAST, STRIDE, Event, Received, by_key, earlier
+from .discovery import LAST, STRIDE, Event, Received, earlier, sort_by_key
 from .fingerprint import (
     by_parts,
     fingerprint,
@@ -345,7 +345,7 @@ class _Owner:
                 first = earlier(first, event)
         for inbox in read:
             inbox.close()
-        frontier.sort(key=by_key)
+        sort_by_key(frontier)
         self.frontier = frontier
         self.new = {}
         self.depth += 1
