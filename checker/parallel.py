@@ -15,12 +15,12 @@ A worker's share comes in two kinds:
 - it keeps its states (kept_owner.py; ``store`` "states", and "auto" unless temporal
   properties are checked): a dict of the states themselves, as one process keeping its states
   has, and no parent links (a state's discovery key names its parent); a successor travels as
-  its key and its parts' bytes, each part once an outbox;
+  its key and its parts' numbers, each part's bytes once a search (transfer.py);
 - it keeps fingerprints (:class:`_Owner`; ``store`` "fingerprints", and "auto" with temporal
   properties, whose graph the workers record by fingerprint, graph_shares.py): fingerprints
   and parent fingerprints, as in store.py, about 30 bytes a state; a successor travels as its
-  fingerprint, discovery key, parent fingerprint and its parts' numbers in the outbox, each
-  part's bytes once an outbox (a state already seen is never built; see :class:`Outbox`).
+  fingerprint, discovery key, parent fingerprint and its parts' numbers, each part's bytes
+  once a search (a state already seen is never built; see :class:`Outbox`).
 
 The default's safety search (542,300 states, compiled, two workers; benchmarks/README.md,
 session 15): 11.8 s of CPU in all and 6.4 s of wall time keeping states, 14.1 s and 7.7 s
