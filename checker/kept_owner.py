@@ -92,14 +92,14 @@ class PartsOutbox:
     def add(self, key: int, state: Any, verdict: int) -> None:
         self.keys.append(key)
         self.verdicts.append(verdict)
-        place = self.places.append
+        places = self.places
         if by_parts(state):
             self.counts.append(len(state))
             for part in state:
-                place(self._number(part))
+                places.append(self._number(part))
         else:
             self.counts.append(NOT_A_TUPLE)
-            place(self._number(state))
+            places.append(self._number(state))
 
     def _number(self, part: Any) -> int:
         book = self.book

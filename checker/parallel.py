@@ -155,9 +155,9 @@ class Outbox:
             self.places.append(self._number(fp, state))
             return
         self.counts.append(len(prints))
-        place = self.places.append
+        places = self.places
         for print_, part in zip(prints, state, strict=True):
-            place(self._number(print_, part))
+            places.append(self._number(print_, part))
 
     def _number(self, print_: int, part: Any) -> int:
         numbers = self.book.numbers
@@ -239,15 +239,15 @@ class _Owner:
     def expand(self, sorted_keys: list[bytes]) -> tuple[list[bytes], Event | None]:
         """Expand the frontier; the packed outboxes (empty for this worker) and the first
         event. ``sorted_keys`` holds every worker's frontier keys, to rank this worker's."""
-        me, counts, count_of = self.me, self.counts, self.counts.get
+        # Methods are called on their objects, not through bound-method aliases (see
+        # KeptOwner.expand: compiled, that is a direct C call).
+        me, counts, ownership = self.me, self.counts, self.ownership
         outboxes = [Outbox(book) for book in self.sent_parts]
-        adds = [box.add for box in outboxes]
         # Fingerprints sent to another worker at this depth or the one before: stored there by
         # now or, at this depth, sent with a smaller key (the frontier is in key order).
         sent_before, sent = self.sent, set[int]()
-        self.sent, mark = sent, sent.add
+        self.sent = sent
         self.new = {}
-        offer, owner_of = self._offer, self.ownership.owner
         fast_path = self.bound.invariants_hold_after
         graph = self.graph
         if graph is not None:
@@ -268,7 +268,7 @@ class _Owner:
             slot = 0
             for label, target in steps:
                 slot += 1
-                counts[label] = count_of(label, 0) + 1
+                counts[label] = counts.get(label, 0) + 1
                 prints: list[int] | None = None
                 if by_parts(target):
                     prints = part_prints(target)
@@ -277,13 +277,13 @@ class _Owner:
                     fp = value_fingerprint(target)
                 if graph is not None:
                     edge(fp, label)
-                owner = owner_of(fp, prints)
+                owner = ownership.owner(fp, prints)
                 if owner == me:
-                    offer(fp, base + slot, parent, target, state, label)
+                    self._offer(fp, base + slot, parent, target, state, label)
                 elif fp not in sent and fp not in sent_before:
-                    mark(fp)
-                    adds[owner](fp, base + slot, parent, target, prints,
-                                verdict(fast_path, state, label, target))
+                    sent.add(fp)
+                    outboxes[owner].add(fp, base + slot, parent, target, prints,
+                                        verdict(fast_path, state, label, target))
             if slot >= LAST:
                 raise InputError(f"{self.bound.name}.actions() gave {slot} successors of one "
                                  f"state: workers take at most {LAST - 1}")
